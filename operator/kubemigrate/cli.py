@@ -1,0 +1,572 @@
+"""The ``kubemigrate`` command: engine commands, ``operator`` and ``demo``.
+
+Kept light on purpose: a Job's pod and a CI step run this module, so kopf,
+kubernetes, rich and pydantic are imported only by the commands that need them.
+Every error leaves through ``_fail``: one message, one hint, one exit code, no
+traceback and no connection string.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from kubemigrate.domain.errors import ExitCode, KubemigrateError, UsageError
+from kubemigrate.domain.migrations import Action, Environment
+from kubemigrate.domain.outcome import TERMINATION_MESSAGE_LIMIT, Counts, Outcome
+from kubemigrate.domain.secrets import scrub, secret_values
+
+app = typer.Typer(
+    name="kubemigrate",
+    help="PostgreSQL schema migrations with tracking, checksums, batch rollback and safety rules.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+DatabaseUrl = Annotated[
+    str,
+    typer.Option(
+        "--database-url", envvar="DATABASE_URL", show_default=False, show_envvar=True,
+        help="libpq URL of the target database (never printed).",
+    ),
+]
+Dir = Annotated[Path, typer.Option("--dir", help="Migration directory.")]
+Fmt = Annotated[
+    str, typer.Option("--format", help="Directory format: drizzle, golang-migrate, flyway, dbmate.")
+]
+Env = Annotated[
+    str | None,
+    typer.Option(
+        "--env", show_default=False,
+        help="development | staging | production (default: KUBEMIGRATE_ENV, NODE_ENV, development).",
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+LogFormat = Annotated[
+    str | None, typer.Option("--log-format", help="json | console (default: json unless a terminal).")
+]
+ResultFile = Annotated[
+    Path | None,
+    typer.Option("--result-file", help="Also write the JSON result here (a Job's termination message)."),
+]
+RunId = Annotated[str | None, typer.Option("--run-id", help="Id recorded in the history table.")]
+LockWait = Annotated[
+    float, typer.Option("--lock-wait", help="Seconds to wait for another run's migration lock.")
+]
+LockTimeout = Annotated[
+    int | None, typer.Option("--lock-timeout", help="PostgreSQL lock_timeout in ms for each statement.")
+]
+StatementTimeout = Annotated[
+    float | None, typer.Option("--statement-timeout", help="PostgreSQL statement_timeout in seconds.")
+]
+Target = Annotated[str | None, typer.Option("--target", help="A migration file name.")]
+
+
+@dataclass
+class Context:
+    """The options every engine command shares."""
+
+    database_url: str
+    directory: Path
+    fmt: str
+    env: str | None
+    json: bool
+    log_format: str | None
+    result_file: Path | None = None
+    run_id: str | None = None
+    lock_timeout_ms: int | None = None
+    statement_timeout_s: float | None = None
+
+    @property
+    def environment(self) -> Environment:
+        return resolve_environment(self.env)
+
+    @property
+    def secrets(self) -> list[str]:
+        return secret_values(self.database_url)
+
+
+def resolve_environment(explicit: str | None) -> Environment:
+    """--env, then KUBEMIGRATE_ENV, then NODE_ENV (unknown values mean development)."""
+    for value, strict in (
+        (explicit, True),
+        (os.environ.get("KUBEMIGRATE_ENV"), True),
+        (os.environ.get("NODE_ENV"), False),
+    ):
+        if not value:
+            continue
+        try:
+            return Environment(value.strip().lower())
+        except ValueError:
+            if strict:
+                raise UsageError(
+                    f"Unknown environment {value!r}.",
+                    hint="use development, staging or production",
+                ) from None
+    return Environment.DEVELOPMENT
+
+
+# -- output -------------------------------------------------------------------
+
+
+def _stderr_is_tty() -> bool:
+    return sys.stderr.isatty()
+
+
+def _write_result(ctx: Context, outcome: Outcome) -> None:
+    if ctx.result_file is None:
+        return
+    text = scrub(outcome.to_json(TERMINATION_MESSAGE_LIMIT), ctx.secrets)
+    try:
+        ctx.result_file.write_text(text)
+    except OSError as exc:
+        print(f"warning: cannot write the result to {ctx.result_file}: {exc.strerror}", file=sys.stderr)
+
+
+def _fail(ctx: Context, action: str, error: KubemigrateError, counts: Counts | None = None) -> NoReturn:
+    outcome = Outcome(
+        action=action,
+        ok=False,
+        exitCode=int(error.exit_code),
+        counts=counts or Counts(),
+        error=error.to_dict(),
+        drift=error.reason == "IntegrityCheckFailed",
+        dirty=error.reason == "DirtyDatabase",
+        confirmation=error.details.get("confirmation"),
+    )
+    _write_result(ctx, outcome)
+    if ctx.json:
+        print(scrub(outcome.to_json(), ctx.secrets))
+    message = scrub(str(error.message), ctx.secrets)
+    print(f"error: {message}", file=sys.stderr)
+    if error.hint:
+        print(f"  hint: {scrub(error.hint, ctx.secrets)}", file=sys.stderr)
+    raise typer.Exit(int(error.exit_code))
+
+
+def _finish(ctx: Context, outcome: Outcome, text: str | None, exit_code: int = 0) -> NoReturn:
+    _write_result(ctx, outcome)
+    if ctx.json:
+        print(scrub(outcome.to_json(), ctx.secrets))
+    elif text:
+        print(scrub(text, ctx.secrets), end="" if text.endswith("\n") else "\n")
+    raise typer.Exit(exit_code)
+
+
+def _observer(ctx: Context, command: str) -> Any:
+    """Log lines always; a progress bar too when a person watches."""
+    from kubemigrate.engine.runner import Observers
+    from kubemigrate.observability.logging import LogObserver, configure
+
+    configure(ctx.log_format, secrets=ctx.secrets)
+    observers: list[Any] = [LogObserver(command=command, run_id=ctx.run_id)]
+    if not ctx.json and sys.stdout.isatty():
+        from kubemigrate.progress import ProgressObserver
+
+        observers.append(ProgressObserver())
+    return Observers(*observers)
+
+
+def _engine(ctx: Context, command: str, body: Callable[[Any], tuple[Outcome, str | None, int]], *, observe: bool = True, allow_empty: bool = False) -> NoReturn:
+    """Open source + database, run ``body``, print and exit; errors go through ``_fail``."""
+    from kubemigrate.engine.session import open_runner
+
+    try:
+        observer = _observer(ctx, command) if observe else None
+        with open_runner(
+            ctx.database_url, ctx.directory, fmt=ctx.fmt, command=command, run_id=ctx.run_id,
+            lock_timeout_ms=ctx.lock_timeout_ms, statement_timeout_s=ctx.statement_timeout_s,
+            observer=observer, allow_empty=allow_empty,
+        ) as runner:
+            outcome, text, code = body(runner)
+    except KubemigrateError as error:
+        _fail(ctx, command, error)
+    except typer.Exit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the one place unexpected errors become messages
+        if os.environ.get("KUBEMIGRATE_DEBUG"):
+            raise
+        _fail(ctx, command, KubemigrateError(
+            f"Unexpected {type(exc).__name__}: {scrub(str(exc), ctx.secrets)}",
+            hint="this is a bug in kubemigrate; re-run with KUBEMIGRATE_DEBUG=1 for a traceback "
+            "and report it",
+        ))
+    _finish(ctx, outcome, text, code)
+
+
+def _options(**kwargs: Any) -> Any:
+    from kubemigrate.engine.runner import RunOptions
+
+    clean = {k: v for k, v in kwargs.items() if v is not None}
+    return RunOptions(**clean)
+
+
+def _summary(outcome: Outcome, verb: str) -> str:
+    if outcome.dryRun:
+        return ""
+    if not outcome.migrations:
+        return f"Nothing to {verb}: {outcome.counts.applied} applied, {outcome.counts.pending} pending."
+    names = "\n".join(f"  - {m.name} ({m.durationMs or 0:.0f} ms)" for m in outcome.migrations)
+    batch = f" (batch {outcome.batch})" if outcome.batch else ""
+    past = {"migrate": "Applied", "rollback": "Rolled back", "reset": "Rolled back"}.get(verb, verb)
+    return f"✅ {past} {len(outcome.migrations)} migration(s){batch}:\n{names}\n"
+
+
+def _dry_run_text(plan: Any) -> str:
+    if not plan.steps:
+        return "Dry run: nothing to do.\n"
+    out = [f"Dry run: {len(plan.steps)} migration(s) would run" + (f" as batch {plan.batch}" if plan.batch else "") + ":"]
+    for step in plan.steps:
+        out += ["", f"-- {step.name} ({step.direction})", step.sql.rstrip()]
+    if plan.confirmation_phrase:
+        out += ["", f"Confirmation phrase (production): {plan.confirmation_phrase}"]
+    return "\n".join(out) + "\n"
+
+
+# -- commands -----------------------------------------------------------------
+
+
+@app.command()
+def migrate(
+    database_url: DatabaseUrl = "",
+    directory: Dir = Path("./drizzle"),
+    fmt: Fmt = "drizzle",
+    env: Env = None,
+    as_json: Json = False,
+    log_format: LogFormat = None,
+    target: Target = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and its SQL; change nothing.")] = False,
+    lock_wait: LockWait = 60.0,
+    lock_timeout: LockTimeout = None,
+    statement_timeout: StatementTimeout = None,
+    result_file: ResultFile = None,
+    run_id: RunId = None,
+) -> None:
+    """Apply every pending migration as one new batch."""
+    ctx = Context(database_url, directory, fmt, env, as_json, log_format, result_file, run_id, lock_timeout, statement_timeout)
+
+    def body(runner: Any) -> tuple[Outcome, str | None, int]:
+        options = _options(environment=ctx.environment, target=target, dry_run=dry_run, lock_wait_s=lock_wait, run_id=run_id)
+        outcome = runner.run(Action.MIGRATE, options)
+        if dry_run:
+            plan, _ = runner.plan(Action.MIGRATE, options)
+            return outcome, _dry_run_text(plan), 0
+        return outcome, _summary(outcome, "migrate"), 0
+
+    _engine(ctx, "migrate", body)
+
+
+def _ask_confirmation(phrase: str) -> str | None:
+    if not sys.stdin.isatty():
+        return None
+    return input(f"Type {phrase} to confirm: ").strip() or None
+
+
+@app.command()
+def rollback(
+    database_url: DatabaseUrl = "",
+    directory: Dir = Path("./drizzle"),
+    fmt: Fmt = "drizzle",
+    env: Env = None,
+    as_json: Json = False,
+    log_format: LogFormat = None,
+    steps: Annotated[int | None, typer.Option("--steps", help="Undo this many batches.", min=1)] = None,
+    target: Annotated[str | None, typer.Option("--target", help="Undo every migration after this one.")] = None,
+    confirm: Annotated[str | None, typer.Option("--confirm", help="Production: the phrase naming the batch.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be undone.")] = False,
+    lock_wait: LockWait = 60.0,
+    lock_timeout: LockTimeout = None,
+    statement_timeout: StatementTimeout = None,
+    result_file: ResultFile = None,
+    run_id: RunId = None,
+) -> None:
+    """Undo the last batch (or N batches, or down to a target), newest first."""
+    ctx = Context(database_url, directory, fmt, env, as_json, log_format, result_file, run_id, lock_timeout, statement_timeout)
+
+    def body(runner: Any) -> tuple[Outcome, str | None, int]:
+        options = _options(environment=ctx.environment, steps=steps, target=target, confirm=confirm,
+                           dry_run=dry_run, lock_wait_s=lock_wait, run_id=run_id)
+        if dry_run:
+            outcome = runner.run(Action.ROLLBACK, options)
+            plan, _ = runner.plan(Action.ROLLBACK, options)
+            return outcome, _dry_run_text(plan), 0
+        if confirm is None and ctx.environment is Environment.PRODUCTION and not ctx.json:
+            plan, _ = runner.plan(Action.ROLLBACK, options)
+            if plan.confirmation_phrase:
+                answer = _ask_confirmation(plan.confirmation_phrase)
+                if answer:
+                    options = _options(**{**options.__dict__, "confirm": answer})
+        outcome = runner.run(Action.ROLLBACK, options)
+        return outcome, _summary(outcome, "rollback"), 0
+
+    _engine(ctx, "rollback", body, allow_empty=True)
+
+
+@app.command()
+def status(
+    database_url: DatabaseUrl = "",
+    directory: Dir = Path("./drizzle"),
+    fmt: Fmt = "drizzle",
+    env: Env = None,
+    as_json: Json = False,
+    log_format: LogFormat = None,
+    fail_on_pending: Annotated[bool, typer.Option("--fail-on-pending", help="Exit 3 when anything is pending.")] = False,
+    metadata_file: Annotated[Path | None, typer.Option("--metadata-file", help="Also write the JSON report here.")] = None,
+    result_file: ResultFile = None,
+    run_id: RunId = None,
+) -> None:
+    """The status report: applied, pending, recent rollbacks, integrity warnings."""
+    ctx = Context(database_url, directory, fmt, env, as_json, log_format, result_file, run_id)
+
+    def body(runner: Any) -> tuple[Outcome, str | None, int]:
+        from kubemigrate.engine import report
+
+        state = runner.state(with_rollbacks=True)
+        rep = report.build(runner.source.migrations, state.applied, rollbacks=state.rollbacks,
+                           dirty=state.dirty, warnings=runner.source.warnings)
+        if metadata_file is not None:
+            metadata_file.write_text(json.dumps(rep.to_dict(), indent=2) + "\n")
+        outcome = Outcome(action="status", ok=True, counts=runner.counts(state),
+                          drift=bool(rep.findings), dirty=bool(rep.dirty),
+                          warnings=tuple(rep.warning_lines()) + runner.source.warnings)
+        code = ExitCode.PENDING if fail_on_pending and rep.pending else ExitCode.OK
+        if ctx.json:
+            print(json.dumps(rep.to_dict()))
+            ctx.json = False
+            _write_result(ctx, outcome)
+            raise typer.Exit(int(code))
+        return outcome, rep.text(), int(code)
+
+    _engine(ctx, "status", body, observe=False, allow_empty=True)
+
+
+@app.command()
+def verify(
+    database_url: DatabaseUrl = "",
+    directory: Dir = Path("./drizzle"),
+    fmt: Fmt = "drizzle",
+    env: Env = None,
+    as_json: Json = False,
+    log_format: LogFormat = None,
+    result_file: ResultFile = None,
+    run_id: RunId = None,
+) -> None:
+    """The integrity checks alone: edited, missing, out-of-order files and a dirty database."""
+    ctx = Context(database_url, directory, fmt, env, as_json, log_format, result_file, run_id)
+
+    def body(runner: Any) -> tuple[Outcome, str | None, int]:
+        outcome = runner.verify()
+        if not outcome.ok:
+            error = outcome.error or {}
+            text = f"❌ {error.get('message')}\n  hint: {error.get('hint')}\n"
+            if not ctx.json:
+                print(scrub(text, ctx.secrets), file=sys.stderr)
+                text = ""
+            return outcome, text, outcome.exitCode
+        return outcome, f"✅ Integrity verified: {outcome.counts.applied} applied migration(s) match their files.", 0
+
+    _engine(ctx, "verify", body, observe=False, allow_empty=True)
+
+
+@app.command()
+def plan(
+    database_url: DatabaseUrl = "",
+    directory: Dir = Path("./drizzle"),
+    fmt: Fmt = "drizzle",
+    env: Env = None,
+    as_json: Json = False,
+    log_format: LogFormat = None,
+    for_action: Annotated[str, typer.Option("--for", help="migrate | rollback | reset")] = "migrate",
+    steps: Annotated[int | None, typer.Option("--steps", min=1)] = None,
+    target: Target = None,
+    result_file: ResultFile = None,
+    run_id: RunId = None,
+) -> None:
+    """What migrate, rollback or reset would do now, with the confirmation phrase; read-only."""
+    ctx = Context(database_url, directory, fmt, env, as_json, log_format, result_file, run_id)
+    try:
+        action = Action(for_action)
+        if action not in (Action.MIGRATE, Action.ROLLBACK, Action.RESET):
+            raise ValueError
+    except ValueError:
+        _fail(ctx, "plan", UsageError(f"--for {for_action!r} is not plannable.", hint="use migrate, rollback or reset"))
+
+    def body(runner: Any) -> tuple[Outcome, str | None, int]:
+        options = _options(environment=ctx.environment, steps=steps, target=target, dry_run=True)
+        outcome = runner.run(action, options)
+        planned, _ = runner.plan(action, options)
+        return outcome, _dry_run_text(planned), 0
+
+    _engine(ctx, "plan", body, observe=False, allow_empty=True)
+
+
+@app.command()
+def reset(
+    database_url: DatabaseUrl = "",
+    directory: Dir = Path("./drizzle"),
+    fmt: Fmt = "drizzle",
+    env: Env = None,
+    as_json: Json = False,
+    log_format: LogFormat = None,
+    reapply: Annotated[bool, typer.Option("--reapply", help="Migrate again afterwards.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Needed in staging.")] = False,
+    lock_wait: LockWait = 60.0,
+    result_file: ResultFile = None,
+    run_id: RunId = None,
+) -> None:
+    """Development: roll back everything, newest first. Refused in production."""
+    ctx = Context(database_url, directory, fmt, env, as_json, log_format, result_file, run_id)
+
+    def body(runner: Any) -> tuple[Outcome, str | None, int]:
+        options = _options(environment=ctx.environment, force=force, lock_wait_s=lock_wait, run_id=run_id)
+        outcome = runner.run(Action.RESET, options)
+        text = _summary(outcome, "reset")
+        if reapply:
+            outcome = runner.run(Action.MIGRATE, options)
+            text += _summary(outcome, "migrate")
+        return outcome, text, 0
+
+    _engine(ctx, "reset", body, allow_empty=True)
+
+
+@app.command()
+def repair(
+    database_url: DatabaseUrl = "",
+    directory: Dir = Path("./drizzle"),
+    fmt: Fmt = "drizzle",
+    env: Env = None,
+    as_json: Json = False,
+    log_format: LogFormat = None,
+    accept_checksum: Annotated[list[str] | None, typer.Option("--accept-checksum", help="Re-record this edited file's checksum.")] = None,
+    lock_wait: LockWait = 60.0,
+    result_file: ResultFile = None,
+    run_id: RunId = None,
+) -> None:
+    """Clear a dirty mark once fixed by hand; accept an edited file's new checksum."""
+    ctx = Context(database_url, directory, fmt, env, as_json, log_format, result_file, run_id)
+
+    def body(runner: Any) -> tuple[Outcome, str | None, int]:
+        options = _options(lock_wait_s=lock_wait, run_id=run_id)
+        outcome = runner.repair(accept_checksum or [], options)
+        if not outcome.migrations:
+            return outcome, "Nothing to repair: no dirty mark, no checksum to accept.", 0
+        lines = [
+            f"  - {m.name}: " + ("new checksum recorded" if m.checksum else "dirty mark cleared")
+            for m in outcome.migrations
+        ]
+        return outcome, "🔧 Repaired:\n" + "\n".join(lines) + "\n", 0
+
+    _engine(ctx, "repair", body, allow_empty=True)
+
+
+@app.command()
+def baseline(
+    database_url: DatabaseUrl = "",
+    directory: Dir = Path("./drizzle"),
+    fmt: Fmt = "drizzle",
+    env: Env = None,
+    as_json: Json = False,
+    log_format: LogFormat = None,
+    target: Target = None,
+    lock_wait: LockWait = 60.0,
+    result_file: ResultFile = None,
+    run_id: RunId = None,
+) -> None:
+    """Record migrations (up to --target) as applied without running them."""
+    ctx = Context(database_url, directory, fmt, env, as_json, log_format, result_file, run_id)
+
+    def body(runner: Any) -> tuple[Outcome, str | None, int]:
+        options = _options(environment=ctx.environment, target=target, lock_wait_s=lock_wait, run_id=run_id)
+        outcome = runner.run(Action.BASELINE, options)
+        names = "\n".join(f"  - {m.name}" for m in outcome.migrations)
+        return outcome, f"📌 Baselined {len(outcome.migrations)} migration(s) without running them:\n{names}\n", 0
+
+    _engine(ctx, "baseline", body)
+
+
+@app.command()
+def history(
+    database_url: DatabaseUrl = "",
+    directory: Dir = Path("./drizzle"),
+    fmt: Fmt = "drizzle",
+    env: Env = None,
+    as_json: Json = False,
+    log_format: LogFormat = None,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
+) -> None:
+    """The audit trail: applies, rollbacks, failures, repairs, baselines."""
+    ctx = Context(database_url, directory, fmt, env, as_json, log_format)
+
+    def body(runner: Any) -> tuple[Outcome, str | None, int]:
+        from kubemigrate.engine.report import fmt_time
+
+        rows = runner.store.history(limit)
+        if ctx.json:
+            print(json.dumps([{**row.__dict__, "at": row.at.isoformat()} for row in rows], default=str))
+            raise typer.Exit(0)
+        lines = ["🕘 Migration History", "================================"]
+        for row in rows:
+            extra = f" ({row.duration_ms:.0f} ms)" if row.duration_ms is not None else ""
+            batch = f" batch {row.batch}" if row.batch is not None else ""
+            err = f" - {row.error}" if row.error else ""
+            lines.append(f"  {fmt_time(row.at)} {row.action:<17} {row.migration or '-'}{batch}{extra} by {row.actor}{err}")
+        if not rows:
+            lines.append("  (no history yet)")
+        return Outcome(action="history", ok=True), "\n".join(lines) + "\n", 0
+
+    _engine(ctx, "history", body, observe=False, allow_empty=True)
+
+
+@app.command()
+def generate(
+    name: Annotated[str, typer.Argument(help="What the migration does, e.g. add_orders.")],
+    directory: Dir = Path("./drizzle"),
+    sql_file: Annotated[Path | None, typer.Option("--sql", help="Take the up SQL from this file ('-' for stdin).")] = None,
+    as_json: Json = False,
+) -> None:
+    """Write the next NNNN_name.sql and NNNN_name.down.sql and their journal entry."""
+    from kubemigrate.engine.generate import generate_migration
+
+    ctx = Context("", directory, "drizzle", None, as_json, None)
+    try:
+        created = generate_migration(directory, name, sql_file)
+    except KubemigrateError as error:
+        _fail(ctx, "generate", error)
+    if as_json:
+        print(json.dumps(created.to_dict()))
+        raise typer.Exit(0)
+    print(created.text(), end="")
+
+
+@app.command("operator")
+def operator_command(
+    log_format: LogFormat = None,
+) -> None:
+    """Run the MigrationRun operator (kopf), with metrics and health endpoints."""
+    from kubemigrate.controller.main import run_operator
+
+    run_operator(log_format=log_format)
+
+
+@app.command()
+def demo(
+    keep: Annotated[bool, typer.Option("--keep", help="Leave the local cluster running.")] = False,
+    stop: Annotated[bool, typer.Option("--stop", help="Stop a cluster left by --keep.")] = False,
+) -> None:
+    """Start the local cluster and show a MigrationRun end to end."""
+    from kubemigrate.devcluster.demo import run_demo
+
+    raise typer.Exit(run_demo(keep=keep, stop=stop))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,465 @@
+"""Pure builders: a MigrationRun in, the Job (and inline ConfigMap) it needs out.
+
+Nothing here talks to the API server, reads the environment or the clock: the same
+run and settings always give the same dicts, which is what lets an operator that
+restarted mid-run find and adopt its Job instead of creating a second one (the names
+are deterministic) and what lets golden files pin the whole Job down
+(tests/unit/controller/golden/). Plain dicts, not kubernetes-client models, so this
+module imports neither kopf nor kubernetes and the handlers can pass the result
+straight to any client.
+
+The Job never gets the database URL from the operator: the pod reads it from the
+run's Secret through ``secretKeyRef``, so the operator needs no access to Secrets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from kubemigrate.controller.spec import JobOverrides, MigrationRunSpec, parse_spec
+from kubemigrate.domain.errors import ExitCode
+from kubemigrate.domain.migrations import Action, Environment
+from kubemigrate.settings import OperatorSettings
+
+JobMode = Literal["run", "plan"]
+
+MIGRATIONS_DIR = "/migrations"
+"""Where the migration files appear inside the Job's pod, whatever the source."""
+TMP_DIR = "/tmp"  # noqa: S108 - an emptyDir of the pod's own, not the host's /tmp
+RESULT_FILE = "/dev/termination-log"
+"""The engine writes its JSON result here; Kubernetes puts it in the pod's status."""
+DATABASE_URL_ENV = "DATABASE_URL"
+SOURCE_DIR_ENV = "KUBEMIGRATE_SOURCE_DIR"
+RUN_AS = 65532
+"""The non-root uid/gid of distroless images' ``nonroot`` user."""
+
+CONTAINER_NAME = "migrate"
+INIT_CONTAINER_NAME = "fetch-migrations"
+
+LABEL_NAME = "app.kubernetes.io/name"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+LABEL_RUN = "kubemigrate.io/run"
+LABEL_RUN_UID = "kubemigrate.io/run-uid"
+LABEL_MODE = "kubemigrate.io/mode"
+LABEL_ACTION = "kubemigrate.io/action"
+MANAGED_BY = "kubemigrate-operator"
+
+DEFAULT_RESOURCES: dict[str, Any] = {
+    "requests": {"cpu": "50m", "memory": "64Mi"},
+    "limits": {"memory": "256Mi"},
+}
+"""Enough for the engine (Python + psycopg); no CPU limit, so startup is not throttled."""
+
+_MAX_NAME = 63
+_HASH_LEN = 8
+_PLAN_SUFFIX = "-plan"
+_INLINE_SUFFIX = "-sql"
+
+
+class _Run:
+    """The parts of a MigrationRun body the builders read, checked once."""
+
+    def __init__(self, run: Mapping[str, Any]) -> None:
+        metadata = run.get("metadata") or {}
+        missing = [k for k in ("name", "namespace", "uid") if not metadata.get(k)]
+        if missing or not run.get("apiVersion") or not run.get("kind"):
+            fields = [f"metadata.{k}" for k in missing]
+            fields += [k for k in ("apiVersion", "kind") if not run.get(k)]
+            raise ValueError(f"not a stored MigrationRun: missing {', '.join(fields)}")
+        self.api_version: str = run["apiVersion"]
+        self.kind: str = run["kind"]
+        self.name: str = metadata["name"]
+        self.namespace: str = metadata["namespace"]
+        self.uid: str = metadata["uid"]
+        self.spec: MigrationRunSpec = parse_spec(run.get("spec"))
+
+
+def job_name(run_name: str, uid: str, *, mode: JobMode = "run") -> str:
+    """The Job's name: ``<run name, shortened>-<hash of uid>[-plan]``, at most 63 chars.
+
+    Deterministic, so a restarted operator looks up the Job it may already have
+    created; keyed on the uid, so a run deleted and recreated under the same name gets
+    a fresh Job instead of adopting its predecessor's. 63, not 253, because the name
+    becomes the ``job-name`` label on its pods. The plan Job differs only by suffix.
+    """
+    digest = hashlib.sha256(uid.encode()).hexdigest()[:_HASH_LEN]
+    room = _MAX_NAME - len(_PLAN_SUFFIX) - 1 - _HASH_LEN
+    base = _dns_label(run_name, room) or "run"
+    name = f"{base}-{digest}"
+    return name + _PLAN_SUFFIX if mode == "plan" else name
+
+
+def inline_configmap_name(run_name: str, uid: str) -> str:
+    """The ConfigMap holding an inline source; shared by the run's plan and run Jobs."""
+    return job_name(run_name, uid) + _INLINE_SUFFIX
+
+
+def owner_reference(run: Mapping[str, Any]) -> dict[str, Any]:
+    """Makes the run own an object: deleting the run garbage-collects it.
+
+    ``controller: true`` marks the run as the one manager (kubectl and other
+    controllers leave it alone); ``blockOwnerDeletion`` keeps a foreground delete of
+    the run waiting until its Job and pods are gone.
+    """
+    parsed = _identity(run)
+    return {
+        "apiVersion": parsed["apiVersion"],
+        "kind": parsed["kind"],
+        "name": parsed["name"],
+        "uid": parsed["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def labels(run_name: str, uid: str, *, mode: JobMode, action: str) -> dict[str, str]:
+    """Labels on the Job and its pods: find a run's pods with ``kubemigrate.io/run-uid``.
+
+    The run name label is cut to 63 characters (label values' limit), so it is for
+    people; the uid label is exact.
+    """
+    return {
+        LABEL_NAME: "kubemigrate",
+        LABEL_MANAGED_BY: MANAGED_BY,
+        LABEL_RUN: _label_value(run_name),
+        LABEL_RUN_UID: uid,
+        LABEL_MODE: mode,
+        LABEL_ACTION: action,
+    }
+
+
+def engine_args(
+    spec: MigrationRunSpec,
+    *,
+    environment: Environment,
+    run_id: str,
+    mode: JobMode = "run",
+) -> list[str]:
+    """The engine CLI's arguments (after the command) for a run.
+
+    ``mode="plan"`` asks the engine, read-only, what a rollback or reset would undo:
+    ``plan --for rollback --steps 2 ...``. It never carries ``--confirm`` or
+    ``--dry-run``: a plan changes nothing either way.
+    """
+    action = Action.PLAN if mode == "plan" else spec.action
+    args = [
+        action.value,
+        "--dir",
+        MIGRATIONS_DIR,
+        "--format",
+        spec.format,
+        "--env",
+        environment.value,
+        "--json",
+        "--log-format",
+        "json",
+        "--result-file",
+        RESULT_FILE,
+        "--run-id",
+        run_id,
+    ]
+    if mode == "plan":
+        args += ["--for", spec.action.value]
+    if spec.target is not None:
+        args += ["--target", spec.target]
+    if spec.steps is not None:
+        args += ["--steps", str(spec.steps)]
+    if mode == "run" and spec.confirm is not None:
+        args += ["--confirm", spec.confirm]
+    if mode == "run" and spec.dry_run:
+        args.append("--dry-run")
+    timeouts = spec.timeouts
+    args += ["--lock-wait", str(timeouts.lock_wait_seconds)]
+    if timeouts.lock_timeout_ms is not None:
+        args += ["--lock-timeout", str(timeouts.lock_timeout_ms)]
+    if timeouts.statement_timeout_seconds is not None:
+        args += ["--statement-timeout", str(timeouts.statement_timeout_seconds)]
+    return args
+
+
+def build_job(
+    run: Mapping[str, Any],
+    settings: OperatorSettings,
+    *,
+    environment: str,
+    mode: JobMode = "run",
+) -> dict[str, Any]:
+    """The batch/v1 Job that runs the engine for ``run`` (or, with ``mode="plan"``, the
+    read-only plan that comes before a production rollback or reset).
+
+    ``environment`` is the one the run executes under, already resolved by the caller
+    (``spec.effective_environment``): it needs the namespace's labels, which a pure
+    builder cannot read. Raises ``spec.InvalidSpec`` for an invalid spec and
+    ``ValueError`` for a body that is not a stored MigrationRun or a plan of an action
+    that has none.
+    """
+    parsed = _Run(run)
+    spec = parsed.spec
+    env = Environment(environment)
+    if mode not in ("run", "plan"):
+        raise ValueError(f"mode must be 'run' or 'plan', not {mode!r}")
+    if mode == "plan" and spec.action not in (Action.ROLLBACK, Action.RESET):
+        raise ValueError(f"a plan Job precedes rollback or reset, not {spec.action.value}")
+
+    job_labels = labels(parsed.name, parsed.uid, mode=mode, action=spec.action.value)
+    overrides = spec.job or JobOverrides()
+    backoff = _first(overrides.backoff_limit, settings.job_backoff_limit)
+    deadline = _first(overrides.active_deadline_seconds, settings.job_active_deadline_seconds)
+    ttl = _first(overrides.ttl_seconds_after_finished, settings.job_ttl_seconds_after_finished)
+
+    job_spec: dict[str, Any] = {
+        "backoffLimit": backoff,
+        "completions": 1,
+        "parallelism": 1,
+        "podReplacementPolicy": "Failed",
+        "podFailurePolicy": pod_failure_policy(),
+    }
+    if deadline is not None:
+        job_spec["activeDeadlineSeconds"] = deadline
+    if ttl is not None:
+        job_spec["ttlSecondsAfterFinished"] = ttl
+    job_spec["template"] = {
+        "metadata": {
+            "labels": dict(job_labels),
+            "annotations": {"kubectl.kubernetes.io/default-container": CONTAINER_NAME},
+        },
+        "spec": _pod_spec(parsed, settings, env, mode),
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": job_name(parsed.name, parsed.uid, mode=mode),
+            "namespace": parsed.namespace,
+            "labels": job_labels,
+            "ownerReferences": [owner_reference(run)],
+        },
+        "spec": job_spec,
+    }
+
+
+def pod_failure_policy() -> dict[str, Any]:
+    """Fail at once on permanent errors, retry temporary ones, ignore disruptions.
+
+    The engine exits 75 (EX_TEMPFAIL) when a retry can help (database unreachable,
+    lock timeout): counted against backoffLimit. Any other non-zero exit (bad SQL,
+    integrity, refused) would fail identically again, so the Job fails without
+    burning retries. A pod evicted or preempted (DisruptionTarget) is not the run's
+    fault and does not count.
+    """
+    temporary = int(ExitCode.TEMPORARY)
+    return {
+        "rules": [
+            {
+                "action": "Ignore",
+                "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+            },
+            {"action": "Count", "onExitCodes": {"operator": "In", "values": [temporary]}},
+            {
+                "action": "FailJob",
+                "onExitCodes": {"operator": "NotIn", "values": [0, temporary]},
+            },
+        ]
+    }
+
+
+def build_inline_configmap(run: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ConfigMap an inline source is written to, or None for other sources.
+
+    drizzle's layout, flattened the way ``kubectl create configmap --from-file=drizzle/
+    --from-file=drizzle/meta/`` flattens it: ``<name>.sql``, ``<name>.down.sql`` and
+    ``_journal.json`` (the order, which is the list's order) side by side. Immutable,
+    like the spec it comes from; owned by the run, so it goes when the run goes.
+    """
+    parsed = _Run(run)
+    inline = parsed.spec.source.inline
+    if inline is None:
+        return None
+    data: dict[str, str] = {}
+    for migration in inline:
+        data[f"{migration.name}.sql"] = migration.up
+        if migration.down is not None:
+            data[f"{migration.name}.down.sql"] = migration.down
+    data["_journal.json"] = drizzle_journal([m.name for m in inline])
+    run_labels = labels(parsed.name, parsed.uid, mode="run", action=parsed.spec.action.value)
+    del run_labels[LABEL_MODE]
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": inline_configmap_name(parsed.name, parsed.uid),
+            "namespace": parsed.namespace,
+            "labels": run_labels,
+            "ownerReferences": [owner_reference(run)],
+        },
+        "immutable": True,
+        "data": data,
+    }
+
+
+def drizzle_journal(tags: list[str]) -> str:
+    """drizzle-kit's ``meta/_journal.json`` for migrations in this order."""
+    entries = [
+        {"idx": idx, "version": "7", "when": 0, "tag": tag, "breakpoints": True}
+        for idx, tag in enumerate(tags)
+    ]
+    journal = {"version": "7", "dialect": "postgresql", "entries": entries}
+    return json.dumps(journal, indent=2) + "\n"
+
+
+def security_context() -> dict[str, Any]:
+    """The "restricted" Pod Security Standard, for every container."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS,
+        "runAsGroup": RUN_AS,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _pod_spec(
+    run: _Run, settings: OperatorSettings, environment: Environment, mode: JobMode
+) -> dict[str, Any]:
+    spec = run.spec
+    overrides = spec.job or JobOverrides()
+    resources = (
+        overrides.resources.model_dump(exclude_none=True)
+        if overrides.resources is not None
+        else DEFAULT_RESOURCES
+    )
+    container: dict[str, Any] = {
+        "name": CONTAINER_NAME,
+        "image": settings.job_image,
+        "imagePullPolicy": settings.job_image_pull_policy,
+        "command": [
+            *settings.job_command,
+            *engine_args(spec, environment=environment, run_id=run.uid, mode=mode),
+        ],
+        "env": [
+            {
+                "name": DATABASE_URL_ENV,
+                "valueFrom": {
+                    "secretKeyRef": {
+                        "name": spec.database.secret_ref.name,
+                        "key": spec.database.secret_ref.key,
+                    }
+                },
+            },
+            {"name": "KUBEMIGRATE_RUN_NAME", "value": run.name},
+            {"name": "KUBEMIGRATE_RUN_NAMESPACE", "value": run.namespace},
+        ],
+        "resources": _copy(resources),
+        "securityContext": security_context(),
+        "terminationMessagePath": RESULT_FILE,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": [
+            {"name": "migrations", "mountPath": MIGRATIONS_DIR, "readOnly": True},
+            {"name": "tmp", "mountPath": TMP_DIR},
+        ],
+    }
+    pod: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS,
+            "runAsGroup": RUN_AS,
+            "fsGroup": RUN_AS,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    image = spec.source.image
+    if image is not None:
+        pod["initContainers"] = [
+            _copy_container(image.reference, image.path, image.pull_policy, resources)
+        ]
+    pod["containers"] = [container]
+    pod["volumes"] = [_migrations_volume(run), {"name": "tmp", "emptyDir": {}}]
+    pod.update(_scheduling(overrides))
+    return pod
+
+
+def _copy_container(
+    reference: str, path: str, pull_policy: str | None, resources: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The init container copying an image's migrations into the shared emptyDir.
+
+    The path travels as an environment variable, never spliced into the shell text,
+    so a path with quotes or ``$(...)`` is copied literally instead of executed.
+    """
+    container: dict[str, Any] = {
+        "name": INIT_CONTAINER_NAME,
+        "image": reference,
+        "command": ["sh", "-c", f'cp -R "${SOURCE_DIR_ENV}"/. {MIGRATIONS_DIR}/'],
+        "env": [{"name": SOURCE_DIR_ENV, "value": path}],
+        "resources": _copy(resources),
+        "securityContext": security_context(),
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": [{"name": "migrations", "mountPath": MIGRATIONS_DIR}],
+    }
+    if pull_policy is not None:
+        container["imagePullPolicy"] = pull_policy
+    return container
+
+
+def _migrations_volume(run: _Run) -> dict[str, Any]:
+    source = run.spec.source
+    if source.config_map is not None:
+        return {"name": "migrations", "configMap": {"name": source.config_map.name}}
+    if source.inline is not None:
+        name = inline_configmap_name(run.name, run.uid)
+        return {"name": "migrations", "configMap": {"name": name}}
+    return {"name": "migrations", "emptyDir": {}}
+
+
+def _scheduling(overrides: JobOverrides) -> dict[str, Any]:
+    """serviceAccountName, nodeSelector, tolerations, imagePullSecrets from spec.job."""
+    dumped = overrides.model_dump(
+        by_alias=True,
+        exclude_none=True,
+        include={"service_account_name", "node_selector", "tolerations", "image_pull_secrets"},
+    )
+    return {key: _copy(value) for key, value in dumped.items()}
+
+
+def _identity(run: Mapping[str, Any]) -> dict[str, str]:
+    metadata = run.get("metadata") or {}
+    values = {
+        "apiVersion": run.get("apiVersion"),
+        "kind": run.get("kind"),
+        "name": metadata.get("name"),
+        "uid": metadata.get("uid"),
+    }
+    missing = [key for key, value in values.items() if not value]
+    if missing:
+        raise ValueError(f"cannot own anything: the run has no {', '.join(missing)}")
+    return {key: str(value) for key, value in values.items()}
+
+
+def _first(*values: int | None) -> int | None:
+    """The first value that is set (0 counts as set)."""
+    return next((v for v in values if v is not None), None)
+
+
+def _dns_label(text: str, limit: int) -> str:
+    """``text`` as a DNS-1123 label fragment: lowercase alphanumerics and inner dashes."""
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", text.lower())[:limit]
+    return cleaned.strip("-")
+
+
+def _label_value(text: str) -> str:
+    """``text`` cut to a valid label value (63 chars, alphanumeric at both ends)."""
+    return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", text[:_MAX_NAME])
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of plain JSON data, so no two built objects share a mutable part."""
+    return json.loads(json.dumps(value))

@@ -1,0 +1,305 @@
+"""The cluster state and every write to it, with the side effects the real server has.
+
+Verbs here take already-decoded bodies; :mod:`.api` does the HTTP part. Side effects:
+a CRD write (re)registers its resources for discovery and sets its Established and
+NamesAccepted conditions; a CRD delete drops its objects; a new Namespace gets its
+"default" ServiceAccount; every removal wakes the garbage collector (:mod:`.gc`).
+A write that changes nothing is a no-op with no new resourceVersion and no watch
+event, as in the real server.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import builtins, errors, objects, validation
+from .errors import ApiError, FieldError
+from .resources import Catalogue, ResourceType
+from .store import Store
+
+JsonDict = dict[str, Any]
+
+CRD_KEY = ("apiextensions.k8s.io", "customresourcedefinitions")
+NS_KEY = ("", "namespaces")
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+@dataclass
+class WriteOptions:
+    dry_run: bool = False
+    field_validation: str = "Warn"  # Strict, Warn or Ignore (the real default is Warn)
+
+
+@dataclass
+class Outcome:
+    obj: JsonDict
+    warnings: list[str] = field(default_factory=list)
+    changed: bool = True
+
+
+def _strip_rv(obj: JsonDict) -> JsonDict:
+    clean = copy.deepcopy(obj)
+    clean.get("metadata", {}).pop("resourceVersion", None)
+    clean.get("metadata", {}).pop("managedFields", None)
+    return clean
+
+
+@dataclass
+class Cluster:
+    catalogue: Catalogue = field(default_factory=Catalogue.with_builtins)
+    store: Store = field(default_factory=Store)
+    # (uid, field manager, subresource) -> field paths it applied last (server-side apply).
+    applied: dict[tuple[str, str, str], set[tuple[str, ...]]] = field(default_factory=dict)
+    wake_collector: Any = None  # set by the collector: a no-argument callable
+
+    def __post_init__(self) -> None:
+        namespaces = self.catalogue.lookup("", "v1", "namespaces")
+        assert namespaces is not None
+        for name in SYSTEM_NAMESPACES:
+            self.create(namespaces, {"metadata": {"name": name}}, None, WriteOptions())
+
+    # --- reading -------------------------------------------------------------------
+
+    def get(self, rtype: ResourceType, namespace: str | None, name: str) -> JsonDict:
+        obj = self.store.get(rtype.storage_key, namespace or "", name)
+        if obj is None:
+            raise errors.not_found(rtype.plural, rtype.group, name)
+        return self._serve(rtype, obj)
+
+    def find(self, rtype: ResourceType, namespace: str | None, name: str) -> JsonDict | None:
+        obj = self.store.get(rtype.storage_key, namespace or "", name)
+        return None if obj is None else self._serve(rtype, obj)
+
+    def list(self, rtype: ResourceType, namespace: str | None) -> list[JsonDict]:
+        return [self._serve(rtype, o) for o in self.store.list(rtype.storage_key, namespace)]
+
+    @staticmethod
+    def _serve(rtype: ResourceType, obj: JsonDict) -> JsonDict:
+        """Objects are stored once per group/plural and served under the asked version."""
+        obj["apiVersion"] = rtype.api_version
+        return obj
+
+    # --- admission -----------------------------------------------------------------
+
+    def _admit(
+        self, rtype: ResourceType, obj: JsonDict, old: JsonDict | None, options: WriteOptions
+    ) -> tuple[JsonDict, list[str]]:
+        name = obj["metadata"].get("name", "")
+        found: list[FieldError] = []
+        warnings: list[str] = []
+        if old is None:
+            found += objects.name_errors(rtype, obj["metadata"])
+            found += builtins.create_errors(rtype, obj)
+        else:
+            found += objects.finalizer_errors(old, obj)
+            found += builtins.update_errors(rtype, old, obj)
+        found += objects.metadata_errors(obj["metadata"])
+        if rtype.custom:
+            obj, admission = validation.admit(obj, rtype.schema, old)
+            if admission.unknown_fields and options.field_validation == "Strict":
+                listed = ", ".join(f'unknown field "{f}"' for f in admission.unknown_fields)
+                raise errors.bad_request(
+                    f'{rtype.kind} in version "{rtype.version}" cannot be handled as a {rtype.kind}: '
+                    f"strict decoding error: {listed}"
+                )
+            if options.field_validation == "Warn":
+                warnings += [f'unknown field "{f}"' for f in admission.unknown_fields]
+            found += admission.errors
+        if (rtype.group, rtype.plural) == CRD_KEY:
+            found += validation.crd_errors(obj)
+        if found:
+            raise errors.invalid_object(rtype.kind, rtype.group, name, found)
+        return obj, warnings
+
+    def _check_namespace(self, rtype: ResourceType, namespace: str, name: str) -> None:
+        ns = self.store.get(NS_KEY, "", namespace)
+        if ns is None:
+            raise errors.not_found("namespaces", "", namespace)
+        if ns["metadata"].get("deletionTimestamp"):
+            raise errors.forbidden_error(
+                rtype.plural, rtype.group, name,
+                f"unable to create new content in namespace {namespace} because it is being terminated",
+            )
+
+    # --- writing -------------------------------------------------------------------
+
+    def create(
+        self, rtype: ResourceType, body: JsonDict, namespace: str | None, options: WriteOptions
+    ) -> Outcome:
+        obj = objects.prepare_create(rtype, body, namespace)
+        if obj["metadata"].get("name"):
+            builtins.default(rtype, obj)
+        obj, warnings = self._admit(rtype, obj, None, options)
+        meta = obj["metadata"]
+        if rtype.namespaced:
+            self._check_namespace(rtype, meta["namespace"], meta["name"])
+        if self.store.get(rtype.storage_key, meta.get("namespace", ""), meta["name"]) is not None:
+            raise errors.already_exists(rtype.plural, rtype.group, meta["name"])
+        if (rtype.group, rtype.plural) == CRD_KEY:
+            obj["status"] = self._crd_status(obj)
+        if options.dry_run:
+            return Outcome(self._serve(rtype, obj), warnings)
+        stored = self.store.write(rtype.storage_key, obj, "ADDED")
+        self._after_write(rtype, stored, created=True)
+        return Outcome(self._serve(rtype, stored), warnings)
+
+    def update(
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        name: str,
+        body: JsonDict,
+        subresource: str | None,
+        options: WriteOptions,
+        old: JsonDict | None = None,
+    ) -> Outcome:
+        if old is None:
+            old = self.get(rtype, namespace, name)
+        body_meta = body.get("metadata") or {}
+        if body_meta.get("name") not in (None, name):
+            raise errors.bad_request(
+                f"the name of the object ({body_meta.get('name')}) does not match the name on the URL ({name})"
+            )
+        wanted_rv = body_meta.get("resourceVersion")
+        if wanted_rv not in (None, "") and str(wanted_rv) != old["metadata"]["resourceVersion"]:
+            raise errors.conflict(rtype.plural, rtype.group, name, errors.STALE)
+        wanted_uid = body_meta.get("uid")
+        if wanted_uid not in (None, "") and wanted_uid != old["metadata"]["uid"]:
+            raise errors.conflict(
+                rtype.plural, rtype.group, name,
+                f"Precondition failed: UID in precondition: {wanted_uid}, UID in object meta: {old['metadata']['uid']}",
+            )
+        new = objects.prepare_update(rtype, old, body, subresource)
+        new, warnings = self._admit(rtype, new, old, options)
+        if (rtype.group, rtype.plural) == CRD_KEY:
+            new["status"] = self._crd_status(new)
+        if _strip_rv(new) == _strip_rv(old):
+            return Outcome(old, warnings, changed=False)
+        if options.dry_run:
+            return Outcome(self._serve(rtype, new), warnings)
+        stored = self.store.write(rtype.storage_key, new, "MODIFIED")
+        meta = stored["metadata"]
+        if meta.get("deletionTimestamp") and not meta.get("finalizers") and not self._held_by_spec(rtype, stored):
+            self.remove(rtype, stored)
+        else:
+            self._after_write(rtype, stored, created=False)
+        return Outcome(self._serve(rtype, stored), warnings)
+
+    @staticmethod
+    def _held_by_spec(rtype: ResourceType, obj: JsonDict) -> bool:
+        """Namespaces are held by spec.finalizers, which only the namespace controller clears."""
+        return (rtype.group, rtype.plural) == NS_KEY and bool(obj.get("spec", {}).get("finalizers"))
+
+    def delete(
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        name: str,
+        policy: str,
+        preconditions: JsonDict,
+        options: WriteOptions,
+    ) -> tuple[JsonDict, bool]:
+        """Delete or mark for deletion; returns the object and whether it is gone now."""
+        old = self.get(rtype, namespace, name)
+        meta = old["metadata"]
+        if preconditions.get("uid") and preconditions["uid"] != meta["uid"]:
+            raise errors.conflict(
+                rtype.plural, rtype.group, name,
+                f"Precondition failed: UID in precondition: {preconditions['uid']}, UID in object meta: {meta['uid']}",
+            )
+        if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != meta["resourceVersion"]:
+            raise errors.conflict(
+                rtype.plural, rtype.group, name,
+                f"Precondition failed: ResourceVersion in precondition: {preconditions['resourceVersion']}, "
+                f"ResourceVersion in object meta: {meta['resourceVersion']}",
+            )
+        new = copy.deepcopy(old)
+        new_meta = new["metadata"]
+        finalizers = list(new_meta.get("finalizers") or [])
+        if policy == "Foreground" and "foregroundDeletion" not in finalizers:
+            finalizers.append("foregroundDeletion")
+        if policy == "Orphan" and "orphan" not in finalizers:
+            finalizers.append("orphan")
+        is_namespace = (rtype.group, rtype.plural) == NS_KEY
+        if is_namespace:
+            new.setdefault("status", {})["phase"] = "Terminating"
+        if finalizers or is_namespace:
+            if finalizers:
+                new_meta["finalizers"] = finalizers
+            if not new_meta.get("deletionTimestamp"):
+                new_meta["deletionTimestamp"] = objects.now()
+                new_meta["deletionGracePeriodSeconds"] = 0
+            if options.dry_run or _strip_rv(new) == _strip_rv(old):
+                return self._serve(rtype, new), False
+            stored = self.store.write(rtype.storage_key, new, "MODIFIED")
+            self._wake()
+            return self._serve(rtype, stored), False
+        if options.dry_run:
+            return old, True
+        return self.remove(rtype, old), True
+
+    def remove(self, rtype: ResourceType, obj: JsonDict) -> JsonDict:
+        """Remove an object for good (finalizers done): a DELETED event with the final state."""
+        final = self.store.write(rtype.storage_key, obj, "DELETED")
+        if (rtype.group, rtype.plural) == CRD_KEY:
+            name = final["metadata"]["name"]
+            for served in self.catalogue.versions_of(final["spec"]["group"], final["spec"]["names"]["plural"]):
+                self.store.drop_storage(served.storage_key)
+                break
+            self.catalogue.unregister_crd(name)
+        uid = final["metadata"]["uid"]
+        for key in [k for k in self.applied if k[0] == uid]:
+            del self.applied[key]
+        self._wake()
+        return self._serve(rtype, final)
+
+    def _after_write(self, rtype: ResourceType, obj: JsonDict, *, created: bool) -> None:
+        kind_key = (rtype.group, rtype.plural)
+        if kind_key == CRD_KEY:
+            self.catalogue.register_crd(obj)
+        if kind_key == NS_KEY and created:
+            sa = self.catalogue.lookup("", "v1", "serviceaccounts")
+            assert sa is not None
+            self.create(sa, {"metadata": {"name": "default"}}, obj["metadata"]["name"], WriteOptions())
+        self._wake()
+
+    def _wake(self) -> None:
+        if self.wake_collector is not None:
+            self.wake_collector()
+
+    @staticmethod
+    def _crd_status(crd: JsonDict) -> JsonDict:
+        now = objects.now()
+        names = copy.deepcopy(crd.get("spec", {}).get("names", {}))
+        names.setdefault("singular", names.get("kind", "").lower())
+        names.setdefault("listKind", names.get("kind", "") + "List")
+        versions = crd.get("spec", {}).get("versions", [])
+        stored = [v["name"] for v in versions if v.get("storage")]
+        previous = {c.get("type"): c for c in (crd.get("status") or {}).get("conditions") or []}
+
+        def condition(kind: str, reason: str, message: str) -> JsonDict:
+            since = previous.get(kind, {}).get("lastTransitionTime", now)
+            return {"type": kind, "status": "True", "lastTransitionTime": since, "reason": reason, "message": message}
+
+        return {
+            "conditions": [
+                condition("NamesAccepted", "NoConflicts", "no conflicts found"),
+                condition("Established", "InitialNamesAccepted", "the initial names have been accepted"),
+            ],
+            "acceptedNames": names,
+            "storedVersions": stored,
+        }
+
+    def rtype_of(self, storage: tuple[str, str]) -> ResourceType | None:
+        versions = [t for t in self.catalogue.types.values() if t.storage_key == storage]
+        return versions[0] if versions else None
+
+
+def raise_invalid(rtype: ResourceType, name: str, problems: list[FieldError]) -> None:
+    if problems:
+        raise errors.invalid_object(rtype.kind, rtype.group, name, problems)
+
+
+__all__ = ["ApiError", "Cluster", "Outcome", "WriteOptions"]

@@ -1,0 +1,160 @@
+"""Object metadata as the apiserver manages it.
+
+uid and creationTimestamp are set once on create; resourceVersion is stamped by the
+store on every write; generation starts at 1 and is bumped only when something other
+than metadata (and status, for kinds with a status subresource) changes; generateName
+gets five random characters from the real alphabet; the server-owned fields a client
+sends (uid, creationTimestamp, deletionTimestamp...) are ignored on create and carried
+over from the stored object on update.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import re
+import secrets
+import uuid
+from typing import Any
+
+from . import errors
+from .errors import FieldError
+from .resources import ResourceType
+
+JsonDict = dict[str, Any]
+
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+    "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
+    "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+_LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
+    "start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
+    "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+# Kinds whose names must be DNS labels rather than subdomains.
+_LABEL_NAMED = {("", "namespaces")}
+_GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+# Fields only the server may set; dropped from client bodies on create.
+_SERVER_OWNED = ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
+                 "deletionGracePeriodSeconds", "generation", "selfLink", "managedFields")
+
+
+def now() -> str:
+    """RFC 3339 with second precision, as metav1.Time serialises."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_uid() -> str:
+    return str(uuid.uuid4())
+
+
+def generated_name(prefix: str) -> str:
+    return prefix + "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
+
+
+def name_errors(rtype: ResourceType, meta: JsonDict) -> list[FieldError]:
+    name = meta.get("name")
+    if not name:
+        return [errors.required("metadata.name", "name or generateName is required")]
+    if (rtype.group, rtype.plural) in _LABEL_NAMED:
+        if len(name) > 63 or not _LABEL.match(name):
+            return [errors.invalid("metadata.name", name, _LABEL_MSG)]
+    elif len(name) > 253 or not _SUBDOMAIN.match(name):
+        return [errors.invalid("metadata.name", name, _SUBDOMAIN_MSG)]
+    return []
+
+
+def metadata_errors(meta: JsonDict) -> list[FieldError]:
+    """Shape checks the real ObjectMeta validation makes on labels and annotations."""
+    found: list[FieldError] = []
+    for field_name in ("labels", "annotations"):
+        value = meta.get(field_name)
+        if value is not None and not isinstance(value, dict):
+            found.append(errors.invalid(f"metadata.{field_name}", value, "must be a map of strings"))
+            continue
+        for key, item in (value or {}).items():
+            if not isinstance(item, str):
+                found.append(errors.invalid(f"metadata.{field_name}", item, f"value of {key!r} must be a string"))
+            elif field_name == "labels" and len(item) > 63:
+                found.append(errors.invalid(f"metadata.labels", item, "must be no more than 63 characters"))
+    return found
+
+
+def prepare_create(rtype: ResourceType, body: JsonDict, namespace: str | None) -> JsonDict:
+    """Fill server-owned metadata on a new object (resourceVersion comes from the store)."""
+    obj = copy.deepcopy(body)
+    obj["apiVersion"] = rtype.api_version
+    obj["kind"] = rtype.kind
+    meta = obj.setdefault("metadata", {})
+    for key in _SERVER_OWNED:
+        meta.pop(key, None)
+    if rtype.namespaced:
+        meta["namespace"] = namespace or meta.get("namespace") or "default"
+    else:
+        meta.pop("namespace", None)
+    if not meta.get("name") and meta.get("generateName"):
+        meta["name"] = generated_name(meta["generateName"])
+    meta["uid"] = new_uid()
+    meta["creationTimestamp"] = now()
+    if rtype.has_generation:
+        meta["generation"] = 1
+    if rtype.status_subresource:
+        obj.pop("status", None)
+    return obj
+
+
+def _content(rtype: ResourceType, obj: JsonDict) -> JsonDict:
+    """What counts for generation: all but metadata (and status behind a subresource)."""
+    skip = {"metadata", "apiVersion", "kind"}
+    if rtype.status_subresource:
+        skip.add("status")
+    return {k: v for k, v in obj.items() if k not in skip}
+
+
+def prepare_update(rtype: ResourceType, old: JsonDict, new: JsonDict, subresource: str | None) -> JsonDict:
+    """Merge a client's full new state with what the server owns on the stored object."""
+    if subresource == "status":
+        obj = copy.deepcopy(old)
+        if "status" in new:
+            obj["status"] = copy.deepcopy(new["status"])
+        else:
+            obj.pop("status", None)
+        return obj
+    obj = copy.deepcopy(new)
+    obj["apiVersion"] = rtype.api_version
+    obj["kind"] = rtype.kind
+    meta = obj.setdefault("metadata", {})
+    old_meta = old["metadata"]
+    for key in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                "generation", "name", "namespace"):
+        if key in old_meta:
+            meta[key] = old_meta[key]
+        else:
+            meta.pop(key, None)
+    if rtype.status_subresource:
+        if "status" in old:
+            obj["status"] = copy.deepcopy(old["status"])
+        else:
+            obj.pop("status", None)
+    if rtype.has_generation and _content(rtype, obj) != _content(rtype, old):
+        meta["generation"] = int(old_meta.get("generation", 1)) + 1
+    return obj
+
+
+def finalizer_errors(old: JsonDict, new: JsonDict) -> list[FieldError]:
+    """No finalizer may be added once deletion has started."""
+    if not old["metadata"].get("deletionTimestamp"):
+        return []
+    before = set(old["metadata"].get("finalizers") or [])
+    added = [f for f in new["metadata"].get("finalizers") or [] if f not in before]
+    if added:
+        listed = ", ".join(f'"{f}"' for f in added)
+        return [errors.forbidden(
+            "metadata.finalizers",
+            f"no new finalizers can be added if the object is being deleted, found new finalizers []string{{{listed}}}",
+        )]
+    return []

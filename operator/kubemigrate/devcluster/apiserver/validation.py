@@ -1,0 +1,262 @@
+"""Admission of custom resources against their CRD's structural ``openAPIV3Schema``.
+
+The order is the real one: prune unknown fields (reported as warnings, or a 400 under
+``fieldValidation=Strict``), drop nulls that are not ``nullable``, apply ``default``s,
+then validate values and evaluate the CEL rules. Messages are the apiextensions
+wording (``spec.steps in body should be greater than or equal to 1``...).
+
+Not modelled: ``format`` checks other than ``int-or-string``, ratcheting of unchanged
+invalid values, CEL cost limits, ``x-kubernetes-list-map-keys`` beyond uniqueness.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import cel, errors
+from .errors import FieldError
+
+JsonDict = dict[str, Any]
+
+_MISSING = object()
+_TYPES: dict[str, tuple[type, ...]] = {
+    "object": (dict,),
+    "array": (list,),
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+}
+
+
+@dataclass
+class Admission:
+    errors: list[FieldError] = field(default_factory=list)
+    unknown_fields: list[str] = field(default_factory=list)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def prune_and_default(value: Any, schema: JsonDict, path: str, result: Admission) -> Any:
+    """Drop unknown fields and non-nullable nulls, fill in defaults (in place; returns value)."""
+    if isinstance(value, dict):
+        props: JsonDict = schema.get("properties") or {}
+        additional = schema.get("additionalProperties")
+        preserve = schema.get("x-kubernetes-preserve-unknown-fields", False)
+        embedded = schema.get("x-kubernetes-embedded-resource", False)
+        for key in list(value):
+            child_path = _join(path, key)
+            if key in props:
+                child_schema = props[key]
+            elif isinstance(additional, dict):
+                child_schema = additional
+            elif embedded and key in ("apiVersion", "kind", "metadata"):
+                continue
+            elif preserve or additional is True:
+                continue
+            else:
+                result.unknown_fields.append(child_path)
+                del value[key]
+                continue
+            if value[key] is None and not child_schema.get("nullable", False):
+                del value[key]
+                continue
+            value[key] = prune_and_default(value[key], child_schema, child_path, result)
+        for key, child_schema in props.items():
+            if key not in value and "default" in child_schema:
+                value[key] = prune_and_default(
+                    copy.deepcopy(child_schema["default"]), child_schema, _join(path, key), result
+                )
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for index, item in enumerate(value):
+            value[index] = prune_and_default(item, schema["items"], f"{path}[{index}]", result)
+    return value
+
+
+def _type_ok(value: Any, schema: JsonDict) -> bool:
+    if schema.get("x-kubernetes-int-or-string"):
+        return isinstance(value, (int, str)) and not isinstance(value, bool)
+    wanted = schema.get("type")
+    if not wanted:
+        return True
+    if value is None:
+        return bool(schema.get("nullable"))
+    if isinstance(value, bool) and wanted in ("integer", "number"):
+        return False
+    if wanted == "integer" and isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, _TYPES.get(wanted, (object,)))
+
+
+def _number_errors(path: str, value: float, schema: JsonDict) -> list[FieldError]:
+    found: list[FieldError] = []
+    if "minimum" in schema:
+        bound = schema["minimum"]
+        if schema.get("exclusiveMinimum") and value <= bound:
+            found.append(errors.invalid(path, value, f"{path} in body should be greater than {bound}"))
+        elif value < bound:
+            found.append(
+                errors.invalid(path, value, f"{path} in body should be greater than or equal to {bound}")
+            )
+    if "maximum" in schema:
+        bound = schema["maximum"]
+        if schema.get("exclusiveMaximum") and value >= bound:
+            found.append(errors.invalid(path, value, f"{path} in body should be less than {bound}"))
+        elif value > bound:
+            found.append(
+                errors.invalid(path, value, f"{path} in body should be less than or equal to {bound}")
+            )
+    if "multipleOf" in schema and value % schema["multipleOf"]:
+        found.append(
+            errors.invalid(path, value, f"{path} in body should be a multiple of {schema['multipleOf']}")
+        )
+    return found
+
+
+def _string_errors(path: str, value: str, schema: JsonDict) -> list[FieldError]:
+    found: list[FieldError] = []
+    if "maxLength" in schema and len(value) > schema["maxLength"]:
+        found.append(errors.too_long(path, schema["maxLength"]))
+    if "minLength" in schema and len(value) < schema["minLength"]:
+        found.append(
+            errors.invalid(path, value, f"{path} in body should be at least {schema['minLength']} chars long")
+        )
+    if "pattern" in schema and not re.search(schema["pattern"], value):
+        found.append(errors.invalid(path, value, f"{path} in body should match '{schema['pattern']}'"))
+    return found
+
+
+def _array_errors(path: str, value: list[Any], schema: JsonDict) -> list[FieldError]:
+    found: list[FieldError] = []
+    if "maxItems" in schema and len(value) > schema["maxItems"]:
+        found.append(errors.too_many(path, len(value), schema["maxItems"]))
+    if "minItems" in schema and len(value) < schema["minItems"]:
+        found.append(
+            errors.invalid(path, len(value), f"{path} in body should have at least {schema['minItems']} items")
+        )
+    list_type = schema.get("x-kubernetes-list-type")
+    if list_type == "set" or schema.get("uniqueItems"):
+        for index, item in enumerate(value):
+            if item in value[:index]:
+                found.append(FieldError(f"{path}[{index}]", "Duplicate value", "FieldValueDuplicate", "", item, True))
+    elif list_type == "map":
+        keys = schema.get("x-kubernetes-list-map-keys") or []
+        seen: list[Any] = []
+        for index, item in enumerate(value):
+            ident = [item.get(k) for k in keys] if isinstance(item, dict) else item
+            if ident in seen:
+                found.append(
+                    FieldError(f"{path}[{index}]", "Duplicate value", "FieldValueDuplicate", "", item, True)
+                )
+            seen.append(ident)
+    return found
+
+
+def validate(value: Any, schema: JsonDict, path: str, old: Any = _MISSING) -> list[FieldError]:
+    """Value validations and CEL rules of a (pruned, defaulted) value."""
+    if not _type_ok(value, schema):
+        actual = cel.type_name(value)
+        return [
+            errors.type_invalid(path, actual, f'{path} in body must be of type {schema.get("type")}: "{actual}"')
+        ]
+    found: list[FieldError] = []
+    if "enum" in schema and value not in schema["enum"]:
+        found.append(errors.not_supported(path, value, schema["enum"]))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        found += _number_errors(path, value, schema)
+    elif isinstance(value, str):
+        found += _string_errors(path, value, schema)
+    elif isinstance(value, list):
+        found += _array_errors(path, value, schema)
+        items = schema.get("items")
+        if isinstance(items, dict):
+            for index, item in enumerate(value):
+                found += validate(item, items, f"{path}[{index}]")
+    elif isinstance(value, dict):
+        for name in schema.get("required") or []:
+            if name not in value:
+                found.append(errors.required(_join(path, name)))
+        props = schema.get("properties") or {}
+        additional = schema.get("additionalProperties")
+        old_map = old if isinstance(old, dict) else {}
+        for key, child in value.items():
+            child_schema = props.get(key) or (additional if isinstance(additional, dict) else None)
+            if child_schema is not None and not (path == "" and key == "metadata"):
+                found += validate(child, child_schema, _join(path, key), old_map.get(key, _MISSING))
+        if "maxProperties" in schema and len(value) > schema["maxProperties"]:
+            found.append(errors.too_many(path, len(value), schema["maxProperties"]))
+    for keyword in ("allOf", "anyOf", "oneOf"):
+        subs = schema.get(keyword) or []
+        if not subs:
+            continue
+        matched = [not validate(value, {**s, "type": s.get("type", schema.get("type"))}, path) for s in subs]
+        if (keyword == "allOf" and not all(matched)) or (keyword == "anyOf" and not any(matched)):
+            found.append(errors.invalid(path, cel.type_name(value), f"{path} in body must match {keyword}"))
+        if keyword == "oneOf" and sum(matched) != 1:
+            found.append(errors.invalid(path, cel.type_name(value), f"{path} in body must validate one and only one schema (oneOf)"))
+    rules = schema.get("x-kubernetes-validations") or []
+    if rules and not found:
+        found += cel.check_rules(rules, path, value, None if old is _MISSING else old, old is not _MISSING)
+    return found
+
+
+def admit(obj: JsonDict, schema: JsonDict | None, old: JsonDict | None) -> tuple[JsonDict, Admission]:
+    """Prune, default and validate a custom resource; returns the admitted copy."""
+    result = Admission()
+    admitted = copy.deepcopy(obj)
+    if not schema:
+        return admitted, result
+    root = dict(schema)
+    # apiVersion/kind/metadata are the server's business, never pruned or validated here.
+    root["properties"] = {
+        **(schema.get("properties") or {}),
+        "apiVersion": {"type": "string"},
+        "kind": {"type": "string"},
+        "metadata": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+    }
+    prune_and_default(admitted, root, "", result)
+    result.errors = validate(admitted, root, "", _MISSING if old is None else old)
+    return admitted, result
+
+
+def crd_errors(crd: JsonDict) -> list[FieldError]:
+    """Reject CRDs whose CEL rules do not compile, as the real server does."""
+    found: list[FieldError] = []
+    for index, version in enumerate(crd.get("spec", {}).get("versions", [])):
+        schema = (version.get("schema") or {}).get("openAPIV3Schema") or {}
+        base = f"spec.validation.openAPIV3Schema"
+        found += _walk_rules(schema, base, index)
+    names = crd.get("spec", {}).get("names", {})
+    group = crd.get("spec", {}).get("group", "")
+    expected = f"{names.get('plural', '')}.{group}"
+    name = crd.get("metadata", {}).get("name", "")
+    if name != expected:
+        found.append(errors.invalid("metadata.name", name, f"must be spec.names.plural+\".\"+spec.group"))
+    return found
+
+
+def _walk_rules(schema: JsonDict, path: str, index: int) -> list[FieldError]:
+    found: list[FieldError] = []
+    for n, rule in enumerate(schema.get("x-kubernetes-validations") or []):
+        problem = cel.compile_error(rule.get("rule", ""))
+        if problem:
+            found.append(
+                errors.invalid(
+                    f"spec.versions[{index}].schema.openAPIV3Schema{path[len('spec.validation.openAPIV3Schema'):]}"
+                    f".x-kubernetes-validations[{n}].rule",
+                    rule.get("rule", ""),
+                    f"compilation failed: {problem}",
+                )
+            )
+    for key, child in (schema.get("properties") or {}).items():
+        found += _walk_rules(child, f"{path}.properties[{key}]", index)
+    if isinstance(schema.get("items"), dict):
+        found += _walk_rules(schema["items"], f"{path}.items", index)
+    if isinstance(schema.get("additionalProperties"), dict):
+        found += _walk_rules(schema["additionalProperties"], f"{path}.additionalProperties", index)
+    return found

@@ -1,0 +1,119 @@
+"""The error tree every layer speaks.
+
+Each error carries a stable ``reason`` (CamelCase, used as a Kubernetes condition
+reason and in JSON output), whether a retry can help (``retryable``), the CLI exit
+code it maps to, and the data a user needs to act on it (``details``). Messages
+name the problem and the fix; they never contain a connection string.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any, ClassVar
+
+
+class ExitCode(IntEnum):
+    """Process exit codes, documented in the README; CI scripts depend on them."""
+
+    OK = 0
+    MIGRATION_FAILED = 1
+    USAGE = 2
+    PENDING = 3
+    INTEGRITY = 4
+    REFUSED = 5
+    TEMPORARY = 75  # EX_TEMPFAIL: worth retrying (the Job's podFailurePolicy keys on it)
+
+
+class KubemigrateError(Exception):
+    """Base of every error kubemigrate reports on purpose."""
+
+    reason: ClassVar[str] = "Error"
+    retryable: ClassVar[bool] = False
+    exit_code: ClassVar[ExitCode] = ExitCode.MIGRATION_FAILED
+
+    def __init__(self, message: str, *, hint: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.details = {k: v for k, v in details.items() if v is not None}
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form used by ``--json`` output and the Job's termination message."""
+        data: dict[str, Any] = {"reason": self.reason, "message": self.message}
+        if self.hint:
+            data["hint"] = self.hint
+        data.update(self.details)
+        return data
+
+
+class UsageError(KubemigrateError):
+    """Bad input from the user: flags, URL, environment."""
+
+    reason = "InvalidInput"
+    exit_code = ExitCode.USAGE
+
+
+class SourceError(KubemigrateError):
+    """The migration directory cannot be read as the format it claims."""
+
+    reason = "InvalidSource"
+    exit_code = ExitCode.USAGE
+
+
+class IntegrityError(KubemigrateError):
+    """Applied history and files disagree: edited, missing or out-of-order files."""
+
+    reason = "IntegrityCheckFailed"
+    exit_code = ExitCode.INTEGRITY
+
+
+class DirtyDatabaseError(IntegrityError):
+    """A non-transactional migration failed midway; a human must look first."""
+
+    reason = "DirtyDatabase"
+
+
+class SafetyRefusal(KubemigrateError):
+    """The environment's safety rules refuse the action (reset in production ...)."""
+
+    reason = "RefusedBySafetyRules"
+    exit_code = ExitCode.REFUSED
+
+
+class ConfirmationRequired(SafetyRefusal):
+    """A production rollback needs the phrase that names its batch."""
+
+    reason = "ConfirmationRequired"
+
+
+class MigrationFailed(KubemigrateError):
+    """A statement failed; the migration's transaction was rolled back."""
+
+    reason = "MigrationFailed"
+    exit_code = ExitCode.MIGRATION_FAILED
+
+
+class DatabaseUnreachable(KubemigrateError):
+    """The server could not be reached (network, DNS, server starting): retry."""
+
+    reason = "DatabaseUnreachable"
+    retryable = True
+    exit_code = ExitCode.TEMPORARY
+
+
+class AuthenticationFailed(KubemigrateError):
+    """The server refused the credentials; retrying will not help."""
+
+    reason = "AuthenticationFailed"
+    exit_code = ExitCode.USAGE
+
+
+class LockTimeout(KubemigrateError):
+    """Another run held the migration lock past our deadline: retry later."""
+
+    reason = "LockTimeout"
+    retryable = True
+    exit_code = ExitCode.TEMPORARY

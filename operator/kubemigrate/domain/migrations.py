@@ -1,0 +1,136 @@
+"""The values the engine plans with: files on disk, rows in the tracking table.
+
+Frozen dataclasses, so a plan computed from them cannot be changed behind the
+planner's back, and so tests can build them with no files and no database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from kubemigrate.domain.checksums import checksum as _checksum
+
+
+class Environment(StrEnum):
+    """Where a run happens; production adds confirmations and refusals."""
+
+    DEVELOPMENT = "development"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+    @classmethod
+    def strictest(cls, *envs: Environment | None) -> Environment:
+        """The strictest of several opinions (a production namespace wins)."""
+        order = [cls.DEVELOPMENT, cls.STAGING, cls.PRODUCTION]
+        present = [e for e in envs if e is not None]
+        return max(present, key=order.index) if present else cls.DEVELOPMENT
+
+
+class Action(StrEnum):
+    """What a run does; the CLI commands and MigrationRun.spec.action share these."""
+
+    MIGRATE = "migrate"
+    ROLLBACK = "rollback"
+    STATUS = "status"
+    VERIFY = "verify"
+    PLAN = "plan"
+    RESET = "reset"
+    REPAIR = "repair"
+    BASELINE = "baseline"
+
+
+class Direction(StrEnum):
+    UP = "up"
+    DOWN = "down"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One migration file as found in the source directory."""
+
+    name: str
+    """The file name, e.g. ``0003_add_orders.sql``: the key in the tracking table."""
+    up_sql: str
+    down_sql: str | None = None
+    """The sibling ``.down.sql``; None when there is none (the rollback is then refused)."""
+    checksum: str = field(default="")
+    """SHA-256 of the normalised up SQL; computed from ``up_sql`` when not given."""
+
+    def __post_init__(self) -> None:
+        if not self.checksum:
+            object.__setattr__(self, "checksum", _checksum(self.up_sql))
+
+
+@dataclass(frozen=True)
+class AppliedMigration:
+    """One row of ``__migration_tracking``."""
+
+    name: str
+    applied_at: datetime | None
+    checksum: str | None
+    batch: int
+    rollback_sql: str | None
+
+
+@dataclass(frozen=True)
+class DirtyState:
+    """A non-transactional migration that stopped midway: nothing runs until repaired."""
+
+    migration: str
+    statement: int
+    """1-based index of the statement that failed (earlier ones were committed)."""
+    total_statements: int
+    error: str
+    marked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RollbackRecord:
+    """A past rollback, for the status report's "Recent Rollbacks" section."""
+
+    migration: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Step:
+    """One migration to run in one direction, with the exact SQL that will run."""
+
+    name: str
+    direction: Direction
+    sql: str
+    checksum: str | None
+    batch: int
+    rollback_sql: str | None = None
+    """For an UP step: the SQL stored in the tracking row for a later rollback."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run will do, computed before anything runs."""
+
+    action: Action
+    steps: tuple[Step, ...]
+    batch: int | None = None
+    """The batch the steps create (migrate) or undo (rollback of one batch)."""
+    batches: tuple[int, ...] = ()
+    """Every batch a rollback touches, newest first."""
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.steps
+
+    @property
+    def confirmation_phrase(self) -> str | None:
+        """The phrase a production rollback must be confirmed with.
+
+        It names the batches it undoes; batch numbers are never reused, so a
+        phrase seen for one batch cannot confirm a different one later.
+        """
+        if self.action not in (Action.ROLLBACK, Action.RESET) or not self.batches:
+            return None
+        if len(self.batches) == 1:
+            return f"rollback-batch-{self.batches[0]}"
+        return f"rollback-batches-{min(self.batches)}-to-{max(self.batches)}"

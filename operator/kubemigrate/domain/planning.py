@@ -1,0 +1,266 @@
+"""What a run will do, as a pure function of the files and the applied list.
+
+Like alembic's, the plan is computed before any statement runs and can be tested
+with no files and no database. Every integrity rule lives here so that the CLI,
+the Python API and the operator's Jobs refuse the same things for the same reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from kubemigrate.domain.errors import (
+    ConfirmationRequired,
+    IntegrityError,
+    SafetyRefusal,
+    UsageError,
+)
+from kubemigrate.domain.migrations import (
+    Action,
+    AppliedMigration,
+    Direction,
+    Environment,
+    Migration,
+    Plan,
+    Step,
+)
+
+
+class FindingKind(StrEnum):
+    EDITED = "edited"
+    MISSING = "missing"
+    OUT_OF_ORDER = "out_of_order"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One disagreement between the applied history and the files."""
+
+    kind: FindingKind
+    migration: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.migration}: {self.detail}"
+
+
+def check_integrity(
+    available: Sequence[Migration], applied: Sequence[AppliedMigration]
+) -> list[Finding]:
+    """Edited, missing and out-of-order files, in file order.
+
+    Out of order means a file that is not applied yet but sorts before the newest
+    applied one: typically a branch merged after a later migration went out.
+    """
+    by_name = {m.name: m for m in available}
+    findings: list[Finding] = []
+    for row in applied:
+        migration = by_name.get(row.name)
+        if migration is None:
+            findings.append(
+                Finding(FindingKind.MISSING, row.name, "applied, but its file is gone")
+            )
+        elif row.checksum and row.checksum != migration.checksum:
+            findings.append(
+                Finding(
+                    FindingKind.EDITED,
+                    row.name,
+                    f"edited after it was applied (checksum {row.checksum[:12]}… recorded, "
+                    f"{migration.checksum[:12]}… on disk)",
+                )
+            )
+    applied_names = {row.name for row in applied}
+    positions = [i for i, m in enumerate(available) if m.name in applied_names]
+    if positions:
+        newest = available[max(positions)].name
+        for migration in available[: max(positions)]:
+            if migration.name not in applied_names:
+                findings.append(
+                    Finding(
+                        FindingKind.OUT_OF_ORDER,
+                        migration.name,
+                        f"pending, but older than the applied {newest}",
+                    )
+                )
+    return findings
+
+
+def integrity_error(findings: Sequence[Finding]) -> IntegrityError:
+    """One error naming every finding and the way out of each kind."""
+    kinds = {f.kind for f in findings}
+    hints = []
+    if FindingKind.EDITED in kinds:
+        hints.append(
+            "restore the applied file, or record its new checksum with "
+            "`kubemigrate repair --accept-checksum NAME` if the edit is harmless"
+        )
+    if FindingKind.MISSING in kinds:
+        hints.append("restore the missing file (applied migrations must stay in the directory)")
+    if FindingKind.OUT_OF_ORDER in kinds:
+        hints.append(
+            "rename the out-of-order file so it sorts after the newest applied migration "
+            "(e.g. `kubemigrate generate` a new one with its SQL)"
+        )
+    lines = "\n".join(f"  - {f}" for f in findings)
+    return IntegrityError(
+        f"Integrity check failed; nothing was run:\n{lines}",
+        hint="; ".join(hints),
+        findings=[{"kind": str(f.kind), "migration": f.migration, "detail": f.detail} for f in findings],
+    )
+
+
+def pending(available: Sequence[Migration], applied: Sequence[AppliedMigration]) -> list[Migration]:
+    names = {row.name for row in applied}
+    return [m for m in available if m.name not in names]
+
+
+def _find(available: Sequence[Migration], target: str) -> int:
+    for i, m in enumerate(available):
+        if target in (m.name, m.name.removesuffix(".sql")):
+            return i
+    raise UsageError(
+        f"Target {target!r} is not a migration in the directory.",
+        hint="use a file name as listed by `kubemigrate status`, e.g. 0003_add_orders.sql",
+    )
+
+
+def plan_migrate(
+    available: Sequence[Migration],
+    applied: Sequence[AppliedMigration],
+    *,
+    next_batch: int,
+    target: str | None = None,
+) -> Plan:
+    """Apply everything pending (up to ``target``) as one new batch."""
+    findings = check_integrity(available, applied)
+    if findings:
+        raise integrity_error(findings)
+    todo = pending(available, applied)
+    if target is not None:
+        limit = _find(available, target)
+        wanted = {m.name for m in available[: limit + 1]}
+        todo = [m for m in todo if m.name in wanted]
+    steps = tuple(
+        Step(
+            name=m.name,
+            direction=Direction.UP,
+            sql=m.up_sql,
+            checksum=m.checksum,
+            batch=next_batch,
+            rollback_sql=m.down_sql,
+        )
+        for m in todo
+    )
+    return Plan(action=Action.MIGRATE, steps=steps, batch=next_batch if steps else None)
+
+
+def plan_rollback(
+    applied: Sequence[AppliedMigration],
+    available: Sequence[Migration] = (),
+    *,
+    steps: int | None = None,
+    target: str | None = None,
+    everything: bool = False,
+) -> Plan:
+    """Undo the last batch, the last ``steps`` batches, everything after ``target``, or all.
+
+    ``applied`` is in application order. The stored ``rollback_sql`` is used; the
+    file's current ``.down.sql`` only fills in where nothing was stored.
+    """
+    if steps is not None and target is not None:
+        raise UsageError("Give either --steps or --target, not both.")
+    if steps is not None and steps < 1:
+        raise UsageError(f"--steps must be 1 or more, not {steps}.")
+    if not applied:
+        return Plan(action=Action.RESET if everything else Action.ROLLBACK, steps=())
+    if everything:
+        chosen = list(applied)
+    elif target is not None:
+        names = [row.name for row in applied]
+        key = next((n for n in names if target in (n, n.removesuffix(".sql"))), None)
+        if key is None:
+            raise UsageError(
+                f"Target {target!r} is not applied, so there is nothing to roll back to.",
+                hint="`kubemigrate status` lists the applied migrations",
+            )
+        chosen = list(applied[names.index(key) + 1 :])
+    else:
+        batches = sorted({row.batch for row in applied}, reverse=True)[: steps or 1]
+        chosen = [row for row in applied if row.batch in batches]
+    downs = {m.name: m.down_sql for m in available}
+    missing = [
+        row.name for row in chosen if not (row.rollback_sql or downs.get(row.name) or "").strip()
+    ]
+    if missing:
+        raise UsageError(
+            "No rollback SQL for: " + ", ".join(missing) + "; nothing was rolled back.",
+            hint="add a .down.sql beside each file (it is used when none was stored at apply time)",
+        )
+    ordered = list(reversed(chosen))
+    plan_steps = tuple(
+        Step(
+            name=row.name,
+            direction=Direction.DOWN,
+            sql=row.rollback_sql or downs.get(row.name) or "",
+            checksum=row.checksum,
+            batch=row.batch,
+        )
+        for row in ordered
+    )
+    batches_touched = tuple(sorted({row.batch for row in chosen}, reverse=True))
+    return Plan(
+        action=Action.RESET if everything else Action.ROLLBACK,
+        steps=plan_steps,
+        batch=batches_touched[0] if len(batches_touched) == 1 else None,
+        batches=batches_touched,
+    )
+
+
+def plan_baseline(
+    available: Sequence[Migration],
+    applied: Sequence[AppliedMigration],
+    *,
+    next_batch: int,
+    target: str | None = None,
+) -> Plan:
+    """Record files (up to ``target``) as applied without running them."""
+    plan = plan_migrate(available, applied, next_batch=next_batch, target=target)
+    return Plan(action=Action.BASELINE, steps=plan.steps, batch=plan.batch)
+
+
+def enforce_safety(
+    plan: Plan, environment: Environment, *, confirm: str | None = None, force: bool = False
+) -> None:
+    """The environment rules: production rollbacks confirmed by phrase, reset guarded."""
+    if plan.action is Action.RESET:
+        if environment is Environment.PRODUCTION:
+            raise SafetyRefusal(
+                "reset is refused in production: it would roll back every migration.",
+                hint="roll back batch by batch with `kubemigrate rollback` and its confirmation",
+            )
+        if environment is Environment.STAGING and not force:
+            raise SafetyRefusal(
+                "reset in staging needs --force.",
+                hint="re-run with --force if you really mean to roll back everything",
+            )
+    if plan.action is Action.ROLLBACK and environment is Environment.PRODUCTION and plan.steps:
+        phrase = plan.confirmation_phrase
+        names = ", ".join(step.name for step in plan.steps)
+        if confirm is None:
+            raise ConfirmationRequired(
+                f"Rolling back in production needs confirmation. It would undo: {names}.",
+                hint=f"re-run with --confirm {phrase}",
+                confirmation=phrase,
+                planned=[step.name for step in plan.steps],
+            )
+        if confirm != phrase:
+            raise ConfirmationRequired(
+                f"The confirmation {confirm!r} does not match this rollback ({phrase}): the "
+                f"last batch changed since the phrase was issued. Nothing was rolled back. "
+                f"It would now undo: {names}.",
+                hint=f"check the plan, then re-run with --confirm {phrase}",
+                confirmation=phrase,
+                planned=[step.name for step in plan.steps],
+            )

@@ -1,0 +1,266 @@
+"""What a migration file's statements will do, decided before anything runs.
+
+The engine needs two answers per file before it opens a transaction: can the
+file run inside one (PostgreSQL refuses some statements there with SQLSTATE
+25001, and a file that mixes both kinds can be neither atomic nor run as is),
+and does it destroy data (a production run warns, or asks, first). Both come
+from the syntax tree, never from matching text, so a ``DROP TABLE`` inside a
+string or a comment is not one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pglast import ast, enums
+
+from .naming import human, object_parts, object_word, relation_parts, render
+from .parsing import ParsedStatement, parse_file
+
+#: Where dropping the object loses rows or state that no migration can recreate.
+DATA_OBJECTS = frozenset(
+    {
+        enums.ObjectType.OBJECT_TABLE,
+        enums.ObjectType.OBJECT_MATVIEW,
+        enums.ObjectType.OBJECT_SEQUENCE,
+        enums.ObjectType.OBJECT_SCHEMA,
+    }
+)
+
+_WHOLE_DATABASE_REINDEX = frozenset(
+    {
+        enums.ReindexObjectType.REINDEX_OBJECT_SCHEMA,
+        enums.ReindexObjectType.REINDEX_OBJECT_SYSTEM,
+        enums.ReindexObjectType.REINDEX_OBJECT_DATABASE,
+    }
+)
+
+_PREPARED = frozenset(
+    {
+        enums.TransactionStmtKind.TRANS_STMT_COMMIT_PREPARED,
+        enums.TransactionStmtKind.TRANS_STMT_ROLLBACK_PREPARED,
+    }
+)
+
+_REFRESHING = frozenset(
+    {
+        enums.AlterSubscriptionType.ALTER_SUBSCRIPTION_SET_PUBLICATION,
+        enums.AlterSubscriptionType.ALTER_SUBSCRIPTION_ADD_PUBLICATION,
+        enums.AlterSubscriptionType.ALTER_SUBSCRIPTION_DROP_PUBLICATION,
+    }
+)
+
+# drizzle-kit (before 0.2x) wrapped statements that may already have been applied
+# in ``DO $$ BEGIN <stmt>; EXCEPTION WHEN duplicate_object THEN null; END $$``.
+_GUARDED_BLOCK = re.compile(
+    r"\A\s*BEGIN\s+(?P<body>.*?);?\s*EXCEPTION\s+WHEN\s+\w+(?:\s+OR\s+\w+)*\s+THEN\s+"
+    r"null\s*;\s*END\s*;?\s*\Z",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of a migration file, as the engine executes and reports it."""
+
+    #: The statement as written in the file, without its ``;`` or the comments and
+    #: blank lines around it: what the engine sends when it runs statements one by one.
+    text: str
+    #: Index into the file's text (a ``str`` index, not a UTF-8 byte offset).
+    offset: int
+    line: int
+    #: pglast node name, e.g. ``"CreateStmt"``.
+    kind: str
+    #: False when PostgreSQL refuses it inside a transaction block (SQLSTATE 25001).
+    transactional: bool
+    #: What it destroys, for a production warning (``"DROP TABLE users"``), or None.
+    destructive: str | None
+
+
+@dataclass(frozen=True)
+class AnalysedSql:
+    statements: tuple[Statement, ...]
+    #: The file has a ``-- kubemigrate:no-transaction`` comment line.
+    no_transaction_directive: bool
+    #: BEGIN/COMMIT/SAVEPOINT...: the engine owns transactions and refuses these.
+    transaction_control: tuple[Statement, ...]
+
+    @property
+    def needs_no_transaction(self) -> bool:
+        return self.no_transaction_directive or any(not s.transactional for s in self.statements)
+
+    @property
+    def mixed(self) -> bool:
+        """Both kinds present: not atomic either way, so it needs the directive."""
+        kinds = {s.transactional for s in self.statements}
+        return len(kinds) == 2
+
+    @property
+    def destructive(self) -> tuple[Statement, ...]:
+        return tuple(s for s in self.statements if s.destructive)
+
+
+def analyse(sql: str, *, server_version_num: int = 170000) -> AnalysedSql:
+    """Split and classify a file; raises :class:`SqlSyntaxError` if it does not parse.
+
+    ``server_version_num`` matters because PostgreSQL 12 lifted the rule that
+    ``ALTER TYPE ... ADD VALUE`` must run outside a transaction.
+    """
+    parsed = parse_file(sql)
+    statements = tuple(_statement(p, server_version_num) for p in parsed.statements)
+    control = tuple(s for s in statements if s.kind == "TransactionStmt")
+    return AnalysedSql(statements, parsed.no_transaction_directive, control)
+
+
+def split_statements(sql: str) -> list[Statement]:
+    """The file's statements in order (classified for a current server)."""
+    return list(analyse(sql).statements)
+
+
+def guarded_statement(p: ParsedStatement) -> ParsedStatement | None:
+    """The statement inside drizzle's ``DO ... EXCEPTION WHEN ... THEN null`` guard."""
+    node = p.node
+    if not isinstance(node, ast.DoStmt):
+        return None
+    body = None
+    for arg in node.args or ():
+        if isinstance(arg, ast.DefElem):
+            if arg.defname == "language" and isinstance(arg.arg, ast.String):
+                if (arg.arg.sval or "").lower() != "plpgsql":
+                    return None
+            elif arg.defname == "as" and isinstance(arg.arg, ast.String):
+                body = arg.arg.sval
+    match = _GUARDED_BLOCK.match(body or "")
+    if match is None:
+        return None
+    try:
+        inner = parse_file(match["body"]).statements
+    except ValueError:
+        return None  # PL/pgSQL that is not a plain SQL statement
+    if len(inner) != 1:
+        return None
+    return ParsedStatement(inner[0].text, p.offset, p.line, inner[0].node, inner[0].quoted)
+
+
+def _statement(p: ParsedStatement, version: int) -> Statement:
+    inner = guarded_statement(p)
+    return Statement(
+        text=p.text,
+        offset=p.offset,
+        line=p.line,
+        kind=type(p.node).__name__,
+        transactional=_transactional(p.node, version),
+        destructive=_destructive((inner or p).node),
+    )
+
+
+def _option(options: Iterable[object] | None, name: str, default: bool) -> bool:
+    """A boolean ``WITH (name = ...)`` option the way PostgreSQL's defGetBoolean reads it."""
+    for opt in options or ():
+        if isinstance(opt, ast.DefElem) and opt.defname == name:
+            arg = opt.arg
+            if arg is None:
+                return True
+            if isinstance(arg, ast.Boolean):
+                return bool(arg.boolval)
+            if isinstance(arg, ast.Integer):
+                return arg.ival != 0
+            if isinstance(arg, ast.String):
+                return (arg.sval or "").lower() in {"true", "on", "yes", "1", "t", "y"}
+            return True
+    return default
+
+
+def _has(options: Iterable[object] | None, name: str) -> bool:
+    return any(isinstance(o, ast.DefElem) and o.defname == name for o in options or ())
+
+
+def _transactional(node: ast.Node, version: int) -> bool:
+    """Mirrors PostgreSQL's PreventInTransactionBlock calls (checked against 15)."""
+    if isinstance(node, ast.IndexStmt | ast.DropStmt):
+        return not node.concurrent
+    if isinstance(node, ast.ReindexStmt):
+        return node.kind not in _WHOLE_DATABASE_REINDEX and not _option(
+            node.params, "concurrently", default=False
+        )
+    if isinstance(node, ast.VacuumStmt):
+        return not node.is_vacuumcmd  # ANALYZE alone is fine
+    if isinstance(
+        node,
+        ast.CreatedbStmt
+        | ast.DropdbStmt
+        | ast.AlterSystemStmt
+        | ast.CreateTableSpaceStmt
+        | ast.DropTableSpaceStmt
+        # Refused whenever the subscription still has a replication slot, which
+        # is the default; assuming so costs atomicity, not a failed run.
+        | ast.DropSubscriptionStmt,
+    ):
+        return False
+    if isinstance(node, ast.AlterDatabaseStmt):
+        return not _has(node.options, "tablespace")
+    if isinstance(node, ast.ClusterStmt):
+        return node.relation is not None  # bare CLUSTER reclusters every table
+    if isinstance(node, ast.DiscardStmt):
+        return node.target != enums.DiscardMode.DISCARD_ALL
+    if isinstance(node, ast.TransactionStmt):
+        return node.kind not in _PREPARED
+    if isinstance(node, ast.AlterEnumStmt):
+        return node.oldVal is not None or version >= 120000
+    if isinstance(node, ast.AlterTableStmt):
+        return not any(
+            isinstance(cmd, ast.AlterTableCmd)
+            and isinstance(cmd.def_, ast.PartitionCmd)
+            and cmd.subtype == enums.AlterTableType.AT_DetachPartition
+            and cmd.def_.concurrent
+            for cmd in node.cmds or ()
+        )
+    if isinstance(node, ast.CreateSubscriptionStmt):
+        connect = _option(node.options, "connect", default=True)
+        return not _option(node.options, "create_slot", default=connect)
+    if isinstance(node, ast.AlterSubscriptionStmt):
+        if node.kind == enums.AlterSubscriptionType.ALTER_SUBSCRIPTION_REFRESH:
+            return False
+        if node.kind in _REFRESHING:
+            return not _option(node.options, "refresh", default=True)
+    return True
+
+
+def _destructive(node: ast.Node) -> str | None:
+    if isinstance(node, ast.DropStmt):
+        cascade = node.behavior == enums.DropBehavior.DROP_CASCADE
+        if node.removeType not in DATA_OBJECTS and not cascade:
+            return None  # views, indexes, functions ...: no rows are lost
+        names = ", ".join(human(object_parts(o)) for o in node.objects or ())
+        return f"DROP {object_word(node.removeType)} {names}" + (" CASCADE" if cascade else "")
+    if isinstance(node, ast.DropdbStmt):
+        return f"DROP DATABASE {node.dbname}"
+    if isinstance(node, ast.DropOwnedStmt):
+        roles = ", ".join(
+            r.rolename or "?" for r in node.roles or () if isinstance(r, ast.RoleSpec)
+        )
+        return f"DROP OWNED BY {roles}"
+    if isinstance(node, ast.TruncateStmt):
+        names = ", ".join(human(object_parts(r)) for r in node.relations or ())
+        return f"TRUNCATE {names}"
+    if isinstance(node, ast.DeleteStmt) and node.whereClause is None:
+        return f"DELETE FROM {human(relation_parts(node.relation))} without WHERE"
+    if isinstance(node, ast.UpdateStmt) and node.whereClause is None:
+        return f"UPDATE {human(relation_parts(node.relation))} without WHERE"
+    if isinstance(node, ast.AlterTableStmt):
+        table = human(relation_parts(node.relation))
+        what = "ATTRIBUTE" if node.objtype == enums.ObjectType.OBJECT_TYPE else "COLUMN"
+        found: list[str] = []
+        for cmd in node.cmds or ():
+            if not isinstance(cmd, ast.AlterTableCmd):
+                continue
+            if cmd.subtype == enums.AlterTableType.AT_DropColumn:
+                found.append(f"DROP {what} {table}.{cmd.name}")
+            elif cmd.subtype == enums.AlterTableType.AT_AlterColumnType:
+                typ = cmd.def_.typeName if isinstance(cmd.def_, ast.ColumnDef) else None
+                suffix = f" TYPE {render(typ)}" if typ is not None else " TYPE"
+                found.append(f"ALTER {what} {table}.{cmd.name}{suffix}")
+        return "; ".join(found) or None
+    return None

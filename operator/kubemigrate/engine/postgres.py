@@ -1,0 +1,470 @@
+"""The PostgreSQL store: tracking tables, the advisory lock, and running SQL.
+
+A small store interface in golang-migrate's spirit (lock, unlock, run, record,
+read). Errors from psycopg become domain errors here and nowhere else in the
+engine, with the connection string scrubbed from every message.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from kubemigrate.domain.errors import (
+    AuthenticationFailed,
+    DatabaseUnreachable,
+    KubemigrateError,
+    LockTimeout,
+    MigrationFailed,
+    UsageError,
+)
+from kubemigrate.domain.migrations import AppliedMigration, DirtyState, RollbackRecord
+from kubemigrate.domain.secrets import scrub, secret_values
+
+TRACKING_TABLE = "__migration_tracking"
+HISTORY_TABLE = "__migration_history"
+DIRTY_TABLE = "__migration_dirty"
+
+# The tracking table exactly as users of the original system know it.
+TRACKING_DDL = f"""
+CREATE TABLE IF NOT EXISTS {TRACKING_TABLE} (
+  id SERIAL PRIMARY KEY,
+  migration_name VARCHAR(255) UNIQUE NOT NULL,
+  applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+  rollback_sql TEXT,
+  checksum VARCHAR(64),
+  batch_number INTEGER DEFAULT 1
+)"""
+
+HISTORY_DDL = f"""
+CREATE TABLE IF NOT EXISTS {HISTORY_TABLE} (
+  id BIGSERIAL PRIMARY KEY,
+  migration_name VARCHAR(255),
+  action VARCHAR(32) NOT NULL,
+  batch_number INTEGER,
+  checksum VARCHAR(64),
+  at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  duration_ms DOUBLE PRECISION,
+  run_id TEXT,
+  actor TEXT,
+  sql_state VARCHAR(5),
+  error TEXT
+)"""
+
+DIRTY_DDL = f"""
+CREATE TABLE IF NOT EXISTS {DIRTY_TABLE} (
+  migration_name VARCHAR(255) PRIMARY KEY,
+  statement_index INTEGER NOT NULL,
+  total_statements INTEGER NOT NULL,
+  error TEXT,
+  marked_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+)"""
+
+# Advisory lock keys: a constant class ("km") and the tracking table's hash, so two
+# schemas (or two databases' tracking tables) never block each other.
+LOCK_CLASS = 0x6B6D
+
+# SQLSTATEs a retry can cure: connection trouble, server starting/stopping, lock and
+# serialization conflicts, too many connections.
+_RETRYABLE_STATES = ("08", "57P0", "53300", "55P03", "40001", "40P01")
+
+
+@dataclass(frozen=True)
+class StoreState:
+    """Everything a plan needs from the database, read after taking the lock."""
+
+    applied: tuple[AppliedMigration, ...]
+    dirty: tuple[DirtyState, ...]
+    next_batch: int
+    rollbacks: tuple[RollbackRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    at: datetime
+    action: str
+    migration: str | None
+    batch: int | None
+    duration_ms: float | None
+    run_id: str | None
+    actor: str | None
+    error: str | None
+
+
+def actor() -> str:
+    """Who ran it: the pod (its hostname) in Kubernetes, user@host elsewhere."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
+
+
+class PostgresStore:
+    """One session on the target database, autocommit unless a step opens a transaction."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        application_name: str = "kubemigrate",
+        lock_timeout_ms: int | None = None,
+        statement_timeout_s: float | None = None,
+        connect_timeout_s: int = 10,
+    ) -> None:
+        self._url = url
+        self._secrets = secret_values(url)
+        self._application_name = application_name[:63]
+        self._lock_timeout_ms = lock_timeout_ms
+        self._statement_timeout_s = statement_timeout_s
+        self._connect_timeout_s = connect_timeout_s
+        self._conn: psycopg.Connection[Any] | None = None
+        self._lock_key: int | None = None
+        self.server_version_num = 0
+
+    # -- connection ----------------------------------------------------------
+
+    def _conninfo(self) -> str:
+        if not self._url.strip():
+            raise UsageError(
+                "No database URL given.",
+                hint="pass --database-url or set DATABASE_URL, e.g. "
+                "postgresql://user:password@host:5432/dbname",
+            )
+        try:
+            params = conninfo_to_dict(self._url)
+        except psycopg.ProgrammingError as exc:
+            raise UsageError(
+                f"The database URL is malformed: {self.scrub(str(exc))}",
+                hint="use the form postgresql://user:password@host:5432/dbname "
+                "(percent-encode special characters in the password)",
+            ) from None
+        options = [str(params.get("options") or "")]
+        options.append("-c TimeZone=UTC")
+        if self._lock_timeout_ms is not None:
+            options.append(f"-c lock_timeout={int(self._lock_timeout_ms)}")
+        if self._statement_timeout_s is not None:
+            options.append(f"-c statement_timeout={int(self._statement_timeout_s * 1000)}")
+        params["options"] = " ".join(o for o in options if o)
+        params.setdefault("application_name", self._application_name)
+        params.setdefault("connect_timeout", str(self._connect_timeout_s))
+        return make_conninfo(**params)
+
+    def connect(self) -> None:
+        try:
+            self._conn = psycopg.connect(self._conninfo(), autocommit=True)
+        except psycopg.Error as exc:
+            raise self._connection_error(exc) from None
+        self.server_version_num = self._conn.info.server_version
+
+    @property
+    def conn(self) -> psycopg.Connection[Any]:
+        if self._conn is None:
+            raise RuntimeError("PostgresStore used before connect()")
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+    def scrub(self, text: str) -> str:
+        return scrub(text, self._secrets)
+
+    def _connection_error(self, exc: psycopg.Error) -> KubemigrateError:
+        message = self.scrub(str(exc).strip())
+        state = getattr(exc, "sqlstate", None) or ""
+        lowered = message.lower()
+        if isinstance(exc, psycopg.ProgrammingError) or "invalid dsn" in lowered or (
+            "invalid" in lowered and "option" in lowered
+        ):
+            return UsageError(
+                f"The database URL is malformed: {message}",
+                hint="use the form postgresql://user:password@host:5432/dbname",
+            )
+        if state == "28P01" or "password authentication failed" in lowered or state == "28000":
+            return AuthenticationFailed(
+                f"The database refused the credentials: {message}",
+                hint="check the user and password in the database URL (or its Secret)",
+            )
+        if state == "3D000" or ("database" in lowered and "does not exist" in lowered):
+            return UsageError(
+                f"The database does not exist: {message}",
+                hint="create it first, or fix the database name in the URL",
+            )
+        return DatabaseUnreachable(
+            f"Cannot reach the database: {message}",
+            hint="check host, port and network; this is temporary if the server is starting",
+        )
+
+    # -- tables and state ----------------------------------------------------
+
+    def tables_exist(self) -> bool:
+        row = self.conn.execute("SELECT to_regclass(%s)", (TRACKING_TABLE,)).fetchone()
+        return bool(row and row[0])
+
+    def ensure_tables(self) -> None:
+        """Create the tracking tables; called under the lock, so no creation race."""
+        with self.conn.transaction():
+            for ddl in (TRACKING_DDL, HISTORY_DDL, DIRTY_DDL):
+                self.conn.execute(ddl)
+
+    def read_state(self, *, with_rollbacks: bool = False) -> StoreState:
+        if not self.tables_exist():
+            return StoreState(applied=(), dirty=(), next_batch=1)
+        has_extra = self._has_extra_tables()
+        applied = tuple(
+            AppliedMigration(
+                name=r[0], applied_at=r[1], checksum=r[2], batch=r[3] or 1, rollback_sql=r[4]
+            )
+            for r in self.conn.execute(
+                f"SELECT migration_name, applied_at, checksum, batch_number, rollback_sql "
+                f"FROM {TRACKING_TABLE} ORDER BY id"
+            )
+        )
+        dirty: tuple[DirtyState, ...] = ()
+        rollbacks: tuple[RollbackRecord, ...] = ()
+        batch_sql = f"SELECT COALESCE(MAX(batch_number), 0) FROM {TRACKING_TABLE}"
+        if has_extra:
+            dirty = tuple(
+                DirtyState(migration=r[0], statement=r[1], total_statements=r[2], error=r[3] or "", marked_at=r[4])
+                for r in self.conn.execute(
+                    f"SELECT migration_name, statement_index, total_statements, error, marked_at "
+                    f"FROM {DIRTY_TABLE} ORDER BY marked_at"
+                )
+            )
+            batch_sql = (
+                f"SELECT GREATEST(({batch_sql}), "
+                f"(SELECT COALESCE(MAX(batch_number), 0) FROM {HISTORY_TABLE}))"
+            )
+            if with_rollbacks:
+                rollbacks = tuple(
+                    RollbackRecord(migration=r[0], at=r[1])
+                    for r in self.conn.execute(
+                        f"SELECT migration_name, at FROM {HISTORY_TABLE} "
+                        "WHERE action = 'rolled_back' ORDER BY id DESC LIMIT 5"
+                    )
+                )
+        row = self.conn.execute(batch_sql).fetchone()
+        return StoreState(
+            applied=applied, dirty=dirty, next_batch=int(row[0] if row else 0) + 1, rollbacks=rollbacks
+        )
+
+    def _has_extra_tables(self) -> bool:
+        row = self.conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL",
+            (HISTORY_TABLE, DIRTY_TABLE),
+        ).fetchone()
+        return bool(row and row[0])
+
+    def history(self, limit: int = 100) -> list[HistoryRow]:
+        if not self._has_extra_tables():
+            return []
+        rows = self.conn.execute(
+            f"SELECT at, action, migration_name, batch_number, duration_ms, run_id, actor, error "
+            f"FROM {HISTORY_TABLE} ORDER BY id DESC LIMIT %s",
+            (limit,),
+        ).fetchall()
+        return [HistoryRow(*r) for r in reversed(rows)]
+
+    # -- the advisory lock ---------------------------------------------------
+
+    def _key(self) -> int:
+        if self._lock_key is None:
+            row = self.conn.execute(
+                "SELECT hashtext(current_database() || '.' || current_schema() || %s)",
+                ("." + TRACKING_TABLE,),
+            ).fetchone()
+            self._lock_key = int(row[0]) if row else 0
+        return self._lock_key
+
+    def try_lock(self) -> bool:
+        row = self.conn.execute(
+            "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, self._key())
+        ).fetchone()
+        return bool(row and row[0])
+
+    def lock_holder(self) -> str | None:
+        row = self.conn.execute(
+            "SELECT a.pid, a.application_name, a.backend_start, a.state "
+            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s "
+            "AND l.objid = %s::oid AND l.objsubid = 2 AND l.pid <> pg_backend_pid()",
+            (LOCK_CLASS, self._key() & 0xFFFFFFFF),
+        ).fetchone()
+        if not row:
+            return None
+        started = row[2].strftime("%Y-%m-%d %H:%M:%S UTC") if row[2] else "unknown"
+        return f"pid {row[0]} ({row[1] or 'no application_name'}, connected since {started}, {row[3]})"
+
+    def acquire_lock(
+        self, wait_seconds: float, on_wait: Callable[[str | None], None] | None = None
+    ) -> None:
+        """Poll ``pg_try_advisory_lock`` until ``wait_seconds`` pass.
+
+        Never a blocking ``pg_advisory_lock``: a waiter blocked on it would deadlock
+        with a holder running CREATE INDEX CONCURRENTLY, which waits for every
+        transaction (the waiter's included) to finish.
+        """
+        deadline = time.monotonic() + wait_seconds
+        delay = 0.02
+        told = False
+        while not self.try_lock():
+            holder = self.lock_holder()
+            if time.monotonic() >= deadline:
+                raise LockTimeout(
+                    f"Another migration run holds the lock: {holder or 'a session that just ended'}; "
+                    f"waited {wait_seconds:g} s.",
+                    hint="let it finish and retry, or raise --lock-wait; a crashed run's lock "
+                    "is released as soon as its database session ends",
+                    holder=holder,
+                )
+            if on_wait is not None and not told:
+                on_wait(holder)
+                told = True
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 0.5)
+
+    def release_lock(self) -> None:
+        if self._conn is not None and not self._conn.closed:
+            self.conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, self._key()))
+
+    # -- running SQL ---------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, *, durable: bool = True) -> Iterator[None]:
+        """One transaction; ``durable=False`` lets the commit skip the WAL flush wait.
+
+        A later durable commit flushes the WAL up to itself, so a batch whose last
+        commit is durable is durable as a whole; a server crash before it loses
+        whole migrations together with their tracking rows, never half of one.
+        """
+        with self.conn.transaction():
+            if not durable:
+                self.conn.execute("SET LOCAL synchronous_commit TO off")
+            yield
+
+    def execute(self, statement: str) -> None:
+        self.conn.execute(statement.encode())
+
+    def insert_tracking(self, name: str, rollback_sql: str | None, checksum: str | None, batch: int) -> None:
+        self.conn.execute(
+            f"INSERT INTO {TRACKING_TABLE} (migration_name, rollback_sql, checksum, batch_number) "
+            "VALUES (%s, %s, %s, %s)",
+            (name, rollback_sql, checksum, batch),
+        )
+
+    def delete_tracking(self, name: str) -> None:
+        self.conn.execute(f"DELETE FROM {TRACKING_TABLE} WHERE migration_name = %s", (name,))
+
+    def update_checksum(self, name: str, checksum: str) -> bool:
+        cur = self.conn.execute(
+            f"UPDATE {TRACKING_TABLE} SET checksum = %s WHERE migration_name = %s", (checksum, name)
+        )
+        return cur.rowcount > 0
+
+    def record(
+        self,
+        action: str,
+        *,
+        migration: str | None = None,
+        batch: int | None = None,
+        checksum: str | None = None,
+        duration_ms: float | None = None,
+        run_id: str | None = None,
+        sql_state: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """One history row; the audit trail of applies, rollbacks, failures, repairs."""
+        self.conn.execute(
+            f"INSERT INTO {HISTORY_TABLE} (migration_name, action, batch_number, checksum, "
+            "duration_ms, run_id, actor, sql_state, error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (migration, action, batch, checksum, duration_ms, run_id, actor(), sql_state,
+             self.scrub(error) if error else None),
+        )
+
+    def mark_dirty(self, name: str, statement: int, total: int, error: str | None) -> None:
+        self.conn.execute(
+            f"INSERT INTO {DIRTY_TABLE} (migration_name, statement_index, total_statements, error) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (migration_name) DO UPDATE SET "
+            "statement_index = EXCLUDED.statement_index, total_statements = EXCLUDED.total_statements, "
+            "error = EXCLUDED.error, marked_at = CURRENT_TIMESTAMP",
+            (name, statement, total, self.scrub(error) if error else None),
+        )
+
+    def clear_dirty(self, name: str | None = None) -> list[str]:
+        if name is None:
+            rows = self.conn.execute(f"DELETE FROM {DIRTY_TABLE} RETURNING migration_name").fetchall()
+        else:
+            rows = self.conn.execute(
+                f"DELETE FROM {DIRTY_TABLE} WHERE migration_name = %s RETURNING migration_name", (name,)
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def statement_error(
+        self, exc: psycopg.Error, *, migration: str, statement_index: int, file_offset: int, file_text: str
+    ) -> KubemigrateError:
+        """A failed statement as a domain error: file, SQLSTATE, line/column, message."""
+        diag = exc.diag
+        state = diag.sqlstate or getattr(exc, "sqlstate", None) or ""
+        primary = self.scrub(diag.message_primary or str(exc).strip())
+        position = None
+        if diag.statement_position:
+            offset = file_offset + int(diag.statement_position) - 1
+            line = file_text.count("\n", 0, offset) + 1
+            column = offset - (file_text.rfind("\n", 0, offset) + 1) + 1
+            position = f"line {line}, column {column}"
+        where = f" at {position}" if position else f" in statement {statement_index}"
+        details: dict[str, Any] = {
+            "migration": migration,
+            "sqlState": state or None,
+            "position": position,
+            "statement": statement_index,
+            "detail": self.scrub(diag.message_detail) if diag.message_detail else None,
+        }
+        if isinstance(exc, pg_errors.QueryCanceled) and "statement timeout" in primary:
+            return MigrationFailed(
+                f"{migration}{where}: {primary} (SQLSTATE {state})",
+                hint="raise --statement-timeout, or split the migration",
+                **details,
+            )
+        if isinstance(exc, pg_errors.LockNotAvailable):
+            return LockTimeout(
+                f"{migration}{where}: {primary} (SQLSTATE {state}); its transaction was rolled back.",
+                hint="another session held a lock this migration needs; retry, or raise --lock-timeout",
+                **details,
+            )
+        if state.startswith(_RETRYABLE_STATES) or isinstance(exc, psycopg.OperationalError) and not state:
+            return DatabaseUnreachable(
+                f"{migration}{where}: the database connection failed: {primary}",
+                hint="retry; the migration's transaction was rolled back",
+                **details,
+            )
+        hint = self.scrub(diag.message_hint) if diag.message_hint else None
+        return MigrationFailed(
+            f"{migration}{where}: {primary} (SQLSTATE {state})",
+            hint=hint or "fix the statement; this migration's changes were rolled back",
+            **details,
+        )
+
+
+def quote_ident(name: str) -> sql.Identifier:
+    return sql.Identifier(name)
+
+
+def names(rows: Sequence[AppliedMigration]) -> list[str]:
+    return [r.name for r in rows]

@@ -1,0 +1,167 @@
+"""The status report: the original system's text, word for word, and its JSON form.
+
+Users grep this output and paste it into incident channels, so the wording and
+symbols stay as they were; integrity warnings follow the original sections.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from kubemigrate.domain import planning
+from kubemigrate.domain.migrations import AppliedMigration, DirtyState, Migration, RollbackRecord
+
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def fmt_time(value: datetime | None) -> str:
+    if value is None:
+        return "never"
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.strftime(TIME_FORMAT)
+
+
+@dataclass(frozen=True)
+class MigrationLine:
+    name: str
+    status: str  # applied | pending | missing
+    applied_at: datetime | None = None
+    checksum: str | None = None
+    batch: int | None = None
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    lines: tuple[MigrationLine, ...]
+    rollbacks: tuple[RollbackRecord, ...] = ()
+    warnings: tuple[str, ...] = ()
+    findings: tuple[planning.Finding, ...] = ()
+    dirty: tuple[DirtyState, ...] = ()
+    generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def total(self) -> int:
+        return sum(1 for line in self.lines if line.status != "missing")
+
+    @property
+    def applied(self) -> int:
+        return sum(1 for line in self.lines if line.status == "applied")
+
+    @property
+    def pending(self) -> int:
+        return sum(1 for line in self.lines if line.status == "pending")
+
+    @property
+    def last_applied(self) -> datetime | None:
+        times = [line.applied_at for line in self.lines if line.applied_at is not None]
+        return max(times) if times else None
+
+    @property
+    def healthy(self) -> bool:
+        return not self.findings and not self.dirty
+
+    def text(self) -> str:
+        out = [
+            "📊 Migration Status Report",
+            "================================",
+            f"Total migration files: {self.total}",
+            f"Applied migrations: {self.applied}",
+            f"Pending migrations: {self.pending}",
+            f"Last applied: {fmt_time(self.last_applied)}",
+            "",
+            "📋 Migration Details:",
+        ]
+        for line in self.lines:
+            if line.status == "applied":
+                out.append(f"  ✅ Applied {line.name} {fmt_time(line.applied_at)}")
+            elif line.status == "pending":
+                out.append(f"  ⏳ Pending {line.name}")
+            else:
+                out.append(f"  ❌ Missing {line.name} {fmt_time(line.applied_at)}")
+        if self.rollbacks:
+            out += ["", "🔄 Recent Rollbacks:"]
+            out += [f"  {fmt_time(r.at)} - {r.migration}" for r in self.rollbacks]
+        notes = [*self.warning_lines(), *self.warnings]
+        if notes:
+            out += ["", "⚠️  Warnings:"]
+            out += [f"  - {note}" for note in notes]
+        return "\n".join(out) + "\n"
+
+    def warning_lines(self) -> list[str]:
+        lines = [f"{f.migration}: {f.kind.replace('_', '-')}: {f.detail}" for f in self.findings]
+        for d in self.dirty:
+            lines.append(
+                f"{d.migration}: dirty: stopped at statement {d.statement} of "
+                f"{d.total_statements} outside a transaction; check it, then `kubemigrate repair`"
+            )
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (the original kept it in drizzle/migration-metadata.json)."""
+        return {
+            "generatedAt": self.generated_at.isoformat(),
+            "totalMigrations": self.total,
+            "appliedMigrations": self.applied,
+            "pendingMigrations": self.pending,
+            "lastApplied": self.last_applied.isoformat() if self.last_applied else None,
+            "migrations": [
+                {
+                    "name": line.name,
+                    "status": line.status,
+                    "appliedAt": line.applied_at.isoformat() if line.applied_at else None,
+                    "checksum": line.checksum,
+                    "batch": line.batch,
+                }
+                for line in self.lines
+            ],
+            "recentRollbacks": [
+                {"migration": r.migration, "rolledBackAt": r.at.isoformat()} for r in self.rollbacks
+            ],
+            "drift": [
+                {"kind": str(f.kind), "migration": f.migration, "detail": f.detail} for f in self.findings
+            ],
+            "dirty": [
+                {"migration": d.migration, "statement": d.statement, "of": d.total_statements,
+                 "error": d.error}
+                for d in self.dirty
+            ],
+            "warnings": [*self.warnings],
+        }
+
+
+def build(
+    available: tuple[Migration, ...],
+    applied: tuple[AppliedMigration, ...],
+    *,
+    rollbacks: tuple[RollbackRecord, ...] = (),
+    dirty: tuple[DirtyState, ...] = (),
+    warnings: tuple[str, ...] = (),
+) -> StatusReport:
+    rows = {row.name: row for row in applied}
+    lines = []
+    for m in available:
+        row = rows.get(m.name)
+        if row is None:
+            lines.append(MigrationLine(name=m.name, status="pending", checksum=m.checksum))
+        else:
+            lines.append(
+                MigrationLine(name=m.name, status="applied", applied_at=row.applied_at,
+                              checksum=row.checksum, batch=row.batch)
+            )
+    names = {m.name for m in available}
+    lines += [
+        MigrationLine(name=row.name, status="missing", applied_at=row.applied_at,
+                      checksum=row.checksum, batch=row.batch)
+        for row in applied
+        if row.name not in names
+    ]
+    return StatusReport(
+        lines=tuple(lines),
+        rollbacks=rollbacks,
+        warnings=warnings,
+        findings=tuple(planning.check_integrity(available, applied)),
+        dirty=dirty,
+    )

@@ -1,0 +1,444 @@
+"""Apply, roll back, reset, repair and baseline: plans run against the store.
+
+The runner owns the order of operations that makes runs safe together: take the
+lock, re-read the applied list, check integrity and analyse every file, and only
+then run the first statement. Observers (progress bar, log lines, metrics) are
+told about each step; the runner knows nothing of them.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import psycopg
+
+from kubemigrate.domain import planning
+from kubemigrate.domain.errors import (
+    DirtyDatabaseError,
+    KubemigrateError,
+    MigrationFailed,
+    UsageError,
+)
+from kubemigrate.domain.migrations import (
+    Action,
+    Direction,
+    DirtyState,
+    Environment,
+    Plan,
+    Step,
+)
+from kubemigrate.domain.outcome import Counts, MigrationResult, Outcome
+from kubemigrate.engine.postgres import PostgresStore, StoreState
+from kubemigrate.engine.sources import Source
+
+
+class Observer(Protocol):
+    """Watches a run without the runner knowing who watches."""
+
+    def lock_wait(self, holder: str | None) -> None: ...
+    def plan_ready(self, plan: Plan) -> None: ...
+    def step_started(self, step: Step, index: int, total: int) -> None: ...
+    def step_finished(self, step: Step, duration_ms: float) -> None: ...
+    def step_failed(self, step: Step, error: KubemigrateError, duration_ms: float) -> None: ...
+
+
+class QuietObserver:
+    """The default observer: sees everything, says nothing."""
+
+    def lock_wait(self, holder: str | None) -> None:
+        pass
+
+    def plan_ready(self, plan: Plan) -> None:
+        pass
+
+    def step_started(self, step: Step, index: int, total: int) -> None:
+        pass
+
+    def step_finished(self, step: Step, duration_ms: float) -> None:
+        pass
+
+    def step_failed(self, step: Step, error: KubemigrateError, duration_ms: float) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    environment: Environment = Environment.DEVELOPMENT
+    target: str | None = None
+    steps: int | None = None
+    dry_run: bool = False
+    confirm: str | None = None
+    force: bool = False
+    lock_wait_s: float = 60.0
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+
+@dataclass(frozen=True)
+class PreparedStep:
+    """A step with its statements parsed and its transaction mode decided."""
+
+    step: Step
+    statements: tuple[tuple[str, int], ...]
+    """(statement text, character offset in the file) pairs."""
+    transactional: bool
+
+
+def dirty_error(dirty: Sequence[DirtyState]) -> DirtyDatabaseError:
+    state = dirty[0]
+    where = (
+        f"stopped at statement {state.statement} of {state.total_statements}"
+        if state.statement
+        else f"was interrupted before its first statement finished ({state.total_statements} in all)"
+    )
+    cause = f" ({state.error})" if state.error else ""
+    return DirtyDatabaseError(
+        f"The database is dirty: {state.migration} ran outside a transaction and {where}{cause}. "
+        "Statements before that one were committed; nothing runs until a person has checked.",
+        hint=(
+            "inspect what the file's statements left behind (an INVALID index from CREATE INDEX "
+            "CONCURRENTLY shows in `SELECT indexrelid::regclass FROM pg_index WHERE NOT "
+            "indisvalid`), undo or finish them by hand, then run `kubemigrate repair` to clear "
+            "the mark; the next migrate runs the whole file again"
+        ),
+        migration=state.migration,
+        statement=state.statement,
+    )
+
+
+def prepare(step: Step, server_version_num: int) -> PreparedStep:
+    """Parse a step's SQL and decide how it runs, refusing what cannot run safely."""
+    from kubemigrate.domain import sql as sqlmod
+
+    try:
+        analysed = sqlmod.analyse(step.sql, server_version_num=server_version_num or 170000)
+    except sqlmod.SqlSyntaxError as exc:
+        raise MigrationFailed(
+            f"{step.name} ({step.direction}): {exc} at line {exc.line} (SQLSTATE 42601); "
+            "nothing was run.",
+            hint="fix the SQL; kubemigrate parses every file before running any",
+            migration=step.name,
+            sqlState="42601",
+            position=f"line {exc.line}",
+        ) from None
+    if analysed.transaction_control:
+        first = analysed.transaction_control[0]
+        raise UsageError(
+            f"{step.name} line {first.line}: {first.text.split()[0].upper()} controls the "
+            "transaction itself; nothing was run.",
+            hint="remove BEGIN/COMMIT: kubemigrate runs each migration in its own transaction "
+            "(add `-- kubemigrate:no-transaction` to run a file outside one)",
+            migration=step.name,
+        )
+    if analysed.mixed and not analysed.no_transaction_directive:
+        outside = next(s for s in analysed.statements if not s.transactional)
+        raise UsageError(
+            f"{step.name} mixes a statement that cannot run in a transaction (line {outside.line}: "
+            f"{outside.text.splitlines()[0][:60]}) with statements that should; nothing was run.",
+            hint="move it to a migration of its own, or add the line `-- kubemigrate:no-transaction` "
+            "to run the whole file outside a transaction (a failure midway then leaves the "
+            "database marked dirty)",
+            migration=step.name,
+        )
+    return PreparedStep(
+        step=step,
+        statements=tuple((s.text, s.offset) for s in analysed.statements),
+        transactional=not analysed.needs_no_transaction,
+    )
+
+
+class Runner:
+    """One engine run against one database and one source directory."""
+
+    def __init__(
+        self,
+        store: PostgresStore,
+        source: Source,
+        observer: Observer | None = None,
+    ) -> None:
+        self.store = store
+        self.source = source
+        self.observer: Observer = observer or QuietObserver()
+
+    # -- read-only -----------------------------------------------------------
+
+    def state(self, *, with_rollbacks: bool = False) -> StoreState:
+        return self.store.read_state(with_rollbacks=with_rollbacks)
+
+    def counts(self, state: StoreState) -> Counts:
+        applied = {row.name for row in state.applied}
+        total = len(self.source.migrations)
+        done = sum(1 for m in self.source.migrations if m.name in applied)
+        return Counts(total=total, applied=done, pending=total - done)
+
+    def plan(self, action: Action, options: RunOptions) -> tuple[Plan, StoreState]:
+        """The plan for ``action`` as things stand now (no lock, no changes)."""
+        state = self.state()
+        return self._plan(action, state, options), state
+
+    def _plan(self, action: Action, state: StoreState, options: RunOptions) -> Plan:
+        available = self.source.migrations
+        if action is Action.MIGRATE:
+            return planning.plan_migrate(
+                available, state.applied, next_batch=state.next_batch, target=options.target
+            )
+        if action is Action.BASELINE:
+            return planning.plan_baseline(
+                available, state.applied, next_batch=state.next_batch, target=options.target
+            )
+        if action in (Action.ROLLBACK, Action.RESET):
+            return planning.plan_rollback(
+                state.applied,
+                available,
+                steps=options.steps,
+                target=options.target,
+                everything=action is Action.RESET,
+            )
+        raise UsageError(f"{action} has no plan")
+
+    # -- changing runs -------------------------------------------------------
+
+    def run(self, action: Action, options: RunOptions) -> Outcome:
+        """Lock, re-read, check, analyse, then execute ``action``'s plan."""
+        store = self.store
+        if not options.dry_run:
+            store.acquire_lock(options.lock_wait_s, self.observer.lock_wait)
+        try:
+            if not options.dry_run:
+                store.ensure_tables()
+            state = self.state()
+            if state.dirty:
+                raise dirty_error(state.dirty)
+            plan = self._plan(action, state, options)
+            if not options.dry_run:
+                planning.enforce_safety(
+                    plan, options.environment, confirm=options.confirm, force=options.force
+                )
+            prepared = (
+                []
+                if action is Action.BASELINE
+                else [prepare(step, store.server_version_num) for step in plan.steps]
+            )
+            self.observer.plan_ready(plan)
+            if options.dry_run:
+                return self._outcome(action, plan, state, (), dry_run=True)
+            if action is Action.BASELINE:
+                results = self._baseline(plan, options)
+            else:
+                results = self._execute(prepared, options)
+            return self._outcome(action, plan, self.state(), results)
+        finally:
+            if not options.dry_run:
+                store.release_lock()
+
+    def _baseline(self, plan: Plan, options: RunOptions) -> list[MigrationResult]:
+        with self.store.transaction():
+            for step in plan.steps:
+                self.store.insert_tracking(step.name, step.rollback_sql, step.checksum, step.batch)
+                self.store.record(
+                    "baselined", migration=step.name, batch=step.batch, checksum=step.checksum,
+                    run_id=options.run_id,
+                )
+        return [MigrationResult(name=s.name, direction="baseline", checksum=s.checksum) for s in plan.steps]
+
+    def _execute(self, prepared: Sequence[PreparedStep], options: RunOptions) -> list[MigrationResult]:
+        results: list[MigrationResult] = []
+        total = len(prepared)
+        for index, item in enumerate(prepared):
+            step = item.step
+            self.observer.step_started(step, index, total)
+            started = time.perf_counter()
+            try:
+                if item.transactional:
+                    self._run_in_transaction(item, options, durable=index == total - 1)
+                else:
+                    self._run_outside_transaction(item, options)
+            except KubemigrateError as error:
+                duration = (time.perf_counter() - started) * 1000
+                self._record_failure(step, error, duration, options)
+                self.observer.step_failed(step, error, duration)
+                error.details.setdefault("completed", [r.name for r in results])
+                raise
+            duration = (time.perf_counter() - started) * 1000
+            self.observer.step_finished(step, duration)
+            results.append(
+                MigrationResult(
+                    name=step.name,
+                    direction=str(step.direction),
+                    checksum=step.checksum,
+                    durationMs=round(duration, 3),
+                )
+            )
+        return results
+
+    def _run_statements(self, item: PreparedStep, *, track_progress: bool = False) -> None:
+        for number, (text, offset) in enumerate(item.statements, start=1):
+            if track_progress:
+                self.store.mark_dirty(item.step.name, number, len(item.statements), None)
+            try:
+                self.store.execute(text)
+            except psycopg.Error as exc:
+                raise self.store.statement_error(
+                    exc,
+                    migration=item.step.name,
+                    statement_index=number,
+                    file_offset=offset,
+                    file_text=item.step.sql,
+                ) from None
+
+    def _finish(self, step: Step, options: RunOptions, duration_ms: float) -> None:
+        if step.direction is Direction.UP:
+            self.store.insert_tracking(step.name, step.rollback_sql, step.checksum, step.batch)
+            action = "applied"
+        else:
+            self.store.delete_tracking(step.name)
+            action = "rolled_back"
+        self.store.record(
+            action, migration=step.name, batch=step.batch, checksum=step.checksum,
+            duration_ms=round(duration_ms, 3), run_id=options.run_id,
+        )
+
+    def _run_in_transaction(self, item: PreparedStep, options: RunOptions, *, durable: bool) -> None:
+        started = time.perf_counter()
+        with self.store.transaction(durable=durable):
+            self._run_statements(item)
+            self._finish(item.step, options, (time.perf_counter() - started) * 1000)
+
+    def _run_outside_transaction(self, item: PreparedStep, options: RunOptions) -> None:
+        """Statement by statement, with a dirty mark that only success removes.
+
+        The mark is committed before the first statement, so a run killed midway
+        (SIGKILL, node loss) leaves the database marked for a person to check.
+        """
+        started = time.perf_counter()
+        step = item.step
+        self.store.mark_dirty(step.name, 0, len(item.statements), None)
+        try:
+            self._run_statements(item, track_progress=True)
+        except KubemigrateError as error:
+            number = int(error.details.get("statement", 0))
+            self.store.mark_dirty(step.name, number, len(item.statements), error.message)
+            error.hint = (
+                "the migration ran outside a transaction, so statements before the failing one "
+                "stay applied and the database is now marked dirty; check them, then run "
+                "`kubemigrate repair`"
+            )
+            raise
+        with self.store.transaction():
+            self.store.clear_dirty(step.name)
+            self._finish(step, options, (time.perf_counter() - started) * 1000)
+
+    def _record_failure(
+        self, step: Step, error: KubemigrateError, duration_ms: float, options: RunOptions
+    ) -> None:
+        """Audit the failure; a durable commit that also flushes earlier async commits."""
+        try:
+            self.store.record(
+                "failed", migration=step.name, batch=step.batch, checksum=step.checksum,
+                duration_ms=round(duration_ms, 3), run_id=options.run_id,
+                sql_state=error.details.get("sqlState"), error=error.message,
+            )
+        except psycopg.Error:
+            pass  # the connection is gone: the error we are raising says so already
+
+    # -- maintenance ---------------------------------------------------------
+
+    def repair(self, accept_checksums: Sequence[str], options: RunOptions) -> Outcome:
+        """Clear the dirty mark and re-record edited files' checksums, both audited."""
+        store = self.store
+        store.acquire_lock(options.lock_wait_s, self.observer.lock_wait)
+        try:
+            store.ensure_tables()
+            by_name = {m.name: m for m in self.source.migrations}
+            results: list[MigrationResult] = []
+            with store.transaction():
+                for name in store.clear_dirty():
+                    store.record("repaired", migration=name, run_id=options.run_id,
+                                 error="dirty mark cleared")
+                    results.append(MigrationResult(name=name, direction="repair"))
+                for wanted in accept_checksums:
+                    key = wanted if wanted.endswith(".sql") else f"{wanted}.sql"
+                    migration = by_name.get(key)
+                    if migration is None:
+                        raise UsageError(f"--accept-checksum {wanted}: no such file in {self.source.directory}.")
+                    if not store.update_checksum(key, migration.checksum):
+                        raise UsageError(f"--accept-checksum {wanted}: it is not applied, so it has no checksum to accept.")
+                    store.record("checksum_accepted", migration=key, checksum=migration.checksum,
+                                 run_id=options.run_id)
+                    results.append(MigrationResult(name=key, direction="repair", checksum=migration.checksum))
+            state = self.state()
+            return Outcome(action=str(Action.REPAIR), ok=True, migrations=tuple(results),
+                           counts=self.counts(state))
+        finally:
+            store.release_lock()
+
+    def verify(self) -> Outcome:
+        state = self.state()
+        findings = planning.check_integrity(self.source.migrations, state.applied)
+        counts = self.counts(state)
+        if state.dirty:
+            error = dirty_error(state.dirty)
+            return self._failed(Action.VERIFY, error, counts, drift=bool(findings), dirty=True)
+        if findings:
+            return self._failed(Action.VERIFY, planning.integrity_error(findings), counts, drift=True)
+        return Outcome(action=str(Action.VERIFY), ok=True, counts=counts)
+
+    @staticmethod
+    def _failed(action: Action, error: KubemigrateError, counts: Counts, **flags: bool) -> Outcome:
+        return Outcome(action=str(action), ok=False, exitCode=int(error.exit_code), counts=counts,
+                       error=error.to_dict(), **flags)
+
+    def _outcome(
+        self,
+        action: Action,
+        plan: Plan,
+        state: StoreState,
+        results: Sequence[MigrationResult],
+        *,
+        dry_run: bool = False,
+    ) -> Outcome:
+        if dry_run:
+            results = [
+                MigrationResult(name=s.name, direction=str(s.direction), checksum=s.checksum)
+                for s in plan.steps
+            ]
+        return Outcome(
+            action=str(action),
+            ok=True,
+            batch=plan.batch,
+            migrations=tuple(results),
+            counts=self.counts(state),
+            dryRun=dry_run,
+            confirmation=plan.confirmation_phrase if dry_run else None,
+            warnings=self.source.warnings,
+        )
+
+
+class Observers:
+    """Fans every event out to several observers (log lines, progress bar, metrics)."""
+
+    def __init__(self, *observers: Observer) -> None:
+        self.observers = observers
+
+    def lock_wait(self, holder: str | None) -> None:
+        for o in self.observers:
+            o.lock_wait(holder)
+
+    def plan_ready(self, plan: Plan) -> None:
+        for o in self.observers:
+            o.plan_ready(plan)
+
+    def step_started(self, step: Step, index: int, total: int) -> None:
+        for o in self.observers:
+            o.step_started(step, index, total)
+
+    def step_finished(self, step: Step, duration_ms: float) -> None:
+        for o in self.observers:
+            o.step_finished(step, duration_ms)
+
+    def step_failed(self, step: Step, error: KubemigrateError, duration_ms: float) -> None:
+        for o in self.observers:
+            o.step_failed(step, error, duration_ms)

@@ -1,0 +1,50 @@
+"""Opening a run: the source directory first, then the database.
+
+Shared by the CLI and the Python API so both refuse bad input the same way:
+the directory is read (and its errors reported) before any connection is made.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from kubemigrate.engine import sources
+from kubemigrate.engine.postgres import PostgresStore
+from kubemigrate.engine.runner import Observer, Runner
+
+
+def application_name(command: str, run_id: str | None = None) -> str:
+    """What ``pg_stat_activity`` shows, so a blocked run can name the holder."""
+    who = f"{socket.gethostname()}:{os.getpid()}"
+    return f"kubemigrate {command} {run_id + ' ' if run_id else ''}{who}"[:63]
+
+
+@contextmanager
+def open_runner(
+    database_url: str,
+    directory: Path,
+    *,
+    fmt: str = "drizzle",
+    command: str = "migrate",
+    run_id: str | None = None,
+    lock_timeout_ms: int | None = None,
+    statement_timeout_s: float | None = None,
+    observer: Observer | None = None,
+    allow_empty: bool = False,
+) -> Iterator[Runner]:
+    source = sources.load(directory, fmt, allow_empty=allow_empty)
+    store = PostgresStore(
+        database_url,
+        application_name=application_name(command, run_id),
+        lock_timeout_ms=lock_timeout_ms,
+        statement_timeout_s=statement_timeout_s,
+    )
+    store.connect()
+    try:
+        yield Runner(store, source, observer)
+    finally:
+        store.close()

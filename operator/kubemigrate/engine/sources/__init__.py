@@ -1,0 +1,71 @@
+"""Migration directory formats, each read into the same ``[Migration]``.
+
+drizzle-kit's layout is the native one; other tools' layouts have their own
+readers so teams can switch to kubemigrate without renaming files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kubemigrate.domain.errors import SourceError, UsageError
+from kubemigrate.domain.migrations import Migration
+
+FORMATS = ("drizzle", "golang-migrate", "flyway", "dbmate")
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a directory holds, plus anything odd worth a warning."""
+
+    directory: Path
+    migrations: tuple[Migration, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+
+def read_text(path: Path) -> str:
+    """A migration file's text; undecodable bytes are an input error, not a crash."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"{path.name} is not valid UTF-8 (byte {exc.start}).",
+            hint="save the file as UTF-8",
+        ) from None
+    except OSError as exc:
+        raise SourceError(f"Cannot read {path}: {exc.strerror}.") from None
+
+
+def require_directory(directory: Path) -> None:
+    if not directory.exists():
+        raise SourceError(
+            f"Migration directory {directory} does not exist.",
+            hint="pass --dir with the folder holding your migrations, or create the first "
+            "one with `kubemigrate generate NAME`",
+        )
+    if not directory.is_dir():
+        raise SourceError(f"{directory} is not a directory.", hint="pass --dir with a folder")
+
+
+def load(directory: Path, fmt: str = "drizzle", *, allow_empty: bool = False) -> Source:
+    """Read ``directory`` in format ``fmt``; an empty folder is an error unless allowed."""
+    require_directory(directory)
+    if fmt == "drizzle":
+        from kubemigrate.engine.sources import drizzle
+
+        source = drizzle.load(directory)
+    elif fmt in FORMATS:
+        from kubemigrate.engine.sources import others
+
+        source = others.load(directory, fmt)
+    else:
+        raise UsageError(
+            f"Unknown migration format {fmt!r}.", hint=f"use one of: {', '.join(FORMATS)}"
+        )
+    if not source.migrations and not allow_empty:
+        raise SourceError(
+            f"No migrations found in {directory} (format {fmt}).",
+            hint="check --dir and --format, or create one with `kubemigrate generate NAME`",
+        )
+    return source

@@ -1,0 +1,101 @@
+"""drizzle-kit's layout: ``NNNN_name.sql``, ``meta/_journal.json``, and our ``.down.sql``.
+
+The journal, not the file names, gives the order, as in drizzle's own migrator.
+A ConfigMap made with ``kubectl create configmap --from-file=drizzle/
+--from-file=drizzle/meta/`` is flat, so ``_journal.json`` is also accepted at the
+top of the directory.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from kubemigrate.domain.errors import SourceError
+from kubemigrate.domain.migrations import Migration
+from kubemigrate.engine.sources import Source, read_text
+
+JOURNAL_LOCATIONS = ("meta/_journal.json", "_journal.json")
+
+
+def journal_path(directory: Path) -> Path | None:
+    for location in JOURNAL_LOCATIONS:
+        path = directory / location
+        if path.is_file():
+            return path
+    return None
+
+
+def read_journal(path: Path) -> dict[str, Any]:
+    """The parsed journal, or a SourceError that says where it is malformed."""
+    text = read_text(path)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SourceError(
+            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.",
+            hint="fix the file, or restore it from version control",
+        ) from None
+    entries = data.get("entries") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise SourceError(
+            f"{path} has no \"entries\" list; it is not a drizzle-kit journal.",
+            hint='expected {"version": "7", "dialect": "postgresql", "entries": [...]}',
+        )
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("tag"), str) or not entry["tag"]:
+            raise SourceError(
+                f"{path}: entry {i} has no \"tag\" (the file name without .sql).",
+                hint='each entry needs at least {"idx": N, "tag": "NNNN_name"}',
+            )
+    return data
+
+
+def load(directory: Path) -> Source:
+    journal = journal_path(directory)
+    sql_files = {
+        p.name for p in directory.glob("*.sql") if not p.name.endswith(".down.sql")
+    }
+    warnings: list[str] = []
+    if journal is None:
+        tags = sorted(name.removesuffix(".sql") for name in sql_files)
+        if tags:
+            warnings.append(
+                f"{directory} has no meta/_journal.json; using file name order. "
+                "Run `kubemigrate generate` to create the journal."
+            )
+    else:
+        tags = [entry["tag"] for entry in read_journal(journal)["entries"]]
+        seen: set[str] = set()
+        for tag in tags:
+            if tag in seen:
+                raise SourceError(f"{journal} lists {tag} twice.", hint="remove the duplicate entry")
+            seen.add(tag)
+        missing = [tag for tag in tags if f"{tag}.sql" not in sql_files]
+        if missing:
+            raise SourceError(
+                f"{journal} lists {', '.join(missing)} but "
+                f"{', '.join(t + '.sql' for t in missing)} is missing from {directory}.",
+                hint="restore the file, or remove its entry from the journal if it was never applied",
+            )
+        extra = sorted(sql_files - {f"{tag}.sql" for tag in tags})
+        for name in extra:
+            warnings.append(f"{name} is not in {journal.name} and is ignored.")
+    migrations = []
+    for tag in tags:
+        up = read_text(directory / f"{tag}.sql")
+        down_path = directory / f"{tag}.down.sql"
+        down = read_text(down_path) if down_path.is_file() else None
+        migrations.append(Migration(name=f"{tag}.sql", up_sql=up, down_sql=down))
+    return Source(directory=directory, migrations=tuple(migrations), warnings=tuple(warnings))
+
+
+def next_index(directory: Path) -> int:
+    """The next NNNN prefix for ``generate``: one past the journal's largest idx."""
+    journal = journal_path(directory)
+    if journal is None:
+        return 0
+    entries = read_journal(journal)["entries"]
+    indexes = [int(e.get("idx", i)) for i, e in enumerate(entries)]
+    return max(indexes, default=-1) + 1

@@ -1,0 +1,105 @@
+"""Other tools' layouts, so a team can adopt kubemigrate without renaming files.
+
+- golang-migrate: ``{version}_{title}.up.sql`` / ``{version}_{title}.down.sql``
+- Flyway: ``V{version}__{description}.sql`` with optional ``U{version}__{description}.sql``
+- dbmate: ``{version}_{name}.sql`` holding ``-- migrate:up`` and ``-- migrate:down`` sections
+
+Versions sort numerically (Flyway's dotted versions part by part), as those tools do.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from kubemigrate.domain.errors import SourceError
+from kubemigrate.domain.migrations import Migration
+from kubemigrate.engine.sources import Source, read_text
+
+_GOLANG = re.compile(r"^(?P<version>\d+)_(?P<title>.+)\.up\.sql$")
+_FLYWAY = re.compile(r"^V(?P<version>\d+(?:[._]\d+)*)__(?P<title>.+)\.sql$")
+_DBMATE = re.compile(r"^(?P<version>\d+)_(?P<title>.+)\.sql$")
+_DBMATE_UP = re.compile(r"^--\s*migrate:up\b.*$", re.MULTILINE)
+_DBMATE_DOWN = re.compile(r"^--\s*migrate:down\b.*$", re.MULTILINE)
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.split(r"[._]", version))
+
+
+def _golang(directory: Path) -> list[Migration]:
+    found = []
+    for path in directory.glob("*.up.sql"):
+        match = _GOLANG.match(path.name)
+        if not match:
+            continue
+        down = path.with_name(path.name.replace(".up.sql", ".down.sql"))
+        found.append(
+            (
+                _version_key(match["version"]),
+                Migration(
+                    name=path.name,
+                    up_sql=read_text(path),
+                    down_sql=read_text(down) if down.is_file() else None,
+                ),
+            )
+        )
+    return [m for _, m in sorted(found, key=lambda item: item[0])]
+
+
+def _flyway(directory: Path) -> list[Migration]:
+    found = []
+    for path in directory.glob("V*.sql"):
+        match = _FLYWAY.match(path.name)
+        if not match:
+            continue
+        undo = directory / f"U{match['version']}__{match['title']}.sql"
+        found.append(
+            (
+                _version_key(match["version"]),
+                Migration(
+                    name=path.name,
+                    up_sql=read_text(path),
+                    down_sql=read_text(undo) if undo.is_file() else None,
+                ),
+            )
+        )
+    return [m for _, m in sorted(found, key=lambda item: item[0])]
+
+
+def split_dbmate(name: str, text: str) -> tuple[str, str | None]:
+    """The up and down sections of a dbmate file."""
+    up = _DBMATE_UP.search(text)
+    if up is None:
+        raise SourceError(
+            f"{name} has no '-- migrate:up' line, so it is not a dbmate migration.",
+            hint="start the file with '-- migrate:up' (and put the rollback after '-- migrate:down')",
+        )
+    down = _DBMATE_DOWN.search(text, up.end())
+    if down is None:
+        return text[up.end() :].strip() + "\n", None
+    return text[up.end() : down.start()].strip() + "\n", text[down.end() :].strip() + "\n"
+
+
+def _dbmate(directory: Path) -> list[Migration]:
+    found = []
+    for path in directory.glob("*.sql"):
+        match = _DBMATE.match(path.name)
+        if not match:
+            continue
+        up, down = split_dbmate(path.name, read_text(path))
+        found.append(
+            (
+                _version_key(match["version"]),
+                Migration(name=path.name, up_sql=up, down_sql=down or None),
+            )
+        )
+    return [m for _, m in sorted(found, key=lambda item: item[0])]
+
+
+_READERS = {"golang-migrate": _golang, "flyway": _flyway, "dbmate": _dbmate}
+
+
+def load(directory: Path, fmt: str) -> Source:
+    root = directory / "db" / "migrations" if fmt == "dbmate" and (directory / "db" / "migrations").is_dir() else directory
+    return Source(directory=directory, migrations=tuple(_READERS[fmt](root)))

@@ -1,0 +1,122 @@
+"""Structured logs: JSON lines with the original system's fields, or console text.
+
+Every line passes through a scrubber that removes the database URL and its
+password, whatever code logged it. Engine lines carry ``type:
+"database_migration"``, ``migration``, ``action`` (applied | rolled_back |
+failed | ...), ``duration`` (ms) and ``checksum``, as log pipelines built for
+the original system expect.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+from kubemigrate.domain.errors import KubemigrateError
+from kubemigrate.domain.migrations import Direction, Plan, Step
+from kubemigrate.domain.secrets import scrub
+
+MIGRATION_TYPE = "database_migration"
+
+
+class _Scrubber:
+    """A structlog processor that blanks secrets in every string value."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        self.secrets = secrets
+
+    def __call__(self, _logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        for key, value in list(event.items()):
+            if isinstance(value, str):
+                event[key] = scrub(value, self.secrets)
+        return event
+
+
+_FIRST = ("level", "time", "type")
+
+
+def _order(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Put level, time and type first and drop empty fields, as the original's lines read."""
+    ordered = {k: event[k] for k in _FIRST if k in event}
+    ordered.update((k, v) for k, v in event.items() if k not in ordered and v is not None)
+    return ordered
+
+
+def configure(
+    fmt: str | None = None,
+    *,
+    secrets: list[str] | None = None,
+    stream: TextIO | None = None,
+    level: str = "info",
+) -> None:
+    """Route structlog (and stdlib logging, e.g. kopf's) to ``stream`` as JSON or text.
+
+    ``fmt=None`` picks JSON when stdout is not a terminal: a Job or CI log is read
+    by machines, a laptop's by people.
+    """
+    stream = stream or sys.stderr
+    if fmt is None:
+        fmt = "console" if sys.stdout.isatty() else "json"
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
+        _Scrubber(secrets or []),
+    ]
+    renderer: Any
+    if fmt == "json":
+        renderer = [
+            structlog.processors.EventRenamer("msg"),
+            _order,
+            structlog.processors.JSONRenderer(),
+        ]
+    else:
+        renderer = [structlog.dev.ConsoleRenderer(colors=stream.isatty())]
+    numeric = getattr(logging, level.upper(), logging.INFO)
+    structlog.configure(
+        processors=[*shared, structlog.processors.format_exc_info, *renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(**context: Any) -> Any:
+    return structlog.get_logger(**context)
+
+
+class LogObserver:
+    """One log line per migration (and per lock wait), for the engine's observers."""
+
+    def __init__(self, **context: Any) -> None:
+        self.log = structlog.get_logger(type=MIGRATION_TYPE, **context)
+
+    def lock_wait(self, holder: str | None) -> None:
+        self.log.info("waiting for the migration lock", action="lock_wait", holder=holder)
+
+    def plan_ready(self, plan: Plan) -> None:
+        self.log.info(
+            f"{len(plan.steps)} migration(s) to run", action="planned", batch=plan.batch,
+            migrations=[s.name for s in plan.steps],
+        )
+
+    def step_started(self, step: Step, index: int, total: int) -> None:
+        pass
+
+    def step_finished(self, step: Step, duration_ms: float) -> None:
+        action = "applied" if step.direction is Direction.UP else "rolled_back"
+        self.log.info(
+            f"{step.name} {action.replace('_', ' ')}", migration=step.name, action=action,
+            duration=round(duration_ms, 3), checksum=step.checksum, batch=step.batch,
+        )
+
+    def step_failed(self, step: Step, error: KubemigrateError, duration_ms: float) -> None:
+        self.log.error(
+            error.message, migration=step.name, action="failed", duration=round(duration_ms, 3),
+            checksum=step.checksum, batch=step.batch, reason=error.reason,
+            sqlState=error.details.get("sqlState"),
+        )

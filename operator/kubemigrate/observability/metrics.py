@@ -1,0 +1,411 @@
+"""Prometheus metrics of the operator: what ran, how it went, and what is left to do.
+
+The operator never connects to a database, so everything about a database here
+comes from the ``Outcome`` that a Job's pod writes into its termination message;
+the controller hands that outcome to :meth:`Metrics.run_finished` and this module
+decides which series it moves. Success rate, duration percentiles and rollback
+frequency are PromQL over these series (see ``alerts/kubemigrate-rules.yaml`` and
+``dashboards/kubemigrate.json``, whose tests check they only name metrics that
+exist here).
+
+Design choices, and why:
+
+* A dedicated ``CollectorRegistry`` per :class:`Metrics`, never the global one:
+  tests (and a second operator in one process) get isolated, predictable output,
+  and the endpoint shows only kubemigrate's series plus the process collectors we
+  add on purpose.
+* Labels are bounded. ``database`` is ``"<secret-namespace>/<secret-name>"`` (the
+  Secret that holds the URL), never the URL itself: a URL carries a password, and a
+  value per host/port/option would explode cardinality. :meth:`Metrics.run_finished`
+  refuses anything that looks like a URL rather than publish it.
+* Counters for a (namespace, database, action) are created at zero when the run
+  starts. Prometheus' ``increase()`` cannot see the first increment of a series
+  that did not exist before, so without this the very first failure of a database
+  would never fire ``KubemigrateMigrationFailed``.
+* Dry runs count as runs (they took time and may fail) but never as applied or
+  rolled-back migrations, and never as the last success of an action: nothing
+  changed in the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib import metadata
+from socketserver import ThreadingMixIn
+from typing import TYPE_CHECKING, Final
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    make_wsgi_app,
+)
+
+from kubemigrate.domain.errors import ConfirmationRequired, ExitCode, SafetyRefusal
+from kubemigrate.domain.migrations import Direction
+from kubemigrate.domain.outcome import Outcome
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = [
+    "DURATION_BUCKETS",
+    "RESULT_FAILED",
+    "RESULT_REFUSED",
+    "RESULT_SUCCEEDED",
+    "Metrics",
+    "MetricsServer",
+    "database_label",
+    "result_of",
+]
+
+RESULT_SUCCEEDED: Final = "succeeded"
+RESULT_FAILED: Final = "failed"
+RESULT_REFUSED: Final = "refused"
+RESULTS: Final = (RESULT_SUCCEEDED, RESULT_FAILED, RESULT_REFUSED)
+
+DURATION_BUCKETS: Final[tuple[float, ...]] = (
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+    600.0,
+    900.0,
+    1800.0,
+)
+"""Seconds. A migration run spans an empty ``status`` check (well under a second
+once the pod is up) to a large backfill or ``CREATE INDEX CONCURRENTLY`` (tens of
+minutes); 600 s and 900 s are bucket edges so the slow-migration alert's threshold
+is measured, not interpolated across a wide bucket."""
+
+_SHUTDOWN_POLL_SECONDS: Final = 0.1
+"""How often the serving loop checks for ``stop()``: the wait ``stop()`` may block for."""
+
+_REFUSAL_REASONS: Final = frozenset({SafetyRefusal.reason, ConfirmationRequired.reason})
+
+
+def database_label(secret_namespace: str, secret_name: str) -> str:
+    """The ``database`` label for the Secret a run's URL comes from."""
+    return f"{secret_namespace}/{secret_name}"
+
+
+def result_of(outcome: Outcome) -> str:
+    """``succeeded``, ``failed`` or ``refused`` for the ``result`` label.
+
+    A refusal (production reset, rollback awaiting its confirmation phrase) is the
+    safety rules working, not a failure: it is kept apart so it neither pages
+    anyone nor drags the success rate down. Integrity failures (edited, missing
+    files, a dirty database) *are* failures: nothing can be deployed until a
+    human acts.
+    """
+    if outcome.ok:
+        return RESULT_SUCCEEDED
+    reason = (outcome.error or {}).get("reason")
+    if reason in _REFUSAL_REASONS or outcome.exitCode == ExitCode.REFUSED:
+        return RESULT_REFUSED
+    return RESULT_FAILED
+
+
+def _observed_database(outcome: Outcome) -> bool:
+    """Whether the run saw the database's state, so its counts and drift are facts.
+
+    A run that could not connect (or failed before reading the tracking table)
+    reports zero counts; publishing those would claim "nothing pending, no drift"
+    for a database nobody looked at.
+    """
+    return outcome.ok or outcome.counts.total > 0 or outcome.drift or outcome.dirty
+
+
+def _check_label(name: str, value: str) -> None:
+    if not value:
+        raise ValueError(f"metric label {name!r} must not be empty")
+    if "://" in value or "@" in value:
+        raise ValueError(
+            f"metric label {name!r} looks like a connection string; "
+            "pass '<secret-namespace>/<secret-name>' (see database_label())"
+        )
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("kubemigrate")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class Metrics:
+    """The operator's metrics, on a registry of their own.
+
+    The controller creates one instance at start-up, calls :meth:`serve` once,
+    and reports each run with :meth:`run_started` / :meth:`run_finished` and each
+    handler failure with :meth:`handler_error`. All methods are thread-safe.
+    """
+
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        version: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Create the metrics on ``registry`` (a fresh one when ``None``).
+
+        ``clock`` gives the wall-clock time written to
+        ``kubemigrate_last_success_timestamp_seconds``; tests pass a fixed one.
+        """
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._success_actions: dict[tuple[str, str], set[str]] = {}
+
+        self.runs = Counter(
+            "kubemigrate_migration_runs",
+            "MigrationRuns that finished, by action and result "
+            "(succeeded, failed, or refused by the safety rules).",
+            ["namespace", "database", "action", "result"],
+            registry=self.registry,
+        )
+        self.applied = Counter(
+            "kubemigrate_migrations_applied",
+            "Migrations applied (up), including those a later-failing run committed; "
+            "dry runs excluded.",
+            ["namespace", "database"],
+            registry=self.registry,
+        )
+        self.rollbacks = Counter(
+            "kubemigrate_rollbacks",
+            "Migrations rolled back (down), counted one per migration; dry runs excluded.",
+            ["namespace", "database"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "kubemigrate_migration_duration_seconds",
+            "Wall-clock duration of a MigrationRun's Job, whatever its result.",
+            ["namespace", "database", "action"],
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.pending = Gauge(
+            "kubemigrate_pending_migrations",
+            "Migrations found in the source but not applied, as of the last run "
+            "that could read the database.",
+            ["namespace", "database"],
+            registry=self.registry,
+        )
+        self.drift = Gauge(
+            "kubemigrate_schema_drift",
+            "1 when the last run found edited, missing or out-of-order migration files "
+            "or a dirty database (every later run refuses until fixed), else 0.",
+            ["namespace", "database"],
+            registry=self.registry,
+        )
+        self.last_success = Gauge(
+            "kubemigrate_last_success_timestamp_seconds",
+            "Unix time of the last successful non-dry run of this action.",
+            ["namespace", "database", "action"],
+            registry=self.registry,
+        )
+        self.handler_errors = Counter(
+            "kubemigrate_operator_handler_errors",
+            "Operator handler invocations that raised (kopf retries them).",
+            ["handler"],
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "kubemigrate_runs_in_flight",
+            "MigrationRuns whose Job this operator process is currently waiting for.",
+            registry=self.registry,
+        )
+        self.build_info = Info(
+            "kubemigrate_operator",
+            "The running operator's version (value is always 1).",
+            registry=self.registry,
+        )
+        self.build_info.info({"version": version if version is not None else _package_version()})
+
+    def run_started(self, namespace: str, database: str, action: str) -> None:
+        """A run's Job was created (or adopted after a restart).
+
+        Besides counting the run as in flight, this creates its counters at zero
+        so that the first increment is visible to ``increase()`` (see the module
+        docstring).
+        """
+        _check_label("namespace", namespace)
+        _check_label("database", database)
+        _check_label("action", action)
+        for result in RESULTS:
+            self.runs.labels(namespace, database, action, result)
+        self.applied.labels(namespace, database)
+        self.rollbacks.labels(namespace, database)
+        with self._lock:
+            self._in_flight += 1
+            self.in_flight.set(self._in_flight)
+
+    def run_finished(
+        self,
+        namespace: str,
+        database: str,
+        outcome: Outcome,
+        duration_seconds: float | None,
+    ) -> str:
+        """Record a finished run from its Job's ``Outcome``; returns the result label.
+
+        ``duration_seconds`` is the Job's run time; ``None`` when no Job ran (the
+        run failed validation, or its Secret is missing), so the histogram only
+        ever holds real executions. The in-flight gauge never goes below zero: a
+        run started before an operator restart may finish after it.
+
+        Applied and rolled-back migrations are counted from ``outcome.migrations``;
+        if the termination message had to drop entries to fit its 4 KiB
+        (``outcome.truncated``), the counts are a lower bound.
+        """
+        _check_label("namespace", namespace)
+        _check_label("database", database)
+        action = outcome.action
+        _check_label("action", action)
+        result = result_of(outcome)
+
+        self.runs.labels(namespace, database, action, result).inc()
+        if duration_seconds is not None:
+            self.duration.labels(namespace, database, action).observe(max(duration_seconds, 0.0))
+
+        if not outcome.dryRun:
+            ups = sum(1 for m in outcome.migrations if m.direction == Direction.UP)
+            downs = sum(1 for m in outcome.migrations if m.direction == Direction.DOWN)
+            # Always touch the children: a series at 0 beats a missing one in PromQL.
+            self.applied.labels(namespace, database).inc(ups)
+            self.rollbacks.labels(namespace, database).inc(downs)
+            if result == RESULT_SUCCEEDED:
+                self.last_success.labels(namespace, database, action).set(self._clock())
+                with self._lock:
+                    self._success_actions.setdefault((namespace, database), set()).add(action)
+
+        if _observed_database(outcome):
+            self.pending.labels(namespace, database).set(outcome.counts.pending)
+            self.drift.labels(namespace, database).set(1 if outcome.drift or outcome.dirty else 0)
+
+        with self._lock:
+            self._in_flight = max(self._in_flight - 1, 0)
+            self.in_flight.set(self._in_flight)
+        return result
+
+    def handler_error(self, handler: str) -> None:
+        """A kopf handler raised; ``handler`` is its (code-defined, bounded) name."""
+        _check_label("handler", handler)
+        self.handler_errors.labels(handler).inc()
+
+    def forget_database(self, namespace: str, database: str) -> None:
+        """Drop the gauges of a database no run refers to any more.
+
+        Gauges keep their last value forever; without this a deleted database
+        would keep ``KubemigratePendingMigrations`` or ``KubemigrateSchemaDrift``
+        firing. Counters and the histogram are left alone: ``rate()`` handles
+        series that stop moving.
+        """
+        for gauge in (self.pending, self.drift):
+            with contextlib.suppress(KeyError):  # older prometheus-client raises here
+                gauge.remove(namespace, database)
+        with self._lock:
+            actions = self._success_actions.pop((namespace, database), set())
+        for action in actions:
+            self.last_success.remove(namespace, database, action)
+
+    def serve(
+        self,
+        port: int,
+        host: str = "0.0.0.0",  # noqa: S104 - a pod must listen on its pod IP
+        *,
+        healthy: Callable[[], bool] | None = None,
+    ) -> MetricsServer:
+        """Serve ``/metrics`` (and every other path but ``/healthz``) on ``host:port``.
+
+        ``/healthz`` answers 200 ``ok`` while ``healthy()`` is true (always, when
+        not given) and 503 otherwise; the Deployment's probes point at it. The
+        server runs on daemon threads; call the returned object (or its
+        ``stop()``) to shut it down and free the port. ``port=0`` picks a free
+        port, readable as ``.port``.
+        """
+        app = _with_healthz(make_wsgi_app(self.registry), healthy)
+        server_class = _ThreadingWSGIServer6 if ":" in host else _ThreadingWSGIServer
+        httpd = make_server(host, port, app, server_class, handler_class=_SilentHandler)
+        thread = threading.Thread(
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": _SHUTDOWN_POLL_SECONDS},
+            name="kubemigrate-metrics",
+            daemon=True,
+        )
+        thread.start()
+        return MetricsServer(httpd=httpd, thread=thread)
+
+
+@dataclass(frozen=True)
+class MetricsServer:
+    """A running metrics server: call it (or ``stop()``) to shut it down."""
+
+    httpd: WSGIServer
+    thread: threading.Thread
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful after ``serve(0)``)."""
+        return int(self.httpd.server_port)
+
+    def stop(self) -> None:
+        """Stop serving, close the socket and wait for the serving thread."""
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
+
+    def __call__(self) -> None:
+        self.stop()
+
+
+def _with_healthz(
+    metrics_app: WSGIApplication, healthy: Callable[[], bool] | None
+) -> WSGIApplication:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/healthz":
+            ok = healthy is None or healthy()
+            status = "200 OK" if ok else "503 Service Unavailable"
+            body = b"ok\n" if ok else b"unhealthy\n"
+            start_response(
+                status,
+                [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+            )
+            return [body]
+        return metrics_app(environ, start_response)
+
+    return app
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    """One thread per scrape, so a slow client cannot block the probes."""
+
+    daemon_threads = True
+
+
+class _ThreadingWSGIServer6(_ThreadingWSGIServer):
+    address_family = socket.AF_INET6
+
+
+class _SilentHandler(WSGIRequestHandler):
+    """No access log on stderr: a scrape every 15 s is noise, not information."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        return

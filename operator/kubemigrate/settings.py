@@ -1,0 +1,180 @@
+"""The operator's settings: typed, documented, read from ``KUBEMIGRATE_*`` variables.
+
+Nothing is read at import time: ``load_settings()`` reads the environment when the
+operator starts, so tests (and the Job's engine, which never needs these) build
+settings explicitly and no module-level state can go stale. Every field carries a
+docstring, which pydantic turns into its description; a unit test keeps it so.
+
+The MigrationRun spec's ``job`` overrides win over the ``job_*`` defaults here; the
+namespace label named by ``production_namespace_label`` wins over both the spec's
+``environment`` and ``default_environment`` when it is stricter.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from importlib import metadata
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+EnvironmentName = Literal["development", "staging", "production"]
+PullPolicy = Literal["Always", "IfNotPresent", "Never"]
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_LABEL_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+
+
+def _default_image() -> str:
+    """The image matching the installed package, so operator and Job agree on the CLI."""
+    try:
+        version = metadata.version("kubemigrate")
+    except metadata.PackageNotFoundError:
+        version = "latest"
+    return f"ghcr.io/kubemigrate/kubemigrate:{version}"
+
+
+class OperatorSettings(BaseSettings):
+    """How the operator runs and how it builds Jobs.
+
+    Frozen: handlers receive one instance at startup and cannot change it under
+    each other's feet.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="KUBEMIGRATE_",
+        env_ignore_empty=True,
+        env_parse_none_str="none",
+        extra="ignore",
+        frozen=True,
+        use_attribute_docstrings=True,
+    )
+
+    namespaces: Annotated[tuple[str, ...], NoDecode] = ()
+    """Namespaces whose MigrationRuns the operator handles, comma-separated
+    (``KUBEMIGRATE_NAMESPACES=shop,billing``); empty means every namespace, which needs
+    cluster-wide RBAC."""
+
+    job_image: str = Field(default_factory=_default_image)
+    """The image the Job runs: this project's image, whose entrypoint has the engine
+    CLI. Defaults to the image tagged with the installed package's version."""
+
+    job_image_pull_policy: PullPolicy = "IfNotPresent"
+    """Pull policy for ``job_image``."""
+
+    job_command: Annotated[tuple[str, ...], NoDecode] = ("kubemigrate",)
+    """The command that starts the engine CLI in ``job_image``, before the action and
+    flags; a JSON list or a shell-style string (``KUBEMIGRATE_JOB_COMMAND='python -m
+    kubemigrate'``)."""
+
+    default_environment: EnvironmentName = "development"
+    """The environment of a run whose spec and namespace say nothing. Set it to
+    ``production`` in clusters where an unlabelled namespace should get production's
+    confirmations and refusals."""
+
+    production_namespace_label: str = "kubemigrate.io/environment"
+    """The namespace label whose value (development, staging, production) overrides a
+    run's environment when stricter, so a team cannot opt out of production's rules by
+    editing its own MigrationRun."""
+
+    metrics_port: int = Field(default=8080, ge=1, le=65535)
+    """Port serving Prometheus metrics at ``/metrics``."""
+
+    health_port: int = Field(default=8081, ge=1, le=65535)
+    """Port serving kopf's liveness endpoint at ``/healthz``."""
+
+    standalone: bool = True
+    """Run without kopf peering. Correct only with exactly one replica: with more,
+    set this to false so the replicas elect one active handler through the peering
+    object named by ``peering_name`` (the others stand by)."""
+
+    peering_name: str = "kubemigrate"
+    """The kopf peering object used when ``standalone`` is false; it must exist
+    (a ClusterKopfPeering when watching every namespace, else a KopfPeering in each
+    watched namespace)."""
+
+    job_backoff_limit: int = Field(default=3, ge=0, le=10)
+    """Retries of a Job after temporary failures (exit code 75: database unreachable,
+    lock timeout) when the run does not set ``spec.job.backoffLimit``. Permanent
+    failures fail the Job at once, whatever this says."""
+
+    job_active_deadline_seconds: int | None = Field(default=3600, ge=1)
+    """Wall-clock limit of a Job, retries included, when the run does not set one;
+    ``none`` for no limit. The engine's own lock and statement timeouts fire first in
+    normal operation; this catches hangs."""
+
+    job_ttl_seconds_after_finished: int | None = Field(default=None, ge=0)
+    """Seconds after which Kubernetes deletes a finished Job, when the run does not set
+    one; ``none`` (the default) keeps it, with its pod's logs, until the MigrationRun is
+    deleted, which garbage-collects it."""
+
+    @field_validator("namespaces", mode="before")
+    @classmethod
+    def _split_namespaces(cls, value: Any) -> Any:
+        """Accept ``a,b`` from the environment as well as a list from code."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("namespaces")
+    @classmethod
+    def _check_namespaces(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [ns for ns in value if len(ns) > 63 or not _DNS_LABEL.match(ns)]
+        if bad:
+            raise ValueError(f"not valid namespace names: {', '.join(bad)}")
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("job_command", mode="before")
+    @classmethod
+    def _parse_command(cls, value: Any) -> Any:
+        """Accept a JSON list or a shell-style string from the environment."""
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else shlex.split(text)
+        return value
+
+    @field_validator("job_command")
+    @classmethod
+    def _check_command(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or not all(value):
+            raise ValueError("must name a program (and no empty arguments)")
+        return value
+
+    @field_validator("production_namespace_label")
+    @classmethod
+    def _check_label_key(cls, value: str) -> str:
+        if not _LABEL_KEY.match(value):
+            raise ValueError(f"{value!r} is not a valid Kubernetes label key")
+        return value
+
+    @field_validator("peering_name")
+    @classmethod
+    def _check_peering_name(cls, value: str) -> str:
+        if len(value) > 63 or not _DNS_LABEL.match(value):
+            raise ValueError(f"{value!r} is not a valid object name")
+        return value
+
+    @model_validator(mode="after")
+    def _check_ports(self) -> OperatorSettings:
+        if self.metrics_port == self.health_port:
+            raise ValueError("metrics_port and health_port must differ")
+        return self
+
+    @property
+    def clusterwide(self) -> bool:
+        """True when every namespace is watched (no ``namespaces`` given)."""
+        return not self.namespaces
+
+
+def load_settings(**overrides: Any) -> OperatorSettings:
+    """Read the settings from ``KUBEMIGRATE_*`` variables; ``overrides`` win over them.
+
+    Raises pydantic's ``ValidationError`` naming the offending variable's field.
+    """
+    return OperatorSettings(**overrides)

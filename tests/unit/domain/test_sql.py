@@ -1,0 +1,265 @@
+"""Splitting and analysis of migration files (kubemigrate.domain.sql)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubemigrate.domain.sql import SqlSyntaxError, Statement, analyse, split_statements
+
+DRIZZLE = """\
+CREATE TYPE "public"."role" AS ENUM('admin', 'user');--> statement-breakpoint
+CREATE TABLE IF NOT EXISTS "users" (
+\t"id" serial PRIMARY KEY NOT NULL,
+\t"email" varchar(255) NOT NULL,
+\tCONSTRAINT "users_email_unique" UNIQUE("email")
+);
+--> statement-breakpoint
+DO $$ BEGIN
+ ALTER TABLE "posts" ADD CONSTRAINT "fk" FOREIGN KEY ("user_id") REFERENCES "users"("id");
+EXCEPTION
+ WHEN duplicate_object THEN null;
+END $$;
+"""
+
+
+def kinds(sql: str) -> list[str]:
+    return [s.kind for s in split_statements(sql)]
+
+
+def one(sql: str, **kwargs: int) -> Statement:
+    (statement,) = analyse(sql, **kwargs).statements
+    return statement
+
+
+# --- splitting ------------------------------------------------------------------
+
+
+def test_drizzle_breakpoints_split_into_statements_with_lines_and_offsets() -> None:
+    statements = split_statements(DRIZZLE)
+    assert [s.kind for s in statements] == ["CreateEnumStmt", "CreateStmt", "DoStmt"]
+    assert [s.line for s in statements] == [1, 2, 8]
+    for s in statements:
+        assert DRIZZLE[s.offset :].startswith(s.text)
+    assert statements[0].text == """CREATE TYPE "public"."role" AS ENUM('admin', 'user')"""
+    assert statements[1].text.endswith('UNIQUE("email")\n)')
+    assert statements[2].text.endswith("END $$")
+
+
+def test_semicolons_inside_strings_dollar_bodies_and_comments_do_not_split() -> None:
+    sql = """
+        INSERT INTO t VALUES ('a;b'); -- x; y
+        CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $body$
+        BEGIN PERFORM 1; RETURN 2; END $body$;
+        /* c; /* nested; */ */ SELECT 1
+    """
+    assert kinds(sql) == ["InsertStmt", "CreateFunctionStmt", "SelectStmt"]
+
+
+def test_offsets_are_str_indexes_even_after_non_ascii_text() -> None:
+    sql = "-- café ☕ naïve\nSELECT 'déjà vu';\n\nCREATE TABLE \"ünïcode\" (a int);\n"
+    first, second = split_statements(sql)
+    assert sql[first.offset : first.offset + len(first.text)] == "SELECT 'déjà vu'"
+    assert sql[second.offset : second.offset + len(second.text)] == 'CREATE TABLE "ünïcode" (a int)'
+    assert (first.line, second.line) == (2, 4)
+
+
+def test_text_excludes_semicolon_and_surrounding_comments() -> None:
+    sql = "  -- lead\n  SELECT 1 -- trailing\n ; /* after */\nSELECT 2 -- no semicolon\n"
+    assert [s.text for s in split_statements(sql)] == ["SELECT 1", "SELECT 2"]
+
+
+def test_byte_order_mark_does_not_shift_offsets() -> None:
+    sql = "\ufeffSELECT 1;\nSELECT 2;"
+    first, second = split_statements(sql)
+    assert (first.offset, first.text) == (1, "SELECT 1")
+    assert sql[second.offset :].startswith("SELECT 2")
+
+
+@pytest.mark.parametrize("sql", ["", "   \n", "-- only a comment\n", "/* c */ ;; ;", "--> x\n"])
+def test_empty_and_comment_only_files_have_no_statements(sql: str) -> None:
+    analysed = analyse(sql)
+    assert analysed.statements == ()
+    assert not analysed.needs_no_transaction
+    assert not analysed.mixed
+
+
+def test_syntax_error_reports_message_line_and_offset() -> None:
+    sql = "SELECT 'é';\n--> statement-breakpoint\nCREAT TABLE t (a int);"
+    with pytest.raises(SqlSyntaxError) as caught:
+        analyse(sql)
+    assert caught.value.message == 'syntax error at or near "CREAT"'
+    assert caught.value.line == 3
+    assert sql[caught.value.offset :].startswith("CREAT TABLE")
+    assert str(caught.value).startswith("line 3: ")
+    assert isinstance(caught.value, ValueError)
+
+
+def test_syntax_error_at_end_of_input_points_past_the_text() -> None:
+    sql = "SELECT 1;\nCREATE TABLE t (a int"
+    with pytest.raises(SqlSyntaxError) as caught:
+        analyse(sql)
+    assert caught.value.message == "syntax error at end of input"
+    assert (caught.value.line, caught.value.offset) == (2, len(sql))
+
+
+# --- transactions ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "CREATE INDEX CONCURRENTLY i ON t (a)",
+        "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a)",
+        "DROP INDEX CONCURRENTLY i",
+        "REINDEX INDEX CONCURRENTLY i",
+        "REINDEX (VERBOSE) TABLE CONCURRENTLY t",
+        "REINDEX SCHEMA public",
+        "REINDEX DATABASE app",
+        "REINDEX SYSTEM app",
+        "VACUUM",
+        "VACUUM (ANALYZE) t",
+        "CREATE DATABASE x",
+        "DROP DATABASE IF EXISTS x",
+        "ALTER DATABASE x SET TABLESPACE y",
+        "ALTER SYSTEM SET work_mem = '1MB'",
+        "CREATE TABLESPACE ts LOCATION '/x'",
+        "DROP TABLESPACE ts",
+        "CLUSTER",
+        "DISCARD ALL",
+        "ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY",
+        "CREATE SUBSCRIPTION s CONNECTION 'x' PUBLICATION p",
+        "CREATE SUBSCRIPTION s CONNECTION 'x' PUBLICATION p WITH (create_slot = true)",
+        "DROP SUBSCRIPTION s",
+        "ALTER SUBSCRIPTION s REFRESH PUBLICATION",
+        "ALTER SUBSCRIPTION s SET PUBLICATION p",
+        "ALTER SUBSCRIPTION s ADD PUBLICATION p WITH (refresh = on)",
+        "COMMIT PREPARED 'x'",
+    ],
+)
+def test_statements_postgresql_refuses_in_a_transaction(sql: str) -> None:
+    # Each one was checked against PostgreSQL 15: SQLSTATE 25001 inside BEGIN.
+    assert one(sql).transactional is False
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "CREATE INDEX i ON t (a)",
+        "DROP INDEX i",
+        "REINDEX TABLE t",
+        "ANALYZE t",
+        "ALTER DATABASE x SET work_mem = '1MB'",
+        "ALTER TABLESPACE ts SET (seq_page_cost = 1)",
+        "CLUSTER t USING i",
+        "DISCARD PLANS",
+        "REFRESH MATERIALIZED VIEW CONCURRENTLY mv",
+        "ALTER TABLE p DETACH PARTITION p1",
+        "ALTER TYPE e ADD VALUE 'x'",
+        "CREATE SUBSCRIPTION s CONNECTION 'x' PUBLICATION p WITH (connect = false)",
+        "CREATE SUBSCRIPTION s CONNECTION 'x' PUBLICATION p WITH (create_slot = false)",
+        "ALTER SUBSCRIPTION s SET PUBLICATION p WITH (refresh = false)",
+        "ALTER SUBSCRIPTION s DISABLE",
+        "DO $$ BEGIN VACUUM; END $$",
+        "SELECT 'VACUUM'",
+    ],
+)
+def test_statements_that_run_in_a_transaction(sql: str) -> None:
+    assert one(sql).transactional is True
+
+
+def test_alter_type_add_value_is_non_transactional_before_postgresql_12() -> None:
+    sql = "ALTER TYPE e ADD VALUE IF NOT EXISTS 'x'"
+    assert one(sql, server_version_num=110000).transactional is False
+    assert one(sql, server_version_num=120000).transactional is True
+    assert one("ALTER TYPE e RENAME VALUE 'a' TO 'b'", server_version_num=110000).transactional
+
+
+def test_a_concurrent_index_alone_needs_no_transaction_and_is_not_mixed() -> None:
+    analysed = analyse("CREATE INDEX CONCURRENTLY i ON t (a);")
+    assert analysed.needs_no_transaction
+    assert not analysed.mixed
+
+
+def test_mixing_both_kinds_is_reported() -> None:
+    analysed = analyse("CREATE TABLE t (a int);\nCREATE INDEX CONCURRENTLY i ON t (a);")
+    assert analysed.mixed
+    assert analysed.needs_no_transaction
+    assert not analysed.no_transaction_directive
+
+
+def test_no_transaction_directive_is_a_comment_line() -> None:
+    analysed = analyse("-- kubemigrate:no-transaction\nUPDATE t SET a = 1 WHERE b;")
+    assert analysed.no_transaction_directive
+    assert analysed.needs_no_transaction
+    assert not analyse("SELECT '-- kubemigrate:no-transaction'").no_transaction_directive
+    assert not analyse("-- kubemigrate:no-transactions\nSELECT 1").no_transaction_directive
+
+
+def test_transaction_control_is_collected_for_the_engine_to_refuse() -> None:
+    analysed = analyse("BEGIN;\nCREATE TABLE t (a int);\nSAVEPOINT s;\nCOMMIT;")
+    assert [s.text for s in analysed.transaction_control] == ["BEGIN", "SAVEPOINT s", "COMMIT"]
+    assert [s.line for s in analysed.transaction_control] == [1, 3, 4]
+    assert len(analysed.statements) == 4
+
+
+# --- destructive statements ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sql", "description"),
+    [
+        ('DROP TABLE "users"', "DROP TABLE users"),
+        ("DROP TABLE IF EXISTS a.b, c", "DROP TABLE a.b, c"),
+        ("DROP MATERIALIZED VIEW mv", "DROP MATERIALIZED VIEW mv"),
+        ("DROP SEQUENCE s", "DROP SEQUENCE s"),
+        ("DROP SCHEMA app", "DROP SCHEMA app"),
+        ("DROP TYPE mood CASCADE", "DROP TYPE mood CASCADE"),
+        ("DROP VIEW v CASCADE", "DROP VIEW v CASCADE"),
+        ("DROP DATABASE app", "DROP DATABASE app"),
+        ("DROP OWNED BY bob", "DROP OWNED BY bob"),
+        ('ALTER TABLE "users" DROP COLUMN "email"', "DROP COLUMN users.email"),
+        (
+            "ALTER TABLE s.t DROP COLUMN a, ALTER COLUMN b TYPE bigint",
+            "DROP COLUMN s.t.a; ALTER COLUMN s.t.b TYPE bigint",
+        ),
+        ("ALTER TABLE t ALTER COLUMN b SET DATA TYPE varchar(10)", "ALTER COLUMN t.b TYPE varchar(10)"),
+        ("ALTER TYPE pair DROP ATTRIBUTE a", "DROP ATTRIBUTE pair.a"),
+        ("TRUNCATE orders, items", "TRUNCATE orders, items"),
+        ("DELETE FROM orders", "DELETE FROM orders without WHERE"),
+        ("UPDATE orders SET paid = true", "UPDATE orders without WHERE"),
+        (
+            'DO $$ BEGIN DROP TABLE "x"; EXCEPTION WHEN undefined_table THEN null; END $$',
+            "DROP TABLE x",
+        ),
+    ],
+)
+def test_destructive_statements_are_described(sql: str, description: str) -> None:
+    assert one(sql).destructive == description
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DROP INDEX i",
+        "DROP VIEW v",
+        "DROP TYPE mood",
+        "DROP FUNCTION f(int)",
+        "DELETE FROM orders WHERE id = 1",
+        "UPDATE orders SET paid = true WHERE id = 1",
+        "ALTER TABLE t ADD COLUMN a int, DROP CONSTRAINT c",
+        "CREATE TABLE t (a int)",
+        "SELECT 'DROP TABLE users'",
+        "-- DROP TABLE users\nSELECT 1",
+    ],
+)
+def test_non_destructive_statements(sql: str) -> None:
+    assert one(sql).destructive is None
+
+
+def test_analysis_of_a_typical_file_is_fast_enough_to_skip_caching() -> None:
+    # A smoke check on the order of magnitude only (timing belongs in bench/):
+    # 1000 statements must not take seconds.
+    sql = "\n--> statement-breakpoint\n".join(
+        f'ALTER TABLE "t{i}" ADD COLUMN "c" integer;' for i in range(1000)
+    )
+    assert len(analyse(sql).statements) == 1000

@@ -1,0 +1,368 @@
+"""The metrics as a scraper sees them: a real registry behind a real HTTP endpoint.
+
+Every assertion reads ``/metrics`` over HTTP and parses it with prometheus-client's
+own parser, so the tests check the exposition a Prometheus server would ingest,
+not the Python objects behind it.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+from kubemigrate.domain.outcome import Counts, MigrationResult, Outcome
+from kubemigrate.observability.metrics import Metrics, MetricsServer, database_label
+
+NS = "shop"
+DB = "shop/shop-db"
+NOW = 1_700_000_000.0
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+@pytest.fixture
+def metrics() -> Metrics:
+    return Metrics(version="1.2.3", clock=lambda: NOW)
+
+
+@pytest.fixture
+def server(metrics: Metrics) -> Iterator[MetricsServer]:
+    running = metrics.serve(0, host="127.0.0.1")
+    yield running
+    running.stop()
+
+
+def get(server: MetricsServer, path: str) -> tuple[int, str, str]:
+    url = f"http://127.0.0.1:{server.port}{path}"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.headers["Content-Type"], response.read().decode()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.headers["Content-Type"], error.read().decode()
+
+
+def scrape(server: MetricsServer) -> Samples:
+    status, _, text = get(server, "/metrics")
+    assert status == 200
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float | None:
+    return samples.get((name, frozenset(labels.items())))
+
+
+def applied(*names: str, direction: str = "up") -> tuple[MigrationResult, ...]:
+    return tuple(MigrationResult(name=n, direction=direction, durationMs=12.0) for n in names)
+
+
+def test_every_metric_has_help_and_the_documented_type(server: MetricsServer) -> None:
+    _, _, text = get(server, "/metrics")
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    expected = {
+        "kubemigrate_migration_runs": "counter",
+        "kubemigrate_migrations_applied": "counter",
+        "kubemigrate_rollbacks": "counter",
+        "kubemigrate_migration_duration_seconds": "histogram",
+        "kubemigrate_pending_migrations": "gauge",
+        "kubemigrate_schema_drift": "gauge",
+        "kubemigrate_last_success_timestamp_seconds": "gauge",
+        "kubemigrate_operator_handler_errors": "counter",
+        "kubemigrate_runs_in_flight": "gauge",
+        "kubemigrate_operator_info": "gauge",  # info metrics are gauges in text format 0.0.4
+    }
+    assert {name: families[name].type for name in expected} == expected
+    assert all(families[name].documentation.strip() for name in expected)
+
+
+def test_the_version_is_exported_as_an_info_metric(server: MetricsServer) -> None:
+    samples = scrape(server)
+    assert value(samples, "kubemigrate_operator_info", version="1.2.3") == 1.0
+
+
+def test_the_registry_is_private_to_the_instance() -> None:
+    registry = CollectorRegistry()
+    Metrics(registry, version="x")
+    Metrics(version="y")  # a second instance must not clash with the first
+    assert registry.get_sample_value("kubemigrate_operator_info", {"version": "x"}) == 1.0
+    assert registry.get_sample_value("kubemigrate_operator_info", {"version": "y"}) is None
+
+
+def test_a_successful_migrate_run(metrics: Metrics, server: MetricsServer) -> None:
+    metrics.run_started(NS, DB, "migrate")
+    assert value(scrape(server), "kubemigrate_runs_in_flight") == 1.0
+
+    outcome = Outcome(
+        action="migrate",
+        ok=True,
+        batch=3,
+        migrations=applied("0001_a.sql", "0002_b.sql"),
+        counts=Counts(total=5, applied=5, pending=0),
+    )
+    assert metrics.run_finished(NS, DB, outcome, duration_seconds=42.0) == "succeeded"
+
+    samples = scrape(server)
+    runs = "kubemigrate_migration_runs_total"
+    assert (
+        value(samples, runs, namespace=NS, database=DB, action="migrate", result="succeeded") == 1
+    )
+    assert value(samples, runs, namespace=NS, database=DB, action="migrate", result="failed") == 0
+    assert value(samples, "kubemigrate_migrations_applied_total", namespace=NS, database=DB) == 2
+    assert value(samples, "kubemigrate_rollbacks_total", namespace=NS, database=DB) == 0
+    assert value(samples, "kubemigrate_pending_migrations", namespace=NS, database=DB) == 0
+    assert value(samples, "kubemigrate_schema_drift", namespace=NS, database=DB) == 0
+    assert (
+        value(
+            samples,
+            "kubemigrate_last_success_timestamp_seconds",
+            namespace=NS,
+            database=DB,
+            action="migrate",
+        )
+        == NOW
+    )
+    assert value(samples, "kubemigrate_runs_in_flight") == 0.0
+
+    hist = "kubemigrate_migration_duration_seconds"
+    labels = {"namespace": NS, "database": DB, "action": "migrate"}
+    assert value(samples, f"{hist}_count", **labels) == 1
+    assert value(samples, f"{hist}_sum", **labels) == 42.0
+    assert value(samples, f"{hist}_bucket", le="30.0", **labels) == 0
+    assert value(samples, f"{hist}_bucket", le="60.0", **labels) == 1
+    assert value(samples, f"{hist}_bucket", le="1800.0", **labels) == 1
+
+
+def test_buckets_cover_the_range_migrations_take(metrics: Metrics, server: MetricsServer) -> None:
+    metrics.run_finished(NS, DB, Outcome(action="status", ok=True), duration_seconds=0.05)
+    samples = scrape(server)
+    edges = sorted(
+        float(dict(labels)["le"])
+        for (name, labels) in samples
+        if name == "kubemigrate_migration_duration_seconds_bucket"
+    )
+    assert edges[0] == 0.1
+    assert edges[-2:] == [1800.0, float("inf")]
+    assert {600.0, 900.0} <= set(edges)  # the slow-migration alert's threshold is an edge
+
+
+def test_a_failed_run_counts_as_failed_and_keeps_what_it_committed(
+    metrics: Metrics, server: MetricsServer
+) -> None:
+    metrics.run_started(NS, DB, "migrate")
+    outcome = Outcome(
+        action="migrate",
+        ok=False,
+        exitCode=1,
+        migrations=applied("0003_c.sql"),
+        counts=Counts(total=5, applied=3, pending=2),
+        error={"reason": "MigrationFailed", "migration": "0004_d.sql", "sqlState": "42P01"},
+    )
+    assert metrics.run_finished(NS, DB, outcome, duration_seconds=3.0) == "failed"
+
+    samples = scrape(server)
+    runs = "kubemigrate_migration_runs_total"
+    assert value(samples, runs, namespace=NS, database=DB, action="migrate", result="failed") == 1
+    assert (
+        value(samples, runs, namespace=NS, database=DB, action="migrate", result="succeeded") == 0
+    )
+    assert value(samples, "kubemigrate_migrations_applied_total", namespace=NS, database=DB) == 1
+    assert value(samples, "kubemigrate_pending_migrations", namespace=NS, database=DB) == 2
+    assert not any(name == "kubemigrate_last_success_timestamp_seconds" for name, _ in samples)
+
+
+def test_counters_exist_at_zero_once_a_run_starts(metrics: Metrics, server: MetricsServer) -> None:
+    """Prometheus' increase() misses the first increment of a brand-new series."""
+    metrics.run_started(NS, DB, "rollback")
+    samples = scrape(server)
+    for result in ("succeeded", "failed", "refused"):
+        labels = {"namespace": NS, "database": DB, "action": "rollback", "result": result}
+        assert value(samples, "kubemigrate_migration_runs_total", **labels) == 0
+    assert value(samples, "kubemigrate_rollbacks_total", namespace=NS, database=DB) == 0
+    assert value(samples, "kubemigrate_migrations_applied_total", namespace=NS, database=DB) == 0
+
+
+def test_a_rollback_counts_each_migration_rolled_back(
+    metrics: Metrics, server: MetricsServer
+) -> None:
+    outcome = Outcome(
+        action="rollback",
+        ok=True,
+        batch=3,
+        migrations=applied("0005_e.sql", "0004_d.sql", "0003_c.sql", direction="down"),
+        counts=Counts(total=5, applied=2, pending=3),
+    )
+    metrics.run_finished(NS, DB, outcome, duration_seconds=1.5)
+    samples = scrape(server)
+    assert value(samples, "kubemigrate_rollbacks_total", namespace=NS, database=DB) == 3
+    assert value(samples, "kubemigrate_migrations_applied_total", namespace=NS, database=DB) == 0
+    assert value(samples, "kubemigrate_pending_migrations", namespace=NS, database=DB) == 3
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        {"reason": "ConfirmationRequired", "message": "confirm with 'rollback batch 3'"},
+        {"reason": "RefusedBySafetyRules", "message": "reset is refused in production"},
+    ],
+)
+def test_a_safety_refusal_is_neither_success_nor_failure(
+    metrics: Metrics, server: MetricsServer, error: dict[str, str]
+) -> None:
+    outcome = Outcome(
+        action="rollback", ok=False, exitCode=5, counts=Counts(total=5, applied=5), error=error
+    )
+    assert metrics.run_finished(NS, DB, outcome, duration_seconds=0.4) == "refused"
+    samples = scrape(server)
+    runs = "kubemigrate_migration_runs_total"
+    labels = {"namespace": NS, "database": DB, "action": "rollback"}
+    assert value(samples, runs, result="refused", **labels) == 1
+    assert value(samples, runs, result="failed", **labels) is None
+    assert value(samples, "kubemigrate_rollbacks_total", namespace=NS, database=DB) == 0
+
+
+def test_a_dry_run_is_a_run_but_changes_nothing(metrics: Metrics, server: MetricsServer) -> None:
+    outcome = Outcome(
+        action="migrate",
+        ok=True,
+        dryRun=True,
+        migrations=applied("0006_f.sql"),
+        counts=Counts(total=6, applied=5, pending=1),
+    )
+    metrics.run_finished(NS, DB, outcome, duration_seconds=0.3)
+    samples = scrape(server)
+    labels = {"namespace": NS, "database": DB}
+    runs = "kubemigrate_migration_runs_total"
+    assert value(samples, runs, action="migrate", result="succeeded", **labels) == 1
+    assert value(samples, "kubemigrate_migrations_applied_total", **labels) is None
+    assert value(samples, "kubemigrate_pending_migrations", **labels) == 1
+    assert not any(name == "kubemigrate_last_success_timestamp_seconds" for name, _ in samples)
+
+
+@pytest.mark.parametrize(
+    ("drift", "dirty", "reason"),
+    [(True, False, "IntegrityCheckFailed"), (False, True, "DirtyDatabase")],
+)
+def test_integrity_problems_raise_schema_drift_until_a_clean_run(
+    metrics: Metrics, server: MetricsServer, drift: bool, dirty: bool, reason: str
+) -> None:
+    broken = Outcome(
+        action="migrate",
+        ok=False,
+        exitCode=4,
+        drift=drift,
+        dirty=dirty,
+        error={"reason": reason, "message": "0002_b.sql was edited after it was applied"},
+    )
+    assert metrics.run_finished(NS, DB, broken, duration_seconds=0.2) == "failed"
+    assert value(scrape(server), "kubemigrate_schema_drift", namespace=NS, database=DB) == 1
+
+    fixed = Outcome(action="verify", ok=True, counts=Counts(total=2, applied=2))
+    metrics.run_finished(NS, DB, fixed, duration_seconds=0.2)
+    assert value(scrape(server), "kubemigrate_schema_drift", namespace=NS, database=DB) == 0
+
+
+def test_a_run_that_never_saw_the_database_leaves_its_gauges_alone(
+    metrics: Metrics, server: MetricsServer
+) -> None:
+    seen = Outcome(action="status", ok=True, counts=Counts(total=4, applied=2, pending=2))
+    metrics.run_finished(NS, DB, seen, duration_seconds=0.2)
+    unreachable = Outcome(
+        action="migrate", ok=False, exitCode=75, error={"reason": "DatabaseUnreachable"}
+    )
+    metrics.run_finished(NS, DB, unreachable, duration_seconds=30.0)
+    samples = scrape(server)
+    assert value(samples, "kubemigrate_pending_migrations", namespace=NS, database=DB) == 2
+    assert value(samples, "kubemigrate_schema_drift", namespace=NS, database=DB) == 0
+
+
+def test_a_run_without_a_job_is_counted_but_not_timed(
+    metrics: Metrics, server: MetricsServer
+) -> None:
+    missing_secret = Outcome(action="migrate", ok=False, error={"reason": "SecretNotFound"})
+    metrics.run_finished(NS, DB, missing_secret, duration_seconds=None)
+    samples = scrape(server)
+    labels = {"namespace": NS, "database": DB, "action": "migrate"}
+    assert value(samples, "kubemigrate_migration_runs_total", result="failed", **labels) == 1
+    assert value(samples, "kubemigrate_migration_duration_seconds_count", **labels) is None
+
+
+def test_runs_in_flight_never_goes_negative(metrics: Metrics, server: MetricsServer) -> None:
+    """A run adopted after an operator restart finishes without a matching start."""
+    metrics.run_finished(NS, DB, Outcome(action="status", ok=True), duration_seconds=1.0)
+    metrics.run_started(NS, DB, "migrate")
+    assert value(scrape(server), "kubemigrate_runs_in_flight") == 1.0
+
+
+def test_handler_errors_are_counted_by_handler(metrics: Metrics, server: MetricsServer) -> None:
+    metrics.handler_error("create_run")
+    metrics.handler_error("create_run")
+    metrics.handler_error("job_event")
+    samples = scrape(server)
+    assert value(samples, "kubemigrate_operator_handler_errors_total", handler="create_run") == 2
+    assert value(samples, "kubemigrate_operator_handler_errors_total", handler="job_event") == 1
+
+
+def test_forgetting_a_database_drops_its_gauges(metrics: Metrics, server: MetricsServer) -> None:
+    other = database_label("billing", "billing-db")
+    for database in (DB, other):
+        outcome = Outcome(action="migrate", ok=True, counts=Counts(total=1, applied=1))
+        metrics.run_finished(NS, database, outcome, duration_seconds=1.0)
+    metrics.forget_database(NS, DB)
+    metrics.forget_database(NS, "never/seen")
+    samples = scrape(server)
+    gauges = (
+        "kubemigrate_pending_migrations",
+        "kubemigrate_schema_drift",
+        "kubemigrate_last_success_timestamp_seconds",
+    )
+    remaining = {dict(labels)["database"] for name, labels in samples if name in gauges}
+    assert remaining == {other}
+    # counters keep their history for rate()
+    assert value(samples, "kubemigrate_migration_runs_total", namespace=NS, database=DB,
+                 action="migrate", result="succeeded") == 1  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "database",
+    ["postgresql://app:s3cret@db:5432/shop", "app:s3cret@db/shop", ""],
+)
+def test_a_connection_string_is_never_published(metrics: Metrics, database: str) -> None:
+    with pytest.raises(ValueError, match="database"):
+        metrics.run_finished(NS, database, Outcome(action="migrate", ok=True), 1.0)
+    with pytest.raises(ValueError, match="database"):
+        metrics.run_started(NS, database, "migrate")
+    exposition = "".join(str(s) for f in metrics.registry.collect() for s in f.samples)
+    assert "s3cret" not in exposition
+
+
+def test_healthz_answers_ok_while_healthy(metrics: Metrics) -> None:
+    state = {"healthy": True}
+    running = metrics.serve(0, host="127.0.0.1", healthy=lambda: state["healthy"])
+    try:
+        assert get(running, "/healthz")[::2] == (200, "ok\n")
+        state["healthy"] = False
+        assert get(running, "/healthz")[::2] == (503, "unhealthy\n")
+        status, content_type, _ = get(running, "/metrics")
+        assert (status, content_type.split(";")[0]) == (200, "text/plain")
+    finally:
+        running.stop()
+
+
+def test_stopping_the_server_frees_the_port(metrics: Metrics) -> None:
+    running = metrics.serve(0, host="127.0.0.1")
+    port = running.port
+    running()  # the stop callable
+    again = metrics.serve(port, host="127.0.0.1")
+    try:
+        assert get(again, "/healthz")[0] == 200
+    finally:
+        again.stop()
