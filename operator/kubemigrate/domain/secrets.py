@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote, urlsplit
 
-_URL_PASSWORD = re.compile(r"(?P<scheme>postgres(?:ql)?://)(?P<user>[^:@/\s]*):(?P<pw>[^@\s]*)@")
+_URL_PASSWORD = re.compile(
+    r"(?P<scheme>postgres(?:ql)?://)(?P<user>[^:@/\s]*):(?!PASSWORD@)(?P<pw>[^@\s]*)@"
+)
 _KEYWORD_PASSWORD = re.compile(r"(?P<key>password\s*=\s*)(?P<pw>'[^']*'|\S+)", re.IGNORECASE)
 
 

@@ -140,15 +140,15 @@ class PostgresStore:
         if not self._url.strip():
             raise UsageError(
                 "No database URL given.",
-                hint="pass --database-url or set DATABASE_URL, e.g. "
-                "postgresql://user:password@host:5432/dbname",
+                hint="pass --database-url or set DATABASE_URL to a libpq URL: "
+                "postgresql://USER:PASSWORD@HOST:5432/DBNAME (replace the capitalised parts)",
             )
         try:
             params = conninfo_to_dict(self._url)
         except psycopg.ProgrammingError as exc:
             raise UsageError(
                 f"The database URL is malformed: {self.scrub(str(exc))}",
-                hint="use the form postgresql://user:password@host:5432/dbname "
+                hint="use the form postgresql://USER:PASSWORD@HOST:5432/DBNAME "
                 "(percent-encode special characters in the password)",
             ) from None
         options = [str(params.get("options") or "")]
@@ -194,7 +194,7 @@ class PostgresStore:
         ):
             return UsageError(
                 f"The database URL is malformed: {message}",
-                hint="use the form postgresql://user:password@host:5432/dbname",
+                hint="use the form postgresql://USER:PASSWORD@HOST:5432/DBNAME",
             )
         if state == "28P01" or "password authentication failed" in lowered or state == "28000":
             return AuthenticationFailed(

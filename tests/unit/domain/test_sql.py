@@ -222,7 +222,10 @@ def test_transaction_control_is_collected_for_the_engine_to_refuse() -> None:
             "ALTER TABLE s.t DROP COLUMN a, ALTER COLUMN b TYPE bigint",
             "DROP COLUMN s.t.a; ALTER COLUMN s.t.b TYPE bigint",
         ),
-        ("ALTER TABLE t ALTER COLUMN b SET DATA TYPE varchar(10)", "ALTER COLUMN t.b TYPE varchar(10)"),
+        (
+            "ALTER TABLE t ALTER COLUMN b SET DATA TYPE varchar(10)",
+            "ALTER COLUMN t.b TYPE varchar(10)",
+        ),
         ("ALTER TYPE pair DROP ATTRIBUTE a", "DROP ATTRIBUTE pair.a"),
         ("TRUNCATE orders, items", "TRUNCATE orders, items"),
         ("DELETE FROM orders", "DELETE FROM orders without WHERE"),

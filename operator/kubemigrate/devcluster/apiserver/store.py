@@ -27,6 +27,7 @@ class Event:
     storage: StorageKey
     type: str  # ADDED, MODIFIED, DELETED
     obj: JsonDict
+    old: JsonDict | None = None  # the state before, for selector transitions in watches
 
 
 @dataclass
@@ -62,11 +63,12 @@ class Store:
         stored.setdefault("metadata", {})["resourceVersion"] = str(self.revision)
         meta = stored["metadata"]
         key = (meta.get("namespace", ""), meta["name"])
+        old = self.objects[storage].get(key)
         if event_type == "DELETED":
             self.objects[storage].pop(key, None)
         else:
             self.objects[storage][key] = stored
-        event = Event(self.revision, storage, event_type, stored)
+        event = Event(self.revision, storage, event_type, stored, old)
         self.history.append(event)
         for queue in self.watchers[storage]:
             queue.put_nowait(event)

@@ -245,7 +245,8 @@ def _invert_alter_table(node: ast.AlterTableStmt, q: Quoter, guarded: bool) -> _
     """Each subcommand inverted, in reverse order, in one ALTER statement."""
     word = object_word(node.objtype)
     what = "ATTRIBUTE" if node.objtype == _O.OBJECT_TYPE else "COLUMN"
-    head = f"ALTER {word} {_if_exists(node.missing_ok)}{q.relation(node.relation, only=True)}"
+    only = node.objtype in {_O.OBJECT_TABLE, _O.OBJECT_FOREIGN_TABLE}
+    head = f"ALTER {word} {_if_exists(node.missing_ok)}{q.relation(node.relation, only=only)}"
     table = f"ALTER {word} {human(relation_parts(node.relation))}"
     subs: list[str] = []
     problems: list[str] = []

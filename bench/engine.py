@@ -1,0 +1,460 @@
+"""Engine benchmark: ``kubemigrate migrate`` against the psql floor and dbmate.
+
+Run with ``python -m bench.engine [--sizes 300,1000] [--repeats 5]``. It prints a
+markdown table and writes it to ``bench/results/engine.md``. It asserts nothing about
+time: figures are for people (and the README), never a test that flakes on a busy CI.
+
+Method, and why:
+
+* One durable PostgreSQL server (fsync on) for everything, so per-commit costs are
+  real: an engine that commits once per migration pays what it would pay in
+  production, and the single-transaction ``psql -1`` floor shows what that costs.
+* Every measurement starts from a freshly created empty database, created (and a
+  CHECKPOINT taken) outside the timed region, so no tool pays for another's leftovers.
+* Whole-process wall time: what a CI job or a Kubernetes Job waits for, interpreter
+  start-up and imports included.
+* One warm-up run per tool (page cache, binaries), then ``--repeats`` rounds in a
+  rotating order so that no tool always runs first or last; ratios are computed
+  round by round (kubemigrate vs the others in the same round) and then the median
+  taken, which cancels slow drifts of the machine better than a ratio of medians.
+* Every run is checked afterwards (untimed) for the schema it left: a fast wrong
+  answer would otherwise look like a win.
+* Peak RSS comes from ``os.wait4``'s rusage of each child process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from bench import history
+from kubemigrate.devcluster import postgres
+
+BENCH_DIR = Path(__file__).resolve().parent
+NPM_PREFIX = BENCH_DIR / ".cache" / "npm"
+DBMATE_PACKAGE = "@dbmate/linux-x64"
+DBMATE_VERSION = "2.36.0"
+RESULTS = BENCH_DIR / "results" / "engine.md"
+
+TARGET_FLOOR_RATIO = 1.25
+TARGET_DBMATE_RATIO = 1.0
+TARGET_FAST_PATH_S = 0.3
+TARGET_RSS_MB = 100.0
+
+# A fingerprint of what a history left in ``public``: every relation and its kind,
+# every function, every enum, minus each tool's own bookkeeping tables.
+FINGERPRINT_SQL = """
+SELECT md5(coalesce(string_agg(item, ',' ORDER BY item), ''))
+FROM (
+  SELECT relkind::text || ':' || relname AS item FROM pg_class
+  WHERE relnamespace = 'public'::regnamespace
+    AND relname NOT LIKE '\\_\\_migration%' AND relname NOT LIKE 'schema\\_migrations%'
+  UNION ALL
+  SELECT 'f:' || proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace
+  UNION ALL
+  SELECT 'e:' || typname FROM pg_type
+  WHERE typnamespace = 'public'::regnamespace AND typtype = 'e'
+) AS objects
+"""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One timed child process."""
+
+    seconds: float
+    max_rss_kb: int
+
+
+@dataclass
+class Samples:
+    """The timed runs of one tool for one scenario, in round order."""
+
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(r.seconds for r in self.runs)
+
+    @property
+    def spread(self) -> str:
+        times = [r.seconds for r in self.runs]
+        return f"{min(times):.2f}–{max(times):.2f}"
+
+    @property
+    def peak_rss_mb(self) -> float:
+        return max(r.max_rss_kb for r in self.runs) / 1024
+
+
+class BenchError(RuntimeError):
+    """A tool failed or left a wrong schema: the figures would be meaningless."""
+
+
+def timed(cmd: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None) -> Run:
+    """Run ``cmd`` to completion; wall time from spawn to reap, and the child's peak RSS.
+
+    Output goes to files rather than pipes, so a chatty tool can neither block on a
+    full pipe nor be timed while we drain it.
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            out.seek(0)
+            err.seek(0)
+            tail = (out.read()[-2000:] + err.read()[-4000:]).decode(errors="replace")
+            raise BenchError(f"{Path(cmd[0]).name} {cmd[1]} exited {proc.returncode}:\n{tail}")
+    return Run(seconds=seconds, max_rss_kb=usage.ru_maxrss)
+
+
+def ensure_dbmate() -> Path:
+    """The dbmate binary from npm, installed once into bench/.cache (git-ignored)."""
+    binary = NPM_PREFIX / "node_modules" / DBMATE_PACKAGE / "bin" / "dbmate"
+    if not binary.exists():
+        if shutil.which("npm") is None:
+            raise BenchError("npm is needed to fetch dbmate (the npm package @dbmate/linux-x64)")
+        subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(NPM_PREFIX),
+             f"{DBMATE_PACKAGE}@{DBMATE_VERSION}"],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+    return binary
+
+
+def find_kubemigrate(explicit: Path | None) -> Path | None:
+    """The console script beside this interpreter, if it exists and answers ``--help``."""
+    candidate = explicit or Path(sys.executable).parent / "kubemigrate"
+    if not candidate.exists():
+        return None
+    probe = subprocess.run([str(candidate), "--help"], capture_output=True, check=False)
+    return candidate if probe.returncode == 0 else None
+
+
+def cli_env() -> dict[str, str]:
+    """Development environment for the CLI whatever the caller's shell says."""
+    env = {k: v for k, v in os.environ.items() if k not in {"NODE_ENV", "DATABASE_URL"}}
+    env["KUBEMIGRATE_ENV"] = "development"
+    return env
+
+
+class Bench:
+    """The server, the generated layouts and the tools; one method per table section."""
+
+    def __init__(
+        self,
+        server: postgres.PostgresServer,
+        work: Path,
+        kubemigrate: Path | None,
+        dbmate: Path,
+        repeats: int,
+    ) -> None:
+        self.server = server
+        self.work = work
+        self.kubemigrate = kubemigrate
+        self.dbmate = dbmate
+        self.repeats = repeats
+        self.psql = postgres.find_bindir() / "psql"
+        self._dbs = 0
+
+    # -- databases ---------------------------------------------------------------
+
+    def fresh_database(self) -> str:
+        """A new empty database, and a CHECKPOINT so no earlier run's dirty pages count."""
+        self._dbs += 1
+        name = f"bench_{self._dbs}"
+        self.server.create_database(name)
+        with psycopg.connect(self.server.url(), autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+        return name
+
+    def fingerprint(self, name: str) -> str:
+        with psycopg.connect(self.server.url(name)) as conn:
+            row = conn.execute(FINGERPRINT_SQL).fetchone()
+        assert row is not None
+        return str(row[0])
+
+    def tracked(self, name: str) -> int:
+        with psycopg.connect(self.server.url(name)) as conn:
+            row = conn.execute("SELECT count(*) FROM __migration_tracking").fetchone()
+        assert row is not None
+        return int(row[0])
+
+    # -- layouts -----------------------------------------------------------------
+
+    def layouts(self, migrations: Sequence[history.Migration]) -> Path:
+        """drizzle/, drizzle-prev/ (all but the last), dbmate/db/migrations and all.sql."""
+        root = self.work / f"n{len(migrations)}"
+        if not root.exists():
+            history.write_drizzle(migrations, root / "drizzle")
+            history.write_drizzle(migrations[:-1], root / "drizzle-prev")
+            history.write_dbmate(migrations, root / "dbmate" / "db" / "migrations")
+            history.write_concatenated(migrations, root / "all.sql")
+        return root
+
+    # -- tools -------------------------------------------------------------------
+
+    def km(self, *args: str, url: str, folder: Path) -> Run:
+        assert self.kubemigrate is not None
+        cmd = [str(self.kubemigrate), *args, "--database-url", url, "--dir", str(folder)]
+        return timed(cmd, cwd=self.work, env=cli_env())
+
+    def tools(self, root: Path) -> dict[str, Callable[[str], Run]]:
+        """Each tool as a function of the database URL, applying the whole history."""
+        found: dict[str, Callable[[str], Run]] = {}
+        if self.kubemigrate is not None:
+            found["kubemigrate"] = lambda url: self.km("migrate", url=url, folder=root / "drizzle")
+        found["psql -1"] = lambda url: timed(
+            [str(self.psql), "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1",
+             "-f", str(root / "all.sql"), "-d", url],
+            cwd=root,
+        )  # fmt: skip
+        found["dbmate"] = lambda url: timed(
+            [str(self.dbmate), "--url", f"{url}?sslmode=disable",
+             "--migrations-dir", str(root / "dbmate" / "db" / "migrations"),
+             "--no-dump-schema", "up"],
+            cwd=root / "dbmate",
+        )  # fmt: skip
+        return found
+
+    # -- sections ----------------------------------------------------------------
+
+    def migrate_from_empty(self, migrations: Sequence[history.Migration]) -> dict[str, Samples]:
+        """Warm-up, then ``repeats`` rounds of every tool in rotating order."""
+        root = self.layouts(migrations)
+        tools = self.tools(root)
+        names = list(tools)
+        samples = {name: Samples() for name in names}
+        expected: str | None = None
+        for round_no in range(-1, self.repeats):  # round -1 is the warm-up
+            shift = round_no % len(names)
+            for name in names[shift:] + names[:shift]:
+                db = self.fresh_database()
+                run = tools[name](self.server.url(db))
+                got = self.fingerprint(db)
+                expected = expected or got
+                if got != expected:
+                    raise BenchError(f"{name} left a different schema for N={len(migrations)}")
+                if round_no >= 0:
+                    samples[name].runs.append(run)
+                self.server.drop_database(db)
+            print(f"  N={len(migrations)} round {round_no + 1}/{self.repeats} done", file=sys.stderr)
+        return samples
+
+    def fast_paths(self, migrations: Sequence[history.Migration]) -> dict[str, Samples]:
+        """status, no-op migrate and rollback of the last migration, with N applied.
+
+        The database is brought to N-1 applied, then the last one is applied as its own
+        batch, so ``rollback`` (which undoes the last batch) undoes exactly one migration.
+        Each rollback is followed by an untimed re-apply for the next round.
+        """
+        root = self.layouts(migrations)
+        full, prev = root / "drizzle", root / "drizzle-prev"
+        db = self.fresh_database()
+        url = self.server.url(db)
+        self.km("migrate", url=url, folder=prev)
+        self.km("migrate", url=url, folder=full)
+        if self.tracked(db) != len(migrations):
+            raise BenchError("kubemigrate did not record every migration")
+        result = {"status": Samples(), "no-op migrate": Samples(), "rollback last": Samples()}
+        for round_no in range(-1, self.repeats):
+            status = self.km("status", url=url, folder=full)
+            noop = self.km("migrate", url=url, folder=full)
+            rollback = self.km("rollback", url=url, folder=full)
+            if self.tracked(db) != len(migrations) - 1:
+                raise BenchError("rollback did not undo exactly the last migration")
+            self.km("migrate", url=url, folder=full)
+            if round_no >= 0:
+                result["status"].runs.append(status)
+                result["no-op migrate"].runs.append(noop)
+                result["rollback last"].runs.append(rollback)
+        self.server.drop_database(db)
+        return result
+
+
+def machine_info(server: postgres.PostgresServer, dbmate: Path, kubemigrate: Path | None) -> dict[str, str]:
+    """What the figures were measured on, for the README next to them."""
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_kb = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    with psycopg.connect(server.url()) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    pg_version = str(row[0]) if row else "unknown"
+    dbmate_version = subprocess.run(
+        [str(dbmate), "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    km_version = "not available"
+    if kubemigrate is not None:
+        from importlib.metadata import version
+
+        km_version = version("kubemigrate")
+    return {
+        "CPU": cpu,
+        "Cores": str(os.cpu_count()),
+        "Memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
+        "OS": f"{platform.system()} {platform.release()}",
+        "PostgreSQL": f"{pg_version} (fsync on, local TCP)",
+        "Python": platform.python_version(),
+        "kubemigrate": km_version,
+        "dbmate": f"{dbmate_version} (npm {DBMATE_PACKAGE})",
+    }
+
+
+def _ratio_median(a: Samples, b: Samples) -> float:
+    """Median of per-round ratios: each pair ran in the same round, under the same load."""
+    return statistics.median(x.seconds / y.seconds for x, y in zip(a.runs, b.runs, strict=True))
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("PASS" if ok else "MISS")
+
+
+def report(
+    migrate: dict[int, dict[str, Samples]],
+    fast: dict[str, Samples] | None,
+    fast_n: int,
+    info: dict[str, str],
+    repeats: int,
+) -> str:
+    """The markdown report: figures, targets with PASS/MISS, and the machine."""
+    lines = [
+        "# Engine benchmark",
+        "",
+        f"Whole-process wall time in seconds, median of {repeats} after one warm-up "
+        "(min–max in brackets); each run on a fresh empty database; tools in rotating "
+        "order; ratios are medians of per-round ratios.",
+        "",
+        "## Migrate from an empty database",
+        "",
+        "| N | kubemigrate | psql -1 (floor) | dbmate | kubemigrate / psql | "
+        "kubemigrate / dbmate |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    targets: list[tuple[str, str, str, bool | None]] = []
+    for n, samples in sorted(migrate.items()):
+        km = samples.get("kubemigrate")
+        cells = []
+        for name in ("kubemigrate", "psql -1", "dbmate"):
+            s = samples.get(name)
+            cells.append(f"{s.median:.3f} ({s.spread})" if s else "n/a")
+        if km:
+            floor_ratio = _ratio_median(km, samples["psql -1"])
+            dbmate_ratio = _ratio_median(km, samples["dbmate"])
+            cells += [f"{floor_ratio:.2f}x", f"{dbmate_ratio:.2f}x"]
+        else:
+            floor_ratio = dbmate_ratio = None
+            cells += ["n/a", "n/a"]
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+        if n == max(migrate):
+            targets.append(
+                (
+                    f"migrate N={n} vs psql floor",
+                    "n/a" if floor_ratio is None else f"{floor_ratio:.2f}x",
+                    f"≤ {TARGET_FLOOR_RATIO:.2f}x",
+                    None if floor_ratio is None else floor_ratio <= TARGET_FLOOR_RATIO,
+                )
+            )
+            targets.append(
+                (
+                    f"migrate N={n} vs dbmate",
+                    "n/a" if dbmate_ratio is None else f"{dbmate_ratio:.2f}x",
+                    f"≤ {TARGET_DBMATE_RATIO:.2f}x",
+                    None if dbmate_ratio is None else dbmate_ratio <= TARGET_DBMATE_RATIO,
+                )
+            )
+    lines += ["", f"## With {fast_n} applied (kubemigrate)", ""]
+    rss_runs: list[Run] = [r for s in migrate.values() if "kubemigrate" in s for r in s["kubemigrate"].runs]
+    if fast:
+        lines += ["| command | median s | min–max | peak RSS MB |", "|---|---:|---:|---:|"]
+        for name, s in fast.items():
+            lines.append(f"| {name} | {s.median:.3f} | {s.spread} | {s.peak_rss_mb:.1f} |")
+            rss_runs += s.runs
+        for name in ("status", "no-op migrate"):
+            med = fast[name].median
+            targets.append(
+                (f"{name}, {fast_n} applied", f"{med:.3f} s", f"< {TARGET_FAST_PATH_S} s",
+                 med < TARGET_FAST_PATH_S)
+            )  # fmt: skip
+    else:
+        lines.append("kubemigrate CLI not available: not measured.")
+        targets += [
+            (f"status, {fast_n} applied", "n/a", f"< {TARGET_FAST_PATH_S} s", None),
+            (f"no-op migrate, {fast_n} applied", "n/a", f"< {TARGET_FAST_PATH_S} s", None),
+        ]
+    peak = max((r.max_rss_kb for r in rss_runs), default=0) / 1024
+    targets.append(
+        ("peak RSS of kubemigrate (any command)", f"{peak:.1f} MB" if rss_runs else "n/a",
+         f"< {TARGET_RSS_MB:.0f} MB", (peak < TARGET_RSS_MB) if rss_runs else None)
+    )  # fmt: skip
+    lines += ["", "## Peak RSS per tool (max over the migrate runs, MB)", ""]
+    lines += ["| N | " + " | ".join(next(iter(migrate.values()))) + " |"]
+    lines += ["|---:|" + "---:|" * len(next(iter(migrate.values())))]
+    for n, samples in sorted(migrate.items()):
+        lines.append(f"| {n} | " + " | ".join(f"{s.peak_rss_mb:.1f}" for s in samples.values()) + " |")
+    lines += ["", "## Targets (issue 2)", "", "| target | measured | goal | result |",
+              "|---|---:|---:|:---:|"]  # fmt: skip
+    for name, measured, goal, ok in targets:
+        lines.append(f"| {name} | {measured} | {goal} | {_verdict(ok)} |")
+    lines += ["", "## Machine", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in info.items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.engine", description=__doc__)
+    parser.add_argument("--sizes", default="300,1000", help="history sizes, comma-separated")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=20240601)
+    parser.add_argument("--kubemigrate", type=Path, help="the CLI (default: beside python)")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    sizes = sorted({int(s) for s in args.sizes.split(",")})
+    fast_n = 1000 if 1000 in sizes else max(sizes)
+
+    dbmate = ensure_dbmate()
+    kubemigrate = find_kubemigrate(args.kubemigrate)
+    if kubemigrate is None:
+        print("kubemigrate CLI not available: measuring psql and dbmate only", file=sys.stderr)
+    full = history.generate(max(sizes), args.seed)
+    server = postgres.start(durable=True)
+    work = Path(tempfile.mkdtemp(prefix="kubemigrate-bench-"))
+    try:
+        bench = Bench(server, work, kubemigrate, dbmate, args.repeats)
+        migrate = {n: bench.migrate_from_empty(full[:n]) for n in sizes}
+        fast = bench.fast_paths(full[:fast_n]) if kubemigrate else None
+        info = machine_info(server, dbmate, kubemigrate)
+    finally:
+        server.destroy()
+        shutil.rmtree(work, ignore_errors=True)
+    text = report(migrate, fast, fast_n, info, args.repeats)
+    print(text)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

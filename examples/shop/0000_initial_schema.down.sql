@@ -1,0 +1,3 @@
+DROP TYPE "public"."order_status";
+--> statement-breakpoint
+DROP TABLE IF EXISTS "customers";

@@ -1,0 +1,3 @@
+DROP INDEX IF EXISTS "products_sku_idx";
+--> statement-breakpoint
+DROP TABLE IF EXISTS "products";

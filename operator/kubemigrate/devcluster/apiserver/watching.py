@@ -1,0 +1,144 @@
+"""Watch streams: ``?watch=true``, newline-delimited JSON events, as clients expect them.
+
+- no resourceVersion, or "0": synthetic ADDED events for the current objects, then changes;
+- resourceVersion=N: only changes after N (410 Expired as an ERROR event when N has left
+  the history window, so reflectors relist);
+- ``sendInitialEvents=true`` (needs ``resourceVersionMatch=NotOlderThan`` and
+  ``allowWatchBookmarks=true``, else 422): the initial ADDED events, then a BOOKMARK
+  annotated ``k8s.io/initial-events-end: "true"`` (kubectl 1.3x ``wait`` waits for it);
+- label/field selectors filter events; an object that stops matching is sent as
+  DELETED and one that starts matching as ADDED, like the real watch cache;
+- ``timeoutSeconds`` ends the stream (default 30 minutes, like the server's
+  minRequestTimeout); DELETED events carry the final object with its new resourceVersion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from . import errors, tables
+from .resources import ResourceType
+from .store import Event, Store
+
+JsonDict = dict[str, Any]
+Matcher = Callable[[JsonDict], bool]
+
+DEFAULT_TIMEOUT = 1800.0
+
+
+def _line(event_type: str, obj: JsonDict) -> bytes:
+    return json.dumps({"type": event_type, "object": obj}).encode() + b"\n"
+
+
+class WatchRequest:
+    def __init__(
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        matches: Matcher,
+        query: dict[str, str],
+        as_table: bool,
+    ) -> None:
+        self.rtype = rtype
+        self.namespace = namespace
+        self.matches = matches
+        self.as_table = as_table
+        self.include = query.get("includeObject", "Metadata")
+        self.rv = query.get("resourceVersion", "")
+        self.bookmarks = query.get("allowWatchBookmarks", "").lower() == "true"
+        self.initial = query.get("sendInitialEvents", "").lower() == "true"
+        if self.initial and (query.get("resourceVersionMatch") != "NotOlderThan" or not self.bookmarks):
+            raise errors.ApiError(
+                422, "Invalid",
+                "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: "
+                "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled "
+                "and resourceVersionMatch is NotOlderThan and allowWatchBookmarks is true",
+                {},
+            )
+        timeout = query.get("timeoutSeconds")
+        self.timeout = float(timeout) if timeout else DEFAULT_TIMEOUT
+
+    def _visible(self, obj: JsonDict | None) -> bool:
+        if obj is None:
+            return False
+        if self.namespace is not None and obj["metadata"].get("namespace") != self.namespace:
+            return False
+        return self.matches(obj)
+
+    def _render(self, obj: JsonDict) -> JsonDict:
+        obj = dict(obj, apiVersion=self.rtype.api_version)
+        if self.as_table:
+            return tables.table(self.rtype, [obj], obj["metadata"]["resourceVersion"], self.include)
+        return obj
+
+    def _translate(self, event: Event) -> bytes | None:
+        now_visible = self._visible(event.obj)
+        was_visible = self._visible(event.old)
+        if event.type == "DELETED":
+            kind = "DELETED" if was_visible or now_visible else None
+        elif event.type == "ADDED":
+            kind = "ADDED" if now_visible else None
+        elif now_visible and was_visible:
+            kind = "MODIFIED"
+        elif now_visible:
+            kind = "ADDED"
+        elif was_visible:
+            kind = "DELETED"
+        else:
+            kind = None
+        return None if kind is None else _line(kind, self._render(event.obj))
+
+    def _bookmark(self, revision: int, initial_end: bool) -> bytes:
+        meta: JsonDict = {"resourceVersion": str(revision)}
+        if initial_end:
+            meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+        return _line("BOOKMARK", {"kind": self.rtype.kind, "apiVersion": self.rtype.api_version, "metadata": meta})
+
+    async def stream(self, store: Store) -> AsyncIterator[bytes]:
+        """Yield event lines until the timeout or the client goes away."""
+        storage = self.rtype.storage_key
+        synthetic = self.initial or self.rv in ("", "0")
+        since = store.revision if synthetic else _parse_rv(self.rv)
+        if not synthetic and since < store.oldest_revision() - 1:
+            gone = errors.gone(f"too old resource version: {since} ({store.oldest_revision()})")
+            yield _line("ERROR", gone.status())
+            return
+        backlog, queue = store.subscribe(storage, since)
+        snapshot = store.list(storage, self.namespace) if synthetic else []
+        revision = store.revision
+        try:
+            yield b""  # send the headers now: clients wait for them before anything happens
+            for obj in snapshot:
+                if self._visible(obj):
+                    yield _line("ADDED", self._render(obj))
+            if self.initial:
+                yield self._bookmark(revision, initial_end=True)
+            for event in backlog:
+                line = self._translate(event)
+                if line is not None:
+                    yield line
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.timeout
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return
+                try:
+                    event = await asyncio.wait_for(queue.get(), timeout=remaining)
+                except TimeoutError:
+                    return
+                line = self._translate(event)
+                if line is not None:
+                    yield line
+        finally:
+            store.unsubscribe(storage, queue)
+
+
+def _parse_rv(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise errors.bad_request(f"invalid resource version: {text!r}") from None

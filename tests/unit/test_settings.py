@@ -1,0 +1,133 @@
+"""OperatorSettings: read from KUBEMIGRATE_* only when asked, every field documented."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from pydantic import ValidationError
+
+from kubemigrate.settings import OperatorSettings, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's own KUBEMIGRATE_* variables must not leak into these tests."""
+    for key in list(os.environ):
+        if key.startswith("KUBEMIGRATE_"):
+            monkeypatch.delenv(key)
+
+
+def test_every_field_has_a_description() -> None:
+    for name, field in OperatorSettings.model_fields.items():
+        assert field.description, f"{name} has no docstring"
+        assert len(field.description) > 20, f"{name}'s docstring says too little"
+
+
+def test_defaults() -> None:
+    settings = load_settings()
+    assert settings.namespaces == ()
+    assert settings.clusterwide
+    assert settings.job_command == ("kubemigrate",)
+    assert settings.job_image.startswith("ghcr.io/kubemigrate/kubemigrate:")
+    assert settings.job_image_pull_policy == "IfNotPresent"
+    assert settings.default_environment == "development"
+    assert settings.metrics_port == 8080
+    assert settings.health_port == 8081
+    assert settings.standalone is True
+    assert settings.job_backoff_limit == 3
+    assert settings.job_active_deadline_seconds == 3600
+    assert settings.job_ttl_seconds_after_finished is None
+    assert settings.production_namespace_label == "kubemigrate.io/environment"
+
+
+def test_reads_the_environment_only_when_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = load_settings()
+    monkeypatch.setenv("KUBEMIGRATE_METRICS_PORT", "9100")
+    assert before.metrics_port == 8080
+    assert load_settings().metrics_port == 9100
+
+
+def test_namespaces_from_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBEMIGRATE_NAMESPACES", " shop, billing ,,shop")
+    settings = load_settings()
+    assert settings.namespaces == ("shop", "billing")
+    assert not settings.clusterwide
+
+
+def test_empty_namespaces_means_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBEMIGRATE_NAMESPACES", "")
+    assert load_settings().clusterwide
+
+
+def test_bad_namespace_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBEMIGRATE_NAMESPACES", "shop,Not_Valid")
+    with pytest.raises(ValidationError, match="Not_Valid"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ('["python", "-m", "kubemigrate"]', ("python", "-m", "kubemigrate")),
+        ("python -m kubemigrate", ("python", "-m", "kubemigrate")),
+        ("'/opt/my tools/kubemigrate'", ("/opt/my tools/kubemigrate",)),
+    ],
+)
+def test_job_command_from_json_or_shell_words(
+    monkeypatch: pytest.MonkeyPatch, raw: str, expected: tuple[str, ...]
+) -> None:
+    monkeypatch.setenv("KUBEMIGRATE_JOB_COMMAND", raw)
+    assert load_settings().job_command == expected
+
+
+def test_job_command_cannot_be_empty() -> None:
+    with pytest.raises(ValidationError, match="must name a program"):
+        load_settings(job_command=[])
+
+
+def test_none_unsets_an_optional_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBEMIGRATE_JOB_ACTIVE_DEADLINE_SECONDS", "none")
+    monkeypatch.setenv("KUBEMIGRATE_JOB_TTL_SECONDS_AFTER_FINISHED", "600")
+    settings = load_settings()
+    assert settings.job_active_deadline_seconds is None
+    assert settings.job_ttl_seconds_after_finished == 600
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("KUBEMIGRATE_DEFAULT_ENVIRONMENT", "prod"),
+        ("KUBEMIGRATE_JOB_IMAGE_PULL_POLICY", "Sometimes"),
+        ("KUBEMIGRATE_JOB_BACKOFF_LIMIT", "11"),
+        ("KUBEMIGRATE_METRICS_PORT", "0"),
+        ("KUBEMIGRATE_HEALTH_PORT", "8080"),
+        ("KUBEMIGRATE_PRODUCTION_NAMESPACE_LABEL", "not a label"),
+        ("KUBEMIGRATE_PEERING_NAME", "Kube_Migrate"),
+    ],
+)
+def test_invalid_values_are_rejected(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError):
+        load_settings()
+
+
+def test_overrides_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBEMIGRATE_JOB_IMAGE", "from-env:1")
+    assert load_settings(job_image="explicit:2").job_image == "explicit:2"
+
+
+def test_peering_for_several_replicas(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBEMIGRATE_STANDALONE", "false")
+    monkeypatch.setenv("KUBEMIGRATE_PEERING_NAME", "kubemigrate-prod")
+    settings = load_settings()
+    assert settings.standalone is False
+    assert settings.peering_name == "kubemigrate-prod"
+
+
+def test_settings_are_frozen() -> None:
+    settings = load_settings()
+    with pytest.raises(ValidationError):
+        settings.metrics_port = 1  # type: ignore[misc]
