@@ -223,7 +223,7 @@ class _Generator:
             f'INSERT INTO "{table.name}" ("label", "source") '
             f"SELECT 'item ' || g, '{tag}' FROM generate_series(1, {rows}) AS g"
         )
-        down = f"DELETE FROM \"{table.name}\" WHERE \"source\" = '{tag}'"
+        down = f'DELETE FROM "{table.name}" WHERE "source" = \'{tag}\''
         self._next()
         return f"seed_{table.name}", [up], [down]
 

@@ -388,11 +388,15 @@ def plan(
     for_action: Annotated[str, typer.Option("--for", help="migrate | rollback | reset")] = "migrate",
     steps: Annotated[int | None, typer.Option("--steps", min=1)] = None,
     target: Target = None,
+    lock_wait: LockWait = 60.0,
+    lock_timeout: LockTimeout = None,
+    statement_timeout: StatementTimeout = None,
     result_file: ResultFile = None,
     run_id: RunId = None,
 ) -> None:
     """What migrate, rollback or reset would do now, with the confirmation phrase; read-only."""
-    ctx = Context(database_url, directory, fmt, env, as_json, log_format, result_file, run_id)
+    del lock_wait  # accepted for symmetry with the Job's flags; a plan takes no lock
+    ctx = Context(database_url, directory, fmt, env, as_json, log_format, result_file, run_id, lock_timeout, statement_timeout)
     try:
         action = Action(for_action)
         if action not in (Action.MIGRATE, Action.ROLLBACK, Action.RESET):

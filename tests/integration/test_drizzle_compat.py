@@ -15,6 +15,7 @@ dollar quotes, ``ALTER TYPE ... ADD VALUE`` in a transaction, and no ``.down.sql
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import shutil
@@ -58,8 +59,9 @@ const { Pool } = require("pg");
 PG_DUMP_EXCLUDES = [
     "--exclude-schema=drizzle",  # drizzle.__drizzle_migrations
     "--exclude-table=public.__drizzle_migrations*",  # older drizzle versions, in public
-    "--exclude-table=public.__migration_tracking*",  # table and its id sequence
-    "--exclude-table=public.__migration_history*",
+    # kubemigrate's __migration_tracking (and its id sequence), __migration_history and
+    # __migration_dirty: every table of ours shares the prefix.
+    "--exclude-table=public.__migration_*",
 ]
 
 pytestmark = pytest.mark.skipif(
@@ -201,9 +203,18 @@ def test_drizzle_kit_folder_gives_the_same_schema_as_drizzles_migrator(
     expected = _schema_dump(server, "by_drizzle")
     actual = _schema_dump(server, "by_kubemigrate")
     # Guard against a vacuous pass (two empty dumps): the last migrations are there.
-    assert 'CREATE TABLE public.catalog_items' in expected
+    assert "CREATE TABLE public.catalog_items" in expected
     assert "CREATE TRIGGER order_items_total" in expected
-    assert actual == expected
+    diff = "\n".join(
+        difflib.unified_diff(
+            expected.splitlines(),
+            actual.splitlines(),
+            "drizzle-orm migrate()",
+            "kubemigrate",
+            lineterm="",
+        )
+    )
+    assert actual == expected, f"schemas differ:\n{diff}"
 
 
 def test_kubemigrate_records_each_drizzle_kit_file_once(

@@ -88,8 +88,9 @@ def generate_migration(directory: Path, name: str, sql_file: Path | None = None)
     up_path, down_path = directory / f"{tag}.sql", directory / f"{tag}.down.sql"
     if up_path.exists():
         raise SourceError(f"{up_path} already exists.", hint="the journal and the files disagree; check meta/_journal.json")
+    uninvertible: tuple[str, ...] = ()
     if up == TEMPLATE:
-        down, uninvertible = "-- Write the SQL that undoes the up migration here\n", ()
+        down = "-- Write the SQL that undoes the up migration here\n"
     else:
         down, uninvertible = _down_for(up)
     journal_path.parent.mkdir(parents=True, exist_ok=True)

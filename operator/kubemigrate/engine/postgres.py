@@ -160,7 +160,7 @@ class PostgresStore:
         params["options"] = " ".join(o for o in options if o)
         params.setdefault("application_name", self._application_name)
         params.setdefault("connect_timeout", str(self._connect_timeout_s))
-        return make_conninfo(**params)
+        return make_conninfo("", **params)
 
     def connect(self) -> None:
         try:

@@ -387,9 +387,11 @@ class Runner:
         return Outcome(action=str(Action.VERIFY), ok=True, counts=counts)
 
     @staticmethod
-    def _failed(action: Action, error: KubemigrateError, counts: Counts, **flags: bool) -> Outcome:
+    def _failed(
+        action: Action, error: KubemigrateError, counts: Counts, *, drift: bool, dirty: bool = False
+    ) -> Outcome:
         return Outcome(action=str(action), ok=False, exitCode=int(error.exit_code), counts=counts,
-                       error=error.to_dict(), **flags)
+                       error=error.to_dict(), drift=drift, dirty=dirty)
 
     def _outcome(
         self,

@@ -20,7 +20,7 @@ from .resources import ALL_VERBS, Catalogue, ResourceType
 
 JsonDict = dict[str, Any]
 
-MAJOR, MINOR, PATCH = "1", "35", "0"
+MAJOR, MINOR, PATCH = "1", "36", "1"
 VERSION_INFO: JsonDict = {
     "major": MAJOR,
     "minor": MINOR,

@@ -32,14 +32,18 @@ class Event:
 
 @dataclass
 class Store:
+    history_size: int = HISTORY
     revision: int = 1
     objects: dict[StorageKey, dict[ObjectKey, JsonDict]] = field(
         default_factory=lambda: collections.defaultdict(dict)
     )
-    history: collections.deque[Event] = field(default_factory=lambda: collections.deque(maxlen=HISTORY))
-    watchers: dict[StorageKey, set[asyncio.Queue[Event]]] = field(
+    history: collections.deque[Event] = field(init=False)
+    watchers: dict[StorageKey, set[asyncio.Queue[Event | None]]] = field(
         default_factory=lambda: collections.defaultdict(set)
     )
+
+    def __post_init__(self) -> None:
+        self.history = collections.deque(maxlen=self.history_size)
 
     def get(self, storage: StorageKey, namespace: str, name: str) -> JsonDict | None:
         obj = self.objects[storage].get((namespace, name))
@@ -77,18 +81,24 @@ class Store:
     def oldest_revision(self) -> int:
         return self.history[0].revision if self.history else self.revision
 
-    def subscribe(self, storage: StorageKey, since: int) -> tuple[list[Event], asyncio.Queue[Event]]:
+    def subscribe(self, storage: StorageKey, since: int) -> tuple[list[Event], asyncio.Queue[Event | None]]:
         """Events after ``since`` from history, plus a queue for the ones to come.
 
         Both happen with no await in between, so no event falls into a gap.
         """
         backlog = [e for e in self.history if e.storage == storage and e.revision > since]
-        queue: asyncio.Queue[Event] = asyncio.Queue()
+        queue: asyncio.Queue[Event | None] = asyncio.Queue()
         self.watchers[storage].add(queue)
         return backlog, queue
 
-    def unsubscribe(self, storage: StorageKey, queue: asyncio.Queue[Event]) -> None:
+    def unsubscribe(self, storage: StorageKey, queue: asyncio.Queue[Event | None]) -> None:
         self.watchers[storage].discard(queue)
+
+    def close_watches(self) -> None:
+        """End every open watch (on shutdown), so connections close at once."""
+        for queues in self.watchers.values():
+            for queue in queues:
+                queue.put_nowait(None)
 
     def drop_storage(self, storage: StorageKey) -> list[JsonDict]:
         """Remove every object of a resource (its CRD was deleted), with DELETED events."""

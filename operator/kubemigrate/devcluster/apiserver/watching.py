@@ -58,6 +58,8 @@ class WatchRequest:
                 "and resourceVersionMatch is NotOlderThan and allowWatchBookmarks is true",
                 {},
             )
+        if self.rv not in ("", "0"):
+            _parse_rv(self.rv)
         timeout = query.get("timeoutSeconds")
         self.timeout = float(timeout) if timeout else DEFAULT_TIMEOUT
 
@@ -129,6 +131,8 @@ class WatchRequest:
                 try:
                     event = await asyncio.wait_for(queue.get(), timeout=remaining)
                 except TimeoutError:
+                    return
+                if event is None:
                     return
                 line = self._translate(event)
                 if line is not None:

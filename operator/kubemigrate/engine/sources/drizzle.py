@@ -49,7 +49,7 @@ def read_journal(path: Path) -> dict[str, Any]:
                 f"{path}: entry {i} has no \"tag\" (the file name without .sql).",
                 hint='each entry needs at least {"idx": N, "tag": "NNNN_name"}',
             )
-    return data
+    return dict(data)
 
 
 def load(directory: Path) -> Source:

@@ -1,0 +1,97 @@
+"""kubemigrate: PostgreSQL schema migrations the Kubernetes way.
+
+The Python API for scripts (the original system's integration examples)::
+
+    import kubemigrate
+
+    outcome = kubemigrate.apply_migrations("postgresql://...", "./drizzle")
+    report = kubemigrate.show_status("postgresql://...", "./drizzle")
+
+Imports stay lazy so that ``import kubemigrate`` (and the CLI a Job runs) costs
+nothing until an engine function is called.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kubemigrate.domain.outcome import Outcome
+    from kubemigrate.engine.report import StatusReport
+
+__all__ = ["apply_migrations", "rollback_migrations", "show_status"]
+__version__ = "0.1.0"
+
+
+def apply_migrations(
+    database_url: str,
+    directory: str | Path = "./drizzle",
+    *,
+    environment: str = "development",
+    target: str | None = None,
+    dry_run: bool = False,
+    lock_wait_s: float = 60.0,
+    fmt: str = "drizzle",
+) -> Outcome:
+    """Apply every pending migration as one batch; raises a ``KubemigrateError`` on failure."""
+    from kubemigrate.domain.migrations import Action, Environment
+    from kubemigrate.engine.runner import RunOptions
+    from kubemigrate.engine.session import open_runner
+
+    options = RunOptions(
+        environment=Environment(environment), target=target, dry_run=dry_run, lock_wait_s=lock_wait_s
+    )
+    with open_runner(database_url, Path(directory), fmt=fmt, command="migrate") as runner:
+        return runner.run(Action.MIGRATE, options)
+
+
+def rollback_migrations(
+    database_url: str,
+    directory: str | Path = "./drizzle",
+    *,
+    environment: str = "development",
+    steps: int | None = None,
+    target: str | None = None,
+    confirm: str | None = None,
+    fmt: str = "drizzle",
+) -> Outcome:
+    """Undo the last batch (or ``steps`` batches, or down to ``target``)."""
+    from kubemigrate.domain.migrations import Action, Environment
+    from kubemigrate.engine.runner import RunOptions
+    from kubemigrate.engine.session import open_runner
+
+    options = RunOptions(
+        environment=Environment(environment), steps=steps, target=target, confirm=confirm
+    )
+    with open_runner(
+        database_url, Path(directory), fmt=fmt, command="rollback", allow_empty=True
+    ) as runner:
+        return runner.run(Action.ROLLBACK, options)
+
+
+def show_status(
+    database_url: str,
+    directory: str | Path = "./drizzle",
+    *,
+    fmt: str = "drizzle",
+    print_report: bool = True,
+) -> StatusReport:
+    """The status report; printed like ``kubemigrate status`` unless ``print_report=False``."""
+    from kubemigrate.engine import report
+    from kubemigrate.engine.session import open_runner
+
+    with open_runner(
+        database_url, Path(directory), fmt=fmt, command="status", allow_empty=True
+    ) as runner:
+        state = runner.state(with_rollbacks=True)
+        result = report.build(
+            runner.source.migrations,
+            state.applied,
+            rollbacks=state.rollbacks,
+            dirty=state.dirty,
+            warnings=runner.source.warnings,
+        )
+    if print_report:
+        print(result.text(), end="")
+    return result

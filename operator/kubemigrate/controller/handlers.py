@@ -1,0 +1,72 @@
+"""The kopf handlers: thin routes from watch events to ``Lifecycle``.
+
+Errors leave through ``translation.to_kopf`` so kopf retries what a retry can
+fix and gives up on what it cannot; the handler-error counter sees both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import kopf
+
+from kubemigrate.controller import jobs, translation
+from kubemigrate.controller.kube import GROUP, PLURAL, VERSION, Kube, load_client
+from kubemigrate.controller.lifecycle import Lifecycle
+from kubemigrate.observability.metrics import Metrics
+from kubemigrate.settings import OperatorSettings
+
+RUNS = (GROUP, VERSION, PLURAL)
+JOB_LABELS = {jobs.LABEL_MANAGED_BY: jobs.MANAGED_BY}
+
+
+def _guarded(name: str, memo: Any, doing: str, work: Callable[[Lifecycle], None]) -> None:
+    lifecycle: Lifecycle = memo.lifecycle
+    try:
+        work(lifecycle)
+    except (kopf.TemporaryError, kopf.PermanentError):
+        lifecycle.metrics.handler_error(name)
+        raise
+    except Exception as exc:
+        lifecycle.metrics.handler_error(name)
+        raise translation.to_kopf(exc, doing=doing) from exc
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
+    """kopf's own bookkeeping goes to annotations; status belongs to the run."""
+    operator: OperatorSettings = memo.settings
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
+    settings.posting.enabled = False  # Lifecycle posts one Event per transition itself
+    settings.peering.standalone = operator.standalone
+    settings.peering.name = operator.peering_name
+    settings.execution.max_workers = 32
+    settings.watching.server_timeout = 300
+    settings.networking.error_backoffs = [0.5, 1, 2, 5]
+    metrics: Metrics = memo.metrics
+    memo.lifecycle = Lifecycle(Kube(load_client()), operator, metrics)
+
+
+@kopf.on.resume(*RUNS)
+@kopf.on.create(*RUNS)
+def run_created(body: kopf.Body, memo: Any, **_: Any) -> None:
+    _guarded("run_created", memo, f"starting MigrationRun {body.metadata.name}",
+             lambda lc: lc.start(dict(body)))
+
+
+@kopf.on.field(*RUNS, field="spec.confirm")
+def confirm_changed(body: kopf.Body, memo: Any, old: Any, new: Any, **_: Any) -> None:
+    if old == new or new is None:
+        return
+    _guarded("confirm_changed", memo, f"confirming MigrationRun {body.metadata.name}",
+             lambda lc: lc.confirm(dict(body)))
+
+
+@kopf.on.event("batch", "v1", "jobs", labels=JOB_LABELS)
+def job_event(body: kopf.Body, memo: Any, type: str | None, **_: Any) -> None:  # noqa: A002 - kopf's name
+    if type == "DELETED":
+        return
+    _guarded("job_event", memo, f"reading Job {body.metadata.name}",
+             lambda lc: lc.job_changed(dict(body)))

@@ -1,0 +1,33 @@
+"""``kubemigrate operator``: settings, logs, metrics, then kopf."""
+
+from __future__ import annotations
+
+import logging
+
+import kopf
+
+from kubemigrate.observability.logging import configure as configure_logging
+from kubemigrate.observability.metrics import Metrics
+from kubemigrate.settings import load_settings
+
+
+def run_operator(*, log_format: str | None = None) -> None:
+    settings = load_settings()
+    configure_logging(log_format or "json")
+    kopf.configure(log_format=kopf.LogFormat.JSON, verbose=False)
+    logging.getLogger("kubernetes").setLevel(logging.WARNING)
+    metrics = Metrics()
+    server = metrics.serve(settings.metrics_port)
+    from kubemigrate.controller import handlers  # noqa: F401 - registers the handlers
+
+    try:
+        kopf.run(
+            standalone=settings.standalone,
+            peering_name=settings.peering_name,
+            namespaces=settings.namespaces,
+            clusterwide=not settings.namespaces,
+            liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz",
+            memo=kopf.Memo(settings=settings, metrics=metrics),
+        )
+    finally:
+        server()

@@ -1,0 +1,87 @@
+"""Reading a finished Job's result back: its conditions and its pod's termination message.
+
+The engine writes its JSON Outcome to ``/dev/termination-log``; Kubernetes copies
+it into the pod's ``state.terminated.message``. When the pod died before writing
+it (OOM, deadline, image pull), the Job's own condition explains the failure.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kubemigrate.controller.jobs import CONTAINER_NAME
+from kubemigrate.domain.outcome import Outcome
+
+
+@dataclass(frozen=True)
+class JobState:
+    finished: bool
+    succeeded: bool
+    reason: str | None = None
+    message: str | None = None
+
+
+def job_state(job: Mapping[str, Any]) -> JobState:
+    """Complete / Failed from the Job's conditions, as the Job controller sets them."""
+    for condition in (job.get("status") or {}).get("conditions") or ():
+        if condition.get("status") != "True":
+            continue
+        if condition.get("type") == "Complete":
+            return JobState(True, True, condition.get("reason"), condition.get("message"))
+        if condition.get("type") == "Failed":
+            return JobState(True, False, condition.get("reason"), condition.get("message"))
+    return JobState(False, False)
+
+
+def _terminated(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    for status in (pod.get("status") or {}).get("containerStatuses") or ():
+        if status.get("name") == CONTAINER_NAME:
+            terminated = (status.get("state") or {}).get("terminated")
+            if terminated:
+                return dict(terminated)
+    return None
+
+
+def waiting_problem(pods: Sequence[Mapping[str, Any]]) -> str | None:
+    """A pod stuck before start (missing Secret key, bad image): the kubelet's message."""
+    for pod in pods:
+        for status in (pod.get("status") or {}).get("containerStatuses") or ():
+            waiting = (status.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason") in (
+                "CreateContainerConfigError",
+                "ErrImagePull",
+                "ImagePullBackOff",
+                "InvalidImageName",
+            ):
+                return f"{waiting.get('reason')}: {waiting.get('message', '')}".strip()
+    return None
+
+
+def outcome_from_pods(pods: Sequence[Mapping[str, Any]]) -> tuple[Outcome | None, str | None]:
+    """The newest pod's Outcome, or (None, the raw message/log tail) when it has none."""
+    finished = []
+    for pod in pods:
+        terminated = _terminated(pod)
+        if terminated is not None:
+            finished.append((str(terminated.get("finishedAt") or ""), terminated))
+    if not finished:
+        return None, None
+    finished.sort(key=lambda item: item[0])
+    message = str(finished[-1][1].get("message") or "").strip()
+    if not message:
+        return None, f"exit code {finished[-1][1].get('exitCode')}"
+    try:
+        data = json.loads(message)
+        return Outcome.from_dict(data), None
+    except (ValueError, TypeError, KeyError):
+        return None, message[-1024:]
+
+
+def failed_outcome(action: str, reason: str, message: str) -> Outcome:
+    """An Outcome for a Job that ended without the engine's own result."""
+    return Outcome(
+        action=action, ok=False, exitCode=1, error={"reason": reason, "message": message}
+    )

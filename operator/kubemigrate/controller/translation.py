@@ -1,0 +1,64 @@
+"""The one place where errors become kopf errors and condition reasons.
+
+Kubernetes API failures split by whether a retry helps (kopf's TemporaryError
+with a delay, or PermanentError); engine results carry their own stable
+reasons, which pass through to the run's conditions unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from kubemigrate.domain.errors import KubemigrateError
+from kubemigrate.domain.outcome import Outcome
+from kubemigrate.domain.status import Reason
+
+#: Job controller reasons that say why a Job failed without the engine's result.
+_JOB_REASONS = {
+    "DeadlineExceeded": Reason.DEADLINE_EXCEEDED,
+    "BackoffLimitExceeded": Reason.JOB_FAILED,
+    "PodFailurePolicy": Reason.JOB_FAILED,
+}
+
+
+def failure_reason(outcome: Outcome) -> str:
+    """The condition reason for a failed run: the engine's, else the Job's."""
+    error = outcome.error or {}
+    return str(error.get("reason") or Reason.JOB_FAILED)
+
+
+def job_reason(reason: str | None) -> str:
+    return str(_JOB_REASONS.get(reason or "", Reason.JOB_FAILED))
+
+
+def api_status(exc: BaseException) -> int | None:
+    """The HTTP status of a kubernetes-client error, if it is one."""
+    status = getattr(exc, "status", None)
+    return int(status) if isinstance(status, int) else None
+
+
+def to_kopf(exc: BaseException, *, doing: str) -> Exception:
+    """An exception from a handler's work, as kopf should treat it.
+
+    Domain errors that are not retryable are permanent (the spec is immutable, so a
+    retry sees the same thing); API conflicts, throttling, server errors and network
+    trouble are temporary.
+    """
+    if isinstance(exc, KubemigrateError):
+        if exc.retryable:
+            return kopf.TemporaryError(f"{doing}: {exc.message}", delay=5)
+        return kopf.PermanentError(f"{doing}: {exc.message}")
+    status = api_status(exc)
+    if status is not None:
+        if status in (409, 429) or status >= 500:
+            return kopf.TemporaryError(
+                f"{doing}: API server answered {status}", delay=1 if status == 409 else 5
+            )
+        return kopf.PermanentError(f"{doing}: API server answered {status}: {_reason(exc)}")
+    return kopf.TemporaryError(f"{doing}: {type(exc).__name__}: {exc}", delay=5)
+
+
+def _reason(exc: Any) -> str:
+    return str(getattr(exc, "reason", "") or exc)

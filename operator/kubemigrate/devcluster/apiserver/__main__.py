@@ -1,0 +1,34 @@
+"""``python -m kubemigrate.devcluster.apiserver --port PORT [--host H] [--kubeconfig PATH]``.
+
+Prints ``READY <url>`` on stdout once serving; exits cleanly on SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from .server import serve
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kubemigrate.devcluster.apiserver", description=__doc__)
+    parser.add_argument("--port", type=int, required=True, help="TCP port; 0 picks a free one")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--kubeconfig", type=Path, default=None, help="write a kubeconfig here")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+
+    def ready(url: str) -> None:
+        sys.stdout.write(f"READY {url}\n")
+        sys.stdout.flush()
+
+    asyncio.run(serve(args.host, args.port, args.kubeconfig, ready))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

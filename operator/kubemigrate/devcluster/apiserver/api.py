@@ -1,0 +1,377 @@
+"""The HTTP face of the API: routing, body decoding, verbs, patch types, output formats.
+
+URL grammar as the real server parses it: ``/api/v1`` or ``/apis/<group>/<version>``,
+then ``[namespaces/<ns>/]<plural>[/<name>[/<subresource>]]``, where
+``namespaces/<name>/status`` and ``/finalize`` are the Namespace's own subresources.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from . import discovery, errors, patching, selectors, tables
+from .cluster import Cluster, WriteOptions
+from .errors import ApiError
+from .resources import ResourceType
+from .watching import WatchRequest
+from .wire import Request, Response, StreamResponse
+
+JsonDict = dict[str, Any]
+
+JSON_TYPES = {"application/json", "", "*/*"}
+YAML_TYPES = {"application/yaml", "application/x-yaml", "text/yaml"}
+PATCH_TYPES = {
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/json-patch+json",
+    "application/apply-patch+yaml",
+    "application/apply-patch+cbor",
+}
+JOB_ORPHAN_WARNING = (
+    "child pods are preserved by default when jobs are deleted; set propagationPolicy=Background "
+    "to remove them or set propagationPolicy=Orphan to suppress this warning"
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    rtype: ResourceType
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+
+
+def _decode(request: Request, *, yaml_ok: bool = False) -> Any:
+    content_type = request.content_type
+    if "protobuf" in content_type or "cbor" in content_type:
+        raise errors.unsupported_media_type(content_type)
+    if not request.body:
+        return None
+    try:
+        if content_type in YAML_TYPES or (yaml_ok and "yaml" in content_type):
+            return yaml.safe_load(request.body)
+        return json.loads(request.body)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise errors.bad_request(f"the body of the request could not be decoded: {exc}") from None
+
+
+class Api:
+    def __init__(self, cluster: Cluster, server_address: str = "") -> None:
+        self.cluster = cluster
+        self.server_address = server_address
+
+    async def handle(self, request: Request) -> Response | StreamResponse:
+        try:
+            return await self._route(request)
+        except ApiError as exc:
+            return Response(exc.code, exc.status(), warnings=exc.warnings)
+
+    # --- routing -------------------------------------------------------------------
+
+    async def _route(self, request: Request) -> Response | StreamResponse:
+        path = request.path.rstrip("/") or "/"
+        parts = [p for p in path.split("/") if p]
+        catalogue = self.cluster.catalogue
+        if request.method == "GET":
+            static = self._static(path, parts)
+            if static is not None:
+                return static
+        if len(parts) >= 2 and parts[0] == "api":
+            group, version, rest = "", parts[1], parts[2:]
+        elif len(parts) >= 3 and parts[0] == "apis":
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise errors.resource_not_found()
+        if not rest:
+            raise errors.resource_not_found()
+        namespace = None
+        if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] not in ("status", "finalize"):
+            namespace, rest = rest[1], rest[2:]
+        if len(rest) > 3:
+            raise errors.resource_not_found()
+        rtype = catalogue.lookup(group, version, rest[0])
+        if rtype is None or (namespace is not None and not rtype.namespaced):
+            raise errors.resource_not_found()
+        name = rest[1] if len(rest) > 1 else None
+        sub = rest[2] if len(rest) > 2 else None
+        if sub is not None and sub not in rtype.all_subresources:
+            raise errors.resource_not_found()
+        if rtype.namespaced and name is not None and namespace is None:
+            raise errors.resource_not_found()
+        return await self._verb(request, Target(rtype, namespace, name, sub))
+
+    def _static(self, path: str, parts: list[str]) -> Response | None:
+        catalogue = self.cluster.catalogue
+        doc: Any = None
+        if path == "/":
+            doc = discovery.root_paths(catalogue)
+        elif path == "/version":
+            doc = discovery.VERSION_INFO
+        elif path in ("/healthz", "/livez", "/readyz"):
+            return Response(200, b"ok", "text/plain; charset=utf-8")
+        elif path == "/api":
+            doc = discovery.api_versions(self.server_address)
+        elif path == "/apis":
+            doc = discovery.api_groups(catalogue)
+        elif path == "/openapi/v2":
+            doc = discovery.openapi_v2()
+        elif path == "/openapi/v3":
+            doc = discovery.openapi_v3_root(catalogue)
+        elif len(parts) >= 4 and parts[:2] == ["openapi", "v3"]:
+            gv = parts[2:]
+            if gv[0] == "api" and len(gv) == 2:
+                doc = discovery.openapi_v3_group_version(catalogue, "", gv[1])
+            elif gv[0] == "apis" and len(gv) == 3:
+                doc = discovery.openapi_v3_group_version(catalogue, gv[1], gv[2])
+            if doc is None or not doc["paths"]:
+                raise errors.resource_not_found()
+        elif len(parts) == 2 and parts[0] == "api":
+            doc = discovery.resource_list(catalogue, "", parts[1])
+            if doc is None:
+                raise errors.resource_not_found()
+        elif len(parts) == 2 and parts[0] == "apis":
+            doc = discovery.api_group(catalogue, parts[1])
+            if doc is None:
+                raise errors.resource_not_found()
+        elif len(parts) == 3 and parts[0] == "apis":
+            doc = discovery.resource_list(catalogue, parts[1], parts[2])
+            if doc is None:
+                raise errors.resource_not_found()
+        return None if doc is None else Response(200, doc)
+
+    async def _verb(self, request: Request, target: Target) -> Response | StreamResponse:
+        method = request.method
+        if method == "GET" and target.name is None:
+            if request.flag("watch"):
+                return self._watch(request, target)
+            return self._list(request, target)
+        if method == "GET":
+            assert target.name is not None
+            obj = self.cluster.get(target.rtype, target.namespace, target.name)
+            return self._output(request, target.rtype, obj, 200)
+        if method == "POST" and target.name is None:
+            return self._create(request, target)
+        if method == "PUT" and target.name is not None:
+            return self._replace(request, target)
+        if method == "PATCH" and target.name is not None:
+            return self._patch(request, target)
+        if method == "DELETE" and target.name is not None:
+            return self._delete(request, target)
+        if method == "DELETE":
+            return self._delete_collection(request, target)
+        raise errors.method_not_allowed(method)
+
+    # --- helpers -------------------------------------------------------------------
+
+    def _options(self, request: Request) -> WriteOptions:
+        validation = request.query.get("fieldValidation", "Warn") or "Warn"
+        if validation not in ("Strict", "Warn", "Ignore"):
+            raise errors.bad_request(f"fieldValidation must be one of Strict, Warn or Ignore, not {validation!r}")
+        return WriteOptions(dry_run=request.query.get("dryRun") == "All", field_validation=validation)
+
+    def _output(self, request: Request, rtype: ResourceType, obj: JsonDict, status: int,
+                warnings: list[str] | None = None) -> Response:
+        if tables.wants_table(request.header("accept")):
+            body = tables.table(rtype, [obj], obj["metadata"].get("resourceVersion", ""),
+                                request.query.get("includeObject", "Metadata"))
+            return Response(status, body, warnings=warnings or [])
+        return Response(status, obj, warnings=warnings or [])
+
+    def _matcher(self, request: Request, rtype: ResourceType) -> selectors.Predicate:
+        checks = []
+        if request.query.get("labelSelector"):
+            checks.append(selectors.label_selector(request.query["labelSelector"]))
+        if request.query.get("fieldSelector"):
+            checks.append(selectors.field_selector(request.query["fieldSelector"], rtype.plural, rtype.kind))
+        return lambda obj: all(check(obj) for check in checks)
+
+    def _body_object(self, request: Request, target: Target) -> JsonDict:
+        body = _decode(request)
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body of the request must be an object")
+        return self._check_body(body, target)
+
+    @staticmethod
+    def _check_body(body: JsonDict, target: Target) -> JsonDict:
+        rtype = target.rtype
+        api_version = body.get("apiVersion")
+        if api_version not in (None, "") and api_version != rtype.api_version:
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API version "
+                f"({rtype.api_version})"
+            )
+        kind = body.get("kind")
+        if kind not in (None, "") and kind != rtype.kind:
+            raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind ({rtype.kind})")
+        body_ns = (body.get("metadata") or {}).get("namespace")
+        if target.namespace and body_ns and body_ns != target.namespace:
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+        return body
+
+    # --- verbs ---------------------------------------------------------------------
+
+    def _list(self, request: Request, target: Target) -> Response:
+        rtype = target.rtype
+        matches = self._matcher(request, rtype)
+        items = [o for o in self.cluster.list(rtype, target.namespace) if matches(o)]
+        revision = str(self.cluster.store.revision)
+        if tables.wants_table(request.header("accept")):
+            return Response(200, tables.table(rtype, items, revision, request.query.get("includeObject", "Metadata")))
+        for item in items:
+            item.pop("apiVersion", None)
+            item.pop("kind", None)
+            item["apiVersion"], item["kind"] = rtype.api_version, rtype.kind
+        return Response(200, {
+            "kind": rtype.list_kind,
+            "apiVersion": rtype.api_version,
+            "metadata": {"resourceVersion": revision},
+            "items": items,
+        })
+
+    def _watch(self, request: Request, target: Target) -> StreamResponse:
+        watch = WatchRequest(
+            target.rtype, target.namespace, self._matcher(request, target.rtype), dict(request.query),
+            tables.wants_table(request.header("accept")),
+        )
+        return StreamResponse(watch.stream(self.cluster.store))
+
+    def _create(self, request: Request, target: Target) -> Response:
+        if target.subresource:
+            raise errors.method_not_allowed("POST")
+        body = self._body_object(request, target)
+        outcome = self.cluster.create(target.rtype, body, target.namespace, self._options(request))
+        return self._output(request, target.rtype, outcome.obj, 201, outcome.warnings)
+
+    def _replace(self, request: Request, target: Target) -> Response:
+        assert target.name is not None
+        body = self._body_object(request, target)
+        outcome = self.cluster.update(
+            target.rtype, target.namespace, target.name, body, target.subresource, self._options(request)
+        )
+        return self._output(request, target.rtype, outcome.obj, 200, outcome.warnings)
+
+    def _patch(self, request: Request, target: Target) -> Response:
+        assert target.name is not None
+        rtype = target.rtype
+        content_type = request.content_type
+        if content_type not in PATCH_TYPES or content_type == "application/apply-patch+cbor":
+            raise errors.unsupported_media_type(content_type)
+        if content_type == "application/strategic-merge-patch+json" and rtype.custom:
+            raise ApiError(
+                415, "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types include: "
+                "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+                {},
+            )
+        options = self._options(request)
+        if content_type == "application/apply-patch+yaml":
+            return self._apply(request, target, options)
+        patch = _decode(request)
+        old = self.cluster.get(rtype, target.namespace, target.name)
+        if content_type == "application/json-patch+json":
+            patched = patching.json_patch(old, patch)
+        elif content_type == "application/merge-patch+json":
+            patched = patching.merge_patch(old, patch)
+        else:
+            patched = patching.strategic_merge_patch(old, patch)
+        if not isinstance(patched, dict):
+            raise errors.bad_request("the patch did not produce an object")
+        outcome = self.cluster.update(rtype, target.namespace, target.name, patched, target.subresource, options, old=old)
+        return self._output(request, rtype, outcome.obj, 200, outcome.warnings)
+
+    def _apply(self, request: Request, target: Target, options: WriteOptions) -> Response:
+        """Server-side apply (approximated: see :func:`.patching.apply_merge`)."""
+        assert target.name is not None
+        rtype = target.rtype
+        manager = request.query.get("fieldManager", "")
+        if not manager:
+            raise ApiError(
+                422, "Invalid",
+                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+                {},
+            )
+        applied = _decode(request, yaml_ok=True)
+        if not isinstance(applied, dict) or not applied.get("apiVersion") or not applied.get("kind"):
+            raise errors.bad_request("apply patches must set apiVersion and kind")
+        self._check_body(applied, target)
+        old = self.cluster.find(rtype, target.namespace, target.name)
+        sub = target.subresource or ""
+        if old is None:
+            if target.subresource:
+                raise errors.not_found(rtype.plural, rtype.group, target.name)
+            outcome = self.cluster.create(rtype, applied, target.namespace, options)
+            status = 201
+        else:
+            owned = self.cluster.applied.get((old["metadata"]["uid"], manager, sub), set())
+            merged = patching.apply_merge(old, applied, owned)
+            outcome = self.cluster.update(rtype, target.namespace, target.name, merged, target.subresource, options, old=old)
+            status = 200
+        if not options.dry_run:
+            key = (outcome.obj["metadata"]["uid"], manager, sub)
+            self.cluster.applied[key] = patching.field_paths(applied)
+        return self._output(request, rtype, outcome.obj, status, outcome.warnings)
+
+    def _delete_options(self, request: Request, rtype: ResourceType) -> tuple[str, JsonDict, list[str]]:
+        body = _decode(request) or {}
+        if not isinstance(body, dict):
+            raise errors.bad_request("DeleteOptions must be an object")
+        policy = request.query.get("propagationPolicy") or body.get("propagationPolicy")
+        orphan = body.get("orphanDependents", request.query.get("orphanDependents"))
+        warnings: list[str] = []
+        if policy is None and orphan in (True, "true"):
+            policy = "Orphan"
+        if policy is None:
+            if (rtype.group, rtype.version, rtype.plural) == ("batch", "v1", "jobs"):
+                policy = "Orphan"  # batch/v1 Jobs keep their pods unless told otherwise
+                warnings.append(JOB_ORPHAN_WARNING)
+            else:
+                policy = "Background"
+        if policy not in ("Orphan", "Background", "Foreground"):
+            raise errors.bad_request(f"invalid propagationPolicy: {policy!r}")
+        return policy, body.get("preconditions") or {}, warnings
+
+    def _delete(self, request: Request, target: Target) -> Response:
+        assert target.name is not None
+        if target.subresource:
+            raise errors.method_not_allowed("DELETE")
+        rtype = target.rtype
+        policy, preconditions, warnings = self._delete_options(request, rtype)
+        obj, gone = self.cluster.delete(
+            rtype, target.namespace, target.name, policy, preconditions, self._options(request)
+        )
+        if gone and not rtype.custom:
+            meta = obj["metadata"]
+            details = {"name": meta["name"], "kind": rtype.plural, "uid": meta["uid"]}
+            if rtype.group:
+                details["group"] = rtype.group
+            status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                      "details": details}
+            return Response(200, status, warnings=warnings)
+        return self._output(request, rtype, obj, 200 if gone else 202 if policy != "Background" else 200, warnings)
+
+    def _delete_collection(self, request: Request, target: Target) -> Response:
+        rtype = target.rtype
+        policy, preconditions, warnings = self._delete_options(request, rtype)
+        matches = self._matcher(request, rtype)
+        options = self._options(request)
+        deleted = []
+        for obj in self.cluster.list(rtype, target.namespace):
+            if matches(obj):
+                meta = obj["metadata"]
+                result, _ = self.cluster.delete(
+                    rtype, meta.get("namespace"), meta["name"], policy, preconditions, options
+                )
+                deleted.append(result)
+        body = {
+            "kind": rtype.list_kind,
+            "apiVersion": rtype.api_version,
+            "metadata": {"resourceVersion": str(self.cluster.store.revision)},
+            "items": deleted,
+        }
+        return Response(200, body, warnings=warnings)

@@ -1,0 +1,125 @@
+"""Run the emulator as a child process: the way tests and ``kubemigrate demo`` use it.
+
+It must never share the caller's event loop: a test that blocks on ``subprocess.run``
+(kubectl) would stall a server living in its own loop.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+
+class ApiServerError(RuntimeError):
+    """The emulator did not start, or died."""
+
+
+class ApiServerProcess:
+    """Start ``python -m kubemigrate.devcluster.apiserver`` and wait until it serves.
+
+    Usage::
+
+        with ApiServerProcess() as apiserver:
+            env = {**os.environ, "KUBECONFIG": str(apiserver.kubeconfig)}
+            subprocess.run(["kubectl", "get", "ns"], env=env, check=True)
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        kubeconfig: Path | None = None,
+        startup_timeout: float = 30.0,
+        stop_timeout: float = 10.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.startup_timeout = startup_timeout
+        self.stop_timeout = stop_timeout
+        self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
+        self._kubeconfig = kubeconfig
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: Path | None = None
+        self.url = ""
+
+    @property
+    def kubeconfig(self) -> Path:
+        if self._kubeconfig is None:
+            raise ApiServerError("not started")
+        return self._kubeconfig
+
+    def env(self) -> dict[str, str]:
+        """The current environment with KUBECONFIG pointing at this server."""
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+
+    def log_text(self) -> str:
+        return self._log.read_text(errors="replace") if self._log and self._log.exists() else ""
+
+    def start(self) -> None:
+        self._tmpdir = tempfile.TemporaryDirectory(prefix="kubemigrate-apiserver-")
+        workdir = Path(self._tmpdir.name)
+        if self._kubeconfig is None:
+            self._kubeconfig = workdir / "kubeconfig"
+        self._log = workdir / "apiserver.log"
+        command = [
+            sys.executable, "-m", "kubemigrate.devcluster.apiserver",
+            "--host", self.host, "--port", str(self.port), "--kubeconfig", str(self._kubeconfig),
+        ]
+        with self._log.open("wb") as log:
+            self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log)
+        self.url = self._wait_ready()
+
+    def _wait_ready(self) -> str:
+        assert self._process is not None and self._process.stdout is not None
+        deadline = time.monotonic() + self.startup_timeout
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._process.stdout, selectors.EVENT_READ)
+            while (remaining := deadline - time.monotonic()) > 0:
+                if not selector.select(timeout=remaining):
+                    continue
+                line = self._process.stdout.readline().decode().strip()
+                if line.startswith("READY "):
+                    return line.split(" ", 1)[1]
+                if not line and self._process.poll() is not None:
+                    break
+        self.stop()
+        raise ApiServerError(f"the API server emulator did not become ready:\n{self.log_text()}")
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if process is not None and process.stdout is not None:
+            process.stdout.close()
+
+    def close(self) -> None:
+        self.stop()
+        if self._tmpdir is not None:
+            self._tmpdir.cleanup()
+            self._tmpdir = None
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self._process is None else self._process.poll()
+
+    def __enter__(self) -> ApiServerProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

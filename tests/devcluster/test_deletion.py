@@ -1,0 +1,127 @@
+"""Deletion: finalizers, propagation policies, garbage collection, namespaces."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from devcluster_http import Http, run_body, runs_path
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait for a condition with a deadline (the GC is asynchronous, as in a real cluster)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met before the deadline")
+        time.sleep(0.02)
+
+
+def _owned(owner: dict[str, object], **extra: object) -> dict[str, object]:
+    meta = owner["metadata"]
+    assert isinstance(meta, dict)
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": meta["name"],
+        "uid": meta["uid"],
+        **extra,
+    }
+
+
+def _job(name: str, owner: dict[str, object]) -> dict[str, object]:
+    return {
+        "metadata": {"name": name, "ownerReferences": [_owned(owner, controller=True, blockOwnerDeletion=True)]},
+        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}}},
+    }
+
+
+def test_finalizers_hold_the_object_until_removed(api: Http, namespace: str) -> None:
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    api.post(path, {"metadata": {"name": "f", "finalizers": ["example.com/hold"]}})
+    reply = api.delete(f"{path}/f")
+    assert reply.status in (200, 202)
+    held = api.get(f"{path}/f").body
+    assert held["metadata"]["deletionTimestamp"]
+    added = api.patch(f"{path}/f", {"metadata": {"finalizers": ["example.com/hold", "new"]}})
+    assert added.status == 422  # no new finalizers while deleting
+    api.patch(f"{path}/f", {"metadata": {"finalizers": None}})
+    assert api.get(f"{path}/f").status == 404
+
+
+def test_delete_response_and_missing_object(api: Http, namespace: str) -> None:
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    api.post(path, {"metadata": {"name": "d"}})
+    reply = api.delete(f"{path}/d")
+    assert reply.status == 200
+    assert reply.body["kind"] == "Status"
+    assert reply.body["status"] == "Success"
+    again = api.delete(f"{path}/d")
+    assert again.status == 404
+    assert again.body["reason"] == "NotFound"
+
+
+def test_garbage_collection_is_transitive(api: Http, namespace: str, crd: object) -> None:
+    run = api.post(runs_path(namespace), run_body("gc")).body
+    job = api.post(f"/apis/batch/v1/namespaces/{namespace}/jobs", _job("gc-job", run)).body
+    pod = {"metadata": {"name": "gc-pod", "ownerReferences": [_owned(job, controller=True)]},
+           "spec": {"containers": [{"name": "c", "image": "i"}], "restartPolicy": "Never"}}
+    assert api.post(f"/api/v1/namespaces/{namespace}/pods", pod).status == 201
+    cm = {"metadata": {"name": "gc-cm", "ownerReferences": [_owned(run)]}}
+    assert api.post(f"/api/v1/namespaces/{namespace}/configmaps", cm).status == 201
+    assert api.delete(runs_path(namespace, "gc"), {"propagationPolicy": "Background"}).status == 200
+    eventually(lambda: api.get(f"/api/v1/namespaces/{namespace}/pods/gc-pod").status == 404)
+    assert api.get(f"/apis/batch/v1/namespaces/{namespace}/jobs/gc-job").status == 404
+    assert api.get(f"/api/v1/namespaces/{namespace}/configmaps/gc-cm").status == 404
+
+
+def test_foreground_deletion_waits_for_dependents(api: Http, namespace: str) -> None:
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    owner = api.post(path, {"metadata": {"name": "fg"}}).body
+    owner["apiVersion"], owner["kind"] = "v1", "ConfigMap"
+    api.post(path, {"metadata": {"name": "fg-dep", "finalizers": ["hold"], "ownerReferences": [_owned(owner)]}})
+    reply = api.delete(f"{path}/fg", {"propagationPolicy": "Foreground"})
+    assert reply.body["metadata"]["finalizers"] == ["foregroundDeletion"]
+    eventually(lambda: bool(api.get(f"{path}/fg-dep").body["metadata"].get("deletionTimestamp")))
+    assert api.get(f"{path}/fg").status == 200  # still waiting for its dependent
+    api.patch(f"{path}/fg-dep", {"metadata": {"finalizers": None}})
+    eventually(lambda: api.get(f"{path}/fg").status == 404)
+
+
+def test_deleting_a_job_orphans_its_pods_by_default(api: Http, namespace: str) -> None:
+    owner = api.post(f"/api/v1/namespaces/{namespace}/configmaps", {"metadata": {"name": "o"}}).body
+    owner["apiVersion"], owner["kind"] = "v1", "ConfigMap"
+    job = api.post(f"/apis/batch/v1/namespaces/{namespace}/jobs", _job("oj", owner)).body
+    pod = {"metadata": {"name": "op", "ownerReferences": [_owned(job)]},
+           "spec": {"containers": [{"name": "c", "image": "i"}]}}
+    api.post(f"/api/v1/namespaces/{namespace}/pods", pod)
+    reply = api.delete(f"/apis/batch/v1/namespaces/{namespace}/jobs/oj")
+    assert any("child pods are preserved" in w for w in reply.warnings)
+    eventually(lambda: api.get(f"/apis/batch/v1/namespaces/{namespace}/jobs/oj").status == 404)
+    eventually(lambda: not api.get(f"/api/v1/namespaces/{namespace}/pods/op").body["metadata"].get("ownerReferences"))
+
+
+def test_owner_in_another_namespace_does_not_count(api: Http, namespace: str) -> None:
+    other = api.post("/api/v1/namespaces/default/configmaps", {"metadata": {"generateName": "elsewhere-"}}).body
+    other["apiVersion"], other["kind"] = "v1", "ConfigMap"
+    api.post(f"/api/v1/namespaces/{namespace}/configmaps", {"metadata": {"name": "x", "ownerReferences": [_owned(other)]}})
+    eventually(lambda: api.get(f"/api/v1/namespaces/{namespace}/configmaps/x").status == 404)
+
+
+def test_delete_collection_with_selector(api: Http, namespace: str) -> None:
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    for name, labels in (("a", {"t": "1"}), ("b", {"t": "1"}), ("c", {})):
+        api.post(path, {"metadata": {"name": name, "labels": labels}})
+    reply = api.delete(path, query={"labelSelector": "t=1"})
+    assert reply.status == 200
+    left = [i["metadata"]["name"] for i in api.get(path).body["items"]]
+    assert "a" not in left and "b" not in left and "c" in left
+
+
+def test_namespace_deletion_terminates_then_removes(api: Http, namespace: str) -> None:
+    api.post(f"/api/v1/namespaces/{namespace}/configmaps", {"metadata": {"name": "inside"}})
+    reply = api.delete(f"/api/v1/namespaces/{namespace}")
+    assert reply.status in (200, 202)
+    created = api.post(f"/api/v1/namespaces/{namespace}/configmaps", {"metadata": {"name": "late"}})
+    assert created.status in (403, 404)
+    eventually(lambda: api.get(f"/api/v1/namespaces/{namespace}").status == 404)

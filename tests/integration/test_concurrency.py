@@ -1,0 +1,172 @@
+"""Runs that meet: two ``migrate`` processes at once, a held lock, CIC under a waiter.
+
+The engine serialises runs with a session-level advisory lock that it polls with a
+deadline (never a blocking lock, which would deadlock with CREATE INDEX
+CONCURRENTLY), and re-reads the applied list after taking it. These tests use the
+real console script in separate processes against one database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import run_cli
+from helpers import (
+    applied_names,
+    backends,
+    connect,
+    create_table,
+    history_actions,
+    index_state,
+    numbered,
+    output,
+    popen_cli,
+    tracking,
+    user_tables,
+    wait_for,
+    write_drizzle,
+)
+
+LOCK_CLASS = 0x6B6D
+LOCK_KEY_SQL = "hashtext(current_database() || '.' || current_schema() || '.__migration_tracking')"
+ROUNDS = 20
+TABLES = ("alpha", "beta", "gamma")
+
+
+def _dbname(url: str) -> str:
+    return url.rsplit("/", 1)[1].split("?", 1)[0]
+
+
+def _migrate_backends(url: str, *, polling: bool = False) -> list[tuple[Any, ...]]:
+    where = "datname = %s AND application_name LIKE 'kubemigrate migrate%%'"
+    if polling:
+        where += " AND (query LIKE '%%pg_try_advisory_lock%%' OR query LIKE '%%pg_locks%%')"
+    return backends(url, where, (_dbname(url),))
+
+
+def _check_round(url: str, results: list[tuple[int, str, str]]) -> None:
+    codes = [code for code, _, _ in results]
+    texts = [out + err for _, out, err in results]
+    for text in texts:
+        assert "duplicate key" not in text.lower(), text
+        assert "23505" not in text, text
+        assert "Traceback" not in text, text
+    assert codes == [0, 0], texts
+    winners = [t for t in texts if "✅ Applied 3 migration(s) (batch 1):" in t]
+    losers = [t for t in texts if "Nothing to migrate: 3 applied, 0 pending." in t]
+    assert len(winners) == 1, texts
+    assert len(losers) == 1, texts
+    names = applied_names(url)
+    assert names == [f"{i:04d}_{t}.sql" for i, t in enumerate(TABLES)]
+    assert len(set(names)) == len(names)
+    assert [r["batch_number"] for r in tracking(url)] == [1, 1, 1]
+    assert user_tables(url) == set(TABLES)
+    applied = Counter(m for action, m in history_actions(url) if action == "applied")
+    assert applied == Counter(names)
+    assert all(action == "applied" for action, _ in history_actions(url))
+
+
+def test_two_simultaneous_migrates_apply_everything_exactly_once(
+    pg_server: Any, tmp_path: Path
+) -> None:
+    drizzle = write_drizzle(tmp_path / "d", numbered(*(create_table(t) for t in TABLES)))
+    for round_number in range(ROUNDS):
+        name = f"race_{round_number}"
+        url = pg_server.create_database(name)
+        try:
+            if round_number % 2:
+                # Release both together: hold the lock until both runners are polling it.
+                with connect(url) as holder:
+                    holder.execute(f"SELECT pg_advisory_lock({LOCK_CLASS}, {LOCK_KEY_SQL})")
+                    procs = [popen_cli("migrate", "--dir", str(drizzle), database_url=url) for _ in "ab"]
+                    wait_for(
+                        lambda url=url: len(_migrate_backends(url, polling=True)) == 2,
+                        what="both runners polling the lock",
+                    )
+                    holder.execute(f"SELECT pg_advisory_unlock({LOCK_CLASS}, {LOCK_KEY_SQL})")
+            else:
+                # Started back to back: they race from connect to the lock.
+                procs = [popen_cli("migrate", "--dir", str(drizzle), database_url=url) for _ in "ab"]
+            results = []
+            for proc in procs:
+                out, err = proc.communicate(timeout=120)
+                results.append((proc.returncode, out, err))
+            _check_round(url, results)
+        finally:
+            pg_server.drop_database(name)
+
+
+def test_lock_held_elsewhere_times_out_naming_the_holder(tmp_path: Path, database_url: str) -> None:
+    drizzle = write_drizzle(tmp_path / "d", numbered(create_table("locked_out")))
+    with connect(database_url, application_name="blocker-xyz") as holder:
+        holder.execute(f"SELECT pg_advisory_lock({LOCK_CLASS}, {LOCK_KEY_SQL})")
+        result = run_cli("migrate", "--lock-wait", "1", "--dir", str(drizzle), database_url=database_url)
+        as_json = run_cli(
+            "migrate", "--lock-wait", "1", "--json", "--dir", str(drizzle), database_url=database_url
+        )
+    assert result.returncode == 75, output(result)
+    assert "blocker-xyz" in result.stderr
+    assert "lock" in result.stderr.lower()
+    assert "Traceback" not in output(result)
+    assert as_json.returncode == 75
+    error = json.loads(as_json.stdout)["error"]
+    assert error["reason"] == "LockTimeout"
+    assert "blocker-xyz" in error["holder"]
+    assert applied_names(database_url) == []
+    assert user_tables(database_url) == set()
+    # Once the holder's session is gone, the same command succeeds.
+    again = run_cli("migrate", "--lock-wait", "5", "--dir", str(drizzle), database_url=database_url)
+    assert again.returncode == 0, output(again)
+    assert applied_names(database_url) == ["0000_locked_out.sql"]
+
+
+@pytest.mark.timeout(120)
+def test_create_index_concurrently_while_another_runner_waits(tmp_path: Path, database_url: str) -> None:
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            ("events", "CREATE TABLE events (id serial PRIMARY KEY, kind text);", "DROP TABLE events;"),
+            (
+                "events_kind_idx",
+                "-- kubemigrate:no-transaction\n"
+                "CREATE INDEX CONCURRENTLY IF NOT EXISTS events_kind_idx ON events (kind);",
+                "-- kubemigrate:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS events_kind_idx;",
+            ),
+        ),
+    )
+    first = run_cli("migrate", "--target", "0000_events", "--dir", str(drizzle), database_url=database_url)
+    assert first.returncode == 0, output(first)
+
+    with connect(database_url) as writer:
+        # An open writing transaction makes CREATE INDEX CONCURRENTLY wait in its first
+        # phase, so the holder is inside CIC for as long as this test needs.
+        writer.execute("BEGIN")
+        writer.execute("INSERT INTO events (kind) VALUES ('signup')")
+        holder = popen_cli("migrate", "--dir", str(drizzle), database_url=database_url)
+        cic = wait_for(
+            lambda: backends(
+                database_url, "query LIKE 'CREATE INDEX CONCURRENTLY%%' AND wait_event_type = 'Lock'"
+            ),
+            what="the CREATE INDEX CONCURRENTLY to be running",
+        )
+        waiter = popen_cli("migrate", "--lock-wait", "60", "--dir", str(drizzle), database_url=database_url)
+        wait_for(
+            lambda: [
+                row for row in _migrate_backends(database_url, polling=True) if row[0] != cic[0][0]
+            ],
+            what="the second runner to be polling the lock",
+        )
+        writer.execute("COMMIT")
+    holder_out = holder.communicate(timeout=60)
+    waiter_out = waiter.communicate(timeout=60)
+    assert holder.returncode == 0, output(holder_out)
+    assert waiter.returncode == 0, output(waiter_out)
+    assert "✅ Applied 1 migration(s) (batch 2):" in holder_out[0]
+    assert "Nothing to migrate" in waiter_out[0]
+    assert index_state(database_url, "events_kind_idx") is True
+    assert applied_names(database_url) == ["0000_events.sql", "0001_events_kind_idx.sql"]

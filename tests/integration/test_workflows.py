@@ -1,0 +1,549 @@
+"""The original guide's three workflows, end to end through the real CLI.
+
+Development (generate, migrate, status), production deployment (``--env production
+migrate`` and the environment's resolution from KUBEMIGRATE_ENV / NODE_ENV) and
+emergency rollback (status, rollback, status), plus the details users and scripts
+rely on: the report's exact format, the tracking table's exact shape, checksums,
+batches, stored rollback SQL, JSON outputs, dry runs, history, baseline and reset.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_cli
+from helpers import (
+    add_migration,
+    applied_names,
+    column_exists,
+    connect,
+    create_table,
+    history,
+    history_actions,
+    index_state,
+    numbered,
+    query,
+    sha256_normalised,
+    table_exists,
+    tracking,
+    user_tables,
+    write_drizzle,
+)
+
+SHOP = ROOT / "examples" / "shop"
+SHOP_NAMES = [
+    "0000_initial_schema.sql",
+    "0001_add_products.sql",
+    "0002_add_orders.sql",
+    "0003_index_orders_by_customer.sql",
+    "0004_add_analytics.sql",
+]
+TIME = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(SHOP, tmp_path / "drizzle"))
+
+
+def fmt(value: object) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S")  # type: ignore[attr-defined]
+
+
+def cli(*args: str, url: str, directory: Path, **env: str):  # type: ignore[no-untyped-def]
+    return run_cli(*args, "--dir", str(directory), database_url=url, **env)
+
+
+def expected_report(url: str, names: list[str], rollbacks: list[str] | None = None) -> str:
+    """The report as the tracking table says it must read, line for line."""
+    rows = {row["migration_name"]: row for row in tracking(url)}
+    applied = [n for n in names if n in rows]
+    lines = [
+        "📊 Migration Status Report",
+        "================================",
+        f"Total migration files: {len(names)}",
+        f"Applied migrations: {len(applied)}",
+        f"Pending migrations: {len(names) - len(applied)}",
+        "Last applied: "
+        + (fmt(max(rows[n]["applied_at"] for n in applied)) if applied else "never"),
+        "",
+        "📋 Migration Details:",
+    ]
+    for name in names:
+        if name in rows:
+            lines.append(f"  ✅ Applied {name} {fmt(rows[name]['applied_at'])}")
+        else:
+            lines.append(f"  ⏳ Pending {name}")
+    if rollbacks:
+        lines += ["", "🔄 Recent Rollbacks:"]
+        lines += [f"  {fmt(row['at'])} - {row['migration_name']}" for row in rollback_rows(url)]
+    return "\n".join(lines) + "\n"
+
+
+def rollback_rows(url: str) -> list[dict[str, object]]:
+    return [row for row in reversed(history(url)) if row["action"] == "rolled_back"][:5]
+
+
+# -- development --------------------------------------------------------------
+
+
+def test_development_workflow_generate_migrate_status(tmp_path: Path, database_url: str) -> None:
+    drizzle = tmp_path / "drizzle"
+    up_sql = tmp_path / "users.sql"
+    up_sql.write_text(
+        'CREATE TABLE "users" ("id" serial PRIMARY KEY, "email" text NOT NULL);\n'
+        "--> statement-breakpoint\n"
+        'CREATE INDEX "users_email_idx" ON "users" ("email");\n'
+    )
+    gen = run_cli("generate", "create_users", "--dir", str(drizzle), "--sql", str(up_sql))
+    assert gen.returncode == 0, gen.stderr
+    assert "0000_create_users.sql" in gen.stdout
+    gen2 = run_cli("generate", "add_age", "--dir", str(drizzle))
+    assert gen2.returncode == 0, gen2.stderr
+    assert "-- Write the migration's SQL here" in (drizzle / "0001_add_age.sql").read_text()
+
+    (drizzle / "0001_add_age.sql").write_text('ALTER TABLE "users" ADD COLUMN "age" integer;\n')
+    (drizzle / "0001_add_age.down.sql").write_text('ALTER TABLE "users" DROP COLUMN "age";\n')
+
+    journal = json.loads((drizzle / "meta" / "_journal.json").read_text())
+    assert [e["tag"] for e in journal["entries"]] == ["0000_create_users", "0001_add_age"]
+    down = (drizzle / "0000_create_users.down.sql").read_text()
+    assert "DROP TABLE" in down
+    assert "users_email_idx" in down
+
+    before = cli("status", url=database_url, directory=drizzle)
+    assert before.returncode == 0, before.stderr
+    assert "  ⏳ Pending 0000_create_users.sql\n" in before.stdout
+    assert "Last applied: never\n" in before.stdout
+
+    done = cli("migrate", url=database_url, directory=drizzle)
+    assert done.returncode == 0, done.stderr
+    assert "✅ Applied 2 migration(s) (batch 1):" in done.stdout
+    assert column_exists(database_url, "users", "age")
+    assert index_state(database_url, "users_email_idx") is True
+
+    after = cli("status", url=database_url, directory=drizzle)
+    assert after.returncode == 0, after.stderr
+    names = ["0000_create_users.sql", "0001_add_age.sql"]
+    assert after.stdout == expected_report(database_url, names)
+
+
+def test_status_report_exact_format_with_pending(shop: Path, database_url: str) -> None:
+    first = cli("migrate", "--target", "0003_index_orders_by_customer", url=database_url, directory=shop)
+    assert first.returncode == 0, first.stderr
+    result = cli("status", url=database_url, directory=shop)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == expected_report(database_url, SHOP_NAMES)
+    lines = result.stdout.splitlines()
+    assert lines[:5] == [
+        "📊 Migration Status Report",
+        "================================",
+        "Total migration files: 5",
+        "Applied migrations: 4",
+        "Pending migrations: 1",
+    ]
+    assert re.fullmatch(f"Last applied: {TIME}", lines[5])
+    assert re.fullmatch(f"  ✅ Applied 0000_initial_schema.sql {TIME}", lines[8])
+    assert lines[-1] == "  ⏳ Pending 0004_add_analytics.sql"
+    assert "🔄 Recent Rollbacks:" not in result.stdout
+    assert "Warnings" not in result.stdout
+
+
+def test_fail_on_pending_exits_3_only_when_something_is_pending(shop: Path, database_url: str) -> None:
+    pending = cli("status", "--fail-on-pending", url=database_url, directory=shop)
+    assert pending.returncode == 3, pending.stderr
+    assert "Pending migrations: 5" in pending.stdout
+    assert cli("migrate", url=database_url, directory=shop).returncode == 0
+    clean = cli("status", "--fail-on-pending", url=database_url, directory=shop)
+    assert clean.returncode == 0, clean.stderr
+
+
+def test_metadata_file_and_status_json(shop: Path, tmp_path: Path, database_url: str) -> None:
+    assert cli("migrate", "--target", "0001_add_products", url=database_url, directory=shop).returncode == 0
+    metadata = tmp_path / "migration-metadata.json"
+    result = cli("status", "--metadata-file", str(metadata), url=database_url, directory=shop)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("📊 Migration Status Report\n")
+    data = json.loads(metadata.read_text())
+    assert data["totalMigrations"] == 5
+    assert data["appliedMigrations"] == 2
+    assert data["pendingMigrations"] == 3
+    assert [(m["name"], m["status"]) for m in data["migrations"]] == [
+        (name, "applied" if i < 2 else "pending") for i, name in enumerate(SHOP_NAMES)
+    ]
+    assert data["migrations"][0]["checksum"] == sha256_normalised(shop / SHOP_NAMES[0])
+    assert data["migrations"][0]["batch"] == 1
+
+    as_json = cli("status", "--json", url=database_url, directory=shop)
+    assert as_json.returncode == 0, as_json.stderr
+    printed = json.loads(as_json.stdout)
+    assert printed["appliedMigrations"] == 2
+    assert printed["migrations"] == data["migrations"]
+
+
+def test_tracking_table_has_the_original_columns(shop: Path, database_url: str) -> None:
+    assert cli("migrate", url=database_url, directory=shop).returncode == 0
+    columns = {
+        row[0]: row[1:]
+        for row in query(
+            database_url,
+            "SELECT column_name, data_type, character_maximum_length, is_nullable, column_default "
+            "FROM information_schema.columns WHERE table_name = '__migration_tracking'",
+        )
+    }
+    assert columns["id"][:3] == ("integer", None, "NO")
+    assert columns["id"][3].startswith("nextval(")
+    assert columns["migration_name"][:3] == ("character varying", 255, "NO")
+    assert columns["applied_at"] == ("timestamp without time zone", None, "YES", "CURRENT_TIMESTAMP")
+    assert columns["rollback_sql"] == ("text", None, "YES", None)
+    assert columns["checksum"] == ("character varying", 64, "YES", None)
+    assert columns["batch_number"] == ("integer", None, "YES", "1")
+    constraints = {
+        (row[0], row[1])
+        for row in query(
+            database_url,
+            "SELECT tc.constraint_type, kcu.column_name FROM information_schema.table_constraints tc "
+            "JOIN information_schema.key_column_usage kcu USING (constraint_schema, constraint_name) "
+            "WHERE tc.table_name = '__migration_tracking'",
+        )
+    }
+    assert constraints == {("PRIMARY KEY", "id"), ("UNIQUE", "migration_name")}
+
+
+def test_checksum_is_sha256_of_the_file_with_crlf_normalised(tmp_path: Path, database_url: str) -> None:
+    drizzle = tmp_path / "drizzle"
+    write_drizzle(drizzle, numbered(create_table("lf_table")))
+    crlf = drizzle / "0001_crlf.sql"
+    add_migration(drizzle, "0001_crlf", "", None)
+    crlf.write_bytes(b"CREATE TABLE crlf_table (\r\n  id integer\r\n);\r\n")
+    assert cli("migrate", url=database_url, directory=drizzle).returncode == 0
+    rows = {row["migration_name"]: row["checksum"] for row in tracking(database_url)}
+    assert rows["0000_lf_table.sql"] == sha256_normalised(drizzle / "0000_lf_table.sql")
+    assert rows["0001_crlf.sql"] == sha256_normalised(crlf)
+    assert re.fullmatch("[0-9a-f]{64}", rows["0001_crlf.sql"])
+    # Converting the file to LF (a checkout on another OS) is not an edit.
+    crlf.write_bytes(crlf.read_bytes().replace(b"\r\n", b"\n"))
+    verify = cli("verify", url=database_url, directory=drizzle)
+    assert verify.returncode == 0, verify.stderr
+
+
+# -- production deployment ----------------------------------------------------
+
+
+def test_production_deployment_migrates(shop: Path, database_url: str) -> None:
+    result = cli("migrate", "--env", "production", url=database_url, directory=shop)
+    assert result.returncode == 0, result.stderr
+    assert applied_names(database_url) == SHOP_NAMES
+    assert index_state(database_url, "orders_customer_id_idx") is True
+    status = cli("status", "--env", "production", "--fail-on-pending", url=database_url, directory=shop)
+    assert status.returncode == 0, status.stderr
+    assert "Pending migrations: 0" in status.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "flag", "production"),
+    [
+        ({"KUBEMIGRATE_ENV": "production"}, [], True),
+        ({"NODE_ENV": "production"}, [], True),
+        ({"KUBEMIGRATE_ENV": "development", "NODE_ENV": "production"}, [], False),
+        ({"KUBEMIGRATE_ENV": "production"}, ["--env", "development"], False),
+        ({"NODE_ENV": "test"}, [], False),  # unknown NODE_ENV values mean development
+        ({}, ["--env", "production"], True),
+        ({}, [], False),
+    ],
+)
+def test_environment_resolution(
+    shop: Path, database_url: str, env: dict[str, str], flag: list[str], production: bool
+) -> None:
+    assert cli("migrate", url=database_url, directory=shop).returncode == 0
+    result = cli("rollback", *flag, url=database_url, directory=shop, **env)
+    if production:
+        assert result.returncode == 5, result.stderr
+        assert "rollback-batch-1" in result.stderr
+        assert applied_names(database_url) == SHOP_NAMES
+    else:
+        assert result.returncode == 0, result.stderr
+        assert applied_names(database_url) == []
+
+
+def test_unknown_kubemigrate_env_is_a_usage_error(shop: Path, database_url: str) -> None:
+    result = cli("migrate", url=database_url, directory=shop, KUBEMIGRATE_ENV="prod")
+    assert result.returncode == 2, result.stderr
+    assert "Unknown environment 'prod'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert applied_names(database_url) == []
+
+
+# -- emergency rollback -------------------------------------------------------
+
+
+def test_emergency_rollback_status_rollback_status(shop: Path, database_url: str) -> None:
+    assert cli("migrate", "--target", "0001_add_products", url=database_url, directory=shop).returncode == 0
+    assert cli("migrate", url=database_url, directory=shop).returncode == 0
+
+    before = cli("status", url=database_url, directory=shop)
+    assert before.stdout == expected_report(database_url, SHOP_NAMES)
+    assert "Applied migrations: 5" in before.stdout
+
+    result = cli("rollback", url=database_url, directory=shop)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        "✅ Rolled back 3 migration(s) (batch 2):\n"
+        + "".join(
+            f"  - {name} ({m} ms)\n"
+            for name, m in zip(
+                reversed(SHOP_NAMES[2:]),
+                re.findall(r"\((\d+) ms\)", result.stdout),
+                strict=True,
+            )
+        )
+    )
+    assert applied_names(database_url) == SHOP_NAMES[:2]
+    assert not table_exists(database_url, "orders")
+    assert not column_exists(database_url, "customers", "loyalty_points")
+    assert table_exists(database_url, "products")
+
+    after = cli("status", url=database_url, directory=shop)
+    assert after.returncode == 0, after.stderr
+    assert after.stdout == expected_report(database_url, SHOP_NAMES, rollbacks=SHOP_NAMES[2:])
+    section = after.stdout.split("🔄 Recent Rollbacks:\n")[1].splitlines()
+    # Newest first: the rollback ran 0004, 0003, then 0002.
+    assert [line.split(" - ")[1] for line in section] == list(SHOP_NAMES[2:])
+    assert all(re.fullmatch(f"  {TIME} - .+", line) for line in section)
+
+
+def test_rollback_steps_and_target(tmp_path: Path, database_url: str) -> None:
+    drizzle = write_drizzle(tmp_path / "d", numbered(*(create_table(f"t{i}") for i in range(5))))
+    names = [f"{i:04d}_t{i}.sql" for i in range(5)]
+    for target in names[1:4:2] + [names[4]]:  # batches: {0,1}, {2,3}, {4}
+        assert cli("migrate", "--target", target, url=database_url, directory=drizzle).returncode == 0
+    assert [r["batch_number"] for r in tracking(database_url)] == [1, 1, 2, 2, 3]
+
+    two = cli("rollback", "--steps", "2", url=database_url, directory=drizzle)
+    assert two.returncode == 0, two.stderr
+    assert applied_names(database_url) == names[:2]
+    assert [a for a, m in history_actions(database_url) if a == "rolled_back"] == ["rolled_back"] * 3
+    assert [m for a, m in history_actions(database_url) if a == "rolled_back"] == names[4:1:-1]
+
+    assert cli("migrate", url=database_url, directory=drizzle).returncode == 0
+    to = cli("rollback", "--target", "0001_t1", url=database_url, directory=drizzle)
+    assert to.returncode == 0, to.stderr
+    assert applied_names(database_url) == names[:2]
+    assert user_tables(database_url) == {"t0", "t1"}
+
+    both = cli("rollback", "--steps", "1", "--target", "0000_t0", url=database_url, directory=drizzle)
+    assert both.returncode == 2
+    assert applied_names(database_url) == names[:2]
+
+
+def test_migrate_target_applies_up_to_and_including_it(shop: Path, database_url: str) -> None:
+    result = cli("migrate", "--target", "0002_add_orders.sql", url=database_url, directory=shop)
+    assert result.returncode == 0, result.stderr
+    assert applied_names(database_url) == SHOP_NAMES[:3]
+    unknown = cli("migrate", "--target", "0009_nope", url=database_url, directory=shop)
+    assert unknown.returncode == 2
+    assert "0009_nope" in unknown.stderr
+    assert applied_names(database_url) == SHOP_NAMES[:3]
+
+
+def test_batches_are_numbered_per_run_and_never_reused(tmp_path: Path, database_url: str) -> None:
+    drizzle = write_drizzle(tmp_path / "d", numbered(create_table("a"), create_table("b")))
+    assert cli("migrate", "--target", "0000_a", url=database_url, directory=drizzle).returncode == 0
+    assert cli("migrate", url=database_url, directory=drizzle).returncode == 0
+    assert [r["batch_number"] for r in tracking(database_url)] == [1, 2]
+    assert cli("rollback", url=database_url, directory=drizzle).returncode == 0
+    again = cli("migrate", "--json", url=database_url, directory=drizzle)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["batch"] == 3
+    assert [r["batch_number"] for r in tracking(database_url)] == [1, 3]
+    nothing = cli("migrate", url=database_url, directory=drizzle)
+    assert nothing.returncode == 0
+    assert nothing.stdout.startswith("Nothing to migrate")
+    add_migration(drizzle, "0002_c", *create_table("c")[1:])
+    assert cli("migrate", url=database_url, directory=drizzle).returncode == 0
+    assert [r["batch_number"] for r in tracking(database_url)] == [1, 3, 4]
+
+
+def test_rollback_sql_is_stored_at_apply_time(tmp_path: Path, database_url: str) -> None:
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            ("keep", "CREATE TABLE keep (id int);", "DROP TABLE keep;"),
+            ("gone", "CREATE TABLE gone (id int);", "DROP TABLE gone;"),
+            ("changed", "CREATE TABLE changed (id int);", "DROP TABLE changed;"),
+        ),
+    )
+    assert cli("migrate", url=database_url, directory=drizzle).returncode == 0
+    stored = {r["migration_name"]: r["rollback_sql"] for r in tracking(database_url)}
+    assert stored["0001_gone.sql"] == "DROP TABLE gone;"
+    (drizzle / "0001_gone.down.sql").unlink()
+    (drizzle / "0002_changed.down.sql").write_text("SELECT 1/0;")
+    result = cli("rollback", url=database_url, directory=drizzle)
+    assert result.returncode == 0, result.stderr
+    assert applied_names(database_url) == []
+    assert user_tables(database_url) == set()
+
+
+def test_dry_run_prints_sql_and_changes_nothing(shop: Path, database_url: str) -> None:
+    result = cli("migrate", "--dry-run", url=database_url, directory=shop)
+    assert result.returncode == 0, result.stderr
+    assert "Dry run: 5 migration(s) would run as batch 1:" in result.stdout
+    assert "-- 0003_index_orders_by_customer.sql (up)" in result.stdout
+    assert 'CREATE INDEX CONCURRENTLY IF NOT EXISTS "orders_customer_id_idx"' in result.stdout
+    assert user_tables(database_url) == set()
+    assert tracking(database_url) == []
+
+    assert cli("migrate", url=database_url, directory=shop).returncode == 0
+    snapshot = tracking(database_url)
+    back = cli("rollback", "--dry-run", url=database_url, directory=shop)
+    assert back.returncode == 0, back.stderr
+    assert "-- 0004_add_analytics.sql (down)" in back.stdout
+    assert 'DROP VIEW "customer_order_counts"' in back.stdout
+    assert tracking(database_url) == snapshot
+    assert table_exists(database_url, "customer_order_counts")
+    assert [a for a, _ in history_actions(database_url)] == ["applied"] * 5
+
+
+def test_json_outputs(shop: Path, database_url: str) -> None:
+    up = cli("migrate", "--json", url=database_url, directory=shop)
+    assert up.returncode == 0, up.stderr
+    data = json.loads(up.stdout)
+    assert data["ok"] is True
+    assert data["action"] == "migrate"
+    assert data["batch"] == 1
+    assert [m["name"] for m in data["migrations"]] == SHOP_NAMES
+    assert data["counts"] == {"total": 5, "applied": 5, "pending": 0}
+    down = cli("rollback", "--json", url=database_url, directory=shop)
+    assert down.returncode == 0, down.stderr
+    data = json.loads(down.stdout)
+    assert [m["name"] for m in data["migrations"]] == SHOP_NAMES[::-1]
+    assert {m["direction"] for m in data["migrations"]} == {"down"}
+    refused = cli("rollback", "--json", "--env", "production", url=database_url, directory=shop)
+    assert refused.returncode == 0  # nothing left to roll back: no confirmation needed
+    hist = cli("history", "--json", url=database_url, directory=shop)
+    rows = json.loads(hist.stdout)
+    assert [r["action"] for r in rows] == ["applied"] * 5 + ["rolled_back"] * 5
+
+
+def test_history_lists_every_action(tmp_path: Path, database_url: str) -> None:
+    drizzle = write_drizzle(tmp_path / "d", numbered(create_table("a"), create_table("b")))
+    assert cli("migrate", url=database_url, directory=drizzle).returncode == 0
+    assert cli("rollback", url=database_url, directory=drizzle).returncode == 0
+    result = cli("history", url=database_url, directory=drizzle)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["🕘 Migration History", "================================"]
+    pattern = r"  {time} {action:<17} {name} batch 1 \(\d+ ms\) by \S+@\S+"
+    expected = [
+        ("applied", "0000_a.sql"),
+        ("applied", "0001_b.sql"),
+        ("rolled_back", "0001_b.sql"),
+        ("rolled_back", "0000_a.sql"),
+    ]
+    assert len(lines) == 2 + len(expected)
+    for line, (action, name) in zip(lines[2:], expected, strict=True):
+        assert re.fullmatch(pattern.format(time=TIME, action=action, name=re.escape(name)), line), line
+
+
+def test_baseline_records_without_running(tmp_path: Path, database_url: str) -> None:
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            ("a", "CREATE TABLE a (id int);", "DROP TABLE a;"),
+            ("b", "CREATE TABLE b (id int);", "DROP TABLE b;"),
+            ("c", "CREATE TABLE c (id int);", "DROP TABLE c;"),
+        ),
+    )
+    with connect(database_url) as conn:
+        conn.execute("CREATE TABLE a (id int)")
+        conn.execute("CREATE TABLE b (id int)")
+    result = cli("baseline", "--target", "0001_b", url=database_url, directory=drizzle)
+    assert result.returncode == 0, result.stderr
+    assert "📌 Baselined 2 migration(s)" in result.stdout
+    assert applied_names(database_url) == ["0000_a.sql", "0001_b.sql"]
+    assert [a for a, _ in history_actions(database_url)] == ["baselined", "baselined"]
+    up = cli("migrate", url=database_url, directory=drizzle)
+    assert up.returncode == 0, up.stderr
+    assert "0002_c.sql" in up.stdout
+    assert "0000_a.sql" not in up.stdout
+    assert user_tables(database_url) == {"a", "b", "c"}
+    assert [r["batch_number"] for r in tracking(database_url)] == [1, 1, 2]
+
+
+def test_reset_in_development_and_staging(tmp_path: Path, database_url: str) -> None:
+    drizzle = write_drizzle(tmp_path / "d", numbered(create_table("a"), create_table("b")))
+    assert cli("migrate", "--target", "0000_a", url=database_url, directory=drizzle).returncode == 0
+    assert cli("migrate", url=database_url, directory=drizzle).returncode == 0
+
+    staging = cli("reset", "--env", "staging", url=database_url, directory=drizzle)
+    assert staging.returncode == 5
+    assert "--force" in staging.stderr
+    assert applied_names(database_url) == ["0000_a.sql", "0001_b.sql"]
+
+    dev = cli("reset", url=database_url, directory=drizzle)
+    assert dev.returncode == 0, dev.stderr
+    assert "Rolled back 2 migration(s)" in dev.stdout
+    assert applied_names(database_url) == []
+    assert user_tables(database_url) == set()
+
+    assert cli("migrate", url=database_url, directory=drizzle).returncode == 0
+    forced = cli("reset", "--env", "staging", "--force", "--reapply", url=database_url, directory=drizzle)
+    assert forced.returncode == 0, forced.stderr
+    assert applied_names(database_url) == ["0000_a.sql", "0001_b.sql"]
+    assert user_tables(database_url) == {"a", "b"}
+    assert [a for a, _ in history_actions(database_url)][-4:] == [
+        "rolled_back",
+        "rolled_back",
+        "applied",
+        "applied",
+    ]
+
+
+def test_repair_accept_checksum_is_recorded(tmp_path: Path, database_url: str) -> None:
+    drizzle = write_drizzle(tmp_path / "d", numbered(create_table("a")))
+    assert cli("migrate", url=database_url, directory=drizzle).returncode == 0
+    (drizzle / "0000_a.sql").write_text("-- a harmless comment\nCREATE TABLE a (id integer PRIMARY KEY);")
+    assert cli("verify", url=database_url, directory=drizzle).returncode == 4
+    fixed = cli("repair", "--accept-checksum", "0000_a.sql", url=database_url, directory=drizzle)
+    assert fixed.returncode == 0, fixed.stderr
+    assert "0000_a.sql: new checksum recorded" in fixed.stdout
+    assert tracking(database_url)[0]["checksum"] == sha256_normalised(drizzle / "0000_a.sql")
+    assert ("checksum_accepted", "0000_a.sql") in history_actions(database_url)
+    assert cli("verify", url=database_url, directory=drizzle).returncode == 0
+
+
+def test_user_connection_options_reach_the_server(tmp_path: Path, database_url: str) -> None:
+    """Settings a user passes through PGOPTIONS or the URL's ``options`` stay in effect.
+
+    libpq only reads PGOPTIONS when the connection string has no ``options`` of its
+    own, so an engine that adds ``-c TimeZone=UTC`` must merge the user's PGOPTIONS in.
+    """
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            (
+                "marks",
+                "CREATE TABLE marks AS SELECT current_setting('kubemigrate_test.mark', true) AS v;",
+                "DROP TABLE marks;",
+            )
+        ),
+    )
+    via_url = cli(
+        "migrate",
+        url=database_url + "?options=-c%20kubemigrate_test.mark%3Durl",
+        directory=drizzle,
+    )
+    assert via_url.returncode == 0, via_url.stderr
+    assert query(database_url, "SELECT v FROM marks") == [("url",)]
+    assert cli("rollback", url=database_url, directory=drizzle).returncode == 0
+
+    via_env = cli(
+        "migrate", url=database_url, directory=drizzle, PGOPTIONS="-c kubemigrate_test.mark=env"
+    )
+    assert via_env.returncode == 0, via_env.stderr
+    assert query(database_url, "SELECT v FROM marks") == [("env",)]

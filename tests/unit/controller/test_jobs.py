@@ -1,0 +1,450 @@
+"""The pure Job builders: golden files for whole objects, focused tests for the rules.
+
+Regenerate the golden files after an intended change with
+``KUBEMIGRATE_UPDATE_GOLDEN=1 pytest tests/unit/controller/test_jobs.py`` and review
+the diff like code: it is exactly what changes in users' clusters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kubemigrate.controller import jobs
+from kubemigrate.controller.jobs import (
+    JobMode,
+    build_inline_configmap,
+    build_job,
+    inline_configmap_name,
+    job_name,
+    owner_reference,
+)
+from kubemigrate.controller.spec import InvalidSpec
+from kubemigrate.settings import OperatorSettings
+
+GOLDEN = Path(__file__).parent / "golden"
+UID = "6f1c2a4e-3b1d-4c55-9a0e-2f7d8e9b1c01"
+UPDATE_GOLDEN = os.environ.get("KUBEMIGRATE_UPDATE_GOLDEN") == "1"
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+@pytest.fixture
+def settings(monkeypatch: pytest.MonkeyPatch) -> OperatorSettings:
+    """Fixed settings: a developer's KUBEMIGRATE_* variables must not change the output."""
+    for field in OperatorSettings.model_fields:
+        monkeypatch.delenv(f"KUBEMIGRATE_{field.upper()}", raising=False)
+    return OperatorSettings(job_image="ghcr.io/kubemigrate/kubemigrate:0.1.0")
+
+
+def make_run(name: str = "shop-migrate", **spec: Any) -> dict[str, Any]:
+    body = {
+        "database": {"secretRef": {"name": "shop-db"}},
+        "source": {"configMap": {"name": "shop-migrations"}},
+        **spec,
+    }
+    return {
+        "apiVersion": "kubemigrate.io/v1alpha1",
+        "kind": "MigrationRun",
+        "metadata": {"name": name, "namespace": "shop", "uid": UID, "generation": 1},
+        "spec": body,
+    }
+
+
+INLINE = [
+    {"name": "0000_create_users", "up": "CREATE TABLE users (id bigint PRIMARY KEY);\n",
+     "down": "DROP TABLE users;\n"},
+    {"name": "0001_add_email", "up": "ALTER TABLE users ADD COLUMN email text;\n"},
+]  # fmt: skip
+
+
+class _GoldenDumper(yaml.SafeDumper):
+    """Multi-line strings (SQL, the journal) as ``|`` blocks, so golden diffs read well."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_GoldenDumper.add_representer(str, _represent_str)
+
+
+def assert_golden(name: str, built: Any) -> None:
+    """Compare with golden/<name>.yaml; rewrite it when KUBEMIGRATE_UPDATE_GOLDEN=1."""
+    path = GOLDEN / f"{name}.yaml"
+    text = yaml.dump(built, Dumper=_GoldenDumper, sort_keys=False, width=100)
+    assert yaml.safe_load(text) == built
+    if UPDATE_GOLDEN:
+        GOLDEN.mkdir(exist_ok=True)
+        path.write_text(text)
+    assert path.exists(), f"{path} missing: run with KUBEMIGRATE_UPDATE_GOLDEN=1"
+    assert text == path.read_text(), f"{name} differs from {path}; see the diff above"
+
+
+# --- golden files -------------------------------------------------------------------------
+
+
+def test_golden_configmap_source(settings: OperatorSettings) -> None:
+    run = make_run(timeouts={"lockWaitSeconds": 30, "lockTimeoutMs": 5000})
+    assert_golden("job-configmap", build_job(run, settings, environment="development"))
+
+
+def test_golden_image_source(settings: OperatorSettings) -> None:
+    run = make_run(
+        source={"image": {"reference": "registry.example.com/shop/migrations:1.4.2",
+                          "path": "/app/drizzle", "pullPolicy": "IfNotPresent"}},
+        format="drizzle",
+        target="0003_add_orders",
+        job={
+            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
+                          "limits": {"memory": "512Mi"}},
+            "serviceAccountName": "shop-migrator",
+            "nodeSelector": {"pool": "batch"},
+            "tolerations": [{"key": "batch", "operator": "Exists", "effect": "NoSchedule"}],
+            "imagePullSecrets": [{"name": "regcred"}],
+            "backoffLimit": 5,
+            "activeDeadlineSeconds": 900,
+            "ttlSecondsAfterFinished": 86400,
+        },
+    )  # fmt: skip
+    assert_golden("job-image", build_job(run, settings, environment="staging"))
+
+
+def test_golden_inline_source(settings: OperatorSettings) -> None:
+    run = make_run(source={"inline": INLINE}, dryRun=True)
+    assert_golden("job-inline", build_job(run, settings, environment="development"))
+    assert_golden("configmap-inline", build_inline_configmap(run))
+
+
+def test_golden_production_rollback_plan_and_run(settings: OperatorSettings) -> None:
+    run = make_run(action="rollback", steps=2, confirm="rollback-batches-6-to-7")
+    plan = build_job(run, settings, environment="production", mode="plan")
+    assert_golden("job-production-rollback-plan", plan)
+    assert_golden("job-production-rollback", build_job(run, settings, environment="production"))
+
+
+# --- the command line -----------------------------------------------------------------------
+
+
+def command(job: dict[str, Any]) -> list[str]:
+    return job["spec"]["template"]["spec"]["containers"][0]["command"]  # type: ignore[no-any-return]
+
+
+def test_command_starts_with_the_engine_and_fixed_flags(settings: OperatorSettings) -> None:
+    built = build_job(make_run(), settings, environment="staging")
+    assert command(built) == [
+        "kubemigrate", "migrate",
+        "--dir", "/migrations", "--format", "drizzle", "--env", "staging",
+        "--json", "--log-format", "json", "--result-file", "/dev/termination-log",
+        "--run-id", UID, "--lock-wait", "60",
+    ]  # fmt: skip
+
+
+def test_plan_mode_is_plan_for_the_action(settings: OperatorSettings) -> None:
+    run = make_run(action="rollback", steps=2, confirm="p", dryRun=True)
+    args = command(build_job(run, settings, environment="production", mode="plan"))
+    assert args[:2] == ["kubemigrate", "plan"]
+    assert args[args.index("--for") + 1] == "rollback"
+    assert args[args.index("--steps") + 1] == "2"
+    assert "--confirm" not in args
+    assert "--dry-run" not in args
+
+
+def test_plan_of_reset_with_target(settings: OperatorSettings) -> None:
+    run = make_run(action="reset")
+    args = command(build_job(run, settings, environment="production", mode="plan"))
+    assert args[args.index("--for") + 1] == "reset"
+
+
+def test_run_mode_passes_every_option(settings: OperatorSettings) -> None:
+    run = make_run(
+        action="rollback",
+        target="0001_a",
+        confirm="rollback-batch-3",
+        dryRun=True,
+        format="golang-migrate",
+        timeouts={"lockWaitSeconds": 0, "lockTimeoutMs": 0, "statementTimeoutSeconds": 45},
+    )
+    args = command(build_job(run, settings, environment="production"))
+    assert args[1] == "rollback"
+    assert args[args.index("--format") + 1] == "golang-migrate"
+    assert args[args.index("--target") + 1] == "0001_a"
+    assert args[args.index("--confirm") + 1] == "rollback-batch-3"
+    assert "--dry-run" in args
+    assert args[args.index("--lock-wait") + 1] == "0"
+    assert args[args.index("--lock-timeout") + 1] == "0"
+    assert args[args.index("--statement-timeout") + 1] == "45"
+    assert "--steps" not in args
+
+
+def test_custom_job_command(settings: OperatorSettings) -> None:
+    custom = settings.model_copy(update={"job_command": ("python", "-m", "kubemigrate")})
+    assert command(build_job(make_run(), custom, environment="development"))[:4] == [
+        "python", "-m", "kubemigrate", "migrate",
+    ]  # fmt: skip
+
+
+def test_plan_only_for_rollback_or_reset(settings: OperatorSettings) -> None:
+    with pytest.raises(ValueError, match="precedes rollback or reset"):
+        build_job(make_run(), settings, environment="production", mode="plan")
+
+
+def test_unknown_mode_and_environment_are_refused(settings: OperatorSettings) -> None:
+    with pytest.raises(ValueError, match="mode"):
+        build_job(make_run(), settings, environment="production", mode="apply")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="prod"):
+        build_job(make_run(), settings, environment="prod")
+
+
+def test_invalid_spec_raises_invalid_spec(settings: OperatorSettings) -> None:
+    with pytest.raises(InvalidSpec, match=r"spec\.steps"):
+        build_job(make_run(steps=2), settings, environment="development")
+
+
+def test_body_without_identity_is_refused(settings: OperatorSettings) -> None:
+    run = make_run()
+    del run["metadata"]["uid"]
+    with pytest.raises(ValueError, match=r"metadata\.uid"):
+        build_job(run, settings, environment="development")
+
+
+# --- secrets and security ------------------------------------------------------------------
+
+
+def test_database_url_comes_from_the_secret(settings: OperatorSettings) -> None:
+    run = make_run(database={"secretRef": {"name": "shop-db", "key": "url"}})
+    env = build_job(run, settings, environment="development")["spec"]["template"]["spec"][
+        "containers"
+    ][0]["env"]
+    assert env[0] == {
+        "name": "DATABASE_URL",
+        "valueFrom": {"secretKeyRef": {"name": "shop-db", "key": "url"}},
+    }
+    assert {"name": "KUBEMIGRATE_RUN_NAME", "value": "shop-migrate"} in env
+    assert {"name": "KUBEMIGRATE_RUN_NAMESPACE", "value": "shop"} in env
+    assert all("value" not in e or "postgres" not in e["value"] for e in env)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        {"configMap": {"name": "m"}},
+        {"image": {"reference": "reg/x:1"}},
+        {"inline": INLINE},
+    ],
+)
+def test_restricted_pod_security_everywhere(
+    settings: OperatorSettings, source: dict[str, Any]
+) -> None:
+    pod = build_job(make_run(source=source), settings, environment="development")["spec"][
+        "template"
+    ]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["restartPolicy"] == "Never"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["fsGroup"] == 65532
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    for container in pod.get("initContainers", []) + pod["containers"]:
+        sc = container["securityContext"]
+        assert sc["runAsNonRoot"] is True
+        assert (sc["runAsUser"], sc["runAsGroup"]) == (65532, 65532)
+        assert sc["allowPrivilegeEscalation"] is False
+        assert sc["readOnlyRootFilesystem"] is True
+        assert sc["capabilities"] == {"drop": ["ALL"]}
+        assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    main = pod["containers"][0]
+    assert main["terminationMessagePath"] == "/dev/termination-log"
+    assert {"name": "tmp", "mountPath": "/tmp"} in main["volumeMounts"]
+    assert {"name": "tmp", "emptyDir": {}} in pod["volumes"]
+
+
+def test_image_source_path_never_reaches_the_shell_text(settings: OperatorSettings) -> None:
+    hostile = '/m"; rm -rf / #$(id)'
+    run = make_run(source={"image": {"reference": "reg/x:1", "path": hostile}})
+    pod = build_job(run, settings, environment="development")["spec"]["template"]["spec"]
+    (init,) = pod["initContainers"]
+    assert hostile not in " ".join(init["command"])
+    assert {"name": "KUBEMIGRATE_SOURCE_DIR", "value": hostile} in init["env"]
+    assert init["command"] == ["sh", "-c", 'cp -R "$KUBEMIGRATE_SOURCE_DIR"/. /migrations/']
+    assert "imagePullPolicy" not in init  # Kubernetes' own default when the spec says nothing
+    assert {"name": "migrations", "emptyDir": {}} in pod["volumes"]
+
+
+# --- failure policy, limits, overrides -------------------------------------------------------
+
+
+def test_pod_failure_policy_fails_fast_on_permanent_errors(settings: OperatorSettings) -> None:
+    spec = build_job(make_run(), settings, environment="development")["spec"]
+    assert spec["podReplacementPolicy"] == "Failed"
+    rules = spec["podFailurePolicy"]["rules"]
+    assert [r["action"] for r in rules] == ["Ignore", "Count", "FailJob"]
+    assert rules[0]["onPodConditions"][0]["type"] == "DisruptionTarget"
+    assert rules[1]["onExitCodes"] == {"operator": "In", "values": [75]}
+    assert rules[2]["onExitCodes"] == {"operator": "NotIn", "values": [0, 75]}
+
+
+def test_settings_supply_job_limits(settings: OperatorSettings) -> None:
+    tuned = settings.model_copy(
+        update={
+            "job_backoff_limit": 6,
+            "job_active_deadline_seconds": None,
+            "job_ttl_seconds_after_finished": 120,
+        }
+    )
+    spec = build_job(make_run(), tuned, environment="development")["spec"]
+    assert spec["backoffLimit"] == 6
+    assert "activeDeadlineSeconds" not in spec
+    assert spec["ttlSecondsAfterFinished"] == 120
+
+
+def test_spec_job_overrides_win_and_zero_counts(settings: OperatorSettings) -> None:
+    run = make_run(job={"backoffLimit": 0, "ttlSecondsAfterFinished": 0})
+    spec = build_job(run, settings, environment="development")["spec"]
+    assert spec["backoffLimit"] == 0
+    assert spec["ttlSecondsAfterFinished"] == 0
+    assert spec["activeDeadlineSeconds"] == 3600
+
+
+def test_default_resources_are_not_shared_between_jobs(settings: OperatorSettings) -> None:
+    first = build_job(make_run(), settings, environment="development")
+    first["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] = "1Ti"
+    second = build_job(make_run(), settings, environment="development")
+    assert second["spec"]["template"]["spec"]["containers"][0]["resources"] == {
+        "requests": {"cpu": "50m", "memory": "64Mi"},
+        "limits": {"memory": "256Mi"},
+    }
+
+
+# --- names, labels, ownership ----------------------------------------------------------------
+
+
+def test_job_name_is_deterministic_and_per_uid() -> None:
+    assert job_name("shop-migrate", UID) == job_name("shop-migrate", UID)
+    assert job_name("shop-migrate", UID) != job_name("shop-migrate", UID.replace("6", "7"))
+    assert job_name("shop-migrate", UID, mode="plan") == job_name("shop-migrate", UID) + "-plan"
+
+
+@pytest.mark.parametrize(
+    "run_name",
+    ["a", "shop-migrate", "x" * 253, "release.2024.06-migrate", "a" * 49 + "-" + "b" * 10, "0"],
+)
+def test_job_names_are_dns_labels(run_name: str) -> None:
+    modes: tuple[JobMode, ...] = ("run", "plan")
+    for mode in modes:
+        name = job_name(run_name, UID, mode=mode)
+        assert len(name) <= 63
+        assert DNS_LABEL.match(name), name
+
+
+def test_long_names_still_differ_by_uid() -> None:
+    long = "x" * 200
+    assert job_name(long, "uid-1") != job_name(long, "uid-2")
+
+
+def test_labels_and_owner(settings: OperatorSettings) -> None:
+    run = make_run(action="rollback")
+    job = build_job(run, settings, environment="production", mode="plan")
+    assert job["metadata"]["labels"] == {
+        "app.kubernetes.io/name": "kubemigrate",
+        "app.kubernetes.io/managed-by": "kubemigrate-operator",
+        "kubemigrate.io/run": "shop-migrate",
+        "kubemigrate.io/run-uid": UID,
+        "kubemigrate.io/mode": "plan",
+        "kubemigrate.io/action": "rollback",
+    }
+    assert job["spec"]["template"]["metadata"]["labels"] == job["metadata"]["labels"]
+    assert job["metadata"]["ownerReferences"] == [
+        {
+            "apiVersion": "kubemigrate.io/v1alpha1",
+            "kind": "MigrationRun",
+            "name": "shop-migrate",
+            "uid": UID,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+
+
+def test_run_label_is_a_valid_label_value_for_long_names(settings: OperatorSettings) -> None:
+    job = build_job(make_run(name="a" * 62 + ".b" * 20), settings, environment="development")
+    value = job["metadata"]["labels"]["kubemigrate.io/run"]
+    assert len(value) <= 63
+    assert re.match(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$", value)
+
+
+def test_owner_reference_needs_identity() -> None:
+    with pytest.raises(ValueError, match="uid"):
+        owner_reference({"apiVersion": "v", "kind": "K", "metadata": {"name": "n"}})
+
+
+def test_builders_are_pure(settings: OperatorSettings) -> None:
+    run = make_run(source={"inline": INLINE})
+    snapshot = json.dumps(run, sort_keys=True)
+    assert build_job(run, settings, environment="staging") == build_job(
+        run, settings, environment="staging"
+    )
+    assert build_inline_configmap(run) == build_inline_configmap(run)
+    assert json.dumps(run, sort_keys=True) == snapshot
+
+
+def test_jobs_module_imports_no_kubernetes_client() -> None:
+    source = Path(jobs.__file__).read_text()
+    assert not re.search(r"^\s*(import|from)\s+(kopf|kubernetes)\b", source, re.MULTILINE)
+
+
+# --- inline sources ---------------------------------------------------------------------------
+
+
+def test_inline_configmap_is_drizzle_flat(settings: OperatorSettings) -> None:
+    run = make_run(source={"inline": INLINE})
+    cm = build_inline_configmap(run)
+    assert cm is not None
+    assert cm["metadata"]["name"] == inline_configmap_name("shop-migrate", UID)
+    assert cm["immutable"] is True
+    assert set(cm["data"]) == {
+        "0000_create_users.sql", "0000_create_users.down.sql", "0001_add_email.sql",
+        "_journal.json",
+    }  # fmt: skip
+    journal = json.loads(cm["data"]["_journal.json"])
+    assert journal == {
+        "version": "7",
+        "dialect": "postgresql",
+        "entries": [
+            {"idx": 0, "version": "7", "when": 0, "tag": "0000_create_users", "breakpoints": True},
+            {"idx": 1, "version": "7", "when": 0, "tag": "0001_add_email", "breakpoints": True},
+        ],
+    }
+    assert cm["metadata"]["ownerReferences"] == [owner_reference(run)]
+    volume = build_job(run, settings, environment="development")["spec"]["template"]["spec"][
+        "volumes"
+    ][0]
+    assert volume == {"name": "migrations", "configMap": {"name": cm["metadata"]["name"]}}
+
+
+def test_inline_configmap_keys_are_valid() -> None:
+    cm = build_inline_configmap(make_run(source={"inline": INLINE}))
+    assert cm is not None
+    assert all(re.match(r"^[-._a-zA-Z0-9]+$", key) and len(key) <= 253 for key in cm["data"])
+
+
+def test_no_configmap_for_other_sources() -> None:
+    assert build_inline_configmap(make_run()) is None
+    assert build_inline_configmap(make_run(source={"image": {"reference": "r"}})) is None
+
+
+def test_plan_and_run_jobs_share_the_inline_configmap(settings: OperatorSettings) -> None:
+    run = make_run(action="rollback", source={"inline": INLINE})
+    volumes = [
+        build_job(run, settings, environment="production", mode=mode)["spec"]["template"]["spec"][
+            "volumes"
+        ][0]
+        for mode in ("run", "plan")
+    ]
+    assert volumes[0] == volumes[1]

@@ -1,0 +1,307 @@
+"""The Helm chart, rendered offline by Helm's own SDK (helm-python-sdk) and linted.
+
+What matters to a cluster admin is asserted on the rendered objects: the operator
+runs under the "restricted" Pod Security Standard, its RBAC is what the operator
+needs and no more (Secrets: ``get`` only, never ``list``/``watch``), and the CRD and
+alert rules shipped by the chart are exactly the project's single sources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import helm_python
+import pytest
+import yaml
+from helm_python.chart import Chart
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "helm" / "kubemigrate"
+CRD_SOURCE = ROOT / "crds" / "migrationruns.kubemigrate.io.yaml"
+RULES_SOURCE = ROOT / "alerts" / "kubemigrate-rules.yaml"
+NAMESPACE = "kubemigrate-system"
+
+Obj = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def chart() -> Iterator[Chart]:
+    with Chart.load(CHART) as loaded:
+        yield loaded
+
+
+def render(chart: Chart, **values: Any) -> list[Obj]:
+    manifests = chart.render(values=values, name="km", namespace=NAMESPACE)
+    return [
+        obj
+        for name, text in sorted(manifests.items())
+        if name.endswith(".yaml")
+        for obj in yaml.safe_load_all(text)
+        if obj
+    ]
+
+
+def only(objects: list[Obj], kind: str, name: str | None = None) -> Obj:
+    found = [o for o in objects if o["kind"] == kind and name in (None, o["metadata"]["name"])]
+    assert len(found) == 1, f"{kind} {name}: {len(found)} found"
+    return found[0]
+
+
+def kinds(objects: list[Obj]) -> set[str]:
+    return {o["kind"] for o in objects}
+
+
+def env(container: Obj) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container["env"] if "value" in e}
+
+
+def rules_for(objects: list[Obj], group: str, resource: str) -> set[str]:
+    """Every verb any Role/ClusterRole grants on group/resource."""
+    verbs: set[str] = set()
+    for obj in objects:
+        if obj["kind"] in {"Role", "ClusterRole"}:
+            for rule in obj["rules"]:
+                if group in rule["apiGroups"] and resource in rule["resources"]:
+                    verbs |= set(rule["verbs"])
+    return verbs
+
+
+def assert_restricted(pod: Obj) -> None:
+    """The Pod Security Standard "restricted" profile, field by field."""
+    for key in ("hostNetwork", "hostPID", "hostIPC"):
+        assert not pod.get(key), key
+    pod_sc = pod.get("securityContext", {})
+    assert pod_sc.get("seccompProfile", {}).get("type") in {"RuntimeDefault", "Localhost"}
+    allowed_volumes = {"configMap", "emptyDir", "projected", "secret", "downwardAPI"}
+    for volume in pod.get("volumes", []):
+        assert set(volume) - {"name"} <= allowed_volumes, volume
+    for container in pod["containers"] + pod.get("initContainers", []):
+        sc = container["securityContext"]
+        assert sc["allowPrivilegeEscalation"] is False
+        assert sc["capabilities"]["drop"] == ["ALL"]
+        assert not sc.get("capabilities", {}).get("add")
+        assert not sc.get("privileged")
+        assert sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is True
+        assert sc.get("runAsUser", pod_sc.get("runAsUser", 1)) != 0
+        assert sc["readOnlyRootFilesystem"] is True  # beyond restricted: our own bar
+
+
+def test_helm_lint_is_clean() -> None:
+    report = helm_python.lint(CHART, strict=True)
+    assert report["errors"] == []
+    problems = [m for m in report["messages"] if m["severity"] >= 2]  # warnings and errors
+    assert problems == []
+
+
+def test_default_install(chart: Chart) -> None:
+    objects = render(chart)
+    assert kinds(objects) == {
+        "CustomResourceDefinition",
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+        "Deployment",
+        "Service",
+    }
+    deployment = only(objects, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert_restricted(pod)
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"  # standalone kopf
+    (container,) = pod["containers"]
+    assert container["command"] == ["kubemigrate", "operator"]
+    assert "args" not in container
+    assert container["image"] == "ghcr.io/kubemigrate/kubemigrate:0.1.0"
+    settings = env(container)
+    assert settings["KUBEMIGRATE_NAMESPACES"] == ""  # every namespace
+    assert settings["KUBEMIGRATE_JOB_IMAGE"] == container["image"]  # one image
+    assert settings["KUBEMIGRATE_STANDALONE"] == "true"
+    assert settings["KUBEMIGRATE_METRICS_PORT"] == "8080"
+    assert settings["KUBEMIGRATE_HEALTH_PORT"] == "8081"
+    assert settings["KUBEMIGRATE_JOB_TTL_SECONDS_AFTER_FINISHED"] == "none"
+    assert pod["serviceAccountName"] == only(objects, "ServiceAccount")["metadata"]["name"]
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"metrics": 8080, "health": 8081}
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp"}
+
+
+def test_the_operator_settings_the_chart_sets_exist() -> None:
+    """Every KUBEMIGRATE_* variable the chart sets is a field of OperatorSettings."""
+    settings = pytest.importorskip("kubemigrate.settings")
+    fields = {f"KUBEMIGRATE_{name.upper()}" for name in settings.OperatorSettings.model_fields}
+    with Chart.load(CHART) as loaded:
+        container = only(render(loaded), "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    ours = {name for name in env(container) if name.startswith("KUBEMIGRATE_")}
+    assert ours <= fields, sorted(ours - fields)
+
+
+def test_rbac_grants_what_the_operator_needs(chart: Chart) -> None:
+    objects = render(chart)
+    assert rules_for(objects, "kubemigrate.io", "migrationruns") == {
+        "get",
+        "list",
+        "watch",
+        "patch",
+        "update",
+    }
+    assert rules_for(objects, "kubemigrate.io", "migrationruns/status") >= {"patch", "update"}
+    assert rules_for(objects, "kubemigrate.io", "migrationruns/finalizers") == {"update"}
+    assert rules_for(objects, "batch", "jobs") == {"create", "get", "list", "watch", "delete"}
+    assert rules_for(objects, "", "pods") == {"get", "list", "watch"}
+    assert rules_for(objects, "", "pods/log") == {"get"}
+    assert rules_for(objects, "", "configmaps") == {
+        "get",
+        "list",
+        "watch",
+        "create",
+        "update",
+        "patch",
+        "delete",
+    }
+    assert rules_for(objects, "", "events") == {"create", "patch"}
+    assert rules_for(objects, "", "namespaces") == {"get", "list", "watch"}
+    assert rules_for(objects, "coordination.k8s.io", "leases") >= {"get", "create", "update"}
+    runs_binding = only(objects, "ClusterRoleBinding", "km-kubemigrate-runs")
+    assert runs_binding["subjects"][0]["namespace"] == NAMESPACE
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},
+        {"operator": {"watchNamespaces": ["shop"]}},
+        {"peering": {"enabled": True}, "replicaCount": 2},
+    ],
+)
+def test_secrets_are_get_only_and_nothing_is_a_wildcard(chart: Chart, values: Obj) -> None:
+    objects = render(chart, **values)
+    assert rules_for(objects, "", "secrets") == {"get"}
+    for obj in objects:
+        for rule in obj.get("rules", []):
+            assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"], rule
+
+
+def test_secret_access_can_be_turned_off(chart: Chart) -> None:
+    assert rules_for(render(chart, rbac={"secretsGet": False}), "", "secrets") == set()
+
+
+def test_watch_namespaces_bind_runs_rbac_per_namespace(chart: Chart) -> None:
+    objects = render(chart, operator={"watchNamespaces": ["shop", "billing"]})
+    container = only(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert env(container)["KUBEMIGRATE_NAMESPACES"] == "shop,billing"
+    bindings = [
+        o for o in objects if o["kind"] == "RoleBinding" and o["roleRef"]["name"].endswith("-runs")
+    ]
+    assert {b["metadata"]["namespace"] for b in bindings} == {"shop", "billing"}
+    assert all(b["roleRef"]["kind"] == "ClusterRole" for b in bindings)
+    cluster_bindings = [o["roleRef"]["name"] for o in objects if o["kind"] == "ClusterRoleBinding"]
+    assert cluster_bindings == ["km-kubemigrate-cluster"]  # namespaces/CRDs reads only
+
+
+def test_peering_switches_to_rolling_updates_and_grants_kopf_peerings(chart: Chart) -> None:
+    objects = render(chart, peering={"enabled": True}, replicaCount=2)
+    deployment = only(objects, "Deployment")
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert env(deployment["spec"]["template"]["spec"]["containers"][0])[
+        "KUBEMIGRATE_STANDALONE"
+    ] == "false"
+    assert rules_for(objects, "kopf.dev", "clusterkopfpeerings") >= {"get", "list", "patch"}
+    scoped = render(chart, peering={"enabled": True}, operator={"watchNamespaces": ["shop"]})
+    assert rules_for(scoped, "kopf.dev", "kopfpeerings") >= {"get", "list", "patch"}
+    assert rules_for(scoped, "kopf.dev", "clusterkopfpeerings") == set()
+
+
+def test_replicas_without_peering_are_refused(chart: Chart) -> None:
+    with pytest.raises(helm_python.HelmError, match="peering"):
+        render(chart, replicaCount=2)
+
+
+def test_extra_args_follow_the_command(chart: Chart) -> None:
+    objects = render(chart, operator={"extraArgs": ["--verbose"]})
+    container = only(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["kubemigrate", "operator"]
+    assert container["args"] == ["--verbose"]
+
+
+def test_metrics_service_is_annotated_for_scraping(chart: Chart) -> None:
+    service = only(render(chart), "Service")
+    assert service["metadata"]["annotations"] == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": "8080",
+        "prometheus.io/path": "/metrics",
+    }
+    assert service["spec"]["ports"] == [
+        {"name": "metrics", "port": 8080, "targetPort": "metrics", "protocol": "TCP"}
+    ]
+    deployment = only(render(chart), "Deployment")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+
+
+def test_service_monitor_on(chart: Chart) -> None:
+    objects = render(
+        chart, metrics={"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}
+    )
+    monitor = only(objects, "ServiceMonitor")
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    service = only(objects, "Service")
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"][
+        "labels"
+    ].items()
+
+
+def test_prometheus_rule_carries_the_alerts_file(chart: Chart) -> None:
+    rule = only(render(chart, metrics={"prometheusRule": {"enabled": True}}), "PrometheusRule")
+    assert rule["spec"] == yaml.safe_load(RULES_SOURCE.read_text())
+
+
+def test_crd_is_the_single_source_with_keep_policy(chart: Chart) -> None:
+    """Fails until crds/migrationruns.kubemigrate.io.yaml exists and the copy matches."""
+    crd = only(render(chart), "CustomResourceDefinition")
+    annotations = crd["metadata"].pop("annotations")
+    assert annotations == {"helm.sh/resource-policy": "keep"}
+    assert crd == yaml.safe_load(CRD_SOURCE.read_text())
+
+
+def test_crds_off(chart: Chart) -> None:
+    assert "CustomResourceDefinition" not in kinds(render(chart, crds={"create": False}))
+
+
+@pytest.mark.parametrize(
+    ("copy", "source"),
+    [
+        ("files/crds/migrationruns.kubemigrate.io.yaml", CRD_SOURCE),
+        ("files/kubemigrate-rules.yaml", RULES_SOURCE),
+    ],
+)
+def test_chart_copies_match_their_sources(copy: str, source: Path) -> None:
+    assert (CHART / copy).read_bytes() == source.read_bytes(), (
+        f"helm/kubemigrate/{copy} is stale: cp {source.relative_to(ROOT)} "
+        f"helm/kubemigrate/{Path(copy).parent}/"
+    )
+
+
+def test_values_are_documented_line_by_line() -> None:
+    """Every value in values.yaml has a comment above it or above an enclosing key."""
+    documented_ancestors: list[tuple[int, bool]] = []  # (indent, documented) of open keys
+    previous = ""
+    for line in (CHART / "values.yaml").read_text().splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith(("#", "- ")):
+            indent = len(line) - len(line.lstrip())
+            while documented_ancestors and documented_ancestors[-1][0] >= indent:
+                documented_ancestors.pop()
+            documented = previous.startswith("#")
+            covered = documented or any(doc for _, doc in documented_ancestors)
+            key, _, value = stripped.partition(":")
+            is_section = value.strip() == ""  # its children carry the documentation
+            assert covered or is_section, f"values.yaml: undocumented key {key!r}"
+            documented_ancestors.append((indent, documented))
+        previous = stripped
