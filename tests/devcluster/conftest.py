@@ -11,12 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devcluster_http import Http
+from devcluster_http import CRD_PATH, Http
 
 from kubemigrate.devcluster.apiserver import ApiServerProcess
 
-DATA = Path(__file__).parent / "data"
-CRD_PATH = DATA / "crd.yaml"
 VENV_BIN = Path(os.environ.get("VIRTUAL_ENV", "")) / "bin"
 
 
@@ -45,9 +43,16 @@ def kubectl_binary() -> str:
 def kubectl(apiserver: ApiServerProcess) -> Any:
     binary = kubectl_binary()
 
-    def run(*args: str, stdin: str | None = None, check: bool = True, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, stdin: str | None = None, check: bool = True, timeout: float = 30.0
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [binary, *args], input=stdin, capture_output=True, text=True, env=apiserver.env(), timeout=timeout,
+            [binary, *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=apiserver.env(),
+            timeout=timeout,
             check=False,
         )
         if check and result.returncode != 0:
@@ -75,5 +80,3 @@ def namespace(api: Http) -> str:
     reply = api.post("/api/v1/namespaces", {"metadata": {"name": name}})
     assert reply.status == 201, reply.body
     return name
-
-

@@ -5,8 +5,11 @@ from __future__ import annotations
 import http.client
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
+
+CRD_PATH = Path(__file__).parent / "data" / "crd.yaml"
 
 
 @dataclass
@@ -46,7 +49,9 @@ class Http:
         data = body if isinstance(body, (bytes, str)) or body is None else json.dumps(body)
         conn = self.connect()
         try:
-            conn.request(method, path, body=data, headers={"Content-Type": content_type, "Accept": accept})
+            conn.request(
+                method, path, body=data, headers={"Content-Type": content_type, "Accept": accept}
+            )
             response = conn.getresponse()
             raw = response.read()
             try:
@@ -66,13 +71,21 @@ class Http:
     def put(self, path: str, body: Any, **kwargs: Any) -> Reply:
         return self.request("PUT", path, body, **kwargs)
 
-    def patch(self, path: str, body: Any, content_type: str = "application/merge-patch+json", **kwargs: Any) -> Reply:
+    def patch(
+        self,
+        path: str,
+        body: Any,
+        content_type: str = "application/merge-patch+json",
+        **kwargs: Any,
+    ) -> Reply:
         return self.request("PATCH", path, body, content_type=content_type, **kwargs)
 
     def delete(self, path: str, body: Any = None, **kwargs: Any) -> Reply:
         return self.request("DELETE", path, body, **kwargs)
 
-    def watch(self, path: str, query: dict[str, str], *, until: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+    def watch(
+        self, path: str, query: dict[str, str], *, until: int, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
         """Read watch events until ``until`` events arrived or the stream ends."""
         conn = self.connect(timeout=timeout)
         events: list[dict[str, Any]] = []
@@ -97,7 +110,11 @@ def run_body(name: str, **spec: Any) -> dict[str, Any]:
         "apiVersion": "kubemigrate.io/v1alpha1",
         "kind": "MigrationRun",
         "metadata": {"name": name},
-        "spec": {"database": {"secretRef": {"name": "db"}}, "source": {"configMap": {"name": "m"}}, **spec},
+        "spec": {
+            "database": {"secretRef": {"name": "db"}},
+            "source": {"configMap": {"name": "m"}},
+            **spec,
+        },
     }
 
 

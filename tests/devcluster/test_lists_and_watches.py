@@ -71,23 +71,32 @@ def test_watch_from_resource_version_sends_only_later_changes(api: Http, namespa
     api.patch(f"/api/v1/namespaces/{namespace}/configmaps/after", {"data": {"k": "v"}})
     api.delete(f"/api/v1/namespaces/{namespace}/configmaps/after")
     events = api.watch(
-        f"/api/v1/namespaces/{namespace}/configmaps", {"resourceVersion": rv, "timeoutSeconds": "5"}, until=3
+        f"/api/v1/namespaces/{namespace}/configmaps",
+        {"resourceVersion": rv, "timeoutSeconds": "5"},
+        until=3,
     )
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
-        ("ADDED", "after"), ("MODIFIED", "after"), ("DELETED", "after"),
+        ("ADDED", "after"),
+        ("MODIFIED", "after"),
+        ("DELETED", "after"),
     ]
     deleted = events[-1]["object"]
     assert deleted["data"] == {"k": "v"}  # the final state
-    assert int(deleted["metadata"]["resourceVersion"]) > int(events[1]["object"]["metadata"]["resourceVersion"])
+    assert int(deleted["metadata"]["resourceVersion"]) > int(
+        events[1]["object"]["metadata"]["resourceVersion"]
+    )
 
 
 def test_watch_without_resource_version_replays_current_objects(api: Http, namespace: str) -> None:
     _make(api, namespace, "w1")
     _make(api, namespace, "w2")
     for rv in ({}, {"resourceVersion": "0"}):
-        events = api.watch(f"/api/v1/namespaces/{namespace}/configmaps", {**rv, "timeoutSeconds": "5"}, until=2)
+        events = api.watch(
+            f"/api/v1/namespaces/{namespace}/configmaps", {**rv, "timeoutSeconds": "5"}, until=2
+        )
         assert sorted((e["type"], e["object"]["metadata"]["name"]) for e in events) == [
-            ("ADDED", "w1"), ("ADDED", "w2"),
+            ("ADDED", "w1"),
+            ("ADDED", "w2"),
         ]
 
 
@@ -107,12 +116,17 @@ def test_watch_list_ends_initial_events_with_a_bookmark(api: Http, namespace: st
 
 
 def test_send_initial_events_needs_not_older_than(api: Http, namespace: str) -> None:
-    reply = api.get(f"/api/v1/namespaces/{namespace}/configmaps", query={"watch": "true", "sendInitialEvents": "true"})
+    reply = api.get(
+        f"/api/v1/namespaces/{namespace}/configmaps",
+        query={"watch": "true", "sendInitialEvents": "true"},
+    )
     assert reply.status == 422
 
 
 def test_watch_honours_timeout_seconds(api: Http, namespace: str) -> None:
-    events = api.watch(f"/api/v1/namespaces/{namespace}/configmaps", {"timeoutSeconds": "1"}, until=1, timeout=10)
+    events = api.watch(
+        f"/api/v1/namespaces/{namespace}/configmaps", {"timeoutSeconds": "1"}, until=1, timeout=10
+    )
     assert events == []  # the server closed the stream by itself
 
 
@@ -120,13 +134,18 @@ def test_watch_filters_by_selectors_and_reports_transitions(api: Http, namespace
     rv = api.get(f"/api/v1/namespaces/{namespace}/configmaps").body["metadata"]["resourceVersion"]
     _make(api, namespace, "other")
     _make(api, namespace, "sel", app="db")
-    api.patch(f"/api/v1/namespaces/{namespace}/configmaps/sel", {"metadata": {"labels": {"app": "web"}}})
+    api.patch(
+        f"/api/v1/namespaces/{namespace}/configmaps/sel", {"metadata": {"labels": {"app": "web"}}}
+    )
     events = api.watch(
         f"/api/v1/namespaces/{namespace}/configmaps",
         {"resourceVersion": rv, "labelSelector": "app=db", "timeoutSeconds": "5"},
         until=2,
     )
-    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "sel"), ("DELETED", "sel")]
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+        ("ADDED", "sel"),
+        ("DELETED", "sel"),
+    ]
     by_name = api.watch(
         f"/api/v1/namespaces/{namespace}/configmaps",
         {"resourceVersion": rv, "fieldSelector": "metadata.name=other", "timeoutSeconds": "5"},
@@ -138,7 +157,9 @@ def test_watch_filters_by_selectors_and_reports_transitions(api: Http, namespace
 def test_watch_from_a_forgotten_resource_version_is_410_expired() -> None:
     store = Store(history_size=3)
     for index in range(5):
-        store.write(("", "configmaps"), {"metadata": {"name": f"c{index}", "namespace": "ns"}}, "ADDED")
+        store.write(
+            ("", "configmaps"), {"metadata": {"name": f"c{index}", "namespace": "ns"}}, "ADDED"
+        )
     rtype = Catalogue.with_builtins().lookup("", "v1", "configmaps")
     assert rtype is not None
     watch = WatchRequest(rtype, "ns", lambda obj: True, {"resourceVersion": "2"}, as_table=False)

@@ -24,7 +24,9 @@ def test_create_sets_server_owned_metadata(api: Http, namespace: str) -> None:
 
 def test_client_cannot_set_uid_or_timestamps(api: Http, namespace: str) -> None:
     body = _cm("b")
-    body["metadata"].update({"uid": "not-mine", "creationTimestamp": "2000-01-01T00:00:00Z", "resourceVersion": "1"})
+    body["metadata"].update(
+        {"uid": "not-mine", "creationTimestamp": "2000-01-01T00:00:00Z", "resourceVersion": "1"}
+    )
     reply = api.post(f"/api/v1/namespaces/{namespace}/configmaps", body)
     assert reply.status == 201
     assert reply.body["metadata"]["uid"] != "not-mine"
@@ -42,13 +44,18 @@ def test_resource_version_is_global_and_increasing(api: Http, namespace: str) ->
 
 def test_noop_update_keeps_resource_version(api: Http, namespace: str) -> None:
     created = api.post(f"/api/v1/namespaces/{namespace}/configmaps", _cm("noop", a="1")).body
-    patched = api.patch(f"/api/v1/namespaces/{namespace}/configmaps/noop", {"data": {"a": "1"}}).body
+    patched = api.patch(
+        f"/api/v1/namespaces/{namespace}/configmaps/noop", {"data": {"a": "1"}}
+    ).body
     assert patched["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
 
 
 def test_generate_name(api: Http, namespace: str) -> None:
     body = {"metadata": {"generateName": "kopf-event-"}, "message": "hi", "involvedObject": {}}
-    names = {api.post(f"/api/v1/namespaces/{namespace}/events", body).body["metadata"]["name"] for _ in range(3)}
+    names = {
+        api.post(f"/api/v1/namespaces/{namespace}/events", body).body["metadata"]["name"]
+        for _ in range(3)
+    }
     assert len(names) == 3
     assert all(n.startswith("kopf-event-") and len(n) == len("kopf-event-") + 5 for n in names)
 
@@ -71,7 +78,10 @@ def test_stale_resource_version_is_409_conflict(api: Http, namespace: str) -> No
     assert reply.status == 409
     assert reply.body["reason"] == "Conflict"
     assert "the object has been modified" in reply.body["message"]
-    stale_patch = {"metadata": {"resourceVersion": created["metadata"]["resourceVersion"]}, "data": {"c": "3"}}
+    stale_patch = {
+        "metadata": {"resourceVersion": created["metadata"]["resourceVersion"]},
+        "data": {"c": "3"},
+    }
     assert api.patch(f"/api/v1/namespaces/{namespace}/configmaps/cas", stale_patch).status == 409
 
 
@@ -82,7 +92,11 @@ def test_not_found_is_a_status(api: Http, namespace: str, crd: object) -> None:
     assert reply.body["status"] == "Failure"
     assert reply.body["reason"] == "NotFound"
     assert reply.body["message"] == 'migrationruns.kubemigrate.io "nope" not found'
-    assert reply.body["details"] == {"name": "nope", "group": "kubemigrate.io", "kind": "migrationruns"}
+    assert reply.body["details"] == {
+        "name": "nope",
+        "group": "kubemigrate.io",
+        "kind": "migrationruns",
+    }
     unknown = api.get("/apis/nothing.example.com/v1/things")
     assert unknown.status == 404
     assert unknown.body["kind"] == "Status"
@@ -98,7 +112,9 @@ def test_invalid_name_is_422(api: Http, namespace: str) -> None:
     reply = api.post(f"/api/v1/namespaces/{namespace}/configmaps", _cm("Not_Valid"))
     assert reply.status == 422
     assert reply.body["reason"] == "Invalid"
-    assert reply.body["message"].startswith('ConfigMap "Not_Valid" is invalid: metadata.name: Invalid value: "Not_Valid"')
+    assert reply.body["message"].startswith(
+        'ConfigMap "Not_Valid" is invalid: metadata.name: Invalid value: "Not_Valid"'
+    )
 
 
 def test_generation_bumps_only_on_spec_changes(api: Http, namespace: str, crd: object) -> None:
@@ -106,7 +122,9 @@ def test_generation_bumps_only_on_spec_changes(api: Http, namespace: str, crd: o
     assert created["metadata"]["generation"] == 1
     labelled = api.patch(runs_path(namespace, "gen"), {"metadata": {"labels": {"a": "b"}}}).body
     assert labelled["metadata"]["generation"] == 1
-    status = api.patch(runs_path(namespace, "gen") + "/status", {"status": {"phase": "Running"}}).body
+    status = api.patch(
+        runs_path(namespace, "gen") + "/status", {"status": {"phase": "Running"}}
+    ).body
     assert status["metadata"]["generation"] == 1
     changed = api.patch(runs_path(namespace, "gen"), {"spec": {"steps": 3}}).body
     assert changed["metadata"]["generation"] == 2
@@ -115,7 +133,9 @@ def test_generation_bumps_only_on_spec_changes(api: Http, namespace: str, crd: o
 def test_namespaces_can_be_created_listed_and_labelled(api: Http) -> None:
     name = f"ns-{uuid.uuid4().hex[:6]}"
     assert api.post("/api/v1/namespaces", {"metadata": {"name": name}}).status == 201
-    labelled = api.patch(f"/api/v1/namespaces/{name}", {"metadata": {"labels": {"team": "db"}}}).body
+    labelled = api.patch(
+        f"/api/v1/namespaces/{name}", {"metadata": {"labels": {"team": "db"}}}
+    ).body
     assert labelled["metadata"]["labels"] == {"kubernetes.io/metadata.name": name, "team": "db"}
     assert labelled["status"]["phase"] == "Active"
     listed = api.get("/api/v1/namespaces", query={"labelSelector": "team=db"}).body
@@ -129,13 +149,19 @@ def test_job_gets_real_defaults_and_validation(api: Http, namespace: str) -> Non
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {"name": "j"},
-        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "x:1"}]}}},
+        "spec": {
+            "template": {
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "x:1"}]}
+            }
+        },
     }
     created = api.post(f"/apis/batch/v1/namespaces/{namespace}/jobs", job).body
     assert created["spec"]["backoffLimit"] == 6
     assert created["metadata"]["generation"] == 1
     uid = created["metadata"]["uid"]
-    assert created["spec"]["selector"] == {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    assert created["spec"]["selector"] == {
+        "matchLabels": {"batch.kubernetes.io/controller-uid": uid}
+    }
     assert created["spec"]["template"]["metadata"]["labels"]["job-name"] == "j"
     bad = {**job, "metadata": {"name": "bad"}}
     bad["spec"] = {"template": {"spec": {"containers": [{"name": "c", "image": "x"}]}}}

@@ -41,12 +41,18 @@ def test_status_put_checks_resource_version(api: Http, namespace: str, crd: obje
 def test_builtin_job_status_is_a_subresource(api: Http, namespace: str) -> None:
     job = {
         "metadata": {"name": "js"},
-        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}}},
+        "spec": {
+            "template": {
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}
+            }
+        },
     }
     api.post(f"/apis/batch/v1/namespaces/{namespace}/jobs", job)
     path = f"/apis/batch/v1/namespaces/{namespace}/jobs/js"
     assert api.patch(path, {"status": {"succeeded": 1}}).body["status"] == {}
-    assert api.patch(path + "/status", {"status": {"succeeded": 1}}).body["status"] == {"succeeded": 1}
+    assert api.patch(path + "/status", {"status": {"succeeded": 1}}).body["status"] == {
+        "succeeded": 1
+    }
 
 
 def test_status_of_missing_subresource_is_404(api: Http, namespace: str) -> None:

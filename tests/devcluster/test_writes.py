@@ -11,7 +11,9 @@ from devcluster_http import Http, run_body, runs_path
 def _pod(name: str) -> dict[str, object]:
     return {
         "metadata": {"name": name},
-        "spec": {"containers": [{"name": "a", "image": "x:1", "env": [{"name": "A", "value": "1"}]}]},
+        "spec": {
+            "containers": [{"name": "a", "image": "x:1", "env": [{"name": "A", "value": "1"}]}]
+        },
     }
 
 
@@ -35,15 +37,21 @@ def test_json_patch(api: Http, namespace: str) -> None:
     assert reply.status == 200, reply.body
     assert reply.body["data"] == {"a": "2"}
     assert reply.body["metadata"]["finalizers"] == ["b"]
-    failed = api.patch(f"{path}/j", [{"op": "test", "path": "/data/a", "value": "9"}],
-                       content_type="application/json-patch+json")
+    failed = api.patch(
+        f"{path}/j",
+        [{"op": "test", "path": "/data/a", "value": "9"}],
+        content_type="application/json-patch+json",
+    )
     assert failed.status == 422
 
 
 def test_strategic_merge_patch_merges_lists_by_key(api: Http, namespace: str) -> None:
     path = f"/api/v1/namespaces/{namespace}/pods"
     api.post(path, _pod("p"))
-    patch = {"metadata": {"finalizers": ["f1"]}, "spec": {"containers": [{"name": "a", "image": "x:2"}]}}
+    patch = {
+        "metadata": {"finalizers": ["f1"]},
+        "spec": {"containers": [{"name": "a", "image": "x:2"}]},
+    }
     reply = api.patch(f"{path}/p", patch, content_type="application/strategic-merge-patch+json")
     assert reply.status == 200, reply.body
     container = reply.body["spec"]["containers"][0]
@@ -51,32 +59,46 @@ def test_strategic_merge_patch_merges_lists_by_key(api: Http, namespace: str) ->
     assert container["env"] == [{"name": "A", "value": "1"}]  # merged by name, not replaced
 
 
-def test_strategic_merge_patch_is_refused_for_custom_resources(api: Http, namespace: str, crd: object) -> None:
+def test_strategic_merge_patch_is_refused_for_custom_resources(
+    api: Http, namespace: str, crd: object
+) -> None:
     api.post(runs_path(namespace), run_body("smp"))
-    reply = api.patch(runs_path(namespace, "smp"), {"spec": {"steps": 2}},
-                      content_type="application/strategic-merge-patch+json")
+    reply = api.patch(
+        runs_path(namespace, "smp"),
+        {"spec": {"steps": 2}},
+        content_type="application/strategic-merge-patch+json",
+    )
     assert reply.status == 415
     assert reply.body["reason"] == "UnsupportedMediaType"
 
 
 def test_unknown_patch_type_is_415(api: Http, namespace: str) -> None:
     api.post(f"/api/v1/namespaces/{namespace}/configmaps", {"metadata": {"name": "u"}})
-    reply = api.patch(f"/api/v1/namespaces/{namespace}/configmaps/u", {}, content_type="application/json")
+    reply = api.patch(
+        f"/api/v1/namespaces/{namespace}/configmaps/u", {}, content_type="application/json"
+    )
     assert reply.status == 415
 
 
 def test_protobuf_is_415(api: Http, namespace: str) -> None:
-    reply = api.post(f"/api/v1/namespaces/{namespace}/configmaps", b"k8s\x00\xff\xfe",
-                     content_type="application/vnd.kubernetes.protobuf")
+    reply = api.post(
+        f"/api/v1/namespaces/{namespace}/configmaps",
+        b"k8s\x00\xff\xfe",
+        content_type="application/vnd.kubernetes.protobuf",
+    )
     assert reply.status == 415
     assert reply.body["reason"] == "UnsupportedMediaType"
 
 
 def test_put_replaces_and_keeps_server_fields(api: Http, namespace: str) -> None:
     path = f"/api/v1/namespaces/{namespace}/configmaps"
-    created = api.post(path, {"metadata": {"name": "r", "labels": {"a": "b"}}, "data": {"x": "1"}}).body
-    replacement = {"metadata": {"name": "r", "resourceVersion": created["metadata"]["resourceVersion"]},
-                   "data": {"y": "2"}}
+    created = api.post(
+        path, {"metadata": {"name": "r", "labels": {"a": "b"}}, "data": {"x": "1"}}
+    ).body
+    replacement = {
+        "metadata": {"name": "r", "resourceVersion": created["metadata"]["resourceVersion"]},
+        "data": {"y": "2"},
+    }
     reply = api.put(f"{path}/r", replacement)
     assert reply.status == 200
     assert reply.body["data"] == {"y": "2"}
@@ -88,18 +110,31 @@ def test_put_replaces_and_keeps_server_fields(api: Http, namespace: str) -> None
     assert mismatch.status == 400
 
 
-def test_server_side_apply_creates_merges_and_forgets_omitted_fields(api: Http, namespace: str) -> None:
+def test_server_side_apply_creates_merges_and_forgets_omitted_fields(
+    api: Http, namespace: str
+) -> None:
     path = f"/api/v1/namespaces/{namespace}/configmaps/ssa"
-    intent = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": {"a": "1", "b": "2"}}
+    intent = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "ssa"},
+        "data": {"a": "1", "b": "2"},
+    }
     query = {"fieldManager": "tester"}
-    created = api.patch(path, yaml.safe_dump(intent), content_type="application/apply-patch+yaml", query=query)
+    created = api.patch(
+        path, yaml.safe_dump(intent), content_type="application/apply-patch+yaml", query=query
+    )
     assert created.status == 201, created.body
     api.patch(path, {"data": {"other": "x"}})  # another writer's field
     intent["data"] = {"a": "1"}
-    applied = api.patch(path, json.dumps(intent), content_type="application/apply-patch+yaml", query=query)
+    applied = api.patch(
+        path, json.dumps(intent), content_type="application/apply-patch+yaml", query=query
+    )
     assert applied.status == 200
     assert applied.body["data"] == {"a": "1", "other": "x"}
-    no_manager = api.patch(path, yaml.safe_dump(intent), content_type="application/apply-patch+yaml")
+    no_manager = api.patch(
+        path, yaml.safe_dump(intent), content_type="application/apply-patch+yaml"
+    )
     assert no_manager.status == 422
 
 
@@ -110,7 +145,9 @@ def test_dry_run_does_not_persist(api: Http, namespace: str) -> None:
     assert api.get(f"{path}/dry").status == 404
 
 
-def test_unknown_fields_warn_by_default_and_fail_when_strict(api: Http, namespace: str, crd: object) -> None:
+def test_unknown_fields_warn_by_default_and_fail_when_strict(
+    api: Http, namespace: str, crd: object
+) -> None:
     body = run_body("uf")
     body["spec"]["bogus"] = 1
     reply = api.post(runs_path(namespace), body)

@@ -208,9 +208,10 @@ def test_peering_switches_to_rolling_updates_and_grants_kopf_peerings(chart: Cha
     objects = render(chart, peering={"enabled": True}, replicaCount=2)
     deployment = only(objects, "Deployment")
     assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
-    assert env(deployment["spec"]["template"]["spec"]["containers"][0])[
-        "KUBEMIGRATE_STANDALONE"
-    ] == "false"
+    assert (
+        env(deployment["spec"]["template"]["spec"]["containers"][0])["KUBEMIGRATE_STANDALONE"]
+        == "false"
+    )
     assert rules_for(objects, "kopf.dev", "clusterkopfpeerings") >= {"get", "list", "patch"}
     scoped = render(chart, peering={"enabled": True}, operator={"watchNamespaces": ["shop"]})
     assert rules_for(scoped, "kopf.dev", "kopfpeerings") >= {"get", "list", "patch"}
@@ -252,9 +253,9 @@ def test_service_monitor_on(chart: Chart) -> None:
     assert monitor["metadata"]["labels"]["release"] == "prom"
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
     service = only(objects, "Service")
-    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"][
-        "labels"
-    ].items()
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
 
 
 def test_prometheus_rule_carries_the_alerts_file(chart: Chart) -> None:

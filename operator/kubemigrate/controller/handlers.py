@@ -15,7 +15,7 @@ from kubemigrate.controller import jobs, translation
 from kubemigrate.controller.kube import GROUP, PLURAL, VERSION, Kube, load_client
 from kubemigrate.controller.lifecycle import Lifecycle
 from kubemigrate.observability.metrics import Metrics
-from kubemigrate.settings import OperatorSettings
+from kubemigrate.settings import OperatorSettings, load_settings
 
 RUNS = (GROUP, VERSION, PLURAL)
 JOB_LABELS = {jobs.LABEL_MANAGED_BY: jobs.MANAGED_BY}
@@ -36,6 +36,9 @@ def _guarded(name: str, memo: Any, doing: str, work: Callable[[Lifecycle], None]
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     """kopf's own bookkeeping goes to annotations; status belongs to the run."""
+    if "settings" not in memo:  # started by `kopf run -m ...` rather than `kubemigrate operator`
+        memo.settings = load_settings()
+        memo.metrics = Metrics()
     operator: OperatorSettings = memo.settings
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)

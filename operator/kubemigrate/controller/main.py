@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import kopf
 
@@ -14,7 +15,7 @@ from kubemigrate.settings import load_settings
 def run_operator(*, log_format: str | None = None) -> None:
     settings = load_settings()
     configure_logging(log_format or "json")
-    kopf.configure(log_format=kopf.LogFormat.JSON, verbose=False)
+    kopf.configure(log_format=kopf.LogFormat.JSON, verbose=bool(os.environ.get("KUBEMIGRATE_DEBUG")), debug=bool(os.environ.get("KUBEMIGRATE_DEBUG")))
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
     metrics = Metrics()
     server = metrics.serve(settings.metrics_port)
@@ -23,7 +24,8 @@ def run_operator(*, log_format: str | None = None) -> None:
     try:
         kopf.run(
             standalone=settings.standalone,
-            peering_name=settings.peering_name,
+            # kopf makes peering mandatory whenever a name is given
+            peering_name=None if settings.standalone else settings.peering_name,
             namespaces=settings.namespaces,
             clusterwide=not settings.namespaces,
             liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz",

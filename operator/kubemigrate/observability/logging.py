@@ -29,7 +29,9 @@ class _Scrubber:
     def __init__(self, secrets: list[str]) -> None:
         self.secrets = secrets
 
-    def __call__(self, _logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    def __call__(
+        self, _logger: Any, _name: str, event: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
         for key, value in list(event.items()):
             if isinstance(value, str):
                 event[key] = scrub(value, self.secrets)
@@ -100,7 +102,9 @@ class LogObserver:
 
     def plan_ready(self, plan: Plan) -> None:
         self.log.info(
-            f"{len(plan.steps)} migration(s) to run", action="planned", batch=plan.batch,
+            f"{len(plan.steps)} migration(s) to run",
+            action="planned",
+            batch=plan.batch,
             migrations=[s.name for s in plan.steps],
         )
 
@@ -110,13 +114,22 @@ class LogObserver:
     def step_finished(self, step: Step, duration_ms: float) -> None:
         action = "applied" if step.direction is Direction.UP else "rolled_back"
         self.log.info(
-            f"{step.name} {action.replace('_', ' ')}", migration=step.name, action=action,
-            duration=round(duration_ms, 3), checksum=step.checksum, batch=step.batch,
+            f"{step.name} {action.replace('_', ' ')}",
+            migration=step.name,
+            action=action,
+            duration=round(duration_ms, 3),
+            checksum=step.checksum,
+            batch=step.batch,
         )
 
     def step_failed(self, step: Step, error: KubemigrateError, duration_ms: float) -> None:
         self.log.error(
-            error.message, migration=step.name, action="failed", duration=round(duration_ms, 3),
-            checksum=step.checksum, batch=step.batch, reason=error.reason,
+            error.message,
+            migration=step.name,
+            action="failed",
+            duration=round(duration_ms, 3),
+            checksum=step.checksum,
+            batch=step.batch,
+            reason=error.reason,
             sqlState=error.details.get("sqlState"),
         )

@@ -29,6 +29,7 @@ Design choices, and why:
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import socket
 import threading
@@ -171,7 +172,7 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self._clock = clock
         self._lock = threading.Lock()
-        self._in_flight = 0
+        self._in_flight: collections.Counter[tuple[str, str, str]] = collections.Counter()
         self._success_actions: dict[tuple[str, str], set[str]] = {}
 
         self.runs = Counter(
@@ -254,8 +255,8 @@ class Metrics:
         self.applied.labels(namespace, database)
         self.rollbacks.labels(namespace, database)
         with self._lock:
-            self._in_flight += 1
-            self.in_flight.set(self._in_flight)
+            self._in_flight[namespace, database, action] += 1
+            self.in_flight.set(self._in_flight.total())
 
     def run_finished(
         self,
@@ -268,8 +269,12 @@ class Metrics:
 
         ``duration_seconds`` is the Job's run time; ``None`` when no Job ran (the
         run failed validation, or its Secret is missing), so the histogram only
-        ever holds real executions. The in-flight gauge never goes below zero: a
-        run started before an operator restart may finish after it.
+        ever holds real executions.
+
+        The run leaves the in-flight gauge only if a :meth:`run_started` with the
+        same namespace, database and action is outstanding, so runs that never
+        started (rejected, plan-only, or adopted after an operator restart)
+        cannot pull another run's count down, nor the gauge below zero.
 
         Applied and rolled-back migrations are counted from ``outcome.migrations``;
         if the termination message had to drop entries to fit its 4 KiB
@@ -301,8 +306,10 @@ class Metrics:
             self.drift.labels(namespace, database).set(1 if outcome.drift or outcome.dirty else 0)
 
         with self._lock:
-            self._in_flight = max(self._in_flight - 1, 0)
-            self.in_flight.set(self._in_flight)
+            key = (namespace, database, action)
+            if self._in_flight[key] > 0:
+                self._in_flight[key] -= 1
+            self.in_flight.set(self._in_flight.total())
         return result
 
     def handler_error(self, handler: str) -> None:

@@ -295,10 +295,21 @@ def test_a_run_without_a_job_is_counted_but_not_timed(
     assert value(samples, "kubemigrate_migration_duration_seconds_count", **labels) is None
 
 
-def test_runs_in_flight_never_goes_negative(metrics: Metrics, server: MetricsServer) -> None:
-    """A run adopted after an operator restart finishes without a matching start."""
-    metrics.run_finished(NS, DB, Outcome(action="status", ok=True), duration_seconds=1.0)
+def test_runs_in_flight_counts_only_runs_that_started(
+    metrics: Metrics, server: MetricsServer
+) -> None:
+    """Rejected runs and Jobs adopted after a restart finish without a matching start."""
     metrics.run_started(NS, DB, "migrate")
+    metrics.run_started(NS, "shop/other-db", "migrate")
+    rejected = Outcome(action="rollback", ok=False, error={"reason": "SecretNotFound"})
+    metrics.run_finished(NS, DB, rejected, duration_seconds=None)
+    adopted = Outcome(action="status", ok=True)
+    metrics.run_finished(NS, DB, adopted, duration_seconds=1.0)
+    assert value(scrape(server), "kubemigrate_runs_in_flight") == 2.0
+
+    done = Outcome(action="migrate", ok=True, counts=Counts(total=1, applied=1))
+    for _ in range(2):  # the second finish has no start left: no negative gauge
+        metrics.run_finished(NS, DB, done, duration_seconds=1.0)
     assert value(scrape(server), "kubemigrate_runs_in_flight") == 1.0
 
 

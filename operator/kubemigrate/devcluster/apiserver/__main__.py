@@ -15,7 +15,9 @@ from .server import serve
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kubemigrate.devcluster.apiserver", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m kubemigrate.devcluster.apiserver", description=__doc__
+    )
     parser.add_argument("--port", type=int, required=True, help="TCP port; 0 picks a free one")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--kubeconfig", type=Path, default=None, help="write a kubeconfig here")

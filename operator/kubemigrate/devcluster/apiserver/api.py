@@ -170,14 +170,28 @@ class Api:
     def _options(self, request: Request) -> WriteOptions:
         validation = request.query.get("fieldValidation", "Warn") or "Warn"
         if validation not in ("Strict", "Warn", "Ignore"):
-            raise errors.bad_request(f"fieldValidation must be one of Strict, Warn or Ignore, not {validation!r}")
-        return WriteOptions(dry_run=request.query.get("dryRun") == "All", field_validation=validation)
+            raise errors.bad_request(
+                f"fieldValidation must be one of Strict, Warn or Ignore, not {validation!r}"
+            )
+        return WriteOptions(
+            dry_run=request.query.get("dryRun") == "All", field_validation=validation
+        )
 
-    def _output(self, request: Request, rtype: ResourceType, obj: JsonDict, status: int,
-                warnings: list[str] | None = None) -> Response:
+    def _output(
+        self,
+        request: Request,
+        rtype: ResourceType,
+        obj: JsonDict,
+        status: int,
+        warnings: list[str] | None = None,
+    ) -> Response:
         if tables.wants_table(request.header("accept")):
-            body = tables.table(rtype, [obj], obj["metadata"].get("resourceVersion", ""),
-                                request.query.get("includeObject", "Metadata"))
+            body = tables.table(
+                rtype,
+                [obj],
+                obj["metadata"].get("resourceVersion", ""),
+                request.query.get("includeObject", "Metadata"),
+            )
             return Response(status, body, warnings=warnings or [])
         return Response(status, obj, warnings=warnings or [])
 
@@ -186,7 +200,9 @@ class Api:
         if request.query.get("labelSelector"):
             checks.append(selectors.label_selector(request.query["labelSelector"]))
         if request.query.get("fieldSelector"):
-            checks.append(selectors.field_selector(request.query["fieldSelector"], rtype.plural, rtype.kind))
+            checks.append(
+                selectors.field_selector(request.query["fieldSelector"], rtype.plural, rtype.kind)
+            )
         return lambda obj: all(check(obj) for check in checks)
 
     def _body_object(self, request: Request, target: Target) -> JsonDict:
@@ -201,16 +217,20 @@ class Api:
         api_version = body.get("apiVersion")
         if api_version not in (None, "") and api_version != rtype.api_version:
             raise errors.bad_request(
-                f"the API version in the data ({api_version}) does not match the expected API version "
+                f"the API version in the data ({api_version}) does not match the expected "
+                f"API version "
                 f"({rtype.api_version})"
             )
         kind = body.get("kind")
         if kind not in (None, "") and kind != rtype.kind:
-            raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind ({rtype.kind})")
+            raise errors.bad_request(
+                f"the kind in the data ({kind}) does not match the expected kind ({rtype.kind})"
+            )
         body_ns = (body.get("metadata") or {}).get("namespace")
         if target.namespace and body_ns and body_ns != target.namespace:
             raise errors.bad_request(
-                "the namespace of the provided object does not match the namespace sent on the request"
+                "the namespace of the provided object does not match the namespace sent "
+                "on the request"
             )
         return body
 
@@ -219,24 +239,35 @@ class Api:
     def _list(self, request: Request, target: Target) -> Response:
         rtype = target.rtype
         matches = self._matcher(request, rtype)
-        items = [o for o in self.cluster.list(rtype, target.namespace) if matches(o)]
+        items = [o for o in self.cluster.list_objects(rtype, target.namespace) if matches(o)]
         revision = str(self.cluster.store.revision)
         if tables.wants_table(request.header("accept")):
-            return Response(200, tables.table(rtype, items, revision, request.query.get("includeObject", "Metadata")))
+            return Response(
+                200,
+                tables.table(
+                    rtype, items, revision, request.query.get("includeObject", "Metadata")
+                ),
+            )
         for item in items:
             item.pop("apiVersion", None)
             item.pop("kind", None)
             item["apiVersion"], item["kind"] = rtype.api_version, rtype.kind
-        return Response(200, {
-            "kind": rtype.list_kind,
-            "apiVersion": rtype.api_version,
-            "metadata": {"resourceVersion": revision},
-            "items": items,
-        })
+        return Response(
+            200,
+            {
+                "kind": rtype.list_kind,
+                "apiVersion": rtype.api_version,
+                "metadata": {"resourceVersion": revision},
+                "items": items,
+            },
+        )
 
     def _watch(self, request: Request, target: Target) -> StreamResponse:
         watch = WatchRequest(
-            target.rtype, target.namespace, self._matcher(request, target.rtype), dict(request.query),
+            target.rtype,
+            target.namespace,
+            self._matcher(request, target.rtype),
+            dict(request.query),
             tables.wants_table(request.header("accept")),
         )
         return StreamResponse(watch.stream(self.cluster.store))
@@ -252,7 +283,12 @@ class Api:
         assert target.name is not None
         body = self._body_object(request, target)
         outcome = self.cluster.update(
-            target.rtype, target.namespace, target.name, body, target.subresource, self._options(request)
+            target.rtype,
+            target.namespace,
+            target.name,
+            body,
+            target.subresource,
+            self._options(request),
         )
         return self._output(request, target.rtype, outcome.obj, 200, outcome.warnings)
 
@@ -264,9 +300,11 @@ class Api:
             raise errors.unsupported_media_type(content_type)
         if content_type == "application/strategic-merge-patch+json" and rtype.custom:
             raise ApiError(
-                415, "UnsupportedMediaType",
+                415,
+                "UnsupportedMediaType",
                 "the body of the request was in an unknown format - accepted media types include: "
-                "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+                "application/json-patch+json, application/merge-patch+json, "
+                "application/apply-patch+yaml",
                 {},
             )
         options = self._options(request)
@@ -282,7 +320,9 @@ class Api:
             patched = patching.strategic_merge_patch(old, patch)
         if not isinstance(patched, dict):
             raise errors.bad_request("the patch did not produce an object")
-        outcome = self.cluster.update(rtype, target.namespace, target.name, patched, target.subresource, options, old=old)
+        outcome = self.cluster.update(
+            rtype, target.namespace, target.name, patched, target.subresource, options, old=old
+        )
         return self._output(request, rtype, outcome.obj, 200, outcome.warnings)
 
     def _apply(self, request: Request, target: Target, options: WriteOptions) -> Response:
@@ -292,12 +332,18 @@ class Api:
         manager = request.query.get("fieldManager", "")
         if not manager:
             raise ApiError(
-                422, "Invalid",
-                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+                422,
+                "Invalid",
+                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
+                "is required for apply patch",
                 {},
             )
         applied = _decode(request, yaml_ok=True)
-        if not isinstance(applied, dict) or not applied.get("apiVersion") or not applied.get("kind"):
+        if (
+            not isinstance(applied, dict)
+            or not applied.get("apiVersion")
+            or not applied.get("kind")
+        ):
             raise errors.bad_request("apply patches must set apiVersion and kind")
         self._check_body(applied, target)
         old = self.cluster.find(rtype, target.namespace, target.name)
@@ -310,14 +356,18 @@ class Api:
         else:
             owned = self.cluster.applied.get((old["metadata"]["uid"], manager, sub), set())
             merged = patching.apply_merge(old, applied, owned)
-            outcome = self.cluster.update(rtype, target.namespace, target.name, merged, target.subresource, options, old=old)
+            outcome = self.cluster.update(
+                rtype, target.namespace, target.name, merged, target.subresource, options, old=old
+            )
             status = 200
         if not options.dry_run:
             key = (outcome.obj["metadata"]["uid"], manager, sub)
             self.cluster.applied[key] = patching.field_paths(applied)
         return self._output(request, rtype, outcome.obj, status, outcome.warnings)
 
-    def _delete_options(self, request: Request, rtype: ResourceType) -> tuple[str, JsonDict, list[str]]:
+    def _delete_options(
+        self, request: Request, rtype: ResourceType
+    ) -> tuple[str, JsonDict, list[str]]:
         body = _decode(request) or {}
         if not isinstance(body, dict):
             raise errors.bad_request("DeleteOptions must be an object")
@@ -350,10 +400,17 @@ class Api:
             details = {"name": meta["name"], "kind": rtype.plural, "uid": meta["uid"]}
             if rtype.group:
                 details["group"] = rtype.group
-            status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                      "details": details}
+            status = {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "details": details,
+            }
             return Response(200, status, warnings=warnings)
-        return self._output(request, rtype, obj, 200 if gone else 202 if policy != "Background" else 200, warnings)
+        return self._output(
+            request, rtype, obj, 200 if gone else 202 if policy != "Background" else 200, warnings
+        )
 
     def _delete_collection(self, request: Request, target: Target) -> Response:
         rtype = target.rtype
@@ -361,7 +418,7 @@ class Api:
         matches = self._matcher(request, rtype)
         options = self._options(request)
         deleted = []
-        for obj in self.cluster.list(rtype, target.namespace):
+        for obj in self.cluster.list_objects(rtype, target.namespace):
             if matches(obj):
                 meta = obj["metadata"]
                 result, _ = self.cluster.delete(

@@ -52,9 +52,16 @@ def pod_spec_errors(spec: Any, path: str, allowed_restart: tuple[str, ...]) -> l
     policy = spec.get("restartPolicy")
     if policy not in allowed_restart:
         if policy is None:
-            found.append(errors.required(f"{path}.restartPolicy", "valid values: " + ", ".join(f'"{p}"' for p in allowed_restart)))
+            found.append(
+                errors.required(
+                    f"{path}.restartPolicy",
+                    "valid values: " + ", ".join(f'"{p}"' for p in allowed_restart),
+                )
+            )
         else:
-            found.append(errors.not_supported(f"{path}.restartPolicy", policy, list(allowed_restart)))
+            found.append(
+                errors.not_supported(f"{path}.restartPolicy", policy, list(allowed_restart))
+            )
     return found
 
 
@@ -87,7 +94,10 @@ def default(rtype: ResourceType, obj: JsonDict) -> None:
             template = spec.setdefault("template", {})
             template_meta = template.setdefault("metadata", {})
             template_meta["labels"] = {**(template_meta.get("labels") or {}), **generated}
-        meta["labels"] = {**{k: v for k, v in generated.items() if "job-name" in k}, **(meta.get("labels") or {})}
+        meta["labels"] = {
+            **{k: v for k, v in generated.items() if "job-name" in k},
+            **(meta.get("labels") or {}),
+        }
         template_spec = spec.get("template", {}).get("spec")
         if isinstance(template_spec, dict):
             default_pod_spec(template_spec, restart_policy="")
@@ -108,11 +118,23 @@ def create_errors(rtype: ResourceType, obj: JsonDict) -> list[FieldError]:
     key = (rtype.group, rtype.plural)
     if key == ("batch", "jobs"):
         spec = obj.get("spec", {})
-        found = pod_spec_errors(spec.get("template", {}).get("spec"), "spec.template.spec", ("OnFailure", "Never"))
-        for name in ("backoffLimit", "completions", "parallelism", "activeDeadlineSeconds", "ttlSecondsAfterFinished"):
+        found = pod_spec_errors(
+            spec.get("template", {}).get("spec"), "spec.template.spec", ("OnFailure", "Never")
+        )
+        for name in (
+            "backoffLimit",
+            "completions",
+            "parallelism",
+            "activeDeadlineSeconds",
+            "ttlSecondsAfterFinished",
+        ):
             value = spec.get(name)
             if isinstance(value, int) and value < (1 if name == "activeDeadlineSeconds" else 0):
-                bound = "greater than 0" if name == "activeDeadlineSeconds" else "greater than or equal to 0"
+                bound = (
+                    "greater than 0"
+                    if name == "activeDeadlineSeconds"
+                    else "greater than or equal to 0"
+                )
                 found.append(errors.invalid(f"spec.{name}", value, f"must be {bound}"))
         return found
     if key == ("", "pods"):
@@ -130,7 +152,9 @@ def update_errors(rtype: ResourceType, old: JsonDict, new: JsonDict) -> list[Fie
         old_spec, new_spec = old.get("spec", {}), new.get("spec", {})
         for name in ("template", "selector", "completionMode"):
             if old_spec.get(name) != new_spec.get(name):
-                found.append(errors.invalid(f"spec.{name}", new_spec.get(name), "field is immutable"))
+                found.append(
+                    errors.invalid(f"spec.{name}", new_spec.get(name), "field is immutable")
+                )
         return found
     if key == ("", "pods"):
         old_spec = copy.deepcopy(old.get("spec", {}))
@@ -141,11 +165,14 @@ def update_errors(rtype: ResourceType, old: JsonDict, new: JsonDict) -> list[Fie
             for container in spec.get("containers") or []:
                 container.pop("image", None)
         if old_spec != new_spec:
-            return [errors.forbidden(
-                "spec",
-                "pod updates may not change fields other than `spec.containers[*].image`,"
-                "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` "
-                "(only additions to existing tolerations),`spec.terminationGracePeriodSeconds` "
-                "(allow it to be set to 1 if it was previously negative)",
-            )]
+            return [
+                errors.forbidden(
+                    "spec",
+                    "pod updates may not change fields other than `spec.containers[*].image`,"
+                    "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,"
+                    "`spec.tolerations` "
+                    "(only additions to existing tolerations),`spec.terminationGracePeriodSeconds` "
+                    "(allow it to be set to 1 if it was previously negative)",
+                )
+            ]
     return []

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 import celpy
+import celpy.adapter
 
 from . import errors
 from .errors import FieldError
@@ -59,7 +60,7 @@ def type_name(value: Any) -> str:
 
 
 def _evaluate(rule: str, activation: dict[str, Any]) -> Any:
-    return _program(rule).evaluate({k: celpy.json_to_cel(v) for k, v in activation.items()})
+    return _program(rule).evaluate({k: celpy.adapter.json_to_cel(v) for k, v in activation.items()})
 
 
 def check_rules(

@@ -72,8 +72,8 @@ class Cluster:
         obj = self.store.get(rtype.storage_key, namespace or "", name)
         return None if obj is None else self._serve(rtype, obj)
 
-    def list(self, rtype: ResourceType, namespace: str | None) -> list[JsonDict]:
-        return [self._serve(rtype, o) for o in self.store.list(rtype.storage_key, namespace)]
+    def list_objects(self, rtype: ResourceType, namespace: str | None) -> list[JsonDict]:
+        return [self._serve(rtype, o) for o in self.store.select(rtype.storage_key, namespace)]
 
     @staticmethod
     def _serve(rtype: ResourceType, obj: JsonDict) -> JsonDict:
@@ -101,7 +101,8 @@ class Cluster:
             if admission.unknown_fields and options.field_validation == "Strict":
                 listed = ", ".join(f'unknown field "{f}"' for f in admission.unknown_fields)
                 raise errors.bad_request(
-                    f'{rtype.kind} in version "{rtype.version}" cannot be handled as a {rtype.kind}: '
+                    f'{rtype.kind} in version "{rtype.version}" cannot be handled as a '
+                    f"{rtype.kind}: "
                     f"strict decoding error: {listed}"
                 )
             if options.field_validation == "Warn":
@@ -119,8 +120,11 @@ class Cluster:
             raise errors.not_found("namespaces", "", namespace)
         if ns["metadata"].get("deletionTimestamp"):
             raise errors.forbidden_error(
-                rtype.plural, rtype.group, name,
-                f"unable to create new content in namespace {namespace} because it is being terminated",
+                rtype.plural,
+                rtype.group,
+                name,
+                f"unable to create new content in namespace {namespace} "
+                "because it is being terminated",
             )
 
     # --- writing -------------------------------------------------------------------
@@ -160,7 +164,8 @@ class Cluster:
         body_meta = body.get("metadata") or {}
         if body_meta.get("name") not in (None, name):
             raise errors.bad_request(
-                f"the name of the object ({body_meta.get('name')}) does not match the name on the URL ({name})"
+                f"the name of the object ({body_meta.get('name')}) does not match "
+                f"the name on the URL ({name})"
             )
         wanted_rv = body_meta.get("resourceVersion")
         if wanted_rv not in (None, "") and str(wanted_rv) != old["metadata"]["resourceVersion"]:
@@ -168,8 +173,11 @@ class Cluster:
         wanted_uid = body_meta.get("uid")
         if wanted_uid not in (None, "") and wanted_uid != old["metadata"]["uid"]:
             raise errors.conflict(
-                rtype.plural, rtype.group, name,
-                f"Precondition failed: UID in precondition: {wanted_uid}, UID in object meta: {old['metadata']['uid']}",
+                rtype.plural,
+                rtype.group,
+                name,
+                f"Precondition failed: UID in precondition: {wanted_uid}, "
+                f"UID in object meta: {old['metadata']['uid']}",
             )
         new = objects.prepare_update(rtype, old, body, subresource)
         new, warnings = self._admit(rtype, new, old, options)
@@ -181,7 +189,11 @@ class Cluster:
             return Outcome(self._serve(rtype, new), warnings)
         stored = self.store.write(rtype.storage_key, new, "MODIFIED")
         meta = stored["metadata"]
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") and not self._held_by_spec(rtype, stored):
+        if (
+            meta.get("deletionTimestamp")
+            and not meta.get("finalizers")
+            and not self._held_by_spec(rtype, stored)
+        ):
             self.remove(rtype, stored)
         else:
             self._after_write(rtype, stored, created=False)
@@ -206,13 +218,22 @@ class Cluster:
         meta = old["metadata"]
         if preconditions.get("uid") and preconditions["uid"] != meta["uid"]:
             raise errors.conflict(
-                rtype.plural, rtype.group, name,
-                f"Precondition failed: UID in precondition: {preconditions['uid']}, UID in object meta: {meta['uid']}",
+                rtype.plural,
+                rtype.group,
+                name,
+                f"Precondition failed: UID in precondition: {preconditions['uid']}, "
+                f"UID in object meta: {meta['uid']}",
             )
-        if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != meta["resourceVersion"]:
+        if (
+            preconditions.get("resourceVersion")
+            and preconditions["resourceVersion"] != meta["resourceVersion"]
+        ):
             raise errors.conflict(
-                rtype.plural, rtype.group, name,
-                f"Precondition failed: ResourceVersion in precondition: {preconditions['resourceVersion']}, "
+                rtype.plural,
+                rtype.group,
+                name,
+                "Precondition failed: ResourceVersion in precondition: "
+                f"{preconditions['resourceVersion']}, "
                 f"ResourceVersion in object meta: {meta['resourceVersion']}",
             )
         new = copy.deepcopy(old)
@@ -245,7 +266,9 @@ class Cluster:
         final = self.store.write(rtype.storage_key, obj, "DELETED")
         if (rtype.group, rtype.plural) == CRD_KEY:
             name = final["metadata"]["name"]
-            for served in self.catalogue.versions_of(final["spec"]["group"], final["spec"]["names"]["plural"]):
+            for served in self.catalogue.versions_of(
+                final["spec"]["group"], final["spec"]["names"]["plural"]
+            ):
                 self.store.drop_storage(served.storage_key)
                 break
             self.catalogue.unregister_crd(name)
@@ -262,7 +285,9 @@ class Cluster:
         if kind_key == NS_KEY and created:
             sa = self.catalogue.lookup("", "v1", "serviceaccounts")
             assert sa is not None
-            self.create(sa, {"metadata": {"name": "default"}}, obj["metadata"]["name"], WriteOptions())
+            self.create(
+                sa, {"metadata": {"name": "default"}}, obj["metadata"]["name"], WriteOptions()
+            )
         self._wake()
 
     def _wake(self) -> None:
@@ -281,12 +306,20 @@ class Cluster:
 
         def condition(kind: str, reason: str, message: str) -> JsonDict:
             since = previous.get(kind, {}).get("lastTransitionTime", now)
-            return {"type": kind, "status": "True", "lastTransitionTime": since, "reason": reason, "message": message}
+            return {
+                "type": kind,
+                "status": "True",
+                "lastTransitionTime": since,
+                "reason": reason,
+                "message": message,
+            }
 
         return {
             "conditions": [
                 condition("NamesAccepted", "NoConflicts", "no conflicts found"),
-                condition("Established", "InitialNamesAccepted", "the initial names have been accepted"),
+                condition(
+                    "Established", "InitialNamesAccepted", "the initial names have been accepted"
+                ),
             ],
             "acceptedNames": names,
             "storedVersions": stored,

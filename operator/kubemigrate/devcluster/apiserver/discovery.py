@@ -58,7 +58,9 @@ def api_versions(server_address: str) -> JsonDict:
     return {
         "kind": "APIVersions",
         "versions": ["v1"],
-        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
+        "serverAddressByClientCIDRs": [
+            {"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}
+        ],
     }
 
 
@@ -92,17 +94,21 @@ def _resource_entries(rtype: ResourceType) -> list[JsonDict]:
         main["shortNames"] = list(rtype.short_names)
     if rtype.categories:
         main["categories"] = list(rtype.categories)
-    main["storageVersionHash"] = hashlib.sha256(f"{rtype.group}/{rtype.plural}".encode()).hexdigest()[:12]
+    main["storageVersionHash"] = hashlib.sha256(
+        f"{rtype.group}/{rtype.plural}".encode()
+    ).hexdigest()[:12]
     entries = [main]
     for sub in rtype.all_subresources:
         verbs = ["get", "patch", "update"] if sub == "status" else ["get"]
-        entries.append({
-            "name": f"{rtype.plural}/{sub}",
-            "singularName": "",
-            "namespaced": rtype.namespaced,
-            "kind": rtype.kind if sub == "status" else "Pod",
-            "verbs": verbs,
-        })
+        entries.append(
+            {
+                "name": f"{rtype.plural}/{sub}",
+                "singularName": "",
+                "namespaced": rtype.namespaced,
+                "kind": rtype.kind if sub == "status" else "Pod",
+                "verbs": verbs,
+            }
+        )
     return entries
 
 
@@ -119,8 +125,17 @@ def resource_list(catalogue: Catalogue, group: str, version: str) -> JsonDict | 
 
 
 def root_paths(catalogue: Catalogue) -> JsonDict:
-    paths = {"/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version",
-             "/openapi/v2", "/openapi/v3"}
+    paths = {
+        "/api",
+        "/api/v1",
+        "/apis",
+        "/healthz",
+        "/livez",
+        "/readyz",
+        "/version",
+        "/openapi/v2",
+        "/openapi/v3",
+    }
     for group, versions in catalogue.groups().items():
         if group:
             paths.add(f"/apis/{group}")
@@ -167,7 +182,9 @@ def openapi_v3_group_version(catalogue: Catalogue, group: str, version: str) -> 
         }
         paths[f"{prefix}{scope}/{rtype.plural}/{{name}}"] = {"patch": operation}
         if rtype.custom:
-            schema = dict(rtype.schema or {"type": "object", "x-kubernetes-preserve-unknown-fields": True})
+            schema = dict(
+                rtype.schema or {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+            )
             schema["x-kubernetes-group-version-kind"] = [gvk]
             name = ".".join(reversed(group.split("."))) + f".{version}.{rtype.kind}"
             schemas[name] = schema

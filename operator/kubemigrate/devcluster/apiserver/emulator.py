@@ -42,7 +42,7 @@ def _json_response(result: Response) -> aiohttp.web.Response:
     return response
 
 
-class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]  # kmock ships no type hints
+class Emulator(kmock.KubernetesEmulator):  # kmock ships no type hints: an Any base
     """A kmock KubernetesEmulator whose behaviour is that of :class:`.api.Api`."""
 
     def __init__(self, api: Api) -> None:
@@ -69,9 +69,12 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]  # kmock ships n
             return response
 
     @staticmethod
-    async def _stream(raw: aiohttp.web.BaseRequest, result: StreamResponse) -> aiohttp.web.StreamResponse:
+    async def _stream(
+        raw: aiohttp.web.BaseRequest, result: StreamResponse
+    ) -> aiohttp.web.StreamResponse:
         response = aiohttp.web.StreamResponse(
-            status=result.status, headers={"Content-Type": result.content_type, "Cache-Control": "no-cache"}
+            status=result.status,
+            headers={"Content-Type": result.content_type, "Cache-Control": "no-cache"},
         )
         _warning_headers(response, result.warnings)
         response.enable_chunked_encoding()

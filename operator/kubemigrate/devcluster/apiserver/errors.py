@@ -64,7 +64,12 @@ def invalid(path: str, value: Any, detail: str) -> FieldError:
 def not_supported(path: str, value: Any, supported: list[Any]) -> FieldError:
     listed = ", ".join(render_value(v) for v in supported)
     return FieldError(
-        path, "Unsupported value", "FieldValueNotSupported", f"supported values: {listed}", value, True
+        path,
+        "Unsupported value",
+        "FieldValueNotSupported",
+        f"supported values: {listed}",
+        value,
+        True,
     )
 
 
@@ -157,7 +162,9 @@ def conflict(plural: str, group: str, name: str, why: str) -> ApiError:
     )
 
 
-STALE = "the object has been modified; please apply your changes to the latest version and try again"
+STALE = (
+    "the object has been modified; please apply your changes to the latest version and try again"
+)
 
 
 def invalid_object(kind: str, group: str, name: str, errors: list[FieldError]) -> ApiError:
@@ -168,7 +175,9 @@ def invalid_object(kind: str, group: str, name: str, errors: list[FieldError]) -
     details["causes"] = [
         {"reason": e.cause_reason, "message": e.message, "field": e.path} for e in errors
     ]
-    return ApiError(422, "Invalid", f'{_qualified(kind, group)} "{name}" is invalid: {text}', details)
+    return ApiError(
+        422, "Invalid", f'{_qualified(kind, group)} "{name}" is invalid: {text}', details
+    )
 
 
 def bad_request(message: str) -> ApiError:
@@ -186,7 +195,10 @@ def forbidden_error(plural: str, group: str, name: str, why: str) -> ApiError:
 
 def method_not_allowed(method: str) -> ApiError:
     return ApiError(
-        405, "MethodNotAllowed", f"the server does not allow this method on the requested resource", {}
+        405,
+        "MethodNotAllowed",
+        "the server does not allow this method on the requested resource",
+        {},
     )
 
 
@@ -198,8 +210,9 @@ def unsupported_media_type(content_type: str) -> ApiError:
     return ApiError(
         415,
         "UnsupportedMediaType",
-        f'the body of the request was in an unknown format - accepted media types include: '
-        f"application/json, application/yaml (got {content_type!r}; this emulator speaks no protobuf)",
+        f"the body of the request was in an unknown format - accepted media types include: "
+        f"application/json, application/yaml (got {content_type!r}; "
+        "this emulator speaks no protobuf)",
         {},
     )
 
@@ -208,6 +221,7 @@ def not_acceptable(accept: str) -> ApiError:
     return ApiError(
         406,
         "NotAcceptable",
-        f"only the following media types are accepted: application/json, application/yaml (got {accept!r})",
+        "only the following media types are accepted: application/json, "
+        f"application/yaml (got {accept!r})",
         {},
     )

@@ -80,7 +80,9 @@ class Collector:
             except ApiError:
                 continue  # changed or gone meanwhile: the next sweep sees the new state
 
-    def _alive(self, ref: JsonDict, namespace: str, owners: dict[str, tuple[str, bool, JsonDict]]) -> bool:
+    def _alive(
+        self, ref: JsonDict, namespace: str, owners: dict[str, tuple[str, bool, JsonDict]]
+    ) -> bool:
         owner = owners.get(ref.get("uid", ""))
         if owner is None:
             return False
@@ -93,11 +95,15 @@ class Collector:
         alive = [r for r in refs if self._alive(r, namespace, owners)]
         if not alive:
             if not meta.get("deletionTimestamp"):
-                self.cluster.delete(rtype, namespace or None, meta["name"], "Background", {}, WriteOptions())
+                self.cluster.delete(
+                    rtype, namespace or None, meta["name"], "Background", {}, WriteOptions()
+                )
         elif len(alive) < len(refs):
             new = copy.deepcopy(obj)
             new["metadata"]["ownerReferences"] = alive
-            self.cluster.update(rtype, namespace or None, meta["name"], new, None, WriteOptions(), old=obj)
+            self.cluster.update(
+                rtype, namespace or None, meta["name"], new, None, WriteOptions(), old=obj
+            )
 
     def _dependents(self, uid: str) -> list[tuple[Any, JsonDict]]:
         result = []
@@ -111,9 +117,13 @@ class Collector:
 
     def _drop_finalizer(self, rtype: Any, obj: JsonDict, finalizer: str) -> None:
         new = copy.deepcopy(obj)
-        new["metadata"]["finalizers"] = [f for f in new["metadata"].get("finalizers") or [] if f != finalizer]
+        new["metadata"]["finalizers"] = [
+            f for f in new["metadata"].get("finalizers") or [] if f != finalizer
+        ]
         meta = obj["metadata"]
-        self.cluster.update(rtype, meta.get("namespace") or None, meta["name"], new, None, WriteOptions(), old=obj)
+        self.cluster.update(
+            rtype, meta.get("namespace") or None, meta["name"], new, None, WriteOptions(), old=obj
+        )
 
     def _finalize(self, rtype: Any, obj: JsonDict, owners: Any) -> None:
         meta = obj["metadata"]
@@ -125,8 +135,15 @@ class Collector:
                     r for r in dep["metadata"]["ownerReferences"] if r.get("uid") != meta["uid"]
                 ]
                 dep_meta = dep["metadata"]
-                self.cluster.update(dep_type, dep_meta.get("namespace") or None, dep_meta["name"], new, None,
-                                    WriteOptions(), old=dep)
+                self.cluster.update(
+                    dep_type,
+                    dep_meta.get("namespace") or None,
+                    dep_meta["name"],
+                    new,
+                    None,
+                    WriteOptions(),
+                    old=dep,
+                )
             self._drop_finalizer(rtype, obj, "orphan")
         elif "foregroundDeletion" in finalizers:
             dependents = self._dependents(meta["uid"])
@@ -135,8 +152,14 @@ class Collector:
             for dep_type, dep in dependents:
                 dep_meta = dep["metadata"]
                 if not dep_meta.get("deletionTimestamp"):
-                    self.cluster.delete(dep_type, dep_meta.get("namespace") or None, dep_meta["name"],
-                                        "Foreground", {}, WriteOptions())
+                    self.cluster.delete(
+                        dep_type,
+                        dep_meta.get("namespace") or None,
+                        dep_meta["name"],
+                        "Foreground",
+                        {},
+                        WriteOptions(),
+                    )
         if (rtype.group, rtype.plural) == NS_KEY:
             self._finalize_namespace(rtype, obj)
 
@@ -149,7 +172,9 @@ class Collector:
             remaining += 1
             dep_type = self.cluster.rtype_of(storage)
             if dep_type is not None and not obj["metadata"].get("deletionTimestamp"):
-                self.cluster.delete(dep_type, name, obj["metadata"]["name"], "Background", {}, WriteOptions())
+                self.cluster.delete(
+                    dep_type, name, obj["metadata"]["name"], "Background", {}, WriteOptions()
+                )
         if remaining == 0 and not ns["metadata"].get("finalizers"):
             new = copy.deepcopy(ns)
             new.setdefault("spec", {})["finalizers"] = []

@@ -26,12 +26,14 @@ JsonDict = dict[str, Any]
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _SUBDOMAIN_MSG = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+    "'-' or '.', "
     "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
     "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
 )
 _LABEL_MSG = (
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or "
+    "'-', and must "
     "start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
     "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
 )
@@ -39,8 +41,16 @@ _LABEL_MSG = (
 _LABEL_NAMED = {("", "namespaces")}
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 # Fields only the server may set; dropped from client bodies on create.
-_SERVER_OWNED = ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
-                 "deletionGracePeriodSeconds", "generation", "selfLink", "managedFields")
+_SERVER_OWNED = (
+    "uid",
+    "resourceVersion",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "generation",
+    "selfLink",
+    "managedFields",
+)
 
 
 def now() -> str:
@@ -74,13 +84,21 @@ def metadata_errors(meta: JsonDict) -> list[FieldError]:
     for field_name in ("labels", "annotations"):
         value = meta.get(field_name)
         if value is not None and not isinstance(value, dict):
-            found.append(errors.invalid(f"metadata.{field_name}", value, "must be a map of strings"))
+            found.append(
+                errors.invalid(f"metadata.{field_name}", value, "must be a map of strings")
+            )
             continue
         for key, item in (value or {}).items():
             if not isinstance(item, str):
-                found.append(errors.invalid(f"metadata.{field_name}", item, f"value of {key!r} must be a string"))
+                found.append(
+                    errors.invalid(
+                        f"metadata.{field_name}", item, f"value of {key!r} must be a string"
+                    )
+                )
             elif field_name == "labels" and len(item) > 63:
-                found.append(errors.invalid(f"metadata.labels", item, "must be no more than 63 characters"))
+                found.append(
+                    errors.invalid("metadata.labels", item, "must be no more than 63 characters")
+                )
     return found
 
 
@@ -115,7 +133,9 @@ def _content(rtype: ResourceType, obj: JsonDict) -> JsonDict:
     return {k: v for k, v in obj.items() if k not in skip}
 
 
-def prepare_update(rtype: ResourceType, old: JsonDict, new: JsonDict, subresource: str | None) -> JsonDict:
+def prepare_update(
+    rtype: ResourceType, old: JsonDict, new: JsonDict, subresource: str | None
+) -> JsonDict:
     """Merge a client's full new state with what the server owns on the stored object."""
     if subresource == "status":
         obj = copy.deepcopy(old)
@@ -129,8 +149,15 @@ def prepare_update(rtype: ResourceType, old: JsonDict, new: JsonDict, subresourc
     obj["kind"] = rtype.kind
     meta = obj.setdefault("metadata", {})
     old_meta = old["metadata"]
-    for key in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
-                "generation", "name", "namespace"):
+    for key in (
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+        "name",
+        "namespace",
+    ):
         if key in old_meta:
             meta[key] = old_meta[key]
         else:
@@ -153,8 +180,11 @@ def finalizer_errors(old: JsonDict, new: JsonDict) -> list[FieldError]:
     added = [f for f in new["metadata"].get("finalizers") or [] if f not in before]
     if added:
         listed = ", ".join(f'"{f}"' for f in added)
-        return [errors.forbidden(
-            "metadata.finalizers",
-            f"no new finalizers can be added if the object is being deleted, found new finalizers []string{{{listed}}}",
-        )]
+        return [
+            errors.forbidden(
+                "metadata.finalizers",
+                "no new finalizers can be added if the object is being deleted, "
+                f"found new finalizers []string{{{listed}}}",
+            )
+        ]
     return []

@@ -97,7 +97,11 @@ def _merge_by_key(current: list[Any], patch: list[Any], key: str) -> list[Any]:
         if item.get("$patch") == "replace":
             return [{k: v for k, v in i.items() if k != "$patch"} for i in patch]
         index = next(
-            (i for i, old in enumerate(result) if isinstance(old, dict) and old.get(key) == item.get(key)),
+            (
+                i
+                for i, old in enumerate(result)
+                if isinstance(old, dict) and old.get(key) == item.get(key)
+            ),
             None,
         )
         if item.get("$patch") == "delete":
@@ -220,7 +224,9 @@ def _delete_path(obj: Any, path: tuple[str, ...]) -> None:
         obj.pop(path[-1], None)
 
 
-def apply_merge(live: JsonDict, applied: JsonDict, previously_owned: set[tuple[str, ...]]) -> JsonDict:
+def apply_merge(
+    live: JsonDict, applied: JsonDict, previously_owned: set[tuple[str, ...]]
+) -> JsonDict:
     """Server-side apply, APPROXIMATED: merge the intent into the live object.
 
     Maps merge recursively; lists replace as a whole, except lists with a known merge

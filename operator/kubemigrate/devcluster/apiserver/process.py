@@ -49,6 +49,7 @@ class ApiServerProcess:
         self._process: subprocess.Popen[bytes] | None = None
         self._log: Path | None = None
         self.url = ""
+        self.exit_code: int | None = None  # set once the process has been stopped
 
     @property
     def kubeconfig(self) -> Path:
@@ -70,15 +71,23 @@ class ApiServerProcess:
             self._kubeconfig = workdir / "kubeconfig"
         self._log = workdir / "apiserver.log"
         command = [
-            sys.executable, "-m", "kubemigrate.devcluster.apiserver",
-            "--host", self.host, "--port", str(self.port), "--kubeconfig", str(self._kubeconfig),
+            sys.executable,
+            "-m",
+            "kubemigrate.devcluster.apiserver",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--kubeconfig",
+            str(self._kubeconfig),
         ]
         with self._log.open("wb") as log:
             self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log)
         self.url = self._wait_ready()
 
     def _wait_ready(self) -> str:
-        assert self._process is not None and self._process.stdout is not None
+        assert self._process is not None
+        assert self._process.stdout is not None
         deadline = time.monotonic() + self.startup_timeout
         with selectors.DefaultSelector() as selector:
             selector.register(self._process.stdout, selectors.EVENT_READ)
@@ -102,6 +111,8 @@ class ApiServerProcess:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if process is not None:
+            self.exit_code = process.returncode
         if process is not None and process.stdout is not None:
             process.stdout.close()
 
@@ -111,15 +122,14 @@ class ApiServerProcess:
             self._tmpdir.cleanup()
             self._tmpdir = None
 
-    @property
-    def returncode(self) -> int | None:
-        return None if self._process is None else self._process.poll()
-
     def __enter__(self) -> ApiServerProcess:
         self.start()
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()

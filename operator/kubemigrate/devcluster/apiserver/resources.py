@@ -84,13 +84,18 @@ BUILTINS: tuple[ResourceType, ...] = (
     _builtin("", "v1", "serviceaccounts", "ServiceAccount", short=("sa",)),
     _builtin("", "v1", "events", "Event", short=("ev",)),
     _builtin(
-        "", "v1", "pods", "Pod", short=("po",), status=True, generation=True, sub=("log",),
+        "",
+        "v1",
+        "pods",
+        "Pod",
+        short=("po",),
+        status=True,
+        generation=True,
+        sub=("log",),
         categories=("all",),
     ),
     _builtin("events.k8s.io", "v1", "events", "Event", short=("ev",)),
-    _builtin(
-        "batch", "v1", "jobs", "Job", status=True, generation=True, categories=("all",)
-    ),
+    _builtin("batch", "v1", "jobs", "Job", status=True, generation=True, categories=("all",)),
     _builtin("coordination.k8s.io", "v1", "leases", "Lease"),
     _builtin(
         "apiextensions.k8s.io",

@@ -147,7 +147,7 @@ def field_selector(text: str, plural: str, kind: str) -> Predicate:
         else:
             raise bad_request(f"invalid selector: '{text}'; can't understand '{term}'")
         if path not in allowed:
-            raise bad_request(f'field label not supported: {path}')
+            raise bad_request(f"field label not supported: {path}")
         checks.append(_field_check(path, value, negate=(op == "!=")))
     return lambda obj: all(check(obj) for check in checks)
 

@@ -49,16 +49,17 @@ class Store:
         obj = self.objects[storage].get((namespace, name))
         return copy.deepcopy(obj) if obj is not None else None
 
-    def list(self, storage: StorageKey, namespace: str | None) -> list[JsonDict]:
-        items = [
+    def select(self, storage: StorageKey, namespace: str | None) -> list[JsonDict]:
+        return [
             copy.deepcopy(obj)
             for (ns, _), obj in sorted(self.objects[storage].items())
             if namespace is None or ns == namespace
         ]
-        return items
 
     def all_objects(self) -> list[tuple[StorageKey, JsonDict]]:
-        return [(key, copy.deepcopy(obj)) for key, objs in self.objects.items() for obj in objs.values()]
+        return [
+            (key, copy.deepcopy(obj)) for key, objs in self.objects.items() for obj in objs.values()
+        ]
 
     def write(self, storage: StorageKey, obj: JsonDict, event_type: str) -> JsonDict:
         """Store (or remove, for DELETED) an object; stamps and returns the new revision."""
@@ -81,7 +82,9 @@ class Store:
     def oldest_revision(self) -> int:
         return self.history[0].revision if self.history else self.revision
 
-    def subscribe(self, storage: StorageKey, since: int) -> tuple[list[Event], asyncio.Queue[Event | None]]:
+    def subscribe(
+        self, storage: StorageKey, since: int
+    ) -> tuple[list[Event], asyncio.Queue[Event | None]]:
         """Events after ``since`` from history, plus a queue for the ones to come.
 
         Both happen with no await in between, so no event falls into a gap.

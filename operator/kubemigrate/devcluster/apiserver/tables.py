@@ -10,6 +10,7 @@ the real server prints for them, or Name and Age.
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -68,15 +69,27 @@ def age(timestamp: Any) -> str:
 Column = tuple[JsonDict, Callable[[JsonDict], Any]]
 
 
-def _col(name: str, type_: str, fn: Callable[[JsonDict], Any], description: str = "", priority: int = 0) -> Column:
+def _col(
+    name: str, type_: str, fn: Callable[[JsonDict], Any], description: str = "", priority: int = 0
+) -> Column:
     return (
-        {"name": name, "type": type_, "format": "name" if name == "Name" else "", "description": description, "priority": priority},
+        {
+            "name": name,
+            "type": type_,
+            "format": "name" if name == "Name" else "",
+            "description": description,
+            "priority": priority,
+        },
         fn,
     )
 
 
-_NAME = _col("Name", "string", lambda o: o["metadata"]["name"], "Name must be unique within a namespace.")
-_AGE = _col("Age", "string", lambda o: age(o["metadata"].get("creationTimestamp")), "CreationTimestamp")
+_NAME = _col(
+    "Name", "string", lambda o: o["metadata"]["name"], "Name must be unique within a namespace."
+)
+_AGE = _col(
+    "Age", "string", lambda o: age(o["metadata"].get("creationTimestamp")), "CreationTimestamp"
+)
 
 
 def _pod_status(obj: JsonDict) -> str:
@@ -90,6 +103,17 @@ def _pod_status(obj: JsonDict) -> str:
     return str(obj.get("status", {}).get("phase") or "Pending")
 
 
+def _pod_ready(obj: JsonDict) -> str:
+    statuses = obj.get("status", {}).get("containerStatuses") or []
+    ready = sum(1 for status in statuses if status.get("ready"))
+    return f"{ready}/{len(obj.get('spec', {}).get('containers') or [])}"
+
+
+def _job_completions(obj: JsonDict) -> str:
+    succeeded = obj.get("status", {}).get("succeeded", 0)
+    return f"{succeeded}/{obj.get('spec', {}).get('completions', 1)}"
+
+
 def _job_status(obj: JsonDict) -> str:
     for cond in obj.get("status", {}).get("conditions") or []:
         if cond.get("status") == "True" and cond.get("type") in ("Complete", "Failed", "Suspended"):
@@ -98,23 +122,55 @@ def _job_status(obj: JsonDict) -> str:
 
 
 _BUILTIN_COLUMNS: dict[tuple[str, str], list[Column]] = {
-    ("", "namespaces"): [_NAME, _col("Status", "string", lambda o: o.get("status", {}).get("phase", "")), _AGE],
-    ("", "configmaps"): [_NAME, _col("Data", "string", lambda o: len(o.get("data") or {}) + len(o.get("binaryData") or {})), _AGE],
-    ("", "secrets"): [_NAME, _col("Type", "string", lambda o: o.get("type", "Opaque")), _col("Data", "string", lambda o: len(o.get("data") or {})), _AGE],
+    ("", "namespaces"): [
+        _NAME,
+        _col("Status", "string", lambda o: o.get("status", {}).get("phase", "")),
+        _AGE,
+    ],
+    ("", "configmaps"): [
+        _NAME,
+        _col("Data", "string", lambda o: len(o.get("data") or {}) + len(o.get("binaryData") or {})),
+        _AGE,
+    ],
+    ("", "secrets"): [
+        _NAME,
+        _col("Type", "string", lambda o: o.get("type", "Opaque")),
+        _col("Data", "string", lambda o: len(o.get("data") or {})),
+        _AGE,
+    ],
     ("", "pods"): [
         _NAME,
-        _col("Ready", "string", lambda o: f"{sum(1 for c in o.get('status', {}).get('containerStatuses') or [] if c.get('ready'))}/{len(o.get('spec', {}).get('containers') or [])}"),
+        _col(
+            "Ready",
+            "string",
+            _pod_ready,
+        ),
         _col("Status", "string", _pod_status),
-        _col("Restarts", "string", lambda o: sum(int(c.get("restartCount", 0)) for c in o.get("status", {}).get("containerStatuses") or [])),
+        _col(
+            "Restarts",
+            "string",
+            lambda o: sum(
+                int(c.get("restartCount", 0))
+                for c in o.get("status", {}).get("containerStatuses") or []
+            ),
+        ),
         _AGE,
     ],
     ("batch", "jobs"): [
         _NAME,
         _col("Status", "string", _job_status),
-        _col("Completions", "string", lambda o: f"{o.get('status', {}).get('succeeded', 0)}/{o.get('spec', {}).get('completions', 1)}"),
+        _col(
+            "Completions",
+            "string",
+            _job_completions,
+        ),
         _AGE,
     ],
-    ("coordination.k8s.io", "leases"): [_NAME, _col("Holder", "string", lambda o: o.get("spec", {}).get("holderIdentity", "")), _AGE],
+    ("coordination.k8s.io", "leases"): [
+        _NAME,
+        _col("Holder", "string", lambda o: o.get("spec", {}).get("holderIdentity", "")),
+        _AGE,
+    ],
 }
 
 
@@ -147,8 +203,6 @@ def _cell_getter(spec: JsonDict) -> Callable[[JsonDict], Any]:
         if spec.get("type") == "date":
             return age(value)
         if isinstance(value, (dict, list)):
-            import json
-
             return json.dumps(value)
         return value
 
@@ -162,10 +216,16 @@ def columns_for(rtype: ResourceType) -> list[Column]:
 
 
 def _partial(obj: JsonDict) -> JsonDict:
-    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]}
+    return {
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj["metadata"],
+    }
 
 
-def table(rtype: ResourceType, objects: list[JsonDict], resource_version: str, include: str) -> JsonDict:
+def table(
+    rtype: ResourceType, objects: list[JsonDict], resource_version: str, include: str
+) -> JsonDict:
     """A meta.k8s.io/v1 Table of the objects; ``include`` is the includeObject option."""
     columns = columns_for(rtype)
     rows = []

@@ -55,9 +55,9 @@ def prune_and_default(value: Any, schema: JsonDict, path: str, result: Admission
                 child_schema = props[key]
             elif isinstance(additional, dict):
                 child_schema = additional
-            elif embedded and key in ("apiVersion", "kind", "metadata"):
-                continue
-            elif preserve or additional is True:
+            elif (embedded and key in ("apiVersion", "kind", "metadata")) or (
+                preserve or additional is True
+            ):
                 continue
             else:
                 result.unknown_fields.append(child_path)
@@ -98,10 +98,14 @@ def _number_errors(path: str, value: float, schema: JsonDict) -> list[FieldError
     if "minimum" in schema:
         bound = schema["minimum"]
         if schema.get("exclusiveMinimum") and value <= bound:
-            found.append(errors.invalid(path, value, f"{path} in body should be greater than {bound}"))
+            found.append(
+                errors.invalid(path, value, f"{path} in body should be greater than {bound}")
+            )
         elif value < bound:
             found.append(
-                errors.invalid(path, value, f"{path} in body should be greater than or equal to {bound}")
+                errors.invalid(
+                    path, value, f"{path} in body should be greater than or equal to {bound}"
+                )
             )
     if "maximum" in schema:
         bound = schema["maximum"]
@@ -109,11 +113,15 @@ def _number_errors(path: str, value: float, schema: JsonDict) -> list[FieldError
             found.append(errors.invalid(path, value, f"{path} in body should be less than {bound}"))
         elif value > bound:
             found.append(
-                errors.invalid(path, value, f"{path} in body should be less than or equal to {bound}")
+                errors.invalid(
+                    path, value, f"{path} in body should be less than or equal to {bound}"
+                )
             )
     if "multipleOf" in schema and value % schema["multipleOf"]:
         found.append(
-            errors.invalid(path, value, f"{path} in body should be a multiple of {schema['multipleOf']}")
+            errors.invalid(
+                path, value, f"{path} in body should be a multiple of {schema['multipleOf']}"
+            )
         )
     return found
 
@@ -124,10 +132,14 @@ def _string_errors(path: str, value: str, schema: JsonDict) -> list[FieldError]:
         found.append(errors.too_long(path, schema["maxLength"]))
     if "minLength" in schema and len(value) < schema["minLength"]:
         found.append(
-            errors.invalid(path, value, f"{path} in body should be at least {schema['minLength']} chars long")
+            errors.invalid(
+                path, value, f"{path} in body should be at least {schema['minLength']} chars long"
+            )
         )
     if "pattern" in schema and not re.search(schema["pattern"], value):
-        found.append(errors.invalid(path, value, f"{path} in body should match '{schema['pattern']}'"))
+        found.append(
+            errors.invalid(path, value, f"{path} in body should match '{schema['pattern']}'")
+        )
     return found
 
 
@@ -137,13 +149,19 @@ def _array_errors(path: str, value: list[Any], schema: JsonDict) -> list[FieldEr
         found.append(errors.too_many(path, len(value), schema["maxItems"]))
     if "minItems" in schema and len(value) < schema["minItems"]:
         found.append(
-            errors.invalid(path, len(value), f"{path} in body should have at least {schema['minItems']} items")
+            errors.invalid(
+                path, len(value), f"{path} in body should have at least {schema['minItems']} items"
+            )
         )
     list_type = schema.get("x-kubernetes-list-type")
     if list_type == "set" or schema.get("uniqueItems"):
         for index, item in enumerate(value):
             if item in value[:index]:
-                found.append(FieldError(f"{path}[{index}]", "Duplicate value", "FieldValueDuplicate", "", item, True))
+                found.append(
+                    FieldError(
+                        f"{path}[{index}]", "Duplicate value", "FieldValueDuplicate", "", item, True
+                    )
+                )
     elif list_type == "map":
         keys = schema.get("x-kubernetes-list-map-keys") or []
         seen: list[Any] = []
@@ -151,7 +169,9 @@ def _array_errors(path: str, value: list[Any], schema: JsonDict) -> list[FieldEr
             ident = [item.get(k) for k in keys] if isinstance(item, dict) else item
             if ident in seen:
                 found.append(
-                    FieldError(f"{path}[{index}]", "Duplicate value", "FieldValueDuplicate", "", item, True)
+                    FieldError(
+                        f"{path}[{index}]", "Duplicate value", "FieldValueDuplicate", "", item, True
+                    )
                 )
             seen.append(ident)
     return found
@@ -162,7 +182,9 @@ def validate(value: Any, schema: JsonDict, path: str, old: Any = _MISSING) -> li
     if not _type_ok(value, schema):
         actual = cel.type_name(value)
         return [
-            errors.type_invalid(path, actual, f'{path} in body must be of type {schema.get("type")}: "{actual}"')
+            errors.type_invalid(
+                path, actual, f'{path} in body must be of type {schema.get("type")}: "{actual}"'
+            )
         ]
     found: list[FieldError] = []
     if "enum" in schema and value not in schema["enum"]:
@@ -194,18 +216,33 @@ def validate(value: Any, schema: JsonDict, path: str, old: Any = _MISSING) -> li
         subs = schema.get(keyword) or []
         if not subs:
             continue
-        matched = [not validate(value, {**s, "type": s.get("type", schema.get("type"))}, path) for s in subs]
+        matched = [
+            not validate(value, {**s, "type": s.get("type", schema.get("type"))}, path)
+            for s in subs
+        ]
         if (keyword == "allOf" and not all(matched)) or (keyword == "anyOf" and not any(matched)):
-            found.append(errors.invalid(path, cel.type_name(value), f"{path} in body must match {keyword}"))
+            found.append(
+                errors.invalid(path, cel.type_name(value), f"{path} in body must match {keyword}")
+            )
         if keyword == "oneOf" and sum(matched) != 1:
-            found.append(errors.invalid(path, cel.type_name(value), f"{path} in body must validate one and only one schema (oneOf)"))
+            found.append(
+                errors.invalid(
+                    path,
+                    cel.type_name(value),
+                    f"{path} in body must validate one and only one schema (oneOf)",
+                )
+            )
     rules = schema.get("x-kubernetes-validations") or []
     if rules and not found:
-        found += cel.check_rules(rules, path, value, None if old is _MISSING else old, old is not _MISSING)
+        found += cel.check_rules(
+            rules, path, value, None if old is _MISSING else old, old is not _MISSING
+        )
     return found
 
 
-def admit(obj: JsonDict, schema: JsonDict | None, old: JsonDict | None) -> tuple[JsonDict, Admission]:
+def admit(
+    obj: JsonDict, schema: JsonDict | None, old: JsonDict | None
+) -> tuple[JsonDict, Admission]:
     """Prune, default and validate a custom resource; returns the admitted copy."""
     result = Admission()
     admitted = copy.deepcopy(obj)
@@ -229,15 +266,20 @@ def crd_errors(crd: JsonDict) -> list[FieldError]:
     found: list[FieldError] = []
     for index, version in enumerate(crd.get("spec", {}).get("versions", [])):
         schema = (version.get("schema") or {}).get("openAPIV3Schema") or {}
-        base = f"spec.validation.openAPIV3Schema"
+        base = "spec.validation.openAPIV3Schema"
         found += _walk_rules(schema, base, index)
     names = crd.get("spec", {}).get("names", {})
     group = crd.get("spec", {}).get("group", "")
     expected = f"{names.get('plural', '')}.{group}"
     name = crd.get("metadata", {}).get("name", "")
     if name != expected:
-        found.append(errors.invalid("metadata.name", name, f"must be spec.names.plural+\".\"+spec.group"))
+        found.append(
+            errors.invalid("metadata.name", name, 'must be spec.names.plural+"."+spec.group')
+        )
     return found
+
+
+_ROOT = "spec.validation.openAPIV3Schema"
 
 
 def _walk_rules(schema: JsonDict, path: str, index: int) -> list[FieldError]:
@@ -247,7 +289,7 @@ def _walk_rules(schema: JsonDict, path: str, index: int) -> list[FieldError]:
         if problem:
             found.append(
                 errors.invalid(
-                    f"spec.versions[{index}].schema.openAPIV3Schema{path[len('spec.validation.openAPIV3Schema'):]}"
+                    f"spec.versions[{index}].schema.openAPIV3Schema{path[len(_ROOT) :]}"
                     f".x-kubernetes-validations[{n}].rule",
                     rule.get("rule", ""),
                     f"compilation failed: {problem}",

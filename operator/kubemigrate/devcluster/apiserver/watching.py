@@ -50,11 +50,15 @@ class WatchRequest:
         self.rv = query.get("resourceVersion", "")
         self.bookmarks = query.get("allowWatchBookmarks", "").lower() == "true"
         self.initial = query.get("sendInitialEvents", "").lower() == "true"
-        if self.initial and (query.get("resourceVersionMatch") != "NotOlderThan" or not self.bookmarks):
+        if self.initial and (
+            query.get("resourceVersionMatch") != "NotOlderThan" or not self.bookmarks
+        ):
             raise errors.ApiError(
-                422, "Invalid",
-                "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: "
-                "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled "
+                422,
+                "Invalid",
+                'ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: '
+                "sendInitialEvents is forbidden for watch unless the WatchList feature gate "
+                "is enabled "
                 "and resourceVersionMatch is NotOlderThan and allowWatchBookmarks is true",
                 {},
             )
@@ -97,7 +101,10 @@ class WatchRequest:
         meta: JsonDict = {"resourceVersion": str(revision)}
         if initial_end:
             meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-        return _line("BOOKMARK", {"kind": self.rtype.kind, "apiVersion": self.rtype.api_version, "metadata": meta})
+        return _line(
+            "BOOKMARK",
+            {"kind": self.rtype.kind, "apiVersion": self.rtype.api_version, "metadata": meta},
+        )
 
     async def stream(self, store: Store) -> AsyncIterator[bytes]:
         """Yield event lines until the timeout or the client goes away."""
@@ -109,7 +116,7 @@ class WatchRequest:
             yield _line("ERROR", gone.status())
             return
         backlog, queue = store.subscribe(storage, since)
-        snapshot = store.list(storage, self.namespace) if synthetic else []
+        snapshot = store.select(storage, self.namespace) if synthetic else []
         revision = store.revision
         try:
             yield b""  # send the headers now: clients wait for them before anything happens
@@ -118,11 +125,12 @@ class WatchRequest:
                     yield _line("ADDED", self._render(obj))
             if self.initial:
                 yield self._bookmark(revision, initial_end=True)
-            for event in backlog:
-                line = self._translate(event)
+            for past in backlog:
+                line = self._translate(past)
                 if line is not None:
                     yield line
             loop = asyncio.get_running_loop()
+            event: Event | None
             deadline = loop.time() + self.timeout
             while True:
                 remaining = deadline - loop.time()

@@ -1,0 +1,424 @@
+"""Running one Pod: its containers as local processes, its status written back like a kubelet.
+
+Each container runs as ``command + args`` (the image is ignored: the command must
+exist on this host), in its own session (process group) so that stopping it reaches
+every child, with stdout and stderr going to one log file per container. Init
+containers run one after the other, then the main containers together. Volumes and
+the termination-message file are host paths (:mod:`.volumes`).
+
+The work directory keeps one directory per Pod::
+
+    pods/<namespace>_<pod>_<uid>/
+        logs/<container>.log     what ``kubectl logs`` would show (read_log())
+        volumes/<volume>/        configMap, secret, emptyDir contents
+        termination/<container>  the terminationMessagePath file
+        cwd/<container>/         the process's working directory and HOME
+        pids/<container>.pid     "<pid> <start time>": lets a restarted kubelet
+                                 kill what a killed one left running
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+import os
+
+import signal
+import subprocess
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import env as envmod
+from . import volumes
+from .client import ApiError, Client, resource_path
+from .controller import format_time
+from .podstatus import SHUTDOWN_MESSAGE, ContainerRecord, PodRecord, new_record, render
+
+JsonDict = dict[str, Any]
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE = 4096
+FALLBACK_LINES = 80
+FALLBACK_BYTES = 2048
+DEFAULT_TERMINATION_PATH = "/dev/termination-log"
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    max_grace: float = 2.0
+    """Cap on terminationGracePeriodSeconds between SIGTERM and SIGKILL (tests want it short)."""
+    retry_interval: float = 1.0
+    """How often a container waiting for a missing Secret/ConfigMap tries again."""
+    crash_backoff: float = 10.0
+    """First delay before restarting a container (restartPolicy OnFailure/Always); doubles."""
+    node_name: str = "devcluster"
+
+
+def now() -> str:
+    return format_time(datetime.datetime.now(datetime.UTC))
+
+
+def pod_dir(workdir: Path, namespace: str, name: str, uid: str) -> Path:
+    return workdir / "pods" / f"{namespace}_{name}_{uid}"
+
+
+def read_log(workdir: Path, namespace: str, pod: str, container: str | None = None) -> str:
+    """A container's output (stdout and stderr interleaved), as ``kubectl logs`` would give it.
+
+    The emulator has no pods/log hook, so logs live in the kubelet's work directory.
+    Without ``container``, the Pod's only (or first) main container's log is read.
+    """
+    candidates = sorted((workdir / "pods").glob(f"{namespace}_{pod}_*"))
+    if not candidates:
+        raise FileNotFoundError(f'pods "{pod}" not found in namespace {namespace}')
+    logs = candidates[-1] / "logs"
+    if container is None:
+        names = sorted(p.stem for p in logs.glob("*.log"))
+        main_file = logs / ".main"
+        container = main_file.read_text().strip() if main_file.exists() else (names[0] if names else "")
+    path = logs / f"{container}.log"
+    if not path.exists():
+        raise FileNotFoundError(f'container "{container}" in pod "{pod}" has no log yet')
+    return path.read_text(errors="replace")
+
+
+def log_tail(path: Path) -> str:
+    """The last 80 lines, at most 2048 bytes: ``FallbackToLogsOnError``'s message."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return ""
+    lines = data.splitlines(keepends=True)[-FALLBACK_LINES:]
+    return b"".join(lines)[-FALLBACK_BYTES:].decode(errors="replace")
+
+
+def _start_time_of(pid: int) -> str | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields[19] if len(fields) > 19 else None
+
+
+def kill_leftovers(workdir: Path) -> int:
+    """SIGKILL process groups a previous kubelet left behind (it was killed, not stopped).
+
+    The recorded start time guards against a recycled pid. Returns how many were found.
+    """
+    found = 0
+    for pid_file in (workdir / "pods").glob("*/pids/*.pid"):
+        with contextlib.suppress(ValueError, OSError):
+            pid_text, started = pid_file.read_text().split()
+            pid = int(pid_text)
+            if _start_time_of(pid) == started:
+                found += 1
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+        pid_file.unlink(missing_ok=True)
+    return found
+
+
+def _exit_code(returncode: int) -> int:
+    return 128 - returncode if returncode < 0 else returncode
+
+
+class PodWorker:
+    """Runs one Pod to completion (or until stopped) and keeps its status current."""
+
+    def __init__(
+        self, client: Client, pod: JsonDict, workdir: Path, settings: RuntimeSettings,
+        on_done: Callable[[PodWorker], Awaitable[None] | None] | None = None,
+    ) -> None:
+        meta = pod["metadata"]
+        self.client = client
+        self.pod = pod
+        self.namespace: str = meta["namespace"]
+        self.name: str = meta["name"]
+        self.uid: str = meta["uid"]
+        self.settings = settings
+        self.dir = pod_dir(workdir, self.namespace, self.name, self.uid)
+        self.record = new_record(pod)
+        self.stopping = asyncio.Event()
+        self.gone = False  # the Pod was deleted from the API: no more status writes
+        self._stop_reason: tuple[str, str, tuple[str, str] | None] | None = None
+        self._processes: dict[str, asyncio.subprocess.Process] = {}
+        self._publish_lock = asyncio.Lock()
+        self._volumes: dict[str, Path] = {}
+        self._on_done = on_done
+        self.task: asyncio.Task[None] | None = None
+
+    # --- control ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._main(), name=f"pod {self.namespace}/{self.name}")
+
+    def stop(self, *, gone: bool = False, reason: str = "", message: str = "",
+             disruption: tuple[str, str] | None = None) -> None:
+        """Terminate the Pod's processes (SIGTERM, then SIGKILL after the grace period)."""
+        self.gone = self.gone or gone
+        if self._stop_reason is None:
+            self._stop_reason = (reason, message, disruption)
+        self.stopping.set()
+
+    def shutdown(self) -> None:
+        """The node is going down: the real kubelet's graceful node shutdown status."""
+        self.stop(reason="Terminated", message=SHUTDOWN_MESSAGE,
+                  disruption=("TerminationByKubelet", SHUTDOWN_MESSAGE))
+
+    # --- status ---------------------------------------------------------------------------
+
+    async def publish(self) -> None:
+        if self.gone:
+            return
+        async with self._publish_lock:
+            body = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": self.name, "namespace": self.namespace, "uid": self.uid},
+                "status": render(self.record, now()),
+            }
+            path = resource_path("v1", "pods", self.namespace, self.name) + "/status"
+            try:
+                await self.client.request("PUT", path, body=body)
+            except ApiError as exc:
+                if exc.code in (404, 409):  # deleted, or deleted and recreated (uid differs)
+                    self.gone = True
+                else:
+                    log.warning("cannot write the status of pod %s/%s: %s", self.namespace, self.name, exc)
+            except (OSError, TimeoutError) as exc:
+                log.warning("cannot write the status of pod %s/%s: %s", self.namespace, self.name, exc)
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep, unless stopped first; True when stopped."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+        return self.stopping.is_set()
+
+    # --- the Pod's life -------------------------------------------------------------------
+
+    async def _main(self) -> None:
+        try:
+            await self._lifecycle()
+        except Exception:
+            log.exception("pod %s/%s: unexpected failure in the kubelet", self.namespace, self.name)
+            self.record.phase = "Failed"
+            await self.publish()
+        finally:
+            await self._kill_all()
+            if self._on_done is not None:
+                result = self._on_done(self)
+                if result is not None:
+                    await result
+
+    async def _lifecycle(self) -> None:
+        for sub in ("logs", "volumes", "termination", "cwd", "pids"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        spec = self.pod.get("spec") or {}
+        main_names = [c["name"] for c in spec.get("containers") or []]
+        (self.dir / "logs" / ".main").write_text(
+            (self.pod["metadata"].get("annotations") or {}).get(
+                "kubectl.kubernetes.io/default-container", main_names[0] if main_names else ""
+            )
+        )
+        self.record.start_time = now()
+        await self.publish()
+        if not await self._mount_volumes(spec):
+            await self._finish()
+            return
+        for container, record in zip(spec.get("initContainers") or [], self.record.init, strict=True):
+            ok = await self._run_container(container, record, spec.get("restartPolicy", "Always"), init=True)
+            if not ok:
+                await self._finish()
+                return
+        for record in self.record.main:
+            if record.state == "waiting" and record.reason == "PodInitializing":
+                record.wait("ContainerCreating")
+        await self.publish()
+        await asyncio.gather(
+            *(
+                self._run_container(c, r, spec.get("restartPolicy", "Always"), init=False)
+                for c, r in zip(spec.get("containers") or [], self.record.main, strict=True)
+            )
+        )
+        await self._finish()
+
+    async def _finish(self) -> None:
+        record = self.record
+        done = all(c.state == "terminated" for c in record.main)
+        ok = done and all(c.exit_code == 0 for c in record.main) and all(
+            c.state == "terminated" and c.exit_code == 0 for c in record.init
+        )
+        record.phase = "Succeeded" if ok else "Failed"
+        if self._stop_reason is not None:
+            reason, message, disruption = self._stop_reason
+            record.reason, record.message = reason, message
+            record.disruption = disruption
+        await self.publish()
+
+    async def _mount_volumes(self, spec: JsonDict) -> bool:
+        secret_names, configmap_names = volumes.references(spec)
+        while True:
+            secrets = await self._fetch("secrets", secret_names)
+            configmaps = await self._fetch("configmaps", configmap_names)
+            try:
+                self._volumes = volumes.materialise(spec, self.dir / "volumes", secrets, configmaps)
+                return True
+            except envmod.ConfigError as exc:
+                # Like FailedMount: the Pod stays in ContainerCreating and the kubelet retries.
+                log.info("pod %s/%s: %s", self.namespace, self.name, exc)
+            if await self._pause(self.settings.retry_interval):
+                return False
+
+    async def _fetch(self, plural: str, names: set[str]) -> dict[str, JsonDict | None]:
+        found: dict[str, JsonDict | None] = {}
+        for name in sorted(names):
+            found[name] = await self.client.find(resource_path("v1", plural, self.namespace, name))
+        return found
+
+    async def _prepare(self, container: JsonDict, record: ContainerRecord) -> tuple[list[str], dict[str, str], Path]:
+        """argv, environment and cwd for the container; ConfigError if it cannot start."""
+        secret_names, configmap_names = envmod.references(container)
+        secrets = await self._fetch("secrets", secret_names)
+        configmaps = await self._fetch("configmaps", configmap_names)
+        variables = envmod.resolve(container, self.pod, secrets, configmaps)
+        mapping = volumes.mounts(container, self._volumes)
+        termination = self.dir / "termination" / container["name"]
+        termination.write_bytes(b"")
+        mapping[str(container.get("terminationMessagePath") or DEFAULT_TERMINATION_PATH)] = termination
+        rewrite = volumes.PathRewriter(mapping)
+        argv = [
+            rewrite(envmod.expand(str(part), variables))
+            for part in list(container.get("command") or []) + list(container.get("args") or [])
+        ]
+        cwd = self.dir / "cwd" / container["name"]
+        cwd.mkdir(parents=True, exist_ok=True)
+        working_dir = container.get("workingDir")
+        if working_dir:
+            host = rewrite.host_path(str(working_dir))
+            if host is not None:
+                cwd = Path(host)
+        process_env = {
+            "PATH": os.environ.get("PATH", os.defpath),
+            "HOSTNAME": self.name,
+            "HOME": str(cwd),
+        }
+        for name in ("LANG", "LC_ALL", "TZ"):
+            if name in os.environ:
+                process_env[name] = os.environ[name]
+        tmp = rewrite.host_path("/tmp")  # noqa: S108 - a container path, mapped to the Pod's own dir
+        if tmp is not None:
+            process_env["TMPDIR"] = tmp
+        process_env.update({name: rewrite(value) for name, value in variables.items()})
+        return argv, process_env, cwd
+
+    async def _run_container(self, container: JsonDict, record: ContainerRecord, restart_policy: str,
+                             *, init: bool) -> bool:
+        """Run (and restart, per the policy) one container; True when it ended with 0."""
+        failures = 0
+        while True:
+            code = await self._run_once(container, record)
+            if code is None:
+                return False
+            restart = not self.stopping.is_set() and (
+                (restart_policy == "OnFailure" and code != 0)
+                or (restart_policy == "Always" and (code != 0 or not init))
+            )
+            if not restart:
+                return code == 0
+            failures += 1
+            record.restart()
+            await self.publish()
+            delay = min(self.settings.crash_backoff * 2 ** (failures - 1), 300.0)
+            if await self._pause(delay):
+                return False
+
+    async def _run_once(self, container: JsonDict, record: ContainerRecord) -> int | None:
+        """One run of a container: its exit code, or None if it never started."""
+        while True:
+            if self.stopping.is_set():
+                return None
+            try:
+                argv, process_env, cwd = await self._prepare(container, record)
+                break
+            except envmod.ConfigError as exc:
+                if (record.reason, record.message) != ("CreateContainerConfigError", str(exc)):
+                    record.wait("CreateContainerConfigError", str(exc))
+                    await self.publish()
+            if await self._pause(self.settings.retry_interval):
+                return None
+        name = container["name"]
+        log_path = self.dir / "logs" / f"{name}.log"
+        if not argv:
+            record.run(now(), "")
+            record.terminate(128, "StartError", "the devcluster kubelet needs the container's command: "
+                             "image entrypoints are unknown here", now())
+            await self.publish()
+            return 128
+        try:
+            with log_path.open("ab") as output:
+                process = await asyncio.create_subprocess_exec(
+                    *argv, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                    cwd=cwd, env=process_env, start_new_session=True,
+                )
+        except OSError as exc:
+            record.run(now(), "")
+            reason = "executable file not found in $PATH" if isinstance(exc, FileNotFoundError) else str(exc)
+            record.terminate(
+                128, "StartError",
+                "failed to create containerd task: failed to create shim task: OCI runtime create failed: "
+                f'runc create failed: unable to start container process: exec: "{argv[0]}": {reason}: unknown',
+                now(),
+            )
+            await self.publish()
+            return 128
+        self._processes[name] = process
+        pid_file = self.dir / "pids" / f"{name}.pid"
+        pid_file.write_text(f"{process.pid} {_start_time_of(process.pid) or ''}")
+        record.run(now(), f"devcluster://{process.pid}")
+        if not any(r is record for r in self.record.init):
+            self.record.phase = "Running"
+        await self.publish()
+        waiter = asyncio.create_task(process.wait())
+        stopper = asyncio.create_task(self.stopping.wait())
+        await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if not waiter.done():
+            await self._terminate(process, waiter)
+        stopper.cancel()
+        returncode = await waiter
+        self._processes.pop(name, None)
+        pid_file.unlink(missing_ok=True)
+        code = _exit_code(returncode)
+        termination = self.dir / "termination" / name
+        message = termination.read_bytes()[:MAX_MESSAGE].decode(errors="replace") if termination.exists() else ""
+        if not message and code != 0 and container.get("terminationMessagePolicy") == "FallbackToLogsOnError":
+            message = log_tail(log_path)
+        record.terminate(code, "Completed" if code == 0 else "Error", message, now())
+        await self.publish()
+        return code
+
+    def _grace(self) -> float:
+        spec_grace = (self.pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+        return float(min(float(spec_grace), self.settings.max_grace))
+
+    async def _terminate(self, process: asyncio.subprocess.Process, waiter: asyncio.Task[int]) -> None:
+        """SIGTERM to the process group, SIGKILL after the grace period."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGTERM)
+        done, _ = await asyncio.wait({waiter}, timeout=self._grace())
+        if not done:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+    async def _kill_all(self) -> None:
+        for process in list(self._processes.values()):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(Exception):
+                await process.wait()
+
+
+

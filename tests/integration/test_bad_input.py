@@ -1,0 +1,177 @@
+"""Bad input: one clear message each, the right exit code, no traceback, no password.
+
+Directory problems are found before any connection is made; connection problems
+are told apart (unreachable: retry, exit 75; wrong password, malformed URL or a
+database that does not exist: fix the input, exit 2). The password is a
+distinctive string and must appear in no output: text, ``--json`` or ``--result-file``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import run_cli
+from helpers import applied_names, create_table, numbered, output, write_drizzle, write_journal
+from kubemigrate.devcluster.postgres import free_port
+
+PASSWORD = "Zebra-Quartz-7319-secret"
+
+
+def assert_clean(result: Any, secrets: list[str]) -> None:
+    text = output(result)
+    assert "Traceback" not in text, text
+    for secret in secrets:
+        assert secret not in text, text
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+
+
+@pytest.fixture
+def drizzle(tmp_path: Path) -> Path:
+    return write_drizzle(tmp_path / "drizzle", numbered(create_table("a")))
+
+
+# -- the directory ------------------------------------------------------------
+
+
+def test_missing_directory(tmp_path: Path, database_url: str) -> None:
+    result = run_cli("migrate", "--dir", str(tmp_path / "nowhere"), database_url=database_url)
+    assert result.returncode == 2, output(result)
+    assert "nowhere does not exist" in result.stderr
+    assert "--dir" in result.stderr
+    assert_clean(result, [])
+
+
+def test_empty_directory(tmp_path: Path, database_url: str) -> None:
+    (tmp_path / "empty").mkdir()
+    result = run_cli("migrate", "--dir", str(tmp_path / "empty"), database_url=database_url)
+    assert result.returncode == 2, output(result)
+    assert "No migrations found" in result.stderr
+    assert_clean(result, [])
+    assert applied_names(database_url) == []
+
+
+def test_malformed_journal(drizzle: Path, database_url: str) -> None:
+    (drizzle / "meta" / "_journal.json").write_text('{"version": "7", "entries": [\n  {"idx": 0,,}\n]}')
+    result = run_cli("migrate", "--dir", str(drizzle), database_url=database_url)
+    assert result.returncode == 2, output(result)
+    assert "_journal.json is not valid JSON" in result.stderr
+    assert "line 2" in result.stderr
+    assert_clean(result, [])
+    assert applied_names(database_url) == []
+
+
+def test_journal_without_entries(drizzle: Path, database_url: str) -> None:
+    (drizzle / "meta" / "_journal.json").write_text('{"version": "7"}')
+    result = run_cli("migrate", "--dir", str(drizzle), database_url=database_url)
+    assert result.returncode == 2, output(result)
+    assert '"entries"' in result.stderr
+    assert_clean(result, [])
+
+
+def test_journal_naming_a_missing_file(drizzle: Path, database_url: str) -> None:
+    write_journal(drizzle, ["0000_a", "0001_ghost"])
+    result = run_cli("migrate", "--dir", str(drizzle), database_url=database_url)
+    assert result.returncode == 2, output(result)
+    assert "0001_ghost.sql is missing" in result.stderr
+    assert_clean(result, [])
+    assert applied_names(database_url) == []
+
+
+def test_unknown_format(drizzle: Path, database_url: str) -> None:
+    result = run_cli("migrate", "--format", "liquibase", "--dir", str(drizzle), database_url=database_url)
+    assert result.returncode == 2, output(result)
+    assert "liquibase" in result.stderr
+    assert_clean(result, [])
+
+
+# -- the database -------------------------------------------------------------
+
+
+def _connection_cases(server: Any) -> dict[str, tuple[str, int, str, str]]:
+    """name: (URL, exit code, reason, words in the message)."""
+    return {
+        "unreachable": (
+            f"postgresql://postgres:{PASSWORD}@127.0.0.1:{free_port()}/shop",
+            75,
+            "DatabaseUnreachable",
+            "Cannot reach the database",
+        ),
+        "wrong password": (
+            server.url("postgres", password=PASSWORD),
+            2,
+            "AuthenticationFailed",
+            "refused the credentials",
+        ),
+        "malformed url": (
+            f"postgresql://postgres:{PASSWORD}@127.0.0.1:notaport/shop",
+            2,
+            "InvalidInput",
+            "malformed",
+        ),
+        "not a url": (f"host=127.0.0.1 password={PASSWORD} nonsense", 2, "InvalidInput", "malformed"),
+        "no such database": (
+            server.url("no_such_db_here"),
+            2,
+            "InvalidInput",
+            "does not exist",
+        ),
+    }
+
+
+CASES = ["unreachable", "wrong password", "malformed url", "not a url", "no such database"]
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("command", ["migrate", "status"])
+def test_connection_problems(pg_server: Any, drizzle: Path, tmp_path: Path, case: str, command: str) -> None:
+    url, code, reason, words = _connection_cases(pg_server)[case]
+    secrets = [PASSWORD, pg_server.password, url]
+
+    text = run_cli(command, "--dir", str(drizzle), database_url=url)
+    assert text.returncode == code, output(text)
+    assert words in text.stderr
+    assert_clean(text, secrets)
+
+    result_file = tmp_path / "result.json"
+    as_json = run_cli(command, "--json", "--result-file", str(result_file), "--dir", str(drizzle), database_url=url)
+    assert as_json.returncode == code, output(as_json)
+    assert_clean(as_json, secrets)
+    printed = json.loads(as_json.stdout)
+    assert printed["ok"] is False
+    assert printed["exitCode"] == code
+    assert printed["error"]["reason"] == reason
+    written = result_file.read_text()
+    assert json.loads(written)["error"]["reason"] == reason
+    for secret in secrets:
+        assert secret not in written
+
+
+def test_password_given_with_the_flag_is_not_printed(pg_server: Any, drizzle: Path) -> None:
+    url = pg_server.url("postgres", password=PASSWORD)
+    result = run_cli("migrate", "--database-url", url, "--log-format", "console", "--dir", str(drizzle))
+    assert result.returncode == 2
+    assert_clean(result, [PASSWORD, url])
+
+
+def test_password_absent_from_a_successful_run(pg_server: Any, drizzle: Path, database_url: str, tmp_path: Path) -> None:
+    result_file = tmp_path / "result.json"
+    run = run_cli("migrate", "--result-file", str(result_file), "--dir", str(drizzle), database_url=database_url)
+    assert run.returncode == 0, output(run)
+    status = run_cli("status", "--json", "--dir", str(drizzle), database_url=database_url)
+    hist = run_cli("history", "--dir", str(drizzle), database_url=database_url)
+    for text in (output(run), output(status), output(hist), result_file.read_text()):
+        assert pg_server.password not in text
+        assert database_url not in text
+
+
+def test_no_database_url(drizzle: Path) -> None:
+    result = run_cli("migrate", "--dir", str(drizzle))
+    assert result.returncode == 2, output(result)
+    assert "No database URL given" in result.stderr
+    assert "DATABASE_URL" in result.stderr
+    assert_clean(result, [])

@@ -1,0 +1,170 @@
+"""A migration process killed with SIGKILL midway, as a node loss or an OOM kill would.
+
+Inside a transactional migration, PostgreSQL rolls the transaction back when the
+session ends: the database is as before that migration and a re-run completes.
+Inside a non-transactional one, statements already run stay committed, so the
+engine's dirty mark (committed before the first statement) makes every later
+run refuse until a person has checked and run ``kubemigrate repair``.
+
+The sleeping statement sleeps only when the session has ``kubemigrate_test.sleep``
+set, so the file (and its checksum) is the same for the killed run and the
+re-run. The setting reaches the server through the URL's ``options``.
+``client_connection_check_interval`` makes the server notice the dead client
+while ``pg_sleep`` runs (as it would within a TCP keepalive period in
+production) instead of only when the sleep ends, so no manual
+``pg_terminate_backend`` is needed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from conftest import run_cli
+from helpers import (
+    applied_names,
+    backends,
+    history_actions,
+    index_state,
+    numbered,
+    output,
+    popen_cli,
+    table_exists,
+    tracking,
+    wait_for,
+    write_drizzle,
+)
+
+SLEEP = (
+    "SELECT pg_sleep(CASE WHEN current_setting('kubemigrate_test.sleep', true) = 'on' "
+    "THEN 30 ELSE 0 END);"
+)
+BREAK = "\n--> statement-breakpoint\n"
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def sleepy(url: str) -> str:
+    options = "-c kubemigrate_test.sleep=on -c client_connection_check_interval=100"
+    return f"{url}?options={quote(options)}"
+
+
+def _dbname(url: str) -> str:
+    return url.rsplit("/", 1)[1].split("?", 1)[0]
+
+
+def kill_during_sleep(url: str, directory: Path) -> subprocess.Popen[str]:
+    """Start ``migrate`` with sleeping on, wait until it sleeps, SIGKILL it, wait for its session."""
+    proc = popen_cli("migrate", "--dir", str(directory), database_url=sleepy(url))
+    sleeping = "datname = %s AND query LIKE 'SELECT pg_sleep(%%' AND state = 'active'"
+    try:
+        wait_for(lambda: backends(url, sleeping, (_dbname(url),)), what="the migration's pg_sleep")
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    wait_for(
+        lambda: not backends(url, "datname = %s AND application_name LIKE 'kubemigrate%%'", (_dbname(url),)),
+        what="the killed run's database session to end",
+    )
+    return proc
+
+
+def test_sigkill_inside_a_transactional_migration(tmp_path: Path, database_url: str) -> None:
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            ("before", "CREATE TABLE before_crash (id int);", "DROP TABLE before_crash;"),
+            ("slow", "CREATE TABLE crash_t (id int);" + BREAK + SLEEP, "DROP TABLE crash_t;"),
+            ("after", "CREATE TABLE after_crash (id int);", "DROP TABLE after_crash;"),
+        ),
+    )
+    first = run_cli("migrate", "--target", "0000_before", "--dir", str(drizzle), database_url=database_url)
+    assert first.returncode == 0, output(first)
+    snapshot = tracking(database_url)
+
+    kill_during_sleep(database_url, drizzle)
+
+    assert not table_exists(database_url, "crash_t")
+    assert not table_exists(database_url, "after_crash")
+    assert tracking(database_url) == snapshot
+    assert table_exists(database_url, "before_crash")
+
+    status = run_cli("status", "--dir", str(drizzle), database_url=database_url)
+    assert status.returncode == 0, output(status)
+    assert "dirty" not in status.stdout
+    assert "  ⏳ Pending 0001_slow.sql\n" in status.stdout
+
+    rerun = run_cli("migrate", "--lock-wait", "10", "--dir", str(drizzle), database_url=database_url)
+    assert rerun.returncode == 0, output(rerun)
+    assert "✅ Applied 2 migration(s)" in rerun.stdout
+    assert applied_names(database_url) == ["0000_before.sql", "0001_slow.sql", "0002_after.sql"]
+    assert table_exists(database_url, "crash_t")
+    applied = [m for action, m in history_actions(database_url) if action == "applied"]
+    assert applied == applied_names(database_url)
+
+
+def test_sigkill_inside_a_non_transactional_migration(tmp_path: Path, database_url: str) -> None:
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            ("items", "CREATE TABLE items (id int, sku text);", "DROP TABLE items;"),
+            (
+                "items_sku_idx",
+                "-- kubemigrate:no-transaction\n"
+                "CREATE INDEX CONCURRENTLY IF NOT EXISTS items_sku_idx ON items (sku);" + BREAK + SLEEP,
+                "-- kubemigrate:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS items_sku_idx;",
+            ),
+            ("later", "CREATE TABLE later (id int);", "DROP TABLE later;"),
+        ),
+    )
+    first = run_cli("migrate", "--target", "0000_items", "--dir", str(drizzle), database_url=database_url)
+    assert first.returncode == 0, output(first)
+
+    kill_during_sleep(database_url, drizzle)
+
+    # The index (statement 1, outside a transaction) stays; nothing is recorded as applied.
+    assert index_state(database_url, "items_sku_idx") is True
+    assert applied_names(database_url) == ["0000_items.sql"]
+
+    for attempt in ("migrate", "migrate"):
+        refused = run_cli(attempt, "--dir", str(drizzle), database_url=database_url)
+        assert refused.returncode == 4, output(refused)
+        assert "0001_items_sku_idx.sql" in refused.stderr
+        assert "kubemigrate repair" in refused.stderr
+        assert "Traceback" not in output(refused)
+    assert not table_exists(database_url, "later")
+    assert applied_names(database_url) == ["0000_items.sql"]
+
+    verify = run_cli("verify", "--dir", str(drizzle), database_url=database_url)
+    assert verify.returncode == 4, output(verify)
+    assert "dirty" in output(verify)
+
+    status = run_cli("status", "--dir", str(drizzle), database_url=database_url)
+    assert status.returncode == 0, output(status)
+    assert "⚠️  Warnings:" in status.stdout
+    assert "  - 0001_items_sku_idx.sql: dirty: " in status.stdout
+    assert "kubemigrate repair" in status.stdout
+
+    repaired = run_cli("repair", "--dir", str(drizzle), database_url=database_url)
+    assert repaired.returncode == 0, output(repaired)
+    assert "0001_items_sku_idx.sql: dirty mark cleared" in repaired.stdout
+    assert ("repaired", "0001_items_sku_idx.sql") in history_actions(database_url)
+    hist = run_cli("history", "--dir", str(drizzle), database_url=database_url)
+    assert any(
+        "repaired" in line and "0001_items_sku_idx.sql" in line for line in hist.stdout.splitlines()
+    ), hist.stdout
+
+    status = run_cli("status", "--dir", str(drizzle), database_url=database_url)
+    assert "dirty" not in status.stdout
+
+    done = run_cli("migrate", "--dir", str(drizzle), database_url=database_url)
+    assert done.returncode == 0, output(done)
+    assert applied_names(database_url) == ["0000_items.sql", "0001_items_sku_idx.sql", "0002_later.sql"]
+    assert index_state(database_url, "items_sku_idx") is True
+    assert table_exists(database_url, "later")

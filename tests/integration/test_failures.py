@@ -1,0 +1,142 @@
+"""Migrations that fail: at run time, at parse time, or by what they contain.
+
+A statement failing at run time stops the batch: migrations before it stay (each
+committed with its tracking row), nothing of the failing file remains, nothing
+after it runs, and the error names the file, the SQLSTATE and the position. Files
+that cannot run safely (syntax errors, BEGIN/COMMIT, a transactional statement
+mixed with CREATE INDEX CONCURRENTLY) are refused before the first statement.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import run_cli
+from helpers import (
+    applied_names,
+    history,
+    index_state,
+    numbered,
+    output,
+    tracking,
+    user_tables,
+    write_drizzle,
+)
+
+BREAK = "\n--> statement-breakpoint\n"
+
+
+def migrate(directory: Path, url: str, *args: str):  # type: ignore[no-untyped-def]
+    return run_cli("migrate", *args, "--dir", str(directory), database_url=url)
+
+
+def batch_with(tmp_path: Path, middle_up: str) -> Path:
+    return write_drizzle(
+        tmp_path / "d",
+        numbered(
+            ("first", "CREATE TABLE first_ok (id int);", "DROP TABLE first_ok;"),
+            ("bad", middle_up, "DROP TABLE IF EXISTS bad_first;"),
+            ("third", "CREATE TABLE third_never (id int);", "DROP TABLE third_never;"),
+        ),
+    )
+
+
+def test_failing_statement_keeps_earlier_migrations_and_nothing_of_the_file(
+    tmp_path: Path, database_url: str
+) -> None:
+    drizzle = batch_with(
+        tmp_path,
+        "CREATE TABLE bad_first (id int);" + BREAK + "INSERT INTO bad_first\n  SELECT id FROM missing_table;\n",
+    )
+    result = migrate(drizzle, database_url)
+    assert result.returncode == 1, output(result)
+    text = output(result)
+    assert "Traceback" not in text
+    assert "0001_bad.sql" in result.stderr
+    assert "SQLSTATE 42P01" in result.stderr
+    assert "line 4, column 18" in result.stderr
+    assert 'relation "missing_table" does not exist' in result.stderr
+
+    assert applied_names(database_url) == ["0000_first.sql"]
+    assert user_tables(database_url) == {"first_ok"}
+    failed = [row for row in history(database_url) if row["action"] == "failed"]
+    assert len(failed) == 1
+    assert failed[0]["migration_name"] == "0001_bad.sql"
+    assert failed[0]["sql_state"] == "42P01"
+    assert failed[0]["batch_number"] == 1
+    assert [row["action"] for row in history(database_url)] == ["applied", "failed"]
+
+    as_json = migrate(drizzle, database_url, "--json")
+    assert as_json.returncode == 1
+    error = json.loads(as_json.stdout)["error"]
+    assert error["reason"] == "MigrationFailed"
+    assert error["migration"] == "0001_bad.sql"
+    assert error["sqlState"] == "42P01"
+    assert error["position"] == "line 4, column 18"
+    assert applied_names(database_url) == ["0000_first.sql"]
+
+    # Each run takes a new batch number, failed runs (batches 1 and 2) included.
+    (drizzle / "0001_bad.sql").write_text("CREATE TABLE bad_first (id int);")
+    fixed = migrate(drizzle, database_url)
+    assert fixed.returncode == 0, output(fixed)
+    assert user_tables(database_url) == {"first_ok", "bad_first", "third_never"}
+    assert [r["batch_number"] for r in tracking(database_url)] == [1, 3, 3]
+
+
+def test_runtime_error_without_a_position_names_the_statement(tmp_path: Path, database_url: str) -> None:
+    drizzle = batch_with(tmp_path, "CREATE TABLE bad_first (id int);" + BREAK + "SELECT 1/0;")
+    result = migrate(drizzle, database_url)
+    assert result.returncode == 1, output(result)
+    assert "0001_bad.sql" in result.stderr
+    assert "SQLSTATE 22012" in result.stderr
+    assert "division by zero" in result.stderr
+    assert "statement 2" in result.stderr
+    assert applied_names(database_url) == ["0000_first.sql"]
+    assert user_tables(database_url) == {"first_ok"}
+
+
+def test_syntax_error_is_found_before_anything_runs(tmp_path: Path, database_url: str) -> None:
+    drizzle = batch_with(tmp_path, "CREATE TABLE bad_first (id int);" + BREAK + "CREAT TABLE oops (id int);")
+    result = migrate(drizzle, database_url)
+    assert result.returncode == 1, output(result)
+    assert "0001_bad.sql" in result.stderr
+    assert "42601" in result.stderr
+    assert "line 3" in result.stderr
+    assert "nothing was run" in result.stderr
+    assert "Traceback" not in output(result)
+    assert applied_names(database_url) == []
+    assert user_tables(database_url) == set()
+
+
+def test_file_with_begin_commit_is_refused(tmp_path: Path, database_url: str) -> None:
+    drizzle = batch_with(tmp_path, "BEGIN;\nCREATE TABLE bad_first (id int);\nCOMMIT;\n")
+    result = migrate(drizzle, database_url)
+    assert result.returncode == 2, output(result)
+    assert "0001_bad.sql" in result.stderr
+    assert "BEGIN" in result.stderr
+    assert "nothing was run" in result.stderr
+    assert applied_names(database_url) == []
+    assert user_tables(database_url) == set()
+
+
+def test_mixed_file_is_refused_without_the_directive(tmp_path: Path, database_url: str) -> None:
+    mixed = (
+        "CREATE TABLE bad_first (id int, sku text);"
+        + BREAK
+        + "CREATE INDEX CONCURRENTLY bad_first_sku_idx ON bad_first (sku);"
+    )
+    drizzle = batch_with(tmp_path, mixed)
+    result = migrate(drizzle, database_url)
+    assert result.returncode == 2, output(result)
+    assert "0001_bad.sql" in result.stderr
+    assert "kubemigrate:no-transaction" in result.stderr
+    assert "line 3" in result.stderr
+    assert applied_names(database_url) == []
+    assert user_tables(database_url) == set()
+
+    (drizzle / "0001_bad.sql").write_text("-- kubemigrate:no-transaction\n" + mixed)
+    accepted = migrate(drizzle, database_url)
+    assert accepted.returncode == 0, output(accepted)
+    assert applied_names(database_url) == ["0000_first.sql", "0001_bad.sql", "0002_third.sql"]
+    assert index_state(database_url, "bad_first_sku_idx") is True

@@ -1,0 +1,149 @@
+"""Applied history and files that disagree: edited, deleted and out-of-order files.
+
+Each is refused (exit 4) before any statement runs. To prove "before any
+statement", every scenario also adds a new, valid pending migration at the end
+of the journal: it must not be applied.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from helpers import (
+    add_migration,
+    applied_names,
+    create_table,
+    history_actions,
+    numbered,
+    output,
+    sha256_normalised,
+    table_exists,
+    tracking,
+    write_drizzle,
+    write_journal,
+)
+
+
+def cli(directory: Path, url: str, *args: str):  # type: ignore[no-untyped-def]
+    return run_cli(*args, "--dir", str(directory), database_url=url)
+
+
+def edit(directory: Path) -> None:
+    (directory / "0000_a.sql").write_text("CREATE TABLE a (id integer PRIMARY KEY, extra text);")
+
+
+def delete(directory: Path) -> None:
+    (directory / "0001_b.sql").unlink()
+    (directory / "0001_b.down.sql").unlink()
+    write_journal(directory, ["0000_a"])
+
+
+SCENARIOS: dict[str, tuple[Callable[[Path], None], str, str, str]] = {
+    # name: (how the folder changes, finding kind, its migration, words in the message)
+    "edited": (edit, "edited", "0000_a.sql", "edited after it was applied"),
+    "deleted": (delete, "missing", "0001_b.sql", "its file is gone"),
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_edited_or_deleted_file_refused_before_anything_runs(
+    tmp_path: Path, database_url: str, scenario: str
+) -> None:
+    change, kind, migration, words = SCENARIOS[scenario]
+    drizzle = write_drizzle(tmp_path / "d", numbered(create_table("a"), create_table("b")))
+    assert cli(drizzle, database_url, "migrate").returncode == 0
+    snapshot = tracking(database_url)
+    history_before = history_actions(database_url)
+
+    change(drizzle)
+    add_migration(drizzle, "0002_new", *create_table("new")[1:])
+
+    result = cli(drizzle, database_url, "migrate")
+    assert result.returncode == 4, output(result)
+    assert "Integrity check failed; nothing was run:" in result.stderr
+    assert migration in result.stderr
+    assert words in result.stderr
+    assert "Traceback" not in output(result)
+    assert not table_exists(database_url, "new")
+    assert tracking(database_url) == snapshot
+    assert history_actions(database_url) == history_before
+
+    verify = cli(drizzle, database_url, "verify")
+    assert verify.returncode == 4, output(verify)
+    assert migration in verify.stderr
+    assert words in verify.stderr
+    verify_json = cli(drizzle, database_url, "verify", "--json")
+    assert verify_json.returncode == 4
+    error = json.loads(verify_json.stdout)["error"]
+    assert error["reason"] == "IntegrityCheckFailed"
+    assert error["findings"][0]["kind"] == kind
+    assert error["findings"][0]["migration"] == migration
+
+    status = cli(drizzle, database_url, "status")
+    assert status.returncode == 0, output(status)
+    assert "⚠️  Warnings:" in status.stdout
+    assert f"  - {migration}: {kind}: " in status.stdout
+    if kind == "missing":
+        assert re.search(rf"  ❌ Missing {re.escape(migration)} \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d\n", status.stdout)
+        assert "Total migration files: 2" in status.stdout
+
+
+def test_repair_accept_checksum_then_migrate(tmp_path: Path, database_url: str) -> None:
+    drizzle = write_drizzle(tmp_path / "d", numbered(create_table("a"), create_table("b")))
+    assert cli(drizzle, database_url, "migrate").returncode == 0
+    edit(drizzle)
+    add_migration(drizzle, "0002_new", *create_table("new")[1:])
+    assert cli(drizzle, database_url, "migrate").returncode == 4
+
+    wrong = cli(drizzle, database_url, "repair", "--accept-checksum", "0002_new")
+    assert wrong.returncode == 2, output(wrong)
+    assert "not applied" in wrong.stderr
+
+    repaired = cli(drizzle, database_url, "repair", "--accept-checksum", "0000_a")
+    assert repaired.returncode == 0, output(repaired)
+    assert tracking(database_url)[0]["checksum"] == sha256_normalised(drizzle / "0000_a.sql")
+    assert ("checksum_accepted", "0000_a.sql") in history_actions(database_url)
+
+    done = cli(drizzle, database_url, "migrate")
+    assert done.returncode == 0, output(done)
+    assert applied_names(database_url) == ["0000_a.sql", "0001_b.sql", "0002_new.sql"]
+    assert cli(drizzle, database_url, "verify").returncode == 0
+
+
+def test_out_of_order_file_refused_before_anything_runs(tmp_path: Path, database_url: str) -> None:
+    drizzle = write_drizzle(tmp_path / "d", numbered(create_table("a"), create_table("c")))
+    assert cli(drizzle, database_url, "migrate").returncode == 0
+    snapshot = tracking(database_url)
+
+    # A branch merged late: its migration sorts before the newest applied one.
+    (drizzle / "0000b_b.sql").write_text("CREATE TABLE b (id int);")
+    add_migration(drizzle, "0002_new", *create_table("new")[1:])
+    write_journal(drizzle, ["0000_a", "0000b_b", "0001_c", "0002_new"])
+
+    result = cli(drizzle, database_url, "migrate")
+    assert result.returncode == 4, output(result)
+    assert "0000b_b.sql" in result.stderr
+    assert "older than the applied 0001_c.sql" in result.stderr
+    assert "out-of-order" in result.stderr
+    assert not table_exists(database_url, "b")
+    assert not table_exists(database_url, "new")
+    assert tracking(database_url) == snapshot
+
+    verify = cli(drizzle, database_url, "verify", "--json")
+    assert verify.returncode == 4
+    assert json.loads(verify.stdout)["error"]["findings"] == [
+        {
+            "kind": "out_of_order",
+            "migration": "0000b_b.sql",
+            "detail": "pending, but older than the applied 0001_c.sql",
+        }
+    ]
+    status = cli(drizzle, database_url, "status")
+    assert "  - 0000b_b.sql: out-of-order: pending, but older than the applied 0001_c.sql" in status.stdout
+    assert "  ⏳ Pending 0000b_b.sql\n" in status.stdout

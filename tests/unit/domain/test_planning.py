@@ -1,0 +1,298 @@
+"""The plan as a pure function of the files and the applied list: no files, no database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from kubemigrate.domain import planning
+from kubemigrate.domain.errors import (
+    ConfirmationRequired,
+    ExitCode,
+    IntegrityError,
+    SafetyRefusal,
+    UsageError,
+)
+from kubemigrate.domain.migrations import (
+    Action,
+    AppliedMigration,
+    Direction,
+    Environment,
+    Migration,
+    Plan,
+    Step,
+)
+from kubemigrate.domain.planning import FindingKind
+
+AT = datetime(2025, 1, 29, 10, 15, 23)
+
+
+def files(*names: str) -> tuple[Migration, ...]:
+    return tuple(
+        Migration(name=f"{n}.sql", up_sql=f"CREATE TABLE {n[5:]} (id int);", down_sql=f"DROP TABLE {n[5:]};")
+        for n in names
+    )
+
+
+def applied(migration: Migration, batch: int = 1, *, rollback_sql: str | None = "", checksum: str | None = "") -> AppliedMigration:
+    return AppliedMigration(
+        name=migration.name,
+        applied_at=AT,
+        checksum=migration.checksum if checksum == "" else checksum,
+        batch=batch,
+        rollback_sql=migration.down_sql if rollback_sql == "" else rollback_sql,
+    )
+
+
+FILES = files("0000_a", "0001_b", "0002_c", "0003_d", "0004_e")
+
+
+# -- pending and migrate ------------------------------------------------------
+
+
+def test_pending_keeps_file_order() -> None:
+    assert planning.pending(FILES, [applied(FILES[0]), applied(FILES[1])]) == list(FILES[2:])
+
+
+def test_plan_migrate_everything_pending_as_one_batch() -> None:
+    plan = planning.plan_migrate(FILES, [applied(FILES[0])], next_batch=4)
+    assert plan.action is Action.MIGRATE
+    assert plan.batch == 4
+    assert [s.name for s in plan.steps] == [m.name for m in FILES[1:]]
+    step = plan.steps[0]
+    assert step == Step(
+        name="0001_b.sql",
+        direction=Direction.UP,
+        sql=FILES[1].up_sql,
+        checksum=FILES[1].checksum,
+        batch=4,
+        rollback_sql="DROP TABLE b;",
+    )
+    assert plan.confirmation_phrase is None
+
+
+def test_plan_migrate_nothing_pending() -> None:
+    plan = planning.plan_migrate(FILES[:2], [applied(m) for m in FILES[:2]], next_batch=2)
+    assert plan.is_empty
+    assert plan.batch is None
+
+
+@pytest.mark.parametrize("target", ["0002_c", "0002_c.sql"])
+def test_plan_migrate_up_to_target(target: str) -> None:
+    plan = planning.plan_migrate(FILES, [applied(FILES[0])], next_batch=2, target=target)
+    assert [s.name for s in plan.steps] == ["0001_b.sql", "0002_c.sql"]
+
+
+def test_plan_migrate_target_already_applied_is_a_no_op() -> None:
+    plan = planning.plan_migrate(FILES, [applied(FILES[0]), applied(FILES[1])], next_batch=2, target="0000_a")
+    assert plan.is_empty
+
+
+def test_plan_migrate_unknown_target() -> None:
+    with pytest.raises(UsageError, match="'0009_z' is not a migration") as info:
+        planning.plan_migrate(FILES, [], next_batch=1, target="0009_z")
+    assert info.value.exit_code is ExitCode.USAGE
+
+
+def test_plan_baseline_records_the_migrate_steps() -> None:
+    plan = planning.plan_baseline(FILES, [], next_batch=1, target="0001_b")
+    assert plan.action is Action.BASELINE
+    assert [s.name for s in plan.steps] == ["0000_a.sql", "0001_b.sql"]
+    assert plan.batch == 1
+
+
+# -- integrity ----------------------------------------------------------------
+
+
+def test_integrity_clean() -> None:
+    assert planning.check_integrity(FILES, [applied(m) for m in FILES[:3]]) == []
+
+
+def test_integrity_edited() -> None:
+    row = applied(FILES[0], checksum="0" * 64)
+    [finding] = planning.check_integrity(FILES, [row])
+    assert finding.kind is FindingKind.EDITED
+    assert finding.migration == "0000_a.sql"
+    assert finding.detail == (
+        f"edited after it was applied (checksum {'0' * 12}… recorded, {FILES[0].checksum[:12]}… on disk)"
+    )
+
+
+def test_integrity_row_without_checksum_is_not_an_edit() -> None:
+    assert planning.check_integrity(FILES, [applied(FILES[0], checksum=None)]) == []
+
+
+def test_integrity_missing() -> None:
+    gone = Migration(name="0000_gone.sql", up_sql="SELECT 1;")
+    findings = planning.check_integrity(FILES, [applied(gone), applied(FILES[0])])
+    assert [(f.kind, f.migration, f.detail) for f in findings] == [
+        (FindingKind.MISSING, "0000_gone.sql", "applied, but its file is gone")
+    ]
+
+
+def test_integrity_out_of_order() -> None:
+    findings = planning.check_integrity(FILES, [applied(FILES[0]), applied(FILES[2])])
+    assert [(f.kind, f.migration) for f in findings] == [(FindingKind.OUT_OF_ORDER, "0001_b.sql")]
+    assert str(findings[0]) == "0001_b.sql: pending, but older than the applied 0002_c.sql"
+
+
+def test_plan_migrate_refuses_on_findings_with_every_reason_named() -> None:
+    rows = [applied(FILES[0], checksum="f" * 64), applied(FILES[2]), applied(Migration("0009_x.sql", "SELECT 1;"))]
+    with pytest.raises(IntegrityError) as info:
+        planning.plan_migrate(FILES, rows, next_batch=2)
+    error = info.value
+    assert error.exit_code is ExitCode.INTEGRITY
+    assert error.reason == "IntegrityCheckFailed"
+    assert error.message.startswith("Integrity check failed; nothing was run:\n  - 0000_a.sql: edited")
+    assert [f["kind"] for f in error.details["findings"]] == ["edited", "missing", "out_of_order"]
+    assert error.hint is not None
+    assert "kubemigrate repair --accept-checksum NAME" in error.hint
+    assert "restore the missing file" in error.hint
+    assert "out-of-order" in error.hint
+
+
+# -- rollback -----------------------------------------------------------------
+
+
+def batches() -> list[AppliedMigration]:
+    return [applied(FILES[0], 1), applied(FILES[1], 1), applied(FILES[2], 2), applied(FILES[3], 3), applied(FILES[4], 3)]
+
+
+def test_rollback_last_batch_newest_first() -> None:
+    plan = planning.plan_rollback(batches(), FILES)
+    assert plan.action is Action.ROLLBACK
+    assert [(s.name, s.direction, s.batch) for s in plan.steps] == [
+        ("0004_e.sql", Direction.DOWN, 3),
+        ("0003_d.sql", Direction.DOWN, 3),
+    ]
+    assert plan.steps[0].sql == "DROP TABLE e;"
+    assert plan.batch == 3
+    assert plan.batches == (3,)
+    assert plan.confirmation_phrase == "rollback-batch-3"
+
+
+def test_rollback_steps() -> None:
+    plan = planning.plan_rollback(batches(), FILES, steps=2)
+    assert [s.name for s in plan.steps] == ["0004_e.sql", "0003_d.sql", "0002_c.sql"]
+    assert plan.batches == (3, 2)
+    assert plan.batch is None
+    assert plan.confirmation_phrase == "rollback-batches-2-to-3"
+
+
+def test_rollback_more_steps_than_batches_undoes_everything() -> None:
+    plan = planning.plan_rollback(batches(), FILES, steps=10)
+    assert len(plan.steps) == 5
+
+
+@pytest.mark.parametrize("target", ["0001_b", "0001_b.sql"])
+def test_rollback_to_target_keeps_the_target(target: str) -> None:
+    plan = planning.plan_rollback(batches(), FILES, target=target)
+    assert [s.name for s in plan.steps] == ["0004_e.sql", "0003_d.sql", "0002_c.sql"]
+
+
+def test_rollback_target_not_applied() -> None:
+    with pytest.raises(UsageError, match="not applied"):
+        planning.plan_rollback(batches()[:2], FILES, target="0003_d")
+
+
+def test_rollback_steps_and_target_together() -> None:
+    with pytest.raises(UsageError, match="either --steps or --target"):
+        planning.plan_rollback(batches(), FILES, steps=1, target="0000_a")
+
+
+def test_rollback_steps_below_one() -> None:
+    with pytest.raises(UsageError):
+        planning.plan_rollback(batches(), FILES, steps=0)
+
+
+def test_rollback_nothing_applied() -> None:
+    plan = planning.plan_rollback([], FILES)
+    assert plan.is_empty
+    assert plan.confirmation_phrase is None
+
+
+def test_reset_undoes_everything() -> None:
+    plan = planning.plan_rollback(batches(), FILES, everything=True)
+    assert plan.action is Action.RESET
+    assert [s.name for s in plan.steps] == [m.name for m in reversed(FILES)]
+
+
+def test_stored_rollback_sql_wins_over_the_file() -> None:
+    row = applied(FILES[0], rollback_sql="DROP TABLE a_as_stored;")
+    changed = (Migration(name="0000_a.sql", up_sql=FILES[0].up_sql, down_sql="SELECT 'edited';"),)
+    [step] = planning.plan_rollback([row], changed).steps
+    assert step.sql == "DROP TABLE a_as_stored;"
+
+
+def test_file_down_sql_fills_in_when_nothing_was_stored() -> None:
+    [step] = planning.plan_rollback([applied(FILES[0], rollback_sql=None)], FILES).steps
+    assert step.sql == "DROP TABLE a;"
+
+
+def test_rollback_without_any_sql_is_refused() -> None:
+    rows = [applied(FILES[0], rollback_sql=None), applied(FILES[1], rollback_sql="  \n")]
+    with pytest.raises(UsageError, match=r"No rollback SQL for: 0000_a\.sql, 0001_b\.sql; nothing was rolled back"):
+        planning.plan_rollback(rows, ())
+
+
+# -- safety -------------------------------------------------------------------
+
+
+def rollback_plan() -> Plan:
+    return planning.plan_rollback(batches(), FILES)
+
+
+def test_production_rollback_without_confirmation() -> None:
+    with pytest.raises(ConfirmationRequired) as info:
+        planning.enforce_safety(rollback_plan(), Environment.PRODUCTION)
+    error = info.value
+    assert error.exit_code is ExitCode.REFUSED
+    assert error.details["confirmation"] == "rollback-batch-3"
+    assert error.details["planned"] == ["0004_e.sql", "0003_d.sql"]
+    assert error.hint == "re-run with --confirm rollback-batch-3"
+    assert "0004_e.sql, 0003_d.sql" in error.message
+
+
+def test_production_rollback_with_a_stale_phrase() -> None:
+    with pytest.raises(ConfirmationRequired, match="does not match") as info:
+        planning.enforce_safety(rollback_plan(), Environment.PRODUCTION, confirm="rollback-batch-2")
+    assert info.value.details["confirmation"] == "rollback-batch-3"
+
+
+def test_production_rollback_with_the_phrase() -> None:
+    planning.enforce_safety(rollback_plan(), Environment.PRODUCTION, confirm="rollback-batch-3")
+
+
+@pytest.mark.parametrize("environment", [Environment.DEVELOPMENT, Environment.STAGING])
+def test_rollback_outside_production_needs_no_phrase(environment: Environment) -> None:
+    planning.enforce_safety(rollback_plan(), environment)
+
+
+def test_empty_production_rollback_needs_no_phrase() -> None:
+    planning.enforce_safety(planning.plan_rollback([], FILES), Environment.PRODUCTION)
+
+
+def test_production_migrate_is_allowed() -> None:
+    planning.enforce_safety(planning.plan_migrate(FILES, [], next_batch=1), Environment.PRODUCTION)
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_reset_refused_in_production(force: bool) -> None:
+    plan = planning.plan_rollback(batches(), FILES, everything=True)
+    with pytest.raises(SafetyRefusal, match="refused in production") as info:
+        planning.enforce_safety(plan, Environment.PRODUCTION, force=force, confirm=plan.confirmation_phrase)
+    assert info.value.exit_code is ExitCode.REFUSED
+
+
+def test_reset_in_staging_needs_force() -> None:
+    plan = planning.plan_rollback(batches(), FILES, everything=True)
+    with pytest.raises(SafetyRefusal, match="needs --force"):
+        planning.enforce_safety(plan, Environment.STAGING)
+    planning.enforce_safety(plan, Environment.STAGING, force=True)
+    planning.enforce_safety(plan, Environment.DEVELOPMENT)
+
+
+def test_strictest_environment_wins() -> None:
+    assert Environment.strictest(Environment.DEVELOPMENT, None, Environment.PRODUCTION) is Environment.PRODUCTION
+    assert Environment.strictest() is Environment.DEVELOPMENT

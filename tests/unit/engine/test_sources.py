@@ -1,0 +1,192 @@
+"""Migration directory formats read into ``[Migration]``: drizzle and other tools' layouts.
+
+These read real files in a temporary directory (no database).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kubemigrate.domain.errors import ExitCode, SourceError, UsageError
+from kubemigrate.engine import sources
+from kubemigrate.engine.sources import drizzle
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def journal(directory: Path, tags: list[str], where: str = "meta/_journal.json") -> None:
+    entries = [{"idx": i, "version": "7", "when": 1, "tag": t, "breakpoints": True} for i, t in enumerate(tags)]
+    write(directory / where, json.dumps({"version": "7", "dialect": "postgresql", "entries": entries}))
+
+
+# -- drizzle ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["meta/_journal.json", "_journal.json"])
+def test_drizzle_journal_gives_the_order(tmp_path: Path, where: str) -> None:
+    write(tmp_path / "0000_b.sql", "SELECT 'b';")
+    write(tmp_path / "0001_a.sql", "SELECT 'a';")
+    write(tmp_path / "0001_a.down.sql", "SELECT 'undo a';")
+    journal(tmp_path, ["0001_a", "0000_b"], where)
+    source = sources.load(tmp_path)
+    assert [m.name for m in source.migrations] == ["0001_a.sql", "0000_b.sql"]
+    assert source.migrations[0].up_sql == "SELECT 'a';"
+    assert source.migrations[0].down_sql == "SELECT 'undo a';"
+    assert source.migrations[1].down_sql is None
+    assert source.warnings == ()
+
+
+def test_drizzle_file_missing_from_the_journal(tmp_path: Path) -> None:
+    write(tmp_path / "0000_a.sql", "SELECT 1;")
+    journal(tmp_path, ["0000_a", "0001_ghost"])
+    with pytest.raises(SourceError, match=r"lists 0001_ghost but 0001_ghost\.sql is missing") as info:
+        sources.load(tmp_path)
+    assert info.value.exit_code is ExitCode.USAGE
+
+
+def test_drizzle_bad_json(tmp_path: Path) -> None:
+    write(tmp_path / "0000_a.sql", "SELECT 1;")
+    write(tmp_path / "meta" / "_journal.json", '{"entries": [\n  {"tag": "0000_a",}\n]}')
+    with pytest.raises(SourceError, match=r"is not valid JSON: .* at line 2 column"):
+        sources.load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ('{"version": "7"}', 'no "entries" list'),
+        ("[1, 2]", 'no "entries" list'),
+        ('{"entries": [{"idx": 0}]}', 'entry 0 has no "tag"'),
+        ('{"entries": [{"idx": 0, "tag": ""}]}', 'entry 0 has no "tag"'),
+    ],
+)
+def test_drizzle_journal_not_a_journal(tmp_path: Path, content: str, words: str) -> None:
+    write(tmp_path / "meta" / "_journal.json", content)
+    with pytest.raises(SourceError, match=words):
+        sources.load(tmp_path)
+
+
+def test_drizzle_duplicate_tag(tmp_path: Path) -> None:
+    write(tmp_path / "0000_a.sql", "SELECT 1;")
+    journal(tmp_path, ["0000_a", "0000_a"])
+    with pytest.raises(SourceError, match="lists 0000_a twice"):
+        sources.load(tmp_path)
+
+
+def test_drizzle_files_not_in_the_journal_are_warned_about(tmp_path: Path) -> None:
+    write(tmp_path / "0000_a.sql", "SELECT 1;")
+    write(tmp_path / "0001_stray.sql", "SELECT 2;")
+    write(tmp_path / "0001_stray.down.sql", "SELECT 3;")
+    journal(tmp_path, ["0000_a"])
+    source = sources.load(tmp_path)
+    assert [m.name for m in source.migrations] == ["0000_a.sql"]
+    assert source.warnings == ("0001_stray.sql is not in _journal.json and is ignored.",)
+
+
+def test_drizzle_without_journal_uses_file_name_order(tmp_path: Path) -> None:
+    write(tmp_path / "0001_b.sql", "SELECT 2;")
+    write(tmp_path / "0000_a.sql", "SELECT 1;")
+    write(tmp_path / "0000_a.down.sql", "SELECT -1;")
+    source = sources.load(tmp_path)
+    assert [m.name for m in source.migrations] == ["0000_a.sql", "0001_b.sql"]
+    assert len(source.warnings) == 1
+    assert "no meta/_journal.json" in source.warnings[0]
+
+
+def test_drizzle_checksum_ignores_crlf(tmp_path: Path) -> None:
+    (tmp_path / "0000_a.sql").write_bytes(b"SELECT 1;\r\nSELECT 2;\r\n")
+    (tmp_path / "0001_b.sql").write_bytes(b"SELECT 1;\nSELECT 2;\n")
+    journal(tmp_path, ["0000_a", "0001_b"])
+    a, b = sources.load(tmp_path).migrations
+    assert a.checksum == b.checksum
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    (tmp_path / "0000_a.sql").write_bytes(b"SELECT '\xff';")
+    journal(tmp_path, ["0000_a"])
+    with pytest.raises(SourceError, match="not valid UTF-8"):
+        sources.load(tmp_path)
+
+
+def test_missing_directory(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="does not exist"):
+        sources.load(tmp_path / "nope")
+
+
+def test_a_file_is_not_a_directory(tmp_path: Path) -> None:
+    write(tmp_path / "x.sql", "")
+    with pytest.raises(SourceError, match="is not a directory"):
+        sources.load(tmp_path / "x.sql")
+
+
+def test_empty_directory(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="No migrations found"):
+        sources.load(tmp_path)
+    assert sources.load(tmp_path, allow_empty=True).migrations == ()
+
+
+def test_unknown_format(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="Unknown migration format 'liquibase'"):
+        sources.load(tmp_path, "liquibase")
+
+
+def test_next_index(tmp_path: Path) -> None:
+    assert drizzle.next_index(tmp_path) == 0
+    journal(tmp_path, ["0000_a", "0001_b"])
+    assert drizzle.next_index(tmp_path) == 2
+
+
+# -- other tools' layouts -----------------------------------------------------
+
+
+def test_golang_migrate(tmp_path: Path) -> None:
+    write(tmp_path / "10_later.up.sql", "SELECT 10;")
+    write(tmp_path / "2_second.up.sql", "SELECT 2;")
+    write(tmp_path / "2_second.down.sql", "SELECT -2;")
+    write(tmp_path / "1_first.up.sql", "SELECT 1;")
+    write(tmp_path / "README.md", "not a migration")
+    source = sources.load(tmp_path, "golang-migrate")
+    assert [m.name for m in source.migrations] == ["1_first.up.sql", "2_second.up.sql", "10_later.up.sql"]
+    assert source.migrations[1].down_sql == "SELECT -2;"
+    assert source.migrations[0].down_sql is None
+
+
+def test_flyway_with_dotted_versions_and_undo(tmp_path: Path) -> None:
+    write(tmp_path / "V1.10__later.sql", "SELECT 110;")
+    write(tmp_path / "V1.2__second.sql", "SELECT 12;")
+    write(tmp_path / "U1.2__second.sql", "SELECT -12;")
+    write(tmp_path / "V1__first.sql", "SELECT 1;")
+    write(tmp_path / "R__repeatable.sql", "SELECT 'r';")
+    source = sources.load(tmp_path, "flyway")
+    assert [m.name for m in source.migrations] == ["V1__first.sql", "V1.2__second.sql", "V1.10__later.sql"]
+    assert source.migrations[1].down_sql == "SELECT -12;"
+    assert source.migrations[2].down_sql is None
+
+
+@pytest.mark.parametrize("sub", ["", "db/migrations"])
+def test_dbmate_sections(tmp_path: Path, sub: str) -> None:
+    root = tmp_path / sub if sub else tmp_path
+    write(root / "20240102000000_second.sql", "-- migrate:up\nSELECT 2;\n")
+    write(
+        root / "20240101000000_first.sql",
+        "-- migrate:up\nCREATE TABLE a (id int);\n\n-- migrate:down\nDROP TABLE a;\n",
+    )
+    source = sources.load(tmp_path, "dbmate")
+    assert [m.name for m in source.migrations] == ["20240101000000_first.sql", "20240102000000_second.sql"]
+    first, second = source.migrations
+    assert first.up_sql == "CREATE TABLE a (id int);\n"
+    assert first.down_sql == "DROP TABLE a;\n"
+    assert second.up_sql == "SELECT 2;\n"
+    assert second.down_sql is None
+
+
+def test_dbmate_file_without_up_marker(tmp_path: Path) -> None:
+    write(tmp_path / "20240101000000_first.sql", "CREATE TABLE a (id int);\n")
+    with pytest.raises(SourceError, match="no '-- migrate:up' line"):
+        sources.load(tmp_path, "dbmate")
