@@ -162,13 +162,43 @@ def _finish(ctx: Context, outcome: Outcome, text: str | None, exit_code: int = 0
     raise typer.Exit(exit_code)
 
 
+class _DeferredLog:
+    """The log observer, created on the first line to log: a no-op run never imports structlog."""
+
+    def __init__(self, ctx: Context, command: str) -> None:
+        self.ctx, self.command = ctx, command
+        self.observer: Any = None
+
+    def _log(self) -> Any:
+        if self.observer is None:
+            from kubemigrate.observability.logging import LogObserver, configure
+
+            configure(self.ctx.log_format, secrets=self.ctx.secrets)
+            self.observer = LogObserver(command=self.command, run_id=self.ctx.run_id)
+        return self.observer
+
+    def lock_wait(self, holder: str | None) -> None:
+        self._log().lock_wait(holder)
+
+    def plan_ready(self, plan: Any) -> None:
+        if plan.steps:
+            self._log().plan_ready(plan)
+
+    def step_started(self, step: Any, index: int, total: int) -> None:
+        pass
+
+    def step_finished(self, step: Any, duration_ms: float) -> None:
+        self._log().step_finished(step, duration_ms)
+
+    def step_failed(self, step: Any, error: KubemigrateError, duration_ms: float) -> None:
+        self._log().step_failed(step, error, duration_ms)
+
+
 def _observer(ctx: Context, command: str) -> Any:
     """Log lines always; a progress bar too when a person watches."""
     from kubemigrate.engine.runner import Observers
-    from kubemigrate.observability.logging import LogObserver, configure
 
-    configure(ctx.log_format, secrets=ctx.secrets)
-    observers: list[Any] = [LogObserver(command=command, run_id=ctx.run_id)]
+    observers: list[Any] = [_DeferredLog(ctx, command)]
     if not ctx.json and sys.stdout.isatty():
         from kubemigrate.progress import ProgressObserver
 
@@ -215,7 +245,10 @@ def _summary(outcome: Outcome, verb: str) -> str:
         return ""
     if not outcome.migrations:
         return f"Nothing to {verb}: {outcome.counts.applied} applied, {outcome.counts.pending} pending."
-    names = "\n".join(f"  - {m.name} ({m.durationMs or 0:.0f} ms)" for m in outcome.migrations)
+    shown = outcome.migrations[:20]
+    names = "\n".join(f"  - {m.name} ({m.durationMs or 0:.0f} ms)" for m in shown)
+    if len(outcome.migrations) > len(shown):
+        names += f"\n  ... and {len(outcome.migrations) - len(shown)} more (`kubemigrate history` lists them)"
     batch = f" (batch {outcome.batch})" if outcome.batch else ""
     past = {"migrate": "Applied", "rollback": "Rolled back", "reset": "Rolled back"}.get(verb, verb)
     return f"✅ {past} {len(outcome.migrations)} migration(s){batch}:\n{names}\n"

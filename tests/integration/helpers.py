@@ -32,14 +32,22 @@ Spec = tuple[str, str, str | None]
 
 
 def journal_entry(idx: int, tag: str) -> dict[str, Any]:
-    return {"idx": idx, "version": "7", "when": 1700000000000 + idx, "tag": tag, "breakpoints": True}
+    return {
+        "idx": idx,
+        "version": "7",
+        "when": 1700000000000 + idx,
+        "tag": tag,
+        "breakpoints": True,
+    }
 
 
 def write_journal(directory: Path, tags: Sequence[str]) -> Path:
     path = directory / "meta" / "_journal.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     entries = [journal_entry(i, tag) for i, tag in enumerate(tags)]
-    path.write_text(json.dumps({"version": "7", "dialect": "postgresql", "entries": entries}, indent=2))
+    path.write_text(
+        json.dumps({"version": "7", "dialect": "postgresql", "entries": entries}, indent=2)
+    )
     return path
 
 
@@ -164,7 +172,9 @@ def user_tables(url: str) -> set[str]:
 # -- processes and polling ----------------------------------------------------
 
 
-def wait_for(condition: Callable[[], Any], *, timeout: float = 30.0, what: str = "condition") -> Any:
+def wait_for(
+    condition: Callable[[], Any], *, timeout: float = 30.0, what: str = "condition"
+) -> Any:
     """Poll ``condition`` until it returns something truthy; fail after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     delay = 0.01

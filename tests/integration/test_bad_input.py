@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import applied_names, create_table, numbered, output, write_drizzle, write_journal
 
 from conftest import run_cli
-from helpers import applied_names, create_table, numbered, output, write_drizzle, write_journal
 from kubemigrate.devcluster.postgres import free_port
 
 PASSWORD = "Zebra-Quartz-7319-secret"
@@ -56,7 +56,9 @@ def test_empty_directory(tmp_path: Path, database_url: str) -> None:
 
 
 def test_malformed_journal(drizzle: Path, database_url: str) -> None:
-    (drizzle / "meta" / "_journal.json").write_text('{"version": "7", "entries": [\n  {"idx": 0,,}\n]}')
+    (drizzle / "meta" / "_journal.json").write_text(
+        '{"version": "7", "entries": [\n  {"idx": 0,,}\n]}'
+    )
     result = run_cli("migrate", "--dir", str(drizzle), database_url=database_url)
     assert result.returncode == 2, output(result)
     assert "_journal.json is not valid JSON" in result.stderr
@@ -83,7 +85,9 @@ def test_journal_naming_a_missing_file(drizzle: Path, database_url: str) -> None
 
 
 def test_unknown_format(drizzle: Path, database_url: str) -> None:
-    result = run_cli("migrate", "--format", "liquibase", "--dir", str(drizzle), database_url=database_url)
+    result = run_cli(
+        "migrate", "--format", "liquibase", "--dir", str(drizzle), database_url=database_url
+    )
     assert result.returncode == 2, output(result)
     assert "liquibase" in result.stderr
     assert_clean(result, [])
@@ -113,7 +117,12 @@ def _connection_cases(server: Any) -> dict[str, tuple[str, int, str, str]]:
             "InvalidInput",
             "malformed",
         ),
-        "not a url": (f"host=127.0.0.1 password={PASSWORD} nonsense", 2, "InvalidInput", "malformed"),
+        "not a url": (
+            f"host=127.0.0.1 password={PASSWORD} nonsense",
+            2,
+            "InvalidInput",
+            "malformed",
+        ),
         "no such database": (
             server.url("no_such_db_here"),
             2,
@@ -128,7 +137,9 @@ CASES = ["unreachable", "wrong password", "malformed url", "not a url", "no such
 
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("command", ["migrate", "status"])
-def test_connection_problems(pg_server: Any, drizzle: Path, tmp_path: Path, case: str, command: str) -> None:
+def test_connection_problems(
+    pg_server: Any, drizzle: Path, tmp_path: Path, case: str, command: str
+) -> None:
     url, code, reason, words = _connection_cases(pg_server)[case]
     secrets = [PASSWORD, pg_server.password, url]
 
@@ -138,7 +149,15 @@ def test_connection_problems(pg_server: Any, drizzle: Path, tmp_path: Path, case
     assert_clean(text, secrets)
 
     result_file = tmp_path / "result.json"
-    as_json = run_cli(command, "--json", "--result-file", str(result_file), "--dir", str(drizzle), database_url=url)
+    as_json = run_cli(
+        command,
+        "--json",
+        "--result-file",
+        str(result_file),
+        "--dir",
+        str(drizzle),
+        database_url=url,
+    )
     assert as_json.returncode == code, output(as_json)
     assert_clean(as_json, secrets)
     printed = json.loads(as_json.stdout)
@@ -153,14 +172,25 @@ def test_connection_problems(pg_server: Any, drizzle: Path, tmp_path: Path, case
 
 def test_password_given_with_the_flag_is_not_printed(pg_server: Any, drizzle: Path) -> None:
     url = pg_server.url("postgres", password=PASSWORD)
-    result = run_cli("migrate", "--database-url", url, "--log-format", "console", "--dir", str(drizzle))
+    result = run_cli(
+        "migrate", "--database-url", url, "--log-format", "console", "--dir", str(drizzle)
+    )
     assert result.returncode == 2
     assert_clean(result, [PASSWORD, url])
 
 
-def test_password_absent_from_a_successful_run(pg_server: Any, drizzle: Path, database_url: str, tmp_path: Path) -> None:
+def test_password_absent_from_a_successful_run(
+    pg_server: Any, drizzle: Path, database_url: str, tmp_path: Path
+) -> None:
     result_file = tmp_path / "result.json"
-    run = run_cli("migrate", "--result-file", str(result_file), "--dir", str(drizzle), database_url=database_url)
+    run = run_cli(
+        "migrate",
+        "--result-file",
+        str(result_file),
+        "--dir",
+        str(drizzle),
+        database_url=database_url,
+    )
     assert run.returncode == 0, output(run)
     status = run_cli("status", "--json", "--dir", str(drizzle), database_url=database_url)
     hist = run_cli("history", "--dir", str(drizzle), database_url=database_url)

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from conftest import run_cli
 from helpers import (
     applied_names,
     backends,
@@ -31,6 +29,8 @@ from helpers import (
     wait_for,
     write_drizzle,
 )
+
+from conftest import run_cli
 
 LOCK_CLASS = 0x6B6D
 LOCK_KEY_SQL = "hashtext(current_database() || '.' || current_schema() || '.__migration_tracking')"
@@ -83,7 +83,9 @@ def test_two_simultaneous_migrates_apply_everything_exactly_once(
                 # Release both together: hold the lock until both runners are polling it.
                 with connect(url) as holder:
                     holder.execute(f"SELECT pg_advisory_lock({LOCK_CLASS}, {LOCK_KEY_SQL})")
-                    procs = [popen_cli("migrate", "--dir", str(drizzle), database_url=url) for _ in "ab"]
+                    procs = [
+                        popen_cli("migrate", "--dir", str(drizzle), database_url=url) for _ in "ab"
+                    ]
                     wait_for(
                         lambda url=url: len(_migrate_backends(url, polling=True)) == 2,
                         what="both runners polling the lock",
@@ -91,7 +93,9 @@ def test_two_simultaneous_migrates_apply_everything_exactly_once(
                     holder.execute(f"SELECT pg_advisory_unlock({LOCK_CLASS}, {LOCK_KEY_SQL})")
             else:
                 # Started back to back: they race from connect to the lock.
-                procs = [popen_cli("migrate", "--dir", str(drizzle), database_url=url) for _ in "ab"]
+                procs = [
+                    popen_cli("migrate", "--dir", str(drizzle), database_url=url) for _ in "ab"
+                ]
             results = []
             for proc in procs:
                 out, err = proc.communicate(timeout=120)
@@ -105,9 +109,17 @@ def test_lock_held_elsewhere_times_out_naming_the_holder(tmp_path: Path, databas
     drizzle = write_drizzle(tmp_path / "d", numbered(create_table("locked_out")))
     with connect(database_url, application_name="blocker-xyz") as holder:
         holder.execute(f"SELECT pg_advisory_lock({LOCK_CLASS}, {LOCK_KEY_SQL})")
-        result = run_cli("migrate", "--lock-wait", "1", "--dir", str(drizzle), database_url=database_url)
+        result = run_cli(
+            "migrate", "--lock-wait", "1", "--dir", str(drizzle), database_url=database_url
+        )
         as_json = run_cli(
-            "migrate", "--lock-wait", "1", "--json", "--dir", str(drizzle), database_url=database_url
+            "migrate",
+            "--lock-wait",
+            "1",
+            "--json",
+            "--dir",
+            str(drizzle),
+            database_url=database_url,
         )
     assert result.returncode == 75, output(result)
     assert "blocker-xyz" in result.stderr
@@ -126,11 +138,17 @@ def test_lock_held_elsewhere_times_out_naming_the_holder(tmp_path: Path, databas
 
 
 @pytest.mark.timeout(120)
-def test_create_index_concurrently_while_another_runner_waits(tmp_path: Path, database_url: str) -> None:
+def test_create_index_concurrently_while_another_runner_waits(
+    tmp_path: Path, database_url: str
+) -> None:
     drizzle = write_drizzle(
         tmp_path / "d",
         numbered(
-            ("events", "CREATE TABLE events (id serial PRIMARY KEY, kind text);", "DROP TABLE events;"),
+            (
+                "events",
+                "CREATE TABLE events (id serial PRIMARY KEY, kind text);",
+                "DROP TABLE events;",
+            ),
             (
                 "events_kind_idx",
                 "-- kubemigrate:no-transaction\n"
@@ -139,7 +157,9 @@ def test_create_index_concurrently_while_another_runner_waits(tmp_path: Path, da
             ),
         ),
     )
-    first = run_cli("migrate", "--target", "0000_events", "--dir", str(drizzle), database_url=database_url)
+    first = run_cli(
+        "migrate", "--target", "0000_events", "--dir", str(drizzle), database_url=database_url
+    )
     assert first.returncode == 0, output(first)
 
     with connect(database_url) as writer:
@@ -150,11 +170,14 @@ def test_create_index_concurrently_while_another_runner_waits(tmp_path: Path, da
         holder = popen_cli("migrate", "--dir", str(drizzle), database_url=database_url)
         cic = wait_for(
             lambda: backends(
-                database_url, "query LIKE 'CREATE INDEX CONCURRENTLY%%' AND wait_event_type = 'Lock'"
+                database_url,
+                "query LIKE 'CREATE INDEX CONCURRENTLY%%' AND wait_event_type = 'Lock'",
             ),
             what="the CREATE INDEX CONCURRENTLY to be running",
         )
-        waiter = popen_cli("migrate", "--lock-wait", "60", "--dir", str(drizzle), database_url=database_url)
+        waiter = popen_cli(
+            "migrate", "--lock-wait", "60", "--dir", str(drizzle), database_url=database_url
+        )
         wait_for(
             lambda: [
                 row for row in _migrate_backends(database_url, polling=True) if row[0] != cic[0][0]

@@ -24,8 +24,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-
-from conftest import run_cli
 from helpers import (
     applied_names,
     backends,
@@ -39,6 +37,8 @@ from helpers import (
     wait_for,
     write_drizzle,
 )
+
+from conftest import run_cli
 
 SLEEP = (
     "SELECT pg_sleep(CASE WHEN current_setting('kubemigrate_test.sleep', true) = 'on' "
@@ -59,7 +59,7 @@ def _dbname(url: str) -> str:
 
 
 def kill_during_sleep(url: str, directory: Path) -> subprocess.Popen[str]:
-    """Start ``migrate`` with sleeping on, wait until it sleeps, SIGKILL it, wait for its session."""
+    """Start ``migrate`` with sleeping on; once it sleeps, SIGKILL it and wait for its session."""
     proc = popen_cli("migrate", "--dir", str(directory), database_url=sleepy(url))
     sleeping = "datname = %s AND query LIKE 'SELECT pg_sleep(%%' AND state = 'active'"
     try:
@@ -69,7 +69,11 @@ def kill_during_sleep(url: str, directory: Path) -> subprocess.Popen[str]:
         proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL
     wait_for(
-        lambda: not backends(url, "datname = %s AND application_name LIKE 'kubemigrate%%'", (_dbname(url),)),
+        lambda: (
+            not backends(
+                url, "datname = %s AND application_name LIKE 'kubemigrate%%'", (_dbname(url),)
+            )
+        ),
         what="the killed run's database session to end",
     )
     return proc
@@ -84,7 +88,9 @@ def test_sigkill_inside_a_transactional_migration(tmp_path: Path, database_url: 
             ("after", "CREATE TABLE after_crash (id int);", "DROP TABLE after_crash;"),
         ),
     )
-    first = run_cli("migrate", "--target", "0000_before", "--dir", str(drizzle), database_url=database_url)
+    first = run_cli(
+        "migrate", "--target", "0000_before", "--dir", str(drizzle), database_url=database_url
+    )
     assert first.returncode == 0, output(first)
     snapshot = tracking(database_url)
 
@@ -100,7 +106,9 @@ def test_sigkill_inside_a_transactional_migration(tmp_path: Path, database_url: 
     assert "dirty" not in status.stdout
     assert "  ⏳ Pending 0001_slow.sql\n" in status.stdout
 
-    rerun = run_cli("migrate", "--lock-wait", "10", "--dir", str(drizzle), database_url=database_url)
+    rerun = run_cli(
+        "migrate", "--lock-wait", "10", "--dir", str(drizzle), database_url=database_url
+    )
     assert rerun.returncode == 0, output(rerun)
     assert "✅ Applied 2 migration(s)" in rerun.stdout
     assert applied_names(database_url) == ["0000_before.sql", "0001_slow.sql", "0002_after.sql"]
@@ -117,13 +125,17 @@ def test_sigkill_inside_a_non_transactional_migration(tmp_path: Path, database_u
             (
                 "items_sku_idx",
                 "-- kubemigrate:no-transaction\n"
-                "CREATE INDEX CONCURRENTLY IF NOT EXISTS items_sku_idx ON items (sku);" + BREAK + SLEEP,
+                "CREATE INDEX CONCURRENTLY IF NOT EXISTS items_sku_idx ON items (sku);"
+                + BREAK
+                + SLEEP,
                 "-- kubemigrate:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS items_sku_idx;",
             ),
             ("later", "CREATE TABLE later (id int);", "DROP TABLE later;"),
         ),
     )
-    first = run_cli("migrate", "--target", "0000_items", "--dir", str(drizzle), database_url=database_url)
+    first = run_cli(
+        "migrate", "--target", "0000_items", "--dir", str(drizzle), database_url=database_url
+    )
     assert first.returncode == 0, output(first)
 
     kill_during_sleep(database_url, drizzle)
@@ -165,6 +177,10 @@ def test_sigkill_inside_a_non_transactional_migration(tmp_path: Path, database_u
 
     done = run_cli("migrate", "--dir", str(drizzle), database_url=database_url)
     assert done.returncode == 0, output(done)
-    assert applied_names(database_url) == ["0000_items.sql", "0001_items_sku_idx.sql", "0002_later.sql"]
+    assert applied_names(database_url) == [
+        "0000_items.sql",
+        "0001_items_sku_idx.sql",
+        "0002_later.sql",
+    ]
     assert index_state(database_url, "items_sku_idx") is True
     assert table_exists(database_url, "later")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import run_cli
 from helpers import (
     applied_names,
     history,
@@ -23,6 +22,8 @@ from helpers import (
     user_tables,
     write_drizzle,
 )
+
+from conftest import run_cli
 
 BREAK = "\n--> statement-breakpoint\n"
 
@@ -47,7 +48,9 @@ def test_failing_statement_keeps_earlier_migrations_and_nothing_of_the_file(
 ) -> None:
     drizzle = batch_with(
         tmp_path,
-        "CREATE TABLE bad_first (id int);" + BREAK + "INSERT INTO bad_first\n  SELECT id FROM missing_table;\n",
+        "CREATE TABLE bad_first (id int);"
+        + BREAK
+        + "INSERT INTO bad_first\n  SELECT id FROM missing_table;\n",
     )
     result = migrate(drizzle, database_url)
     assert result.returncode == 1, output(result)
@@ -84,7 +87,9 @@ def test_failing_statement_keeps_earlier_migrations_and_nothing_of_the_file(
     assert [r["batch_number"] for r in tracking(database_url)] == [1, 3, 3]
 
 
-def test_runtime_error_without_a_position_names_the_statement(tmp_path: Path, database_url: str) -> None:
+def test_runtime_error_without_a_position_names_the_statement(
+    tmp_path: Path, database_url: str
+) -> None:
     drizzle = batch_with(tmp_path, "CREATE TABLE bad_first (id int);" + BREAK + "SELECT 1/0;")
     result = migrate(drizzle, database_url)
     assert result.returncode == 1, output(result)
@@ -97,7 +102,9 @@ def test_runtime_error_without_a_position_names_the_statement(tmp_path: Path, da
 
 
 def test_syntax_error_is_found_before_anything_runs(tmp_path: Path, database_url: str) -> None:
-    drizzle = batch_with(tmp_path, "CREATE TABLE bad_first (id int);" + BREAK + "CREAT TABLE oops (id int);")
+    drizzle = batch_with(
+        tmp_path, "CREATE TABLE bad_first (id int);" + BREAK + "CREAT TABLE oops (id int);"
+    )
     result = migrate(drizzle, database_url)
     assert result.returncode == 1, output(result)
     assert "0001_bad.sql" in result.stderr

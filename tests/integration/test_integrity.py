@@ -13,8 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from conftest import run_cli
 from helpers import (
     add_migration,
     applied_names,
@@ -28,6 +26,8 @@ from helpers import (
     write_drizzle,
     write_journal,
 )
+
+from conftest import run_cli
 
 
 def cli(directory: Path, url: str, *args: str):  # type: ignore[no-untyped-def]
@@ -90,7 +90,10 @@ def test_edited_or_deleted_file_refused_before_anything_runs(
     assert "⚠️  Warnings:" in status.stdout
     assert f"  - {migration}: {kind}: " in status.stdout
     if kind == "missing":
-        assert re.search(rf"  ❌ Missing {re.escape(migration)} \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d\n", status.stdout)
+        assert re.search(
+            rf"  ❌ Missing {re.escape(migration)} \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d\n",
+            status.stdout,
+        )
         assert "Total migration files: 2" in status.stdout
 
 
@@ -145,5 +148,8 @@ def test_out_of_order_file_refused_before_anything_runs(tmp_path: Path, database
         }
     ]
     status = cli(drizzle, database_url, "status")
-    assert "  - 0000b_b.sql: out-of-order: pending, but older than the applied 0001_c.sql" in status.stdout
+    assert (
+        "  - 0000b_b.sql: out-of-order: pending, but older than the applied 0001_c.sql"
+        in status.stdout
+    )
     assert "  ⏳ Pending 0000b_b.sql\n" in status.stdout

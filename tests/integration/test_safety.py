@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from conftest import run_cli
 from helpers import (
     add_migration,
     create_table,
@@ -23,6 +21,8 @@ from helpers import (
     user_tables,
     write_drizzle,
 )
+
+from conftest import run_cli
 
 
 def cli(directory: Path, url: str, *args: str, **env: str):  # type: ignore[no-untyped-def]
@@ -36,13 +36,22 @@ def snapshot(url: str) -> tuple[Any, ...]:
 @pytest.fixture
 def deployed(tmp_path: Path, database_url: str) -> Path:
     """Two batches applied in production: {a}, then {b, c}."""
-    drizzle = write_drizzle(tmp_path / "d", numbered(create_table("a"), create_table("b"), create_table("c")))
-    assert cli(drizzle, database_url, "migrate", "--env", "production", "--target", "0000_a").returncode == 0
+    drizzle = write_drizzle(
+        tmp_path / "d", numbered(create_table("a"), create_table("b"), create_table("c"))
+    )
+    assert (
+        cli(
+            drizzle, database_url, "migrate", "--env", "production", "--target", "0000_a"
+        ).returncode
+        == 0
+    )
     assert cli(drizzle, database_url, "migrate", "--env", "production").returncode == 0
     return drizzle
 
 
-def test_production_rollback_without_phrase_is_refused_and_prints_it(deployed: Path, database_url: str) -> None:
+def test_production_rollback_without_phrase_is_refused_and_prints_it(
+    deployed: Path, database_url: str
+) -> None:
     before = snapshot(database_url)
     result = cli(deployed, database_url, "rollback", "--env", "production")
     assert result.returncode == 5, output(result)
@@ -64,12 +73,16 @@ def test_production_rollback_without_phrase_is_refused_and_prints_it(deployed: P
     assert snapshot(database_url) == before
 
 
-def test_production_rollback_with_a_stale_phrase_is_refused(deployed: Path, database_url: str) -> None:
+def test_production_rollback_with_a_stale_phrase_is_refused(
+    deployed: Path, database_url: str
+) -> None:
     # The operator copies the phrase for batch 2, then someone deploys batch 3.
     add_migration(deployed, "0003_d", *create_table("d")[1:])
     assert cli(deployed, database_url, "migrate", "--env", "production").returncode == 0
     before = snapshot(database_url)
-    result = cli(deployed, database_url, "rollback", "--env", "production", "--confirm", "rollback-batch-2")
+    result = cli(
+        deployed, database_url, "rollback", "--env", "production", "--confirm", "rollback-batch-2"
+    )
     assert result.returncode == 5, output(result)
     assert "rollback-batch-3" in result.stderr
     assert "0003_d.sql" in result.stderr
@@ -77,25 +90,39 @@ def test_production_rollback_with_a_stale_phrase_is_refused(deployed: Path, data
 
 
 def test_production_rollback_with_the_right_phrase_works(deployed: Path, database_url: str) -> None:
-    result = cli(deployed, database_url, "rollback", "--env", "production", "--confirm", "rollback-batch-2")
+    result = cli(
+        deployed, database_url, "rollback", "--env", "production", "--confirm", "rollback-batch-2"
+    )
     assert result.returncode == 0, output(result)
     assert [r["migration_name"] for r in tracking(database_url)] == ["0000_a.sql"]
     assert user_tables(database_url) == {"a"}
     # The same phrase cannot confirm the next batch down.
-    again = cli(deployed, database_url, "rollback", "--env", "production", "--confirm", "rollback-batch-2")
+    again = cli(
+        deployed, database_url, "rollback", "--env", "production", "--confirm", "rollback-batch-2"
+    )
     assert again.returncode == 5
     assert "rollback-batch-1" in again.stderr
     assert user_tables(database_url) == {"a"}
 
 
-def test_multi_batch_production_rollback_phrase_names_every_batch(deployed: Path, database_url: str) -> None:
+def test_multi_batch_production_rollback_phrase_names_every_batch(
+    deployed: Path, database_url: str
+) -> None:
     before = snapshot(database_url)
     result = cli(deployed, database_url, "rollback", "--steps", "2", "--env", "production")
     assert result.returncode == 5
     assert "rollback-batches-1-to-2" in result.stderr
     assert snapshot(database_url) == before
     done = cli(
-        deployed, database_url, "rollback", "--steps", "2", "--env", "production", "--confirm", "rollback-batches-1-to-2"
+        deployed,
+        database_url,
+        "rollback",
+        "--steps",
+        "2",
+        "--env",
+        "production",
+        "--confirm",
+        "rollback-batches-1-to-2",
     )
     assert done.returncode == 0, output(done)
     assert user_tables(database_url) == set()
@@ -110,7 +137,9 @@ def test_multi_batch_production_rollback_phrase_names_every_batch(deployed: Path
         (["--env", "staging"], {}, "needs --force"),
     ],
 )
-def test_reset_refused(deployed: Path, database_url: str, args: list[str], env: dict[str, str], words: str) -> None:
+def test_reset_refused(
+    deployed: Path, database_url: str, args: list[str], env: dict[str, str], words: str
+) -> None:
     before = snapshot(database_url)
     result = cli(deployed, database_url, "reset", *args, **env)
     assert result.returncode == 5, output(result)

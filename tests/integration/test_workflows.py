@@ -15,8 +15,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from conftest import ROOT, run_cli
 from helpers import (
     add_migration,
     applied_names,
@@ -34,6 +32,8 @@ from helpers import (
     user_tables,
     write_drizzle,
 )
+
+from conftest import ROOT, run_cli
 
 SHOP = ROOT / "examples" / "shop"
 SHOP_NAMES = [
@@ -134,7 +134,9 @@ def test_development_workflow_generate_migrate_status(tmp_path: Path, database_u
 
 
 def test_status_report_exact_format_with_pending(shop: Path, database_url: str) -> None:
-    first = cli("migrate", "--target", "0003_index_orders_by_customer", url=database_url, directory=shop)
+    first = cli(
+        "migrate", "--target", "0003_index_orders_by_customer", url=database_url, directory=shop
+    )
     assert first.returncode == 0, first.stderr
     result = cli("status", url=database_url, directory=shop)
     assert result.returncode == 0, result.stderr
@@ -154,7 +156,9 @@ def test_status_report_exact_format_with_pending(shop: Path, database_url: str) 
     assert "Warnings" not in result.stdout
 
 
-def test_fail_on_pending_exits_3_only_when_something_is_pending(shop: Path, database_url: str) -> None:
+def test_fail_on_pending_exits_3_only_when_something_is_pending(
+    shop: Path, database_url: str
+) -> None:
     pending = cli("status", "--fail-on-pending", url=database_url, directory=shop)
     assert pending.returncode == 3, pending.stderr
     assert "Pending migrations: 5" in pending.stdout
@@ -164,7 +168,10 @@ def test_fail_on_pending_exits_3_only_when_something_is_pending(shop: Path, data
 
 
 def test_metadata_file_and_status_json(shop: Path, tmp_path: Path, database_url: str) -> None:
-    assert cli("migrate", "--target", "0001_add_products", url=database_url, directory=shop).returncode == 0
+    assert (
+        cli("migrate", "--target", "0001_add_products", url=database_url, directory=shop).returncode
+        == 0
+    )
     metadata = tmp_path / "migration-metadata.json"
     result = cli("status", "--metadata-file", str(metadata), url=database_url, directory=shop)
     assert result.returncode == 0, result.stderr
@@ -199,7 +206,12 @@ def test_tracking_table_has_the_original_columns(shop: Path, database_url: str) 
     assert columns["id"][:3] == ("integer", None, "NO")
     assert columns["id"][3].startswith("nextval(")
     assert columns["migration_name"][:3] == ("character varying", 255, "NO")
-    assert columns["applied_at"] == ("timestamp without time zone", None, "YES", "CURRENT_TIMESTAMP")
+    assert columns["applied_at"] == (
+        "timestamp without time zone",
+        None,
+        "YES",
+        "CURRENT_TIMESTAMP",
+    )
     assert columns["rollback_sql"] == ("text", None, "YES", None)
     assert columns["checksum"] == ("character varying", 64, "YES", None)
     assert columns["batch_number"] == ("integer", None, "YES", "1")
@@ -207,15 +219,19 @@ def test_tracking_table_has_the_original_columns(shop: Path, database_url: str) 
         (row[0], row[1])
         for row in query(
             database_url,
-            "SELECT tc.constraint_type, kcu.column_name FROM information_schema.table_constraints tc "
-            "JOIN information_schema.key_column_usage kcu USING (constraint_schema, constraint_name) "
+            "SELECT tc.constraint_type, kcu.column_name "
+            "FROM information_schema.table_constraints tc "
+            "JOIN information_schema.key_column_usage kcu "
+            "USING (constraint_schema, constraint_name) "
             "WHERE tc.table_name = '__migration_tracking'",
         )
     }
     assert constraints == {("PRIMARY KEY", "id"), ("UNIQUE", "migration_name")}
 
 
-def test_checksum_is_sha256_of_the_file_with_crlf_normalised(tmp_path: Path, database_url: str) -> None:
+def test_checksum_is_sha256_of_the_file_with_crlf_normalised(
+    tmp_path: Path, database_url: str
+) -> None:
     drizzle = tmp_path / "drizzle"
     write_drizzle(drizzle, numbered(create_table("lf_table")))
     crlf = drizzle / "0001_crlf.sql"
@@ -240,7 +256,9 @@ def test_production_deployment_migrates(shop: Path, database_url: str) -> None:
     assert result.returncode == 0, result.stderr
     assert applied_names(database_url) == SHOP_NAMES
     assert index_state(database_url, "orders_customer_id_idx") is True
-    status = cli("status", "--env", "production", "--fail-on-pending", url=database_url, directory=shop)
+    status = cli(
+        "status", "--env", "production", "--fail-on-pending", url=database_url, directory=shop
+    )
     assert status.returncode == 0, status.stderr
     assert "Pending migrations: 0" in status.stdout
 
@@ -283,7 +301,10 @@ def test_unknown_kubemigrate_env_is_a_usage_error(shop: Path, database_url: str)
 
 
 def test_emergency_rollback_status_rollback_status(shop: Path, database_url: str) -> None:
-    assert cli("migrate", "--target", "0001_add_products", url=database_url, directory=shop).returncode == 0
+    assert (
+        cli("migrate", "--target", "0001_add_products", url=database_url, directory=shop).returncode
+        == 0
+    )
     assert cli("migrate", url=database_url, directory=shop).returncode == 0
 
     before = cli("status", url=database_url, directory=shop)
@@ -320,14 +341,18 @@ def test_emergency_rollback_status_rollback_status(shop: Path, database_url: str
 def test_rollback_steps_and_target(tmp_path: Path, database_url: str) -> None:
     drizzle = write_drizzle(tmp_path / "d", numbered(*(create_table(f"t{i}") for i in range(5))))
     names = [f"{i:04d}_t{i}.sql" for i in range(5)]
-    for target in names[1:4:2] + [names[4]]:  # batches: {0,1}, {2,3}, {4}
-        assert cli("migrate", "--target", target, url=database_url, directory=drizzle).returncode == 0
+    for target in [*names[1:4:2], names[4]]:  # batches: {0,1}, {2,3}, {4}
+        assert (
+            cli("migrate", "--target", target, url=database_url, directory=drizzle).returncode == 0
+        )
     assert [r["batch_number"] for r in tracking(database_url)] == [1, 1, 2, 2, 3]
 
     two = cli("rollback", "--steps", "2", url=database_url, directory=drizzle)
     assert two.returncode == 0, two.stderr
     assert applied_names(database_url) == names[:2]
-    assert [a for a, m in history_actions(database_url) if a == "rolled_back"] == ["rolled_back"] * 3
+    assert [a for a, m in history_actions(database_url) if a == "rolled_back"] == [
+        "rolled_back"
+    ] * 3
     assert [m for a, m in history_actions(database_url) if a == "rolled_back"] == names[4:1:-1]
 
     assert cli("migrate", url=database_url, directory=drizzle).returncode == 0
@@ -336,7 +361,9 @@ def test_rollback_steps_and_target(tmp_path: Path, database_url: str) -> None:
     assert applied_names(database_url) == names[:2]
     assert user_tables(database_url) == {"t0", "t1"}
 
-    both = cli("rollback", "--steps", "1", "--target", "0000_t0", url=database_url, directory=drizzle)
+    both = cli(
+        "rollback", "--steps", "1", "--target", "0000_t0", url=database_url, directory=drizzle
+    )
     assert both.returncode == 2
     assert applied_names(database_url) == names[:2]
 
@@ -447,7 +474,9 @@ def test_history_lists_every_action(tmp_path: Path, database_url: str) -> None:
     ]
     assert len(lines) == 2 + len(expected)
     for line, (action, name) in zip(lines[2:], expected, strict=True):
-        assert re.fullmatch(pattern.format(time=TIME, action=action, name=re.escape(name)), line), line
+        assert re.fullmatch(pattern.format(time=TIME, action=action, name=re.escape(name)), line), (
+            line
+        )
 
 
 def test_baseline_records_without_running(tmp_path: Path, database_url: str) -> None:
@@ -492,7 +521,9 @@ def test_reset_in_development_and_staging(tmp_path: Path, database_url: str) -> 
     assert user_tables(database_url) == set()
 
     assert cli("migrate", url=database_url, directory=drizzle).returncode == 0
-    forced = cli("reset", "--env", "staging", "--force", "--reapply", url=database_url, directory=drizzle)
+    forced = cli(
+        "reset", "--env", "staging", "--force", "--reapply", url=database_url, directory=drizzle
+    )
     assert forced.returncode == 0, forced.stderr
     assert applied_names(database_url) == ["0000_a.sql", "0001_b.sql"]
     assert user_tables(database_url) == {"a", "b"}
@@ -507,7 +538,9 @@ def test_reset_in_development_and_staging(tmp_path: Path, database_url: str) -> 
 def test_repair_accept_checksum_is_recorded(tmp_path: Path, database_url: str) -> None:
     drizzle = write_drizzle(tmp_path / "d", numbered(create_table("a")))
     assert cli("migrate", url=database_url, directory=drizzle).returncode == 0
-    (drizzle / "0000_a.sql").write_text("-- a harmless comment\nCREATE TABLE a (id integer PRIMARY KEY);")
+    (drizzle / "0000_a.sql").write_text(
+        "-- a harmless comment\nCREATE TABLE a (id integer PRIMARY KEY);"
+    )
     assert cli("verify", url=database_url, directory=drizzle).returncode == 4
     fixed = cli("repair", "--accept-checksum", "0000_a.sql", url=database_url, directory=drizzle)
     assert fixed.returncode == 0, fixed.stderr

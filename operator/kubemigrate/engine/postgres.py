@@ -7,7 +7,9 @@ engine, with the connection string scrubbed from every message.
 
 from __future__ import annotations
 
+import functools
 import getpass
+import logging
 import os
 import socket
 import time
@@ -32,6 +34,11 @@ from kubemigrate.domain.errors import (
 )
 from kubemigrate.domain.migrations import AppliedMigration, DirtyState, RollbackRecord
 from kubemigrate.domain.secrets import scrub, secret_values
+
+# psycopg logs "error ignored terminating <Pipeline>" when a pipeline's statement
+# failed; the failure itself is reported (once, with its file and position) by us.
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
+logging.getLogger("psycopg").propagate = False
 
 TRACKING_TABLE = "__migration_tracking"
 HISTORY_TABLE = "__migration_history"
@@ -81,6 +88,19 @@ LOCK_CLASS = 0x6B6D
 _RETRYABLE_STATES = ("08", "57P0", "53300", "55P03", "40001", "40P01")
 
 
+# ExecStatus COMMAND_OK, TUPLES_OK
+_OK = (1, 2)
+
+
+class StepFailed(Exception):
+    """A statement of a migration failed; ``index`` is its 0-based position."""
+
+    def __init__(self, error: psycopg.Error, index: int) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.index = index
+
+
 @dataclass(frozen=True)
 class StoreState:
     """Everything a plan needs from the database, read after taking the lock."""
@@ -103,6 +123,7 @@ class HistoryRow:
     error: str | None
 
 
+@functools.cache
 def actor() -> str:
     """Who ran it: the pod (its hostname) in Kubernetes, user@host elsewhere."""
     try:
@@ -346,17 +367,80 @@ class PostgresStore:
     # -- running SQL ---------------------------------------------------------
 
     @contextmanager
-    def transaction(self, *, durable: bool = True) -> Iterator[None]:
-        """One transaction; ``durable=False`` lets the commit skip the WAL flush wait.
-
-        A later durable commit flushes the WAL up to itself, so a batch whose last
-        commit is durable is durable as a whole; a server crash before it loses
-        whole migrations together with their tracking rows, never half of one.
-        """
+    def transaction(self) -> Iterator[None]:
         with self.conn.transaction():
-            if not durable:
-                self.conn.execute("SET LOCAL synchronous_commit TO off")
             yield
+
+    def begin(self) -> None:
+        self.conn.execute(b"BEGIN")
+
+    def commit(self) -> None:
+        self.conn.execute(b"COMMIT")
+
+    def rollback_quietly(self) -> None:
+        """End a failed transaction; a dead connection has nothing left to roll back."""
+        try:
+            if not self.conn.closed and self.conn.info.transaction_status != 0:
+                self.conn.execute(b"ROLLBACK")
+        except psycopg.Error:
+            pass
+
+    def run_step(
+        self,
+        statements: Sequence[str],
+        *,
+        up: bool,
+        name: str,
+        rollback_sql: str | None,
+        checksum: str | None,
+        batch: int,
+        run_id: str | None,
+        durable: bool,
+    ) -> None:
+        """One migration, its tracking row and its history row, in one transaction.
+
+        Everything goes out in one pipeline (one network round trip, whatever the
+        number of statements). ``durable=False`` lets the commit skip the WAL flush
+        wait: a later durable commit flushes the WAL up to itself, so a batch whose
+        last commit is durable is durable as a whole, and a server crash before it
+        loses whole migrations with their tracking rows, never half of one.
+        Raises ``StepFailed`` naming the statement that failed.
+        """
+        cursors: list[psycopg.Cursor[Any]] = []
+        try:
+            with self.conn.pipeline():
+                self.conn.execute(b"BEGIN")
+                if not durable:
+                    self.conn.execute(b"SET LOCAL synchronous_commit TO off")
+                cursors = [self.conn.execute(statement.encode()) for statement in statements]
+                if up:
+                    self.conn.execute(
+                        f"INSERT INTO {TRACKING_TABLE} (migration_name, rollback_sql, checksum, "
+                        "batch_number) VALUES (%s, %s, %s, %s)",
+                        (name, rollback_sql, checksum, batch),
+                    )
+                else:
+                    self.conn.execute(
+                        f"DELETE FROM {TRACKING_TABLE} WHERE migration_name = %s", (name,)
+                    )
+                self.conn.execute(
+                    f"INSERT INTO {HISTORY_TABLE} (migration_name, action, batch_number, checksum, "
+                    "duration_ms, run_id, actor) VALUES (%s, %s, %s, %s, "
+                    "EXTRACT(EPOCH FROM clock_timestamp() - now()) * 1000, %s, %s)",
+                    (name, "applied" if up else "rolled_back", batch, checksum, run_id, actor()),
+                )
+                self.conn.execute(b"COMMIT")
+        except psycopg.Error as exc:
+            failed = next(
+                (
+                    i
+                    for i, cur in enumerate(cursors)
+                    if cur.pgresult is None or cur.pgresult.status not in _OK
+                ),
+                len(cursors),
+            )
+            self.rollback_quietly()
+            raise StepFailed(exc, failed) from None
 
     def execute(self, statement: str) -> None:
         self.conn.execute(statement.encode())

@@ -8,6 +8,7 @@ told about each step; the runner knows nothing of them.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -32,7 +33,7 @@ from kubemigrate.domain.migrations import (
     Step,
 )
 from kubemigrate.domain.outcome import Counts, MigrationResult, Outcome
-from kubemigrate.engine.postgres import PostgresStore, StoreState
+from kubemigrate.engine.postgres import TRACKING_TABLE, PostgresStore, StepFailed, StoreState
 from kubemigrate.engine.sources import Source
 
 
@@ -109,17 +110,49 @@ def dirty_error(dirty: Sequence[DirtyState]) -> DirtyDatabaseError:
     )
 
 
+# Words that may start a statement PostgreSQL refuses in a transaction block, or one
+# that controls the transaction itself. A file without any of them cannot need
+# special handling, so the parser is skipped for it; a file with one (even in a
+# comment or a plpgsql body) gets the exact analysis.
+_NEEDS_PARSER = re.compile(
+    r"\b(concurrently|vacuum|database|tablespace|system|begin|commit|rollback|savepoint|"
+    r"release|abort|end|start|prepare|prepared|subscription|discard|cluster|reindex|value)\b"
+    r"|kubemigrate:no-transaction",
+    re.IGNORECASE,
+)
+_BREAKPOINT = re.compile(r"-->\s*statement-breakpoint[^\n]*")
+
+
+def _split_on_breakpoints(text: str) -> tuple[tuple[str, int], ...]:
+    """drizzle's own splitting: the breakpoint comments, nothing else."""
+    chunks: list[tuple[str, int]] = []
+    start = 0
+    for match in [*_BREAKPOINT.finditer(text), None]:
+        end = match.start() if match else len(text)
+        chunk = text[start:end]
+        stripped = chunk.strip()
+        if stripped:
+            chunks.append((stripped, start + chunk.index(stripped)))
+        if match:
+            start = match.end()
+    return tuple(chunks)
+
+
 def prepare(step: Step, server_version_num: int) -> PreparedStep:
-    """Parse a step's SQL and decide how it runs, refusing what cannot run safely."""
+    """Split a step's SQL and decide how it runs, refusing what cannot run safely."""
+    if not _NEEDS_PARSER.search(step.sql):
+        chunks = _split_on_breakpoints(step.sql)
+        if all(";" not in text.rstrip().rstrip(";") for text, _ in chunks):
+            return PreparedStep(step=step, statements=chunks, transactional=True)
     from kubemigrate.domain import sql as sqlmod
 
     try:
         analysed = sqlmod.analyse(step.sql, server_version_num=server_version_num or 170000)
     except sqlmod.SqlSyntaxError as exc:
         raise MigrationFailed(
-            f"{step.name} ({step.direction}): {exc} at line {exc.line} (SQLSTATE 42601); "
+            f"{step.name} ({step.direction}): {exc.message} at line {exc.line} (SQLSTATE 42601); "
             "nothing was run.",
-            hint="fix the SQL; kubemigrate parses every file before running any",
+            hint="fix the SQL; files that need special handling are parsed before anything runs",
             migration=step.name,
             sqlState="42601",
             position=f"line {exc.line}",
@@ -289,23 +322,25 @@ class Runner:
                     file_text=item.step.sql,
                 ) from None
 
-    def _finish(self, step: Step, options: RunOptions, duration_ms: float) -> None:
-        if step.direction is Direction.UP:
-            self.store.insert_tracking(step.name, step.rollback_sql, step.checksum, step.batch)
-            action = "applied"
-        else:
-            self.store.delete_tracking(step.name)
-            action = "rolled_back"
-        self.store.record(
-            action, migration=step.name, batch=step.batch, checksum=step.checksum,
-            duration_ms=round(duration_ms, 3), run_id=options.run_id,
-        )
-
     def _run_in_transaction(self, item: PreparedStep, options: RunOptions, *, durable: bool) -> None:
-        started = time.perf_counter()
-        with self.store.transaction(durable=durable):
-            self._run_statements(item)
-            self._finish(item.step, options, (time.perf_counter() - started) * 1000)
+        step = item.step
+        try:
+            self.store.run_step(
+                [text for text, _ in item.statements], up=step.direction is Direction.UP,
+                name=step.name, rollback_sql=step.rollback_sql, checksum=step.checksum,
+                batch=step.batch, run_id=options.run_id, durable=durable,
+            )
+        except StepFailed as failure:
+            if failure.index >= len(item.statements):
+                raise KubemigrateError(
+                    f"{step.name}: recording it in {TRACKING_TABLE} failed: {failure.error}; "
+                    "its changes were rolled back."
+                ) from None
+            _, offset = item.statements[failure.index]
+            raise self.store.statement_error(
+                failure.error, migration=step.name, statement_index=failure.index + 1,
+                file_offset=offset, file_text=step.sql,
+            ) from None
 
     def _run_outside_transaction(self, item: PreparedStep, options: RunOptions) -> None:
         """Statement by statement, with a dirty mark that only success removes.
@@ -327,9 +362,22 @@ class Runner:
                 "`kubemigrate repair`"
             )
             raise
-        with self.store.transaction():
+        self.store.begin()
+        try:
             self.store.clear_dirty(step.name)
-            self._finish(step, options, (time.perf_counter() - started) * 1000)
+            if step.direction is Direction.UP:
+                self.store.insert_tracking(step.name, step.rollback_sql, step.checksum, step.batch)
+            else:
+                self.store.delete_tracking(step.name)
+            self.store.record(
+                "applied" if step.direction is Direction.UP else "rolled_back",
+                migration=step.name, batch=step.batch, checksum=step.checksum,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3), run_id=options.run_id,
+            )
+            self.store.commit()
+        except BaseException:
+            self.store.rollback_quietly()
+            raise
 
     def _record_failure(
         self, step: Step, error: KubemigrateError, duration_ms: float, options: RunOptions

@@ -30,12 +30,22 @@ AT = datetime(2025, 1, 29, 10, 15, 23)
 
 def files(*names: str) -> tuple[Migration, ...]:
     return tuple(
-        Migration(name=f"{n}.sql", up_sql=f"CREATE TABLE {n[5:]} (id int);", down_sql=f"DROP TABLE {n[5:]};")
+        Migration(
+            name=f"{n}.sql",
+            up_sql=f"CREATE TABLE {n[5:]} (id int);",
+            down_sql=f"DROP TABLE {n[5:]};",
+        )
         for n in names
     )
 
 
-def applied(migration: Migration, batch: int = 1, *, rollback_sql: str | None = "", checksum: str | None = "") -> AppliedMigration:
+def applied(
+    migration: Migration,
+    batch: int = 1,
+    *,
+    rollback_sql: str | None = "",
+    checksum: str | None = "",
+) -> AppliedMigration:
     return AppliedMigration(
         name=migration.name,
         applied_at=AT,
@@ -85,7 +95,9 @@ def test_plan_migrate_up_to_target(target: str) -> None:
 
 
 def test_plan_migrate_target_already_applied_is_a_no_op() -> None:
-    plan = planning.plan_migrate(FILES, [applied(FILES[0]), applied(FILES[1])], next_batch=2, target="0000_a")
+    plan = planning.plan_migrate(
+        FILES, [applied(FILES[0]), applied(FILES[1])], next_batch=2, target="0000_a"
+    )
     assert plan.is_empty
 
 
@@ -115,7 +127,8 @@ def test_integrity_edited() -> None:
     assert finding.kind is FindingKind.EDITED
     assert finding.migration == "0000_a.sql"
     assert finding.detail == (
-        f"edited after it was applied (checksum {'0' * 12}… recorded, {FILES[0].checksum[:12]}… on disk)"
+        f"edited after it was applied (checksum {'0' * 12}… recorded, "
+        f"{FILES[0].checksum[:12]}… on disk)"
     )
 
 
@@ -138,13 +151,19 @@ def test_integrity_out_of_order() -> None:
 
 
 def test_plan_migrate_refuses_on_findings_with_every_reason_named() -> None:
-    rows = [applied(FILES[0], checksum="f" * 64), applied(FILES[2]), applied(Migration("0009_x.sql", "SELECT 1;"))]
+    rows = [
+        applied(FILES[0], checksum="f" * 64),
+        applied(FILES[2]),
+        applied(Migration("0009_x.sql", "SELECT 1;")),
+    ]
     with pytest.raises(IntegrityError) as info:
         planning.plan_migrate(FILES, rows, next_batch=2)
     error = info.value
     assert error.exit_code is ExitCode.INTEGRITY
     assert error.reason == "IntegrityCheckFailed"
-    assert error.message.startswith("Integrity check failed; nothing was run:\n  - 0000_a.sql: edited")
+    assert error.message.startswith(
+        "Integrity check failed; nothing was run:\n  - 0000_a.sql: edited"
+    )
     assert [f["kind"] for f in error.details["findings"]] == ["edited", "missing", "out_of_order"]
     assert error.hint is not None
     assert "kubemigrate repair --accept-checksum NAME" in error.hint
@@ -156,7 +175,13 @@ def test_plan_migrate_refuses_on_findings_with_every_reason_named() -> None:
 
 
 def batches() -> list[AppliedMigration]:
-    return [applied(FILES[0], 1), applied(FILES[1], 1), applied(FILES[2], 2), applied(FILES[3], 3), applied(FILES[4], 3)]
+    return [
+        applied(FILES[0], 1),
+        applied(FILES[1], 1),
+        applied(FILES[2], 2),
+        applied(FILES[3], 3),
+        applied(FILES[4], 3),
+    ]
 
 
 def test_rollback_last_batch_newest_first() -> None:
@@ -232,7 +257,9 @@ def test_file_down_sql_fills_in_when_nothing_was_stored() -> None:
 
 def test_rollback_without_any_sql_is_refused() -> None:
     rows = [applied(FILES[0], rollback_sql=None), applied(FILES[1], rollback_sql="  \n")]
-    with pytest.raises(UsageError, match=r"No rollback SQL for: 0000_a\.sql, 0001_b\.sql; nothing was rolled back"):
+    with pytest.raises(
+        UsageError, match=r"No rollback SQL for: 0000_a\.sql, 0001_b\.sql; nothing was rolled back"
+    ):
         planning.plan_rollback(rows, ())
 
 
@@ -281,7 +308,9 @@ def test_production_migrate_is_allowed() -> None:
 def test_reset_refused_in_production(force: bool) -> None:
     plan = planning.plan_rollback(batches(), FILES, everything=True)
     with pytest.raises(SafetyRefusal, match="refused in production") as info:
-        planning.enforce_safety(plan, Environment.PRODUCTION, force=force, confirm=plan.confirmation_phrase)
+        planning.enforce_safety(
+            plan, Environment.PRODUCTION, force=force, confirm=plan.confirmation_phrase
+        )
     assert info.value.exit_code is ExitCode.REFUSED
 
 
@@ -294,5 +323,8 @@ def test_reset_in_staging_needs_force() -> None:
 
 
 def test_strictest_environment_wins() -> None:
-    assert Environment.strictest(Environment.DEVELOPMENT, None, Environment.PRODUCTION) is Environment.PRODUCTION
+    assert (
+        Environment.strictest(Environment.DEVELOPMENT, None, Environment.PRODUCTION)
+        is Environment.PRODUCTION
+    )
     assert Environment.strictest() is Environment.DEVELOPMENT

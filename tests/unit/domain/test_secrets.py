@@ -11,12 +11,21 @@ from kubemigrate.domain.secrets import redact_url, scrub, secret_values
     ("url", "expected"),
     [
         ("postgresql://app:s3cret@db:5432/shop", "postgresql://app:***@db:5432/shop"),
-        ("postgres://app:s3cret@db/shop?sslmode=require", "postgres://app:***@db/shop?sslmode=require"),
+        (
+            "postgres://app:s3cret@db/shop?sslmode=require",
+            "postgres://app:***@db/shop?sslmode=require",
+        ),
         ("postgresql://app@db/shop", "postgresql://app@db/shop"),
         ("postgresql://db/shop", "postgresql://db/shop"),
-        ("host=db user=app password=s3cret dbname=shop", "host=db user=app password=*** dbname=shop"),
+        (
+            "host=db user=app password=s3cret dbname=shop",
+            "host=db user=app password=*** dbname=shop",
+        ),
         ("host=db password='with space' dbname=shop", "host=db password=*** dbname=shop"),
-        ("see postgresql://USER:PASSWORD@HOST:5432/DBNAME", "see postgresql://USER:PASSWORD@HOST:5432/DBNAME"),
+        (
+            "see postgresql://USER:PASSWORD@HOST:5432/DBNAME",
+            "see postgresql://USER:PASSWORD@HOST:5432/DBNAME",
+        ),
     ],
 )
 def test_redact_url(url: str, expected: str) -> None:

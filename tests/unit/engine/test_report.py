@@ -25,12 +25,16 @@ TIMES = [
 
 def rows(count: int = 4) -> tuple[AppliedMigration, ...]:
     return tuple(
-        AppliedMigration(name=m.name, applied_at=t, checksum=m.checksum, batch=1 + i // 2, rollback_sql=None)
+        AppliedMigration(
+            name=m.name, applied_at=t, checksum=m.checksum, batch=1 + i // 2, rollback_sql=None
+        )
         for i, (m, t) in enumerate(zip(FILES[:count], TIMES, strict=False))
     )
 
 
-ROLLBACKS = (RollbackRecord(migration="0002_add_products.sql", at=datetime(2025, 1, 29, 13, 45, 20)),)
+ROLLBACKS = (
+    RollbackRecord(migration="0002_add_products.sql", at=datetime(2025, 1, 29, 13, 45, 20)),
+)
 
 
 def test_the_issue_example_word_for_word() -> None:
@@ -74,8 +78,13 @@ def test_nothing_applied_yet() -> None:
 
 def test_times_are_shown_in_utc() -> None:
     plus_two = timezone(timedelta(hours=2))
-    assert report.fmt_time(datetime(2025, 1, 29, 16, 30, 45, tzinfo=plus_two)) == "2025-01-29 14:30:45"
-    assert report.fmt_time(datetime(2025, 1, 29, 14, 30, 45, 999999, tzinfo=UTC)) == "2025-01-29 14:30:45"
+    assert (
+        report.fmt_time(datetime(2025, 1, 29, 16, 30, 45, tzinfo=plus_two)) == "2025-01-29 14:30:45"
+    )
+    assert (
+        report.fmt_time(datetime(2025, 1, 29, 14, 30, 45, 999999, tzinfo=UTC))
+        == "2025-01-29 14:30:45"
+    )
     assert report.fmt_time(None) == "never"
 
 
@@ -84,17 +93,27 @@ def test_warnings_for_edited_missing_out_of_order_and_dirty() -> None:
     applied[0] = AppliedMigration(applied[0].name, TIMES[0], "0" * 64, 1, None)
     del applied[1]  # 0001 becomes out of order
     applied.append(AppliedMigration("0009_gone.sql", TIMES[3], "1" * 64, 3, None))
-    dirty = (DirtyState(migration="0003_add_orders.sql", statement=2, total_statements=3, error="boom"),)
-    rep = report.build(FILES, tuple(applied), dirty=dirty, warnings=("0005_x.sql is not in _journal.json and is ignored.",))
+    dirty = (
+        DirtyState(migration="0003_add_orders.sql", statement=2, total_statements=3, error="boom"),
+    )
+    rep = report.build(
+        FILES,
+        tuple(applied),
+        dirty=dirty,
+        warnings=("0005_x.sql is not in _journal.json and is ignored.",),
+    )
     text = rep.text()
     assert "  ❌ Missing 0009_gone.sql 2025-01-29 14:30:45\n" in text
     assert "Total migration files: 5\n" in text
     assert "Applied migrations: 3\n" in text
     warnings = text.split("⚠️  Warnings:\n")[1].splitlines()
-    assert warnings[0].startswith("  - 0000_initial_schema.sql: edited: edited after it was applied (checksum 000000000000")
+    assert warnings[0].startswith(
+        "  - 0000_initial_schema.sql: edited: edited after it was applied (checksum 000000000000"
+    )
     assert warnings[1:] == [
         "  - 0009_gone.sql: missing: applied, but its file is gone",
-        "  - 0001_add_users.sql: out-of-order: pending, but older than the applied 0003_add_orders.sql",
+        "  - 0001_add_users.sql: out-of-order: "
+        "pending, but older than the applied 0003_add_orders.sql",
         "  - 0003_add_orders.sql: dirty: stopped at statement 2 of 3 outside a transaction; "
         "check it, then `kubemigrate repair`",
         "  - 0005_x.sql is not in _journal.json and is ignored.",
@@ -117,6 +136,8 @@ def test_json_form() -> None:
     }
     assert data["migrations"][4]["status"] == "pending"
     assert data["migrations"][4]["appliedAt"] is None
-    assert data["recentRollbacks"] == [{"migration": "0002_add_products.sql", "rolledBackAt": "2025-01-29T13:45:20"}]
+    assert data["recentRollbacks"] == [
+        {"migration": "0002_add_products.sql", "rolledBackAt": "2025-01-29T13:45:20"}
+    ]
     assert data["drift"] == []
     assert data["dirty"] == []

@@ -21,8 +21,13 @@ def write(path: Path, text: str) -> None:
 
 
 def journal(directory: Path, tags: list[str], where: str = "meta/_journal.json") -> None:
-    entries = [{"idx": i, "version": "7", "when": 1, "tag": t, "breakpoints": True} for i, t in enumerate(tags)]
-    write(directory / where, json.dumps({"version": "7", "dialect": "postgresql", "entries": entries}))
+    entries = [
+        {"idx": i, "version": "7", "when": 1, "tag": t, "breakpoints": True}
+        for i, t in enumerate(tags)
+    ]
+    write(
+        directory / where, json.dumps({"version": "7", "dialect": "postgresql", "entries": entries})
+    )
 
 
 # -- drizzle ------------------------------------------------------------------
@@ -45,7 +50,9 @@ def test_drizzle_journal_gives_the_order(tmp_path: Path, where: str) -> None:
 def test_drizzle_file_missing_from_the_journal(tmp_path: Path) -> None:
     write(tmp_path / "0000_a.sql", "SELECT 1;")
     journal(tmp_path, ["0000_a", "0001_ghost"])
-    with pytest.raises(SourceError, match=r"lists 0001_ghost but 0001_ghost\.sql is missing") as info:
+    with pytest.raises(
+        SourceError, match=r"lists 0001_ghost but 0001_ghost\.sql is missing"
+    ) as info:
         sources.load(tmp_path)
     assert info.value.exit_code is ExitCode.USAGE
 
@@ -152,7 +159,11 @@ def test_golang_migrate(tmp_path: Path) -> None:
     write(tmp_path / "1_first.up.sql", "SELECT 1;")
     write(tmp_path / "README.md", "not a migration")
     source = sources.load(tmp_path, "golang-migrate")
-    assert [m.name for m in source.migrations] == ["1_first.up.sql", "2_second.up.sql", "10_later.up.sql"]
+    assert [m.name for m in source.migrations] == [
+        "1_first.up.sql",
+        "2_second.up.sql",
+        "10_later.up.sql",
+    ]
     assert source.migrations[1].down_sql == "SELECT -2;"
     assert source.migrations[0].down_sql is None
 
@@ -164,7 +175,11 @@ def test_flyway_with_dotted_versions_and_undo(tmp_path: Path) -> None:
     write(tmp_path / "V1__first.sql", "SELECT 1;")
     write(tmp_path / "R__repeatable.sql", "SELECT 'r';")
     source = sources.load(tmp_path, "flyway")
-    assert [m.name for m in source.migrations] == ["V1__first.sql", "V1.2__second.sql", "V1.10__later.sql"]
+    assert [m.name for m in source.migrations] == [
+        "V1__first.sql",
+        "V1.2__second.sql",
+        "V1.10__later.sql",
+    ]
     assert source.migrations[1].down_sql == "SELECT -12;"
     assert source.migrations[2].down_sql is None
 
@@ -178,7 +193,10 @@ def test_dbmate_sections(tmp_path: Path, sub: str) -> None:
         "-- migrate:up\nCREATE TABLE a (id int);\n\n-- migrate:down\nDROP TABLE a;\n",
     )
     source = sources.load(tmp_path, "dbmate")
-    assert [m.name for m in source.migrations] == ["20240101000000_first.sql", "20240102000000_second.sql"]
+    assert [m.name for m in source.migrations] == [
+        "20240101000000_first.sql",
+        "20240102000000_second.sql",
+    ]
     first, second = source.migrations
     assert first.up_sql == "CREATE TABLE a (id int);\n"
     assert first.down_sql == "DROP TABLE a;\n"

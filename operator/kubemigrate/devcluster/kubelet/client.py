@@ -72,7 +72,9 @@ class Kubeconfig:
         return cls(server=server, token=user.get("token"), ssl_context=ssl_context)
 
 
-def resource_path(api_version: str, plural: str, namespace: str | None = None, name: str | None = None) -> str:
+def resource_path(
+    api_version: str, plural: str, namespace: str | None = None, name: str | None = None
+) -> str:
     base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
     path = base + (f"/namespaces/{namespace}" if namespace else "") + f"/{plural}"
     return path + (f"/{name}" if name else "")
@@ -86,7 +88,9 @@ class Client:
         headers = {"Accept": "application/json", "User-Agent": "kubemigrate-devcluster-kubelet"}
         if config.token:
             headers["Authorization"] = f"Bearer {config.token}"
-        connector = aiohttp.TCPConnector(limit=64, ssl=config.ssl_context if config.ssl_context is not None else True)
+        connector = aiohttp.TCPConnector(
+            limit=64, ssl=config.ssl_context if config.ssl_context is not None else True
+        )
         self._session = aiohttp.ClientSession(config.server, headers=headers, connector=connector)
 
     async def close(self) -> None:
@@ -132,7 +136,9 @@ class Client:
                 return None
             raise
 
-    async def watch(self, path: str, params: Mapping[str, str], timeout: float) -> AsyncIterator[JsonDict]:
+    async def watch(
+        self, path: str, params: Mapping[str, str], timeout: float
+    ) -> AsyncIterator[JsonDict]:
         """The events of one watch request, until the server ends it."""
         query = {**params, "watch": "true", "timeoutSeconds": str(int(timeout))}
         async with self._session.get(

@@ -165,7 +165,12 @@ def new_pod(job: Mapping[str, Any]) -> JsonDict:
     }
     if template_meta.get("annotations"):
         pod_meta["annotations"] = dict(template_meta["annotations"])
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": template.get("spec") or {}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": pod_meta,
+        "spec": template.get("spec") or {},
+    }
 
 
 # --- pod failure policy -------------------------------------------------------------
@@ -194,11 +199,13 @@ def _exit_code_match(rule: JsonDict, index: int, pod: Mapping[str, Any]) -> Rule
             code = int(terminated.get("exitCode", 0))
             if code == 0:
                 continue  # exit code 0 never matches, whatever the operator
-            if (operator == "In" and code in values) or (operator == "NotIn" and code not in values):
+            if (operator == "In" and code in values) or (
+                operator == "NotIn" and code not in values
+            ):
                 return RuleMatch(
                     rule["action"],
-                    f"Container {cs.get('name')} for pod {meta['namespace']}/{meta['name']} failed with "
-                    f"exit code {code} matching {rule['action']} rule at index {index}",
+                    f"Container {cs.get('name')} for pod {meta['namespace']}/{meta['name']} "
+                    f"failed with exit code {code} matching {rule['action']} rule at index {index}",
                 )
     return None
 
@@ -209,7 +216,10 @@ def _condition_match(rule: JsonDict, index: int, pod: Mapping[str, Any]) -> Rule
     for pattern in rule["onPodConditions"]:
         wanted_status = pattern.get("status", "True")
         for condition in conditions:
-            if condition.get("type") == pattern.get("type") and condition.get("status") == wanted_status:
+            if (
+                condition.get("type") == pattern.get("type")
+                and condition.get("status") == wanted_status
+            ):
                 return RuleMatch(
                     rule["action"],
                     f"Pod {meta['namespace']}/{meta['name']} has condition {condition['type']} "
@@ -218,7 +228,9 @@ def _condition_match(rule: JsonDict, index: int, pod: Mapping[str, Any]) -> Rule
     return None
 
 
-def match_pod_failure_policy(policy: Mapping[str, Any] | None, pod: Mapping[str, Any]) -> RuleMatch | None:
+def match_pod_failure_policy(
+    policy: Mapping[str, Any] | None, pod: Mapping[str, Any]
+) -> RuleMatch | None:
     """The first rule matching a failed Pod, or None (then the failure counts)."""
     if not policy:
         return None
@@ -249,13 +261,19 @@ def condition_true(status: Mapping[str, Any], kind: str) -> bool:
     return found is not None and found.get("status") == "True"
 
 
-def set_condition(status: JsonDict, kind: str, value: str, reason: str, message: str, now: str) -> None:
+def set_condition(
+    status: JsonDict, kind: str, value: str, reason: str, message: str, now: str
+) -> None:
     """Add or update a Job condition; an unchanged one is left exactly as it was."""
     conditions: list[JsonDict] = status.setdefault("conditions", [])
     for condition in conditions:
         if condition.get("type") != kind:
             continue
-        if (condition.get("status"), condition.get("reason"), condition.get("message")) == (value, reason, message):
+        if (condition.get("status"), condition.get("reason"), condition.get("message")) == (
+            value,
+            reason,
+            message,
+        ):
             return
         if condition.get("status") != value:
             condition["lastTransitionTime"] = now
@@ -284,7 +302,9 @@ def finish_time(job: Mapping[str, Any]) -> datetime.datetime | None:
     for kind in ("Complete", "Failed"):
         condition = find_condition(status, kind)
         if condition is not None and condition.get("status") == "True":
-            return parse_time(condition.get("lastTransitionTime")) or parse_time(status.get("completionTime"))
+            return parse_time(condition.get("lastTransitionTime")) or parse_time(
+                status.get("completionTime")
+            )
     return None
 
 
@@ -320,7 +340,10 @@ def _backoff_delay(failures: int, settings: ControllerSettings) -> float:
 
 
 def _backoff_wait(
-    failures: int, pods: Sequence[Mapping[str, Any]], now: datetime.datetime, settings: ControllerSettings
+    failures: int,
+    pods: Sequence[Mapping[str, Any]],
+    now: datetime.datetime,
+    settings: ControllerSettings,
 ) -> float:
     """Seconds left before a failed Pod may be replaced (0: now).
 
@@ -337,7 +360,12 @@ def _backoff_wait(
     return (max(moments) + datetime.timedelta(seconds=delay) - now).total_seconds()
 
 
-def _ttl_plan(job: Mapping[str, Any], status: JsonDict, pods: Sequence[Mapping[str, Any]], now: datetime.datetime) -> Plan:
+def _ttl_plan(
+    job: Mapping[str, Any],
+    status: JsonDict,
+    pods: Sequence[Mapping[str, Any]],
+    now: datetime.datetime,
+) -> Plan:
     leftovers = tuple(p["metadata"]["name"] for p in pods if has_finalizer(p))
     ttl = job["spec"].get("ttlSecondsAfterFinished")
     finished = finish_time(job)
@@ -346,14 +374,16 @@ def _ttl_plan(job: Mapping[str, Any], status: JsonDict, pods: Sequence[Mapping[s
     expires = finished + datetime.timedelta(seconds=int(ttl))
     if now >= expires:
         return Plan(status=status, remove_finalizers=leftovers, delete_job=True)
-    return Plan(status=status, remove_finalizers=leftovers, requeue_after=(expires - now).total_seconds())
+    return Plan(
+        status=status, remove_finalizers=leftovers, requeue_after=(expires - now).total_seconds()
+    )
 
 
 def reconcile(
     job: Mapping[str, Any],
     pods: Sequence[Mapping[str, Any]],
     now: datetime.datetime,
-    settings: ControllerSettings = ControllerSettings(),  # noqa: B008 - frozen, never mutated
+    settings: ControllerSettings = ControllerSettings(),
 ) -> Plan:
     """One sync of a Job, given the Pods it controls (others are ignored)."""
     uid = job["metadata"]["uid"]
@@ -365,7 +395,10 @@ def reconcile(
 
     if job["metadata"].get("deletionTimestamp"):
         # Being deleted: let the garbage collector take the Pods; just release them.
-        return Plan(status=status, remove_finalizers=tuple(p["metadata"]["name"] for p in owned if has_finalizer(p)))
+        return Plan(
+            status=status,
+            remove_finalizers=tuple(p["metadata"]["name"] for p in owned if has_finalizer(p)),
+        )
     if is_finished(job):
         return _ttl_plan(job, status, owned, now)
 
@@ -439,8 +472,11 @@ def reconcile(
         verdict = Verdict(False, "PodFailurePolicy", fail_job.message)
     elif failed > int(spec.get("backoffLimit", 6)) or _restarts_exceed(spec, active):
         verdict = Verdict(False, "BackoffLimitExceeded", MSG_BACKOFF)
-    elif deadline is not None and start is not None and not suspended and (
-        now >= start + datetime.timedelta(seconds=int(deadline))
+    elif (
+        deadline is not None
+        and start is not None
+        and not suspended
+        and (now >= start + datetime.timedelta(seconds=int(deadline)))
     ):
         verdict = Verdict(False, "DeadlineExceeded", MSG_DEADLINE)
     elif succeeded >= (completions if completions is not None else 1) or (

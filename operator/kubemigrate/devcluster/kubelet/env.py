@@ -147,10 +147,10 @@ def resolve(
                 continue
             raise ConfigError(f'{kind.lower()} "{ref.get("name", "")}" not found')
         data = secret_data(obj) if is_secret else configmap_data(obj)
-        for key, value in data.items():
+        for key, raw in data.items():
             name = prefix + key
             if _ENV_NAME.match(name):  # invalid names are skipped (with an event, on a node)
-                result[name] = value.decode(errors="replace")
+                result[name] = raw.decode(errors="replace")
     for var in container.get("env") or []:
         name = var.get("name", "")
         value_from = var.get("valueFrom")
@@ -161,11 +161,15 @@ def resolve(
         if value_from.get("secretKeyRef"):
             value = _key_ref(value_from["secretKeyRef"], secrets, "Secret", namespace, True)
         elif value_from.get("configMapKeyRef"):
-            value = _key_ref(value_from["configMapKeyRef"], configmaps, "ConfigMap", namespace, False)
+            value = _key_ref(
+                value_from["configMapKeyRef"], configmaps, "ConfigMap", namespace, False
+            )
         elif value_from.get("fieldRef"):
             value = _field_ref(str(value_from["fieldRef"].get("fieldPath", "")), pod)
         else:
-            raise ConfigError(f"unsupported valueFrom for {name} in the devcluster kubelet: {sorted(value_from)}")
+            raise ConfigError(
+                f"unsupported valueFrom for {name} in the devcluster kubelet: {sorted(value_from)}"
+            )
         if value is not None:
             result[name] = value
     return result

@@ -111,12 +111,19 @@ class PodRecord:
         return self.phase in ("Succeeded", "Failed")
 
 
-def _condition(record: PodRecord, kind: str, value: bool, now: str, reason: str = "", message: str = "") -> JsonDict:
+def _condition(
+    record: PodRecord, kind: str, value: bool, now: str, reason: str = "", message: str = ""
+) -> JsonDict:
     status = "True" if value else "False"
     previous = record.transitions.get(kind)
     since = previous[1] if previous is not None and previous[0] == status else now
     record.transitions[kind] = (status, since)
-    condition: JsonDict = {"type": kind, "status": status, "lastProbeTime": None, "lastTransitionTime": since}
+    condition: JsonDict = {
+        "type": kind,
+        "status": status,
+        "lastProbeTime": None,
+        "lastTransitionTime": since,
+    }
     if reason:
         condition["reason"] = reason
     if message:
@@ -139,11 +146,17 @@ def render(record: PodRecord, now: str) -> JsonDict:
         conditions.append(_condition(record, "DisruptionTarget", True, now, *record.disruption))
     conditions.append(_condition(record, "PodReadyToStartContainers", sandbox, now))
     if not incomplete:
-        conditions.append(_condition(record, "Initialized", True, now, "PodCompleted" if completed else ""))
+        conditions.append(
+            _condition(record, "Initialized", True, now, "PodCompleted" if completed else "")
+        )
     else:
         conditions.append(
             _condition(
-                record, "Initialized", False, now, "ContainersNotInitialized",
+                record,
+                "Initialized",
+                False,
+                now,
+                "ContainersNotInitialized",
                 f"containers with incomplete status: {_names(incomplete)}",
             )
         )
@@ -153,7 +166,11 @@ def render(record: PodRecord, now: str) -> JsonDict:
         elif unready or record.terminal:
             conditions.append(
                 _condition(
-                    record, kind, False, now, "ContainersNotReady",
+                    record,
+                    kind,
+                    False,
+                    now,
+                    "ContainersNotReady",
                     f"containers with unready status: {_names(unready or record.main)}",
                 )
             )
@@ -184,13 +201,17 @@ def render(record: PodRecord, now: str) -> JsonDict:
 def new_record(pod: JsonDict) -> PodRecord:
     """A fresh record for a Pod about to start: init containers first, all waiting."""
     spec = pod.get("spec") or {}
-    init = [ContainerRecord(c["name"], c.get("image", "")) for c in spec.get("initContainers") or []]
+    init = [
+        ContainerRecord(c["name"], c.get("image", "")) for c in spec.get("initContainers") or []
+    ]
     main = [ContainerRecord(c["name"], c.get("image", "")) for c in spec.get("containers") or []]
     for container in init[1:] + (main if init else []):
         container.wait("PodInitializing")
     if init:
         init[0].wait("PodInitializing")
-    return PodRecord(init=init, main=main, qos_class=(pod.get("status") or {}).get("qosClass", "BestEffort"))
+    return PodRecord(
+        init=init, main=main, qos_class=(pod.get("status") or {}).get("qosClass", "BestEffort")
+    )
 
 
 def lost(pod: JsonDict, now: str) -> JsonDict:

@@ -24,7 +24,6 @@ import contextlib
 import datetime
 import logging
 import os
-
 import signal
 import subprocess
 from collections.abc import Awaitable, Callable
@@ -36,7 +35,7 @@ from . import env as envmod
 from . import volumes
 from .client import ApiError, Client, resource_path
 from .controller import format_time
-from .podstatus import SHUTDOWN_MESSAGE, ContainerRecord, PodRecord, new_record, render
+from .podstatus import SHUTDOWN_MESSAGE, ContainerRecord, new_record, render
 
 JsonDict = dict[str, Any]
 log = logging.getLogger(__name__)
@@ -79,7 +78,9 @@ def read_log(workdir: Path, namespace: str, pod: str, container: str | None = No
     if container is None:
         names = sorted(p.stem for p in logs.glob("*.log"))
         main_file = logs / ".main"
-        container = main_file.read_text().strip() if main_file.exists() else (names[0] if names else "")
+        container = (
+            main_file.read_text().strip() if main_file.exists() else (names[0] if names else "")
+        )
     path = logs / f"{container}.log"
     if not path.exists():
         raise FileNotFoundError(f'container "{container}" in pod "{pod}" has no log yet')
@@ -130,7 +131,11 @@ class PodWorker:
     """Runs one Pod to completion (or until stopped) and keeps its status current."""
 
     def __init__(
-        self, client: Client, pod: JsonDict, workdir: Path, settings: RuntimeSettings,
+        self,
+        client: Client,
+        pod: JsonDict,
+        workdir: Path,
+        settings: RuntimeSettings,
         on_done: Callable[[PodWorker], Awaitable[None] | None] | None = None,
     ) -> None:
         meta = pod["metadata"]
@@ -156,8 +161,14 @@ class PodWorker:
     def start(self) -> None:
         self.task = asyncio.create_task(self._main(), name=f"pod {self.namespace}/{self.name}")
 
-    def stop(self, *, gone: bool = False, reason: str = "", message: str = "",
-             disruption: tuple[str, str] | None = None) -> None:
+    def stop(
+        self,
+        *,
+        gone: bool = False,
+        reason: str = "",
+        message: str = "",
+        disruption: tuple[str, str] | None = None,
+    ) -> None:
         """Terminate the Pod's processes (SIGTERM, then SIGKILL after the grace period)."""
         self.gone = self.gone or gone
         if self._stop_reason is None:
@@ -166,8 +177,11 @@ class PodWorker:
 
     def shutdown(self) -> None:
         """The node is going down: the real kubelet's graceful node shutdown status."""
-        self.stop(reason="Terminated", message=SHUTDOWN_MESSAGE,
-                  disruption=("TerminationByKubelet", SHUTDOWN_MESSAGE))
+        self.stop(
+            reason="Terminated",
+            message=SHUTDOWN_MESSAGE,
+            disruption=("TerminationByKubelet", SHUTDOWN_MESSAGE),
+        )
 
     # --- status ---------------------------------------------------------------------------
 
@@ -188,9 +202,13 @@ class PodWorker:
                 if exc.code in (404, 409):  # deleted, or deleted and recreated (uid differs)
                     self.gone = True
                 else:
-                    log.warning("cannot write the status of pod %s/%s: %s", self.namespace, self.name, exc)
+                    log.warning(
+                        "cannot write the status of pod %s/%s: %s", self.namespace, self.name, exc
+                    )
             except (OSError, TimeoutError) as exc:
-                log.warning("cannot write the status of pod %s/%s: %s", self.namespace, self.name, exc)
+                log.warning(
+                    "cannot write the status of pod %s/%s: %s", self.namespace, self.name, exc
+                )
 
     async def _pause(self, seconds: float) -> bool:
         """Sleep, unless stopped first; True when stopped."""
@@ -229,8 +247,12 @@ class PodWorker:
         if not await self._mount_volumes(spec):
             await self._finish()
             return
-        for container, record in zip(spec.get("initContainers") or [], self.record.init, strict=True):
-            ok = await self._run_container(container, record, spec.get("restartPolicy", "Always"), init=True)
+        for container, record in zip(
+            spec.get("initContainers") or [], self.record.init, strict=True
+        ):
+            ok = await self._run_container(
+                container, record, spec.get("restartPolicy", "Always"), init=True
+            )
             if not ok:
                 await self._finish()
                 return
@@ -249,8 +271,10 @@ class PodWorker:
     async def _finish(self) -> None:
         record = self.record
         done = all(c.state == "terminated" for c in record.main)
-        ok = done and all(c.exit_code == 0 for c in record.main) and all(
-            c.state == "terminated" and c.exit_code == 0 for c in record.init
+        ok = (
+            done
+            and all(c.exit_code == 0 for c in record.main)
+            and all(c.state == "terminated" and c.exit_code == 0 for c in record.init)
         )
         record.phase = "Succeeded" if ok else "Failed"
         if self._stop_reason is not None:
@@ -279,7 +303,9 @@ class PodWorker:
             found[name] = await self.client.find(resource_path("v1", plural, self.namespace, name))
         return found
 
-    async def _prepare(self, container: JsonDict, record: ContainerRecord) -> tuple[list[str], dict[str, str], Path]:
+    async def _prepare(
+        self, container: JsonDict, record: ContainerRecord
+    ) -> tuple[list[str], dict[str, str], Path]:
         """argv, environment and cwd for the container; ConfigError if it cannot start."""
         secret_names, configmap_names = envmod.references(container)
         secrets = await self._fetch("secrets", secret_names)
@@ -288,7 +314,9 @@ class PodWorker:
         mapping = volumes.mounts(container, self._volumes)
         termination = self.dir / "termination" / container["name"]
         termination.write_bytes(b"")
-        mapping[str(container.get("terminationMessagePath") or DEFAULT_TERMINATION_PATH)] = termination
+        mapping[str(container.get("terminationMessagePath") or DEFAULT_TERMINATION_PATH)] = (
+            termination
+        )
         rewrite = volumes.PathRewriter(mapping)
         argv = [
             rewrite(envmod.expand(str(part), variables))
@@ -315,8 +343,9 @@ class PodWorker:
         process_env.update({name: rewrite(value) for name, value in variables.items()})
         return argv, process_env, cwd
 
-    async def _run_container(self, container: JsonDict, record: ContainerRecord, restart_policy: str,
-                             *, init: bool) -> bool:
+    async def _run_container(
+        self, container: JsonDict, record: ContainerRecord, restart_policy: str, *, init: bool
+    ) -> bool:
         """Run (and restart, per the policy) one container; True when it ended with 0."""
         failures = 0
         while True:
@@ -354,23 +383,39 @@ class PodWorker:
         log_path = self.dir / "logs" / f"{name}.log"
         if not argv:
             record.run(now(), "")
-            record.terminate(128, "StartError", "the devcluster kubelet needs the container's command: "
-                             "image entrypoints are unknown here", now())
+            record.terminate(
+                128,
+                "StartError",
+                "the devcluster kubelet needs the container's command: "
+                "image entrypoints are unknown here",
+                now(),
+            )
             await self.publish()
             return 128
         try:
             with log_path.open("ab") as output:
                 process = await asyncio.create_subprocess_exec(
-                    *argv, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-                    cwd=cwd, env=process_env, start_new_session=True,
+                    *argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    cwd=cwd,
+                    env=process_env,
+                    start_new_session=True,
                 )
         except OSError as exc:
             record.run(now(), "")
-            reason = "executable file not found in $PATH" if isinstance(exc, FileNotFoundError) else str(exc)
+            reason = (
+                "executable file not found in $PATH"
+                if isinstance(exc, FileNotFoundError)
+                else str(exc)
+            )
             record.terminate(
-                128, "StartError",
-                "failed to create containerd task: failed to create shim task: OCI runtime create failed: "
-                f'runc create failed: unable to start container process: exec: "{argv[0]}": {reason}: unknown',
+                128,
+                "StartError",
+                "failed to create containerd task: failed to create shim task: "
+                "OCI runtime create failed: runc create failed: unable to start container process: "
+                f'exec: "{argv[0]}": {reason}: unknown',
                 now(),
             )
             await self.publish()
@@ -389,12 +434,23 @@ class PodWorker:
             await self._terminate(process, waiter)
         stopper.cancel()
         returncode = await waiter
+        # A container ends with its main process: whatever it left behind goes too.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
         self._processes.pop(name, None)
         pid_file.unlink(missing_ok=True)
         code = _exit_code(returncode)
         termination = self.dir / "termination" / name
-        message = termination.read_bytes()[:MAX_MESSAGE].decode(errors="replace") if termination.exists() else ""
-        if not message and code != 0 and container.get("terminationMessagePolicy") == "FallbackToLogsOnError":
+        message = (
+            termination.read_bytes()[:MAX_MESSAGE].decode(errors="replace")
+            if termination.exists()
+            else ""
+        )
+        if (
+            not message
+            and code != 0
+            and container.get("terminationMessagePolicy") == "FallbackToLogsOnError"
+        ):
             message = log_tail(log_path)
         record.terminate(code, "Completed" if code == 0 else "Error", message, now())
         await self.publish()
@@ -404,7 +460,9 @@ class PodWorker:
         spec_grace = (self.pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
         return float(min(float(spec_grace), self.settings.max_grace))
 
-    async def _terminate(self, process: asyncio.subprocess.Process, waiter: asyncio.Task[int]) -> None:
+    async def _terminate(
+        self, process: asyncio.subprocess.Process, waiter: asyncio.Task[int]
+    ) -> None:
         """SIGTERM to the process group, SIGKILL after the grace period."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGTERM)
@@ -419,6 +477,3 @@ class PodWorker:
                 os.killpg(process.pid, signal.SIGKILL)
             with contextlib.suppress(Exception):
                 await process.wait()
-
-
-

@@ -51,7 +51,9 @@ def _safe_relative(path: str) -> PurePosixPath:
 
 def _write_items(target: Path, data: Mapping[str, bytes], items: list[JsonDict] | None) -> None:
     if items:
-        chosen = {item["key"]: item.get("path", item["key"]) for item in items if item.get("key") in data}
+        chosen = {
+            item["key"]: item.get("path", item["key"]) for item in items if item.get("key") in data
+        }
     else:
         chosen = {key: key for key in data}
     for key, relative in chosen.items():
@@ -60,8 +62,12 @@ def _write_items(target: Path, data: Mapping[str, bytes], items: list[JsonDict] 
         destination.write_bytes(data[key])
 
 
-def materialise(pod_spec: Mapping[str, Any], root: Path, secrets: Mapping[str, JsonDict | None],
-                configmaps: Mapping[str, JsonDict | None]) -> dict[str, Path]:
+def materialise(
+    pod_spec: Mapping[str, Any],
+    root: Path,
+    secrets: Mapping[str, JsonDict | None],
+    configmaps: Mapping[str, JsonDict | None],
+) -> dict[str, Path]:
     """Create every volume under ``root``; returns volume name -> host directory.
 
     Raises :class:`ConfigError` like the kubelet's ``MountVolume.SetUp failed`` when a
@@ -82,7 +88,8 @@ def materialise(pod_spec: Mapping[str, Any], root: Path, secrets: Mapping[str, J
                 if source.get("optional"):
                     continue
                 raise ConfigError(
-                    f'MountVolume.SetUp failed for volume "{name}" : configmap "{source.get("name")}" not found'
+                    f'MountVolume.SetUp failed for volume "{name}" : '
+                    f'configmap "{source.get("name")}" not found'
                 )
             _check_items(name, source.get("items"), configmap_data(obj), source.get("optional"))
             _write_items(target, configmap_data(obj), source.get("items"))
@@ -93,22 +100,27 @@ def materialise(pod_spec: Mapping[str, Any], root: Path, secrets: Mapping[str, J
                 if source.get("optional"):
                     continue
                 raise ConfigError(
-                    f'MountVolume.SetUp failed for volume "{name}" : secret "{source.get("secretName")}" not found'
+                    f'MountVolume.SetUp failed for volume "{name}" : '
+                    f'secret "{source.get("secretName")}" not found'
                 )
             _check_items(name, source.get("items"), secret_data(obj), source.get("optional"))
             _write_items(target, secret_data(obj), source.get("items"))
         else:
             kinds = sorted(k for k in volume if k != "name")
-            raise ConfigError(f'volume "{name}": type {kinds} is not supported by the devcluster kubelet')
+            raise ConfigError(
+                f'volume "{name}": type {kinds} is not supported by the devcluster kubelet'
+            )
     return result
 
 
-def _check_items(name: str, items: list[JsonDict] | None, data: Mapping[str, bytes], optional: Any) -> None:
+def _check_items(
+    name: str, items: list[JsonDict] | None, data: Mapping[str, bytes], optional: Any
+) -> None:
     for item in items or []:
         if item.get("key") not in data and not optional:
             raise ConfigError(
-                f'MountVolume.SetUp failed for volume "{name}" : configmap references non-existent config key: '
-                f"{item.get('key')}"
+                f'MountVolume.SetUp failed for volume "{name}" : '
+                f"configmap references non-existent config key: {item.get('key')}"
             )
 
 

@@ -1,0 +1,419 @@
+"""The node: watches Jobs and Pods, runs the Job controller and the kubelet side by side.
+
+Two halves share one event loop and two watch caches (informers):
+
+- the **Job controller**: every Job or Pod event queues the Job's key; workers sync
+  one key at a time (never the same key twice at once, like client-go's work queue),
+  reading the Job and its Pods fresh from the API (so a Pod it just created is always
+  seen: no "expectations" bookkeeping) and applying :func:`.controller.reconcile`;
+- the **kubelet**: every Pod that is not terminal and not yet known gets a
+  :class:`.runtime.PodWorker`; a Pod deleted, or marked for deletion, has its
+  processes stopped.
+
+Watches resume from the last resourceVersion and relist on 410 Gone or any error.
+
+Restarts: a Pod found running (a container ``running`` or ``terminated``) that no
+worker of this process runs was started by a previous kubelet: its processes are
+killed (:func:`.runtime.kill_leftovers`) and it is marked Failed the way pod GC marks
+the Pods of a lost node (``DisruptionTarget``/``DeletionByPodGC``); the Job
+controller then retries it per ``backoffLimit`` (or ignores it, with a
+``podFailurePolicy`` Ignore rule on DisruptionTarget, as on a real cluster). On
+SIGTERM the node shuts down gracefully: running Pods are stopped and marked Failed
+with the real graceful-node-shutdown status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import controller, podstatus
+from .client import ApiError, Client, resource_path
+from .runtime import PodWorker, RuntimeSettings, kill_leftovers, now
+
+JsonDict = dict[str, Any]
+Key = tuple[str, str]
+Handler = Callable[[str, JsonDict], None]
+log = logging.getLogger(__name__)
+
+WATCH_TIMEOUT = 290.0
+ERROR_DELAY = 1.0
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    namespaces: tuple[str, ...] = ()  # empty: all namespaces
+    workers: int = 16
+    controller: controller.ControllerSettings = field(default_factory=controller.ControllerSettings)
+    runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
+
+
+class _Expired(Exception):
+    """The watch's resourceVersion is too old (410): relist."""
+
+
+class Informer:
+    """List, then watch from the list's resourceVersion; a cache of the objects seen."""
+
+    def __init__(
+        self, client: Client, api_version: str, plural: str, namespace: str | None, handler: Handler
+    ) -> None:
+        self.client = client
+        self.path = resource_path(api_version, plural, namespace)
+        self.handler = handler
+        self.cache: dict[Key, JsonDict] = {}
+        self.synced = asyncio.Event()
+
+    @staticmethod
+    def key(obj: JsonDict) -> Key:
+        return (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+
+    async def run(self) -> None:
+        while True:
+            try:
+                version = await self._relist()
+                self.synced.set()
+                while True:
+                    version = await self._watch(version)
+            except asyncio.CancelledError:
+                raise
+            except _Expired:
+                log.info("watch of %s expired: relisting", self.path)
+            except Exception as exc:
+                log.warning("watch of %s failed (%s): relisting", self.path, exc)
+                await asyncio.sleep(ERROR_DELAY)
+
+    async def _relist(self) -> str:
+        listing = await self.client.get(self.path)
+        seen: set[Key] = set()
+        for obj in listing.get("items") or []:
+            key = self.key(obj)
+            seen.add(key)
+            old = self.cache.get(key)
+            self.cache[key] = obj
+            if old is None:
+                self.handler("ADDED", obj)
+            elif old["metadata"].get("resourceVersion") != obj["metadata"].get("resourceVersion"):
+                self.handler("MODIFIED", obj)
+        for key in [k for k in self.cache if k not in seen]:
+            self.handler("DELETED", self.cache.pop(key))
+        return str(listing.get("metadata", {}).get("resourceVersion", ""))
+
+    async def _watch(self, version: str) -> str:
+        params = {"resourceVersion": version, "allowWatchBookmarks": "true"}
+        async for event in self.client.watch(self.path, params, WATCH_TIMEOUT):
+            kind = event.get("type")
+            obj = event.get("object") or {}
+            if kind == "ERROR":
+                if obj.get("code") == 410:
+                    raise _Expired()
+                raise ApiError(int(obj.get("code") or 500), obj)
+            version = str(obj.get("metadata", {}).get("resourceVersion", version))
+            if kind == "BOOKMARK":
+                continue
+            key = self.key(obj)
+            if kind == "DELETED":
+                self.cache.pop(key, None)
+            else:
+                self.cache[key] = obj
+            self.handler(str(kind), obj)
+        return version
+
+
+class WorkQueue:
+    """Keys to sync: deduplicated, and never handed to two workers at once."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[Key] = asyncio.Queue()
+        self._dirty: set[Key] = set()
+        self._processing: set[Key] = set()
+
+    def add(self, key: Key) -> None:
+        if key in self._dirty:
+            return
+        self._dirty.add(key)
+        if key not in self._processing:
+            self._queue.put_nowait(key)
+
+    def add_after(self, key: Key, delay: float) -> None:
+        asyncio.get_running_loop().call_later(max(delay, 0.0), self.add, key)
+
+    async def get(self) -> Key:
+        key = await self._queue.get()
+        self._dirty.discard(key)
+        self._processing.add(key)
+        return key
+
+    def done(self, key: Key) -> None:
+        self._processing.discard(key)
+        if key in self._dirty:
+            self._queue.put_nowait(key)
+
+
+def _job_of(pod: JsonDict) -> str | None:
+    for ref in pod["metadata"].get("ownerReferences") or []:
+        if (
+            ref.get("controller")
+            and ref.get("kind") == "Job"
+            and ref.get("apiVersion", "").startswith("batch/")
+        ):
+            return str(ref.get("name"))
+    return None
+
+
+def _was_started(pod: JsonDict) -> bool:
+    status = pod.get("status") or {}
+    if status.get("phase") == "Running":
+        return True
+    for cs in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
+        state = cs.get("state") or {}
+        if "running" in state or "terminated" in state:
+            return True
+    return False
+
+
+class Node:
+    def __init__(self, client: Client, workdir: Path, settings: NodeSettings) -> None:
+        self.client = client
+        self.workdir = workdir
+        self.settings = settings
+        self.queue = WorkQueue()
+        self.pods: dict[str, PodWorker] = {}  # uid -> worker, while it runs
+        self.finished: set[str] = set()  # uids this process ran to the end
+        self._tasks: set[asyncio.Task[Any]] = set()
+        scopes: list[str | None] = list(settings.namespaces) or [None]
+        self.informers = [Informer(client, "batch/v1", "jobs", ns, self._on_job) for ns in scopes]
+        self.informers += [Informer(client, "v1", "pods", ns, self._on_pod) for ns in scopes]
+
+    # --- running -------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event, on_ready: Callable[[], None] | None = None) -> None:
+        leftovers = kill_leftovers(self.workdir)
+        if leftovers:
+            log.warning("killed %d process group(s) left by a previous kubelet", leftovers)
+        informer_tasks = [asyncio.create_task(i.run()) for i in self.informers]
+        workers = [asyncio.create_task(self._worker()) for _ in range(self.settings.workers)]
+        try:
+            synced: asyncio.Task[Any] = asyncio.create_task(self._synced())
+            stopped: asyncio.Task[Any] = asyncio.create_task(stop.wait())
+            await asyncio.wait({synced, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            synced.cancel()
+            stopped.cancel()
+            if not stop.is_set() and on_ready is not None:
+                on_ready()
+            await stop.wait()
+        finally:
+            for task in informer_tasks + workers:
+                task.cancel()
+            await asyncio.gather(*informer_tasks, *workers, return_exceptions=True)
+            await self.shutdown()
+
+    async def _synced(self) -> None:
+        for informer in self.informers:
+            await informer.synced.wait()
+
+    async def shutdown(self) -> None:
+        running = list(self.pods.values())
+        for worker in running:
+            worker.shutdown()
+        tasks = [w.task for w in running if w.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.settings.runtime.max_grace + 5)
+        for task in list(self._tasks):
+            task.cancel()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- events ------------------------------------------------------------------------
+
+    def _on_job(self, kind: str, job: JsonDict) -> None:
+        self.queue.add(Informer.key(job))
+
+    def _on_pod(self, kind: str, pod: JsonDict) -> None:
+        meta = pod["metadata"]
+        job = _job_of(pod)
+        if job is not None:
+            self.queue.add((meta["namespace"], job))
+        uid = meta["uid"]
+        worker = self.pods.get(uid)
+        if kind == "DELETED":
+            if worker is not None:
+                worker.stop(gone=True)
+            return
+        if worker is not None:
+            if meta.get("deletionTimestamp"):
+                worker.stop()
+            return
+        node = (pod.get("spec") or {}).get("nodeName")
+        if node and node != self.settings.runtime.node_name:
+            return  # another node's Pod
+        if uid in self.finished or controller.is_terminal(pod):
+            return
+        if meta.get("deletionTimestamp"):
+            self._spawn(self._mark(pod, self._never_started(pod)))
+        elif _was_started(pod):
+            self._spawn(self._mark(pod, podstatus.lost(pod, now())))
+        else:
+            worker = PodWorker(
+                self.client, pod, self.workdir, self.settings.runtime, on_done=self._pod_done
+            )
+            self.pods[uid] = worker
+            worker.start()
+
+    def _pod_done(self, worker: PodWorker) -> None:
+        self.pods.pop(worker.uid, None)
+        self.finished.add(worker.uid)
+
+    @staticmethod
+    def _never_started(pod: JsonDict) -> JsonDict:
+        """A Pod deleted before it ran: Failed, its containers still waiting."""
+        record = podstatus.new_record(pod)
+        record.phase = "Failed"
+        return podstatus.render(record, now())
+
+    async def _mark(self, pod: JsonDict, status: JsonDict) -> None:
+        meta = pod["metadata"]
+        self.finished.add(meta["uid"])
+        body = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"]},
+            "status": status,
+        }
+        with contextlib.suppress(ApiError):
+            await self.client.request(
+                "PUT",
+                resource_path("v1", "pods", meta["namespace"], meta["name"]) + "/status",
+                body=body,
+            )
+
+    # --- the Job controller ----------------------------------------------------------------
+
+    async def _worker(self) -> None:
+        while True:
+            key = await self.queue.get()
+            try:
+                requeue = await self.sync_job(*key)
+            except asyncio.CancelledError:
+                raise
+            except ApiError as exc:
+                level = logging.DEBUG if exc.code == 409 else logging.WARNING
+                log.log(level, "sync of job %s/%s: %s", *key, exc)
+                requeue = 0.2
+            except Exception:
+                log.exception("sync of job %s/%s failed", *key)
+                requeue = ERROR_DELAY
+            finally:
+                self.queue.done(key)
+            if requeue is not None:
+                self.queue.add_after(key, requeue)
+
+    async def sync_job(self, namespace: str, name: str) -> float | None:
+        """One sync; returns when to sync again (None: on the next event)."""
+        job = await self.client.find(resource_path("batch/v1", "jobs", namespace, name))
+        listing = await self.client.get(
+            resource_path("v1", "pods", namespace),
+            labelSelector=f"batch.kubernetes.io/job-name={name}",
+        )
+        pods: list[JsonDict] = listing.get("items") or []
+        uid = job["metadata"]["uid"] if job is not None else None
+        for pod in pods:  # Pods of a Job that is gone (or was replaced): release them
+            if (
+                controller.controller_uid(pod) != uid
+                and controller.has_finalizer(pod)
+                and _job_of(pod) == name
+            ):
+                await self._remove_finalizer(pod)
+        if job is None:
+            return None
+        plan = controller.reconcile(
+            job, pods, datetime.datetime.now(datetime.UTC), self.settings.controller
+        )
+        for pod_name in plan.delete:
+            with contextlib.suppress(ApiError):
+                await self.client.request(
+                    "DELETE",
+                    resource_path("v1", "pods", namespace, pod_name),
+                    body={"propagationPolicy": "Background"},
+                )
+        for _ in range(plan.create):
+            await self.client.request(
+                "POST", resource_path("v1", "pods", namespace), body=controller.new_pod(job)
+            )
+        current = job.get("status") or {}
+        if plan.record is not None:
+            job = await self._write_status(job, plan.record)
+            current = plan.record
+        by_name = {p["metadata"]["name"]: p for p in pods}
+        for pod_name in plan.remove_finalizers:
+            await self._remove_finalizer(by_name[pod_name])
+        if plan.status != current:
+            job = await self._write_status(job, plan.status)
+        if plan.delete_job:
+            with contextlib.suppress(ApiError):
+                await self.client.request(
+                    "DELETE",
+                    resource_path("batch/v1", "jobs", namespace, name),
+                    body={
+                        "propagationPolicy": "Foreground",
+                        "preconditions": {"uid": job["metadata"]["uid"]},
+                    },
+                )
+        return plan.requeue_after
+
+    async def _write_status(self, job: JsonDict, status: JsonDict) -> JsonDict:
+        meta = job["metadata"]
+        body = {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "resourceVersion": meta["resourceVersion"],
+            },
+            "status": status,
+        }
+        path = resource_path("batch/v1", "jobs", meta["namespace"], meta["name"]) + "/status"
+        return await self.client.request("PUT", path, body=body)
+
+    async def _remove_finalizer(self, pod: JsonDict) -> None:
+        meta = pod["metadata"]
+        path = resource_path("v1", "pods", meta["namespace"], meta["name"])
+        for _ in range(5):
+            finalizers = [
+                f for f in meta.get("finalizers") or [] if f != controller.TRACKING_FINALIZER
+            ]
+            patch = {
+                "metadata": {
+                    "finalizers": finalizers or None,
+                    "resourceVersion": meta["resourceVersion"],
+                }
+            }
+            try:
+                await self.client.request(
+                    "PATCH", path, body=patch, content_type="application/merge-patch+json"
+                )
+                return
+            except ApiError as exc:
+                if exc.code == 404:
+                    return
+                if exc.code != 409:
+                    raise
+            fresh = await self.client.find(path)
+            if (
+                fresh is None
+                or fresh["metadata"]["uid"] != meta["uid"]
+                or not controller.has_finalizer(fresh)
+            ):
+                return
+            meta = fresh["metadata"]
+        raise ApiError(409, {"message": f"could not remove the finalizer of pod {meta['name']}"})
