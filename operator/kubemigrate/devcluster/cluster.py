@@ -115,6 +115,7 @@ class LocalCluster:
     postgres_base: str = ""
     metrics_port: int = 0
     health_port: int = 0
+    pg: postgres.PostgresServer | None = None
 
     # -- paths and environment ----------------------------------------------
 
@@ -164,9 +165,16 @@ class LocalCluster:
 
     def start_postgres(self) -> None:
         server = postgres.start()  # its own temp dir, which the unprivileged user can reach
+        self.pg = server
         self.postgres_base = str(server.base)
         self.database_url = server.create_database("app")
         self.save()
+
+    def create_database(self, name: str) -> str:
+        """A fresh database on the cluster's PostgreSQL; its URL."""
+        if self.pg is None:
+            raise ClusterError("the cluster's PostgreSQL is not running")
+        return self.pg.create_database(name)
 
     def start_apiserver(self) -> None:
         self._spawn(
@@ -179,7 +187,7 @@ class LocalCluster:
         self._spawn(
             "kubelet",
             [sys.executable, "-m", "kubemigrate.devcluster.kubelet", "--kubeconfig", str(self.kubeconfig),
-             "--workdir", str(self.workdir / "kubelet")],
+             "--workdir", str(self.workdir / "kubelet"), "--backoff-base", "0.5"],
         )
         wait_for(lambda: self._log_has("kubelet", "READY"), timeout=30, what="the kubelet stand-in")
 

@@ -70,7 +70,18 @@ class Outcome:
             text = json.dumps(data, separators=(",", ":"), default=str)
             if len(text.encode()) <= limit:
                 return text
-        return text[:limit]
+        # Last resort: the essentials only, still valid JSON the operator can read.
+        error = data.get("error") or {}
+        essentials = {
+            key: data[key] for key in ("v", "action", "ok", "exitCode", "batch", "counts") if key in data
+        }
+        essentials["truncated"] = True
+        if error:
+            essentials["error"] = {
+                "reason": error.get("reason"),
+                "message": str(error.get("message", "")).encode()[: limit // 2].decode(errors="ignore"),
+            }
+        return json.dumps(essentials, separators=(",", ":"), default=str)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Outcome:
@@ -106,5 +117,9 @@ def _drop_warnings(data: dict[str, Any]) -> None:
 
 def _clip_error(data: dict[str, Any]) -> None:
     error = data.get("error")
-    if error and isinstance(error.get("message"), str):
-        error["message"] = error["message"][:1024]
+    if error:
+        for key in ("findings", "completed", "planned", "detail"):
+            error.pop(key, None)
+        for key in ("message", "hint"):
+            if isinstance(error.get(key), str):
+                error[key] = error[key].encode()[:1024].decode(errors="ignore")

@@ -172,7 +172,8 @@ class PostgresStore:
                 hint="use the form postgresql://USER:PASSWORD@HOST:5432/DBNAME "
                 "(percent-encode special characters in the password)",
             ) from None
-        options = [str(params.get("options") or "")]
+        # libpq reads PGOPTIONS only when no options are given, and we always give some
+        options = [str(params.get("options") or os.environ.get("PGOPTIONS", ""))]
         options.append("-c TimeZone=UTC")
         if self._lock_timeout_ms is not None:
             options.append(f"-c lock_timeout={int(self._lock_timeout_ms)}")

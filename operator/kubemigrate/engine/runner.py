@@ -140,19 +140,20 @@ def _split_on_breakpoints(text: str) -> tuple[tuple[str, int], ...]:
 
 def prepare(step: Step, server_version_num: int) -> PreparedStep:
     """Split a step's SQL and decide how it runs, refusing what cannot run safely."""
-    if not _NEEDS_PARSER.search(step.sql):
-        chunks = _split_on_breakpoints(step.sql)
-        if all(";" not in text.rstrip().rstrip(";") for text, _ in chunks):
-            return PreparedStep(step=step, statements=chunks, transactional=True)
     from kubemigrate.domain import sql as sqlmod
 
     try:
+        if not _NEEDS_PARSER.search(step.sql):
+            sqlmod.check_syntax(step.sql)
+            chunks = _split_on_breakpoints(step.sql)
+            if all(";" not in text.rstrip().rstrip(";") for text, _ in chunks):
+                return PreparedStep(step=step, statements=chunks, transactional=True)
         analysed = sqlmod.analyse(step.sql, server_version_num=server_version_num or 170000)
     except sqlmod.SqlSyntaxError as exc:
         raise MigrationFailed(
             f"{step.name} ({step.direction}): {exc.message} at line {exc.line} (SQLSTATE 42601); "
             "nothing was run.",
-            hint="fix the SQL; files that need special handling are parsed before anything runs",
+            hint="fix the SQL; every file of the batch is parsed before anything runs",
             migration=step.name,
             sqlState="42601",
             position=f"line {exc.line}",

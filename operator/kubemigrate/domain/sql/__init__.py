@@ -10,7 +10,7 @@ stays cheap.
 """
 
 from .analysis import AnalysedSql, Statement, analyse, split_statements
-from .parsing import NO_TRANSACTION_DIRECTIVE, SqlSyntaxError
+from .parsing import NO_TRANSACTION_DIRECTIVE, SqlSyntaxError, check_syntax
 from .rollback import BREAKPOINT, InferredRollback, infer_rollback
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "SqlSyntaxError",
     "Statement",
     "analyse",
+    "check_syntax",
     "infer_rollback",
     "split_statements",
 ]
