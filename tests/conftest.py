@@ -37,13 +37,19 @@ def database_url(pg_server: postgres.PostgresServer) -> Iterator[str]:
 
 def cli_env(**extra: str) -> dict[str, str]:
     """The environment a user's shell would give kubemigrate: our venv first on PATH."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KUBEMIGRATE_", "NODE_ENV", "DATABASE_URL"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KUBEMIGRATE_", "NODE_ENV", "DATABASE_URL"))
+    }
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env.update(extra)
     return env
 
 
-def run_cli(*args: str, database_url: str | None = None, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, database_url: str | None = None, timeout: float = 120, **env: str
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``kubemigrate`` console script as a user would."""
     extra = dict(env)
     if database_url is not None:

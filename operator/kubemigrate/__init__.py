@@ -40,7 +40,10 @@ def apply_migrations(
     from kubemigrate.engine.session import open_runner
 
     options = RunOptions(
-        environment=Environment(environment), target=target, dry_run=dry_run, lock_wait_s=lock_wait_s
+        environment=Environment(environment),
+        target=target,
+        dry_run=dry_run,
+        lock_wait_s=lock_wait_s,
     )
     with open_runner(database_url, Path(directory), fmt=fmt, command="migrate") as runner:
         return runner.run(Action.MIGRATE, options)

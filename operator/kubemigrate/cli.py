@@ -35,7 +35,10 @@ app = typer.Typer(
 DatabaseUrl = Annotated[
     str,
     typer.Option(
-        "--database-url", envvar="DATABASE_URL", show_default=False, show_envvar=True,
+        "--database-url",
+        envvar="DATABASE_URL",
+        show_default=False,
+        show_envvar=True,
         help="libpq URL of the target database (never printed).",
     ),
 ]
@@ -46,27 +49,34 @@ Fmt = Annotated[
 Env = Annotated[
     str | None,
     typer.Option(
-        "--env", show_default=False,
-        help="development | staging | production (default: KUBEMIGRATE_ENV, NODE_ENV, development).",
+        "--env",
+        show_default=False,
+        help="development | staging | production "
+        "(default: KUBEMIGRATE_ENV, NODE_ENV, development).",
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 LogFormat = Annotated[
-    str | None, typer.Option("--log-format", help="json | console (default: json unless a terminal).")
+    str | None,
+    typer.Option("--log-format", help="json | console (default: json unless a terminal)."),
 ]
 ResultFile = Annotated[
     Path | None,
-    typer.Option("--result-file", help="Also write the JSON result here (a Job's termination message)."),
+    typer.Option(
+        "--result-file", help="Also write the JSON result here (a Job's termination message)."
+    ),
 ]
 RunId = Annotated[str | None, typer.Option("--run-id", help="Id recorded in the history table.")]
 LockWait = Annotated[
     float, typer.Option("--lock-wait", help="Seconds to wait for another run's migration lock.")
 ]
 LockTimeout = Annotated[
-    int | None, typer.Option("--lock-timeout", help="PostgreSQL lock_timeout in ms for each statement.")
+    int | None,
+    typer.Option("--lock-timeout", help="PostgreSQL lock_timeout in ms for each statement."),
 ]
 StatementTimeout = Annotated[
-    float | None, typer.Option("--statement-timeout", help="PostgreSQL statement_timeout in seconds.")
+    float | None,
+    typer.Option("--statement-timeout", help="PostgreSQL statement_timeout in seconds."),
 ]
 Target = Annotated[str | None, typer.Option("--target", help="A migration file name.")]
 
@@ -129,10 +139,15 @@ def _write_result(ctx: Context, outcome: Outcome) -> None:
     try:
         ctx.result_file.write_text(text)
     except OSError as exc:
-        print(f"warning: cannot write the result to {ctx.result_file}: {exc.strerror}", file=sys.stderr)
+        print(
+            f"warning: cannot write the result to {ctx.result_file}: {exc.strerror}",
+            file=sys.stderr,
+        )
 
 
-def _fail(ctx: Context, action: str, error: KubemigrateError, counts: Counts | None = None) -> NoReturn:
+def _fail(
+    ctx: Context, action: str, error: KubemigrateError, counts: Counts | None = None
+) -> NoReturn:
     outcome = Outcome(
         action=action,
         ok=False,
@@ -206,30 +221,48 @@ def _observer(ctx: Context, command: str) -> Any:
     return Observers(*observers)
 
 
-def _engine(ctx: Context, command: str, body: Callable[[Any], tuple[Outcome, str | None, int]], *, observe: bool = True, allow_empty: bool = False) -> NoReturn:
+def _engine(
+    ctx: Context,
+    command: str,
+    body: Callable[[Any], tuple[Outcome, str | None, int]],
+    *,
+    observe: bool = True,
+    allow_empty: bool = False,
+) -> NoReturn:
     """Open source + database, run ``body``, print and exit; errors go through ``_fail``."""
     from kubemigrate.engine.session import open_runner
 
     try:
         observer = _observer(ctx, command) if observe else None
         with open_runner(
-            ctx.database_url, ctx.directory, fmt=ctx.fmt, command=command, run_id=ctx.run_id,
-            lock_timeout_ms=ctx.lock_timeout_ms, statement_timeout_s=ctx.statement_timeout_s,
-            observer=observer, allow_empty=allow_empty,
+            ctx.database_url,
+            ctx.directory,
+            fmt=ctx.fmt,
+            command=command,
+            run_id=ctx.run_id,
+            lock_timeout_ms=ctx.lock_timeout_ms,
+            statement_timeout_s=ctx.statement_timeout_s,
+            observer=observer,
+            allow_empty=allow_empty,
         ) as runner:
             outcome, text, code = body(runner)
     except KubemigrateError as error:
         _fail(ctx, command, error)
     except typer.Exit:
         raise
-    except Exception as exc:  # noqa: BLE001 - the one place unexpected errors become messages
+    except Exception as exc:
         if os.environ.get("KUBEMIGRATE_DEBUG"):
             raise
-        _fail(ctx, command, KubemigrateError(
-            f"Unexpected {type(exc).__name__}: {scrub(str(exc), ctx.secrets)}",
-            hint="this is a bug in kubemigrate; re-run with KUBEMIGRATE_DEBUG=1 for a traceback "
-            "and report it",
-        ))
+        _fail(
+            ctx,
+            command,
+            KubemigrateError(
+                f"Unexpected {type(exc).__name__}: {scrub(str(exc), ctx.secrets)}",
+                hint="this is a bug in kubemigrate; re-run with KUBEMIGRATE_DEBUG=1 for a "
+                "traceback "
+                "and report it",
+            ),
+        )
     _finish(ctx, outcome, text, code)
 
 
@@ -244,11 +277,13 @@ def _summary(outcome: Outcome, verb: str) -> str:
     if outcome.dryRun:
         return ""
     if not outcome.migrations:
-        return f"Nothing to {verb}: {outcome.counts.applied} applied, {outcome.counts.pending} pending."
+        counts = outcome.counts
+        return f"Nothing to {verb}: {counts.applied} applied, {counts.pending} pending."
     shown = outcome.migrations[:20]
     names = "\n".join(f"  - {m.name} ({m.durationMs or 0:.0f} ms)" for m in shown)
     if len(outcome.migrations) > len(shown):
-        names += f"\n  ... and {len(outcome.migrations) - len(shown)} more (`kubemigrate history` lists them)"
+        more = len(outcome.migrations) - len(shown)
+        names += f"\n  ... and {more} more (`kubemigrate history` lists them)"
     batch = f" (batch {outcome.batch})" if outcome.batch else ""
     past = {"migrate": "Applied", "rollback": "Rolled back", "reset": "Rolled back"}.get(verb, verb)
     return f"✅ {past} {len(outcome.migrations)} migration(s){batch}:\n{names}\n"
@@ -257,7 +292,11 @@ def _summary(outcome: Outcome, verb: str) -> str:
 def _dry_run_text(plan: Any) -> str:
     if not plan.steps:
         return "Dry run: nothing to do.\n"
-    out = [f"Dry run: {len(plan.steps)} migration(s) would run" + (f" as batch {plan.batch}" if plan.batch else "") + ":"]
+    out = [
+        f"Dry run: {len(plan.steps)} migration(s) would run"
+        + (f" as batch {plan.batch}" if plan.batch else "")
+        + ":"
+    ]
     for step in plan.steps:
         out += ["", f"-- {step.name} ({step.direction})", step.sql.rstrip()]
     if plan.confirmation_phrase:
@@ -277,7 +316,9 @@ def migrate(
     as_json: Json = False,
     log_format: LogFormat = None,
     target: Target = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and its SQL; change nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and its SQL; change nothing.")
+    ] = False,
     lock_wait: LockWait = 60.0,
     lock_timeout: LockTimeout = None,
     statement_timeout: StatementTimeout = None,
@@ -285,10 +326,27 @@ def migrate(
     run_id: RunId = None,
 ) -> None:
     """Apply every pending migration as one new batch."""
-    ctx = Context(database_url, directory, fmt, env, as_json, log_format, result_file, run_id, lock_timeout, statement_timeout)
+    ctx = Context(
+        database_url,
+        directory,
+        fmt,
+        env,
+        as_json,
+        log_format,
+        result_file,
+        run_id,
+        lock_timeout,
+        statement_timeout,
+    )
 
     def body(runner: Any) -> tuple[Outcome, str | None, int]:
-        options = _options(environment=ctx.environment, target=target, dry_run=dry_run, lock_wait_s=lock_wait, run_id=run_id)
+        options = _options(
+            environment=ctx.environment,
+            target=target,
+            dry_run=dry_run,
+            lock_wait_s=lock_wait,
+            run_id=run_id,
+        )
         outcome = runner.run(Action.MIGRATE, options)
         if dry_run:
             plan, _ = runner.plan(Action.MIGRATE, options)
@@ -312,9 +370,15 @@ def rollback(
     env: Env = None,
     as_json: Json = False,
     log_format: LogFormat = None,
-    steps: Annotated[int | None, typer.Option("--steps", help="Undo this many batches.", min=1)] = None,
-    target: Annotated[str | None, typer.Option("--target", help="Undo every migration after this one.")] = None,
-    confirm: Annotated[str | None, typer.Option("--confirm", help="Production: the phrase naming the batch.")] = None,
+    steps: Annotated[
+        int | None, typer.Option("--steps", help="Undo this many batches.", min=1)
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", help="Undo every migration after this one.")
+    ] = None,
+    confirm: Annotated[
+        str | None, typer.Option("--confirm", help="Production: the phrase naming the batch.")
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be undone.")] = False,
     lock_wait: LockWait = 60.0,
     lock_timeout: LockTimeout = None,
@@ -323,11 +387,29 @@ def rollback(
     run_id: RunId = None,
 ) -> None:
     """Undo the last batch (or N batches, or down to a target), newest first."""
-    ctx = Context(database_url, directory, fmt, env, as_json, log_format, result_file, run_id, lock_timeout, statement_timeout)
+    ctx = Context(
+        database_url,
+        directory,
+        fmt,
+        env,
+        as_json,
+        log_format,
+        result_file,
+        run_id,
+        lock_timeout,
+        statement_timeout,
+    )
 
     def body(runner: Any) -> tuple[Outcome, str | None, int]:
-        options = _options(environment=ctx.environment, steps=steps, target=target, confirm=confirm,
-                           dry_run=dry_run, lock_wait_s=lock_wait, run_id=run_id)
+        options = _options(
+            environment=ctx.environment,
+            steps=steps,
+            target=target,
+            confirm=confirm,
+            dry_run=dry_run,
+            lock_wait_s=lock_wait,
+            run_id=run_id,
+        )
         if dry_run:
             outcome = runner.run(Action.ROLLBACK, options)
             plan, _ = runner.plan(Action.ROLLBACK, options)
@@ -352,8 +434,12 @@ def status(
     env: Env = None,
     as_json: Json = False,
     log_format: LogFormat = None,
-    fail_on_pending: Annotated[bool, typer.Option("--fail-on-pending", help="Exit 3 when anything is pending.")] = False,
-    metadata_file: Annotated[Path | None, typer.Option("--metadata-file", help="Also write the JSON report here.")] = None,
+    fail_on_pending: Annotated[
+        bool, typer.Option("--fail-on-pending", help="Exit 3 when anything is pending.")
+    ] = False,
+    metadata_file: Annotated[
+        Path | None, typer.Option("--metadata-file", help="Also write the JSON report here.")
+    ] = None,
     result_file: ResultFile = None,
     run_id: RunId = None,
 ) -> None:
@@ -364,13 +450,23 @@ def status(
         from kubemigrate.engine import report
 
         state = runner.state(with_rollbacks=True)
-        rep = report.build(runner.source.migrations, state.applied, rollbacks=state.rollbacks,
-                           dirty=state.dirty, warnings=runner.source.warnings)
+        rep = report.build(
+            runner.source.migrations,
+            state.applied,
+            rollbacks=state.rollbacks,
+            dirty=state.dirty,
+            warnings=runner.source.warnings,
+        )
         if metadata_file is not None:
             metadata_file.write_text(json.dumps(rep.to_dict(), indent=2) + "\n")
-        outcome = Outcome(action="status", ok=True, counts=runner.counts(state),
-                          drift=bool(rep.findings), dirty=bool(rep.dirty),
-                          warnings=tuple(rep.warning_lines()) + runner.source.warnings)
+        outcome = Outcome(
+            action="status",
+            ok=True,
+            counts=runner.counts(state),
+            drift=bool(rep.findings),
+            dirty=bool(rep.dirty),
+            warnings=tuple(rep.warning_lines()) + runner.source.warnings,
+        )
         code = ExitCode.PENDING if fail_on_pending and rep.pending else ExitCode.OK
         if ctx.json:
             print(json.dumps(rep.to_dict()))
@@ -405,7 +501,12 @@ def verify(
                 print(scrub(text, ctx.secrets), file=sys.stderr)
                 text = ""
             return outcome, text, outcome.exitCode
-        return outcome, f"✅ Integrity verified: {outcome.counts.applied} applied migration(s) match their files.", 0
+        return (
+            outcome,
+            f"✅ Integrity verified: {outcome.counts.applied} applied migration(s) "
+            "match their files.",
+            0,
+        )
 
     _engine(ctx, "verify", body, observe=False, allow_empty=True)
 
@@ -418,7 +519,9 @@ def plan(
     env: Env = None,
     as_json: Json = False,
     log_format: LogFormat = None,
-    for_action: Annotated[str, typer.Option("--for", help="migrate | rollback | reset")] = "migrate",
+    for_action: Annotated[
+        str, typer.Option("--for", help="migrate | rollback | reset")
+    ] = "migrate",
     steps: Annotated[int | None, typer.Option("--steps", min=1)] = None,
     target: Target = None,
     lock_wait: LockWait = 60.0,
@@ -429,13 +532,30 @@ def plan(
 ) -> None:
     """What migrate, rollback or reset would do now, with the confirmation phrase; read-only."""
     del lock_wait  # accepted for symmetry with the Job's flags; a plan takes no lock
-    ctx = Context(database_url, directory, fmt, env, as_json, log_format, result_file, run_id, lock_timeout, statement_timeout)
+    ctx = Context(
+        database_url,
+        directory,
+        fmt,
+        env,
+        as_json,
+        log_format,
+        result_file,
+        run_id,
+        lock_timeout,
+        statement_timeout,
+    )
     try:
         action = Action(for_action)
         if action not in (Action.MIGRATE, Action.ROLLBACK, Action.RESET):
             raise ValueError
     except ValueError:
-        _fail(ctx, "plan", UsageError(f"--for {for_action!r} is not plannable.", hint="use migrate, rollback or reset"))
+        _fail(
+            ctx,
+            "plan",
+            UsageError(
+                f"--for {for_action!r} is not plannable.", hint="use migrate, rollback or reset"
+            ),
+        )
 
     def body(runner: Any) -> tuple[Outcome, str | None, int]:
         options = _options(environment=ctx.environment, steps=steps, target=target, dry_run=True)
@@ -464,7 +584,9 @@ def reset(
     ctx = Context(database_url, directory, fmt, env, as_json, log_format, result_file, run_id)
 
     def body(runner: Any) -> tuple[Outcome, str | None, int]:
-        options = _options(environment=ctx.environment, force=force, lock_wait_s=lock_wait, run_id=run_id)
+        options = _options(
+            environment=ctx.environment, force=force, lock_wait_s=lock_wait, run_id=run_id
+        )
         outcome = runner.run(Action.RESET, options)
         text = _summary(outcome, "reset")
         if reapply:
@@ -483,7 +605,10 @@ def repair(
     env: Env = None,
     as_json: Json = False,
     log_format: LogFormat = None,
-    accept_checksum: Annotated[list[str] | None, typer.Option("--accept-checksum", help="Re-record this edited file's checksum.")] = None,
+    accept_checksum: Annotated[
+        list[str] | None,
+        typer.Option("--accept-checksum", help="Re-record this edited file's checksum."),
+    ] = None,
     lock_wait: LockWait = 60.0,
     result_file: ResultFile = None,
     run_id: RunId = None,
@@ -522,10 +647,16 @@ def baseline(
     ctx = Context(database_url, directory, fmt, env, as_json, log_format, result_file, run_id)
 
     def body(runner: Any) -> tuple[Outcome, str | None, int]:
-        options = _options(environment=ctx.environment, target=target, lock_wait_s=lock_wait, run_id=run_id)
+        options = _options(
+            environment=ctx.environment, target=target, lock_wait_s=lock_wait, run_id=run_id
+        )
         outcome = runner.run(Action.BASELINE, options)
         names = "\n".join(f"  - {m.name}" for m in outcome.migrations)
-        return outcome, f"📌 Baselined {len(outcome.migrations)} migration(s) without running them:\n{names}\n", 0
+        return (
+            outcome,
+            f"📌 Baselined {len(outcome.migrations)} migration(s) without running them:\n{names}\n",
+            0,
+        )
 
     _engine(ctx, "baseline", body)
 
@@ -548,14 +679,21 @@ def history(
 
         rows = runner.store.history(limit)
         if ctx.json:
-            print(json.dumps([{**row.__dict__, "at": row.at.isoformat()} for row in rows], default=str))
+            print(
+                json.dumps(
+                    [{**row.__dict__, "at": row.at.isoformat()} for row in rows], default=str
+                )
+            )
             raise typer.Exit(0)
         lines = ["🕘 Migration History", "================================"]
         for row in rows:
             extra = f" ({row.duration_ms:.0f} ms)" if row.duration_ms is not None else ""
             batch = f" batch {row.batch}" if row.batch is not None else ""
             err = f" - {row.error}" if row.error else ""
-            lines.append(f"  {fmt_time(row.at)} {row.action:<17} {row.migration or '-'}{batch}{extra} by {row.actor}{err}")
+            lines.append(
+                f"  {fmt_time(row.at)} {row.action:<17} {row.migration or '-'}{batch}{extra}"
+                f" by {row.actor}{err}"
+            )
         if not rows:
             lines.append("  (no history yet)")
         return Outcome(action="history", ok=True), "\n".join(lines) + "\n", 0
@@ -567,7 +705,9 @@ def history(
 def generate(
     name: Annotated[str, typer.Argument(help="What the migration does, e.g. add_orders.")],
     directory: Dir = Path("./drizzle"),
-    sql_file: Annotated[Path | None, typer.Option("--sql", help="Take the up SQL from this file ('-' for stdin).")] = None,
+    sql_file: Annotated[
+        Path | None, typer.Option("--sql", help="Take the up SQL from this file ('-' for stdin).")
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Write the next NNNN_name.sql and NNNN_name.down.sql and their journal entry."""

@@ -48,7 +48,9 @@ class Namespace:
         return self.kubectl("create", *args, "--dry-run=client", "-o", "yaml").stdout  # type: ignore[no-any-return]
 
     def secret(self, name: str, url: str) -> None:
-        self.apply(self.client_yaml("secret", "generic", name, f"--from-literal=DATABASE_URL={url}"))
+        self.apply(
+            self.client_yaml("secret", "generic", name, f"--from-literal=DATABASE_URL={url}")
+        )
 
     def configmap(self, name: str, directory: Path) -> None:
         args = [f"--from-file={directory}/"]
@@ -65,24 +67,30 @@ class Namespace:
 
     def wait_phase(self, run: str, phase: str, timeout: int = 90) -> dict[str, Any]:
         result = self.kubectl(
-            "wait", f"mr/{run}", f"--for=jsonpath={{.status.phase}}={phase}", f"--timeout={timeout}s",
+            "wait",
+            f"mr/{run}",
+            f"--for=jsonpath={{.status.phase}}={phase}",
+            f"--timeout={timeout}s",
             check=False,
         )
         body = self.get("mr", run)
-        assert result.returncode == 0, f"{run} never reached {phase}: {json.dumps(body.get('status'), indent=2)}"
+        assert result.returncode == 0, (
+            f"{run} never reached {phase}: {json.dumps(body.get('status'), indent=2)}"
+        )
         return body
 
     def events(self, run: str) -> list[dict[str, Any]]:
         return [
-            e for e in self.items("events")
-            if (e.get("involvedObject") or {}).get("name") == run
+            e for e in self.items("events") if (e.get("involvedObject") or {}).get("name") == run
         ]
 
 
 @pytest.fixture
 def namespace(cluster: LocalCluster) -> Namespace:
     name = f"e2e-{next(_names)}"
-    cluster.apply(cluster.kubectl("create", "namespace", name, "--dry-run=client", "-o", "yaml").stdout)
+    cluster.apply(
+        cluster.kubectl("create", "namespace", name, "--dry-run=client", "-o", "yaml").stdout
+    )
     return Namespace(cluster, name)
 
 

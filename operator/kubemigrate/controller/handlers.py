@@ -55,21 +55,33 @@ def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
 @kopf.on.resume(*RUNS)
 @kopf.on.create(*RUNS)
 def run_created(body: kopf.Body, memo: Any, **_: Any) -> None:
-    _guarded("run_created", memo, f"starting MigrationRun {body.metadata.name}",
-             lambda lc: lc.start(dict(body)))
+    _guarded(
+        "run_created",
+        memo,
+        f"starting MigrationRun {body.metadata.name}",
+        lambda lc: lc.start(dict(body)),
+    )
 
 
 @kopf.on.field(*RUNS, field="spec.confirm")
 def confirm_changed(body: kopf.Body, memo: Any, old: Any, new: Any, **_: Any) -> None:
     if old == new or new is None:
         return
-    _guarded("confirm_changed", memo, f"confirming MigrationRun {body.metadata.name}",
-             lambda lc: lc.confirm(dict(body)))
+    _guarded(
+        "confirm_changed",
+        memo,
+        f"confirming MigrationRun {body.metadata.name}",
+        lambda lc: lc.confirm(dict(body)),
+    )
 
 
 @kopf.on.event("batch", "v1", "jobs", labels=JOB_LABELS)
-def job_event(body: kopf.Body, memo: Any, type: str | None, **_: Any) -> None:  # noqa: A002 - kopf's name
+def job_event(body: kopf.Body, memo: Any, type: str | None, **_: Any) -> None:
     if type == "DELETED":
         return
-    _guarded("job_event", memo, f"reading Job {body.metadata.name}",
-             lambda lc: lc.job_changed(dict(body)))
+    _guarded(
+        "job_event",
+        memo,
+        f"reading Job {body.metadata.name}",
+        lambda lc: lc.job_changed(dict(body)),
+    )

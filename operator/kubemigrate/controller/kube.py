@@ -82,7 +82,9 @@ class Kube:
     def get_run(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.get(self.run_path(namespace, name))
 
-    def patch_run_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> dict[str, Any]:
+    def patch_run_status(
+        self, namespace: str, name: str, status: Mapping[str, Any]
+    ) -> dict[str, Any]:
         return self.request(
             "PATCH",
             self.run_path(namespace, name) + "/status",
@@ -92,7 +94,9 @@ class Kube:
 
     # -- Jobs, pods, ConfigMaps ------------------------------------------------
 
-    def create_or_adopt(self, collection: str, body: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    def create_or_adopt(
+        self, collection: str, body: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], bool]:
         """Create, or return the existing object of that name (created=False).
 
         Deterministic names make a retried handler or a restarted operator find what
@@ -117,7 +121,9 @@ class Kube:
 
     def job_pods(self, namespace: str, job_name: str) -> list[dict[str, Any]]:
         result = self.request(
-            "GET", f"/api/v1/namespaces/{namespace}/pods", query={"labelSelector": f"job-name={job_name}"}
+            "GET",
+            f"/api/v1/namespaces/{namespace}/pods",
+            query={"labelSelector": f"job-name={job_name}"},
         )
         return list(result.get("items") or [])
 
@@ -127,7 +133,10 @@ class Kube:
 
     def exists(self, kind: str, namespace: str, name: str) -> bool:
         """Whether a Secret or ConfigMap exists; metadata only, never its data."""
-        return self.get(f"/api/v1/namespaces/{namespace}/{kind}/{name}", accept=METADATA_ONLY) is not None
+        return (
+            self.get(f"/api/v1/namespaces/{namespace}/{kind}/{name}", accept=METADATA_ONLY)
+            is not None
+        )
 
     def namespace_labels(self, namespace: str) -> dict[str, str]:
         found = self.get(f"/api/v1/namespaces/{namespace}", accept=METADATA_ONLY)
@@ -142,7 +151,10 @@ class Kube:
         event = {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"generateName": f"{metadata['name']}.", "namespace": metadata["namespace"]},
+            "metadata": {
+                "generateName": f"{metadata['name']}.",
+                "namespace": metadata["namespace"],
+            },
             "involvedObject": {
                 "apiVersion": run.get("apiVersion", f"{GROUP}/{VERSION}"),
                 "kind": run.get("kind", "MigrationRun"),

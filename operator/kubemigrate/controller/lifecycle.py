@@ -15,7 +15,12 @@ from typing import Any
 
 from kubemigrate.controller import jobs, results, translation
 from kubemigrate.controller.kube import Kube, now
-from kubemigrate.controller.spec import InvalidSpec, MigrationRunSpec, effective_environment, parse_spec
+from kubemigrate.controller.spec import (
+    InvalidSpec,
+    MigrationRunSpec,
+    effective_environment,
+    parse_spec,
+)
 from kubemigrate.domain.migrations import Action, Environment
 from kubemigrate.domain.outcome import Outcome
 from kubemigrate.domain.status import Phase, Reason, conditions, from_outcome, summary
@@ -75,8 +80,12 @@ class Lifecycle:
             "phase": str(phase),
             "observedGeneration": meta.get("generation"),
             "conditions": conditions(
-                old.get("conditions"), phase, reason=reason, message=message,
-                generation=meta.get("generation"), now=stamp,
+                old.get("conditions"),
+                phase,
+                reason=reason,
+                message=message,
+                generation=meta.get("generation"),
+                now=stamp,
             ),
             **fields,
         }
@@ -86,7 +95,9 @@ class Lifecycle:
             status["completedAt"] = stamp
         updated = self.kube.patch_run_status(meta["namespace"], meta["name"], status)
         if old.get("phase") != str(phase) or any(
-            c.get("reason") != reason for c in old.get("conditions") or () if c.get("status") == "True"
+            c.get("reason") != reason
+            for c in old.get("conditions") or ()
+            if c.get("status") == "True"
         ):
             self.kube.post_event(run, type_=event_type, reason=reason, message=message)
         self._log(run, status.get("jobName") or old.get("jobName")).info(
@@ -94,9 +105,17 @@ class Lifecycle:
         )
         return updated
 
-    def _fail_before_job(self, run: Mapping[str, Any], reason: str, message: str, action: str) -> None:
-        self._transition(run, Phase.FAILED, reason, message, event_type="Warning",
-                         error={"reason": reason, "message": message})
+    def _fail_before_job(
+        self, run: Mapping[str, Any], reason: str, message: str, action: str
+    ) -> None:
+        self._transition(
+            run,
+            Phase.FAILED,
+            reason,
+            message,
+            event_type="Warning",
+            error={"reason": reason, "message": message},
+        )
         outcome = results.failed_outcome(action, reason, message)
         self.metrics.run_finished(str(_meta(run)["namespace"]), self._database(run), outcome, None)
 
@@ -124,7 +143,8 @@ class Lifecycle:
         environment = self.environment(run, spec)
         if spec.action is Action.RESET and environment is Environment.PRODUCTION:
             self._fail_before_job(
-                run, Reason.REFUSED,
+                run,
+                Reason.REFUSED,
                 "reset is refused in production: it would roll back every migration; "
                 "create a rollback MigrationRun instead (it asks for a confirmation)",
                 action,
@@ -146,18 +166,24 @@ class Lifecycle:
         secret = spec.database.secret_ref.name
         if not self.kube.exists("secrets", namespace, secret):
             self._fail_before_job(
-                run, Reason.SECRET_NOT_FOUND,
+                run,
+                Reason.SECRET_NOT_FOUND,
                 f"Secret {namespace}/{secret} not found: create it with the database URL under key "
                 f"{spec.database.secret_ref.key} (kubectl create secret generic {secret} "
-                f"--from-literal={spec.database.secret_ref.key}=postgresql://...), then create the run again",
+                f"--from-literal={spec.database.secret_ref.key}=postgresql://...), "
+                "then create the run again",
                 action,
             )
             return False
         config_map = spec.source.config_map
-        if config_map is not None and not self.kube.exists("configmaps", namespace, config_map.name):
+        if config_map is not None and not self.kube.exists(
+            "configmaps", namespace, config_map.name
+        ):
             self._fail_before_job(
-                run, Reason.CONFIGMAP_NOT_FOUND,
-                f"ConfigMap {namespace}/{config_map.name} not found: create it from your migrations "
+                run,
+                Reason.CONFIGMAP_NOT_FOUND,
+                f"ConfigMap {namespace}/{config_map.name} not found: "
+                "create it from your migrations "
                 f"(kubectl create configmap {config_map.name} --from-file=drizzle/ "
                 "--from-file=drizzle/meta/), then create the run again",
                 action,
@@ -165,24 +191,36 @@ class Lifecycle:
             return False
         return True
 
-    def _launch(self, run: Mapping[str, Any], environment: Environment, *, mode: jobs.JobMode) -> None:
+    def _launch(
+        self, run: Mapping[str, Any], environment: Environment, *, mode: jobs.JobMode
+    ) -> None:
         meta = _meta(run)
         job = jobs.build_job(run, self.settings, environment=str(environment), mode=mode)
         name = job["metadata"]["name"]
         if mode == "plan":
-            message = f"planning the production rollback with the read-only Job {name} before asking for confirmation"
+            message = (
+                f"planning the production rollback with the read-only Job {name} "
+                "before asking for confirmation"
+            )
             reason = Reason.PLANNING
         else:
-            message = f"Job {name} runs {(run.get('spec') or {}).get('action', 'migrate')} ({environment})"
+            action = (run.get("spec") or {}).get("action", "migrate")
+            message = f"Job {name} runs {action} ({environment})"
             reason = Reason.JOB_CREATED
         if _status(run).get("jobName") != name or _status(run).get("phase") != Phase.RUNNING:
-            run = self._transition(run, Phase.RUNNING, reason, message, jobName=name, environment=str(environment))
+            run = self._transition(
+                run, Phase.RUNNING, reason, message, jobName=name, environment=str(environment)
+            )
         configmap = jobs.build_inline_configmap(run)
         if configmap is not None:
             self.kube.create_configmap(configmap)
         _, created = self.kube.create_job(job)
         if created and mode == "run":
-            self.metrics.run_started(str(meta["namespace"]), self._database(run), str((run.get("spec") or {}).get("action", "migrate")))
+            self.metrics.run_started(
+                str(meta["namespace"]),
+                self._database(run),
+                str((run.get("spec") or {}).get("action", "migrate")),
+            )
         self._log(run, name).info("job created" if created else "job adopted", mode=mode)
 
     # -- confirmation ----------------------------------------------------------
@@ -196,7 +234,9 @@ class Lifecycle:
         phrase = status.get("confirmationPhrase")
         if given != phrase:
             self._transition(
-                run, Phase.AWAITING_CONFIRMATION, Reason.CONFIRMATION_MISMATCH,
+                run,
+                Phase.AWAITING_CONFIRMATION,
+                Reason.CONFIRMATION_MISMATCH,
                 f"spec.confirm {given!r} does not match the planned rollback; set it to {phrase!r}",
                 event_type="Warning",
             )
@@ -210,7 +250,9 @@ class Lifecycle:
         """A finished Job's result goes into its run's status, exactly once."""
         state = results.job_state(job)
         meta = job.get("metadata") or {}
-        owner = next((o for o in meta.get("ownerReferences") or () if o.get("kind") == "MigrationRun"), None)
+        owner = next(
+            (o for o in meta.get("ownerReferences") or () if o.get("kind") == "MigrationRun"), None
+        )
         namespace = meta.get("namespace")
         if owner is None or not namespace:
             return
@@ -218,7 +260,10 @@ class Lifecycle:
         if run is None or _meta(run).get("uid") != owner.get("uid"):
             return
         status = _status(run)
-        if status.get("jobName") != meta.get("name") or Phase(status.get("phase", "Pending")).terminal:
+        if (
+            status.get("jobName") != meta.get("name")
+            or Phase(status.get("phase", "Pending")).terminal
+        ):
             return
         if not state.finished:
             problem = results.waiting_problem(self.kube.job_pods(namespace, meta["name"]))
@@ -229,11 +274,23 @@ class Lifecycle:
         pods = self.kube.job_pods(namespace, meta["name"])
         outcome, raw = results.outcome_from_pods(pods)
         if outcome is None:
-            problem = results.waiting_problem(pods) or raw or state.message or "the Job failed without a result"
-            reason = translation.job_reason(state.reason) if not state.succeeded else Reason.JOB_FAILED
-            outcome = results.failed_outcome(action, reason, f"{state.reason or 'Failed'}: {problem}")
+            problem = (
+                results.waiting_problem(pods)
+                or raw
+                or state.message
+                or "the Job failed without a result"
+            )
+            reason = (
+                translation.job_reason(state.reason) if not state.succeeded else Reason.JOB_FAILED
+            )
+            outcome = results.failed_outcome(
+                action, reason, f"{state.reason or 'Failed'}: {problem}"
+            )
         mode = (meta.get("labels") or {}).get(jobs.LABEL_MODE, "run")
-        duration = _seconds_between((job.get("status") or {}).get("startTime"), (job.get("status") or {}).get("completionTime") or now())
+        duration = _seconds_between(
+            (job.get("status") or {}).get("startTime"),
+            (job.get("status") or {}).get("completionTime") or now(),
+        )
         if mode == "plan" and outcome.ok:
             self._planned(run, outcome)
             return
@@ -242,23 +299,34 @@ class Lifecycle:
             self._transition(run, Phase.SUCCEEDED, Reason.SUCCEEDED, summary(outcome), **fields)
         else:
             reason = translation.failure_reason(outcome)
-            self._transition(run, Phase.FAILED, reason, summary(outcome), event_type="Warning", **fields)
+            self._transition(
+                run, Phase.FAILED, reason, summary(outcome), event_type="Warning", **fields
+            )
         self.metrics.run_finished(str(namespace), self._database(run), outcome, duration)
 
     def _planned(self, run: Mapping[str, Any], outcome: Outcome) -> None:
         names = [m.name for m in outcome.migrations]
         fields = from_outcome(outcome)
         if not names or not outcome.confirmation:
-            self._transition(run, Phase.SUCCEEDED, Reason.SUCCEEDED, "nothing to roll back", **fields)
-            self.metrics.run_finished(str(_meta(run)["namespace"]), self._database(run), outcome, None)
+            self._transition(
+                run, Phase.SUCCEEDED, Reason.SUCCEEDED, "nothing to roll back", **fields
+            )
+            self.metrics.run_finished(
+                str(_meta(run)["namespace"]), self._database(run), outcome, None
+            )
             return
         phrase = outcome.confirmation
         name = _meta(run)["name"]
         message = (
             f"production rollback would undo {', '.join(names)}; confirm with "
-            f"kubectl patch mr {name} --type merge -p '{{\"spec\":{{\"confirm\":\"{phrase}\"}}}}'"
+            f'kubectl patch mr {name} --type merge -p \'{{"spec":{{"confirm":"{phrase}"}}}}\''
         )
         self._transition(
-            run, Phase.AWAITING_CONFIRMATION, Reason.CONFIRMATION_REQUIRED, message,
-            confirmationPhrase=phrase, plannedMigrations=names, **fields,
+            run,
+            Phase.AWAITING_CONFIRMATION,
+            Reason.CONFIRMATION_REQUIRED,
+            message,
+            confirmationPhrase=phrase,
+            plannedMigrations=names,
+            **fields,
         )

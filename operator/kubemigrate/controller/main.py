@@ -15,7 +15,11 @@ from kubemigrate.settings import load_settings
 def run_operator(*, log_format: str | None = None) -> None:
     settings = load_settings()
     configure_logging(log_format or "json")
-    kopf.configure(log_format=kopf.LogFormat.JSON, verbose=bool(os.environ.get("KUBEMIGRATE_DEBUG")), debug=bool(os.environ.get("KUBEMIGRATE_DEBUG")))
+    kopf.configure(
+        log_format=kopf.LogFormat.JSON,
+        verbose=bool(os.environ.get("KUBEMIGRATE_DEBUG")),
+        debug=bool(os.environ.get("KUBEMIGRATE_DEBUG")),
+    )
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
     metrics = Metrics()
     server = metrics.serve(settings.metrics_port)

@@ -8,6 +8,7 @@ Tests use the same class, so the demo and the e2e tests exercise one rig.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -29,7 +30,9 @@ class ClusterError(RuntimeError):
     """A part of the local cluster did not start or stopped unexpectedly."""
 
 
-def wait_for(condition: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.05) -> None:
+def wait_for(
+    condition: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.05
+) -> None:
     """Poll ``condition`` until it holds; raise naming ``what`` when ``timeout`` passes."""
     deadline = time.monotonic() + timeout
     while True:
@@ -93,10 +96,8 @@ class Part:
         try:
             wait_for(lambda: not self.alive(), timeout=grace, what=f"{self.name} to stop")
         except ClusterError:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
     def kill(self) -> None:
         """SIGKILL, as a crashed node or OOM would: no clean-up runs."""
@@ -131,10 +132,17 @@ class LocalCluster:
         env.update(extra)
         return env
 
-    def kubectl(self, *args: str, input_text: str | None = None, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self, *args: str, input_text: str | None = None, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [str(bin_dir() / "kubectl"), *args], input=input_text, capture_output=True, text=True,
-            env=self.env(), timeout=timeout, check=False,
+            [str(bin_dir() / "kubectl"), *args],
+            input=input_text,
+            capture_output=True,
+            text=True,
+            env=self.env(),
+            timeout=timeout,
+            check=False,
         )
         if check and result.returncode != 0:
             raise ClusterError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
@@ -149,8 +157,13 @@ class LocalCluster:
         log = self.workdir / f"{name}.log"
         with log.open("ab") as out:
             process = subprocess.Popen(
-                command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=env or self.env(), cwd=self.workdir, start_new_session=True,
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env or self.env(),
+                cwd=self.workdir,
+                start_new_session=True,
             )
         part = Part(name=name, pid=process.pid, log=str(log))
         self.parts[name] = part
@@ -160,7 +173,9 @@ class LocalCluster:
     def _log_has(self, name: str, text: str) -> bool:
         path = Path(self.parts[name].log)
         if not self.parts[name].alive():
-            raise ClusterError(f"{name} exited during start-up:\n{path.read_text(errors='replace')[-3000:]}")
+            raise ClusterError(
+                f"{name} exited during start-up:\n{path.read_text(errors='replace')[-3000:]}"
+            )
         return path.exists() and text in path.read_text(errors="replace")
 
     def start_postgres(self) -> None:
@@ -179,15 +194,34 @@ class LocalCluster:
     def start_apiserver(self) -> None:
         self._spawn(
             "apiserver",
-            [sys.executable, "-m", "kubemigrate.devcluster.apiserver", "--port", "0", "--kubeconfig", str(self.kubeconfig)],
+            [
+                sys.executable,
+                "-m",
+                "kubemigrate.devcluster.apiserver",
+                "--port",
+                "0",
+                "--kubeconfig",
+                str(self.kubeconfig),
+            ],
         )
-        wait_for(lambda: self._log_has("apiserver", "READY "), timeout=30, what="the API server emulator")
+        wait_for(
+            lambda: self._log_has("apiserver", "READY "), timeout=30, what="the API server emulator"
+        )
 
     def start_kubelet(self) -> None:
         self._spawn(
             "kubelet",
-            [sys.executable, "-m", "kubemigrate.devcluster.kubelet", "--kubeconfig", str(self.kubeconfig),
-             "--workdir", str(self.workdir / "kubelet"), "--backoff-base", "0.5"],
+            [
+                sys.executable,
+                "-m",
+                "kubemigrate.devcluster.kubelet",
+                "--kubeconfig",
+                str(self.kubeconfig),
+                "--workdir",
+                str(self.workdir / "kubelet"),
+                "--backoff-base",
+                "0.5",
+            ],
         )
         wait_for(lambda: self._log_has("kubelet", "READY"), timeout=30, what="the kubelet stand-in")
 
@@ -201,14 +235,23 @@ class LocalCluster:
             **{f"KUBEMIGRATE_{k.upper()}": v for k, v in settings.items()},
         )
         part = self._spawn("operator", [str(bin_dir() / "kubemigrate"), "operator"], env=env)
-        wait_for(lambda: self._log_has("operator", "") and _http_ok(f"http://127.0.0.1:{self.health_port}/healthz"),
-                 timeout=60, what="the operator's health endpoint")
+        wait_for(
+            lambda: (
+                self._log_has("operator", "")
+                and _http_ok(f"http://127.0.0.1:{self.health_port}/healthz")
+            ),
+            timeout=60,
+            what="the operator's health endpoint",
+        )
         return part
 
     def apply_crds(self) -> None:
         self.kubectl("apply", "-f", str(repo_file("crds", "migrationruns.kubemigrate.io.yaml")))
-        wait_for(lambda: self.kubectl("get", "mr", "-A", check=False).returncode == 0,
-                 timeout=30, what="the MigrationRun API to be served")
+        wait_for(
+            lambda: self.kubectl("get", "mr", "-A", check=False).returncode == 0,
+            timeout=30,
+            what="the MigrationRun API to be served",
+        )
 
     def start(self, *, operator: bool = True) -> LocalCluster:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -221,7 +264,9 @@ class LocalCluster:
         return self
 
     def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as r:  # noqa: S310
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5
+        ) as r:
             return str(r.read().decode())
 
     # -- state and stopping ----------------------------------------------------
@@ -255,7 +300,9 @@ class LocalCluster:
             if part is not None:
                 part.stop()
         if self.postgres_base:
-            server = postgres.PostgresServer(base=Path(self.postgres_base), port=0, password="", bindir=postgres.find_bindir())
+            server = postgres.PostgresServer(
+                base=Path(self.postgres_base), port=0, password="", bindir=postgres.find_bindir()
+            )
             server.destroy() if remove else server.stop()
         if remove:
             shutil.rmtree(self.workdir, ignore_errors=True)

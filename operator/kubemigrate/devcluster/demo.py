@@ -70,7 +70,11 @@ def _client_yaml(cluster: LocalCluster, *args: str) -> str:
 
 def _wait_phase(cluster: LocalCluster, name: str) -> None:
     cluster.kubectl(
-        "wait", f"mr/{name}", "-n", NAMESPACE, "--for=jsonpath={.status.phase}=Succeeded",
+        "wait",
+        f"mr/{name}",
+        "-n",
+        NAMESPACE,
+        "--for=jsonpath={.status.phase}=Succeeded",
         "--timeout=60s",
     )
 
@@ -95,25 +99,64 @@ def run_demo(*, keep: bool = False, stop: bool = False) -> int:
         examples = repo_file("examples", "shop")
         _say("Applying a Secret, a ConfigMap of migrations and a MigrationRun with kubectl")
         cluster.apply(_client_yaml(cluster, "namespace", NAMESPACE))
-        cluster.apply(_client_yaml(cluster, "secret", "generic", "shop-db", "-n", NAMESPACE,
-                                   f"--from-literal=DATABASE_URL={cluster.database_url}"))
-        cluster.apply(_client_yaml(cluster, "configmap", "shop-migrations", "-n", NAMESPACE,
-                                   f"--from-file={examples}/", f"--from-file={examples}/meta/"))
+        cluster.apply(
+            _client_yaml(
+                cluster,
+                "secret",
+                "generic",
+                "shop-db",
+                "-n",
+                NAMESPACE,
+                f"--from-literal=DATABASE_URL={cluster.database_url}",
+            )
+        )
+        cluster.apply(
+            _client_yaml(
+                cluster,
+                "configmap",
+                "shop-migrations",
+                "-n",
+                NAMESPACE,
+                f"--from-file={examples}/",
+                f"--from-file={examples}/meta/",
+            )
+        )
         print(MIGRATE_RUN)
         print(cluster.apply(MIGRATE_RUN).rstrip())
-        _say("Waiting for it: kubectl wait mr/shop-migrate --for=jsonpath={.status.phase}=Succeeded")
+        _say(
+            "Waiting for it: kubectl wait mr/shop-migrate --for=jsonpath={.status.phase}=Succeeded"
+        )
         _wait_phase(cluster, "shop-migrate")
         _show(cluster, "get", "mr", "-n", NAMESPACE)
-        _show(cluster, "get", "mr", "shop-migrate", "-n", NAMESPACE, "-o", "jsonpath={.status.conditions[?(@.type==\"Complete\")].message}")
+        _show(
+            cluster,
+            "get",
+            "mr",
+            "shop-migrate",
+            "-n",
+            NAMESPACE,
+            "-o",
+            'jsonpath={.status.conditions[?(@.type=="Complete")].message}',
+        )
         _say("The status report (kubemigrate status against the demo database)")
-        subprocess.run([str(bin_dir() / "kubemigrate"), "status", "--dir", str(examples)],
-                       env=cluster.env(DATABASE_URL=cluster.database_url), check=False)
+        subprocess.run(
+            [str(bin_dir() / "kubemigrate"), "status", "--dir", str(examples)],
+            env=cluster.env(DATABASE_URL=cluster.database_url),
+            check=False,
+        )
         _say("Rolling back the last batch with a second MigrationRun")
         print(cluster.apply(ROLLBACK_RUN).rstrip())
         _wait_phase(cluster, "shop-rollback")
         _show(cluster, "get", "mr", "-n", NAMESPACE)
-        _say("Metrics from the operator (http://127.0.0.1:%d/metrics)" % cluster.metrics_port)
-        lines = [ln for ln in cluster.metrics().splitlines() if ln.startswith("kubemigrate_") and " 0.0" not in ln]
+        _say(f"Metrics from the operator (http://127.0.0.1:{cluster.metrics_port}/metrics)")
+        lines = [
+            ln
+            for ln in cluster.metrics().splitlines()
+            if ln.startswith("kubemigrate_")
+            and " 0.0" not in ln
+            and "_created" not in ln
+            and "_bucket" not in ln
+        ]
         print("\n".join(lines[:40]))
         print(f"\nDone in {time.monotonic() - started:.1f} s.")
         if keep:
@@ -129,7 +172,12 @@ def run_demo(*, keep: bool = False, stop: bool = False) -> int:
         print(f"\ndemo failed: {exc}", file=sys.stderr)
         for part in cluster.parts.values():
             print(f"--- {part.name} log (last lines) ---", file=sys.stderr)
-            print(Path(part.log).read_text(errors="replace")[-2000:] if Path(part.log).exists() else "", file=sys.stderr)
+            print(
+                Path(part.log).read_text(errors="replace")[-2000:]
+                if Path(part.log).exists()
+                else "",
+                file=sys.stderr,
+            )
         keep = False
         return 1
     finally:

@@ -88,7 +88,15 @@ class PostgresServer:
     def stop(self) -> None:
         if self.datadir.exists():
             _run_as_owner(
-                [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "-w", "stop"],
+                [
+                    str(self.bindir / "pg_ctl"),
+                    "-D",
+                    str(self.datadir),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ],
                 check=False,
             )
 
@@ -152,7 +160,17 @@ def start(
         for key, value in options.items():
             conf.write(f"{key} = '{value}'\n")
     _run_as_owner(
-        [str(bindir / "pg_ctl"), "-D", str(server.datadir), "-l", str(server.logfile), "-w", "-t", "60", "start"]
+        [
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(server.datadir),
+            "-l",
+            str(server.logfile),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ]
     )
     return server
 
@@ -172,4 +190,6 @@ def _run_as_owner(cmd: list[str], *, check: bool = True) -> None:
         cmd = ["runuser", "-u", UNPRIVILEGED_USER, "--", *cmd]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd="/")
     if check and result.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stderr}{result.stdout}")
+        raise RuntimeError(
+            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stderr}{result.stdout}"
+        )

@@ -22,7 +22,7 @@ class MigrationResult:
     name: str
     direction: str
     checksum: str | None = None
-    durationMs: float | None = None  # noqa: N815 - the CRD's camelCase field name
+    durationMs: float | None = None
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Outcome:
 
     action: str
     ok: bool
-    exitCode: int = 0  # noqa: N815
+    exitCode: int = 0
     batch: int | None = None
     migrations: tuple[MigrationResult, ...] = ()
     counts: Counts = field(default_factory=Counts)
@@ -47,7 +47,7 @@ class Outcome:
     dirty: bool = False
     confirmation: str | None = None
     """The phrase a production rollback must be confirmed with (plan / refusal)."""
-    dryRun: bool = False  # noqa: N815
+    dryRun: bool = False
     error: dict[str, Any] | None = None
     """``{reason, message, hint?, migration?, sqlState?, position?, ...}``."""
     warnings: tuple[str, ...] = ()
@@ -73,13 +73,17 @@ class Outcome:
         # Last resort: the essentials only, still valid JSON the operator can read.
         error = data.get("error") or {}
         essentials = {
-            key: data[key] for key in ("v", "action", "ok", "exitCode", "batch", "counts") if key in data
+            key: data[key]
+            for key in ("v", "action", "ok", "exitCode", "batch", "counts")
+            if key in data
         }
         essentials["truncated"] = True
         if error:
             essentials["error"] = {
                 "reason": error.get("reason"),
-                "message": str(error.get("message", "")).encode()[: limit // 2].decode(errors="ignore"),
+                "message": str(error.get("message", ""))
+                .encode()[: limit // 2]
+                .decode(errors="ignore"),
             }
         return json.dumps(essentials, separators=(",", ":"), default=str)
 
@@ -87,7 +91,7 @@ class Outcome:
     def from_dict(cls, data: dict[str, Any]) -> Outcome:
         migrations = tuple(MigrationResult(**m) for m in data.get("migrations", ()))
         counts = Counts(**data.get("counts", {}))
-        known = {f for f in cls.__dataclass_fields__} - {"migrations", "counts"}
+        known = set(cls.__dataclass_fields__) - {"migrations", "counts"}
         rest = {k: v for k, v in data.items() if k in known}
         if "warnings" in rest:
             rest["warnings"] = tuple(rest["warnings"])

@@ -59,9 +59,7 @@ def check_integrity(
     for row in applied:
         migration = by_name.get(row.name)
         if migration is None:
-            findings.append(
-                Finding(FindingKind.MISSING, row.name, "applied, but its file is gone")
-            )
+            findings.append(Finding(FindingKind.MISSING, row.name, "applied, but its file is gone"))
         elif row.checksum and row.checksum != migration.checksum:
             findings.append(
                 Finding(
@@ -107,7 +105,9 @@ def integrity_error(findings: Sequence[Finding]) -> IntegrityError:
     return IntegrityError(
         f"Integrity check failed; nothing was run:\n{lines}",
         hint="; ".join(hints),
-        findings=[{"kind": str(f.kind), "migration": f.migration, "detail": f.detail} for f in findings],
+        findings=[
+            {"kind": str(f.kind), "migration": f.migration, "detail": f.detail} for f in findings
+        ],
     )
 
 

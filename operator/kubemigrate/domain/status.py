@@ -42,7 +42,7 @@ class Reason(StrEnum):
     CONFIRMATION_MISMATCH = "ConfirmationMismatch"
     SUCCEEDED = "Succeeded"
     INVALID_SPEC = "InvalidSpec"
-    SECRET_NOT_FOUND = "SecretNotFound"
+    SECRET_NOT_FOUND = "SecretNotFound"  # noqa: S105 - a reason, not a secret
     CONFIGMAP_NOT_FOUND = "ConfigMapNotFound"
     JOB_FAILED = "JobFailed"
     JOB_LOST = "JobLost"
@@ -122,7 +122,8 @@ def summary(outcome: Outcome) -> str:
         return str(error.get("message") or "the run failed")
     names = [m.name for m in outcome.migrations]
     if outcome.action in ("migrate", "rollback", "reset", "baseline") and not names:
-        return f"nothing to {outcome.action}: {outcome.counts.applied} applied, {outcome.counts.pending} pending"
+        counts = outcome.counts
+        return f"nothing to {outcome.action}: {counts.applied} applied, {counts.pending} pending"
     if names:
         verb = {"migrate": "applied", "rollback": "rolled back", "reset": "rolled back"}.get(
             outcome.action, outcome.action

@@ -18,7 +18,10 @@ from typing import Any
 from kubemigrate.domain.errors import SourceError, UsageError
 from kubemigrate.engine.sources import drizzle, read_text
 
-TEMPLATE = "-- Write the migration's SQL here; separate statements with a line\n-- --> statement-breakpoint\n"
+TEMPLATE = (
+    "-- Write the migration's SQL here; separate statements with a line\n"
+    "-- --> statement-breakpoint\n"
+)
 
 
 @dataclass(frozen=True)
@@ -36,14 +39,20 @@ class Generated:
         return "\n".join(out) + "\n"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"up": str(self.up), "down": str(self.down), "journal": str(self.journal),
-                "uninvertible": list(self.uninvertible)}
+        return {
+            "up": str(self.up),
+            "down": str(self.down),
+            "journal": str(self.journal),
+            "uninvertible": list(self.uninvertible),
+        }
 
 
 def slug(name: str) -> str:
     cleaned = re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
     if not cleaned:
-        raise UsageError(f"{name!r} cannot name a migration.", hint="use letters and digits, e.g. add_orders")
+        raise UsageError(
+            f"{name!r} cannot name a migration.", hint="use letters and digits, e.g. add_orders"
+        )
     return cleaned[:60]
 
 
@@ -64,7 +73,8 @@ def _down_for(up: str) -> tuple[str, tuple[str, ...]]:
         inferred = sqlmod.infer_rollback(up)
     except sqlmod.SqlSyntaxError as exc:
         raise UsageError(
-            f"The up SQL does not parse: {exc} at line {exc.line}.", hint="fix the SQL and run generate again"
+            f"The up SQL does not parse: {exc} at line {exc.line}.",
+            hint="fix the SQL and run generate again",
         ) from None
     header = ""
     if inferred.uninvertible:
@@ -87,7 +97,10 @@ def generate_migration(directory: Path, name: str, sql_file: Path | None = None)
     tag = f"{index:04d}_{tag_name}"
     up_path, down_path = directory / f"{tag}.sql", directory / f"{tag}.down.sql"
     if up_path.exists():
-        raise SourceError(f"{up_path} already exists.", hint="the journal and the files disagree; check meta/_journal.json")
+        raise SourceError(
+            f"{up_path} already exists.",
+            hint="the journal and the files disagree; check meta/_journal.json",
+        )
     uninvertible: tuple[str, ...] = ()
     if up == TEMPLATE:
         down = "-- Write the SQL that undoes the up migration here\n"
@@ -97,7 +110,13 @@ def generate_migration(directory: Path, name: str, sql_file: Path | None = None)
     up_path.write_text(up if up.endswith("\n") else up + "\n")
     down_path.write_text(down)
     journal["entries"].append(
-        {"idx": index, "version": "7", "when": int(time.time() * 1000), "tag": tag, "breakpoints": True}
+        {
+            "idx": index,
+            "version": "7",
+            "when": int(time.time() * 1000),
+            "tag": tag,
+            "breakpoints": True,
+        }
     )
     journal_path.write_text(json.dumps(journal, indent=2) + "\n")
     return Generated(up=up_path, down=down_path, journal=journal_path, uninvertible=uninvertible)

@@ -211,8 +211,10 @@ class PostgresStore:
         message = self.scrub(str(exc).strip())
         state = getattr(exc, "sqlstate", None) or ""
         lowered = message.lower()
-        if isinstance(exc, psycopg.ProgrammingError) or "invalid dsn" in lowered or (
-            "invalid" in lowered and "option" in lowered
+        if (
+            isinstance(exc, psycopg.ProgrammingError)
+            or "invalid dsn" in lowered
+            or ("invalid" in lowered and "option" in lowered)
         ):
             return UsageError(
                 f"The database URL is malformed: {message}",
@@ -263,7 +265,13 @@ class PostgresStore:
         batch_sql = f"SELECT COALESCE(MAX(batch_number), 0) FROM {TRACKING_TABLE}"
         if has_extra:
             dirty = tuple(
-                DirtyState(migration=r[0], statement=r[1], total_statements=r[2], error=r[3] or "", marked_at=r[4])
+                DirtyState(
+                    migration=r[0],
+                    statement=r[1],
+                    total_statements=r[2],
+                    error=r[3] or "",
+                    marked_at=r[4],
+                )
                 for r in self.conn.execute(
                     f"SELECT migration_name, statement_index, total_statements, error, marked_at "
                     f"FROM {DIRTY_TABLE} ORDER BY marked_at"
@@ -283,7 +291,10 @@ class PostgresStore:
                 )
         row = self.conn.execute(batch_sql).fetchone()
         return StoreState(
-            applied=applied, dirty=dirty, next_batch=int(row[0] if row else 0) + 1, rollbacks=rollbacks
+            applied=applied,
+            dirty=dirty,
+            next_batch=int(row[0] if row else 0) + 1,
+            rollbacks=rollbacks,
         )
 
     def _has_extra_tables(self) -> bool:
@@ -331,7 +342,9 @@ class PostgresStore:
         if not row:
             return None
         started = row[2].strftime("%Y-%m-%d %H:%M:%S UTC") if row[2] else "unknown"
-        return f"pid {row[0]} ({row[1] or 'no application_name'}, connected since {started}, {row[3]})"
+        return (
+            f"pid {row[0]} ({row[1] or 'no application_name'}, connected since {started}, {row[3]})"
+        )
 
     def acquire_lock(
         self, wait_seconds: float, on_wait: Callable[[str | None], None] | None = None
@@ -349,7 +362,8 @@ class PostgresStore:
             holder = self.lock_holder()
             if time.monotonic() >= deadline:
                 raise LockTimeout(
-                    f"Another migration run holds the lock: {holder or 'a session that just ended'}; "
+                    "Another migration run holds the lock: "
+                    f"{holder or 'a session that just ended'}; "
                     f"waited {wait_seconds:g} s.",
                     hint="let it finish and retry, or raise --lock-wait; a crashed run's lock "
                     "is released as soon as its database session ends",
@@ -446,7 +460,9 @@ class PostgresStore:
     def execute(self, statement: str) -> None:
         self.conn.execute(statement.encode())
 
-    def insert_tracking(self, name: str, rollback_sql: str | None, checksum: str | None, batch: int) -> None:
+    def insert_tracking(
+        self, name: str, rollback_sql: str | None, checksum: str | None, batch: int
+    ) -> None:
         self.conn.execute(
             f"INSERT INTO {TRACKING_TABLE} (migration_name, rollback_sql, checksum, batch_number) "
             "VALUES (%s, %s, %s, %s)",
@@ -477,31 +493,51 @@ class PostgresStore:
         """One history row; the audit trail of applies, rollbacks, failures, repairs."""
         self.conn.execute(
             f"INSERT INTO {HISTORY_TABLE} (migration_name, action, batch_number, checksum, "
-            "duration_ms, run_id, actor, sql_state, error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (migration, action, batch, checksum, duration_ms, run_id, actor(), sql_state,
-             self.scrub(error) if error else None),
+            "duration_ms, run_id, actor, sql_state, error) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                migration,
+                action,
+                batch,
+                checksum,
+                duration_ms,
+                run_id,
+                actor(),
+                sql_state,
+                self.scrub(error) if error else None,
+            ),
         )
 
     def mark_dirty(self, name: str, statement: int, total: int, error: str | None) -> None:
         self.conn.execute(
             f"INSERT INTO {DIRTY_TABLE} (migration_name, statement_index, total_statements, error) "
             "VALUES (%s, %s, %s, %s) ON CONFLICT (migration_name) DO UPDATE SET "
-            "statement_index = EXCLUDED.statement_index, total_statements = EXCLUDED.total_statements, "
+            "statement_index = EXCLUDED.statement_index, "
+            "total_statements = EXCLUDED.total_statements, "
             "error = EXCLUDED.error, marked_at = CURRENT_TIMESTAMP",
             (name, statement, total, self.scrub(error) if error else None),
         )
 
     def clear_dirty(self, name: str | None = None) -> list[str]:
         if name is None:
-            rows = self.conn.execute(f"DELETE FROM {DIRTY_TABLE} RETURNING migration_name").fetchall()
+            rows = self.conn.execute(
+                f"DELETE FROM {DIRTY_TABLE} RETURNING migration_name"
+            ).fetchall()
         else:
             rows = self.conn.execute(
-                f"DELETE FROM {DIRTY_TABLE} WHERE migration_name = %s RETURNING migration_name", (name,)
+                f"DELETE FROM {DIRTY_TABLE} WHERE migration_name = %s RETURNING migration_name",
+                (name,),
             ).fetchall()
         return [r[0] for r in rows]
 
     def statement_error(
-        self, exc: psycopg.Error, *, migration: str, statement_index: int, file_offset: int, file_text: str
+        self,
+        exc: psycopg.Error,
+        *,
+        migration: str,
+        statement_index: int,
+        file_offset: int,
+        file_text: str,
     ) -> KubemigrateError:
         """A failed statement as a domain error: file, SQLSTATE, line/column, message."""
         diag = exc.diag
@@ -529,11 +565,15 @@ class PostgresStore:
             )
         if isinstance(exc, pg_errors.LockNotAvailable):
             return LockTimeout(
-                f"{migration}{where}: {primary} (SQLSTATE {state}); its transaction was rolled back.",
-                hint="another session held a lock this migration needs; retry, or raise --lock-timeout",
+                f"{migration}{where}: {primary} (SQLSTATE {state}); "
+                "its transaction was rolled back.",
+                hint="another session held a lock this migration needs; "
+                "retry, or raise --lock-timeout",
                 **details,
             )
-        if state.startswith(_RETRYABLE_STATES) or isinstance(exc, psycopg.OperationalError) and not state:
+        if state.startswith(_RETRYABLE_STATES) or (
+            isinstance(exc, psycopg.OperationalError) and not state
+        ):
             return DatabaseUnreachable(
                 f"{migration}{where}: the database connection failed: {primary}",
                 hint="retry; the migration's transaction was rolled back",

@@ -121,11 +121,16 @@ class StatusReport:
                 {"migration": r.migration, "rolledBackAt": r.at.isoformat()} for r in self.rollbacks
             ],
             "drift": [
-                {"kind": str(f.kind), "migration": f.migration, "detail": f.detail} for f in self.findings
+                {"kind": str(f.kind), "migration": f.migration, "detail": f.detail}
+                for f in self.findings
             ],
             "dirty": [
-                {"migration": d.migration, "statement": d.statement, "of": d.total_statements,
-                 "error": d.error}
+                {
+                    "migration": d.migration,
+                    "statement": d.statement,
+                    "of": d.total_statements,
+                    "error": d.error,
+                }
                 for d in self.dirty
             ],
             "warnings": [*self.warnings],
@@ -148,13 +153,23 @@ def build(
             lines.append(MigrationLine(name=m.name, status="pending", checksum=m.checksum))
         else:
             lines.append(
-                MigrationLine(name=m.name, status="applied", applied_at=row.applied_at,
-                              checksum=row.checksum, batch=row.batch)
+                MigrationLine(
+                    name=m.name,
+                    status="applied",
+                    applied_at=row.applied_at,
+                    checksum=row.checksum,
+                    batch=row.batch,
+                )
             )
     names = {m.name for m in available}
     lines += [
-        MigrationLine(name=row.name, status="missing", applied_at=row.applied_at,
-                      checksum=row.checksum, batch=row.batch)
+        MigrationLine(
+            name=row.name,
+            status="missing",
+            applied_at=row.applied_at,
+            checksum=row.checksum,
+            batch=row.batch,
+        )
         for row in applied
         if row.name not in names
     ]

@@ -8,6 +8,7 @@ told about each step; the runner knows nothing of them.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import uuid
@@ -93,7 +94,8 @@ def dirty_error(dirty: Sequence[DirtyState]) -> DirtyDatabaseError:
     where = (
         f"stopped at statement {state.statement} of {state.total_statements}"
         if state.statement
-        else f"was interrupted before its first statement finished ({state.total_statements} in all)"
+        else "was interrupted before its first statement finished "
+        f"({state.total_statements} in all)"
     )
     cause = f" ({state.error})" if state.error else ""
     return DirtyDatabaseError(
@@ -172,7 +174,8 @@ def prepare(step: Step, server_version_num: int) -> PreparedStep:
         raise UsageError(
             f"{step.name} mixes a statement that cannot run in a transaction (line {outside.line}: "
             f"{outside.text.splitlines()[0][:60]}) with statements that should; nothing was run.",
-            hint="move it to a migration of its own, or add the line `-- kubemigrate:no-transaction` "
+            hint="move it to a migration of its own, or add the line "
+            "`-- kubemigrate:no-transaction` "
             "to run the whole file outside a transaction (a failure midway then leaves the "
             "database marked dirty)",
             migration=step.name,
@@ -273,12 +276,20 @@ class Runner:
             for step in plan.steps:
                 self.store.insert_tracking(step.name, step.rollback_sql, step.checksum, step.batch)
                 self.store.record(
-                    "baselined", migration=step.name, batch=step.batch, checksum=step.checksum,
+                    "baselined",
+                    migration=step.name,
+                    batch=step.batch,
+                    checksum=step.checksum,
                     run_id=options.run_id,
                 )
-        return [MigrationResult(name=s.name, direction="baseline", checksum=s.checksum) for s in plan.steps]
+        return [
+            MigrationResult(name=s.name, direction="baseline", checksum=s.checksum)
+            for s in plan.steps
+        ]
 
-    def _execute(self, prepared: Sequence[PreparedStep], options: RunOptions) -> list[MigrationResult]:
+    def _execute(
+        self, prepared: Sequence[PreparedStep], options: RunOptions
+    ) -> list[MigrationResult]:
         results: list[MigrationResult] = []
         total = len(prepared)
         for index, item in enumerate(prepared):
@@ -323,13 +334,20 @@ class Runner:
                     file_text=item.step.sql,
                 ) from None
 
-    def _run_in_transaction(self, item: PreparedStep, options: RunOptions, *, durable: bool) -> None:
+    def _run_in_transaction(
+        self, item: PreparedStep, options: RunOptions, *, durable: bool
+    ) -> None:
         step = item.step
         try:
             self.store.run_step(
-                [text for text, _ in item.statements], up=step.direction is Direction.UP,
-                name=step.name, rollback_sql=step.rollback_sql, checksum=step.checksum,
-                batch=step.batch, run_id=options.run_id, durable=durable,
+                [text for text, _ in item.statements],
+                up=step.direction is Direction.UP,
+                name=step.name,
+                rollback_sql=step.rollback_sql,
+                checksum=step.checksum,
+                batch=step.batch,
+                run_id=options.run_id,
+                durable=durable,
             )
         except StepFailed as failure:
             if failure.index >= len(item.statements):
@@ -339,8 +357,11 @@ class Runner:
                 ) from None
             _, offset = item.statements[failure.index]
             raise self.store.statement_error(
-                failure.error, migration=step.name, statement_index=failure.index + 1,
-                file_offset=offset, file_text=step.sql,
+                failure.error,
+                migration=step.name,
+                statement_index=failure.index + 1,
+                file_offset=offset,
+                file_text=step.sql,
             ) from None
 
     def _run_outside_transaction(self, item: PreparedStep, options: RunOptions) -> None:
@@ -372,8 +393,11 @@ class Runner:
                 self.store.delete_tracking(step.name)
             self.store.record(
                 "applied" if step.direction is Direction.UP else "rolled_back",
-                migration=step.name, batch=step.batch, checksum=step.checksum,
-                duration_ms=round((time.perf_counter() - started) * 1000, 3), run_id=options.run_id,
+                migration=step.name,
+                batch=step.batch,
+                checksum=step.checksum,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                run_id=options.run_id,
             )
             self.store.commit()
         except BaseException:
@@ -384,14 +408,18 @@ class Runner:
         self, step: Step, error: KubemigrateError, duration_ms: float, options: RunOptions
     ) -> None:
         """Audit the failure; a durable commit that also flushes earlier async commits."""
-        try:
+        # a gone connection cannot record it: the error being raised says so already
+        with contextlib.suppress(psycopg.Error):
             self.store.record(
-                "failed", migration=step.name, batch=step.batch, checksum=step.checksum,
-                duration_ms=round(duration_ms, 3), run_id=options.run_id,
-                sql_state=error.details.get("sqlState"), error=error.message,
+                "failed",
+                migration=step.name,
+                batch=step.batch,
+                checksum=step.checksum,
+                duration_ms=round(duration_ms, 3),
+                run_id=options.run_id,
+                sql_state=error.details.get("sqlState"),
+                error=error.message,
             )
-        except psycopg.Error:
-            pass  # the connection is gone: the error we are raising says so already
 
     # -- maintenance ---------------------------------------------------------
 
@@ -405,22 +433,41 @@ class Runner:
             results: list[MigrationResult] = []
             with store.transaction():
                 for name in store.clear_dirty():
-                    store.record("repaired", migration=name, run_id=options.run_id,
-                                 error="dirty mark cleared")
+                    store.record(
+                        "repaired",
+                        migration=name,
+                        run_id=options.run_id,
+                        error="dirty mark cleared",
+                    )
                     results.append(MigrationResult(name=name, direction="repair"))
                 for wanted in accept_checksums:
                     key = wanted if wanted.endswith(".sql") else f"{wanted}.sql"
                     migration = by_name.get(key)
                     if migration is None:
-                        raise UsageError(f"--accept-checksum {wanted}: no such file in {self.source.directory}.")
+                        raise UsageError(
+                            f"--accept-checksum {wanted}: no such file in {self.source.directory}."
+                        )
                     if not store.update_checksum(key, migration.checksum):
-                        raise UsageError(f"--accept-checksum {wanted}: it is not applied, so it has no checksum to accept.")
-                    store.record("checksum_accepted", migration=key, checksum=migration.checksum,
-                                 run_id=options.run_id)
-                    results.append(MigrationResult(name=key, direction="repair", checksum=migration.checksum))
+                        raise UsageError(
+                            f"--accept-checksum {wanted}: it is not applied, "
+                            "so it has no checksum to accept."
+                        )
+                    store.record(
+                        "checksum_accepted",
+                        migration=key,
+                        checksum=migration.checksum,
+                        run_id=options.run_id,
+                    )
+                    results.append(
+                        MigrationResult(name=key, direction="repair", checksum=migration.checksum)
+                    )
             state = self.state()
-            return Outcome(action=str(Action.REPAIR), ok=True, migrations=tuple(results),
-                           counts=self.counts(state))
+            return Outcome(
+                action=str(Action.REPAIR),
+                ok=True,
+                migrations=tuple(results),
+                counts=self.counts(state),
+            )
         finally:
             store.release_lock()
 
@@ -432,15 +479,24 @@ class Runner:
             error = dirty_error(state.dirty)
             return self._failed(Action.VERIFY, error, counts, drift=bool(findings), dirty=True)
         if findings:
-            return self._failed(Action.VERIFY, planning.integrity_error(findings), counts, drift=True)
+            return self._failed(
+                Action.VERIFY, planning.integrity_error(findings), counts, drift=True
+            )
         return Outcome(action=str(Action.VERIFY), ok=True, counts=counts)
 
     @staticmethod
     def _failed(
         action: Action, error: KubemigrateError, counts: Counts, *, drift: bool, dirty: bool = False
     ) -> Outcome:
-        return Outcome(action=str(action), ok=False, exitCode=int(error.exit_code), counts=counts,
-                       error=error.to_dict(), drift=drift, dirty=dirty)
+        return Outcome(
+            action=str(action),
+            ok=False,
+            exitCode=int(error.exit_code),
+            counts=counts,
+            error=error.to_dict(),
+            drift=drift,
+            dirty=dirty,
+        )
 
     def _outcome(
         self,

@@ -40,13 +40,13 @@ def read_journal(path: Path) -> dict[str, Any]:
     entries = data.get("entries") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         raise SourceError(
-            f"{path} has no \"entries\" list; it is not a drizzle-kit journal.",
+            f'{path} has no "entries" list; it is not a drizzle-kit journal.',
             hint='expected {"version": "7", "dialect": "postgresql", "entries": [...]}',
         )
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("tag"), str) or not entry["tag"]:
             raise SourceError(
-                f"{path}: entry {i} has no \"tag\" (the file name without .sql).",
+                f'{path}: entry {i} has no "tag" (the file name without .sql).',
                 hint='each entry needs at least {"idx": N, "tag": "NNNN_name"}',
             )
     return dict(data)
@@ -54,9 +54,7 @@ def read_journal(path: Path) -> dict[str, Any]:
 
 def load(directory: Path) -> Source:
     journal = journal_path(directory)
-    sql_files = {
-        p.name for p in directory.glob("*.sql") if not p.name.endswith(".down.sql")
-    }
+    sql_files = {p.name for p in directory.glob("*.sql") if not p.name.endswith(".down.sql")}
     warnings: list[str] = []
     if journal is None:
         tags = sorted(name.removesuffix(".sql") for name in sql_files)
@@ -70,14 +68,17 @@ def load(directory: Path) -> Source:
         seen: set[str] = set()
         for tag in tags:
             if tag in seen:
-                raise SourceError(f"{journal} lists {tag} twice.", hint="remove the duplicate entry")
+                raise SourceError(
+                    f"{journal} lists {tag} twice.", hint="remove the duplicate entry"
+                )
             seen.add(tag)
         missing = [tag for tag in tags if f"{tag}.sql" not in sql_files]
         if missing:
             raise SourceError(
                 f"{journal} lists {', '.join(missing)} but "
                 f"{', '.join(t + '.sql' for t in missing)} is missing from {directory}.",
-                hint="restore the file, or remove its entry from the journal if it was never applied",
+                hint="restore the file, or remove its entry from the journal "
+                "if it was never applied",
             )
         extra = sorted(sql_files - {f"{tag}.sql" for tag in tags})
         for name in extra:

@@ -73,7 +73,8 @@ def split_dbmate(name: str, text: str) -> tuple[str, str | None]:
     if up is None:
         raise SourceError(
             f"{name} has no '-- migrate:up' line, so it is not a dbmate migration.",
-            hint="start the file with '-- migrate:up' (and put the rollback after '-- migrate:down')",
+            hint="start the file with '-- migrate:up' "
+            "(and put the rollback after '-- migrate:down')",
         )
     down = _DBMATE_DOWN.search(text, up.end())
     if down is None:
@@ -101,5 +102,9 @@ _READERS = {"golang-migrate": _golang, "flyway": _flyway, "dbmate": _dbmate}
 
 
 def load(directory: Path, fmt: str) -> Source:
-    root = directory / "db" / "migrations" if fmt == "dbmate" and (directory / "db" / "migrations").is_dir() else directory
+    root = (
+        directory / "db" / "migrations"
+        if fmt == "dbmate" and (directory / "db" / "migrations").is_dir()
+        else directory
+    )
     return Source(directory=directory, migrations=tuple(_READERS[fmt](root)))
