@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import itertools
 import json
+import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from kubemigrate.devcluster.cluster import LocalCluster
 
@@ -38,8 +41,12 @@ class Namespace:
         self.cluster = cluster
         self.name = name
 
-    def kubectl(self, *args: str, check: bool = True, input_text: str | None = None) -> Any:
-        return self.cluster.kubectl(*args, "-n", self.name, check=check, input_text=input_text)
+    def kubectl(
+        self, *args: str, check: bool = True, input_text: str | None = None, timeout: float = 60
+    ) -> Any:
+        return self.cluster.kubectl(
+            *args, "-n", self.name, check=check, input_text=input_text, timeout=timeout
+        )
 
     def apply(self, manifest: str, *, check: bool = True) -> Any:
         return self.kubectl("apply", "-f", "-", input_text=manifest, check=check)
@@ -72,6 +79,7 @@ class Namespace:
             f"--for=jsonpath={{.status.phase}}={phase}",
             f"--timeout={timeout}s",
             check=False,
+            timeout=timeout + 15,
         )
         body = self.get("mr", run)
         assert result.returncode == 0, (
@@ -97,3 +105,19 @@ def namespace(cluster: LocalCluster) -> Namespace:
 @pytest.fixture
 def database_url(cluster: LocalCluster, namespace: Namespace) -> str:
     return cluster.create_database(namespace.name.replace("-", "_"))
+
+
+@pytest.fixture
+def pg_password_url(cluster: LocalCluster, database_url: str) -> tuple[str, str]:
+    """A URL whose password is distinctive, so a leak anywhere is found by grep."""
+    password = f"e2e-pw-{secrets.token_hex(8)}"
+    role = f"leaky_{secrets.token_hex(4)}"
+    assert cluster.pg is not None
+    with psycopg.connect(cluster.pg.url(), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN SUPERUSER PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(password)
+            )
+        )
+    database = database_url.rsplit("/", 1)[1]
+    return f"postgresql://{role}:{password}@127.0.0.1:{cluster.pg.port}/{database}", password

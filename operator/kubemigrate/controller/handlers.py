@@ -85,3 +85,17 @@ def job_event(body: kopf.Body, memo: Any, type: str | None, **_: Any) -> None:
         f"reading Job {body.metadata.name}",
         lambda lc: lc.job_changed(dict(body)),
     )
+
+
+def _running(status: Any, **_: Any) -> bool:
+    return bool(status.get("phase") == "Running")
+
+
+@kopf.timer(*RUNS, interval=15, initial_delay=15, when=_running)
+def recheck_running(body: kopf.Body, memo: Any, **_: Any) -> None:
+    _guarded(
+        "recheck_running",
+        memo,
+        f"rechecking MigrationRun {body.metadata.name}",
+        lambda lc: lc.recheck(dict(body)),
+    )

@@ -246,6 +246,19 @@ class Lifecycle:
 
     # -- a Job changed ---------------------------------------------------------
 
+    def recheck(self, run: Mapping[str, Any]) -> None:
+        """Level-triggered safety net: a Running run whose Job finished gets its result.
+
+        Job events are not retried by kopf, so a status patch that failed on a Job's
+        last event would otherwise leave the run Running for ever.
+        """
+        status = _status(run)
+        if status.get("phase") != Phase.RUNNING or not status.get("jobName"):
+            return
+        job = self.kube.get_job(str(_meta(run)["namespace"]), str(status["jobName"]))
+        if job is not None and results.job_state(job).finished:
+            self.job_changed(job)
+
     def job_changed(self, job: Mapping[str, Any]) -> None:
         """A finished Job's result goes into its run's status, exactly once."""
         state = results.job_state(job)
@@ -326,7 +339,5 @@ class Lifecycle:
             Phase.AWAITING_CONFIRMATION,
             Reason.CONFIRMATION_REQUIRED,
             message,
-            confirmationPhrase=phrase,
-            plannedMigrations=names,
-            **fields,
+            **{**fields, "confirmationPhrase": phrase, "plannedMigrations": names},
         )

@@ -72,8 +72,15 @@ class Part:
     name: str
     pid: int
     log: str
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+    """Our own child, when we started it (not when loaded from the state file)."""
+
+    def state(self) -> dict[str, object]:
+        return {"name": self.name, "pid": self.pid, "log": self.log}
 
     def alive(self) -> bool:
+        if self.process is not None:
+            return self.process.poll() is None
         try:
             os.kill(self.pid, 0)
         except ProcessLookupError:
@@ -165,7 +172,7 @@ class LocalCluster:
                 cwd=self.workdir,
                 start_new_session=True,
             )
-        part = Part(name=name, pid=process.pid, log=str(log))
+        part = Part(name=name, pid=process.pid, log=str(log), process=process)
         self.parts[name] = part
         self.save()
         return part
@@ -202,6 +209,8 @@ class LocalCluster:
                 "0",
                 "--kubeconfig",
                 str(self.kubeconfig),
+                "--pod-logs-dir",
+                str(self.workdir / "kubelet"),  # the kubelet's --workdir (start_kubelet)
             ],
         )
         wait_for(
@@ -273,7 +282,7 @@ class LocalCluster:
 
     def save(self) -> None:
         data = {
-            "parts": {k: v.__dict__ for k, v in self.parts.items()},
+            "parts": {k: v.state() for k, v in self.parts.items()},
             "database_url": self.database_url,
             "postgres_base": self.postgres_base,
             "metrics_port": self.metrics_port,

@@ -1,4 +1,5 @@
-"""``python -m kubemigrate.devcluster.apiserver --port PORT [--host H] [--kubeconfig PATH]``.
+"""``python -m kubemigrate.devcluster.apiserver --port PORT [--host H] [--kubeconfig PATH]
+[--pod-logs-dir DIR]``.
 
 Prints ``READY <url>`` on stdout once serving; exits cleanly on SIGTERM or SIGINT.
 """
@@ -21,6 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True, help="TCP port; 0 picks a free one")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--kubeconfig", type=Path, default=None, help="write a kubeconfig here")
+    parser.add_argument(
+        "--pod-logs-dir",
+        type=Path,
+        default=None,
+        help="the kubelet stand-in's --workdir, to serve pods/<name>/log from",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 
@@ -28,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(f"READY {url}\n")
         sys.stdout.flush()
 
-    asyncio.run(serve(args.host, args.port, args.kubeconfig, ready))
+    logs = args.pod_logs_dir.resolve() if args.pod_logs_dir is not None else None
+    asyncio.run(serve(args.host, args.port, args.kubeconfig, ready, pod_logs_dir=logs))
     return 0
 
 

@@ -3,17 +3,20 @@
 URL grammar as the real server parses it: ``/api/v1`` or ``/apis/<group>/<version>``,
 then ``[namespaces/<ns>/]<plural>[/<name>[/<subresource>]]``, where
 ``namespaces/<name>/status`` and ``/finalize`` are the Namespace's own subresources.
+``pods/<name>/log`` is the one subresource that is not the object: see :mod:`.podlogs`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from . import discovery, errors, patching, selectors, tables
+from . import discovery, errors, patching, podlogs, selectors, tables
 from .cluster import Cluster, WriteOptions
 from .errors import ApiError
 from .resources import ResourceType
@@ -60,9 +63,19 @@ def _decode(request: Request, *, yaml_ok: bool = False) -> Any:
 
 
 class Api:
-    def __init__(self, cluster: Cluster, server_address: str = "") -> None:
+    """The API over one :class:`.cluster.Cluster`.
+
+    ``pod_logs_dir`` is the kubelet stand-in's work directory, where container logs
+    are (see :mod:`.podlogs`); None means no node serves this cluster, so no Pod is
+    ever scheduled and ``pods/log`` answers as for an unscheduled Pod.
+    """
+
+    def __init__(
+        self, cluster: Cluster, server_address: str = "", pod_logs_dir: Path | None = None
+    ) -> None:
         self.cluster = cluster
         self.server_address = server_address
+        self.pod_logs_dir = pod_logs_dir
 
     async def handle(self, request: Request) -> Response | StreamResponse:
         try:
@@ -145,6 +158,10 @@ class Api:
 
     async def _verb(self, request: Request, target: Target) -> Response | StreamResponse:
         method = request.method
+        if target.subresource == "log":  # pods/log is read-only, and not the Pod
+            if method != "GET":
+                raise errors.method_not_allowed(method)
+            return self._pod_log(request, target)
         if method == "GET" and target.name is None:
             if request.flag("watch"):
                 return self._watch(request, target)
@@ -164,6 +181,63 @@ class Api:
         if method == "DELETE":
             return self._delete_collection(request, target)
         raise errors.method_not_allowed(method)
+
+    def _pod_log(self, request: Request, target: Target) -> Response | StreamResponse:
+        """A container's output as text/plain (see :mod:`.podlogs` for the rules)."""
+        assert target.name is not None
+        options = podlogs.parse_options(request, target.name)
+        pod = self.cluster.get(target.rtype, target.namespace, target.name)
+        container = podlogs.choose_container(pod, options.container)
+        entry = podlogs.container_status(pod, container)
+        if self.pod_logs_dir is None:
+            if entry is None:  # never scheduled: the real server answers an empty log
+                return Response(200, b"", podlogs.CONTENT_TYPE)
+            raise ApiError(
+                500,
+                "InternalError",
+                "Internal error occurred: no kubelet serves logs for this cluster "
+                "(start the emulator with --pod-logs-dir)",
+                {},
+            )
+        podlogs.check_log_status(target.name, container, entry, options.previous)
+        path = podlogs.log_file(self.pod_logs_dir, pod, container)
+        if not path.exists():
+            raise podlogs.missing_log(path)
+        data = path.read_bytes()
+        offset = len(data)
+        data = podlogs.tail(data, options.tail_lines)
+        if options.limit_bytes is not None:
+            data = data[: options.limit_bytes]
+        running = "running" in ((entry or {}).get("state") or {})
+        if not options.follow or not running:
+            return Response(200, data, podlogs.CONTENT_TYPE)
+        budget = None if options.limit_bytes is None else options.limit_bytes - len(data)
+        return StreamResponse(
+            self._follow(data, path, offset, budget, pod, container), 200, podlogs.CONTENT_TYPE
+        )
+
+    async def _follow(
+        self,
+        head: bytes,
+        path: Path,
+        offset: int,
+        budget: int | None,
+        pod: JsonDict,
+        container: str,
+    ) -> AsyncIterator[bytes]:
+        rtype, meta = self.cluster.catalogue.lookup("", "v1", "pods"), pod["metadata"]
+        assert rtype is not None
+
+        def still_running() -> bool:
+            now = self.cluster.find(rtype, meta["namespace"], meta["name"])
+            if now is None or now["metadata"]["uid"] != meta["uid"]:
+                return False
+            entry = podlogs.container_status(now, container) or {}
+            return "running" in (entry.get("state") or {})
+
+        yield head
+        async for chunk in podlogs.follow(path, offset, budget, still_running):
+            yield chunk
 
     # --- helpers -------------------------------------------------------------------
 

@@ -1,13 +1,18 @@
-"""Defaulting and validation of the built-in kinds our code writes (Namespace, Job, Pod).
+"""Defaulting and validation of the built-in kinds our code writes (Namespace, Job, Pod, Secret).
 
 Only what an operator can trip over is modelled: Job defaults (``backoffLimit: 6``,
-selector and template labels), Job/Pod required fields and ``restartPolicy`` rules,
-the immutability of a Job's template and a Pod's spec, Namespace phase and labels.
+selector and template labels, ``podReplacementPolicy`` by ``podFailurePolicy``),
+Job/Pod required fields and ``restartPolicy`` rules, the immutability of a Job's
+template and a Pod's spec, Namespace phase and labels, and a Secret's ``stringData``
+folded into ``data`` the way the v1 -> internal conversion does it on every write.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
+import re
 from typing import Any
 
 from . import errors
@@ -81,7 +86,17 @@ def default(rtype: ResourceType, obj: JsonDict) -> None:
         spec.setdefault("parallelism", 1)
         spec.setdefault("completionMode", "NonIndexed")
         spec.setdefault("suspend", False)
-        spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
+        # SetDefaults_Job: a pod failure policy judges failed Pods only, so by default
+        # a replacement waits until the old Pod has fully failed.
+        failure_policy = spec.get("podFailurePolicy")
+        spec.setdefault(
+            "podReplacementPolicy", "Failed" if failure_policy else "TerminatingOrFailed"
+        )
+        if isinstance(failure_policy, dict):
+            for rule in failure_policy.get("rules") or []:
+                for pattern in (rule or {}).get("onPodConditions") or []:
+                    if isinstance(pattern, dict) and not pattern.get("status"):
+                        pattern["status"] = "True"
         uid = meta["uid"]
         generated = {
             "batch.kubernetes.io/controller-uid": uid,
@@ -103,6 +118,8 @@ def default(rtype: ResourceType, obj: JsonDict) -> None:
             default_pod_spec(template_spec, restart_policy="")
             if template_spec.get("restartPolicy") == "":
                 del template_spec["restartPolicy"]
+        # The real server answers a new Job with ``status: {}`` too: JobStatus is a
+        # struct, not a pointer, so Go's omitempty cannot drop it.
         obj["status"] = {}
     elif key == ("", "pods"):
         spec = obj.setdefault("spec", {})
@@ -114,13 +131,108 @@ def default(rtype: ResourceType, obj: JsonDict) -> None:
         obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
 
 
+_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_CONFIG_KEY_MSG = (
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' "
+    "(e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is "
+    "'[-._a-zA-Z0-9]+')"
+)
+
+
+def _base64_error(text: str) -> int | None:
+    """Where Go's ``base64.StdEncoding`` would stop on ``text`` (None if it decodes).
+
+    The index is exact for a character outside the alphabet (the common mistake:
+    plain text in ``data``); for bad padding it is the text's length.
+    """
+    try:
+        base64.b64decode(text, validate=True)
+        return None
+    except (binascii.Error, ValueError):
+        pass
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+    for index, char in enumerate(text):
+        if char not in alphabet:
+            return index
+    return len(text)
+
+
+def decode(rtype: ResourceType, obj: JsonDict) -> None:
+    """What decoding a v1 body into the internal type does, on every create and update.
+
+    For a Secret: each ``data`` value must be base64 (else 400, as the JSON decoder
+    fails); ``stringData`` is folded into ``data`` (its values win) and is gone from
+    what is stored and served (the internal type has no such field); ``type``
+    defaults to ``Opaque``. A client that writes ``stringData`` and reads it back
+    therefore sees only ``data``, as against a real cluster.
+    """
+    if (rtype.group, rtype.plural) != ("", "secrets"):
+        return
+    data = obj.get("data")
+    if isinstance(data, dict):
+        for value in data.values():
+            if not isinstance(value, str):
+                continue
+            where = _base64_error(value)
+            if where is not None:
+                raise errors.bad_request(
+                    'Secret in version "v1" cannot be handled as a Secret: '
+                    f"illegal base64 data at input byte {where}"
+                )
+    string_data = obj.pop("stringData", None)
+    if isinstance(string_data, dict) and string_data:
+        merged = dict(data) if isinstance(data, dict) else {}
+        for name, text in string_data.items():
+            merged[name] = base64.b64encode(str(text).encode()).decode()
+        obj["data"] = merged
+    if not obj.get("type"):
+        obj["type"] = "Opaque"
+
+
+def _secret_errors(obj: JsonDict) -> list[FieldError]:
+    return [
+        errors.invalid(f"data[{name}]", name, _CONFIG_KEY_MSG)
+        for name in (obj.get("data") or {})
+        if not _CONFIG_KEY.match(name)
+    ]
+
+
+def _job_spec_errors(spec: JsonDict) -> list[FieldError]:
+    """ValidateJobSpec's checks that depend on podFailurePolicy (create and update)."""
+    found: list[FieldError] = []
+    failure_policy = spec.get("podFailurePolicy")
+    replacement = spec.get("podReplacementPolicy")
+    if failure_policy is not None:
+        restart = (spec.get("template") or {}).get("spec", {}).get("restartPolicy")
+        if restart == "OnFailure":  # other values already fail as unsupported
+            found.append(
+                errors.invalid(
+                    "spec.template.spec.restartPolicy",
+                    restart,
+                    'only "Never" is supported when podFailurePolicy is specified',
+                )
+            )
+        if replacement is not None and replacement != "Failed":
+            found.append(errors.not_supported("spec.podReplacementPolicy", replacement, ["Failed"]))
+    elif replacement is not None and replacement not in ("Failed", "TerminatingOrFailed"):
+        found.append(
+            errors.not_supported(
+                "spec.podReplacementPolicy", replacement, ["Failed", "TerminatingOrFailed"]
+            )
+        )
+    return found
+
+
 def create_errors(rtype: ResourceType, obj: JsonDict) -> list[FieldError]:
     key = (rtype.group, rtype.plural)
+    if key == ("", "secrets"):
+        return _secret_errors(obj)
     if key == ("batch", "jobs"):
         spec = obj.get("spec", {})
         found = pod_spec_errors(
             spec.get("template", {}).get("spec"), "spec.template.spec", ("OnFailure", "Never")
         )
+        found += _job_spec_errors(spec)
         for name in (
             "backoffLimit",
             "completions",
@@ -147,10 +259,15 @@ _POD_MUTABLE = ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodS
 
 def update_errors(rtype: ResourceType, old: JsonDict, new: JsonDict) -> list[FieldError]:
     key = (rtype.group, rtype.plural)
+    if key == ("", "secrets"):
+        found = _secret_errors(new)
+        if old.get("type") != new.get("type"):
+            found.append(errors.invalid("type", new.get("type"), "field is immutable"))
+        return found
     if key == ("batch", "jobs"):
-        found = []
         old_spec, new_spec = old.get("spec", {}), new.get("spec", {})
-        for name in ("template", "selector", "completionMode"):
+        found = _job_spec_errors(new_spec)  # the real server validates the whole spec again
+        for name in ("template", "selector", "completionMode", "podFailurePolicy"):
             if old_spec.get(name) != new_spec.get(name):
                 found.append(
                     errors.invalid(f"spec.{name}", new_spec.get(name), "field is immutable")

@@ -5,7 +5,9 @@ a CRD write (re)registers its resources for discovery and sets its Established a
 NamesAccepted conditions; a CRD delete drops its objects; a new Namespace gets its
 "default" ServiceAccount; every removal wakes the garbage collector (:mod:`.gc`).
 A write that changes nothing is a no-op with no new resourceVersion and no watch
-event, as in the real server.
+event, as in the real server. Every body is first "decoded" (:func:`.builtins.decode`),
+so what a v1 -> internal conversion drops or folds (a Secret's stringData) never
+reaches storage, whichever verb wrote it.
 """
 
 from __future__ import annotations
@@ -133,6 +135,7 @@ class Cluster:
         self, rtype: ResourceType, body: JsonDict, namespace: str | None, options: WriteOptions
     ) -> Outcome:
         obj = objects.prepare_create(rtype, body, namespace)
+        builtins.decode(rtype, obj)
         if obj["metadata"].get("name"):
             builtins.default(rtype, obj)
         obj, warnings = self._admit(rtype, obj, None, options)
@@ -180,6 +183,7 @@ class Cluster:
                 f"UID in object meta: {old['metadata']['uid']}",
             )
         new = objects.prepare_update(rtype, old, body, subresource)
+        builtins.decode(rtype, new)
         new, warnings = self._admit(rtype, new, old, options)
         if (rtype.group, rtype.plural) == CRD_KEY:
             new["status"] = self._crd_status(new)

@@ -37,10 +37,16 @@ class ApiServerProcess:
         host: str = "127.0.0.1",
         port: int = 0,
         kubeconfig: Path | None = None,
+        pod_logs_dir: Path | None = None,
         startup_timeout: float = 30.0,
         stop_timeout: float = 10.0,
     ) -> None:
+        """``pod_logs_dir``: the kubelet stand-in's workdir, so ``pods/<name>/log`` works.
+
+        The kubelet writes container output there; without it no Pod has logs.
+        """
         self.host = host
+        self.pod_logs_dir = pod_logs_dir
         self.port = port
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
@@ -81,6 +87,8 @@ class ApiServerProcess:
             "--kubeconfig",
             str(self._kubeconfig),
         ]
+        if self.pod_logs_dir is not None:
+            command += ["--pod-logs-dir", str(self.pod_logs_dir)]
         with self._log.open("wb") as log:
             self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log)
         self.url = self._wait_ready()

@@ -49,15 +49,20 @@ async def serve(
     kubeconfig_path: Path | None,
     on_ready: Callable[[str], None],
     stop: asyncio.Event | None = None,
+    pod_logs_dir: Path | None = None,
 ) -> None:
-    """Run until ``stop`` is set (or SIGTERM/SIGINT arrive, when ``stop`` is not given)."""
+    """Run until ``stop`` is set (or SIGTERM/SIGINT arrive, when ``stop`` is not given).
+
+    ``pod_logs_dir`` is the kubelet stand-in's work directory, from which ``pods/log``
+    is served (None: no node, so no Pod ever has logs).
+    """
     loop = asyncio.get_running_loop()
     if stop is None:
         stop = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
     cluster = Cluster()
-    api = Api(cluster)
+    api = Api(cluster, pod_logs_dir=pod_logs_dir)
     emulator = Emulator(api)
     async with emulator, kmock.Server(emulator, host=host, port=port) as server, Collector(cluster):
         url = f"http://{host}:{server.port}"

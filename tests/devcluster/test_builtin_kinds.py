@@ -1,0 +1,197 @@
+"""Built-in kinds' defaults, conversions and validation, as the real API server has them.
+
+Expected values come from the Kubernetes source: ``SetDefaults_Job`` and
+``validatePodReplacementPolicy`` / ``validateJobSpec`` (pkg/apis/batch), the v1 Secret
+conversion that folds ``stringData`` into ``data`` and ``SetDefaults_Secret``
+(pkg/apis/core/v1), and ``LogLocation`` for a Pod no node has taken.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+from typing import Any
+
+from devcluster_http import Http
+
+KUBEMIGRATE_POLICY = {
+    "rules": [
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+        {"action": "FailJob", "onExitCodes": {"operator": "NotIn", "values": [0, 75]}},
+    ]
+}
+
+
+def job(name: str, **spec: Any) -> dict[str, Any]:
+    template = {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "x:1"}]}}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name},
+        "spec": {"template": template, **spec},
+    }
+
+
+def jobs(namespace: str, name: str = "") -> str:
+    base = f"/apis/batch/v1/namespaces/{namespace}/jobs"
+    return f"{base}/{name}" if name else base
+
+
+def secrets(namespace: str, name: str = "") -> str:
+    base = f"/api/v1/namespaces/{namespace}/secrets"
+    return f"{base}/{name}" if name else base
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_pod_replacement_policy_defaults_by_pod_failure_policy(api: Http, namespace: str) -> None:
+    plain = api.post(jobs(namespace), job("plain"))
+    with_policy = api.post(jobs(namespace), job("policy", podFailurePolicy=KUBEMIGRATE_POLICY))
+
+    assert plain.status == 201, plain.body
+    assert plain.body["spec"]["podReplacementPolicy"] == "TerminatingOrFailed"
+    assert with_policy.status == 201, with_policy.body
+    assert with_policy.body["spec"]["podReplacementPolicy"] == "Failed"
+    # SetDefaults_Job also fills an onPodConditions pattern's status.
+    rule = with_policy.body["spec"]["podFailurePolicy"]["rules"][0]
+    assert rule["onPodConditions"] == [{"type": "DisruptionTarget", "status": "True"}]
+
+
+def test_terminating_or_failed_with_a_pod_failure_policy_is_422(api: Http, namespace: str) -> None:
+    body = job(
+        "clash", podFailurePolicy=KUBEMIGRATE_POLICY, podReplacementPolicy="TerminatingOrFailed"
+    )
+
+    reply = api.post(jobs(namespace), body)
+
+    assert reply.status == 422, reply.body
+    assert reply.body["reason"] == "Invalid"
+    assert reply.body["message"] == (
+        'Job.batch "clash" is invalid: spec.podReplacementPolicy: Unsupported value: '
+        '"TerminatingOrFailed": supported values: "Failed"'
+    )
+    assert reply.body["details"]["causes"] == [
+        {
+            "reason": "FieldValueNotSupported",
+            "message": 'Unsupported value: "TerminatingOrFailed": supported values: "Failed"',
+            "field": "spec.podReplacementPolicy",
+        }
+    ]
+    assert api.get(jobs(namespace, "clash")).status == 404
+
+
+def test_pod_failure_policy_needs_restart_policy_never(api: Http, namespace: str) -> None:
+    body = job("onfailure", podFailurePolicy=KUBEMIGRATE_POLICY)
+    body["spec"]["template"]["spec"]["restartPolicy"] = "OnFailure"
+
+    reply = api.post(jobs(namespace), body)
+
+    assert reply.status == 422, reply.body
+    assert reply.body["message"] == (
+        'Job.batch "onfailure" is invalid: spec.template.spec.restartPolicy: Invalid value: '
+        '"OnFailure": only "Never" is supported when podFailurePolicy is specified'
+    )
+
+
+def test_updates_are_validated_like_creates(api: Http, namespace: str) -> None:
+    created = api.post(jobs(namespace), job("later", podFailurePolicy=KUBEMIGRATE_POLICY))
+    assert created.status == 201, created.body
+
+    reply = api.patch(
+        jobs(namespace, "later"), {"spec": {"podReplacementPolicy": "TerminatingOrFailed"}}
+    )
+
+    assert reply.status == 422, reply.body
+    assert "spec.podReplacementPolicy: Unsupported value" in reply.body["message"]
+
+
+def test_a_new_job_has_an_empty_status_like_the_real_server(api: Http, namespace: str) -> None:
+    # JobStatus is a struct, not a pointer: Go's omitempty keeps "status": {} in the reply.
+    body = job("fresh")
+    body["status"] = {"active": 3}  # ignored: status belongs to the status subresource
+
+    reply = api.post(jobs(namespace), body)
+
+    assert reply.status == 201, reply.body
+    assert reply.body["status"] == {}
+    assert api.get(jobs(namespace, "fresh")).body["status"] == {}
+
+
+def test_secret_string_data_is_merged_into_data_and_dropped(api: Http, namespace: str) -> None:
+    body = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db"},
+        "data": {"url": b64("old"), "user": b64("app")},
+        "stringData": {"url": "postgresql://db/app", "extra": "x"},
+    }
+
+    created = api.post(secrets(namespace), body)
+
+    assert created.status == 201, created.body
+    assert "stringData" not in created.body
+    assert created.body["type"] == "Opaque"
+    assert created.body["data"] == {
+        "url": b64("postgresql://db/app"),  # stringData wins
+        "user": b64("app"),
+        "extra": b64("x"),
+    }
+    stored = api.get(secrets(namespace, "db")).body
+    assert "stringData" not in stored
+    assert stored["data"] == created.body["data"]
+
+
+def test_secret_string_data_is_merged_on_update_and_patch(api: Http, namespace: str) -> None:
+    created = api.post(
+        secrets(namespace),
+        {"metadata": {"name": "s"}, "type": "kubernetes.io/basic-auth", "data": {}},
+    ).body
+    replacement = copy.deepcopy(created)
+    replacement["stringData"] = {"username": "admin"}
+
+    put = api.put(secrets(namespace, "s"), replacement)
+    patched = api.patch(secrets(namespace, "s"), {"stringData": {"password": "pw"}})
+
+    assert put.status == 200, put.body
+    assert put.body["data"] == {"username": b64("admin")}
+    assert "stringData" not in put.body
+    assert patched.status == 200, patched.body
+    assert patched.body["data"] == {"username": b64("admin"), "password": b64("pw")}
+    assert "stringData" not in patched.body
+    assert patched.body["type"] == "kubernetes.io/basic-auth"
+    changed_type = api.patch(secrets(namespace, "s"), {"type": "Opaque"})
+    assert changed_type.status == 422
+    assert 'type: Invalid value: "Opaque": field is immutable' in changed_type.body["message"]
+
+
+def test_secret_data_must_be_base64(api: Http, namespace: str) -> None:
+    body = {"metadata": {"name": "plain"}, "data": {"url": "postgresql://x"}}
+
+    reply = api.post(secrets(namespace), body)
+
+    assert reply.status == 400, reply.body
+    assert reply.body["reason"] == "BadRequest"
+    assert reply.body["message"] == (
+        'Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 10'
+    )
+
+
+def test_pod_log_without_a_node_is_empty(api: Http, namespace: str) -> None:
+    # This emulator has no --pod-logs-dir: no node, so the Pod is never scheduled, and
+    # LogLocation answers an unscheduled Pod with an empty log.
+    pod = {
+        "metadata": {"name": "p"},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "x:1"}]},
+    }
+    assert api.post(f"/api/v1/namespaces/{namespace}/pods", pod).status == 201
+
+    reply = api.get(f"/api/v1/namespaces/{namespace}/pods/p/log")
+
+    assert reply.status == 200
+    assert reply.headers["Content-Type"] == "text/plain"
+    assert reply.body is None
+    wrong = api.get(f"/api/v1/namespaces/{namespace}/pods/p/log", query={"container": "x"})
+    assert wrong.status == 400
+    assert wrong.body["message"] == "container x is not valid for pod p"

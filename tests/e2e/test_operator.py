@@ -1,0 +1,311 @@
+"""The operator end to end: kubectl, the local cluster and a real PostgreSQL.
+
+Everything here is what a team would do and see: apply YAML, wait, read
+``kubectl get``, the status, the Events, the metrics, and the database itself.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import psycopg
+import pytest
+import yaml
+
+from e2e.conftest import Namespace
+from kubemigrate.devcluster.cluster import LocalCluster, repo_file, wait_for
+
+SHOP = repo_file("examples", "shop")
+SHOP_FILES = [
+    "0000_initial_schema.sql",
+    "0001_add_products.sql",
+    "0002_add_orders.sql",
+    "0003_index_orders_by_customer.sql",
+    "0004_add_analytics.sql",
+]
+
+
+def run_yaml(name: str, *, action: str = "migrate", source: Any = None, **spec: Any) -> str:
+    """A MigrationRun manifest as a user would write it."""
+    body = {
+        "apiVersion": "kubemigrate.io/v1alpha1",
+        "kind": "MigrationRun",
+        "metadata": {"name": name},
+        "spec": {
+            "action": action,
+            "database": {"secretRef": {"name": "db"}},
+            "source": source or {"configMap": {"name": "migrations"}},
+            **spec,
+        },
+    }
+    return yaml.safe_dump(body, sort_keys=False)
+
+
+def inline(*migrations: tuple[str, str, str]) -> dict[str, Any]:
+    return {
+        "inline": [
+            {"name": n, "up": up, **({"down": down} if down else {})} for n, up, down in migrations
+        ]
+    }
+
+
+def tracked(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        return [
+            r[0]
+            for r in conn.execute("SELECT migration_name FROM __migration_tracking ORDER BY id")
+        ]
+
+
+def jobs_of(ns: Namespace, run: str) -> list[dict[str, Any]]:
+    return ns.items("jobs", f"kubemigrate.io/run={run}")
+
+
+def condition(body: dict[str, Any], ctype: str) -> dict[str, Any]:
+    return next(c for c in body["status"]["conditions"] if c["type"] == ctype)
+
+
+@pytest.fixture
+def shop(namespace: Namespace, database_url: str) -> Namespace:
+    namespace.secret("db", database_url)
+    namespace.configmap("migrations", SHOP)
+    return namespace
+
+
+def test_apply_runs_the_migrations_and_reports_them(shop: Namespace, database_url: str) -> None:
+    shop.apply(run_yaml("first"))
+    body = shop.wait_phase("first", "Succeeded")
+    status = body["status"]
+    assert [m["name"] for m in status["migrations"]] == SHOP_FILES
+    assert (status["applied"], status["pending"], status["batch"]) == (5, 0, 1)
+    assert condition(body, "Complete")["status"] == "True"
+    assert status["observedGeneration"] == body["metadata"]["generation"]
+    assert status["startedAt"] <= status["completedAt"]
+    assert tracked(database_url) == SHOP_FILES
+    table = shop.kubectl("get", "mr", "first").stdout
+    assert table.split("\n")[0].split() == ["NAME", "ACTION", "PHASE", "APPLIED", "PENDING", "AGE"]
+    assert table.split("\n")[1].split()[:5] == ["first", "migrate", "Succeeded", "5", "0"]
+    reasons = [e["reason"] for e in shop.events("first")]
+    assert "JobCreated" in reasons
+    assert "Succeeded" in reasons
+    # condition-based waiting works as for any well-behaved resource
+    assert (
+        shop.kubectl("wait", "mr/first", "--for=condition=Complete", "--timeout=5s").returncode == 0
+    )
+
+
+def test_failing_sql_fails_the_run_with_file_sqlstate_and_message(
+    namespace: Namespace, database_url: str
+) -> None:
+    namespace.secret("db", database_url)
+    source = inline(
+        ("0000_ok", "CREATE TABLE fine (id int);", "DROP TABLE fine;"),
+        (
+            "0001_bad",
+            "CREATE TABLE half (id int);\n--> statement-breakpoint\nSELECT * FROM missing_table;",
+            "",
+        ),
+    )
+    namespace.apply(run_yaml("broken", source=source))
+    body = namespace.wait_phase("broken", "Failed")
+    error = body["status"]["error"]
+    assert error["migration"] == "0001_bad.sql"
+    assert error["sqlState"] == "42P01"
+    assert 'relation "missing_table" does not exist' in error["message"]
+    assert error["reason"] == "MigrationFailed"
+    failed = condition(body, "Failed")
+    assert failed["status"] == "True"
+    assert failed["reason"] == "MigrationFailed"
+    assert tracked(database_url) == [
+        "0000_ok.sql"
+    ]  # the earlier migration is kept, nothing of the bad one
+
+
+def test_an_invalid_spec_is_rejected_by_kubectl_apply_and_creates_no_job(
+    namespace: Namespace,
+) -> None:
+    bad = run_yaml("bad", action="explode")
+    result = namespace.apply(bad, check=False)
+    assert result.returncode != 0
+    assert 'spec.action: Unsupported value: "explode"' in result.stderr
+    two_sources = run_yaml(
+        "two",
+        source={"configMap": {"name": "migrations"}, "image": {"reference": "example/m:1"}},
+    )
+    result = namespace.apply(two_sources, check=False)
+    assert result.returncode != 0
+    assert "exactly one" in result.stderr.lower()
+    steps_on_migrate = run_yaml("steps", steps=2)
+    result = namespace.apply(steps_on_migrate, check=False)
+    assert result.returncode != 0
+    assert "steps" in result.stderr
+    assert namespace.items("mr") == []
+    assert namespace.items("jobs") == []
+
+
+def test_production_rollback_waits_for_the_phrase_then_rolls_back(
+    shop: Namespace, database_url: str
+) -> None:
+    shop.kubectl("label", "namespace", shop.name, "kubemigrate.io/environment=production")
+    shop.apply(run_yaml("deploy"))
+    shop.wait_phase("deploy", "Succeeded")
+    shop.apply(run_yaml("undo", action="rollback"))
+    body = shop.wait_phase("undo", "AwaitingConfirmation")
+    status = body["status"]
+    assert status["confirmationPhrase"] == "rollback-batch-1"
+    assert status["plannedMigrations"] == list(reversed(SHOP_FILES))
+    message = condition(body, "AwaitingConfirmation")["message"]
+    assert "rollback-batch-1" in message
+    assert "0004_add_analytics.sql" in message
+    assert tracked(database_url) == SHOP_FILES  # nothing rolled back yet
+
+    # a wrong phrase is refused and nothing changes
+    shop.kubectl(
+        "patch", "mr", "undo", "--type", "merge", "-p", '{"spec":{"confirm":"rollback-batch-9"}}'
+    )
+    wait_for(
+        lambda: (
+            condition(shop.get("mr", "undo"), "AwaitingConfirmation")["reason"]
+            == "ConfirmationMismatch"
+        ),
+        timeout=30,
+        what="the mismatch to be reported",
+    )
+    assert tracked(database_url) == SHOP_FILES
+
+    shop.kubectl(
+        "patch", "mr", "undo", "--type", "merge", "-p", '{"spec":{"confirm":"rollback-batch-1"}}'
+    )
+    body = shop.wait_phase("undo", "Succeeded")
+    assert [m["name"] for m in body["status"]["migrations"]] == list(reversed(SHOP_FILES))
+    assert tracked(database_url) == []
+    assert len(jobs_of(shop, "undo")) == 2  # the read-only plan Job and the real one
+
+
+def test_production_reset_is_refused_without_a_job(shop: Namespace) -> None:
+    shop.apply(run_yaml("wipe", action="reset", environment="production"))
+    body = shop.wait_phase("wipe", "Failed")
+    assert condition(body, "Failed")["reason"] == "RefusedBySafetyRules"
+    assert jobs_of(shop, "wipe") == []
+
+
+def test_a_missing_secret_fails_the_run_naming_it_and_creates_no_job(namespace: Namespace) -> None:
+    namespace.configmap("migrations", SHOP)
+    namespace.apply(run_yaml("orphan"))
+    body = namespace.wait_phase("orphan", "Failed")
+    failed = condition(body, "Failed")
+    assert failed["reason"] == "SecretNotFound"
+    assert f"Secret {namespace.name}/db not found" in failed["message"]
+    assert namespace.items("jobs") == []
+
+
+def test_a_missing_configmap_fails_the_run_naming_it(
+    namespace: Namespace, database_url: str
+) -> None:
+    namespace.secret("db", database_url)
+    namespace.apply(run_yaml("nofiles"))
+    body = namespace.wait_phase("nofiles", "Failed")
+    assert condition(body, "Failed")["reason"] == "ConfigMapNotFound"
+    assert namespace.items("jobs") == []
+
+
+def test_an_unreachable_database_is_retried_then_fails_as_unreachable(namespace: Namespace) -> None:
+    from kubemigrate.devcluster.postgres import free_port
+
+    password = "unreachable-pw-5cret"
+    namespace.secret("db", f"postgresql://app:{password}@127.0.0.1:{free_port()}/app")
+    namespace.configmap("migrations", SHOP)
+    namespace.apply(run_yaml("down", job={"backoffLimit": 1}))
+    body = namespace.wait_phase("down", "Failed", timeout=120)
+    assert condition(body, "Failed")["reason"] == "DatabaseUnreachable"
+    assert body["status"]["error"]["reason"] == "DatabaseUnreachable"
+    pods = namespace.items("pods", f"job-name={body['status']['jobName']}")
+    assert len(pods) == 2  # retried once (exit 75 counts against backoffLimit), then failed
+    assert password not in json.dumps(body)
+
+
+def test_deleting_a_run_deletes_its_job_and_pods(shop: Namespace) -> None:
+    shop.apply(run_yaml("gone"))
+    body = shop.wait_phase("gone", "Succeeded")
+    job = body["status"]["jobName"]
+    assert jobs_of(shop, "gone")
+    shop.kubectl("delete", "mr", "gone", "--wait=true")
+    wait_for(lambda: not jobs_of(shop, "gone"), timeout=30, what="the Job to be garbage-collected")
+    wait_for(lambda: not shop.items("pods", f"job-name={job}"), timeout=30, what="the pods to go")
+
+
+def test_two_runs_against_one_database_apply_each_migration_once(
+    shop: Namespace, database_url: str
+) -> None:
+    shop.apply(run_yaml("left") + "---\n" + run_yaml("right"))
+    left = shop.wait_phase("left", "Succeeded")
+    right = shop.wait_phase("right", "Succeeded")
+    applied = [m["name"] for m in left["status"]["migrations"] + right["status"]["migrations"]]
+    assert sorted(applied) == SHOP_FILES  # each applied by exactly one of the two
+    assert tracked(database_url) == SHOP_FILES
+    with psycopg.connect(database_url) as conn:
+        counts = conn.execute(
+            "SELECT migration_name, count(*) FROM __migration_history WHERE action = 'applied' "
+            "GROUP BY migration_name"
+        ).fetchall()
+    assert dict(counts) == dict.fromkeys(SHOP_FILES, 1)
+
+
+def test_operator_killed_while_a_job_runs_adopts_it_after_restart(
+    cluster: LocalCluster, namespace: Namespace, database_url: str
+) -> None:
+    namespace.secret("db", database_url)
+    slow = inline(
+        (
+            "0000_slow",
+            "CREATE TABLE slow (id int);\n--> statement-breakpoint\nSELECT pg_sleep(4);",
+            "",
+        )
+    )
+    namespace.apply(run_yaml("slow", source=slow))
+    wait_for(lambda: bool(jobs_of(namespace, "slow")), timeout=30, what="the Job")
+    cluster.parts["operator"].kill()
+    cluster.start_operator()
+    body = namespace.wait_phase("slow", "Succeeded")
+    assert len(jobs_of(namespace, "slow")) == 1
+    assert tracked(database_url) == ["0000_slow.sql"]
+    assert body["status"]["applied"] == 1
+
+
+def test_metrics_count_runs_by_result(cluster: LocalCluster, shop: Namespace) -> None:
+    shop.apply(run_yaml("counted"))
+    shop.wait_phase("counted", "Succeeded")
+    database = f'database="{shop.name}/db"'
+    lines = [ln for ln in cluster.metrics().splitlines() if database in ln]
+    succeeded = [
+        ln
+        for ln in lines
+        if ln.startswith("kubemigrate_migration_runs_total") and 'result="succeeded"' in ln
+    ]
+    assert succeeded
+    assert float(succeeded[0].rsplit(" ", 1)[1]) == 1.0
+    pending = [ln for ln in lines if ln.startswith("kubemigrate_pending_migrations")]
+    assert pending
+    assert float(pending[0].rsplit(" ", 1)[1]) == 0.0
+    applied = [ln for ln in lines if ln.startswith("kubemigrate_migrations_applied_total")]
+    assert applied
+    assert float(applied[0].rsplit(" ", 1)[1]) == 5.0
+
+
+def test_the_password_never_appears_in_status_events_or_logs(
+    cluster: LocalCluster, namespace: Namespace, pg_password_url: tuple[str, str]
+) -> None:
+    url, password = pg_password_url
+    namespace.secret("db", url)
+    bad = inline(("0000_fail", "SELECT * FROM nowhere;", ""))
+    namespace.apply(run_yaml("leaky", source=bad))
+    body = namespace.wait_phase("leaky", "Failed")
+    assert password not in json.dumps(body)
+    assert password not in json.dumps(namespace.events("leaky"))
+    logs = list(cluster.workdir.rglob("*.log"))
+    assert logs, "expected operator, apiserver, kubelet and pod logs"
+    for log in logs:
+        assert password not in log.read_text(errors="replace"), f"password found in {log}"
+    job_logs = namespace.kubectl("logs", f"job/{body['status']['jobName']}", check=False).stdout
+    assert password not in job_logs
