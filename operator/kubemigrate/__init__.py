@@ -81,20 +81,12 @@ def show_status(
     print_report: bool = True,
 ) -> StatusReport:
     """The status report; printed like ``kubemigrate status`` unless ``print_report=False``."""
-    from kubemigrate.engine import report
     from kubemigrate.engine.session import open_runner
 
     with open_runner(
         database_url, Path(directory), fmt=fmt, command="status", allow_empty=True
     ) as runner:
-        state = runner.state(with_rollbacks=True)
-        result = report.build(
-            runner.source.migrations,
-            state.applied,
-            rollbacks=state.rollbacks,
-            dirty=state.dirty,
-            warnings=runner.source.warnings,
-        )
+        result, _ = runner.report()
     if print_report:
         print(result.text(), end="")
     return result

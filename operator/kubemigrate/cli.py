@@ -447,16 +447,7 @@ def status(
     ctx = Context(database_url, directory, fmt, env, as_json, log_format, result_file, run_id)
 
     def body(runner: Any) -> tuple[Outcome, str | None, int]:
-        from kubemigrate.engine import report
-
-        state = runner.state(with_rollbacks=True)
-        rep = report.build(
-            runner.source.migrations,
-            state.applied,
-            rollbacks=state.rollbacks,
-            dirty=state.dirty,
-            warnings=runner.source.warnings,
-        )
+        rep, state = runner.report()
         if metadata_file is not None:
             metadata_file.write_text(json.dumps(rep.to_dict(), indent=2) + "\n")
         outcome = Outcome(

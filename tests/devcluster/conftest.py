@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devcluster_http import CRD_PATH, Http
 
 from kubemigrate.devcluster.apiserver import ApiServerProcess
+from tests.devcluster.devcluster_http import CRD_PATH, Http
 
 VENV_BIN = Path(os.environ.get("VIRTUAL_ENV", "")) / "bin"
 

@@ -12,7 +12,7 @@ import base64
 import copy
 from typing import Any
 
-from devcluster_http import Http
+from tests.devcluster.devcluster_http import Http
 
 KUBEMIGRATE_POLICY = {
     "rules": [

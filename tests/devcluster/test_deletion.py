@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from devcluster_http import Http, run_body, runs_path
+from tests.devcluster.devcluster_http import Http, run_body, runs_path
 
 
 def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devcluster_http import Http
+from tests.devcluster.devcluster_http import Http
 
 
 def test_core_discovery(api: Http) -> None:

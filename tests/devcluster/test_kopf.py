@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devcluster_http import Http, run_body, runs_path
 from kopf.testing import KopfRunner
 
 from kubemigrate.devcluster.apiserver import ApiServerProcess
+from tests.devcluster.devcluster_http import Http, run_body, runs_path
 
 OPERATOR = Path(__file__).parent / "kopf_operator.py"
 

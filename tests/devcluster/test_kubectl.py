@@ -7,7 +7,8 @@ import uuid
 from typing import Any
 
 import pytest
-from devcluster_http import CRD_PATH
+
+from tests.devcluster.devcluster_http import CRD_PATH
 
 RUN = """
 apiVersion: kubemigrate.io/v1alpha1

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from devcluster_http import Http
 
 from kubemigrate.devcluster.apiserver import ApiServerProcess
 from kubemigrate.devcluster.kubelet import KubeletProcess
+from tests.devcluster.devcluster_http import Http
 
 T = TypeVar("T")
 TEMPORARY = 75  # the engine's EX_TEMPFAIL

@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from devcluster_http import Http
-from test_kubelet import (
+from kubemigrate.devcluster.apiserver import ApiServerProcess
+from kubemigrate.devcluster.kubelet import KubeletProcess
+from tests.devcluster.devcluster_http import Http
+from tests.devcluster.test_kubelet import (
     KUBEMIGRATE_POLICY,
     condition,
     create,
@@ -22,9 +24,6 @@ from test_kubelet import (
     wait_finished,
     wait_for,
 )
-
-from kubemigrate.devcluster.apiserver import ApiServerProcess
-from kubemigrate.devcluster.kubelet import KubeletProcess
 
 
 def start(apiserver: ApiServerProcess, workdir: Path) -> KubeletProcess:

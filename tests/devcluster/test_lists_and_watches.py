@@ -6,11 +6,10 @@ import asyncio
 import json
 from typing import Any
 
-from devcluster_http import Http
-
 from kubemigrate.devcluster.apiserver.resources import Catalogue
 from kubemigrate.devcluster.apiserver.store import Store
 from kubemigrate.devcluster.apiserver.watching import WatchRequest
+from tests.devcluster.devcluster_http import Http
 
 
 def _make(api: Http, namespace: str, name: str, **labels: str) -> dict[str, object]:

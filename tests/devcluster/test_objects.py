@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from devcluster_http import Http, run_body, runs_path
+from tests.devcluster.devcluster_http import Http, run_body, runs_path
 
 
 def _cm(name: str, **data: str) -> dict[str, object]:

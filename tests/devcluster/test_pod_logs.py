@@ -16,11 +16,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from devcluster_http import Http
-from test_kubelet import create, job_body, pods_of, wait_finished, wait_for
 
 from kubemigrate.devcluster.apiserver import ApiServerProcess
 from kubemigrate.devcluster.kubelet import KubeletProcess
+from tests.devcluster.devcluster_http import Http
+from tests.devcluster.test_kubelet import create, job_body, pods_of, wait_finished, wait_for
 
 
 @pytest.fixture(scope="module")

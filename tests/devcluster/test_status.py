@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devcluster_http import Http, run_body, runs_path
+from tests.devcluster.devcluster_http import Http, run_body, runs_path
 
 
 def test_main_resource_ignores_status(api: Http, namespace: str, crd: object) -> None:

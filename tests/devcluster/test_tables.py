@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devcluster_http import Http, run_body, runs_path
+from tests.devcluster.devcluster_http import Http, run_body, runs_path
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from devcluster_http import Http, run_body, runs_path
-
 from kubemigrate.devcluster.apiserver import validation
+from tests.devcluster.devcluster_http import Http, run_body, runs_path
 
 
 def _create(api: Http, namespace: str, body: dict[str, Any]) -> dict[str, Any]:

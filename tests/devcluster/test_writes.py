@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import yaml
-from devcluster_http import Http, run_body, runs_path
+
+from tests.devcluster.devcluster_http import Http, run_body, runs_path
 
 
 def _pod(name: str) -> dict[str, object]:

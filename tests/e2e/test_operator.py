@@ -13,8 +13,8 @@ import psycopg
 import pytest
 import yaml
 
-from e2e.conftest import Namespace
 from kubemigrate.devcluster.cluster import LocalCluster, repo_file, wait_for
+from tests.e2e.conftest import Namespace
 
 SHOP = repo_file("examples", "shop")
 SHOP_FILES = [

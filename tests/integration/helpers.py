@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from conftest import BIN, cli_env
+from tests.conftest import BIN, cli_env
 
 BREAKPOINT = "\n--> statement-breakpoint\n"
 

@@ -13,10 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import applied_names, create_table, numbered, output, write_drizzle, write_journal
 
-from conftest import run_cli
 from kubemigrate.devcluster.postgres import free_port
+from tests.conftest import run_cli
+from tests.integration.helpers import (
+    applied_names,
+    create_table,
+    numbered,
+    output,
+    write_drizzle,
+    write_journal,
+)
 
 PASSWORD = "Zebra-Quartz-7319-secret"
 

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import (
+
+from tests.conftest import run_cli
+from tests.integration.helpers import (
     applied_names,
     backends,
     connect,
@@ -29,8 +31,6 @@ from helpers import (
     wait_for,
     write_drizzle,
 )
-
-from conftest import run_cli
 
 LOCK_CLASS = 0x6B6D
 LOCK_KEY_SQL = "hashtext(current_database() || '.' || current_schema() || '.__migration_tracking')"

@@ -24,7 +24,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from helpers import (
+
+from tests.conftest import run_cli
+from tests.integration.helpers import (
     applied_names,
     backends,
     history_actions,
@@ -37,8 +39,6 @@ from helpers import (
     wait_for,
     write_drizzle,
 )
-
-from conftest import run_cli
 
 SLEEP = (
     "SELECT pg_sleep(CASE WHEN current_setting('kubemigrate_test.sleep', true) = 'on' "

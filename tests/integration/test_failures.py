@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from helpers import (
+from tests.conftest import run_cli
+from tests.integration.helpers import (
     applied_names,
     history,
     index_state,
@@ -22,8 +23,6 @@ from helpers import (
     user_tables,
     write_drizzle,
 )
-
-from conftest import run_cli
 
 BREAK = "\n--> statement-breakpoint\n"
 

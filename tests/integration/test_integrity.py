@@ -13,7 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import (
+
+from tests.conftest import run_cli
+from tests.integration.helpers import (
     add_migration,
     applied_names,
     create_table,
@@ -26,8 +28,6 @@ from helpers import (
     write_drizzle,
     write_journal,
 )
-
-from conftest import run_cli
 
 
 def cli(directory: Path, url: str, *args: str):  # type: ignore[no-untyped-def]

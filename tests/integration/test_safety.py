@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import (
+
+from tests.conftest import run_cli
+from tests.integration.helpers import (
     add_migration,
     create_table,
     history,
@@ -21,8 +23,6 @@ from helpers import (
     user_tables,
     write_drizzle,
 )
-
-from conftest import run_cli
 
 
 def cli(directory: Path, url: str, *args: str, **env: str):  # type: ignore[no-untyped-def]

@@ -15,7 +15,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import (
+
+from tests.conftest import ROOT, run_cli
+from tests.integration.helpers import (
     add_migration,
     applied_names,
     column_exists,
@@ -32,8 +34,6 @@ from helpers import (
     user_tables,
     write_drizzle,
 )
-
-from conftest import ROOT, run_cli
 
 SHOP = ROOT / "examples" / "shop"
 SHOP_NAMES = [

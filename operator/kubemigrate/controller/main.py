@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import logging
 import os
 
 import kopf
 
 from kubemigrate.observability.logging import configure as configure_logging
+from kubemigrate.observability.logging import route_stdlib
 from kubemigrate.observability.metrics import Metrics
 from kubemigrate.settings import load_settings
 
 
 def run_operator(*, log_format: str | None = None) -> None:
     settings = load_settings()
-    configure_logging(log_format or "json")
-    kopf.configure(
-        log_format=kopf.LogFormat.JSON,
-        verbose=bool(os.environ.get("KUBEMIGRATE_DEBUG")),
-        debug=bool(os.environ.get("KUBEMIGRATE_DEBUG")),
-    )
-    logging.getLogger("kubernetes").setLevel(logging.WARNING)
+    level = "debug" if os.environ.get("KUBEMIGRATE_DEBUG") else "info"
+    configure_logging(log_format or "json", level=level)
+    route_stdlib(level)
     metrics = Metrics()
     server = metrics.serve(settings.metrics_port)
     from kubemigrate.controller import handlers  # noqa: F401 - registers the handlers

@@ -34,7 +34,9 @@ from kubemigrate.domain.migrations import (
     Step,
 )
 from kubemigrate.domain.outcome import Counts, MigrationResult, Outcome
+from kubemigrate.engine import report
 from kubemigrate.engine.postgres import TRACKING_TABLE, PostgresStore, StepFailed, StoreState
+from kubemigrate.engine.report import StatusReport
 from kubemigrate.engine.sources import Source
 
 
@@ -204,6 +206,18 @@ class Runner:
 
     def state(self, *, with_rollbacks: bool = False) -> StoreState:
         return self.store.read_state(with_rollbacks=with_rollbacks)
+
+    def report(self) -> tuple[StatusReport, StoreState]:
+        """The status report as things stand, with the state it was built from."""
+        state = self.state(with_rollbacks=True)
+        built = report.build(
+            self.source.migrations,
+            state.applied,
+            rollbacks=state.rollbacks,
+            dirty=state.dirty,
+            warnings=self.source.warnings,
+        )
+        return built, state
 
     def counts(self, state: StoreState) -> Counts:
         applied = {row.name for row in state.applied}

@@ -87,6 +87,50 @@ def configure(
     )
 
 
+def _kubernetes_ref(
+    _logger: Any, _name: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """kopf's per-object loggers carry ``k8s_ref``: turn it into namespace + run/job fields."""
+    record = event.get("_record")
+    ref = getattr(record, "k8s_ref", None)
+    if isinstance(ref, dict):
+        event["namespace"] = ref.get("namespace")
+        kind = str(ref.get("kind") or "object")
+        event["run" if kind == "MigrationRun" else kind.lower()] = ref.get("name")
+    if record is not None:
+        event.setdefault("logger", record.name)
+    return event
+
+
+def route_stdlib(level: str = "info", *, secrets: list[str] | None = None) -> None:
+    """Send stdlib logging (kopf, the kubernetes client) through the same JSON lines.
+
+    One shape for every line of the operator's log, so a log pipeline needs one
+    parser, and kopf's lines name the run like ours do.
+    """
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.stdlib.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
+            _kubernetes_ref,
+            _Scrubber(secrets or []),
+        ],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.EventRenamer("msg"),
+            _order,
+            structlog.processors.JSONRenderer(),
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    for noisy in ("asyncio", "kubernetes", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def get_logger(**context: Any) -> Any:
     return structlog.get_logger(**context)
 

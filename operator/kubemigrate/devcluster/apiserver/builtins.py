@@ -142,18 +142,22 @@ _CONFIG_KEY_MSG = (
 def _base64_error(text: str) -> int | None:
     """Where Go's ``base64.StdEncoding`` would stop on ``text`` (None if it decodes).
 
-    The index is exact for a character outside the alphabet (the common mistake:
-    plain text in ``data``); for bad padding it is the text's length.
+    Like Go, CR and LF are skipped. The index is exact for a character outside the
+    alphabet (the usual mistake: plain text in ``data``) and for a short last
+    quantum (its start); for misplaced padding it is approximated by the length.
     """
+    stripped = text.replace("\r", "").replace("\n", "")
     try:
-        base64.b64decode(text, validate=True)
+        base64.b64decode(stripped, validate=True)
         return None
     except (binascii.Error, ValueError):
         pass
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
     for index, char in enumerate(text):
-        if char not in alphabet:
+        if char not in alphabet and char not in "\r\n":
             return index
+    if "=" not in stripped and len(stripped) % 4:
+        return len(stripped) - len(stripped) % 4
     return len(text)
 
 
