@@ -101,7 +101,9 @@ def integrity_error(findings: Sequence[Finding]) -> IntegrityError:
             "rename the out-of-order file so it sorts after the newest applied migration "
             "(e.g. `kubemigrate generate` a new one with its SQL)"
         )
-    lines = "\n".join(f"  - {f}" for f in findings)
+    lines = "\n".join(
+        f"  - {f.migration}: {f.kind.replace('_', '-')}: {f.detail}" for f in findings
+    )
     return IntegrityError(
         f"Integrity check failed; nothing was run:\n{lines}",
         hint="; ".join(hints),

@@ -208,7 +208,9 @@ class PostgresStore:
         return scrub(text, self._secrets)
 
     def _connection_error(self, exc: psycopg.Error) -> KubemigrateError:
-        message = self.scrub(str(exc).strip())
+        # libpq's text spans lines ("\n\tIs the server running ...") and starts with
+        # psycopg's own "connection is bad:"; one line reads better after our prefix.
+        message = " ".join(self.scrub(str(exc)).split()).removeprefix("connection is bad: ")
         state = getattr(exc, "sqlstate", None) or ""
         lowered = message.lower()
         if (

@@ -451,7 +451,6 @@ class Runner:
                         "repaired",
                         migration=name,
                         run_id=options.run_id,
-                        error="dirty mark cleared",
                     )
                     results.append(MigrationResult(name=name, direction="repair"))
                 for wanted in accept_checksums:
