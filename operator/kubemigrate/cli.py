@@ -568,11 +568,24 @@ def reset(
     reapply: Annotated[bool, typer.Option("--reapply", help="Migrate again afterwards.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Needed in staging.")] = False,
     lock_wait: LockWait = 60.0,
+    lock_timeout: LockTimeout = None,
+    statement_timeout: StatementTimeout = None,
     result_file: ResultFile = None,
     run_id: RunId = None,
 ) -> None:
     """Development: roll back everything, newest first. Refused in production."""
-    ctx = Context(database_url, directory, fmt, env, as_json, log_format, result_file, run_id)
+    ctx = Context(
+        database_url,
+        directory,
+        fmt,
+        env,
+        as_json,
+        log_format,
+        result_file,
+        run_id,
+        lock_timeout,
+        statement_timeout,
+    )
 
     def body(runner: Any) -> tuple[Outcome, str | None, int]:
         options = _options(
@@ -601,11 +614,24 @@ def repair(
         typer.Option("--accept-checksum", help="Re-record this edited file's checksum."),
     ] = None,
     lock_wait: LockWait = 60.0,
+    lock_timeout: LockTimeout = None,
+    statement_timeout: StatementTimeout = None,
     result_file: ResultFile = None,
     run_id: RunId = None,
 ) -> None:
     """Clear a dirty mark once fixed by hand; accept an edited file's new checksum."""
-    ctx = Context(database_url, directory, fmt, env, as_json, log_format, result_file, run_id)
+    ctx = Context(
+        database_url,
+        directory,
+        fmt,
+        env,
+        as_json,
+        log_format,
+        result_file,
+        run_id,
+        lock_timeout,
+        statement_timeout,
+    )
 
     def body(runner: Any) -> tuple[Outcome, str | None, int]:
         options = _options(lock_wait_s=lock_wait, run_id=run_id)
@@ -631,11 +657,24 @@ def baseline(
     log_format: LogFormat = None,
     target: Target = None,
     lock_wait: LockWait = 60.0,
+    lock_timeout: LockTimeout = None,
+    statement_timeout: StatementTimeout = None,
     result_file: ResultFile = None,
     run_id: RunId = None,
 ) -> None:
     """Record migrations (up to --target) as applied without running them."""
-    ctx = Context(database_url, directory, fmt, env, as_json, log_format, result_file, run_id)
+    ctx = Context(
+        database_url,
+        directory,
+        fmt,
+        env,
+        as_json,
+        log_format,
+        result_file,
+        run_id,
+        lock_timeout,
+        statement_timeout,
+    )
 
     def body(runner: Any) -> tuple[Outcome, str | None, int]:
         options = _options(

@@ -51,11 +51,13 @@ def inline(*migrations: tuple[str, str, str]) -> dict[str, Any]:
 
 
 def tracked(url: str) -> list[str]:
+    """The tracking table's names in order; none when kubemigrate never wrote it."""
     with psycopg.connect(url) as conn:
-        return [
-            r[0]
-            for r in conn.execute("SELECT migration_name FROM __migration_tracking ORDER BY id")
-        ]
+        exists = conn.execute("SELECT to_regclass('__migration_tracking')").fetchone()
+        if not exists or exists[0] is None:
+            return []
+        rows = conn.execute("SELECT migration_name FROM __migration_tracking ORDER BY id")
+        return [r[0] for r in rows]
 
 
 def jobs_of(ns: Namespace, run: str) -> list[dict[str, Any]]:
@@ -309,3 +311,38 @@ def test_the_password_never_appears_in_status_events_or_logs(
         assert password not in log.read_text(errors="replace"), f"password found in {log}"
     job_logs = namespace.kubectl("logs", f"job/{body['status']['jobName']}", check=False).stdout
     assert password not in job_logs
+
+
+def test_read_only_runs_report_without_changing_anything(
+    shop: Namespace, database_url: str
+) -> None:
+    shop.apply(run_yaml("preview", dryRun=True))
+    preview = shop.wait_phase("preview", "Succeeded")
+    assert [m["name"] for m in preview["status"]["migrations"]] == SHOP_FILES
+    assert tracked(database_url) == []  # a dry run changes nothing
+    shop.apply(run_yaml("deploy", target="0002_add_orders.sql"))
+    shop.wait_phase("deploy", "Succeeded")
+    shop.apply(run_yaml("report", action="status") + "---\n" + run_yaml("check", action="verify"))
+    report = shop.wait_phase("report", "Succeeded")["status"]
+    assert (report["applied"], report["pending"], report["total"]) == (3, 2, 5)
+    assert shop.wait_phase("check", "Succeeded")["status"]["applied"] == 3
+    assert tracked(database_url) == SHOP_FILES[:3]
+
+
+def test_a_missing_secret_key_shows_why_the_pod_cannot_start(
+    namespace: Namespace, database_url: str
+) -> None:
+    namespace.apply(namespace.client_yaml("secret", "generic", "db", "--from-literal=OTHER=x"))
+    namespace.configmap("migrations", SHOP)
+    namespace.apply(run_yaml("nokey"))
+    wait_for(
+        lambda: (
+            condition(namespace.get("mr", "nokey"), "Running")["reason"]
+            == "CreateContainerConfigError"
+        ),
+        timeout=60,
+        what="the run to say why its pod cannot start",
+    )
+    message = condition(namespace.get("mr", "nokey"), "Running")["message"]
+    assert "DATABASE_URL" in message
+    assert "Warning" in {e["type"] for e in namespace.events("nokey")}

@@ -54,6 +54,8 @@ DEFAULT_RESOURCES: dict[str, Any] = {
 }
 """Enough for the engine (Python + psycopg); no CPU limit, so startup is not throttled."""
 
+_DRY_RUN_ACTIONS = frozenset({Action.MIGRATE, Action.ROLLBACK})
+_READ_ONLY_ACTIONS = frozenset({Action.STATUS, Action.VERIFY})
 _MAX_NAME = 63
 _HASH_LEN = 8
 _PLAN_SUFFIX = "-plan"
@@ -170,8 +172,10 @@ def engine_args(
         args += ["--steps", str(spec.steps)]
     if mode == "run" and spec.confirm is not None:
         args += ["--confirm", spec.confirm]
-    if mode == "run" and spec.dry_run:
+    if mode == "run" and spec.dry_run and action in _DRY_RUN_ACTIONS:
         args.append("--dry-run")
+    if action in _READ_ONLY_ACTIONS:
+        return args  # status and verify take no lock and run no migration SQL
     timeouts = spec.timeouts
     args += ["--lock-wait", str(timeouts.lock_wait_seconds)]
     if timeouts.lock_timeout_ms is not None:

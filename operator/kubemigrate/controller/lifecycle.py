@@ -247,7 +247,7 @@ class Lifecycle:
     # -- a Job changed ---------------------------------------------------------
 
     def recheck(self, run: Mapping[str, Any]) -> None:
-        """Level-triggered safety net: a Running run whose Job finished gets its result.
+        """Level-triggered safety net: a Running run's Job, looked at again.
 
         Job events are not retried by kopf, so a status patch that failed on a Job's
         last event would otherwise leave the run Running for ever.
@@ -256,13 +256,17 @@ class Lifecycle:
         if status.get("phase") != Phase.RUNNING or not status.get("jobName"):
             return
         job = self.kube.get_job(str(_meta(run)["namespace"]), str(status["jobName"]))
-        if job is not None and results.job_state(job).finished:
+        if job is not None:  # finished: record it; stuck: say why (pods change, Jobs don't)
             self.job_changed(job)
 
     def job_changed(self, job: Mapping[str, Any]) -> None:
         """A finished Job's result goes into its run's status, exactly once."""
         state = results.job_state(job)
         meta = job.get("metadata") or {}
+        job_status = job.get("status") or {}
+        stuck = not state.finished and job_status.get("active") and not job_status.get("ready")
+        if not state.finished and not stuck:
+            return  # nothing to report yet: most Job events are of this kind
         owner = next(
             (o for o in meta.get("ownerReferences") or () if o.get("kind") == "MigrationRun"), None
         )
@@ -279,9 +283,7 @@ class Lifecycle:
         ):
             return
         if not state.finished:
-            problem = results.waiting_problem(self.kube.job_pods(namespace, meta["name"]))
-            if problem:
-                self._log(run, meta.get("name")).warning("pod cannot start", problem=problem)
+            self._report_stuck(run, namespace, str(meta["name"]))
             return
         action = str((run.get("spec") or {}).get("action") or "migrate")
         pods = self.kube.job_pods(namespace, meta["name"])
@@ -316,6 +318,25 @@ class Lifecycle:
                 run, Phase.FAILED, reason, summary(outcome), event_type="Warning", **fields
             )
         self.metrics.run_finished(str(namespace), self._database(run), outcome, duration)
+
+    def _report_stuck(self, run: Mapping[str, Any], namespace: str, job_name: str) -> None:
+        """A pod that cannot start (a missing Secret key, an image that cannot be pulled).
+
+        Kubernetes keeps retrying, and so does the run, but the person waiting on it
+        should see why in its condition and Events rather than a bare "Running".
+        """
+        problem = results.waiting_problem(self.kube.job_pods(namespace, job_name))
+        if problem is None:
+            return
+        reason = problem.split(":", 1)[0]
+        current = next(
+            (c for c in _status(run).get("conditions") or () if c.get("type") == "Running"), {}
+        )
+        if current.get("reason") != reason:
+            self._transition(
+                run, Phase.RUNNING, reason, f"the Job's pod cannot start: {problem}",
+                event_type="Warning",
+            )
 
     def _planned(self, run: Mapping[str, Any], outcome: Outcome) -> None:
         names = [m.name for m in outcome.migrations]

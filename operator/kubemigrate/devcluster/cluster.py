@@ -235,12 +235,17 @@ class LocalCluster:
         wait_for(lambda: self._log_has("kubelet", "READY"), timeout=30, what="the kubelet stand-in")
 
     def start_operator(self, **settings: str) -> Part:
+        """The operator, building Jobs that run plain ``kubemigrate``.
+
+        The kubelet stand-in resolves a container's command on its own PATH (our
+        venv's bin first). An absolute host path would not do: the Job mounts an
+        emptyDir at /tmp, so a venv under /tmp would be mapped into that volume.
+        """
         if not self.metrics_port:
             self.metrics_port, self.health_port = postgres.free_port(), postgres.free_port()
         env = self.env(
             KUBEMIGRATE_METRICS_PORT=str(self.metrics_port),
             KUBEMIGRATE_HEALTH_PORT=str(self.health_port),
-            KUBEMIGRATE_JOB_COMMAND=json.dumps([str(bin_dir() / "kubemigrate")]),
             **{f"KUBEMIGRATE_{k.upper()}": v for k, v in settings.items()},
         )
         part = self._spawn("operator", [str(bin_dir() / "kubemigrate"), "operator"], env=env)
