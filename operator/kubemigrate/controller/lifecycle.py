@@ -334,7 +334,10 @@ class Lifecycle:
         )
         if current.get("reason") != reason:
             self._transition(
-                run, Phase.RUNNING, reason, f"the Job's pod cannot start: {problem}",
+                run,
+                Phase.RUNNING,
+                reason,
+                f"the Job's pod cannot start: {problem}",
                 event_type="Warning",
             )
 
