@@ -329,7 +329,7 @@ class Lifecycle:
         if problem is None:
             return
         reason = problem.split(":", 1)[0]
-        current = next(
+        current: Mapping[str, Any] = next(
             (c for c in _status(run).get("conditions") or () if c.get("type") == "Running"), {}
         )
         if current.get("reason") != reason:
