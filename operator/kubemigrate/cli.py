@@ -168,13 +168,28 @@ def _fail(
     raise typer.Exit(int(error.exit_code))
 
 
-def _finish(ctx: Context, outcome: Outcome, text: str | None, exit_code: int = 0) -> NoReturn:
-    _write_result(ctx, outcome)
+@dataclass(frozen=True)
+class Reply:
+    """What an engine command prints and how it exits."""
+
+    outcome: Outcome
+    text: str | None = None
+    exit_code: int = 0
+    json: Any = None
+    """What ``--json`` prints when it is not the Outcome (the status report, history)."""
+
+
+def _finish(ctx: Context, reply: Reply) -> NoReturn:
+    _write_result(ctx, reply.outcome)
     if ctx.json:
-        print(scrub(outcome.to_json(), ctx.secrets))
-    elif text:
+        payload = (
+            reply.outcome.to_json() if reply.json is None else json.dumps(reply.json, default=str)
+        )
+        print(scrub(payload, ctx.secrets))
+    elif reply.text:
+        text = reply.text
         print(scrub(text, ctx.secrets), end="" if text.endswith("\n") else "\n")
-    raise typer.Exit(exit_code)
+    raise typer.Exit(reply.exit_code)
 
 
 class _DeferredLog:
@@ -224,7 +239,7 @@ def _observer(ctx: Context, command: str) -> Any:
 def _engine(
     ctx: Context,
     command: str,
-    body: Callable[[Any], tuple[Outcome, str | None, int]],
+    body: Callable[[Any], Reply],
     *,
     observe: bool = True,
     allow_empty: bool = False,
@@ -245,7 +260,7 @@ def _engine(
             observer=observer,
             allow_empty=allow_empty,
         ) as runner:
-            outcome, text, code = body(runner)
+            reply = body(runner)
     except KubemigrateError as error:
         _fail(ctx, command, error)
     except typer.Exit:
@@ -263,7 +278,7 @@ def _engine(
                 "and report it",
             ),
         )
-    _finish(ctx, outcome, text, code)
+    _finish(ctx, reply)
 
 
 def _options(**kwargs: Any) -> Any:
@@ -339,7 +354,7 @@ def migrate(
         statement_timeout,
     )
 
-    def body(runner: Any) -> tuple[Outcome, str | None, int]:
+    def body(runner: Any) -> Reply:
         options = _options(
             environment=ctx.environment,
             target=target,
@@ -350,8 +365,8 @@ def migrate(
         outcome = runner.run(Action.MIGRATE, options)
         if dry_run:
             plan, _ = runner.plan(Action.MIGRATE, options)
-            return outcome, _dry_run_text(plan), 0
-        return outcome, _summary(outcome, "migrate"), 0
+            return Reply(outcome, _dry_run_text(plan), 0)
+        return Reply(outcome, _summary(outcome, "migrate"), 0)
 
     _engine(ctx, "migrate", body)
 
@@ -400,7 +415,7 @@ def rollback(
         statement_timeout,
     )
 
-    def body(runner: Any) -> tuple[Outcome, str | None, int]:
+    def body(runner: Any) -> Reply:
         options = _options(
             environment=ctx.environment,
             steps=steps,
@@ -413,7 +428,7 @@ def rollback(
         if dry_run:
             outcome = runner.run(Action.ROLLBACK, options)
             plan, _ = runner.plan(Action.ROLLBACK, options)
-            return outcome, _dry_run_text(plan), 0
+            return Reply(outcome, _dry_run_text(plan), 0)
         if confirm is None and ctx.environment is Environment.PRODUCTION and not ctx.json:
             plan, _ = runner.plan(Action.ROLLBACK, options)
             if plan.confirmation_phrase:
@@ -421,7 +436,7 @@ def rollback(
                 if answer:
                     options = _options(**{**options.__dict__, "confirm": answer})
         outcome = runner.run(Action.ROLLBACK, options)
-        return outcome, _summary(outcome, "rollback"), 0
+        return Reply(outcome, _summary(outcome, "rollback"), 0)
 
     _engine(ctx, "rollback", body, allow_empty=True)
 
@@ -446,7 +461,7 @@ def status(
     """The status report: applied, pending, recent rollbacks, integrity warnings."""
     ctx = Context(database_url, directory, fmt, env, as_json, log_format, result_file, run_id)
 
-    def body(runner: Any) -> tuple[Outcome, str | None, int]:
+    def body(runner: Any) -> Reply:
         rep, state = runner.report()
         if metadata_file is not None:
             metadata_file.write_text(json.dumps(rep.to_dict(), indent=2) + "\n")
@@ -459,12 +474,7 @@ def status(
             warnings=tuple(rep.warning_lines()) + runner.source.warnings,
         )
         code = ExitCode.PENDING if fail_on_pending and rep.pending else ExitCode.OK
-        if ctx.json:
-            print(json.dumps(rep.to_dict()))
-            ctx.json = False
-            _write_result(ctx, outcome)
-            raise typer.Exit(int(code))
-        return outcome, rep.text(), int(code)
+        return Reply(outcome, rep.text(), int(code), json=rep.to_dict())
 
     _engine(ctx, "status", body, observe=False, allow_empty=True)
 
@@ -483,7 +493,7 @@ def verify(
     """The integrity checks alone: edited, missing, out-of-order files and a dirty database."""
     ctx = Context(database_url, directory, fmt, env, as_json, log_format, result_file, run_id)
 
-    def body(runner: Any) -> tuple[Outcome, str | None, int]:
+    def body(runner: Any) -> Reply:
         outcome = runner.verify()
         if not outcome.ok:
             error = outcome.error or {}
@@ -491,12 +501,11 @@ def verify(
             if not ctx.json:
                 print(scrub(text, ctx.secrets), file=sys.stderr)
                 text = ""
-            return outcome, text, outcome.exitCode
-        return (
+            return Reply(outcome, text, outcome.exitCode)
+        return Reply(
             outcome,
             f"✅ Integrity verified: {outcome.counts.applied} applied migration(s) "
             "match their files.",
-            0,
         )
 
     _engine(ctx, "verify", body, observe=False, allow_empty=True)
@@ -548,11 +557,11 @@ def plan(
             ),
         )
 
-    def body(runner: Any) -> tuple[Outcome, str | None, int]:
+    def body(runner: Any) -> Reply:
         options = _options(environment=ctx.environment, steps=steps, target=target, dry_run=True)
         outcome = runner.run(action, options)
         planned, _ = runner.plan(action, options)
-        return outcome, _dry_run_text(planned), 0
+        return Reply(outcome, _dry_run_text(planned), 0)
 
     _engine(ctx, "plan", body, observe=False, allow_empty=True)
 
@@ -587,7 +596,7 @@ def reset(
         statement_timeout,
     )
 
-    def body(runner: Any) -> tuple[Outcome, str | None, int]:
+    def body(runner: Any) -> Reply:
         options = _options(
             environment=ctx.environment, force=force, lock_wait_s=lock_wait, run_id=run_id
         )
@@ -596,7 +605,7 @@ def reset(
         if reapply:
             outcome = runner.run(Action.MIGRATE, options)
             text += _summary(outcome, "migrate")
-        return outcome, text, 0
+        return Reply(outcome, text, 0)
 
     _engine(ctx, "reset", body, allow_empty=True)
 
@@ -633,16 +642,16 @@ def repair(
         statement_timeout,
     )
 
-    def body(runner: Any) -> tuple[Outcome, str | None, int]:
+    def body(runner: Any) -> Reply:
         options = _options(lock_wait_s=lock_wait, run_id=run_id)
         outcome = runner.repair(accept_checksum or [], options)
         if not outcome.migrations:
-            return outcome, "Nothing to repair: no dirty mark, no checksum to accept.", 0
+            return Reply(outcome, "Nothing to repair: no dirty mark, no checksum to accept.", 0)
         lines = [
             f"  - {m.name}: " + ("new checksum recorded" if m.checksum else "dirty mark cleared")
             for m in outcome.migrations
         ]
-        return outcome, "🔧 Repaired:\n" + "\n".join(lines) + "\n", 0
+        return Reply(outcome, "🔧 Repaired:\n" + "\n".join(lines) + "\n", 0)
 
     _engine(ctx, "repair", body, allow_empty=True)
 
@@ -676,16 +685,15 @@ def baseline(
         statement_timeout,
     )
 
-    def body(runner: Any) -> tuple[Outcome, str | None, int]:
+    def body(runner: Any) -> Reply:
         options = _options(
             environment=ctx.environment, target=target, lock_wait_s=lock_wait, run_id=run_id
         )
         outcome = runner.run(Action.BASELINE, options)
         names = "\n".join(f"  - {m.name}" for m in outcome.migrations)
-        return (
+        return Reply(
             outcome,
             f"📌 Baselined {len(outcome.migrations)} migration(s) without running them:\n{names}\n",
-            0,
         )
 
     _engine(ctx, "baseline", body)
@@ -704,17 +712,10 @@ def history(
     """The audit trail: applies, rollbacks, failures, repairs, baselines."""
     ctx = Context(database_url, directory, fmt, env, as_json, log_format)
 
-    def body(runner: Any) -> tuple[Outcome, str | None, int]:
+    def body(runner: Any) -> Reply:
         from kubemigrate.engine.report import fmt_time
 
         rows = runner.store.history(limit)
-        if ctx.json:
-            print(
-                json.dumps(
-                    [{**row.__dict__, "at": row.at.isoformat()} for row in rows], default=str
-                )
-            )
-            raise typer.Exit(0)
         lines = ["🕘 Migration History", "================================"]
         for row in rows:
             extra = f" ({row.duration_ms:.0f} ms)" if row.duration_ms is not None else ""
@@ -726,7 +727,8 @@ def history(
             )
         if not rows:
             lines.append("  (no history yet)")
-        return Outcome(action="history", ok=True), "\n".join(lines) + "\n", 0
+        as_data = [{**row.__dict__, "at": row.at.isoformat()} for row in rows]
+        return Reply(Outcome(action="history", ok=True), "\n".join(lines) + "\n", json=as_data)
 
     _engine(ctx, "history", body, observe=False, allow_empty=True)
 
