@@ -10,7 +10,9 @@ never reads its data.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +41,9 @@ def load_client() -> client.ApiClient:
 class Kube:
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
+        # Events are best effort, as client-go's recorder makes them: posted off the
+        # handler's path, so a slow API server delays no status and no Job.
+        self._events = ThreadPoolExecutor(max_workers=2, thread_name_prefix="events")
 
     def request(
         self,
@@ -145,7 +150,18 @@ class Kube:
     # -- Events ----------------------------------------------------------------
 
     def post_event(self, run: Mapping[str, Any], *, type_: str, reason: str, message: str) -> None:
-        """A core/v1 Event on the run, as ``kubectl describe mr`` shows them."""
+        """A core/v1 Event on the run, as ``kubectl describe mr`` shows them; in the background."""
+        self._events.submit(self._post_event, dict(run), type_, reason, message)
+
+    def _post_event(self, run: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+        try:
+            self._create_event(run, type_=type_, reason=reason, message=message)
+        except Exception as exc:  # a lost Event must not fail the run
+            logging.getLogger(__name__).warning("could not post an Event: %s", exc)
+
+    def _create_event(
+        self, run: Mapping[str, Any], *, type_: str, reason: str, message: str
+    ) -> None:
         metadata = run["metadata"]
         stamp = now()
         event = {
