@@ -88,6 +88,25 @@ LOCK_CLASS = 0x6B6D
 _RETRYABLE_STATES = ("08", "57P0", "53300", "55P03", "40001", "40P01")
 
 
+# A migration's bookkeeping in one statement (the pipeline's cost is per statement):
+# the tracking row, the history row, and whether this commit waits for the WAL flush.
+_RECORD_HISTORY = f"""
+INSERT INTO {HISTORY_TABLE} (migration_name, action, batch_number, checksum, duration_ms,
+                             run_id, actor)
+SELECT %(name)s, %(action)s, %(batch)s, %(checksum)s,
+       EXTRACT(EPOCH FROM clock_timestamp() - now()) * 1000, %(run_id)s, %(actor)s
+FROM (SELECT set_config('synchronous_commit', %(sync)s, true)) AS commit_mode, tracking"""
+_RECORD_UP = (
+    f"WITH tracking AS (INSERT INTO {TRACKING_TABLE} "
+    "(migration_name, rollback_sql, checksum, batch_number) "
+    "VALUES (%(name)s, %(rollback_sql)s, %(checksum)s, %(batch)s) RETURNING 1)"
+    + _RECORD_HISTORY.replace("%(action)s", "'applied'")
+)
+_RECORD_DOWN = (
+    f"WITH tracking AS (DELETE FROM {TRACKING_TABLE} WHERE migration_name = %(name)s "
+    "RETURNING 1)" + _RECORD_HISTORY.replace("%(action)s", "'rolled_back'")
+)
+
 # ExecStatus COMMAND_OK, TUPLES_OK
 _OK = (1, 2)
 
@@ -427,24 +446,18 @@ class PostgresStore:
         try:
             with self.conn.pipeline():
                 self.conn.execute(b"BEGIN")
-                if not durable:
-                    self.conn.execute(b"SET LOCAL synchronous_commit TO off")
                 cursors = [self.conn.execute(statement.encode()) for statement in statements]
-                if up:
-                    self.conn.execute(
-                        f"INSERT INTO {TRACKING_TABLE} (migration_name, rollback_sql, checksum, "
-                        "batch_number) VALUES (%s, %s, %s, %s)",
-                        (name, rollback_sql, checksum, batch),
-                    )
-                else:
-                    self.conn.execute(
-                        f"DELETE FROM {TRACKING_TABLE} WHERE migration_name = %s", (name,)
-                    )
                 self.conn.execute(
-                    f"INSERT INTO {HISTORY_TABLE} (migration_name, action, batch_number, checksum, "
-                    "duration_ms, run_id, actor) VALUES (%s, %s, %s, %s, "
-                    "EXTRACT(EPOCH FROM clock_timestamp() - now()) * 1000, %s, %s)",
-                    (name, "applied" if up else "rolled_back", batch, checksum, run_id, actor()),
+                    _RECORD_UP if up else _RECORD_DOWN,
+                    {
+                        "name": name,
+                        "rollback_sql": rollback_sql,
+                        "checksum": checksum,
+                        "batch": batch,
+                        "run_id": run_id,
+                        "actor": actor(),
+                        "sync": "on" if durable else "off",
+                    },
                 )
                 self.conn.execute(b"COMMIT")
         except psycopg.Error as exc:
