@@ -313,19 +313,27 @@ class Api:
     def _list(self, request: Request, target: Target) -> Response:
         rtype = target.rtype
         matches = self._matcher(request, rtype)
-        items = [o for o in self.cluster.list_objects(rtype, target.namespace) if matches(o)]
+        # The stored objects are only read here: each item is a new top-level dict that
+        # shares the rest with the stored object (never changed in place), and it is
+        # encoded before anything else runs.
+        stored = [o for o in self.cluster.view_objects(rtype, target.namespace) if matches(o)]
         revision = str(self.cluster.store.revision)
         if tables.wants_table(request.header("accept")):
+            served = [{**o, "apiVersion": rtype.api_version} for o in stored]
             return Response(
                 200,
                 tables.table(
-                    rtype, items, revision, request.query.get("includeObject", "Metadata")
+                    rtype, served, revision, request.query.get("includeObject", "Metadata")
                 ),
             )
-        for item in items:
-            item.pop("apiVersion", None)
-            item.pop("kind", None)
-            item["apiVersion"], item["kind"] = rtype.api_version, rtype.kind
+        items = [
+            {
+                **{k: v for k, v in o.items() if k not in ("apiVersion", "kind")},
+                "apiVersion": rtype.api_version,
+                "kind": rtype.kind,
+            }
+            for o in stored
+        ]
         return Response(
             200,
             {

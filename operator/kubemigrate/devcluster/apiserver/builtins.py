@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import re
 from typing import Any
 
 from . import errors
 from .errors import FieldError
 from .resources import ResourceType
+from .store import json_copy
 
 JsonDict = dict[str, Any]
 
@@ -278,8 +278,8 @@ def update_errors(rtype: ResourceType, old: JsonDict, new: JsonDict) -> list[Fie
                 )
         return found
     if key == ("", "pods"):
-        old_spec = copy.deepcopy(old.get("spec", {}))
-        new_spec = copy.deepcopy(new.get("spec", {}))
+        old_spec = json_copy(old.get("spec", {}))
+        new_spec = json_copy(new.get("spec", {}))
         for spec in (old_spec, new_spec):
             for name in _POD_MUTABLE:
                 spec.pop(name, None)

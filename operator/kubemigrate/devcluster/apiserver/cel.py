@@ -10,6 +10,7 @@ evaluated ``messageExpression``, else ``failed rule: <rule>``, with the rule's
 from __future__ import annotations
 
 import functools
+import json
 import re
 from typing import Any
 
@@ -60,6 +61,23 @@ def type_name(value: Any) -> str:
 
 
 def _evaluate(rule: str, activation: dict[str, Any]) -> Any:
+    """Evaluate a rule; a rule's result depends on nothing but its inputs, so it is
+    remembered for the same rule and inputs (the same JSON text, key order included):
+    most writes (status updates) leave the values the rules look at as they were."""
+    try:
+        key = json.dumps(activation)
+    except (TypeError, ValueError):  # not plain JSON: evaluate it as it is
+        return _evaluate_now(rule, activation)
+    return _evaluate_json(rule, key)
+
+
+@functools.lru_cache(maxsize=2048)
+def _evaluate_json(rule: str, activation: str) -> Any:
+    # Only results are cached: an evaluation error is raised afresh every time.
+    return _evaluate_now(rule, json.loads(activation))
+
+
+def _evaluate_now(rule: str, activation: dict[str, Any]) -> Any:
     return _program(rule).evaluate({k: celpy.adapter.json_to_cel(v) for k, v in activation.items()})
 
 

@@ -12,14 +12,13 @@ reaches storage, whichever verb wrote it.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import builtins, errors, objects, validation
 from .errors import ApiError, FieldError
 from .resources import Catalogue, ResourceType
-from .store import Store
+from .store import Store, json_copy
 
 JsonDict = dict[str, Any]
 
@@ -42,10 +41,12 @@ class Outcome:
 
 
 def _strip_rv(obj: JsonDict) -> JsonDict:
-    clean = copy.deepcopy(obj)
-    clean.get("metadata", {}).pop("resourceVersion", None)
-    clean.get("metadata", {}).pop("managedFields", None)
-    return clean
+    """The object less resourceVersion and managedFields, for comparison only: a shallow
+    view that shares everything else with ``obj`` (so it must not be changed)."""
+    if "metadata" not in obj:
+        return obj
+    skip = ("resourceVersion", "managedFields")
+    return {**obj, "metadata": {k: v for k, v in obj["metadata"].items() if k not in skip}}
 
 
 @dataclass
@@ -76,6 +77,10 @@ class Cluster:
 
     def list_objects(self, rtype: ResourceType, namespace: str | None) -> list[JsonDict]:
         return [self._serve(rtype, o) for o in self.store.select(rtype.storage_key, namespace)]
+
+    def view_objects(self, rtype: ResourceType, namespace: str | None) -> list[JsonDict]:
+        """The stored objects themselves, as stored (read-only: never change them)."""
+        return self.store.view(rtype.storage_key, namespace)
 
     @staticmethod
     def _serve(rtype: ResourceType, obj: JsonDict) -> JsonDict:
@@ -240,7 +245,7 @@ class Cluster:
                 f"{preconditions['resourceVersion']}, "
                 f"ResourceVersion in object meta: {meta['resourceVersion']}",
             )
-        new = copy.deepcopy(old)
+        new = json_copy(old)
         new_meta = new["metadata"]
         finalizers = list(new_meta.get("finalizers") or [])
         if policy == "Foreground" and "foregroundDeletion" not in finalizers:
@@ -301,7 +306,7 @@ class Cluster:
     @staticmethod
     def _crd_status(crd: JsonDict) -> JsonDict:
         now = objects.now()
-        names = copy.deepcopy(crd.get("spec", {}).get("names", {}))
+        names = json_copy(crd.get("spec", {}).get("names", {}))
         names.setdefault("singular", names.get("kind", "").lower())
         names.setdefault("listKind", names.get("kind", "") + "List")
         versions = crd.get("spec", {}).get("versions", [])

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 from typing import Any
 
 from .cluster import NS_KEY, Cluster, WriteOptions
 from .errors import ApiError
+from .resources import ResourceType
+from .store import json_copy
 
 JsonDict = dict[str, Any]
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class Collector:
         self.cluster = cluster
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._types: dict[tuple[str, str], ResourceType] = {}
         cluster.wake_collector = self._wakeup.set
 
     async def __aenter__(self) -> Collector:
@@ -55,26 +57,44 @@ class Collector:
                 log.exception("garbage collection sweep failed")
             await asyncio.sleep(0)
 
-    def _owners(self) -> dict[str, tuple[str, bool, JsonDict]]:
+    def _rtype_of(self, storage: tuple[str, str]) -> ResourceType | None:
+        """``Cluster.rtype_of``, from a map built once per sweep (and again if a write
+        made during the sweep changed what is served)."""
+        rtype = self._types.get(storage)
+        types = self.cluster.catalogue.types
+        if rtype is None or types.get((rtype.group, rtype.version, rtype.plural)) is not rtype:
+            self._types = {}
+            for served in types.values():
+                self._types.setdefault(served.storage_key, served)
+            rtype = self._types.get(storage)
+        return rtype
+
+    def _owners(
+        self, stored: list[tuple[tuple[str, str], JsonDict]]
+    ) -> dict[str, tuple[str, bool, JsonDict]]:
         """uid -> (namespace, namespaced, object) for every stored object."""
         found: dict[str, tuple[str, bool, JsonDict]] = {}
-        for storage, obj in self.cluster.store.all_objects():
-            rtype = self.cluster.rtype_of(storage)
+        for storage, obj in stored:
+            rtype = self._rtype_of(storage)
             namespaced = rtype.namespaced if rtype else True
             found[obj["metadata"]["uid"]] = (obj["metadata"].get("namespace", ""), namespaced, obj)
         return found
 
     def sweep(self) -> None:
-        owners = self._owners()
-        for storage, obj in self.cluster.store.all_objects():
-            rtype = self.cluster.rtype_of(storage)
+        # The store's own objects, uncopied: read-only here, and copied before any change.
+        stored = self.cluster.store.all_objects()
+        owners = self._owners(stored)
+        for storage, obj in stored:
+            meta = obj["metadata"]
+            refs = meta.get("ownerReferences")
+            if not refs and not meta.get("deletionTimestamp"):
+                continue
+            rtype = self._rtype_of(storage)
             if rtype is None:
                 continue
-            meta = obj["metadata"]
             try:
                 if meta.get("deletionTimestamp"):
                     self._finalize(rtype, obj, owners)
-                refs = meta.get("ownerReferences") or []
                 if refs:
                     self._check_owners(rtype, obj, refs, owners)
             except ApiError:
@@ -99,10 +119,16 @@ class Collector:
                     rtype, namespace or None, meta["name"], "Background", {}, WriteOptions()
                 )
         elif len(alive) < len(refs):
-            new = copy.deepcopy(obj)
-            new["metadata"]["ownerReferences"] = alive
+            new = json_copy(obj)
+            new["metadata"]["ownerReferences"] = json_copy(alive)
             self.cluster.update(
-                rtype, namespace or None, meta["name"], new, None, WriteOptions(), old=obj
+                rtype,
+                namespace or None,
+                meta["name"],
+                new,
+                None,
+                WriteOptions(),
+                old=json_copy(obj),
             )
 
     def _dependents(self, uid: str) -> list[tuple[Any, JsonDict]]:
@@ -110,13 +136,14 @@ class Collector:
         for storage, obj in self.cluster.store.all_objects():
             refs = obj["metadata"].get("ownerReferences") or []
             if any(r.get("uid") == uid for r in refs):
-                rtype = self.cluster.rtype_of(storage)
+                rtype = self._rtype_of(storage)
                 if rtype is not None:
-                    result.append((rtype, obj))
+                    result.append((rtype, json_copy(obj)))
         return result
 
     def _drop_finalizer(self, rtype: Any, obj: JsonDict, finalizer: str) -> None:
-        new = copy.deepcopy(obj)
+        obj = json_copy(obj)
+        new = json_copy(obj)
         new["metadata"]["finalizers"] = [
             f for f in new["metadata"].get("finalizers") or [] if f != finalizer
         ]
@@ -130,7 +157,7 @@ class Collector:
         finalizers = meta.get("finalizers") or []
         if "orphan" in finalizers:
             for dep_type, dep in self._dependents(meta["uid"]):
-                new = copy.deepcopy(dep)
+                new = json_copy(dep)
                 new["metadata"]["ownerReferences"] = [
                     r for r in dep["metadata"]["ownerReferences"] if r.get("uid") != meta["uid"]
                 ]
@@ -170,13 +197,13 @@ class Collector:
             if obj["metadata"].get("namespace") != name:
                 continue
             remaining += 1
-            dep_type = self.cluster.rtype_of(storage)
+            dep_type = self._rtype_of(storage)
             if dep_type is not None and not obj["metadata"].get("deletionTimestamp"):
                 self.cluster.delete(
                     dep_type, name, obj["metadata"]["name"], "Background", {}, WriteOptions()
                 )
         if remaining == 0 and not ns["metadata"].get("finalizers"):
-            new = copy.deepcopy(ns)
+            new = json_copy(ns)
             new.setdefault("spec", {})["finalizers"] = []
             self.cluster.store.write(NS_KEY, new, "MODIFIED")
             latest = self.cluster.store.get(NS_KEY, "", name)

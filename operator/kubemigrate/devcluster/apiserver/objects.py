@@ -10,7 +10,6 @@ over from the stored object on update.
 
 from __future__ import annotations
 
-import copy
 import datetime
 import re
 import secrets
@@ -20,6 +19,7 @@ from typing import Any
 from . import errors
 from .errors import FieldError
 from .resources import ResourceType
+from .store import json_copy
 
 JsonDict = dict[str, Any]
 
@@ -104,7 +104,7 @@ def metadata_errors(meta: JsonDict) -> list[FieldError]:
 
 def prepare_create(rtype: ResourceType, body: JsonDict, namespace: str | None) -> JsonDict:
     """Fill server-owned metadata on a new object (resourceVersion comes from the store)."""
-    obj = copy.deepcopy(body)
+    obj = json_copy(body)
     obj["apiVersion"] = rtype.api_version
     obj["kind"] = rtype.kind
     meta = obj.setdefault("metadata", {})
@@ -138,13 +138,13 @@ def prepare_update(
 ) -> JsonDict:
     """Merge a client's full new state with what the server owns on the stored object."""
     if subresource == "status":
-        obj = copy.deepcopy(old)
+        obj = json_copy(old)
         if "status" in new:
-            obj["status"] = copy.deepcopy(new["status"])
+            obj["status"] = json_copy(new["status"])
         else:
             obj.pop("status", None)
         return obj
-    obj = copy.deepcopy(new)
+    obj = json_copy(new)
     obj["apiVersion"] = rtype.api_version
     obj["kind"] = rtype.kind
     meta = obj.setdefault("metadata", {})
@@ -164,7 +164,7 @@ def prepare_update(
             meta.pop(key, None)
     if rtype.status_subresource:
         if "status" in old:
-            obj["status"] = copy.deepcopy(old["status"])
+            obj["status"] = json_copy(old["status"])
         else:
             obj.pop("status", None)
     if rtype.has_generation and _content(rtype, obj) != _content(rtype, old):

@@ -14,10 +14,10 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from .errors import ApiError
+from .store import json_copy
 
 JsonDict = dict[str, Any]
 
@@ -44,8 +44,8 @@ SET_LISTS = {"finalizers"}
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+        return json_copy(patch)
+    result = json_copy(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
@@ -58,10 +58,10 @@ def strategic_merge_patch(target: Any, patch: Any, field: str = "") -> Any:
     """An approximation of Kubernetes' strategic merge patch (see the module docstring)."""
     if isinstance(patch, dict):
         if patch.get("$patch") == "replace":
-            return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
+            return {k: json_copy(v) for k, v in patch.items() if k != "$patch"}
         if patch.get("$patch") == "delete":
             return None
-        result = copy.deepcopy(target) if isinstance(target, dict) else {}
+        result = json_copy(target) if isinstance(target, dict) else {}
         for key, value in patch.items():
             if key.startswith("$setElementOrder/") or key == "$retainKeys":
                 continue
@@ -83,16 +83,16 @@ def strategic_merge_patch(target: Any, patch: Any, field: str = "") -> Any:
         if field in SET_LISTS:
             merged_set = list(current)
             merged_set.extend(v for v in patch if v not in merged_set)
-            return copy.deepcopy(merged_set)
+            return json_copy(merged_set)
         key = MERGE_KEYS.get(field)
         if key and all(isinstance(item, dict) for item in patch):
             return _merge_by_key(current, patch, key)
-        return copy.deepcopy(patch)
-    return copy.deepcopy(patch)
+        return json_copy(patch)
+    return json_copy(patch)
 
 
 def _merge_by_key(current: list[Any], patch: list[Any], key: str) -> list[Any]:
-    result = copy.deepcopy(current)
+    result = json_copy(current)
     for item in patch:
         if item.get("$patch") == "replace":
             return [{k: v for k, v in i.items() if k != "$patch"} for i in patch]
@@ -109,7 +109,7 @@ def _merge_by_key(current: list[Any], patch: list[Any], key: str) -> list[Any]:
                 result.pop(index)
             continue
         if index is None:
-            result.append(copy.deepcopy(item))
+            result.append(json_copy(item))
         else:
             result[index] = strategic_merge_patch(result[index], item)
     return result
@@ -180,22 +180,22 @@ def json_patch(target: Any, operations: Any) -> Any:
     """RFC 6902 JSON patch."""
     if not isinstance(operations, list):
         raise ApiError(400, "BadRequest", "json patch must be a list of operations", {})
-    doc = copy.deepcopy(target)
+    doc = json_copy(target)
     for op in operations:
         kind = op.get("op")
         parts = _pointer(op.get("path", ""))
         if kind == "add":
-            doc = _add(doc, parts, copy.deepcopy(op.get("value")))
+            doc = _add(doc, parts, json_copy(op.get("value")))
         elif kind == "remove":
             _remove(doc, parts)
         elif kind == "replace":
             _resolve(doc, parts)
             if parts:
                 _remove(doc, parts)
-            doc = _add(doc, parts, copy.deepcopy(op.get("value")))
+            doc = _add(doc, parts, json_copy(op.get("value")))
         elif kind in ("move", "copy"):
             source = _pointer(op.get("from", ""))
-            value = _remove(doc, source) if kind == "move" else copy.deepcopy(_resolve(doc, source))
+            value = _remove(doc, source) if kind == "move" else json_copy(_resolve(doc, source))
             doc = _add(doc, parts, value)
         elif kind == "test":
             if _resolve(doc, parts) != op.get("value"):
@@ -234,7 +234,7 @@ def apply_merge(
     time but omits now are removed. Ownership is tracked per manager but conflicts
     between managers are NOT reported: the last applier wins (like ``--force-conflicts``).
     """
-    result = copy.deepcopy(live)
+    result = json_copy(live)
     for path in previously_owned - field_paths(applied):
         if path and path[0] not in ("apiVersion", "kind"):
             _delete_path(result, path)

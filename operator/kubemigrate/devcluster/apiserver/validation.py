@@ -11,13 +11,13 @@ invalid values, CEL cost limits, ``x-kubernetes-list-map-keys`` beyond uniquenes
 
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import cel, errors
 from .errors import FieldError
+from .store import json_copy
 
 JsonDict = dict[str, Any]
 
@@ -70,7 +70,7 @@ def prune_and_default(value: Any, schema: JsonDict, path: str, result: Admission
         for key, child_schema in props.items():
             if key not in value and "default" in child_schema:
                 value[key] = prune_and_default(
-                    copy.deepcopy(child_schema["default"]), child_schema, _join(path, key), result
+                    json_copy(child_schema["default"]), child_schema, _join(path, key), result
                 )
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         for index, item in enumerate(value):
@@ -245,7 +245,7 @@ def admit(
 ) -> tuple[JsonDict, Admission]:
     """Prune, default and validate a custom resource; returns the admitted copy."""
     result = Admission()
-    admitted = copy.deepcopy(obj)
+    admitted = json_copy(obj)
     if not schema:
         return admitted, result
     root = dict(schema)

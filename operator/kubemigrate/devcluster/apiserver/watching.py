@@ -95,7 +95,16 @@ class WatchRequest:
             kind = "DELETED"
         else:
             kind = None
-        return None if kind is None else _line(kind, self._render(event.obj))
+        if kind is None:
+            return None
+        if self.as_table:
+            return _line(kind, self._render(event.obj))
+        # Every watcher of this apiVersion renders the event alike: encode it once.
+        key = (kind, self.rtype.api_version)
+        line = event.lines.get(key)
+        if line is None:
+            line = event.lines[key] = _line(kind, self._render(event.obj))
+        return line
 
     def _bookmark(self, revision: int, initial_end: bool) -> bytes:
         meta: JsonDict = {"resourceVersion": str(revision)}
@@ -116,7 +125,8 @@ class WatchRequest:
             yield _line("ERROR", gone.status())
             return
         backlog, queue = store.subscribe(storage, since)
-        snapshot = store.select(storage, self.namespace) if synthetic else []
+        # The stored objects themselves: only read (rendered into new dicts) from here on.
+        snapshot = store.view(storage, self.namespace) if synthetic else []
         revision = store.revision
         try:
             yield b""  # send the headers now: clients wait for them before anything happens

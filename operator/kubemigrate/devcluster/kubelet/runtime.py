@@ -232,16 +232,24 @@ class PodWorker:
                 if result is not None:
                     await result
 
-    async def _lifecycle(self) -> None:
+    # File system work runs in worker threads (asyncio.to_thread), never on the event
+    # loop: under load (PostgreSQL and dozens of containers writing) a create or mkdir
+    # can block for many milliseconds, and on the loop that stalls every other Pod,
+    # the Job controller and the watches with it.
+
+    def _make_dirs(self, spec: JsonDict) -> None:
         for sub in ("logs", "volumes", "termination", "cwd", "pids"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
-        spec = self.pod.get("spec") or {}
         main_names = [c["name"] for c in spec.get("containers") or []]
         (self.dir / "logs" / ".main").write_text(
             (self.pod["metadata"].get("annotations") or {}).get(
                 "kubectl.kubernetes.io/default-container", main_names[0] if main_names else ""
             )
         )
+
+    async def _lifecycle(self) -> None:
+        spec = self.pod.get("spec") or {}
+        await asyncio.to_thread(self._make_dirs, spec)
         self.record.start_time = now()
         await self.publish()
         if not await self._mount_volumes(spec):
@@ -289,7 +297,9 @@ class PodWorker:
             secrets = await self._fetch("secrets", secret_names)
             configmaps = await self._fetch("configmaps", configmap_names)
             try:
-                self._volumes = volumes.materialise(spec, self.dir / "volumes", secrets, configmaps)
+                self._volumes = await asyncio.to_thread(
+                    volumes.materialise, spec, self.dir / "volumes", secrets, configmaps
+                )
                 return True
             except envmod.ConfigError as exc:
                 # Like FailedMount: the Pod stays in ContainerCreating and the kubelet retries.
@@ -311,6 +321,12 @@ class PodWorker:
         secrets = await self._fetch("secrets", secret_names)
         configmaps = await self._fetch("configmaps", configmap_names)
         variables = envmod.resolve(container, self.pod, secrets, configmaps)
+        return await asyncio.to_thread(self._prepare_files, container, variables)
+
+    def _prepare_files(
+        self, container: JsonDict, variables: dict[str, str]
+    ) -> tuple[list[str], dict[str, str], Path]:
+        """The file system part of :meth:`_prepare` (in a worker thread)."""
         mapping = volumes.mounts(container, self._volumes)
         termination = self.dir / "termination" / container["name"]
         termination.write_bytes(b"")
@@ -393,6 +409,8 @@ class PodWorker:
             await self.publish()
             return 128
         try:
+            # Opened here, next to the spawn (not in a worker thread): the log file's birth
+            # is the container's start, as close as can be to the startedAt stamped below.
             with log_path.open("ab") as output:
                 process = await asyncio.create_subprocess_exec(
                     *argv,
@@ -420,10 +438,13 @@ class PodWorker:
             )
             await self.publish()
             return 128
+        started = now()
         self._processes[name] = process
         pid_file = self.dir / "pids" / f"{name}.pid"
-        pid_file.write_text(f"{process.pid} {_start_time_of(process.pid) or ''}")
-        record.run(now(), f"devcluster://{process.pid}")
+        await asyncio.to_thread(
+            pid_file.write_text, f"{process.pid} {_start_time_of(process.pid) or ''}"
+        )
+        record.run(started, f"devcluster://{process.pid}")
         if not any(r is record for r in self.record.init):
             self.record.phase = "Running"
         await self.publish()
@@ -434,13 +455,21 @@ class PodWorker:
             await self._terminate(process, waiter)
         stopper.cancel()
         returncode = await waiter
+        finished = now()
         # A container ends with its main process: whatever it left behind goes too.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
         self._processes.pop(name, None)
-        pid_file.unlink(missing_ok=True)
         code = _exit_code(returncode)
-        termination = self.dir / "termination" / name
+        message = await asyncio.to_thread(self._after_exit, container, code, pid_file, log_path)
+        record.terminate(code, "Completed" if code == 0 else "Error", message, finished)
+        await self.publish()
+        return code
+
+    def _after_exit(self, container: JsonDict, code: int, pid_file: Path, log_path: Path) -> str:
+        """Forget the pid; the termination message (in a worker thread)."""
+        pid_file.unlink(missing_ok=True)
+        termination = self.dir / "termination" / container["name"]
         message = (
             termination.read_bytes()[:MAX_MESSAGE].decode(errors="replace")
             if termination.exists()
@@ -452,9 +481,7 @@ class PodWorker:
             and container.get("terminationMessagePolicy") == "FallbackToLogsOnError"
         ):
             message = log_tail(log_path)
-        record.terminate(code, "Completed" if code == 0 else "Error", message, now())
-        await self.publish()
-        return code
+        return message
 
     def _grace(self) -> float:
         spec_grace = (self.pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
