@@ -25,6 +25,10 @@ PLURAL = "migrationruns"
 METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 
 
+class Conflict(Exception):
+    """The object changed since it was read (HTTP 409 on a resourceVersion precondition)."""
+
+
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -88,14 +92,28 @@ class Kube:
         return self.get(self.run_path(namespace, name))
 
     def patch_run_status(
-        self, namespace: str, name: str, status: Mapping[str, Any]
+        self,
+        namespace: str,
+        name: str,
+        status: Mapping[str, Any],
+        *,
+        resource_version: str | None = None,
     ) -> dict[str, Any]:
-        return self.request(
-            "PATCH",
-            self.run_path(namespace, name) + "/status",
-            body={"status": dict(status)},
-            content_type="application/merge-patch+json",
-        )
+        """Merge-patch the status; with ``resource_version``, 409 if the run changed since."""
+        body: dict[str, Any] = {"status": dict(status)}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
+        try:
+            return self.request(
+                "PATCH",
+                self.run_path(namespace, name) + "/status",
+                body=body,
+                content_type="application/merge-patch+json",
+            )
+        except ApiException as exc:
+            if exc.status == 409:
+                raise Conflict(str(exc.reason)) from exc
+            raise
 
     # -- Jobs, pods, ConfigMaps ------------------------------------------------
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from kubemigrate.controller import jobs, results, translation
-from kubemigrate.controller.kube import Kube, now
+from kubemigrate.controller.kube import Conflict, Kube, now
 from kubemigrate.controller.spec import (
     InvalidSpec,
     MigrationRunSpec,
@@ -27,6 +27,8 @@ from kubemigrate.domain.status import Phase, Reason, conditions, from_outcome, s
 from kubemigrate.observability.logging import get_logger
 from kubemigrate.observability.metrics import Metrics, database_label
 from kubemigrate.settings import OperatorSettings
+
+_CONFLICT_RETRIES = 5
 
 
 def _meta(run: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -73,8 +75,50 @@ class Lifecycle:
         *,
         event_type: str = "Normal",
         **fields: Any,
+    ) -> dict[str, Any] | None:
+        """Patch status and post the Event; None when another writer moved the run first."""
+        for _ in range(_CONFLICT_RETRIES):
+            meta, old = _meta(run), _status(run)
+            status = self._status_for(old, meta, phase, reason, message, fields)
+            try:
+                updated = self.kube.patch_run_status(
+                    meta["namespace"],
+                    meta["name"],
+                    status,
+                    resource_version=meta.get("resourceVersion"),
+                )
+                break
+            except Conflict:
+                pass
+            # Someone wrote the run since we read it (kopf's annotations, or another
+            # handler reporting the same Job): apply our decision only if the phase it
+            # was made from still holds, so a result is never reported twice.
+            fresh = self.kube.get_run(meta["namespace"], meta["name"])
+            if fresh is None or _status(fresh).get("phase") != old.get("phase"):
+                return None
+            run = fresh
+        else:
+            raise Conflict(f"{_meta(run)['name']}: the run kept changing under its status writes")
+        if old.get("phase") != str(phase) or any(
+            c.get("reason") != reason
+            for c in old.get("conditions") or ()
+            if c.get("status") == "True"
+        ):
+            self.kube.post_event(run, type_=event_type, reason=reason, message=message)
+        self._log(run, status.get("jobName") or old.get("jobName")).info(
+            message, phase=str(phase), reason=reason
+        )
+        return updated
+
+    @staticmethod
+    def _status_for(
+        old: Mapping[str, Any],
+        meta: Mapping[str, Any],
+        phase: Phase,
+        reason: str,
+        message: str,
+        fields: Mapping[str, Any],
     ) -> dict[str, Any]:
-        meta, old = _meta(run), _status(run)
         stamp = now()
         status: dict[str, Any] = {
             "phase": str(phase),
@@ -93,22 +137,12 @@ class Lifecycle:
             status["startedAt"] = stamp
         if phase.terminal:
             status["completedAt"] = stamp
-        updated = self.kube.patch_run_status(meta["namespace"], meta["name"], status)
-        if old.get("phase") != str(phase) or any(
-            c.get("reason") != reason
-            for c in old.get("conditions") or ()
-            if c.get("status") == "True"
-        ):
-            self.kube.post_event(run, type_=event_type, reason=reason, message=message)
-        self._log(run, status.get("jobName") or old.get("jobName")).info(
-            message, phase=str(phase), reason=reason
-        )
-        return updated
+        return status
 
     def _fail_before_job(
         self, run: Mapping[str, Any], reason: str, message: str, action: str
     ) -> None:
-        self._transition(
+        applied = self._transition(
             run,
             Phase.FAILED,
             reason,
@@ -116,6 +150,8 @@ class Lifecycle:
             event_type="Warning",
             error={"reason": reason, "message": message},
         )
+        if applied is None:
+            return
         outcome = results.failed_outcome(action, reason, message)
         self.metrics.run_finished(str(_meta(run)["namespace"]), self._database(run), outcome, None)
 
@@ -208,9 +244,12 @@ class Lifecycle:
             message = f"Job {name} runs {action} ({environment})"
             reason = Reason.JOB_CREATED
         if _status(run).get("jobName") != name or _status(run).get("phase") != Phase.RUNNING:
-            run = self._transition(
+            updated = self._transition(
                 run, Phase.RUNNING, reason, message, jobName=name, environment=str(environment)
             )
+            if updated is None:
+                return  # another handler moved the run on: it owns what happens next
+            run = updated
         configmap = jobs.build_inline_configmap(run)
         if configmap is not None:
             self.kube.create_configmap(configmap)
@@ -311,13 +350,16 @@ class Lifecycle:
             return
         fields = from_outcome(outcome)
         if outcome.ok and state.succeeded:
-            self._transition(run, Phase.SUCCEEDED, Reason.SUCCEEDED, summary(outcome), **fields)
+            applied = self._transition(
+                run, Phase.SUCCEEDED, Reason.SUCCEEDED, summary(outcome), **fields
+            )
         else:
             reason = translation.failure_reason(outcome)
-            self._transition(
+            applied = self._transition(
                 run, Phase.FAILED, reason, summary(outcome), event_type="Warning", **fields
             )
-        self.metrics.run_finished(str(namespace), self._database(run), outcome, duration)
+        if applied is not None:  # counted once, by whoever recorded the result
+            self.metrics.run_finished(str(namespace), self._database(run), outcome, duration)
 
     def _report_stuck(self, run: Mapping[str, Any], namespace: str, job_name: str) -> None:
         """A pod that cannot start (a missing Secret key, an image that cannot be pulled).
@@ -345,12 +387,13 @@ class Lifecycle:
         names = [m.name for m in outcome.migrations]
         fields = from_outcome(outcome)
         if not names or not outcome.confirmation:
-            self._transition(
+            applied = self._transition(
                 run, Phase.SUCCEEDED, Reason.SUCCEEDED, "nothing to roll back", **fields
             )
-            self.metrics.run_finished(
-                str(_meta(run)["namespace"]), self._database(run), outcome, None
-            )
+            if applied is not None:
+                self.metrics.run_finished(
+                    str(_meta(run)["namespace"]), self._database(run), outcome, None
+                )
             return
         phrase = outcome.confirmation
         name = _meta(run)["name"]

@@ -1,0 +1,138 @@
+"""Lifecycle decisions against an in-memory API (a test double of the Kube adapter).
+
+The e2e tests cover the happy paths on the local cluster; these pin down the races
+a cluster rarely shows on demand: two writers reporting the same finished Job.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from kubemigrate.controller.kube import Conflict
+from kubemigrate.controller.lifecycle import Lifecycle
+from kubemigrate.domain.outcome import Counts, MigrationResult, Outcome
+from kubemigrate.observability.metrics import Metrics
+from kubemigrate.settings import load_settings
+
+
+def _run(phase: str = "Running", rv: str = "5") -> dict[str, Any]:
+    return {
+        "apiVersion": "kubemigrate.io/v1alpha1",
+        "kind": "MigrationRun",
+        "metadata": {
+            "name": "r",
+            "namespace": "ns",
+            "uid": "u1",
+            "generation": 1,
+            "resourceVersion": rv,
+        },
+        "spec": {
+            "action": "migrate",
+            "database": {"secretRef": {"name": "db"}},
+            "source": {"configMap": {"name": "m"}},
+        },
+        "status": {"phase": phase, "jobName": "r-job"},
+    }
+
+
+def _finished_job() -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": "r-job",
+            "namespace": "ns",
+            "labels": {"kubemigrate.io/mode": "run"},
+            "ownerReferences": [{"kind": "MigrationRun", "name": "r", "uid": "u1"}],
+        },
+        "status": {"conditions": [{"type": "Complete", "status": "True"}], "succeeded": 1},
+    }
+
+
+def _pod() -> dict[str, Any]:
+    outcome = Outcome(
+        action="migrate",
+        ok=True,
+        batch=1,
+        migrations=(MigrationResult(name="0000_a.sql", direction="up"),),
+        counts=Counts(total=1, applied=1, pending=0),
+    )
+    terminated = {"exitCode": 0, "message": outcome.to_json(), "finishedAt": "2026-01-01T00:00:00Z"}
+    return {
+        "status": {"containerStatuses": [{"name": "migrate", "state": {"terminated": terminated}}]}
+    }
+
+
+class FakeKube:
+    """The adapter's surface, backed by dicts; conflicts are scripted."""
+
+    def __init__(
+        self, run: dict[str, Any], *, conflicts: int, winner: dict[str, Any] | None
+    ) -> None:
+        self.run = run
+        self.conflicts = conflicts
+        self.winner = winner
+        self.patches: list[dict[str, Any]] = []
+        self.events: list[str] = []
+
+    def get_run(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.run)
+
+    def patch_run_status(
+        self,
+        namespace: str,
+        name: str,
+        status: dict[str, Any],
+        *,
+        resource_version: str | None = None,
+    ) -> dict[str, Any]:
+        if self.conflicts:
+            self.conflicts -= 1
+            if self.winner is not None:
+                self.run = self.winner  # another writer got there first
+            raise Conflict("changed")
+        self.patches.append(status)
+        self.run = {**self.run, "status": {**self.run["status"], **status}}
+        return copy.deepcopy(self.run)
+
+    def job_pods(self, namespace: str, job_name: str) -> list[dict[str, Any]]:
+        return [_pod()]
+
+    def post_event(self, run: Any, *, type_: str, reason: str, message: str) -> None:
+        self.events.append(reason)
+
+
+def _succeeded_count(metrics: Metrics) -> float:
+    value = metrics.registry.get_sample_value(
+        "kubemigrate_migration_runs_total",
+        {"namespace": "ns", "database": "ns/db", "action": "migrate", "result": "succeeded"},
+    )
+    return value or 0.0
+
+
+def _lifecycle(kube: FakeKube) -> tuple[Lifecycle, Metrics]:
+    metrics = Metrics(registry=CollectorRegistry())
+    return Lifecycle(kube, load_settings(), metrics), metrics  # FakeKube stands in for Kube
+
+
+def test_a_result_already_recorded_by_another_writer_is_not_counted_again() -> None:
+    kube = FakeKube(_run(), conflicts=1, winner=_run(phase="Succeeded", rv="6"))
+    lifecycle, metrics = _lifecycle(kube)
+    lifecycle.job_changed(_finished_job())
+    assert kube.patches == []
+    assert kube.events == []
+    assert _succeeded_count(metrics) == 0.0
+
+
+def test_a_conflict_from_an_unrelated_write_is_retried_and_the_result_recorded_once() -> None:
+    kube = FakeKube(_run(), conflicts=1, winner=_run(phase="Running", rv="6"))
+    lifecycle, metrics = _lifecycle(kube)
+    lifecycle.job_changed(_finished_job())
+    assert [p["phase"] for p in kube.patches] == ["Succeeded"]
+    assert json.dumps(kube.patches[0]["migrations"]) == json.dumps(
+        [{"name": "0000_a.sql", "direction": "up"}]
+    )
+    assert kube.events == ["Succeeded"]
+    assert _succeeded_count(metrics) == 1.0
