@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -83,18 +83,23 @@ Target = Annotated[str | None, typer.Option("--target", help="A migration file n
 
 @dataclass
 class Context:
-    """The options every engine command shares."""
+    """The options every engine command shares, named as the commands' parameters."""
 
     database_url: str
     directory: Path
     fmt: str
     env: str | None
-    json: bool
+    as_json: bool
     log_format: str | None
     result_file: Path | None = None
     run_id: str | None = None
-    lock_timeout_ms: int | None = None
-    statement_timeout_s: float | None = None
+    lock_timeout: int | None = None
+    statement_timeout: float | None = None
+
+    @classmethod
+    def of(cls, params: dict[str, Any]) -> Context:
+        """From a command's parameters (its ``locals()``): the shared ones, by name."""
+        return cls(**{f.name: params[f.name] for f in fields(cls) if f.name in params})
 
     @property
     def environment(self) -> Environment:
@@ -159,7 +164,7 @@ def _fail(
         confirmation=error.details.get("confirmation"),
     )
     _write_result(ctx, outcome)
-    if ctx.json:
+    if ctx.as_json:
         print(scrub(outcome.to_json(), ctx.secrets))
     message = scrub(str(error.message), ctx.secrets)
     print(f"error: {message}", file=sys.stderr)
@@ -181,7 +186,7 @@ class Reply:
 
 def _finish(ctx: Context, reply: Reply) -> NoReturn:
     _write_result(ctx, reply.outcome)
-    if ctx.json:
+    if ctx.as_json:
         payload = (
             reply.outcome.to_json() if reply.json is None else json.dumps(reply.json, default=str)
         )
@@ -229,7 +234,7 @@ def _observer(ctx: Context, command: str) -> Any:
     from kubemigrate.engine.runner import Observers
 
     observers: list[Any] = [_DeferredLog(ctx, command)]
-    if not ctx.json and sys.stdout.isatty():
+    if not ctx.as_json and sys.stdout.isatty():
         from kubemigrate.progress import ProgressObserver
 
         observers.append(ProgressObserver())
@@ -255,8 +260,8 @@ def _engine(
             fmt=ctx.fmt,
             command=command,
             run_id=ctx.run_id,
-            lock_timeout_ms=ctx.lock_timeout_ms,
-            statement_timeout_s=ctx.statement_timeout_s,
+            lock_timeout_ms=ctx.lock_timeout,
+            statement_timeout_s=ctx.statement_timeout,
             observer=observer,
             allow_empty=allow_empty,
         ) as runner:
@@ -341,18 +346,7 @@ def migrate(
     run_id: RunId = None,
 ) -> None:
     """Apply every pending migration as one new batch."""
-    ctx = Context(
-        database_url,
-        directory,
-        fmt,
-        env,
-        as_json,
-        log_format,
-        result_file,
-        run_id,
-        lock_timeout,
-        statement_timeout,
-    )
+    ctx = Context.of(locals())
 
     def body(runner: Any) -> Reply:
         options = _options(
@@ -402,18 +396,7 @@ def rollback(
     run_id: RunId = None,
 ) -> None:
     """Undo the last batch (or N batches, or down to a target), newest first."""
-    ctx = Context(
-        database_url,
-        directory,
-        fmt,
-        env,
-        as_json,
-        log_format,
-        result_file,
-        run_id,
-        lock_timeout,
-        statement_timeout,
-    )
+    ctx = Context.of(locals())
 
     def body(runner: Any) -> Reply:
         options = _options(
@@ -429,7 +412,7 @@ def rollback(
             outcome = runner.run(Action.ROLLBACK, options)
             plan, _ = runner.plan(Action.ROLLBACK, options)
             return Reply(outcome, _dry_run_text(plan), 0)
-        if confirm is None and ctx.environment is Environment.PRODUCTION and not ctx.json:
+        if confirm is None and ctx.environment is Environment.PRODUCTION and not ctx.as_json:
             plan, _ = runner.plan(Action.ROLLBACK, options)
             if plan.confirmation_phrase:
                 answer = _ask_confirmation(plan.confirmation_phrase)
@@ -459,7 +442,7 @@ def status(
     run_id: RunId = None,
 ) -> None:
     """The status report: applied, pending, recent rollbacks, integrity warnings."""
-    ctx = Context(database_url, directory, fmt, env, as_json, log_format, result_file, run_id)
+    ctx = Context.of(locals())
 
     def body(runner: Any) -> Reply:
         rep, state = runner.report()
@@ -491,14 +474,14 @@ def verify(
     run_id: RunId = None,
 ) -> None:
     """The integrity checks alone: edited, missing, out-of-order files and a dirty database."""
-    ctx = Context(database_url, directory, fmt, env, as_json, log_format, result_file, run_id)
+    ctx = Context.of(locals())
 
     def body(runner: Any) -> Reply:
         outcome = runner.verify()
         if not outcome.ok:
             error = outcome.error or {}
             text = f"❌ {error.get('message')}\n  hint: {error.get('hint')}\n"
-            if not ctx.json:
+            if not ctx.as_json:
                 print(scrub(text, ctx.secrets), file=sys.stderr)
                 text = ""
             return Reply(outcome, text, outcome.exitCode)
@@ -532,18 +515,7 @@ def plan(
 ) -> None:
     """What migrate, rollback or reset would do now, with the confirmation phrase; read-only."""
     del lock_wait  # accepted for symmetry with the Job's flags; a plan takes no lock
-    ctx = Context(
-        database_url,
-        directory,
-        fmt,
-        env,
-        as_json,
-        log_format,
-        result_file,
-        run_id,
-        lock_timeout,
-        statement_timeout,
-    )
+    ctx = Context.of(locals())
     try:
         action = Action(for_action)
         if action not in (Action.MIGRATE, Action.ROLLBACK, Action.RESET):
@@ -583,18 +555,7 @@ def reset(
     run_id: RunId = None,
 ) -> None:
     """Development: roll back everything, newest first. Refused in production."""
-    ctx = Context(
-        database_url,
-        directory,
-        fmt,
-        env,
-        as_json,
-        log_format,
-        result_file,
-        run_id,
-        lock_timeout,
-        statement_timeout,
-    )
+    ctx = Context.of(locals())
 
     def body(runner: Any) -> Reply:
         options = _options(
@@ -629,18 +590,7 @@ def repair(
     run_id: RunId = None,
 ) -> None:
     """Clear a dirty mark once fixed by hand; accept an edited file's new checksum."""
-    ctx = Context(
-        database_url,
-        directory,
-        fmt,
-        env,
-        as_json,
-        log_format,
-        result_file,
-        run_id,
-        lock_timeout,
-        statement_timeout,
-    )
+    ctx = Context.of(locals())
 
     def body(runner: Any) -> Reply:
         options = _options(lock_wait_s=lock_wait, run_id=run_id)
@@ -672,18 +622,7 @@ def baseline(
     run_id: RunId = None,
 ) -> None:
     """Record migrations (up to --target) as applied without running them."""
-    ctx = Context(
-        database_url,
-        directory,
-        fmt,
-        env,
-        as_json,
-        log_format,
-        result_file,
-        run_id,
-        lock_timeout,
-        statement_timeout,
-    )
+    ctx = Context.of(locals())
 
     def body(runner: Any) -> Reply:
         options = _options(
@@ -710,7 +649,7 @@ def history(
     limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
 ) -> None:
     """The audit trail: applies, rollbacks, failures, repairs, baselines."""
-    ctx = Context(database_url, directory, fmt, env, as_json, log_format)
+    ctx = Context.of(locals())
 
     def body(runner: Any) -> Reply:
         from kubemigrate.engine.report import fmt_time

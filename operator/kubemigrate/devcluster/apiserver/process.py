@@ -7,14 +7,13 @@ It must never share the caller's event loop: a test that blocks on ``subprocess.
 from __future__ import annotations
 
 import os
-import selectors
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from types import TracebackType
+
+from kubemigrate.devcluster.subprocesses import terminate, wait_for_line
 
 
 class ApiServerError(RuntimeError):
@@ -95,34 +94,19 @@ class ApiServerProcess:
 
     def _wait_ready(self) -> str:
         assert self._process is not None
-        assert self._process.stdout is not None
-        deadline = time.monotonic() + self.startup_timeout
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._process.stdout, selectors.EVENT_READ)
-            while (remaining := deadline - time.monotonic()) > 0:
-                if not selector.select(timeout=remaining):
-                    continue
-                line = self._process.stdout.readline().decode().strip()
-                if line.startswith("READY "):
-                    return line.split(" ", 1)[1]
-                if not line and self._process.poll() is not None:
-                    break
-        self.stop()
-        raise ApiServerError(f"the API server emulator did not become ready:\n{self.log_text()}")
+        line = wait_for_line(self._process, "READY ", self.startup_timeout)
+        if line is None:
+            self.stop()
+            raise ApiServerError(
+                f"the API server emulator did not become ready:\n{self.log_text()}"
+            )
+        return line.split(" ", 1)[1]
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        terminate(process, self.stop_timeout)
         if process is not None:
             self.exit_code = process.returncode
-        if process is not None and process.stdout is not None:
-            process.stdout.close()
 
     def close(self) -> None:
         self.stop()

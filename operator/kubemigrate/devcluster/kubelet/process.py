@@ -7,14 +7,13 @@ processes (the containers) are its own: stopping it is a graceful node shutdown.
 from __future__ import annotations
 
 import os
-import selectors
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from types import TracebackType
+
+from kubemigrate.devcluster.subprocesses import terminate, wait_for_line
 
 from .runtime import read_log
 
@@ -107,33 +106,14 @@ class KubeletProcess:
 
     def _wait_ready(self) -> None:
         assert self._process is not None
-        assert self._process.stdout is not None
-        deadline = time.monotonic() + self.startup_timeout
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._process.stdout, selectors.EVENT_READ)
-            while (remaining := deadline - time.monotonic()) > 0:
-                if not selector.select(timeout=remaining):
-                    continue
-                line = self._process.stdout.readline().decode().strip()
-                if line.startswith("READY"):
-                    return
-                if not line and self._process.poll() is not None:
-                    break
-        self.stop()
-        raise KubeletError(f"the kubelet stand-in did not become ready:\n{self.log_text()}")
+        if wait_for_line(self._process, "READY", self.startup_timeout) is None:
+            self.stop()
+            raise KubeletError(f"the kubelet stand-in did not become ready:\n{self.log_text()}")
 
     def stop(self) -> None:
         """SIGTERM: a graceful node shutdown (running Pods stopped and marked Failed)."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if process is not None and process.stdout is not None:
-            process.stdout.close()
+        terminate(process, self.stop_timeout)
 
     def kill(self) -> None:
         """SIGKILL, as if the node crashed: its containers keep running until a restart."""
