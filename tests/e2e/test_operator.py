@@ -346,3 +346,17 @@ def test_a_missing_secret_key_shows_why_the_pod_cannot_start(
     message = condition(namespace.get("mr", "nokey"), "Running")["message"]
     assert "DATABASE_URL" in message
     assert "Warning" in {e["type"] for e in namespace.events("nokey")}
+
+
+def test_an_image_source_is_copied_in_by_the_init_container(
+    namespace: Namespace, database_url: str
+) -> None:
+    # The kubelet stand-in ignores images and runs commands on the host, so the
+    # "image's" migration folder is a host path: the init container copies it
+    # into the pod's emptyDir exactly as it would from a real image.
+    namespace.secret("db", database_url)
+    source = {"image": {"reference": "registry.example/shop-migrations:1", "path": str(SHOP)}}
+    namespace.apply(run_yaml("from-image", source=source))
+    body = namespace.wait_phase("from-image", "Succeeded")
+    assert [m["name"] for m in body["status"]["migrations"]] == SHOP_FILES
+    assert tracked(database_url) == SHOP_FILES
