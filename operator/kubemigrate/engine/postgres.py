@@ -95,7 +95,8 @@ INSERT INTO {HISTORY_TABLE} (migration_name, action, batch_number, checksum, dur
                              run_id, actor)
 SELECT %(name)s, %(action)s, %(batch)s, %(checksum)s,
        EXTRACT(EPOCH FROM clock_timestamp() - now()) * 1000, %(run_id)s, %(actor)s
-FROM (SELECT set_config('synchronous_commit', %(sync)s, true)) AS commit_mode, tracking"""
+FROM (SELECT set_config('synchronous_commit', %(sync)s, true)) AS commit_mode, tracking
+RETURNING duration_ms"""
 _RECORD_UP = (
     f"WITH tracking AS (INSERT INTO {TRACKING_TABLE} "
     "(migration_name, rollback_sql, checksum, batch_number) "
@@ -111,13 +112,41 @@ _RECORD_DOWN = (
 _OK = (1, 2)
 
 
-class StepFailed(Exception):
-    """A statement of a migration failed; ``index`` is its 0-based position."""
+def _succeeded(cursor: psycopg.Cursor[Any]) -> bool:
+    return cursor.pgresult is not None and cursor.pgresult.status in _OK
 
-    def __init__(self, error: psycopg.Error, index: int) -> None:
+
+def _duration(record: psycopg.Cursor[Any]) -> float:
+    row = record.fetchone()
+    return round(float(row[0]), 3) if row and row[0] is not None else 0.0
+
+
+@dataclass(frozen=True)
+class StepSql:
+    """One transactional migration as the store runs it."""
+
+    statements: tuple[str, ...]
+    up: bool
+    name: str
+    rollback_sql: str | None
+    checksum: str | None
+    batch: int
+    durable: bool
+
+
+class StepFailed(Exception):
+    """Step ``step`` failed at its statement ``index`` (0-based; one past the last
+    statement: the bookkeeping; two past: its COMMIT); ``durations_ms`` are those of
+    the steps before it, all committed."""
+
+    def __init__(
+        self, error: psycopg.Error, step: int, index: int, durations_ms: list[float]
+    ) -> None:
         super().__init__(str(error))
         self.error = error
+        self.step = step
         self.index = index
+        self.durations_ms = durations_ms
 
 
 @dataclass(frozen=True)
@@ -421,56 +450,55 @@ class PostgresStore:
         except psycopg.Error:
             pass
 
-    def run_step(
-        self,
-        statements: Sequence[str],
-        *,
-        up: bool,
-        name: str,
-        rollback_sql: str | None,
-        checksum: str | None,
-        batch: int,
-        run_id: str | None,
-        durable: bool,
-    ) -> None:
-        """One migration, its tracking row and its history row, in one transaction.
+    def run_steps(self, steps: Sequence[StepSql], *, run_id: str | None) -> list[float]:
+        """Migrations, each in its own transaction with its bookkeeping, in one pipeline.
 
-        Everything goes out in one pipeline (one network round trip, whatever the
-        number of statements). ``durable=False`` lets the commit skip the WAL flush
-        wait: a later durable commit flushes the WAL up to itself, so a batch whose
-        last commit is durable is durable as a whole, and a server crash before it
-        loses whole migrations with their tracking rows, never half of one.
-        Raises ``StepFailed`` naming the statement that failed.
+        Each step is ``BEGIN; statements; tracking + history row; COMMIT``, and the
+        whole group goes out before any result is read (one round trip, the server
+        never waits for us). PostgreSQL skips everything after a failed statement up
+        to the pipeline's sync, so a failure in one step leaves the earlier steps
+        committed and the later ones never started: the same outcome as running them
+        one by one. A non-durable step's commit skips the WAL flush wait; the batch's
+        last commit is durable and flushes the WAL up to itself, so a server crash
+        can lose whole migrations with their tracking rows, never half of one.
+        Returns each step's duration (server time, ms); raises ``StepFailed``.
         """
-        cursors: list[psycopg.Cursor[Any]] = []
+        sent: list[tuple[list[psycopg.Cursor[Any]], psycopg.Cursor[Any]]] = []
+        commits: list[psycopg.Cursor[Any]] = []
         try:
             with self.conn.pipeline():
-                self.conn.execute(b"BEGIN")
-                cursors = [self.conn.execute(statement.encode()) for statement in statements]
-                self.conn.execute(
-                    _RECORD_UP if up else _RECORD_DOWN,
-                    {
-                        "name": name,
-                        "rollback_sql": rollback_sql,
-                        "checksum": checksum,
-                        "batch": batch,
-                        "run_id": run_id,
-                        "actor": actor(),
-                        "sync": "on" if durable else "off",
-                    },
-                )
-                self.conn.execute(b"COMMIT")
+                for step in steps:
+                    self.conn.execute(b"BEGIN")
+                    cursors = [self.conn.execute(s.encode()) for s in step.statements]
+                    record = self.conn.execute(
+                        _RECORD_UP if step.up else _RECORD_DOWN,
+                        {
+                            "name": step.name,
+                            "rollback_sql": step.rollback_sql,
+                            "checksum": step.checksum,
+                            "batch": step.batch,
+                            "run_id": run_id,
+                            "actor": actor(),
+                            "sync": "on" if step.durable else "off",
+                        },
+                    )
+                    commits.append(self.conn.execute(b"COMMIT"))
+                    sent.append((cursors, record))
         except psycopg.Error as exc:
-            failed = next(
-                (
-                    i
-                    for i, cur in enumerate(cursors)
-                    if cur.pgresult is None or cur.pgresult.status not in _OK
-                ),
-                len(cursors),
-            )
+            done: list[float] = []
+            for number, ((cursors, record), commit) in enumerate(zip(sent, commits, strict=True)):
+                # statements, then the bookkeeping, then COMMIT (deferred constraints fail there)
+                failed = next(
+                    (i for i, c in enumerate([*cursors, record, commit]) if not _succeeded(c)),
+                    None,
+                )
+                if failed is not None:
+                    self.rollback_quietly()
+                    raise StepFailed(exc, number, failed, done) from None
+                done.append(_duration(record))
             self.rollback_quietly()
-            raise StepFailed(exc, failed) from None
+            raise StepFailed(exc, len(sent), 0, done) from None
+        return [_duration(record) for _, record in sent]
 
     def execute(self, statement: str) -> None:
         self.conn.execute(statement.encode())

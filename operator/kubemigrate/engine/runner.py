@@ -9,6 +9,7 @@ told about each step; the runner knows nothing of them.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 import time
 import uuid
@@ -35,7 +36,13 @@ from kubemigrate.domain.migrations import (
 )
 from kubemigrate.domain.outcome import Counts, MigrationResult, Outcome
 from kubemigrate.engine import report
-from kubemigrate.engine.postgres import TRACKING_TABLE, PostgresStore, StepFailed, StoreState
+from kubemigrate.engine.postgres import (
+    TRACKING_TABLE,
+    PostgresStore,
+    StepFailed,
+    StepSql,
+    StoreState,
+)
 from kubemigrate.engine.report import StatusReport
 from kubemigrate.engine.sources import Source
 
@@ -124,6 +131,9 @@ _NEEDS_PARSER = re.compile(
     r"|kubemigrate:no-transaction",
     re.IGNORECASE,
 )
+# Transactional migrations sent in one pipeline before results are read; bounded so
+# that a progress bar and log lines still move during a long batch.
+_PIPELINE_GROUP = 50
 _BREAKPOINT = re.compile(r"-->\s*statement-breakpoint[^\n]*")
 
 
@@ -306,32 +316,112 @@ class Runner:
     ) -> list[MigrationResult]:
         results: list[MigrationResult] = []
         total = len(prepared)
-        for index, item in enumerate(prepared):
-            step = item.step
-            self.observer.step_started(step, index, total)
+        index = 0
+        while index < total:
+            if prepared[index].transactional:
+                group = list(itertools.takewhile(lambda p: p.transactional, prepared[index:]))
+                group = group[:_PIPELINE_GROUP]
+                self._run_group(group, index, total, options, results)
+                index += len(group)
+                continue
+            item = prepared[index]
+            self.observer.step_started(item.step, index, total)
             started = time.perf_counter()
             try:
-                if item.transactional:
-                    self._run_in_transaction(item, options, durable=index == total - 1)
-                else:
-                    self._run_outside_transaction(item, options)
+                self._run_outside_transaction(item, options)
             except KubemigrateError as error:
-                duration = (time.perf_counter() - started) * 1000
-                self._record_failure(step, error, duration, options)
-                self.observer.step_failed(step, error, duration)
-                error.details.setdefault("completed", [r.name for r in results])
+                self._failed_step(item.step, error, started, options, results)
                 raise
-            duration = (time.perf_counter() - started) * 1000
-            self.observer.step_finished(step, duration)
-            results.append(
-                MigrationResult(
-                    name=step.name,
-                    direction=str(step.direction),
-                    checksum=step.checksum,
-                    durationMs=round(duration, 3),
-                )
-            )
+            self._finished_step(item.step, (time.perf_counter() - started) * 1000, results)
+            index += 1
         return results
+
+    def _run_group(
+        self,
+        group: Sequence[PreparedStep],
+        first: int,
+        total: int,
+        options: RunOptions,
+        results: list[MigrationResult],
+    ) -> None:
+        """Consecutive transactional migrations, one pipeline, each its own transaction."""
+        started = time.perf_counter()
+        steps = [
+            StepSql(
+                statements=tuple(text for text, _ in item.statements),
+                up=item.step.direction is Direction.UP,
+                name=item.step.name,
+                rollback_sql=item.step.rollback_sql,
+                checksum=item.step.checksum,
+                batch=item.step.batch,
+                durable=first + n == total - 1,
+            )
+            for n, item in enumerate(group)
+        ]
+        try:
+            durations = self.store.run_steps(steps, run_id=options.run_id)
+        except StepFailed as failure:
+            for n, duration in enumerate(failure.durations_ms):
+                self.observer.step_started(group[n].step, first + n, total)
+                self._finished_step(group[n].step, duration, results)
+            item = group[failure.step] if failure.step < len(group) else group[-1]
+            self.observer.step_started(item.step, first + failure.step, total)
+            error = self._step_error(item, failure)
+            self._failed_step(item.step, error, started, options, results)
+            raise error from None
+        for n, duration in enumerate(durations):
+            self.observer.step_started(group[n].step, first + n, total)
+            self._finished_step(group[n].step, duration, results)
+
+    def _step_error(self, item: PreparedStep, failure: StepFailed) -> KubemigrateError:
+        step = item.step
+        if failure.index == len(item.statements) + 1:  # at COMMIT: a deferred constraint
+            return self.store.statement_error(
+                failure.error,
+                migration=step.name,
+                statement_index=len(item.statements),
+                file_offset=0,
+                file_text=step.sql,
+            )
+        if failure.index >= len(item.statements):
+            return KubemigrateError(
+                f"{step.name}: recording it in {TRACKING_TABLE} failed: "
+                f"{self.store.scrub(str(failure.error))}; its changes were rolled back."
+            )
+        _, offset = item.statements[failure.index]
+        return self.store.statement_error(
+            failure.error,
+            migration=step.name,
+            statement_index=failure.index + 1,
+            file_offset=offset,
+            file_text=step.sql,
+        )
+
+    def _finished_step(
+        self, step: Step, duration_ms: float, results: list[MigrationResult]
+    ) -> None:
+        self.observer.step_finished(step, duration_ms)
+        results.append(
+            MigrationResult(
+                name=step.name,
+                direction=str(step.direction),
+                checksum=step.checksum,
+                durationMs=round(duration_ms, 3),
+            )
+        )
+
+    def _failed_step(
+        self,
+        step: Step,
+        error: KubemigrateError,
+        started: float,
+        options: RunOptions,
+        results: list[MigrationResult],
+    ) -> None:
+        duration = (time.perf_counter() - started) * 1000
+        self._record_failure(step, error, duration, options)
+        self.observer.step_failed(step, error, duration)
+        error.details.setdefault("completed", [r.name for r in results])
 
     def _run_statements(self, item: PreparedStep, *, track_progress: bool = False) -> None:
         for number, (text, offset) in enumerate(item.statements, start=1):
@@ -347,36 +437,6 @@ class Runner:
                     file_offset=offset,
                     file_text=item.step.sql,
                 ) from None
-
-    def _run_in_transaction(
-        self, item: PreparedStep, options: RunOptions, *, durable: bool
-    ) -> None:
-        step = item.step
-        try:
-            self.store.run_step(
-                [text for text, _ in item.statements],
-                up=step.direction is Direction.UP,
-                name=step.name,
-                rollback_sql=step.rollback_sql,
-                checksum=step.checksum,
-                batch=step.batch,
-                run_id=options.run_id,
-                durable=durable,
-            )
-        except StepFailed as failure:
-            if failure.index >= len(item.statements):
-                raise KubemigrateError(
-                    f"{step.name}: recording it in {TRACKING_TABLE} failed: {failure.error}; "
-                    "its changes were rolled back."
-                ) from None
-            _, offset = item.statements[failure.index]
-            raise self.store.statement_error(
-                failure.error,
-                migration=step.name,
-                statement_index=failure.index + 1,
-                file_offset=offset,
-                file_text=step.sql,
-            ) from None
 
     def _run_outside_transaction(self, item: PreparedStep, options: RunOptions) -> None:
         """Statement by statement, with a dirty mark that only success removes.
