@@ -34,11 +34,21 @@ def secret_values(url: str | None) -> list[str]:
     keyword = _KEYWORD_PASSWORD.search(url)
     if keyword:
         values.append(keyword["pw"].strip("'"))
-    return [v for v in values if len(v) >= 3]
+    # longest first, so the URL is blanked whole before its password is
+    return sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
 
 
 def scrub(text: str, secrets: list[str]) -> str:
-    """``text`` with every secret (longest first) and any URL password replaced by ***."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return redact_url(text)
+    """``text`` with every secret and any URL or keyword password replaced by ***.
+
+    ``secrets`` as ``secret_values`` gives them (longest first). Runs on every log
+    field, so the regular expressions only run where a URL or a password could be.
+    """
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, "***")
+    if "://" in text and "@" in text:
+        text = _URL_PASSWORD.sub(r"\g<scheme>\g<user>:***@", text)
+    if "=" in text and "password" in text.lower():
+        text = _KEYWORD_PASSWORD.sub(r"\g<key>***", text)
+    return text
