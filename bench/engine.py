@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -40,6 +39,7 @@ from pathlib import Path
 import psycopg
 
 from bench import history
+from bench.machine import machine_info as shared_machine_info
 from kubemigrate.devcluster import postgres
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -310,17 +310,6 @@ def machine_info(
     server: postgres.PostgresServer, dbmate: Path, kubemigrate: Path | None
 ) -> dict[str, str]:
     """What the figures were measured on, for the README next to them."""
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem_kb = 0
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal:"):
-                mem_kb = int(line.split()[1])
     with psycopg.connect(server.url()) as conn:
         row = conn.execute("SHOW server_version").fetchone()
     pg_version = str(row[0]) if row else "unknown"
@@ -333,12 +322,8 @@ def machine_info(
 
         km_version = version("kubemigrate")
     return {
-        "CPU": cpu,
-        "Cores": str(os.cpu_count()),
-        "Memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
-        "OS": f"{platform.system()} {platform.release()}",
+        **shared_machine_info(),
         "PostgreSQL": f"{pg_version} (fsync on, local TCP)",
-        "Python": platform.python_version(),
         "kubemigrate": km_version,
         "dbmate": f"{dbmate_version} (npm {DBMATE_PACKAGE})",
     }

@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -56,6 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.machine import machine_info as shared_machine_info
 from kubemigrate.devcluster.cluster import ClusterError, LocalCluster, repo_file
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -341,25 +341,10 @@ class RunFigures:
 
 
 def machine_info() -> dict[str, str]:
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem_kb = 0
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal:"):
-                mem_kb = int(line.split()[1])
     from importlib.metadata import version
 
     return {
-        "CPU": cpu,
-        "Cores": str(os.cpu_count()),
-        "Memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
-        "OS": f"{platform.system()} {platform.release()}",
-        "Python": platform.python_version(),
+        **shared_machine_info(),
         "kubemigrate": version("kubemigrate"),
         "kopf": version("kopf"),
     }
