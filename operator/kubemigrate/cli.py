@@ -356,10 +356,10 @@ def migrate(
             lock_wait_s=lock_wait,
             run_id=run_id,
         )
-        outcome = runner.run(Action.MIGRATE, options)
         if dry_run:
-            plan, _ = runner.plan(Action.MIGRATE, options)
+            outcome, plan = runner.preview(Action.MIGRATE, options)
             return Reply(outcome, _dry_run_text(plan), 0)
+        outcome = runner.run(Action.MIGRATE, options)
         return Reply(outcome, _summary(outcome, "migrate"), 0)
 
     _engine(ctx, "migrate", body)
@@ -409,8 +409,7 @@ def rollback(
             run_id=run_id,
         )
         if dry_run:
-            outcome = runner.run(Action.ROLLBACK, options)
-            plan, _ = runner.plan(Action.ROLLBACK, options)
+            outcome, plan = runner.preview(Action.ROLLBACK, options)
             return Reply(outcome, _dry_run_text(plan), 0)
         if confirm is None and ctx.environment is Environment.PRODUCTION and not ctx.as_json:
             plan, _ = runner.plan(Action.ROLLBACK, options)
@@ -531,8 +530,7 @@ def plan(
 
     def body(runner: Any) -> Reply:
         options = _options(environment=ctx.environment, steps=steps, target=target, dry_run=True)
-        outcome = runner.run(action, options)
-        planned, _ = runner.plan(action, options)
+        outcome, planned = runner.preview(action, options)
         return Reply(outcome, _dry_run_text(planned), 0)
 
     _engine(ctx, "plan", body, observe=False, allow_empty=True)

@@ -21,7 +21,6 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from kubemigrate.domain.errors import (
@@ -628,11 +627,3 @@ class PostgresStore:
             hint=hint or "fix the statement; this migration's changes were rolled back",
             **details,
         )
-
-
-def quote_ident(name: str) -> sql.Identifier:
-    return sql.Identifier(name)
-
-
-def names(rows: Sequence[AppliedMigration]) -> list[str]:
-    return [r.name for r in rows]

@@ -262,38 +262,50 @@ class Runner:
 
     # -- changing runs -------------------------------------------------------
 
+    def preview(self, action: Action, options: RunOptions) -> tuple[Outcome, Plan]:
+        """What ``action`` would do now, checked as a real run would; no lock, no changes.
+
+        The same refusals as a real run (dirty database, integrity, unparseable SQL),
+        except the safety rules, so a dry run can show the confirmation phrase.
+        """
+        state = self.state()
+        if state.dirty:
+            raise dirty_error(state.dirty)
+        plan = self._plan(action, state, options)
+        if action is not Action.BASELINE:
+            for step in plan.steps:
+                prepare(step, self.store.server_version_num)
+        self.observer.plan_ready(plan)
+        return self._outcome(action, plan, state, (), dry_run=True), plan
+
     def run(self, action: Action, options: RunOptions) -> Outcome:
         """Lock, re-read, check, analyse, then execute ``action``'s plan."""
+        if options.dry_run:
+            return self.preview(action, options)[0]
         store = self.store
-        if not options.dry_run:
-            store.acquire_lock(options.lock_wait_s, self.observer.lock_wait)
+        store.acquire_lock(options.lock_wait_s, self.observer.lock_wait)
         try:
-            if not options.dry_run:
-                store.ensure_tables()
+            store.ensure_tables()
             state = self.state()
             if state.dirty:
                 raise dirty_error(state.dirty)
             plan = self._plan(action, state, options)
-            if not options.dry_run:
-                planning.enforce_safety(
-                    plan, options.environment, confirm=options.confirm, force=options.force
-                )
+            planning.enforce_safety(
+                plan, options.environment, confirm=options.confirm, force=options.force
+            )
             prepared = (
                 []
                 if action is Action.BASELINE
                 else [prepare(step, store.server_version_num) for step in plan.steps]
             )
             self.observer.plan_ready(plan)
-            if options.dry_run:
-                return self._outcome(action, plan, state, (), dry_run=True)
             if action is Action.BASELINE:
                 results = self._baseline(plan, options)
             else:
                 results = self._execute(prepared, options)
             return self._outcome(action, plan, self.state(), results)
         finally:
-            if not options.dry_run:
-                store.release_lock()
+            store.release_lock()
 
     def _baseline(self, plan: Plan, options: RunOptions) -> list[MigrationResult]:
         with self.store.transaction():
@@ -423,10 +435,10 @@ class Runner:
         self.observer.step_failed(step, error, duration)
         error.details.setdefault("completed", [r.name for r in results])
 
-    def _run_statements(self, item: PreparedStep, *, track_progress: bool = False) -> None:
+    def _run_statements_marking_progress(self, item: PreparedStep) -> None:
+        """Outside a transaction, one statement at a time, the dirty mark naming each."""
         for number, (text, offset) in enumerate(item.statements, start=1):
-            if track_progress:
-                self.store.mark_dirty(item.step.name, number, len(item.statements), None)
+            self.store.mark_dirty(item.step.name, number, len(item.statements), None)
             try:
                 self.store.execute(text)
             except psycopg.Error as exc:
@@ -448,7 +460,7 @@ class Runner:
         step = item.step
         self.store.mark_dirty(step.name, 0, len(item.statements), None)
         try:
-            self._run_statements(item, track_progress=True)
+            self._run_statements_marking_progress(item)
         except KubemigrateError as error:
             number = int(error.details.get("statement", 0))
             self.store.mark_dirty(step.name, number, len(item.statements), error.message)
