@@ -46,6 +46,10 @@ def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     settings.peering.standalone = operator.standalone
     settings.peering.name = operator.peering_name
     settings.execution.max_workers = 32
+    # kopf waits this long for a newer event of the same object before handling one
+    # (0.1 s by default): a delay on every run's start and end. The handlers read
+    # fresh state and write with resourceVersion checks, so a stale event is harmless.
+    settings.batching.batch_window = 0.01
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [0.5, 1, 2, 5]
     metrics: Metrics = memo.metrics

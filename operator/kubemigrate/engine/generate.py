@@ -67,11 +67,12 @@ def _read_up(sql_file: Path | None) -> str:
 
 
 def _down_for(up: str) -> tuple[str, tuple[str, ...]]:
-    from kubemigrate.domain import sql as sqlmod
+    from kubemigrate.domain.sql import SqlSyntaxError
+    from kubemigrate.domain.sql.rollback import infer_rollback
 
     try:
-        inferred = sqlmod.infer_rollback(up)
-    except sqlmod.SqlSyntaxError as exc:
+        inferred = infer_rollback(up)
+    except SqlSyntaxError as exc:
         raise UsageError(
             f"The up SQL does not parse: {exc} at line {exc.line}.",
             hint="fix the SQL and run generate again",

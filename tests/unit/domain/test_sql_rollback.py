@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 from pglast import parser
 
-from kubemigrate.domain.sql import SqlSyntaxError, analyse, infer_rollback
+from kubemigrate.domain.sql import SqlSyntaxError, analyse
+from kubemigrate.domain.sql.rollback import infer_rollback
 
 BREAK = "\n--> statement-breakpoint\n"
 

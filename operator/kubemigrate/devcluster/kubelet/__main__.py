@@ -53,6 +53,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=1.0,
         help="how often a container waiting for a missing Secret/ConfigMap tries again",
     )
+    parser.add_argument(
+        "--pod-nice",
+        type=int,
+        default=RuntimeSettings.pod_nice,
+        help="CPU priority (nice) of container processes; 0 = the node's own (see RuntimeSettings)",
+    )
     parser.add_argument("--workers", type=int, default=16, help="Jobs synced concurrently")
     parser.add_argument("--log-level", default="WARNING")
     return parser.parse_args(argv)
@@ -67,7 +73,11 @@ async def _serve(args: argparse.Namespace, workdir: Path) -> None:
         namespaces=tuple(args.namespace),
         workers=args.workers,
         controller=ControllerSettings(backoff_base=args.backoff_base),
-        runtime=RuntimeSettings(max_grace=args.max_grace, retry_interval=args.retry_interval),
+        runtime=RuntimeSettings(
+            max_grace=args.max_grace,
+            retry_interval=args.retry_interval,
+            pod_nice=args.pod_nice,
+        ),
     )
     client = Client(Kubeconfig.load(args.kubeconfig))
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pglast import ast, enums
-from pglast.stream import RawStream, maybe_double_quote_name
+
+# pglast.stream (its SQL printer) is imported where SQL is rendered: the engine's
+# analysis before a batch needs names, not rendering, and pays for the import only
+# when a file really needs it.
 
 _WORDS: dict[enums.ObjectType, str] = {
     enums.ObjectType.OBJECT_MATVIEW: "MATERIALIZED VIEW",
@@ -70,6 +73,8 @@ def human(parts: Iterable[str]) -> str:
 
 def render(node: ast.Node) -> str:
     """pglast's canonical SQL for a node (types, expressions)."""
+    from pglast.stream import RawStream
+
     return str(RawStream()(node))
 
 
@@ -82,6 +87,8 @@ class Quoter:
     def ident(self, name: str) -> str:
         if name in self._quoted:
             return '"' + name.replace('"', '""') + '"'
+        from pglast.stream import maybe_double_quote_name
+
         return str(maybe_double_quote_name(name))
 
     def name(self, parts: Iterable[str]) -> str:
