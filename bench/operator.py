@@ -159,18 +159,28 @@ class Seen:
 
 
 class RunWatch:
-    """A watch on every MigrationRun, stamping each event as it arrives."""
+    """A watch on every object of one kind (MigrationRuns by default), stamping each event
+    as it arrives."""
 
-    def __init__(self, cluster: LocalCluster) -> None:
+    def __init__(self, cluster: LocalCluster, kind: str = "migrationruns") -> None:
         from kubernetes import client, config
 
         loader: Any = config.new_client_from_config  # untyped in the kubernetes client
-        self.api: Any = client.CustomObjectsApi(loader(config_file=str(cluster.kubeconfig)))
+        api_client = loader(config_file=str(cluster.kubeconfig))
+        custom: Any = client.CustomObjectsApi(api_client)
+        listers: dict[str, Any] = {
+            "migrationruns": lambda **kw: custom.list_cluster_custom_object(
+                GROUP, VERSION, PLURAL, **kw
+            ),
+            "jobs": client.BatchV1Api(api_client).list_job_for_all_namespaces,
+            "pods": client.CoreV1Api(api_client).list_pod_for_all_namespaces,
+        }
+        self.lister = listers[kind]
         self.runs: dict[tuple[str, str], Seen] = {}
         self.lock = threading.Lock()
         self.changed = threading.Condition(self.lock)
-        listed: Any = self.api.list_cluster_custom_object(GROUP, VERSION, PLURAL)
-        self.version = str(listed["metadata"]["resourceVersion"])
+        listed: Any = self.lister(_preload_content=False)
+        self.version = str(json.loads(listed.data)["metadata"]["resourceVersion"])
         self.error: BaseException | None = None
         self.stopping = False
         self.response = self._open()  # headers received: the server is watching
@@ -178,10 +188,7 @@ class RunWatch:
         self.thread.start()
 
     def _open(self) -> Any:
-        return self.api.list_cluster_custom_object(
-            GROUP,
-            VERSION,
-            PLURAL,
+        return self.lister(
             watch=True,
             resource_version=self.version,
             allow_watch_bookmarks=True,
@@ -334,6 +341,9 @@ class RunFigures:
     job: float  # the container's own run time
     to_running: float  # ADDED -> Running (operator reacted, status written)
     to_container: float  # Running -> container process started (Job, Pod, kubelet)
+    to_job: float  # Running -> the Job's ADDED event (the operator creates it)
+    to_pod: float  # Job ADDED -> its Pod's ADDED (the Job controller)
+    pod_to_container: float  # Pod ADDED -> container process started (the kubelet)
     after_container: float  # container ended -> Succeeded seen (kubelet, Job, operator)
     migration_ms: float  # the engine's own per-migration durations, summed
 
@@ -397,6 +407,11 @@ def report(
         f"{_stats([f.to_running for f in figures])} |",
         f"| ↳ Running → container start (Job, Pod, kubelet) | "
         f"{_stats([f.to_container for f in figures])} |",
+        f"| ↳↳ Running → Job created (operator) | {_stats([f.to_job for f in figures])} |",
+        f"| ↳↳ Job created → Pod created (Job controller) | "
+        f"{_stats([f.to_pod for f in figures])} |",
+        f"| ↳↳ Pod created → container start (kubelet) | "
+        f"{_stats([f.pod_to_container for f in figures])} |",
         f"| ↳ container end → Succeeded (kubelet, Job status, operator) | "
         f"{_stats([f.after_container for f in figures])} |",
         f"| engine's own migration time (sum of durationMs) | "
@@ -456,7 +471,11 @@ def _wait(watch: RunWatch, keys: Sequence[tuple[str, str]], deadline: float, pid
 
 
 def collect(
-    cluster: LocalCluster, watch: RunWatch, keys: Sequence[tuple[str, str]]
+    cluster: LocalCluster,
+    watch: RunWatch,
+    keys: Sequence[tuple[str, str]],
+    job_watch: RunWatch,
+    pod_watch: RunWatch,
 ) -> list[RunFigures]:
     runs = {
         (r["metadata"]["namespace"], r["metadata"]["name"]): r
@@ -493,6 +512,11 @@ def collect(
         assert seen.added is not None
         running = seen.phases.get("Running", seen.added)
         succeeded = seen.phases["Succeeded"]
+        pod_meta = job_pods[0]["metadata"]
+        job_added = job_watch.runs[(key[0], status["jobName"])].added
+        pod_added = pod_watch.runs[(pod_meta["namespace"], pod_meta["name"])].added
+        assert job_added is not None
+        assert pod_added is not None
         figures.append(
             RunFigures(
                 key=key,
@@ -501,6 +525,9 @@ def collect(
                 job=times.seconds,
                 to_running=running - seen.added,
                 to_container=times.start - running,
+                to_job=job_added - running,
+                to_pod=pod_added - job_added,
+                pod_to_container=times.start - pod_added,
                 after_container=succeeded - times.end,
                 migration_ms=sum(
                     float(m.get("durationMs") or 0) for m in status.get("migrations") or []
@@ -521,6 +548,7 @@ def bench(args: argparse.Namespace, cluster: LocalCluster) -> str:
     document = "\n---\n".join(json.dumps(m) for m in manifests)
     pid = cluster.parts["operator"].pid
     watch = RunWatch(cluster)
+    job_watch, pod_watch = RunWatch(cluster, "jobs"), RunWatch(cluster, "pods")
     parts = ("operator", "apiserver", "kubelet")
     cpu_before = {name: cpu_seconds(cluster.parts[name].pid) for name in parts}
     print(f"applying {len(manifests)} MigrationRuns ...", flush=True)
@@ -531,7 +559,8 @@ def bench(args: argparse.Namespace, cluster: LocalCluster) -> str:
     try:
         rss_peak = _wait(watch, keys, deadline, pid)
     finally:
-        watch.close()
+        for each in (watch, job_watch, pod_watch):
+            each.close()
     finished = max(min(watch.runs[k].phases.get(p, float("inf")) for p in TERMINAL) for k in keys)
     cpu = {name: cpu_seconds(cluster.parts[name].pid) - cpu_before[name] for name in parts}
     hwm = proc_status(pid).get("VmHWM", 0)
@@ -539,7 +568,7 @@ def bench(args: argparse.Namespace, cluster: LocalCluster) -> str:
         name: proc_status(cluster.parts[name].pid).get("VmHWM", 0)
         for name in ("apiserver", "kubelet")
     }
-    figures = collect(cluster, watch, keys)
+    figures = collect(cluster, watch, keys, job_watch, pod_watch)
     if args.details:
         for f in sorted(figures, key=lambda f: -f.overhead):
             print(

@@ -4,8 +4,12 @@ Two halves share one event loop and two watch caches (informers):
 
 - the **Job controller**: every Job or Pod event queues the Job's key; workers sync
   one key at a time (never the same key twice at once, like client-go's work queue),
-  reading the Job and its Pods fresh from the API (so a Pod it just created is always
-  seen: no "expectations" bookkeeping) and applying :func:`.controller.reconcile`;
+  reading the Job and its Pods from the informers' caches, as the real controller
+  does, and applying :func:`.controller.reconcile`. Its own writes (a Pod it
+  created, a Job status it wrote) go into the caches at once, never over a newer
+  version, so the next sync sees them before their watch events arrive (client-go
+  keeps "expectations" for the same reason); a write refused with 409 refreshes
+  the cached Job from the API;
 - the **kubelet**: every Pod that is not terminal and not yet known gets a
   :class:`.runtime.PodWorker`; a Pod deleted, or marked for deletion, has its
   processes stopped.
@@ -67,12 +71,27 @@ class Informer:
         self.client = client
         self.path = resource_path(api_version, plural, namespace)
         self.handler = handler
+        self.namespace = namespace
         self.cache: dict[Key, JsonDict] = {}
+        self.gone: set[str] = set()  # uids seen deleted: never put back by remember()
         self.synced = asyncio.Event()
 
     @staticmethod
     def key(obj: JsonDict) -> Key:
         return (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+
+    def serves(self, namespace: str) -> bool:
+        return self.namespace is None or self.namespace == namespace
+
+    def remember(self, obj: JsonDict) -> None:
+        """A version this process just wrote, unless the cache already holds a newer one."""
+        meta = obj["metadata"]
+        if meta.get("uid") in self.gone:
+            return
+        key = self.key(obj)
+        old = self.cache.get(key)
+        if old is None or _version(obj) > _version(old):
+            self.cache[key] = obj
 
     async def run(self) -> None:
         while True:
@@ -120,6 +139,7 @@ class Informer:
             key = self.key(obj)
             if kind == "DELETED":
                 self.cache.pop(key, None)
+                self.gone.add(str(obj["metadata"].get("uid")))
             else:
                 self.cache[key] = obj
             self.handler(str(kind), obj)
@@ -156,6 +176,14 @@ class WorkQueue:
             self._queue.put_nowait(key)
 
 
+def _version(obj: JsonDict) -> int:
+    """The resourceVersion as a number (the emulator's, like etcd's, only grow); -1 if not."""
+    try:
+        return int(obj["metadata"].get("resourceVersion") or -1)
+    except ValueError:
+        return -1
+
+
 def _job_of(pod: JsonDict) -> str | None:
     for ref in pod["metadata"].get("ownerReferences") or []:
         if (
@@ -188,8 +216,11 @@ class Node:
         self.finished: set[str] = set()  # uids this process ran to the end
         self._tasks: set[asyncio.Task[Any]] = set()
         scopes: list[str | None] = list(settings.namespaces) or [None]
-        self.informers = [Informer(client, "batch/v1", "jobs", ns, self._on_job) for ns in scopes]
-        self.informers += [Informer(client, "v1", "pods", ns, self._on_pod) for ns in scopes]
+        self.job_informers = [
+            Informer(client, "batch/v1", "jobs", ns, self._on_job) for ns in scopes
+        ]
+        self.pod_informers = [Informer(client, "v1", "pods", ns, self._on_pod) for ns in scopes]
+        self.informers = self.job_informers + self.pod_informers
 
     # --- running -------------------------------------------------------------------------
 
@@ -317,14 +348,27 @@ class Node:
             if requeue is not None:
                 self.queue.add_after(key, requeue)
 
+    @staticmethod
+    def _informer(informers: list[Informer], namespace: str) -> Informer:
+        return next(i for i in informers if i.serves(namespace))
+
+    def _cached_job(self, namespace: str, name: str) -> JsonDict | None:
+        return self._informer(self.job_informers, namespace).cache.get((namespace, name))
+
+    def _cached_pods(self, namespace: str, job: str) -> list[JsonDict]:
+        """The Job's Pods by the label the Job controller selects them with."""
+        cache = self._informer(self.pod_informers, namespace).cache
+        return [
+            pod
+            for (ns, _), pod in cache.items()
+            if ns == namespace
+            and (pod["metadata"].get("labels") or {}).get("batch.kubernetes.io/job-name") == job
+        ]
+
     async def sync_job(self, namespace: str, name: str) -> float | None:
         """One sync; returns when to sync again (None: on the next event)."""
-        job = await self.client.find(resource_path("batch/v1", "jobs", namespace, name))
-        listing = await self.client.get(
-            resource_path("v1", "pods", namespace),
-            labelSelector=f"batch.kubernetes.io/job-name={name}",
-        )
-        pods: list[JsonDict] = listing.get("items") or []
+        job = self._cached_job(namespace, name)
+        pods = self._cached_pods(namespace, name)
         uid = job["metadata"]["uid"] if job is not None else None
         for pod in pods:  # Pods of a Job that is gone (or was replaced): release them
             if (
@@ -346,9 +390,10 @@ class Node:
                     body={"propagationPolicy": "Background"},
                 )
         for _ in range(plan.create):
-            await self.client.request(
+            created = await self.client.request(
                 "POST", resource_path("v1", "pods", namespace), body=controller.new_pod(job)
             )
+            self._informer(self.pod_informers, namespace).remember(created)
         current = job.get("status") or {}
         if plan.record is not None:
             job = await self._write_status(job, plan.record)
@@ -383,7 +428,19 @@ class Node:
             "status": status,
         }
         path = resource_path("batch/v1", "jobs", meta["namespace"], meta["name"]) + "/status"
-        return await self.client.request("PUT", path, body=body)
+        jobs = self._informer(self.job_informers, meta["namespace"])
+        try:
+            written = await self.client.request("PUT", path, body=body)
+        except ApiError as exc:
+            if exc.code == 409:  # the cached Job is stale: read it again for the retry
+                fresh = await self.client.find(
+                    resource_path("batch/v1", "jobs", meta["namespace"], meta["name"])
+                )
+                if fresh is not None:
+                    jobs.remember(fresh)
+            raise
+        jobs.remember(written)
+        return written
 
     async def _remove_finalizer(self, pod: JsonDict) -> None:
         meta = pod["metadata"]

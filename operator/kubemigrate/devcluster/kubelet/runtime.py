@@ -175,8 +175,12 @@ class PodWorker:
         self.gone = False  # the Pod was deleted from the API: no more status writes
         self._stop_reason: tuple[str, str, tuple[str, str] | None] | None = None
         self._processes: dict[str, asyncio.subprocess.Process] = {}
-        self._publish_lock = asyncio.Lock()
+        self._wanted = 0  # status versions asked for by publish() ...
+        self._written = 0  # ... and written (or given up on)
+        self._writer: asyncio.Task[None] | None = None
         self._volumes: dict[str, Path] = {}
+        # Secrets and ConfigMaps read with the volumes, for the first container start.
+        self._fetched: tuple[dict[str, JsonDict | None], dict[str, JsonDict | None]] | None = None
         self._on_done = on_done
         self.task: asyncio.Task[None] | None = None
 
@@ -209,30 +213,43 @@ class PodWorker:
 
     # --- status ---------------------------------------------------------------------------
 
-    async def publish(self) -> None:
-        if self.gone:
-            return
-        async with self._publish_lock:
-            body = {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {"name": self.name, "namespace": self.namespace, "uid": self.uid},
-                "status": render(self.record, now()),
-            }
-            path = resource_path("v1", "pods", self.namespace, self.name) + "/status"
-            try:
-                await self.client.request("PUT", path, body=body)
-            except ApiError as exc:
-                if exc.code in (404, 409):  # deleted, or deleted and recreated (uid differs)
-                    self.gone = True
-                else:
-                    log.warning(
-                        "cannot write the status of pod %s/%s: %s", self.namespace, self.name, exc
-                    )
-            except (OSError, TimeoutError) as exc:
+    async def publish(self, *, wait: bool = False) -> None:
+        """Have the Pod's current status written, by a background writer like the real
+        kubelet's status manager: the Pod goes on meanwhile (a container starts without
+        waiting for the API), and changes that come faster than the API answers are
+        written together, as the latest status. ``wait`` returns once it is written.
+        """
+        self._wanted += 1
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_statuses())
+        if wait:
+            await asyncio.shield(self._writer)
+
+    async def _write_statuses(self) -> None:
+        while self._written < self._wanted and not self.gone:
+            asked = self._wanted
+            await self._write_status()
+            self._written = asked
+
+    async def _write_status(self) -> None:
+        body = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": self.name, "namespace": self.namespace, "uid": self.uid},
+            "status": render(self.record, now()),
+        }
+        path = resource_path("v1", "pods", self.namespace, self.name) + "/status"
+        try:
+            await self.client.request("PUT", path, body=body)
+        except ApiError as exc:
+            if exc.code in (404, 409):  # deleted, or deleted and recreated (uid differs)
+                self.gone = True
+            else:
                 log.warning(
                     "cannot write the status of pod %s/%s: %s", self.namespace, self.name, exc
                 )
+        except (OSError, TimeoutError) as exc:
+            log.warning("cannot write the status of pod %s/%s: %s", self.namespace, self.name, exc)
 
     async def _pause(self, seconds: float) -> bool:
         """Sleep, unless stopped first; True when stopped."""
@@ -251,6 +268,9 @@ class PodWorker:
             await self.publish()
         finally:
             await self._kill_all()
+            if self._writer is not None:  # the last status reaches the API before the Pod ends
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._writer)
             if self._on_done is not None:
                 result = self._on_done(self)
                 if result is not None:
@@ -317,9 +337,19 @@ class PodWorker:
 
     async def _mount_volumes(self, spec: JsonDict) -> bool:
         secret_names, configmap_names = volumes.references(spec)
+        # What the containers' env needs is read now too, in the same round trip; a
+        # container's first start uses it (a retry reads again).
+        for container in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+            env_secrets, env_configmaps = envmod.references(container)
+            secret_names, configmap_names = (
+                secret_names | env_secrets,
+                configmap_names | env_configmaps,
+            )
         while True:
-            secrets = await self._fetch("secrets", secret_names)
-            configmaps = await self._fetch("configmaps", configmap_names)
+            secrets, configmaps = await asyncio.gather(
+                self._fetch("secrets", secret_names), self._fetch("configmaps", configmap_names)
+            )
+            self._fetched = (secrets, configmaps)
             try:
                 self._volumes = await asyncio.to_thread(
                     volumes.materialise, spec, self.dir / "volumes", secrets, configmaps
@@ -332,18 +362,23 @@ class PodWorker:
                 return False
 
     async def _fetch(self, plural: str, names: set[str]) -> dict[str, JsonDict | None]:
-        found: dict[str, JsonDict | None] = {}
-        for name in sorted(names):
-            found[name] = await self.client.find(resource_path("v1", plural, self.namespace, name))
-        return found
+        ordered = sorted(names)
+        objects = await asyncio.gather(
+            *(self.client.find(resource_path("v1", plural, self.namespace, n)) for n in ordered)
+        )
+        return dict(zip(ordered, objects, strict=True))
 
     async def _prepare(
         self, container: JsonDict, record: ContainerRecord
     ) -> tuple[list[str], dict[str, str], Path]:
         """argv, environment and cwd for the container; ConfigError if it cannot start."""
-        secret_names, configmap_names = envmod.references(container)
-        secrets = await self._fetch("secrets", secret_names)
-        configmaps = await self._fetch("configmaps", configmap_names)
+        if self._fetched is not None:
+            (secrets, configmaps), self._fetched = self._fetched, None
+        else:
+            secret_names, configmap_names = envmod.references(container)
+            secrets, configmaps = await asyncio.gather(
+                self._fetch("secrets", secret_names), self._fetch("configmaps", configmap_names)
+            )
         variables = envmod.resolve(container, self.pod, secrets, configmaps)
         return await asyncio.to_thread(self._prepare_files, container, variables)
 
