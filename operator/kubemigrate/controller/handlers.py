@@ -14,6 +14,7 @@ import kopf
 from kubemigrate.controller import jobs, translation
 from kubemigrate.controller.kube import GROUP, PLURAL, VERSION, Kube, load_client
 from kubemigrate.controller.lifecycle import Lifecycle
+from kubemigrate.controller.resync import Resync
 from kubemigrate.observability.metrics import Metrics
 from kubemigrate.settings import OperatorSettings, load_settings
 
@@ -53,7 +54,17 @@ def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [0.5, 1, 2, 5]
     metrics: Metrics = memo.metrics
-    memo.lifecycle = Lifecycle(Kube(load_client()), operator, metrics)
+    kube = Kube(load_client())
+    memo.lifecycle = Lifecycle(kube, operator, metrics)
+    memo.resync = Resync(memo.lifecycle, kube, operator.namespaces)
+    memo.resync.start()
+
+
+@kopf.on.cleanup()
+def stop_resync(memo: Any, **_: Any) -> None:
+    resync: Resync | None = getattr(memo, "resync", None)
+    if resync is not None:
+        resync.stop()
 
 
 @kopf.on.resume(*RUNS)
@@ -88,18 +99,4 @@ def job_event(body: kopf.Body, memo: Any, type: str | None, **_: Any) -> None:
         memo,
         f"reading Job {body.metadata.name}",
         lambda lc: lc.job_changed(dict(body)),
-    )
-
-
-def _running(status: Any, **_: Any) -> bool:
-    return bool(status.get("phase") == "Running")
-
-
-@kopf.timer(*RUNS, interval=15, initial_delay=15, when=_running)
-def recheck_running(body: kopf.Body, memo: Any, **_: Any) -> None:
-    _guarded(
-        "recheck_running",
-        memo,
-        f"rechecking MigrationRun {body.metadata.name}",
-        lambda lc: lc.recheck(dict(body)),
     )

@@ -91,6 +91,13 @@ class Kube:
     def get_run(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.get(self.run_path(namespace, name))
 
+    def list_runs(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        """Every run in ``namespace`` (all namespaces for None)."""
+        scope = f"/namespaces/{namespace}" if namespace else ""
+        return list(
+            self.request("GET", f"/apis/{GROUP}/{VERSION}{scope}/{PLURAL}").get("items") or []
+        )
+
     def patch_run_status(
         self,
         namespace: str,

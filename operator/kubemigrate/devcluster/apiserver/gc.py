@@ -28,6 +28,8 @@ from .store import json_copy
 JsonDict = dict[str, Any]
 log = logging.getLogger(__name__)
 
+SWEEP_INTERVAL = 0.05
+
 
 class Collector:
     def __init__(self, cluster: Cluster) -> None:
@@ -55,7 +57,9 @@ class Collector:
                 self.sweep()
             except Exception:  # keep collecting; a bug here must not stop the server
                 log.exception("garbage collection sweep failed")
-            await asyncio.sleep(0)
+            # A sweep reads every object: after a burst of writes, one sweep per interval
+            # (the real collector lags by far more) rather than one per write.
+            await asyncio.sleep(SWEEP_INTERVAL)
 
     def _rtype_of(self, storage: tuple[str, str]) -> ResourceType | None:
         """``Cluster.rtype_of``, from a map built once per sweep (and again if a write

@@ -1,0 +1,76 @@
+"""The safety net: every Running run's Job looked at again, on an interval.
+
+kopf does not retry event handlers, so a status patch that failed on a Job's last
+event would leave a run Running for ever; and a pod that cannot start changes
+nothing a Job event would report. One list of the runs per interval does what a
+kopf timer on every run did, without the finalizer kopf puts on each object it
+times: two more writes per run, and runs that cannot be deleted while the
+operator is down. Rechecks are idempotent (status writes carry the
+resourceVersion), so a standby replica that rechecks too does no harm.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from kubemigrate.controller.kube import Kube
+from kubemigrate.controller.lifecycle import Lifecycle
+from kubemigrate.domain.status import Phase
+from kubemigrate.observability.logging import get_logger
+
+INTERVAL_S = 15.0
+
+
+class Resync:
+    def __init__(
+        self,
+        lifecycle: Lifecycle,
+        kube: Kube,
+        namespaces: Sequence[str],
+        interval_s: float = INTERVAL_S,
+    ) -> None:
+        self.lifecycle = lifecycle
+        self.kube = kube
+        self.namespaces: Sequence[str | None] = list(namespaces) or [None]
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="resync", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=self.interval_s)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.once()
+
+    def once(self) -> None:
+        """Recheck every Running run in scope; a failure is logged and counted, never fatal."""
+        log = get_logger()
+        for namespace in self.namespaces:
+            try:
+                runs = self.kube.list_runs(namespace)
+            except Exception as exc:
+                self.lifecycle.metrics.handler_error("recheck_running")
+                log.warning("cannot list MigrationRuns to recheck", error=str(exc))
+                continue
+            for run in runs:
+                if (run.get("status") or {}).get("phase") != Phase.RUNNING:
+                    continue
+                self._recheck(run)
+
+    def _recheck(self, run: dict[str, Any]) -> None:
+        try:
+            self.lifecycle.recheck(run)
+        except Exception as exc:
+            meta = run.get("metadata") or {}
+            self.lifecycle.metrics.handler_error("recheck_running")
+            get_logger(namespace=meta.get("namespace"), run=meta.get("name")).warning(
+                "recheck failed; the next one retries", error=str(exc)
+            )
