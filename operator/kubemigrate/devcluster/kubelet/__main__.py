@@ -12,7 +12,6 @@ import logging
 import signal
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .client import Client, Kubeconfig
@@ -70,9 +69,6 @@ async def _serve(args: argparse.Namespace, workdir: Path) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    # Each Pod's file system work runs in worker threads; asyncio's default pool (cores
-    # + 4 threads) would queue a burst of Pods starting together behind one another.
-    loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="kubelet"))
     settings = NodeSettings(
         namespaces=tuple(args.namespace),
         workers=args.workers,
