@@ -177,6 +177,25 @@ def test_success_writes_termination_message_and_status(
     assert kubelet.logs(namespace, meta["name"]) == "working\n"
 
 
+def test_containers_run_below_the_node_s_own_cpu_priority(
+    api: Http, kubelet: KubeletProcess, namespace: str
+) -> None:
+    """Pods yield the CPU to the kubelet, API server and operator (kube-reserved CPU)."""
+    # The kubelet lowers the priority just after the spawn: the shell waits for it.
+    script = (
+        "for i in $(seq 200); do n=$(awk '{print $19}' /proc/self/stat); "
+        '[ "$n" = 19 ] && break; sleep 0.05; done; echo "$n"; '
+        "cat /proc/self/autogroup 2>/dev/null || echo no-autogroups"
+    )
+    create(api, namespace, "jobs", job_body("nice", ["sh", "-c", script]))
+    wait_finished(api, namespace, "nice")
+    [pod] = pods_of(api, namespace, "nice")
+    nice, autogroup = kubelet.logs(namespace, pod["metadata"]["name"]).splitlines()
+    assert nice == "19"
+    # With the kernel's session autogroups, the group's nice is the one that counts.
+    assert autogroup == "no-autogroups" or autogroup.endswith(" nice 19"), autogroup
+
+
 def test_temporary_failures_are_retried_until_backoff_limit(
     api: Http, kubelet: KubeletProcess, namespace: str
 ) -> None:

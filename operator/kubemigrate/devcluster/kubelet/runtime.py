@@ -75,10 +75,10 @@ def _lower_priority(pid: int, nice: int) -> None:
     default) a process's nice only ranks it inside its group while groups share the
     CPU equally: the group's own nice (``/proc/PID/autogroup``) is what counts.
     """
+    with contextlib.suppress(OSError):  # the whole session, children forked already included
+        Path(f"/proc/{pid}/autogroup").write_text(f"{nice}\n")
     with contextlib.suppress(OSError):
         os.setpriority(os.PRIO_PROCESS, pid, nice)
-    with contextlib.suppress(OSError):
-        Path(f"/proc/{pid}/autogroup").write_text(f"{nice}\n")
 
 
 def now() -> str:
