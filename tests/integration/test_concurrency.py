@@ -193,3 +193,51 @@ def test_create_index_concurrently_while_another_runner_waits(
     assert "Nothing to migrate" in waiter_out[0]
     assert index_state(database_url, "events_kind_idx") is True
     assert applied_names(database_url) == ["0000_events.sql", "0001_events_kind_idx.sql"]
+
+
+def test_status_and_verify_during_a_non_transactional_migration_see_it_running(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A lock-free reader must not mistake a migration in progress for a dirty database."""
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            (
+                "events",
+                "CREATE TABLE events (id serial PRIMARY KEY, kind text);",
+                "DROP TABLE events;",
+            ),
+            (
+                "events_kind_idx",
+                "CREATE INDEX CONCURRENTLY IF NOT EXISTS events_kind_idx ON events (kind);",
+                "DROP INDEX CONCURRENTLY IF EXISTS events_kind_idx;",
+            ),
+        ),
+    )
+    first = run_cli(
+        "migrate", "--target", "0000_events", "--dir", str(drizzle), database_url=database_url
+    )
+    assert first.returncode == 0, output(first)
+    with connect(database_url) as writer:
+        writer.execute("BEGIN")  # keeps the CREATE INDEX CONCURRENTLY waiting
+        writer.execute("INSERT INTO events (kind) VALUES ('signup')")
+        holder = popen_cli("migrate", "--dir", str(drizzle), database_url=database_url)
+        wait_for(
+            lambda: backends(
+                database_url,
+                "query LIKE 'CREATE INDEX CONCURRENTLY%%' AND wait_event_type = 'Lock'",
+            ),
+            what="the CREATE INDEX CONCURRENTLY to be running",
+        )
+        verify = run_cli("verify", "--dir", str(drizzle), database_url=database_url)
+        status = run_cli("status", "--dir", str(drizzle), database_url=database_url)
+        writer.execute("COMMIT")
+    holder_out = holder.communicate(timeout=60)
+    assert holder.returncode == 0, output(holder_out)
+    assert verify.returncode == 0, output(verify)
+    assert status.returncode == 0, output(status)
+    assert "dirty" not in status.stdout
+    assert "0001_events_kind_idx.sql: being applied now outside a transaction" in status.stdout
+    assert "⏳ Pending 0001_events_kind_idx.sql" in status.stdout
+    after = run_cli("verify", "--dir", str(drizzle), database_url=database_url)
+    assert after.returncode == 0, output(after)

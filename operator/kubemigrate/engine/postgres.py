@@ -156,6 +156,10 @@ class StoreState:
     dirty: tuple[DirtyState, ...]
     next_batch: int
     rollbacks: tuple[RollbackRecord, ...] = ()
+    running: tuple[DirtyState, ...] = ()
+    """Marks of a non-transactional migration another session is applying right now."""
+    holder: str | None = None
+    """That session (it holds the migration lock)."""
 
 
 @dataclass(frozen=True)
@@ -199,6 +203,7 @@ class PostgresStore:
         self._statement_timeout_s = statement_timeout_s
         self._connect_timeout_s = connect_timeout_s
         self._conn: psycopg.Connection[Any] | None = None
+        self._locked = False  # this session holds the migration lock
         self._lock_key: int | None = None
         self.server_version_num = 0
 
@@ -339,11 +344,17 @@ class PostgresStore:
                     )
                 )
         row = self.conn.execute(batch_sql).fetchone()
+        # Only a lock holder writes a mark, and a crashed holder's lock goes with its
+        # session: a mark while another session holds the lock is a migration in
+        # progress, not a dirty database (a lock-free status or verify sees it so).
+        holder = self.lock_holder() if dirty and not self._locked else None
         return StoreState(
             applied=applied,
-            dirty=dirty,
+            dirty=() if holder else dirty,
             next_batch=int(row[0] if row else 0) + 1,
             rollbacks=rollbacks,
+            running=dirty if holder else (),
+            holder=holder,
         )
 
     def _has_extra_tables(self) -> bool:
@@ -378,7 +389,8 @@ class PostgresStore:
         row = self.conn.execute(
             "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, self._key())
         ).fetchone()
-        return bool(row and row[0])
+        self._locked = bool(row and row[0])
+        return self._locked
 
     def lock_holder(self) -> str | None:
         row = self.conn.execute(
@@ -427,6 +439,7 @@ class PostgresStore:
     def release_lock(self) -> None:
         if self._conn is not None and not self._conn.closed:
             self.conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, self._key()))
+        self._locked = False
 
     # -- running SQL ---------------------------------------------------------
 

@@ -40,6 +40,8 @@ class StatusReport:
     warnings: tuple[str, ...] = ()
     findings: tuple[planning.Finding, ...] = ()
     dirty: tuple[DirtyState, ...] = ()
+    running: tuple[DirtyState, ...] = ()
+    holder: str | None = None
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -97,6 +99,11 @@ class StatusReport:
                 f"{d.migration}: dirty: stopped at statement {d.statement} of "
                 f"{d.total_statements} outside a transaction; check it, then `kubemigrate repair`"
             )
+        for d in self.running:
+            lines.append(
+                f"{d.migration}: being applied now outside a transaction "
+                f"(statement {max(d.statement, 1)} of {d.total_statements}) by {self.holder}"
+            )
         return lines
 
     def to_dict(self) -> dict[str, Any]:
@@ -133,6 +140,10 @@ class StatusReport:
                 }
                 for d in self.dirty
             ],
+            "running": [
+                {"migration": d.migration, "statement": d.statement, "of": d.total_statements}
+                for d in self.running
+            ],
             "warnings": [*self.warnings],
         }
 
@@ -143,6 +154,8 @@ def build(
     *,
     rollbacks: tuple[RollbackRecord, ...] = (),
     dirty: tuple[DirtyState, ...] = (),
+    running: tuple[DirtyState, ...] = (),
+    holder: str | None = None,
     warnings: tuple[str, ...] = (),
 ) -> StatusReport:
     rows = {row.name: row for row in applied}
@@ -179,4 +192,6 @@ def build(
         warnings=warnings,
         findings=tuple(planning.check_integrity(available, applied)),
         dirty=dirty,
+        running=running,
+        holder=holder,
     )

@@ -225,6 +225,8 @@ class Runner:
             state.applied,
             rollbacks=state.rollbacks,
             dirty=state.dirty,
+            running=state.running,
+            holder=state.holder,
             warnings=self.source.warnings,
         )
         return built, state
