@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubemigrate.devcluster import postgres
+from kubemigrate.devcluster.priority import lower_priority
 
 STATE_FILE = "cluster.json"
 
@@ -187,6 +188,8 @@ class LocalCluster:
 
     def start_postgres(self) -> None:
         server = postgres.start()  # its own temp dir, which the unprivileged user can reach
+        if server.postmaster_pid is not None:  # the database is the workload's, not the cluster's
+            lower_priority(server.postmaster_pid)
         self.pg = server
         self.postgres_base = str(server.base)
         self.database_url = server.create_database("app")

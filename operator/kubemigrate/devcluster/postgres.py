@@ -67,6 +67,13 @@ class PostgresServer:
     def logfile(self) -> Path:
         return self.base / "postgres.log"
 
+    @property
+    def postmaster_pid(self) -> int | None:
+        try:
+            return int((self.datadir / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def url(self, database: str = "postgres", *, password: str | None = None) -> str:
         pw = quote(self.password if password is None else password, safe="")
         return f"postgresql://{self.user}:{pw}@127.0.0.1:{self.port}/{database}"

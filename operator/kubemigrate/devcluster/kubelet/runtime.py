@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..priority import WORKLOAD_NICE, lower_priority
 from . import env as envmod
 from . import volumes
 from .client import ApiError, Client, resource_path
@@ -59,26 +60,9 @@ class RuntimeSettings:
     crash_backoff: float = 10.0
     """First delay before restarting a container (restartPolicy OnFailure/Always); doubles."""
     node_name: str = "devcluster"
-    pod_nice: int = 19
-    """CPU priority (nice) of container processes. On a real node, kube-reserved and
-    system-reserved CPU keep a burst of pods from starving the kubelet, and the API
-    server and the operator run on their own share; here all of them share this
-    machine's cores, so pods run at a lower priority than the node's own processes.
-    0 gives them equal priority."""
-
-
-def _lower_priority(pid: int, nice: int) -> None:
-    """Run a container process (and what it forks) at CPU priority ``nice``.
-
-    Set from outside just after the spawn (a preexec_fn is unsafe with threads). The
-    process leads its own session, and with the kernel's session autogroups (on by
-    default) a process's nice only ranks it inside its group while groups share the
-    CPU equally: the group's own nice (``/proc/PID/autogroup``) is what counts.
-    """
-    with contextlib.suppress(OSError):  # the whole session, children forked already included
-        Path(f"/proc/{pid}/autogroup").write_text(f"{nice}\n")
-    with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, pid, nice)
+    pod_nice: int = WORKLOAD_NICE
+    """CPU priority (nice) of container processes, below the node's own processes as
+    kube-reserved CPU makes them on a real node (see :mod:`..priority`); 0 = equal."""
 
 
 def now() -> str:
@@ -499,7 +483,7 @@ class PodWorker:
             return 128
         started = now()
         if self.settings.pod_nice:
-            _lower_priority(process.pid, self.settings.pod_nice)
+            lower_priority(process.pid, self.settings.pod_nice)
         self._processes[name] = process
         pid_file = self.dir / "pids" / f"{name}.pid"
         await asyncio.to_thread(
