@@ -8,12 +8,12 @@ then ``[namespaces/<ns>/]<plural>[/<name>[/<subresource>]]``, where
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
 from . import discovery, errors, patching, podlogs, selectors, tables
@@ -57,7 +57,7 @@ def _decode(request: Request, *, yaml_ok: bool = False) -> Any:
     try:
         if content_type in YAML_TYPES or (yaml_ok and "yaml" in content_type):
             return yaml.safe_load(request.body)
-        return json.loads(request.body)
+        return orjson.loads(request.body)
     except (ValueError, yaml.YAMLError) as exc:
         raise errors.bad_request(f"the body of the request could not be decoded: {exc}") from None
 

@@ -15,9 +15,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+
+import orjson
 
 from . import errors, tables
 from .resources import ResourceType
@@ -30,7 +31,7 @@ DEFAULT_TIMEOUT = 1800.0
 
 
 def _line(event_type: str, obj: JsonDict) -> bytes:
-    return json.dumps({"type": event_type, "object": obj}).encode() + b"\n"
+    return orjson.dumps({"type": event_type, "object": obj}) + b"\n"
 
 
 class WatchRequest:

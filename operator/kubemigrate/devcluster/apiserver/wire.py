@@ -6,10 +6,11 @@ server library (kmock over aiohttp) carries the bytes.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Response:
     def encoded(self) -> bytes:
         if isinstance(self.body, bytes):
             return self.body
-        return json.dumps(self.body).encode()
+        return orjson.dumps(self.body)
 
 
 @dataclass

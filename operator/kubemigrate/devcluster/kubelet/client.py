@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 import yaml
 
 JsonDict = dict[str, Any]
@@ -106,7 +107,7 @@ class Client:
         content_type: str = "application/json",
         timeout: float = 30.0,
     ) -> JsonDict:
-        data = None if body is None else json.dumps(body)
+        data = None if body is None else orjson.dumps(body)
         async with self._session.request(
             method,
             path,
@@ -117,7 +118,7 @@ class Client:
         ) as response:
             raw = await response.read()
             try:
-                parsed = json.loads(raw) if raw else {}
+                parsed = orjson.loads(raw) if raw else {}
             except ValueError:
                 parsed = raw.decode(errors="replace")
             if response.status >= 400:
@@ -157,6 +158,6 @@ class Client:
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
                     if line.strip():
-                        event = json.loads(line)
+                        event = orjson.loads(line)
                         if isinstance(event, dict):
                             yield event
