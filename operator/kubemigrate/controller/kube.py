@@ -35,11 +35,16 @@ def now() -> str:
 
 def load_client() -> client.ApiClient:
     """In-cluster credentials when running in a pod, else the KUBECONFIG context."""
+    configuration = client.Configuration()
     try:
-        config.load_incluster_config()
+        config.load_incluster_config(client_configuration=configuration)
     except config.ConfigException:
-        config.load_kube_config()
-    return client.ApiClient()
+        config.load_kube_config(client_configuration=configuration)
+    # Handlers run in up to 32 threads, plus the lookups and Events beside them; with
+    # the default pool (5 per core) the rest would open a new connection per request
+    # and throw it away.
+    configuration.connection_pool_maxsize = 64
+    return client.ApiClient(configuration)
 
 
 class Kube:

@@ -89,13 +89,20 @@ class Client:
         headers = {"Accept": "application/json", "User-Agent": "kubemigrate-devcluster-kubelet"}
         if config.token:
             headers["Authorization"] = f"Bearer {config.token}"
-        connector = aiohttp.TCPConnector(
-            limit=64, ssl=config.ssl_context if config.ssl_context is not None else True
+        ssl = config.ssl_context if config.ssl_context is not None else True
+        # The API server answers one request at a time: more connections than this
+        # only cost their set-up on both sides when a burst of Pods starts. Watches,
+        # which hold theirs for minutes, have a pool of their own with no limit.
+        self._session = aiohttp.ClientSession(
+            config.server, headers=headers, connector=aiohttp.TCPConnector(limit=16, ssl=ssl)
         )
-        self._session = aiohttp.ClientSession(config.server, headers=headers, connector=connector)
+        self._watches = aiohttp.ClientSession(
+            config.server, headers=headers, connector=aiohttp.TCPConnector(limit=0, ssl=ssl)
+        )
 
     async def close(self) -> None:
         await self._session.close()
+        await self._watches.close()
 
     async def request(
         self,
@@ -142,7 +149,7 @@ class Client:
     ) -> AsyncIterator[JsonDict]:
         """The events of one watch request, until the server ends it."""
         query = {**params, "watch": "true", "timeoutSeconds": str(int(timeout))}
-        async with self._session.get(
+        async with self._watches.get(
             path, params=query, timeout=aiohttp.ClientTimeout(total=None, sock_read=timeout + 30)
         ) as response:
             if response.status >= 400:
