@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubemigrate.devcluster import postgres
-from kubemigrate.devcluster.priority import lower_priority
+from kubemigrate.devcluster.priority import release, run_in_background
 
 STATE_FILE = "cluster.json"
+POSTGRES_CGROUP = "kubemigrate-devcluster-postgres"
 
 
 class ClusterError(RuntimeError):
@@ -189,7 +190,7 @@ class LocalCluster:
     def start_postgres(self) -> None:
         server = postgres.start()  # its own temp dir, which the unprivileged user can reach
         if server.postmaster_pid is not None:  # the database is the workload's, not the cluster's
-            lower_priority(server.postmaster_pid)
+            run_in_background(server.postmaster_pid, POSTGRES_CGROUP)
         self.pg = server
         self.postgres_base = str(server.base)
         self.database_url = server.create_database("app")
@@ -321,5 +322,6 @@ class LocalCluster:
                 base=Path(self.postgres_base), port=0, password="", bindir=postgres.find_bindir()
             )
             server.destroy() if remove else server.stop()
+            release(POSTGRES_CGROUP)
         if remove:
             shutil.rmtree(self.workdir, ignore_errors=True)

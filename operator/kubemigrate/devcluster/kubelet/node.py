@@ -37,9 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..priority import release
 from . import controller, podstatus
 from .client import ApiError, Client, resource_path
-from .runtime import PodWorker, RuntimeSettings, kill_leftovers, now
+from .runtime import PODS_CGROUP, PodWorker, RuntimeSettings, kill_leftovers, now
 
 JsonDict = dict[str, Any]
 Key = tuple[str, str]
@@ -258,6 +259,7 @@ class Node:
             await asyncio.wait(tasks, timeout=self.settings.runtime.max_grace + 5)
         for task in list(self._tasks):
             task.cancel()
+        release(PODS_CGROUP)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

@@ -2,7 +2,8 @@
 
 Each container runs as ``command + args`` (the image is ignored: the command must
 exist on this host), in its own session (process group) so that stopping it reaches
-every child, with stdout and stderr going to one log file per container. Init
+every child, in the background of the node's own processes (:mod:`..priority`),
+with stdout and stderr going to one log file per container. Init
 containers run one after the other, then the main containers together. Volumes and
 the termination-message file are host paths (:mod:`.volumes`).
 
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..priority import WORKLOAD_NICE, lower_priority
+from ..priority import WORKLOAD_NICE, run_in_background
 from . import env as envmod
 from . import volumes
 from .client import ApiError, Client, resource_path
@@ -45,6 +46,7 @@ from .podstatus import SHUTDOWN_MESSAGE, ContainerRecord, new_record, render
 JsonDict = dict[str, Any]
 log = logging.getLogger(__name__)
 
+PODS_CGROUP = "kubemigrate-devcluster-pods"
 MAX_MESSAGE = 4096
 FALLBACK_LINES = 80
 FALLBACK_BYTES = 2048
@@ -61,8 +63,9 @@ class RuntimeSettings:
     """First delay before restarting a container (restartPolicy OnFailure/Always); doubles."""
     node_name: str = "devcluster"
     pod_nice: int = WORKLOAD_NICE
-    """CPU priority (nice) of container processes, below the node's own processes as
-    kube-reserved CPU makes them on a real node (see :mod:`..priority`); 0 = equal."""
+    """Container processes run in the background of the node's own processes, as
+    kube-reserved CPU keeps them on a real node (see :mod:`..priority`; this nice
+    where cgroups cannot be written); 0 = at the kubelet's own priority."""
 
 
 def now() -> str:
@@ -483,7 +486,7 @@ class PodWorker:
             return 128
         started = now()
         if self.settings.pod_nice:
-            lower_priority(process.pid, self.settings.pod_nice)
+            run_in_background(process.pid, PODS_CGROUP, self.settings.pod_nice)
         self._processes[name] = process
         pid_file = self.dir / "pids" / f"{name}.pid"
         await asyncio.to_thread(
