@@ -28,8 +28,19 @@ WORKLOAD_NICE = 19
 CPU_CGROUP_ROOTS = (Path("/sys/fs/cgroup/cpu"), Path("/sys/fs/cgroup"))
 
 
+_groups: dict[str, Path | None] = {}
+
+
 def _idle_cgroup(name: str) -> Path | None:
-    """A cpu cgroup whose processes run only when nothing else wants the CPU."""
+    """A cpu cgroup whose processes run only when nothing else wants the CPU (made once
+    per process: writing a cgroup's settings takes the kernel's cgroup lock)."""
+    group = _groups.get(name)
+    if name not in _groups or (group is not None and not group.exists()):
+        group = _groups[name] = _make_idle_cgroup(name)
+    return group
+
+
+def _make_idle_cgroup(name: str) -> Path | None:
     for root in CPU_CGROUP_ROOTS:
         if not (root / "cgroup.procs").exists():
             continue
