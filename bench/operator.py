@@ -1,14 +1,21 @@
 """Operator benchmark: many MigrationRuns at once on the local cluster.
 
-Run with ``python -m bench.operator [--runs 50] [--namespaces 10]``. It prints a
-markdown table and writes it to ``bench/results/operator.md``; it exits non-zero
-(and writes nothing) if any run fails or the deadline passes, so a broken operator
-never produces figures.
+Run with ``python -m bench.operator [--runs 50] [--namespaces 10] [--trials 3]``. It
+prints a markdown table and writes it to ``bench/results/operator.md``; it exits
+non-zero (and writes nothing) if any run fails or the deadline passes, so a broken
+operator never produces figures.
 
 Method, and why:
 
-* One ``LocalCluster`` (PostgreSQL, API server emulator, kubelet stand-in, operator,
-  each its own process) in a temp work directory, stopped at the end.
+* Each trial: one ``LocalCluster`` (PostgreSQL, API server emulator, kubelet
+  stand-in, operator, each its own process) in a temp work directory, stopped at the
+  end. One load on a shared 2-core machine varies by tens of percent between
+  trials, so there are ``--trials`` of them and the targets are judged on the
+  medians; the median trial is printed in full.
+* The workload (the Jobs' processes and the PostgreSQL they use) runs in the
+  background of the cluster's own processes (``kubemigrate.devcluster.priority``),
+  as it would on a cluster where the control plane, the kubelet's reserved CPU and
+  the database server do not share two cores with fifty Pods.
 * Setup, untimed: ``--namespaces`` namespaces, each with its own database, a Secret
   with its URL and a ConfigMap of ``examples/shop`` made the documented way
   (``kubectl create configmap --from-file=DIR/ --from-file=DIR/meta/``).
@@ -32,9 +39,10 @@ Method, and why:
   interpreter shutdown after it wrote its result can take a while, and it is the
   Job's time, not the operator's. The pod's ``terminated.startedAt/finishedAt``
   only have second resolution; they are used as a sanity check (the process
-  cannot be more than 1 s longer than they say). Overhead per run = (apply-to-Succeeded) - (Job
-  run time): everything the operator, the API server and the kubelet add around
-  the engine's own work.
+  cannot be more than 2 s longer than they say: a second lost to truncation, and
+  the spawn between the log's birth and the startedAt stamp). Overhead per run =
+  (apply-to-Succeeded) - (Job run time): everything the operator, the API server
+  and the kubelet add around the engine's own work.
 * The overhead is split at the run's Running event and the container's start and
   end, so a slow part shows up where it is.
 * The operator's RSS: VmRSS sampled every 0.1 s during the load, and VmHWM (the
@@ -381,13 +389,12 @@ def report(
     hwm_kb: int,
     cpu: dict[str, float],
     others_rss: dict[str, int],
-    info: dict[str, str],
-) -> str:
+) -> Trial:
     overheads = [f.overhead for f in figures]
     p50, p95 = statistics.median(overheads), percentile(overheads, 95)
     rss_mb = max(rss_peak_kb, hwm_kb) / 1024
     lines = [
-        "# Operator benchmark",
+        "## A trial in detail",
         "",
         f"{runs} MigrationRuns over {spaces} namespaces (one database each; per namespace "
         f"{', '.join(actions)}) applied at once with one `kubectl apply -f -` on the "
@@ -396,7 +403,7 @@ def report(
         "to its Succeeded watch event; the Job's run time is its container process's "
         "life (log-file birth to the exit the kubelet saw, in ns).",
         "",
-        "## Per run",
+        "### Per run",
         "",
         "| measure | p50 | p95 | min | max |",
         "|---|---:|---:|---:|---:|",
@@ -417,7 +424,7 @@ def report(
         f"| engine's own migration time (sum of durationMs) | "
         f"{_stats([f.migration_ms / 1000 for f in figures])} |",
         "",
-        "## Whole load",
+        "### Whole load",
         "",
         "| | |",
         "|---|---:|",
@@ -427,7 +434,50 @@ def report(
         *(f"| {name} CPU time during the load | {s:.2f} s |" for name, s in cpu.items()),
         *(f"| {name} VmHWM | {kb / 1024:.1f} MB |" for name, kb in others_rss.items()),
         "",
-        "## Targets (issue 3)",
+    ]
+    detail = "\n".join(lines) + "\n"
+    return Trial(p50=p50, p95=p95, all_done=all_done, rss_mb=rss_mb, detail=detail)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One load on a fresh cluster: its headline figures and its full tables."""
+
+    p50: float
+    p95: float
+    all_done: float
+    rss_mb: float
+    detail: str
+
+
+def summary(trials: Sequence[Trial], *, runs: int, info: dict[str, str]) -> str:
+    """Every trial's headline, the median trial in full, and the targets on the medians.
+
+    One load on a shared 2-core machine varies by tens of percent from one trial to
+    the next; the median of several is the figure to compare with a target.
+    """
+    ranked = sorted(trials, key=lambda t: t.p50)
+    middle = ranked[(len(ranked) - 1) // 2]
+    p50 = statistics.median(t.p50 for t in trials)
+    p95 = statistics.median(t.p95 for t in trials)
+    all_done = statistics.median(t.all_done for t in trials)
+    rss_mb = max(t.rss_mb for t in trials)
+    lines = [
+        "# Operator benchmark",
+        "",
+        f"{len(trials)} trial(s), each on a fresh local cluster; the median trial (by p50 "
+        "overhead) is shown in full below.",
+        "",
+        "| trial | overhead p50 s | overhead p95 s | all Succeeded s | operator RSS MB |",
+        "|---:|---:|---:|---:|---:|",
+        *(
+            f"| {n} | {t.p50:.3f} | {t.p95:.3f} | {t.all_done:.2f} | {t.rss_mb:.1f} |"
+            for n, t in enumerate(trials, 1)
+        ),
+        "",
+        middle.detail.replace("## A trial in detail", "## The median trial", 1).rstrip(),
+        "",
+        "## Targets (issue 3), on the medians of the trials",
         "",
         "| target | goal | measured | result |",
         "|---|---:|---:|:---:|",
@@ -437,7 +487,8 @@ def report(
         ("operator overhead p95", f"< {TARGET_P95_S} s", f"{p95:.3f} s", p95 < TARGET_P95_S),
         (f"all {runs} Succeeded", f"< {TARGET_ALL_S:g} s", f"{all_done:.2f} s",
          all_done < TARGET_ALL_S),
-        ("operator RSS", f"< {TARGET_RSS_MB:g} MB", f"{rss_mb:.1f} MB", rss_mb < TARGET_RSS_MB),
+        ("operator RSS (largest)", f"< {TARGET_RSS_MB:g} MB", f"{rss_mb:.1f} MB",
+         rss_mb < TARGET_RSS_MB),
     ]  # fmt: skip
     for name, goal, measured, ok in targets:
         lines.append(f"| {name} | {goal} | {measured} | {'PASS' if ok else 'MISS'} |")
@@ -503,8 +554,9 @@ def collect(
         if len(job_pods) != 1:
             raise BenchError(f"{key}: expected one pod of Job {status['jobName']}: {job_pods}")
         times = job_times(cluster, job_pods[0])
-        # The kubelet stamps (whole seconds) bracket the process: it cannot be longer.
-        if times.seconds > times.coarse_seconds + 1.01:
+        # The kubelet's stamps (whole seconds, startedAt just after the spawn) bracket
+        # the process, give or take truncation and the spawn itself.
+        if times.seconds > times.coarse_seconds + 2.0:
             raise BenchError(
                 f"{key}: container run time {times.seconds:.3f} s disagrees with the pod's "
                 f"terminated times ({times.coarse_seconds:.0f} s)"
@@ -537,7 +589,7 @@ def collect(
     return figures
 
 
-def bench(args: argparse.Namespace, cluster: LocalCluster) -> str:
+def bench(args: argparse.Namespace, cluster: LocalCluster) -> Trial:
     print("starting the local cluster ...", flush=True)
     cluster.start()
     names = namespaces(args.namespaces)
@@ -587,8 +639,27 @@ def bench(args: argparse.Namespace, cluster: LocalCluster) -> str:
         hwm_kb=hwm,
         cpu=cpu,
         others_rss=others,
-        info=machine_info(),
     )
+
+
+def one_trial(args: argparse.Namespace) -> Trial | None:
+    """The load on a fresh cluster, stopped afterwards; None (logs printed) if it failed."""
+    workdir = Path(tempfile.mkdtemp(prefix="kubemigrate-bench-operator-"))
+    cluster = LocalCluster(workdir=workdir)
+    try:
+        return bench(args, cluster)
+    except (BenchError, ClusterError, subprocess.SubprocessError) as exc:
+        print(f"\nbench failed: {exc}", file=sys.stderr)
+        for name in ("operator", "kubelet", "apiserver"):
+            log = workdir / f"{name}.log"
+            if log.exists():
+                print(f"--- {name} log (last lines) ---", file=sys.stderr)
+                print(log.read_text(errors="replace")[-2000:], file=sys.stderr)
+        return None
+    finally:
+        if args.keep:
+            print(f"kept the cluster's work directory: {workdir}", flush=True)
+        cluster.stop(remove=not args.keep)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -602,28 +673,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=ACTIONS,
         help=f"the actions each namespace's runs cycle through (default {','.join(ACTIONS)})",
     )
+    parser.add_argument("--trials", type=int, default=3, help="loads, each on a fresh cluster")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where the table goes")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (logs) afterwards")
     parser.add_argument("--details", action="store_true", help="print every run's figures")
     args = parser.parse_args(argv)
-    if args.runs < 1 or args.namespaces < 1:
-        parser.error("--runs and --namespaces must be positive")
-    workdir = Path(tempfile.mkdtemp(prefix="kubemigrate-bench-operator-"))
-    cluster = LocalCluster(workdir=workdir)
-    try:
-        table = bench(args, cluster)
-    except (BenchError, ClusterError, subprocess.SubprocessError) as exc:
-        print(f"\nbench failed: {exc}", file=sys.stderr)
-        for name in ("operator", "kubelet", "apiserver"):
-            log = workdir / f"{name}.log"
-            if log.exists():
-                print(f"--- {name} log (last lines) ---", file=sys.stderr)
-                print(log.read_text(errors="replace")[-2000:], file=sys.stderr)
-        return 1
-    finally:
-        if args.keep:
-            print(f"kept the cluster's work directory: {workdir}", flush=True)
-        cluster.stop(remove=not args.keep)
+    if args.runs < 1 or args.namespaces < 1 or args.trials < 1:
+        parser.error("--runs, --namespaces and --trials must be positive")
+    trials = []
+    for number in range(1, args.trials + 1):
+        print(f"trial {number} of {args.trials}", flush=True)
+        trial = one_trial(args)
+        if trial is None:
+            return 1
+        trials.append(trial)
+    table = summary(trials, runs=args.runs, info=machine_info())
     print()
     print(table)
     args.output.parent.mkdir(parents=True, exist_ok=True)
