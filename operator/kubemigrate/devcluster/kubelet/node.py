@@ -177,6 +177,10 @@ class WorkQueue:
             self._queue.put_nowait(key)
 
 
+def _ignore(kind: str, obj: JsonDict) -> None:
+    """Secrets and ConfigMaps are only looked up, never acted on."""
+
+
 def _version(obj: JsonDict) -> int:
     """The resourceVersion as a number (the emulator's, like etcd's, only grow); -1 if not."""
     try:
@@ -221,7 +225,19 @@ class Node:
             Informer(client, "batch/v1", "jobs", ns, self._on_job) for ns in scopes
         ]
         self.pod_informers = [Informer(client, "v1", "pods", ns, self._on_pod) for ns in scopes]
-        self.informers = self.job_informers + self.pod_informers
+        # Secrets and ConfigMaps for Pods' env and volumes, from watches as the kubelet's
+        # default (Watch) change detection gets them: a Pod starts without a GET for
+        # each, and one created just before its Pod (not in the cache yet) is read
+        # from the API. (No node authorizer here: the stand-in sees them all.)
+        self.config_informers = {
+            plural: [Informer(client, "v1", plural, ns, _ignore) for ns in scopes]
+            for plural in ("secrets", "configmaps")
+        }
+        self.informers = (
+            self.job_informers
+            + self.pod_informers
+            + [i for group in self.config_informers.values() for i in group]
+        )
 
     # --- running -------------------------------------------------------------------------
 
@@ -297,7 +313,12 @@ class Node:
             self._spawn(self._mark(pod, podstatus.lost(pod, now())))
         else:
             worker = PodWorker(
-                self.client, pod, self.workdir, self.settings.runtime, on_done=self._pod_done
+                self.client,
+                pod,
+                self.workdir,
+                self.settings.runtime,
+                on_done=self._pod_done,
+                cached=self._cached_config,
             )
             self.pods[uid] = worker
             worker.start()
@@ -353,6 +374,11 @@ class Node:
     @staticmethod
     def _informer(informers: list[Informer], namespace: str) -> Informer:
         return next(i for i in informers if i.serves(namespace))
+
+    def _cached_config(self, plural: str, namespace: str, name: str) -> JsonDict | None:
+        """A Secret or ConfigMap as last watched; None if not seen (it may be new)."""
+        informer = self._informer(self.config_informers[plural], namespace)
+        return informer.cache.get((namespace, name))
 
     def _cached_job(self, namespace: str, name: str) -> JsonDict | None:
         return self._informer(self.job_informers, namespace).cache.get((namespace, name))

@@ -148,9 +148,11 @@ class PodWorker:
         workdir: Path,
         settings: RuntimeSettings,
         on_done: Callable[[PodWorker], Awaitable[None] | None] | None = None,
+        cached: Callable[[str, str, str], JsonDict | None] | None = None,
     ) -> None:
         meta = pod["metadata"]
         self.client = client
+        self._cached = cached  # (plural, namespace, name) -> a watched Secret/ConfigMap
         self.pod = pod
         self.namespace: str = meta["namespace"]
         self.name: str = meta["name"]
@@ -349,11 +351,16 @@ class PodWorker:
                 return False
 
     async def _fetch(self, plural: str, names: set[str]) -> dict[str, JsonDict | None]:
-        ordered = sorted(names)
+        """Secrets or ConfigMaps by name (None: not found): watched ones from the cache."""
+        found: dict[str, JsonDict | None] = {}
+        for name in names:
+            found[name] = self._cached(plural, self.namespace, name) if self._cached else None
+        missing = sorted(n for n, obj in found.items() if obj is None)
         objects = await asyncio.gather(
-            *(self.client.find(resource_path("v1", plural, self.namespace, n)) for n in ordered)
+            *(self.client.find(resource_path("v1", plural, self.namespace, n)) for n in missing)
         )
-        return dict(zip(ordered, objects, strict=True))
+        found.update(zip(missing, objects, strict=True))
+        return found
 
     async def _prepare(
         self, container: JsonDict, record: ContainerRecord
