@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -137,10 +139,8 @@ def test_lock_held_elsewhere_times_out_naming_the_holder(tmp_path: Path, databas
     assert applied_names(database_url) == ["0000_locked_out.sql"]
 
 
-@pytest.mark.timeout(120)
-def test_create_index_concurrently_while_another_runner_waits(
-    tmp_path: Path, database_url: str
-) -> None:
+def _events_then_cic(tmp_path: Path, database_url: str) -> Path:
+    """A table applied, then a pending CREATE INDEX CONCURRENTLY on it."""
     drizzle = write_drizzle(
         tmp_path / "d",
         numbered(
@@ -161,10 +161,15 @@ def test_create_index_concurrently_while_another_runner_waits(
         "migrate", "--target", "0000_events", "--dir", str(drizzle), database_url=database_url
     )
     assert first.returncode == 0, output(first)
+    return drizzle
 
+
+@contextmanager
+def _migrate_held_in_cic(drizzle: Path, database_url: str) -> Iterator[tuple[Any, Any]]:
+    """``migrate`` running the CREATE INDEX CONCURRENTLY, kept waiting by an open
+    writing transaction (CIC waits for it in its first phase) until the block ends.
+    Yields the migrate process and the CIC's backend row."""
     with connect(database_url) as writer:
-        # An open writing transaction makes CREATE INDEX CONCURRENTLY wait in its first
-        # phase, so the holder is inside CIC for as long as this test needs.
         writer.execute("BEGIN")
         writer.execute("INSERT INTO events (kind) VALUES ('signup')")
         holder = popen_cli("migrate", "--dir", str(drizzle), database_url=database_url)
@@ -175,16 +180,25 @@ def test_create_index_concurrently_while_another_runner_waits(
             ),
             what="the CREATE INDEX CONCURRENTLY to be running",
         )
+        yield holder, cic[0]
+        writer.execute("COMMIT")
+
+
+@pytest.mark.timeout(120)
+def test_create_index_concurrently_while_another_runner_waits(
+    tmp_path: Path, database_url: str
+) -> None:
+    drizzle = _events_then_cic(tmp_path, database_url)
+    with _migrate_held_in_cic(drizzle, database_url) as (holder, cic):
         waiter = popen_cli(
             "migrate", "--lock-wait", "60", "--dir", str(drizzle), database_url=database_url
         )
         wait_for(
             lambda: [
-                row for row in _migrate_backends(database_url, polling=True) if row[0] != cic[0][0]
+                row for row in _migrate_backends(database_url, polling=True) if row[0] != cic[0]
             ],
             what="the second runner to be polling the lock",
         )
-        writer.execute("COMMIT")
     holder_out = holder.communicate(timeout=60)
     waiter_out = waiter.communicate(timeout=60)
     assert holder.returncode == 0, output(holder_out)
@@ -199,39 +213,10 @@ def test_status_and_verify_during_a_non_transactional_migration_see_it_running(
     tmp_path: Path, database_url: str
 ) -> None:
     """A lock-free reader must not mistake a migration in progress for a dirty database."""
-    drizzle = write_drizzle(
-        tmp_path / "d",
-        numbered(
-            (
-                "events",
-                "CREATE TABLE events (id serial PRIMARY KEY, kind text);",
-                "DROP TABLE events;",
-            ),
-            (
-                "events_kind_idx",
-                "CREATE INDEX CONCURRENTLY IF NOT EXISTS events_kind_idx ON events (kind);",
-                "DROP INDEX CONCURRENTLY IF EXISTS events_kind_idx;",
-            ),
-        ),
-    )
-    first = run_cli(
-        "migrate", "--target", "0000_events", "--dir", str(drizzle), database_url=database_url
-    )
-    assert first.returncode == 0, output(first)
-    with connect(database_url) as writer:
-        writer.execute("BEGIN")  # keeps the CREATE INDEX CONCURRENTLY waiting
-        writer.execute("INSERT INTO events (kind) VALUES ('signup')")
-        holder = popen_cli("migrate", "--dir", str(drizzle), database_url=database_url)
-        wait_for(
-            lambda: backends(
-                database_url,
-                "query LIKE 'CREATE INDEX CONCURRENTLY%%' AND wait_event_type = 'Lock'",
-            ),
-            what="the CREATE INDEX CONCURRENTLY to be running",
-        )
+    drizzle = _events_then_cic(tmp_path, database_url)
+    with _migrate_held_in_cic(drizzle, database_url) as (holder, _):
         verify = run_cli("verify", "--dir", str(drizzle), database_url=database_url)
         status = run_cli("status", "--dir", str(drizzle), database_url=database_url)
-        writer.execute("COMMIT")
     holder_out = holder.communicate(timeout=60)
     assert holder.returncode == 0, output(holder_out)
     assert verify.returncode == 0, output(verify)
