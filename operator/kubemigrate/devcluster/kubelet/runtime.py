@@ -167,6 +167,7 @@ class PodWorker:
         self._wanted = 0  # status versions asked for by publish() ...
         self._written = 0  # ... and written (or given up on)
         self._writer: asyncio.Task[None] | None = None
+        self._last_status: JsonDict | None = None  # as last written
         self._volumes: dict[str, Path] = {}
         # Secrets and ConfigMaps read with the volumes, for the first container start.
         self._fetched: tuple[dict[str, JsonDict | None], dict[str, JsonDict | None]] | None = None
@@ -221,15 +222,19 @@ class PodWorker:
             self._written = asked
 
     async def _write_status(self) -> None:
+        status = render(self.record, now())
+        if status == self._last_status:  # nothing the API would see changed
+            return
         body = {
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {"name": self.name, "namespace": self.namespace, "uid": self.uid},
-            "status": render(self.record, now()),
+            "status": status,
         }
         path = resource_path("v1", "pods", self.namespace, self.name) + "/status"
         try:
             await self.client.request("PUT", path, body=body)
+            self._last_status = status
         except ApiError as exc:
             if exc.code in (404, 409):  # deleted, or deleted and recreated (uid differs)
                 self.gone = True
@@ -280,9 +285,19 @@ class PodWorker:
             )
         )
 
+    def _mount(
+        self,
+        spec: JsonDict,
+        secrets: dict[str, JsonDict | None],
+        configmaps: dict[str, JsonDict | None],
+    ) -> dict[str, Path]:
+        """The Pod's directories, then its volumes: one trip to a worker thread, since
+        each trip back waits its turn on a loop that is busy when many Pods start."""
+        self._make_dirs(spec)
+        return volumes.materialise(spec, self.dir / "volumes", secrets, configmaps)
+
     async def _lifecycle(self) -> None:
         spec = self.pod.get("spec") or {}
-        await asyncio.to_thread(self._make_dirs, spec)
         self.record.start_time = now()
         await self.publish()
         if not await self._mount_volumes(spec):
@@ -340,9 +355,7 @@ class PodWorker:
             )
             self._fetched = (secrets, configmaps)
             try:
-                self._volumes = await asyncio.to_thread(
-                    volumes.materialise, spec, self.dir / "volumes", secrets, configmaps
-                )
+                self._volumes = await asyncio.to_thread(self._mount, spec, secrets, configmaps)
                 return True
             except envmod.ConfigError as exc:
                 # Like FailedMount: the Pod stays in ContainerCreating and the kubelet retries.
