@@ -57,7 +57,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--pod-nice",
         type=int,
         default=RuntimeSettings.pod_nice,
-        help="CPU priority (nice) of container processes; 0 = the node's own (see RuntimeSettings)",
+        help="container processes run in the background of the node's own (an idle cpu "
+        "cgroup, else this nice); 0 = at the kubelet's own priority (see RuntimeSettings)",
     )
     parser.add_argument("--workers", type=int, default=16, help="Jobs synced concurrently")
     parser.add_argument("--log-level", default="WARNING")

@@ -203,17 +203,15 @@ class PodWorker:
 
     # --- status ---------------------------------------------------------------------------
 
-    async def publish(self, *, wait: bool = False) -> None:
+    async def publish(self) -> None:
         """Have the Pod's current status written, by a background writer like the real
         kubelet's status manager: the Pod goes on meanwhile (a container starts without
         waiting for the API), and changes that come faster than the API answers are
-        written together, as the latest status. ``wait`` returns once it is written.
+        written together, as the latest status. The Pod's end waits for the writer.
         """
         self._wanted += 1
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_statuses())
-        if wait:
-            await asyncio.shield(self._writer)
 
     async def _write_statuses(self) -> None:
         while self._written < self._wanted and not self.gone:
