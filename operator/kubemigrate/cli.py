@@ -6,7 +6,6 @@ Every error leaves through ``_fail``: one message, one hint, one exit code, no
 traceback and no connection string.
 """
 
-from __future__ import annotations
 
 import json
 import os
@@ -97,7 +96,7 @@ class Context:
     statement_timeout: float | None = None
 
     @classmethod
-    def of(cls, params: dict[str, Any]) -> Context:
+    def of(cls, params: dict[str, Any]) -> "Context":
         """From a command's parameters (its ``locals()``): the shared ones, by name."""
         return cls(**{f.name: params[f.name] for f in fields(cls) if f.name in params})
 

@@ -6,6 +6,7 @@ readers so teams can switch to kubemigrate without renaming files.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,13 +25,18 @@ class Source:
     warnings: tuple[str, ...] = field(default=())
 
 
-def read_text(path: Path) -> str:
-    """A migration file's text; undecodable bytes are an input error, not a crash."""
+def read_text(path: str | os.PathLike[str]) -> str:
+    """A migration file's text; undecodable bytes are an input error, not a crash.
+
+    Takes a plain string path too: a thousand-file folder is read on every ``status``,
+    and pathlib's per-file objects were a measurable part of it.
+    """
     try:
-        return path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as f:
+            return f.read()
     except UnicodeDecodeError as exc:
         raise SourceError(
-            f"{path.name} is not valid UTF-8 (byte {exc.start}).",
+            f"{os.path.basename(path)} is not valid UTF-8 (byte {exc.start}).",
             hint="save the file as UTF-8",
         ) from None
     except OSError as exc:

@@ -9,6 +9,7 @@ top of the directory.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +53,16 @@ def read_journal(path: Path) -> dict[str, Any]:
     return dict(data)
 
 
+def _file_names(directory: Path) -> set[str]:
+    """The names of the regular files (or links to them, as in a ConfigMap volume)."""
+    with os.scandir(directory) as entries:
+        return {e.name for e in entries if e.is_file()}
+
+
 def load(directory: Path) -> Source:
     journal = journal_path(directory)
-    sql_files = {p.name for p in directory.glob("*.sql") if not p.name.endswith(".down.sql")}
+    files = _file_names(directory)
+    sql_files = {n for n in files if n.endswith(".sql") and not n.endswith(".down.sql")}
     warnings: list[str] = []
     if journal is None:
         tags = sorted(name.removesuffix(".sql") for name in sql_files)
@@ -84,10 +92,11 @@ def load(directory: Path) -> Source:
         for name in extra:
             warnings.append(f"{name} is not in {journal.name} and is ignored.")
     migrations = []
+    folder = os.fspath(directory)
     for tag in tags:
-        up = read_text(directory / f"{tag}.sql")
-        down_path = directory / f"{tag}.down.sql"
-        down = read_text(down_path) if down_path.is_file() else None
+        up = read_text(os.path.join(folder, f"{tag}.sql"))
+        down_name = f"{tag}.down.sql"
+        down = read_text(os.path.join(folder, down_name)) if down_name in files else None
         migrations.append(Migration(name=f"{tag}.sql", up_sql=up, down_sql=down))
     return Source(directory=directory, migrations=tuple(migrations), warnings=tuple(warnings))
 
