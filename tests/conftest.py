@@ -6,7 +6,7 @@ import itertools
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -48,10 +48,13 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 def run_cli(
-    *args: str, database_url: str | None = None, timeout: float = 120, **env: str
+    *args: str,
+    database_url: str | None = None,
+    timeout: float = 120,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run the real ``kubemigrate`` console script as a user would."""
-    extra = dict(env)
+    extra = dict(env or {})
     if database_url is not None:
         extra["DATABASE_URL"] = database_url
     return subprocess.run(

@@ -1,10 +1,12 @@
 """A tiny kopf operator used by test_kopf.py: it records a phase in the status."""
 
+from typing import Any
+
 import kopf
 
 
 @kopf.on.login()
-def login(**kwargs: object) -> kopf.ConnectionInfo | None:
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
     # The kubernetes client reads KUBECONFIG once, at import; kopf's own reader reads it now.
     return kopf.login_with_kubeconfig(**kwargs)
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from tests.devcluster.devcluster_http import Http, run_body, runs_path
 
 
-def _cm(name: str, **data: str) -> dict[str, object]:
+def _cm(name: str, **data: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
 
 

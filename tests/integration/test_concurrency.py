@@ -8,6 +8,7 @@ real console script in separate processes against one database.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -51,6 +52,10 @@ def _migrate_backends(url: str, *, polling: bool = False) -> list[tuple[Any, ...
     return backends(url, where, (_dbname(url),))
 
 
+def _both_polling(url: str) -> bool:
+    return len(_migrate_backends(url, polling=True)) == 2
+
+
 def _check_round(url: str, results: list[tuple[int, str, str]]) -> None:
     codes = [code for code, _, _ in results]
     texts = [out + err for _, out, err in results]
@@ -89,7 +94,7 @@ def test_two_simultaneous_migrates_apply_everything_exactly_once(
                         popen_cli("migrate", "--dir", str(drizzle), database_url=url) for _ in "ab"
                     ]
                     wait_for(
-                        lambda url=url: len(_migrate_backends(url, polling=True)) == 2,
+                        functools.partial(_both_polling, url),
                         what="both runners polling the lock",
                     )
                     holder.execute(f"SELECT pg_advisory_unlock({LOCK_CLASS}, {LOCK_KEY_SQL})")

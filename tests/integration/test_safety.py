@@ -7,6 +7,7 @@ and the schema itself.
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,8 @@ from tests.integration.helpers import (
 )
 
 
-def cli(directory: Path, url: str, *args: str, **env: str):  # type: ignore[no-untyped-def]
-    return run_cli(*args, "--dir", str(directory), database_url=url, **env)
+def cli(directory: Path, url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(*args, "--dir", str(directory), database_url=url, env=env)
 
 
 def snapshot(url: str) -> tuple[Any, ...]:

@@ -12,7 +12,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,12 +54,12 @@ def shop(tmp_path: Path) -> Path:
     return Path(shutil.copytree(SHOP, tmp_path / "drizzle"))
 
 
-def fmt(value: object) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S")  # type: ignore[attr-defined]
+def fmt(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def cli(*args: str, url: str, directory: Path, **env: str):  # type: ignore[no-untyped-def]
-    return run_cli(*args, "--dir", str(directory), database_url=url, **env)
+def cli(*args: str, url: str, directory: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(*args, "--dir", str(directory), database_url=url, env=env)
 
 
 def expected_report(url: str, names: list[str], rollbacks: list[str] | None = None) -> str:
@@ -85,7 +88,7 @@ def expected_report(url: str, names: list[str], rollbacks: list[str] | None = No
     return "\n".join(lines) + "\n"
 
 
-def rollback_rows(url: str) -> list[dict[str, object]]:
+def rollback_rows(url: str) -> list[dict[str, Any]]:
     return [row for row in reversed(history(url)) if row["action"] == "rolled_back"][:5]
 
 

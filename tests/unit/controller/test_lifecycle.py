@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any
+from typing import Any, cast
 
 from prometheus_client import CollectorRegistry
 
-from kubemigrate.controller.kube import Conflict
+from kubemigrate.controller.kube import Conflict, Kube
 from kubemigrate.controller.lifecycle import Lifecycle
 from kubemigrate.domain.outcome import Counts, MigrationResult, Outcome
 from kubemigrate.observability.metrics import Metrics
@@ -114,7 +114,7 @@ def _succeeded_count(metrics: Metrics) -> float:
 
 def _lifecycle(kube: FakeKube) -> tuple[Lifecycle, Metrics]:
     metrics = Metrics(registry=CollectorRegistry())
-    return Lifecycle(kube, load_settings(), metrics), metrics  # FakeKube stands in for Kube
+    return Lifecycle(cast(Kube, kube), load_settings(), metrics), metrics
 
 
 def test_a_result_already_recorded_by_another_writer_is_not_counted_again() -> None:
