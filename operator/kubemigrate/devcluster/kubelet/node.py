@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 WATCH_TIMEOUT = 290.0
 ERROR_DELAY = 1.0
+GONE_KEPT = 4096  # deleted uids an informer remembers (see Informer.gone)
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,9 @@ class Informer:
         self.handler = handler
         self.namespace = namespace
         self.cache: dict[Key, JsonDict] = {}
-        self.gone: set[str] = set()  # uids seen deleted: never put back by remember()
+        # uids seen deleted, oldest first, so remember() never puts one back; a write's
+        # reply races its object's deletion by moments, so the last few thousand suffice
+        self.gone: dict[str, None] = {}
         self.synced = asyncio.Event()
 
     @staticmethod
@@ -93,6 +96,11 @@ class Informer:
         old = self.cache.get(key)
         if old is None or _version(obj) > _version(old):
             self.cache[key] = obj
+
+    def _forget(self, uid: str) -> None:
+        self.gone[uid] = None
+        if len(self.gone) > GONE_KEPT:
+            del self.gone[next(iter(self.gone))]
 
     async def run(self) -> None:
         while True:
@@ -140,7 +148,7 @@ class Informer:
             key = self.key(obj)
             if kind == "DELETED":
                 self.cache.pop(key, None)
-                self.gone.add(str(obj["metadata"].get("uid")))
+                self._forget(str(obj["metadata"].get("uid")))
             else:
                 self.cache[key] = obj
             self.handler(str(kind), obj)
