@@ -10,8 +10,9 @@ import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -94,6 +95,7 @@ class Context:
     run_id: str | None = None
     lock_timeout: int | None = None
     statement_timeout: float | None = None
+    started: float = field(default_factory=time.perf_counter)
 
     @classmethod
     def of(cls, params: dict[str, Any]) -> "Context":
@@ -136,6 +138,11 @@ def _stderr_is_tty() -> bool:
     return sys.stderr.isatty()
 
 
+def _timed(ctx: Context, outcome: Outcome) -> Outcome:
+    """The outcome with the command's run time so far (see ``Outcome.durationMs``)."""
+    return replace(outcome, durationMs=round((time.perf_counter() - ctx.started) * 1000, 1))
+
+
 def _write_result(ctx: Context, outcome: Outcome) -> None:
     if ctx.result_file is None:
         return
@@ -152,15 +159,18 @@ def _write_result(ctx: Context, outcome: Outcome) -> None:
 def _fail(
     ctx: Context, action: str, error: KubemigrateError, counts: Counts | None = None
 ) -> NoReturn:
-    outcome = Outcome(
-        action=action,
-        ok=False,
-        exitCode=int(error.exit_code),
-        counts=counts or Counts(),
-        error=error.to_dict(),
-        drift=error.reason == "IntegrityCheckFailed",
-        dirty=error.reason == "DirtyDatabase",
-        confirmation=error.details.get("confirmation"),
+    outcome = _timed(
+        ctx,
+        Outcome(
+            action=action,
+            ok=False,
+            exitCode=int(error.exit_code),
+            counts=counts or Counts(),
+            error=error.to_dict(),
+            drift=error.reason == "IntegrityCheckFailed",
+            dirty=error.reason == "DirtyDatabase",
+            confirmation=error.details.get("confirmation"),
+        ),
     )
     _write_result(ctx, outcome)
     if ctx.as_json:
@@ -184,11 +194,10 @@ class Reply:
 
 
 def _finish(ctx: Context, reply: Reply) -> NoReturn:
-    _write_result(ctx, reply.outcome)
+    outcome = _timed(ctx, reply.outcome)
+    _write_result(ctx, outcome)
     if ctx.as_json:
-        payload = (
-            reply.outcome.to_json() if reply.json is None else json.dumps(reply.json, default=str)
-        )
+        payload = outcome.to_json() if reply.json is None else json.dumps(reply.json, default=str)
         print(scrub(payload, ctx.secrets))
     elif reply.text:
         text = reply.text

@@ -293,6 +293,12 @@ def test_metrics_count_runs_by_result(cluster: LocalCluster, shop: Namespace) ->
     applied = [ln for ln in lines if ln.startswith("kubemigrate_migrations_applied_total")]
     assert applied
     assert float(applied[0].rsplit(" ", 1)[1]) == 5.0
+    took = [ln for ln in lines if ln.startswith("kubemigrate_migration_duration_seconds_sum")]
+    assert took
+    seconds = float(took[0].rsplit(" ", 1)[1])
+    # the engine's own time, to the 0.1 ms: not the Job's whole-second timestamps
+    assert 0 < seconds < 60
+    assert seconds != int(seconds)
 
 
 def test_the_password_never_appears_in_status_events_or_logs(

@@ -391,9 +391,13 @@ class Lifecycle:
                 action, reason, f"{state.reason or 'Failed'}: {problem}"
             )
         mode = (meta.get("labels") or {}).get(jobs.LABEL_MODE, "run")
-        duration = _seconds_between(
-            (job.get("status") or {}).get("startTime"),
-            (job.get("status") or {}).get("completionTime") or now(),
+        duration = (
+            outcome.durationMs / 1000
+            if outcome.durationMs is not None
+            else _seconds_between(
+                (job.get("status") or {}).get("startTime"),
+                (job.get("status") or {}).get("completionTime") or now(),
+            )
         )
         if mode == "plan" and outcome.ok:
             self._planned(run, outcome)

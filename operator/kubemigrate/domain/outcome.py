@@ -52,6 +52,10 @@ class Outcome:
     """``{reason, message, hint?, migration?, sqlState?, position?, ...}``."""
     warnings: tuple[str, ...] = ()
     truncated: bool = False
+    durationMs: float | None = None
+    """The engine's own run time, lock wait included. The Job's startTime and
+    completionTime have whole-second resolution: a duration histogram fed from them
+    would put every quick run at 0 s or 1 s."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -74,7 +78,7 @@ class Outcome:
         error = data.get("error") or {}
         essentials = {
             key: data[key]
-            for key in ("v", "action", "ok", "exitCode", "batch", "counts")
+            for key in ("v", "action", "ok", "exitCode", "batch", "counts", "durationMs")
             if key in data
         }
         essentials["truncated"] = True

@@ -197,7 +197,8 @@ class Metrics:
         )
         self.duration = Histogram(
             "kubemigrate_migration_duration_seconds",
-            "Wall-clock duration of a MigrationRun's Job, whatever its result.",
+            "Wall-clock duration of a MigrationRun's migration command in its Job (lock wait "
+            "included), whatever its result.",
             ["namespace", "database", "action"],
             buckets=DURATION_BUCKETS,
             registry=self.registry,
@@ -267,7 +268,8 @@ class Metrics:
     ) -> str:
         """Record a finished run from its Job's ``Outcome``; returns the result label.
 
-        ``duration_seconds`` is the Job's run time; ``None`` when no Job ran (the
+        ``duration_seconds`` is the engine's own run time in the Job as its result
+        reports it (else the Job's, to the second); ``None`` when no Job ran (the
         run failed validation, or its Secret is missing), so the histogram only
         ever holds real executions.
 

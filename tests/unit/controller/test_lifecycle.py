@@ -47,17 +47,24 @@ def _finished_job() -> dict[str, Any]:
             "labels": {"kubemigrate.io/mode": "run"},
             "ownerReferences": [{"kind": "MigrationRun", "name": "r", "uid": "u1"}],
         },
-        "status": {"conditions": [{"type": "Complete", "status": "True"}], "succeeded": 1},
+        "status": {
+            "conditions": [{"type": "Complete", "status": "True"}],
+            "succeeded": 1,
+            # whole seconds, as the API serves them: 2 s for what may have taken 1.0 s
+            "startTime": "2026-01-01T00:00:00Z",
+            "completionTime": "2026-01-01T00:00:02Z",
+        },
     }
 
 
-def _pod() -> dict[str, Any]:
+def _pod(duration_ms: float | None = None) -> dict[str, Any]:
     outcome = Outcome(
         action="migrate",
         ok=True,
         batch=1,
         migrations=(MigrationResult(name="0000_a.sql", direction="up"),),
         counts=Counts(total=1, applied=1, pending=0),
+        durationMs=duration_ms,
     )
     terminated = {"exitCode": 0, "message": outcome.to_json(), "finishedAt": "2026-01-01T00:00:00Z"}
     return {
@@ -69,9 +76,15 @@ class FakeKube:
     """The adapter's surface, backed by dicts; conflicts are scripted."""
 
     def __init__(
-        self, run: dict[str, Any], *, conflicts: int, winner: dict[str, Any] | None
+        self,
+        run: dict[str, Any],
+        *,
+        conflicts: int = 0,
+        winner: dict[str, Any] | None = None,
+        pod: dict[str, Any] | None = None,
     ) -> None:
         self.run = run
+        self.pod = pod or _pod()
         self.conflicts = conflicts
         self.winner = winner
         self.patches: list[dict[str, Any]] = []
@@ -98,7 +111,7 @@ class FakeKube:
         return copy.deepcopy(self.run)
 
     def job_pods(self, namespace: str, job_name: str) -> list[dict[str, Any]]:
-        return [_pod()]
+        return [self.pod]
 
     def post_event(self, run: Any, *, type_: str, reason: str, message: str) -> None:
         self.events.append(reason)
@@ -136,3 +149,26 @@ def test_a_conflict_from_an_unrelated_write_is_retried_and_the_result_recorded_o
     )
     assert kube.events == ["Succeeded"]
     assert _succeeded_count(metrics) == 1.0
+
+
+def _duration(metrics: Metrics) -> tuple[float, float]:
+    labels = {"namespace": "ns", "database": "ns/db", "action": "migrate"}
+    count = metrics.registry.get_sample_value(
+        "kubemigrate_migration_duration_seconds_count", labels
+    )
+    total = metrics.registry.get_sample_value("kubemigrate_migration_duration_seconds_sum", labels)
+    return count or 0.0, total or 0.0
+
+
+def test_the_duration_metric_takes_the_engine_s_own_time_not_the_job_s_whole_seconds() -> None:
+    kube = FakeKube(_run(), pod=_pod(duration_ms=1234.5))
+    lifecycle, metrics = _lifecycle(kube)
+    lifecycle.job_changed(_finished_job())
+    assert _duration(metrics) == (1.0, 1.2345)
+
+
+def test_a_result_without_a_duration_falls_back_to_the_job_s_times() -> None:
+    kube = FakeKube(_run(), pod=_pod(duration_ms=None))  # e.g. a Job of an older image
+    lifecycle, metrics = _lifecycle(kube)
+    lifecycle.job_changed(_finished_job())
+    assert _duration(metrics) == (1.0, 2.0)
