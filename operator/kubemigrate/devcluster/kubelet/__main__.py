@@ -12,6 +12,7 @@ import logging
 import signal
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .client import Client, Kubeconfig
@@ -68,6 +69,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 async def _serve(args: argparse.Namespace, workdir: Path) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    # Pods' file system work (volumes, pid and exit files) runs in worker threads: when
+    # fifty Pods start at once, asyncio's default of cores + 4 threads queues them.
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="pod-fs"))
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     settings = NodeSettings(
