@@ -13,6 +13,7 @@ nothing until an engine function is called.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,9 +37,11 @@ def apply_migrations(
 ) -> Outcome:
     """Apply every pending migration as one batch; raises a ``KubemigrateError`` on failure."""
     from kubemigrate.domain.migrations import Action, Environment
+    from kubemigrate.domain.outcome import timed
     from kubemigrate.engine.runner import RunOptions
     from kubemigrate.engine.session import open_runner
 
+    started = time.perf_counter()
     options = RunOptions(
         environment=Environment(environment),
         target=target,
@@ -46,7 +49,8 @@ def apply_migrations(
         lock_wait_s=lock_wait_s,
     )
     with open_runner(database_url, Path(directory), fmt=fmt, command="migrate") as runner:
-        return runner.run(Action.MIGRATE, options)
+        outcome = runner.run(Action.MIGRATE, options)
+    return timed(outcome, started, time.perf_counter())
 
 
 def rollback_migrations(
@@ -61,16 +65,19 @@ def rollback_migrations(
 ) -> Outcome:
     """Undo the last batch (or ``steps`` batches, or down to ``target``)."""
     from kubemigrate.domain.migrations import Action, Environment
+    from kubemigrate.domain.outcome import timed
     from kubemigrate.engine.runner import RunOptions
     from kubemigrate.engine.session import open_runner
 
+    started = time.perf_counter()
     options = RunOptions(
         environment=Environment(environment), steps=steps, target=target, confirm=confirm
     )
     with open_runner(
         database_url, Path(directory), fmt=fmt, command="rollback", allow_empty=True
     ) as runner:
-        return runner.run(Action.ROLLBACK, options)
+        outcome = runner.run(Action.ROLLBACK, options)
+    return timed(outcome, started, time.perf_counter())
 
 
 def show_status(

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -20,7 +20,7 @@ import typer
 
 from kubemigrate.domain.errors import ExitCode, KubemigrateError, UsageError
 from kubemigrate.domain.migrations import Action, Environment
-from kubemigrate.domain.outcome import TERMINATION_MESSAGE_LIMIT, Counts, Outcome
+from kubemigrate.domain.outcome import TERMINATION_MESSAGE_LIMIT, Counts, Outcome, timed
 from kubemigrate.domain.secrets import scrub, secret_values
 
 app = typer.Typer(
@@ -140,7 +140,7 @@ def _stderr_is_tty() -> bool:
 
 def _timed(ctx: Context, outcome: Outcome) -> Outcome:
     """The outcome with the command's run time so far (see ``Outcome.durationMs``)."""
-    return replace(outcome, durationMs=round((time.perf_counter() - ctx.started) * 1000, 1))
+    return timed(outcome, ctx.started, time.perf_counter())
 
 
 def _write_result(ctx: Context, outcome: Outcome) -> None:

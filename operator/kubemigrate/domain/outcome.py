@@ -8,7 +8,7 @@ counts or the error) until it fits, and says so with ``truncated``.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 TERMINATION_MESSAGE_LIMIT = 4096
@@ -104,6 +104,11 @@ class Outcome:
     @classmethod
     def from_json(cls, text: str) -> Outcome:
         return cls.from_dict(json.loads(text))
+
+
+def timed(outcome: Outcome, started: float, ended: float) -> Outcome:
+    """``outcome`` with the run time between two ``time.perf_counter()`` readings."""
+    return replace(outcome, durationMs=round((ended - started) * 1000, 1))
 
 
 def _drop_durations(data: dict[str, Any]) -> None:

@@ -1,0 +1,85 @@
+"""The Python API for scripts (the original system's integration examples), on a real
+PostgreSQL: ``kubemigrate.apply_migrations``, ``show_status`` and ``rollback_migrations``."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import kubemigrate
+from kubemigrate.domain.errors import ConfirmationRequired, KubemigrateError, SourceError
+from tests.conftest import ROOT
+from tests.integration.helpers import applied_names, table_exists
+
+SHOP = ROOT / "examples" / "shop"
+NAMES = [
+    "0000_initial_schema.sql",
+    "0001_add_products.sql",
+    "0002_add_orders.sql",
+    "0003_index_orders_by_customer.sql",
+    "0004_add_analytics.sql",
+]
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(SHOP, tmp_path / "drizzle"))
+
+
+def test_apply_then_status_then_rollback(
+    database_url: str, shop: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outcome = kubemigrate.apply_migrations(database_url, shop)
+    assert outcome.ok
+    assert outcome.batch == 1
+    assert [m.name for m in outcome.migrations] == NAMES
+    assert (outcome.counts.applied, outcome.counts.pending) == (5, 0)
+    assert outcome.durationMs is not None
+    assert outcome.durationMs > 0
+    assert applied_names(database_url) == NAMES
+
+    report = kubemigrate.show_status(database_url, shop)
+    printed = capsys.readouterr().out
+    assert printed.startswith("📊 Migration Status Report\n")
+    assert "  ✅ Applied 0004_add_analytics.sql " in printed
+    assert (report.applied, report.pending) == (5, 0)
+
+    undone = kubemigrate.rollback_migrations(database_url, shop)
+    assert undone.ok
+    assert [m.name for m in undone.migrations] == list(reversed(NAMES))
+    assert applied_names(database_url) == []
+    quiet = kubemigrate.show_status(database_url, shop, print_report=False)
+    assert capsys.readouterr().out == ""
+    assert (quiet.applied, quiet.pending) == (0, 5)
+
+
+def test_a_production_rollback_needs_the_phrase_that_names_its_batch(
+    database_url: str, shop: Path
+) -> None:
+    kubemigrate.apply_migrations(database_url, shop, environment="production")
+    with pytest.raises(ConfirmationRequired) as refused:
+        kubemigrate.rollback_migrations(database_url, shop, environment="production")
+    phrase = refused.value.details["confirmation"]
+    assert phrase == "rollback-batch-1"
+    assert applied_names(database_url) == NAMES  # nothing was rolled back
+
+    kubemigrate.rollback_migrations(database_url, shop, environment="production", confirm=phrase)
+    assert applied_names(database_url) == []
+    assert not table_exists(database_url, "products")
+
+
+def test_bad_input_raises_the_engine_s_errors_with_reason_and_exit_code(
+    database_url: str, tmp_path: Path
+) -> None:
+    with pytest.raises(SourceError) as missing:
+        kubemigrate.apply_migrations(database_url, tmp_path / "nowhere")
+    assert missing.value.reason == "InvalidSource"
+    assert int(missing.value.exit_code) == 2
+    assert "does not exist" in str(missing.value)
+
+    with pytest.raises(KubemigrateError) as unreachable:
+        kubemigrate.show_status("postgresql://nobody:secret@127.0.0.1:1/none", SHOP)
+    assert unreachable.value.retryable
+    assert "secret" not in str(unreachable.value)
