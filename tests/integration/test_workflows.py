@@ -419,6 +419,36 @@ def test_rollback_sql_is_stored_at_apply_time(tmp_path: Path, database_url: str)
     assert user_tables(database_url) == set()
 
 
+def test_a_generated_down_that_could_not_invert_refuses_the_rollback(
+    tmp_path: Path, database_url: str
+) -> None:
+    """`generate` cannot invert a DROP COLUMN: its down file holds only a note. Rolling
+    that back must not "succeed" by running nothing and dropping the tracking row."""
+    (tmp_path / "up.sql").write_text("CREATE TABLE users (id int, name text);\n")
+    (tmp_path / "drop.sql").write_text("ALTER TABLE users DROP COLUMN name;\n")
+    drizzle = tmp_path / "drizzle"
+    for name, sql in (("create_users", "up.sql"), ("drop_name", "drop.sql")):
+        made = cli(
+            "generate", name, "--sql", str(tmp_path / sql), url=database_url, directory=drizzle
+        )
+        assert made.returncode == 0, made.stderr
+    assert "could not invert" in (drizzle / "0001_drop_name.down.sql").read_text()
+    assert cli("migrate", url=database_url, directory=drizzle).returncode == 0
+
+    refused = cli("rollback", url=database_url, directory=drizzle)
+    assert refused.returncode == 2
+    assert "No rollback SQL for: 0001_drop_name.sql; nothing was rolled back" in refused.stderr
+    assert applied_names(database_url) == ["0000_create_users.sql", "0001_drop_name.sql"]
+    assert table_exists(database_url, "users")
+
+    # the rollback written by hand afterwards is used, as nothing usable was stored
+    (drizzle / "0001_drop_name.down.sql").write_text("ALTER TABLE users ADD COLUMN name text;\n")
+    undone = cli("rollback", url=database_url, directory=drizzle)
+    assert undone.returncode == 0, undone.stderr
+    assert applied_names(database_url) == []
+    assert not table_exists(database_url, "users")
+
+
 def test_dry_run_prints_sql_and_changes_nothing(shop: Path, database_url: str) -> None:
     result = cli("migrate", "--dry-run", url=database_url, directory=shop)
     assert result.returncode == 0, result.stderr

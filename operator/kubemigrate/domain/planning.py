@@ -28,6 +28,39 @@ from kubemigrate.domain.migrations import (
 )
 
 
+def _has_statement(text: str) -> bool:
+    """Anything but whitespace, ``--`` line comments and ``/* */`` blocks (a scan, not
+    a regex: a backtracking pattern for this takes exponential time on ``----...x``)."""
+    i, n = 0, len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+        elif text.startswith("--", i):
+            end = text.find("\n", i)
+            i = n if end < 0 else end + 1
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            if end < 0:
+                return True  # unterminated: not ours to judge, the server will
+            i = end + 2
+        else:
+            return True
+    return False
+
+
+def _rollback_sql(stored: str | None, current_down: str | None) -> str | None:
+    """The SQL that undoes a migration: what was stored at apply time, else the file's.
+
+    A text of comments alone counts as none: running it would change nothing, yet the
+    tracking row would go, and the next migrate would re-apply onto a schema that
+    still has the change.
+    """
+    for text in (stored, current_down):
+        if text and _has_statement(text):
+            return text
+    return None
+
+
 class FindingKind(StrEnum):
     EDITED = "edited"
     MISSING = "missing"
@@ -192,20 +225,21 @@ def plan_rollback(
         batches = sorted({row.batch for row in applied}, reverse=True)[: steps or 1]
         chosen = [row for row in applied if row.batch in batches]
     downs = {m.name: m.down_sql for m in available}
-    missing = [
-        row.name for row in chosen if not (row.rollback_sql or downs.get(row.name) or "").strip()
-    ]
+    sql = {row.name: _rollback_sql(row.rollback_sql, downs.get(row.name)) for row in chosen}
+    missing = [name for name, text in sql.items() if text is None]
     if missing:
         raise UsageError(
             "No rollback SQL for: " + ", ".join(missing) + "; nothing was rolled back.",
-            hint="add a .down.sql beside each file (it is used when none was stored at apply time)",
+            hint="write the rollback in each one's .down.sql (it is used when no SQL was "
+            "stored at apply time); a down file that holds only comments, like the one "
+            "`generate` writes for statements it cannot invert, counts as none",
         )
     ordered = list(reversed(chosen))
     plan_steps = tuple(
         Step(
             name=row.name,
             direction=Direction.DOWN,
-            sql=row.rollback_sql or downs.get(row.name) or "",
+            sql=sql[row.name] or "",
             checksum=row.checksum,
             batch=row.batch,
         )

@@ -263,6 +263,38 @@ def test_rollback_without_any_sql_is_refused() -> None:
         planning.plan_rollback(rows, ())
 
 
+GENERATED_NOTE = (
+    "-- kubemigrate could not invert these statements; write their rollback by hand:\n"
+    "--   line 1: ALTER TABLE a DROP COLUMN name (data cannot be restored)\n"
+    "/* a block comment */\n"
+)
+
+
+def test_a_down_of_comments_alone_counts_as_no_rollback() -> None:
+    """Running it would change nothing and drop the tracking row: the next migrate
+    would then re-apply onto a schema that still has the change."""
+    note_only = Migration(name="0000_a.sql", up_sql=FILES[0].up_sql, down_sql=GENERATED_NOTE)
+    with pytest.raises(UsageError, match=r"No rollback SQL for: 0000_a\.sql") as refused:
+        planning.plan_rollback([applied(note_only)], [note_only])
+    assert "only comments" in (refused.value.hint or "")
+
+
+def test_a_down_written_after_apply_fills_in_for_a_stored_one_of_comments_alone() -> None:
+    written = Migration(
+        name="0000_a.sql", up_sql=FILES[0].up_sql, down_sql="ALTER TABLE a ADD COLUMN name text;"
+    )
+    [step] = planning.plan_rollback(
+        [applied(written, rollback_sql=GENERATED_NOTE)], [written]
+    ).steps
+    assert step.sql == "ALTER TABLE a ADD COLUMN name text;"
+
+
+def test_sql_after_comments_or_in_an_unclosed_comment_counts_as_sql() -> None:
+    for text in ("-- why\nDROP TABLE a; -- done", "/* unclosed DROP TABLE a;"):
+        [step] = planning.plan_rollback([applied(FILES[0], rollback_sql=text)], ()).steps
+        assert step.sql == text
+
+
 # -- safety -------------------------------------------------------------------
 
 
