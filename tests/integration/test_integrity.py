@@ -46,7 +46,7 @@ def delete(directory: Path) -> None:
 
 SCENARIOS: dict[str, tuple[Callable[[Path], None], str, str, str]] = {
     # name: (how the folder changes, finding kind, its migration, words in the message)
-    "edited": (edit, "edited", "0000_a.sql", "edited after it was applied"),
+    "edited": (edit, "edited", "0000_a.sql", "changed after it was applied"),
     "deleted": (delete, "missing", "0001_b.sql", "its file is gone"),
 }
 

@@ -76,7 +76,7 @@ class Finding:
     detail: str
 
     def __str__(self) -> str:
-        return f"{self.migration}: {self.detail}"
+        return f"{self.migration}: {self.kind.replace('_', '-')}: {self.detail}"
 
 
 def check_integrity(
@@ -98,7 +98,7 @@ def check_integrity(
                 Finding(
                     FindingKind.EDITED,
                     row.name,
-                    f"edited after it was applied (checksum {row.checksum[:12]}… recorded, "
+                    f"changed after it was applied (checksum {row.checksum[:12]}… recorded, "
                     f"{migration.checksum[:12]}… on disk)",
                 )
             )
@@ -134,9 +134,7 @@ def integrity_error(findings: Sequence[Finding]) -> IntegrityError:
             "rename the out-of-order file so it sorts after the newest applied migration "
             "(e.g. `kubemigrate generate` a new one with its SQL)"
         )
-    lines = "\n".join(
-        f"  - {f.migration}: {f.kind.replace('_', '-')}: {f.detail}" for f in findings
-    )
+    lines = "\n".join(f"  - {f}" for f in findings)
     return IntegrityError(
         f"Integrity check failed; nothing was run:\n{lines}",
         hint="; ".join(hints),

@@ -93,7 +93,7 @@ class StatusReport:
         return "\n".join(out) + "\n"
 
     def warning_lines(self) -> list[str]:
-        lines = [f"{f.migration}: {f.kind.replace('_', '-')}: {f.detail}" for f in self.findings]
+        lines = [str(f) for f in self.findings]
         for d in self.dirty:
             lines.append(
                 f"{d.migration}: dirty: stopped at statement {d.statement} of "

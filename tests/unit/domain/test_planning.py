@@ -127,7 +127,7 @@ def test_integrity_edited() -> None:
     assert finding.kind is FindingKind.EDITED
     assert finding.migration == "0000_a.sql"
     assert finding.detail == (
-        f"edited after it was applied (checksum {'0' * 12}… recorded, "
+        f"changed after it was applied (checksum {'0' * 12}… recorded, "
         f"{FILES[0].checksum[:12]}… on disk)"
     )
 
@@ -147,7 +147,9 @@ def test_integrity_missing() -> None:
 def test_integrity_out_of_order() -> None:
     findings = planning.check_integrity(FILES, [applied(FILES[0]), applied(FILES[2])])
     assert [(f.kind, f.migration) for f in findings] == [(FindingKind.OUT_OF_ORDER, "0001_b.sql")]
-    assert str(findings[0]) == "0001_b.sql: pending, but older than the applied 0002_c.sql"
+    assert str(findings[0]) == (
+        "0001_b.sql: out-of-order: pending, but older than the applied 0002_c.sql"
+    )
 
 
 def test_plan_migrate_refuses_on_findings_with_every_reason_named() -> None:

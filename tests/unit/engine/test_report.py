@@ -108,7 +108,7 @@ def test_warnings_for_edited_missing_out_of_order_and_dirty() -> None:
     assert "Applied migrations: 3\n" in text
     warnings = text.split("⚠️  Warnings:\n")[1].splitlines()
     assert warnings[0].startswith(
-        "  - 0000_initial_schema.sql: edited: edited after it was applied (checksum 000000000000"
+        "  - 0000_initial_schema.sql: edited: changed after it was applied (checksum 000000000000"
     )
     assert warnings[1:] == [
         "  - 0009_gone.sql: missing: applied, but its file is gone",
