@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import run_cli
 from tests.integration.helpers import (
     add_migration,
+    connect,
     create_table,
     history,
     numbered,
@@ -146,4 +147,18 @@ def test_reset_refused(
     assert result.returncode == 5, output(result)
     assert words in result.stderr
     assert "Traceback" not in output(result)
+    assert snapshot(database_url) == before
+
+
+def test_a_production_reset_is_refused_for_what_it_is(deployed: Path, database_url: str) -> None:
+    """Even where the plan itself would fail (a migration without rollback SQL), the
+    answer is the safety rule, exit 5, not some other complaint."""
+    (deployed / "0002_c.down.sql").write_text("-- nothing here yet\n")
+    with connect(database_url) as conn:
+        conn.execute("UPDATE __migration_tracking SET rollback_sql = NULL")
+    before = snapshot(database_url)
+    result = cli(deployed, database_url, "reset", "--env", "production")
+    assert result.returncode == 5, output(result)
+    assert "refused in production" in result.stderr
+    assert "No rollback SQL" not in result.stderr
     assert snapshot(database_url) == before

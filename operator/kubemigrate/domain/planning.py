@@ -153,9 +153,10 @@ def _find(available: Sequence[Migration], target: str) -> int:
     for i, m in enumerate(available):
         if target in (m.name, m.name.removesuffix(".sql")):
             return i
+    example = available[-1].name if available else "0003_add_orders.sql"
     raise UsageError(
         f"Target {target!r} is not a migration in the directory.",
-        hint="use a file name as listed by `kubemigrate status`, e.g. 0003_add_orders.sql",
+        hint=f"use a file name as listed by `kubemigrate status`, e.g. {example}",
     )
 
 
@@ -264,21 +265,27 @@ def plan_baseline(
     return Plan(action=Action.BASELINE, steps=plan.steps, batch=plan.batch)
 
 
+def refuse_reset(environment: Environment, *, force: bool = False) -> None:
+    """The reset rule, which needs no plan: checked first, so that a production reset
+    is refused for what it is, not for something its plan would have found."""
+    if environment is Environment.PRODUCTION:
+        raise SafetyRefusal(
+            "reset is refused in production: it would roll back every migration.",
+            hint="roll back batch by batch with `kubemigrate rollback` and its confirmation",
+        )
+    if environment is Environment.STAGING and not force:
+        raise SafetyRefusal(
+            "reset in staging needs --force.",
+            hint="re-run with --force if you really mean to roll back everything",
+        )
+
+
 def enforce_safety(
     plan: Plan, environment: Environment, *, confirm: str | None = None, force: bool = False
 ) -> None:
     """The environment rules: production rollbacks confirmed by phrase, reset guarded."""
     if plan.action is Action.RESET:
-        if environment is Environment.PRODUCTION:
-            raise SafetyRefusal(
-                "reset is refused in production: it would roll back every migration.",
-                hint="roll back batch by batch with `kubemigrate rollback` and its confirmation",
-            )
-        if environment is Environment.STAGING and not force:
-            raise SafetyRefusal(
-                "reset in staging needs --force.",
-                hint="re-run with --force if you really mean to roll back everything",
-            )
+        refuse_reset(environment, force=force)
     if plan.action is Action.ROLLBACK and environment is Environment.PRODUCTION and plan.steps:
         phrase = plan.confirmation_phrase
         names = ", ".join(step.name for step in plan.steps)

@@ -291,6 +291,8 @@ class Runner:
             state = self.state()
             if state.dirty:
                 raise dirty_error(state.dirty)
+            if action is Action.RESET:
+                planning.refuse_reset(options.environment, force=options.force)
             plan = self._plan(action, state, options)
             planning.enforce_safety(
                 plan, options.environment, confirm=options.confirm, force=options.force
