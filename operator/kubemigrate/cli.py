@@ -638,7 +638,9 @@ def baseline(
         names = "\n".join(f"  - {m.name}" for m in outcome.migrations)
         return Reply(
             outcome,
-            f"📌 Baselined {len(outcome.migrations)} migration(s) without running them:\n{names}\n",
+            f"📌 Baselined {len(outcome.migrations)} migration(s) without running them:\n{names}\n"
+            if outcome.migrations
+            else _summary(outcome, "baseline"),
         )
 
     _engine(ctx, "baseline", body)

@@ -64,10 +64,17 @@ class _Scrubber:
 _FIRST = ("level", "time", "type")
 
 
+def _drop_empty(
+    _logger: Any, _name: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """No ``run_id=None`` on every line of a run that has none."""
+    return {k: v for k, v in event.items() if v is not None}
+
+
 def _order(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Put level, time and type first and drop empty fields, as the original's lines read."""
+    """Put level, time and type first, as the original's lines read."""
     ordered = {k: event[k] for k in _FIRST if k in event}
-    ordered.update((k, v) for k, v in event.items() if k not in ordered and v is not None)
+    ordered.update((k, v) for k, v in event.items() if k not in ordered)
     return ordered
 
 
@@ -91,6 +98,7 @@ def configure(
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
         _Scrubber(secrets or []),
+        _drop_empty,
     ]
     renderer: Any
     if fmt == "json":
@@ -141,6 +149,7 @@ def route_stdlib(level: str = "info", *, secrets: list[str] | None = None) -> No
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.EventRenamer("msg"),
+            _drop_empty,
             _order,
             structlog.processors.JSONRenderer(),
         ],
