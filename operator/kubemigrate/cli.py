@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -159,13 +159,13 @@ def _write_result(ctx: Context, outcome: Outcome) -> None:
 def _fail(
     ctx: Context, action: str, error: KubemigrateError, counts: Counts | None = None
 ) -> NoReturn:
+    done = error.partial or Outcome(action=action, ok=False, counts=counts or Counts())
     outcome = _timed(
         ctx,
-        Outcome(
-            action=action,
+        replace(
+            done,
             ok=False,
             exitCode=int(error.exit_code),
-            counts=counts or Counts(),
             error=error.to_dict(),
             drift=error.reason == "IntegrityCheckFailed",
             dirty=error.reason == "DirtyDatabase",
@@ -179,6 +179,9 @@ def _fail(
     print(f"error: {message}", file=sys.stderr)
     if error.hint:
         print(f"  hint: {scrub(error.hint, ctx.secrets)}", file=sys.stderr)
+    if outcome.migrations:
+        kept = ", ".join(m.name for m in outcome.migrations)
+        print(f"  done before it, and kept (batch {outcome.batch}): {kept}", file=sys.stderr)
     raise typer.Exit(int(error.exit_code))
 
 

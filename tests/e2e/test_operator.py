@@ -122,6 +122,11 @@ def test_failing_sql_fails_the_run_with_file_sqlstate_and_message(
     assert tracked(database_url) == [
         "0000_ok.sql"
     ]  # the earlier migration is kept, nothing of the bad one
+    # and the status says so: what this run applied before failing, and where that leaves
+    # the database (kubectl get mr shows APPLIED 1, PENDING 1)
+    status = body["status"]
+    assert [m["name"] for m in status["migrations"]] == ["0000_ok.sql"]
+    assert (status["applied"], status["pending"], status["total"]) == (1, 1, 2)
 
 
 def test_an_invalid_spec_is_rejected_by_kubectl_apply_and_creates_no_job(

@@ -59,6 +59,7 @@ def test_failing_statement_keeps_earlier_migrations_and_nothing_of_the_file(
     assert "SQLSTATE 42P01" in result.stderr
     assert "line 4, column 18" in result.stderr
     assert 'relation "missing_table" does not exist' in result.stderr
+    assert "done before it, and kept (batch 1): 0000_first.sql" in result.stderr
 
     assert applied_names(database_url) == ["0000_first.sql"]
     assert user_tables(database_url) == {"first_ok"}
@@ -71,6 +72,9 @@ def test_failing_statement_keeps_earlier_migrations_and_nothing_of_the_file(
 
     as_json = migrate(drizzle, database_url, "--json")
     assert as_json.returncode == 1
+    # nothing ran before the failure this time; the counts are the database's, as they are
+    assert json.loads(as_json.stdout)["counts"] == {"total": 3, "applied": 1, "pending": 2}
+    assert "migrations" not in json.loads(as_json.stdout)
     error = json.loads(as_json.stdout)["error"]
     assert error["reason"] == "MigrationFailed"
     assert error["migration"] == "0001_bad.sql"

@@ -9,7 +9,10 @@ name the problem and the fix; they never contain a connection string.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from kubemigrate.domain.outcome import Outcome
 
 
 class ExitCode(IntEnum):
@@ -36,6 +39,8 @@ class KubemigrateError(Exception):
         self.message = message
         self.hint = hint
         self.details = {k: v for k, v in details.items() if v is not None}
+        self.partial: Outcome | None = None
+        """Set by the engine when a run fails midway: what it did before failing."""
 
     def __str__(self) -> str:
         return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message

@@ -303,13 +303,29 @@ class Runner:
                 else [prepare(step, store.server_version_num) for step in plan.steps]
             )
             self.observer.plan_ready(plan)
-            if action is Action.BASELINE:
-                results = self._baseline(plan, options)
-            else:
-                results = self._execute(prepared, options)
+            results: list[MigrationResult] = []
+            try:
+                if action is Action.BASELINE:
+                    results = self._baseline(plan, options)
+                else:
+                    self._execute(prepared, options, results)
+            except KubemigrateError as error:
+                error.partial = self._partial(action, plan, results)
+                raise
             return self._outcome(action, plan, self.state(), results)
         finally:
             store.release_lock()
+
+    def _partial(self, action: Action, plan: Plan, results: Sequence[MigrationResult]) -> Outcome:
+        """What a run that failed midway did: the migrations done before it, and the
+        counts as they are now (unknown, left at zero, if the database went away)."""
+        try:
+            counts = self.counts(self.state())
+        except KubemigrateError:
+            counts = Counts()
+        return Outcome(
+            action=str(action), ok=False, batch=plan.batch, migrations=tuple(results), counts=counts
+        )
 
     def _baseline(self, plan: Plan, options: RunOptions) -> list[MigrationResult]:
         with self.store.transaction():
@@ -328,9 +344,12 @@ class Runner:
         ]
 
     def _execute(
-        self, prepared: Sequence[PreparedStep], options: RunOptions
+        self,
+        prepared: Sequence[PreparedStep],
+        options: RunOptions,
+        results: list[MigrationResult],
     ) -> list[MigrationResult]:
-        results: list[MigrationResult] = []
+        """Run the steps in order, appending each one done to ``results``."""
         total = len(prepared)
         index = 0
         while index < total:
