@@ -7,6 +7,7 @@ Everything here is what a team would do and see: apply YAML, wait, read
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Any
 
 import psycopg
@@ -181,9 +182,10 @@ def test_production_rollback_waits_for_the_phrase_then_rolls_back(
     )
     assert tracked(database_url) == SHOP_FILES
 
-    shop.kubectl(
-        "patch", "mr", "undo", "--type", "merge", "-p", '{"spec":{"confirm":"rollback-batch-1"}}'
-    )
+    # the command in the message, copied as it is (not from within the namespace)
+    command = shlex.split(message.split("confirm with ", 1)[1])
+    assert command[:4] == ["kubectl", "patch", "mr", "undo"]
+    shop.cluster.kubectl(*command[1:])
     body = shop.wait_phase("undo", "Succeeded")
     assert [m["name"] for m in body["status"]["migrations"]] == list(reversed(SHOP_FILES))
     assert tracked(database_url) == []

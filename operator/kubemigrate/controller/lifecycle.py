@@ -450,10 +450,11 @@ class Lifecycle:
                 )
             return
         phrase = outcome.confirmation
-        name = _meta(run)["name"]
-        message = (
+        meta = _meta(run)
+        message = (  # a command to copy as it is, whatever namespace the reader's kubectl is in
             f"production rollback would undo {', '.join(names)}; confirm with "
-            f'kubectl patch mr {name} --type merge -p \'{{"spec":{{"confirm":"{phrase}"}}}}\''
+            f"kubectl patch mr {meta['name']} -n {meta['namespace']} --type merge "
+            f'-p \'{{"spec":{{"confirm":"{phrase}"}}}}\''
         )
         self._transition(
             run,
