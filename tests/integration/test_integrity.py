@@ -73,6 +73,11 @@ def test_edited_or_deleted_file_refused_before_anything_runs(
     assert not table_exists(database_url, "new")
     assert tracking(database_url) == snapshot
     assert history_actions(database_url) == history_before
+    # the refusal still says where the database stands (the operator's status shows it)
+    refused = json.loads(cli(drizzle, database_url, "migrate", "--json").stdout)
+    assert refused["drift"] is True
+    assert refused["counts"]["pending"] == 1  # 0002_new
+    assert refused["counts"]["applied"] == (2 if kind == "edited" else 1)
 
     verify = cli(drizzle, database_url, "verify")
     assert verify.returncode == 4, output(verify)

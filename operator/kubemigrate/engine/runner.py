@@ -289,22 +289,23 @@ class Runner:
         try:
             store.ensure_tables()
             state = self.state()
-            if state.dirty:
-                raise dirty_error(state.dirty)
-            if action is Action.RESET:
-                planning.refuse_reset(options.environment, force=options.force)
-            plan = self._plan(action, state, options)
-            planning.enforce_safety(
-                plan, options.environment, confirm=options.confirm, force=options.force
-            )
-            prepared = (
-                []
-                if action is Action.BASELINE
-                else [prepare(step, store.server_version_num) for step in plan.steps]
-            )
-            self.observer.plan_ready(plan)
+            plan: Plan | None = None
             results: list[MigrationResult] = []
             try:
+                if state.dirty:
+                    raise dirty_error(state.dirty)
+                if action is Action.RESET:
+                    planning.refuse_reset(options.environment, force=options.force)
+                plan = self._plan(action, state, options)
+                planning.enforce_safety(
+                    plan, options.environment, confirm=options.confirm, force=options.force
+                )
+                prepared = (
+                    []
+                    if action is Action.BASELINE
+                    else [prepare(step, store.server_version_num) for step in plan.steps]
+                )
+                self.observer.plan_ready(plan)
                 if action is Action.BASELINE:
                     results = self._baseline(plan, options)
                 else:
@@ -316,15 +317,22 @@ class Runner:
         finally:
             store.release_lock()
 
-    def _partial(self, action: Action, plan: Plan, results: Sequence[MigrationResult]) -> Outcome:
-        """What a run that failed midway did: the migrations done before it, and the
-        counts as they are now (unknown, left at zero, if the database went away)."""
+    def _partial(
+        self, action: Action, plan: Plan | None, results: Sequence[MigrationResult]
+    ) -> Outcome:
+        """What a refused or failed run leaves: the migrations done before the failure
+        (if it got that far), and the counts as they are now (left at zero, unknown, if
+        the database went away), so a refused run still shows where the database is."""
         try:
             counts = self.counts(self.state())
         except KubemigrateError:
             counts = Counts()
         return Outcome(
-            action=str(action), ok=False, batch=plan.batch, migrations=tuple(results), counts=counts
+            action=str(action),
+            ok=False,
+            batch=plan.batch if plan is not None and results else None,
+            migrations=tuple(results),
+            counts=counts,
         )
 
     def _baseline(self, plan: Plan, options: RunOptions) -> list[MigrationResult]:
