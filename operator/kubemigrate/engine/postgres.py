@@ -32,7 +32,7 @@ from kubemigrate.domain.errors import (
     UsageError,
 )
 from kubemigrate.domain.migrations import AppliedMigration, DirtyState, RollbackRecord
-from kubemigrate.domain.secrets import scrub, secret_values
+from kubemigrate.domain.secrets import scrub, secret_values, unencoded_password
 
 # psycopg logs "error ignored terminating <Pipeline>" when a pipeline's statement
 # failed; the failure itself is reported (once, with its file and position) by us.
@@ -283,6 +283,12 @@ class PostgresStore:
             return UsageError(
                 f"The database does not exist: {message}",
                 hint="create it first, or fix the database name in the URL",
+            )
+        if "@" in (unencoded_password(self._url) or ""):
+            return UsageError(
+                f"The database URL is malformed: {message}",
+                hint="its password holds an unencoded @, so the host name was read from "
+                "inside it; percent-encode it in the password (@ as %40)",
             )
         return DatabaseUnreachable(
             f"Cannot reach the database: {message}",

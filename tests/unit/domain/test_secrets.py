@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubemigrate.domain.secrets import redact_url, scrub, secret_values
+from kubemigrate.domain.secrets import redact_url, scrub, secret_values, unencoded_password
 
 
 @pytest.mark.parametrize(
@@ -65,3 +65,27 @@ def test_scrub_removes_the_url_and_the_decoded_password() -> None:
 
 def test_scrub_redacts_other_urls_too() -> None:
     assert scrub("got postgresql://x:y1234@h/d", []) == "got postgresql://x:***@h/d"
+
+
+@pytest.mark.parametrize(
+    ("url", "meant"),
+    [
+        ("postgresql://app:p@ss#w0rd@db:5432/shop", "p@ss#w0rd"),
+        ("postgres://app:S3cret#x@db/shop", "S3cret#x"),
+        ("postgresql://app:plain@db/shop?application_name=a@b", None),
+        ("postgresql://app:p%40ss@db/shop", None),
+        ("host=db password=p@ss", None),
+    ],
+)
+def test_unencoded_password(url: str, meant: str | None) -> None:
+    assert unencoded_password(url) == meant
+
+
+def test_every_reading_of_an_unencoded_password_is_scrubbed() -> None:
+    url = "postgresql://app:Zebra@Quartz#Seven@db:5432/shop"
+    secrets = secret_values(url)
+    # libpq's reading: password "Zebra", host "Quartz#Seven@db"; urllib's stops at "#"
+    libpq = "failed to resolve host 'Quartz#Seven@db': Name or service not known"
+    assert "Quartz" not in scrub(libpq, secrets)
+    assert "Seven" not in scrub("netloc app:Zebra@Quartz", secrets)
+    assert "Zebra" not in scrub("password Zebra", secrets)
