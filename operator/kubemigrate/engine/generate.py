@@ -74,7 +74,7 @@ def _down_for(up: str) -> tuple[str, tuple[str, ...]]:
         inferred = infer_rollback(up)
     except SqlSyntaxError as exc:
         raise UsageError(
-            f"The up SQL does not parse: {exc} at line {exc.line}.",
+            f"The up SQL does not parse: {exc.message} at line {exc.line}.",
             hint="fix the SQL and run generate again",
         ) from None
     header = ""
