@@ -713,7 +713,13 @@ def operator_command(
     """Run the MigrationRun operator (kopf), with metrics and health endpoints."""
     from kubemigrate.controller.main import run_operator
 
-    run_operator(log_format=log_format)
+    try:
+        run_operator(log_format=log_format)
+    except KubemigrateError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        if error.hint:
+            print(f"  hint: {error.hint}", file=sys.stderr)
+        raise typer.Exit(int(error.exit_code)) from None
 
 
 @app.command()

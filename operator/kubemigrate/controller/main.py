@@ -5,15 +5,48 @@ from __future__ import annotations
 import os
 
 import kopf
+from kubernetes.config import ConfigException
+from pydantic import ValidationError
 
+from kubemigrate.controller.kube import load_client
+from kubemigrate.domain.errors import UsageError
 from kubemigrate.observability.logging import configure as configure_logging
 from kubemigrate.observability.logging import route_stdlib
 from kubemigrate.observability.metrics import Metrics
-from kubemigrate.settings import load_settings
+from kubemigrate.settings import OperatorSettings, load_settings
+
+
+def checked_settings() -> OperatorSettings:
+    """The settings, or one clear error naming each bad variable (not a traceback)."""
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"KUBEMIGRATE_{'_'.join(str(part) for part in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise UsageError(
+            f"Invalid operator settings: {problems}.",
+            hint="fix those KUBEMIGRATE_* environment variables (the Helm chart's values "
+            "set them; operator/kubemigrate/settings.py documents each)",
+        ) from None
+
+
+def check_cluster_access() -> None:
+    """Fail at once, not in kopf's startup retry loop (a retry a minute, forever)."""
+    try:
+        load_client()
+    except ConfigException as exc:
+        raise UsageError(
+            f"No Kubernetes configuration: not running in a pod, and no usable kubeconfig ({exc}).",
+            hint="set KUBECONFIG (or ~/.kube/config) to the cluster's, or run the operator "
+            "in the cluster (helm install kubemigrate helm/kubemigrate)",
+        ) from None
 
 
 def run_operator(*, log_format: str | None = None) -> None:
-    settings = load_settings()
+    settings = checked_settings()
+    check_cluster_access()
     level = "debug" if os.environ.get("KUBEMIGRATE_DEBUG") else "info"
     configure_logging(log_format or "json", level=level)
     route_stdlib(level)
