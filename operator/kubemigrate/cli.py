@@ -309,7 +309,8 @@ def _summary(outcome: Outcome, verb: str) -> str:
         return ""
     if not outcome.migrations:
         counts = outcome.counts
-        return f"Nothing to {verb}: {counts.applied} applied, {counts.pending} pending."
+        doing = "roll back" if verb == "rollback" else verb
+        return f"Nothing to {doing}: {counts.applied} applied, {counts.pending} pending."
     shown = outcome.migrations[:20]
     names = "\n".join(f"  - {m.name} ({m.durationMs or 0:.0f} ms)" for m in shown)
     if len(outcome.migrations) > len(shown):
