@@ -150,3 +150,15 @@ def test_mixed_file_is_refused_without_the_directive(tmp_path: Path, database_ur
     assert accepted.returncode == 0, output(accepted)
     assert applied_names(database_url) == ["0000_first.sql", "0001_bad.sql", "0002_third.sql"]
     assert index_state(database_url, "bad_first_sku_idx") is True
+
+
+def test_a_connection_lost_midway_is_reported_as_such(tmp_path: Path, database_url: str) -> None:
+    """The session dies inside a migration: the report is that failure (retryable, exit
+    75) with what was kept, not a crash while looking up the counts afterwards."""
+    drizzle = batch_with(tmp_path, "SELECT pg_terminate_backend(pg_backend_pid());")
+    result = migrate(drizzle, database_url)
+    assert result.returncode == 75, output(result)
+    assert "0001_bad.sql in statement 1: the database connection failed" in result.stderr
+    assert "Unexpected" not in result.stderr
+    assert "done before it, and kept (batch 1): 0000_first.sql" in result.stderr
+    assert applied_names(database_url) == ["0000_first.sql"]

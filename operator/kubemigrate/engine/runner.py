@@ -325,7 +325,7 @@ class Runner:
         the database went away), so a refused run still shows where the database is."""
         try:
             counts = self.counts(self.state())
-        except KubemigrateError:
+        except (KubemigrateError, psycopg.Error):  # the failure may have been the connection
             counts = Counts()
         return Outcome(
             action=str(action),
