@@ -362,7 +362,6 @@ class RunFigures:
     job: float  # the Job's life: its ADDED -> its Complete/Failed condition
     process: float  # the container process's own life
     to_running: float  # ADDED -> Running (operator reacted, status written)
-    to_container: float  # Running -> container process started (Job, Pod, kubelet)
     to_job: float  # Running -> the Job's ADDED event (the operator creates it)
     to_pod: float  # Job ADDED -> its Pod's ADDED (the Job controller)
     pod_to_container: float  # Pod ADDED -> container process started (the kubelet)
@@ -631,7 +630,6 @@ def collect(
                 job=job_done - job_added,
                 process=times.seconds,
                 to_running=running - seen.added,
-                to_container=times.start - running,
                 to_job=job_added - running,
                 to_pod=pod_added - job_added,
                 pod_to_container=times.start - pod_added,

@@ -20,7 +20,7 @@ import typer
 
 from kubemigrate.domain.errors import ExitCode, KubemigrateError, UsageError
 from kubemigrate.domain.migrations import Action, Environment
-from kubemigrate.domain.outcome import TERMINATION_MESSAGE_LIMIT, Counts, Outcome, timed
+from kubemigrate.domain.outcome import TERMINATION_MESSAGE_LIMIT, Outcome, timed
 from kubemigrate.domain.secrets import scrub, secret_values
 
 app = typer.Typer(
@@ -156,10 +156,8 @@ def _write_result(ctx: Context, outcome: Outcome) -> None:
         )
 
 
-def _fail(
-    ctx: Context, action: str, error: KubemigrateError, counts: Counts | None = None
-) -> NoReturn:
-    done = error.partial or Outcome(action=action, ok=False, counts=counts or Counts())
+def _fail(ctx: Context, action: str, error: KubemigrateError) -> NoReturn:
+    done = error.partial or Outcome(action=action, ok=False)
     outcome = _timed(
         ctx,
         replace(
@@ -717,10 +715,7 @@ def operator_command(
     try:
         run_operator(log_format=log_format)
     except KubemigrateError as error:
-        print(f"error: {error.message}", file=sys.stderr)
-        if error.hint:
-            print(f"  hint: {error.hint}", file=sys.stderr)
-        raise typer.Exit(int(error.exit_code)) from None
+        _fail(Context("", Path("."), "drizzle", None, False, log_format), "operator", error)
 
 
 @app.command()

@@ -40,6 +40,7 @@ def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     if "settings" not in memo:  # started by `kopf run -m ...` rather than `kubemigrate operator`
         memo.settings = load_settings()
         memo.metrics = Metrics()
+        memo.api = load_client()
     operator: OperatorSettings = memo.settings
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
@@ -54,7 +55,7 @@ def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [0.5, 1, 2, 5]
     metrics: Metrics = memo.metrics
-    kube = Kube(load_client())
+    kube = Kube(memo.api)
     memo.lifecycle = Lifecycle(kube, operator, metrics)
     memo.resync = Resync(memo.lifecycle, kube, operator.namespaces)
     memo.resync.start()

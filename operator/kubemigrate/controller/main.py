@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import kopf
+from kubernetes.client import ApiClient
 from kubernetes.config import ConfigException
 from pydantic import ValidationError
 
@@ -32,10 +33,11 @@ def checked_settings() -> OperatorSettings:
         ) from None
 
 
-def check_cluster_access() -> None:
-    """Fail at once, not in kopf's startup retry loop (a retry a minute, forever)."""
+def cluster_client() -> ApiClient:
+    """The client the handlers use, made before kopf starts: without cluster access the
+    start fails at once, not in kopf's startup retry loop (a retry a minute, forever)."""
     try:
-        load_client()
+        return load_client()
     except ConfigException as exc:
         raise UsageError(
             f"No Kubernetes configuration: not running in a pod, and no usable kubeconfig ({exc}).",
@@ -46,7 +48,7 @@ def check_cluster_access() -> None:
 
 def run_operator(*, log_format: str | None = None) -> None:
     settings = checked_settings()
-    check_cluster_access()
+    api = cluster_client()
     level = "debug" if os.environ.get("KUBEMIGRATE_DEBUG") else "info"
     configure_logging(log_format or "json", level=level)
     route_stdlib(level)
@@ -62,7 +64,7 @@ def run_operator(*, log_format: str | None = None) -> None:
             namespaces=settings.namespaces,
             clusterwide=not settings.namespaces,
             liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz",
-            memo=kopf.Memo(settings=settings, metrics=metrics),
+            memo=kopf.Memo(settings=settings, metrics=metrics, api=api),
         )
     finally:
         server()

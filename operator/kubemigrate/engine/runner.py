@@ -356,7 +356,7 @@ class Runner:
         prepared: Sequence[PreparedStep],
         options: RunOptions,
         results: list[MigrationResult],
-    ) -> list[MigrationResult]:
+    ) -> None:
         """Run the steps in order, appending each one done to ``results``."""
         total = len(prepared)
         index = 0
@@ -377,7 +377,6 @@ class Runner:
                 raise
             self._finished_step(item.step, (time.perf_counter() - started) * 1000, results)
             index += 1
-        return results
 
     def _run_group(
         self,
