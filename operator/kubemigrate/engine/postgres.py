@@ -78,6 +78,8 @@ CREATE TABLE IF NOT EXISTS {DIRTY_TABLE} (
   marked_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
 )"""
 
+_TABLES_DDL = (TRACKING_DDL, HISTORY_DDL, DIRTY_DDL)
+
 # Advisory lock keys: a constant class ("km") and the tracking table's hash, so two
 # schemas (or two databases' tracking tables) never block each other.
 LOCK_CLASS = 0x6B6D
@@ -302,10 +304,15 @@ class PostgresStore:
         return bool(row and row[0])
 
     def ensure_tables(self) -> None:
-        """Create the tracking tables; called under the lock, so no creation race."""
-        with self.conn.transaction():
-            for ddl in (TRACKING_DDL, HISTORY_DDL, DIRTY_DDL):
-                self.conn.execute(ddl)
+        """Create the tracking tables; called under the lock, so no creation race.
+
+        One message, which PostgreSQL runs as one implicit transaction, and a commit
+        that does not wait for the WAL flush: every later commit that depends on the
+        tables flushes the WAL past them, and tables lost with an unflushed commit are
+        simply created again by the next run. It runs before every changing command.
+        """
+        statements = ("SELECT set_config('synchronous_commit', 'off', true)", *_TABLES_DDL)
+        self.conn.execute(";".join(statements))
 
     def read_state(self, *, with_rollbacks: bool = False) -> StoreState:
         if not self.tables_exist():

@@ -123,14 +123,25 @@ def dirty_error(dirty: Sequence[DirtyState]) -> DirtyDatabaseError:
 
 # Words that may start a statement PostgreSQL refuses in a transaction block, or one
 # that controls the transaction itself. A file without any of them cannot need
-# special handling, so the parser is skipped for it; a file with one (even in a
-# comment or a plpgsql body) gets the exact analysis.
-_NEEDS_PARSER = re.compile(
-    r"\b(concurrently|vacuum|database|tablespace|system|begin|commit|rollback|savepoint|"
-    r"release|abort|end|start|prepare|prepared|subscription|discard|cluster|reindex|value)\b"
-    r"|kubemigrate:no-transaction",
-    re.IGNORECASE,
-)
+# special handling, so it gets a syntax check only; a file with one (even in a
+# comment or a plpgsql body) gets the full analysis. Looked up as a set of the
+# file's lowercased words: a case-insensitive alternation of twenty words took four
+# times as long over a thousand files, and this runs before a batch's first statement.
+_NEEDS_PARSER = frozenset(
+    ("concurrently", "vacuum", "database", "tablespace", "system", "begin", "commit",
+     "rollback", "savepoint", "release", "abort", "end", "start", "prepare", "prepared",
+     "subscription", "discard", "cluster", "reindex", "value")
+)  # fmt: skip
+_WORD = re.compile(r"[a-z_]+")
+
+
+def _needs_parser(sql: str) -> bool:
+    lowered = sql.lower()
+    return "kubemigrate:no-transaction" in lowered or not _NEEDS_PARSER.isdisjoint(
+        _WORD.findall(lowered)
+    )
+
+
 # Transactional migrations sent in one pipeline before results are read; bounded so
 # that a progress bar and log lines still move during a long batch.
 _PIPELINE_GROUP = 50
@@ -157,7 +168,7 @@ def prepare(step: Step, server_version_num: int) -> PreparedStep:
     from kubemigrate.domain import sql as sqlmod
 
     try:
-        if not _NEEDS_PARSER.search(step.sql):
+        if not _needs_parser(step.sql):
             sqlmod.check_syntax(step.sql)
             chunks = _split_on_breakpoints(step.sql)
             if all(";" not in text.rstrip().rstrip(";") for text, _ in chunks):
