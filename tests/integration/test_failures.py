@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tests.conftest import run_cli
 from tests.integration.helpers import (
+    Spec,
     applied_names,
     history,
     index_state,
@@ -104,6 +105,22 @@ def test_runtime_error_without_a_position_names_the_statement(
     assert user_tables(database_url) == {"first_ok"}
 
 
+def test_failure_reported_while_its_own_file_is_still_being_sent(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The server fails statement 2 while statement 3 (megabytes long) is still going
+    out: the error surfaces in the middle of sending, and must still name statement 2."""
+    long_statement = "SELECT 1 -- " + "x" * 8_000_000
+    drizzle = batch_with(
+        tmp_path,
+        "CREATE TABLE bad_first (id int);" + BREAK + "SELECT 1/0;" + BREAK + long_statement,
+    )
+    result = migrate(drizzle, database_url)
+    assert result.returncode == 1, output(result)
+    assert "0001_bad.sql in statement 2: division by zero (SQLSTATE 22012)" in result.stderr
+    assert applied_names(database_url) == ["0000_first.sql"]
+
+
 def test_syntax_error_is_found_before_anything_runs(tmp_path: Path, database_url: str) -> None:
     drizzle = batch_with(
         tmp_path, "CREATE TABLE bad_first (id int);" + BREAK + "CREAT TABLE oops (id int);"
@@ -162,3 +179,27 @@ def test_a_connection_lost_midway_is_reported_as_such(tmp_path: Path, database_u
     assert "Unexpected" not in result.stderr
     assert "done before it, and kept (batch 1): 0000_first.sql" in result.stderr
     assert applied_names(database_url) == ["0000_first.sql"]
+
+
+def test_failure_deep_in_a_long_batch_reports_every_migration_before_it_in_order(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A batch longer than one pipeline group, failing in its third group: the log has
+    one 'applied' line per migration before the failure, in order, then the failure;
+    the JSON result lists the same migrations; the database holds exactly those."""
+    specs: list[Spec] = [
+        (f"t{i}", f"CREATE TABLE t{i} (id int);", f"DROP TABLE t{i};") for i in range(130)
+    ]
+    specs[117] = ("t117", "CREATE TABLE t117 (id int);" + BREAK + "SELECT 1/0;", None)
+    drizzle = write_drizzle(tmp_path / "d", numbered(*specs))
+    result = migrate(drizzle, database_url, "--json", "--log-format", "json")
+    assert result.returncode == 1, output(result)
+    lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    per_migration = [(e["action"], e["migration"]) for e in lines if "migration" in e]
+    expected = [("applied", f"{i:04d}_t{i}.sql") for i in range(117)]
+    assert per_migration == [*expected, ("failed", "0117_t117.sql")]
+    outcome = json.loads(result.stdout)
+    assert [m["name"] for m in outcome["migrations"]] == [name for _, name in expected]
+    assert outcome["counts"] == {"total": 130, "applied": 117, "pending": 13}
+    assert applied_names(database_url) == [name for _, name in expected]
+    assert "t117" not in user_tables(database_url)

@@ -117,6 +117,22 @@ def _succeeded(cursor: psycopg.Cursor[Any]) -> bool:
     return cursor.pgresult is not None and cursor.pgresult.status in _OK
 
 
+def _record_sql(step: StepSql) -> str:
+    return _RECORD_UP if step.up else _RECORD_DOWN
+
+
+def _record_params(step: StepSql, run_id: str | None) -> dict[str, Any]:
+    return {
+        "name": step.name,
+        "rollback_sql": step.rollback_sql,
+        "checksum": step.checksum,
+        "batch": step.batch,
+        "run_id": run_id,
+        "actor": actor(),
+        "sync": "on" if step.durable else "off",
+    }
+
+
 def _duration(record: psycopg.Cursor[Any]) -> float:
     row = record.fetchone()
     return round(float(row[0]), 3) if row and row[0] is not None else 0.0
@@ -475,7 +491,13 @@ class PostgresStore:
         except psycopg.Error:
             pass
 
-    def run_steps(self, steps: Sequence[StepSql], *, run_id: str | None) -> list[float]:
+    def run_steps(
+        self,
+        steps: Sequence[StepSql],
+        *,
+        run_id: str | None,
+        while_running: Callable[[], None] | None = None,
+    ) -> list[float]:
         """Migrations, each in its own transaction with its bookkeeping, in one pipeline.
 
         Each step is ``BEGIN; statements; tracking + history row; COMMIT``, and the
@@ -486,44 +508,77 @@ class PostgresStore:
         one by one. A non-durable step's commit skips the WAL flush wait; the batch's
         last commit is durable and flushes the WAL up to itself, so a server crash
         can lose whole migrations with their tracking rows, never half of one.
+        ``while_running`` is called once everything is sent, while the server works.
         Returns each step's duration (server time, ms); raises ``StepFailed``.
         """
-        sent: list[tuple[list[psycopg.Cursor[Any]], psycopg.Cursor[Any]]] = []
-        commits: list[psycopg.Cursor[Any]] = []
+        # per step, as it goes out: its statements' cursors, the bookkeeping's, COMMIT's
+        sent: list[list[psycopg.Cursor[Any]]] = []
         try:
             with self.conn.pipeline():
                 for step in steps:
                     self.conn.execute(b"BEGIN")
-                    cursors = [self.conn.execute(s.encode()) for s in step.statements]
-                    record = self.conn.execute(
-                        _RECORD_UP if step.up else _RECORD_DOWN,
-                        {
-                            "name": step.name,
-                            "rollback_sql": step.rollback_sql,
-                            "checksum": step.checksum,
-                            "batch": step.batch,
-                            "run_id": run_id,
-                            "actor": actor(),
-                            "sync": "on" if step.durable else "off",
-                        },
+                    cursors: list[psycopg.Cursor[Any]] = []
+                    sent.append(cursors)
+                    for statement in step.statements:
+                        cursors.append(self.conn.execute(statement.encode()))
+                    cursors.append(
+                        self.conn.execute(_record_sql(step), _record_params(step, run_id))
                     )
-                    commits.append(self.conn.execute(b"COMMIT"))
-                    sent.append((cursors, record))
+                    cursors.append(self.conn.execute(b"COMMIT"))
+                if while_running is not None:
+                    while_running()
         except psycopg.Error as exc:
+            # A failure can surface while later steps are still being sent: the step being
+            # sent then has fewer cursors than it will have, and the first one missing or
+            # without a good result is where it stopped.
             done: list[float] = []
-            for number, ((cursors, record), commit) in enumerate(zip(sent, commits, strict=True)):
-                # statements, then the bookkeeping, then COMMIT (deferred constraints fail there)
+            if self.conn.broken:
+                done = self._committed_after_loss(steps[: len(sent)], run_id) or []
+            for number, cursors in enumerate(sent[len(done) :], start=len(done)):
+                complete = len(cursors) == len(steps[number].statements) + 2
                 failed = next(
-                    (i for i, c in enumerate([*cursors, record, commit]) if not _succeeded(c)),
-                    None,
+                    (i for i, c in enumerate(cursors) if not _succeeded(c)),
+                    None if complete else len(cursors),
                 )
                 if failed is not None:
                     self.rollback_quietly()
                     raise StepFailed(exc, number, failed, done) from None
-                done.append(_duration(record))
+                done.append(_duration(cursors[-2]))
             self.rollback_quietly()
             raise StepFailed(exc, len(sent), 0, done) from None
-        return [_duration(record) for _, record in sent]
+        return [_duration(cursors[-2]) for cursors in sent]
+
+    def _committed_after_loss(
+        self, steps: Sequence[StepSql], run_id: str | None
+    ) -> list[float] | None:
+        """The durations of the leading ``steps`` that committed before the connection
+        was lost, asked on a new connection; None if that cannot be known.
+
+        Results the server sent before the loss may never have been read, so the
+        cursors cannot tell a committed step from one that never ran; the history row
+        each step commits with can. Without this, a migration committed just before a
+        failover would be reported as failed and rolled back.
+        """
+        if run_id is None:
+            return None
+        try:
+            with psycopg.connect(self._conninfo(), autocommit=True) as conn:
+                rows = conn.execute(
+                    f"SELECT migration_name, action, duration_ms FROM {HISTORY_TABLE} "
+                    "WHERE run_id = %s AND action IN ('applied', 'rolled_back') "
+                    "AND migration_name = ANY(%s)",
+                    (run_id, [step.name for step in steps]),
+                ).fetchall()
+        except psycopg.Error:
+            return None
+        committed = {(name, action): float(ms or 0.0) for name, action, ms in rows}
+        durations: list[float] = []
+        for step in steps:
+            key = (step.name, "applied" if step.up else "rolled_back")
+            if key not in committed:
+                break
+            durations.append(round(committed[key], 3))
+        return durations
 
     def execute(self, statement: str) -> None:
         self.conn.execute(statement.encode())

@@ -13,7 +13,7 @@ import itertools
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -146,6 +146,10 @@ def _needs_parser(sql: str) -> bool:
 # that a progress bar and log lines still move during a long batch.
 _PIPELINE_GROUP = 50
 _BREAKPOINT = re.compile(r"-->\s*statement-breakpoint[^\n]*")
+
+
+def _nothing() -> None:
+    pass
 
 
 def _split_on_breakpoints(text: str) -> tuple[tuple[str, int], ...]:
@@ -316,11 +320,14 @@ class Runner:
                     if action is Action.BASELINE
                     else [prepare(step, store.server_version_num) for step in plan.steps]
                 )
-                self.observer.plan_ready(plan)
+                planned = plan
                 if action is Action.BASELINE:
+                    self.observer.plan_ready(plan)
                     results = self._baseline(plan, options)
                 else:
-                    self._execute(prepared, options, results)
+                    self._execute(
+                        prepared, options, results, first=lambda: self.observer.plan_ready(planned)
+                    )
             except KubemigrateError as error:
                 error.partial = self._partial(action, plan, results)
                 raise
@@ -367,17 +374,25 @@ class Runner:
         prepared: Sequence[PreparedStep],
         options: RunOptions,
         results: list[MigrationResult],
+        first: Callable[[], None] = _nothing,
     ) -> None:
-        """Run the steps in order, appending each one done to ``results``."""
+        """Run the steps in order, appending each one done to ``results``.
+
+        Observer calls (``first``, then each group's log lines and progress) are made
+        while the server runs the next group, so they never leave the server idle.
+        """
         total = len(prepared)
         index = 0
+        report = first
         while index < total:
             if prepared[index].transactional:
                 group = list(itertools.takewhile(lambda p: p.transactional, prepared[index:]))
                 group = group[:_PIPELINE_GROUP]
-                self._run_group(group, index, total, options, results)
+                report = self._run_group(group, index, total, options, results, report)
                 index += len(group)
                 continue
+            report()
+            report = _nothing
             item = prepared[index]
             self.observer.step_started(item.step, index, total)
             started = time.perf_counter()
@@ -388,6 +403,7 @@ class Runner:
                 raise
             self._finished_step(item.step, (time.perf_counter() - started) * 1000, results)
             index += 1
+        report()
 
     def _run_group(
         self,
@@ -396,8 +412,13 @@ class Runner:
         total: int,
         options: RunOptions,
         results: list[MigrationResult],
-    ) -> None:
-        """Consecutive transactional migrations, one pipeline, each its own transaction."""
+        previous: Callable[[], None],
+    ) -> Callable[[], None]:
+        """Consecutive transactional migrations, one pipeline, each its own transaction.
+
+        ``previous`` (the last group's report) runs once the group is on its way;
+        returns this group's report, for the caller to run while the next one runs.
+        """
         started = time.perf_counter()
         steps = [
             StepSql(
@@ -411,17 +432,36 @@ class Runner:
             )
             for n, item in enumerate(group)
         ]
+        reported = False
+
+        def report_previous() -> None:
+            nonlocal reported
+            if not reported:
+                reported = True
+                previous()
+
         try:
-            durations = self.store.run_steps(steps, run_id=options.run_id)
+            durations = self.store.run_steps(
+                steps, run_id=options.run_id, while_running=report_previous
+            )
         except StepFailed as failure:
-            for n, duration in enumerate(failure.durations_ms):
-                self.observer.step_started(group[n].step, first + n, total)
-                self._finished_step(group[n].step, duration, results)
+            report_previous()
+            self._report_group(group, first, total, failure.durations_ms, results)
             item = group[failure.step] if failure.step < len(group) else group[-1]
             self.observer.step_started(item.step, first + failure.step, total)
             error = self._step_error(item, failure)
             self._failed_step(item.step, error, started, options, results)
             raise error from None
+        return lambda: self._report_group(group, first, total, durations, results)
+
+    def _report_group(
+        self,
+        group: Sequence[PreparedStep],
+        first: int,
+        total: int,
+        durations: Sequence[float],
+        results: list[MigrationResult],
+    ) -> None:
         for n, duration in enumerate(durations):
             self.observer.step_started(group[n].step, first + n, total)
             self._finished_step(group[n].step, duration, results)
