@@ -8,6 +8,7 @@ traceback and no connection string.
 
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -18,7 +19,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from kubemigrate.domain.errors import ExitCode, KubemigrateError, UsageError
+from kubemigrate.domain.errors import ExitCode, Interrupted, KubemigrateError, UsageError
 from kubemigrate.domain.migrations import Action, Environment
 from kubemigrate.domain.outcome import TERMINATION_MESSAGE_LIMIT, Outcome, timed
 from kubemigrate.domain.secrets import scrub, secret_values
@@ -261,6 +262,7 @@ def _engine(
     """Open source + database, run ``body``, print and exit; errors go through ``_fail``."""
     from kubemigrate.engine.session import open_runner
 
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         observer = _observer(ctx, command) if observe else None
         with open_runner(
@@ -277,6 +279,8 @@ def _engine(
             reply = body(runner)
     except KubemigrateError as error:
         _fail(ctx, command, error)
+    except KeyboardInterrupt:  # outside a run (connecting, reading, waiting for the lock)
+        _fail(ctx, command, Interrupted("Interrupted: nothing was changed."))
     except typer.Exit:
         raise
     except Exception as exc:
@@ -293,6 +297,13 @@ def _engine(
             ),
         )
     _finish(ctx, reply)
+
+
+def _interrupt(_signum: int, _frame: Any) -> None:
+    """SIGTERM (a Job deleted or past its deadline, ``docker stop``) ends a run the way
+    Ctrl-C does: the statement running is cancelled on the server and the run reports
+    what it did, instead of dying in the middle with nothing said."""
+    raise KeyboardInterrupt
 
 
 def _options(**kwargs: Any) -> Any:

@@ -6,13 +6,19 @@ Inside a non-transactional one, statements already run stay committed, so the
 engine's dirty mark (committed before the first statement) makes every later
 run refuse until a person has checked and run ``kubemigrate repair``.
 
+Statements go to the server ahead of their results, COMMIT included, so the
+server must notice by itself that the client died: kubemigrate sets
+``client_connection_check_interval`` for its runs, and the tests below rely on
+that alone (no ``pg_terminate_backend``): without it the server would finish the
+sleeping statement and commit the migration of a run that was killed.
+
+Ctrl-C and SIGTERM (a Job deleted or past its deadline) end a run cleanly instead:
+the statement is cancelled, the migration rolled back, the interruption audited
+and reported, exit 130.
+
 The sleeping statement sleeps only when the session has ``kubemigrate_test.sleep``
 set, so the file (and its checksum) is the same for the killed run and the
 re-run. The setting reaches the server through the URL's ``options``.
-``client_connection_check_interval`` makes the server notice the dead client
-while ``pg_sleep`` runs (as it would within a TCP keepalive period in
-production) instead of only when the sleep ends, so no manual
-``pg_terminate_backend`` is needed.
 """
 
 from __future__ import annotations
@@ -50,24 +56,25 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def sleepy(url: str) -> str:
-    options = "-c kubemigrate_test.sleep=on -c client_connection_check_interval=100"
-    return f"{url}?options={quote(options)}"
+    return f"{url}?options={quote('-c kubemigrate_test.sleep=on')}"
 
 
 def _dbname(url: str) -> str:
     return url.rsplit("/", 1)[1].split("?", 1)[0]
 
 
-def kill_during_sleep(url: str, directory: Path) -> subprocess.Popen[str]:
-    """Start ``migrate`` with sleeping on; once it sleeps, SIGKILL it and wait for its session."""
+def kill_during_sleep(
+    url: str, directory: Path, sig: signal.Signals = signal.SIGKILL
+) -> tuple[int, str]:
+    """Start ``migrate`` with sleeping on; once it sleeps, send ``sig`` and wait for the
+    process and its database session to end. Returns the exit status and stderr."""
     proc = popen_cli("migrate", "--dir", str(directory), database_url=sleepy(url))
     sleeping = "datname = %s AND query LIKE 'SELECT pg_sleep(%%' AND state = 'active'"
     try:
         wait_for(lambda: backends(url, sleeping, (_dbname(url),)), what="the migration's pg_sleep")
     finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+        os.kill(proc.pid, sig)
+        _, stderr = proc.communicate(timeout=30)
     wait_for(
         lambda: (
             not backends(
@@ -76,7 +83,7 @@ def kill_during_sleep(url: str, directory: Path) -> subprocess.Popen[str]:
         ),
         what="the killed run's database session to end",
     )
-    return proc
+    return proc.returncode, stderr
 
 
 def test_sigkill_inside_a_transactional_migration(tmp_path: Path, database_url: str) -> None:
@@ -94,7 +101,8 @@ def test_sigkill_inside_a_transactional_migration(tmp_path: Path, database_url: 
     assert first.returncode == 0, output(first)
     snapshot = tracking(database_url)
 
-    kill_during_sleep(database_url, drizzle)
+    code, _ = kill_during_sleep(database_url, drizzle)
+    assert code == -signal.SIGKILL
 
     assert not table_exists(database_url, "crash_t")
     assert not table_exists(database_url, "after_crash")
@@ -138,7 +146,8 @@ def test_sigkill_inside_a_non_transactional_migration(tmp_path: Path, database_u
     )
     assert first.returncode == 0, output(first)
 
-    kill_during_sleep(database_url, drizzle)
+    code, _ = kill_during_sleep(database_url, drizzle)
+    assert code == -signal.SIGKILL
 
     # The index (statement 1, outside a transaction) stays; nothing is recorded as applied.
     assert index_state(database_url, "items_sku_idx") is True
@@ -184,3 +193,35 @@ def test_sigkill_inside_a_non_transactional_migration(tmp_path: Path, database_u
     ]
     assert index_state(database_url, "items_sku_idx") is True
     assert table_exists(database_url, "later")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupt_inside_a_transactional_migration(
+    tmp_path: Path, database_url: str, sig: signal.Signals
+) -> None:
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            ("before", "CREATE TABLE before_crash (id int);", "DROP TABLE before_crash;"),
+            ("slow", "CREATE TABLE crash_t (id int);" + BREAK + SLEEP, "DROP TABLE crash_t;"),
+            ("after", "CREATE TABLE after_crash (id int);", "DROP TABLE after_crash;"),
+        ),
+    )
+    code, stderr = kill_during_sleep(database_url, drizzle, sig)
+
+    assert code == 130, stderr
+    assert "error: Interrupted: the statement in progress was cancelled" in stderr
+    assert "done before it, and kept (batch 1): 0000_before.sql" in stderr
+    assert "Traceback" not in stderr and "bug" not in stderr
+    assert applied_names(database_url) == ["0000_before.sql"]
+    assert not table_exists(database_url, "crash_t")
+    assert not table_exists(database_url, "after_crash")
+    assert history_actions(database_url) == [
+        ("applied", "0000_before.sql"),
+        ("failed", "0001_slow.sql"),
+    ]
+
+    # the lock went with the run: the next one does not wait for it
+    rerun = run_cli("migrate", "--lock-wait", "0", "--dir", str(drizzle), database_url=database_url)
+    assert rerun.returncode == 0, output(rerun)
+    assert applied_names(database_url) == ["0000_before.sql", "0001_slow.sql", "0002_after.sql"]

@@ -25,6 +25,7 @@ class ExitCode(IntEnum):
     INTEGRITY = 4
     REFUSED = 5
     TEMPORARY = 75  # EX_TEMPFAIL: worth retrying (the Job's podFailurePolicy keys on it)
+    INTERRUPTED = 130  # 128 + SIGINT, the shell's convention; SIGTERM ends the same way
 
 
 class KubemigrateError(Exception):
@@ -122,3 +123,10 @@ class LockTimeout(KubemigrateError):
     reason = "LockTimeout"
     retryable = True
     exit_code = ExitCode.TEMPORARY
+
+
+class Interrupted(KubemigrateError):
+    """Ctrl-C or SIGTERM: the migration in progress was rolled back, the run stopped."""
+
+    reason = "Interrupted"
+    exit_code = ExitCode.INTERRUPTED

@@ -14,7 +14,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -79,6 +79,9 @@ CREATE TABLE IF NOT EXISTS {DIRTY_TABLE} (
 )"""
 
 _TABLES_DDL = (TRACKING_DDL, HISTORY_DDL, DIRTY_DDL)
+
+# How often (ms) the server checks that a run's client is still there; see _watch_client.
+CLIENT_CHECK_MS = 1000
 
 # Advisory lock keys: a constant class ("km") and the tracking table's hash, so two
 # schemas (or two databases' tracking tables) never block each other.
@@ -163,6 +166,14 @@ class StepFailed(Exception):
         self.error = error
         self.step = step
         self.index = index
+        self.durations_ms = durations_ms
+
+
+class StepsInterrupted(Exception):
+    """Ctrl-C or SIGTERM while steps ran; ``durations_ms`` are those that committed."""
+
+    def __init__(self, durations_ms: list[float]) -> None:
+        super().__init__("interrupted")
         self.durations_ms = durations_ms
 
 
@@ -464,10 +475,31 @@ class PostgresStore:
                 told = True
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 0.5)
+        self._watch_client()
+
+    def _watch_client(self) -> None:
+        """Have the server stop our statement if this process dies (PostgreSQL >= 14).
+
+        Statements go out in pipelines, ahead of their results: without this, a run
+        killed (SIGKILL, an OOM kill, a Job's deadline) during a long statement would
+        leave the server to finish it and run the COMMIT already sent, so the
+        migration would be applied after its run was reported dead. With it, the
+        server notices the closed connection within a second and rolls back. A value
+        the URL's ``options`` sets is left alone.
+        """
+        given = self._url + os.environ.get("PGOPTIONS", "")
+        if self.server_version_num < 140000 or "client_connection_check_interval" in given:
+            return
+        self.conn.execute(f"SET client_connection_check_interval = {CLIENT_CHECK_MS}")
 
     def release_lock(self) -> None:
+        """Unlock, even after an interrupted statement left the transaction aborted; an
+        error here must not hide the one that ended the run (the lock ends with the
+        session anyway, which is closed next)."""
         if self._conn is not None and not self._conn.closed:
-            self.conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, self._key()))
+            self.rollback_quietly()
+            with suppress(psycopg.Error):
+                self.conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, self._key()))
         self._locked = False
 
     # -- running SQL ---------------------------------------------------------
@@ -533,7 +565,7 @@ class PostgresStore:
             # without a good result is where it stopped.
             done: list[float] = []
             if self.conn.broken:
-                done = self._committed_after_loss(steps[: len(sent)], run_id) or []
+                done = self._committed(steps[: len(sent)], run_id) or []
             for number, cursors in enumerate(sent[len(done) :], start=len(done)):
                 complete = len(cursors) == len(steps[number].statements) + 2
                 failed = next(
@@ -546,18 +578,19 @@ class PostgresStore:
                 done.append(_duration(cursors[-2]))
             self.rollback_quietly()
             raise StepFailed(exc, len(sent), 0, done) from None
+        except KeyboardInterrupt:  # psycopg has cancelled the statement running
+            self.rollback_quietly()
+            raise StepsInterrupted(self._committed(steps[: len(sent)], run_id) or []) from None
         return [_duration(cursors[-2]) for cursors in sent]
 
-    def _committed_after_loss(
-        self, steps: Sequence[StepSql], run_id: str | None
-    ) -> list[float] | None:
-        """The durations of the leading ``steps`` that committed before the connection
-        was lost, asked on a new connection; None if that cannot be known.
+    def _committed(self, steps: Sequence[StepSql], run_id: str | None) -> list[float] | None:
+        """The durations of the leading ``steps`` that committed, asked on a new
+        connection; None if that cannot be known.
 
-        Results the server sent before the loss may never have been read, so the
-        cursors cannot tell a committed step from one that never ran; the history row
-        each step commits with can. Without this, a migration committed just before a
-        failover would be reported as failed and rolled back.
+        After a lost connection or an interruption, results the server sent may never
+        have been read, so the cursors cannot tell a committed step from one that never
+        ran; the history row each step commits with can. Without this, a migration
+        committed just before a failover would be reported as failed and rolled back.
         """
         if run_id is None:
             return None

@@ -22,6 +22,7 @@ import psycopg
 from kubemigrate.domain import planning
 from kubemigrate.domain.errors import (
     DirtyDatabaseError,
+    Interrupted,
     KubemigrateError,
     MigrationFailed,
     UsageError,
@@ -40,6 +41,7 @@ from kubemigrate.engine.postgres import (
     TRACKING_TABLE,
     PostgresStore,
     StepFailed,
+    StepsInterrupted,
     StepSql,
     StoreState,
 )
@@ -226,6 +228,8 @@ class Runner:
         self.store = store
         self.source = source
         self.observer: Observer = observer or QuietObserver()
+        self._running = False
+        """Whether a changing run has begun executing its plan (an interruption is audited)."""
 
     # -- read-only -----------------------------------------------------------
 
@@ -300,6 +304,7 @@ class Runner:
         if options.dry_run:
             return self.preview(action, options)[0]
         store = self.store
+        self._running = False
         store.acquire_lock(options.lock_wait_s, self.observer.lock_wait)
         try:
             store.ensure_tables()
@@ -321,6 +326,7 @@ class Runner:
                     else [prepare(step, store.server_version_num) for step in plan.steps]
                 )
                 planned = plan
+                self._running = True
                 if action is Action.BASELINE:
                     self.observer.plan_ready(plan)
                     results = self._baseline(plan, options)
@@ -331,9 +337,32 @@ class Runner:
             except KubemigrateError as error:
                 error.partial = self._partial(action, plan, results)
                 raise
+            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM as the CLI delivers it
+                raise self._interrupted(action, plan, results, options) from None
             return self._outcome(action, plan, self.state(), results)
         finally:
             store.release_lock()
+
+    def _interrupted(
+        self,
+        action: Action,
+        plan: Plan | None,
+        results: Sequence[MigrationResult],
+        options: RunOptions,
+    ) -> Interrupted:
+        """The report of a run stopped by Ctrl-C or SIGTERM, audited in the history."""
+        self.store.rollback_quietly()
+        error = Interrupted(
+            "Interrupted: the statement in progress was cancelled and nothing after it ran; "
+            "a migration running in a transaction was rolled back whole.",
+            hint="migrations committed before stay applied and the next run continues from "
+            "there; one running outside a transaction leaves the database marked dirty "
+            "(`kubemigrate status` says so; check it, then `kubemigrate repair`)",
+        )
+        if self._running and plan is not None and len(results) < len(plan.steps):
+            self._record_failure(plan.steps[len(results)], error, None, options)
+        error.partial = self._partial(action, plan, results)
+        return error
 
     def _partial(
         self, action: Action, plan: Plan | None, results: Sequence[MigrationResult]
@@ -444,6 +473,10 @@ class Runner:
             durations = self.store.run_steps(
                 steps, run_id=options.run_id, while_running=report_previous
             )
+        except StepsInterrupted as stopped:
+            report_previous()
+            self._report_group(group, first, total, stopped.durations_ms, results)
+            raise KeyboardInterrupt from None
         except StepFailed as failure:
             report_previous()
             self._report_group(group, first, total, failure.durations_ms, results)
@@ -572,7 +605,7 @@ class Runner:
             raise
 
     def _record_failure(
-        self, step: Step, error: KubemigrateError, duration_ms: float, options: RunOptions
+        self, step: Step, error: KubemigrateError, duration_ms: float | None, options: RunOptions
     ) -> None:
         """Audit the failure; a durable commit that also flushes earlier async commits."""
         # a gone connection cannot record it: the error being raised says so already
@@ -582,7 +615,7 @@ class Runner:
                 migration=step.name,
                 batch=step.batch,
                 checksum=step.checksum,
-                duration_ms=round(duration_ms, 3),
+                duration_ms=None if duration_ms is None else round(duration_ms, 3),
                 run_id=options.run_id,
                 sql_state=error.details.get("sqlState"),
                 error=error.message,
