@@ -30,9 +30,19 @@ class Generated:
     down: Path
     journal: Path
     uninvertible: tuple[str, ...]
+    existing: tuple[str, ...] = ()
+    """Tags of the files already in a folder that had no journal, now listed in it."""
 
     def text(self) -> str:
-        out = [f"📝 Created {self.up}", f"📝 Created {self.down}", f"📝 Updated {self.journal}"]
+        out = [f"📝 Created {self.up}", f"📝 Created {self.down}"]
+        if self.existing:
+            count = len(self.existing)
+            out.append(
+                f"📝 Created {self.journal} from the {count} existing migration "
+                f"file{'s' if count != 1 else ''}, in file name order"
+            )
+        else:
+            out.append(f"📝 Updated {self.journal}")
         if self.uninvertible:
             out.append("⚠️  Not inverted automatically (write these in the down file by hand):")
             out += [f"  - {line}" for line in self.uninvertible]
@@ -44,6 +54,7 @@ class Generated:
             "down": str(self.down),
             "journal": str(self.journal),
             "uninvertible": list(self.uninvertible),
+            "existing": list(self.existing),
         }
 
 
@@ -86,15 +97,36 @@ def _down_for(up: str) -> tuple[str, tuple[str, ...]]:
     return header + (body + "\n" if body else ""), inferred.uninvertible
 
 
+def _entry(idx: int, tag: str, when: int) -> dict[str, Any]:
+    return {"idx": idx, "version": "7", "when": when, "tag": tag, "breakpoints": True}
+
+
+def _journal_of_files(tags: list[str], now: int) -> dict[str, Any]:
+    """A journal for a folder that had none, listing its files as ``load`` ordered them.
+
+    Without it the new journal would list only the new file, and every file
+    already applied would read as missing. ``when`` rises through the entries,
+    ending before ``now``, because drizzle's own migrator compares it to decide
+    what is pending.
+    """
+    start = now - len(tags)
+    entries = [_entry(i, tag, start + i) for i, tag in enumerate(tags)]
+    return {"version": "7", "dialect": "postgresql", "entries": entries}
+
+
 def generate_migration(directory: Path, name: str, sql_file: Path | None = None) -> Generated:
     tag_name = slug(name)
     up = _read_up(sql_file)
-    journal_path = drizzle.journal_path(directory) or directory / "meta" / "_journal.json"
-    if journal_path.exists():
+    now = int(time.time() * 1000)
+    existing: list[str] = []
+    journal_path = drizzle.journal_path(directory)
+    if journal_path is not None:
         journal = drizzle.read_journal(journal_path)
     else:
-        journal = {"version": "7", "dialect": "postgresql", "entries": []}
-    index = drizzle.next_index(directory) if directory.exists() else 0
+        journal_path = directory / "meta" / "_journal.json"
+        existing = drizzle.file_name_order(directory) if directory.is_dir() else []
+        journal = _journal_of_files(existing, now)
+    index = drizzle.next_index(directory) if directory.is_dir() else 0
     tag = f"{index:04d}_{tag_name}"
     up_path, down_path = directory / f"{tag}.sql", directory / f"{tag}.down.sql"
     if up_path.exists():
@@ -110,14 +142,12 @@ def generate_migration(directory: Path, name: str, sql_file: Path | None = None)
     journal_path.parent.mkdir(parents=True, exist_ok=True)
     up_path.write_text(up if up.endswith("\n") else up + "\n")
     down_path.write_text(down)
-    journal["entries"].append(
-        {
-            "idx": index,
-            "version": "7",
-            "when": int(time.time() * 1000),
-            "tag": tag,
-            "breakpoints": True,
-        }
-    )
+    journal["entries"].append(_entry(index, tag, now))
     journal_path.write_text(json.dumps(journal, indent=2) + "\n")
-    return Generated(up=up_path, down=down_path, journal=journal_path, uninvertible=uninvertible)
+    return Generated(
+        up=up_path,
+        down=down_path,
+        journal=journal_path,
+        uninvertible=uninvertible,
+        existing=tuple(existing),
+    )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,8 @@ from kubemigrate.domain.migrations import Migration
 from kubemigrate.engine.sources import Source, read_text
 
 JOURNAL_LOCATIONS = ("meta/_journal.json", "_journal.json")
+_PREFIX = re.compile(r"(\d{4})_")
+"""The ``NNNN_`` that ``generate`` (and drizzle-kit's default prefix) puts on a file name."""
 
 
 def journal_path(directory: Path) -> Path | None:
@@ -59,13 +63,30 @@ def _file_names(directory: Path) -> set[str]:
         return {e.name for e in entries if e.is_file()}
 
 
+def _up_files(names: Iterable[str]) -> set[str]:
+    return {n for n in names if n.endswith(".sql") and not n.endswith(".down.sql")}
+
+
+def _name_order(sql_files: Iterable[str]) -> list[str]:
+    return sorted(name.removesuffix(".sql") for name in sql_files)
+
+
+def file_name_order(directory: Path) -> list[str]:
+    """The tags in the order ``load`` uses when there is no journal.
+
+    ``generate`` writes this order into the journal it creates, so the migrations
+    keep their names (and so their applied rows and checksums) and their order.
+    """
+    return _name_order(_up_files(_file_names(directory)))
+
+
 def load(directory: Path) -> Source:
     journal = journal_path(directory)
     files = _file_names(directory)
-    sql_files = {n for n in files if n.endswith(".sql") and not n.endswith(".down.sql")}
+    sql_files = _up_files(files)
     warnings: list[str] = []
     if journal is None:
-        tags = sorted(name.removesuffix(".sql") for name in sql_files)
+        tags = _name_order(sql_files)
         if tags:
             warnings.append(
                 f"{directory} has no meta/_journal.json; using file name order. "
@@ -102,10 +123,18 @@ def load(directory: Path) -> Source:
 
 
 def next_index(directory: Path) -> int:
-    """The next NNNN prefix for ``generate``: one past the journal's largest idx."""
+    """The next NNNN prefix for ``generate``: past the journal's idx values and the files'.
+
+    A journal edited by hand (or a folder with no journal) can have idx values that
+    do not match the file names; the new file must still not reuse a prefix.
+    """
+    used = [
+        int(match.group(1))
+        for name in _file_names(directory)
+        if name.endswith(".sql") and (match := _PREFIX.match(name))
+    ]
     journal = journal_path(directory)
-    if journal is None:
-        return 0
-    entries = read_journal(journal)["entries"]
-    indexes = [int(e.get("idx", i)) for i, e in enumerate(entries)]
-    return max(indexes, default=-1) + 1
+    if journal is not None:
+        entries = read_journal(journal)["entries"]
+        used += [int(e.get("idx", i)) for i, e in enumerate(entries)]
+    return max(used, default=-1) + 1
