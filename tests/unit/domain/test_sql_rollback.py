@@ -10,7 +10,7 @@ import pytest
 from pglast import parser
 
 from kubemigrate.domain.sql import SqlSyntaxError, analyse
-from kubemigrate.domain.sql.rollback import infer_rollback
+from kubemigrate.domain.sql.rollback import InferredRollback, infer_rollback
 
 BREAK = "\n--> statement-breakpoint\n"
 
@@ -41,12 +41,21 @@ DRIZZLE_DOWN = BREAK.join(
     [
         'ALTER TABLE "users" RENAME COLUMN "years" TO "age";',
         'ALTER TABLE "users" DROP COLUMN "age";',
-        'DROP INDEX IF EXISTS "posts_user_idx";',
-        'ALTER TABLE "posts" DROP CONSTRAINT IF EXISTS "posts_user_id_users_id_fk";',
-        'DROP TABLE IF EXISTS "posts";',
-        'DROP TABLE IF EXISTS "users";',
         'DROP TYPE "public"."role";',
     ]
+)
+
+MAY_HAVE_EXISTED = "the object may have existed before this migration; write its down by hand"
+IF_NOT_EXISTS = f"(IF NOT EXISTS: {MAY_HAVE_EXISTED})"
+GUARDED = f"(its DO block ignores errors: {MAY_HAVE_EXISTED})"
+
+# Older drizzle-kit's IF NOT EXISTS and DO-block guards make their statements no-ops
+# where the object already exists, so they are left for a person to undo.
+DRIZZLE_UNINVERTIBLE = (
+    f'line 2: CREATE TABLE IF NOT EXISTS "users" ( "id" serial PRIMARY... {IF_NOT_EXISTS}',
+    f'line 8: CREATE TABLE IF NOT EXISTS "posts" ("id" serial PRIMARY K... {IF_NOT_EXISTS}',
+    f'line 10: ALTER TABLE "posts" ADD CONSTRAINT "posts_user_id_users_i... {GUARDED}',
+    f'line 16: CREATE INDEX IF NOT EXISTS "posts_user_idx" ON "posts" US... {IF_NOT_EXISTS}',
 )
 
 HANDWRITTEN_UP = """\
@@ -85,7 +94,6 @@ HANDWRITTEN_DOWN = BREAK.join(
         "SET search_path TO public;",
         "DROP TABLE public.z;",
         "SET search_path TO app, public;",
-        "DROP EXTENSION IF EXISTS pg_trgm;",
         "ALTER TABLE part DETACH PARTITION part1;",
         "DROP TABLE part1;",
         "DROP TABLE part;",
@@ -109,8 +117,12 @@ HANDWRITTEN_DOWN = BREAK.join(
         "DROP VIEW app.v;",
         "DROP SEQUENCE app.counter;",
         'DROP TABLE "Accounts";',
-        "DROP SCHEMA IF EXISTS app;",
     ]
+)
+
+HANDWRITTEN_UNINVERTIBLE = (
+    f"line 2: CREATE SCHEMA IF NOT EXISTS app {IF_NOT_EXISTS}",
+    f"line 26: CREATE EXTENSION IF NOT EXISTS pg_trgm {IF_NOT_EXISTS}",
 )
 
 
@@ -127,16 +139,18 @@ def problems(sql: str) -> tuple[str, ...]:
 
 
 def test_drizzle_file_golden() -> None:
-    assert down(DRIZZLE_UP) == DRIZZLE_DOWN
+    assert infer_rollback(DRIZZLE_UP) == InferredRollback(DRIZZLE_DOWN, DRIZZLE_UNINVERTIBLE)
 
 
 def test_handwritten_file_golden_replays_settings_in_reverse() -> None:
-    assert down(HANDWRITTEN_UP) == HANDWRITTEN_DOWN
+    assert infer_rollback(HANDWRITTEN_UP) == InferredRollback(
+        HANDWRITTEN_DOWN, HANDWRITTEN_UNINVERTIBLE
+    )
 
 
 @pytest.mark.parametrize("up", [DRIZZLE_UP, HANDWRITTEN_UP])
 def test_golden_down_files_parse_and_invert_statement_by_statement(up: str) -> None:
-    sql = down(up)
+    sql = infer_rollback(up).sql
     assert len(parser.parse_sql(sql)) == sql.count(";")
     assert not analyse(sql).needs_no_transaction
 
@@ -145,12 +159,9 @@ def test_golden_down_files_parse_and_invert_statement_by_statement(up: str) -> N
     ("up", "expected"),
     [
         ("CREATE TABLE t (a int)", "DROP TABLE t;"),
-        ("CREATE UNLOGGED TABLE IF NOT EXISTS s.t (a int)", "DROP TABLE IF EXISTS s.t;"),
+        ("CREATE UNLOGGED TABLE s.t (a int)", "DROP TABLE s.t;"),
         ("CREATE TABLE t AS SELECT 1", "DROP TABLE t;"),
-        (
-            "CREATE MATERIALIZED VIEW IF NOT EXISTS m AS SELECT 1",
-            "DROP MATERIALIZED VIEW IF EXISTS m;",
-        ),
+        ("CREATE MATERIALIZED VIEW m AS SELECT 1", "DROP MATERIALIZED VIEW m;"),
         ("CREATE UNIQUE INDEX i ON s.t (a)", "DROP INDEX s.i;"),
         ('CREATE INDEX "I" ON t (a) WHERE a > 0', 'DROP INDEX "I";'),
         ("CREATE TYPE r AS RANGE (subtype = int4)", "DROP TYPE r;"),
@@ -164,7 +175,10 @@ def test_golden_down_files_parse_and_invert_statement_by_statement(up: str) -> N
         ),
         ("CREATE PROCEDURE p() LANGUAGE sql AS 'select 1'", "DROP PROCEDURE p();"),
         ("CREATE ROLE app_reader", "DROP ROLE app_reader;"),
-        ("ALTER TABLE IF EXISTS ONLY t ADD COLUMN IF NOT EXISTS a int", None),
+        (
+            "ALTER TABLE IF EXISTS ONLY t ADD COLUMN a int",
+            "ALTER TABLE IF EXISTS ONLY t DROP COLUMN a;",
+        ),
         (
             "ALTER TABLE t ALTER COLUMN a DROP NOT NULL",
             "ALTER TABLE t ALTER COLUMN a SET NOT NULL;",
@@ -179,16 +193,9 @@ def test_golden_down_files_parse_and_invert_statement_by_statement(up: str) -> N
         ("ALTER SEQUENCE s.a RENAME TO b", "ALTER SEQUENCE s.b RENAME TO a;"),
         ("ALTER TYPE e RENAME VALUE 'it''s' TO 'b'", "ALTER TYPE e RENAME VALUE 'b' TO 'it''s';"),
         ("VACUUM ANALYZE t; ANALYZE t; REINDEX TABLE t; CLUSTER t", ""),
-        (
-            'DO $$ BEGIN CREATE TYPE "public"."s" AS ENUM(\'a\'); '
-            "EXCEPTION WHEN duplicate_object THEN null; END $$",
-            'DROP TYPE IF EXISTS "public"."s";',
-        ),
     ],
 )
-def test_single_statement_inverses(up: str, expected: str | None) -> None:
-    if expected is None:
-        expected = "ALTER TABLE IF EXISTS ONLY t DROP COLUMN IF EXISTS a;"
+def test_single_statement_inverses(up: str, expected: str) -> None:
     sql = down(up)
     assert sql == expected
     if sql:
@@ -266,6 +273,82 @@ def test_up_directive_is_carried_to_the_down_file() -> None:
 )
 def test_uninvertible_statements_are_listed_not_guessed(up: str, line: str) -> None:
     assert problems(up) == (line,)
+
+
+@pytest.mark.parametrize(
+    "up",
+    [
+        "CREATE TABLE IF NOT EXISTS users (id int)",
+        "CREATE UNLOGGED TABLE IF NOT EXISTS s.t (a int)",
+        "CREATE TABLE IF NOT EXISTS t AS SELECT 1",
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS m AS SELECT 1",
+        "CREATE INDEX IF NOT EXISTS users_email_idx ON users (email)",
+        "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a)",
+        "CREATE SCHEMA IF NOT EXISTS app",
+        'CREATE EXTENSION IF NOT EXISTS "uuid-ossp"',
+        "CREATE SEQUENCE IF NOT EXISTS s.counter",
+        'CREATE COLLATION IF NOT EXISTS c FROM "C"',
+    ],
+)
+def test_if_not_exists_is_listed_not_dropped(up: str) -> None:
+    assert problems(up) == (f"line 1: {up} {IF_NOT_EXISTS}",)
+
+
+@pytest.mark.parametrize(
+    ("head", "listed"),
+    [
+        ("ALTER TABLE users", "ALTER TABLE users"),
+        ("ALTER TABLE IF EXISTS ONLY s.users", "ALTER TABLE s.users"),
+    ],
+)
+def test_add_column_if_not_exists_is_listed_not_dropped(head: str, listed: str) -> None:
+    up = f"{head} ADD COLUMN IF NOT EXISTS email text"
+    assert problems(up) == (f"line 1: {listed} ADD COLUMN IF NOT EXISTS email {IF_NOT_EXISTS}",)
+
+
+@pytest.mark.parametrize(
+    ("up", "what"),
+    [
+        (
+            'DO $$ BEGIN CREATE TYPE "public"."s" AS ENUM(\'a\'); '
+            "EXCEPTION WHEN duplicate_object THEN null; END $$",
+            'CREATE TYPE "public"."s" AS ENUM(\'a\')',
+        ),
+        (
+            'DO $$ BEGIN\n ALTER TABLE "posts" ADD CONSTRAINT "fk" FOREIGN KEY ("u") '
+            'REFERENCES "users"("id");\nEXCEPTION\n WHEN duplicate_object THEN null;\nEND $$',
+            'ALTER TABLE "posts" ADD CONSTRAINT "fk" FOREIGN KEY ("u")...',
+        ),
+    ],
+)
+def test_drizzle_guarded_statement_is_listed_not_dropped(up: str, what: str) -> None:
+    assert problems(up) == (f"line 1: {what} {GUARDED}",)
+
+
+def test_guarded_statement_without_an_inverse_keeps_its_own_reason() -> None:
+    up = "DO $$ BEGIN INSERT INTO t VALUES (1); EXCEPTION WHEN unique_violation THEN null; END $$"
+    assert problems(up) == ("line 1: INSERT INTO t VALUES (1) (data changes are not inverted)",)
+
+
+def test_if_not_exists_statements_are_listed_and_the_rest_inverted() -> None:
+    up = (
+        "CREATE TABLE IF NOT EXISTS users (id int);\n"
+        "ALTER TABLE users ADD COLUMN IF NOT EXISTS email text, ADD COLUMN age int;\n"
+        "CREATE INDEX users_age_idx ON users (age);\n"
+        "CREATE TABLE audit (id int);\n"
+    )
+    result = infer_rollback(up)
+    assert result.sql == BREAK.join(
+        [
+            "DROP TABLE audit;",
+            "DROP INDEX users_age_idx;",
+            "ALTER TABLE users DROP COLUMN age;",
+        ]
+    )
+    assert result.uninvertible == (
+        f"line 1: CREATE TABLE IF NOT EXISTS users (id int) {IF_NOT_EXISTS}",
+        f"line 2: ALTER TABLE users ADD COLUMN IF NOT EXISTS email {IF_NOT_EXISTS}",
+    )
 
 
 def test_partly_invertible_alter_table_inverts_what_it_can() -> None:

@@ -4,7 +4,8 @@
 wrong rollback is worse than none (it runs, in production, at a bad moment), so
 only statements whose inverse follows from the statement alone are inverted;
 everything that needs the previous state of the database (an old default, a
-dropped table's rows, a replaced view) is listed for a person to write instead.
+dropped table's rows, a replaced view, whether an IF NOT EXISTS object was there
+already) is listed for a person to write instead.
 """
 
 from __future__ import annotations
@@ -52,6 +53,16 @@ _TOGGLES = {
     _T.AT_ForceRowSecurity: "NO FORCE ROW LEVEL SECURITY",
     _T.AT_NoForceRowSecurity: "FORCE ROW LEVEL SECURITY",
 }
+
+# Scripts say IF NOT EXISTS because the object may predate the migration; dropping
+# it on rollback would destroy what the migration never created (a table's rows).
+_IF_NOT_EXISTS = (
+    "IF NOT EXISTS: the object may have existed before this migration; write its down by hand"
+)
+_GUARDED = (
+    "its DO block ignores errors: the object may have existed before this migration;"
+    " write its down by hand"
+)
 
 
 @dataclass(frozen=True)
@@ -129,25 +140,34 @@ def _if_exists(flag: bool | None) -> str:
 
 
 def _invert(p: ParsedStatement) -> _Inverse:
+    """Older drizzle-kit wrapped CREATE TYPE and ADD CONSTRAINT (which have no IF NOT
+    EXISTS) in a DO block that swallows duplicate_object: the same hazard."""
     inner = guarded_statement(p)
-    # drizzle's guard tolerates an already-applied statement; IF EXISTS mirrors that.
-    guarded = inner is not None
-    p = inner or p
+    if inner is None:
+        return _invert_statement(p)
+    inverse = _invert_statement(inner)
+    if not inverse.statements:
+        return inverse
+    return _Inverse(problems=[f"{_summary(inner.text)} ({_GUARDED})"])
+
+
+def _invert_statement(p: ParsedStatement) -> _Inverse:
     node, q = p.node, Quoter(p.quoted)
     done = _Inverse()
 
-    def drop(word: str, name: str, if_exists: bool | None = False) -> _Inverse:
-        return _Inverse([f"DROP {word} {_if_exists(if_exists or guarded)}{name}"])
+    def drop(word: str, name: str) -> _Inverse:
+        return _Inverse([f"DROP {word} {name}"])
 
     def cannot(why: str, what: str | None = None) -> _Inverse:
         return _Inverse(problems=[f"{what or _summary(p.text)} ({why})"])
 
+    if getattr(node, "if_not_exists", False):
+        return cannot(_IF_NOT_EXISTS)
     replaced = "the definition it replaced is unknown"
     if isinstance(node, ast.CreateStmt):
-        return drop("TABLE", q.relation(node.relation), node.if_not_exists)
+        return drop("TABLE", q.relation(node.relation))
     if isinstance(node, ast.CreateTableAsStmt) and node.into is not None:
-        word = object_word(node.objtype)
-        return drop(word, q.relation(node.into.rel), node.if_not_exists)
+        return drop(object_word(node.objtype), q.relation(node.into.rel))
     if isinstance(node, ast.IndexStmt):
         if not node.idxname:
             return cannot("it has no name to drop it by: name the index")
@@ -155,14 +175,13 @@ def _invert(p: ParsedStatement) -> _Inverse:
         schema = node.relation.schemaname if node.relation is not None else None
         name = q.name([schema, node.idxname] if schema else [node.idxname])
         concurrently = "CONCURRENTLY " if node.concurrent else ""
-        exists = _if_exists(node.if_not_exists or guarded)
-        return _Inverse([f"DROP INDEX {concurrently}{exists}{name}"])
+        return _Inverse([f"DROP INDEX {concurrently}{name}"])
     if isinstance(node, ast.CreateEnumStmt | ast.CreateRangeStmt):
         return drop("TYPE", q.name(strings(node.typeName)))
     if isinstance(node, ast.CompositeTypeStmt):
         return drop("TYPE", q.relation(node.typevar))
     if isinstance(node, ast.DefineStmt) and node.kind in {_O.OBJECT_TYPE, _O.OBJECT_COLLATION}:
-        return drop(object_word(node.kind), q.name(strings(node.defnames)), node.if_not_exists)
+        return drop(object_word(node.kind), q.name(strings(node.defnames)))
     if isinstance(node, ast.CreateDomainStmt):
         return drop("DOMAIN", q.name(strings(node.domainname)))
     if isinstance(node, ast.ViewStmt):
@@ -170,14 +189,14 @@ def _invert(p: ParsedStatement) -> _Inverse:
             return cannot(replaced)
         return drop("VIEW", q.relation(node.view))
     if isinstance(node, ast.CreateSeqStmt):
-        return drop("SEQUENCE", q.relation(node.sequence), node.if_not_exists)
+        return drop("SEQUENCE", q.relation(node.sequence))
     if isinstance(node, ast.CreateSchemaStmt):
         if node.schemaElts:
             return cannot("objects created inside CREATE SCHEMA are not inverted")
         schema = node.schemaname or (node.authrole.rolename if node.authrole else None)
-        return drop("SCHEMA", q.ident(schema or "?"), node.if_not_exists)
+        return drop("SCHEMA", q.ident(schema or "?"))
     if isinstance(node, ast.CreateExtensionStmt):
-        return drop("EXTENSION", q.ident(node.extname or "?"), node.if_not_exists)
+        return drop("EXTENSION", q.ident(node.extname or "?"))
     if isinstance(node, ast.CreateFunctionStmt):
         if node.replace:
             return cannot(replaced)
@@ -193,7 +212,7 @@ def _invert(p: ParsedStatement) -> _Inverse:
     if isinstance(node, ast.CreateRoleStmt):
         return drop("ROLE", q.ident(node.role or "?"))
     if isinstance(node, ast.AlterTableStmt):
-        return _invert_alter_table(node, q, guarded)
+        return _invert_alter_table(node, q)
     if isinstance(node, ast.RenameStmt):
         renamed = _invert_rename(node, q)
         return _Inverse([renamed]) if renamed else cannot("no inverse is known for this rename")
@@ -241,7 +260,7 @@ def _drop_function(node: ast.CreateFunctionStmt, q: Quoter) -> str:
     return f"DROP {word} {q.name(strings(node.funcname))}({', '.join(args)})"
 
 
-def _invert_alter_table(node: ast.AlterTableStmt, q: Quoter, guarded: bool) -> _Inverse:
+def _invert_alter_table(node: ast.AlterTableStmt, q: Quoter) -> _Inverse:
     """Each subcommand inverted, in reverse order, in one ALTER statement."""
     word = object_word(node.objtype)
     what = "ATTRIBUTE" if node.objtype == _O.OBJECT_TYPE else "COLUMN"
@@ -256,11 +275,14 @@ def _invert_alter_table(node: ast.AlterTableStmt, q: Quoter, guarded: bool) -> _
         st = cmd.subtype
         column = q.ident(cmd.name or "?")
         if st == _T.AT_AddColumn and isinstance(cmd.def_, ast.ColumnDef):
-            exists = _if_exists(cmd.missing_ok or guarded)
-            subs.append(f"DROP {what} {exists}{q.ident(cmd.def_.colname or '?')}")
+            added = cmd.def_.colname or "?"
+            if cmd.missing_ok:
+                problems.append(f"{table} ADD {what} IF NOT EXISTS {added} ({_IF_NOT_EXISTS})")
+            else:
+                subs.append(f"DROP {what} {q.ident(added)}")
         elif st == _T.AT_AddConstraint and isinstance(cmd.def_, ast.Constraint):
             if cmd.def_.conname:
-                subs.append(f"DROP CONSTRAINT {_if_exists(guarded)}{q.ident(cmd.def_.conname)}")
+                subs.append(f"DROP CONSTRAINT {q.ident(cmd.def_.conname)}")
             else:
                 problems.append(f"{table} ADD CONSTRAINT (it has no name: name the constraint)")
         elif st == _T.AT_SetNotNull:
