@@ -18,11 +18,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from kubemigrate.domain.migrations import Environment
     from kubemigrate.domain.outcome import Outcome
     from kubemigrate.engine.report import StatusReport
 
 __all__ = ["apply_migrations", "rollback_migrations", "show_status"]
 __version__ = "0.1.0"
+
+
+def _environment(name: str) -> Environment:
+    """As the CLI reads ``--env``: any case or a short form; a bad name is a usage error."""
+    from kubemigrate.domain.errors import UsageError
+    from kubemigrate.domain.migrations import Environment
+
+    environment = Environment.parse(name)
+    if environment is None:
+        raise UsageError(
+            f"Unknown environment {name!r}.", hint="use development, staging or production"
+        )
+    return environment
 
 
 def apply_migrations(
@@ -36,14 +50,14 @@ def apply_migrations(
     fmt: str = "drizzle",
 ) -> Outcome:
     """Apply every pending migration as one batch; raises a ``KubemigrateError`` on failure."""
-    from kubemigrate.domain.migrations import Action, Environment
+    from kubemigrate.domain.migrations import Action
     from kubemigrate.domain.outcome import timed
     from kubemigrate.engine.runner import RunOptions
     from kubemigrate.engine.session import open_runner
 
     started = time.perf_counter()
     options = RunOptions(
-        environment=Environment(environment),
+        environment=_environment(environment),
         target=target,
         dry_run=dry_run,
         lock_wait_s=lock_wait_s,
@@ -64,14 +78,14 @@ def rollback_migrations(
     fmt: str = "drizzle",
 ) -> Outcome:
     """Undo the last batch (or ``steps`` batches, or down to ``target``)."""
-    from kubemigrate.domain.migrations import Action, Environment
+    from kubemigrate.domain.migrations import Action
     from kubemigrate.domain.outcome import timed
     from kubemigrate.engine.runner import RunOptions
     from kubemigrate.engine.session import open_runner
 
     started = time.perf_counter()
     options = RunOptions(
-        environment=Environment(environment), steps=steps, target=target, confirm=confirm
+        environment=_environment(environment), steps=steps, target=target, confirm=confirm
     )
     with open_runner(
         database_url, Path(directory), fmt=fmt, command="rollback", allow_empty=True

@@ -113,22 +113,28 @@ class Context:
 
 
 def resolve_environment(explicit: str | None) -> Environment:
-    """--env, then KUBEMIGRATE_ENV, then NODE_ENV (unknown values mean development)."""
-    for value, strict in (
-        (explicit, True),
-        (os.environ.get("KUBEMIGRATE_ENV"), True),
-        (os.environ.get("NODE_ENV"), False),
+    """--env, then KUBEMIGRATE_ENV, then NODE_ENV (which other tools read too, so a value
+    of its own is not an error: it means development, with a warning)."""
+    for name, value in (
+        ("--env", explicit),
+        ("KUBEMIGRATE_ENV", os.environ.get("KUBEMIGRATE_ENV")),
+        ("NODE_ENV", os.environ.get("NODE_ENV")),
     ):
         if not value:
             continue
-        try:
-            return Environment(value.strip().lower())
-        except ValueError:
-            if strict:
-                raise UsageError(
-                    f"Unknown environment {value!r}.",
-                    hint="use development, staging or production",
-                ) from None
+        environment = Environment.parse(value)
+        if environment is not None:
+            return environment
+        if name != "NODE_ENV":
+            raise UsageError(
+                f"Unknown environment {value!r} ({name}).",
+                hint="use development, staging or production",
+            )
+        print(
+            f"warning: NODE_ENV={value!r} is not development, staging or production; "
+            "using development (set KUBEMIGRATE_ENV to say which)",
+            file=sys.stderr,
+        )
     return Environment.DEVELOPMENT
 
 

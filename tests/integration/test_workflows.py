@@ -273,7 +273,10 @@ def test_production_deployment_migrates(shop: Path, database_url: str) -> None:
         ({"NODE_ENV": "production"}, [], True),
         ({"KUBEMIGRATE_ENV": "development", "NODE_ENV": "production"}, [], False),
         ({"KUBEMIGRATE_ENV": "production"}, ["--env", "development"], False),
-        ({"NODE_ENV": "test"}, [], False),  # unknown NODE_ENV values mean development
+        ({"NODE_ENV": "test"}, [], False),  # as test runners set it
+        ({"NODE_ENV": "prod"}, [], True),  # short forms count, so a reset is not let through
+        ({"KUBEMIGRATE_ENV": "Production"}, [], True),
+        ({"NODE_ENV": "qa"}, [], False),  # NODE_ENV's own values mean development (warned)
         ({}, ["--env", "production"], True),
         ({}, [], False),
     ],
@@ -293,11 +296,20 @@ def test_environment_resolution(
 
 
 def test_unknown_kubemigrate_env_is_a_usage_error(shop: Path, database_url: str) -> None:
-    result = cli("migrate", url=database_url, directory=shop, KUBEMIGRATE_ENV="prod")
+    result = cli("migrate", url=database_url, directory=shop, KUBEMIGRATE_ENV="prodution")
     assert result.returncode == 2, result.stderr
-    assert "Unknown environment 'prod'" in result.stderr
+    assert "Unknown environment 'prodution' (KUBEMIGRATE_ENV)" in result.stderr
     assert "Traceback" not in result.stderr
     assert applied_names(database_url) == []
+
+
+def test_node_env_of_another_kind_is_warned_about(shop: Path, database_url: str) -> None:
+    result = cli("migrate", url=database_url, directory=shop, NODE_ENV="qa")
+    assert result.returncode == 0, result.stderr
+    assert (
+        "warning: NODE_ENV='qa' is not development, staging or production; using development"
+        in (result.stderr)
+    )
 
 
 # -- emergency rollback -------------------------------------------------------

@@ -21,11 +21,29 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
     @classmethod
+    def parse(cls, value: str) -> Environment | None:
+        """A name as people write it (any case, or a short form such as ``prod``), or
+        None. ``NODE_ENV=prod`` read as development would let a reset through."""
+        word = value.strip().lower()
+        return _ENVIRONMENT_WORDS.get(word) or next((e for e in cls if e.value == word), None)
+
+    @classmethod
     def strictest(cls, *envs: Environment | None) -> Environment:
         """The strictest of several opinions (a production namespace wins)."""
         order = [cls.DEVELOPMENT, cls.STAGING, cls.PRODUCTION]
         present = [e for e in envs if e is not None]
         return max(present, key=order.index) if present else cls.DEVELOPMENT
+
+
+_ENVIRONMENT_WORDS = {
+    "prod": Environment.PRODUCTION,
+    "prd": Environment.PRODUCTION,
+    "stage": Environment.STAGING,
+    "stg": Environment.STAGING,
+    "dev": Environment.DEVELOPMENT,
+    "test": Environment.DEVELOPMENT,  # NODE_ENV=test, as test runners set it
+    "local": Environment.DEVELOPMENT,
+}
 
 
 class Action(StrEnum):
