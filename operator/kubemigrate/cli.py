@@ -69,15 +69,16 @@ ResultFile = Annotated[
 ]
 RunId = Annotated[str | None, typer.Option("--run-id", help="Id recorded in the history table.")]
 LockWait = Annotated[
-    float, typer.Option("--lock-wait", help="Seconds to wait for another run's migration lock.")
+    float,
+    typer.Option("--lock-wait", min=0, help="Seconds to wait for another run's migration lock."),
 ]
 LockTimeout = Annotated[
     int | None,
-    typer.Option("--lock-timeout", help="PostgreSQL lock_timeout in ms for each statement."),
+    typer.Option("--lock-timeout", min=0, help="PostgreSQL lock_timeout in ms for each statement."),
 ]
 StatementTimeout = Annotated[
     float | None,
-    typer.Option("--statement-timeout", help="PostgreSQL statement_timeout in seconds."),
+    typer.Option("--statement-timeout", min=0, help="PostgreSQL statement_timeout in seconds."),
 ]
 Target = Annotated[str | None, typer.Option("--target", help="A migration file name.")]
 

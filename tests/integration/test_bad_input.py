@@ -136,10 +136,41 @@ def _connection_cases(server: Any) -> dict[str, tuple[str, int, str, str]]:
             "InvalidInput",
             "does not exist",
         ),
+        # a Secret holding a passphrase where the URL should be: no word of it printed
+        "a passphrase": (f"{PASSWORD} correct horse", 2, "InvalidInput", "malformed"),
+        "a percent sign": (
+            f"postgresql://postgres:{PASSWORD}%zz@127.0.0.1:{server.port}/postgres",
+            2,
+            "InvalidInput",
+            "malformed",
+        ),
+        # settings that can never work are not "temporary" (a Job would retry them)
+        "bad sslmode": (
+            f"{server.url('postgres')}?sslmode=sometimes",
+            2,
+            "InvalidInput",
+            'invalid sslmode value: "sometimes"',
+        ),
+        "bad server option": (
+            f"{server.url('postgres')}?options=-c%20statement_timeout%3Dsoon",
+            2,
+            "InvalidInput",
+            'invalid value for parameter "statement_timeout"',
+        ),
     }
 
 
-CASES = ["unreachable", "wrong password", "malformed url", "not a url", "no such database"]
+CASES = [
+    "unreachable",
+    "wrong password",
+    "malformed url",
+    "not a url",
+    "no such database",
+    "a passphrase",
+    "a percent sign",
+    "bad sslmode",
+    "bad server option",
+]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -225,3 +256,11 @@ def test_no_database_url(drizzle: Path) -> None:
     assert "No database URL given" in result.stderr
     assert "DATABASE_URL" in result.stderr
     assert_clean(result, [])
+
+
+@pytest.mark.parametrize("flag", ["--lock-timeout", "--statement-timeout", "--lock-wait"])
+def test_negative_timeouts_are_refused(drizzle: Path, database_url: str, flag: str) -> None:
+    result = run_cli("migrate", flag, "-1", "--dir", str(drizzle), database_url=database_url)
+    assert result.returncode == 2, output(result)
+    assert f"Invalid value for '{flag}'" in result.stderr
+    assert applied_names(database_url) == []

@@ -11,6 +11,7 @@ import functools
 import getpass
 import logging
 import os
+import re
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -79,6 +80,29 @@ CREATE TABLE IF NOT EXISTS {DIRTY_TABLE} (
 )"""
 
 _TABLES_DDL = (TRACKING_DDL, HISTORY_DDL, DIRTY_DDL)
+
+# A connection refused for a setting it carries, not for the network: invalid
+# parameter value (22023), unknown parameter (42704), and libpq's own checks of
+# sslmode, target_session_attrs and the like, which it reports before connecting.
+_SETTING_STATES = ("22023", "42704")
+_BAD_SETTING = re.compile(
+    r"invalid \S+ value|is outside the valid range for parameter|"
+    r"unrecognized configuration parameter|invalid value for parameter",
+    re.IGNORECASE,
+)
+
+
+def _unquoted(message: str) -> str:
+    """libpq's complaint about a string it could not parse, without the pieces it
+    quotes from it: in a string that does not parse, nobody can tell which piece is
+    the password (a Secret holding a passphrase instead of a URL showed its first
+    word this way)."""
+    parts = message.split('"')
+    if len(parts) % 2 == 0:  # an odd number of quotes: one may be the secret's own
+        return f"{parts[0].strip()} (...)"
+    kept = [p if n % 2 == 0 or not re.search(r"\w", p) else "..." for n, p in enumerate(parts)]
+    return " ".join('"'.join(kept).split())  # '"="' has no word in it and stays
+
 
 # How often (ms) the server checks that a run's client is still there; see _watch_client.
 CLIENT_CHECK_MS = 1000
@@ -249,7 +273,7 @@ class PostgresStore:
             params = conninfo_to_dict(self._url)
         except psycopg.ProgrammingError as exc:
             raise UsageError(
-                f"The database URL is malformed: {self.scrub(str(exc))}",
+                f"The database URL is malformed: {_unquoted(self.scrub(str(exc)))}",
                 hint="use the form postgresql://USER:PASSWORD@HOST:5432/DBNAME "
                 "(percent-encode special characters in the password)",
             ) from None
@@ -300,8 +324,14 @@ class PostgresStore:
             or ("invalid" in lowered and "option" in lowered)
         ):
             return UsageError(
-                f"The database URL is malformed: {message}",
+                f"The database URL is malformed: {_unquoted(message)}",
                 hint="use the form postgresql://USER:PASSWORD@HOST:5432/DBNAME",
+            )
+        if state in _SETTING_STATES or _BAD_SETTING.search(message):
+            return UsageError(
+                f"The connection settings are invalid: {message}",
+                hint="fix the parameter named above (in the URL, PGOPTIONS or a --*-timeout "
+                "flag); retrying will not help",
             )
         if state == "28P01" or "password authentication failed" in lowered or state == "28000":
             return AuthenticationFailed(
