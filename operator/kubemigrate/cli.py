@@ -340,11 +340,14 @@ def _summary(outcome: Outcome, verb: str) -> str:
 def _dry_run_text(plan: Any) -> str:
     if not plan.steps:
         return "Dry run: nothing to do.\n"
-    out = [
-        f"Dry run: {len(plan.steps)} migration(s) would run"
-        + (f" as batch {plan.batch}" if plan.batch else "")
-        + ":"
-    ]
+    if plan.action in (Action.ROLLBACK, Action.RESET):
+        what = "would be rolled back, newest first"
+        if plan.batches:
+            label = "batch" if len(plan.batches) == 1 else "batches"
+            what += f" ({label} {', '.join(str(b) for b in plan.batches)})"
+    else:
+        what = "would run" + (f" as batch {plan.batch}" if plan.batch else "")
+    out = [f"Dry run: {len(plan.steps)} migration(s) {what}:"]
     for step in plan.steps:
         out += ["", f"-- {step.name} ({step.direction})", step.sql.rstrip()]
     if plan.confirmation_phrase:
@@ -393,10 +396,13 @@ def migrate(
     _engine(ctx, "migrate", body)
 
 
-def _ask_confirmation(phrase: str) -> str | None:
+def _ask_confirmation(plan: Any) -> str | None:
+    """On a terminal, show what would be undone, then ask for the phrase."""
     if not sys.stdin.isatty():
         return None
-    return input(f"Type {phrase} to confirm: ").strip() or None
+    names = "\n".join(f"  - {step.name}" for step in plan.steps)
+    print(f"Rolling back in production would undo, newest first:\n{names}", file=sys.stderr)
+    return input(f"Type {plan.confirmation_phrase} to confirm: ").strip() or None
 
 
 @app.command()
@@ -442,7 +448,7 @@ def rollback(
         if confirm is None and ctx.environment is Environment.PRODUCTION and not ctx.as_json:
             plan, _ = runner.plan(Action.ROLLBACK, options)
             if plan.confirmation_phrase:
-                answer = _ask_confirmation(plan.confirmation_phrase)
+                answer = _ask_confirmation(plan)
                 if answer:
                     options = _options(**{**options.__dict__, "confirm": answer})
         outcome = runner.run(Action.ROLLBACK, options)
@@ -474,7 +480,13 @@ def status(
     def body(runner: Any) -> Reply:
         rep, state = runner.report()
         if metadata_file is not None:
-            metadata_file.write_text(json.dumps(rep.to_dict(), indent=2) + "\n")
+            try:
+                metadata_file.write_text(json.dumps(rep.to_dict(), indent=2) + "\n")
+            except OSError as exc:
+                raise UsageError(
+                    f"Cannot write --metadata-file {metadata_file}: {exc.strerror}.",
+                    hint="give a file path in a folder that exists and is writable",
+                ) from None
         outcome = Outcome(
             action="status",
             ok=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubemigrate.domain.errors import KubemigrateError
-from kubemigrate.domain.migrations import Plan, Step
+from kubemigrate.domain.migrations import Action, Plan, Step
 
 
 class ProgressObserver:
@@ -27,7 +27,10 @@ class ProgressObserver:
     def plan_ready(self, plan: Plan) -> None:
         if plan.steps:
             self.progress.start()
-            self.task = self.progress.add_task("migrating", total=len(plan.steps))
+            doing = (
+                "rolling back" if plan.action in (Action.ROLLBACK, Action.RESET) else "migrating"
+            )
+            self.task = self.progress.add_task(doing, total=len(plan.steps))
 
     def step_started(self, step: Step, index: int, total: int) -> None:
         if self.task is not None:

@@ -264,3 +264,15 @@ def test_negative_timeouts_are_refused(drizzle: Path, database_url: str, flag: s
     assert result.returncode == 2, output(result)
     assert f"Invalid value for '{flag}'" in result.stderr
     assert applied_names(database_url) == []
+
+
+def test_metadata_file_that_cannot_be_written(
+    drizzle: Path, database_url: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "no" / "such" / "folder" / "metadata.json"
+    result = run_cli(
+        "status", "--metadata-file", str(target), "--dir", str(drizzle), database_url=database_url
+    )
+    assert result.returncode == 2, output(result)
+    assert f"Cannot write --metadata-file {target}: No such file or directory." in result.stderr
+    assert_clean(result, [])

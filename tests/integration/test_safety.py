@@ -162,3 +162,32 @@ def test_a_production_reset_is_refused_for_what_it_is(deployed: Path, database_u
     assert "refused in production" in result.stderr
     assert "No rollback SQL" not in result.stderr
     assert snapshot(database_url) == before
+
+
+def test_a_plan_for_a_production_reset_says_it_would_be_refused(
+    deployed: Path, database_url: str
+) -> None:
+    """The operator's plan Job and a person previewing both learn the rule at once,
+    not a confirmation phrase for something that can never run."""
+    result = cli(deployed, database_url, "plan", "--for", "reset", "--env", "production", "--json")
+    assert result.returncode == 5, output(result)
+    data = json.loads(result.stdout)
+    assert data["error"]["reason"] == "RefusedBySafetyRules"
+    assert "confirmation" not in data
+
+    staging = cli(deployed, database_url, "plan", "--for", "reset", "--env", "staging")
+    assert staging.returncode == 0, output(staging)
+    assert "Dry run: 3 migration(s) would be rolled back, newest first (batches 2, 1):" in (
+        staging.stdout
+    )
+
+
+def test_a_mistyped_phrase_is_called_that(deployed: Path, database_url: str) -> None:
+    before = snapshot(database_url)
+    result = cli(
+        deployed, database_url, "rollback", "--env", "production", "--confirm", "rolback-batch-2"
+    )
+    assert result.returncode == 5, output(result)
+    assert "it is not a confirmation phrase (mistyped?)" in result.stderr
+    assert "--confirm rollback-batch-2" in result.stderr
+    assert snapshot(database_url) == before

@@ -7,6 +7,7 @@ the Python API and the operator's Jobs refuse the same things for the same reaso
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -280,6 +281,10 @@ def refuse_reset(environment: Environment, *, force: bool = False) -> None:
         )
 
 
+# What ``Plan.confirmation_phrase`` looks like: rollback-batch-7, rollback-batches-5-to-7.
+_PHRASE = re.compile(r"rollback-batch(?:-\d+|es-\d+-to-\d+)")
+
+
 def enforce_safety(
     plan: Plan, environment: Environment, *, confirm: str | None = None, force: bool = False
 ) -> None:
@@ -297,10 +302,15 @@ def enforce_safety(
                 planned=[step.name for step in plan.steps],
             )
         if confirm != phrase:
+            why = (
+                "it names other batches: they changed since it was issued, or it was meant for "
+                "another --steps or database"
+                if _PHRASE.fullmatch(confirm)
+                else "it is not a confirmation phrase (mistyped?)"
+            )
             raise ConfirmationRequired(
-                f"The confirmation {confirm!r} does not match this rollback ({phrase}): the "
-                f"last batch changed since the phrase was issued. Nothing was rolled back. "
-                f"It would now undo: {names}.",
+                f"The confirmation {confirm!r} does not match this rollback ({phrase}): {why}. "
+                f"Nothing was rolled back. It would undo: {names}.",
                 hint=f"check the plan, then re-run with --confirm {phrase}",
                 confirmation=phrase,
                 planned=[step.name for step in plan.steps],

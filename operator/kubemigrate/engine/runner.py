@@ -289,6 +289,8 @@ class Runner:
         The same refusals as a real run (dirty database, integrity, unparseable SQL),
         except the safety rules, so a dry run can show the confirmation phrase.
         """
+        if action is Action.RESET:  # refused in production whatever its plan; staging: --force
+            planning.refuse_reset(options.environment, force=True)
         state = self.state()
         if state.dirty:
             raise dirty_error(state.dirty)
