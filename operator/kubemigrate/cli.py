@@ -621,22 +621,31 @@ def repair(
         list[str] | None,
         typer.Option("--accept-checksum", help="Re-record this edited file's checksum."),
     ] = None,
+    accept_down: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--accept-down", help="Store this applied migration's current .down.sql for rollback."
+        ),
+    ] = None,
     lock_wait: LockWait = 60.0,
     lock_timeout: LockTimeout = None,
     statement_timeout: StatementTimeout = None,
     result_file: ResultFile = None,
     run_id: RunId = None,
 ) -> None:
-    """Clear a dirty mark once fixed by hand; accept an edited file's new checksum."""
+    """Clear a dirty mark once fixed by hand; accept an edited file's new checksum or a
+    corrected down file's SQL for rollback."""
     ctx = Context.of(locals())
 
     def body(runner: Any) -> Reply:
         options = _options(lock_wait_s=lock_wait, run_id=run_id)
-        outcome = runner.repair(accept_checksum or [], options)
+        outcome = runner.repair(accept_checksum or [], options, accept_down or [])
         if not outcome.migrations:
             return Reply(outcome, "Nothing to repair: no dirty mark, no checksum to accept.", 0)
+        done = {"accept-down": "new rollback SQL recorded"}
         lines = [
-            f"  - {m.name}: " + ("new checksum recorded" if m.checksum else "dirty mark cleared")
+            f"  - {m.name}: "
+            + done.get(m.direction, "new checksum recorded" if m.checksum else "dirty mark cleared")
             for m in outcome.migrations
         ]
         return Reply(outcome, "🔧 Repaired:\n" + "\n".join(lines) + "\n", 0)

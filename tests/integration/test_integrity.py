@@ -124,6 +124,41 @@ def test_repair_accept_checksum_then_migrate(tmp_path: Path, database_url: str) 
     assert cli(drizzle, database_url, "verify").returncode == 0
 
 
+def test_a_wrong_down_is_corrected_with_repair_accept_down(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A rollback runs the SQL stored at apply time, so a down file fixed afterwards
+    changes nothing by itself: the failure says how to record it, status warns until
+    it is recorded, and repair --accept-down unblocks the emergency rollback."""
+    drizzle = write_drizzle(
+        tmp_path / "d", numbered(("a", "CREATE TABLE a (id int);", "DROP TABLE a_typo;"))
+    )
+    assert cli(drizzle, database_url, "migrate").returncode == 0
+    failed = cli(drizzle, database_url, "rollback")
+    assert failed.returncode == 1, output(failed)
+    assert 'table "a_typo" does not exist' in failed.stderr
+    assert "correct 0000_a.down.sql, record it with `kubemigrate repair --accept-down 0000_a`" in (
+        failed.stderr
+    )
+
+    (drizzle / "0000_a.down.sql").write_text("DROP TABLE a;\n")
+    status = cli(drizzle, database_url, "status")
+    assert "  - 0000_a.sql: its .down.sql differs from the rollback SQL stored" in status.stdout
+    assert cli(drizzle, database_url, "rollback").returncode == 1  # still the stored SQL
+
+    repaired = cli(drizzle, database_url, "repair", "--accept-down", "0000_a")
+    assert repaired.returncode == 0, output(repaired)
+    assert "0000_a.sql: new rollback SQL recorded" in repaired.stdout
+    assert tracking(database_url)[0]["rollback_sql"] == "DROP TABLE a;\n"
+    assert ("rollback_accepted", "0000_a.sql") in history_actions(database_url)
+    assert "differs" not in cli(drizzle, database_url, "status").stdout
+
+    done = cli(drizzle, database_url, "rollback")
+    assert done.returncode == 0, output(done)
+    assert applied_names(database_url) == []
+    assert not table_exists(database_url, "a")
+
+
 def test_out_of_order_file_refused_before_anything_runs(tmp_path: Path, database_url: str) -> None:
     drizzle = write_drizzle(tmp_path / "d", numbered(create_table("a"), create_table("c")))
     assert cli(drizzle, database_url, "migrate").returncode == 0

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from kubemigrate.domain.checksums import normalise
 from kubemigrate.domain.errors import (
     ConfirmationRequired,
     IntegrityError,
@@ -29,7 +30,7 @@ from kubemigrate.domain.migrations import (
 )
 
 
-def _has_statement(text: str) -> bool:
+def has_statement(text: str) -> bool:
     """Anything but whitespace, ``--`` line comments and ``/* */`` blocks (a scan, not
     a regex: a backtracking pattern for this takes exponential time on ``----...x``)."""
     i, n = 0, len(text)
@@ -57,9 +58,32 @@ def _rollback_sql(stored: str | None, current_down: str | None) -> str | None:
     still has the change.
     """
     for text in (stored, current_down):
-        if text and _has_statement(text):
+        if text and has_statement(text):
             return text
     return None
+
+
+def changed_downs(available: Sequence[Migration], applied: Sequence[AppliedMigration]) -> list[str]:
+    """Applied migrations whose down file now differs from the rollback SQL stored at
+    apply time: a rollback runs the stored SQL, so a down fixed after the fact is not
+    used until ``repair --accept-down`` records it, and people should know that."""
+    downs = {m.name: m.down_sql for m in available}
+    return [
+        row.name
+        for row in applied
+        if row.rollback_sql
+        and (down := downs.get(row.name))
+        and has_statement(down)
+        and normalise(down).strip() != normalise(row.rollback_sql).strip()
+    ]
+
+
+def accept_down_hint(name: str) -> str:
+    tag = name.removesuffix(".sql")
+    return (
+        f"a rollback runs the SQL stored when the migration was applied: correct {tag}.down.sql, "
+        f"record it with `kubemigrate repair --accept-down {tag}`, then roll back again"
+    )
 
 
 class FindingKind(StrEnum):

@@ -658,6 +658,13 @@ class PostgresStore:
     def delete_tracking(self, name: str) -> None:
         self.conn.execute(f"DELETE FROM {TRACKING_TABLE} WHERE migration_name = %s", (name,))
 
+    def update_rollback_sql(self, name: str, rollback_sql: str) -> bool:
+        cur = self.conn.execute(
+            f"UPDATE {TRACKING_TABLE} SET rollback_sql = %s WHERE migration_name = %s",
+            (rollback_sql, name),
+        )
+        return cur.rowcount > 0
+
     def update_checksum(self, name: str, checksum: str) -> bool:
         cur = self.conn.execute(
             f"UPDATE {TRACKING_TABLE} SET checksum = %s WHERE migration_name = %s", (checksum, name)

@@ -32,6 +32,7 @@ from kubemigrate.domain.migrations import (
     Direction,
     DirtyState,
     Environment,
+    Migration,
     Plan,
     Step,
 )
@@ -246,7 +247,15 @@ class Runner:
             dirty=state.dirty,
             running=state.running,
             holder=state.holder,
-            warnings=self.source.warnings,
+            warnings=(
+                *self.source.warnings,
+                *(
+                    f"{name}: its .down.sql differs from the rollback SQL stored when it was "
+                    f"applied, which is what a rollback runs; `kubemigrate repair --accept-down "
+                    f"{name.removesuffix('.sql')}` records the file's"
+                    for name in planning.changed_downs(self.source.migrations, state.applied)
+                ),
+            ),
         )
         return built, state
 
@@ -517,13 +526,17 @@ class Runner:
                 f"{self.store.scrub(str(failure.error))}; its changes were rolled back."
             )
         _, offset = item.statements[failure.index]
-        return self.store.statement_error(
+        error = self.store.statement_error(
             failure.error,
             migration=step.name,
             statement_index=failure.index + 1,
             file_offset=offset,
             file_text=step.sql,
         )
+        if step.direction is Direction.DOWN and isinstance(error, MigrationFailed):
+            # "fix the statement" alone sends people to a file a rollback does not read
+            error.hint = f"{planning.accept_down_hint(step.name)}; nothing of it was kept"
+        return error
 
     def _finished_step(
         self, step: Step, duration_ms: float, results: list[MigrationResult]
@@ -625,8 +638,14 @@ class Runner:
 
     # -- maintenance ---------------------------------------------------------
 
-    def repair(self, accept_checksums: Sequence[str], options: RunOptions) -> Outcome:
-        """Clear the dirty mark and re-record edited files' checksums, both audited."""
+    def repair(
+        self,
+        accept_checksums: Sequence[str],
+        options: RunOptions,
+        accept_downs: Sequence[str] = (),
+    ) -> Outcome:
+        """Clear the dirty mark, re-record edited files' checksums and corrected downs'
+        rollback SQL, all audited."""
         store = self.store
         store.acquire_lock(options.lock_wait_s, self.observer.lock_wait)
         try:
@@ -662,6 +681,8 @@ class Runner:
                     results.append(
                         MigrationResult(name=key, direction="repair", checksum=migration.checksum)
                     )
+                for wanted in accept_downs:
+                    results.append(self._accept_down(wanted, by_name, options))
             state = self.state()
             return Outcome(
                 action=str(Action.REPAIR),
@@ -671,6 +692,28 @@ class Runner:
             )
         finally:
             store.release_lock()
+
+    def _accept_down(
+        self, wanted: str, by_name: dict[str, Migration], options: RunOptions
+    ) -> MigrationResult:
+        """Store the file's current down as ``wanted``'s rollback SQL (see changed_downs)."""
+        key = wanted if wanted.endswith(".sql") else f"{wanted}.sql"
+        migration = by_name.get(key)
+        if migration is None:
+            raise UsageError(f"--accept-down {wanted}: no such file in {self.source.directory}.")
+        if not planning.has_statement(migration.down_sql or ""):
+            raise UsageError(
+                f"--accept-down {wanted}: {key.removesuffix('.sql')}.down.sql has no statement "
+                "to record.",
+                hint="write the rollback SQL in the down file first",
+            )
+        if not self.store.update_rollback_sql(key, migration.down_sql or ""):
+            raise UsageError(
+                f"--accept-down {wanted}: it is not applied, so no rollback SQL is stored; "
+                "its down file is used as it is."
+            )
+        self.store.record("rollback_accepted", migration=key, run_id=options.run_id)
+        return MigrationResult(name=key, direction="accept-down")
 
     def verify(self) -> Outcome:
         state = self.state()
