@@ -211,6 +211,9 @@ def _finish(ctx: Context, reply: Reply) -> NoReturn:
     elif reply.text:
         text = reply.text
         print(scrub(text, ctx.secrets), end="" if text.endswith("\n") else "\n")
+    if not ctx.as_json and outcome.action != "status":  # the report lists them itself
+        for warning in outcome.warnings:  # files ignored, no journal: never in silence
+            print(f"warning: {scrub(warning, ctx.secrets)}", file=sys.stderr)
     raise typer.Exit(reply.exit_code)
 
 

@@ -625,3 +625,14 @@ def test_user_connection_options_reach_the_server(tmp_path: Path, database_url: 
     )
     assert via_env.returncode == 0, via_env.stderr
     assert query(database_url, "SELECT v FROM marks") == [("env",)]
+
+
+def test_migrate_says_which_files_it_ignores(shop: Path, database_url: str) -> None:
+    """A file left out of the journal never runs; migrate says so, not only status."""
+    (shop / "0009_forgotten.sql").write_text("CREATE TABLE forgotten (id int);\n")
+    result = cli("migrate", url=database_url, directory=shop)
+    assert result.returncode == 0, result.stderr
+    assert "warning: 0009_forgotten.sql is not in _journal.json and is ignored." in result.stderr
+    assert "0009_forgotten.sql" not in applied_names(database_url)
+    as_json = cli("migrate", "--json", url=database_url, directory=shop)
+    assert "warning:" not in as_json.stderr  # --json carries them in its "warnings"

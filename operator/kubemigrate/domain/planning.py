@@ -157,7 +157,7 @@ def integrity_error(findings: Sequence[Finding]) -> IntegrityError:
     if FindingKind.OUT_OF_ORDER in kinds:
         hints.append(
             "rename the out-of-order file so it sorts after the newest applied migration "
-            "(e.g. `kubemigrate generate` a new one with its SQL)"
+            "(in a drizzle folder, `kubemigrate generate NAME --sql FILE` makes the next one)"
         )
     lines = "\n".join(f"  - {f}" for f in findings)
     return IntegrityError(

@@ -182,6 +182,29 @@ def test_flyway_with_dotted_versions_and_undo(tmp_path: Path) -> None:
     ]
     assert source.migrations[1].down_sql == "SELECT -12;"
     assert source.migrations[2].down_sql is None
+    assert source.warnings == (
+        "R__repeatable.sql is ignored: Flyway repeatable migrations (R__) are not supported.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("fmt", "names", "ignored"),
+    [
+        ("flyway", ["V1__ok.sql", "v2__low.sql", "V3_one.sql"], ["V3_one.sql", "v2__low.sql"]),
+        ("golang-migrate", ["1_ok.up.sql", "1_ok.down.sql", "2_x.sql"], ["2_x.sql"]),
+        ("dbmate", ["1_ok.sql", "notes.sql"], ["notes.sql"]),
+    ],
+)
+def test_sql_files_a_format_does_not_run_are_warned_about(
+    tmp_path: Path, fmt: str, names: list[str], ignored: list[str]
+) -> None:
+    """Silence would look like success: the file would simply never run."""
+    for name in names:
+        write(tmp_path / name, "-- migrate:up\nSELECT 1;\n")
+    source = sources.load(tmp_path, fmt)
+    assert len(source.migrations) == 1
+    assert [w.split(" is ignored: ")[0] for w in source.warnings] == ignored
+    assert all(f"does not follow {fmt}'s" in w for w in source.warnings)
 
 
 @pytest.mark.parametrize("sub", ["", "db/migrations"])

@@ -27,13 +27,14 @@ def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.split(r"[._]", version))
 
 
-def _golang(directory: Path) -> list[Migration]:
+def _golang(directory: Path, used: set[str]) -> list[Migration]:
     found = []
     for path in directory.glob("*.up.sql"):
         match = _GOLANG.match(path.name)
         if not match:
             continue
         down = path.with_name(path.name.replace(".up.sql", ".down.sql"))
+        used.update((path.name, down.name))
         found.append(
             (
                 _version_key(match["version"]),
@@ -47,13 +48,14 @@ def _golang(directory: Path) -> list[Migration]:
     return [m for _, m in sorted(found, key=lambda item: item[0])]
 
 
-def _flyway(directory: Path) -> list[Migration]:
+def _flyway(directory: Path, used: set[str]) -> list[Migration]:
     found = []
     for path in directory.glob("V*.sql"):
         match = _FLYWAY.match(path.name)
         if not match:
             continue
         undo = directory / f"U{match['version']}__{match['title']}.sql"
+        used.update((path.name, undo.name))
         found.append(
             (
                 _version_key(match["version"]),
@@ -82,12 +84,13 @@ def split_dbmate(name: str, text: str) -> tuple[str, str | None]:
     return text[up.end() : down.start()].strip() + "\n", text[down.end() :].strip() + "\n"
 
 
-def _dbmate(directory: Path) -> list[Migration]:
+def _dbmate(directory: Path, used: set[str]) -> list[Migration]:
     found = []
     for path in directory.glob("*.sql"):
         match = _DBMATE.match(path.name)
         if not match:
             continue
+        used.add(path.name)
         up, down = split_dbmate(path.name, read_text(path))
         found.append(
             (
@@ -107,4 +110,25 @@ def load(directory: Path, fmt: str) -> Source:
         if fmt == "dbmate" and (directory / "db" / "migrations").is_dir()
         else directory
     )
-    return Source(directory=directory, migrations=tuple(_READERS[fmt](root)))
+    used: set[str] = set()
+    migrations = tuple(_READERS[fmt](root, used))
+    ignored = sorted(p.name for p in root.glob("*.sql") if p.name not in used)
+    return Source(
+        directory=directory,
+        migrations=migrations,
+        warnings=tuple(_ignored(name, fmt) for name in ignored),
+    )
+
+
+def _ignored(name: str, fmt: str) -> str:
+    """Why a .sql file in the folder is not run: silence would look like success."""
+    if fmt == "flyway" and name.startswith("R__"):
+        why = "Flyway repeatable migrations (R__) are not supported"
+    else:
+        expected = {
+            "golang-migrate": "NNNN_title.up.sql with NNNN_title.down.sql",
+            "flyway": "V<version>__<description>.sql, with a capital V and two underscores",
+            "dbmate": "<version>_<name>.sql",
+        }[fmt]
+        why = f"its name does not follow {fmt}'s {expected}"
+    return f"{name} is ignored: {why}."
