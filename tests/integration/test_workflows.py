@@ -636,3 +636,16 @@ def test_migrate_says_which_files_it_ignores(shop: Path, database_url: str) -> N
     assert "0009_forgotten.sql" not in applied_names(database_url)
     as_json = cli("migrate", "--json", url=database_url, directory=shop)
     assert "warning:" not in as_json.stderr  # --json carries them in its "warnings"
+
+
+def test_a_database_set_up_before_kubemigrate_is_pointed_to_baseline(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Teams adopting kubemigrate run it on a database their scripts already built."""
+    folder = write_drizzle(tmp_path / "d", numbered(create_table("accounts")))
+    with connect(database_url) as conn:
+        conn.execute("CREATE TABLE accounts (id int)")
+    result = cli("migrate", url=database_url, directory=folder)
+    assert result.returncode == 1, result.stderr
+    assert "(SQLSTATE 42P07)" in result.stderr
+    assert "`kubemigrate baseline --target NAME`" in result.stderr

@@ -104,6 +104,10 @@ def _unquoted(message: str) -> str:
     return " ".join('"'.join(kept).split())  # '"="' has no word in it and stays
 
 
+# duplicate table, object, column, schema, function: what a database that was
+# migrated before kubemigrate tracked it answers to its first migration
+_ALREADY_THERE = ("42P07", "42710", "42701", "42P06", "42723")
+
 # How often (ms) the server checks that a run's client is still there; see _watch_client.
 CLIENT_CHECK_MS = 1000
 
@@ -773,6 +777,13 @@ class PostgresStore:
                 **details,
             )
         hint = self.scrub(diag.message_hint) if diag.message_hint else None
+        if state in _ALREADY_THERE and not hint:
+            hint = (
+                "this migration's changes were rolled back. If the database was set up before "
+                "kubemigrate tracked it (drizzle-kit migrate, another tool, by hand), record "
+                "the migrations it already has with `kubemigrate baseline --target NAME` "
+                "instead of running them again"
+            )
         return MigrationFailed(
             f"{migration}{where}: {primary} (SQLSTATE {state})",
             hint=hint or "fix the statement; this migration's changes were rolled back",
