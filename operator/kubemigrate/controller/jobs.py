@@ -171,7 +171,9 @@ def engine_args(
     if spec.steps is not None:
         args += ["--steps", str(spec.steps)]
     if mode == "run" and spec.confirm is not None:
-        args += ["--confirm", spec.confirm]
+        # reset has no phrase (refused in production whatever it says); in staging the
+        # confirmation is what the CLI's --force is, and reset takes no --confirm
+        args += ["--force"] if action is Action.RESET else ["--confirm", spec.confirm]
     if mode == "run" and spec.dry_run and action in _DRY_RUN_ACTIONS:
         args.append("--dry-run")
     if action in _READ_ONLY_ACTIONS:

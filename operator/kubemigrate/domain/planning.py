@@ -301,7 +301,8 @@ def refuse_reset(environment: Environment, *, force: bool = False) -> None:
     if environment is Environment.STAGING and not force:
         raise SafetyRefusal(
             "reset in staging needs --force.",
-            hint="re-run with --force if you really mean to roll back everything",
+            hint="re-run with --force if you really mean to roll back everything "
+            "(a MigrationRun: set spec.confirm)",
         )
 
 

@@ -156,6 +156,18 @@ def test_plan_mode_is_plan_for_the_action(settings: OperatorSettings) -> None:
     assert "--dry-run" not in args
 
 
+def test_a_confirmed_reset_is_forced_not_given_a_phrase(settings: OperatorSettings) -> None:
+    """``reset`` has no --confirm (the CLI refused the Job's command line); in staging the
+    MigrationRun's confirmation is what --force is on the command line."""
+    args = command(
+        build_job(make_run(action="reset", confirm="yes"), settings, environment="staging")
+    )
+    assert "--force" in args
+    assert "--confirm" not in args
+    plain = command(build_job(make_run(action="reset"), settings, environment="staging"))
+    assert "--force" not in plain
+
+
 def test_plan_of_reset_with_target(settings: OperatorSettings) -> None:
     run = make_run(action="reset")
     args = command(build_job(run, settings, environment="production", mode="plan"))
