@@ -712,13 +712,14 @@ def history(
             extra = f" ({row.duration_ms:.0f} ms)" if row.duration_ms is not None else ""
             batch = f" batch {row.batch}" if row.batch is not None else ""
             err = f" - {row.error}" if row.error else ""
+            run = f" [run {row.run_id}]" if row.run_id else ""
             lines.append(
                 f"  {fmt_time(row.at)} {row.action:<17} {row.migration or '-'}{batch}{extra}"
-                f" by {row.actor}{err}"
+                f" by {row.actor}{run}{err}"
             )
         if not rows:
             lines.append("  (no history yet)")
-        as_data = [{**row.__dict__, "at": row.at.isoformat()} for row in rows]
+        as_data = [row.to_dict() for row in rows]
         return Reply(Outcome(action="history", ok=True), "\n".join(lines) + "\n", json=as_data)
 
     _engine(ctx, "history", body, observe=False, allow_empty=True)

@@ -500,6 +500,9 @@ def test_json_outputs(shop: Path, database_url: str) -> None:
     hist = cli("history", "--json", url=database_url, directory=shop)
     rows = json.loads(hist.stdout)
     assert [r["action"] for r in rows] == ["applied"] * 5 + ["rolled_back"] * 5
+    assert set(rows[0]) == {
+        "at", "action", "migration", "batch", "durationMs", "runId", "actor", "sqlState", "error",
+    }  # fmt: skip
 
 
 def test_history_lists_every_action(tmp_path: Path, database_url: str) -> None:
@@ -510,7 +513,7 @@ def test_history_lists_every_action(tmp_path: Path, database_url: str) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[:2] == ["🕘 Migration History", "================================"]
-    pattern = r"  {time} {action:<17} {name} batch 1 \(\d+ ms\) by \S+@\S+"
+    pattern = r"  {time} {action:<17} {name} batch 1 \(\d+ ms\) by \S+@\S+ \[run [0-9a-f]{{12}}\]"
     expected = [
         ("applied", "0000_a.sql"),
         ("applied", "0001_b.sql"),

@@ -229,6 +229,21 @@ class HistoryRow:
     run_id: str | None
     actor: str | None
     error: str | None
+    sql_state: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``history --json`` form, named like every other JSON output (camelCase)."""
+        return {
+            "at": self.at.isoformat(),
+            "action": self.action,
+            "migration": self.migration,
+            "batch": self.batch,
+            "durationMs": self.duration_ms,
+            "runId": self.run_id,
+            "actor": self.actor,
+            "sqlState": self.sql_state,
+            "error": self.error,
+        }
 
 
 @functools.cache
@@ -442,8 +457,8 @@ class PostgresStore:
         if not self._has_extra_tables():
             return []
         rows = self.conn.execute(
-            f"SELECT at, action, migration_name, batch_number, duration_ms, run_id, actor, error "
-            f"FROM {HISTORY_TABLE} ORDER BY id DESC LIMIT %s",
+            "SELECT at, action, migration_name, batch_number, duration_ms, run_id, actor, error, "
+            f"sql_state FROM {HISTORY_TABLE} ORDER BY id DESC LIMIT %s",
             (limit,),
         ).fetchall()
         return [HistoryRow(*r) for r in reversed(rows)]
