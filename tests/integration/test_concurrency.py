@@ -136,6 +136,8 @@ def test_lock_held_elsewhere_times_out_naming_the_holder(tmp_path: Path, databas
     error = json.loads(as_json.stdout)["error"]
     assert error["reason"] == "LockTimeout"
     assert "blocker-xyz" in error["holder"]
+    # where the database is, even though the run never got the lock (was all zeros)
+    assert json.loads(as_json.stdout)["counts"] == {"total": 1, "applied": 0, "pending": 1}
     assert applied_names(database_url) == []
     assert user_tables(database_url) == set()
     # Once the holder's session is gone, the same command succeeds.

@@ -203,3 +203,17 @@ def test_failure_deep_in_a_long_batch_reports_every_migration_before_it_in_order
     assert outcome["counts"] == {"total": 130, "applied": 117, "pending": 13}
     assert applied_names(database_url) == [name for _, name in expected]
     assert "t117" not in user_tables(database_url)
+
+
+def test_a_deferred_constraint_failing_at_commit_says_so(tmp_path: Path, database_url: str) -> None:
+    drizzle = batch_with(
+        tmp_path,
+        "CREATE TABLE bad_first (id int PRIMARY KEY, parent int REFERENCES bad_first (id) "
+        "DEFERRABLE INITIALLY DEFERRED);" + BREAK + "INSERT INTO bad_first VALUES (1, 42);",
+    )
+    result = migrate(drizzle, database_url)
+    assert result.returncode == 1, output(result)
+    assert "0001_bad.sql at COMMIT (a deferred constraint is checked there):" in result.stderr
+    assert "(SQLSTATE 23503)" in result.stderr
+    assert applied_names(database_url) == ["0000_first.sql"]
+    assert user_tables(database_url) == {"first_ok"}

@@ -11,6 +11,7 @@ import json
 import re
 import sys
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,9 @@ class Generated:
 
 
 def slug(name: str) -> str:
-    cleaned = re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
+    """``Ünïcode naïve café`` -> ``unicode_naive_cafe``: accents dropped, not the letters."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    cleaned = re.sub(r"[^a-z0-9]+", "_", ascii_name.strip().lower()).strip("_")
     if not cleaned:
         raise UsageError(
             f"{name!r} cannot name a migration.", hint="use letters and digits, e.g. add_orders"
@@ -71,10 +74,20 @@ def _read_up(sql_file: Path | None) -> str:
     if sql_file is None:
         return TEMPLATE
     if str(sql_file) == "-":
-        return sys.stdin.read()
-    if not sql_file.is_file():
+        text = sys.stdin.read()
+    elif not sql_file.exists():
         raise UsageError(f"--sql {sql_file}: no such file.")
-    return read_text(sql_file)
+    elif sql_file.is_dir():
+        raise UsageError(f"--sql {sql_file} is a directory; give the SQL file.")
+    else:
+        text = read_text(sql_file)
+    if not text.strip():
+        where = "standard input" if str(sql_file) == "-" else str(sql_file)
+        raise UsageError(
+            f"--sql {sql_file}: {where} is empty, so the migration would do nothing.",
+            hint="pass the SQL, or leave out --sql to get a file to fill in",
+        )
+    return text
 
 
 def _down_for(up: str) -> tuple[str, tuple[str, ...]]:

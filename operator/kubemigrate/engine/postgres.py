@@ -750,8 +750,10 @@ class PostgresStore:
         statement_index: int,
         file_offset: int,
         file_text: str,
+        where: str | None = None,
     ) -> KubemigrateError:
-        """A failed statement as a domain error: file, SQLSTATE, line/column, message."""
+        """A failed statement as a domain error: file, SQLSTATE, line/column, message;
+        ``where`` replaces the statement's place when it failed elsewhere (at COMMIT)."""
         diag = exc.diag
         state = diag.sqlstate or getattr(exc, "sqlstate", None) or ""
         primary = self.scrub(diag.message_primary or str(exc).strip())
@@ -761,7 +763,7 @@ class PostgresStore:
             line = file_text.count("\n", 0, offset) + 1
             column = offset - (file_text.rfind("\n", 0, offset) + 1) + 1
             position = f"line {line}, column {column}"
-        where = f" at {position}" if position else f" in statement {statement_index}"
+        where = where or (f" at {position}" if position else f" in statement {statement_index}")
         details: dict[str, Any] = {
             "migration": migration,
             "sqlState": state or None,

@@ -316,7 +316,11 @@ class Runner:
             return self.preview(action, options)[0]
         store = self.store
         self._running = False
-        store.acquire_lock(options.lock_wait_s, self.observer.lock_wait)
+        try:
+            store.acquire_lock(options.lock_wait_s, self.observer.lock_wait)
+        except KubemigrateError as error:  # the counts still say where the database is
+            error.partial = self._partial(action, None, ())
+            raise
         try:
             store.ensure_tables()
             state = self.state()
@@ -519,6 +523,7 @@ class Runner:
                 statement_index=len(item.statements),
                 file_offset=0,
                 file_text=step.sql,
+                where=" at COMMIT (a deferred constraint is checked there)",
             )
         if failure.index >= len(item.statements):
             return KubemigrateError(
