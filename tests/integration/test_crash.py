@@ -85,8 +85,9 @@ def kill_during_sleep(
     return proc.returncode, stderr
 
 
-def test_sigkill_inside_a_transactional_migration(tmp_path: Path, database_url: str) -> None:
-    drizzle = write_drizzle(
+def sleepy_middle(tmp_path: Path) -> Path:
+    """before (quick), slow (a table, then the sleep), after (quick)."""
+    return write_drizzle(
         tmp_path / "d",
         numbered(
             ("before", "CREATE TABLE before_crash (id int);", "DROP TABLE before_crash;"),
@@ -94,6 +95,10 @@ def test_sigkill_inside_a_transactional_migration(tmp_path: Path, database_url: 
             ("after", "CREATE TABLE after_crash (id int);", "DROP TABLE after_crash;"),
         ),
     )
+
+
+def test_sigkill_inside_a_transactional_migration(tmp_path: Path, database_url: str) -> None:
+    drizzle = sleepy_middle(tmp_path)
     first = run_cli(
         "migrate", "--target", "0000_before", "--dir", str(drizzle), database_url=database_url
     )
@@ -198,14 +203,7 @@ def test_sigkill_inside_a_non_transactional_migration(tmp_path: Path, database_u
 def test_interrupt_inside_a_transactional_migration(
     tmp_path: Path, database_url: str, sig: signal.Signals
 ) -> None:
-    drizzle = write_drizzle(
-        tmp_path / "d",
-        numbered(
-            ("before", "CREATE TABLE before_crash (id int);", "DROP TABLE before_crash;"),
-            ("slow", "CREATE TABLE crash_t (id int);" + BREAK + SLEEP, "DROP TABLE crash_t;"),
-            ("after", "CREATE TABLE after_crash (id int);", "DROP TABLE after_crash;"),
-        ),
-    )
+    drizzle = sleepy_middle(tmp_path)
     code, stderr = kill_during_sleep(database_url, drizzle, sig)
 
     assert code == 130, stderr
