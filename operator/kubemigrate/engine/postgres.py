@@ -595,7 +595,7 @@ class PostgresStore:
         # per step, as it goes out: its statements' cursors, the bookkeeping's, COMMIT's
         sent: list[list[psycopg.Cursor[Any]]] = []
         try:
-            with self.conn.pipeline():
+            with self.conn.pipeline(), self._cancelled_when_interrupted():
                 for step in steps:
                     self.conn.execute(b"BEGIN")
                     cursors: list[psycopg.Cursor[Any]] = []
@@ -631,6 +631,19 @@ class PostgresStore:
             self.rollback_quietly()
             raise StepsInterrupted(self._committed(steps[: len(sent)], run_id) or []) from None
         return [_duration(cursors[-2]) for cursors in sent]
+
+    @contextmanager
+    def _cancelled_when_interrupted(self) -> Iterator[None]:
+        """Cancel the statement running on the server when Ctrl-C or SIGTERM lands while
+        we are not waiting on it (sending, or logging while the server works): psycopg
+        cancels only an interruption of its own wait, and leaving the pipeline waits
+        for everything sent, a 30-minute statement included."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            with suppress(psycopg.Error):
+                self.conn.cancel_safe(timeout=5)
+            raise
 
     def _committed(self, steps: Sequence[StepSql], run_id: str | None) -> list[float] | None:
         """The durations of the leading ``steps`` that committed, asked on a new
