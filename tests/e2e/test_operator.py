@@ -373,3 +373,93 @@ def test_an_image_source_is_copied_in_by_the_init_container(
     body = namespace.wait_phase("from-image", "Succeeded")
     assert [m["name"] for m in body["status"]["migrations"]] == SHOP_FILES
     assert tracked(database_url) == SHOP_FILES
+
+
+# -- a Job that disappears -------------------------------------------------------
+
+
+def slow_source(seconds: int = 60) -> dict[str, Any]:
+    """One migration that holds its transaction open long enough to be interrupted."""
+    return inline(
+        (
+            "0000_slow",
+            f"CREATE TABLE slow (id int);\n--> statement-breakpoint\nSELECT pg_sleep({seconds});",
+            "",
+        )
+    )
+
+
+def in_flight_matches_running(cluster: LocalCluster) -> bool:
+    """The operator's in-flight gauge equals the runs Running in the whole cluster."""
+    runs = json.loads(cluster.kubectl("get", "mr", "-A", "-o", "json").stdout)["items"]
+    running = sum(1 for r in runs if (r.get("status") or {}).get("phase") == "Running")
+    gauge = next(
+        float(line.rsplit(" ", 1)[1])
+        for line in cluster.metrics().splitlines()
+        if line.startswith("kubemigrate_runs_in_flight ")
+    )
+    return gauge == running
+
+
+def assert_lost(ns: Namespace, run: str, database_url: str) -> None:
+    """Failed as JobLost, saying what to check; no second Job; the migration undone."""
+    body = ns.wait_phase(run, "Failed", timeout=60)
+    failed = condition(body, "Failed")
+    assert failed["reason"] == body["status"]["error"]["reason"] == "JobLost"
+    job = body["status"]["jobName"]
+    assert f"Job {job} was deleted before it reported a result" in failed["message"]
+    assert "kubemigrate status" in failed["message"]
+    wait_for(
+        lambda: any(e["reason"] == "JobLost" for e in ns.events(run)),
+        timeout=30,
+        what="the JobLost Event",
+    )
+    assert jobs_of(ns, run) == []  # not created again
+    wait_for(lambda: not ns.items("pods", f"job-name={job}"), timeout=30, what="the pods to go")
+    assert tracked(database_url) == []  # the killed migration rolled back and never ran again
+
+
+def test_a_job_deleted_while_it_runs_fails_the_run_as_lost(
+    cluster: LocalCluster, namespace: Namespace, database_url: str
+) -> None:
+    namespace.secret("db", database_url)
+    namespace.apply(run_yaml("cut", source=slow_source()))
+    wait_for(lambda: bool(jobs_of(namespace, "cut")), timeout=30, what="the Job")
+    job = namespace.get("mr", "cut")["status"]["jobName"]
+    namespace.kubectl("delete", "job", job)
+    assert_lost(namespace, "cut", database_url)
+    wait_for(
+        lambda: in_flight_matches_running(cluster), timeout=30, what="the in-flight gauge to drop"
+    )
+
+
+def test_a_job_deleted_while_the_operator_is_down_is_not_run_again_on_restart(
+    cluster: LocalCluster, namespace: Namespace, database_url: str
+) -> None:
+    namespace.secret("db", database_url)
+    namespace.apply(run_yaml("orphan", source=slow_source()))
+    wait_for(lambda: bool(jobs_of(namespace, "orphan")), timeout=30, what="the Job")
+    job = namespace.get("mr", "orphan")["status"]["jobName"]
+    cluster.parts["operator"].kill()
+    try:
+        namespace.kubectl("delete", "job", job)
+    finally:
+        cluster.start_operator()
+    assert_lost(namespace, "orphan", database_url)
+    wait_for(
+        lambda: in_flight_matches_running(cluster), timeout=30, what="the in-flight gauge to settle"
+    )
+
+
+def test_deleting_a_running_run_takes_it_out_of_the_in_flight_gauge(
+    cluster: LocalCluster, namespace: Namespace, database_url: str
+) -> None:
+    namespace.secret("db", database_url)
+    namespace.apply(run_yaml("dropped", source=slow_source()))
+    wait_for(lambda: bool(jobs_of(namespace, "dropped")), timeout=30, what="the Job")
+    wait_for(lambda: in_flight_matches_running(cluster), timeout=30, what="the run to be in flight")
+    namespace.kubectl("delete", "mr", "dropped", "--wait=true")
+    wait_for(
+        lambda: in_flight_matches_running(cluster), timeout=30, what="the in-flight gauge to drop"
+    )
+    wait_for(lambda: not jobs_of(namespace, "dropped"), timeout=30, what="the Job to be collected")

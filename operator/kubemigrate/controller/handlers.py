@@ -91,9 +91,30 @@ def confirm_changed(body: kopf.Body, memo: Any, old: Any, new: Any, **_: Any) ->
     )
 
 
+@kopf.on.event(*RUNS)
+def run_event(body: kopf.Body, memo: Any, type: str | None, **_: Any) -> None:
+    """Only deletions: a run deleted while Running is no longer in flight.
+
+    An event handler rather than ``on.delete``, which would put a finalizer on every run.
+    """
+    if type == "DELETED":
+        _guarded(
+            "run_deleted",
+            memo,
+            f"forgetting MigrationRun {body.metadata.name}",
+            lambda lc: lc.run_deleted(dict(body)),
+        )
+
+
 @kopf.on.event("batch", "v1", "jobs", labels=JOB_LABELS)
 def job_event(body: kopf.Body, memo: Any, type: str | None, **_: Any) -> None:
     if type == "DELETED":
+        _guarded(
+            "job_deleted",
+            memo,
+            f"reading deleted Job {body.metadata.name}",
+            lambda lc: lc.job_deleted(dict(body)),
+        )
         return
     _guarded(
         "job_event",

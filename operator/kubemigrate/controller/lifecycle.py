@@ -5,11 +5,17 @@ through ``_transition``: one status patch (phase, conditions, timestamps) and on
 Event, so what ``kubectl get``, ``kubectl wait`` and ``kubectl describe`` show
 always agrees. Status is written before the Job is created, so a Job that
 finishes at once can never be overtaken by a stale "Running".
+
+A Running run's Job is created once. When it is gone (deleted by a person, or
+collected before its result was read) the run fails as ``JobLost`` instead of
+getting a second Job: running the action again could apply or undo another batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -24,12 +30,24 @@ from kubemigrate.controller.spec import (
 )
 from kubemigrate.domain.migrations import Action, Environment
 from kubemigrate.domain.outcome import Outcome
-from kubemigrate.domain.status import Phase, Reason, conditions, from_outcome, summary
+from kubemigrate.domain.status import (
+    Phase,
+    Reason,
+    conditions,
+    event_type,
+    from_outcome,
+    summary,
+)
 from kubemigrate.observability.logging import get_logger
 from kubemigrate.observability.metrics import Metrics, database_label
 from kubemigrate.settings import OperatorSettings
 
 _CONFLICT_RETRIES = 5
+_JOB_CREATION_GRACE_S = 30.0
+"""How long after turning Running a run without a Job may still be getting it from
+another operator process (a replica that is handing over), so the resync waits."""
+_READ_ONLY_ACTIONS = frozenset({Action.STATUS, Action.VERIFY, Action.PLAN})
+_DRY_RUN_ACTIONS = frozenset({Action.MIGRATE, Action.ROLLBACK})
 
 
 def _meta(run: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -51,12 +69,60 @@ def _seconds_between(start: str | None, end: str | None) -> float | None:
     return max(0.0, (b - a).total_seconds())
 
 
+def running_since(status: Mapping[str, Any]) -> str | None:
+    """When the run's Running condition last turned True (its Job was asked for then)."""
+    for condition in status.get("conditions") or ():
+        if condition.get("type") == "Running" and condition.get("status") == "True":
+            return str(condition.get("lastTransitionTime") or "") or None
+    return None
+
+
+def read_only(run: Mapping[str, Any], job_name: str) -> bool:
+    """Whether ``job_name`` could not have changed the run's database."""
+    meta, spec = _meta(run), run.get("spec") or {}
+    if job_name == jobs.job_name(str(meta.get("name")), str(meta.get("uid")), mode="plan"):
+        return True
+    action = spec.get("action") or Action.MIGRATE
+    return action in _READ_ONLY_ACTIONS or (bool(spec.get("dryRun")) and action in _DRY_RUN_ACTIONS)
+
+
+def job_lost_message(job_name: str, *, read_only: bool, finished: str | None = None) -> str:
+    """What a person should know when a run's Job vanished without a readable result.
+
+    Only that result could say what the Job did, so the message sends the reader to
+    the database's own record instead of guessing; a Job that only reads changed
+    nothing, and its run can simply be created again.
+    """
+    gone = (
+        f"Job {job_name} finished ({finished}) but was deleted before its result was read"
+        if finished
+        else f"Job {job_name} was deleted before it reported a result"
+    )
+    if read_only:
+        return f"{gone}; it only reads the database, so nothing changed: create the run again"
+    return (
+        f"{gone}, so the run's effect on the database is unknown: check the applied and "
+        "pending counts with a status run (spec.action: status, then kubectl get mr) or "
+        "`kubemigrate status` before creating the run again"
+    )
+
+
+def _owner(job: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    refs = (job.get("metadata") or {}).get("ownerReferences") or ()
+    return next((o for o in refs if o.get("kind") == "MigrationRun"), None)
+
+
 class Lifecycle:
     def __init__(self, kube: Kube, settings: OperatorSettings, metrics: Metrics) -> None:
         self.kube = kube
         self.settings = settings
         self.metrics = metrics
         self._lookups = ThreadPoolExecutor(max_workers=16, thread_name_prefix="lookup")
+        self._flight = threading.Lock()
+        # uids whose Job this process is creating: a retried create may still make it
+        self._launching: set[str] = set()
+        # uid -> when this process began waiting for its Job (time.monotonic())
+        self._waiting: dict[str, float] = {}
 
     # -- helpers ---------------------------------------------------------------
 
@@ -101,6 +167,8 @@ class Lifecycle:
             run = fresh
         else:
             raise Conflict(f"{_meta(run)['name']}: the run kept changing under its status writes")
+        if phase is not Phase.RUNNING:
+            self._stop_waiting(str(_meta(run).get("uid")))
         if old.get("phase") != str(phase) or any(
             c.get("reason") != reason
             for c in old.get("conditions") or ()
@@ -141,9 +209,10 @@ class Lifecycle:
             status["completedAt"] = stamp
         return status
 
-    def _fail_before_job(
+    def _fail_without_result(
         self, run: Mapping[str, Any], reason: str, message: str, action: str
     ) -> None:
+        """Failed with the operator's own reason: no Job ran, or none left a result."""
         applied = self._transition(
             run,
             Phase.FAILED,
@@ -154,8 +223,57 @@ class Lifecycle:
         )
         if applied is None:
             return
-        outcome = results.failed_outcome(action, reason, message)
-        self.metrics.run_finished(str(_meta(run)["namespace"]), self._database(run), outcome, None)
+        self._finished(run, results.failed_outcome(action, reason, message), None)
+
+    def _finished(self, run: Mapping[str, Any], outcome: Outcome, duration: float | None) -> None:
+        self.metrics.run_finished(
+            str(_meta(run)["namespace"]),
+            self._database(run),
+            outcome,
+            duration,
+            action=str((run.get("spec") or {}).get("action") or "migrate"),
+        )
+
+    # -- runs in flight --------------------------------------------------------
+    #
+    # kubemigrate_runs_in_flight is kept here, from the runs this process waits for,
+    # not from run_started/run_finished pairs: a run deleted while Running (its Job
+    # collected with it) never finishes, and a pair count kept it in flight for ever.
+
+    def _publish_in_flight(self) -> None:
+        with self._flight:
+            self.metrics.set_in_flight(len(self._waiting))
+
+    def _start_waiting(self, uid: str) -> None:
+        with self._flight:
+            self._waiting.setdefault(uid, time.monotonic())
+        self._publish_in_flight()
+
+    def _stop_waiting(self, uid: str) -> None:
+        with self._flight:
+            self._waiting.pop(uid, None)
+        self._publish_in_flight()
+
+    def _is_launching(self, uid: str) -> bool:
+        with self._flight:
+            return uid in self._launching
+
+    def run_deleted(self, run: Mapping[str, Any]) -> None:
+        """A deleted run is waited for no more (its Job goes with it, unreported)."""
+        self._stop_waiting(str(_meta(run).get("uid")))
+
+    def settle_in_flight(self, running: Collection[str], listed_at: float) -> None:
+        """Forget the runs a listing begun at ``listed_at`` shows are no longer Running.
+
+        A deletion or a result this process did not see (a missed watch event, another
+        replica's write) would otherwise keep a run in flight. Runs this process began
+        waiting for after the listing started are kept: it could not show them yet.
+        """
+        with self._flight:
+            for uid, since in list(self._waiting.items()):
+                if since < listed_at and uid not in running:
+                    del self._waiting[uid]
+        self._publish_in_flight()
 
     def environment(
         self,
@@ -175,19 +293,27 @@ class Lifecycle:
 
     def start(self, run: Mapping[str, Any]) -> None:
         """Create/resume: everything up to a running Job, or a Failed with the reason."""
-        phase = _status(run).get("phase")
+        status = _status(run)
+        phase = status.get("phase")
         if phase in (Phase.SUCCEEDED, Phase.FAILED, Phase.AWAITING_CONFIRMATION):
+            return
+        if (
+            phase == Phase.RUNNING
+            and status.get("jobName")
+            and not self._is_launching(str(_meta(run).get("uid")))
+        ):
+            self._resume(run, str(status["jobName"]))
             return
         action = str((run.get("spec") or {}).get("action") or "migrate")
         try:
             spec = parse_spec(run.get("spec"))
         except InvalidSpec as exc:
-            self._fail_before_job(run, Reason.INVALID_SPEC, exc.message, action)
+            self._fail_without_result(run, Reason.INVALID_SPEC, exc.message, action)
             return
         labels, secret_exists, configmap_exists = self._look_up(run, spec)
         environment = self.environment(run, spec, labels)
         if spec.action is Action.RESET and environment is Environment.PRODUCTION:
-            self._fail_before_job(
+            self._fail_without_result(
                 run,
                 Reason.REFUSED,
                 "reset is refused in production: it would roll back every migration; "
@@ -242,7 +368,7 @@ class Lifecycle:
         namespace = str(_meta(run)["namespace"])
         secret = spec.database.secret_ref.name
         if not secret_exists:
-            self._fail_before_job(
+            self._fail_without_result(
                 run,
                 Reason.SECRET_NOT_FOUND,
                 f"Secret {namespace}/{secret} not found: create it with the database URL under key "
@@ -254,7 +380,7 @@ class Lifecycle:
             return False
         config_map = spec.source.config_map
         if config_map is not None and not configmap_exists:
-            self._fail_before_job(
+            self._fail_without_result(
                 run,
                 Reason.CONFIGMAP_NOT_FOUND,
                 f"ConfigMap {namespace}/{config_map.name} not found: "
@@ -266,10 +392,25 @@ class Lifecycle:
             return False
         return True
 
+    def _resume(self, run: Mapping[str, Any], job_name: str) -> None:
+        """A run already Running when this process met it: adopt its Job, never make one.
+
+        Its Job was created by an earlier process. If it is gone now (deleted while no
+        operator watched), creating it again would run the action a second time.
+        """
+        job = self.kube.get_job(str(_meta(run)["namespace"]), job_name)
+        if job is None:
+            self._job_gone(run, job_name)
+            return
+        self._start_waiting(str(_meta(run)["uid"]))
+        self._log(run, job_name).info("job adopted")
+        self.job_changed(job)  # it may have finished while no operator watched
+
     def _launch(
         self, run: Mapping[str, Any], environment: Environment, *, mode: jobs.JobMode
     ) -> None:
         meta = _meta(run)
+        uid = str(meta["uid"])
         job = jobs.build_job(run, self.settings, environment=str(environment), mode=mode)
         name = job["metadata"]["name"]
         if mode == "plan":
@@ -282,23 +423,33 @@ class Lifecycle:
             action = (run.get("spec") or {}).get("action", "migrate")
             message = f"Job {name} runs {action} ({environment})"
             reason = Reason.JOB_CREATED
+        # Marked before the run says Running, cleared only once its Job exists: whoever
+        # finds the run Running without a Job and without this mark knows it is gone.
+        # A create that fails leaves the mark, so kopf's retry may still create it.
+        with self._flight:
+            self._launching.add(uid)
         if _status(run).get("jobName") != name or _status(run).get("phase") != Phase.RUNNING:
             updated = self._transition(
                 run, Phase.RUNNING, reason, message, jobName=name, environment=str(environment)
             )
             if updated is None:
+                with self._flight:
+                    self._launching.discard(uid)
                 return  # another handler moved the run on: it owns what happens next
             run = updated
         configmap = jobs.build_inline_configmap(run)
         if configmap is not None:
             self.kube.create_configmap(configmap)
         _, created = self.kube.create_job(job)
+        with self._flight:
+            self._launching.discard(uid)
         if created and mode == "run":
             self.metrics.run_started(
                 str(meta["namespace"]),
                 self._database(run),
                 str((run.get("spec") or {}).get("action", "migrate")),
             )
+        self._start_waiting(uid)
         self._log(run, name).info("job created" if created else "job adopted", mode=mode)
 
     # -- confirmation ----------------------------------------------------------
@@ -333,9 +484,57 @@ class Lifecycle:
         status = _status(run)
         if status.get("phase") != Phase.RUNNING or not status.get("jobName"):
             return
-        job = self.kube.get_job(str(_meta(run)["namespace"]), str(status["jobName"]))
+        job_name = str(status["jobName"])
+        # Asked before the Job is read: a launch that ends in between has made its Job.
+        launching = self._is_launching(str(_meta(run).get("uid")))
+        job = self.kube.get_job(str(_meta(run)["namespace"]), job_name)
         if job is not None:  # finished: record it; stuck: say why (pods change, Jobs don't)
             self.job_changed(job, look_for_stuck_pods=True)
+            return
+        since = _seconds_between(running_since(status), now())
+        if launching or (since is not None and since < _JOB_CREATION_GRACE_S):
+            return
+        self._job_gone(run, job_name)
+
+    def job_deleted(self, job: Mapping[str, Any]) -> None:
+        """A Job was deleted: a run still waiting for it would wait for ever.
+
+        A finished Job whose pods are still there has its result read as usual (a
+        ``ttlSecondsAfterFinished`` of 0 can delete it before its last event is
+        handled); a run that already has its result, or is being deleted itself
+        (which is what took the Job), is left alone.
+        """
+        meta = job.get("metadata") or {}
+        owner = _owner(job)
+        namespace = meta.get("namespace")
+        if owner is None or not namespace:
+            return
+        run = self.kube.get_run(namespace, owner["name"])
+        if run is None or _meta(run).get("uid") != owner.get("uid"):
+            self._stop_waiting(str(owner.get("uid")))
+            return
+        status = _status(run)
+        if status.get("phase") != Phase.RUNNING or status.get("jobName") != meta.get("name"):
+            return
+        state = results.job_state(job)
+        if state.finished and self.kube.job_pods(namespace, str(meta["name"])):
+            self.job_changed(job)
+            return
+        finished = None
+        if state.finished:
+            finished = "Complete" if state.succeeded else state.reason or "Failed"
+        self._job_gone(run, str(meta["name"]), finished=finished)
+
+    def _job_gone(
+        self, run: Mapping[str, Any], job_name: str, *, finished: str | None = None
+    ) -> None:
+        """The run's Job no longer exists and left no result: the run fails, unrepeated."""
+        if _meta(run).get("deletionTimestamp"):
+            self._stop_waiting(str(_meta(run).get("uid")))  # its own deletion took the Job
+            return
+        message = job_lost_message(job_name, read_only=read_only(run, job_name), finished=finished)
+        action = str((run.get("spec") or {}).get("action") or "migrate")
+        self._fail_without_result(run, Reason.JOB_LOST, message, action)
 
     def job_changed(self, job: Mapping[str, Any], *, look_for_stuck_pods: bool = False) -> None:
         """A finished Job's result goes into its run's status, exactly once.
@@ -356,9 +555,7 @@ class Lifecycle:
         )
         if not state.finished and not stuck:
             return  # nothing to report yet: most Job events are of this kind
-        owner = next(
-            (o for o in meta.get("ownerReferences") or () if o.get("kind") == "MigrationRun"), None
-        )
+        owner = _owner(job)
         namespace = meta.get("namespace")
         if owner is None or not namespace:
             return
@@ -405,7 +602,12 @@ class Lifecycle:
         fields = from_outcome(outcome)
         if outcome.ok and state.succeeded:
             applied = self._transition(
-                run, Phase.SUCCEEDED, Reason.SUCCEEDED, summary(outcome), **fields
+                run,
+                Phase.SUCCEEDED,
+                Reason.SUCCEEDED,
+                summary(outcome),
+                event_type=event_type(outcome),
+                **fields,
             )
         else:
             reason = translation.failure_reason(outcome)
@@ -413,7 +615,7 @@ class Lifecycle:
                 run, Phase.FAILED, reason, summary(outcome), event_type="Warning", **fields
             )
         if applied is not None:  # counted once, by whoever recorded the result
-            self.metrics.run_finished(str(namespace), self._database(run), outcome, duration)
+            self._finished(run, outcome, duration)
 
     def _report_stuck(self, run: Mapping[str, Any], namespace: str, job_name: str) -> None:
         """A pod that cannot start (a missing Secret key, an image that cannot be pulled).
@@ -445,9 +647,7 @@ class Lifecycle:
                 run, Phase.SUCCEEDED, Reason.SUCCEEDED, "nothing to roll back", **fields
             )
             if applied is not None:
-                self.metrics.run_finished(
-                    str(_meta(run)["namespace"]), self._database(run), outcome, None
-                )
+                self._finished(run, outcome, None)
             return
         phrase = outcome.confirmation
         meta = _meta(run)

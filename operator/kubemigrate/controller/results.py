@@ -14,6 +14,7 @@ from typing import Any
 
 from kubemigrate.controller.jobs import CONTAINER_NAME
 from kubemigrate.domain.outcome import Outcome
+from kubemigrate.domain.status import said_once
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,15 @@ def outcome_from_pods(pods: Sequence[Mapping[str, Any]]) -> tuple[Outcome | None
 
 
 def failed_outcome(action: str, reason: str, message: str) -> Outcome:
-    """An Outcome for a Job that ended without the engine's own result."""
+    """An Outcome for a Job that ended without the engine's own result.
+
+    ``status.error`` shows the reason beside the message, so the message does not
+    start with it again (the Job's own reason stays when it says more, as
+    ``BackoffLimitExceeded`` does under ``JobFailed``).
+    """
     return Outcome(
-        action=action, ok=False, exitCode=1, error={"reason": reason, "message": message}
+        action=action,
+        ok=False,
+        exitCode=1,
+        error={"reason": reason, "message": said_once(reason, message)},
     )

@@ -6,12 +6,18 @@ nothing a Job event would report. One list of the runs per interval does what a
 kopf timer on every run did, without the finalizer kopf puts on each object it
 times: two more writes per run, and runs that cannot be deleted while the
 operator is down. Rechecks are idempotent (status writes carry the
-resourceVersion), so a standby replica that rechecks too does no harm.
+resourceVersion), so a standby replica that rechecks too does no harm; a run
+whose Job is gone fails only once it has been Running a while without one, so a
+replica does not fail a run whose Job another one is just creating.
+
+The same list corrects the in-flight gauge: a run deleted, or finished, while
+this process missed the event leaves it.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,17 +59,24 @@ class Resync:
     def once(self) -> None:
         """Recheck every Running run in scope; a failure is logged and counted, never fatal."""
         log = get_logger()
+        listed_at = time.monotonic()
+        running: set[str] | None = set()
         for namespace in self.namespaces:
             try:
                 runs = self.kube.list_runs(namespace)
             except Exception as exc:
                 self.lifecycle.metrics.handler_error("recheck_running")
                 log.warning("cannot list MigrationRuns to recheck", error=str(exc))
+                running = None  # an incomplete list cannot tell which runs are gone
                 continue
             for run in runs:
                 if (run.get("status") or {}).get("phase") != Phase.RUNNING:
                     continue
+                if running is not None:
+                    running.add(str((run.get("metadata") or {}).get("uid")))
                 self._recheck(run)
+        if running is not None:
+            self.lifecycle.settle_in_flight(running, listed_at)
 
     def _recheck(self, run: dict[str, Any]) -> None:
         try:

@@ -2,17 +2,47 @@
 
 A Job's pod writes this JSON to its termination message, which Kubernetes caps
 at 4096 bytes; ``to_json`` therefore drops per-migration detail (never the
-counts or the error) until it fits, and says so with ``truncated``.
+counts or the error) until it fits, and says so with ``truncated``. What the
+operator reports from it must not depend on how much detail survived: the
+number of migrations done is written as a field of its own before the list is
+cut, and so are the flags that say whether anything changed (``dryRun``) or
+the files disagree with the database (``drift``, ``dirty``).
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 TERMINATION_MESSAGE_LIMIT = 4096
 FORMAT_VERSION = 1
+
+#: The direction of an action's migrations, for those cut from a truncated list.
+_ACTION_DIRECTION = {
+    "migrate": "up",
+    "rollback": "down",
+    "reset": "down",
+    "baseline": "baseline",
+    "repair": "repair",
+}
+#: Kept by the last-resort shrink: what the operator's status, message and metrics need.
+_ESSENTIALS = (
+    "v",
+    "action",
+    "ok",
+    "exitCode",
+    "batch",
+    "counts",
+    "migrationCount",
+    "drift",
+    "dirty",
+    "confirmation",
+    "dryRun",
+    "durationMs",
+)
 
 
 @dataclass(frozen=True)
@@ -52,10 +82,45 @@ class Outcome:
     """``{reason, message, hint?, migration?, sqlState?, position?, ...}``."""
     warnings: tuple[str, ...] = ()
     truncated: bool = False
+    migrationCount: int | None = None
+    """How many migrations the run did (or would do); written only when ``migrations``
+    had to be cut to fit, so the count survives the cut. Read it as
+    :attr:`migration_count`."""
     durationMs: float | None = None
     """The engine's own run time, lock wait included. The Job's startTime and
     completionTime have whole-second resolution: a duration histogram fed from them
     would put every quick run at 0 s or 1 s."""
+
+    @property
+    def migration_count(self) -> int:
+        """How many migrations the run did (or would do), whether or not all are listed."""
+        return max(self.migrationCount or 0, len(self.migrations))
+
+    def migration_counts(self) -> dict[str, int]:
+        """How many migrations went each way (``up``, ``down``, ``baseline`` ...).
+
+        Those cut from a truncated list went the way of the ones listed (one run
+        goes one way), or, when none is listed, the way of the action.
+        """
+        counts = Counter(m.direction for m in self.migrations)
+        omitted = self.migration_count - len(self.migrations)
+        if omitted:
+            direction = (
+                next(iter(counts)) if len(counts) == 1 else _ACTION_DIRECTION.get(self.action)
+            )
+            if direction is not None:
+                counts[direction] += omitted
+        return dict(counts)
+
+    @property
+    def observed_database(self) -> bool:
+        """Whether the run saw the database's state, so its counts and drift are facts.
+
+        A run that could not connect (or failed before reading the tracking table)
+        reports zero counts; publishing those would claim "nothing pending, no drift"
+        for a database nobody looked at.
+        """
+        return self.ok or self.counts.total > 0 or self.drift or self.dirty
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -64,23 +129,21 @@ class Outcome:
 
     def to_json(self, limit: int | None = None) -> str:
         """Compact JSON; with ``limit``, shrunk (detail first) to fit that many bytes."""
-        text = json.dumps(self.to_dict(), separators=(",", ":"), default=str)
+        text = _dumps(self.to_dict())
         if limit is None or len(text.encode()) <= limit:
             return text
         data = json.loads(text)
         data["truncated"] = True
-        for shrink in (_drop_durations, _drop_migrations, _drop_warnings, _clip_error):
-            shrink(data)
-            text = json.dumps(data, separators=(",", ":"), default=str)
+        if self.migration_count:
+            data["migrationCount"] = self.migration_count
+        for shrink in (_drop_durations, _drop_migrations, _clip_warnings, _clip_error):
+            shrink(data, limit)
+            text = _dumps(data)
             if len(text.encode()) <= limit:
                 return text
         # Last resort: the essentials only, still valid JSON the operator can read.
         error = data.get("error") or {}
-        essentials = {
-            key: data[key]
-            for key in ("v", "action", "ok", "exitCode", "batch", "counts", "durationMs")
-            if key in data
-        }
+        essentials = {key: data[key] for key in _ESSENTIALS if key in data}
         essentials["truncated"] = True
         if error:
             essentials["error"] = {
@@ -89,7 +152,7 @@ class Outcome:
                 .encode()[: limit // 2]
                 .decode(errors="ignore"),
             }
-        return json.dumps(essentials, separators=(",", ":"), default=str)
+        return _dumps(essentials)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Outcome:
@@ -111,24 +174,71 @@ def timed(outcome: Outcome, started: float, ended: float) -> Outcome:
     return replace(outcome, durationMs=round((ended - started) * 1000, 1))
 
 
-def _drop_durations(data: dict[str, Any]) -> None:
+def _dumps(data: dict[str, Any]) -> str:
+    return json.dumps(data, separators=(",", ":"), default=str)
+
+
+def _fits(data: dict[str, Any], limit: int) -> bool:
+    return len(_dumps(data).encode()) <= limit
+
+
+def _drop_durations(data: dict[str, Any], limit: int) -> None:
     for m in data.get("migrations", []):
         m.pop("durationMs", None)
         m.pop("checksum", None)
 
 
-def _drop_migrations(data: dict[str, Any]) -> None:
-    migrations = data.get("migrations", [])
-    while migrations and len(json.dumps(data).encode()) > TERMINATION_MESSAGE_LIMIT:
-        migrations.pop(len(migrations) // 2)
+def _most_that_fit(count: int, fits: Callable[[int], bool]) -> int:
+    """The largest ``n < count`` with ``fits(n)`` (0 when none does), by bisection:
+    one serialisation per step rather than one per entry dropped, which for a batch
+    of a thousand migrations would be a million entries serialised."""
+    low, high = 0, count - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _drop_migrations(data: dict[str, Any], limit: int) -> None:
+    """Keep the first and the last migrations, as many as fit, and drop the middle."""
+    migrations = data.get("migrations") or []
+    if not migrations or _fits(data, limit):
+        return
+
+    def keep(n: int) -> list[Any]:
+        return migrations[: n - n // 2] + migrations[len(migrations) - n // 2 :]
+
+    def fits(n: int) -> bool:
+        return _fits({**data, "migrations": keep(n), "migrationsOmitted": True}, limit)
+
+    data["migrations"] = keep(_most_that_fit(len(migrations), fits))
     data["migrationsOmitted"] = True
 
 
-def _drop_warnings(data: dict[str, Any]) -> None:
-    data.pop("warnings", None)
+def _clip_warnings(data: dict[str, Any], limit: int) -> None:
+    """Keep the first warnings that fit, and say how many more there were."""
+    warnings = data.get("warnings") or []
+    if not warnings or _fits(data, limit):
+        return
+
+    def keep(n: int) -> list[str]:
+        more = len(warnings) - n
+        return [*warnings[:n], f"... and {more} more warning(s), left out to fit {limit} bytes"]
+
+    def fits(n: int) -> bool:
+        return _fits({**data, "warnings": keep(n)}, limit)
+
+    kept = _most_that_fit(len(warnings), fits)
+    if fits(kept):
+        data["warnings"] = keep(kept)
+    else:
+        data.pop("warnings")
 
 
-def _clip_error(data: dict[str, Any]) -> None:
+def _clip_error(data: dict[str, Any], limit: int) -> None:
     error = data.get("error")
     if error:
         for key in ("findings", "completed", "planned", "detail"):

@@ -93,7 +93,12 @@ def conditions(
 
 
 def from_outcome(outcome: Outcome) -> dict[str, Any]:
-    """The status fields a finished Job's result fills in."""
+    """The status fields a finished Job's result fills in.
+
+    A dry run (and a plan, which is one) names no batch: nothing was recorded in
+    it. ``drift`` is written only by a run that saw the database, so a run that
+    could not connect does not claim there is none.
+    """
     status: dict[str, Any] = {
         "applied": outcome.counts.applied,
         "pending": outcome.counts.pending,
@@ -102,8 +107,12 @@ def from_outcome(outcome: Outcome) -> dict[str, Any]:
             {k: v for k, v in m.__dict__.items() if v is not None} for m in outcome.migrations
         ],
     }
-    if outcome.batch is not None:
+    if outcome.batch is not None and not outcome.dryRun:
         status["batch"] = outcome.batch
+    if outcome.observed_database:
+        status["drift"] = outcome.drift
+    if outcome.warnings:
+        status["warnings"] = list(outcome.warnings)
     if outcome.error:
         status["error"] = {
             key: outcome.error[key]
@@ -115,20 +124,100 @@ def from_outcome(outcome: Outcome) -> dict[str, Any]:
     return status
 
 
+def event_type(outcome: Outcome) -> str:
+    """``Warning`` for a failure, and for a success that found drift or a dirty
+    database: a status run succeeds when it reports them, but they block the next
+    migrate, so they should show where people look for trouble."""
+    return "Warning" if not outcome.ok or outcome.drift or outcome.dirty else "Normal"
+
+
+#: What a run did to the migrations it lists, and what a dry run (or plan) would do.
+_DONE = {
+    "migrate": "applied",
+    "rollback": "rolled back",
+    "reset": "rolled back",
+    "baseline": "baselined",
+    "repair": "repaired",
+}
+_WOULD = {
+    "migrate": "would apply",
+    "rollback": "would roll back",
+    "reset": "would roll back",
+    "baseline": "would baseline",
+}
+#: "nothing to <verb>" for a changing run that found no work.
+_NOTHING_TO = {
+    "migrate": "migrate",
+    "rollback": "roll back",
+    "reset": "reset",
+    "baseline": "baseline",
+}
+_NAMES_SHOWN = 5
+
+
 def summary(outcome: Outcome) -> str:
     """A one-line message for the condition and the Event."""
     if not outcome.ok:
-        error = outcome.error or {}
-        return str(error.get("message") or "the run failed")
-    names = [m.name for m in outcome.migrations]
-    if outcome.action in ("migrate", "rollback", "reset", "baseline") and not names:
-        counts = outcome.counts
-        return f"nothing to {outcome.action}: {counts.applied} applied, {counts.pending} pending"
-    if names:
-        verb = {"migrate": "applied", "rollback": "rolled back", "reset": "rolled back"}.get(
-            outcome.action, outcome.action
-        )
+        return failure_message(outcome)
+    return _what_was_done(outcome) + _notes(outcome)
+
+
+def failure_message(outcome: Outcome) -> str:
+    """The error's message, without the reason it may start with: the condition and
+    the Event show the reason beside it (``DeadlineExceeded  DeadlineExceeded: ...``
+    said it twice)."""
+    error = outcome.error or {}
+    return said_once(str(error.get("reason") or ""), str(error.get("message") or "")) or (
+        "the run failed"
+    )
+
+
+def said_once(reason: str, message: str) -> str:
+    """``message`` without leading ``Reason: `` prefixes equal to ``reason`` or repeated.
+
+    ``said_once("DeadlineExceeded", "DeadlineExceeded: DeadlineExceeded: too long")``
+    is ``"too long"``; ``said_once("JobFailed", "BackoffLimitExceeded: gave up")``
+    keeps the Job's own reason, which says more than the condition's.
+    """
+    parts = message.split(": ")
+    kept: list[str] = []
+    while len(parts) > 1 and _is_reason(parts[0]):
+        word = parts.pop(0)
+        if word != reason and word not in kept:
+            kept.append(word)
+    return ": ".join([*kept, *parts]).strip()
+
+
+def _is_reason(word: str) -> bool:
+    return word[:1].isupper() and word.isalnum()
+
+
+def _what_was_done(outcome: Outcome) -> str:
+    action, count = outcome.action, outcome.migration_count
+    counts = f"{outcome.counts.applied} applied, {outcome.counts.pending} pending"
+    if not count:
+        if action in _NOTHING_TO:
+            return f"nothing to {_NOTHING_TO[action]}: {counts}"
+        return f"{action}: {counts}"
+    if outcome.dryRun:
+        verb, batch = _WOULD.get(action, f"would {action}"), ""
+    else:
+        verb = _DONE.get(action, action)
         batch = f" (batch {outcome.batch})" if outcome.batch else ""
-        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-        return f"{verb} {len(names)} migration(s){batch}: {shown}"
-    return f"{outcome.action}: {outcome.counts.applied} applied, {outcome.counts.pending} pending"
+    names = [m.name for m in outcome.migrations[:_NAMES_SHOWN]]
+    more = count - len(names)
+    if not names:  # every name was cut to fit the Job's result; the count was not
+        return f"{verb} {count} migration(s){batch}"
+    shown = ", ".join(names) + (f" and {more} more" if more else "")
+    return f"{verb} {count} migration(s){batch}: {shown}"
+
+
+def _notes(outcome: Outcome) -> str:
+    """Drift, a dirty database or other warnings, which ``kubectl describe`` should show."""
+    if not outcome.warnings:
+        if outcome.drift:
+            return "; schema drift: the files disagree with the applied migrations"
+        return "; the database is dirty" if outcome.dirty else ""
+    label = "schema drift" if outcome.drift else "dirty database" if outcome.dirty else "warning"
+    first, more = outcome.warnings[0], len(outcome.warnings) - 1
+    return f"; {label}: {first}" + (f" (and {more} more in status.warnings)" if more else "")

@@ -25,11 +25,16 @@ Design choices, and why:
 * Dry runs count as runs (they took time and may fail) but never as applied or
   rolled-back migrations, and never as the last success of an action: nothing
   changed in the database.
+* Runs are labelled with the MigrationRun's own action, not the engine's: a
+  ``plan`` runs the engine's migrate in dry-run mode, and its result says
+  ``migrate``; counted as a migrate, it would look like a deployment on the
+  dashboard and in the success rate.
+* Migrations are counted from the result's count, not its list: the list is cut
+  to fit the 4 KiB termination message, the count is not.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import socket
 import threading
@@ -122,16 +127,6 @@ def result_of(outcome: Outcome) -> str:
     return RESULT_FAILED
 
 
-def _observed_database(outcome: Outcome) -> bool:
-    """Whether the run saw the database's state, so its counts and drift are facts.
-
-    A run that could not connect (or failed before reading the tracking table)
-    reports zero counts; publishing those would claim "nothing pending, no drift"
-    for a database nobody looked at.
-    """
-    return outcome.ok or outcome.counts.total > 0 or outcome.drift or outcome.dirty
-
-
 def _check_label(name: str, value: str) -> None:
     if not value:
         raise ValueError(f"metric label {name!r} must not be empty")
@@ -172,7 +167,6 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self._clock = clock
         self._lock = threading.Lock()
-        self._in_flight: collections.Counter[tuple[str, str, str]] = collections.Counter()
         self._success_actions: dict[tuple[str, str], set[str]] = {}
 
         self.runs = Counter(
@@ -242,12 +236,8 @@ class Metrics:
         self.build_info.info({"version": version if version is not None else _package_version()})
 
     def run_started(self, namespace: str, database: str, action: str) -> None:
-        """A run's Job was created (or adopted after a restart).
-
-        Besides counting the run as in flight, this creates its counters at zero
-        so that the first increment is visible to ``increase()`` (see the module
-        docstring).
-        """
+        """A run's Job was created: its counters are created at zero so that the first
+        increment is visible to ``increase()`` (see the module docstring)."""
         _check_label("namespace", namespace)
         _check_label("database", database)
         _check_label("action", action)
@@ -255,9 +245,11 @@ class Metrics:
             self.runs.labels(namespace, database, action, result)
         self.applied.labels(namespace, database)
         self.rollbacks.labels(namespace, database)
-        with self._lock:
-            self._in_flight[namespace, database, action] += 1
-            self.in_flight.set(self._in_flight.total())
+
+    def set_in_flight(self, runs: int) -> None:
+        """How many runs' Jobs this process waits for. The lifecycle keeps that set (a
+        run deleted while Running never finishes, so started/finished pairs drift)."""
+        self.in_flight.set(runs)
 
     def run_finished(
         self,
@@ -265,6 +257,8 @@ class Metrics:
         database: str,
         outcome: Outcome,
         duration_seconds: float | None,
+        *,
+        action: str | None = None,
     ) -> str:
         """Record a finished run from its Job's ``Outcome``; returns the result label.
 
@@ -273,18 +267,16 @@ class Metrics:
         run failed validation, or its Secret is missing), so the histogram only
         ever holds real executions.
 
-        The run leaves the in-flight gauge only if a :meth:`run_started` with the
-        same namespace, database and action is outstanding, so runs that never
-        started (rejected, plan-only, or adopted after an operator restart)
-        cannot pull another run's count down, nor the gauge below zero.
+        ``action`` is the MigrationRun's ``spec.action`` (the engine's, from the
+        outcome, when not given): a ``plan`` run's result says ``migrate``.
 
-        Applied and rolled-back migrations are counted from ``outcome.migrations``;
-        if the termination message had to drop entries to fit its 4 KiB
-        (``outcome.truncated``), the counts are a lower bound.
+        Applied and rolled-back migrations are counted from the outcome's count of
+        them, which survives the cut a large result gets to fit its 4 KiB
+        termination message (``outcome.truncated``); a dry run counts none.
         """
         _check_label("namespace", namespace)
         _check_label("database", database)
-        action = outcome.action
+        action = action or outcome.action
         _check_label("action", action)
         result = result_of(outcome)
 
@@ -293,8 +285,8 @@ class Metrics:
             self.duration.labels(namespace, database, action).observe(max(duration_seconds, 0.0))
 
         if not outcome.dryRun:
-            ups = sum(1 for m in outcome.migrations if m.direction == Direction.UP)
-            downs = sum(1 for m in outcome.migrations if m.direction == Direction.DOWN)
+            done = outcome.migration_counts()
+            ups, downs = done.get(Direction.UP, 0), done.get(Direction.DOWN, 0)
             # Always touch the children: a series at 0 beats a missing one in PromQL.
             self.applied.labels(namespace, database).inc(ups)
             self.rollbacks.labels(namespace, database).inc(downs)
@@ -303,15 +295,10 @@ class Metrics:
                 with self._lock:
                     self._success_actions.setdefault((namespace, database), set()).add(action)
 
-        if _observed_database(outcome):
+        if outcome.observed_database:
             self.pending.labels(namespace, database).set(outcome.counts.pending)
             self.drift.labels(namespace, database).set(1 if outcome.drift or outcome.dirty else 0)
 
-        with self._lock:
-            key = (namespace, database, action)
-            if self._in_flight[key] > 0:
-                self._in_flight[key] -= 1
-            self.in_flight.set(self._in_flight.total())
         return result
 
     def handler_error(self, handler: str) -> None:

@@ -109,3 +109,79 @@ def test_anything_large_stays_within_the_limit_and_parseable(outcome: Outcome) -
     assert data["ok"] is outcome.ok
     if outcome.error:
         assert data["error"]["reason"] == outcome.error["reason"]
+
+
+def test_the_number_of_migrations_survives_the_cut() -> None:
+    outcome = Outcome(
+        action="migrate", ok=True, batch=1, migrations=many(100), counts=Counts(100, 100, 0)
+    )
+    text = outcome.to_json(TERMINATION_MESSAGE_LIMIT)
+    assert len(text.encode()) <= TERMINATION_MESSAGE_LIMIT
+    data = json.loads(text)
+    assert (data["truncated"], data["migrationsOmitted"], data["migrationCount"]) == (
+        True,
+        True,
+        100,
+    )
+    read = Outcome.from_json(text)
+    assert len(read.migrations) < 100
+    assert read.migration_count == 100
+    assert read.migration_counts() == {"up": 100}
+    # the first and the last are kept, so "first names ... and N more" still holds
+    assert read.migrations[0].name == outcome.migrations[0].name
+    assert read.migrations[-1].name == outcome.migrations[-1].name
+
+
+def test_an_untruncated_outcome_counts_its_list() -> None:
+    outcome = Outcome(action="rollback", ok=True, migrations=many(3))
+    assert "migrationCount" not in json.loads(outcome.to_json(TERMINATION_MESSAGE_LIMIT))
+    assert outcome.migration_count == 3
+
+
+def test_migrations_cut_from_the_list_go_the_way_of_the_action() -> None:
+    everything_cut = Outcome(action="rollback", ok=True, migrationCount=40)
+    assert everything_cut.migration_counts() == {"down": 40}
+    assert Outcome(action="status", ok=True).migration_counts() == {}
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_the_last_resort_keeps_what_the_operator_reports_from(dry_run: bool) -> None:
+    outcome = Outcome(
+        action="migrate",
+        ok=True,
+        batch=1,
+        dryRun=dry_run,
+        drift=True,
+        confirmation="rollback-batch-1",
+        migrations=many(60),
+        warnings=("w" * 5000,),
+        counts=Counts(60, 0, 60),
+    )
+    text = outcome.to_json(1024)
+    assert len(text.encode()) <= 1024
+    read = Outcome.from_json(text)
+    assert read.migration_count == 60
+    assert (read.dryRun, read.drift, read.confirmation) == (dry_run, True, "rollback-batch-1")
+    assert read.counts == outcome.counts
+
+
+def test_many_warnings_keep_the_first_and_say_how_many_were_left_out() -> None:
+    warnings = tuple(
+        f"{i:04d}_table.sql: edited: checksum differs from the applied one" for i in range(200)
+    )
+    outcome = Outcome(action="status", ok=True, drift=True, warnings=warnings)
+    text = outcome.to_json(TERMINATION_MESSAGE_LIMIT)
+    assert len(text.encode()) <= TERMINATION_MESSAGE_LIMIT
+    read = Outcome.from_json(text)
+    assert read.drift is True
+    kept = len(read.warnings) - 1
+    assert 0 < kept < 200
+    assert read.warnings[:kept] == warnings[:kept]
+    assert read.warnings[-1].startswith(f"... and {200 - kept} more warning(s)")
+
+
+def test_a_smaller_limit_is_honoured_while_migrations_are_dropped() -> None:
+    """The list used to be cut to the 4 KiB default whatever limit was asked for."""
+    text = Outcome(action="migrate", ok=True, migrations=many(40)).to_json(2048)
+    assert len(text.encode()) <= 2048
+    assert json.loads(text)["migrations"]

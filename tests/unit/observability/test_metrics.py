@@ -15,7 +15,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from kubemigrate.domain.outcome import Counts, MigrationResult, Outcome
+from kubemigrate.domain.outcome import TERMINATION_MESSAGE_LIMIT, Counts, MigrationResult, Outcome
 from kubemigrate.observability.metrics import Metrics, MetricsServer, database_label
 
 NS = "shop"
@@ -99,7 +99,6 @@ def test_the_registry_is_private_to_the_instance() -> None:
 
 def test_a_successful_migrate_run(metrics: Metrics, server: MetricsServer) -> None:
     metrics.run_started(NS, DB, "migrate")
-    assert value(scrape(server), "kubemigrate_runs_in_flight") == 1.0
 
     outcome = Outcome(
         action="migrate",
@@ -130,7 +129,6 @@ def test_a_successful_migrate_run(metrics: Metrics, server: MetricsServer) -> No
         )
         == NOW
     )
-    assert value(samples, "kubemigrate_runs_in_flight") == 0.0
 
     hist = "kubemigrate_migration_duration_seconds"
     labels = {"namespace": NS, "database": DB, "action": "migrate"}
@@ -295,22 +293,14 @@ def test_a_run_without_a_job_is_counted_but_not_timed(
     assert value(samples, "kubemigrate_migration_duration_seconds_count", **labels) is None
 
 
-def test_runs_in_flight_counts_only_runs_that_started(
-    metrics: Metrics, server: MetricsServer
-) -> None:
-    """Rejected runs and Jobs adopted after a restart finish without a matching start."""
+def test_runs_in_flight_is_what_the_lifecycle_sets(metrics: Metrics, server: MetricsServer) -> None:
+    """Starts and finishes do not move it: the lifecycle knows which runs it waits for
+    (tests/unit/controller/test_lost_jobs.py), including runs deleted while Running."""
+    metrics.set_in_flight(2)
     metrics.run_started(NS, DB, "migrate")
-    metrics.run_started(NS, "shop/other-db", "migrate")
-    rejected = Outcome(action="rollback", ok=False, error={"reason": "SecretNotFound"})
-    metrics.run_finished(NS, DB, rejected, duration_seconds=None)
-    adopted = Outcome(action="status", ok=True)
-    metrics.run_finished(NS, DB, adopted, duration_seconds=1.0)
-    assert value(scrape(server), "kubemigrate_runs_in_flight") == 2.0
-
     done = Outcome(action="migrate", ok=True, counts=Counts(total=1, applied=1))
-    for _ in range(2):  # the second finish has no start left: no negative gauge
-        metrics.run_finished(NS, DB, done, duration_seconds=1.0)
-    assert value(scrape(server), "kubemigrate_runs_in_flight") == 1.0
+    metrics.run_finished(NS, DB, done, duration_seconds=1.0)
+    assert value(scrape(server), "kubemigrate_runs_in_flight") == 2.0
 
 
 def test_handler_errors_are_counted_by_handler(metrics: Metrics, server: MetricsServer) -> None:
@@ -377,3 +367,70 @@ def test_stopping_the_server_frees_the_port(metrics: Metrics) -> None:
         assert get(again, "/healthz")[0] == 200
     finally:
         again.stop()
+
+
+def test_a_run_is_labelled_with_the_migration_run_s_own_action(
+    metrics: Metrics, server: MetricsServer
+) -> None:
+    """A plan runs the engine's migrate in dry-run mode; its result says "migrate"."""
+    metrics.run_started(NS, DB, "plan")
+    planned = Outcome(
+        action="migrate",
+        ok=True,
+        batch=1,
+        dryRun=True,
+        migrations=applied("0000_a.sql", "0001_b.sql"),
+        counts=Counts(total=2, applied=0, pending=2),
+    )
+    assert metrics.run_finished(NS, DB, planned, duration_seconds=0.3, action="plan") == (
+        "succeeded"
+    )
+    samples = scrape(server)
+    runs = "kubemigrate_migration_runs_total"
+    labels = {"namespace": NS, "database": DB}
+    assert value(samples, runs, action="plan", result="succeeded", **labels) == 1
+    assert value(samples, runs, action="migrate", result="succeeded", **labels) is None
+    hist = "kubemigrate_migration_duration_seconds_count"
+    assert value(samples, hist, action="plan", **labels) == 1
+    assert value(samples, hist, action="migrate", **labels) is None
+    assert value(samples, "kubemigrate_migrations_applied_total", **labels) == 0
+    assert value(samples, "kubemigrate_pending_migrations", **labels) == 2
+
+
+@pytest.mark.parametrize(
+    ("action", "direction", "counter"),
+    [
+        ("migrate", "up", "kubemigrate_migrations_applied_total"),
+        ("rollback", "down", "kubemigrate_rollbacks_total"),
+    ],
+)
+def test_a_large_batch_is_counted_whole_after_its_result_was_cut_to_fit(
+    metrics: Metrics, server: MetricsServer, action: str, direction: str, counter: str
+) -> None:
+    names = [f"{i:04d}_create_table_number_{i}_with_a_descriptive_name.sql" for i in range(100)]
+    outcome = Outcome(
+        action=action,
+        ok=True,
+        batch=1,
+        migrations=applied(*names, direction=direction),
+        counts=Counts(total=100, applied=100 if direction == "up" else 0),
+    )
+    cut = Outcome.from_json(outcome.to_json(TERMINATION_MESSAGE_LIMIT))
+    assert cut.truncated
+    assert len(cut.migrations) < 100
+    metrics.run_finished(NS, DB, cut, duration_seconds=5.0)
+    assert value(scrape(server), counter, namespace=NS, database=DB) == 100
+
+
+def test_a_status_run_that_finds_drift_raises_the_drift_gauge(
+    metrics: Metrics, server: MetricsServer
+) -> None:
+    found = Outcome(
+        action="status",
+        ok=True,
+        drift=True,
+        counts=Counts(total=5, applied=5),
+        warnings=("0001_add_products.sql: edited: checksum differs",),
+    )
+    assert metrics.run_finished(NS, DB, found, duration_seconds=0.2) == "succeeded"
+    assert value(scrape(server), "kubemigrate_schema_drift", namespace=NS, database=DB) == 1

@@ -1,0 +1,400 @@
+"""What a person sees once a run's Job has finished: its status, condition, Event, metrics.
+
+Each test hands the lifecycle a finished Job whose pod carries the engine's result
+exactly as the Job writes it (``Outcome.to_json`` cut to the 4 KiB termination
+message), then reads back what ``kubectl get/describe`` and a Prometheus scrape
+would show.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from kubemigrate.controller.kube import Kube
+from kubemigrate.controller.lifecycle import Lifecycle
+from kubemigrate.domain.outcome import TERMINATION_MESSAGE_LIMIT, Counts, MigrationResult, Outcome
+from kubemigrate.observability.metrics import Metrics
+from kubemigrate.settings import load_settings
+
+NAMES = [f"{i:04d}_{name}.sql" for i, name in enumerate(("a", "b", "c", "d", "e"))]
+LABELS = {"namespace": "ns", "database": "ns/db"}
+
+
+@dataclass
+class Event:
+    type: str
+    reason: str
+    message: str
+
+
+@dataclass
+class FakeKube:
+    """The adapter's surface the result path uses, backed by one run and one pod."""
+
+    run: dict[str, Any]
+    pods: list[dict[str, Any]]
+    events: list[Event] = field(default_factory=list)
+
+    def get_run(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.run)
+
+    def patch_run_status(
+        self,
+        namespace: str,
+        name: str,
+        status: dict[str, Any],
+        *,
+        resource_version: str | None = None,
+    ) -> dict[str, Any]:
+        self.run = {**self.run, "status": {**self.run["status"], **status}}
+        return copy.deepcopy(self.run)
+
+    def job_pods(self, namespace: str, job_name: str) -> list[dict[str, Any]]:
+        return self.pods
+
+    def post_event(self, run: Any, *, type_: str, reason: str, message: str) -> None:
+        self.events.append(Event(type_, reason, message))
+
+
+@dataclass
+class Seen:
+    """The run after its result was recorded, and the metrics registry."""
+
+    kube: FakeKube
+    metrics: Metrics
+
+    @property
+    def status(self) -> dict[str, Any]:
+        return cast(dict[str, Any], self.kube.run["status"])
+
+    def condition(self, ctype: str) -> dict[str, Any]:
+        return next(c for c in self.status["conditions"] if c["type"] == ctype)
+
+    def sample(self, name: str, **labels: str) -> float | None:
+        return self.metrics.registry.get_sample_value(name, {**LABELS, **labels})
+
+
+def _run(action: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "kubemigrate.io/v1alpha1",
+        "kind": "MigrationRun",
+        "metadata": {"name": "r", "namespace": "ns", "uid": "u1", "generation": 1},
+        "spec": {
+            "action": action,
+            "database": {"secretRef": {"name": "db"}},
+            "source": {"configMap": {"name": "m"}},
+            **spec,
+        },
+        "status": {"phase": "Running", "jobName": "r-job"},
+    }
+
+
+def _job(*, failed: tuple[str, str] | None = None) -> dict[str, Any]:
+    condition = (
+        {"type": "Failed", "status": "True", "reason": failed[0], "message": failed[1]}
+        if failed
+        else {"type": "Complete", "status": "True"}
+    )
+    return {
+        "metadata": {
+            "name": "r-job",
+            "namespace": "ns",
+            "labels": {"kubemigrate.io/mode": "run"},
+            "ownerReferences": [{"kind": "MigrationRun", "name": "r", "uid": "u1"}],
+        },
+        "status": {
+            "conditions": [condition],
+            "startTime": "2026-01-01T00:00:00Z",
+            "completionTime": "2026-01-01T00:00:01Z",
+        },
+    }
+
+
+def _pod(outcome: Outcome) -> dict[str, Any]:
+    """A pod whose container wrote ``outcome`` as the Job's engine does."""
+    terminated = {
+        "exitCode": outcome.exitCode,
+        "message": outcome.to_json(TERMINATION_MESSAGE_LIMIT),
+        "finishedAt": "2026-01-01T00:00:01Z",
+    }
+    return {
+        "status": {"containerStatuses": [{"name": "migrate", "state": {"terminated": terminated}}]}
+    }
+
+
+def _finish(
+    run: dict[str, Any], outcome: Outcome | None, *, failed: tuple[str, str] | None = None
+) -> Seen:
+    kube = FakeKube(run, [_pod(outcome)] if outcome is not None else [])
+    metrics = Metrics(registry=CollectorRegistry())
+    Lifecycle(cast(Kube, kube), load_settings(), metrics).job_changed(_job(failed=failed))
+    return Seen(kube, metrics)
+
+
+def _results(names: list[str], direction: str) -> tuple[MigrationResult, ...]:
+    return tuple(
+        MigrationResult(name=n, direction=direction, checksum="c" * 64, durationMs=3.5)
+        for n in names
+    )
+
+
+# -- plan and dry runs: what would happen, not what did --------------------------------
+
+
+def test_a_plan_says_what_it_would_apply_and_counts_as_a_plan() -> None:
+    # `plan` runs the engine's migrate in dry-run mode: its result says "migrate"
+    result = Outcome(
+        action="migrate",
+        ok=True,
+        batch=1,
+        dryRun=True,
+        migrations=_results(NAMES, "up"),
+        counts=Counts(total=5, applied=0, pending=5),
+        durationMs=120.0,
+    )
+    seen = _finish(_run("plan"), result)
+
+    assert seen.status["phase"] == "Succeeded"
+    message = seen.condition("Complete")["message"]
+    assert message == f"would apply 5 migration(s): {', '.join(NAMES)}"
+    assert "batch" not in seen.status
+    assert [m["name"] for m in seen.status["migrations"]] == NAMES  # as the CRD documents
+    assert [(e.type, e.reason, e.message) for e in seen.kube.events] == [
+        ("Normal", "Succeeded", message)
+    ]
+
+    runs = "kubemigrate_migration_runs_total"
+    assert seen.sample(runs, action="plan", result="succeeded") == 1
+    assert seen.sample(runs, action="migrate", result="succeeded") is None
+    duration = "kubemigrate_migration_duration_seconds_count"
+    assert seen.sample(duration, action="plan") == 1
+    assert seen.sample(duration, action="migrate") is None
+    assert not seen.sample("kubemigrate_migrations_applied_total")
+    assert seen.sample("kubemigrate_last_success_timestamp_seconds", action="plan") is None
+    assert seen.sample("kubemigrate_pending_migrations") == 5  # a plan did read the database
+
+
+def test_a_dry_run_rollback_says_what_it_would_roll_back_and_rolls_back_nothing() -> None:
+    result = Outcome(
+        action="rollback",
+        ok=True,
+        batch=1,
+        dryRun=True,
+        migrations=_results(NAMES[::-1], "down"),
+        counts=Counts(total=5, applied=5, pending=0),
+    )
+    seen = _finish(_run("rollback", dryRun=True), result)
+
+    assert seen.condition("Complete")["message"] == (
+        f"would roll back 5 migration(s): {', '.join(NAMES[::-1])}"
+    )
+    assert "batch" not in seen.status
+    assert not seen.sample("kubemigrate_rollbacks_total")
+    runs = "kubemigrate_migration_runs_total"
+    assert seen.sample(runs, action="rollback", result="succeeded") == 1
+    assert seen.sample("kubemigrate_last_success_timestamp_seconds", action="rollback") is None
+
+
+def test_a_real_migrate_still_reports_its_batch() -> None:
+    result = Outcome(
+        action="migrate",
+        ok=True,
+        batch=4,
+        migrations=_results(NAMES[:2], "up"),
+        counts=Counts(total=5, applied=5, pending=0),
+    )
+    seen = _finish(_run("migrate"), result)
+    assert seen.condition("Complete")["message"] == (
+        f"applied 2 migration(s) (batch 4): {NAMES[0]}, {NAMES[1]}"
+    )
+    assert seen.status["batch"] == 4
+    assert seen.sample("kubemigrate_migrations_applied_total") == 2
+    assert seen.sample("kubemigrate_migration_runs_total", action="migrate", result="succeeded")
+
+
+# -- large batches: the count survives the 4 KiB cut -----------------------------------
+
+
+def _many(n: int) -> list[str]:
+    return [f"{i:04d}_create_table_number_{i}_with_a_descriptive_name.sql" for i in range(n)]
+
+
+def test_a_hundred_applied_migrations_are_reported_as_a_hundred() -> None:
+    names = _many(100)
+    result = Outcome(
+        action="migrate",
+        ok=True,
+        batch=1,
+        migrations=_results(names, "up"),
+        counts=Counts(total=100, applied=100, pending=0),
+    )
+    assert result.to_json(TERMINATION_MESSAGE_LIMIT).count(".sql") < 100  # it is cut
+    seen = _finish(_run("migrate"), result)
+
+    assert seen.condition("Complete")["message"] == (
+        f"applied 100 migration(s) (batch 1): {', '.join(names[:5])} and 95 more"
+    )
+    assert (seen.status["applied"], seen.status["pending"]) == (100, 0)
+    assert seen.sample("kubemigrate_migrations_applied_total") == 100
+
+
+def test_a_hundred_rolled_back_migrations_are_counted_as_a_hundred_rollbacks() -> None:
+    names = _many(100)[::-1]
+    result = Outcome(
+        action="rollback",
+        ok=True,
+        batch=1,
+        migrations=_results(names, "down"),
+        counts=Counts(total=100, applied=0, pending=100),
+    )
+    seen = _finish(_run("rollback"), result)
+
+    assert seen.condition("Complete")["message"] == (
+        f"rolled back 100 migration(s) (batch 1): {', '.join(names[:5])} and 95 more"
+    )
+    assert seen.sample("kubemigrate_rollbacks_total") == 100
+    assert seen.sample("kubemigrate_migrations_applied_total") == 0
+
+
+def test_a_failed_batch_counts_every_migration_it_committed() -> None:
+    names = _many(80)
+    result = Outcome(
+        action="migrate",
+        ok=False,
+        exitCode=1,
+        batch=2,
+        migrations=_results(names, "up"),
+        counts=Counts(total=100, applied=80, pending=20),
+        error={"reason": "MigrationFailed", "message": "0080_x.sql: boom", "sqlState": "42P01"},
+    )
+    seen = _finish(_run("migrate"), result, failed=("PodFailurePolicy", "exit code 1"))
+    assert seen.status["phase"] == "Failed"
+    assert seen.condition("Failed")["reason"] == "MigrationFailed"
+    assert seen.sample("kubemigrate_migrations_applied_total") == 80
+
+
+# -- status: drift and warnings ----------------------------------------------------------
+
+EDITED = "0001_add_products.sql: edited: its checksum differs from the one recorded at apply"
+
+
+def test_a_status_run_shows_drift_and_warnings() -> None:
+    result = Outcome(
+        action="status",
+        ok=True,
+        counts=Counts(total=5, applied=3, pending=2),
+        drift=True,
+        warnings=(EDITED, "0004_x.sql: out-of-order: older than the newest applied"),
+    )
+    seen = _finish(_run("status"), result)
+
+    assert seen.status["phase"] == "Succeeded"
+    assert seen.status["drift"] is True
+    assert seen.status["warnings"] == list(result.warnings)
+    message = seen.condition("Complete")["message"]
+    assert message == (
+        f"status: 3 applied, 2 pending; schema drift: {EDITED} (and 1 more in status.warnings)"
+    )
+    assert [(e.type, e.reason, e.message) for e in seen.kube.events] == [
+        ("Warning", "Succeeded", message)
+    ]
+    assert seen.sample("kubemigrate_schema_drift") == 1
+
+
+def test_a_clean_status_run_says_there_is_no_drift() -> None:
+    result = Outcome(action="status", ok=True, counts=Counts(total=5, applied=5, pending=0))
+    seen = _finish(_run("status"), result)
+    assert seen.status["drift"] is False
+    assert "warnings" not in seen.status
+    assert seen.condition("Complete")["message"] == "status: 5 applied, 0 pending"
+    assert [e.type for e in seen.kube.events] == ["Normal"]
+    assert seen.sample("kubemigrate_schema_drift") == 0
+
+
+def test_a_run_that_never_reached_the_database_claims_no_drift_either_way() -> None:
+    result = Outcome(
+        action="status",
+        ok=False,
+        exitCode=75,
+        error={"reason": "DatabaseUnreachable", "message": "could not connect to the database"},
+    )
+    seen = _finish(_run("status"), result, failed=("PodFailurePolicy", "exit code 75"))
+    assert "drift" not in seen.status
+    assert seen.sample("kubemigrate_schema_drift") is None
+
+
+# -- wording ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("action", "result", "message"),
+    [
+        (
+            "rollback",
+            Outcome(action="rollback", ok=True, counts=Counts(total=5, applied=0, pending=5)),
+            "nothing to roll back: 0 applied, 5 pending",
+        ),
+        (
+            "baseline",
+            Outcome(
+                action="baseline",
+                ok=True,
+                batch=1,
+                migrations=_results(NAMES[:3], "baseline"),
+                counts=Counts(total=5, applied=3, pending=2),
+            ),
+            f"baselined 3 migration(s) (batch 1): {', '.join(NAMES[:3])}",
+        ),
+        (
+            "repair",
+            Outcome(
+                action="repair",
+                ok=True,
+                migrations=_results(NAMES[1:2], "repair"),
+                counts=Counts(total=5, applied=5, pending=0),
+            ),
+            f"repaired 1 migration(s): {NAMES[1]}",
+        ),
+    ],
+    ids=["nothing-to-roll-back", "baselined", "repaired"],
+)
+def test_the_message_reads_as_english(action: str, result: Outcome, message: str) -> None:
+    assert _finish(_run(action), result).condition("Complete")["message"] == message
+
+
+def test_a_job_past_its_deadline_says_so_once() -> None:
+    deadline = ("DeadlineExceeded", "Job was active longer than specified deadline")
+    seen = _finish(_run("migrate"), None, failed=deadline)
+
+    failed = seen.condition("Failed")
+    assert (failed["reason"], failed["message"]) == deadline
+    assert seen.status["error"] == {"reason": deadline[0], "message": deadline[1]}
+    assert [(e.type, e.reason, e.message) for e in seen.kube.events] == [("Warning", *deadline)]
+
+
+def test_the_job_s_own_reason_stays_when_the_condition_s_is_more_general() -> None:
+    seen = _finish(
+        _run("migrate"),
+        None,
+        failed=("BackoffLimitExceeded", "Job has reached the specified backoff limit"),
+    )
+    failed = seen.condition("Failed")
+    assert failed["reason"] == "JobFailed"
+    assert failed["message"] == "BackoffLimitExceeded: Job has reached the specified backoff limit"
+
+
+def test_an_engine_error_does_not_repeat_its_reason_in_the_condition() -> None:
+    result = Outcome(
+        action="migrate",
+        ok=False,
+        exitCode=130,
+        error={"reason": "Interrupted", "message": "Interrupted: the statement was cancelled"},
+    )
+    seen = _finish(_run("migrate"), result, failed=("PodFailurePolicy", "exit code 130"))
+    failed = seen.condition("Failed")
+    assert (failed["reason"], failed["message"]) == ("Interrupted", "the statement was cancelled")
