@@ -32,12 +32,14 @@ def test_json_patch(api: Http, namespace: str) -> None:
         {"op": "test", "path": "/data/a", "value": "1"},
         {"op": "replace", "path": "/data/a", "value": "2"},
         {"op": "remove", "path": "/metadata/finalizers/0"},
-        {"op": "add", "path": "/metadata/labels", "value": {"x~y": "z"}},
+        {"op": "add", "path": "/metadata/labels", "value": {}},
+        {"op": "add", "path": "/metadata/labels/example.com~1team", "value": "z"},
     ]
     reply = api.patch(f"{path}/j", ops, content_type="application/json-patch+json")
     assert reply.status == 200, reply.body
     assert reply.body["data"] == {"a": "2"}
     assert reply.body["metadata"]["finalizers"] == ["b"]
+    assert reply.body["metadata"]["labels"] == {"example.com/team": "z"}  # "~1" is "/"
     failed = api.patch(
         f"{path}/j",
         [{"op": "test", "path": "/data/a", "value": "9"}],

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import yaml
 
-from . import discovery, errors, patching, podlogs, selectors, tables
+from . import discovery, errors, ownership, patching, podlogs, selectors, tables
 from .cluster import Cluster, WriteOptions
 from .errors import ApiError
 from .resources import ResourceType
@@ -358,21 +358,45 @@ class Api:
         if target.subresource:
             raise errors.method_not_allowed("POST")
         body = self._body_object(request, target)
-        outcome = self.cluster.create(target.rtype, body, target.namespace, self._options(request))
+        options = self._options(request)
+        outcome = self.cluster.create(target.rtype, body, target.namespace, options)
+        if not options.dry_run:
+            self._updated(request, target, None, outcome.obj)
         return self._output(request, target.rtype, outcome.obj, 201, outcome.warnings)
 
     def _replace(self, request: Request, target: Target) -> Response:
         assert target.name is not None
         body = self._body_object(request, target)
+        options = self._options(request)
+        old = self.cluster.get(target.rtype, target.namespace, target.name)
         outcome = self.cluster.update(
             target.rtype,
             target.namespace,
             target.name,
             body,
             target.subresource,
-            self._options(request),
+            options,
+            old=old,
         )
+        if outcome.changed and not options.dry_run:
+            self._updated(request, target, old, outcome.obj)
         return self._output(request, target.rtype, outcome.obj, 200, outcome.warnings)
+
+    def _updated(
+        self, request: Request, target: Target, old: JsonDict | None, new: JsonDict
+    ) -> None:
+        """An Update operation's manager takes the fields the write changed."""
+        if target.subresource:
+            return  # status writes are not tracked (see :mod:`.ownership`)
+        rtype = target.rtype
+        name = request.query.get("fieldManager") or ownership.user_agent_manager(
+            request.header("user-agent")
+        )
+        manager = ownership.Manager(name, "Update", rtype.api_version)
+        changed = ownership.changed_fields(old, new, rtype.status_subresource)
+        if changed:
+            owners = self.cluster.field_owners(new["metadata"]["uid"], "")
+            ownership.take(owners, manager, changed)
 
     def _patch(self, request: Request, target: Target) -> Response:
         assert target.name is not None
@@ -405,10 +429,16 @@ class Api:
         outcome = self.cluster.update(
             rtype, target.namespace, target.name, patched, target.subresource, options, old=old
         )
+        if outcome.changed and not options.dry_run:
+            self._updated(request, target, old, outcome.obj)
         return self._output(request, rtype, outcome.obj, 200, outcome.warnings)
 
     def _apply(self, request: Request, target: Target, options: WriteOptions) -> Response:
-        """Server-side apply (approximated: see :func:`.patching.apply_merge`)."""
+        """Server-side apply (approximated: see :func:`.patching.apply_merge`).
+
+        A field another manager owns and this apply would change is a 409 conflict,
+        unless ``force=true`` (see :mod:`.ownership`).
+        """
         assert target.name is not None
         rtype = target.rtype
         manager = request.query.get("fieldManager", "")
@@ -430,21 +460,31 @@ class Api:
         self._check_body(applied, target)
         old = self.cluster.find(rtype, target.namespace, target.name)
         sub = target.subresource or ""
+        applier = ownership.Manager(manager, "Apply")
+        status_sub = rtype.status_subresource and not sub
+        fields = ownership.applied_fields(applied, status_sub)
         if old is None:
             if target.subresource:
                 raise errors.not_found(rtype.plural, rtype.group, target.name)
             outcome = self.cluster.create(rtype, applied, target.namespace, options)
             status = 201
+            owners = ownership.Ownership()
         else:
-            owned = self.cluster.applied.get((old["metadata"]["uid"], manager, sub), set())
-            merged = patching.apply_merge(old, applied, owned)
+            owners = self.cluster.field_owners(old["metadata"]["uid"], sub, create=False)
+            found = ownership.conflicts(owners, applier, old, applied, status_sub)
+            if found and request.query.get("force") != "true":
+                raise ownership.conflict_error(found)
+            if not options.dry_run:
+                ownership.take(owners, applier, [path for _, path in found])
+            released = ownership.released(owners, applier, fields)
+            merged = patching.apply_merge(old, applied, released)
             outcome = self.cluster.update(
                 rtype, target.namespace, target.name, merged, target.subresource, options, old=old
             )
             status = 200
         if not options.dry_run:
-            key = (outcome.obj["metadata"]["uid"], manager, sub)
-            self.cluster.applied[key] = patching.field_paths(applied)
+            owners = self.cluster.field_owners(outcome.obj["metadata"]["uid"], sub)
+            ownership.applied_by(owners, applier, fields)
         return self._output(request, rtype, outcome.obj, status, outcome.warnings)
 
     def _delete_options(

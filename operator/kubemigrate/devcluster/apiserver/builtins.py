@@ -14,7 +14,7 @@ import binascii
 import re
 from typing import Any
 
-from . import errors
+from . import errors, objects
 from .errors import FieldError
 from .resources import ResourceType
 from .store import json_copy
@@ -70,6 +70,38 @@ def pod_spec_errors(spec: Any, path: str, allowed_restart: tuple[str, ...]) -> l
     return found
 
 
+def _job_spec_defaults(spec: JsonDict) -> None:
+    """SetDefaults_Job and the template's SetDefaults_PodSpec (every decode)."""
+    if "backoffLimitPerIndex" not in spec:
+        spec.setdefault("backoffLimit", 6)
+    spec.setdefault("completions", 1)
+    spec.setdefault("parallelism", 1)
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    # SetDefaults_Job: a pod failure policy judges failed Pods only, so by default
+    # a replacement waits until the old Pod has fully failed.
+    failure_policy = spec.get("podFailurePolicy")
+    spec.setdefault("podReplacementPolicy", "Failed" if failure_policy else "TerminatingOrFailed")
+    if isinstance(failure_policy, dict):
+        for rule in failure_policy.get("rules") or []:
+            for pattern in (rule or {}).get("onPodConditions") or []:
+                if isinstance(pattern, dict) and not pattern.get("status"):
+                    pattern["status"] = "True"
+    template_spec = (spec.get("template") or {}).get("spec")
+    if isinstance(template_spec, dict):
+        default_pod_spec(template_spec, restart_policy="")
+        if template_spec.get("restartPolicy") == "":
+            del template_spec["restartPolicy"]
+
+
+def _pod_spec_defaults(spec: JsonDict) -> None:
+    default_pod_spec(spec, restart_policy="Always")
+    spec.setdefault("serviceAccountName", "default")
+    spec.setdefault("enableServiceLinks", True)
+    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    spec.setdefault("priority", 0)
+
+
 def default(rtype: ResourceType, obj: JsonDict) -> None:
     """Apply the real defaults for a kind on create (in place)."""
     key = (rtype.group, rtype.plural)
@@ -80,23 +112,6 @@ def default(rtype: ResourceType, obj: JsonDict) -> None:
         obj["status"] = {"phase": "Active"}
     elif key == ("batch", "jobs"):
         spec = obj.setdefault("spec", {})
-        if "backoffLimitPerIndex" not in spec:
-            spec.setdefault("backoffLimit", 6)
-        spec.setdefault("completions", 1)
-        spec.setdefault("parallelism", 1)
-        spec.setdefault("completionMode", "NonIndexed")
-        spec.setdefault("suspend", False)
-        # SetDefaults_Job: a pod failure policy judges failed Pods only, so by default
-        # a replacement waits until the old Pod has fully failed.
-        failure_policy = spec.get("podFailurePolicy")
-        spec.setdefault(
-            "podReplacementPolicy", "Failed" if failure_policy else "TerminatingOrFailed"
-        )
-        if isinstance(failure_policy, dict):
-            for rule in failure_policy.get("rules") or []:
-                for pattern in (rule or {}).get("onPodConditions") or []:
-                    if isinstance(pattern, dict) and not pattern.get("status"):
-                        pattern["status"] = "True"
         uid = meta["uid"]
         generated = {
             "batch.kubernetes.io/controller-uid": uid,
@@ -113,22 +128,34 @@ def default(rtype: ResourceType, obj: JsonDict) -> None:
             **{k: v for k, v in generated.items() if "job-name" in k},
             **(meta.get("labels") or {}),
         }
-        template_spec = spec.get("template", {}).get("spec")
-        if isinstance(template_spec, dict):
-            default_pod_spec(template_spec, restart_policy="")
-            if template_spec.get("restartPolicy") == "":
-                del template_spec["restartPolicy"]
+        _job_spec_defaults(spec)
         # The real server answers a new Job with ``status: {}`` too: JobStatus is a
         # struct, not a pointer, so Go's omitempty cannot drop it.
         obj["status"] = {}
     elif key == ("", "pods"):
-        spec = obj.setdefault("spec", {})
-        default_pod_spec(spec, restart_policy="Always")
-        spec.setdefault("serviceAccountName", "default")
-        spec.setdefault("enableServiceLinks", True)
-        spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
-        spec.setdefault("priority", 0)
+        _pod_spec_defaults(obj.setdefault("spec", {}))
         obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+
+
+def default_update(rtype: ResourceType, obj: JsonDict) -> None:
+    """The scheme defaults every decode applies, so an update gets them too (in place).
+
+    A write that drops a defaulted field gets it back, as on the real server, where
+    ``remove /spec/backoffLimit`` on a Job changes nothing. Only what ``SetDefaults_*``
+    does is repeated here; what ``PrepareForCreate`` does (a Job's selector, a new
+    object's status) happens on create alone.
+    """
+    key = (rtype.group, rtype.plural)
+    if key == ("", "namespaces"):
+        obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"][
+            "name"
+        ]
+        if not (obj.get("status") or {}).get("phase"):
+            obj.setdefault("status", {})["phase"] = "Active"
+    elif key == ("batch", "jobs") and isinstance(obj.get("spec"), dict):
+        _job_spec_defaults(obj["spec"])
+    elif key == ("", "pods") and isinstance(obj.get("spec"), dict):
+        _pod_spec_defaults(obj["spec"])
 
 
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
@@ -237,6 +264,9 @@ def create_errors(rtype: ResourceType, obj: JsonDict) -> list[FieldError]:
             spec.get("template", {}).get("spec"), "spec.template.spec", ("OnFailure", "Never")
         )
         found += _job_spec_errors(spec)
+        template_meta = (spec.get("template") or {}).get("metadata")
+        if isinstance(template_meta, dict):
+            found += objects.metadata_errors(template_meta, "spec.template.metadata")
         for name in (
             "backoffLimit",
             "completions",

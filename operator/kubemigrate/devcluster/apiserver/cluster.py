@@ -3,7 +3,8 @@
 Verbs here take already-decoded bodies; :mod:`.api` does the HTTP part. Side effects:
 a CRD write (re)registers its resources for discovery and sets its Established and
 NamesAccepted conditions; a CRD delete drops its objects; a new Namespace gets its
-"default" ServiceAccount; every removal wakes the garbage collector (:mod:`.gc`).
+"default" ServiceAccount, and a Pod whose ServiceAccount does not exist is refused
+(403, the ServiceAccount admission plugin); every removal wakes the garbage collector (:mod:`.gc`).
 A write that changes nothing is a no-op with no new resourceVersion and no watch
 event, as in the real server. Every body is first "decoded" (:func:`.builtins.decode`),
 so what a v1 -> internal conversion drops or folds (a Secret's stringData) never
@@ -15,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import builtins, errors, objects, validation
+from . import builtins, errors, objects, ownership, validation
 from .errors import ApiError, FieldError
 from .resources import Catalogue, ResourceType
 from .store import Store, json_copy
@@ -24,6 +25,8 @@ JsonDict = dict[str, Any]
 
 CRD_KEY = ("apiextensions.k8s.io", "customresourcedefinitions")
 NS_KEY = ("", "namespaces")
+POD_KEY = ("", "pods")
+SA_KEY = ("", "serviceaccounts")
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -53,8 +56,8 @@ def _strip_rv(obj: JsonDict) -> JsonDict:
 class Cluster:
     catalogue: Catalogue = field(default_factory=Catalogue.with_builtins)
     store: Store = field(default_factory=Store)
-    # (uid, field manager, subresource) -> field paths it applied last (server-side apply).
-    applied: dict[tuple[str, str, str], set[tuple[str, ...]]] = field(default_factory=dict)
+    # (uid, subresource) -> who owns which fields (server-side apply, see .ownership).
+    owners: dict[tuple[str, str], ownership.Ownership] = field(default_factory=dict)
     wake_collector: Any = None  # set by the collector: a no-argument callable
 
     def __post_init__(self) -> None:
@@ -87,6 +90,15 @@ class Cluster:
         """Objects are stored once per group/plural and served under the asked version."""
         obj["apiVersion"] = rtype.api_version
         return obj
+
+    def field_owners(self, uid: str, subresource: str, create: bool = True) -> ownership.Ownership:
+        """The field managers of an object (a fresh, unrecorded one if none and not create)."""
+        found = self.owners.get((uid, subresource))
+        if found is None:
+            found = ownership.Ownership()
+            if create:
+                self.owners[(uid, subresource)] = found
+        return found
 
     # --- admission -----------------------------------------------------------------
 
@@ -126,13 +138,41 @@ class Cluster:
         if ns is None:
             raise errors.not_found("namespaces", "", namespace)
         if ns["metadata"].get("deletionTimestamp"):
-            raise errors.forbidden_error(
+            error = errors.forbidden_error(
                 rtype.plural,
                 rtype.group,
                 name,
                 f"unable to create new content in namespace {namespace} "
                 "because it is being terminated",
             )
+            error.details["causes"] = [
+                {
+                    "type": "NamespaceTerminating",
+                    "message": f"namespace {namespace} is being terminated",
+                    "field": "metadata.namespace",
+                }
+            ]
+            raise error
+
+    def _check_service_account(self, body: JsonDict, pod: JsonDict) -> None:
+        """The ServiceAccount admission plugin: a Pod's service account must exist.
+
+        The error names the Pod as the request did: its generateName when it had no
+        name, since admission runs before the name is generated.
+        """
+        account = (pod.get("spec") or {}).get("serviceAccountName") or "default"
+        namespace = pod["metadata"]["namespace"]
+        if self.store.peek(SA_KEY, namespace, account) is not None:
+            return
+        asked = body.get("metadata") or {}
+        name = asked.get("name") or asked.get("generateName") or "Unknown"
+        raise errors.forbidden_error(
+            "pods",
+            "",
+            name,
+            f"error looking up service account {namespace}/{account}: "
+            f'serviceaccount "{account}" not found',
+        )
 
     # --- writing -------------------------------------------------------------------
 
@@ -143,10 +183,14 @@ class Cluster:
         builtins.decode(rtype, obj)
         if obj["metadata"].get("name"):
             builtins.default(rtype, obj)
-        obj, warnings = self._admit(rtype, obj, None, options)
         meta = obj["metadata"]
         if rtype.namespaced:
-            self._check_namespace(rtype, meta["namespace"], meta["name"])
+            # Admission (NamespaceLifecycle, ServiceAccount) runs before validation.
+            self._check_namespace(rtype, meta["namespace"], meta.get("name", ""))
+            if (rtype.group, rtype.plural) == POD_KEY:
+                self._check_service_account(body, obj)
+        obj, warnings = self._admit(rtype, obj, None, options)
+        meta = obj["metadata"]
         if self.store.get(rtype.storage_key, meta.get("namespace", ""), meta["name"]) is not None:
             raise errors.already_exists(rtype.plural, rtype.group, meta["name"])
         if (rtype.group, rtype.plural) == CRD_KEY:
@@ -189,7 +233,10 @@ class Cluster:
             )
         new = objects.prepare_update(rtype, old, body, subresource)
         builtins.decode(rtype, new)
+        if subresource is None:
+            builtins.default_update(rtype, new)
         new, warnings = self._admit(rtype, new, old, options)
+        objects.bump_generation(rtype, old, new)
         if (rtype.group, rtype.plural) == CRD_KEY:
             new["status"] = self._crd_status(new)
         if _strip_rv(new) == _strip_rv(old):
@@ -282,8 +329,8 @@ class Cluster:
                 break
             self.catalogue.unregister_crd(name)
         uid = final["metadata"]["uid"]
-        for key in [k for k in self.applied if k[0] == uid]:
-            del self.applied[key]
+        for key in [k for k in self.owners if k[0] == uid]:
+            del self.owners[key]
         self._wake()
         return self._serve(rtype, final)
 

@@ -2,7 +2,8 @@
 
 uid and creationTimestamp are set once on create; resourceVersion is stamped by the
 store on every write; generation starts at 1 and is bumped only when something other
-than metadata (and status, for kinds with a status subresource) changes; generateName
+than metadata (and status, for kinds with a status subresource) changes, compared
+after defaulting (:func:`bump_generation`); generateName
 gets five random characters from the real alphabet; the server-owned fields a client
 sends (uid, creationTimestamp, deletionTimestamp...) are ignored on create and carried
 over from the stored object on update.
@@ -71,34 +72,116 @@ def name_errors(rtype: ResourceType, meta: JsonDict) -> list[FieldError]:
     if not name:
         return [errors.required("metadata.name", "name or generateName is required")]
     if (rtype.group, rtype.plural) in _LABEL_NAMED:
-        if len(name) > 63 or not _LABEL.match(name):
+        if len(name) > 63 or not _LABEL.fullmatch(name):
             return [errors.invalid("metadata.name", name, _LABEL_MSG)]
-    elif len(name) > 253 or not _SUBDOMAIN.match(name):
+    elif len(name) > 253 or not _SUBDOMAIN.fullmatch(name):
         return [errors.invalid("metadata.name", name, _SUBDOMAIN_MSG)]
     return []
 
 
-def metadata_errors(meta: JsonDict) -> list[FieldError]:
-    """Shape checks the real ObjectMeta validation makes on labels and annotations."""
+_QUALIFIED_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+_QUALIFIED = re.compile(f"^{_QUALIFIED_FMT}$")
+_LABEL_VALUE_FMT = f"({_QUALIFIED_FMT})?"
+_LABEL_VALUE = re.compile(f"^{_LABEL_VALUE_FMT}$")
+_QUALIFIED_MSG = (
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with "
+    "an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
+    f"validation is '{_QUALIFIED_FMT}')"
+)
+_LABEL_VALUE_MSG = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
+    "or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "
+    f"'my_value',  or '12345', regex used for validation is '{_LABEL_VALUE_FMT}')"
+)
+TOTAL_ANNOTATION_SIZE_LIMIT = 256 * (1 << 10)  # 256 KiB, keys and values together
+LABEL_VALUE_MAX = 63
+
+
+def qualified_name_messages(value: str) -> list[str]:
+    """``validation.IsQualifiedName``: ``[prefix/]name``, the rule for label keys."""
+    found: list[str] = []
+    parts = value.split("/")
+    if len(parts) == 1:
+        name = parts[0]
+    elif len(parts) == 2:
+        prefix, name = parts
+        if not prefix:
+            found.append("prefix part must be non-empty")
+        else:
+            if len(prefix) > 253:
+                found.append("prefix part must be no more than 253 characters")
+            if not _SUBDOMAIN.fullmatch(prefix):
+                found.append("prefix part " + _SUBDOMAIN_MSG)
+    else:
+        return [
+            "a qualified name "
+            + _QUALIFIED_MSG
+            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+        ]
+    if not name:
+        found.append("name part must be non-empty")
+    elif len(name) > 63:
+        found.append("name part must be no more than 63 characters")
+    if not _QUALIFIED.fullmatch(name):
+        found.append("name part " + _QUALIFIED_MSG)
+    return found
+
+
+def label_value_messages(value: str) -> list[str]:
+    """``validation.IsValidLabelValue``."""
+    found: list[str] = []
+    if len(value) > LABEL_VALUE_MAX:
+        found.append(f"must be no more than {LABEL_VALUE_MAX} characters")
+    if not _LABEL_VALUE.fullmatch(value):
+        found.append(_LABEL_VALUE_MSG)
+    return found
+
+
+def labels_errors(labels: JsonDict, path: str) -> list[FieldError]:
+    """``ValidateLabels``: each key a qualified name, each value a label value.
+
+    Go walks the map in random order; keys are sorted here, so messages are stable.
+    """
+    found: list[FieldError] = []
+    for key in sorted(labels):
+        found += [errors.invalid(path, key, msg) for msg in qualified_name_messages(key)]
+        value = labels[key]
+        if isinstance(value, str):
+            found += [errors.invalid(path, value, msg) for msg in label_value_messages(value)]
+    return found
+
+
+def annotations_errors(annotations: JsonDict, path: str) -> list[FieldError]:
+    """``ValidateAnnotations``: keys are qualified names (any case); 256 KiB in all."""
+    found: list[FieldError] = []
+    for key in sorted(annotations):
+        found += [errors.invalid(path, key, msg) for msg in qualified_name_messages(key.lower())]
+    size = sum(
+        len(k.encode()) + len(v.encode()) for k, v in annotations.items() if isinstance(v, str)
+    )
+    if size > TOTAL_ANNOTATION_SIZE_LIMIT:
+        found.append(errors.too_long(path, TOTAL_ANNOTATION_SIZE_LIMIT))
+    return found
+
+
+def metadata_errors(meta: JsonDict, path: str = "metadata") -> list[FieldError]:
+    """What the real ObjectMeta validation checks of labels and annotations."""
     found: list[FieldError] = []
     for field_name in ("labels", "annotations"):
+        where = f"{path}.{field_name}"
         value = meta.get(field_name)
-        if value is not None and not isinstance(value, dict):
-            found.append(
-                errors.invalid(f"metadata.{field_name}", value, "must be a map of strings")
-            )
+        if value is None:
             continue
-        for key, item in (value or {}).items():
+        if not isinstance(value, dict):
+            found.append(errors.invalid(where, value, "must be a map of strings"))
+            continue
+        for key, item in value.items():
             if not isinstance(item, str):
-                found.append(
-                    errors.invalid(
-                        f"metadata.{field_name}", item, f"value of {key!r} must be a string"
-                    )
-                )
-            elif field_name == "labels" and len(item) > 63:
-                found.append(
-                    errors.invalid("metadata.labels", item, "must be no more than 63 characters")
-                )
+                found.append(errors.invalid(where, item, f"value of {key!r} must be a string"))
+        if field_name == "labels":
+            found += labels_errors(value, where)
+        else:
+            found += annotations_errors(value, where)
     return found
 
 
@@ -167,9 +250,18 @@ def prepare_update(
             obj["status"] = json_copy(old["status"])
         else:
             obj.pop("status", None)
-    if rtype.has_generation and _content(rtype, obj) != _content(rtype, old):
-        meta["generation"] = int(old_meta.get("generation", 1)) + 1
     return obj
+
+
+def bump_generation(rtype: ResourceType, old: JsonDict, new: JsonDict) -> None:
+    """Bump ``metadata.generation`` if the spec changed (in place).
+
+    Called once the new state is defaulted and admitted, as the real server compares
+    after decoding (defaulting) and admission: a write that drops a defaulted field,
+    which defaulting puts back, changes nothing and bumps nothing.
+    """
+    if rtype.has_generation and _content(rtype, new) != _content(rtype, old):
+        new["metadata"]["generation"] = int(old["metadata"].get("generation", 1)) + 1
 
 
 def finalizer_errors(old: JsonDict, new: JsonDict) -> list[FieldError]:

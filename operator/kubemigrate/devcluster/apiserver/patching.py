@@ -9,7 +9,8 @@
   directive and ``$deleteFromPrimitiveList/<field>`` are honoured; ``$setElementOrder``
   and ``$retainKeys`` are ignored. Custom resources refuse it with 415, as the real
   server does, because they have no Go struct tags to merge by.
-- ``application/apply-patch+yaml`` (server-side apply): see :func:`apply_merge`.
+- ``application/apply-patch+yaml`` (server-side apply): see :func:`apply_merge`, and
+  :mod:`.ownership` for field managers and conflicts.
 """
 
 from __future__ import annotations
@@ -230,9 +231,10 @@ def apply_merge(
     """Server-side apply, APPROXIMATED: merge the intent into the live object.
 
     Maps merge recursively; lists replace as a whole, except lists with a known merge
-    key, which merge by it (like associative lists). Fields this manager applied last
-    time but omits now are removed. Ownership is tracked per manager but conflicts
-    between managers are NOT reported: the last applier wins (like ``--force-conflicts``).
+    key, which merge by it (like associative lists). ``previously_owned`` are the
+    fields this manager applied last time, omits now and shares with no other manager:
+    they are removed. Conflicts between managers are found before this is called
+    (see :mod:`.ownership`).
     """
     result = json_copy(live)
     for path in previously_owned - field_paths(applied):

@@ -4,7 +4,8 @@ kubectl asks for Tables and prints the cells it gets, so columns are the server'
 business: a custom resource shows Name plus its CRD's ``additionalPrinterColumns``
 (JSONPath evaluated here; ``date`` columns rendered as an age like the apiextensions
 table convertor; Name and Age when the CRD declares none); built-ins show the columns
-the real server prints for them, or Name and Age.
+the real server prints for them (all of them, ``-o wide`` ones included, with their
+priority: kubectl hides priority > 0 unless asked), or Name and Age.
 """
 
 from __future__ import annotations
@@ -60,9 +61,9 @@ def human_duration(seconds: float) -> str:
 
 
 def age(timestamp: Any) -> str:
-    if not isinstance(timestamp, str) or not timestamp:
+    when = _parse_time(timestamp)
+    if when is None:
         return "<unknown>"
-    when = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
     return human_duration((datetime.datetime.now(datetime.UTC) - when).total_seconds())
 
 
@@ -70,7 +71,11 @@ Column = tuple[JsonDict, Callable[[JsonDict], Any]]
 
 
 def _col(
-    name: str, type_: str, fn: Callable[[JsonDict], Any], description: str = "", priority: int = 0
+    name: str,
+    type_: str,
+    fn: Callable[[JsonDict], Any],
+    description: str = "",
+    priority: int = 0,
 ) -> Column:
     return (
         {
@@ -109,16 +114,193 @@ def _pod_ready(obj: JsonDict) -> str:
     return f"{ready}/{len(obj.get('spec', {}).get('containers') or [])}"
 
 
+def _pod_readiness_gates(obj: JsonDict) -> str:
+    gates = [g.get("conditionType") for g in obj.get("spec", {}).get("readinessGates") or []]
+    if not gates:
+        return "<none>"
+    conditions = obj.get("status", {}).get("conditions") or []
+    met = sum(1 for c in conditions if c.get("type") in gates and c.get("status") == "True")
+    return f"{met}/{len(gates)}"
+
+
 def _job_completions(obj: JsonDict) -> str:
-    succeeded = obj.get("status", {}).get("succeeded", 0)
-    return f"{succeeded}/{obj.get('spec', {}).get('completions', 1)}"
+    """printJob: ``succeeded/completions``, or ``n/1 of parallelism`` with no completions."""
+    spec, succeeded = obj.get("spec") or {}, (obj.get("status") or {}).get("succeeded", 0)
+    if spec.get("completions") is not None:
+        return f"{succeeded}/{spec['completions']}"
+    parallelism = int(spec.get("parallelism") or 0)
+    return f"{succeeded}/1 of {parallelism}" if parallelism > 1 else f"{succeeded}/1"
+
+
+def _has_condition(obj: JsonDict, kind: str) -> bool:
+    return any(
+        c.get("type") == kind and c.get("status") == "True"
+        for c in (obj.get("status") or {}).get("conditions") or []
+    )
 
 
 def _job_status(obj: JsonDict) -> str:
-    for cond in obj.get("status", {}).get("conditions") or []:
-        if cond.get("status") == "True" and cond.get("type") in ("Complete", "Failed", "Suspended"):
-            return str(cond["type"])
+    """printJob's Status column, in its order of precedence."""
+    if _has_condition(obj, "Complete"):
+        return "Complete"
+    if _has_condition(obj, "Failed"):
+        return "Failed"
+    if obj["metadata"].get("deletionTimestamp"):
+        return "Terminating"
+    for kind in ("Suspended", "FailureTarget", "SuccessCriteriaMet"):
+        if _has_condition(obj, kind):
+            return kind
     return "Running"
+
+
+def _parse_time(value: Any) -> datetime.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _job_duration(obj: JsonDict) -> str:
+    """Start to completion; start to now while running (or failed: no completionTime)."""
+    status = obj.get("status") or {}
+    start = _parse_time(status.get("startTime"))
+    if start is None:
+        return ""
+    end = _parse_time(status.get("completionTime")) or datetime.datetime.now(datetime.UTC)
+    return human_duration((end - start).total_seconds())
+
+
+def _containers(obj: JsonDict, key: str) -> str:
+    template = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return ",".join(str(c.get(key, "")) for c in template.get("containers") or [])
+
+
+def format_label_selector(selector: Any) -> str:
+    """metav1.FormatLabelSelector: requirements sorted by key; ``<none>`` when empty."""
+    if not isinstance(selector, dict):
+        return "<none>"
+    parts: list[tuple[str, str]] = [
+        (str(k), f"{k}={v}") for k, v in (selector.get("matchLabels") or {}).items()
+    ]
+    for expr in selector.get("matchExpressions") or []:
+        key, op = str(expr.get("key", "")), expr.get("operator")
+        values = ",".join(sorted(str(v) for v in expr.get("values") or []))
+        if op == "In":
+            parts.append((key, f"{key} in ({values})"))
+        elif op == "NotIn":
+            parts.append((key, f"{key} notin ({values})"))
+        elif op == "Exists":
+            parts.append((key, key))
+        elif op == "DoesNotExist":
+            parts.append((key, f"!{key}"))
+    text = ",".join(p for _, p in sorted(parts, key=lambda item: item[0]))
+    return text or "<none>"
+
+
+# --- Events (printEvent): core/v1 and events.k8s.io/v1 field names both read ---------
+
+
+def _event_first(obj: JsonDict) -> str:
+    first = obj.get("firstTimestamp") or obj.get("deprecatedFirstTimestamp")
+    return age(first) if first else age(obj.get("eventTime"))
+
+
+def _event_last(obj: JsonDict) -> str:
+    series = obj.get("series")
+    if isinstance(series, dict):
+        return age(series.get("lastObservedTime"))
+    last = obj.get("lastTimestamp") or obj.get("deprecatedLastTimestamp")
+    return age(last) if last else _event_first(obj)
+
+
+def _event_count(obj: JsonDict) -> int:
+    series = obj.get("series")
+    if isinstance(series, dict):
+        return int(series.get("count") or 0)
+    return int(obj.get("count") or obj.get("deprecatedCount") or 0) or 1
+
+
+def _event_object(obj: JsonDict) -> JsonDict:
+    found = obj.get("involvedObject") or obj.get("regarding") or {}
+    return found if isinstance(found, dict) else {}
+
+
+def _event_target(obj: JsonDict) -> str:
+    involved = _event_object(obj)
+    kind = str(involved.get("kind") or "").lower()
+    return f"{kind}/{involved['name']}" if involved.get("name") else kind
+
+
+def _event_source(obj: JsonDict) -> str:
+    source = obj.get("source") or obj.get("deprecatedSource") or {}
+    component = source.get("component") or obj.get("reportingController") or ""
+    instance = source.get("host") or obj.get("reportingInstance") or ""
+    return f"{component}, {instance}" if instance else str(component)
+
+
+_EVENT_COLUMNS: list[Column] = [
+    _col(
+        "Last Seen",
+        "string",
+        _event_last,
+        "The time at which the most recent occurrence of this event was recorded.",
+    ),
+    _col("Type", "string", lambda o: o.get("type", ""), "Type of this event (Normal, Warning)"),
+    _col(
+        "Reason",
+        "string",
+        lambda o: o.get("reason", ""),
+        "This should be a short, machine understandable string that gives the reason for "
+        "the transition into the object's current status.",
+    ),
+    _col("Object", "string", _event_target, "The object that this event is about."),
+    _col(
+        "Subobject",
+        "string",
+        lambda o: _event_object(o).get("fieldPath", ""),
+        "If referring to a piece of an object instead of an entire object, this string "
+        "should contain a valid JSON/Go field access statement.",
+        priority=1,
+    ),
+    _col(
+        "Source",
+        "string",
+        _event_source,
+        "The component reporting this event.",
+        priority=1,
+    ),
+    _col(
+        "Message",
+        "string",
+        lambda o: str(o.get("message") or o.get("note") or "").strip(),
+        "A human-readable description of the status of this operation.",
+    ),
+    _col(
+        "First Seen",
+        "string",
+        _event_first,
+        "The time at which the event was first recorded.",
+        priority=1,
+    ),
+    _col("Count", "string", _event_count, "The number of times this event has occurred.", 1),
+    (
+        {
+            "name": "Name",
+            "type": "string",
+            "format": "name",
+            "description": "Name must be unique within a namespace.",
+            "priority": 1,
+        },
+        lambda o: o["metadata"]["name"],
+    ),
+]
+
+
+def _created_at(obj: JsonDict) -> str:
+    """The default table convertor's Created At: the RFC 3339 timestamp itself."""
+    return str(obj["metadata"].get("creationTimestamp") or "")
 
 
 _BUILTIN_COLUMNS: dict[tuple[str, str], list[Column]] = {
@@ -155,16 +337,61 @@ _BUILTIN_COLUMNS: dict[tuple[str, str], list[Column]] = {
             ),
         ),
         _AGE,
+        _col("IP", "string", lambda o: o.get("status", {}).get("podIP") or "<none>", "", 1),
+        _col("Node", "string", lambda o: o.get("spec", {}).get("nodeName") or "<none>", "", 1),
+        _col(
+            "Nominated Node",
+            "string",
+            lambda o: o.get("status", {}).get("nominatedNodeName") or "<none>",
+            "",
+            1,
+        ),
+        _col("Readiness Gates", "string", _pod_readiness_gates, "", 1),
     ],
     ("batch", "jobs"): [
         _NAME,
-        _col("Status", "string", _job_status),
+        _col("Status", "string", _job_status, "Status of the job."),
         _col(
             "Completions",
             "string",
             _job_completions,
+            "The number of pods which reached phase Succeeded.",
         ),
+        _col("Duration", "string", _job_duration, "Time required to complete the job."),
         _AGE,
+        _col(
+            "Containers",
+            "string",
+            lambda o: _containers(o, "name"),
+            "Names of each container in the template.",
+            priority=1,
+        ),
+        _col(
+            "Images",
+            "string",
+            lambda o: _containers(o, "image"),
+            "Images referenced by each container in the template.",
+            priority=1,
+        ),
+        _col(
+            "Selector",
+            "string",
+            lambda o: format_label_selector((o.get("spec") or {}).get("selector")),
+            "A label query over pods that should match the pod count.",
+            priority=1,
+        ),
+    ],
+    ("", "events"): _EVENT_COLUMNS,
+    ("events.k8s.io", "events"): _EVENT_COLUMNS,
+    ("", "serviceaccounts"): [
+        _NAME,
+        _col("Secrets", "string", lambda o: len(o.get("secrets") or [])),
+        _AGE,
+    ],
+    # Served by the default table convertor, as the real apiextensions-apiserver does.
+    ("apiextensions.k8s.io", "customresourcedefinitions"): [
+        _NAME,
+        _col("Created At", "date", _created_at, "CreationTimestamp"),
     ],
     ("coordination.k8s.io", "leases"): [
         _NAME,

@@ -5,7 +5,12 @@ relies on after it creates a Job: the Job controller (Pods from the template,
 ``backoffLimit``, ``podFailurePolicy``, deadlines, TTL, Job status and conditions, see
 :mod:`.controller`) and the kubelet (each container's ``command`` run on this host with
 its env, volumes and termination message, Pod status written back, see
-:mod:`.runtime`). Start it with :class:`KubeletProcess`, or from a shell with
+:mod:`.runtime`), with the default scheduler's one decision that matters on one node:
+a Pod whose node selector or required node affinity the node does not match stays
+Pending, Unschedulable (:mod:`.scheduling`). Both record Events as client-go does
+(:mod:`.events`): ``SuccessfulCreate``, ``FailedCreate`` (a Pod the API refused, e.g.
+for a missing ServiceAccount), ``Completed``, ``FailedScheduling``... Start it with
+:class:`KubeletProcess`, or from a shell with
 ``python -m kubemigrate.devcluster.kubelet --kubeconfig PATH``.
 """
 

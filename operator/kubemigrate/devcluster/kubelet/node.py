@@ -14,6 +14,14 @@ Two halves share one event loop and two watch caches (informers):
   :class:`.runtime.PodWorker`; a Pod deleted, or marked for deletion, has its
   processes stopped.
 
+A Pod the API refuses to create (403 for a missing ServiceAccount...) is what the
+real pod control reports: a ``FailedCreate`` Warning on the Job, no Pod, the Job's
+``active`` not counting it, and the sync retried with exponential back-off (1 s
+doubling to 60 s, the controller's rate limit). A Pod whose node selector or node
+affinity this node does not match is never started: it is left Pending with
+``PodScheduled=False``/``Unschedulable`` and a ``FailedScheduling`` event, as the
+default scheduler leaves it when no node fits (:mod:`.scheduling`).
+
 Watches resume from the last resourceVersion and relist on 410 Gone or any error.
 
 Restarts: a Pod found running (a container ``running`` or ``terminated``) that no
@@ -38,8 +46,9 @@ from pathlib import Path
 from typing import Any
 
 from ..priority import release
-from . import controller, podstatus
+from . import controller, podstatus, scheduling
 from .client import ApiError, Client, resource_path
+from .events import EventRecorder
 from .runtime import PODS_CGROUP, PodWorker, RuntimeSettings, kill_leftovers, now
 
 JsonDict = dict[str, Any]
@@ -49,6 +58,9 @@ log = logging.getLogger(__name__)
 
 WATCH_TIMEOUT = 290.0
 ERROR_DELAY = 1.0
+# The Job controller's rate limit on a failing sync (DefaultJobApiBackOff, MaxJobApiBackOff).
+API_BACKOFF = 1.0
+API_BACKOFF_MAX = 60.0
 GONE_KEPT = 4096  # deleted uids an informer remembers (see Informer.gone)
 
 
@@ -208,6 +220,14 @@ def _job_of(pod: JsonDict) -> str | None:
     return None
 
 
+def _has_cause(status: Any, kind: str) -> bool:
+    """Whether an API error's Status lists a cause of this type."""
+    if not isinstance(status, dict):
+        return False
+    causes = (status.get("details") or {}).get("causes") or []
+    return any(isinstance(c, dict) and c.get("type") == kind for c in causes)
+
+
 def _was_started(pod: JsonDict) -> bool:
     status = pod.get("status") or {}
     if status.get("phase") == "Running":
@@ -227,6 +247,11 @@ class Node:
         self.queue = WorkQueue()
         self.pods: dict[str, PodWorker] = {}  # uid -> worker, while it runs
         self.finished: set[str] = set()  # uids this process ran to the end
+        self.unschedulable: set[str] = set()  # uids left Pending by the "scheduler"
+        self.node_labels = scheduling.node_labels(settings.runtime.node_name)
+        self.job_events = EventRecorder(client, "job-controller")
+        self.scheduler_events = EventRecorder(client, scheduling.SCHEDULER_NAME)
+        self._create_failures: dict[Key, int] = {}  # Job key -> failed syncs in a row
         self._tasks: set[asyncio.Task[Any]] = set()
         scopes: list[str | None] = list(settings.namespaces) or [None]
         self.job_informers = [
@@ -281,6 +306,9 @@ class Node:
         tasks = [w.task for w in running if w.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=self.settings.runtime.max_grace + 5)
+        for recorder in (self.job_events, self.scheduler_events):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(recorder.flush(), timeout=2.0)
         for task in list(self._tasks):
             task.cancel()
         release(PODS_CGROUP)
@@ -317,6 +345,12 @@ class Node:
             return
         if meta.get("deletionTimestamp"):
             self._spawn(self._mark(pod, self._never_started(pod)))
+        elif not node and not scheduling.fits(
+            pod, self.settings.runtime.node_name, self.node_labels
+        ):
+            if uid not in self.unschedulable:
+                self.unschedulable.add(uid)
+                self._spawn(self._unschedulable(pod))
         elif _was_started(pod):
             self._spawn(self._mark(pod, podstatus.lost(pod, now())))
         else:
@@ -330,6 +364,26 @@ class Node:
             )
             self.pods[uid] = worker
             worker.start()
+
+    async def _unschedulable(self, pod: JsonDict) -> None:
+        """What the default scheduler does with a Pod no node fits: Pending, and says why."""
+        meta = pod["metadata"]
+        message = scheduling.NODE_AFFINITY_MESSAGE
+        body = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"]},
+            "status": scheduling.unschedulable_status(pod, now(), message),
+        }
+        with contextlib.suppress(ApiError):
+            await self.client.request(
+                "PUT",
+                resource_path("v1", "pods", meta["namespace"], meta["name"]) + "/status",
+                body=body,
+            )
+            self.scheduler_events.record(
+                {"apiVersion": "v1", "kind": "Pod", **pod}, "Warning", "FailedScheduling", message
+            )
 
     def _pod_done(self, worker: PodWorker) -> None:
         self.pods.pop(worker.uid, None)
@@ -418,6 +472,7 @@ class Node:
         plan = controller.reconcile(
             job, pods, datetime.datetime.now(datetime.UTC), self.settings.controller
         )
+        job = {"apiVersion": "batch/v1", "kind": "Job", **job}
         for pod_name in plan.delete:
             with contextlib.suppress(ApiError):
                 await self.client.request(
@@ -425,11 +480,17 @@ class Node:
                     resource_path("v1", "pods", namespace, pod_name),
                     body={"propagationPolicy": "Background"},
                 )
-        for _ in range(plan.create):
-            created = await self.client.request(
-                "POST", resource_path("v1", "pods", namespace), body=controller.new_pod(job)
-            )
-            self._informer(self.pod_informers, namespace).remember(created)
+                self.job_events.record(
+                    job, "Normal", "SuccessfulDelete", f"Deleted pod: {pod_name}"
+                )
+        failed_creates = await self._create_pods(job, plan.create)
+        status = plan.status
+        if failed_creates:
+            # The Pods that could not be created are not active (manageJob's active--).
+            status = dict(status)
+            status["active"] = int(status.get("active") or 0) - failed_creates
+            if not status["active"]:
+                del status["active"]
         current = job.get("status") or {}
         if plan.record is not None:
             job = await self._write_status(job, plan.record)
@@ -437,8 +498,9 @@ class Node:
         by_name = {p["metadata"]["name"]: p for p in pods}
         for pod_name in plan.remove_finalizers:
             await self._remove_finalizer(by_name[pod_name])
-        if plan.status != current:
-            job = await self._write_status(job, plan.status)
+        if status != current:
+            job = await self._write_status(job, status)
+            self._finished_event(job, current, status)
         if plan.delete_job:
             with contextlib.suppress(ApiError):
                 await self.client.request(
@@ -449,7 +511,63 @@ class Node:
                         "preconditions": {"uid": job["metadata"]["uid"]},
                     },
                 )
+        key = (namespace, name)
+        if failed_creates:
+            # The sync failed: the controller's queue retries it with exponential back-off.
+            failures = self._create_failures.get(key, 0) + 1
+            self._create_failures[key] = failures
+            delay = float(min(API_BACKOFF * 2.0 ** (failures - 1), API_BACKOFF_MAX))
+            return delay if plan.requeue_after is None else min(delay, plan.requeue_after)
+        self._create_failures.pop(key, None)
         return plan.requeue_after
+
+    async def _create_pods(self, job: JsonDict, count: int) -> int:
+        """Create ``count`` Pods for the Job; returns how many the API refused.
+
+        A refusal is what the real pod control reports: a ``FailedCreate`` Warning on
+        the Job with the API's message (a missing ServiceAccount, a terminating
+        namespace, a quota...), no Pod, and a sync that is retried later.
+        """
+        namespace = job["metadata"]["namespace"]
+        failed = 0
+        for _ in range(count):
+            try:
+                created = await self.client.request(
+                    "POST", resource_path("v1", "pods", namespace), body=controller.new_pod(job)
+                )
+            except ApiError as exc:
+                if exc.code >= 500:
+                    raise
+                message = exc.body.get("message", "") if isinstance(exc.body, dict) else ""
+                terminating = _has_cause(exc.body, "NamespaceTerminating")
+                if not terminating:
+                    self.job_events.record(
+                        job, "Warning", "FailedCreate", f"Error creating: {message or exc}"
+                    )
+                failed += 1
+                continue
+            self._informer(self.pod_informers, namespace).remember(created)
+            self.job_events.record(
+                job, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}"
+            )
+        return failed
+
+    def _finished_event(self, job: JsonDict, before: JsonDict, after: JsonDict) -> None:
+        """The event the Job controller records when a Job finishes."""
+        job = {"apiVersion": "batch/v1", "kind": "Job", **job}
+        if controller.condition_true(after, "Complete") and not controller.condition_true(
+            before, "Complete"
+        ):
+            self.job_events.record(job, "Normal", "Completed", "Job completed")
+        failed = controller.find_condition(after, "Failed")
+        if (
+            failed is not None
+            and failed.get("status") == "True"
+            and not controller.condition_true(before, "Failed")
+        ):
+            self.job_events.record(
+                job, "Warning", str(failed.get("reason", "")), str(failed.get("message", ""))
+            )
 
     async def _write_status(self, job: JsonDict, status: JsonDict) -> JsonDict:
         meta = job["metadata"]
