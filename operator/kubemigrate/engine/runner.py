@@ -327,27 +327,15 @@ class Runner:
             plan: Plan | None = None
             results: list[MigrationResult] = []
             try:
-                if state.dirty:
-                    raise dirty_error(state.dirty)
-                if action is Action.RESET:
-                    planning.refuse_reset(options.environment, force=options.force)
-                plan = self._plan(action, state, options)
-                planning.enforce_safety(
-                    plan, options.environment, confirm=options.confirm, force=options.force
-                )
-                prepared = (
-                    []
-                    if action is Action.BASELINE
-                    else [prepare(step, store.server_version_num) for step in plan.steps]
-                )
-                planned = plan
+                plan, prepared = self._checked_plan(action, state, options)
                 self._running = True
                 if action is Action.BASELINE:
                     self.observer.plan_ready(plan)
                     results = self._baseline(plan, options)
                 else:
+                    ready = plan
                     self._execute(
-                        prepared, options, results, first=lambda: self.observer.plan_ready(planned)
+                        prepared, options, results, first=lambda: self.observer.plan_ready(ready)
                     )
             except KubemigrateError as error:
                 error.partial = self._partial(action, plan, results)
@@ -357,6 +345,25 @@ class Runner:
             return self._outcome(action, plan, self.state(), results)
         finally:
             store.release_lock()
+
+    def _checked_plan(
+        self, action: Action, state: StoreState, options: RunOptions
+    ) -> tuple[Plan, list[PreparedStep]]:
+        """The plan, once everything that can refuse it has had its say: a dirty mark,
+        the safety rules, and every file's SQL (parsed whole, so a bad file 900 cannot
+        leave 899 applied). Nothing has run yet."""
+        if state.dirty:
+            raise dirty_error(state.dirty)
+        if action is Action.RESET:
+            planning.refuse_reset(options.environment, force=options.force)
+        plan = self._plan(action, state, options)
+        planning.enforce_safety(
+            plan, options.environment, confirm=options.confirm, force=options.force
+        )
+        if action is Action.BASELINE:
+            return plan, []
+        version = self.store.server_version_num
+        return plan, [prepare(step, version) for step in plan.steps]
 
     def _interrupted(
         self,
