@@ -496,7 +496,7 @@ def status(
             counts=runner.counts(state),
             drift=bool(rep.findings),
             dirty=bool(rep.dirty),
-            warnings=tuple(rep.warning_lines()) + runner.source.warnings,
+            warnings=(*rep.warning_lines(), *rep.warnings),  # the report's own, source's too
         )
         code = ExitCode.PENDING if fail_on_pending and rep.pending else ExitCode.OK
         return Reply(outcome, rep.text(), int(code), json=rep.to_dict())
@@ -630,6 +630,14 @@ def repair(
             "--accept-down", help="Store this applied migration's current .down.sql for rollback."
         ),
     ] = None,
+    accept_renames: Annotated[
+        bool,
+        typer.Option(
+            "--accept-renames",
+            help="Record applied migrations whose files were renamed (same SQL) under the new "
+            "names, as after `drizzle-kit up`.",
+        ),
+    ] = False,
     lock_wait: LockWait = 60.0,
     lock_timeout: LockTimeout = None,
     statement_timeout: StatementTimeout = None,
@@ -642,10 +650,15 @@ def repair(
 
     def body(runner: Any) -> Reply:
         options = _options(lock_wait_s=lock_wait, run_id=run_id)
-        outcome = runner.repair(accept_checksum or [], options, accept_down or [])
+        outcome = runner.repair(
+            accept_checksum or [], options, accept_down or [], accept_renames=accept_renames
+        )
         if not outcome.migrations:
             return Reply(outcome, "Nothing to repair: no dirty mark, no checksum to accept.", 0)
-        done = {"accept-down": "new rollback SQL recorded"}
+        done = {
+            "accept-down": "new rollback SQL recorded",
+            "renamed": "recorded under its new file name (the history keeps the old one)",
+        }
         lines = [
             f"  - {m.name}: "
             + done.get(m.direction, "new checksum recorded" if m.checksum else "dirty mark cleared")

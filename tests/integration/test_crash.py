@@ -97,6 +97,26 @@ def sleepy_middle(tmp_path: Path) -> Path:
     )
 
 
+def sleepy_index(tmp_path: Path) -> Path:
+    """items (quick), an index built CONCURRENTLY then the sleep (outside a transaction),
+    later (quick)."""
+    return write_drizzle(
+        tmp_path / "d",
+        numbered(
+            ("items", "CREATE TABLE items (id int, sku text);", "DROP TABLE items;"),
+            (
+                "items_sku_idx",
+                "-- kubemigrate:no-transaction\n"
+                "CREATE INDEX CONCURRENTLY IF NOT EXISTS items_sku_idx ON items (sku);"
+                + BREAK
+                + SLEEP,
+                "-- kubemigrate:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS items_sku_idx;",
+            ),
+            ("later", "CREATE TABLE later (id int);", "DROP TABLE later;"),
+        ),
+    )
+
+
 def test_sigkill_inside_a_transactional_migration(tmp_path: Path, database_url: str) -> None:
     drizzle = sleepy_middle(tmp_path)
     first = run_cli(
@@ -130,21 +150,7 @@ def test_sigkill_inside_a_transactional_migration(tmp_path: Path, database_url: 
 
 
 def test_sigkill_inside_a_non_transactional_migration(tmp_path: Path, database_url: str) -> None:
-    drizzle = write_drizzle(
-        tmp_path / "d",
-        numbered(
-            ("items", "CREATE TABLE items (id int, sku text);", "DROP TABLE items;"),
-            (
-                "items_sku_idx",
-                "-- kubemigrate:no-transaction\n"
-                "CREATE INDEX CONCURRENTLY IF NOT EXISTS items_sku_idx ON items (sku);"
-                + BREAK
-                + SLEEP,
-                "-- kubemigrate:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS items_sku_idx;",
-            ),
-            ("later", "CREATE TABLE later (id int);", "DROP TABLE later;"),
-        ),
-    )
+    drizzle = sleepy_index(tmp_path)
     first = run_cli(
         "migrate", "--target", "0000_items", "--dir", str(drizzle), database_url=database_url
     )
@@ -207,7 +213,10 @@ def test_interrupt_inside_a_transactional_migration(
     code, stderr = kill_during_sleep(database_url, drizzle, sig)
 
     assert code == 130, stderr
-    assert "error: Interrupted: the statement in progress was cancelled" in stderr
+    assert (
+        "error: Interrupted in 0001_slow.sql: its transaction was rolled back and nothing after "
+        "it ran." in stderr
+    )
     assert "done before it, and kept (batch 1): 0000_before.sql" in stderr
     assert "Traceback" not in stderr
     assert "bug" not in stderr
@@ -223,3 +232,19 @@ def test_interrupt_inside_a_transactional_migration(
     rerun = run_cli("migrate", "--lock-wait", "0", "--dir", str(drizzle), database_url=database_url)
     assert rerun.returncode == 0, output(rerun)
     assert applied_names(database_url) == ["0000_before.sql", "0001_slow.sql", "0002_after.sql"]
+
+
+def test_sigterm_inside_a_non_transactional_migration(tmp_path: Path, database_url: str) -> None:
+    drizzle = sleepy_index(tmp_path)
+    code, stderr = kill_during_sleep(database_url, drizzle, signal.SIGTERM)
+    assert code == 130, stderr
+    assert (
+        "error: Interrupted in 0001_items_sku_idx.sql, which runs outside a transaction, at "
+        "statement 2 of 2: the statements before it stay applied and the database is marked "
+        "dirty." in stderr
+    )
+    assert "done before it, and kept (batch 1): 0000_items.sql" in stderr
+    assert applied_names(database_url) == ["0000_items.sql"]
+    assert index_state(database_url, "items_sku_idx") is True
+    refused = run_cli("migrate", "--dir", str(drizzle), database_url=database_url)
+    assert refused.returncode == 4, output(refused)

@@ -36,7 +36,9 @@ MIGRATIONS = FIXTURE / "drizzle"
 # (one transaction, its own hash table) is what the comparison is against.
 NPM_PACKAGES = {"drizzle-orm": "0.45.4", "pg": "8.23.1"}
 
-# drizzle-orm's migrator, as a drizzle user's deploy script would call it.
+# drizzle-orm's migrator, as a drizzle user's deploy script would call it. The
+# ``{ client }`` form works in 0.45 and 1.0; 1.0 no longer takes a bare Pool (it reads
+# one as a connection config and connects to localhost:5432 instead).
 MIGRATOR_JS = """\
 const { drizzle } = require("drizzle-orm/node-postgres");
 const { migrate } = require("drizzle-orm/node-postgres/migrator");
@@ -45,7 +47,7 @@ const { Pool } = require("pg");
 (async () => {
   const pool = new Pool({ connectionString: process.argv[2] });
   try {
-    await migrate(drizzle(pool), { migrationsFolder: process.argv[3] });
+    await migrate(drizzle({ client: pool }), { migrationsFolder: process.argv[3] });
   } finally {
     await pool.end();
   }
@@ -70,26 +72,27 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _npm_cache() -> Path:
+def _npm_cache(packages: dict[str, str] = NPM_PACKAGES) -> Path:
     """Where the pinned npm packages live: a user cache outside the git tree, reused."""
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    tag = "-".join(f"{name}-{version}" for name, version in sorted(NPM_PACKAGES.items()))
+    tag = "-".join(f"{name}-{version}" for name, version in sorted(packages.items()))
     return base / "kubemigrate" / "npm" / tag
 
 
-@pytest.fixture(scope="module")
-def drizzle_migrator() -> Path:
-    """Install drizzle-orm + pg (pinned) once, and return the migrator script's path.
+def install_migrator(packages: dict[str, str]) -> Path:
+    """Install ``packages`` (pinned) once, and return the migrator script's path.
 
     The script sits in the install prefix so that node resolves ``require`` there.
+    drizzle-orm 1.0 keeps the entry points (``drizzle-orm/node-postgres`` and
+    ``drizzle-orm/node-postgres/migrator``), so one script serves both versions.
     """
-    prefix = _npm_cache()
+    prefix = _npm_cache(packages)
     prefix.mkdir(parents=True, exist_ok=True)
     installed = all(
-        _installed_version(prefix, name) == version for name, version in NPM_PACKAGES.items()
+        _installed_version(prefix, name) == version for name, version in packages.items()
     )
     if not installed:
-        specs = [f"{name}@{version}" for name, version in NPM_PACKAGES.items()]
+        specs = [f"{name}@{version}" for name, version in packages.items()]
         result = subprocess.run(
             ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(prefix), *specs],
             capture_output=True,
@@ -100,6 +103,12 @@ def drizzle_migrator() -> Path:
     script = prefix / "drizzle-migrate.cjs"
     script.write_text(MIGRATOR_JS)
     return script
+
+
+@pytest.fixture(scope="module")
+def drizzle_migrator() -> Path:
+    """drizzle-orm + pg as pinned above, and the migrator script."""
+    return install_migrator(NPM_PACKAGES)
 
 
 def _installed_version(prefix: Path, package: str) -> str | None:

@@ -143,8 +143,16 @@ def test_a_wrong_down_is_corrected_with_repair_accept_down(
 
     (drizzle / "0000_a.down.sql").write_text("DROP TABLE a;\n")
     status = cli(drizzle, database_url, "status")
-    assert "  - 0000_a.sql: its .down.sql differs from the rollback SQL stored" in status.stdout
+    assert "  - 0000_a.sql: 0000_a.down.sql differs from the rollback SQL stored" in status.stdout
+    assert "to use the file instead, run `kubemigrate repair --accept-down 0000_a`" in (
+        status.stdout
+    )
     assert cli(drizzle, database_url, "rollback").returncode == 1  # still the stored SQL
+    # the Job's result (what a status MigrationRun shows) carries the warning too
+    result_file = tmp_path / "result.json"
+    assert cli(drizzle, database_url, "status", "--result-file", str(result_file)).returncode == 0
+    warnings = json.loads(result_file.read_text())["warnings"]
+    assert any(w.startswith("0000_a.sql: 0000_a.down.sql differs") for w in warnings), warnings
 
     repaired = cli(drizzle, database_url, "repair", "--accept-down", "0000_a")
     assert repaired.returncode == 0, output(repaired)

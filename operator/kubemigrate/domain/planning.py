@@ -78,11 +78,28 @@ def changed_downs(available: Sequence[Migration], applied: Sequence[AppliedMigra
     ]
 
 
+def down_file(name: str) -> str:
+    """Where ``name``'s down SQL lives: ``NNNN_x.down.sql``, or ``<folder>/down.sql`` in
+    drizzle-kit 1.0's layout (whose migrations are named after their folders)."""
+    tag = name.removesuffix(".sql")
+    return f"{tag}/down.sql" if re.match(r"\d{14}_", tag) else f"{tag}.down.sql"
+
+
 def accept_down_hint(name: str) -> str:
     tag = name.removesuffix(".sql")
     return (
-        f"a rollback runs the SQL stored when the migration was applied: correct {tag}.down.sql, "
-        f"record it with `kubemigrate repair --accept-down {tag}`, then roll back again"
+        f"a rollback runs the SQL stored when the migration was applied: correct "
+        f"{down_file(name)}, record it with `kubemigrate repair --accept-down {tag}`, then "
+        "roll back again"
+    )
+
+
+def changed_down_warning(name: str) -> str:
+    tag = name.removesuffix(".sql")
+    return (
+        f"{name}: {down_file(name)} differs from the rollback SQL stored when it was applied, "
+        f"which is what a rollback runs; to use the file instead, run `kubemigrate repair "
+        f"--accept-down {tag}`"
     )
 
 
@@ -90,6 +107,41 @@ class FindingKind(StrEnum):
     EDITED = "edited"
     MISSING = "missing"
     OUT_OF_ORDER = "out_of_order"
+    RENAMED = "renamed"
+
+
+# drizzle-kit 0.x's NNNN_ and 1.0's YYYYMMDDHHMMSS_ prefixes: what a rename changes
+_NUMBER_PREFIX = re.compile(r"^(?:\d{14}|\d{4})_")
+
+
+def _title(name: str) -> str:
+    return _NUMBER_PREFIX.sub("", name.removesuffix(".sql"))
+
+
+def renamed(
+    available: Sequence[Migration], applied: Sequence[AppliedMigration]
+) -> list[tuple[str, str]]:
+    """(applied name, file name) pairs: an applied migration whose file is gone, and a
+    pending file with the same SQL (checksum) and the same title under a new number.
+
+    ``drizzle-kit up`` (0.x to 1.0) moves ``0003_add_x.sql`` into
+    ``20240101120000_add_x/migration.sql`` byte for byte; without this every applied
+    migration would read as missing and its file as pending, to be run again.
+    """
+    names = {m.name for m in available}
+    applied_names = {row.name for row in applied}
+    free = [m for m in available if m.name not in applied_names]
+    pairs = []
+    for row in applied:
+        if row.name in names or not row.checksum:
+            continue
+        same = [
+            m for m in free if m.checksum == row.checksum and _title(m.name) == _title(row.name)
+        ]
+        if len(same) == 1:
+            pairs.append((row.name, same[0].name))
+            free.remove(same[0])
+    return pairs
 
 
 @dataclass(frozen=True)
@@ -113,10 +165,19 @@ def check_integrity(
     applied one: typically a branch merged after a later migration went out.
     """
     by_name = {m.name: m for m in available}
+    moves = dict(renamed(available, applied))
     findings: list[Finding] = []
     for row in applied:
         migration = by_name.get(row.name)
-        if migration is None:
+        if row.name in moves:
+            findings.append(
+                Finding(
+                    FindingKind.RENAMED,
+                    row.name,
+                    f"applied, and its SQL is now {moves[row.name]} (same checksum)",
+                )
+            )
+        elif migration is None:
             findings.append(Finding(FindingKind.MISSING, row.name, "applied, but its file is gone"))
         elif row.checksum and row.checksum != migration.checksum:
             findings.append(
@@ -132,7 +193,7 @@ def check_integrity(
     if positions:
         newest = available[max(positions)].name
         for migration in available[: max(positions)]:
-            if migration.name not in applied_names:
+            if migration.name not in applied_names and migration.name not in moves.values():
                 findings.append(
                     Finding(
                         FindingKind.OUT_OF_ORDER,
@@ -151,6 +212,11 @@ def integrity_error(findings: Sequence[Finding]) -> IntegrityError:
         hints.append(
             "restore the applied file, or record its new checksum with "
             "`kubemigrate repair --accept-checksum NAME` if the edit is harmless"
+        )
+    if FindingKind.RENAMED in kinds:
+        hints.append(
+            "record the new names with `kubemigrate repair --accept-renames` (the SQL is the "
+            "same, so nothing runs again)"
         )
     if FindingKind.MISSING in kinds:
         hints.append("restore the missing file (applied migrations must stay in the directory)")

@@ -1,5 +1,8 @@
 """``kubemigrate generate``: the next migration file, its inferred down file, its journal entry.
 
+In a drizzle-kit 1.0 folder (one ``<timestamp>_name/`` per migration, no journal) it
+writes the next folder instead: ``migration.sql`` and ``down.sql``, no snapshot.
+
 The down file is written from the up SQL where every statement has a safe
 inverse; whatever cannot be inverted is listed at the top of the down file and in
 the command's output, so nobody learns it during an incident.
@@ -17,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from kubemigrate.domain.errors import SourceError, UsageError
-from kubemigrate.engine.sources import drizzle, read_text
+from kubemigrate.engine.sources import drizzle, drizzle_folders, read_text
 
 TEMPLATE = (
     "-- Write the migration's SQL here; separate statements with a line\n"
@@ -29,7 +32,8 @@ TEMPLATE = (
 class Generated:
     up: Path
     down: Path
-    journal: Path
+    journal: Path | None
+    """None in a drizzle-kit 1.0 folder, which has no journal."""
     uninvertible: tuple[str, ...]
     existing: tuple[str, ...] = ()
     """Tags of the files already in a folder that had no journal, now listed in it."""
@@ -42,7 +46,7 @@ class Generated:
                 f"📝 Created {self.journal} from the {count} existing migration "
                 f"file{'s' if count != 1 else ''}, in file name order"
             )
-        else:
+        elif self.journal is not None:
             out.append(f"📝 Updated {self.journal}")
         if self.uninvertible:
             out.append("⚠️  Not inverted automatically (write these in the down file by hand):")
@@ -53,7 +57,7 @@ class Generated:
         return {
             "up": str(self.up),
             "down": str(self.down),
-            "journal": str(self.journal),
+            "journal": str(self.journal) if self.journal is not None else None,
             "uninvertible": list(self.uninvertible),
             "existing": list(self.existing),
         }
@@ -127,10 +131,43 @@ def _journal_of_files(tags: list[str], now: int) -> dict[str, Any]:
     return {"version": "7", "dialect": "postgresql", "entries": entries}
 
 
+def _down_text(up: str) -> tuple[str, tuple[str, ...]]:
+    if up == TEMPLATE:
+        return "-- Write the SQL that undoes the up migration here\n", ()
+    return _down_for(up)
+
+
+def _generate_folder(directory: Path, name: str, up: str, now: int) -> Generated:
+    """The next ``<timestamp>_name/`` folder of a drizzle-kit 1.0 layout.
+
+    The timestamp is drizzle-kit's: now in UTC, but at least a second after the
+    newest folder, so the new one sorts last. No ``snapshot.json`` is written: it
+    is drizzle-kit's own format, and drizzle-kit 1.0 (``generate``, ``check``) and
+    drizzle-orm's migrator accept a folder without one, as for a ``--custom`` one
+    whose SQL drizzle-kit does not model.
+    """
+    times = [
+        t
+        for f in drizzle_folders.migration_folders(directory)
+        if (t := drizzle_folders.folder_time(f)) is not None
+    ]
+    folder = directory / drizzle_folders.folder_name(max([now, *(t + 1000 for t in times)]), name)
+    if folder.exists():
+        raise SourceError(f"{folder} already exists.", hint="wait a second and run generate again")
+    down, uninvertible = _down_text(up)
+    folder.mkdir()
+    up_path, down_path = folder / drizzle_folders.UP_FILE, folder / drizzle_folders.DOWN_FILE
+    up_path.write_text(up if up.endswith("\n") else up + "\n")
+    down_path.write_text(down)
+    return Generated(up=up_path, down=down_path, journal=None, uninvertible=uninvertible)
+
+
 def generate_migration(directory: Path, name: str, sql_file: Path | None = None) -> Generated:
     tag_name = slug(name)
     up = _read_up(sql_file)
     now = int(time.time() * 1000)
+    if drizzle.layout(directory) == "folders":
+        return _generate_folder(directory, tag_name, up, now)
     existing: list[str] = []
     journal_path = drizzle.journal_path(directory)
     if journal_path is not None:
@@ -147,11 +184,7 @@ def generate_migration(directory: Path, name: str, sql_file: Path | None = None)
             f"{up_path} already exists.",
             hint="the journal and the files disagree; check meta/_journal.json",
         )
-    uninvertible: tuple[str, ...] = ()
-    if up == TEMPLATE:
-        down = "-- Write the SQL that undoes the up migration here\n"
-    else:
-        down, uninvertible = _down_for(up)
+    down, uninvertible = _down_text(up)
     journal_path.parent.mkdir(parents=True, exist_ok=True)
     up_path.write_text(up if up.endswith("\n") else up + "\n")
     down_path.write_text(down)

@@ -690,6 +690,13 @@ class PostgresStore:
     def delete_tracking(self, name: str) -> None:
         self.conn.execute(f"DELETE FROM {TRACKING_TABLE} WHERE migration_name = %s", (name,))
 
+    def rename_tracking(self, old: str, new: str) -> bool:
+        cur = self.conn.execute(
+            f"UPDATE {TRACKING_TABLE} SET migration_name = %s WHERE migration_name = %s",
+            (new, old),
+        )
+        return cur.rowcount > 0
+
     def update_rollback_sql(self, name: str, rollback_sql: str) -> bool:
         cur = self.conn.execute(
             f"UPDATE {TRACKING_TABLE} SET rollback_sql = %s WHERE migration_name = %s",

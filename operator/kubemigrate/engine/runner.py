@@ -250,9 +250,7 @@ class Runner:
             warnings=(
                 *self.source.warnings,
                 *(
-                    f"{name}: its .down.sql differs from the rollback SQL stored when it was "
-                    f"applied, which is what a rollback runs; `kubemigrate repair --accept-down "
-                    f"{name.removesuffix('.sql')}` records the file's"
+                    planning.changed_down_warning(name)
                     for name in planning.changed_downs(self.source.migrations, state.applied)
                 ),
             ),
@@ -372,19 +370,40 @@ class Runner:
         results: Sequence[MigrationResult],
         options: RunOptions,
     ) -> Interrupted:
-        """The report of a run stopped by Ctrl-C or SIGTERM, audited in the history."""
+        """The report of a run stopped by Ctrl-C or SIGTERM: which migration it stopped
+        in and what that left (rolled back, or a dirty mark), audited in the history."""
         self.store.rollback_quietly()
-        error = Interrupted(
-            "Interrupted: the statement in progress was cancelled and nothing after it ran; "
-            "a migration running in a transaction was rolled back whole.",
-            hint="migrations committed before stay applied and the next run continues from "
-            "there; one running outside a transaction leaves the database marked dirty "
-            "(`kubemigrate status` says so; check it, then `kubemigrate repair`)",
-        )
+        step = None
         if self._running and plan is not None and len(results) < len(plan.steps):
-            self._record_failure(plan.steps[len(results)], error, None, options)
+            step = plan.steps[len(results)]
+        error = self._interruption(step)
+        if step is not None:
+            self._record_failure(step, error, None, options)
         error.partial = self._partial(action, plan, results)
         return error
+
+    def _interruption(self, step: Step | None) -> Interrupted:
+        if step is None:
+            return Interrupted("Interrupted before any migration ran; nothing was changed.")
+        try:
+            dirty = next((d for d in self.state().dirty if d.migration == step.name), None)
+        except (KubemigrateError, psycopg.Error):
+            dirty = None
+        if dirty is not None:
+            return Interrupted(
+                f"Interrupted in {step.name}, which runs outside a transaction, at statement "
+                f"{max(dirty.statement, 1)} of {dirty.total_statements}: the statements before "
+                "it stay applied and the database is marked dirty.",
+                hint="check what it left (`kubemigrate status` says where it stopped), then "
+                "`kubemigrate repair`; the migrations before it stay applied",
+                migration=step.name,
+            )
+        return Interrupted(
+            f"Interrupted in {step.name}: its transaction was rolled back and nothing after it "
+            "ran.",
+            hint="the migrations before it stay applied; the next run continues from there",
+            migration=step.name,
+        )
 
     def _partial(
         self, action: Action, plan: Plan | None, results: Sequence[MigrationResult]
@@ -655,9 +674,11 @@ class Runner:
         accept_checksums: Sequence[str],
         options: RunOptions,
         accept_downs: Sequence[str] = (),
+        *,
+        accept_renames: bool = False,
     ) -> Outcome:
-        """Clear the dirty mark, re-record edited files' checksums and corrected downs'
-        rollback SQL, all audited."""
+        """Clear the dirty mark, re-record edited files' checksums, corrected downs'
+        rollback SQL and renamed files' names, all audited."""
         store = self.store
         store.acquire_lock(options.lock_wait_s, self.observer.lock_wait)
         try:
@@ -695,6 +716,8 @@ class Runner:
                     )
                 for wanted in accept_downs:
                     results.append(self._accept_down(wanted, by_name, options))
+                if accept_renames:
+                    results += self._accept_renames(options)
             state = self.state()
             return Outcome(
                 action=str(Action.REPAIR),
@@ -705,6 +728,28 @@ class Runner:
         finally:
             store.release_lock()
 
+    def _accept_renames(self, options: RunOptions) -> list[MigrationResult]:
+        """Applied migrations recorded under their new file names (see planning.renamed);
+        the history keeps the old name."""
+        applied = self.state().applied
+        moves = planning.renamed(self.source.migrations, applied)
+        if not moves:
+            raise UsageError(
+                "--accept-renames: no applied migration's file was renamed (none is missing "
+                "with its SQL under a new name).",
+                hint="`kubemigrate verify` lists what disagrees",
+            )
+        checksums = {row.name: row.checksum for row in applied}
+        done = []
+        for old, new in moves:
+            self.store.rename_tracking(old, new)
+            self.store.record(
+                "renamed", migration=new, checksum=checksums[old], run_id=options.run_id,
+                error=f"was {old}",
+            )  # fmt: skip
+            done.append(MigrationResult(name=new, direction="renamed"))
+        return done
+
     def _accept_down(
         self, wanted: str, by_name: dict[str, Migration], options: RunOptions
     ) -> MigrationResult:
@@ -714,9 +759,9 @@ class Runner:
         if migration is None:
             raise UsageError(f"--accept-down {wanted}: no such file in {self.source.directory}.")
         if not planning.has_statement(migration.down_sql or ""):
+            missing = "does not exist" if migration.down_sql is None else "has no statement"
             raise UsageError(
-                f"--accept-down {wanted}: {key.removesuffix('.sql')}.down.sql has no statement "
-                "to record.",
+                f"--accept-down {wanted}: {planning.down_file(key)} {missing} to record.",
                 hint="write the rollback SQL in the down file first",
             )
         if not self.store.update_rollback_sql(key, migration.down_sql or ""):

@@ -362,3 +362,34 @@ def test_strictest_environment_wins() -> None:
         is Environment.PRODUCTION
     )
     assert Environment.strictest() is Environment.DEVELOPMENT
+
+
+# -- renamed files (drizzle-kit up) -------------------------------------------
+
+
+def _moved(old: Migration, folder: str) -> Migration:
+    return Migration(name=f"{folder}.sql", up_sql=old.up_sql, down_sql=old.down_sql)
+
+
+def test_a_file_moved_with_the_same_sql_is_a_rename_not_a_missing_file() -> None:
+    old = files("0000_a", "0001_b")
+    new = (_moved(old[0], "20240101120000_a"), _moved(old[1], "20240102120000_b"))
+    rows = [applied(old[0]), applied(old[1])]
+    assert planning.renamed(new, rows) == [
+        ("0000_a.sql", "20240101120000_a.sql"),
+        ("0001_b.sql", "20240102120000_b.sql"),
+    ]
+    findings = planning.check_integrity(new, rows)
+    assert [f.kind for f in findings] == [FindingKind.RENAMED, FindingKind.RENAMED]
+    error = planning.integrity_error(findings)
+    assert "kubemigrate repair --accept-renames" in (error.hint or "")
+
+
+def test_no_rename_without_the_same_sql_and_title() -> None:
+    old = files("0000_a")
+    edited = Migration(name="20240101120000_a.sql", up_sql="CREATE TABLE a (id bigint);")
+    other_title = _moved(old[0], "20240101120000_z")
+    rows = [applied(old[0])]
+    assert planning.renamed((edited,), rows) == []
+    assert planning.renamed((other_title,), rows) == []
+    assert [f.kind for f in planning.check_integrity((edited,), rows)] == [FindingKind.MISSING]

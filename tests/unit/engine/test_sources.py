@@ -1,17 +1,24 @@
 """Migration directory formats read into ``[Migration]``: drizzle and other tools' layouts.
 
+drizzle covers both of drizzle-kit's layouts: 0.x (``NNNN_name.sql`` + journal) and 1.0
+(one ``<timestamp>_name/`` folder per migration), and ``generate`` in a 1.0 folder.
+
 These read real files in a temporary directory (no database).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 
 from kubemigrate.domain.errors import ExitCode, SourceError, UsageError
+from kubemigrate.domain.migrations import Migration
+from kubemigrate.domain.planning import plan_migrate
 from kubemigrate.engine import sources
+from kubemigrate.engine.generate import generate_migration
 from kubemigrate.engine.sources import drizzle
 
 
@@ -147,6 +154,168 @@ def test_next_index(tmp_path: Path) -> None:
     assert drizzle.next_index(tmp_path) == 0
     journal(tmp_path, ["0000_a", "0001_b"])
     assert drizzle.next_index(tmp_path) == 2
+
+
+# -- drizzle-kit 1.0: one folder per migration ---------------------------------
+
+DK1_FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "drizzle-kit-1" / "drizzle"
+
+
+def test_drizzle_kit_1_folders_are_detected_and_ordered_by_name(tmp_path: Path) -> None:
+    """No journal, no flag: the folders are the migrations, in name order (drizzle-orm
+    1.0 sorts the folder names), each keyed ``<folder>.sql``."""
+    write(tmp_path / "20260102000000_b" / "migration.sql", "SELECT 'b';")
+    write(tmp_path / "20260102000000_b" / "snapshot.json", "{}")
+    write(tmp_path / "20260101000000_a" / "migration.sql", "SELECT 'a';")
+    write(tmp_path / "20260101000000_a" / "down.sql", "SELECT 'undo a';")
+    write(tmp_path / "20260101000000_a" / "snapshot.json", "{}")
+    write(tmp_path / "migrations.js", "// drizzle-kit's bundle, not SQL")
+    assert drizzle.layout(tmp_path) == "folders"
+    source = sources.load(tmp_path)
+    assert [m.name for m in source.migrations] == ["20260101000000_a.sql", "20260102000000_b.sql"]
+    a, b = source.migrations
+    assert (a.up_sql, a.down_sql) == ("SELECT 'a';", "SELECT 'undo a';")
+    assert (b.up_sql, b.down_sql) == ("SELECT 'b';", None)
+    assert a.checksum == Migration(name="x", up_sql="SELECT 'a';").checksum
+    assert source.warnings == ()
+
+
+def test_drizzle_kit_1_fixture(tmp_path: Path) -> None:
+    """The real drizzle-kit 1.0 output reads with no warning, in folder order."""
+    folders = sorted(p.name for p in DK1_FIXTURE.iterdir())
+    source = sources.load(DK1_FIXTURE)
+    assert [m.name for m in source.migrations] == [f"{f}.sql" for f in folders]
+    assert len(folders) == 5
+    assert all(m.down_sql is None for m in source.migrations)
+    assert source.migrations[0].up_sql == (DK1_FIXTURE / folders[0] / "migration.sql").read_text()
+    assert source.warnings == ()
+
+
+def test_drizzle_kit_1_target_takes_the_folder_name(tmp_path: Path) -> None:
+    """``--target`` matches a name with or without ``.sql``, so the folder name works."""
+    for name in ("20260101000000_a", "20260102000000_b", "20260103000000_c"):
+        write(tmp_path / name / "migration.sql", "SELECT 1;")
+    available = sources.load(tmp_path).migrations
+    plan = plan_migrate(available, [], next_batch=1, target="20260102000000_b")
+    assert [s.name for s in plan.steps] == ["20260101000000_a.sql", "20260102000000_b.sql"]
+
+
+def test_layout_of_a_0x_folder_or_nothing_is_journal(tmp_path: Path) -> None:
+    assert drizzle.layout(tmp_path / "missing") == "journal"
+    assert drizzle.layout(tmp_path) == "journal"
+    write(tmp_path / "0000_a.sql", "SELECT 1;")
+    write(tmp_path / "meta" / "0000_snapshot.json", "{}")
+    journal(tmp_path, ["0000_a"])
+    assert drizzle.layout(tmp_path) == "journal"
+    assert [m.name for m in sources.load(tmp_path).migrations] == ["0000_a.sql"]
+
+
+@pytest.mark.parametrize("where", ["meta/_journal.json", "_journal.json"])
+def test_drizzle_kit_1_folders_beside_a_journal_are_an_error(tmp_path: Path, where: str) -> None:
+    write(tmp_path / "0000_a.sql", "SELECT 1;")
+    journal(tmp_path, ["0000_a"], where)
+    write(tmp_path / "20260101000000_b" / "migration.sql", "SELECT 2;")
+    with pytest.raises(
+        SourceError, match=r"has both .*_journal\.json .* 20260101000000_b/"
+    ) as info:
+        sources.load(tmp_path)
+    assert "drizzle-kit up" in (info.value.hint or "")
+    with pytest.raises(SourceError, match="has both"):
+        generate_migration(tmp_path, "next")
+
+
+def test_drizzle_kit_1_stray_top_level_files_are_warned_about(tmp_path: Path) -> None:
+    """``drizzle-kit up`` moves ``NNNN_name.sql`` into ``<timestamp>_name/`` but leaves
+    our ``NNNN_name.down.sql`` behind; the warning says where it goes."""
+    write(tmp_path / "20260101000000_add_users" / "migration.sql", "SELECT 1;")
+    write(tmp_path / "0000_add_users.down.sql", "SELECT -1;")
+    write(tmp_path / "0001_orphan.sql", "SELECT 2;")
+    source = sources.load(tmp_path)
+    assert [m.name for m in source.migrations] == ["20260101000000_add_users.sql"]
+    assert source.migrations[0].down_sql is None
+    assert source.warnings == (
+        "0000_add_users.down.sql is ignored (drizzle-kit 1.0's layout has no top-level "
+        "migration files): move it to 20260101000000_add_users/down.sql.",
+        "0001_orphan.sql is ignored (drizzle-kit 1.0's layout has no top-level migration "
+        "files): each migration is a <timestamp>_<name>/ folder holding migration.sql.",
+    )
+
+
+def test_drizzle_kit_1_odd_folders_are_warned_about(tmp_path: Path) -> None:
+    write(tmp_path / "20260101000000_a" / "migration.sql", "SELECT 1;")
+    write(tmp_path / "20260101000000_a" / "rollback.sql", "SELECT -1;")
+    write(tmp_path / "20260102000000_typo" / "migrations.sql", "SELECT 2;")
+    write(tmp_path / "meta" / "0000_snapshot.json", "{}")  # no SQL: silently ignored
+    write(tmp_path / "..data" / "migration.sql", "SELECT 3;")  # a ConfigMap volume's link
+    source = sources.load(tmp_path)
+    assert [m.name for m in source.migrations] == ["20260101000000_a.sql"]
+    assert source.warnings == (
+        "20260101000000_a/rollback.sql is ignored: a migration folder holds migration.sql "
+        "and, for the rollback, down.sql.",
+        "20260102000000_typo/ has no migration.sql and is ignored (it holds migrations.sql).",
+    )
+
+
+def test_drizzle_kit_1_shared_or_missing_timestamps_are_warned_about(tmp_path: Path) -> None:
+    for name in ("20260101000000_b", "20260101000000_a", "initial"):
+        write(tmp_path / name / "migration.sql", "SELECT 1;")
+    source = sources.load(tmp_path)
+    assert [m.name for m in source.migrations] == [
+        "20260101000000_a.sql",
+        "20260101000000_b.sql",
+        "initial.sql",
+    ]
+    assert len(source.warnings) == 2
+    assert source.warnings[0].startswith("initial/ does not start with a YYYYMMDDHHMMSS_")
+    assert source.warnings[1].startswith(
+        "20260101000000_a, 20260101000000_b share the timestamp 20260101000000"
+    )
+
+
+def test_drizzle_kit_1_migration_not_utf8(tmp_path: Path) -> None:
+    (tmp_path / "20260101000000_a").mkdir()
+    (tmp_path / "20260101000000_a" / "migration.sql").write_bytes(b"SELECT '\xff';")
+    with pytest.raises(SourceError, match=r"migration\.sql is not valid UTF-8"):
+        sources.load(tmp_path)
+
+
+def test_generate_in_a_drizzle_kit_1_folder_writes_the_next_folder(tmp_path: Path) -> None:
+    """The next ``<timestamp>_name/`` with migration.sql and down.sql; no journal, no
+    snapshot. The timestamp is at least a second after the newest folder's, even one
+    in the future, so the new folder sorts last, as drizzle-kit 1.0 does it."""
+    write(tmp_path / "20260101000000_a" / "migration.sql", "SELECT 1;")
+    write(tmp_path / "29990101000000_future" / "migration.sql", "SELECT 2;")
+    sql = tmp_path / "up.sql"
+    sql.write_text('CREATE TABLE "t" ("id" integer);')
+    created = generate_migration(tmp_path, "Add T", sql)
+    folder = tmp_path / "29990101000001_add_t"
+    assert created.up == folder / "migration.sql"
+    assert created.down == folder / "down.sql"
+    assert created.journal is None
+    assert created.up.read_text() == 'CREATE TABLE "t" ("id" integer);\n'
+    assert 'DROP TABLE "t"' in created.down.read_text()
+    assert sorted(p.name for p in folder.iterdir()) == ["down.sql", "migration.sql"]
+    assert not (tmp_path / "meta").exists()
+    assert created.to_dict()["journal"] is None
+    assert "journal" not in created.text().lower()
+    names = [m.name for m in sources.load(tmp_path).migrations]
+    assert names[-1] == "29990101000001_add_t.sql"
+
+
+def test_generate_in_a_drizzle_kit_1_folder_uses_now_in_utc(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "20260101000000_a" / "migration.sql", "SELECT 1;")
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # drizzle-kit's names are UTC, not local time
+    time.tzset()
+    monkeypatch.setattr("time.time", lambda: 1795943727.9)  # 2026-11-29 09:15:27.9 UTC
+    try:
+        created = generate_migration(tmp_path, "b")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert created.up.parent.name == "20261129091527_b"
+    assert "-- Write the migration's SQL here" in created.up.read_text()
 
 
 # -- other tools' layouts -----------------------------------------------------

@@ -1,9 +1,13 @@
-"""drizzle-kit's layout: ``NNNN_name.sql``, ``meta/_journal.json``, and our ``.down.sql``.
+"""drizzle-kit's layouts, told apart by what the directory holds.
 
+drizzle-kit 0.x (here): ``NNNN_name.sql``, ``meta/_journal.json``, and our ``.down.sql``.
 The journal, not the file names, gives the order, as in drizzle's own migrator.
 A ConfigMap made with ``kubectl create configmap --from-file=drizzle/
 --from-file=drizzle/meta/`` is flat, so ``_journal.json`` is also accepted at the
 top of the directory.
+
+drizzle-kit 1.0 (``drizzle_folders``): one ``<timestamp>_name/`` folder per
+migration holding ``migration.sql``, and no journal.
 """
 
 from __future__ import annotations
@@ -13,11 +17,11 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from kubemigrate.domain.errors import SourceError
 from kubemigrate.domain.migrations import Migration
-from kubemigrate.engine.sources import Source, read_text
+from kubemigrate.engine.sources import Source, drizzle_folders, read_text
 
 JOURNAL_LOCATIONS = ("meta/_journal.json", "_journal.json")
 _PREFIX = re.compile(r"(\d{4})_")
@@ -80,7 +84,45 @@ def file_name_order(directory: Path) -> list[str]:
     return _name_order(_up_files(_file_names(directory)))
 
 
+Layout = Literal["journal", "folders"]
+
+
+def layout(directory: Path) -> Layout:
+    """Which drizzle-kit layout ``directory`` has: ``folders`` (1.0) or ``journal`` (0.x).
+
+    A folder with neither (empty, or not there yet) counts as ``journal``, the
+    layout ``generate`` starts.
+    """
+    return "folders" if _migration_folders(directory) else "journal"
+
+
+def _migration_folders(directory: Path) -> list[str]:
+    """drizzle-kit 1.0's migration folders, or none; a journal beside them is an error.
+
+    Both at once is an upgrade left half done, and drizzle's own 1.0 migrator
+    refuses a folder with a journal too.
+    """
+    if not directory.is_dir():
+        return []
+    folders = drizzle_folders.migration_folders(directory)
+    journal = journal_path(directory) if folders else None
+    if journal is not None:
+        shown = ", ".join(f"{name}/" for name in folders[:3])
+        if len(folders) > 3:
+            shown += f" and {len(folders) - 3} more"
+        raise SourceError(
+            f"{directory} has both {journal.relative_to(directory)} (drizzle-kit 0.x's layout) "
+            f"and migration folders (drizzle-kit 1.0's layout): {shown}.",
+            hint="finish the upgrade with `npx drizzle-kit up`, which moves the journal's "
+            "migrations into folders and removes meta/; or remove the folders if they are strays",
+        )
+    return folders
+
+
 def load(directory: Path) -> Source:
+    folders = _migration_folders(directory)
+    if folders:
+        return drizzle_folders.load(directory, folders, _file_names(directory))
     journal = journal_path(directory)
     files = _file_names(directory)
     sql_files = _up_files(files)
