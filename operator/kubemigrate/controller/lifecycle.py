@@ -584,9 +584,13 @@ class Lifecycle:
             reason = (
                 translation.job_reason(state.reason) if not state.succeeded else Reason.JOB_FAILED
             )
-            outcome = results.failed_outcome(
-                action, reason, f"{state.reason or 'Failed'}: {problem}"
-            )
+            message = f"{state.reason or 'Failed'}: {problem}"
+            if not read_only(run, str(meta["name"])):
+                message += (
+                    "; it left no result, so what it changed is unknown: the migrations before "
+                    "the one it stopped in may have committed (a status run shows the counts)"
+                )
+            outcome = results.failed_outcome(action, reason, message)
         mode = (meta.get("labels") or {}).get(jobs.LABEL_MODE, "run")
         duration = (
             outcome.durationMs / 1000

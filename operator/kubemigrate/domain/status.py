@@ -96,17 +96,21 @@ def from_outcome(outcome: Outcome) -> dict[str, Any]:
     """The status fields a finished Job's result fills in.
 
     A dry run (and a plan, which is one) names no batch: nothing was recorded in
-    it. ``drift`` is written only by a run that saw the database, so a run that
-    could not connect does not claim there is none.
+    it. Counts and ``drift`` are written only by a run that saw the database, so a
+    run that could not connect (or whose Job died without a result) does not claim
+    "0 applied, 0 pending, no drift" for a database nobody looked at.
     """
     status: dict[str, Any] = {
-        "applied": outcome.counts.applied,
-        "pending": outcome.counts.pending,
-        "total": outcome.counts.total,
         "migrations": [
             {k: v for k, v in m.__dict__.items() if v is not None} for m in outcome.migrations
         ],
     }
+    if outcome.observed_database:  # else unknown: `kubectl get mr` shows blanks, not 0 and 0
+        status.update(
+            applied=outcome.counts.applied,
+            pending=outcome.counts.pending,
+            total=outcome.counts.total,
+        )
     if outcome.batch is not None and not outcome.dryRun:
         status["batch"] = outcome.batch
     if outcome.observed_database:

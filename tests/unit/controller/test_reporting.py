@@ -367,14 +367,30 @@ def test_the_message_reads_as_english(action: str, result: Outcome, message: str
     assert _finish(_run(action), result).condition("Complete")["message"] == message
 
 
+UNKNOWN = (
+    "; it left no result, so what it changed is unknown: the migrations before the one it "
+    "stopped in may have committed (a status run shows the counts)"
+)
+
+
 def test_a_job_past_its_deadline_says_so_once() -> None:
     deadline = ("DeadlineExceeded", "Job was active longer than specified deadline")
     seen = _finish(_run("migrate"), None, failed=deadline)
 
     failed = seen.condition("Failed")
-    assert (failed["reason"], failed["message"]) == deadline
-    assert seen.status["error"] == {"reason": deadline[0], "message": deadline[1]}
-    assert [(e.type, e.reason, e.message) for e in seen.kube.events] == [("Warning", *deadline)]
+    said = (deadline[0], deadline[1] + UNKNOWN)
+    assert (failed["reason"], failed["message"]) == said
+    assert seen.status["error"] == {"reason": said[0], "message": said[1]}
+    assert [(e.type, e.reason, e.message) for e in seen.kube.events] == [("Warning", *said)]
+    # nobody saw the database: no "0 applied, 0 pending" for `kubectl get mr` to show
+    assert "applied" not in seen.status
+    assert "pending" not in seen.status
+
+
+def test_a_read_only_run_past_its_deadline_changed_nothing() -> None:
+    deadline = ("DeadlineExceeded", "Job was active longer than specified deadline")
+    seen = _finish(_run("status"), None, failed=deadline)
+    assert seen.condition("Failed")["message"] == deadline[1]
 
 
 def test_the_job_s_own_reason_stays_when_the_condition_s_is_more_general() -> None:
@@ -385,7 +401,9 @@ def test_the_job_s_own_reason_stays_when_the_condition_s_is_more_general() -> No
     )
     failed = seen.condition("Failed")
     assert failed["reason"] == "JobFailed"
-    assert failed["message"] == "BackoffLimitExceeded: Job has reached the specified backoff limit"
+    assert failed["message"] == (
+        "BackoffLimitExceeded: Job has reached the specified backoff limit" + UNKNOWN
+    )
 
 
 def test_an_engine_error_does_not_repeat_its_reason_in_the_condition() -> None:
