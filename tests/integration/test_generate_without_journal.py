@@ -160,6 +160,7 @@ def test_generate_never_reuses_a_file_prefix_the_journal_idx_misses(tmp_path: Pa
     entries = journal(drizzle)
     assert entries[:2] == [journal_entry(0, "0000_a"), journal_entry(1, "0004_b")]
     assert [e["tag"] for e in entries] == ["0000_a", "0004_b", "0005_c"]
+    assert [e["idx"] for e in entries] == [0, 1, 2]  # idx counts entries, as drizzle-kit's
 
 
 def test_generate_names_files_from_accented_words_and_refuses_empty_sql(tmp_path: Path) -> None:
@@ -168,8 +169,11 @@ def test_generate_names_files_from_accented_words_and_refuses_empty_sql(tmp_path
     assert gen.returncode == 0, gen.stderr
     assert (drizzle / "0000_unicode_naive_cafe.sql").is_file()
 
-    empty = generate_from_stdin(drizzle, "nothing", "")
-    assert empty.returncode == 2, empty.stderr
-    assert "standard input is empty, so the migration would do nothing" in empty.stderr
-    assert not (drizzle / "0001_nothing.sql").exists()
+    for nothing in ("", "-- only a comment\n", "--> statement-breakpoint\n;\n"):
+        empty = generate_from_stdin(drizzle, "nothing", nothing)
+        assert empty.returncode == 2, empty.stderr
+        assert "standard input holds no SQL statement, so the migration would do nothing" in (
+            empty.stderr
+        )
+        assert not (drizzle / "0001_nothing.sql").exists()
     assert [e["tag"] for e in journal(drizzle)] == ["0000_unicode_naive_cafe"]

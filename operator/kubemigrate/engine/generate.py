@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from kubemigrate.domain.errors import SourceError, UsageError
+from kubemigrate.domain.planning import has_statement
 from kubemigrate.engine.sources import drizzle, drizzle_folders, read_text
 
 TEMPLATE = (
@@ -69,7 +70,8 @@ def slug(name: str) -> str:
     cleaned = re.sub(r"[^a-z0-9]+", "_", ascii_name.strip().lower()).strip("_")
     if not cleaned:
         raise UsageError(
-            f"{name!r} cannot name a migration.", hint="use letters and digits, e.g. add_orders"
+            f"{name!r} cannot name a migration: file names keep ASCII letters and digits only.",
+            hint="name it in ASCII letters and digits, e.g. add_orders",
         )
     return cleaned[:60]
 
@@ -85,10 +87,11 @@ def _read_up(sql_file: Path | None) -> str:
         raise UsageError(f"--sql {sql_file} is a directory; give the SQL file.")
     else:
         text = read_text(sql_file)
-    if not text.strip():
+    if not has_statement(text.replace("--> statement-breakpoint", "").replace(";", " ")):
         where = "standard input" if str(sql_file) == "-" else str(sql_file)
         raise UsageError(
-            f"--sql {sql_file}: {where} is empty, so the migration would do nothing.",
+            f"--sql {sql_file}: {where} holds no SQL statement, so the migration would do "
+            "nothing (and its empty down would block every rollback of its batch).",
             hint="pass the SQL, or leave out --sql to get a file to fill in",
         )
     return text
@@ -188,7 +191,10 @@ def generate_migration(directory: Path, name: str, sql_file: Path | None = None)
     journal_path.parent.mkdir(parents=True, exist_ok=True)
     up_path.write_text(up if up.endswith("\n") else up + "\n")
     down_path.write_text(down)
-    journal["entries"].append(_entry(index, tag, now))
+    # idx counts entries (as drizzle-kit's does); the file's number only has to be new
+    entries = journal["entries"]
+    idx = max((int(e.get("idx", i)) for i, e in enumerate(entries)), default=-1) + 1
+    entries.append(_entry(idx, tag, now))
     journal_path.write_text(json.dumps(journal, indent=2) + "\n")
     return Generated(
         up=up_path,
