@@ -15,10 +15,13 @@ FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-# Metadata first, so the dependency wheels stay cached while only code changes.
+# The dependencies' wheels from the metadata alone, so that layer stays cached while
+# only code changes; then kubemigrate's own wheel.
 COPY pyproject.toml README.md ./
+RUN python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' > requirements.txt \
+    && pip wheel --wheel-dir /wheels -r requirements.txt
 COPY operator/ operator/
-RUN pip wheel --wheel-dir /wheels .
+RUN pip wheel --wheel-dir /wheels --no-deps .
 
 # --- runtime -----------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime

@@ -256,6 +256,8 @@ def test_service_monitor_on(chart: Chart) -> None:
     assert (
         monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
     )
+    # scraped by the ServiceMonitor only, not a second time through the annotations
+    assert "prometheus.io/scrape" not in (service["metadata"].get("annotations") or {})
 
 
 def test_prometheus_rule_carries_the_alerts_file(chart: Chart) -> None:
