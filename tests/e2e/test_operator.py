@@ -358,6 +358,7 @@ def test_a_missing_secret_key_shows_why_the_pod_cannot_start(
     )
     message = condition(namespace.get("mr", "nokey"), "Running")["message"]
     assert "DATABASE_URL" in message
+    assert "name the right one in spec.database.secretRef.key" in message
     assert "Warning" in {e["type"] for e in namespace.events("nokey")}
 
 

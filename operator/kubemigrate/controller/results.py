@@ -8,6 +8,7 @@ it (OOM, deadline, image pull), the Job's own condition explains the failure.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,8 +58,27 @@ def waiting_problem(pods: Sequence[Mapping[str, Any]]) -> str | None:
                 "ImagePullBackOff",
                 "InvalidImageName",
             ):
-                return f"{waiting.get('reason')}: {waiting.get('message', '')}".strip()
+                problem = f"{waiting.get('reason')}: {waiting.get('message', '')}".strip()
+                return problem + _fix_for(problem)
     return None
+
+
+_MISSING_KEY = re.compile(r"couldn't find key (\S+) in Secret (\S+)")
+
+
+def _fix_for(problem: str) -> str:
+    """What the MigrationRun's author can do about it (the kubelet speaks of the pod)."""
+    missing = _MISSING_KEY.search(problem)
+    if missing:
+        key, secret = missing.groups()
+        return (
+            f" (the run reads its database URL from key {key} of Secret {secret}: add that key "
+            "to the Secret, or name the right one in spec.database.secretRef.key; the run "
+            "starts as soon as it is there)"
+        )
+    if "ImagePull" in problem or "InvalidImageName" in problem:
+        return " (check spec.source.image.reference and the pull secrets)"
+    return ""
 
 
 def outcome_from_pods(pods: Sequence[Mapping[str, Any]]) -> tuple[Outcome | None, str | None]:
