@@ -111,6 +111,8 @@ def from_outcome(outcome: Outcome) -> dict[str, Any]:
             pending=outcome.counts.pending,
             total=outcome.counts.total,
         )
+    if outcome.migration_count > len(outcome.migrations):  # the list was cut to fit
+        status["migrationCount"] = outcome.migration_count
     if outcome.batch is not None and not outcome.dryRun:
         status["batch"] = outcome.batch
     if outcome.observed_database:

@@ -241,6 +241,7 @@ def test_a_hundred_applied_migrations_are_reported_as_a_hundred() -> None:
     )
     assert (seen.status["applied"], seen.status["pending"]) == (100, 0)
     assert seen.sample("kubemigrate_migrations_applied_total") == 100
+    assert seen.status["migrationCount"] == 100 > len(seen.status["migrations"])
 
 
 def test_a_hundred_rolled_back_migrations_are_counted_as_a_hundred_rollbacks() -> None:
