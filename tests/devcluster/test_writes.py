@@ -83,14 +83,43 @@ def test_unknown_patch_type_is_415(api: Http, namespace: str) -> None:
     assert reply.status == 415
 
 
-def test_protobuf_is_415(api: Http, namespace: str) -> None:
+def _pb(number: int, payload: bytes) -> bytes:
+    return bytes([number << 3 | 2, len(payload)]) + payload
+
+
+def test_protobuf_of_an_unmodelled_kind_is_415(api: Http, namespace: str) -> None:
+    envelope = _pb(1, _pb(1, b"v1") + _pb(2, b"Pod")) + _pb(2, _pb(1, _pb(1, b"p")))
+    reply = api.post(
+        f"/api/v1/namespaces/{namespace}/pods",
+        b"k8s\x00" + envelope,
+        content_type="application/vnd.kubernetes.protobuf",
+    )
+    assert reply.status == 415
+    assert reply.body["reason"] == "UnsupportedMediaType"
+
+
+def test_malformed_protobuf_is_400(api: Http, namespace: str) -> None:
     reply = api.post(
         f"/api/v1/namespaces/{namespace}/configmaps",
         b"k8s\x00\xff\xfe",
         content_type="application/vnd.kubernetes.protobuf",
     )
-    assert reply.status == 415
-    assert reply.body["reason"] == "UnsupportedMediaType"
+    assert reply.status == 400
+    assert reply.body["reason"] == "BadRequest"
+
+
+def test_protobuf_configmap_is_decoded(api: Http, namespace: str) -> None:
+    entry = _pb(1, b"a") + _pb(2, b"b")
+    raw = _pb(1, _pb(1, b"pb") + _pb(2, b"") + _pb(3, b"")) + _pb(2, entry)
+    envelope = _pb(1, _pb(1, b"v1") + _pb(2, b"ConfigMap")) + _pb(2, raw)
+    reply = api.post(
+        f"/api/v1/namespaces/{namespace}/configmaps",
+        b"k8s\x00" + envelope,
+        content_type="application/vnd.kubernetes.protobuf",
+    )
+    assert reply.status == 201, reply.body
+    assert reply.body["data"] == {"a": "b"}
+    assert "generateName" not in reply.body["metadata"]  # Go zero values are omitted
 
 
 def test_put_replaces_and_keeps_server_fields(api: Http, namespace: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import yaml
 
-from . import discovery, errors, ownership, patching, podlogs, selectors, tables
+from . import discovery, errors, ownership, patching, podlogs, protobuf, selectors, tables
 from .cluster import Cluster, WriteOptions
 from .errors import ApiError
 from .resources import ResourceType
@@ -90,7 +90,7 @@ class Api:
         parts = [p for p in path.split("/") if p]
         catalogue = self.cluster.catalogue
         if request.method == "GET":
-            static = self._static(path, parts)
+            static = self._static(request, path, parts)
             if static is not None:
                 return static
         if len(parts) >= 2 and parts[0] == "api":
@@ -117,7 +117,7 @@ class Api:
             raise errors.resource_not_found()
         return await self._verb(request, Target(rtype, namespace, name, sub))
 
-    def _static(self, path: str, parts: list[str]) -> Response | None:
+    def _static(self, request: Request, path: str, parts: list[str]) -> Response | None:
         catalogue = self.cluster.catalogue
         doc: Any = None
         if path == "/":
@@ -131,6 +131,13 @@ class Api:
         elif path == "/apis":
             doc = discovery.api_groups(catalogue)
         elif path == "/openapi/v2":
+            accept = request.header("accept")
+            form = discovery.openapi_v2_format(accept)
+            if form is None:
+                raise errors.not_acceptable(accept)
+            if form == "protobuf":
+                body = discovery.openapi_v2_protobuf()
+                return Response(200, body, discovery.OPENAPI_V2_PROTOBUF)
             doc = discovery.openapi_v2()
         elif path == "/openapi/v3":
             doc = discovery.openapi_v3_root(catalogue)
@@ -280,7 +287,10 @@ class Api:
         return lambda obj: all(check(obj) for check in checks)
 
     def _body_object(self, request: Request, target: Target) -> JsonDict:
-        body = _decode(request)
+        if request.content_type == protobuf.CONTENT_TYPE:
+            body: Any = protobuf.decode(request.body)
+        else:
+            body = _decode(request)
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request must be an object")
         return self._check_body(body, target)

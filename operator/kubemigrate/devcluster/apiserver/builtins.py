@@ -14,7 +14,7 @@ import binascii
 import re
 from typing import Any
 
-from . import errors, objects
+from . import errors, kinds, objects
 from .errors import FieldError
 from .resources import ResourceType
 from .store import json_copy
@@ -106,7 +106,9 @@ def default(rtype: ResourceType, obj: JsonDict) -> None:
     """Apply the real defaults for a kind on create (in place)."""
     key = (rtype.group, rtype.plural)
     meta = obj["metadata"]
-    if key == ("", "namespaces"):
+    if key in kinds.KEYS:
+        kinds.default(key, obj, created=True)
+    elif key == ("", "namespaces"):
         meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
         obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
         obj["status"] = {"phase": "Active"}
@@ -146,7 +148,9 @@ def default_update(rtype: ResourceType, obj: JsonDict) -> None:
     object's status) happens on create alone.
     """
     key = (rtype.group, rtype.plural)
-    if key == ("", "namespaces"):
+    if key in kinds.KEYS:
+        kinds.default(key, obj, created=False)
+    elif key == ("", "namespaces"):
         obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"][
             "name"
         ]
@@ -256,6 +260,8 @@ def _job_spec_errors(spec: JsonDict) -> list[FieldError]:
 
 def create_errors(rtype: ResourceType, obj: JsonDict) -> list[FieldError]:
     key = (rtype.group, rtype.plural)
+    if key in kinds.KEYS:
+        return kinds.create_errors(key, obj)
     if key == ("", "secrets"):
         return _secret_errors(obj)
     if key == ("batch", "jobs"):
@@ -293,6 +299,8 @@ _POD_MUTABLE = ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodS
 
 def update_errors(rtype: ResourceType, old: JsonDict, new: JsonDict) -> list[FieldError]:
     key = (rtype.group, rtype.plural)
+    if key in kinds.KEYS:
+        return kinds.update_errors(key, old, new)
     if key == ("", "secrets"):
         found = _secret_errors(new)
         if old.get("type") != new.get("type"):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import builtins, errors, objects, ownership, validation
+from . import builtins, errors, kinds, objects, ownership, validation
 from .errors import ApiError, FieldError
 from .resources import Catalogue, ResourceType
 from .store import Store, json_copy
@@ -190,6 +190,8 @@ class Cluster:
             if (rtype.group, rtype.plural) == POD_KEY:
                 self._check_service_account(body, obj)
         obj, warnings = self._admit(rtype, obj, None, options)
+        if rtype.storage_key == kinds.SERVICES:
+            kinds.allocate_service(obj, self.store.view(kinds.SERVICES, None))
         meta = obj["metadata"]
         if self.store.get(rtype.storage_key, meta.get("namespace", ""), meta["name"]) is not None:
             raise errors.already_exists(rtype.plural, rtype.group, meta["name"])
@@ -233,6 +235,7 @@ class Cluster:
             )
         new = objects.prepare_update(rtype, old, body, subresource)
         builtins.decode(rtype, new)
+        kinds.carry_allocated(rtype.storage_key, old, new)
         if subresource is None:
             builtins.default_update(rtype, new)
         new, warnings = self._admit(rtype, new, old, options)

@@ -203,3 +203,61 @@ def openapi_v2() -> JsonDict:
         "paths": {},
         "definitions": {},
     }
+
+
+# --- /openapi/v2 in protobuf -------------------------------------------------------------
+#
+# kubectl asks for /openapi/v2 as protobuf (gnostic's openapi_v2.Document), never JSON,
+# when a kind's group/version is missing from /openapi/v3 (a kind no CRD serves, e.g. a
+# ServiceMonitor without the Prometheus Operator) and when it computes a strategic merge
+# patch. So the stub is served in whichever format the Accept header asks for first,
+# as kube-openapi's handler does (406 for anything else).
+
+OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+_PROTOBUF_SUBTYPES = (
+    "com.github.proto-openapi.spec.v2@v1.0+protobuf",
+    "com.github.proto-openapi.spec.v2.v1.0+protobuf",
+)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(low | 0x80)
+        else:
+            out.append(low)
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field (wire type 2): strings and messages."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def openapi_v2_protobuf() -> bytes:
+    """The same stub as :func:`openapi_v2`, as an ``openapi.v2.Document`` message."""
+    doc = openapi_v2()
+    info = _field(1, doc["info"]["title"].encode()) + _field(2, doc["info"]["version"].encode())
+    return (
+        _field(1, doc["swagger"].encode())  # swagger
+        + _field(2, info)  # info {title, version}
+        + _field(8, b"")  # paths: none
+        + _field(9, b"")  # definitions: none
+    )
+
+
+def openapi_v2_format(accept: str) -> str | None:
+    """``json`` or ``protobuf``, by the first Accept clause that names one; None: 406."""
+    for clause in (accept or "*/*").split(","):
+        media = clause.split(";")[0].strip().lower()
+        kind, _, sub = media.partition("/")
+        if kind not in ("application", "*"):
+            continue
+        if sub in ("json", "*"):
+            return "json"
+        if sub in _PROTOBUF_SUBTYPES:
+            return "protobuf"
+    return None

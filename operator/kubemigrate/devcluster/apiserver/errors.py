@@ -239,8 +239,8 @@ def unsupported_media_type(content_type: str) -> ApiError:
         415,
         "UnsupportedMediaType",
         f"the body of the request was in an unknown format - accepted media types include: "
-        f"application/json, application/yaml (got {content_type!r}; "
-        "this emulator speaks no protobuf)",
+        f"application/json, application/yaml (got {content_type!r}; this emulator decodes "
+        "protobuf for Namespace, Secret, ConfigMap, ServiceAccount and the RBAC kinds only)",
         {},
     )
 

@@ -4,10 +4,11 @@
 - ``application/json-patch+json``: RFC 6902, exactly (add/remove/replace/move/copy/test).
 - ``application/strategic-merge-patch+json``: APPROXIMATED. Maps merge; lists whose
   field name has a known Kubernetes merge key (``containers``/``env``/``volumes`` by
-  ``name``, ``conditions`` by ``type``, ``ownerReferences`` by ``uid``...) merge by that
-  key; ``finalizers`` merge as a set; other lists replace. The ``$patch: delete|replace``
-  directive and ``$deleteFromPrimitiveList/<field>`` are honoured; ``$setElementOrder``
-  and ``$retainKeys`` are ignored. Custom resources refuse it with 415, as the real
+  ``name``, ``ports`` by ``containerPort`` or, a Service's, by ``port``, ``conditions``
+  by ``type``, ``ownerReferences`` by ``uid``...) merge by that key; ``finalizers``
+  merge as a set; other lists replace. The ``$patch: delete|replace`` directive and
+  ``$deleteFromPrimitiveList/<field>`` are honoured; ``$setElementOrder`` and
+  ``$retainKeys`` are ignored. Custom resources refuse it with 415, as the real
   server does, because they have no Go struct tags to merge by.
 - ``application/apply-patch+yaml`` (server-side apply): see :func:`apply_merge`, and
   :mod:`.ownership` for field managers and conflicts.
@@ -86,6 +87,10 @@ def strategic_merge_patch(target: Any, patch: Any, field: str = "") -> Any:
             merged_set.extend(v for v in patch if v not in merged_set)
             return json_copy(merged_set)
         key = MERGE_KEYS.get(field)
+        if field == "ports" and not any(
+            isinstance(item, dict) and "containerPort" in item for item in patch
+        ):
+            key = "port"  # a Service's ports (ServicePort), not a container's
         if key and all(isinstance(item, dict) for item in patch):
             return _merge_by_key(current, patch, key)
         return json_copy(patch)
@@ -101,7 +106,9 @@ def _merge_by_key(current: list[Any], patch: list[Any], key: str) -> list[Any]:
             (
                 i
                 for i, old in enumerate(result)
-                if isinstance(old, dict) and old.get(key) == item.get(key)
+                if isinstance(old, dict)
+                and item.get(key) is not None
+                and old.get(key) == item.get(key)
             ),
             None,
         )

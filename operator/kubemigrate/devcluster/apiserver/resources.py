@@ -1,5 +1,11 @@
 """The resource catalogue: built-in kinds, plus whatever CRDs register.
 
+The built-ins are what kubemigrate, kopf and the project's install paths (the Helm
+chart, ``manifests/``) write: core v1 (Namespace, ConfigMap, Secret, ServiceAccount,
+Service, Event, Pod), apps/v1 Deployment (stored and defaulted, but no controller
+runs it: it never gets Pods or status), batch/v1 Job, coordination Lease, the four
+rbac.authorization.k8s.io/v1 kinds (stored, not enforced) and CRDs.
+
 One :class:`ResourceType` per group/version/plural carries what discovery, storage,
 validation and tables need. Objects are stored per group+plural (one storage version),
 served under any of the group's versions, as with a CRD's conversion strategy ``None``.
@@ -82,6 +88,7 @@ BUILTINS: tuple[ResourceType, ...] = (
     _builtin("", "v1", "configmaps", "ConfigMap", short=("cm",)),
     _builtin("", "v1", "secrets", "Secret"),
     _builtin("", "v1", "serviceaccounts", "ServiceAccount", short=("sa",)),
+    _builtin("", "v1", "services", "Service", short=("svc",), status=True, categories=("all",)),
     _builtin("", "v1", "events", "Event", short=("ev",)),
     _builtin(
         "",
@@ -94,9 +101,29 @@ BUILTINS: tuple[ResourceType, ...] = (
         sub=("log",),
         categories=("all",),
     ),
+    _builtin(
+        "apps",
+        "v1",
+        "deployments",
+        "Deployment",
+        short=("deploy",),
+        status=True,
+        generation=True,
+        categories=("all",),
+    ),
     _builtin("events.k8s.io", "v1", "events", "Event", short=("ev",)),
     _builtin("batch", "v1", "jobs", "Job", status=True, generation=True, categories=("all",)),
     _builtin("coordination.k8s.io", "v1", "leases", "Lease"),
+    _builtin(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        namespaced=False,
+    ),
+    _builtin("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False),
+    _builtin("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
+    _builtin("rbac.authorization.k8s.io", "v1", "roles", "Role"),
     _builtin(
         "apiextensions.k8s.io",
         "v1",

@@ -303,7 +303,134 @@ def _created_at(obj: JsonDict) -> str:
     return str(obj["metadata"].get("creationTimestamp") or "")
 
 
+def _service_external_ip(obj: JsonDict) -> str:
+    """printService's External-IP: by type, from externalIPs and the load balancer."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    kind = spec.get("type", "ClusterIP")
+    external = list(spec.get("externalIPs") or [])
+    if kind == "ExternalName":
+        return str(spec.get("externalName") or "<none>")
+    if kind == "LoadBalancer":
+        ingress = (status.get("loadBalancer") or {}).get("ingress") or []
+        found = [i.get("ip") or i.get("hostname") for i in ingress if isinstance(i, dict)]
+        found = [str(f) for f in found if f] + external
+        return ",".join(found) if found else "<pending>"
+    return ",".join(external) if external else "<none>"
+
+
+def _service_ports(obj: JsonDict) -> str:
+    ports = []
+    for port in (obj.get("spec") or {}).get("ports") or []:
+        text = str(port.get("port"))
+        if port.get("nodePort"):
+            text += f":{port['nodePort']}"
+        ports.append(f"{text}/{port.get('protocol', 'TCP')}")
+    return ",".join(ports) if ports else "<none>"
+
+
+def _format_labels(labels: Any) -> str:
+    """labels.FormatLabels: sorted ``k=v`` pairs; ``<none>`` when empty."""
+    if not isinstance(labels, dict) or not labels:
+        return "<none>"
+    return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
+
+
+def _deployment_ready(obj: JsonDict) -> str:
+    status = obj.get("status") or {}
+    return f"{status.get('readyReplicas', 0)}/{(obj.get('spec') or {}).get('replicas', 0)}"
+
+
+def _role_ref(obj: JsonDict) -> str:
+    ref = obj.get("roleRef") or {}
+    return f"{ref.get('kind', '')}/{ref.get('name', '')}"
+
+
+def _subjects(kind: str) -> Callable[[JsonDict], str]:
+    def cell(obj: JsonDict) -> str:
+        names = []
+        for subject in obj.get("subjects") or []:
+            if subject.get("kind") != kind:
+                continue
+            if kind == "ServiceAccount":
+                names.append(f"{subject.get('namespace', '')}:{subject.get('name', '')}")
+            else:
+                names.append(str(subject.get("name", "")))
+        return ", ".join(names)
+
+    return cell
+
+
+_ROLE_COLUMNS: list[Column] = [
+    _NAME,
+    _col("Created At", "date", _created_at, "CreationTimestamp"),
+]
+_BINDING_COLUMNS: list[Column] = [
+    _NAME,
+    _col("Role", "string", _role_ref, "RoleRef can reference a Role or a ClusterRole."),
+    _AGE,
+    _col("Users", "string", _subjects("User"), "Users in the roleBinding", 1),
+    _col("Groups", "string", _subjects("Group"), "Groups in the roleBinding", 1),
+    _col(
+        "ServiceAccounts",
+        "string",
+        _subjects("ServiceAccount"),
+        "ServiceAccounts in the roleBinding",
+        1,
+    ),
+]
+
 _BUILTIN_COLUMNS: dict[tuple[str, str], list[Column]] = {
+    ("", "services"): [
+        _NAME,
+        _col("Type", "string", lambda o: (o.get("spec") or {}).get("type", "ClusterIP")),
+        _col(
+            "Cluster-IP",
+            "string",
+            lambda o: (o.get("spec") or {}).get("clusterIP") or "<none>",
+        ),
+        _col("External-IP", "string", _service_external_ip),
+        _col("Port(s)", "string", _service_ports),
+        _AGE,
+        _col(
+            "Selector",
+            "string",
+            lambda o: _format_labels((o.get("spec") or {}).get("selector")),
+            "",
+            1,
+        ),
+    ],
+    ("apps", "deployments"): [
+        _NAME,
+        _col("Ready", "string", _deployment_ready, "Number of the pod with ready state"),
+        _col(
+            "Up-to-date",
+            "string",
+            lambda o: (o.get("status") or {}).get("updatedReplicas", 0),
+            "Total number of non-terminated pods targeted by this deployment that have the "
+            "desired template spec.",
+        ),
+        _col(
+            "Available",
+            "string",
+            lambda o: (o.get("status") or {}).get("availableReplicas", 0),
+            "Total number of available pods (ready for at least minReadySeconds) targeted by "
+            "this deployment.",
+        ),
+        _AGE,
+        _col("Containers", "string", lambda o: _containers(o, "name"), "", 1),
+        _col("Images", "string", lambda o: _containers(o, "image"), "", 1),
+        _col(
+            "Selector",
+            "string",
+            lambda o: format_label_selector((o.get("spec") or {}).get("selector")),
+            "",
+            1,
+        ),
+    ],
+    ("rbac.authorization.k8s.io", "roles"): _ROLE_COLUMNS,
+    ("rbac.authorization.k8s.io", "clusterroles"): _ROLE_COLUMNS,
+    ("rbac.authorization.k8s.io", "rolebindings"): _BINDING_COLUMNS,
+    ("rbac.authorization.k8s.io", "clusterrolebindings"): _BINDING_COLUMNS,
     ("", "namespaces"): [
         _NAME,
         _col("Status", "string", lambda o: o.get("status", {}).get("phase", "")),
