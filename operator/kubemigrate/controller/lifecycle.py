@@ -505,14 +505,12 @@ class Lifecycle:
         (which is what took the Job), is left alone.
         """
         meta = job.get("metadata") or {}
-        owner = _owner(job)
-        namespace = meta.get("namespace")
-        if owner is None or not namespace:
+        owner, run = self._run_of(job)
+        if run is None:
+            if owner is not None:
+                self._stop_waiting(owner)
             return
-        run = self.kube.get_run(namespace, owner["name"])
-        if run is None or _meta(run).get("uid") != owner.get("uid"):
-            self._stop_waiting(str(owner.get("uid")))
-            return
+        namespace = str(meta["namespace"])
         status = _status(run)
         if status.get("phase") != Phase.RUNNING or status.get("jobName") != meta.get("name"):
             return
@@ -524,6 +522,18 @@ class Lifecycle:
         if state.finished:
             finished = "Complete" if state.succeeded else state.reason or "Failed"
         self._job_gone(run, str(meta["name"]), finished=finished)
+
+    def _run_of(self, job: Mapping[str, Any]) -> tuple[str | None, Mapping[str, Any] | None]:
+        """The uid of the MigrationRun that owns ``job``, and that run as it is now: None
+        when it is gone, or when a namesake created since has taken its name."""
+        owner = _owner(job)
+        namespace = (job.get("metadata") or {}).get("namespace")
+        if owner is None or not namespace:
+            return None, None
+        run = self.kube.get_run(namespace, owner["name"])
+        if run is None or _meta(run).get("uid") != owner.get("uid"):
+            return str(owner.get("uid")), None
+        return str(owner.get("uid")), run
 
     def _job_gone(
         self, run: Mapping[str, Any], job_name: str, *, finished: str | None = None
@@ -555,13 +565,10 @@ class Lifecycle:
         )
         if not state.finished and not stuck:
             return  # nothing to report yet: most Job events are of this kind
-        owner = _owner(job)
-        namespace = meta.get("namespace")
-        if owner is None or not namespace:
+        _, run = self._run_of(job)
+        if run is None:
             return
-        run = self.kube.get_run(namespace, owner["name"])
-        if run is None or _meta(run).get("uid") != owner.get("uid"):
-            return
+        namespace = str(meta["namespace"])
         status = _status(run)
         if (
             status.get("jobName") != meta.get("name")
