@@ -464,3 +464,23 @@ def test_deleting_a_running_run_takes_it_out_of_the_in_flight_gauge(
         lambda: in_flight_matches_running(cluster), timeout=30, what="the in-flight gauge to drop"
     )
     wait_for(lambda: not jobs_of(namespace, "dropped"), timeout=30, what="the Job to be collected")
+
+
+def test_a_drizzle_kit_1_folder_made_flat_runs_from_a_config_map(
+    namespace: Namespace, database_url: str, tmp_path: Any
+) -> None:
+    """A ConfigMap holds no folders: drizzle-kit 1.0's ``<folder>/migration.sql`` is
+    shipped as ``<folder>.sql``, as the README shows, and tracked under that name."""
+    fixture = repo_file("tests", "fixtures", "drizzle-kit-1", "drizzle")
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    folders = sorted(p.name for p in fixture.iterdir())
+    for folder in folders:
+        (flat / f"{folder}.sql").write_text((fixture / folder / "migration.sql").read_text())
+    namespace.secret("db", database_url)
+    namespace.configmap("migrations", flat)
+    namespace.apply(run_yaml("dk1"))
+    status = namespace.wait_phase("dk1", "Succeeded")["status"]
+    assert (status["applied"], status["pending"]) == (len(folders), 0)
+    assert "warnings" not in status
+    assert tracked(database_url) == [f"{folder}.sql" for folder in folders]

@@ -191,6 +191,22 @@ def test_drizzle_kit_1_fixture(tmp_path: Path) -> None:
     assert source.warnings == ()
 
 
+def test_drizzle_kit_1_folders_made_flat_for_a_config_map_read_the_same(tmp_path: Path) -> None:
+    """A ConfigMap holds no folders: ``<folder>.sql`` and ``<folder>.down.sql`` side by
+    side give the same migrations, names (so tracking rows) and order, and no warning
+    about a missing journal (there is none to make)."""
+    flat = tmp_path / "flat"
+    for folder in sorted(p.name for p in DK1_FIXTURE.iterdir()):
+        write(flat / f"{folder}.sql", (DK1_FIXTURE / folder / "migration.sql").read_text())
+    write(flat / f"{sorted(p.name for p in DK1_FIXTURE.iterdir())[0]}.down.sql", "SELECT 1;")
+    folders, flattened = sources.load(DK1_FIXTURE), sources.load(flat)
+    assert [(m.name, m.checksum) for m in flattened.migrations] == [
+        (m.name, m.checksum) for m in folders.migrations
+    ]
+    assert flattened.migrations[0].down_sql == "SELECT 1;"
+    assert flattened.warnings == ()
+
+
 def test_drizzle_kit_1_target_takes_the_folder_name(tmp_path: Path) -> None:
     """``--target`` matches a name with or without ``.sql``, so the folder name works."""
     for name in ("20260101000000_a", "20260102000000_b", "20260103000000_c"):

@@ -129,7 +129,10 @@ def load(directory: Path) -> Source:
     warnings: list[str] = []
     if journal is None:
         tags = _name_order(sql_files)
-        if tags:
+        # <timestamp>_name.sql files are drizzle-kit 1.0's folders made flat (a ConfigMap
+        # holds no folders): named as those are tracked, in the order drizzle runs them
+        flattened = all(drizzle_folders.folder_time(tag) is not None for tag in tags)
+        if tags and not flattened:
             warnings.append(
                 f"{directory} has no meta/_journal.json; using file name order. "
                 "Run `kubemigrate generate` to create the journal."
