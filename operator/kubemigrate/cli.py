@@ -678,27 +678,37 @@ def baseline(
     as_json: Json = False,
     log_format: LogFormat = None,
     target: Target = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be recorded; change nothing.")
+    ] = False,
     lock_wait: LockWait = 60.0,
     lock_timeout: LockTimeout = None,
     statement_timeout: StatementTimeout = None,
     result_file: ResultFile = None,
     run_id: RunId = None,
 ) -> None:
-    """Record migrations (up to --target) as applied without running them."""
+    """Record migrations as applied without running them: up to --target, or what
+    drizzle's own migrations table records (required in production: one of the two)."""
     ctx = Context.of(locals())
 
     def body(runner: Any) -> Reply:
         options = _options(
-            environment=ctx.environment, target=target, lock_wait_s=lock_wait, run_id=run_id
+            environment=ctx.environment,
+            target=target,
+            dry_run=dry_run,
+            lock_wait_s=lock_wait,
+            run_id=run_id,
         )
         outcome = runner.run(Action.BASELINE, options)
+        if not outcome.migrations:
+            return Reply(outcome, _summary(outcome, "baseline"))
         names = "\n".join(f"  - {m.name}" for m in outcome.migrations)
-        return Reply(
-            outcome,
-            f"📌 Baselined {len(outcome.migrations)} migration(s) without running them:\n{names}\n"
-            if outcome.migrations
-            else _summary(outcome, "baseline"),
-        )
+        verb = "Would baseline" if dry_run else "Baselined"
+        text = f"📌 {verb} {len(outcome.migrations)} migration(s) without running them:\n{names}\n"
+        left = outcome.counts.pending - (len(outcome.migrations) if dry_run else 0)
+        if left > 0:
+            text += f"{left} migration(s) stay pending, to be run by migrate.\n"
+        return Reply(outcome, text)
 
     _engine(ctx, "baseline", body)
 

@@ -552,6 +552,58 @@ def test_baseline_records_without_running(tmp_path: Path, database_url: str) -> 
     assert [r["batch_number"] for r in tracking(database_url)] == [1, 1, 2]
 
 
+def test_baseline_from_drizzle_s_own_table_leaves_what_it_never_ran_pending(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A database drizzle's migrator ran 0000 and 0001 on; 0002 was added since. Baseline
+    with no target records exactly what drizzle's table records, so 0002 still runs."""
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            ("a", "CREATE TABLE a (id int);", "DROP TABLE a;"),
+            ("b", "CREATE TABLE b (id int);", "DROP TABLE b;"),
+            ("c", "CREATE TABLE c (id int);", "DROP TABLE c;"),
+        ),
+    )
+    with connect(database_url) as conn:
+        conn.execute("CREATE TABLE a (id int); CREATE TABLE b (id int); CREATE SCHEMA drizzle")
+        conn.execute(
+            "CREATE TABLE drizzle.__drizzle_migrations "
+            "(id serial PRIMARY KEY, hash text NOT NULL, created_at bigint)"
+        )
+        for name in ("0000_a.sql", "0001_b.sql"):
+            conn.execute(
+                "INSERT INTO drizzle.__drizzle_migrations (hash) VALUES (%s)",
+                (sha256_normalised(drizzle / name),),
+            )
+    preview = cli("baseline", "--dry-run", url=database_url, directory=drizzle)
+    assert preview.returncode == 0, preview.stderr
+    assert "📌 Would baseline 2 migration(s)" in preview.stdout
+    assert applied_names(database_url) == []
+
+    # production: allowed, since drizzle's table says what the database has
+    result = cli("baseline", "--env", "production", url=database_url, directory=drizzle)
+    assert result.returncode == 0, result.stderr
+    assert "📌 Baselined 2 migration(s)" in result.stdout
+    assert "1 migration(s) stay pending, to be run by migrate." in result.stdout
+    assert applied_names(database_url) == ["0000_a.sql", "0001_b.sql"]
+    assert cli("migrate", url=database_url, directory=drizzle).returncode == 0
+    assert user_tables(database_url) >= {"a", "b", "c"}
+
+
+def test_a_blind_baseline_in_production_is_refused(tmp_path: Path, database_url: str) -> None:
+    drizzle = write_drizzle(tmp_path / "d", numbered(create_table("a"), create_table("b")))
+    refused = cli("baseline", "--env", "production", url=database_url, directory=drizzle)
+    assert refused.returncode == 5, refused.stderr
+    assert "baseline in production needs --target NAME" in refused.stderr
+    assert applied_names(database_url) == []
+    named = cli(
+        "baseline", "--env", "production", "--target", "0000_a", url=database_url, directory=drizzle
+    )
+    assert named.returncode == 0, named.stderr
+    assert applied_names(database_url) == ["0000_a.sql"]
+
+
 def test_reset_in_development_and_staging(tmp_path: Path, database_url: str) -> None:
     drizzle = write_drizzle(tmp_path / "d", numbered(create_table("a"), create_table("b")))
     assert cli("migrate", "--target", "0000_a", url=database_url, directory=drizzle).returncode == 0

@@ -7,6 +7,7 @@ the Python API and the operator's Jobs refuse the same things for the same reaso
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -350,10 +351,39 @@ def plan_baseline(
     *,
     next_batch: int,
     target: str | None = None,
+    recorded: frozenset[str] | None = None,
 ) -> Plan:
-    """Record files (up to ``target``) as applied without running them."""
+    """Record files (up to ``target``) as applied without running them.
+
+    ``recorded``: the hashes in drizzle's own ``__drizzle_migrations`` table, when the
+    database has one. Without a target, only the pending files it records (in order,
+    up to the first it does not) are baselined: a file added since drizzle last ran
+    must stay pending, or its schema change would never be made.
+    """
+    if target is None and recorded is not None:
+        known = list(
+            itertools.takewhile(lambda m: m.checksum in recorded, pending(available, applied))
+        )
+        if not known:
+            return Plan(action=Action.BASELINE, steps=())
+        target = known[-1].name
     plan = plan_migrate(available, applied, next_batch=next_batch, target=target)
     return Plan(action=Action.BASELINE, steps=plan.steps, batch=plan.batch)
+
+
+def check_baseline(
+    environment: Environment, *, target: str | None, recorded: frozenset[str] | None
+) -> None:
+    """In production a baseline must say what the database already has: a target, or
+    drizzle's own table to read it from. Baselining the whole folder blind records
+    migrations that never ran, and migrate will then never run them."""
+    if environment is Environment.PRODUCTION and target is None and recorded is None:
+        raise SafetyRefusal(
+            "baseline in production needs --target NAME: the last migration this database "
+            "already has (everything up to it is recorded as applied without running).",
+            hint="check the schema, then re-run with --target (a MigrationRun: spec.target); "
+            "`kubemigrate baseline --dry-run --target NAME` shows what would be recorded",
+        )
 
 
 def refuse_reset(environment: Environment, *, force: bool = False) -> None:

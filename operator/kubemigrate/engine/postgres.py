@@ -690,6 +690,15 @@ class PostgresStore:
     def delete_tracking(self, name: str) -> None:
         self.conn.execute(f"DELETE FROM {TRACKING_TABLE} WHERE migration_name = %s", (name,))
 
+    def drizzle_hashes(self) -> frozenset[str] | None:
+        """The hashes in drizzle's own migrations table (SHA-256 of each applied file,
+        as drizzle-orm's migrator records them), or None when the database has none."""
+        row = self.conn.execute("SELECT to_regclass('drizzle.__drizzle_migrations')").fetchone()
+        if not row or not row[0]:
+            return None
+        rows = self.conn.execute("SELECT hash FROM drizzle.__drizzle_migrations").fetchall()
+        return frozenset(str(r[0]) for r in rows)
+
     def rename_tracking(self, old: str, new: str) -> bool:
         cur = self.conn.execute(
             f"UPDATE {TRACKING_TABLE} SET migration_name = %s WHERE migration_name = %s",

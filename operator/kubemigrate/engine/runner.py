@@ -275,8 +275,14 @@ class Runner:
                 available, state.applied, next_batch=state.next_batch, target=options.target
             )
         if action is Action.BASELINE:
+            recorded = self.store.drizzle_hashes()
+            planning.check_baseline(options.environment, target=options.target, recorded=recorded)
             return planning.plan_baseline(
-                available, state.applied, next_batch=state.next_batch, target=options.target
+                available,
+                state.applied,
+                next_batch=state.next_batch,
+                target=options.target,
+                recorded=recorded,
             )
         if action in (Action.ROLLBACK, Action.RESET):
             return planning.plan_rollback(

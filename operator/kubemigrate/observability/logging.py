@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 from kubemigrate.domain.errors import KubemigrateError
-from kubemigrate.domain.migrations import Direction, Plan, Step
+from kubemigrate.domain.migrations import Action, Direction, Plan, Step
 from kubemigrate.domain.secrets import scrub
 
 
@@ -177,8 +177,9 @@ class LogObserver:
         self.log.info("waiting for the migration lock", action="lock_wait", holder=holder)
 
     def plan_ready(self, plan: Plan) -> None:
+        doing = "to record without running" if plan.action is Action.BASELINE else "to run"
         self.log.info(
-            f"{len(plan.steps)} migration(s) to run",
+            f"{len(plan.steps)} migration(s) {doing}",
             action="planned",
             batch=plan.batch,
             migrations=[s.name for s in plan.steps],

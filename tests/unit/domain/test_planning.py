@@ -393,3 +393,24 @@ def test_no_rename_without_the_same_sql_and_title() -> None:
     assert planning.renamed((edited,), rows) == []
     assert planning.renamed((other_title,), rows) == []
     assert [f.kind for f in planning.check_integrity((edited,), rows)] == [FindingKind.MISSING]
+
+
+# -- baseline -----------------------------------------------------------------
+
+
+def test_baseline_without_target_takes_what_drizzle_recorded_in_order() -> None:
+    recorded = frozenset({FILES[0].checksum, FILES[1].checksum, FILES[3].checksum})
+    plan = planning.plan_baseline(FILES, [], next_batch=1, recorded=recorded)
+    assert [s.name for s in plan.steps] == ["0000_a.sql", "0001_b.sql"]  # stops at the gap
+    nothing = planning.plan_baseline(FILES, [], next_batch=1, recorded=frozenset())
+    assert nothing.steps == ()
+    everything = planning.plan_baseline(FILES, [], next_batch=1)
+    assert len(everything.steps) == len(FILES)
+
+
+def test_a_production_baseline_needs_a_target_or_drizzle_s_table() -> None:
+    with pytest.raises(SafetyRefusal, match="needs --target NAME"):
+        planning.check_baseline(Environment.PRODUCTION, target=None, recorded=None)
+    planning.check_baseline(Environment.PRODUCTION, target="0001_b", recorded=None)
+    planning.check_baseline(Environment.PRODUCTION, target=None, recorded=frozenset())
+    planning.check_baseline(Environment.STAGING, target=None, recorded=None)
