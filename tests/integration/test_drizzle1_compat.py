@@ -265,6 +265,11 @@ def test_switching_a_database_to_the_folders_drizzle_kit_up_made(
     assert f"{old}: renamed: applied, and its SQL is now {new} (same checksum)" in refused.stderr
     assert "`kubemigrate repair --accept-renames`" in refused.stderr
     assert _tracked(url) == [old for old, _ in renames]
+    # status counts them as applied (nothing would run again), and says they were renamed
+    status = _ok(_km("status", "--fail-on-pending", url=url, folder=converted)).stdout
+    assert f"Applied migrations: {len(renames)}\nPending migrations: 0\n" in status
+    assert f"  ✅ Applied {new} " in status
+    assert f"{old}: renamed:" in status
 
     repaired = _ok(_km("repair", "--accept-renames", url=url, folder=converted))
     assert f"  - {new}: recorded under its new file name" in repaired.stdout

@@ -159,6 +159,8 @@ def build(
     warnings: tuple[str, ...] = (),
 ) -> StatusReport:
     rows = {row.name: row for row in applied}
+    moved = planning.renamed(available, applied)  # applied under an old name (drizzle-kit up)
+    rows.update((new, rows[old]) for old, new in moved)
     lines = []
     for m in available:
         row = rows.get(m.name)
@@ -174,7 +176,7 @@ def build(
                     batch=row.batch,
                 )
             )
-    names = {m.name for m in available}
+    names = {m.name for m in available} | {old for old, _ in moved}
     lines += [
         MigrationLine(
             name=row.name,

@@ -259,6 +259,7 @@ class Runner:
 
     def counts(self, state: StoreState) -> Counts:
         applied = {row.name for row in state.applied}
+        applied |= {new for _, new in planning.renamed(self.source.migrations, state.applied)}
         total = len(self.source.migrations)
         done = sum(1 for m in self.source.migrations if m.name in applied)
         return Counts(total=total, applied=done, pending=total - done)
