@@ -268,6 +268,7 @@ def _engine(
     *,
     observe: bool = True,
     allow_empty: bool = False,
+    read_source: bool = True,
 ) -> NoReturn:
     """Open source + database, run ``body``, print and exit; errors go through ``_fail``."""
     from kubemigrate.engine.session import open_runner
@@ -285,6 +286,7 @@ def _engine(
             statement_timeout_s=ctx.statement_timeout,
             observer=observer,
             allow_empty=allow_empty,
+            read_source=read_source,
         ) as runner:
             reply = body(runner)
     except KubemigrateError as error:
@@ -745,7 +747,7 @@ def history(
         as_data = [row.to_dict() for row in rows]
         return Reply(Outcome(action="history", ok=True), "\n".join(lines) + "\n", json=as_data)
 
-    _engine(ctx, "history", body, observe=False, allow_empty=True)
+    _engine(ctx, "history", body, observe=False, read_source=False)
 
 
 @app.command()

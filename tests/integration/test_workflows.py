@@ -704,3 +704,11 @@ def test_a_database_set_up_before_kubemigrate_is_pointed_to_baseline(
     assert result.returncode == 1, result.stderr
     assert "(SQLSTATE 42P07)" in result.stderr
     assert "`kubemigrate baseline --target NAME`" in result.stderr
+
+
+def test_history_reads_only_the_database(tmp_path: Path, database_url: str) -> None:
+    drizzle = write_drizzle(tmp_path / "d", numbered(create_table("a")))
+    assert cli("migrate", url=database_url, directory=drizzle).returncode == 0
+    result = cli("history", url=database_url, directory=tmp_path / "not-here")
+    assert result.returncode == 0, result.stderr
+    assert "0000_a.sql" in result.stdout

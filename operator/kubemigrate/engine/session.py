@@ -35,8 +35,13 @@ def open_runner(
     statement_timeout_s: float | None = None,
     observer: Observer | None = None,
     allow_empty: bool = False,
+    read_source: bool = True,
 ) -> Iterator[Runner]:
-    source = sources.load(directory, fmt, allow_empty=allow_empty)
+    """``read_source=False`` for commands that read only the database (``history``)."""
+    if read_source:
+        source = sources.load(directory, fmt, allow_empty=allow_empty)
+    else:
+        source = sources.Source(directory=directory, migrations=())
     store = PostgresStore(
         database_url,
         application_name=application_name(command, run_id),
