@@ -484,3 +484,48 @@ def test_a_drizzle_kit_1_folder_made_flat_runs_from_a_config_map(
     assert (status["applied"], status["pending"]) == (len(folders), 0)
     assert "warnings" not in status
     assert tracked(database_url) == [f"{folder}.sql" for folder in folders]
+
+
+# -- repair from the cluster -------------------------------------------------------
+
+
+def test_an_edited_file_is_accepted_by_a_repair_run(
+    shop: Namespace, database_url: str, tmp_path: Any
+) -> None:
+    """A team with only cluster access: verify fails on an edited file, a repair run
+    with spec.repair.acceptChecksums records its new checksum, and verify passes."""
+    import shutil
+
+    shop.apply(run_yaml("deploy"))
+    shop.wait_phase("deploy", "Succeeded")
+    edited = tmp_path / "edited"
+    shutil.copytree(SHOP, edited)
+    changed = edited / "0004_add_analytics.sql"
+    changed.write_text(changed.read_text() + "\n-- reviewed: harmless comment added later\n")
+    shop.configmap("edited", edited)
+    source = {"configMap": {"name": "edited"}}
+
+    shop.apply(run_yaml("check", action="verify", source=source))
+    failed = shop.wait_phase("check", "Failed")
+    assert condition(failed, "Failed")["reason"] == "IntegrityCheckFailed"
+    error = failed["status"]["error"]
+    assert error["reason"] == "IntegrityCheckFailed"
+    assert "0004_add_analytics.sql" in error["message"]
+    assert "--accept-checksum" in error["hint"]
+
+    accept = {"acceptChecksums": ["0004_add_analytics"]}
+    shop.apply(run_yaml("accept", action="repair", source=source, repair=accept))
+    repaired = shop.wait_phase("accept", "Succeeded")
+    (job,) = jobs_of(shop, "accept")
+    args = job["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert args[args.index("--accept-checksum") + 1] == "0004_add_analytics"
+    assert [m["name"] for m in repaired["status"]["migrations"]] == ["0004_add_analytics.sql"]
+    with psycopg.connect(database_url) as conn:
+        accepted = conn.execute(
+            "SELECT migration_name FROM __migration_history WHERE action = 'checksum_accepted'"
+        ).fetchall()
+    assert accepted == [("0004_add_analytics.sql",)]
+
+    shop.apply(run_yaml("recheck", action="verify", source=source))
+    assert shop.wait_phase("recheck", "Succeeded")["status"]["applied"] == len(SHOP_FILES)
+    assert tracked(database_url) == SHOP_FILES

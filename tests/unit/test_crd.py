@@ -10,6 +10,7 @@ and each good one to pass both.
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,6 +146,11 @@ def test_defaults_enums_and_bounds() -> None:
     assert (backoff["minimum"], backoff["maximum"]) == (0, 10)
     assert nodes[".spec.job.activeDeadlineSeconds"]["minimum"] == 1
     assert nodes[".spec.job.ttlSecondsAfterFinished"]["minimum"] == 0
+    assert nodes[".spec.repair.acceptRenames"]["default"] is False
+    for field in ("acceptChecksums", "acceptDowns"):
+        names = nodes[f".spec.repair.{field}"]
+        assert names["x-kubernetes-list-type"] == "set"  # unique names
+        assert (names["items"]["minLength"], names["items"]["maxLength"]) == (1, 255)
     assert nodes[".status.phase"]["enum"] == [
         "Pending", "Running", "AwaitingConfirmation", "Succeeded", "Failed",
     ]  # fmt: skip
@@ -246,6 +252,10 @@ def schema_errors(schema: dict[str, Any], value: Any, path: str = "spec") -> lis
     if isinstance(value, list):
         for i, item in enumerate(value):
             errors += schema_errors(schema["items"], item, f"{path}[{i}]")
+        if schema.get("x-kubernetes-list-type") == "set" and len(value) != len(
+            {json.dumps(item, sort_keys=True) for item in value}
+        ):
+            errors.append(f"{path}: Duplicate value")
         if schema.get("x-kubernetes-list-type") == "map":
             keys = [
                 tuple(item.get(k) for k in schema["x-kubernetes-list-map-keys"]) for item in value
@@ -346,6 +356,17 @@ GOOD = {
     "baseline": {**BASE, "action": "baseline", "target": "0004_orders"},
     "plan": {**BASE, "action": "plan", "target": "0004_orders", "format": "flyway"},
     "status": {**BASE, "action": "status", "dryRun": True},
+    "repair": {**BASE, "action": "repair"},
+    "repair-accepting": {
+        **BASE,
+        "action": "repair",
+        "repair": {
+            "acceptChecksums": ["0003_add_orders", "0004_add_analytics.sql"],
+            "acceptDowns": ["0003_add_orders"],
+            "acceptRenames": True,
+        },
+    },
+    "repair-empty": {**BASE, "action": "repair", "repair": {}},
     "everything": {
         **BASE,
         "timeouts": {"lockWaitSeconds": 0, "lockTimeoutMs": 5000, "statementTimeoutSeconds": 30},
@@ -375,6 +396,38 @@ BAD = {
     "steps and target": (
         {**BASE, "action": "rollback", "steps": 1, "target": "0001_a"},
         "set steps or target, not both",
+    ),
+    "repair on migrate": (
+        {**BASE, "repair": {"acceptRenames": True}},
+        "repair is only allowed with action repair",
+    ),
+    "repair on verify": (
+        {**BASE, "action": "verify", "repair": {"acceptChecksums": ["0001_a"]}},
+        "repair is only allowed with action repair",
+    ),
+    "duplicate accepted checksum": (
+        {**BASE, "action": "repair", "repair": {"acceptChecksums": ["0001_a", "0001_a"]}},
+        "spec.repair.acceptChecksums: Duplicate value",
+    ),
+    "duplicate accepted down": (
+        {**BASE, "action": "repair", "repair": {"acceptDowns": ["0001_a", "0001_a"]}},
+        "spec.repair.acceptDowns: Duplicate value",
+    ),
+    "empty accepted name": (
+        {**BASE, "action": "repair", "repair": {"acceptDowns": [""]}},
+        "spec.repair.acceptDowns[0]: minLength 1",
+    ),
+    "long accepted name": (
+        {**BASE, "action": "repair", "repair": {"acceptChecksums": ["x" * 256]}},
+        "spec.repair.acceptChecksums[0]: maxLength 255",
+    ),
+    "renames not a boolean": (
+        {**BASE, "action": "repair", "repair": {"acceptRenames": "please"}},
+        "spec.repair.acceptRenames: must be boolean",
+    ),
+    "unknown repair field": (
+        {**BASE, "action": "repair", "repair": {"acceptAll": True}},
+        "spec.repair.acceptAll: unknown field",
     ),
     "inline as flyway": ({**BASE, "format": "flyway", "source": INLINE}, "drizzle's layout"),
     "unknown action": ({**BASE, "action": "explode"}, "spec.action: must be one of"),
@@ -460,6 +513,15 @@ CHANGES = {
     "job removed": (
         GOOD["everything"],
         {k: v for k, v in GOOD["everything"].items() if k != "job"},
+    ),
+    "repair added": (GOOD["repair"], GOOD["repair-accepting"]),
+    "repair removed": (GOOD["repair-accepting"], GOOD["repair"]),
+    "repair names": (
+        GOOD["repair-accepting"],
+        {
+            **GOOD["repair-accepting"],
+            "repair": {**GOOD["repair-accepting"]["repair"], "acceptDowns": ["0004_x"]},
+        },
     ),
     "resources": (
         GOOD["everything"],

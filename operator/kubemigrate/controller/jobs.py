@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from kubemigrate.controller.spec import JobOverrides, MigrationRunSpec, parse_spec
+from kubemigrate.controller.spec import JobOverrides, MigrationRunSpec, Repair, parse_spec
 from kubemigrate.domain.errors import ExitCode
 from kubemigrate.domain.migrations import Action, Environment
 from kubemigrate.settings import OperatorSettings
@@ -176,6 +176,8 @@ def engine_args(
         args += ["--force"] if action is Action.RESET else ["--confirm", spec.confirm]
     if mode == "run" and spec.dry_run and action in _DRY_RUN_ACTIONS:
         args.append("--dry-run")
+    if action is Action.REPAIR and spec.repair is not None:
+        args += _repair_args(spec.repair)
     if action in _READ_ONLY_ACTIONS:
         return args  # status and verify take no lock and run no migration SQL
     timeouts = spec.timeouts
@@ -184,6 +186,19 @@ def engine_args(
         args += ["--lock-timeout", str(timeouts.lock_timeout_ms)]
     if timeouts.statement_timeout_seconds is not None:
         args += ["--statement-timeout", str(timeouts.statement_timeout_seconds)]
+    return args
+
+
+def _repair_args(repair: Repair) -> list[str]:
+    """``spec.repair`` as the CLI's ``--accept-checksum X``... ``--accept-down X``...
+    ``--accept-renames``, names in the spec's order."""
+    args: list[str] = []
+    for name in repair.accept_checksums or []:
+        args += ["--accept-checksum", name]
+    for name in repair.accept_downs or []:
+        args += ["--accept-down", name]
+    if repair.accept_renames:
+        args.append("--accept-renames")
     return args
 
 

@@ -14,7 +14,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from kubemigrate.domain.errors import UsageError
@@ -31,11 +38,16 @@ QUANTITY = (
 
 ObjectName = Annotated[str, Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN)]
 Quantity = int | Annotated[str, Field(pattern=QUANTITY)]
+MigrationName = Annotated[str, Field(min_length=1, max_length=255)]
+#: A list of migration names; unique, as the CRD's ``x-kubernetes-list-type: set`` says.
+MigrationNames = Annotated[list[MigrationName], Field(max_length=100)]
 
-#: Actions that accept ``target`` / ``steps`` / ``confirm`` (the CRD's CEL rules say the same).
+#: Actions that accept ``target`` / ``steps`` / ``confirm`` / ``repair`` (the CRD's CEL rules
+#: say the same).
 TARGET_ACTIONS = frozenset({Action.MIGRATE, Action.ROLLBACK, Action.BASELINE, Action.PLAN})
 STEPS_ACTIONS = frozenset({Action.ROLLBACK})
 CONFIRM_ACTIONS = frozenset({Action.ROLLBACK, Action.RESET})
+REPAIR_ACTIONS = frozenset({Action.REPAIR})
 
 
 class InvalidSpec(UsageError):
@@ -138,6 +150,24 @@ class JobOverrides(_Model):
     ttl_seconds_after_finished: Annotated[int, Field(ge=0)] | None = None
 
 
+class Repair(_Model):
+    """What a repair accepts besides clearing a dirty mark: the CLI's ``--accept-*``."""
+
+    accept_checksums: MigrationNames | None = None
+    accept_downs: MigrationNames | None = None
+    accept_renames: bool = False
+
+    @field_validator("accept_checksums", "accept_downs")
+    @classmethod
+    def _unique(cls, names: list[str] | None) -> list[str] | None:
+        if names is None:
+            return None
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate names: {', '.join(duplicates)}")
+        return names
+
+
 class MigrationRunSpec(_Model):
     """MigrationRun.spec; see the CRD's descriptions for what each field means."""
 
@@ -152,6 +182,7 @@ class MigrationRunSpec(_Model):
     dry_run: bool = False
     timeouts: Timeouts = Timeouts()
     job: JobOverrides | None = None
+    repair: Repair | None = None
 
     @model_validator(mode="after")
     def _fields_fit_action(self) -> MigrationRunSpec:
@@ -164,6 +195,8 @@ class MigrationRunSpec(_Model):
             raise ValueError(
                 "spec.target is only allowed with action migrate, rollback, baseline or plan"
             )
+        if self.repair is not None and self.action not in REPAIR_ACTIONS:
+            raise ValueError("spec.repair is only allowed with action repair")
         if self.steps is not None and self.target is not None:
             raise ValueError("spec.steps and spec.target: set one, not both")
         if self.source.inline is not None and self.format != "drizzle":

@@ -195,6 +195,55 @@ def test_run_mode_passes_every_option(settings: OperatorSettings) -> None:
     assert "--steps" not in args
 
 
+def test_repair_passes_each_acceptance(settings: OperatorSettings) -> None:
+    run = make_run(
+        action="repair",
+        repair={
+            "acceptChecksums": ["0003_add_orders", "0004_add_analytics.sql"],
+            "acceptDowns": ["0002_add_products"],
+            "acceptRenames": True,
+        },
+    )
+    args = command(build_job(run, settings, environment="production"))
+    assert args[1] == "repair"
+    start = args.index("--run-id") + 2
+    assert args[start:] == [
+        "--accept-checksum", "0003_add_orders",
+        "--accept-checksum", "0004_add_analytics.sql",
+        "--accept-down", "0002_add_products",
+        "--accept-renames",
+        "--lock-wait", "60",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "repair",
+    [None, {}, {"acceptChecksums": [], "acceptDowns": [], "acceptRenames": False}],
+)
+def test_repair_without_acceptances_is_a_bare_repair(
+    settings: OperatorSettings, repair: dict[str, Any] | None
+) -> None:
+    run = make_run(action="repair") if repair is None else make_run(action="repair", repair=repair)
+    args = command(build_job(run, settings, environment="staging"))
+    assert args[1] == "repair"
+    assert not [a for a in args if a.startswith("--accept")]
+
+
+def test_repair_names_are_single_arguments(settings: OperatorSettings) -> None:
+    """A name travels as one argv item, never through a shell: spaces or quotes stay
+    inside it (the engine then refuses it as no such file)."""
+    odd = "0001_a --accept-renames; rm -rf /"
+    run = make_run(action="repair", repair={"acceptChecksums": [odd]})
+    args = command(build_job(run, settings, environment="development"))
+    assert args[args.index("--accept-checksum") + 1] == odd
+    assert "--accept-renames" not in args
+
+
+def test_repair_only_reaches_a_repair_job(settings: OperatorSettings) -> None:
+    with pytest.raises(InvalidSpec, match=r"spec\.repair is only allowed with action repair"):
+        build_job(make_run(repair={"acceptRenames": True}), settings, environment="development")
+
+
 def test_custom_job_command(settings: OperatorSettings) -> None:
     custom = settings.model_copy(update={"job_command": ("python", "-m", "kubemigrate")})
     assert command(build_job(make_run(), custom, environment="development"))[:4] == [

@@ -48,6 +48,33 @@ def test_minimal_spec_gets_the_crd_defaults() -> None:
     assert parsed.timeouts.lock_timeout_ms is None
     assert parsed.environment is None
     assert parsed.job is None
+    assert parsed.repair is None
+
+
+def test_repair_spec_round_trips_in_camel_case() -> None:
+    raw = spec(
+        action="repair",
+        repair={
+            "acceptChecksums": ["0003_add_orders", "0004_add_analytics.sql"],
+            "acceptDowns": ["0002_add_products"],
+            "acceptRenames": True,
+        },
+    )
+    parsed = parse_spec(raw)
+    assert parsed.repair is not None
+    assert parsed.repair.accept_checksums == ["0003_add_orders", "0004_add_analytics.sql"]
+    assert parsed.repair.accept_downs == ["0002_add_products"]
+    assert parsed.repair.accept_renames is True
+    dumped = parsed.model_dump(by_alias=True, exclude_none=True, mode="json")
+    assert dumped["repair"] == raw["repair"]
+
+
+def test_repair_fields_default_to_accepting_nothing() -> None:
+    parsed = parse_spec(spec(action="repair", repair={}))
+    assert parsed.repair is not None
+    assert parsed.repair.accept_checksums is None
+    assert parsed.repair.accept_downs is None
+    assert parsed.repair.accept_renames is False
 
 
 def test_full_spec_round_trips_in_camel_case() -> None:
@@ -128,6 +155,47 @@ def test_invalid_spec_is_a_permanent_usage_error() -> None:
         (spec(action="status", target="0001_a"), "spec", "target is only allowed"),
         (spec(action="rollback", steps=1, target="0001_a"), "spec", "set one, not both"),
         (
+            spec(repair={"acceptRenames": True}),
+            "spec",
+            "repair is only allowed with action repair",
+        ),
+        (
+            spec(action="verify", repair={"acceptChecksums": ["0001_a"]}),
+            "spec",
+            "repair is only allowed with action repair",
+        ),
+        (
+            spec(action="repair", repair={"acceptChecksums": ["0001_a", "0002_b", "0001_a"]}),
+            "spec.repair.acceptChecksums",
+            "duplicate names: 0001_a",
+        ),
+        (
+            spec(action="repair", repair={"acceptDowns": ["0002_b", "0002_b"]}),
+            "spec.repair.acceptDowns",
+            "duplicate names: 0002_b",
+        ),
+        (spec(action="repair", repair={"acceptDowns": [""]}), "spec.repair.acceptDowns[0]", ""),
+        (
+            spec(action="repair", repair={"acceptChecksums": ["x" * 256]}),
+            "spec.repair.acceptChecksums[0]",
+            "255",
+        ),
+        (
+            spec(action="repair", repair={"acceptChecksums": "0001_a"}),
+            "spec.repair.acceptChecksums",
+            "list",
+        ),
+        (
+            spec(action="repair", repair={"acceptRenames": "please"}),
+            "spec.repair.acceptRenames",
+            "boolean",
+        ),
+        (
+            spec(action="repair", repair={"acceptAll": True}),
+            "spec.repair.acceptAll",
+            "Extra inputs",
+        ),
+        (
             spec(format="flyway", source={"inline": [{"name": "0000_a", "up": "x"}]}),
             "spec",
             "drizzle's layout",
@@ -161,6 +229,9 @@ def test_missing_spec_is_invalid_not_a_crash() -> None:
         spec(action="baseline", target="0004_x"),
         spec(action="plan", target="0002_y"),
         spec(action="status"),
+        spec(action="repair"),
+        spec(action="repair", repair={}),
+        spec(action="repair", repair={"acceptChecksums": ["0001_a"], "acceptRenames": False}),
         spec(source={"inline": [{"name": "0000_init", "up": "CREATE TABLE t (id int);"}]}),
     ],
 )
