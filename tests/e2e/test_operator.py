@@ -420,13 +420,18 @@ def assert_lost(ns: Namespace, run: str, database_url: str) -> None:
     assert tracked(database_url) == []  # the killed migration rolled back and never ran again
 
 
+def start_slow_run(namespace: Namespace, database_url: str, name: str) -> str:
+    """A migrate run whose migration sleeps, once its Job exists; returns the Job's name."""
+    namespace.secret("db", database_url)
+    namespace.apply(run_yaml(name, source=slow_source()))
+    wait_for(lambda: bool(jobs_of(namespace, name)), timeout=30, what="the Job")
+    return str(namespace.get("mr", name)["status"]["jobName"])
+
+
 def test_a_job_deleted_while_it_runs_fails_the_run_as_lost(
     cluster: LocalCluster, namespace: Namespace, database_url: str
 ) -> None:
-    namespace.secret("db", database_url)
-    namespace.apply(run_yaml("cut", source=slow_source()))
-    wait_for(lambda: bool(jobs_of(namespace, "cut")), timeout=30, what="the Job")
-    job = namespace.get("mr", "cut")["status"]["jobName"]
+    job = start_slow_run(namespace, database_url, "cut")
     namespace.kubectl("delete", "job", job)
     assert_lost(namespace, "cut", database_url)
     wait_for(
@@ -437,10 +442,7 @@ def test_a_job_deleted_while_it_runs_fails_the_run_as_lost(
 def test_a_job_deleted_while_the_operator_is_down_is_not_run_again_on_restart(
     cluster: LocalCluster, namespace: Namespace, database_url: str
 ) -> None:
-    namespace.secret("db", database_url)
-    namespace.apply(run_yaml("orphan", source=slow_source()))
-    wait_for(lambda: bool(jobs_of(namespace, "orphan")), timeout=30, what="the Job")
-    job = namespace.get("mr", "orphan")["status"]["jobName"]
+    job = start_slow_run(namespace, database_url, "orphan")
     cluster.parts["operator"].kill()
     try:
         namespace.kubectl("delete", "job", job)
@@ -455,9 +457,7 @@ def test_a_job_deleted_while_the_operator_is_down_is_not_run_again_on_restart(
 def test_deleting_a_running_run_takes_it_out_of_the_in_flight_gauge(
     cluster: LocalCluster, namespace: Namespace, database_url: str
 ) -> None:
-    namespace.secret("db", database_url)
-    namespace.apply(run_yaml("dropped", source=slow_source()))
-    wait_for(lambda: bool(jobs_of(namespace, "dropped")), timeout=30, what="the Job")
+    start_slow_run(namespace, database_url, "dropped")
     wait_for(lambda: in_flight_matches_running(cluster), timeout=30, what="the run to be in flight")
     namespace.kubectl("delete", "mr", "dropped", "--wait=true")
     wait_for(

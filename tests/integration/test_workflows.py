@@ -528,14 +528,7 @@ def test_history_lists_every_action(tmp_path: Path, database_url: str) -> None:
 
 
 def test_baseline_records_without_running(tmp_path: Path, database_url: str) -> None:
-    drizzle = write_drizzle(
-        tmp_path / "d",
-        numbered(
-            ("a", "CREATE TABLE a (id int);", "DROP TABLE a;"),
-            ("b", "CREATE TABLE b (id int);", "DROP TABLE b;"),
-            ("c", "CREATE TABLE c (id int);", "DROP TABLE c;"),
-        ),
-    )
+    drizzle = write_drizzle(tmp_path / "d", numbered(*map(create_table, "abc")))
     with connect(database_url) as conn:
         conn.execute("CREATE TABLE a (id int)")
         conn.execute("CREATE TABLE b (id int)")
@@ -557,14 +550,7 @@ def test_baseline_from_drizzle_s_own_table_leaves_what_it_never_ran_pending(
 ) -> None:
     """A database drizzle's migrator ran 0000 and 0001 on; 0002 was added since. Baseline
     with no target records exactly what drizzle's table records, so 0002 still runs."""
-    drizzle = write_drizzle(
-        tmp_path / "d",
-        numbered(
-            ("a", "CREATE TABLE a (id int);", "DROP TABLE a;"),
-            ("b", "CREATE TABLE b (id int);", "DROP TABLE b;"),
-            ("c", "CREATE TABLE c (id int);", "DROP TABLE c;"),
-        ),
-    )
+    drizzle = write_drizzle(tmp_path / "d", numbered(*map(create_table, "abc")))
     with connect(database_url) as conn:
         conn.execute("CREATE TABLE a (id int); CREATE TABLE b (id int); CREATE SCHEMA drizzle")
         conn.execute(
