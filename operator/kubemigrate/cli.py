@@ -501,7 +501,10 @@ def status(
             warnings=(*rep.warning_lines(), *rep.warnings),  # the report's own, source's too
         )
         code = ExitCode.PENDING if fail_on_pending and rep.pending else ExitCode.OK
-        return Reply(outcome, rep.text(), int(code), json=rep.to_dict())
+        # the report's own document (the original's metadata format), under the fields
+        # every command's JSON starts with
+        envelope = {"action": "status", "ok": True, "counts": outcome.counts.__dict__}
+        return Reply(outcome, rep.text(), int(code), json={**envelope, **rep.to_dict()})
 
     _engine(ctx, "status", body, observe=False, allow_empty=True)
 

@@ -194,6 +194,9 @@ def test_metadata_file_and_status_json(shop: Path, tmp_path: Path, database_url:
     printed = json.loads(as_json.stdout)
     assert printed["appliedMigrations"] == 2
     assert printed["migrations"] == data["migrations"]
+    # the fields every command's JSON starts with, then the report's own
+    assert (printed["action"], printed["ok"]) == ("status", True)
+    assert printed["counts"] == {"total": 5, "applied": 2, "pending": 3}
 
 
 def test_tracking_table_has_the_original_columns(shop: Path, database_url: str) -> None:
