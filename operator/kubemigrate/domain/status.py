@@ -68,7 +68,13 @@ def conditions(
     generation: int | None,
     now: str,
 ) -> list[dict[str, Any]]:
-    """Every condition type, True for the phase's own and False for the rest."""
+    """Every condition type, True for the phase's own and False for the rest.
+
+    A condition that turns False takes the new phase's reason and message, which say
+    why it no longer holds (``Running`` left as ``JobCreated: Job ... runs migrate``
+    on a finished run read as if it were still running); one already False keeps its
+    own, so its lastTransitionTime and text stay those of the moment it changed.
+    """
     before = {c.get("type"): c for c in previous or ()}
     active = _ACTIVE[phase]
     result = []
@@ -79,13 +85,14 @@ def conditions(
         if old is None and not is_active:
             continue
         changed = old is None or old.get("status") != status
+        kept: Mapping[str, Any] = {} if old is None or changed else old  # still False
         result.append(
             {
                 "type": str(ctype),
                 "status": status,
-                "reason": reason if is_active else (old or {}).get("reason", reason),
-                "message": message if is_active else (old or {}).get("message", ""),
-                "lastTransitionTime": now if changed else old.get("lastTransitionTime", now),  # type: ignore[union-attr]
+                "reason": reason if is_active else kept.get("reason", reason),
+                "message": message if is_active else kept.get("message", message),
+                "lastTransitionTime": kept.get("lastTransitionTime", now),
                 "observedGeneration": generation,
             }
         )

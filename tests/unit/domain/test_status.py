@@ -1,0 +1,52 @@
+"""A run's conditions as `kubectl describe` and `kubectl wait` read them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubemigrate.domain.status import Phase, conditions
+
+
+def _by_type(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in items}
+
+
+def test_a_condition_that_turns_false_says_why_and_keeps_saying_it() -> None:
+    running = conditions(
+        None,
+        Phase.RUNNING,
+        reason="JobCreated",
+        message="Job r-1 runs migrate",
+        generation=1,
+        now="2026-01-01T00:00:00Z",
+    )
+    done = _by_type(
+        conditions(
+            running,
+            Phase.SUCCEEDED,
+            reason="Succeeded",
+            message="applied 2 migration(s)",
+            generation=1,
+            now="2026-01-01T00:00:05Z",
+        )
+    )
+    # not "JobCreated: Job r-1 runs migrate" on a run that has finished
+    assert (done["Running"]["status"], done["Running"]["reason"]) == ("False", "Succeeded")
+    assert done["Running"]["message"] == "applied 2 migration(s)"
+    assert done["Running"]["lastTransitionTime"] == "2026-01-01T00:00:05Z"
+    assert (done["Complete"]["status"], done["Complete"]["reason"]) == ("True", "Succeeded")
+
+    later = _by_type(
+        conditions(
+            list(done.values()),
+            Phase.SUCCEEDED,
+            reason="Succeeded",
+            message="applied 2 migration(s); checked again",
+            generation=2,
+            now="2026-01-01T00:01:00Z",
+        )
+    )
+    # already False: its text and time stay those of the moment it changed
+    assert later["Running"]["message"] == "applied 2 migration(s)"
+    assert later["Running"]["lastTransitionTime"] == "2026-01-01T00:00:05Z"
+    assert later["Complete"]["lastTransitionTime"] == "2026-01-01T00:00:05Z"
