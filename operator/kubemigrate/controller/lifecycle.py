@@ -86,6 +86,15 @@ def read_only(run: Mapping[str, Any], job_name: str) -> bool:
     return action in _READ_ONLY_ACTIONS or (bool(spec.get("dryRun")) and action in _DRY_RUN_ACTIONS)
 
 
+def metric_action(run: Mapping[str, Any]) -> str:
+    """The action label of a run's metrics: a dry run is counted as the preview it is
+    (``plan``), so that it neither inflates a real action's success rate nor pulls its
+    durations down."""
+    spec = run.get("spec") or {}
+    action = str(spec.get("action") or "migrate")
+    return str(Action.PLAN) if spec.get("dryRun") and action in _DRY_RUN_ACTIONS else action
+
+
 def job_lost_message(job_name: str, *, read_only: bool, finished: str | None = None) -> str:
     """What a person should know when a run's Job vanished without a readable result.
 
@@ -231,7 +240,7 @@ class Lifecycle:
             self._database(run),
             outcome,
             duration,
-            action=str((run.get("spec") or {}).get("action") or "migrate"),
+            action=metric_action(run),
         )
 
     # -- runs in flight --------------------------------------------------------
@@ -445,9 +454,7 @@ class Lifecycle:
             self._launching.discard(uid)
         if created and mode == "run":
             self.metrics.run_started(
-                str(meta["namespace"]),
-                self._database(run),
-                str((run.get("spec") or {}).get("action", "migrate")),
+                str(meta["namespace"]), self._database(run), metric_action(run)
             )
         self._start_waiting(uid)
         self._log(run, name).info("job created" if created else "job adopted", mode=mode)

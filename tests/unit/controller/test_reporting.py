@@ -196,7 +196,9 @@ def test_a_dry_run_rollback_says_what_it_would_roll_back_and_rolls_back_nothing(
     assert "batch" not in seen.status
     assert not seen.sample("kubemigrate_rollbacks_total")
     runs = "kubemigrate_migration_runs_total"
-    assert seen.sample(runs, action="rollback", result="succeeded") == 1
+    # counted as the preview it is: a real rollback's success rate and durations stay real
+    assert seen.sample(runs, action="plan", result="succeeded") == 1
+    assert seen.sample(runs, action="rollback", result="succeeded") is None
     assert seen.sample("kubemigrate_last_success_timestamp_seconds", action="rollback") is None
 
 
