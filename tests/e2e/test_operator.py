@@ -192,6 +192,29 @@ def test_production_rollback_waits_for_the_phrase_then_rolls_back(
     assert len(jobs_of(shop, "undo")) == 2  # the read-only plan Job and the real one
 
 
+def test_a_production_rollback_confirmed_after_another_deploy_fails_and_says_what_next(
+    shop: Namespace, database_url: str
+) -> None:
+    shop.kubectl("label", "namespace", shop.name, "kubemigrate.io/environment=production")
+    shop.apply(run_yaml("first", target="0002_add_orders.sql"))
+    shop.wait_phase("first", "Succeeded")
+    shop.apply(run_yaml("undo", action="rollback"))
+    assert shop.wait_phase("undo", "AwaitingConfirmation")["status"]["confirmationPhrase"] == (
+        "rollback-batch-1"
+    )
+    shop.apply(run_yaml("second"))  # batch 2 lands while the phrase for batch 1 waits
+    shop.wait_phase("second", "Succeeded")
+    shop.kubectl(
+        "patch", "mr", "undo", "--type", "merge", "-p", '{"spec":{"confirm":"rollback-batch-1"}}'
+    )
+    status = shop.wait_phase("undo", "Failed")["status"]
+    assert status["error"]["reason"] == "ConfirmationRequired"
+    assert "create a new rollback MigrationRun" in status["error"]["hint"]
+    assert "confirmationPhrase" not in status  # a phrase patched in now would do nothing
+    assert "plannedMigrations" not in status
+    assert tracked(database_url) == SHOP_FILES  # nothing rolled back
+
+
 def test_production_reset_is_refused_without_a_job(shop: Namespace) -> None:
     shop.apply(run_yaml("wipe", action="reset", environment="production"))
     body = shop.wait_phase("wipe", "Failed")

@@ -132,8 +132,17 @@ def from_outcome(outcome: Outcome) -> dict[str, Any]:
             for key in ("reason", "migration", "sqlState", "position", "message", "hint")
             if outcome.error.get(key) is not None
         }
-    if outcome.confirmation:
+    if outcome.ok and outcome.confirmation:
         status["confirmationPhrase"] = outcome.confirmation
+    elif (outcome.error or {}).get("reason") == "ConfirmationRequired":
+        # The run has ended: a phrase patched into it now would change nothing, so the
+        # plan it waited on goes, and the way forward is a new run (the CLI's hint says
+        # "re-run with --confirm", which a MigrationRun cannot do).
+        status.update(confirmationPhrase=None, plannedMigrations=None)
+        status["error"]["hint"] = (
+            "this run has ended: create a new rollback MigrationRun, which shows the current "
+            "plan and its phrase"
+        )
     return status
 
 
