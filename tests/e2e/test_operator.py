@@ -534,7 +534,7 @@ def test_an_edited_file_is_accepted_by_a_repair_run(
     error = failed["status"]["error"]
     assert error["reason"] == "IntegrityCheckFailed"
     assert "0004_add_analytics.sql" in error["message"]
-    assert "--accept-checksum" in error["hint"]
+    assert "a repair run with spec.repair.acceptChecksums" in error["hint"]
 
     accept = {"acceptChecksums": ["0004_add_analytics"]}
     shop.apply(run_yaml("accept", action="repair", source=source, repair=accept))

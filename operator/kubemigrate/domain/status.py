@@ -132,6 +132,8 @@ def from_outcome(outcome: Outcome) -> dict[str, Any]:
             for key in ("reason", "migration", "sqlState", "position", "message", "hint")
             if outcome.error.get(key) is not None
         }
+        if "hint" in status["error"]:
+            status["error"]["hint"] = in_spec_terms(str(status["error"]["hint"]))
     if outcome.ok and outcome.confirmation:
         status["confirmationPhrase"] = outcome.confirmation
     elif (outcome.error or {}).get("reason") == "ConfirmationRequired":
@@ -144,6 +146,33 @@ def from_outcome(outcome: Outcome) -> dict[str, Any]:
             "plan and its phrase"
         )
     return status
+
+
+# The engine's hints name CLI flags and commands; a MigrationRun's author changes spec
+# fields and creates runs instead. Longest first, so a command is not half-replaced.
+_SPEC_TERMS = (
+    (
+        "`kubemigrate repair --accept-checksum NAME`",
+        "a repair run with spec.repair.acceptChecksums",
+    ),
+    ("`kubemigrate repair --accept-renames`", "a repair run with spec.repair.acceptRenames: true"),
+    ("`kubemigrate repair --accept-down ", "a repair run with spec.repair.acceptDowns: `"),
+    ("`kubemigrate repair`", "a repair run (action: repair)"),
+    ("`kubemigrate status`", "a status run (action: status)"),
+    ("`kubemigrate verify`", "a verify run (action: verify)"),
+    ("--lock-wait", "spec.timeouts.lockWaitSeconds"),
+    ("--lock-timeout", "spec.timeouts.lockTimeoutMs"),
+    ("--statement-timeout", "spec.timeouts.statementTimeoutSeconds"),
+    ("--target", "spec.target"),
+    ("--steps", "spec.steps"),
+)
+
+
+def in_spec_terms(hint: str) -> str:
+    """An engine hint as a MigrationRun's author acts on it (spec fields, new runs)."""
+    for cli, spec in _SPEC_TERMS:
+        hint = hint.replace(cli, spec)
+    return hint
 
 
 def event_type(outcome: Outcome) -> str:

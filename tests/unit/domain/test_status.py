@@ -50,3 +50,29 @@ def test_a_condition_that_turns_false_says_why_and_keeps_saying_it() -> None:
     assert later["Running"]["message"] == "applied 2 migration(s)"
     assert later["Running"]["lastTransitionTime"] == "2026-01-01T00:00:05Z"
     assert later["Complete"]["lastTransitionTime"] == "2026-01-01T00:00:05Z"
+
+
+def test_an_engine_hint_is_told_in_the_run_s_own_terms() -> None:
+    from kubemigrate.domain.outcome import Outcome
+    from kubemigrate.domain.status import from_outcome
+
+    error = {
+        "reason": "LockTimeout",
+        "message": "Another migration run holds the lock",
+        "hint": "let it finish and retry, or raise --lock-wait",
+    }
+    status = from_outcome(Outcome(action="migrate", ok=False, error=error))
+    assert status["error"]["hint"] == (
+        "let it finish and retry, or raise spec.timeouts.lockWaitSeconds"
+    )
+    drift = {
+        "reason": "IntegrityCheckFailed",
+        "message": "Integrity check failed",
+        "hint": "record its new checksum with `kubemigrate repair --accept-checksum NAME` "
+        "if the edit is harmless; then `kubemigrate status`",
+    }
+    hint = from_outcome(Outcome(action="migrate", ok=False, error=drift))["error"]["hint"]
+    assert hint == (
+        "record its new checksum with a repair run with spec.repair.acceptChecksums "
+        "if the edit is harmless; then a status run (action: status)"
+    )
