@@ -151,7 +151,7 @@ def _generate_folder(directory: Path, name: str, up: str, now: int) -> Generated
     """
     times = [
         t
-        for f in drizzle_folders.migration_folders(directory)
+        for f in drizzle.migration_folders(directory)
         if (t := drizzle_folders.folder_time(f)) is not None
     ]
     folder = directory / drizzle_folders.folder_name(max([now, *(t + 1000 for t in times)]), name)

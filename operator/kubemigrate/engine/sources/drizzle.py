@@ -61,10 +61,19 @@ def read_journal(path: Path) -> dict[str, Any]:
     return dict(data)
 
 
-def _file_names(directory: Path) -> set[str]:
-    """The names of the regular files (or links to them, as in a ConfigMap volume)."""
+def _listing(directory: Path) -> tuple[set[str], list[str]]:
+    """One scan of ``directory``: the names of its regular files (or links to them, as
+    in a ConfigMap volume) and of its visible subfolders (a ConfigMap volume's
+    ``..data`` link is hidden). ``status`` reads a thousand-file folder on every call."""
+    files: set[str] = set()
+    subfolders: list[str] = []
     with os.scandir(directory) as entries:
-        return {e.name for e in entries if e.is_file()}
+        for entry in entries:
+            if entry.is_file():
+                files.add(entry.name)
+            elif not entry.name.startswith(".") and entry.is_dir():
+                subfolders.append(entry.name)
+    return files, subfolders
 
 
 def _up_files(names: Iterable[str]) -> set[str]:
@@ -81,7 +90,7 @@ def file_name_order(directory: Path) -> list[str]:
     ``generate`` writes this order into the journal it creates, so the migrations
     keep their names (and so their applied rows and checksums) and their order.
     """
-    return _name_order(_up_files(_file_names(directory)))
+    return _name_order(_up_files(_listing(directory)[0]))
 
 
 Layout = Literal["journal", "folders"]
@@ -93,18 +102,22 @@ def layout(directory: Path) -> Layout:
     A folder with neither (empty, or not there yet) counts as ``journal``, the
     layout ``generate`` starts.
     """
-    return "folders" if _migration_folders(directory) else "journal"
+    return "folders" if migration_folders(directory) else "journal"
 
 
-def _migration_folders(directory: Path) -> list[str]:
-    """drizzle-kit 1.0's migration folders, or none; a journal beside them is an error.
+def migration_folders(directory: Path) -> list[str]:
+    """drizzle-kit 1.0's migration folders in ``directory``, or none (nor when it is
+    not there yet); a journal beside them is an error."""
+    return _migration_folders(directory, _listing(directory)[1]) if directory.is_dir() else []
 
-    Both at once is an upgrade left half done, and drizzle's own 1.0 migrator
-    refuses a folder with a journal too.
+
+def _migration_folders(directory: Path, subfolders: list[str]) -> list[str]:
+    """Those of ``subfolders`` that are drizzle-kit 1.0 migrations.
+
+    A journal beside them is an upgrade left half done, and drizzle's own 1.0
+    migrator refuses a folder with a journal too.
     """
-    if not directory.is_dir():
-        return []
-    folders = drizzle_folders.migration_folders(directory)
+    folders = drizzle_folders.migration_folders(directory, subfolders)
     journal = journal_path(directory) if folders else None
     if journal is not None:
         shown = ", ".join(f"{name}/" for name in folders[:3])
@@ -120,11 +133,11 @@ def _migration_folders(directory: Path) -> list[str]:
 
 
 def load(directory: Path) -> Source:
-    folders = _migration_folders(directory)
+    files, subfolders = _listing(directory)
+    folders = _migration_folders(directory, subfolders)
     if folders:
-        return drizzle_folders.load(directory, folders, _file_names(directory))
+        return drizzle_folders.load(directory, folders, files, subfolders)
     journal = journal_path(directory)
-    files = _file_names(directory)
     sql_files = _up_files(files)
     warnings: list[str] = []
     if journal is None:
@@ -175,7 +188,7 @@ def next_index(directory: Path) -> int:
     """
     used = [
         int(match.group(1))
-        for name in _file_names(directory)
+        for name in _listing(directory)[0]
         if name.endswith(".sql") and (match := _PREFIX.match(name))
     ]
     journal = journal_path(directory)

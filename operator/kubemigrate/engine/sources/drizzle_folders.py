@@ -22,6 +22,7 @@ import os
 import re
 import time
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 from kubemigrate.domain.migrations import Migration
@@ -35,23 +36,11 @@ _OLD_PREFIX = re.compile(r"\d{4}_")
 """drizzle-kit 0.x's ``NNNN_`` file prefix, which ``drizzle-kit up`` replaces."""
 
 
-def migration_folders(directory: Path) -> list[str]:
-    """The subfolders holding a ``migration.sql``, in drizzle's order (by name).
-
-    Hidden entries are skipped: a ConfigMap volume's ``..data`` link is one.
-    """
-    folder = os.fspath(directory)
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return []
-    return sorted(
-        entry.name
-        for entry in entries
-        if not entry.name.startswith(".")
-        and entry.is_dir()
-        and os.path.isfile(os.path.join(folder, entry.name, UP_FILE))
-    )
+def migration_folders(directory: Path, subfolders: Iterable[str]) -> list[str]:
+    """Those of ``directory``'s (visible) ``subfolders`` that hold a ``migration.sql``,
+    in drizzle's order (by name)."""
+    base = os.fspath(directory)
+    return sorted(name for name in subfolders if os.path.isfile(os.path.join(base, name, UP_FILE)))
 
 
 def folder_time(name: str) -> int | None:
@@ -71,7 +60,9 @@ def folder_name(when_ms: int, name: str) -> str:
     return time.strftime("%Y%m%d%H%M%S", time.gmtime(when_ms // 1000)) + "_" + name
 
 
-def load(directory: Path, folders: list[str], top_level_files: set[str]) -> Source:
+def load(
+    directory: Path, folders: list[str], top_level_files: set[str], subfolders: Iterable[str]
+) -> Source:
     base = os.fspath(directory)
     warnings = _stray_top_level_files(folders, top_level_files)
     migrations = []
@@ -90,7 +81,7 @@ def load(directory: Path, folders: list[str], top_level_files: set[str]) -> Sour
             )
         migrations.append(Migration(name=f"{name}.sql", up_sql=up, down_sql=down))
     warnings += _odd_names(folders)
-    warnings += _folders_without_migration(directory, set(folders))
+    warnings += _folders_without_migration(directory, sorted(set(subfolders) - set(folders)))
     return Source(directory=directory, migrations=tuple(migrations), warnings=tuple(warnings))
 
 
@@ -139,15 +130,9 @@ def _odd_names(folders: list[str]) -> list[str]:
     return warnings
 
 
-def _folders_without_migration(directory: Path, folders: set[str]) -> list[str]:
+def _folders_without_migration(directory: Path, others: list[str]) -> list[str]:
     """Warnings for subfolders that hold SQL but no ``migration.sql`` (a typo, say)."""
     warnings = []
-    with os.scandir(directory) as entries:
-        others = sorted(
-            e.name
-            for e in entries
-            if e.is_dir() and not e.name.startswith(".") and e.name not in folders
-        )
     for name in others:
         with os.scandir(directory / name) as entries:
             sql = sorted(e.name for e in entries if e.name.endswith(".sql") and e.is_file())
