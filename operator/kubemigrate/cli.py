@@ -483,7 +483,7 @@ def status(
     ctx = Context.of(locals())
 
     def body(runner: Any) -> Reply:
-        rep, state = runner.report()
+        rep, _ = runner.report()
         if metadata_file is not None:
             try:
                 metadata_file.write_text(json.dumps(rep.to_dict(), indent=2) + "\n")
@@ -495,7 +495,7 @@ def status(
         outcome = Outcome(
             action="status",
             ok=True,
-            counts=runner.counts(state),
+            counts=rep.counts,
             drift=bool(rep.findings),
             dirty=bool(rep.dirty),
             warnings=(*rep.warning_lines(), *rep.warnings),  # the report's own, source's too

@@ -12,6 +12,7 @@ from typing import Any
 
 from kubemigrate.domain import planning
 from kubemigrate.domain.migrations import AppliedMigration, DirtyState, Migration, RollbackRecord
+from kubemigrate.domain.outcome import Counts
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -55,6 +56,11 @@ class StatusReport:
     @property
     def pending(self) -> int:
         return sum(1 for line in self.lines if line.status == "pending")
+
+    @property
+    def counts(self) -> Counts:
+        """The same counts as ``Runner.counts``, from lines already built."""
+        return Counts(total=self.total, applied=self.applied, pending=self.pending)
 
     @property
     def last_applied(self) -> datetime | None:
