@@ -700,22 +700,18 @@ class PostgresStore:
         return frozenset(str(r[0]) for r in rows)
 
     def rename_tracking(self, old: str, new: str) -> bool:
-        cur = self.conn.execute(
-            f"UPDATE {TRACKING_TABLE} SET migration_name = %s WHERE migration_name = %s",
-            (new, old),
-        )
-        return cur.rowcount > 0
+        return self._update_tracking(old, "migration_name", new)
 
     def update_rollback_sql(self, name: str, rollback_sql: str) -> bool:
-        cur = self.conn.execute(
-            f"UPDATE {TRACKING_TABLE} SET rollback_sql = %s WHERE migration_name = %s",
-            (rollback_sql, name),
-        )
-        return cur.rowcount > 0
+        return self._update_tracking(name, "rollback_sql", rollback_sql)
 
     def update_checksum(self, name: str, checksum: str) -> bool:
+        return self._update_tracking(name, "checksum", checksum)
+
+    def _update_tracking(self, name: str, column: str, value: str) -> bool:
+        """Set one column of ``name``'s tracking row; False when it has none (not applied)."""
         cur = self.conn.execute(
-            f"UPDATE {TRACKING_TABLE} SET checksum = %s WHERE migration_name = %s", (checksum, name)
+            f"UPDATE {TRACKING_TABLE} SET {column} = %s WHERE migration_name = %s", (value, name)
         )
         return cur.rowcount > 0
 

@@ -701,26 +701,7 @@ class Runner:
                     )
                     results.append(MigrationResult(name=name, direction="repair"))
                 for wanted in accept_checksums:
-                    key = wanted if wanted.endswith(".sql") else f"{wanted}.sql"
-                    migration = by_name.get(key)
-                    if migration is None:
-                        raise UsageError(
-                            f"--accept-checksum {wanted}: no such file in {self.source.directory}."
-                        )
-                    if not store.update_checksum(key, migration.checksum):
-                        raise UsageError(
-                            f"--accept-checksum {wanted}: it is not applied, "
-                            "so it has no checksum to accept."
-                        )
-                    store.record(
-                        "checksum_accepted",
-                        migration=key,
-                        checksum=migration.checksum,
-                        run_id=options.run_id,
-                    )
-                    results.append(
-                        MigrationResult(name=key, direction="repair", checksum=migration.checksum)
-                    )
+                    results.append(self._accept_checksum(wanted, by_name, options))
                 for wanted in accept_downs:
                     results.append(self._accept_down(wanted, by_name, options))
                 if accept_renames:
@@ -757,14 +738,34 @@ class Runner:
             done.append(MigrationResult(name=new, direction="renamed"))
         return done
 
+    def _named(self, flag: str, wanted: str, by_name: dict[str, Migration]) -> Migration:
+        """The migration a repair option names, with or without ``.sql``."""
+        migration = by_name.get(wanted if wanted.endswith(".sql") else f"{wanted}.sql")
+        if migration is None:
+            raise UsageError(f"{flag} {wanted}: no such file in {self.source.directory}.")
+        return migration
+
+    def _accept_checksum(
+        self, wanted: str, by_name: dict[str, Migration], options: RunOptions
+    ) -> MigrationResult:
+        """Record the file's current checksum as ``wanted``'s (an edit found harmless)."""
+        migration = self._named("--accept-checksum", wanted, by_name)
+        key = migration.name
+        if not self.store.update_checksum(key, migration.checksum):
+            raise UsageError(
+                f"--accept-checksum {wanted}: it is not applied, so it has no checksum to accept."
+            )
+        self.store.record(
+            "checksum_accepted", migration=key, checksum=migration.checksum, run_id=options.run_id
+        )
+        return MigrationResult(name=key, direction="repair", checksum=migration.checksum)
+
     def _accept_down(
         self, wanted: str, by_name: dict[str, Migration], options: RunOptions
     ) -> MigrationResult:
         """Store the file's current down as ``wanted``'s rollback SQL (see changed_downs)."""
-        key = wanted if wanted.endswith(".sql") else f"{wanted}.sql"
-        migration = by_name.get(key)
-        if migration is None:
-            raise UsageError(f"--accept-down {wanted}: no such file in {self.source.directory}.")
+        migration = self._named("--accept-down", wanted, by_name)
+        key = migration.name
         if not planning.has_statement(migration.down_sql or ""):
             missing = "does not exist" if migration.down_sql is None else "has no statement"
             raise UsageError(
