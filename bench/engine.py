@@ -22,6 +22,9 @@ Method, and why:
 * Every run is checked afterwards (untimed) for the schema it left: a fast wrong
   answer would otherwise look like a win.
 * Peak RSS comes from ``os.wait4``'s rusage of each child process.
+* kubemigrate as users get it: the working tree installed as a wheel (bytecode
+  compiled) on an optimised CPython, as the image does (``bench/shipped.py``);
+  ``--dev`` times the development venv's CLI instead.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench import history
+from bench import history, shipped
 from bench.machine import machine_info as shared_machine_info
 from kubemigrate.devcluster import postgres
 
@@ -333,12 +336,19 @@ def machine_info(
         [str(dbmate), "--version"], capture_output=True, text=True, check=False
     ).stdout.strip()
     km_version = "not available"
+    machine = shared_machine_info()
     if kubemigrate is not None:
         from importlib.metadata import version
 
         km_version = version("kubemigrate")
+        python = kubemigrate.parent / "python"
+        where = (
+            "the development venv" if python.parent == Path(sys.executable).parent else "a wheel"
+        )
+        km_version += f" (installed from {where}; Python {shipped.describe(python)})"
+        machine["Python"] += " (the benchmark itself)"
     return {
-        **shared_machine_info(),
+        **machine,
         "PostgreSQL": f"{pg_version} (fsync on, local TCP)",
         "kubemigrate": km_version,
         "dbmate": f"{dbmate_version} (npm {DBMATE_PACKAGE})",
@@ -455,14 +465,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", default="300,1000", help="history sizes, comma-separated")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=20240601)
-    parser.add_argument("--kubemigrate", type=Path, help="the CLI (default: beside python)")
+    parser.add_argument(
+        "--kubemigrate",
+        type=Path,
+        help="the CLI to time (default: the working tree installed as a wheel, bench/shipped.py)",
+    )
+    parser.add_argument(
+        "--dev", action="store_true", help="time the development venv's CLI (beside this python)"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     sizes = sorted({int(s) for s in args.sizes.split(",")})
     fast_n = 1000 if 1000 in sizes else max(sizes)
 
     dbmate = ensure_dbmate()
-    kubemigrate = find_kubemigrate(args.kubemigrate)
+    explicit = args.kubemigrate
+    if explicit is None and not args.dev:
+        explicit = shipped.install(shipped.interpreter())
+    kubemigrate = find_kubemigrate(explicit)
     if kubemigrate is None:
         print("kubemigrate CLI not available: measuring psql and dbmate only", file=sys.stderr)
     full = history.generate(max(sizes), args.seed)

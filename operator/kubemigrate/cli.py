@@ -6,6 +6,7 @@ Every error leaves through ``_fail``: one message, one hint, one exit code, no
 traceback and no connection string.
 """
 
+import gc
 import json
 import os
 import signal
@@ -273,6 +274,7 @@ def _engine(
     """Open source + database, run ``body``, print and exit; errors go through ``_fail``."""
     from kubemigrate.engine.session import open_runner
 
+    loaded()
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         observer = _observer(ctx, command) if observe else None
@@ -765,6 +767,7 @@ def generate(
     """Write the next NNNN_name.sql and NNNN_name.down.sql and their journal entry."""
     from kubemigrate.engine.generate import generate_migration
 
+    loaded()
     ctx = Context("", directory, "drizzle", None, as_json, None)
     try:
         created = generate_migration(directory, name, sql_file)
@@ -783,6 +786,7 @@ def operator_command(
     """Run the MigrationRun operator (kopf), with metrics and health endpoints."""
     from kubemigrate.controller.main import run_operator
 
+    loaded()
     try:
         run_operator(log_format=log_format)
     except KubemigrateError as error:
@@ -797,7 +801,22 @@ def demo(
     """Start the local cluster and show a MigrationRun end to end."""
     from kubemigrate.devcluster.demo import run_demo
 
+    loaded()
     raise typer.Exit(run_demo(keep=keep, stop=stop))
+
+
+def loaded() -> None:
+    """The command's modules are in: collection back on, what they loaded frozen.
+
+    ``kubemigrate.launcher`` starts a command with the cyclic collector off (its
+    passes over the modules being loaded free nothing); the objects loaded so far live
+    until exit, so ``gc.freeze`` keeps them out of later passes. Called by each
+    command once it has imported what it runs; a no-op when collection was never off
+    (the Python API, tests calling ``app``).
+    """
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def main() -> None:

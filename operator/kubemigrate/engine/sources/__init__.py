@@ -29,11 +29,13 @@ def read_text(path: str | os.PathLike[str]) -> str:
     """A migration file's text; undecodable bytes are an input error, not a crash.
 
     Takes a plain string path too: a thousand-file folder is read on every ``status``,
-    and pathlib's per-file objects were a measurable part of it.
+    and pathlib's per-file objects were a measurable part of it, as was a text-mode
+    file's decoder set-up (so bytes are decoded here, and line endings translated as
+    text mode would).
     """
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SourceError(
             f"{os.path.basename(path)} is not valid UTF-8 (byte {exc.start}).",
@@ -41,6 +43,7 @@ def read_text(path: str | os.PathLike[str]) -> str:
         ) from None
     except OSError as exc:
         raise SourceError(f"Cannot read {path}: {exc.strerror}.") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def require_directory(directory: Path) -> None:

@@ -1,0 +1,53 @@
+"""The console script's start-up: collection off while a command loads, back on for
+the long-running commands (an operator without its cyclic collector would grow)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+PROGRAM = """
+import gc, sys
+import {module} as target
+
+def fake(**kwargs):
+    print("collecting", gc.isenabled(), "frozen", gc.get_freeze_count() > 0, flush=True)
+    return 0
+
+target.{function} = fake
+sys.argv = ["kubemigrate", "{command}"]
+from kubemigrate import launcher
+launcher.main()
+"""
+
+
+@pytest.mark.parametrize(
+    ("command", "module", "function"),
+    [
+        ("operator", "kubemigrate.controller.main", "run_operator"),
+        ("demo", "kubemigrate.devcluster.demo", "run_demo"),
+    ],
+)
+def test_long_running_commands_run_with_the_collector_on(
+    command: str, module: str, function: str
+) -> None:
+    program = PROGRAM.format(module=module, function=function, command=command)
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "collecting True frozen True"
+
+
+def test_a_command_starts_with_the_collector_off() -> None:
+    program = (
+        "import gc, sys\n"
+        "import kubemigrate.cli as cli\n"
+        "cli.main = lambda: print('collecting', gc.isenabled(), flush=True)\n"
+        "from kubemigrate import launcher\n"
+        "launcher.main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert done.stdout.strip() == "collecting False"
