@@ -381,7 +381,7 @@ def check_baseline(
         raise SafetyRefusal(
             "baseline in production needs --target NAME: the last migration this database "
             "already has (everything up to it is recorded as applied without running).",
-            hint="check the schema, then re-run with --target (a MigrationRun: spec.target); "
+            hint="check the schema, then re-run with --target; "
             "`kubemigrate baseline --dry-run --target NAME` shows what would be recorded",
         )
 
@@ -397,8 +397,7 @@ def refuse_reset(environment: Environment, *, force: bool = False) -> None:
     if environment is Environment.STAGING and not force:
         raise SafetyRefusal(
             "reset in staging needs --force.",
-            hint="re-run with --force if you really mean to roll back everything "
-            "(a MigrationRun: set spec.confirm)",
+            hint="re-run with --force if you really mean to roll back everything",
         )
 
 

@@ -132,8 +132,9 @@ def from_outcome(outcome: Outcome) -> dict[str, Any]:
             for key in ("reason", "migration", "sqlState", "position", "message", "hint")
             if outcome.error.get(key) is not None
         }
-        if "hint" in status["error"]:
-            status["error"]["hint"] = in_spec_terms(str(status["error"]["hint"]))
+        for key in ("message", "hint"):
+            if key in status["error"]:
+                status["error"][key] = in_spec_terms(str(status["error"][key]))
     if outcome.ok and outcome.confirmation:
         status["confirmationPhrase"] = outcome.confirmation
     elif (outcome.error or {}).get("reason") == "ConfirmationRequired":
@@ -148,9 +149,14 @@ def from_outcome(outcome: Outcome) -> dict[str, Any]:
     return status
 
 
-# The engine's hints name CLI flags and commands; a MigrationRun's author changes spec
-# fields and creates runs instead. Longest first, so a command is not half-replaced.
+# The engine's messages and hints name CLI flags and commands; a MigrationRun's author
+# changes spec fields and creates runs instead (the operator passes spec.confirm to a
+# reset as --force). Longest first, so a command is not half-replaced.
 _SPEC_TERMS = (
+    (
+        "`kubemigrate baseline --dry-run --target NAME`",
+        "a baseline run with spec.dryRun: true and spec.target",
+    ),
     (
         "`kubemigrate repair --accept-checksum NAME`",
         "a repair run with spec.repair.acceptChecksums",
@@ -163,16 +169,22 @@ _SPEC_TERMS = (
     ("--lock-wait", "spec.timeouts.lockWaitSeconds"),
     ("--lock-timeout", "spec.timeouts.lockTimeoutMs"),
     ("--statement-timeout", "spec.timeouts.statementTimeoutSeconds"),
+    ("--accept-checksum", "spec.repair.acceptChecksums"),
+    ("--accept-renames", "spec.repair.acceptRenames"),
+    ("--accept-down", "spec.repair.acceptDowns"),
+    ("--dry-run", "spec.dryRun"),
+    ("--force", "spec.confirm"),
     ("--target", "spec.target"),
     ("--steps", "spec.steps"),
 )
 
 
-def in_spec_terms(hint: str) -> str:
-    """An engine hint as a MigrationRun's author acts on it (spec fields, new runs)."""
+def in_spec_terms(text: str) -> str:
+    """An engine message or hint as a MigrationRun's author acts on it (spec fields,
+    new runs)."""
     for cli, spec in _SPEC_TERMS:
-        hint = hint.replace(cli, spec)
-    return hint
+        text = text.replace(cli, spec)
+    return text
 
 
 def event_type(outcome: Outcome) -> str:
@@ -218,9 +230,8 @@ def failure_message(outcome: Outcome) -> str:
     the Event show the reason beside it (``DeadlineExceeded  DeadlineExceeded: ...``
     said it twice)."""
     error = outcome.error or {}
-    return said_once(str(error.get("reason") or ""), str(error.get("message") or "")) or (
-        "the run failed"
-    )
+    message = in_spec_terms(str(error.get("message") or ""))
+    return said_once(str(error.get("reason") or ""), message) or "the run failed"
 
 
 def said_once(reason: str, message: str) -> str:

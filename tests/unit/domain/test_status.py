@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from kubemigrate.domain.status import Phase, conditions
 
 
@@ -76,3 +78,24 @@ def test_an_engine_hint_is_told_in_the_run_s_own_terms() -> None:
         "record its new checksum with a repair run with spec.repair.acceptChecksums "
         "if the edit is harmless; then a status run (action: status)"
     )
+
+
+def test_an_engine_message_names_spec_fields_in_status_condition_and_event() -> None:
+    from kubemigrate.domain.errors import SafetyRefusal
+    from kubemigrate.domain.migrations import Environment
+    from kubemigrate.domain.outcome import Outcome
+    from kubemigrate.domain.planning import refuse_reset
+    from kubemigrate.domain.status import from_outcome, summary
+
+    with pytest.raises(SafetyRefusal) as refused:
+        refuse_reset(Environment.STAGING, force=False)
+    error = {
+        "reason": "SafetyRefusal",
+        "message": refused.value.message,
+        "hint": refused.value.hint,
+    }
+    outcome = Outcome(action="reset", ok=False, error=error)
+    status = from_outcome(outcome)
+    assert status["error"]["message"] == "reset in staging needs spec.confirm."
+    assert summary(outcome) == "reset in staging needs spec.confirm."
+    assert "--" not in status["error"]["hint"]
