@@ -428,6 +428,28 @@ def test_init_container_copies_into_empty_dir(
     )
 
 
+def test_a_termination_message_names_the_container_s_paths(
+    api: Http, kubelet: KubeletProcess, namespace: str
+) -> None:
+    script = "ls /migrations/missing.sql 2> /dev/termination-log; exit 1"
+    pod_spec = {"volumes": [{"name": "migrations", "emptyDir": {}}]}
+    container = {"volumeMounts": [{"name": "migrations", "mountPath": "/migrations"}]}
+    create(
+        api,
+        namespace,
+        "jobs",
+        job_body("paths", ["sh", "-c", script], pod=pod_spec, container=container),
+    )
+
+    wait_finished(api, namespace, "paths")
+
+    [pod] = pods_of(api, namespace, "paths")
+    message = main_state(pod)["terminated"]["message"]
+    # a real container's message names /migrations, never the node's directory
+    assert "'/migrations/missing.sql'" in message or " /migrations/missing.sql" in message
+    assert str(kubelet.workdir) not in message
+
+
 def test_failed_init_container_fails_the_pod(
     api: Http, kubelet: KubeletProcess, namespace: str
 ) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -240,6 +242,22 @@ def test_a_missing_configmap_fails_the_run_naming_it(
     body = namespace.wait_phase("nofiles", "Failed")
     assert condition(body, "Failed")["reason"] == "ConfigMapNotFound"
     assert namespace.items("jobs") == []
+
+
+def test_a_file_missing_from_the_configmap_is_named_in_the_configmap_s_terms(
+    namespace: Namespace, database_url: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "shop"
+    shutil.copytree(SHOP, folder)
+    (folder / "0002_add_orders.sql").unlink()
+    namespace.secret("db", database_url)
+    namespace.configmap("migrations", folder)
+    namespace.apply(run_yaml("gap"))
+    error = namespace.wait_phase("gap", "Failed")["status"]["error"]
+    # the pod's mount path means nothing to the run's author; the ConfigMap does
+    assert "0002_add_orders.sql is missing from ConfigMap migrations" in error["message"]
+    assert "/migrations" not in error["message"]
+    assert tracked(database_url) == []
 
 
 def test_an_unreachable_database_is_retried_then_fails_as_unreachable(namespace: Namespace) -> None:

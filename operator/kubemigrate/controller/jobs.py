@@ -18,11 +18,13 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Literal
 
 from kubemigrate.controller.spec import JobOverrides, MigrationRunSpec, Repair, parse_spec
 from kubemigrate.domain.errors import ExitCode
 from kubemigrate.domain.migrations import Action, Environment
+from kubemigrate.domain.outcome import Outcome
 from kubemigrate.settings import OperatorSettings
 
 JobMode = Literal["run", "plan"]
@@ -429,6 +431,36 @@ def _copy_container(
     if pull_policy is not None:
         container["imagePullPolicy"] = pull_policy
     return container
+
+
+def source_terms(spec: Mapping[str, Any]) -> str:
+    """Where a run's migrations come from, as its author wrote it in ``spec.source``."""
+    source = spec.get("source") or {}
+    if source.get("configMap"):
+        return f"ConfigMap {source['configMap'].get('name')}"
+    if source.get("image"):
+        image = source["image"]
+        return f"{image.get('path', MIGRATIONS_DIR)} of image {image.get('reference')}"
+    return "spec.source.inline"
+
+
+_MOUNTED = re.compile(re.escape(MIGRATIONS_DIR) + r"(?:/([^\s:;,()]+))?(?![\w/])")
+
+
+def in_source_terms(outcome: Outcome, spec: Mapping[str, Any]) -> Outcome:
+    """The engine names the folder and files by their path in the pod
+    (``/migrations/meta/_journal.json``); the run's author knows the ConfigMap, image
+    or inline list they came from (``meta/_journal.json in ConfigMap shop``)."""
+    where = source_terms(spec)
+
+    def told(text: str) -> str:
+        return _MOUNTED.sub(lambda m: f"{m[1]} in {where}" if m[1] else where, text)
+
+    error = outcome.error and {
+        key: told(value) if isinstance(value, str) else value
+        for key, value in outcome.error.items()
+    }
+    return replace(outcome, error=error, warnings=tuple(told(w) for w in outcome.warnings))
 
 
 def _migrations_volume(run: _Run) -> dict[str, Any]:

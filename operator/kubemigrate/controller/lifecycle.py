@@ -588,6 +588,8 @@ class Lifecycle:
         action = str((run.get("spec") or {}).get("action") or "migrate")
         pods = self.kube.job_pods(namespace, meta["name"])
         outcome, raw = results.outcome_from_pods(pods)
+        if outcome is not None:
+            outcome = jobs.in_source_terms(outcome, run.get("spec") or {})
         if outcome is None:
             problem = (
                 results.waiting_problem(pods)

@@ -176,6 +176,8 @@ _SPEC_TERMS = (
     ("--force", "spec.confirm"),
     ("--target", "spec.target"),
     ("--steps", "spec.steps"),
+    ("--dir", "spec.source"),
+    ("--format", "spec.format"),
 )
 
 

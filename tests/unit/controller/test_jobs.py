@@ -509,3 +509,31 @@ def test_plan_and_run_jobs_share_the_inline_configmap(settings: OperatorSettings
         for mode in ("run", "plan")
     ]
     assert volumes[0] == volumes[1]
+
+
+@pytest.mark.parametrize(
+    ("source", "told"),
+    [
+        ({"configMap": {"name": "shop"}}, "meta/_journal.json in ConfigMap shop lists 0001_a"),
+        (
+            {"image": {"reference": "reg/app:1", "path": "/app/drizzle"}},
+            "meta/_journal.json in /app/drizzle of image reg/app:1 lists 0001_a",
+        ),
+        ({"inline": [{"name": "0001_a", "up": "SELECT 1"}]}, "in spec.source.inline lists"),
+    ],
+)
+def test_engine_errors_name_where_the_run_s_files_came_from(
+    source: dict[str, Any], told: str
+) -> None:
+    from kubemigrate.controller.jobs import in_source_terms
+    from kubemigrate.domain.outcome import Outcome
+
+    error = {
+        "reason": "SourceError",
+        "message": "/migrations/meta/_journal.json lists 0001_a but 0001_a.sql is missing "
+        "from /migrations.",
+    }
+    outcome = in_source_terms(Outcome(action="migrate", ok=False, error=error), {"source": source})
+    assert outcome.error is not None
+    assert told in outcome.error["message"]
+    assert "/migrations" not in outcome.error["message"]

@@ -553,7 +553,7 @@ class PodWorker:
             and container.get("terminationMessagePolicy") == "FallbackToLogsOnError"
         ):
             message = log_tail(log_path)
-        return message
+        return volumes.PathRewriter(volumes.mounts(container, self._volumes)).back(message)
 
     def _grace(self) -> float:
         spec_grace = (self.pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)

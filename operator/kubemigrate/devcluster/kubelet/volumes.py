@@ -7,7 +7,8 @@ command, the arguments, the environment values or ``workingDir``: as a whole wor
 (``--dir /migrations``) or inside shell text (``cp -R "$SRC"/. /migrations/``,
 ``echo x > /dev/termination-log``). The longest mount wins (``/data/cache`` before
 ``/data``). A path the program builds at run time from pieces is not seen: that is
-the one limit of running without mount namespaces.
+the one limit of running without mount namespaces. The way back too: host paths in
+a container's termination message are told as its container paths.
 
 configMap and secret volumes are written once, when the Pod starts (``items`` and
 ``subPath`` honoured; modes, projected and downward-API volumes are not modelled);
@@ -158,6 +159,13 @@ class PathRewriter:
         if self._pattern is None:
             return text
         return self._pattern.sub(lambda m: self.mapping[m.group(1)], text)
+
+    def back(self, text: str) -> str:
+        """Host paths in ``text`` as the container knows them: a real container's
+        messages name its own paths (``/migrations/...``), never the node's."""
+        for path, host in sorted(self.mapping.items(), key=lambda item: -len(item[1])):
+            text = text.replace(host, path)
+        return text
 
     def host_path(self, path: str) -> str | None:
         """The host path for a container path, or None when no mount covers it."""
