@@ -9,9 +9,11 @@ distinctive string and must appear in no output: text, ``--json`` or ``--result-
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from kubemigrate.devcluster.postgres import free_port
@@ -276,3 +278,43 @@ def test_metadata_file_that_cannot_be_written(
     assert result.returncode == 2, output(result)
     assert f"Cannot write --metadata-file {target}: No such file or directory." in result.stderr
     assert_clean(result, [])
+
+
+@pytest.mark.parametrize("command", ["migrate", "status", "rollback"])
+def test_a_search_path_naming_no_schema_that_exists(
+    drizzle: Path, database_url: str, command: str
+) -> None:
+    # the README's one-schema-per-team set-up, with the schema not created yet
+    url = f"{database_url}?options=-csearch_path%3Dteam_c"
+    result = run_cli(command, "--dir", str(drizzle), database_url=url)
+    assert result.returncode == 2, output(result)
+    assert "No schema on the search_path (team_c) exists" in result.stderr
+    assert "CREATE SCHEMA" in result.stderr
+    assert_clean(result, [])
+    assert applied_names(database_url) == []
+
+
+def test_a_user_without_rights_on_the_schema_is_told_which_grant(
+    drizzle: Path, database_url: str
+) -> None:
+    # PostgreSQL 15's default: a user who does not own `public` may not create in it
+    role = f"app_{os.getpid()}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"DROP ROLE IF EXISTS {role}")
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{PASSWORD}'")
+        conn.execute(f"GRANT CONNECT ON DATABASE {database_url.rsplit('/', 1)[1]} TO {role}")
+    url = f"postgresql://{role}:{PASSWORD}@{database_url.split('@', 1)[1]}"
+    try:
+        for command in ("migrate", "rollback"):
+            result = run_cli(command, "--dir", str(drizzle), database_url=url)
+            assert result.returncode == 2, output(result)
+            assert "may not do what kubemigrate needs: permission denied for schema public" in (
+                result.stderr
+            )
+            assert "GRANT CREATE" in result.stderr
+            assert "bug" not in result.stderr
+            assert_clean(result, [PASSWORD])
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")

@@ -136,6 +136,38 @@ def test_development_workflow_generate_migrate_status(tmp_path: Path, database_u
     assert after.stdout == expected_report(database_url, names)
 
 
+def test_an_unwritten_generate_template_is_refused_before_anything_runs(
+    tmp_path: Path, database_url: str
+) -> None:
+    drizzle = tmp_path / "drizzle"
+    first = tmp_path / "first.sql"
+    first.write_text("CREATE TABLE first_t (id int);\n")
+    assert run_cli("generate", "first", "--dir", str(drizzle), "--sql", str(first)).returncode == 0
+    assert run_cli("generate", "forgot", "--dir", str(drizzle)).returncode == 0
+
+    done = cli("migrate", url=database_url, directory=drizzle)
+
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "0001_forgot.sql is still the template `kubemigrate generate` wrote" in done.stderr
+    assert not table_exists(database_url, "first_t")  # nothing of the batch ran
+
+
+def test_a_migration_of_comments_alone_is_applied_with_a_warning(
+    tmp_path: Path, database_url: str
+) -> None:
+    # what `drizzle-kit generate --custom` writes, left unfilled: drizzle applies it as is
+    drizzle = write_drizzle(
+        tmp_path / "drizzle",
+        [("0000_custom", "-- Custom SQL migration file, put your code below! --\n", None)],
+    )
+
+    done = cli("migrate", url=database_url, directory=drizzle)
+
+    assert done.returncode == 0, done.stderr
+    assert "0000_custom.sql has no SQL statement (only comments)" in done.stdout + done.stderr
+    assert [row["migration_name"] for row in tracking(database_url)] == ["0000_custom.sql"]
+
+
 def test_status_report_exact_format_with_pending(shop: Path, database_url: str) -> None:
     first = cli(
         "migrate", "--target", "0003_index_orders_by_customer", url=database_url, directory=shop

@@ -444,7 +444,7 @@ def source_terms(spec: Mapping[str, Any]) -> str:
     return "spec.source.inline"
 
 
-_MOUNTED = re.compile(re.escape(MIGRATIONS_DIR) + r"(?:/([^\s:;,()]+))?(?![\w/])")
+_MOUNTED = re.compile(r"(?<![\w.-])" + re.escape(MIGRATIONS_DIR) + r"(?:/([^\s:;,()]+))?(?![\w/])")
 
 
 def in_source_terms(outcome: Outcome, spec: Mapping[str, Any]) -> Outcome:

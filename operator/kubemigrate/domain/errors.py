@@ -117,6 +117,14 @@ class AuthenticationFailed(KubemigrateError):
     exit_code = ExitCode.USAGE
 
 
+class PermissionDenied(KubemigrateError):
+    """The database user lacks a right kubemigrate's own tables need; retrying will not
+    help, a grant (or another user) will."""
+
+    reason = "PermissionDenied"
+    exit_code = ExitCode.USAGE
+
+
 class LockTimeout(KubemigrateError):
     """Another run held the migration lock past our deadline: retry later."""
 

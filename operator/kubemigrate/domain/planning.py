@@ -30,6 +30,37 @@ from kubemigrate.domain.migrations import (
     Step,
 )
 
+#: What ``kubemigrate generate`` writes into an up file when it is given no SQL.
+GENERATE_TEMPLATE = (
+    "-- Write the migration's SQL here; separate statements with a line\n"
+    "-- --> statement-breakpoint\n"
+)
+
+
+def refuse_unwritten(step: Step) -> None:
+    """An up file still holding generate's template was never written: applied, it would
+    do nothing, and the SQL written into it later would count as an edit of an applied
+    file (refused), with no down to roll it back by."""
+    if step.direction is Direction.UP and step.sql.strip() == GENERATE_TEMPLATE.strip():
+        raise UsageError(
+            f"{step.name} is still the template `kubemigrate generate` wrote: it has no SQL; "
+            "nothing was run.",
+            hint="write the migration's SQL in it (and in its .down.sql what undoes it), "
+            "then run again",
+            migration=step.name,
+        )
+
+
+def empty_warnings(plan: Plan) -> tuple[str, ...]:
+    """Pending up files with comments alone (drizzle-kit's ``--custom`` one left empty):
+    drizzle's migrator applies them as they are, so kubemigrate does, but says so."""
+    return tuple(
+        f"{step.name} has no SQL statement (only comments): it is recorded as applied and "
+        "changes nothing"
+        for step in plan.steps
+        if step.direction is Direction.UP and not has_statement(step.sql)
+    )
+
 
 def has_statement(text: str) -> bool:
     """Anything but whitespace, ``--`` line comments and ``/* */`` blocks (a scan, not

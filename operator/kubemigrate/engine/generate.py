@@ -20,13 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from kubemigrate.domain.errors import SourceError, UsageError
-from kubemigrate.domain.planning import has_statement
+from kubemigrate.domain.planning import GENERATE_TEMPLATE, has_statement
 from kubemigrate.engine.sources import drizzle, drizzle_folders, read_text
 
-TEMPLATE = (
-    "-- Write the migration's SQL here; separate statements with a line\n"
-    "-- --> statement-breakpoint\n"
-)
+TEMPLATE = GENERATE_TEMPLATE
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from kubemigrate.domain.errors import (
     KubemigrateError,
     LockTimeout,
     MigrationFailed,
+    PermissionDenied,
     UsageError,
 )
 from kubemigrate.domain.migrations import AppliedMigration, DirtyState, RollbackRecord
@@ -142,6 +143,17 @@ _RECORD_DOWN = (
 
 # ExecStatus COMMAND_OK, TUPLES_OK
 _OK = (1, 2)
+
+
+def _no_schema(search_path: str) -> UsageError:
+    """current_schema() is NULL: no schema on the search_path exists, so the tracking
+    table has nowhere to go (and every table reads as not there yet)."""
+    return UsageError(
+        f"No schema on the search_path ({search_path}) exists, so there is nowhere to keep "
+        f"{TRACKING_TABLE} or to create the migrations' tables.",
+        hint="create the schema first (CREATE SCHEMA name), or fix search_path in the "
+        "database URL's options",
+    )
 
 
 def _succeeded(cursor: psycopg.Cursor[Any]) -> bool:
@@ -373,11 +385,47 @@ class PostgresStore:
             hint="check host, port and network; this is temporary if the server is starting",
         )
 
+    def database_error(self, exc: psycopg.Error) -> KubemigrateError | None:
+        """A failure of kubemigrate's own queries (tables, lock, state, bookkeeping) as
+        the user can act on it; None for what only a bug of ours explains."""
+        state = getattr(exc, "sqlstate", None) or ""
+        primary = self.scrub(
+            (exc.diag.message_primary if exc.diag else None) or " ".join(str(exc).split())
+        )
+        if state == "42501":
+            return PermissionDenied(
+                f"The database user may not do what kubemigrate needs: {primary} "
+                f"(SQLSTATE {state}).",
+                hint=f"kubemigrate keeps {TRACKING_TABLE}, {HISTORY_TABLE} and {DIRTY_TABLE} "
+                "in the first schema on the search_path and writes them with every "
+                "migration: run it as that schema's owner (the user the migrations need "
+                "anyway), or GRANT CREATE on the schema and write access to those tables",
+            )
+        if state == "25006":
+            return UsageError(
+                f"The database is read-only: {primary}.",
+                hint="connect to the primary server, not a standby or a read-only replica",
+            )
+        if state.startswith(_RETRYABLE_STATES) or (
+            isinstance(exc, psycopg.OperationalError) and not state
+        ):
+            return DatabaseUnreachable(
+                f"The database connection failed: {primary}",
+                hint="retry; what a migration had not committed was rolled back",
+            )
+        return None
+
     # -- tables and state ----------------------------------------------------
 
     def tables_exist(self) -> bool:
-        row = self.conn.execute("SELECT to_regclass(%s)", (TRACKING_TABLE,)).fetchone()
-        return bool(row and row[0])
+        row = self.conn.execute(
+            "SELECT to_regclass(%s), current_schema(), current_setting('search_path')",
+            (TRACKING_TABLE,),
+        ).fetchone()
+        assert row is not None
+        if row[1] is None:
+            raise _no_schema(row[2])
+        return row[0] is not None
 
     def ensure_tables(self) -> None:
         """Create the tracking tables; called under the lock, so no creation race.
@@ -468,10 +516,14 @@ class PostgresStore:
     def _key(self) -> int:
         if self._lock_key is None:
             row = self.conn.execute(
-                "SELECT hashtext(current_database() || '.' || current_schema() || %s)",
+                "SELECT hashtext(current_database() || '.' || current_schema() || %s), "
+                "current_setting('search_path')",
                 ("." + TRACKING_TABLE,),
             ).fetchone()
-            self._lock_key = int(row[0]) if row else 0
+            assert row is not None
+            if row[0] is None:
+                raise _no_schema(row[1])
+            self._lock_key = int(row[0])
         return self._lock_key
 
     def try_lock(self) -> bool:

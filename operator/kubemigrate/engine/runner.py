@@ -39,7 +39,6 @@ from kubemigrate.domain.migrations import (
 from kubemigrate.domain.outcome import Counts, MigrationResult, Outcome
 from kubemigrate.engine import report
 from kubemigrate.engine.postgres import (
-    TRACKING_TABLE,
     PostgresStore,
     StepFailed,
     StepsInterrupted,
@@ -174,6 +173,7 @@ def prepare(step: Step, server_version_num: int) -> PreparedStep:
     """Split a step's SQL and decide how it runs, refusing what cannot run safely."""
     from kubemigrate.domain import sql as sqlmod
 
+    planning.refuse_unwritten(step)
     try:
         if not _needs_parser(step.sql):
             sqlmod.check_syntax(step.sql)
@@ -559,9 +559,13 @@ class Runner:
                 where=" at COMMIT (a deferred constraint is checked there)",
             )
         if failure.index >= len(item.statements):
-            return KubemigrateError(
-                f"{step.name}: recording it in {TRACKING_TABLE} failed: "
-                f"{self.store.scrub(str(failure.error))}; its changes were rolled back."
+            cause = self.store.database_error(failure.error)
+            kind: type[KubemigrateError] = type(cause) if cause else KubemigrateError
+            return kind(
+                f"{step.name}: recording it in kubemigrate's tables failed: "
+                f"{self.store.scrub(str(failure.error)).strip()}; its changes were rolled back.",
+                hint=cause.hint if cause else None,
+                migration=step.name,
             )
         _, offset = item.statements[failure.index]
         error = self.store.statement_error(
@@ -829,7 +833,7 @@ class Runner:
             counts=self.counts(state),
             dryRun=dry_run,
             confirmation=plan.confirmation_phrase if dry_run else None,
-            warnings=self.source.warnings,
+            warnings=(*self.source.warnings, *planning.empty_warnings(plan)),
         )
 
 

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
+
 from kubemigrate.engine import sources
 from kubemigrate.engine.postgres import PostgresStore
 from kubemigrate.engine.runner import Observer, Runner
@@ -51,5 +53,7 @@ def open_runner(
     store.connect()
     try:
         yield Runner(store, source, observer)
+    except psycopg.Error as exc:  # the store's own queries; migrations report their own
+        raise (store.database_error(exc) or exc) from None
     finally:
         store.close()

@@ -113,6 +113,50 @@ def test_drizzle_without_journal_uses_file_name_order(tmp_path: Path) -> None:
     assert "no meta/_journal.json" in source.warnings[0]
 
 
+def test_a_hand_numbered_folder_without_journal_runs_in_number_order(tmp_path: Path) -> None:
+    for name in ("1_init", "2_more", "10_later"):
+        write(tmp_path / f"{name}.sql", "SELECT 1;")
+    source = sources.load(tmp_path)
+    assert [m.name for m in source.migrations] == ["1_init.sql", "2_more.sql", "10_later.sql"]
+    # and generate numbers the next one after them, keeping that order in its journal
+    created = generate_migration(tmp_path, "newone", None)
+    assert created.up.name == "0011_newone.sql"
+    assert [m.name for m in sources.load(tmp_path).migrations] == [
+        "1_init.sql",
+        "2_more.sql",
+        "10_later.sql",
+        "0011_newone.sql",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("files", "tool"),
+    [
+        (
+            {
+                "20240101000000_a.sql": "-- migrate:up\nCREATE TABLE d1(id int);\n\n"
+                "-- migrate:down\nDROP TABLE d1;\n"
+            },
+            "dbmate",
+        ),
+        ({"V1__a.sql": "SELECT 1;", "U1__a.sql": "SELECT 2;"}, "flyway"),
+        ({"R__view.sql": "SELECT 1;", "V2__b.sql": "SELECT 1;"}, "flyway"),
+        ({"1_a.up.sql": "SELECT 1;", "1_a.down.sql": "SELECT 2;"}, "golang-migrate"),
+    ],
+)
+def test_another_tool_s_folder_read_as_drizzle_s_is_refused(
+    tmp_path: Path, files: dict[str, str], tool: str
+) -> None:
+    for name, text in files.items():
+        write(tmp_path / name, text)
+    with pytest.raises(SourceError) as refused:
+        sources.load(tmp_path)
+    assert f"holds {tool} migrations" in refused.value.message
+    assert refused.value.hint == f"pass --format {tool}"
+    assert refused.value.exit_code == ExitCode.USAGE
+    assert sources.load(tmp_path, tool).migrations  # what the hint says works
+
+
 def test_drizzle_checksum_ignores_crlf(tmp_path: Path) -> None:
     (tmp_path / "0000_a.sql").write_bytes(b"SELECT 1;\r\nSELECT 2;\r\n")
     (tmp_path / "0001_b.sql").write_bytes(b"SELECT 1;\nSELECT 2;\n")

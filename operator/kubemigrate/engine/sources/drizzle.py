@@ -21,11 +21,13 @@ from typing import Any, Literal
 
 from kubemigrate.domain.errors import SourceError
 from kubemigrate.domain.migrations import Migration
-from kubemigrate.engine.sources import Source, drizzle_folders, read_text
+from kubemigrate.engine.sources import Source, drizzle_folders, others, read_text
 
 JOURNAL_LOCATIONS = ("meta/_journal.json", "_journal.json")
-_PREFIX = re.compile(r"(\d{4})_")
-"""The ``NNNN_`` that ``generate`` (and drizzle-kit's default prefix) puts on a file name."""
+_PREFIX = re.compile(r"(\d{1,9})_")
+"""A migration number: the ``NNNN_`` that ``generate`` (and drizzle-kit's default
+prefix) puts on a file name, or a hand-made folder's ``1_``, ``10_``; not the 14-digit
+timestamp of drizzle-kit 1.0's names."""
 
 
 def journal_path(directory: Path) -> Path | None:
@@ -81,7 +83,14 @@ def _up_files(names: Iterable[str]) -> set[str]:
 
 
 def _name_order(sql_files: Iterable[str]) -> list[str]:
-    return sorted(name.removesuffix(".sql") for name in sql_files)
+    """Numbered names by their number (``2_more`` before ``10_later``, as a hand-made
+    folder means them), then the rest by name."""
+
+    def key(tag: str) -> tuple[int, int, str]:
+        match = _PREFIX.match(tag)
+        return (0, int(match[1]), tag) if match else (1, 0, tag)
+
+    return sorted((name.removesuffix(".sql") for name in sql_files), key=key)
 
 
 def file_name_order(directory: Path) -> list[str]:
@@ -177,7 +186,22 @@ def load(directory: Path) -> Source:
         down_name = f"{tag}.down.sql"
         down = read_text(os.path.join(folder, down_name)) if down_name in files else None
         migrations.append(Migration(name=f"{tag}.sql", up_sql=up, down_sql=down))
+    if journal is None:
+        _refuse_foreign(directory, sql_files, migrations)
     return Source(directory=directory, migrations=tuple(migrations), warnings=tuple(warnings))
+
+
+def _refuse_foreign(directory: Path, names: Iterable[str], migrations: list[Migration]) -> None:
+    """A folder of another tool's migrations, read as drizzle's because ``--format``
+    was left at its default, would run them wrongly, and silently."""
+    found = others.foreign_layout(names, {m.name: m.up_sql for m in migrations})
+    if found is not None:
+        tool, example = found
+        raise SourceError(
+            f"{directory} holds {tool} migrations ({example}), not drizzle-kit's: read as "
+            "drizzle's (the default format) they would run wrongly.",
+            hint=f"pass --format {tool}",
+        )
 
 
 def next_index(directory: Path) -> int:

@@ -10,6 +10,7 @@ Versions sort numerically (Flyway's dotted versions part by part), as those tool
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from kubemigrate.domain.errors import SourceError
@@ -21,6 +22,26 @@ _FLYWAY = re.compile(r"^V(?P<version>\d+(?:[._]\d+)*)__(?P<title>.+)\.sql$")
 _DBMATE = re.compile(r"^(?P<version>\d+)_(?P<title>.+)\.sql$")
 _DBMATE_UP = re.compile(r"^--\s*migrate:up\b.*$", re.MULTILINE)
 _DBMATE_DOWN = re.compile(r"^--\s*migrate:down\b.*$", re.MULTILINE)
+_FLYWAY_ANY = re.compile(r"^(?:[VU]\d+(?:[._]\d+)*|R)__.+\.sql$")
+
+
+def foreign_layout(names: Iterable[str], texts: Mapping[str, str]) -> tuple[str, str] | None:
+    """The other tool whose layout a folder without a drizzle journal follows, and a
+    file that shows it; None when it looks like drizzle's.
+
+    Read as drizzle's, such a folder runs: a dbmate file whole (its down section
+    right after its up), Flyway's undo and repeatable scripts as migrations, every
+    version in text order (10 before 2).
+    """
+    for name in sorted(names):
+        if _GOLANG.match(name):
+            return "golang-migrate", name
+        if _FLYWAY_ANY.match(name):
+            return "flyway", name
+    for name, text in texts.items():
+        if "migrate:up" in text and _DBMATE_UP.search(text):
+            return "dbmate", name
+    return None
 
 
 def _version_key(version: str) -> tuple[int, ...]:
