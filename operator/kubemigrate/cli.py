@@ -201,6 +201,8 @@ class Reply:
     exit_code: int = 0
     json: Any = None
     """What ``--json`` prints when it is not the Outcome (the status report, history)."""
+    note: str | None = None
+    """A line for stderr after the text (why the exit code is not 0)."""
 
 
 def _finish(ctx: Context, reply: Reply) -> NoReturn:
@@ -212,6 +214,8 @@ def _finish(ctx: Context, reply: Reply) -> NoReturn:
     elif reply.text:
         text = reply.text
         print(scrub(text, ctx.secrets), end="" if text.endswith("\n") else "\n")
+    if reply.note and not ctx.as_json:
+        print(reply.note, file=sys.stderr)
     if not ctx.as_json and outcome.action != "status":  # the report lists them itself
         for warning in outcome.warnings:  # files ignored, no journal: never in silence
             print(f"warning: {scrub(warning, ctx.secrets)}", file=sys.stderr)
@@ -357,7 +361,9 @@ def _dry_run_text(plan: Any) -> str:
     out = [f"Dry run: {len(plan.steps)} migration(s) {what}:"]
     for step in plan.steps:
         out += ["", f"-- {step.name} ({step.direction})", step.sql.rstrip()]
-    if plan.confirmation_phrase:
+    if plan.action is Action.RESET:  # no phrase: refused in production, --force in staging
+        out += ["", "A reset needs --force in staging and is refused in production."]
+    elif plan.confirmation_phrase:
         out += ["", f"Confirmation phrase (production): {plan.confirmation_phrase}"]
     return "\n".join(out) + "\n"
 
@@ -409,7 +415,13 @@ def _ask_confirmation(plan: Any) -> str | None:
         return None
     names = "\n".join(f"  - {step.name}" for step in plan.steps)
     print(f"Rolling back in production would undo, newest first:\n{names}", file=sys.stderr)
-    return input(f"Type {plan.confirmation_phrase} to confirm: ").strip() or None
+    # the prompt goes with the list, to stderr: stdout may be a pipe (`| tee run.log`)
+    print(f"Type {plan.confirmation_phrase} to confirm: ", end="", file=sys.stderr, flush=True)
+    try:
+        return input().strip() or None
+    except EOFError:  # Ctrl-D: no answer, so the run is refused as unconfirmed
+        print(file=sys.stderr)
+        return None
 
 
 @app.command()
@@ -505,8 +517,16 @@ def status(
         code = ExitCode.PENDING if fail_on_pending and rep.pending else ExitCode.OK
         # the report's own document (the original's metadata format), under the fields
         # every command's JSON starts with
-        envelope = {"action": "status", "ok": True, "counts": outcome.counts.__dict__}
-        return Reply(outcome, rep.text(), int(code), json={**envelope, **rep.to_dict()})
+        envelope: dict[str, Any] = {
+            "action": "status",
+            "ok": True,
+            "counts": outcome.counts.__dict__,
+        }
+        note = None
+        if code:  # a CI log should say why the step failed, not only show the report
+            envelope["exitCode"] = int(code)
+            note = f"error: {rep.pending} migration(s) pending (--fail-on-pending)"
+        return Reply(outcome, rep.text(), int(code), json={**envelope, **rep.to_dict()}, note=note)
 
     _engine(ctx, "status", body, observe=False, allow_empty=True)
 

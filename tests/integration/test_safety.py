@@ -7,13 +7,15 @@ and the schema itself.
 from __future__ import annotations
 
 import json
+import os
+import pty
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import BIN, cli_env, run_cli
 from tests.integration.helpers import (
     add_migration,
     connect,
@@ -73,6 +75,42 @@ def test_production_rollback_without_phrase_is_refused_and_prints_it(
     assert plan.returncode == 0, output(plan)
     assert "Confirmation phrase (production): rollback-batch-2" in plan.stdout
     assert snapshot(database_url) == before
+
+
+@pytest.mark.parametrize(("typed", "code"), [(b"\x04", 5), (b"rollback-batch-2\n", 0)])
+def test_the_production_prompt_on_a_terminal(
+    deployed: Path, database_url: str, typed: bytes, code: int
+) -> None:
+    """Ctrl-D at the prompt is no answer (refused, nothing undone), the phrase is yes."""
+    before = snapshot(database_url)
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [str(BIN / "kubemigrate"), "rollback", "--env", "production", "--dir", str(deployed)],
+            stdin=follower,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=cli_env(DATABASE_URL=database_url),
+        )
+        os.close(follower)
+        assert proc.stderr is not None
+        prompt = b""
+        while b"to confirm: " not in prompt:
+            chunk = os.read(proc.stderr.fileno(), 1024)
+            assert chunk, f"no prompt: {prompt!r}"
+            prompt += chunk
+        os.write(leader, typed)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.close(leader)
+    text = (prompt + err).decode()
+    assert proc.returncode == code, text + out.decode()
+    assert "Traceback" not in text
+    assert "bug" not in text
+    if code == 5:
+        assert snapshot(database_url) == before
+    else:
+        assert [row["migration_name"] for row in tracking(database_url)] == ["0000_a.sql"]
 
 
 def test_production_rollback_with_a_stale_phrase_is_refused(
@@ -180,6 +218,9 @@ def test_a_plan_for_a_production_reset_says_it_would_be_refused(
     assert "Dry run: 3 migration(s) would be rolled back, newest first (batches 2, 1):" in (
         staging.stdout
     )
+    # not a rollback's phrase: a reset takes none
+    assert "needs --force in staging and is refused in production" in staging.stdout
+    assert "Confirmation phrase" not in staging.stdout
 
 
 def test_a_mistyped_phrase_is_called_that(deployed: Path, database_url: str) -> None:

@@ -197,6 +197,10 @@ def test_fail_on_pending_exits_3_only_when_something_is_pending(
     pending = cli("status", "--fail-on-pending", url=database_url, directory=shop)
     assert pending.returncode == 3, pending.stderr
     assert "Pending migrations: 5" in pending.stdout
+    assert "error: 5 migration(s) pending (--fail-on-pending)" in pending.stderr
+    as_json = cli("status", "--fail-on-pending", "--json", url=database_url, directory=shop)
+    assert as_json.returncode == 3
+    assert json.loads(as_json.stdout)["exitCode"] == 3  # a script reading `ok` alone is told
     assert cli("migrate", url=database_url, directory=shop).returncode == 0
     clean = cli("status", "--fail-on-pending", url=database_url, directory=shop)
     assert clean.returncode == 0, clean.stderr

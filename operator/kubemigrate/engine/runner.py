@@ -832,7 +832,9 @@ class Runner:
             migrations=tuple(results),
             counts=self.counts(state),
             dryRun=dry_run,
-            confirmation=plan.confirmation_phrase if dry_run else None,
+            confirmation=plan.confirmation_phrase
+            if dry_run and action is Action.ROLLBACK
+            else None,
             warnings=(*self.source.warnings, *planning.empty_warnings(plan)),
         )
 

@@ -43,6 +43,9 @@ def read_text(path: str | os.PathLike[str]) -> str:
         ) from None
     except OSError as exc:
         raise SourceError(f"Cannot read {path}: {exc.strerror}.") from None
+    # a byte-order mark (some Windows editors write one) is no SQL: sent as it is, the
+    # server reads it as part of the first word (the checksum ignores it already)
+    text = text.removeprefix("\ufeff")
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
