@@ -381,6 +381,17 @@ def test_read_only_runs_report_without_changing_anything(
     assert (report["applied"], report["pending"], report["total"]) == (3, 2, 5)
     assert shop.wait_phase("check", "Succeeded")["status"]["applied"] == 3
     assert tracked(database_url) == SHOP_FILES[:3]
+    # a dry run of the actions that change most: the reset's plan, a baseline's preview
+    shop.apply(
+        run_yaml("no-reset", action="reset", dryRun=True)
+        + "---\n"
+        + run_yaml("no-baseline", action="baseline", dryRun=True)
+    )
+    reset = shop.wait_phase("no-reset", "Succeeded")["status"]
+    assert [m["name"] for m in reset["migrations"]] == SHOP_FILES[2::-1]
+    assert "would" in condition(shop.get("mr", "no-reset"), "Complete")["message"]
+    shop.wait_phase("no-baseline", "Succeeded")
+    assert tracked(database_url) == SHOP_FILES[:3]
 
 
 def test_a_missing_secret_key_shows_why_the_pod_cannot_start(

@@ -21,7 +21,13 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Literal
 
-from kubemigrate.controller.spec import JobOverrides, MigrationRunSpec, Repair, parse_spec
+from kubemigrate.controller.spec import (
+    DRY_RUN_ACTIONS,
+    JobOverrides,
+    MigrationRunSpec,
+    Repair,
+    parse_spec,
+)
 from kubemigrate.domain.errors import ExitCode
 from kubemigrate.domain.migrations import Action, Environment
 from kubemigrate.domain.outcome import Outcome
@@ -56,7 +62,6 @@ DEFAULT_RESOURCES: dict[str, Any] = {
 }
 """Enough for the engine (Python + psycopg); no CPU limit, so startup is not throttled."""
 
-_DRY_RUN_ACTIONS = frozenset({Action.MIGRATE, Action.ROLLBACK})
 _READ_ONLY_ACTIONS = frozenset({Action.STATUS, Action.VERIFY})
 _MAX_NAME = 63
 _HASH_LEN = 8
@@ -149,7 +154,9 @@ def engine_args(
     ``plan --for rollback --steps 2 ...``. It never carries ``--confirm`` or
     ``--dry-run``: a plan changes nothing either way.
     """
-    action = Action.PLAN if mode == "plan" else spec.action
+    # a reset's dry run is its plan: the engine's reset has no --dry-run
+    previewed = mode == "plan" or (spec.dry_run and spec.action is Action.RESET)
+    action = Action.PLAN if previewed else spec.action
     args = [
         action.value,
         "--dir",
@@ -166,17 +173,17 @@ def engine_args(
         "--run-id",
         run_id,
     ]
-    if mode == "plan":
+    if previewed:
         args += ["--for", spec.action.value]
     if spec.target is not None:
         args += ["--target", spec.target]
     if spec.steps is not None:
         args += ["--steps", str(spec.steps)]
-    if mode == "run" and spec.confirm is not None:
+    if mode == "run" and not previewed and spec.confirm is not None:
         # reset has no phrase (refused in production whatever it says); in staging the
         # confirmation is what the CLI's --force is, and reset takes no --confirm
         args += ["--force"] if action is Action.RESET else ["--confirm", spec.confirm]
-    if mode == "run" and spec.dry_run and action in _DRY_RUN_ACTIONS:
+    if mode == "run" and spec.dry_run and action in DRY_RUN_ACTIONS:
         args.append("--dry-run")
     if action is Action.REPAIR and spec.repair is not None:
         args += _repair_args(spec.repair)

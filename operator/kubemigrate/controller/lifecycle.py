@@ -23,6 +23,7 @@ from typing import Any
 from kubemigrate.controller import jobs, results, translation
 from kubemigrate.controller.kube import Conflict, Kube, now
 from kubemigrate.controller.spec import (
+    DRY_RUN_ACTIONS,
     InvalidSpec,
     MigrationRunSpec,
     effective_environment,
@@ -47,7 +48,6 @@ _JOB_CREATION_GRACE_S = 30.0
 """How long after turning Running a run without a Job may still be getting it from
 another operator process (a replica that is handing over), so the resync waits."""
 _READ_ONLY_ACTIONS = frozenset({Action.STATUS, Action.VERIFY, Action.PLAN})
-_DRY_RUN_ACTIONS = frozenset({Action.MIGRATE, Action.ROLLBACK})
 
 
 def _meta(run: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -83,7 +83,7 @@ def read_only(run: Mapping[str, Any], job_name: str) -> bool:
     if job_name == jobs.job_name(str(meta.get("name")), str(meta.get("uid")), mode="plan"):
         return True
     action = spec.get("action") or Action.MIGRATE
-    return action in _READ_ONLY_ACTIONS or (bool(spec.get("dryRun")) and action in _DRY_RUN_ACTIONS)
+    return action in _READ_ONLY_ACTIONS or (bool(spec.get("dryRun")) and action in DRY_RUN_ACTIONS)
 
 
 def metric_action(run: Mapping[str, Any]) -> str:
@@ -92,7 +92,7 @@ def metric_action(run: Mapping[str, Any]) -> str:
     durations down."""
     spec = run.get("spec") or {}
     action = str(spec.get("action") or "migrate")
-    return str(Action.PLAN) if spec.get("dryRun") and action in _DRY_RUN_ACTIONS else action
+    return str(Action.PLAN) if spec.get("dryRun") and action in DRY_RUN_ACTIONS else action
 
 
 def job_lost_message(job_name: str, *, read_only: bool, finished: str | None = None) -> str:

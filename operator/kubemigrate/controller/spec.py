@@ -48,6 +48,9 @@ TARGET_ACTIONS = frozenset({Action.MIGRATE, Action.ROLLBACK, Action.BASELINE, Ac
 STEPS_ACTIONS = frozenset({Action.ROLLBACK})
 CONFIRM_ACTIONS = frozenset({Action.ROLLBACK, Action.RESET})
 REPAIR_ACTIONS = frozenset({Action.REPAIR})
+#: The actions spec.dryRun previews (the engine's --dry-run; a reset's plan). A repair
+#: has no preview, and status, verify and plan change nothing anyway.
+DRY_RUN_ACTIONS = frozenset({Action.MIGRATE, Action.ROLLBACK, Action.BASELINE, Action.RESET})
 
 
 class InvalidSpec(UsageError):
@@ -197,6 +200,10 @@ class MigrationRunSpec(_Model):
             )
         if self.repair is not None and self.action not in REPAIR_ACTIONS:
             raise ValueError("spec.repair is only allowed with action repair")
+        if self.dry_run and self.action is Action.REPAIR:
+            raise ValueError(
+                "spec.dryRun: a repair has no dry run; what it records is what spec.repair names"
+            )
         if self.steps is not None and self.target is not None:
             raise ValueError("spec.steps and spec.target: set one, not both")
         if self.source.inline is not None and self.format != "drizzle":

@@ -168,6 +168,39 @@ def test_a_confirmed_reset_is_forced_not_given_a_phrase(settings: OperatorSettin
     assert "--force" not in plain
 
 
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [
+        ("migrate", ["migrate", "--dry-run"]),
+        ("rollback", ["rollback", "--dry-run"]),
+        ("baseline", ["baseline", "--dry-run"]),
+        ("reset", ["plan", "--for", "reset"]),  # the engine's reset has no --dry-run
+    ],
+)
+def test_a_dry_run_changes_nothing_whatever_the_action(
+    settings: OperatorSettings, action: str, expected: list[str]
+) -> None:
+    run = make_run(action=action, dryRun=True, **({"confirm": "yes"} if action == "reset" else {}))
+    args = command(build_job(run, settings, environment="staging"))
+    assert args[1] == expected[0]
+    for word in expected[1:]:
+        assert word in args
+    assert "--force" not in args
+
+
+def test_a_repair_has_no_dry_run() -> None:
+    from kubemigrate.controller.spec import InvalidSpec, parse_spec
+
+    spec = {
+        "action": "repair",
+        "dryRun": True,
+        "database": {"secretRef": {"name": "db"}},
+        "source": {"configMap": {"name": "m"}},
+    }
+    with pytest.raises(InvalidSpec, match="a repair has no dry run"):
+        parse_spec(spec)
+
+
 def test_plan_of_reset_with_target(settings: OperatorSettings) -> None:
     run = make_run(action="reset")
     args = command(build_job(run, settings, environment="production", mode="plan"))

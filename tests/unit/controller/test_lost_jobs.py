@@ -315,5 +315,8 @@ def test_a_run_that_only_reads_says_nothing_changed() -> None:
     dry["spec"]["dryRun"] = True
     assert read_only(dry, RUN_JOB)
     reset = _run()
-    reset["spec"].update(action="reset", dryRun=True)  # reset has no dry run: it changes things
-    assert not read_only(reset, RUN_JOB)
+    reset["spec"].update(action="reset", dryRun=True)  # its Job runs the reset's plan
+    assert read_only(reset, RUN_JOB)
+    repair = _run()
+    repair["spec"].update(action="repair")
+    assert not read_only(repair, RUN_JOB)
