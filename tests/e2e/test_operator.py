@@ -194,6 +194,23 @@ def test_production_rollback_waits_for_the_phrase_then_rolls_back(
     assert len(jobs_of(shop, "undo")) == 2  # the read-only plan Job and the real one
 
 
+def test_a_production_rollback_confirmed_before_its_plan_ends_goes_ahead_when_it_matches(
+    shop: Namespace, database_url: str
+) -> None:
+    """The phrase known beforehand (a dry run's) or patched in while the plan Job runs:
+    spec.confirm does not change again when the plan lands, so nothing else would."""
+    shop.kubectl("label", "namespace", shop.name, "kubemigrate.io/environment=production")
+    shop.apply(run_yaml("deploy"))
+    shop.wait_phase("deploy", "Succeeded")
+    shop.apply(run_yaml("undo", action="rollback"))
+    shop.kubectl(  # at once: the plan Job has not reported yet
+        "patch", "mr", "undo", "--type", "merge", "-p", '{"spec":{"confirm":"rollback-batch-1"}}'
+    )
+    body = shop.wait_phase("undo", "Succeeded")
+    assert [m["name"] for m in body["status"]["migrations"]] == list(reversed(SHOP_FILES))
+    assert tracked(database_url) == []
+
+
 def test_a_production_rollback_confirmed_after_another_deploy_fails_and_says_what_next(
     shop: Namespace, database_url: str
 ) -> None:

@@ -304,6 +304,9 @@ class Lifecycle:
         """Create/resume: everything up to a running Job, or a Failed with the reason."""
         status = _status(run)
         phase = status.get("phase")
+        if phase == Phase.AWAITING_CONFIRMATION and (run.get("spec") or {}).get("confirm"):
+            self.confirm(run)  # confirmed while no operator was there to see it
+            return
         if phase in (Phase.SUCCEEDED, Phase.FAILED, Phase.AWAITING_CONFIRMATION):
             return
         if (
@@ -676,10 +679,14 @@ class Lifecycle:
             f"kubectl patch mr {meta['name']} -n {meta['namespace']} --type merge "
             f'-p \'{{"spec":{{"confirm":"{phrase}"}}}}\''
         )
-        self._transition(
+        waiting = self._transition(
             run,
             Phase.AWAITING_CONFIRMATION,
             Reason.CONFIRMATION_REQUIRED,
             message,
             **{**fields, "confirmationPhrase": phrase, "plannedMigrations": names},
         )
+        if waiting is not None and (waiting.get("spec") or {}).get("confirm") is not None:
+            # set while the plan ran: spec.confirm will not change again, so its handler
+            # will not fire again either; patching the same value is "no change"
+            self.confirm(waiting)
