@@ -427,8 +427,20 @@ def test_a_missing_secret_key_shows_why_the_pod_cannot_start(
     )
     message = condition(namespace.get("mr", "nokey"), "Running")["message"]
     assert "DATABASE_URL" in message
-    assert "name the right one in spec.database.secretRef.key" in message
+    assert "create a new run whose spec.database.secretRef.key names the right one" in message
     assert "Warning" in {e["type"] for e in namespace.events("nokey")}
+
+
+def test_a_pod_no_node_can_take_shows_why_the_run_waits(shop: Namespace) -> None:
+    shop.apply(run_yaml("nowhere", job={"nodeSelector": {"disk": "ssd"}}))
+    wait_for(
+        lambda: condition(shop.get("mr", "nowhere"), "Running")["reason"] == "Unschedulable",
+        timeout=60,
+        what="the run to say its pod cannot be scheduled",
+    )
+    message = condition(shop.get("mr", "nowhere"), "Running")["message"]
+    assert "spec.job.nodeSelector" in message
+    assert "Warning" in {e["type"] for e in shop.events("nowhere")}
 
 
 def test_an_image_source_is_copied_in_by_the_init_container(

@@ -481,7 +481,11 @@ class Lifecycle:
             )
             return
         spec = parse_spec(run.get("spec"))
-        self._launch(run, self.environment(run, spec), mode="run")
+        # looked for again: the confirmation may come long after the plan, and a Job whose
+        # ConfigMap went meanwhile would sit in ContainerCreating for its whole deadline
+        labels, secret_exists, configmap_exists = self._look_up(run, spec)
+        if self._inputs_exist(run, spec, str(spec.action), secret_exists, configmap_exists):
+            self._launch(run, self.environment(run, spec, labels), mode="run")
 
     # -- a Job changed ---------------------------------------------------------
 
@@ -567,11 +571,13 @@ class Lifecycle:
         state = results.job_state(job)
         meta = job.get("metadata") or {}
         job_status = job.get("status") or {}
+        age = _seconds_between(meta.get("creationTimestamp"), now())
         stuck = (
             look_for_stuck_pods
             and not state.finished
-            and job_status.get("active")
             and not job_status.get("ready")
+            # a starting pod, or none long after the Job was made (creating it failed)
+            and (job_status.get("active") or (age is not None and age > _JOB_CREATION_GRACE_S))
         )
         if not state.finished and not stuck:
             return  # nothing to report yet: most Job events are of this kind
@@ -646,7 +652,10 @@ class Lifecycle:
         Kubernetes keeps retrying, and so does the run, but the person waiting on it
         should see why in its condition and Events rather than a bare "Running".
         """
-        problem = results.waiting_problem(self.kube.job_pods(namespace, job_name))
+        pods = self.kube.job_pods(namespace, job_name)
+        problem = results.waiting_problem(pods)
+        if problem is None and not pods:
+            problem = results.no_pod_problem(namespace, job_name)
         if problem is None:
             return
         reason = problem.split(":", 1)[0]

@@ -48,8 +48,20 @@ def _terminated(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def waiting_problem(pods: Sequence[Mapping[str, Any]]) -> str | None:
-    """A pod stuck before start (missing Secret key, bad image): the kubelet's message."""
+    """A pod stuck before start (missing Secret key, bad image, no node that fits): the
+    kubelet's or the scheduler's message."""
     for pod in pods:
+        for condition in (pod.get("status") or {}).get("conditions") or ():
+            if (
+                condition.get("type") == "PodScheduled"
+                and condition.get("status") == "False"
+                and condition.get("reason") == "Unschedulable"
+            ):
+                return (
+                    f"Unschedulable: {condition.get('message', '')}".strip()
+                    + " (check spec.job.nodeSelector and spec.job.tolerations against the "
+                    "cluster's nodes)"
+                )
         for status in (pod.get("status") or {}).get("containerStatuses") or ():
             waiting = (status.get("state") or {}).get("waiting") or {}
             if waiting.get("reason") in (
@@ -63,6 +75,17 @@ def waiting_problem(pods: Sequence[Mapping[str, Any]]) -> str | None:
     return None
 
 
+def no_pod_problem(namespace: str, job_name: str) -> str:
+    """A Job with no pod long after its creation: the Job controller could not create one
+    (a missing ServiceAccount, a quota, an admission webhook). It says why only in the
+    Job's Events, which the operator does not read."""
+    return (
+        f"PodNotCreated: Job {job_name} has no pod yet; `kubectl -n {namespace} describe job "
+        f"{job_name}` shows why (a ServiceAccount in spec.job.serviceAccountName that does "
+        "not exist, a resource quota, an admission policy)"
+    )
+
+
 _MISSING_KEY = re.compile(r"couldn't find key (\S+) in Secret (\S+)")
 
 
@@ -73,8 +96,8 @@ def _fix_for(problem: str) -> str:
         key, secret = missing.groups()
         return (
             f" (the run reads its database URL from key {key} of Secret {secret}: add that key "
-            "to the Secret, or name the right one in spec.database.secretRef.key; the run "
-            "starts as soon as it is there)"
+            "to the Secret and the run starts as soon as it is there, or create a new run "
+            "whose spec.database.secretRef.key names the right one)"
         )
     if "ImagePull" in problem or "InvalidImageName" in problem:
         return " (check spec.source.image.reference and the pull secrets)"

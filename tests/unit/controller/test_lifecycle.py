@@ -172,3 +172,68 @@ def test_a_result_without_a_duration_falls_back_to_the_job_s_times() -> None:
     lifecycle, metrics = _lifecycle(kube)
     lifecycle.job_changed(_finished_job())
     assert _duration(metrics) == (1.0, 2.0)
+
+
+# -- a Job whose pod cannot start --------------------------------------------------
+
+
+class _NoPods(FakeKube):
+    def __init__(self, run: dict[str, Any], pods: list[dict[str, Any]]) -> None:
+        super().__init__(run)
+        self.pods = pods
+
+    def job_pods(self, namespace: str, job_name: str) -> list[dict[str, Any]]:
+        return self.pods
+
+
+def _starting_job(created: str, *, active: int | None = None) -> dict[str, Any]:
+    job = _finished_job()
+    job["metadata"]["creationTimestamp"] = created
+    job["status"] = {"active": active} if active else {}
+    return job
+
+
+def _running_reason(kube: FakeKube) -> str | None:
+    conditions = kube.run["status"].get("conditions") or []
+    return next((c["reason"] for c in conditions if c["type"] == "Running"), None)
+
+
+def test_a_job_that_made_no_pod_long_after_its_creation_says_where_to_look() -> None:
+    kube = _NoPods(_run(), [])
+    lifecycle, _ = _lifecycle(kube)
+    lifecycle.job_changed(_starting_job("2026-01-01T00:00:00Z"), look_for_stuck_pods=True)
+    assert _running_reason(kube) == "PodNotCreated"
+    message = kube.patches[-1]["conditions"][-1]["message"]
+    assert "kubectl -n ns describe job r-job" in message
+    assert "serviceAccountName" in message
+
+
+def test_a_job_just_made_is_given_time_for_its_pod() -> None:
+    from kubemigrate.controller.kube import now
+
+    kube = _NoPods(_run(), [])
+    lifecycle, _ = _lifecycle(kube)
+    lifecycle.job_changed(_starting_job(now()), look_for_stuck_pods=True)
+    assert kube.patches == []
+
+
+def test_a_pod_no_node_can_take_says_so() -> None:
+    pending = {
+        "status": {
+            "phase": "Pending",
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": "0/1 nodes are available: 1 node(s) didn't match "
+                    "Pod's node affinity/selector.",
+                }
+            ],
+        }
+    }
+    kube = _NoPods(_run(), [pending])
+    lifecycle, _ = _lifecycle(kube)
+    lifecycle.job_changed(_starting_job("2026-01-01T00:00:00Z", active=1), look_for_stuck_pods=True)
+    assert _running_reason(kube) == "Unschedulable"
+    assert "spec.job.nodeSelector" in kube.patches[-1]["conditions"][-1]["message"]
