@@ -234,6 +234,22 @@ def test_a_production_rollback_confirmed_after_another_deploy_fails_and_says_wha
     assert tracked(database_url) == SHOP_FILES  # nothing rolled back
 
 
+def test_a_staging_reset_waits_for_any_confirmation_then_resets(
+    shop: Namespace, database_url: str
+) -> None:
+    shop.kubectl("label", "namespace", shop.name, "kubemigrate.io/environment=staging")
+    shop.apply(run_yaml("deploy"))
+    shop.wait_phase("deploy", "Succeeded")
+    shop.apply(run_yaml("wipe", action="reset"))
+    body = shop.wait_phase("wipe", "AwaitingConfirmation")
+    message = condition(body, "AwaitingConfirmation")["message"]
+    assert message.startswith("staging reset would undo 0004_add_analytics.sql, ")
+    assert tracked(database_url) == SHOP_FILES  # nothing undone yet
+    shop.kubectl("patch", "mr", "wipe", "--type", "merge", "-p", '{"spec":{"confirm":"yes"}}')
+    shop.wait_phase("wipe", "Succeeded")
+    assert tracked(database_url) == []
+
+
 def test_production_reset_is_refused_without_a_job(shop: Namespace) -> None:
     shop.apply(run_yaml("wipe", action="reset", environment="production"))
     body = shop.wait_phase("wipe", "Failed")

@@ -77,6 +77,15 @@ def running_since(status: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _needs_confirmation(action: Action, environment: Environment) -> bool:
+    """Runs that plan first and wait for spec.confirm: a production rollback (its phrase
+    names the batches) and a staging reset (any value; production refuses resets)."""
+    return (action, environment) in (
+        (Action.ROLLBACK, Environment.PRODUCTION),
+        (Action.RESET, Environment.STAGING),
+    )
+
+
 def read_only(run: Mapping[str, Any], job_name: str) -> bool:
     """Whether ``job_name`` could not have changed the run's database."""
     meta, spec = _meta(run), run.get("spec") or {}
@@ -336,8 +345,7 @@ class Lifecycle:
         if not self._inputs_exist(run, spec, action, secret_exists, configmap_exists):
             return
         needs_plan = (
-            spec.action is Action.ROLLBACK
-            and environment is Environment.PRODUCTION
+            _needs_confirmation(spec.action, environment)
             and spec.confirm is None
             and not spec.dry_run
             and not _status(run).get("confirmationPhrase")
@@ -471,7 +479,7 @@ class Lifecycle:
             return
         given = (run.get("spec") or {}).get("confirm")
         phrase = status.get("confirmationPhrase")
-        if given != phrase:
+        if phrase is not None and given != phrase:  # a reset has none: any value confirms
             self._transition(
                 run,
                 Phase.AWAITING_CONFIRMATION,
@@ -674,6 +682,9 @@ class Lifecycle:
     def _planned(self, run: Mapping[str, Any], outcome: Outcome) -> None:
         names = [m.name for m in outcome.migrations]
         fields = from_outcome(outcome)
+        if outcome.action == Action.RESET and names:
+            self._await(run, fields, names, None)
+            return
         if not names or not outcome.confirmation:
             applied = self._transition(
                 run, Phase.SUCCEEDED, Reason.SUCCEEDED, "nothing to roll back", **fields
@@ -681,12 +692,19 @@ class Lifecycle:
             if applied is not None:
                 self._finished(run, outcome, None)
             return
-        phrase = outcome.confirmation
+        self._await(run, fields, names, outcome.confirmation)
+
+    def _await(
+        self, run: Mapping[str, Any], fields: dict[str, Any], names: list[str], phrase: str | None
+    ) -> None:
+        """AwaitingConfirmation: a production rollback's ``phrase``, or (None) a staging
+        reset, which any value of spec.confirm confirms."""
         meta = _meta(run)
+        what = "production rollback" if phrase else "staging reset"
         message = (  # a command to copy as it is, whatever namespace the reader's kubectl is in
-            f"production rollback would undo {', '.join(names)}; confirm with "
+            f"{what} would undo {', '.join(names)}; confirm with "
             f"kubectl patch mr {meta['name']} -n {meta['namespace']} --type merge "
-            f'-p \'{{"spec":{{"confirm":"{phrase}"}}}}\''
+            f'-p \'{{"spec":{{"confirm":"{phrase or "reset"}"}}}}\''
         )
         waiting = self._transition(
             run,
