@@ -267,6 +267,26 @@ def test_a_missing_secret_fails_the_run_naming_it_and_creates_no_job(namespace: 
     assert namespace.items("jobs") == []
 
 
+def test_the_shipped_samples_work_one_after_the_other(
+    namespace: Namespace, database_url: str
+) -> None:
+    def sample(name: str) -> str:
+        text = repo_file("manifests", "samples", name).read_text()
+        return text.replace("namespace: shop\n", f"namespace: {namespace.name}\n")
+
+    namespace.secret("shop-db", database_url)
+    namespace.apply(sample("configmap.yaml") + "---\n" + sample("migrationrun-migrate.yaml"))
+    namespace.wait_phase("shop-migrate", "Succeeded")
+    namespace.apply(sample("migrationrun-inline.yaml"))
+    status = namespace.wait_phase("shop-add-order-status", "Succeeded")["status"]
+    assert [m["name"] for m in status["migrations"]] == ["0002_add_order_status.sql"]
+    assert tracked(database_url) == [
+        "0000_create_customers.sql",
+        "0001_create_orders.sql",
+        "0002_add_order_status.sql",
+    ]
+
+
 def test_a_missing_configmap_fails_the_run_naming_it(
     namespace: Namespace, database_url: str
 ) -> None:

@@ -169,6 +169,13 @@ _SPEC_TERMS = (
     ("--lock-wait", "spec.timeouts.lockWaitSeconds"),
     ("--lock-timeout", "spec.timeouts.lockTimeoutMs"),
     ("--statement-timeout", "spec.timeouts.statementTimeoutSeconds"),
+    (
+        "restore the missing file (applied migrations must stay in the directory)",
+        "put the missing file back: the run's source (ConfigMap, image or spec.source.inline) "
+        "must hold every applied migration",
+    ),
+    ("pass --format ", "set spec.format: "),
+    ("a --*-timeout flag", "spec.timeouts"),
     ("--accept-checksum", "spec.repair.acceptChecksums"),
     ("--accept-renames", "spec.repair.acceptRenames"),
     ("--accept-down", "spec.repair.acceptDowns"),
