@@ -175,6 +175,8 @@ _SPEC_TERMS = (
         "must hold every applied migration",
     ),
     ("pass --format ", "set spec.format: "),
+    ("let it finish and retry", "let it finish, then create a new run"),
+    ("retry, or raise --lock-timeout", "create a new run, or raise --lock-timeout"),
     ("a --*-timeout flag", "spec.timeouts"),
     ("--accept-checksum", "spec.repair.acceptChecksums"),
     ("--accept-renames", "spec.repair.acceptRenames"),

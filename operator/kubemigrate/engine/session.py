@@ -20,9 +20,14 @@ from kubemigrate.engine.runner import Observer, Runner
 
 
 def application_name(command: str, run_id: str | None = None) -> str:
-    """What ``pg_stat_activity`` shows, so a blocked run can name the holder."""
-    who = f"{socket.gethostname()}:{os.getpid()}"
-    return f"kubemigrate {command} {run_id + ' ' if run_id else ''}{who}"[:63]
+    """What ``pg_stat_activity`` shows, so a blocked run can name the holder.
+
+    The host comes before the run id, which the 63-character limit may cut: in a Job's
+    pod the host name is the pod's, and so names the MigrationRun (``HOSTNAME``, which
+    Kubernetes sets to it, is read first).
+    """
+    host = os.environ.get("HOSTNAME") or socket.gethostname()
+    return f"kubemigrate {command} {host}:{os.getpid()}{' ' + run_id if run_id else ''}"[:63]
 
 
 @contextmanager
