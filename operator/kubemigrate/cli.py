@@ -769,7 +769,8 @@ def history(
             )
         if not rows:
             lines.append("  (no history yet)")
-        as_data = [row.to_dict() for row in rows]
+        # under the fields every command's JSON starts with
+        as_data = {"action": "history", "ok": True, "entries": [row.to_dict() for row in rows]}
         return Reply(Outcome(action="history", ok=True), "\n".join(lines) + "\n", json=as_data)
 
     _engine(ctx, "history", body, observe=False, read_source=False)
@@ -794,7 +795,7 @@ def generate(
     except KubemigrateError as error:
         _fail(ctx, "generate", error)
     if as_json:
-        print(json.dumps(created.to_dict()))
+        print(json.dumps({"action": "generate", "ok": True, **created.to_dict()}))
         raise typer.Exit(0)
     print(created.text(), end="")
 

@@ -537,8 +537,16 @@ def test_json_outputs(shop: Path, database_url: str) -> None:
     refused = cli("rollback", "--json", "--env", "production", url=database_url, directory=shop)
     assert refused.returncode == 0  # nothing left to roll back: no confirmation needed
     hist = cli("history", "--json", url=database_url, directory=shop)
-    rows = json.loads(hist.stdout)
+    document = json.loads(hist.stdout)
+    assert (document["action"], document["ok"]) == ("history", True)  # as every command's
+    rows = document["entries"]
     assert [r["action"] for r in rows] == ["applied"] * 5 + ["rolled_back"] * 5
+    assert rows[0]["at"].endswith("+00:00")  # UTC, said so
+    made = run_cli("generate", "next", "--dir", str(shop), "--json")
+    assert made.returncode == 0, made.stderr
+    created = json.loads(made.stdout)
+    assert (created["action"], created["ok"]) == ("generate", True)
+    assert created["up"].endswith("0005_next.sql")
     assert set(rows[0]) == {
         "at", "action", "migration", "batch", "durationMs", "runId", "actor", "sqlState", "error",
     }  # fmt: skip

@@ -35,6 +35,7 @@ from kubemigrate.domain.errors import (
 )
 from kubemigrate.domain.migrations import AppliedMigration, DirtyState, RollbackRecord
 from kubemigrate.domain.secrets import scrub, secret_values, unencoded_password
+from kubemigrate.engine.report import iso_utc
 
 # psycopg logs "error ignored terminating <Pipeline>" when a pipeline's statement
 # failed; the failure itself is reported (once, with its file and position) by us.
@@ -246,7 +247,7 @@ class HistoryRow:
     def to_dict(self) -> dict[str, Any]:
         """The ``history --json`` form, named like every other JSON output (camelCase)."""
         return {
-            "at": self.at.isoformat(),
+            "at": iso_utc(self.at),
             "action": self.action,
             "migration": self.migration,
             "batch": self.batch,

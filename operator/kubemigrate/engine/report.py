@@ -17,6 +17,13 @@ from kubemigrate.domain.outcome import Counts
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
+def iso_utc(value: datetime) -> str:
+    """ISO 8601 with its offset. The tracking tables' TIMESTAMP columns hold UTC (every
+    session runs with TimeZone=UTC) but carry no zone, and a reader must not take
+    ``2025-01-29T10:15:23`` for local time."""
+    return (value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+
 def fmt_time(value: datetime | None) -> str:
     if value is None:
         return "never"
@@ -115,23 +122,23 @@ class StatusReport:
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (the original kept it in drizzle/migration-metadata.json)."""
         return {
-            "generatedAt": self.generated_at.isoformat(),
+            "generatedAt": iso_utc(self.generated_at),
             "totalMigrations": self.total,
             "appliedMigrations": self.applied,
             "pendingMigrations": self.pending,
-            "lastApplied": self.last_applied.isoformat() if self.last_applied else None,
+            "lastApplied": iso_utc(self.last_applied) if self.last_applied else None,
             "migrations": [
                 {
                     "name": line.name,
                     "status": line.status,
-                    "appliedAt": line.applied_at.isoformat() if line.applied_at else None,
+                    "appliedAt": iso_utc(line.applied_at) if line.applied_at else None,
                     "checksum": line.checksum,
                     "batch": line.batch,
                 }
                 for line in self.lines
             ],
             "recentRollbacks": [
-                {"migration": r.migration, "rolledBackAt": r.at.isoformat()} for r in self.rollbacks
+                {"migration": r.migration, "rolledBackAt": iso_utc(r.at)} for r in self.rollbacks
             ],
             "drift": [
                 {"kind": str(f.kind), "migration": f.migration, "detail": f.detail}

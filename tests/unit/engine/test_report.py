@@ -126,18 +126,18 @@ def test_json_form() -> None:
     assert data["totalMigrations"] == 5
     assert data["appliedMigrations"] == 4
     assert data["pendingMigrations"] == 1
-    assert data["lastApplied"] == "2025-01-29T14:30:45"
+    assert data["lastApplied"] == "2025-01-29T14:30:45+00:00"
     assert data["migrations"][0] == {
         "name": "0000_initial_schema.sql",
         "status": "applied",
-        "appliedAt": "2025-01-29T10:15:23",
+        "appliedAt": "2025-01-29T10:15:23+00:00",
         "checksum": FILES[0].checksum,
         "batch": 1,
     }
     assert data["migrations"][4]["status"] == "pending"
     assert data["migrations"][4]["appliedAt"] is None
     assert data["recentRollbacks"] == [
-        {"migration": "0002_add_products.sql", "rolledBackAt": "2025-01-29T13:45:20"}
+        {"migration": "0002_add_products.sql", "rolledBackAt": "2025-01-29T13:45:20+00:00"}
     ]
     assert data["drift"] == []
     assert data["dirty"] == []
