@@ -10,11 +10,15 @@ the command's output, so nobody learns it during an incident.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
 import sys
 import time
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -168,6 +172,28 @@ def generate_migration(directory: Path, name: str, sql_file: Path | None = None)
     now = int(time.time() * 1000)
     if drizzle.layout(directory) == "folders":
         return _generate_folder(directory, tag_name, up, now)
+    if directory.exists() and not directory.is_dir():
+        raise SourceError(f"{directory} is not a directory.", hint="pass --dir with a folder")
+    directory.mkdir(parents=True, exist_ok=True)
+    with _exclusive(directory):
+        return _generate_numbered(directory, tag_name, up, now)
+
+
+@contextmanager
+def _exclusive(directory: Path) -> Iterator[None]:
+    """One ``generate`` at a time in a folder: two at once (a script adding several
+    migrations in parallel) both took the same next number, and the journal kept only
+    one of them. The lock is on the folder itself, so no lock file is left in it."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _generate_numbered(directory: Path, tag_name: str, up: str, now: int) -> Generated:
+    """The next ``NNNN_name.sql`` with its down file and journal entry (drizzle-kit 0.x)."""
     existing: list[str] = []
     journal_path = drizzle.journal_path(directory)
     if journal_path is not None:

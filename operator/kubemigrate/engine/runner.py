@@ -115,8 +115,10 @@ def dirty_error(dirty: Sequence[DirtyState]) -> DirtyDatabaseError:
         hint=(
             "inspect what the file's statements left behind (an INVALID index from CREATE INDEX "
             "CONCURRENTLY shows in `SELECT indexrelid::regclass FROM pg_index WHERE NOT "
-            "indisvalid`), undo or finish them by hand, then run `kubemigrate repair` to clear "
-            "the mark; the next migrate runs the whole file again"
+            "indisvalid`). Either undo it and run `kubemigrate repair` to clear the mark: the "
+            "next migrate runs the whole file again; or finish the file's remaining statements "
+            f"by hand, run `kubemigrate repair`, then `kubemigrate baseline --target "
+            f"{state.migration}` records it as applied without running it"
         ),
         migration=state.migration,
         statement=state.statement,

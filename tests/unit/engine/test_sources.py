@@ -460,3 +460,18 @@ def test_dbmate_file_without_up_marker(tmp_path: Path) -> None:
     write(tmp_path / "20240101000000_first.sql", "CREATE TABLE a (id int);\n")
     with pytest.raises(SourceError, match="no '-- migrate:up' line"):
         sources.load(tmp_path, "dbmate")
+
+
+def test_generate_run_in_parallel_numbers_each_migration_once(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder = tmp_path / "par"
+    names = [f"p{n}" for n in range(6)]
+    with ThreadPoolExecutor(len(names)) as pool:
+        list(pool.map(lambda n: generate_migration(folder, n, None), names))
+    tags = [
+        e["tag"] for e in json.loads((folder / "meta" / "_journal.json").read_text())["entries"]
+    ]
+    assert sorted(tag.split("_", 1)[0] for tag in tags) == [f"{i:04d}" for i in range(6)]
+    assert {tag.split("_", 1)[1] for tag in tags} == set(names)
+    assert len(list(folder.glob("*.down.sql"))) == 6
