@@ -78,6 +78,7 @@ def rollback_migrations(
     fmt: str = "drizzle",
 ) -> Outcome:
     """Undo the last batch (or ``steps`` batches, or down to ``target``)."""
+    from kubemigrate.domain.errors import ConfirmationRequired
     from kubemigrate.domain.migrations import Action
     from kubemigrate.domain.outcome import timed
     from kubemigrate.engine.runner import RunOptions
@@ -87,10 +88,14 @@ def rollback_migrations(
     options = RunOptions(
         environment=_environment(environment), steps=steps, target=target, confirm=confirm
     )
-    with open_runner(
-        database_url, Path(directory), fmt=fmt, command="rollback", allow_empty=True
-    ) as runner:
-        outcome = runner.run(Action.ROLLBACK, options)
+    try:
+        with open_runner(
+            database_url, Path(directory), fmt=fmt, command="rollback", allow_empty=True
+        ) as runner:
+            outcome = runner.run(Action.ROLLBACK, options)
+    except ConfirmationRequired as error:  # its hint speaks to the CLI's user
+        error.hint = (error.hint or "").replace("--confirm ", "confirm=")
+        raise
     return timed(outcome, started, time.perf_counter())
 
 

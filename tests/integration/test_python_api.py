@@ -63,6 +63,7 @@ def test_a_production_rollback_needs_the_phrase_that_names_its_batch(
         kubemigrate.rollback_migrations(database_url, shop, environment="production")
     phrase = refused.value.details["confirmation"]
     assert phrase == "rollback-batch-1"
+    assert refused.value.hint == "re-run with confirm=rollback-batch-1"  # the API's own words
     assert applied_names(database_url) == NAMES  # nothing was rolled back
 
     kubemigrate.rollback_migrations(database_url, shop, environment="production", confirm=phrase)

@@ -407,6 +407,13 @@ class Runner:
                 "`kubemigrate repair`; the migrations before it stay applied",
                 migration=step.name,
             )
+        if step.direction is Direction.DOWN:
+            return Interrupted(
+                f"Interrupted rolling back {step.name}: its transaction was rolled back, so it "
+                "is still applied, and nothing after it ran.",
+                hint="the migrations undone before it stay undone; roll back again to go on",
+                migration=step.name,
+            )
         return Interrupted(
             f"Interrupted in {step.name}: its transaction was rolled back and nothing after it "
             "ran.",
