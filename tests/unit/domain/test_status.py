@@ -65,7 +65,7 @@ def test_an_engine_hint_is_told_in_the_run_s_own_terms() -> None:
     }
     status = from_outcome(Outcome(action="migrate", ok=False, error=error))
     assert status["error"]["hint"] == (
-        "let it finish and retry, or raise spec.timeouts.lockWaitSeconds"
+        "let it finish, then create a new run, or raise spec.timeouts.lockWaitSeconds"
     )
     drift = {
         "reason": "IntegrityCheckFailed",
