@@ -105,6 +105,30 @@ def test_runtime_error_without_a_position_names_the_statement(
     assert user_tables(database_url) == {"first_ok"}
 
 
+def test_a_comment_only_migration_before_a_failure_is_not_blamed_for_it(
+    tmp_path: Path, database_url: str
+) -> None:
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            ("a", "CREATE TABLE a_ok (id int);", None),
+            ("custom", "-- Custom SQL migration file, put your code below! --", None),
+            ("b", "CREATE TABLE b_ok (id int);", None),
+            ("bad", "SELECT 1/0;", None),
+        ),
+    )
+    result = migrate(drizzle, database_url, "--json")
+    assert result.returncode == 1, output(result)
+    data = json.loads(result.stdout)
+    assert data["error"]["migration"] == "0003_bad.sql"
+    assert [m["name"] for m in data["migrations"]] == [
+        "0000_a.sql",
+        "0001_custom.sql",
+        "0002_b.sql",
+    ]
+    assert applied_names(database_url) == ["0000_a.sql", "0001_custom.sql", "0002_b.sql"]
+
+
 def test_failure_reported_while_its_own_file_is_still_being_sent(
     tmp_path: Path, database_url: str
 ) -> None:

@@ -252,6 +252,8 @@ def test_service_monitor_on(chart: Chart) -> None:
     monitor = only(objects, "ServiceMonitor")
     assert monitor["metadata"]["labels"]["release"] == "prom"
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    # alerts must name the MigrationRun's namespace, not the operator's
+    assert monitor["spec"]["endpoints"][0]["honorLabels"] is True
     service = only(objects, "Service")
     assert (
         monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()

@@ -142,8 +142,9 @@ _RECORD_DOWN = (
     "RETURNING 1)" + _RECORD_HISTORY.replace("%(action)s", "'rolled_back'")
 )
 
-# ExecStatus COMMAND_OK, TUPLES_OK
-_OK = (1, 2)
+# ExecStatus EMPTY_QUERY (a statement of comments alone: drizzle-kit's --custom file
+# left empty), COMMAND_OK, TUPLES_OK
+_OK = (0, 1, 2)
 
 
 def _no_schema(search_path: str) -> UsageError:
