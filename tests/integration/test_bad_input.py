@@ -318,3 +318,55 @@ def test_a_user_without_rights_on_the_schema_is_told_which_grant(
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute(f"DROP OWNED BY {role}")
             conn.execute(f"DROP ROLE {role}")
+
+
+def test_a_schema_named_like_the_user_does_not_start_a_second_tracking_table(
+    tmp_path: Path, database_url: str
+) -> None:
+    """``"$user", public``: once a migration creates schema "postgres" (the user here), it
+    comes first on the search_path; the tracking table stays where it is."""
+    folder = write_drizzle(
+        tmp_path / "d",
+        numbered(create_table("a"), ("user_schema", "CREATE SCHEMA postgres;", None)),
+    )
+    assert run_cli("migrate", "--dir", str(folder), database_url=database_url).returncode == 0
+    write_drizzle(
+        folder,
+        numbered(
+            create_table("a"),
+            ("user_schema", "CREATE SCHEMA postgres;", None),
+            create_table("c"),
+        ),
+    )
+    result = run_cli("migrate", "--dir", str(folder), database_url=database_url)
+    assert result.returncode == 2, output(result)
+    assert "__migration_tracking is in schema public" in result.stderr
+    assert "apply every migration again; nothing was run" in result.stderr
+    assert applied_names(database_url) == ["0000_a.sql", "0001_user_schema.sql"]
+    pinned = f"{database_url}?options=-csearch_path%3Dpublic"  # what the hint says
+    assert run_cli("migrate", "--dir", str(folder), database_url=pinned).returncode == 0
+    assert applied_names(database_url)[-1] == "0002_c.sql"
+
+
+def test_a_migration_s_search_path_does_not_move_the_bookkeeping(
+    tmp_path: Path, database_url: str
+) -> None:
+    folder = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            ("other", "CREATE SCHEMA other;", None),
+            (
+                "switch",
+                "SET search_path TO other;\n--> statement-breakpoint\nCREATE TABLE b (id int);",
+                None,
+            ),
+            create_table("c"),
+        ),
+    )
+    result = run_cli("migrate", "--dir", str(folder), database_url=database_url)
+    assert result.returncode == 0, output(result)
+    assert applied_names(database_url) == ["0000_other.sql", "0001_switch.sql", "0002_c.sql"]
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT to_regclass('other.__migration_tracking')").fetchone()
+    assert row is not None
+    assert row[0] is None

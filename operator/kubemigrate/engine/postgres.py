@@ -47,8 +47,8 @@ HISTORY_TABLE = "__migration_history"
 DIRTY_TABLE = "__migration_dirty"
 
 # The tracking table exactly as users of the original system know it.
-TRACKING_DDL = f"""
-CREATE TABLE IF NOT EXISTS {TRACKING_TABLE} (
+TRACKING_DDL = """
+CREATE TABLE IF NOT EXISTS {tracking} (
   id SERIAL PRIMARY KEY,
   migration_name VARCHAR(255) UNIQUE NOT NULL,
   applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
@@ -57,8 +57,8 @@ CREATE TABLE IF NOT EXISTS {TRACKING_TABLE} (
   batch_number INTEGER DEFAULT 1
 )"""
 
-HISTORY_DDL = f"""
-CREATE TABLE IF NOT EXISTS {HISTORY_TABLE} (
+HISTORY_DDL = """
+CREATE TABLE IF NOT EXISTS {history} (
   id BIGSERIAL PRIMARY KEY,
   migration_name VARCHAR(255),
   action VARCHAR(32) NOT NULL,
@@ -72,8 +72,8 @@ CREATE TABLE IF NOT EXISTS {HISTORY_TABLE} (
   error TEXT
 )"""
 
-DIRTY_DDL = f"""
-CREATE TABLE IF NOT EXISTS {DIRTY_TABLE} (
+DIRTY_DDL = """
+CREATE TABLE IF NOT EXISTS {dirty} (
   migration_name VARCHAR(255) PRIMARY KEY,
   statement_index INTEGER NOT NULL,
   total_statements INTEGER NOT NULL,
@@ -124,27 +124,54 @@ _RETRYABLE_STATES = ("08", "57P0", "53300", "55P03", "40001", "40P01")
 
 # A migration's bookkeeping in one statement (the pipeline's cost is per statement):
 # the tracking row, the history row, and whether this commit waits for the WAL flush.
-_RECORD_HISTORY = f"""
-INSERT INTO {HISTORY_TABLE} (migration_name, action, batch_number, checksum, duration_ms,
+_RECORD_HISTORY = """
+INSERT INTO {history} (migration_name, action, batch_number, checksum, duration_ms,
                              run_id, actor)
 SELECT %(name)s, %(action)s, %(batch)s, %(checksum)s,
        EXTRACT(EPOCH FROM clock_timestamp() - now()) * 1000, %(run_id)s, %(actor)s
 FROM (SELECT set_config('synchronous_commit', %(sync)s, true)) AS commit_mode, tracking
 RETURNING duration_ms"""
 _RECORD_UP = (
-    f"WITH tracking AS (INSERT INTO {TRACKING_TABLE} "
+    "WITH tracking AS (INSERT INTO {tracking} "
     "(migration_name, rollback_sql, checksum, batch_number) "
     "VALUES (%(name)s, %(rollback_sql)s, %(checksum)s, %(batch)s) RETURNING 1)"
     + _RECORD_HISTORY.replace("%(action)s", "'applied'")
 )
 _RECORD_DOWN = (
-    f"WITH tracking AS (DELETE FROM {TRACKING_TABLE} WHERE migration_name = %(name)s "
+    "WITH tracking AS (DELETE FROM {tracking} WHERE migration_name = %(name)s "
     "RETURNING 1)" + _RECORD_HISTORY.replace("%(action)s", "'rolled_back'")
 )
 
 # ExecStatus EMPTY_QUERY (a statement of comments alone: drizzle-kit's --custom file
 # left empty), COMMAND_OK, TUPLES_OK
 _OK = (0, 1, 2)
+
+
+# The schema kubemigrate's tables live in: the first on the search_path (current_schema),
+# and the first along it already holding a tracking table, if any.
+_SCHEMA_SQL = """
+SELECT current_schema(),
+       (SELECT n.nspname FROM pg_catalog.pg_class c
+          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relname = %s AND c.relkind IN ('r', 'p')
+          AND n.nspname = ANY (current_schemas(false))
+        ORDER BY array_position(current_schemas(false), n.nspname) LIMIT 1),
+       current_setting('search_path')"""
+
+
+def _moved(holding: str, current: str, search_path: str) -> UsageError:
+    """A tracking table further along the search_path than its first schema: a schema
+    created since (one named like the user, which ``"$user", public`` puts first) took
+    the lead, and a run would start a second, empty tracking table there and apply
+    every migration again."""
+    return UsageError(
+        f"{TRACKING_TABLE} is in schema {holding}, but the first schema on the search_path "
+        f"({search_path}) is now {current}: kubemigrate would start an empty tracking "
+        f"table in {current} and apply every migration again; nothing was run.",
+        hint=f"name the schema the migrations belong to first in the URL's options: "
+        f"?options=-csearch_path%3D{holding} keeps the existing table (unqualified names in "
+        f"the migrations then go to {holding} too)",
+    )
 
 
 def _no_schema(search_path: str) -> UsageError:
@@ -160,10 +187,6 @@ def _no_schema(search_path: str) -> UsageError:
 
 def _succeeded(cursor: psycopg.Cursor[Any]) -> bool:
     return cursor.pgresult is not None and cursor.pgresult.status in _OK
-
-
-def _record_sql(step: StepSql) -> str:
-    return _RECORD_UP if step.up else _RECORD_DOWN
 
 
 def _record_params(step: StepSql, run_id: str | None) -> dict[str, Any]:
@@ -291,6 +314,9 @@ class PostgresStore:
         self._conn: psycopg.Connection[Any] | None = None
         self._locked = False  # this session holds the migration lock
         self._lock_key: int | None = None
+        # the tracking tables' qualified names, once the schema is pinned (see _resolve)
+        self._names: dict[str, str] | None = None
+        self._schema = ""
         self.server_version_num = 0
 
     # -- connection ----------------------------------------------------------
@@ -419,15 +445,42 @@ class PostgresStore:
 
     # -- tables and state ----------------------------------------------------
 
-    def tables_exist(self) -> bool:
-        row = self.conn.execute(
-            "SELECT to_regclass(%s), current_schema(), current_setting('search_path')",
-            (TRACKING_TABLE,),
-        ).fetchone()
+    def _resolve(self) -> bool:
+        """Pin the schema of kubemigrate's tables for this session; whether the tracking
+        table is there already.
+
+        Pinned once and written into every statement of ours, so that a migration's
+        ``SET search_path`` cannot send the bookkeeping into another schema's table, and
+        a schema created since (named like the user) cannot start a second one.
+        """
+        row = self.conn.execute(_SCHEMA_SQL, (TRACKING_TABLE,)).fetchone()
         assert row is not None
-        if row[1] is None:
-            raise _no_schema(row[2])
-        return row[0] is not None
+        current, holding, search_path = row
+        if current is None:
+            raise _no_schema(search_path)
+        if holding is not None and holding != current:
+            raise _moved(holding, current, search_path)
+        quoted = '"' + str(current).replace('"', '""') + '"'
+        self._schema = str(current)
+        self._names = {
+            "tracking": f"{quoted}.{TRACKING_TABLE}",
+            "history": f"{quoted}.{HISTORY_TABLE}",
+            "dirty": f"{quoted}.{DIRTY_TABLE}",
+        }
+        return holding is not None
+
+    def _sql(self, template: str) -> str:
+        """``template`` with the tracking tables' qualified names in it."""
+        if self._names is None:
+            self._resolve()
+        assert self._names is not None
+        return template.format(**self._names)
+
+    def tables_exist(self) -> bool:
+        if self._names is None:
+            return self._resolve()
+        row = self.conn.execute("SELECT to_regclass(%s)", (self._names["tracking"],)).fetchone()
+        return bool(row and row[0])
 
     def ensure_tables(self) -> None:
         """Create the tracking tables; called under the lock, so no creation race.
@@ -438,7 +491,7 @@ class PostgresStore:
         simply created again by the next run. It runs before every changing command.
         """
         statements = ("SELECT set_config('synchronous_commit', 'off', true)", *_TABLES_DDL)
-        self.conn.execute(";".join(statements))
+        self.conn.execute(self._sql(";".join(statements)))
 
     def read_state(self, *, with_rollbacks: bool = False) -> StoreState:
         if not self.tables_exist():
@@ -449,13 +502,15 @@ class PostgresStore:
                 name=r[0], applied_at=r[1], checksum=r[2], batch=r[3] or 1, rollback_sql=r[4]
             )
             for r in self.conn.execute(
-                f"SELECT migration_name, applied_at, checksum, batch_number, rollback_sql "
-                f"FROM {TRACKING_TABLE} ORDER BY id"
+                self._sql(
+                    "SELECT migration_name, applied_at, checksum, batch_number, rollback_sql "
+                    "FROM {tracking} ORDER BY id"
+                )
             )
         )
         dirty: tuple[DirtyState, ...] = ()
         rollbacks: tuple[RollbackRecord, ...] = ()
-        batch_sql = f"SELECT COALESCE(MAX(batch_number), 0) FROM {TRACKING_TABLE}"
+        batch_sql = "SELECT COALESCE(MAX(batch_number), 0) FROM {tracking}"
         if has_extra:
             dirty = tuple(
                 DirtyState(
@@ -466,23 +521,27 @@ class PostgresStore:
                     marked_at=r[4],
                 )
                 for r in self.conn.execute(
-                    f"SELECT migration_name, statement_index, total_statements, error, marked_at "
-                    f"FROM {DIRTY_TABLE} ORDER BY marked_at"
+                    self._sql(
+                        "SELECT migration_name, statement_index, total_statements, error, "
+                        "marked_at FROM {dirty} ORDER BY marked_at"
+                    )
                 )
             )
             batch_sql = (
                 f"SELECT GREATEST(({batch_sql}), "
-                f"(SELECT COALESCE(MAX(batch_number), 0) FROM {HISTORY_TABLE}))"
+                "(SELECT COALESCE(MAX(batch_number), 0) FROM {history}))"
             )
             if with_rollbacks:
                 rollbacks = tuple(
                     RollbackRecord(migration=r[0], at=r[1])
                     for r in self.conn.execute(
-                        f"SELECT migration_name, at FROM {HISTORY_TABLE} "
-                        "WHERE action = 'rolled_back' ORDER BY id DESC LIMIT 5"
+                        self._sql(
+                            "SELECT migration_name, at FROM {history} "
+                            "WHERE action = 'rolled_back' ORDER BY id DESC LIMIT 5"
+                        )
                     )
                 )
-        row = self.conn.execute(batch_sql).fetchone()
+        row = self.conn.execute(self._sql(batch_sql)).fetchone()
         # Only a lock holder writes a mark, and a crashed holder's lock goes with its
         # session: a mark while another session holds the lock is a migration in
         # progress, not a dirty database (a lock-free status or verify sees it so).
@@ -499,7 +558,7 @@ class PostgresStore:
     def _has_extra_tables(self) -> bool:
         row = self.conn.execute(
             "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL",
-            (HISTORY_TABLE, DIRTY_TABLE),
+            (self._sql("{history}"), self._sql("{dirty}")),
         ).fetchone()
         return bool(row and row[0])
 
@@ -507,8 +566,10 @@ class PostgresStore:
         if not self._has_extra_tables():
             return []
         rows = self.conn.execute(
-            "SELECT at, action, migration_name, batch_number, duration_ms, run_id, actor, error, "
-            f"sql_state FROM {HISTORY_TABLE} ORDER BY id DESC LIMIT %s",
+            self._sql(
+                "SELECT at, action, migration_name, batch_number, duration_ms, run_id, actor, "
+                "error, sql_state FROM {history} ORDER BY id DESC LIMIT %s"
+            ),
             (limit,),
         ).fetchall()
         return [HistoryRow(*r) for r in reversed(rows)]
@@ -517,14 +578,12 @@ class PostgresStore:
 
     def _key(self) -> int:
         if self._lock_key is None:
+            self._sql("")  # the schema pinned: the lock is per tracking table
             row = self.conn.execute(
-                "SELECT hashtext(current_database() || '.' || current_schema() || %s), "
-                "current_setting('search_path')",
-                ("." + TRACKING_TABLE,),
+                "SELECT hashtext(current_database() || '.' || %s || %s)",
+                (self._schema, "." + TRACKING_TABLE),
             ).fetchone()
             assert row is not None
-            if row[0] is None:
-                raise _no_schema(row[1])
             self._lock_key = int(row[0])
         return self._lock_key
 
@@ -648,6 +707,7 @@ class PostgresStore:
         """
         # per step, as it goes out: its statements' cursors, the bookkeeping's, COMMIT's
         sent: list[list[psycopg.Cursor[Any]]] = []
+        record_up, record_down = self._sql(_RECORD_UP), self._sql(_RECORD_DOWN)
         try:
             with self.conn.pipeline(), self._cancelled_when_interrupted():
                 for step in steps:
@@ -657,7 +717,9 @@ class PostgresStore:
                     for statement in step.statements:
                         cursors.append(self.conn.execute(statement.encode()))
                     cursors.append(
-                        self.conn.execute(_record_sql(step), _record_params(step, run_id))
+                        self.conn.execute(
+                            record_up if step.up else record_down, _record_params(step, run_id)
+                        )
                     )
                     cursors.append(self.conn.execute(b"COMMIT"))
                 if while_running is not None:
@@ -713,9 +775,11 @@ class PostgresStore:
         try:
             with psycopg.connect(self._conninfo(), autocommit=True) as conn:
                 rows = conn.execute(
-                    f"SELECT migration_name, action, duration_ms FROM {HISTORY_TABLE} "
-                    "WHERE run_id = %s AND action IN ('applied', 'rolled_back') "
-                    "AND migration_name = ANY(%s)",
+                    self._sql(
+                        "SELECT migration_name, action, duration_ms FROM {history} "
+                        "WHERE run_id = %s AND action IN ('applied', 'rolled_back') "
+                        "AND migration_name = ANY(%s)"
+                    ),
                     (run_id, [step.name for step in steps]),
                 ).fetchall()
         except psycopg.Error:
@@ -736,13 +800,15 @@ class PostgresStore:
         self, name: str, rollback_sql: str | None, checksum: str | None, batch: int
     ) -> None:
         self.conn.execute(
-            f"INSERT INTO {TRACKING_TABLE} (migration_name, rollback_sql, checksum, batch_number) "
-            "VALUES (%s, %s, %s, %s)",
+            self._sql(
+                "INSERT INTO {tracking} (migration_name, rollback_sql, checksum, batch_number) "
+                "VALUES (%s, %s, %s, %s)"
+            ),
             (name, rollback_sql, checksum, batch),
         )
 
     def delete_tracking(self, name: str) -> None:
-        self.conn.execute(f"DELETE FROM {TRACKING_TABLE} WHERE migration_name = %s", (name,))
+        self.conn.execute(self._sql("DELETE FROM {tracking} WHERE migration_name = %s"), (name,))
 
     def drizzle_hashes(self) -> frozenset[str] | None:
         """The hashes in drizzle's own migrations table (SHA-256 of each applied file,
@@ -765,7 +831,8 @@ class PostgresStore:
     def _update_tracking(self, name: str, column: str, value: str) -> bool:
         """Set one column of ``name``'s tracking row; False when it has none (not applied)."""
         cur = self.conn.execute(
-            f"UPDATE {TRACKING_TABLE} SET {column} = %s WHERE migration_name = %s", (value, name)
+            self._sql(f"UPDATE {{tracking}} SET {column} = %s WHERE migration_name = %s"),
+            (value, name),
         )
         return cur.rowcount > 0
 
@@ -783,9 +850,11 @@ class PostgresStore:
     ) -> None:
         """One history row; the audit trail of applies, rollbacks, failures, repairs."""
         self.conn.execute(
-            f"INSERT INTO {HISTORY_TABLE} (migration_name, action, batch_number, checksum, "
-            "duration_ms, run_id, actor, sql_state, error) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            self._sql(
+                "INSERT INTO {history} (migration_name, action, batch_number, checksum, "
+                "duration_ms, run_id, actor, sql_state, error) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            ),
             (
                 migration,
                 action,
@@ -801,22 +870,24 @@ class PostgresStore:
 
     def mark_dirty(self, name: str, statement: int, total: int, error: str | None) -> None:
         self.conn.execute(
-            f"INSERT INTO {DIRTY_TABLE} (migration_name, statement_index, total_statements, error) "
-            "VALUES (%s, %s, %s, %s) ON CONFLICT (migration_name) DO UPDATE SET "
-            "statement_index = EXCLUDED.statement_index, "
-            "total_statements = EXCLUDED.total_statements, "
-            "error = EXCLUDED.error, marked_at = CURRENT_TIMESTAMP",
+            self._sql(
+                "INSERT INTO {dirty} (migration_name, statement_index, total_statements, error) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (migration_name) DO UPDATE SET "
+                "statement_index = EXCLUDED.statement_index, "
+                "total_statements = EXCLUDED.total_statements, "
+                "error = EXCLUDED.error, marked_at = CURRENT_TIMESTAMP"
+            ),
             (name, statement, total, self.scrub(error) if error else None),
         )
 
     def clear_dirty(self, name: str | None = None) -> list[str]:
         if name is None:
             rows = self.conn.execute(
-                f"DELETE FROM {DIRTY_TABLE} RETURNING migration_name"
+                self._sql("DELETE FROM {dirty} RETURNING migration_name")
             ).fetchall()
         else:
             rows = self.conn.execute(
-                f"DELETE FROM {DIRTY_TABLE} WHERE migration_name = %s RETURNING migration_name",
+                self._sql("DELETE FROM {dirty} WHERE migration_name = %s RETURNING migration_name"),
                 (name,),
             ).fetchall()
         return [r[0] for r in rows]
