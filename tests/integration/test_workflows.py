@@ -9,6 +9,7 @@ batches, stored rollback SQL, JSON outputs, dry runs, history, baseline and rese
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -622,6 +623,41 @@ def test_baseline_from_drizzle_s_own_table_leaves_what_it_never_ran_pending(
     assert applied_names(database_url) == ["0000_a.sql", "0001_b.sql"]
     assert cli("migrate", url=database_url, directory=drizzle).returncode == 0
     assert user_tables(database_url) >= {"a", "b", "c"}
+
+
+def test_baseline_matches_drizzle_s_hashes_of_the_files_as_they_are(
+    tmp_path: Path, database_url: str
+) -> None:
+    """drizzle hashes a file's bytes, CRLF (a Windows checkout) included; a file edited
+    since drizzle ran it matches nothing, and then the baseline is refused, not guessed."""
+    drizzle = write_drizzle(tmp_path / "d", numbered(*map(create_table, "abc")))
+    crlf = drizzle / "0001_b.sql"
+    crlf.write_bytes(crlf.read_bytes().replace(b"\n", b"\r\n"))
+    with connect(database_url) as conn:
+        conn.execute("CREATE TABLE a (id int); CREATE TABLE b (id int); CREATE SCHEMA drizzle")
+        conn.execute(
+            "CREATE TABLE drizzle.__drizzle_migrations "
+            "(id serial PRIMARY KEY, hash text NOT NULL, created_at bigint)"
+        )
+        for name in ("0000_a.sql", "0001_b.sql"):
+            digest = hashlib.sha256((drizzle / name).read_bytes()).hexdigest()
+            conn.execute("INSERT INTO drizzle.__drizzle_migrations (hash) VALUES (%s)", (digest,))
+
+    crlf.write_text(crlf.read_text() + "-- edited after drizzle ran it\n")
+    refused = cli("baseline", "--env", "production", url=database_url, directory=drizzle)
+    assert refused.returncode == 4, refused.stderr
+    assert "holds 2 migration(s), but only 1 of the files" in refused.stderr
+    assert applied_names(database_url) == []
+
+    crlf.write_bytes(b"CREATE TABLE b (id int);\r\n")  # what drizzle ran, CRLF and all
+    with connect(database_url) as conn:
+        conn.execute(
+            "UPDATE drizzle.__drizzle_migrations SET hash = %s WHERE id = 2",
+            (hashlib.sha256(crlf.read_bytes()).hexdigest(),),
+        )
+    result = cli("baseline", "--env", "production", url=database_url, directory=drizzle)
+    assert result.returncode == 0, result.stderr
+    assert applied_names(database_url) == ["0000_a.sql", "0001_b.sql"]
 
 
 def test_a_blind_baseline_in_production_is_refused(tmp_path: Path, database_url: str) -> None:

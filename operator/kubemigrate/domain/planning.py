@@ -383,18 +383,30 @@ def plan_baseline(
     next_batch: int,
     target: str | None = None,
     recorded: frozenset[str] | None = None,
+    recorded_count: int = 0,
 ) -> Plan:
     """Record files (up to ``target``) as applied without running them.
 
-    ``recorded``: the hashes in drizzle's own ``__drizzle_migrations`` table, when the
-    database has one. Without a target, only the pending files it records (in order,
-    up to the first it does not) are baselined: a file added since drizzle last ran
-    must stay pending, or its schema change would never be made.
+    ``recorded``: the files drizzle's own ``__drizzle_migrations`` table holds (matched
+    by its hashes), when the database has one, and ``recorded_count`` its rows. Without
+    a target, only the pending files it holds (in order, up to the first it does not)
+    are baselined: a file added since drizzle last ran must stay pending, or its schema
+    change would never be made. When some of its rows match no file (edited since
+    drizzle ran it, or deleted), where drizzle stopped cannot be told: refused.
     """
     if target is None and recorded is not None:
-        known = list(
-            itertools.takewhile(lambda m: m.checksum in recorded, pending(available, applied))
-        )
+        matched = sum(1 for m in available if m.name in recorded)
+        if matched < recorded_count:
+            raise IntegrityError(
+                f"drizzle's __drizzle_migrations holds {recorded_count} migration(s), but only "
+                f"{matched} of the files here have the SQL it ran (by its hashes): a file "
+                "edited or removed since drizzle ran it cannot be told from one it never ran; "
+                "nothing was recorded.",
+                hint="find the last migration drizzle applied (its journal's `when` against "
+                "`SELECT created_at FROM drizzle.__drizzle_migrations`), then baseline with "
+                "--target NAME",
+            )
+        known = list(itertools.takewhile(lambda m: m.name in recorded, pending(available, applied)))
         if not known:
             return Plan(action=Action.BASELINE, steps=())
         target = known[-1].name

@@ -37,7 +37,7 @@ from kubemigrate.domain.migrations import (
     Step,
 )
 from kubemigrate.domain.outcome import Counts, MigrationResult, Outcome
-from kubemigrate.engine import report
+from kubemigrate.engine import report, sources
 from kubemigrate.engine.postgres import (
     PostgresStore,
     StepFailed,
@@ -278,14 +278,21 @@ class Runner:
                 available, state.applied, next_batch=state.next_batch, target=options.target
             )
         if action is Action.BASELINE:
-            recorded = self.store.drizzle_hashes()
-            planning.check_baseline(options.environment, target=options.target, recorded=recorded)
+            hashes = self.store.drizzle_hashes()
+            planning.check_baseline(options.environment, target=options.target, recorded=hashes)
+            recorded = None
+            if hashes is not None:  # drizzle hashes the file as it is, CRLF and BOM included
+                raw = sources.raw_hashes(self.source)
+                recorded = frozenset(
+                    m.name for m in available if m.checksum in hashes or raw.get(m.name) in hashes
+                )
             return planning.plan_baseline(
                 available,
                 state.applied,
                 next_batch=state.next_batch,
                 target=options.target,
                 recorded=recorded,
+                recorded_count=len(hashes or ()),
             )
         if action in (Action.ROLLBACK, Action.RESET):
             return planning.plan_rollback(

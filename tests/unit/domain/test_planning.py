@@ -399,13 +399,25 @@ def test_no_rename_without_the_same_sql_and_title() -> None:
 
 
 def test_baseline_without_target_takes_what_drizzle_recorded_in_order() -> None:
-    recorded = frozenset({FILES[0].checksum, FILES[1].checksum, FILES[3].checksum})
-    plan = planning.plan_baseline(FILES, [], next_batch=1, recorded=recorded)
+    recorded = frozenset({FILES[0].name, FILES[1].name, FILES[3].name})
+    plan = planning.plan_baseline(FILES, [], next_batch=1, recorded=recorded, recorded_count=3)
     assert [s.name for s in plan.steps] == ["0000_a.sql", "0001_b.sql"]  # stops at the gap
     nothing = planning.plan_baseline(FILES, [], next_batch=1, recorded=frozenset())
     assert nothing.steps == ()
     everything = planning.plan_baseline(FILES, [], next_batch=1)
     assert len(everything.steps) == len(FILES)
+
+
+def test_baseline_refuses_when_drizzle_ran_sql_no_file_has_any_more() -> None:
+    """A file edited after drizzle ran it: drizzle's row matches nothing, so where drizzle
+    stopped cannot be told, and guessing would run applied SQL again."""
+    recorded = frozenset({FILES[0].name})  # drizzle holds 3 rows; 2 match no file
+    with pytest.raises(IntegrityError, match="holds 3 migration"):
+        planning.plan_baseline(FILES, [], next_batch=1, recorded=recorded, recorded_count=3)
+    with_target = planning.plan_baseline(
+        FILES, [], next_batch=1, target="0002_c", recorded=recorded, recorded_count=3
+    )
+    assert [s.name for s in with_target.steps][-1] == "0002_c.sql"
 
 
 def test_a_production_baseline_needs_a_target_or_drizzle_s_table() -> None:

@@ -49,6 +49,23 @@ def read_text(path: str | os.PathLike[str]) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
+def raw_hashes(source: Source) -> dict[str, str]:
+    """SHA-256 of each up file's bytes as they are on disk, by migration name: drizzle's
+    migrator hashes them so (a checksum normalises CRLF and drops a BOM). Files are
+    found in both drizzle-kit layouts (``NAME.sql``, ``NAME/migration.sql``); a file
+    that is not there has none."""
+    import hashlib
+
+    found: dict[str, str] = {}
+    for migration in source.migrations:
+        stem = migration.name.removesuffix(".sql")
+        for path in (source.directory / migration.name, source.directory / stem / "migration.sql"):
+            if path.is_file():
+                found[migration.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+                break
+    return found
+
+
 def require_directory(directory: Path) -> None:
     if not directory.exists():
         raise SourceError(
