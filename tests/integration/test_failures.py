@@ -16,6 +16,7 @@ from tests.conftest import run_cli
 from tests.integration.helpers import (
     Spec,
     applied_names,
+    connect,
     history,
     index_state,
     numbered,
@@ -241,3 +242,26 @@ def test_a_deferred_constraint_failing_at_commit_says_so(tmp_path: Path, databas
     assert "(SQLSTATE 23503)" in result.stderr
     assert applied_names(database_url) == ["0000_first.sql"]
     assert user_tables(database_url) == {"first_ok"}
+
+
+def test_a_lock_timeout_outside_a_transaction_is_not_called_temporary(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Exit 75 tells a Job to retry; after a statement outside a transaction the database
+    is marked dirty and a retry can only be refused, so it is a failure (exit 1)."""
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            ("t", "CREATE TABLE t (id int);", None),
+            ("idx", "CREATE INDEX CONCURRENTLY t_id ON t (id);", None),
+        ),
+    )
+    assert migrate(drizzle, database_url, "--target", "0000_t").returncode == 0
+    with connect(database_url) as holder, holder.transaction():
+        holder.execute("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")  # held until the block ends
+        result = migrate(drizzle, database_url, "--lock-timeout", "300", "--json")
+    assert result.returncode == 1, output(result)
+    error = json.loads(result.stdout)["error"]
+    assert error["sqlState"] == "55P03"
+    assert "rolled back" not in error["message"]
+    assert "marked dirty" in error["hint"]

@@ -650,12 +650,18 @@ class Runner:
             self._run_statements_marking_progress(item)
         except KubemigrateError as error:
             number = int(error.details.get("statement", 0))
-            self.store.mark_dirty(step.name, number, len(item.statements), error.message)
-            error.hint = (
+            # outside a transaction nothing was rolled back, whatever the error's words
+            message = error.message.replace("; its transaction was rolled back.", ".")
+            with contextlib.suppress(psycopg.Error):  # a lost connection keeps the first mark
+                self.store.mark_dirty(step.name, number, len(item.statements), message)
+            hint = (
                 "the migration ran outside a transaction, so statements before the failing one "
                 "stay applied and the database is now marked dirty; check them, then run "
                 "`kubemigrate repair`"
             )
+            if error.retryable:  # a lock timeout, a lost connection: a retry meets the mark
+                raise MigrationFailed(message, hint=hint, **error.details) from None
+            error.hint = hint
             raise
         self.store.begin()
         try:
