@@ -6,6 +6,7 @@ fix and gives up on what it cannot; the handler-error counter sees both.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -47,11 +48,11 @@ def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     settings.posting.enabled = False  # Lifecycle posts one Event per transition itself
     settings.peering.standalone = operator.standalone
     settings.peering.name = operator.peering_name
+    # kopf lets the peer of highest priority work and the others stand by, but peers of
+    # equal priority all pause ("freeze, leaving the cluster unserved"): every replica
+    # of the chart would, at the default 0. A random one per process makes one active.
+    settings.peering.priority = random.SystemRandom().randint(1, 2**30)
     settings.execution.max_workers = 32
-    # kopf waits this long for a newer event of the same object before handling one
-    # (0.1 s by default): a delay on every run's start and end. The handlers read
-    # fresh state and write with resourceVersion checks, so a stale event is harmless.
-    settings.batching.batch_window = 0.01
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [0.5, 1, 2, 5]
     metrics: Metrics = memo.metrics

@@ -4,6 +4,9 @@ clear message and exit 2, instead of a traceback or kopf's retry-a-minute loop."
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.conftest import run_cli
 
@@ -35,3 +38,34 @@ def test_no_cluster_access_fails_at_once(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     assert "error: No Kubernetes configuration" in result.stderr
     assert "hint: set KUBECONFIG" in result.stderr
+
+
+def test_replicas_get_priorities_of_their_own_so_one_of_them_works(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """kopf pauses every peer of the highest priority when there are several: replicas
+    at one shared priority would all stand by and no run would ever be handled."""
+    import kopf
+
+    from kubemigrate.controller import handlers
+    from kubemigrate.settings import load_settings
+
+    class NoResync:
+        def __init__(self, *args: object) -> None:
+            pass
+
+        def start(self) -> None:
+            pass
+
+    monkeypatch.setattr(handlers, "Resync", NoResync)
+    monkeypatch.setenv("KUBEMIGRATE_STANDALONE", "false")
+    priorities = set()
+    for _ in range(3):
+        settings = kopf.OperatorSettings()
+        memo = kopf.Memo(settings=load_settings(), metrics=None, api=None)
+        configure: Any = handlers.configure  # kopf's decorator types it as its own
+        configure(settings=settings, memo=memo)
+        assert settings.peering.standalone is False
+        priorities.add(settings.peering.priority)
+    assert len(priorities) == 3
+    assert min(priorities) > 0  # above kopf's default, which a stray peer would have
