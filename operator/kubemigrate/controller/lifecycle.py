@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -292,6 +292,43 @@ class Lifecycle:
                 if since < listed_at and uid not in running:
                     del self._waiting[uid]
         self._publish_in_flight()
+
+    def settle_gauges(self, runs: Sequence[Mapping[str, Any]], *, restore: bool) -> None:
+        """The database gauges, set right from the runs a complete listing shows.
+
+        A database no run refers to any more loses its gauges (its pending or drift
+        alert would fire for ever). With ``restore`` (the first listing after a start)
+        each database gets what its last finished run reported, and its newest success
+        per action: gauges live in this process, and a restart dropped firing alerts.
+        """
+        referenced = {(str(_meta(run).get("namespace")), self._database(run)) for run in runs}
+        for namespace, database in self.metrics.databases() - referenced:
+            self.metrics.forget_database(namespace, database)
+        if not restore:
+            return
+        last: dict[tuple[str, str], tuple[str, Mapping[str, Any]]] = {}
+        successes: dict[tuple[str, str], dict[str, float]] = {}
+        for run in runs:
+            status = _status(run)
+            done = str(status.get("completedAt") or "")
+            if not done:
+                continue
+            key = (str(_meta(run).get("namespace")), self._database(run))
+            if "pending" in status and done > last.get(key, ("", {}))[0]:
+                last[key] = (done, status)
+            action = metric_action(run)
+            if status.get("phase") == Phase.SUCCEEDED and action != Action.PLAN:
+                at = datetime.fromisoformat(done).timestamp()
+                newest = successes.setdefault(key, {})
+                newest[action] = max(at, newest.get(action, 0.0))
+        for key in last.keys() | successes.keys():
+            status = last.get(key, ("", {}))[1]
+            self.metrics.restore(
+                *key,
+                pending=status.get("pending"),
+                drift=status.get("drift"),
+                successes=successes.get(key, {}),
+            )
 
     def environment(
         self,

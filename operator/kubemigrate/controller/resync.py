@@ -10,8 +10,9 @@ resourceVersion), so a standby replica that rechecks too does no harm; a run
 whose Job is gone fails only once it has been Running a while without one, so a
 replica does not fail a run whose Job another one is just creating.
 
-The same list corrects the in-flight gauge: a run deleted, or finished, while
-this process missed the event leaves it.
+The same list corrects the in-flight gauge (a run deleted, or finished, while this
+process missed the event leaves it) and the database gauges: restored from the
+runs' status after a start, dropped for a database no run refers to any more.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Resync:
         self.kube = kube
         self.namespaces: Sequence[str | None] = list(namespaces) or [None]
         self.interval_s = interval_s
+        self._restored = False  # the gauges, from the runs' status, after a start
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="resync", daemon=True)
 
@@ -61,6 +63,7 @@ class Resync:
         log = get_logger()
         listed_at = time.monotonic()
         running: set[str] | None = set()
+        listed: list[dict[str, Any]] = []
         for namespace in self.namespaces:
             try:
                 runs = self.kube.list_runs(namespace)
@@ -69,6 +72,7 @@ class Resync:
                 log.warning("cannot list MigrationRuns to recheck", error=str(exc))
                 running = None  # an incomplete list cannot tell which runs are gone
                 continue
+            listed += runs
             for run in runs:
                 if (run.get("status") or {}).get("phase") != Phase.RUNNING:
                     continue
@@ -77,6 +81,8 @@ class Resync:
                 self._recheck(run)
         if running is not None:
             self.lifecycle.settle_in_flight(running, listed_at)
+            self.lifecycle.settle_gauges(listed, restore=not self._restored)
+            self._restored = True
 
     def _recheck(self, run: dict[str, Any]) -> None:
         try:

@@ -39,7 +39,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from socketserver import ThreadingMixIn
@@ -168,6 +168,8 @@ class Metrics:
         self._clock = clock
         self._lock = threading.Lock()
         self._success_actions: dict[tuple[str, str], set[str]] = {}
+        # databases whose pending/drift gauges this process set from a run it saw end
+        self._observed: set[tuple[str, str]] = set()
 
         self.runs = Counter(
             "kubemigrate_migration_runs",
@@ -298,8 +300,45 @@ class Metrics:
         if outcome.observed_database:
             self.pending.labels(namespace, database).set(outcome.counts.pending)
             self.drift.labels(namespace, database).set(1 if outcome.drift or outcome.dirty else 0)
+            with self._lock:
+                self._observed.add((namespace, database))
 
         return result
+
+    def databases(self) -> set[tuple[str, str]]:
+        """The (namespace, database) pairs that have gauges."""
+        with self._lock:
+            return self._observed | set(self._success_actions)
+
+    def restore(
+        self,
+        namespace: str,
+        database: str,
+        *,
+        pending: int | None,
+        drift: bool | None,
+        successes: Mapping[str, float],
+    ) -> None:
+        """A database's gauges as its runs' status left them, after a restart: gauges
+        live in this process only, and a new one would otherwise drop a firing drift or
+        pending alert, or page for no recent success. What a run seen ending since has
+        set is newer and is kept."""
+        _check_label("namespace", namespace)
+        _check_label("database", database)
+        key = (namespace, database)
+        with self._lock:
+            observed = key in self._observed
+            known = self._success_actions.setdefault(key, set())
+            fresh = {a: t for a, t in successes.items() if a not in known}
+            known.update(fresh)
+            if not observed and pending is not None:
+                self._observed.add(key)
+        if not observed and pending is not None:
+            self.pending.labels(namespace, database).set(pending)
+            self.drift.labels(namespace, database).set(1 if drift else 0)
+        for action, at in fresh.items():
+            _check_label("action", action)
+            self.last_success.labels(namespace, database, action).set(at)
 
     def handler_error(self, handler: str) -> None:
         """A kopf handler raised; ``handler`` is its (code-defined, bounded) name."""
@@ -318,6 +357,7 @@ class Metrics:
             with contextlib.suppress(KeyError):  # older prometheus-client raises here
                 gauge.remove(namespace, database)
         with self._lock:
+            self._observed.discard((namespace, database))
             actions = self._success_actions.pop((namespace, database), set())
         for action in actions:
             self.last_success.remove(namespace, database, action)

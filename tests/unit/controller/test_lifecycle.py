@@ -237,3 +237,41 @@ def test_a_pod_no_node_can_take_says_so() -> None:
     lifecycle.job_changed(_starting_job("2026-01-01T00:00:00Z", active=1), look_for_stuck_pods=True)
     assert _running_reason(kube) == "Unschedulable"
     assert "spec.job.nodeSelector" in kube.patches[-1]["conditions"][-1]["message"]
+
+
+# -- the database gauges after a restart ---------------------------------------------
+
+
+def _finished_run(
+    name: str, phase: str, completed: str, *, pending: int, drift: bool
+) -> dict[str, Any]:
+    run = _run(phase=phase)
+    run["metadata"]["name"] = name
+    run["status"].update(completedAt=completed, pending=pending, drift=drift)
+    return run
+
+
+def _gauge(metrics: Metrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, {"namespace": "ns", **labels})
+
+
+def test_a_restarted_operator_takes_the_database_gauges_from_the_runs() -> None:
+    """Gauges live in the process: a new one had no drift and no pending series, so the
+    alerts on them resolved although nothing was fixed."""
+    lifecycle, metrics = _lifecycle(FakeKube(_run()))
+    runs = [
+        _finished_run("old", "Succeeded", "2026-01-01T00:00:00Z", pending=0, drift=False),
+        _finished_run("new", "Failed", "2026-01-02T00:00:00Z", pending=2, drift=True),
+    ]
+    lifecycle.settle_gauges(runs, restore=True)
+    assert _gauge(metrics, "kubemigrate_pending_migrations", database="ns/db") == 2
+    assert _gauge(metrics, "kubemigrate_schema_drift", database="ns/db") == 1
+    last = _gauge(
+        metrics, "kubemigrate_last_success_timestamp_seconds", database="ns/db", action="migrate"
+    )
+    assert last == 1767225600.0  # the success's completedAt, not the restart's time
+
+    # a database no run refers to any more loses its gauges (an alert would fire for ever)
+    lifecycle.settle_gauges([], restore=False)
+    assert _gauge(metrics, "kubemigrate_pending_migrations", database="ns/db") is None
+    assert _gauge(metrics, "kubemigrate_schema_drift", database="ns/db") is None
