@@ -23,7 +23,7 @@ import typer
 from kubemigrate.domain.errors import ExitCode, Interrupted, KubemigrateError, UsageError
 from kubemigrate.domain.migrations import Action, Environment
 from kubemigrate.domain.outcome import TERMINATION_MESSAGE_LIMIT, Outcome, timed
-from kubemigrate.domain.secrets import scrub, secret_values
+from kubemigrate.domain.secrets import scrub, scrub_json, secret_values
 
 app = typer.Typer(
     name="kubemigrate",
@@ -155,7 +155,7 @@ def _timed(ctx: Context, outcome: Outcome) -> Outcome:
 def _write_result(ctx: Context, outcome: Outcome) -> None:
     if ctx.result_file is None:
         return
-    text = scrub(outcome.to_json(TERMINATION_MESSAGE_LIMIT), ctx.secrets)
+    text = scrub_json(outcome.to_json(TERMINATION_MESSAGE_LIMIT), ctx.secrets)
     try:
         ctx.result_file.write_text(text)
     except OSError as exc:
@@ -181,7 +181,7 @@ def _fail(ctx: Context, action: str, error: KubemigrateError) -> NoReturn:
     )
     _write_result(ctx, outcome)
     if ctx.as_json:
-        print(scrub(outcome.to_json(), ctx.secrets))
+        print(scrub_json(outcome.to_json(), ctx.secrets))
     message = scrub(str(error.message), ctx.secrets)
     print(f"error: {message}", file=sys.stderr)
     if error.hint:
@@ -210,7 +210,7 @@ def _finish(ctx: Context, reply: Reply) -> NoReturn:
     _write_result(ctx, outcome)
     if ctx.as_json:
         payload = outcome.to_json() if reply.json is None else json.dumps(reply.json, default=str)
-        print(scrub(payload, ctx.secrets))
+        print(scrub_json(payload, ctx.secrets))
     elif reply.text:
         text = reply.text
         print(scrub(text, ctx.secrets), end="" if text.endswith("\n") else "\n")

@@ -6,7 +6,9 @@ messages) can pass through ``scrub``; URLs are shown only through ``redact_url``
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 _URL_PASSWORD = re.compile(
@@ -72,3 +74,23 @@ def scrub(text: str, secrets: list[str]) -> str:
     if "=" in text and "password" in text.lower():
         text = _KEYWORD_PASSWORD.sub(r"\g<key>***", text)
     return text
+
+
+def scrub_json(text: str, secrets: list[str]) -> str:
+    """A JSON document with ``scrub`` applied to its string values only (written
+    compact when there was anything to scrub). Scrubbing the text whole broke it when
+    a password was a JSON word or a number (``true``, ``1``), and the operator reads a
+    Job's result as JSON."""
+    if not any(secret in text for secret in secrets) and "://" not in text:
+        return text  # the common case: nothing that could be a secret, nothing to parse
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return scrub(value, secrets)
+        if isinstance(value, list):
+            return [clean(item) for item in value]
+        if isinstance(value, dict):
+            return {key: clean(item) for key, item in value.items()}
+        return value
+
+    return json.dumps(clean(json.loads(text)), separators=(",", ":"))

@@ -89,3 +89,18 @@ def test_every_reading_of_an_unencoded_password_is_scrubbed() -> None:
     assert "Quartz" not in scrub(libpq, secrets)
     assert "Seven" not in scrub("netloc app:Zebra@Quartz", secrets)
     assert "Zebra" not in scrub("password Zebra", secrets)
+
+
+def test_a_result_stays_json_whatever_the_password() -> None:
+    """The operator reads a Job's result as JSON: a password that is a JSON word or
+    a number must not break it, and must still be blanked where it appears."""
+    import json
+
+    from kubemigrate.domain.secrets import scrub_json
+
+    secrets = secret_values("postgresql://app:true@db:5432/shop")
+    text = json.dumps({"ok": True, "dryRun": False, "error": {"message": "password true refused"}})
+    cleaned = json.loads(scrub_json(text, secrets))
+    assert cleaned["ok"] is True
+    assert cleaned["dryRun"] is False
+    assert cleaned["error"]["message"] == "password *** refused"
