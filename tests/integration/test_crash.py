@@ -34,6 +34,8 @@ from tests.conftest import run_cli
 from tests.integration.helpers import (
     applied_names,
     backends,
+    create_table,
+    history,
     history_actions,
     index_state,
     numbered,
@@ -248,3 +250,33 @@ def test_sigterm_inside_a_non_transactional_migration(tmp_path: Path, database_u
     assert index_state(database_url, "items_sku_idx") is True
     refused = run_cli("migrate", "--dir", str(drizzle), database_url=database_url)
     assert refused.returncode == 4, output(refused)
+
+
+def test_an_interruption_while_the_last_lines_are_written_reports_what_committed(
+    tmp_path: Path, database_url: str
+) -> None:
+    """SIGTERM (or a full stderr pipe) while the last group's log lines are written: the
+    migrations had committed, and the report must say so, not that one rolled back."""
+    from kubemigrate.domain.errors import Interrupted
+    from kubemigrate.domain.migrations import Action, Step
+    from kubemigrate.engine.runner import QuietObserver, RunOptions
+    from kubemigrate.engine.session import open_runner
+
+    folder = write_drizzle(tmp_path / "d", numbered(*map(create_table, "abc")))
+
+    class StoppedWhileLogging(QuietObserver):
+        def step_finished(self, step: Step, duration_ms: float) -> None:
+            if step.name == "0001_b.sql":
+                raise KeyboardInterrupt
+
+    with (
+        open_runner(database_url, folder, observer=StoppedWhileLogging()) as runner,
+        pytest.raises(Interrupted) as stopped,
+    ):
+        runner.run(Action.MIGRATE, RunOptions())
+    assert "all 3 of them are done" in stopped.value.message
+    assert stopped.value.partial is not None
+    names = ["0000_a.sql", "0001_b.sql", "0002_c.sql"]
+    assert [m.name for m in stopped.value.partial.migrations] == names
+    assert applied_names(database_url) == names
+    assert "failed" not in [row["action"] for row in history(database_url)]

@@ -314,6 +314,7 @@ class PostgresStore:
         self._conn: psycopg.Connection[Any] | None = None
         self._locked = False  # this session holds the migration lock
         self._lock_key: int | None = None
+        self._history_mark = 0  # the newest history row before this run wrote any
         # the tracking tables' qualified names, once the schema is pinned (see _resolve)
         self._names: dict[str, str] | None = None
         self._schema = ""
@@ -511,6 +512,7 @@ class PostgresStore:
         dirty: tuple[DirtyState, ...] = ()
         rollbacks: tuple[RollbackRecord, ...] = ()
         batch_sql = "SELECT COALESCE(MAX(batch_number), 0) FROM {tracking}"
+        mark_sql = "0"
         if has_extra:
             dirty = tuple(
                 DirtyState(
@@ -531,6 +533,7 @@ class PostgresStore:
                 f"SELECT GREATEST(({batch_sql}), "
                 "(SELECT COALESCE(MAX(batch_number), 0) FROM {history}))"
             )
+            mark_sql = "(SELECT COALESCE(MAX(id), 0) FROM {history})"
             if with_rollbacks:
                 rollbacks = tuple(
                     RollbackRecord(migration=r[0], at=r[1])
@@ -541,7 +544,9 @@ class PostgresStore:
                         )
                     )
                 )
-        row = self.conn.execute(self._sql(batch_sql)).fetchone()
+        row = self.conn.execute(self._sql(f"SELECT ({batch_sql}), {mark_sql}")).fetchone()
+        if self._locked and row:  # where this run's history starts (see _committed)
+            self._history_mark = int(row[1])
         # Only a lock holder writes a mark, and a crashed holder's lock goes with its
         # session: a mark while another session holds the lock is a migration in
         # progress, not a dirty database (a lock-free status or verify sees it so).
@@ -778,9 +783,10 @@ class PostgresStore:
                     self._sql(
                         "SELECT migration_name, action, duration_ms FROM {history} "
                         "WHERE run_id = %s AND action IN ('applied', 'rolled_back') "
-                        "AND migration_name = ANY(%s)"
+                        "AND migration_name = ANY(%s) AND id > %s"
                     ),
-                    (run_id, [step.name for step in steps]),
+                    # rows of this run only: a run id may be reused (a CI commit's SHA)
+                    (run_id, [step.name for step in steps], self._history_mark),
                 ).fetchall()
         except psycopg.Error:
             return None

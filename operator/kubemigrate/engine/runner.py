@@ -156,6 +156,15 @@ def _nothing() -> None:
     pass
 
 
+def _result(step: Step, duration_ms: float) -> MigrationResult:
+    return MigrationResult(
+        name=step.name,
+        direction=str(step.direction),
+        checksum=step.checksum,
+        durationMs=round(duration_ms, 3),
+    )
+
+
 def _split_on_breakpoints(text: str) -> tuple[tuple[str, int], ...]:
     """drizzle's own splitting: the breakpoint comments, nothing else."""
     chunks: list[tuple[str, int]] = []
@@ -392,13 +401,18 @@ class Runner:
         step = None
         if self._running and plan is not None and len(results) < len(plan.steps):
             step = plan.steps[len(results)]
-        error = self._interruption(step)
+        error = self._interruption(step, done=len(results))
         if step is not None:
             self._record_failure(step, error, None, options)
         error.partial = self._partial(action, plan, results)
         return error
 
-    def _interruption(self, step: Step | None) -> Interrupted:
+    def _interruption(self, step: Step | None, *, done: int = 0) -> Interrupted:
+        if step is None and done:
+            return Interrupted(
+                f"Interrupted after the run's last migration committed: all {done} of them "
+                "are done."
+            )
         if step is None:
             return Interrupted("Interrupted before any migration ran; nothing was changed.")
         try:
@@ -538,18 +552,23 @@ class Runner:
                 steps, run_id=options.run_id, while_running=report_previous
             )
         except StepsInterrupted as stopped:
+            self._done(group, stopped.durations_ms, results)
             report_previous()
-            self._report_group(group, first, total, stopped.durations_ms, results)
+            self._report_group(group, first, total, stopped.durations_ms)
             raise KeyboardInterrupt from None
         except StepFailed as failure:
+            self._done(group, failure.durations_ms, results)
             report_previous()
-            self._report_group(group, first, total, failure.durations_ms, results)
+            self._report_group(group, first, total, failure.durations_ms)
             item = group[failure.step] if failure.step < len(group) else group[-1]
             self.observer.step_started(item.step, first + failure.step, total)
             error = self._step_error(item, failure)
             self._failed_step(item.step, error, started, options, results)
             raise error from None
-        return lambda: self._report_group(group, first, total, durations, results)
+        # committed: in the results at once, whatever happens while the lines are written
+        # (a SIGTERM then reported committed migrations as rolled back)
+        self._done(group, durations, results)
+        return lambda: self._report_group(group, first, total, durations)
 
     def _report_group(
         self,
@@ -557,11 +576,16 @@ class Runner:
         first: int,
         total: int,
         durations: Sequence[float],
-        results: list[MigrationResult],
     ) -> None:
         for n, duration in enumerate(durations):
             self.observer.step_started(group[n].step, first + n, total)
-            self._finished_step(group[n].step, duration, results)
+            self.observer.step_finished(group[n].step, duration)
+
+    @staticmethod
+    def _done(
+        group: Sequence[PreparedStep], durations: Sequence[float], results: list[MigrationResult]
+    ) -> None:
+        results.extend(_result(group[n].step, duration) for n, duration in enumerate(durations))
 
     def _step_error(self, item: PreparedStep, failure: StepFailed) -> KubemigrateError:
         step = item.step
@@ -600,14 +624,7 @@ class Runner:
         self, step: Step, duration_ms: float, results: list[MigrationResult]
     ) -> None:
         self.observer.step_finished(step, duration_ms)
-        results.append(
-            MigrationResult(
-                name=step.name,
-                direction=str(step.direction),
-                checksum=step.checksum,
-                durationMs=round(duration_ms, 3),
-            )
-        )
+        results.append(_result(step, duration_ms))
 
     def _failed_step(
         self,
