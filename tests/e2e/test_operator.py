@@ -71,6 +71,13 @@ def condition(body: dict[str, Any], ctype: str) -> dict[str, Any]:
     return next(c for c in body["status"]["conditions"] if c["type"] == ctype)
 
 
+def deployed(ns: Namespace, environment: str) -> None:
+    """The namespace labelled for ``environment``, and the shop's migrations applied."""
+    ns.kubectl("label", "namespace", ns.name, f"kubemigrate.io/environment={environment}")
+    ns.apply(run_yaml("deploy"))
+    ns.wait_phase("deploy", "Succeeded")
+
+
 @pytest.fixture
 def shop(namespace: Namespace, database_url: str) -> Namespace:
     namespace.secret("db", database_url)
@@ -157,9 +164,7 @@ def test_an_invalid_spec_is_rejected_by_kubectl_apply_and_creates_no_job(
 def test_production_rollback_waits_for_the_phrase_then_rolls_back(
     shop: Namespace, database_url: str
 ) -> None:
-    shop.kubectl("label", "namespace", shop.name, "kubemigrate.io/environment=production")
-    shop.apply(run_yaml("deploy"))
-    shop.wait_phase("deploy", "Succeeded")
+    deployed(shop, "production")
     shop.apply(run_yaml("undo", action="rollback"))
     body = shop.wait_phase("undo", "AwaitingConfirmation")
     status = body["status"]
@@ -199,9 +204,7 @@ def test_a_production_rollback_confirmed_before_its_plan_ends_goes_ahead_when_it
 ) -> None:
     """The phrase known beforehand (a dry run's) or patched in while the plan Job runs:
     spec.confirm does not change again when the plan lands, so nothing else would."""
-    shop.kubectl("label", "namespace", shop.name, "kubemigrate.io/environment=production")
-    shop.apply(run_yaml("deploy"))
-    shop.wait_phase("deploy", "Succeeded")
+    deployed(shop, "production")
     shop.apply(run_yaml("undo", action="rollback"))
     shop.kubectl(  # at once: the plan Job has not reported yet
         "patch", "mr", "undo", "--type", "merge", "-p", '{"spec":{"confirm":"rollback-batch-1"}}'
@@ -237,9 +240,7 @@ def test_a_production_rollback_confirmed_after_another_deploy_fails_and_says_wha
 def test_a_staging_reset_waits_for_any_confirmation_then_resets(
     shop: Namespace, database_url: str
 ) -> None:
-    shop.kubectl("label", "namespace", shop.name, "kubemigrate.io/environment=staging")
-    shop.apply(run_yaml("deploy"))
-    shop.wait_phase("deploy", "Succeeded")
+    deployed(shop, "staging")
     shop.apply(run_yaml("wipe", action="reset"))
     body = shop.wait_phase("wipe", "AwaitingConfirmation")
     message = condition(body, "AwaitingConfirmation")["message"]

@@ -593,23 +593,29 @@ def test_baseline_records_without_running(tmp_path: Path, database_url: str) -> 
     assert [r["batch_number"] for r in tracking(database_url)] == [1, 1, 2]
 
 
+A_AND_B = ("0000_a.sql", "0001_b.sql")
+
+
+def drizzle_ran_a_and_b(url: str, hashes: list[str]) -> None:
+    """A database drizzle-orm's migrator ran 0000_a and 0001_b on: their tables, and its
+    own table holding ``hashes`` (as it records them: the SHA-256 of each file)."""
+    with connect(url) as conn:
+        conn.execute("CREATE TABLE a (id int); CREATE TABLE b (id int); CREATE SCHEMA drizzle")
+        conn.execute(
+            "CREATE TABLE drizzle.__drizzle_migrations "
+            "(id serial PRIMARY KEY, hash text NOT NULL, created_at bigint)"
+        )
+        for digest in hashes:
+            conn.execute("INSERT INTO drizzle.__drizzle_migrations (hash) VALUES (%s)", (digest,))
+
+
 def test_baseline_from_drizzle_s_own_table_leaves_what_it_never_ran_pending(
     tmp_path: Path, database_url: str
 ) -> None:
     """A database drizzle's migrator ran 0000 and 0001 on; 0002 was added since. Baseline
     with no target records exactly what drizzle's table records, so 0002 still runs."""
     drizzle = write_drizzle(tmp_path / "d", numbered(*map(create_table, "abc")))
-    with connect(database_url) as conn:
-        conn.execute("CREATE TABLE a (id int); CREATE TABLE b (id int); CREATE SCHEMA drizzle")
-        conn.execute(
-            "CREATE TABLE drizzle.__drizzle_migrations "
-            "(id serial PRIMARY KEY, hash text NOT NULL, created_at bigint)"
-        )
-        for name in ("0000_a.sql", "0001_b.sql"):
-            conn.execute(
-                "INSERT INTO drizzle.__drizzle_migrations (hash) VALUES (%s)",
-                (sha256_normalised(drizzle / name),),
-            )
+    drizzle_ran_a_and_b(database_url, [sha256_normalised(drizzle / n) for n in A_AND_B])
     preview = cli("baseline", "--dry-run", url=database_url, directory=drizzle)
     assert preview.returncode == 0, preview.stderr
     assert "📌 Would baseline 2 migration(s)" in preview.stdout
@@ -633,15 +639,9 @@ def test_baseline_matches_drizzle_s_hashes_of_the_files_as_they_are(
     drizzle = write_drizzle(tmp_path / "d", numbered(*map(create_table, "abc")))
     crlf = drizzle / "0001_b.sql"
     crlf.write_bytes(crlf.read_bytes().replace(b"\n", b"\r\n"))
-    with connect(database_url) as conn:
-        conn.execute("CREATE TABLE a (id int); CREATE TABLE b (id int); CREATE SCHEMA drizzle")
-        conn.execute(
-            "CREATE TABLE drizzle.__drizzle_migrations "
-            "(id serial PRIMARY KEY, hash text NOT NULL, created_at bigint)"
-        )
-        for name in ("0000_a.sql", "0001_b.sql"):
-            digest = hashlib.sha256((drizzle / name).read_bytes()).hexdigest()
-            conn.execute("INSERT INTO drizzle.__drizzle_migrations (hash) VALUES (%s)", (digest,))
+    drizzle_ran_a_and_b(
+        database_url, [hashlib.sha256((drizzle / n).read_bytes()).hexdigest() for n in A_AND_B]
+    )
 
     crlf.write_text(crlf.read_text() + "-- edited after drizzle ran it\n")
     refused = cli("baseline", "--env", "production", url=database_url, directory=drizzle)
