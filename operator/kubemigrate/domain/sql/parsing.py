@@ -63,13 +63,15 @@ def _syntax_error(sql: str, exc: parser.ParseError) -> SqlSyntaxError:
 def check_syntax(sql: str) -> None:
     """Raise :class:`SqlSyntaxError` if ``sql`` does not parse; nothing else.
 
-    The parse stays inside libpg_query (its JSON output is thrown away), which is
-    some 20 times cheaper than building pglast's Python tree: cheap enough to
-    check every pending file before the first statement of a batch runs.
+    The parse stays inside libpg_query, which is many times cheaper than building
+    pglast's Python tree: cheap enough to check every pending file before the first
+    statement of a batch runs. Asked for the statements' boundaries only, it returns
+    a few offsets rather than the whole tree as JSON: half the time, and half the
+    memory on a large file (an 8 MB one took 0.4 GB as JSON).
     """
     source = " " + sql[1:] if sql.startswith("\ufeff") else sql
     try:
-        parser.parse_sql_json(source)
+        parser.split(source, with_parser=True)
     except parser.ParseError as exc:
         raise _syntax_error(sql, exc) from exc
 
