@@ -60,6 +60,17 @@ def secret_values(url: str | None) -> list[str]:
     return sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
 
 
+# A secret this short, made of letters and digits, is blanked only where it stands as a
+# word of its own: a development password "app" turned "Last applied" into "Last ***lied".
+_SHORT = 8
+
+
+def _blank(text: str, secret: str) -> str:
+    if len(secret) >= _SHORT or not (secret[0].isalnum() and secret[-1].isalnum()):
+        return text.replace(secret, "***")
+    return re.sub(rf"(?<![^\W_]){re.escape(secret)}(?![^\W_])", "***", text)
+
+
 def scrub(text: str, secrets: list[str]) -> str:
     """``text`` with every secret and any URL or keyword password replaced by ***.
 
@@ -68,7 +79,7 @@ def scrub(text: str, secrets: list[str]) -> str:
     """
     for secret in secrets:
         if secret in text:
-            text = text.replace(secret, "***")
+            text = _blank(text, secret)
     if "://" in text and "@" in text:
         text = _URL_PASSWORD.sub(r"\g<scheme>\g<user>:***@", text)
     if "=" in text and "password" in text.lower():

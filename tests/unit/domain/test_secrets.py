@@ -104,3 +104,9 @@ def test_a_result_stays_json_whatever_the_password() -> None:
     assert cleaned["ok"] is True
     assert cleaned["dryRun"] is False
     assert cleaned["error"]["message"] == "password *** refused"
+
+
+def test_a_short_password_is_blanked_as_a_word_not_inside_words() -> None:
+    secrets = secret_values("postgresql://app:app@db:5432/shop")
+    text = "Last applied: app@db refused password app; happy app"
+    assert scrub(text, secrets) == "Last applied: ***@db refused password ***; happy ***"
