@@ -600,7 +600,12 @@ def plan(
 
     def body(runner: Any) -> Reply:
         options = _options(environment=ctx.environment, steps=steps, target=target, dry_run=True)
-        outcome, planned = runner.preview(action, options)
+        try:
+            outcome, planned = runner.preview(action, options)
+        except KubemigrateError as error:  # said as a success says it: the action, previewed
+            if error.partial is None:
+                error.partial = Outcome(action=str(action), ok=False, dryRun=True)
+            raise
         return Reply(outcome, _dry_run_text(planned), 0)
 
     _engine(ctx, "plan", body, observe=False, allow_empty=True)

@@ -212,6 +212,7 @@ def test_a_plan_for_a_production_reset_says_it_would_be_refused(
     data = json.loads(result.stdout)
     assert data["error"]["reason"] == "RefusedBySafetyRules"
     assert "confirmation" not in data
+    assert (data["action"], data["dryRun"]) == ("reset", True)  # as a plan that succeeds says
 
     staging = cli(deployed, database_url, "plan", "--for", "reset", "--env", "staging")
     assert staging.returncode == 0, output(staging)
