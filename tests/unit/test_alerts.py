@@ -33,6 +33,7 @@ EXPECTED_ALERTS = {
     "KubemigrateFrequentRollbacks",
     "KubemigrateNoRecentSuccess",
     "KubemigrateOperatorHandlerErrors",
+    "KubemigrateRunRunningLong",
 }
 
 

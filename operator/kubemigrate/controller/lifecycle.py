@@ -141,6 +141,7 @@ class Lifecycle:
         self._launching: set[str] = set()
         # uid -> when this process began waiting for its Job (time.monotonic())
         self._waiting: dict[str, float] = {}
+        metrics.watch_oldest_in_flight(self._oldest_waiting)
 
     # -- helpers ---------------------------------------------------------------
 
@@ -261,6 +262,10 @@ class Lifecycle:
     def _publish_in_flight(self) -> None:
         with self._flight:
             self.metrics.set_in_flight(len(self._waiting))
+
+    def _oldest_waiting(self) -> float:
+        with self._flight:
+            return time.monotonic() - min(self._waiting.values()) if self._waiting else 0.0
 
     def _start_waiting(self, uid: str) -> None:
         with self._flight:

@@ -230,6 +230,12 @@ class Metrics:
             "MigrationRuns whose Job this operator process is currently waiting for.",
             registry=self.registry,
         )
+        self.oldest_in_flight = Gauge(
+            "kubemigrate_oldest_run_in_flight_seconds",
+            "How long this process has waited for the oldest Job still running (0 when "
+            "none): a migration blocked on a lock shows here before it ends.",
+            registry=self.registry,
+        )
         self.build_info = Info(
             "kubemigrate_operator",
             "The running operator's version (value is always 1).",
@@ -252,6 +258,10 @@ class Metrics:
         """How many runs' Jobs this process waits for. The lifecycle keeps that set (a
         run deleted while Running never finishes, so started/finished pairs drift)."""
         self.in_flight.set(runs)
+
+    def watch_oldest_in_flight(self, seconds: Callable[[], float]) -> None:
+        """Read at every scrape, so the age grows while nothing else happens."""
+        self.oldest_in_flight.set_function(seconds)
 
     def run_finished(
         self,

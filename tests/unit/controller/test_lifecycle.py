@@ -275,3 +275,14 @@ def test_a_restarted_operator_takes_the_database_gauges_from_the_runs() -> None:
     lifecycle.settle_gauges([], restore=False)
     assert _gauge(metrics, "kubemigrate_pending_migrations", database="ns/db") is None
     assert _gauge(metrics, "kubemigrate_schema_drift", database="ns/db") is None
+
+
+def test_the_oldest_run_in_flight_is_told_while_it_runs() -> None:
+    """A migration blocked on a lock shows in the metrics before it ends."""
+    lifecycle, metrics = _lifecycle(FakeKube(_run()))
+    name = "kubemigrate_oldest_run_in_flight_seconds"
+    assert metrics.registry.get_sample_value(name) == 0.0
+    lifecycle._start_waiting("u1")
+    assert (metrics.registry.get_sample_value(name) or 0.0) > 0.0
+    lifecycle._stop_waiting("u1")
+    assert metrics.registry.get_sample_value(name) == 0.0
