@@ -236,10 +236,16 @@ def check_integrity(
     return findings
 
 
-def integrity_error(findings: Sequence[Finding]) -> IntegrityError:
-    """One error naming every finding and the way out of each kind."""
+def integrity_error(findings: Sequence[Finding], *, files_read: int = 1) -> IntegrityError:
+    """One error naming every finding and the way out of each kind (``files_read`` 0:
+    every applied file is missing because none was read, a wrong folder or format)."""
     kinds = {f.kind for f in findings}
     hints = []
+    if not files_read:
+        hints.append(
+            "no migration file was read at all: check --dir and --format (the folder this "
+            "database was migrated from, in its tool's layout)"
+        )
     if FindingKind.EDITED in kinds:
         hints.append(
             "restore the applied file, or record its new checksum with "
@@ -293,7 +299,7 @@ def plan_migrate(
     """Apply everything pending (up to ``target``) as one new batch."""
     findings = check_integrity(available, applied)
     if findings:
-        raise integrity_error(findings)
+        raise integrity_error(findings, files_read=len(available))
     todo = pending(available, applied)
     if target is not None:
         limit = _find(available, target)

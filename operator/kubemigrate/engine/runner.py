@@ -832,7 +832,10 @@ class Runner:
             return self._failed(Action.VERIFY, error, counts, drift=bool(findings), dirty=True)
         if findings:
             return self._failed(
-                Action.VERIFY, planning.integrity_error(findings), counts, drift=True
+                Action.VERIFY,
+                planning.integrity_error(findings, files_read=len(self.source.migrations)),
+                counts,
+                drift=True,
             )
         return Outcome(action=str(Action.VERIFY), ok=True, counts=counts)
 

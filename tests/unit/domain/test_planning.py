@@ -426,3 +426,18 @@ def test_a_production_baseline_needs_a_target_or_drizzle_s_table() -> None:
     planning.check_baseline(Environment.PRODUCTION, target="0001_b", recorded=None)
     planning.check_baseline(Environment.PRODUCTION, target=None, recorded=frozenset())
     planning.check_baseline(Environment.STAGING, target=None, recorded=None)
+
+
+def test_every_applied_file_missing_because_none_was_read_says_so() -> None:
+    applied = [
+        AppliedMigration(
+            name=m.name, applied_at=None, checksum=m.checksum, batch=1, rollback_sql=None
+        )
+        for m in FILES
+    ]
+    with pytest.raises(IntegrityError) as refused:
+        planning.plan_migrate([], applied, next_batch=2)
+    assert refused.value.hint is not None
+    assert refused.value.hint.startswith(
+        "no migration file was read at all: check --dir and --format"
+    )
