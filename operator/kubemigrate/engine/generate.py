@@ -174,6 +174,16 @@ def generate_migration(directory: Path, name: str, sql_file: Path | None = None)
         return _generate_folder(directory, tag_name, up, now)
     if directory.exists() and not directory.is_dir():
         raise SourceError(f"{directory} is not a directory.", hint="pass --dir with a folder")
+    foreign = drizzle.foreign_layout(directory)
+    if foreign is not None:
+        tool, example = foreign
+        raise SourceError(
+            f"{directory} holds {tool} migrations ({example}): generate writes drizzle-kit's "
+            "layout, and its journal would make kubemigrate read the folder as drizzle's "
+            "(undo scripts and all as migrations); nothing was written.",
+            hint=f"write the next migration in {tool}'s layout (kubemigrate reads it with "
+            f"--format {tool})",
+        )
     directory.mkdir(parents=True, exist_ok=True)
     with _exclusive(directory):
         return _generate_numbered(directory, tag_name, up, now)

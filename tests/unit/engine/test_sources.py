@@ -475,3 +475,49 @@ def test_generate_run_in_parallel_numbers_each_migration_once(tmp_path: Path) ->
     assert sorted(tag.split("_", 1)[0] for tag in tags) == [f"{i:04d}" for i in range(6)]
     assert {tag.split("_", 1)[1] for tag in tags} == set(names)
     assert len(list(folder.glob("*.down.sql"))) == 6
+
+
+def test_a_flyway_undo_pairs_with_its_version_whatever_its_description(tmp_path: Path) -> None:
+    write(tmp_path / "V2__add_f2.sql", "SELECT 2;")
+    write(tmp_path / "U2__undo_f2.sql", "SELECT -2;")
+    [migration] = sources.load(tmp_path, "flyway").migrations
+    assert migration.down_sql == "SELECT -2;"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "names"),
+    [
+        ("flyway", ["V1__users.sql", "V2__add_c.sql", "V2__add_c.down.sql"]),
+        ("flyway", ["V1__a.sql", "V1.0__b.sql"]),
+        ("golang-migrate", ["1_a.up.sql", "001_b.up.sql"]),
+    ],
+)
+def test_two_files_of_one_version_are_refused(tmp_path: Path, fmt: str, names: list[str]) -> None:
+    for name in names:
+        write(tmp_path / name, "SELECT 1;")
+    with pytest.raises(SourceError, match="have the same version"):
+        sources.load(tmp_path, fmt)
+
+
+def test_dbmate_versions_run_in_its_own_text_order(tmp_path: Path) -> None:
+    for name in ("9_nine.sql", "10_ten.sql", "11.sql"):
+        write(tmp_path / name, "-- migrate:up\nSELECT 1;\n")
+    names = [m.name for m in sources.load(tmp_path, "dbmate").migrations]
+    assert names == ["10_ten.sql", "11.sql", "9_nine.sql"]  # as dbmate itself runs them
+
+
+def test_a_format_that_reads_none_of_the_files_names_the_one_that_does(tmp_path: Path) -> None:
+    write(tmp_path / "V1__init.sql", "SELECT 1;")
+    write(tmp_path / "V2__more.sql", "SELECT 2;")
+    with pytest.raises(SourceError) as refused:  # status too: CI must not pass on nothing
+        sources.load(tmp_path, "golang-migrate", allow_empty=True)
+    assert "none in golang-migrate's layout; they look like flyway's" in refused.value.message
+    assert refused.value.hint == "pass --format flyway"
+
+
+def test_generate_refuses_to_turn_another_tool_s_folder_into_drizzle_s(tmp_path: Path) -> None:
+    write(tmp_path / "V1__init.sql", "SELECT 1;")
+    write(tmp_path / "U1__init.sql", "SELECT -1;")
+    with pytest.raises(SourceError, match="holds flyway migrations"):
+        generate_migration(tmp_path, "next", None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["U1__init.sql", "V1__init.sql"]

@@ -92,9 +92,36 @@ def load(directory: Path, fmt: str = "drizzle", *, allow_empty: bool = False) ->
         raise UsageError(
             f"Unknown migration format {fmt!r}.", hint=f"use one of: {', '.join(FORMATS)}"
         )
+    if not source.migrations:
+        _refuse_unread(directory, fmt)
     if not source.migrations and not allow_empty:
         raise SourceError(
             f"No migrations found in {directory} (format {fmt}).",
             hint="check --dir and --format, or create one with `kubemigrate generate NAME`",
         )
     return source
+
+
+def _refuse_unread(directory: Path, fmt: str) -> None:
+    """SQL files none of which the format reads: another tool's layout, most likely. A
+    status or verify would otherwise pass a CI gate on an empty reading."""
+    sql = sorted(name for name in os.listdir(directory) if name.lower().endswith(".sql"))
+    if not sql:
+        return
+    from kubemigrate.engine.sources import drizzle, others
+
+    found: tuple[str, str] | None
+    if fmt == "drizzle":
+        found = drizzle.foreign_layout(directory)
+        if found is None:
+            return  # a journal that lists none of them: its warnings name each one
+    elif drizzle.journal_path(directory) or drizzle.migration_folders(directory):
+        found = ("drizzle", sql[0])
+    else:
+        readers = (f for f in ("flyway", "golang-migrate", "dbmate") if f != fmt)
+        found = next(((f, name) for f in readers if (name := others.first_of(directory, f))), None)
+    guess = f"; they look like {found[0]}'s ({found[1]})" if found else ""
+    raise SourceError(
+        f"{directory} holds {len(sql)} .sql file(s), but none in {fmt}'s layout{guess}.",
+        hint=f"pass --format {found[0]}" if found else "check --dir and --format",
+    )

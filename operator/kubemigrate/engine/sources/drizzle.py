@@ -191,6 +191,16 @@ def load(directory: Path) -> Source:
     return Source(directory=directory, migrations=tuple(migrations), warnings=tuple(warnings))
 
 
+def foreign_layout(directory: Path) -> tuple[str, str] | None:
+    """The other tool whose migrations a folder without a drizzle journal holds, and a
+    file that shows it (see ``others.foreign_layout``); None when there is none."""
+    if not directory.is_dir() or journal_path(directory) is not None:
+        return None
+    names = _up_files(_listing(directory)[0])
+    texts = {name: read_text(os.path.join(directory, name)) for name in names}
+    return others.foreign_layout(names, texts)
+
+
 def _refuse_foreign(directory: Path, names: Iterable[str], migrations: list[Migration]) -> None:
     """A folder of another tool's migrations, read as drizzle's because ``--format``
     was left at its default, would run them wrongly, and silently."""

@@ -4,14 +4,18 @@
 - Flyway: ``V{version}__{description}.sql`` with optional ``U{version}__{description}.sql``
 - dbmate: ``{version}_{name}.sql`` holding ``-- migrate:up`` and ``-- migrate:down`` sections
 
-Versions sort numerically (Flyway's dotted versions part by part), as those tools do.
+golang-migrate and Flyway versions sort numerically (Flyway's dotted versions part by
+part), dbmate's as text, as those tools do; two files of one version are refused, as
+those tools refuse them.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from kubemigrate.domain.errors import SourceError
 from kubemigrate.domain.migrations import Migration
@@ -19,7 +23,7 @@ from kubemigrate.engine.sources import Source, read_text
 
 _GOLANG = re.compile(r"^(?P<version>\d+)_(?P<title>.+)\.up\.sql$")
 _FLYWAY = re.compile(r"^V(?P<version>\d+(?:[._]\d+)*)__(?P<title>.+)\.sql$")
-_DBMATE = re.compile(r"^(?P<version>\d+)_(?P<title>.+)\.sql$")
+_DBMATE = re.compile(r"^(?P<version>\d+)(?:_(?P<title>.+))?\.sql$")
 _DBMATE_UP = re.compile(r"^--\s*migrate:up\b.*$", re.MULTILINE)
 _DBMATE_DOWN = re.compile(r"^--\s*migrate:down\b.*$", re.MULTILINE)
 _FLYWAY_ANY = re.compile(r"^(?:[VU]\d+(?:[._]\d+)*|R)__.+\.sql$")
@@ -45,7 +49,30 @@ def foreign_layout(names: Iterable[str], texts: Mapping[str, str]) -> tuple[str,
 
 
 def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.split(r"[._]", version))
+    """``1.10`` as (1, 10); trailing zero parts dropped, so ``1``, ``1.0`` and ``01`` are one
+    version, as Flyway reads them."""
+    parts = [int(part) for part in re.split(r"[._]", version)]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
+def _in_order(found: list[tuple[Any, Migration]], fmt: str) -> list[Migration]:
+    """The migrations by version; a version two files share is refused, as the tool
+    itself refuses it (which of them ran first would depend on the directory listing)."""
+    ordered = sorted(found, key=lambda item: item[0])
+    for (key, first), (other, second) in itertools.pairwise(ordered):
+        if key == other:
+            raise SourceError(
+                f"{first.name} and {second.name} have the same version, which {fmt} refuses.",
+                hint="give one of them the next free version"
+                + (
+                    " (rollback SQL goes in U<version>__<description>.sql files)"
+                    if fmt == "flyway"
+                    else ""
+                ),
+            )
+    return [m for _, m in ordered]
 
 
 def _golang(directory: Path, used: set[str]) -> list[Migration]:
@@ -66,16 +93,22 @@ def _golang(directory: Path, used: set[str]) -> list[Migration]:
                 ),
             )
         )
-    return [m for _, m in sorted(found, key=lambda item: item[0])]
+    return _in_order(found, "golang-migrate")
 
 
 def _flyway(directory: Path, used: set[str]) -> list[Migration]:
+    # Flyway pairs an undo script with its migration by version alone
+    undos: dict[tuple[int, ...], Path] = {}
+    for path in directory.glob("U*.sql"):
+        match = _FLYWAY.match("V" + path.name[1:])
+        if match:
+            undos[_version_key(match["version"])] = path
     found = []
     for path in directory.glob("V*.sql"):
         match = _FLYWAY.match(path.name)
         if not match:
             continue
-        undo = directory / f"U{match['version']}__{match['title']}.sql"
+        undo = undos.get(_version_key(match["version"]), directory / "no such undo")
         used.update((path.name, undo.name))
         found.append(
             (
@@ -87,7 +120,7 @@ def _flyway(directory: Path, used: set[str]) -> list[Migration]:
                 ),
             )
         )
-    return [m for _, m in sorted(found, key=lambda item: item[0])]
+    return _in_order(found, "flyway")
 
 
 def split_dbmate(name: str, text: str) -> tuple[str, str | None]:
@@ -113,16 +146,21 @@ def _dbmate(directory: Path, used: set[str]) -> list[Migration]:
             continue
         used.add(path.name)
         up, down = split_dbmate(path.name, read_text(path))
-        found.append(
-            (
-                _version_key(match["version"]),
-                Migration(name=path.name, up_sql=up, down_sql=down or None),
-            )
-        )
-    return [m for _, m in sorted(found, key=lambda item: item[0])]
+        # dbmate orders its versions as text (a timestamp each, as it writes them)
+        found.append((match["version"], Migration(name=path.name, up_sql=up, down_sql=down)))
+    return _in_order(found, "dbmate")
 
 
 _READERS = {"golang-migrate": _golang, "flyway": _flyway, "dbmate": _dbmate}
+
+
+def first_of(directory: Path, fmt: str) -> str | None:
+    """A file of ``directory`` that ``fmt`` would read as a migration, if any."""
+    try:
+        found = _READERS[fmt](directory, set())
+    except SourceError:
+        return None
+    return found[0].name if found else None
 
 
 def load(directory: Path, fmt: str) -> Source:
