@@ -30,6 +30,9 @@ from kubemigrate.domain.migrations import (
     Step,
 )
 
+#: The first line of a down file ``generate`` wrote without inverting every statement.
+UNFINISHED_DOWN = "-- kubemigrate could not invert these statements; write their rollback by hand:"
+
 #: What ``kubemigrate generate`` writes into an up file when it is given no SQL.
 GENERATE_TEMPLATE = (
     "-- Write the migration's SQL here; separate statements with a line\n"
@@ -361,6 +364,20 @@ def plan_rollback(
             hint="write the rollback in each one's .down.sql (it is used when no SQL was "
             "stored at apply time); a down file that holds only comments, like the one "
             "`generate` writes for statements it cannot invert, counts as none",
+        )
+    unfinished = [name for name, text in sql.items() if text and UNFINISHED_DOWN in text]
+    if unfinished:
+        # Run as it is, such a down undoes part of the migration: a batch rollback
+        # stopped midway, or a rebuilt table dropped for good.
+        raise UsageError(
+            "The rollback SQL of "
+            + ", ".join(unfinished)
+            + " is still what generate wrote with statements it could not invert (listed "
+            "at its top); it would undo only part of the migration, so nothing was rolled "
+            "back.",
+            hint="write their rollback by hand and delete that note; for an applied "
+            "migration, record the finished file with `kubemigrate repair --accept-down "
+            "NAME`",
         )
     ordered = list(reversed(chosen))
     plan_steps = tuple(

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from kubemigrate.domain.errors import SourceError, UsageError
-from kubemigrate.domain.planning import GENERATE_TEMPLATE, has_statement
+from kubemigrate.domain.planning import GENERATE_TEMPLATE, UNFINISHED_DOWN, has_statement
 from kubemigrate.engine.sources import drizzle, drizzle_folders, read_text
 
 TEMPLATE = GENERATE_TEMPLATE
@@ -111,7 +111,7 @@ def _down_for(up: str) -> tuple[str, tuple[str, ...]]:
         ) from None
     header = ""
     if inferred.uninvertible:
-        header = "-- kubemigrate could not invert these statements; write their rollback by hand:\n"
+        header = UNFINISHED_DOWN + "\n"
         header += "".join(f"--   {line}\n" for line in inferred.uninvertible)
         header += "\n"
     body = inferred.sql.strip()

@@ -441,3 +441,23 @@ def test_every_applied_file_missing_because_none_was_read_says_so() -> None:
     assert refused.value.hint.startswith(
         "no migration file was read at all: check --dir and --format"
     )
+
+
+def test_a_down_generate_could_not_finish_is_not_run_half() -> None:
+    """Run as it is, it undoes part of the migration: a batch rollback stops midway."""
+    down = planning.UNFINISHED_DOWN + "\n--   line 3: UPDATE t SET a = 1\n\nDROP TABLE t;\n"
+    applied = [
+        AppliedMigration(
+            name="0000_a.sql", applied_at=None, checksum="x", batch=1, rollback_sql=down
+        )
+    ]
+    with pytest.raises(UsageError, match="still what generate wrote") as refused:
+        planning.plan_rollback(applied)
+    assert "repair --accept-down" in (refused.value.hint or "")
+    finished = down.replace(planning.UNFINISHED_DOWN, "-- reviewed")
+    ok = [
+        AppliedMigration(
+            name="0000_a.sql", applied_at=None, checksum="x", batch=1, rollback_sql=finished
+        )
+    ]
+    assert [s.name for s in planning.plan_rollback(ok).steps] == ["0000_a.sql"]

@@ -117,6 +117,8 @@ HANDWRITTEN_DOWN = BREAK.join(
         "DROP VIEW app.v;",
         "DROP SEQUENCE app.counter;",
         'DROP TABLE "Accounts";',
+        # the session's own again: a batch rollback's next down runs after this one
+        "RESET search_path;",
     ]
 )
 
@@ -381,8 +383,21 @@ def test_settings_before_the_first_inverse_are_replayed_and_resets_honoured() ->
             "DROP TABLE b;",
             "SET lock_timeout = '5s';",
             "DROP TABLE a;",
+            "RESET lock_timeout;",
         ]
     )
+
+
+def test_temporary_objects_have_nothing_to_undo() -> None:
+    """Gone with the up's session: a DROP in the rollback's would find a table of the
+    same name, the real one, and drop it with its rows."""
+    for up in (
+        "CREATE TEMP TABLE order_items AS SELECT * FROM public.order_items",
+        "CREATE TEMPORARY TABLE staging (id int)",
+        "CREATE TEMP VIEW v AS SELECT 1",
+        "CREATE TEMP SEQUENCE s",
+    ):
+        assert infer_rollback(up) == infer_rollback(""), up
 
 
 def test_empty_or_comment_only_file_has_an_empty_rollback() -> None:

@@ -109,6 +109,9 @@ def infer_rollback(sql: str) -> InferredRollback:
         down.extend(text for name, text in state.items() if current.get(name) != text)
         current = state
         down.extend(statements)
+    # and back to the session's own: a batch rollback runs the next down in this
+    # session, which would otherwise drop its objects under this file's search_path
+    down.extend(f"RESET {name}" for name in sorted(current))
     text = f"\n{BREAKPOINT}\n".join(f"{s};" for s in down)
     # DROP INDEX CONCURRENTLY beside transactional statements needs the directive,
     # as the up file did; the engine refuses such a file without it.
@@ -139,6 +142,17 @@ def _if_exists(flag: bool | None) -> str:
     return "IF EXISTS " if flag else ""
 
 
+def _temporary(node: ast.Node) -> bool:
+    """CREATE TEMP TABLE / VIEW / SEQUENCE (and CREATE TEMP TABLE AS): relpersistence t."""
+    relation = (
+        getattr(node, "relation", None)
+        or getattr(node, "view", None)
+        or getattr(node, "sequence", None)
+        or getattr(getattr(node, "into", None), "rel", None)
+    )
+    return isinstance(relation, ast.RangeVar) and relation.relpersistence == "t"
+
+
 def _invert(p: ParsedStatement) -> _Inverse:
     """Older drizzle-kit wrapped CREATE TYPE and ADD CONSTRAINT (which have no IF NOT
     EXISTS) in a DO block that swallows duplicate_object: the same hazard."""
@@ -164,6 +178,8 @@ def _invert_statement(p: ParsedStatement) -> _Inverse:
     if getattr(node, "if_not_exists", False):
         return cannot(_IF_NOT_EXISTS)
     replaced = "the definition it replaced is unknown"
+    if _temporary(node):
+        return done  # gone with the session that made it; a DROP would find another
     if isinstance(node, ast.CreateStmt):
         return drop("TABLE", q.relation(node.relation))
     if isinstance(node, ast.CreateTableAsStmt) and node.into is not None:
