@@ -416,3 +416,14 @@ def test_lines_in_uninvertible_point_at_the_up_statement() -> None:
     result = infer_rollback(up)
     assert result.sql == "DROP TABLE a;"
     assert result.uninvertible == ("line 4: DROP TABLE b (data cannot be restored)",)
+
+
+def test_what_looks_invertible_but_is_not_is_listed() -> None:
+    using_index = infer_rollback(
+        'ALTER TABLE "c" ADD CONSTRAINT "c_phone_unique" UNIQUE USING INDEX "p_idx"'
+    )
+    assert "drops the index it took over" in using_index.uninvertible[0]
+    renamed = infer_rollback('ALTER TABLE IF EXISTS "legacy" RENAME TO "clients"')
+    assert (renamed.sql, "renamed nothing" in renamed.uninvertible[0]) == ("", True)
+    attached = infer_rollback('ALTER INDEX "m_v_idx" ATTACH PARTITION "m26_v_idx"')
+    assert (attached.sql, "cannot be detached" in attached.uninvertible[0]) == ("", True)

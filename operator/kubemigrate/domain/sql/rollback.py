@@ -230,6 +230,8 @@ def _invert_statement(p: ParsedStatement) -> _Inverse:
     if isinstance(node, ast.AlterTableStmt):
         return _invert_alter_table(node, q)
     if isinstance(node, ast.RenameStmt):
+        if node.missing_ok:  # the up may have renamed nothing; the down would rename a twin
+            return cannot("IF EXISTS: it may have renamed nothing; write its down by hand")
         renamed = _invert_rename(node, q)
         return _Inverse([renamed]) if renamed else cannot("no inverse is known for this rename")
     if isinstance(node, ast.AlterEnumStmt):
@@ -297,7 +299,12 @@ def _invert_alter_table(node: ast.AlterTableStmt, q: Quoter) -> _Inverse:
             else:
                 subs.append(f"DROP {what} {q.ident(added)}")
         elif st == _T.AT_AddConstraint and isinstance(cmd.def_, ast.Constraint):
-            if cmd.def_.conname:
+            if cmd.def_.indexname:  # the constraint takes the index over: it goes with it
+                problems.append(
+                    f"{table} ADD CONSTRAINT ... USING INDEX {cmd.def_.indexname} (dropping "
+                    "the constraint drops the index it took over: recreate the index by hand)"
+                )
+            elif cmd.def_.conname:
                 subs.append(f"DROP CONSTRAINT {q.ident(cmd.def_.conname)}")
             else:
                 problems.append(f"{table} ADD CONSTRAINT (it has no name: name the constraint)")
@@ -308,7 +315,10 @@ def _invert_alter_table(node: ast.AlterTableStmt, q: Quoter) -> _Inverse:
         elif st in _TOGGLES:
             subs.append(_TOGGLES[st])
         elif st == _T.AT_AttachPartition and isinstance(cmd.def_, ast.PartitionCmd):
-            subs.append(f"DETACH PARTITION {q.relation(cmd.def_.name)}")
+            if node.objtype == _O.OBJECT_INDEX:  # PostgreSQL cannot detach an index
+                problems.append(f"{table} ATTACH PARTITION (an index cannot be detached)")
+            else:
+                subs.append(f"DETACH PARTITION {q.relation(cmd.def_.name)}")
         elif st == _T.AT_ValidateConstraint:
             continue  # validating changes no definition
         elif st == _T.AT_DropColumn:
