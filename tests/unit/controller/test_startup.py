@@ -46,8 +46,10 @@ def test_replicas_get_priorities_of_their_own_so_one_of_them_works(
     """kopf pauses every peer of the highest priority when there are several: replicas
     at one shared priority would all stand by and no run would ever be handled."""
     import kopf
+    from prometheus_client import CollectorRegistry
 
     from kubemigrate.controller import handlers
+    from kubemigrate.observability.metrics import Metrics
     from kubemigrate.settings import load_settings
 
     class NoResync:
@@ -62,7 +64,8 @@ def test_replicas_get_priorities_of_their_own_so_one_of_them_works(
     priorities = set()
     for _ in range(3):
         settings = kopf.OperatorSettings()
-        memo = kopf.Memo(settings=load_settings(), metrics=None, api=None)
+        metrics = Metrics(registry=CollectorRegistry())
+        memo = kopf.Memo(settings=load_settings(), metrics=metrics, api=None)
         configure: Any = handlers.configure  # kopf's decorator types it as its own
         configure(settings=settings, memo=memo)
         assert settings.peering.standalone is False
