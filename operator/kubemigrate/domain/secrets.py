@@ -92,7 +92,11 @@ def scrub_json(text: str, secrets: list[str]) -> str:
     compact when there was anything to scrub). Scrubbing the text whole broke it when
     a password was a JSON word or a number (``true``, ``1``), and the operator reads a
     Job's result as JSON."""
-    if not any(secret in text for secret in secrets) and "://" not in text:
+    if (
+        not any(secret in text for secret in secrets)
+        and "://" not in text
+        and "password" not in text.lower()
+    ):
         return text  # the common case: nothing that could be a secret, nothing to parse
 
     def clean(value: Any) -> Any:

@@ -583,7 +583,8 @@ class PostgresStore:
 
     def _key(self) -> int:
         if self._lock_key is None:
-            self._sql("")  # the schema pinned: the lock is per tracking table
+            if self._names is None:  # the schema pinned: the lock is per tracking table
+                self._resolve()
             row = self.conn.execute(
                 "SELECT hashtext(current_database() || '.' || %s || %s)",
                 (self._schema, "." + TRACKING_TABLE),
