@@ -660,6 +660,24 @@ def test_baseline_matches_drizzle_s_hashes_of_the_files_as_they_are(
     assert applied_names(database_url) == ["0000_a.sql", "0001_b.sql"]
 
 
+def test_a_blind_baseline_of_another_tool_s_database_is_refused(
+    tmp_path: Path, database_url: str
+) -> None:
+    """dbmate (or golang-migrate, Flyway) migrated it: which of the files it ran cannot
+    be read, so the whole folder is not recorded as applied, in development either."""
+    drizzle = write_drizzle(tmp_path / "d", numbered(create_table("a"), create_table("b")))
+    with connect(database_url) as conn:
+        conn.execute("CREATE TABLE a (id int)")
+        conn.execute("CREATE TABLE schema_migrations (version varchar PRIMARY KEY)")
+    refused = cli("baseline", url=database_url, directory=drizzle)
+    assert refused.returncode == 5, refused.stderr
+    assert "migrated by another tool (schema_migrations)" in refused.stderr
+    assert applied_names(database_url) == []
+    named = cli("baseline", "--target", "0000_a", url=database_url, directory=drizzle)
+    assert named.returncode == 0, named.stderr
+    assert applied_names(database_url) == ["0000_a.sql"]
+
+
 def test_a_blind_baseline_in_production_is_refused(tmp_path: Path, database_url: str) -> None:
     drizzle = write_drizzle(tmp_path / "d", numbered(create_table("a"), create_table("b")))
     refused = cli("baseline", "--env", "production", url=database_url, directory=drizzle)

@@ -438,11 +438,26 @@ def plan_baseline(
 
 
 def check_baseline(
-    environment: Environment, *, target: str | None, recorded: frozenset[str] | None
+    environment: Environment,
+    *,
+    target: str | None,
+    recorded: frozenset[str] | None,
+    other_tool: str | None = None,
 ) -> None:
     """In production a baseline must say what the database already has: a target, or
     drizzle's own table to read it from. Baselining the whole folder blind records
-    migrations that never ran, and migrate will then never run them."""
+    migrations that never ran, and migrate will then never run them. Where another
+    tool's history table (``other_tool``) says the database was migrated by that tool,
+    a blind baseline is refused in every environment: its last versions may never have
+    run there, and one may have failed midway."""
+    if other_tool is not None and target is None and recorded is None:
+        raise SafetyRefusal(
+            f"This database was migrated by another tool ({other_tool}), whose history "
+            "kubemigrate does not read: a baseline of the whole folder could record "
+            "migrations it never ran (or one it left failed); nothing was recorded.",
+            hint="look up the last version it applied (and that it did not fail), then "
+            "baseline with --target NAME",
+        )
     if environment is Environment.PRODUCTION and target is None and recorded is None:
         raise SafetyRefusal(
             "baseline in production needs --target NAME: the last migration this database "

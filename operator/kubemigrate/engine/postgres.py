@@ -817,6 +817,16 @@ class PostgresStore:
     def delete_tracking(self, name: str) -> None:
         self.conn.execute(self._sql("DELETE FROM {tracking} WHERE migration_name = %s"), (name,))
 
+    def other_tool_history(self) -> str | None:
+        """The table another migration tool keeps its history in, when the database has
+        one: dbmate's or golang-migrate's ``schema_migrations``, Flyway's
+        ``flyway_schema_history`` (which versions they ran is not read)."""
+        row = self.conn.execute(
+            "SELECT coalesce(to_regclass('flyway_schema_history'), "
+            "to_regclass('schema_migrations'))::text"
+        ).fetchone()
+        return str(row[0]) if row and row[0] else None
+
     def drizzle_hashes(self) -> frozenset[str] | None:
         """The hashes in drizzle's own migrations table (SHA-256 of each applied file,
         as drizzle-orm's migrator records them), or None when the database has none."""

@@ -288,7 +288,12 @@ class Runner:
             )
         if action is Action.BASELINE:
             hashes = self.store.drizzle_hashes()
-            planning.check_baseline(options.environment, target=options.target, recorded=hashes)
+            planning.check_baseline(
+                options.environment,
+                target=options.target,
+                recorded=hashes,
+                other_tool=self.store.other_tool_history() if hashes is None else None,
+            )
             recorded = None
             if hashes is not None:  # drizzle hashes the file as it is, CRLF and BOM included
                 raw = sources.raw_hashes(self.source)
