@@ -421,10 +421,9 @@ def plan_baseline(
         matched = sum(1 for m in available if m.name in recorded)
         if matched < recorded_count:
             raise IntegrityError(
-                f"drizzle's __drizzle_migrations holds {recorded_count} migration(s), but only "
-                f"{matched} of the files here have the SQL it ran (by its hashes): a file "
-                "edited or removed since drizzle ran it cannot be told from one it never ran; "
-                "nothing was recorded.",
+                f"The migrating tool's history holds {recorded_count} migration(s), but only "
+                f"{matched} of the files here match them: a file edited or removed since it "
+                "ran cannot be told from one it never ran; nothing was recorded.",
                 hint="find the last migration drizzle applied (its journal's `when` against "
                 "`SELECT created_at FROM drizzle.__drizzle_migrations`), then baseline with "
                 "--target NAME",
@@ -438,26 +437,12 @@ def plan_baseline(
 
 
 def check_baseline(
-    environment: Environment,
-    *,
-    target: str | None,
-    recorded: frozenset[str] | None,
-    other_tool: str | None = None,
+    environment: Environment, *, target: str | None, recorded: frozenset[str] | None
 ) -> None:
     """In production a baseline must say what the database already has: a target, or
-    drizzle's own table to read it from. Baselining the whole folder blind records
-    migrations that never ran, and migrate will then never run them. Where another
-    tool's history table (``other_tool``) says the database was migrated by that tool,
-    a blind baseline is refused in every environment: its last versions may never have
-    run there, and one may have failed midway."""
-    if other_tool is not None and target is None and recorded is None:
-        raise SafetyRefusal(
-            f"This database was migrated by another tool ({other_tool}), whose history "
-            "kubemigrate does not read: a baseline of the whole folder could record "
-            "migrations it never ran (or one it left failed); nothing was recorded.",
-            hint="look up the last version it applied (and that it did not fail), then "
-            "baseline with --target NAME",
-        )
+    the history of the tool that migrated it (drizzle's own table, dbmate's, Flyway's,
+    golang-migrate's) to read it from. Baselining the whole folder blind records
+    migrations that never ran, and migrate will then never run them."""
     if environment is Environment.PRODUCTION and target is None and recorded is None:
         raise SafetyRefusal(
             "baseline in production needs --target NAME: the last migration this database "

@@ -31,6 +31,7 @@ from kubemigrate.domain.errors import (
     LockTimeout,
     MigrationFailed,
     PermissionDenied,
+    SafetyRefusal,
     UsageError,
 )
 from kubemigrate.domain.migrations import AppliedMigration, DirtyState, RollbackRecord
@@ -171,6 +172,15 @@ def _moved(holding: str, current: str, search_path: str) -> UsageError:
         hint=f"name the schema the migrations belong to first in the URL's options: "
         f"?options=-csearch_path%3D{holding} keeps the existing table (unqualified names in "
         f"the migrations then go to {holding} too)",
+    )
+
+
+def _left_unfinished(tool: str, what: str) -> SafetyRefusal:
+    return SafetyRefusal(
+        f"This database was migrated by {tool}, whose history says {what}: it is half-way "
+        "through that migration, which a baseline cannot record; nothing was recorded.",
+        hint=f"finish or undo that migration with {tool} (or by hand and its history table), "
+        "then baseline",
     )
 
 
@@ -817,15 +827,38 @@ class PostgresStore:
     def delete_tracking(self, name: str) -> None:
         self.conn.execute(self._sql("DELETE FROM {tracking} WHERE migration_name = %s"), (name,))
 
-    def other_tool_history(self) -> str | None:
-        """The table another migration tool keeps its history in, when the database has
-        one: dbmate's or golang-migrate's ``schema_migrations``, Flyway's
-        ``flyway_schema_history`` (which versions they ran is not read)."""
+    def other_tool_history(self) -> tuple[str, list[str]] | None:
+        """Another migration tool's history, when the database has one: the tool and the
+        versions it ran (dbmate's and golang-migrate's ``schema_migrations``, Flyway's
+        ``flyway_schema_history``). A version it left failed or dirty is an error: the
+        database is half-way through it, and no baseline can say so."""
         row = self.conn.execute(
-            "SELECT coalesce(to_regclass('flyway_schema_history'), "
-            "to_regclass('schema_migrations'))::text"
+            "SELECT to_regclass('flyway_schema_history')::text, "
+            "to_regclass('schema_migrations')::text, "
+            "(SELECT count(*) FROM pg_attribute WHERE attrelid = "
+            "to_regclass('schema_migrations') AND attname = 'dirty' AND NOT attisdropped)"
         ).fetchone()
-        return str(row[0]) if row and row[0] else None
+        if not row or not (row[0] or row[1]):
+            return None
+        if row[0]:
+            rows = self.conn.execute(
+                "SELECT version, success FROM flyway_schema_history WHERE version IS NOT NULL "
+                "ORDER BY installed_rank"
+            ).fetchall()
+            failed = [str(v) for v, ok in rows if not ok]
+            if failed:
+                raise _left_unfinished("Flyway", f"version {failed[-1]} failed")
+            return "flyway", [str(v) for v, _ in rows]
+        if row[2]:
+            got = self.conn.execute("SELECT version, dirty FROM schema_migrations").fetchone()
+            if got is None:
+                return "golang-migrate", []
+            if got[1]:
+                raise _left_unfinished("golang-migrate", f"version {got[0]} is dirty")
+            # golang-migrate keeps the newest version only: every one up to it ran
+            return "golang-migrate", [str(int(got[0]))]
+        rows = self.conn.execute("SELECT version FROM schema_migrations").fetchall()
+        return "dbmate", [str(r[0]) for r in rows]
 
     def drizzle_hashes(self) -> frozenset[str] | None:
         """The hashes in drizzle's own migrations table (SHA-256 of each applied file,

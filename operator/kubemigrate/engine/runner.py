@@ -46,7 +46,7 @@ from kubemigrate.engine.postgres import (
     StoreState,
 )
 from kubemigrate.engine.report import StatusReport
-from kubemigrate.engine.sources import Source
+from kubemigrate.engine.sources import Source, others
 
 
 class Observer(Protocol):
@@ -288,25 +288,25 @@ class Runner:
             )
         if action is Action.BASELINE:
             hashes = self.store.drizzle_hashes()
-            planning.check_baseline(
-                options.environment,
-                target=options.target,
-                recorded=hashes,
-                other_tool=self.store.other_tool_history() if hashes is None else None,
-            )
             recorded = None
+            count = len(hashes or ())
             if hashes is not None:  # drizzle hashes the file as it is, CRLF and BOM included
                 raw = sources.raw_hashes(self.source)
                 recorded = frozenset(
                     m.name for m in available if m.checksum in hashes or raw.get(m.name) in hashes
                 )
+            elif options.target is None and (history := self.store.other_tool_history()):
+                tool, versions = history  # dbmate, Flyway, golang-migrate: by version
+                recorded = others.versions_run((m.name for m in available), tool, versions)
+                count = len(recorded) if tool == "golang-migrate" else len(set(versions))
+            planning.check_baseline(options.environment, target=options.target, recorded=recorded)
             return planning.plan_baseline(
                 available,
                 state.applied,
                 next_batch=state.next_batch,
                 target=options.target,
                 recorded=recorded,
-                recorded_count=len(hashes or ()),
+                recorded_count=count,
             )
         if action in (Action.ROLLBACK, Action.RESET):
             return planning.plan_rollback(

@@ -521,3 +521,15 @@ def test_generate_refuses_to_turn_another_tool_s_folder_into_drizzle_s(tmp_path:
     with pytest.raises(SourceError, match="holds flyway migrations"):
         generate_migration(tmp_path, "next", None)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["U1__init.sql", "V1__init.sql"]
+
+
+def test_the_files_another_tool_s_history_says_it_ran() -> None:
+    from kubemigrate.engine.sources.others import versions_run
+
+    flyway = ["V1__a.sql", "V1.1__b.sql", "V2__c.sql"]
+    assert versions_run(flyway, "flyway", ["1.0", "1.1"]) == {"V1__a.sql", "V1.1__b.sql"}
+    golang = ["1_a.up.sql", "0002_b.up.sql", "3_c.up.sql"]
+    assert versions_run(golang, "golang-migrate", ["2"]) == {"1_a.up.sql", "0002_b.up.sql"}
+    assert versions_run(golang, "golang-migrate", []) == frozenset()
+    dbmate = ["20240101000000_a.sql", "20240201000000_b.sql"]
+    assert versions_run(dbmate, "dbmate", ["20240101000000"]) == {"20240101000000_a.sql"}

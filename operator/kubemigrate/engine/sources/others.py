@@ -154,6 +154,25 @@ def _dbmate(directory: Path, used: set[str]) -> list[Migration]:
 _READERS = {"golang-migrate": _golang, "flyway": _flyway, "dbmate": _dbmate}
 
 
+def versions_run(names: Iterable[str], tool: str, versions: Iterable[str]) -> frozenset[str]:
+    """The file names whose version ``tool``'s history lists as run: dbmate's and Flyway's
+    every version (Flyway's ``1.0`` and ``1`` being one), golang-migrate's its newest
+    only, every version up to it having run."""
+    pattern = {"golang-migrate": _GOLANG, "flyway": _FLYWAY, "dbmate": _DBMATE}[tool]
+    listed = list(versions)
+
+    def ran(version: str) -> bool:
+        if tool == "dbmate":
+            return version in listed
+        if tool == "golang-migrate":
+            return bool(listed) and int(version) <= int(listed[0])
+        return _version_key(version) in {_version_key(v) for v in listed}
+
+    return frozenset(
+        name for name in names if (match := pattern.match(name)) and ran(match["version"])
+    )
+
+
 def first_of(directory: Path, fmt: str) -> str | None:
     """A file of ``directory`` that ``fmt`` would read as a migration, if any."""
     try:
