@@ -40,11 +40,20 @@ GENERATE_TEMPLATE = (
 )
 
 
+_TEMPLATE_TEXT = GENERATE_TEMPLATE.strip()
+
+
 def refuse_unwritten(step: Step) -> None:
     """An up file still holding generate's template was never written: applied, it would
     do nothing, and the SQL written into it later would count as an edit of an applied
     file (refused), with no down to roll it back by."""
-    if step.direction is Direction.UP and step.sql.strip() == GENERATE_TEMPLATE.strip():
+    # the substring test first: it runs for every pending file before a batch, and
+    # strip() would copy each one
+    if (
+        step.direction is Direction.UP
+        and _TEMPLATE_TEXT in step.sql
+        and step.sql.strip() == _TEMPLATE_TEXT
+    ):
         raise UsageError(
             f"{step.name} is still the template `kubemigrate generate` wrote: it has no SQL; "
             "nothing was run.",

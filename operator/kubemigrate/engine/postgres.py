@@ -543,7 +543,8 @@ class PostgresStore:
                 f"SELECT GREATEST(({batch_sql}), "
                 "(SELECT COALESCE(MAX(batch_number), 0) FROM {history}))"
             )
-            mark_sql = "(SELECT COALESCE(MAX(id), 0) FROM {history})"
+            if self._locked:  # only a run under the lock needs it (see _committed)
+                mark_sql = "(SELECT COALESCE(MAX(id), 0) FROM {history})"
             if with_rollbacks:
                 rollbacks = tuple(
                     RollbackRecord(migration=r[0], at=r[1])

@@ -46,7 +46,7 @@ from kubemigrate.engine.postgres import (
     StoreState,
 )
 from kubemigrate.engine.report import StatusReport
-from kubemigrate.engine.sources import Source, others
+from kubemigrate.engine.sources import Source
 
 
 class Observer(Protocol):
@@ -296,6 +296,8 @@ class Runner:
                     m.name for m in available if m.checksum in hashes or raw.get(m.name) in hashes
                 )
             elif options.target is None and (history := self.store.other_tool_history()):
+                from kubemigrate.engine.sources import others  # baseline only, not every start
+
                 tool, versions = history  # dbmate, Flyway, golang-migrate: by version
                 recorded = others.versions_run((m.name for m in available), tool, versions)
                 count = len(recorded) if tool == "golang-migrate" else len(set(versions))

@@ -56,10 +56,12 @@ def raw_hashes(source: Source) -> dict[str, str]:
     that is not there has none."""
     import hashlib
 
+    from kubemigrate.engine.sources.drizzle_folders import UP_FILE
+
     found: dict[str, str] = {}
     for migration in source.migrations:
         stem = migration.name.removesuffix(".sql")
-        for path in (source.directory / migration.name, source.directory / stem / "migration.sql"):
+        for path in (source.directory / migration.name, source.directory / stem / UP_FILE):
             if path.is_file():
                 found[migration.name] = hashlib.sha256(path.read_bytes()).hexdigest()
                 break
