@@ -442,6 +442,10 @@ def rollback(
         str | None, typer.Option("--confirm", help="Production: the phrase naming the batch.")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be undone.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Also undo migrations `baseline` recorded without running."),
+    ] = False,
     lock_wait: LockWait = 60.0,
     lock_timeout: LockTimeout = None,
     statement_timeout: StatementTimeout = None,
@@ -457,6 +461,7 @@ def rollback(
             steps=steps,
             target=target,
             confirm=confirm,
+            force=force,
             dry_run=dry_run,
             lock_wait_s=lock_wait,
             run_id=run_id,
@@ -466,7 +471,7 @@ def rollback(
             return Reply(outcome, _dry_run_text(plan), 0)
         if confirm is None and ctx.environment is Environment.PRODUCTION and not ctx.as_json:
             plan, _ = runner.plan(Action.ROLLBACK, options)
-            if plan.confirmation_phrase:
+            if plan.confirmation_phrase and (force or not plan.baselined):
                 answer = _ask_confirmation(plan)
                 if answer:
                     options = _options(**{**options.__dict__, "confirm": answer})

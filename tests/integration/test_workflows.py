@@ -682,6 +682,83 @@ def test_baseline_reads_what_another_tool_ran(tmp_path: Path, database_url: str)
     assert applied_names(database_url) == []
 
 
+def test_other_tools_folders_run_as_those_tools_number_and_mark_them(
+    tmp_path: Path, database_url: str
+) -> None:
+    """dbmate's ``transaction:false`` runs a section outside a transaction (CREATE INDEX
+    CONCURRENTLY beside other statements was refused as a mix); --target takes the
+    version people know a migration by; a missing down names where dbmate keeps it."""
+    folder = tmp_path / "db" / "migrations"
+    folder.mkdir(parents=True)
+    (folder / "20240101000000_items.sql").write_text(
+        "-- migrate:up transaction:false\nCREATE TABLE items (id int);\n"
+        "CREATE INDEX CONCURRENTLY items_id ON items (id);\n\n"
+        "-- migrate:down transaction:false\nDROP INDEX CONCURRENTLY items_id;\nDROP TABLE items;\n"
+    )
+    (folder / "20240102000000_tags.sql").write_text("-- migrate:up\nCREATE TABLE tags (id int);\n")
+    dbmate = ("--format", "dbmate")
+    first = cli(
+        "migrate", *dbmate, "--target", "20240101000000", url=database_url, directory=tmp_path
+    )
+    assert first.returncode == 0, first.stderr
+    assert applied_names(database_url) == ["20240101000000_items.sql"]
+    assert index_state(database_url, "items_id") is True
+
+    assert cli("migrate", *dbmate, url=database_url, directory=tmp_path).returncode == 0
+    undo = cli("rollback", *dbmate, url=database_url, directory=tmp_path)
+    assert undo.returncode == 2, undo.stderr
+    assert "write the rollback in the '-- migrate:down' section of 20240102000000_tags.sql" in (
+        " ".join(undo.stderr.split())
+    )
+    back = cli(
+        "rollback", *dbmate, "--target", "20240101000000", url=database_url, directory=tmp_path
+    )
+    assert back.returncode == 2  # the version is found; tags' down is still missing
+    assert "No rollback SQL for: 20240102000000_tags.sql" in back.stderr
+    (folder / "20240102000000_tags.sql").write_text(
+        "-- migrate:up\nCREATE TABLE tags (id int);\n-- migrate:down\nDROP TABLE tags;\n"
+    )
+    assert (
+        cli("rollback", *dbmate, "--steps", "2", url=database_url, directory=tmp_path).returncode
+        == 0
+    )
+    assert not table_exists(database_url, "items")
+    assert not table_exists(database_url, "tags")
+
+
+def test_rolling_back_what_baseline_recorded_needs_force(tmp_path: Path, database_url: str) -> None:
+    """Their downs would drop what the database had before kubemigrate (Flyway refuses to
+    undo below its baseline): refused, nothing undone, unless --force says so."""
+    drizzle = write_drizzle(tmp_path / "d", numbered(create_table("a"), create_table("b")))
+    with connect(database_url) as conn:
+        conn.execute("CREATE TABLE a (id int); INSERT INTO a VALUES (1)")
+    assert (
+        cli("baseline", "--target", "0000_a", url=database_url, directory=drizzle).returncode == 0
+    )
+    assert cli("migrate", url=database_url, directory=drizzle).returncode == 0
+
+    both = cli("rollback", "--steps", "2", url=database_url, directory=drizzle)
+    assert both.returncode == 5, both.stderr
+    said = " ".join(both.stderr.split())
+    assert "includes 0000_a.sql, which `baseline` recorded without running" in said
+    assert "`--target 0000_a` undoes only what was applied after it" in said
+    assert applied_names(database_url) == ["0000_a.sql", "0001_b.sql"]
+    assert table_exists(database_url, "b")
+
+    preview = cli("rollback", "--steps", "2", "--dry-run", url=database_url, directory=drizzle)
+    assert preview.returncode == 0, preview.stderr
+    assert "which `baseline` recorded without running" in preview.stdout + preview.stderr
+
+    assert cli("rollback", url=database_url, directory=drizzle).returncode == 0  # batch 2: ours
+    prod = ("--env", "production", "--confirm", "rollback-batch-1")
+    refused = cli("rollback", *prod, url=database_url, directory=drizzle)
+    assert refused.returncode == 5, refused.stderr
+    assert query(database_url, "SELECT count(*) FROM a") == [(1,)]
+    forced = cli("rollback", *prod, "--force", url=database_url, directory=drizzle)
+    assert forced.returncode == 0, forced.stderr
+    assert not table_exists(database_url, "a")
+
+
 def test_a_blind_baseline_in_production_is_refused(tmp_path: Path, database_url: str) -> None:
     drizzle = write_drizzle(tmp_path / "d", numbered(create_table("a"), create_table("b")))
     refused = cli("baseline", "--env", "production", url=database_url, directory=drizzle)

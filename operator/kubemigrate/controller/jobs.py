@@ -181,8 +181,9 @@ def engine_args(
         args += ["--steps", str(spec.steps)]
     if mode == "run" and not previewed and spec.confirm is not None:
         # reset has no phrase (refused in production whatever it says); in staging the
-        # confirmation is what the CLI's --force is, and reset takes no --confirm
-        args += ["--force"] if action is Action.RESET else ["--confirm", spec.confirm]
+        # confirmation is what the CLI's --force is, and reset takes no --confirm. A
+        # rollback's confirmation also consents to undoing baselined migrations (--force).
+        args += ["--force"] if action is Action.RESET else ["--confirm", spec.confirm, "--force"]
     if mode == "run" and spec.dry_run and action in DRY_RUN_ACTIONS:
         args.append("--dry-run")
     if action is Action.REPAIR and spec.repair is not None:

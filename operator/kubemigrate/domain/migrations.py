@@ -6,11 +6,16 @@ planner's back, and so tests can build them with no files and no database.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
 from kubemigrate.domain.checksums import checksum as _checksum
+
+#: The comment that declares a file must run outside a transaction (here, not with the
+#: parser, so the layouts' readers can write it without importing pglast).
+NO_TRANSACTION_DIRECTIVE = "-- kubemigrate:no-transaction"
 
 
 class Environment(StrEnum):
@@ -75,10 +80,24 @@ class Migration:
     """The sibling ``.down.sql``; None when there is none (the rollback is then refused)."""
     checksum: str = field(default="")
     """SHA-256 of the normalised up SQL; computed from ``up_sql`` when not given."""
+    down_file: str = field(default="")
+    """Where the down SQL is written, for messages that send people to it: the layout's
+    reader knows (Flyway's ``U`` file, a dbmate file's down section); drizzle's from the
+    name when not given."""
 
     def __post_init__(self) -> None:
         if not self.checksum:
             object.__setattr__(self, "checksum", _checksum(self.up_sql))
+        if not self.down_file:
+            object.__setattr__(self, "down_file", default_down_file(self.name))
+
+
+def default_down_file(name: str) -> str:
+    """Where ``name``'s down SQL lives in drizzle's layouts: ``NNNN_x.down.sql``, or
+    ``<folder>/down.sql`` in drizzle-kit 1.0's (whose migrations are named after their
+    folders)."""
+    tag = name.removesuffix(".sql")
+    return f"{tag}/down.sql" if re.match(r"\d{14}_", tag) else f"{tag}.down.sql"
 
 
 @dataclass(frozen=True)
@@ -135,6 +154,9 @@ class Plan:
     """The batch the steps create (migrate) or undo (rollback of one batch)."""
     batches: tuple[int, ...] = ()
     """Every batch a rollback touches, newest first."""
+    baselined: tuple[str, ...] = ()
+    """Steps of a rollback whose migrations ``baseline`` recorded without running: their
+    down SQL removes what the database had before kubemigrate."""
 
     @property
     def is_empty(self) -> bool:

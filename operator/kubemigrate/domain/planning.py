@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from kubemigrate.domain import versions
 from kubemigrate.domain.checksums import normalise
 from kubemigrate.domain.errors import (
     ConfirmationRequired,
@@ -28,6 +29,7 @@ from kubemigrate.domain.migrations import (
     Migration,
     Plan,
     Step,
+    default_down_file,
 )
 
 #: The first line of a down file ``generate`` wrote without inverting every statement.
@@ -63,14 +65,30 @@ def refuse_unwritten(step: Step) -> None:
         )
 
 
-def empty_warnings(plan: Plan) -> tuple[str, ...]:
-    """Pending up files with comments alone (drizzle-kit's ``--custom`` one left empty):
-    drizzle's migrator applies them as they are, so kubemigrate does, but says so."""
-    return tuple(
-        f"{step.name} has no SQL statement (only comments): it is recorded as applied and "
-        "changes nothing"
-        for step in plan.steps
-        if step.direction is Direction.UP and not has_statement(step.sql)
+def plan_warnings(plan: Plan) -> tuple[str, ...]:
+    """What a plan does that people should hear before it runs: pending up files with
+    comments alone (drizzle-kit's ``--custom`` one left empty: drizzle's migrator
+    applies them as they are, so kubemigrate does, but says so), and baselined
+    migrations a rollback would undo."""
+    return (
+        *((baselined_warning(plan),) if plan.baselined else ()),
+        *(
+            f"{step.name} has no SQL statement (only comments): it is recorded as applied and "
+            "changes nothing"
+            for step in plan.steps
+            if step.direction is Direction.UP and not has_statement(step.sql)
+        ),
+    )
+
+
+def baselined_warning(plan: Plan) -> str:
+    """Why undoing a baselined migration differs (Flyway refuses to undo below its
+    baseline): its rollback SQL drops objects, and their rows, that were there before
+    kubemigrate, not ones a migrate made."""
+    return (
+        f"this rollback includes {', '.join(plan.baselined)}, which `baseline` recorded "
+        "without running: their rollback SQL would remove what the database had before "
+        "kubemigrate tracked it"
     )
 
 
@@ -122,26 +140,27 @@ def changed_downs(available: Sequence[Migration], applied: Sequence[AppliedMigra
     ]
 
 
-def down_file(name: str) -> str:
-    """Where ``name``'s down SQL lives: ``NNNN_x.down.sql``, or ``<folder>/down.sql`` in
-    drizzle-kit 1.0's layout (whose migrations are named after their folders)."""
-    tag = name.removesuffix(".sql")
-    return f"{tag}/down.sql" if re.match(r"\d{14}_", tag) else f"{tag}.down.sql"
+def down_file(name: str, available: Sequence[Migration]) -> str:
+    """Where ``name``'s down SQL is written: as its layout's reader said, or drizzle's
+    place for a file no longer in the folder."""
+    found = next((m for m in available if m.name == name), None)
+    return found.down_file if found else default_down_file(name)
 
 
-def accept_down_hint(name: str) -> str:
+def accept_down_hint(name: str, available: Sequence[Migration]) -> str:
     tag = name.removesuffix(".sql")
     return (
         f"a rollback runs the SQL stored when the migration was applied: correct "
-        f"{down_file(name)}, record it with `kubemigrate repair --accept-down {tag}`, then "
-        "roll back again"
+        f"{down_file(name, available)}, record it with `kubemigrate repair --accept-down "
+        f"{tag}`, then roll back again"
     )
 
 
-def changed_down_warning(name: str) -> str:
+def changed_down_warning(name: str, available: Sequence[Migration]) -> str:
     tag = name.removesuffix(".sql")
     return (
-        f"{name}: {down_file(name)} differs from the rollback SQL stored when it was applied, "
+        f"{name}: {down_file(name, available)} differs from the rollback SQL stored when it "
+        "was applied, "
         f"which is what a rollback runs; to use the file instead, run `kubemigrate repair "
         f"--accept-down {tag}`"
     )
@@ -291,9 +310,15 @@ def pending(available: Sequence[Migration], applied: Sequence[AppliedMigration])
 
 
 def _find(available: Sequence[Migration], target: str) -> int:
-    for i, m in enumerate(available):
-        if target in (m.name, m.name.removesuffix(".sql")):
-            return i
+    names = [m.name for m in available]
+    found = versions.named(target, names)
+    if len(found) == 1:
+        return names.index(found[0])
+    if found:
+        raise UsageError(
+            f"Target {target!r} names {len(found)} migrations: {', '.join(found)}.",
+            hint="give the file name of the one you mean",
+        )
     example = available[-1].name if available else "0003_add_orders.sql"
     raise UsageError(
         f"Target {target!r} is not a migration in the directory.",
@@ -354,7 +379,13 @@ def plan_rollback(
         chosen = list(applied)
     elif target is not None:
         names = [row.name for row in applied]
-        key = next((n for n in names if target in (n, n.removesuffix(".sql"))), None)
+        found = versions.named(target, names)
+        if len(found) > 1:
+            raise UsageError(
+                f"Target {target!r} names {len(found)} applied migrations: {', '.join(found)}.",
+                hint="give the file name of the one you mean",
+            )
+        key = found[0] if found else None
         if key is None:
             raise UsageError(
                 f"Target {target!r} is not applied, so there is nothing to roll back to.",
@@ -370,7 +401,9 @@ def plan_rollback(
     if missing:
         raise UsageError(
             "No rollback SQL for: " + ", ".join(missing) + "; nothing was rolled back.",
-            hint="write the rollback in each one's .down.sql (it is used when no SQL was "
+            hint="write the rollback in "
+            + ", ".join(down_file(name, available) for name in missing)
+            + " (it is used when no SQL was "
             "stored at apply time); a down file that holds only comments, like the one "
             "`generate` writes for statements it cannot invert, counts as none",
         )
@@ -486,6 +519,18 @@ def enforce_safety(
     """The environment rules: production rollbacks confirmed by phrase, reset guarded."""
     if plan.action is Action.RESET:
         refuse_reset(environment, force=force)
+    if plan.action is Action.ROLLBACK and plan.baselined and not force:
+        newest = plan.baselined[0]  # steps, and so these, run newest first
+        raise SafetyRefusal(
+            f"{baselined_warning(plan)}; nothing was rolled back.",
+            hint=(
+                f"`--target {newest.removesuffix('.sql')}` undoes only what was applied after "
+                "it; or "
+                if len(plan.baselined) < len(plan.steps)
+                else ""
+            )
+            + "add --force to run their rollback SQL too",
+        )
     if plan.action is Action.ROLLBACK and environment is Environment.PRODUCTION and plan.steps:
         phrase = plan.confirmation_phrase
         names = ", ".join(step.name for step in plan.steps)

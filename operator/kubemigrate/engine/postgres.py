@@ -590,6 +590,22 @@ class PostgresStore:
         ).fetchall()
         return [HistoryRow(*r) for r in reversed(rows)]
 
+    def baselined(self, rows: Sequence[tuple[str, int]]) -> frozenset[str]:
+        """Of these (migration, batch) tracking rows, the ones ``baseline`` wrote (batches
+        are never reused, so the pair picks out the row): their SQL never ran here."""
+        if not rows or not self._has_extra_tables():
+            return frozenset()
+        rows = self.conn.execute(
+            self._sql(
+                "SELECT h.migration_name FROM {history} h "
+                "JOIN unnest(%s::text[], %s::int[]) AS p(name, batch) "
+                "ON h.migration_name = p.name AND h.batch_number = p.batch "
+                "WHERE h.action = 'baselined'"
+            ),
+            ([name for name, _ in rows], [batch for _, batch in rows]),
+        ).fetchall()
+        return frozenset(r[0] for r in rows)
+
     # -- the advisory lock ---------------------------------------------------
 
     def _key(self) -> int:

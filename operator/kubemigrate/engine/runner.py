@@ -9,6 +9,7 @@ told about each step; the runner knows nothing of them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import re
 import time
@@ -19,7 +20,7 @@ from typing import Protocol
 
 import psycopg
 
-from kubemigrate.domain import planning
+from kubemigrate.domain import planning, versions
 from kubemigrate.domain.errors import (
     DirtyDatabaseError,
     Interrupted,
@@ -261,7 +262,7 @@ class Runner:
             warnings=(
                 *self.source.warnings,
                 *(
-                    planning.changed_down_warning(name)
+                    planning.changed_down_warning(name, self.source.migrations)
                     for name in planning.changed_downs(self.source.migrations, state.applied)
                 ),
             ),
@@ -311,13 +312,18 @@ class Runner:
                 recorded_count=count,
             )
         if action in (Action.ROLLBACK, Action.RESET):
-            return planning.plan_rollback(
+            plan = planning.plan_rollback(
                 state.applied,
                 available,
                 steps=options.steps,
                 target=options.target,
                 everything=action is Action.RESET,
             )
+            if action is Action.RESET:  # rolling back everything is what a reset says
+                return plan
+            found = self.store.baselined([(s.name, s.batch) for s in plan.steps])
+            baselined = tuple(s.name for s in plan.steps if s.name in found)
+            return dataclasses.replace(plan, baselined=baselined)
         raise UsageError(f"{action} has no plan")
 
     # -- changing runs -------------------------------------------------------
@@ -624,7 +630,8 @@ class Runner:
         )
         if step.direction is Direction.DOWN and isinstance(error, MigrationFailed):
             # "fix the statement" alone sends people to a file a rollback does not read
-            error.hint = f"{planning.accept_down_hint(step.name)}; nothing of it was kept"
+            hint = planning.accept_down_hint(step.name, self.source.migrations)
+            error.hint = f"{hint}; nothing of it was kept"
         return error
 
     def _finished_step(
@@ -789,11 +796,16 @@ class Runner:
         return done
 
     def _named(self, flag: str, wanted: str, by_name: dict[str, Migration]) -> Migration:
-        """The migration a repair option names, with or without ``.sql``."""
-        migration = by_name.get(wanted if wanted.endswith(".sql") else f"{wanted}.sql")
-        if migration is None:
+        """The migration a repair option names, as --target names one."""
+        found = versions.named(wanted, by_name)
+        if len(found) > 1:
+            raise UsageError(
+                f"{flag} {wanted}: names {len(found)} migrations: {', '.join(found)}.",
+                hint="give the file name of the one you mean",
+            )
+        if not found:
             raise UsageError(f"{flag} {wanted}: no such file in {self.source.directory}.")
-        return migration
+        return by_name[found[0]]
 
     def _accept_checksum(
         self, wanted: str, by_name: dict[str, Migration], options: RunOptions
@@ -819,7 +831,7 @@ class Runner:
         if not planning.has_statement(migration.down_sql or ""):
             missing = "does not exist" if migration.down_sql is None else "has no statement"
             raise UsageError(
-                f"--accept-down {wanted}: {planning.down_file(key)} {missing} to record.",
+                f"--accept-down {wanted}: {migration.down_file} {missing} to record.",
                 hint="write the rollback SQL in the down file first",
             )
         if not self.store.update_rollback_sql(key, migration.down_sql or ""):
@@ -884,7 +896,7 @@ class Runner:
             confirmation=plan.confirmation_phrase
             if dry_run and action is Action.ROLLBACK
             else None,
-            warnings=(*self.source.warnings, *planning.empty_warnings(plan)),
+            warnings=(*self.source.warnings, *planning.plan_warnings(plan)),
         )
 
 

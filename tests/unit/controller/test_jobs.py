@@ -221,6 +221,7 @@ def test_run_mode_passes_every_option(settings: OperatorSettings) -> None:
     assert args[args.index("--format") + 1] == "golang-migrate"
     assert args[args.index("--target") + 1] == "0001_a"
     assert args[args.index("--confirm") + 1] == "rollback-batch-3"
+    assert "--force" in args  # a confirmed rollback may undo what baseline recorded
     assert "--dry-run" in args
     assert args[args.index("--lock-wait") + 1] == "0"
     assert args[args.index("--lock-timeout") + 1] == "0"

@@ -461,3 +461,11 @@ def test_a_down_generate_could_not_finish_is_not_run_half() -> None:
         )
     ]
     assert [s.name for s in planning.plan_rollback(ok).steps] == ["0000_a.sql"]
+
+
+def test_a_target_two_files_share_is_refused_naming_both() -> None:
+    available = [Migration("0003_a.sql", "SELECT 1;"), Migration("0003_b.sql", "SELECT 2;")]
+    with pytest.raises(UsageError, match=r"names 2 migrations: 0003_a\.sql, 0003_b\.sql"):
+        planning.plan_migrate(available, [], next_batch=1, target="3")
+    plan = planning.plan_migrate(available, [], next_batch=1, target="0003_a")
+    assert [s.name for s in plan.steps] == ["0003_a.sql"]

@@ -411,6 +411,11 @@ def test_flyway_with_dotted_versions_and_undo(tmp_path: Path) -> None:
     ]
     assert source.migrations[1].down_sql == "SELECT -12;"
     assert source.migrations[2].down_sql is None
+    # where a hint sends people to write the rollback
+    assert [m.down_file for m in source.migrations[1:]] == [
+        "U1.2__second.sql",
+        "U1.10__later.sql",
+    ]
     assert source.warnings == (
         "R__repeatable.sql is ignored: Flyway repeatable migrations (R__) are not supported.",
     )
@@ -454,6 +459,24 @@ def test_dbmate_sections(tmp_path: Path, sub: str) -> None:
     assert first.down_sql == "DROP TABLE a;\n"
     assert second.up_sql == "SELECT 2;\n"
     assert second.down_sql is None
+
+
+def test_dbmate_transaction_false_runs_a_section_outside_a_transaction(tmp_path: Path) -> None:
+    """The header's ``transaction:false`` becomes kubemigrate's directive; the checksum
+    stays the section's, so files applied before this was read are not 'edited'."""
+    body = "CREATE TABLE a (id int);\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n"
+    write(tmp_path / "1_plain.sql", f"-- migrate:up\n{body}-- migrate:down\nDROP TABLE a;\n")
+    write(
+        tmp_path / "2_marked.sql",
+        f"-- migrate:up transaction:false\n{body}"
+        "-- migrate:down transaction:false\nDROP TABLE a;\n",
+    )
+    plain, marked = sources.load(tmp_path, "dbmate").migrations
+    assert marked.up_sql == f"-- kubemigrate:no-transaction\n{body}"
+    assert marked.down_sql == "-- kubemigrate:no-transaction\nDROP TABLE a;\n"
+    assert plain.up_sql == body
+    assert marked.checksum == plain.checksum
+    assert plain.down_file == "the '-- migrate:down' section of 1_plain.sql"
 
 
 def test_dbmate_file_without_up_marker(tmp_path: Path) -> None:

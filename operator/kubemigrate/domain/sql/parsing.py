@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 from pglast import ast, parser
 
-#: The comment that declares a file must run outside a transaction.
-NO_TRANSACTION_DIRECTIVE = "-- kubemigrate:no-transaction"
+from kubemigrate.domain.migrations import NO_TRANSACTION_DIRECTIVE as NO_TRANSACTION_DIRECTIVE
 
 _COMMENT_TOKENS = frozenset({"SQL_COMMENT", "C_COMMENT"})
 

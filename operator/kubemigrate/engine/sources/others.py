@@ -17,8 +17,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from kubemigrate.domain.checksums import checksum
 from kubemigrate.domain.errors import SourceError
-from kubemigrate.domain.migrations import Migration
+from kubemigrate.domain.migrations import NO_TRANSACTION_DIRECTIVE, Migration
+from kubemigrate.domain.versions import version_key
 from kubemigrate.engine.sources import Source, read_text
 
 _GOLANG = re.compile(r"^(?P<version>\d+)_(?P<title>.+)\.up\.sql$")
@@ -26,6 +28,7 @@ _FLYWAY = re.compile(r"^V(?P<version>\d+(?:[._]\d+)*)__(?P<title>.+)\.sql$")
 _DBMATE = re.compile(r"^(?P<version>\d+)(?:_(?P<title>.+))?\.sql$")
 _DBMATE_UP = re.compile(r"^--\s*migrate:up\b.*$", re.MULTILINE)
 _DBMATE_DOWN = re.compile(r"^--\s*migrate:down\b.*$", re.MULTILINE)
+_NO_TRANSACTION = re.compile(r"\btransaction\s*:\s*false\b", re.IGNORECASE)
 _FLYWAY_ANY = re.compile(r"^(?:[VU]\d+(?:[._]\d+)*|R)__.+\.sql$")
 
 
@@ -46,15 +49,6 @@ def foreign_layout(names: Iterable[str], texts: Mapping[str, str]) -> tuple[str,
         if "migrate:up" in text and _DBMATE_UP.search(text):
             return "dbmate", name
     return None
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    """``1.10`` as (1, 10); trailing zero parts dropped, so ``1``, ``1.0`` and ``01`` are one
-    version, as Flyway reads them."""
-    parts = [int(part) for part in re.split(r"[._]", version)]
-    while len(parts) > 1 and parts[-1] == 0:
-        parts.pop()
-    return tuple(parts)
 
 
 def _in_order(found: list[tuple[Any, Migration]], fmt: str) -> list[Migration]:
@@ -85,11 +79,12 @@ def _golang(directory: Path, used: set[str]) -> list[Migration]:
         used.update((path.name, down.name))
         found.append(
             (
-                _version_key(match["version"]),
+                version_key(match["version"]),
                 Migration(
                     name=path.name,
                     up_sql=read_text(path),
                     down_sql=read_text(down) if down.is_file() else None,
+                    down_file=down.name,
                 ),
             )
         )
@@ -102,21 +97,22 @@ def _flyway(directory: Path, used: set[str]) -> list[Migration]:
     for path in directory.glob("U*.sql"):
         match = _FLYWAY.match("V" + path.name[1:])
         if match:
-            undos[_version_key(match["version"])] = path
+            undos[version_key(match["version"])] = path
     found = []
     for path in directory.glob("V*.sql"):
         match = _FLYWAY.match(path.name)
         if not match:
             continue
-        undo = undos.get(_version_key(match["version"]), directory / "no such undo")
+        undo = undos.get(version_key(match["version"]), directory / f"U{path.name[1:]}")
         used.update((path.name, undo.name))
         found.append(
             (
-                _version_key(match["version"]),
+                version_key(match["version"]),
                 Migration(
                     name=path.name,
                     up_sql=read_text(path),
                     down_sql=read_text(undo) if undo.is_file() else None,
+                    down_file=undo.name,
                 ),
             )
         )
@@ -124,7 +120,10 @@ def _flyway(directory: Path, used: set[str]) -> list[Migration]:
 
 
 def split_dbmate(name: str, text: str) -> tuple[str, str | None]:
-    """The up and down sections of a dbmate file."""
+    """The up and down sections of a dbmate file; a section whose header says
+    ``transaction:false`` gets kubemigrate's no-transaction directive, so it runs
+    outside a transaction as under dbmate (a file mixing CREATE INDEX CONCURRENTLY
+    with other statements was refused)."""
     up = _DBMATE_UP.search(text)
     if up is None:
         raise SourceError(
@@ -133,9 +132,13 @@ def split_dbmate(name: str, text: str) -> tuple[str, str | None]:
             "(and put the rollback after '-- migrate:down')",
         )
     down = _DBMATE_DOWN.search(text, up.end())
-    if down is None:
-        return text[up.end() :].strip() + "\n", None
-    return text[up.end() : down.start()].strip() + "\n", text[down.end() :].strip() + "\n"
+    up_sql = _section(up, text[up.end() : down.start() if down else len(text)])
+    return up_sql, _section(down, text[down.end() :]) if down else None
+
+
+def _section(header: re.Match[str], body: str) -> str:
+    directive = f"{NO_TRANSACTION_DIRECTIVE}\n" if _NO_TRANSACTION.search(header[0]) else ""
+    return directive + body.strip() + "\n"
 
 
 def _dbmate(directory: Path, used: set[str]) -> list[Migration]:
@@ -145,9 +148,18 @@ def _dbmate(directory: Path, used: set[str]) -> list[Migration]:
         if not match:
             continue
         used.add(path.name)
-        up, down = split_dbmate(path.name, read_text(path))
+        text = read_text(path)
+        up, down = split_dbmate(path.name, text)
+        migration = Migration(
+            name=path.name,
+            up_sql=up,
+            down_sql=down,
+            # the section as written: the directive added for transaction:false is ours
+            checksum=checksum(up.removeprefix(f"{NO_TRANSACTION_DIRECTIVE}\n")),
+            down_file=f"the '-- migrate:down' section of {path.name}",
+        )
         # dbmate orders its versions as text (a timestamp each, as it writes them)
-        found.append((match["version"], Migration(name=path.name, up_sql=up, down_sql=down)))
+        found.append((match["version"], migration))
     return _in_order(found, "dbmate")
 
 
@@ -166,7 +178,7 @@ def versions_run(names: Iterable[str], tool: str, versions: Iterable[str]) -> fr
             return version in listed
         if tool == "golang-migrate":
             return bool(listed) and int(version) <= int(listed[0])
-        return _version_key(version) in {_version_key(v) for v in listed}
+        return version_key(version) in {version_key(v) for v in listed}
 
     return frozenset(
         name for name in names if (match := pattern.match(name)) and ran(match["version"])

@@ -1,0 +1,45 @@
+"""Migration versions as the tools that number files read them, so ``--target`` takes
+the version people know a migration by (dbmate's timestamp, Flyway's ``1.10``,
+drizzle's ``0003``) as well as its file name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+# Flyway's V<version>__ (dots or underscores between parts); everyone else's leading
+# number, up to the first _ or .
+_FLYWAY = re.compile(r"^[VU](?P<version>\d+(?:[._]\d+)*)__")
+_NUMBERED = re.compile(r"^(?P<version>\d+)(?=[_.]|$)")
+_VERSION = re.compile(r"^[VvUu]?(?P<version>\d+(?:[._]\d+)*)$")
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """``1.10`` as (1, 10); trailing zero parts dropped, so ``1``, ``1.0`` and ``01`` are one
+    version, as Flyway reads them."""
+    parts = [int(part) for part in re.split(r"[._]", version)]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
+def file_version(name: str) -> tuple[int, ...] | None:
+    """The version a migration's file name starts with, or None."""
+    match = _FLYWAY.match(name) or _NUMBERED.match(name)
+    return version_key(match["version"]) if match else None
+
+
+def named(target: str, names: Iterable[str]) -> list[str]:
+    """The names ``target`` stands for: a file name (with or without ``.sql`` or
+    ``.up.sql``), else every file of that version (more than one is the caller's
+    ambiguity to report)."""
+    listed = list(names)
+    exact = [n for n in listed if target in (n, n.removesuffix(".sql"), n.removesuffix(".up.sql"))]
+    if exact:
+        return exact[:1]
+    match = _VERSION.match(target.strip())
+    if match is None:
+        return []
+    wanted = version_key(match["version"])
+    return [n for n in listed if file_version(n) == wanted]
