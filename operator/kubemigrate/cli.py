@@ -7,6 +7,7 @@ traceback and no connection string.
 """
 
 import gc
+import io
 import json
 import os
 import signal
@@ -208,12 +209,18 @@ class Reply:
 def _finish(ctx: Context, reply: Reply) -> NoReturn:
     outcome = _timed(ctx, reply.outcome)
     _write_result(ctx, outcome)
-    if ctx.as_json:
-        payload = outcome.to_json() if reply.json is None else json.dumps(reply.json, default=str)
-        print(scrub_json(payload, ctx.secrets))
-    elif reply.text:
-        text = reply.text
-        print(scrub(text, ctx.secrets), end="" if text.endswith("\n") else "\n")
+    try:
+        if ctx.as_json:
+            payload = (
+                outcome.to_json() if reply.json is None else json.dumps(reply.json, default=str)
+            )
+            print(scrub_json(payload, ctx.secrets))
+        elif reply.text:
+            text = reply.text
+            print(scrub(text, ctx.secrets), end="" if text.endswith("\n") else "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (`| head -1`); the run's result stands
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if reply.note and not ctx.as_json:
         print(reply.note, file=sys.stderr)
     if not ctx.as_json and outcome.action != "status":  # the report lists them itself
@@ -859,6 +866,7 @@ def main() -> None:
     left to do, so the process exits at once, unless a thread is still running (the
     operator and demo commands), which gets the ordinary exit.
     """
+    _usable_stdio()
     try:
         app()
         code: int | str | None = 0
@@ -876,6 +884,24 @@ def main() -> None:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-    except OSError:  # the reader went away (`kubemigrate history | head`)
-        code = code or 1
+    except OSError:  # the reader went away (`kubemigrate history | head`): the work stands
+        pass
     os._exit(code)
+
+
+def _usable_stdio() -> None:
+    """Standard streams a command can always write to and ask ``isatty`` of.
+
+    A stream closed at start (``>&-``, a supervisor without stdin) is None in Python:
+    a run crashed half-way through its batch on its first log line, and with stderr
+    closed the log lines went to stdout, into the JSON. Such a stream becomes
+    /dev/null. A locale that cannot encode the report's symbols
+    (``PYTHONIOENCODING=latin-1``) gets them replaced: the run's work is done by then,
+    and a traceback would call it failed.
+    """
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+        stream = getattr(sys, name)
+        if stream is None:
+            setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))  # noqa: SIM115
+        elif mode == "w" and isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="replace")

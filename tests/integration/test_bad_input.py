@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import psycopg
 import pytest
 
 from kubemigrate.devcluster.postgres import free_port
-from tests.conftest import run_cli
+from tests.conftest import cli_env, run_cli
 from tests.integration.helpers import (
     applied_names,
     create_table,
@@ -370,3 +371,60 @@ def test_a_migration_s_search_path_does_not_move_the_bookkeeping(
         row = conn.execute("SELECT to_regclass('other.__migration_tracking')").fetchone()
     assert row is not None
     assert row[0] is None
+
+
+# -- the process's standard streams --------------------------------------------
+
+
+def _shell(script: str, database_url: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``script`` in bash, with kubemigrate on PATH (for redirections run_cli cannot make)."""
+    return subprocess.run(
+        ["bash", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=cli_env(DATABASE_URL=database_url, **env),
+        check=False,
+    )
+
+
+def test_a_closed_stdout_does_not_stop_a_batch_half_way(drizzle: Path, database_url: str) -> None:
+    """A supervisor that starts kubemigrate without stdout: it crashed on its first log
+    line, after some migrations had committed, and said "a bug in kubemigrate"."""
+    add_more = numbered(create_table("a"), create_table("b"), create_table("c"))
+    write_drizzle(drizzle, add_more)
+    done = _shell(f"kubemigrate migrate --dir {drizzle} --json >&-", database_url)
+    assert done.returncode == 0, done.stderr
+    assert applied_names(database_url) == ["0000_a.sql", "0001_b.sql", "0002_c.sql"]
+
+    quiet = _shell(f"kubemigrate status --dir {drizzle} --json 2>&-", database_url)
+    assert quiet.returncode == 0
+    assert json.loads(quiet.stdout)["counts"]["applied"] == 3  # one document, no log lines
+
+
+def test_a_closed_stdin_is_no_terminal_to_ask(drizzle: Path, database_url: str) -> None:
+    assert run_cli("migrate", "--dir", str(drizzle), database_url=database_url).returncode == 0
+    refused = _shell(f"kubemigrate rollback --dir {drizzle} --env production <&-", database_url)
+    assert refused.returncode == 5, refused.stderr
+    assert "needs confirmation" in refused.stderr
+    assert "bug" not in refused.stderr
+
+
+def test_output_the_reader_cannot_take_does_not_fail_a_done_run(
+    drizzle: Path, database_url: str
+) -> None:
+    """A reader that left (`| head -1`), or a locale without the report's symbols: the
+    work was done and recorded, and exit 1 would say a migration failed (a script
+    retrying a "failed" rollback undoes another batch)."""
+    assert run_cli("migrate", "--dir", str(drizzle), database_url=database_url).returncode == 0
+    latin = _shell(f"kubemigrate status --dir {drizzle}", database_url, PYTHONIOENCODING="latin-1")
+    assert latin.returncode == 0, latin.stderr
+    assert "Migration Status Report" in latin.stdout
+
+    gone = _shell(
+        f"kubemigrate rollback --dir {drizzle} | (exec 0<&-; sleep 1); exit ${{PIPESTATUS[0]}}",
+        database_url,
+    )
+    assert gone.returncode == 0, gone.stderr
+    assert "Traceback" not in gone.stderr
+    assert applied_names(database_url) == []
