@@ -60,15 +60,23 @@ def secret_values(url: str | None) -> list[str]:
     return sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
 
 
-# A secret this short, made of letters and digits, is blanked only where it stands as a
-# word of its own: a development password "app" turned "Last applied" into "Last ***lied".
-_SHORT = 8
+# A secret this short that begins and ends like a word is blanked only where it stands as
+# a word of its own (letters, digits, _ and - joined): a development password "app" turned
+# "Last applied" into "Last ***lied", and CI's "password" or "postgres" turned the
+# migration 0001_add_password_hash.sql into 0001_add_***_hash.sql in JSON and status. A
+# password that long and word-like is a word people also name things with; a random one
+# that long never occurs by chance, and is blanked wherever it is.
+_SHORT = 16
 
 
 def _blank(text: str, secret: str) -> str:
-    if len(secret) >= _SHORT or not (secret[0].isalnum() and secret[-1].isalnum()):
+    if len(secret) >= _SHORT or not (_wordlike(secret[0]) and _wordlike(secret[-1])):
         return text.replace(secret, "***")
-    return re.sub(rf"(?<![^\W_]){re.escape(secret)}(?![^\W_])", "***", text)
+    return re.sub(rf"(?<![\w-]){re.escape(secret)}(?![\w-])", "***", text)
+
+
+def _wordlike(char: str) -> bool:
+    return char.isalnum() or char == "_"
 
 
 def scrub(text: str, secrets: list[str]) -> str:
