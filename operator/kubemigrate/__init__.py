@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kubemigrate.domain.migrations import Environment
+    from kubemigrate.domain.migrations import Action, Environment
     from kubemigrate.domain.outcome import Outcome
     from kubemigrate.engine.report import StatusReport
 
@@ -26,16 +26,17 @@ __all__ = ["apply_migrations", "rollback_migrations", "show_status"]
 __version__ = "0.1.0"
 
 
-def _environment(name: str) -> Environment:
-    """As the CLI reads ``--env``: any case or a short form; a bad name is a usage error."""
-    from kubemigrate.domain.errors import UsageError
+def _environment(name: str | None) -> Environment:
+    """As the CLI reads ``--env`` (any case or a short form), and without one from
+    KUBEMIGRATE_ENV, then NODE_ENV; a bad name is a usage error."""
+    import os
+    import warnings
+
     from kubemigrate.domain.migrations import Environment
 
-    environment = Environment.parse(name)
-    if environment is None:
-        raise UsageError(
-            f"Unknown environment {name!r}.", hint="use development, staging or production"
-        )
+    environment, warning = Environment.resolve(name, os.environ, flag="environment")
+    if warning:
+        warnings.warn(warning, stacklevel=3)
     return environment
 
 
@@ -43,59 +44,108 @@ def apply_migrations(
     database_url: str,
     directory: str | Path = "./drizzle",
     *,
-    environment: str = "development",
+    environment: str | None = None,
     target: str | None = None,
     dry_run: bool = False,
     lock_wait_s: float = 60.0,
+    lock_timeout_ms: int | None = None,
+    statement_timeout_s: float | None = None,
+    run_id: str | None = None,
     fmt: str = "drizzle",
 ) -> Outcome:
-    """Apply every pending migration as one batch; raises a ``KubemigrateError`` on failure."""
-    from kubemigrate.domain.migrations import Action
-    from kubemigrate.domain.outcome import timed
-    from kubemigrate.engine.runner import RunOptions
-    from kubemigrate.engine.session import open_runner
+    """Apply every pending migration as one batch; raises a ``KubemigrateError`` on failure.
 
-    started = time.perf_counter()
-    options = RunOptions(
+    The options are the CLI's (``--lock-wait``, ``--lock-timeout``, ...); without
+    ``environment``, KUBEMIGRATE_ENV then NODE_ENV decide, as for the CLI.
+    """
+    from kubemigrate.domain.migrations import Action
+
+    return _run(
+        Action.MIGRATE,
+        database_url,
+        directory,
+        fmt=fmt,
+        timeouts=(lock_timeout_ms, statement_timeout_s),
         environment=_environment(environment),
         target=target,
         dry_run=dry_run,
         lock_wait_s=lock_wait_s,
+        run_id=run_id,
     )
-    with open_runner(database_url, Path(directory), fmt=fmt, command="migrate") as runner:
-        outcome = runner.run(Action.MIGRATE, options)
-    return timed(outcome, started, time.perf_counter())
 
 
 def rollback_migrations(
     database_url: str,
     directory: str | Path = "./drizzle",
     *,
-    environment: str = "development",
+    environment: str | None = None,
     steps: int | None = None,
     target: str | None = None,
     confirm: str | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    lock_wait_s: float = 60.0,
+    lock_timeout_ms: int | None = None,
+    statement_timeout_s: float | None = None,
+    run_id: str | None = None,
     fmt: str = "drizzle",
 ) -> Outcome:
-    """Undo the last batch (or ``steps`` batches, or down to ``target``)."""
-    from kubemigrate.domain.errors import ConfirmationRequired
+    """Undo the last batch (or ``steps`` batches, or down to ``target``); ``force`` as the
+    CLI's --force (undo migrations ``baseline`` recorded)."""
+    from kubemigrate.domain.errors import KubemigrateError
     from kubemigrate.domain.migrations import Action
+
+    try:
+        return _run(
+            Action.ROLLBACK,
+            database_url,
+            directory,
+            fmt=fmt,
+            timeouts=(lock_timeout_ms, statement_timeout_s),
+            environment=_environment(environment),
+            steps=steps,
+            target=target,
+            confirm=confirm,
+            force=force,
+            dry_run=dry_run,
+            lock_wait_s=lock_wait_s,
+            run_id=run_id,
+        )
+    except KubemigrateError as error:  # its hint speaks to the CLI's user
+        if error.hint:
+            error.hint = error.hint.replace("--confirm ", "confirm=").replace(
+                "--force", "force=True"
+            )
+        raise
+
+
+def _run(
+    action: Action,
+    database_url: str,
+    directory: str | Path,
+    *,
+    fmt: str,
+    timeouts: tuple[int | None, float | None],
+    **options: Any,
+) -> Outcome:
     from kubemigrate.domain.outcome import timed
     from kubemigrate.engine.runner import RunOptions
     from kubemigrate.engine.session import open_runner
 
     started = time.perf_counter()
-    options = RunOptions(
-        environment=_environment(environment), steps=steps, target=target, confirm=confirm
-    )
-    try:
-        with open_runner(
-            database_url, Path(directory), fmt=fmt, command="rollback", allow_empty=True
-        ) as runner:
-            outcome = runner.run(Action.ROLLBACK, options)
-    except ConfirmationRequired as error:  # its hint speaks to the CLI's user
-        error.hint = (error.hint or "").replace("--confirm ", "confirm=")
-        raise
+    with open_runner(
+        database_url,
+        Path(directory),
+        fmt=fmt,
+        command=str(action),
+        run_id=options.get("run_id"),
+        lock_timeout_ms=timeouts[0],
+        statement_timeout_s=timeouts[1],
+        allow_empty=str(action) != "migrate",
+    ) as runner:
+        outcome = runner.run(
+            action, RunOptions(**{k: v for k, v in options.items() if v is not None})
+        )
     return timed(outcome, started, time.perf_counter())
 
 

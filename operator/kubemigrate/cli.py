@@ -116,29 +116,11 @@ class Context:
 
 
 def resolve_environment(explicit: str | None) -> Environment:
-    """--env, then KUBEMIGRATE_ENV, then NODE_ENV (which other tools read too, so a value
-    of its own is not an error: it means development, with a warning)."""
-    for name, value in (
-        ("--env", explicit),
-        ("KUBEMIGRATE_ENV", os.environ.get("KUBEMIGRATE_ENV")),
-        ("NODE_ENV", os.environ.get("NODE_ENV")),
-    ):
-        if not value:
-            continue
-        environment = Environment.parse(value)
-        if environment is not None:
-            return environment
-        if name != "NODE_ENV":
-            raise UsageError(
-                f"Unknown environment {value!r} ({name}).",
-                hint="use development, staging or production",
-            )
-        print(
-            f"warning: NODE_ENV={value!r} is not development, staging or production; "
-            "using development (set KUBEMIGRATE_ENV to say which)",
-            file=sys.stderr,
-        )
-    return Environment.DEVELOPMENT
+    """--env, then KUBEMIGRATE_ENV, then NODE_ENV, as the Python API reads them."""
+    environment, warning = Environment.resolve(explicit, os.environ, flag="--env")
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    return environment
 
 
 # -- output -------------------------------------------------------------------

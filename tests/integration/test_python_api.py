@@ -11,7 +11,7 @@ import pytest
 import kubemigrate
 from kubemigrate.domain.errors import ConfirmationRequired, KubemigrateError, SourceError
 from tests.conftest import ROOT
-from tests.integration.helpers import applied_names, table_exists
+from tests.integration.helpers import applied_names, connect, table_exists
 
 SHOP = ROOT / "examples" / "shop"
 NAMES = [
@@ -84,3 +84,43 @@ def test_bad_input_raises_the_engine_s_errors_with_reason_and_exit_code(
         kubemigrate.show_status("postgresql://nobody:secret@127.0.0.1:1/none", SHOP)
     assert unreachable.value.retryable
     assert "secret" not in str(unreachable.value)
+
+
+def test_the_environment_comes_from_kubemigrate_env_as_for_the_cli(
+    database_url: str, shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pipeline sets KUBEMIGRATE_ENV=production for its job: the API rolled back
+    everything unconfirmed, as development, while the CLI refused."""
+    kubemigrate.apply_migrations(database_url, shop)
+    monkeypatch.setenv("KUBEMIGRATE_ENV", "production")
+    with pytest.raises(ConfirmationRequired):
+        kubemigrate.rollback_migrations(database_url, shop)
+    assert applied_names(database_url) == NAMES
+    # the argument still wins, as --env does
+    kubemigrate.rollback_migrations(database_url, shop, environment="development", steps=1)
+    assert applied_names(database_url) == []
+
+
+def test_rollback_takes_the_cli_s_options(database_url: str, shop: Path) -> None:
+    """What the hints ask for (force=True after a baseline), a dry run, a run id."""
+    from kubemigrate.domain.errors import SafetyRefusal
+    from tests.conftest import run_cli
+    from tests.integration.helpers import history
+
+    kubemigrate.apply_migrations(database_url, shop, target="0001_add_products")
+    with connect(database_url) as conn:  # as if another tool had applied them
+        conn.execute("DELETE FROM __migration_tracking")
+    adopted = run_cli(
+        "baseline", "--target", "0001_add_products", "--dir", str(shop), database_url=database_url
+    )
+    assert adopted.returncode == 0, adopted.stderr
+    kubemigrate.apply_migrations(database_url, shop, run_id="ci-42")
+    with pytest.raises(SafetyRefusal) as refused:
+        kubemigrate.rollback_migrations(database_url, shop, steps=2)
+    assert "force=True" in (refused.value.hint or "")
+    preview = kubemigrate.rollback_migrations(database_url, shop, steps=2, force=True, dry_run=True)
+    assert preview.dryRun
+    assert applied_names(database_url) == NAMES
+    kubemigrate.rollback_migrations(database_url, shop, steps=2, force=True)
+    assert applied_names(database_url) == []
+    assert "ci-42" in {row["run_id"] for row in history(database_url)}

@@ -7,11 +7,13 @@ planner's back, and so tests can build them with no files and no database.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
 from kubemigrate.domain.checksums import checksum as _checksum
+from kubemigrate.domain.errors import UsageError
 
 #: The comment that declares a file must run outside a transaction (here, not with the
 #: parser, so the layouts' readers can write it without importing pglast).
@@ -31,6 +33,36 @@ class Environment(StrEnum):
         None. ``NODE_ENV=prod`` read as development would let a reset through."""
         word = value.strip().lower()
         return _ENVIRONMENT_WORDS.get(word) or next((e for e in cls if e.value == word), None)
+
+    @classmethod
+    def resolve(
+        cls, explicit: str | None, environ: Mapping[str, str], *, flag: str
+    ) -> tuple[Environment, str | None]:
+        """The environment a run is in, and a warning to show: ``explicit`` (the CLI's
+        --env, the API's argument), then KUBEMIGRATE_ENV, then NODE_ENV. NODE_ENV is
+        other tools' too, so a value of its own is not an error: it means development,
+        with a warning. A script that sets KUBEMIGRATE_ENV=production for the CLI gets
+        the same rules from the API."""
+        for name, value in (
+            (flag, explicit),
+            ("KUBEMIGRATE_ENV", environ.get("KUBEMIGRATE_ENV")),
+            ("NODE_ENV", environ.get("NODE_ENV")),
+        ):
+            if not value:
+                continue
+            environment = cls.parse(value)
+            if environment is not None:
+                return environment, None
+            if name != "NODE_ENV":
+                raise UsageError(
+                    f"Unknown environment {value!r} ({name}).",
+                    hint="use development, staging or production",
+                )
+            return cls.DEVELOPMENT, (
+                f"NODE_ENV={value!r} is not development, staging or production; "
+                "using development (set KUBEMIGRATE_ENV to say which)"
+            )
+        return cls.DEVELOPMENT, None
 
     @classmethod
     def strictest(cls, *envs: Environment | None) -> Environment:
