@@ -233,6 +233,14 @@ def test_password_given_with_the_flag_is_not_printed(pg_server: Any, drizzle: Pa
     assert_clean(result, [PASSWORD, url])
 
 
+def test_a_url_read_from_a_file_with_its_newline_works(drizzle: Path, database_url: str) -> None:
+    """`DATABASE_URL=$(cat url)` keeps no newline, but a Secret made --from-file does:
+    libpq took it into the database name and said that database does not exist."""
+    result = run_cli("migrate", "--dir", str(drizzle), database_url=f"  {database_url}\n")
+    assert result.returncode == 0, result.stderr
+    assert applied_names(database_url) == ["0000_a.sql"]
+
+
 def test_password_absent_from_a_successful_run(
     pg_server: Any, drizzle: Path, database_url: str, tmp_path: Path
 ) -> None:

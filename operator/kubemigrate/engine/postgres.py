@@ -315,8 +315,10 @@ class PostgresStore:
         statement_timeout_s: float | None = None,
         connect_timeout_s: int = 10,
     ) -> None:
-        self._url = url
-        self._secrets = secret_values(url)
+        # A URL written to a file or a Secret from one ends in a newline, which libpq
+        # keeps in the database name ("database "shop\n" does not exist")
+        self._url = url.strip()
+        self._secrets = secret_values(self._url)
         self._application_name = application_name[:63]
         self._lock_timeout_ms = lock_timeout_ms
         self._statement_timeout_s = statement_timeout_s
