@@ -59,10 +59,25 @@ Env = Annotated[
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def _log_format(value: str | None) -> str | None:
+    """json or console, in any case: anything else gave console lines where a log
+    shipper expected JSON."""
+    if value is None or value.lower() in ("json", "console"):
+        return value.lower() if value else None
+    raise typer.BadParameter(f"{value!r} is not json or console.")
+
+
 LogFormat = Annotated[
     str | None,
-    typer.Option("--log-format", help="json | console (default: json unless a terminal)."),
+    typer.Option(
+        "--log-format",
+        help="json | console (default: json unless a terminal).",
+        callback=_log_format,
+    ),
 ]
+
 ResultFile = Annotated[
     Path | None,
     typer.Option(

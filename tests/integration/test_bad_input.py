@@ -233,6 +233,18 @@ def test_password_given_with_the_flag_is_not_printed(pg_server: Any, drizzle: Pa
     assert_clean(result, [PASSWORD, url])
 
 
+def test_a_log_format_of_another_name_is_refused(drizzle: Path, database_url: str) -> None:
+    """`--log-format xml` gave console lines where a log shipper expected JSON."""
+    refused = run_cli("status", "--dir", str(drizzle), "--log-format", "xml")
+    assert refused.returncode == 2
+    assert "'xml' is not json or console" in refused.stderr
+    shouted = run_cli(
+        "migrate", "--dir", str(drizzle), "--log-format", "JSON", database_url=database_url
+    )
+    assert shouted.returncode == 0, shouted.stderr
+    assert json.loads(shouted.stderr.splitlines()[0])["action"] == "planned"
+
+
 def test_a_url_read_from_a_file_with_its_newline_works(drizzle: Path, database_url: str) -> None:
     """`DATABASE_URL=$(cat url)` keeps no newline, but a Secret made --from-file does:
     libpq took it into the database name and said that database does not exist."""
