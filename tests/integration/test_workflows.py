@@ -646,7 +646,7 @@ def test_baseline_matches_drizzle_s_hashes_of_the_files_as_they_are(
     crlf.write_text(crlf.read_text() + "-- edited after drizzle ran it\n")
     refused = cli("baseline", "--env", "production", url=database_url, directory=drizzle)
     assert refused.returncode == 4, refused.stderr
-    assert "holds 2 migration(s), but only 1 of the files" in refused.stderr
+    assert "lists 2 migration(s), but only 1 of the 3 files" in refused.stderr
     assert applied_names(database_url) == []
 
     crlf.write_bytes(b"CREATE TABLE b (id int);\r\n")  # what drizzle ran, CRLF and all
@@ -724,6 +724,24 @@ def test_other_tools_folders_run_as_those_tools_number_and_mark_them(
     )
     assert not table_exists(database_url, "items")
     assert not table_exists(database_url, "tags")
+
+
+def test_another_application_s_schema_migrations_is_named_when_it_matches_nothing(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Rails keeps a schema_migrations of dbmate's shape: the refusal says which table it
+    read, so nobody hunts for a drizzle history that is not there."""
+    drizzle = write_drizzle(tmp_path / "d", numbered(create_table("a"), create_table("b")))
+    with connect(database_url) as conn:
+        conn.execute("CREATE TABLE schema_migrations (version varchar PRIMARY KEY)")
+        conn.execute("INSERT INTO schema_migrations VALUES ('20240101000000'), ('20240102000000')")
+    refused = cli("baseline", url=database_url, directory=drizzle)
+    assert refused.returncode == 4, refused.stderr
+    said = " ".join(refused.stderr.split())
+    assert "schema_migrations (dbmate's history) lists 2 migration(s), but only 0 of the 2" in said
+    assert "(Rails has one too)" in said
+    assert "hint: baseline with --target NAME" in said
+    assert applied_names(database_url) == []
 
 
 def test_rolling_back_what_baseline_recorded_needs_force(tmp_path: Path, database_url: str) -> None:

@@ -441,6 +441,15 @@ def plan_rollback(
     )
 
 
+#: Where each tool keeps the history ``baseline`` reads, for messages that name it.
+HISTORY_TABLES = {
+    "drizzle": "drizzle.__drizzle_migrations",
+    "dbmate": "schema_migrations",
+    "golang-migrate": "schema_migrations",
+    "flyway": "flyway_schema_history",
+}
+
+
 def plan_baseline(
     available: Sequence[Migration],
     applied: Sequence[AppliedMigration],
@@ -449,6 +458,7 @@ def plan_baseline(
     target: str | None = None,
     recorded: frozenset[str] | None = None,
     recorded_count: int = 0,
+    recorded_by: str = "drizzle",
 ) -> Plan:
     """Record files (up to ``target``) as applied without running them.
 
@@ -462,13 +472,23 @@ def plan_baseline(
     if target is None and recorded is not None:
         matched = sum(1 for m in available if m.name in recorded)
         if matched < recorded_count:
+            table = HISTORY_TABLES[recorded_by]
             raise IntegrityError(
-                f"The migrating tool's history holds {recorded_count} migration(s), but only "
-                f"{matched} of the files here match them: a file edited or removed since it "
-                "ran cannot be told from one it never ran; nothing was recorded.",
+                f"{table} ({recorded_by}'s history) lists {recorded_count} migration(s), but "
+                f"only {matched} of the {len(available)} files here match them: a file edited "
+                "or removed since it ran cannot be told from one it never ran"
+                + (
+                    ""
+                    if recorded_by == "drizzle"
+                    else f", and a {table} another application keeps (Rails has one too) is "
+                    "not this folder's history"
+                )
+                + "; nothing was recorded.",
                 hint="find the last migration drizzle applied (its journal's `when` against "
                 "`SELECT created_at FROM drizzle.__drizzle_migrations`), then baseline with "
-                "--target NAME",
+                "--target NAME"
+                if recorded_by == "drizzle"
+                else "baseline with --target NAME, the last migration the database already has",
             )
         known = list(itertools.takewhile(lambda m: m.name in recorded, pending(available, applied)))
         if not known:

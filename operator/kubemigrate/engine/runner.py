@@ -291,6 +291,7 @@ class Runner:
             hashes = self.store.drizzle_hashes()
             recorded = None
             count = len(hashes or ())
+            tool = "drizzle"
             if hashes is not None:  # drizzle hashes the file as it is, CRLF and BOM included
                 raw = sources.raw_hashes(self.source)
                 recorded = frozenset(
@@ -310,6 +311,7 @@ class Runner:
                 target=options.target,
                 recorded=recorded,
                 recorded_count=count,
+                recorded_by=tool,
             )
         if action in (Action.ROLLBACK, Action.RESET):
             plan = planning.plan_rollback(
