@@ -186,7 +186,8 @@ def _fail(ctx: Context, action: str, error: KubemigrateError) -> NoReturn:
         print(f"  hint: {scrub(error.hint, ctx.secrets)}", file=sys.stderr)
     if outcome.migrations:
         kept = ", ".join(m.name for m in outcome.migrations)
-        print(f"  done before it, and kept (batch {outcome.batch}): {kept}", file=sys.stderr)
+        batch = f" (batch {outcome.batch})" if outcome.batch is not None else ""  # one batch
+        print(f"  done before it, and kept{batch}: {kept}", file=sys.stderr)
     raise typer.Exit(int(error.exit_code))
 
 

@@ -265,3 +265,21 @@ def test_a_lock_timeout_outside_a_transaction_is_not_called_temporary(
     assert error["sqlState"] == "55P03"
     assert "rolled back" not in error["message"]
     assert "marked dirty" in error["hint"]
+
+
+def test_a_rollback_failing_across_batches_lists_what_it_undid(
+    tmp_path: Path, database_url: str
+) -> None:
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            ("a", "CREATE TABLE a (id int);", "DROP TABLE missing_a;"),
+            ("b", "CREATE TABLE b (id int);", "DROP TABLE b;"),
+        ),
+    )
+    assert migrate(drizzle, database_url, "--target", "0000_a").returncode == 0
+    assert migrate(drizzle, database_url).returncode == 0
+    result = run_cli("rollback", "--steps", "2", "--dir", str(drizzle), database_url=database_url)
+    assert result.returncode == 1, result.stderr
+    assert "  done before it, and kept: 0001_b.sql" in result.stderr  # two batches: no number
+    assert applied_names(database_url) == ["0000_a.sql"]
