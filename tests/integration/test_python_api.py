@@ -124,3 +124,24 @@ def test_rollback_takes_the_cli_s_options(database_url: str, shop: Path) -> None
     kubemigrate.rollback_migrations(database_url, shop, steps=2, force=True)
     assert applied_names(database_url) == []
     assert "ci-42" in {row["run_id"] for row in history(database_url)}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://nobody:Spa ce Secret@127.0.0.1:1/none",
+        "postgresql://nobody:SecretPw@[::1x]:5432/none",
+        "postgresql://nobody:SecretPw@127.0.0.1:1/none",
+    ],
+)
+def test_no_exception_in_the_chain_holds_the_password(url: str) -> None:
+    """Error reporters (Sentry and the like) walk __cause__ and __context__; libpq's
+    messages there quoted the connection string."""
+    with pytest.raises(KubemigrateError) as failed:
+        kubemigrate.show_status(url, SHOP, print_report=False)
+    error: BaseException | None = failed.value
+    while error is not None:
+        for text in (str(error), repr(error)):
+            assert "Secret" not in text
+            assert "Spa ce" not in text
+        error = error.__cause__ or error.__context__

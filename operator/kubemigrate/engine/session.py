@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psycopg
 
+from kubemigrate.domain.errors import KubemigrateError
 from kubemigrate.engine import sources
 from kubemigrate.engine.postgres import PostgresStore
 from kubemigrate.engine.runner import Observer, Runner
@@ -55,10 +56,17 @@ def open_runner(
         lock_timeout_ms=lock_timeout_ms,
         statement_timeout_s=statement_timeout_s,
     )
-    store.connect()
     try:
-        yield Runner(store, source, observer)
-    except psycopg.Error as exc:  # the store's own queries; migrations report their own
-        raise (store.database_error(exc) or exc) from None
-    finally:
-        store.close()
+        store.connect()
+        try:
+            yield Runner(store, source, observer)
+        except psycopg.Error as exc:  # the store's own queries; migrations report their own
+            raise (store.database_error(exc) or exc) from None
+        finally:
+            store.close()
+    except KubemigrateError as error:
+        # ``from None`` hides the driver's error from tracebacks, but it stays on the
+        # error as __context__, and libpq's messages quote the connection string: a
+        # script's error reporter that walks the chain would print the password
+        error.__context__ = None
+        raise
