@@ -644,12 +644,21 @@ def reset(
         options = _options(
             environment=ctx.environment, force=force, lock_wait_s=lock_wait, run_id=run_id
         )
-        outcome = runner.run(Action.RESET, options)
-        text = _summary(outcome, "reset")
-        if reapply:
-            outcome = runner.run(Action.MIGRATE, options)
-            text += _summary(outcome, "migrate")
-        return Reply(outcome, text, 0)
+        undone = runner.run(Action.RESET, options)
+        text = _summary(undone, "reset")
+        if not reapply:
+            return Reply(undone, text, 0)
+        # one result for both halves: --json and --result-file told the migrate alone
+        try:
+            applied = runner.run(Action.MIGRATE, options)
+        except KubemigrateError as error:
+            if error.partial is not None:
+                both = (*undone.migrations, *error.partial.migrations)
+                error.partial = replace(error.partial, action="reset", migrations=both)
+            raise
+        text += _summary(applied, "migrate")
+        both = (*undone.migrations, *applied.migrations)
+        return Reply(replace(applied, action="reset", migrations=both), text, 0)
 
     _engine(ctx, "reset", body, allow_empty=True)
 

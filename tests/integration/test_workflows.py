@@ -808,9 +808,24 @@ def test_reset_in_development_and_staging(tmp_path: Path, database_url: str) -> 
 
     assert cli("migrate", url=database_url, directory=drizzle).returncode == 0
     forced = cli(
-        "reset", "--env", "staging", "--force", "--reapply", url=database_url, directory=drizzle
+        "reset",
+        "--env",
+        "staging",
+        "--force",
+        "--reapply",
+        "--json",
+        url=database_url,
+        directory=drizzle,
     )
     assert forced.returncode == 0, forced.stderr
+    result = json.loads(forced.stdout)  # both halves: it told the migrate alone
+    assert result["action"] == "reset"
+    assert [(m["name"], m["direction"]) for m in result["migrations"]] == [
+        ("0001_b.sql", "down"),
+        ("0000_a.sql", "down"),
+        ("0000_a.sql", "up"),
+        ("0001_b.sql", "up"),
+    ]
     assert applied_names(database_url) == ["0000_a.sql", "0001_b.sql"]
     assert user_tables(database_url) == {"a", "b"}
     assert [a for a, _ in history_actions(database_url)][-4:] == [
