@@ -29,6 +29,7 @@ from tests.integration.helpers import (
 )
 
 PASSWORD = "Zebra-Quartz-7319-secret"
+BREAK = "\n--> statement-breakpoint\n"
 
 
 def assert_clean(result: Any, secrets: list[str]) -> None:
@@ -391,6 +392,57 @@ def test_a_migration_s_search_path_does_not_move_the_bookkeeping(
         row = conn.execute("SELECT to_regclass('other.__migration_tracking')").fetchone()
     assert row is not None
     assert row[0] is None
+
+
+def test_each_migration_starts_from_the_session_the_run_connected_with(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A pg_dump-made first migration empties the search_path and zeroes lock_timeout:
+    the next migration of its batch found no schema to create in (run one by one, the
+    same files worked) and waited on locks without the run's limit; a SET ROLE ran the
+    bookkeeping as a role without rights on the tracking table."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS km_owner")
+        conn.execute("CREATE ROLE km_owner; GRANT CREATE ON SCHEMA public TO km_owner")
+    dump_header = (
+        "SET lock_timeout = 0;\n"
+        "SELECT pg_catalog.set_config('search_path', '', false);\n"
+        "CREATE TABLE public.a (id int);\n"
+    )
+    same_limit = (
+        "DO $$ BEGIN IF current_setting('lock_timeout') <> '4s' THEN "
+        "RAISE EXCEPTION 'lock_timeout is %', current_setting('lock_timeout'); END IF; END $$;"
+    )
+    folder = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            ("dump", dump_header, None),
+            ("after", f"CREATE TABLE b (id int);{BREAK}{same_limit}", None),
+            ("owned", "SET ROLE km_owner;\nCREATE TABLE c (id int);", None),
+            (
+                "outside",
+                "-- kubemigrate:no-transaction\nSET search_path = '';\n"
+                "CREATE INDEX CONCURRENTLY a_id ON public.a (id);",
+                None,
+            ),
+            create_table("d"),
+        ),
+    )
+    result = run_cli(
+        "migrate", "--dir", str(folder), "--lock-timeout", "4000", database_url=database_url
+    )
+    assert result.returncode == 0, output(result)
+    assert len(applied_names(database_url)) == 5
+    with psycopg.connect(database_url) as conn:
+        owners = dict(
+            conn.execute(
+                "SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename IN ('b', 'c', 'd')"
+            ).fetchall()
+        )
+        conn.execute("DROP TABLE c; DROP OWNED BY km_owner; DROP ROLE km_owner")
+    assert owners["c"] == "km_owner"
+    assert set(owners) == {"b", "c", "d"}
 
 
 # -- the process's standard streams --------------------------------------------

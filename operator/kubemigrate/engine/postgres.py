@@ -320,6 +320,7 @@ class PostgresStore:
         self._url = url.strip()
         self._secrets = secret_values(self._url)
         self._application_name = application_name[:63]
+        self._watching: bytes | None = None  # the SET that _watch_client made, if any
         self._lock_timeout_ms = lock_timeout_ms
         self._statement_timeout_s = statement_timeout_s
         self._connect_timeout_s = connect_timeout_s
@@ -687,7 +688,39 @@ class PostgresStore:
         given = self._url + os.environ.get("PGOPTIONS", "")
         if self.server_version_num < 140000 or "client_connection_check_interval" in given:
             return
-        self.conn.execute(f"SET client_connection_check_interval = {CLIENT_CHECK_MS}")
+        self._watching = f"SET client_connection_check_interval = {CLIENT_CHECK_MS}".encode()
+        self.conn.execute(self._watching)
+
+    def session_resets(self, statements: Sequence[str]) -> tuple[bytes, ...]:
+        """What puts the session back as it connected after a migration that may have
+        changed it: each migration starts from the URL's settings and ours, as Flyway
+        restores them, whichever batch it runs in.
+
+        A migration's ``SET`` outlives its transaction: a pg_dump-made first migration
+        (``set_config('search_path', '', false)``, ``SET lock_timeout = 0``) left every
+        later migration of its batch without a schema to create in and without the
+        lock timeout production runs with; a ``SET ROLE`` ran the bookkeeping as a
+        role without rights on the tracking table. Run one by one, the same files
+        worked. Only a migration that says "set" can change settings (SET, RESET,
+        set_config); RESET ALL keeps the values given at connection, and the role and
+        session user are reset apart, as it leaves them.
+        """
+        text = " ".join(statements).lower()
+        if "set" not in text:
+            return ()
+        resets = [b"RESET ALL"]
+        if "authorization" in text:
+            resets.insert(0, b"RESET SESSION AUTHORIZATION")
+        if "role" in text:
+            resets.append(b"RESET ROLE")
+        if self._watching:
+            resets.append(self._watching)
+        return tuple(resets)
+
+    def reset_session(self, statements: Sequence[str]) -> None:
+        """``session_resets`` run now (after a migration run outside a transaction)."""
+        for reset in self.session_resets(statements):
+            self.conn.execute(reset)
 
     def release_lock(self) -> None:
         """Unlock, even after an interrupted statement left the transaction aborted; an
@@ -751,6 +784,10 @@ class PostgresStore:
                     sent.append(cursors)
                     for statement in step.statements:
                         cursors.append(self.conn.execute(statement.encode()))
+                    # before the bookkeeping, which then runs as the run connected; a
+                    # failure here leaves the bookkeeping's cursor without a result
+                    for reset in self.session_resets(step.statements):
+                        self.conn.execute(reset)
                     cursors.append(
                         self.conn.execute(
                             record_up if step.up else record_down, _record_params(step, run_id)

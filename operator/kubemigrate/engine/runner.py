@@ -678,6 +678,7 @@ class Runner:
         """
         started = time.perf_counter()
         step = item.step
+        texts = [text for text, _ in item.statements]
         self.store.mark_dirty(step.name, 0, len(item.statements), None)
         try:
             self._run_statements_marking_progress(item)
@@ -686,6 +687,7 @@ class Runner:
             # outside a transaction nothing was rolled back, whatever the error's words
             message = error.message.replace("; its transaction was rolled back.", ".")
             with contextlib.suppress(psycopg.Error):  # a lost connection keeps the first mark
+                self.store.reset_session(texts)
                 self.store.mark_dirty(step.name, number, len(item.statements), message)
             hint = (
                 "the migration ran outside a transaction, so statements before the failing one "
@@ -696,6 +698,7 @@ class Runner:
                 raise MigrationFailed(message, hint=hint, **error.details) from None
             error.hint = hint
             raise
+        self.store.reset_session(texts)
         self.store.begin()
         try:
             self.store.clear_dirty(step.name)
