@@ -31,6 +31,7 @@ from kubemigrate.controller.spec import (
 from kubemigrate.domain.errors import ExitCode
 from kubemigrate.domain.migrations import Action, Environment
 from kubemigrate.domain.outcome import Outcome
+from kubemigrate.domain.status import in_spec_terms
 from kubemigrate.settings import OperatorSettings
 
 JobMode = Literal["run", "plan"]
@@ -455,20 +456,29 @@ def source_terms(spec: Mapping[str, Any]) -> str:
 _MOUNTED = re.compile(r"(?<![\w.-])" + re.escape(MIGRATIONS_DIR) + r"(?:/([^\s:;,()]+))?(?![\w/])")
 
 
-def in_source_terms(outcome: Outcome, spec: Mapping[str, Any]) -> Outcome:
-    """The engine names the folder and files by their path in the pod
-    (``/migrations/meta/_journal.json``); the run's author knows the ConfigMap, image
-    or inline list they came from (``meta/_journal.json in ConfigMap shop``)."""
+def in_run_terms(outcome: Outcome, spec: Mapping[str, Any]) -> Outcome:
+    """A Job's result as the run's author reads it, translated once, where the
+    lifecycle takes it in, so status, condition and Event all say the same.
+
+    The engine names the folder and files by their path in the pod
+    (``/migrations/meta/_journal.json``); the author knows the ConfigMap, image or
+    inline list they came from (``meta/_journal.json in ConfigMap shop``). Its hints
+    name CLI flags and commands; the author changes spec fields and creates runs
+    (``status.in_spec_terms``).
+    """
     where = source_terms(spec)
 
     def told(text: str) -> str:
         return _MOUNTED.sub(lambda m: f"{m[1]} in {where}" if m[1] else where, text)
 
     error = outcome.error and {
-        key: told(value) if isinstance(value, str) else value
+        key: (in_spec_terms(told(value)) if key in ("message", "hint") else told(value))
+        if isinstance(value, str)
+        else value
         for key, value in outcome.error.items()
     }
-    return replace(outcome, error=error, warnings=tuple(told(w) for w in outcome.warnings))
+    warnings = tuple(in_spec_terms(told(w)) for w in outcome.warnings)
+    return replace(outcome, error=error, warnings=warnings)
 
 
 def _migrations_volume(run: _Run) -> dict[str, Any]:

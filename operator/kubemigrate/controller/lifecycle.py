@@ -648,7 +648,7 @@ class Lifecycle:
         pods = self.kube.job_pods(namespace, meta["name"])
         outcome, raw = results.outcome_from_pods(pods)
         if outcome is not None:
-            outcome = jobs.in_source_terms(outcome, run.get("spec") or {})
+            outcome = jobs.in_run_terms(outcome, run.get("spec") or {})
         if outcome is None:
             problem = (
                 results.waiting_problem(pods)

@@ -132,9 +132,6 @@ def from_outcome(outcome: Outcome) -> dict[str, Any]:
             for key in ("reason", "migration", "sqlState", "position", "message", "hint")
             if outcome.error.get(key) is not None
         }
-        for key in ("message", "hint"):
-            if key in status["error"]:
-                status["error"][key] = in_spec_terms(str(status["error"][key]))
     if outcome.ok and outcome.confirmation:
         status["confirmationPhrase"] = outcome.confirmation
     elif (outcome.error or {}).get("reason") == "ConfirmationRequired":
@@ -241,7 +238,7 @@ def failure_message(outcome: Outcome) -> str:
     the Event show the reason beside it (``DeadlineExceeded  DeadlineExceeded: ...``
     said it twice)."""
     error = outcome.error or {}
-    message = in_spec_terms(str(error.get("message") or ""))
+    message = str(error.get("message") or "")
     return said_once(str(error.get("reason") or ""), message) or "the run failed"
 
 

@@ -559,7 +559,7 @@ def test_plan_and_run_jobs_share_the_inline_configmap(settings: OperatorSettings
 def test_engine_errors_name_where_the_run_s_files_came_from(
     source: dict[str, Any], told: str
 ) -> None:
-    from kubemigrate.controller.jobs import in_source_terms
+    from kubemigrate.controller.jobs import in_run_terms
     from kubemigrate.domain.outcome import Outcome
 
     error = {
@@ -567,7 +567,57 @@ def test_engine_errors_name_where_the_run_s_files_came_from(
         "message": "/migrations/meta/_journal.json lists 0001_a but 0001_a.sql is missing "
         "from /migrations.",
     }
-    outcome = in_source_terms(Outcome(action="migrate", ok=False, error=error), {"source": source})
+    outcome = in_run_terms(Outcome(action="migrate", ok=False, error=error), {"source": source})
     assert outcome.error is not None
     assert told in outcome.error["message"]
     assert "/migrations" not in outcome.error["message"]
+
+
+def test_an_engine_hint_is_told_in_the_run_s_own_terms() -> None:
+    from kubemigrate.controller.jobs import in_run_terms
+    from kubemigrate.domain.outcome import Outcome
+    from kubemigrate.domain.status import from_outcome
+
+    error = {
+        "reason": "LockTimeout",
+        "message": "Another migration run holds the lock",
+        "hint": "let it finish and retry, or raise --lock-wait",
+    }
+    status = from_outcome(in_run_terms(Outcome(action="migrate", ok=False, error=error), {}))
+    assert status["error"]["hint"] == (
+        "let it finish, then create a new run, or raise spec.timeouts.lockWaitSeconds"
+    )
+    drift = {
+        "reason": "IntegrityCheckFailed",
+        "message": "Integrity check failed",
+        "hint": "record its new checksum with `kubemigrate repair --accept-checksum NAME` "
+        "if the edit is harmless; then `kubemigrate status`",
+    }
+    told = in_run_terms(Outcome(action="migrate", ok=False, error=drift), {})
+    hint = from_outcome(told)["error"]["hint"]
+    assert hint == (
+        "record its new checksum with a repair run with spec.repair.acceptChecksums "
+        "if the edit is harmless; then a status run (action: status)"
+    )
+
+
+def test_an_engine_message_names_spec_fields_in_status_condition_and_event() -> None:
+    from kubemigrate.controller.jobs import in_run_terms
+    from kubemigrate.domain.errors import SafetyRefusal
+    from kubemigrate.domain.migrations import Environment
+    from kubemigrate.domain.outcome import Outcome
+    from kubemigrate.domain.planning import refuse_reset
+    from kubemigrate.domain.status import from_outcome, summary
+
+    with pytest.raises(SafetyRefusal) as refused:
+        refuse_reset(Environment.STAGING, force=False)
+    error = {
+        "reason": "SafetyRefusal",
+        "message": refused.value.message,
+        "hint": refused.value.hint,
+    }
+    outcome = in_run_terms(Outcome(action="reset", ok=False, error=error), {})
+    status = from_outcome(outcome)
+    assert status["error"]["message"] == "reset in staging needs spec.confirm."
+    assert summary(outcome) == "reset in staging needs spec.confirm."
+    assert "--" not in status["error"]["hint"]

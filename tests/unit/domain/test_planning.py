@@ -412,7 +412,7 @@ def test_baseline_refuses_when_drizzle_ran_sql_no_file_has_any_more() -> None:
     """A file edited after drizzle ran it: drizzle's row matches nothing, so where drizzle
     stopped cannot be told, and guessing would run applied SQL again."""
     recorded = frozenset({FILES[0].name})  # drizzle holds 3 rows; 2 match no file
-    with pytest.raises(IntegrityError, match="holds 3 migration"):
+    with pytest.raises(IntegrityError, match="lists 3 migration"):
         planning.plan_baseline(FILES, [], next_batch=1, recorded=recorded, recorded_count=3)
     with_target = planning.plan_baseline(
         FILES, [], next_batch=1, target="0002_c", recorded=recorded, recorded_count=3

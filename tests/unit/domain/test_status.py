@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from kubemigrate.domain.status import Phase, conditions
 
 
@@ -52,50 +50,3 @@ def test_a_condition_that_turns_false_says_why_and_keeps_saying_it() -> None:
     assert later["Running"]["message"] == "applied 2 migration(s)"
     assert later["Running"]["lastTransitionTime"] == "2026-01-01T00:00:05Z"
     assert later["Complete"]["lastTransitionTime"] == "2026-01-01T00:00:05Z"
-
-
-def test_an_engine_hint_is_told_in_the_run_s_own_terms() -> None:
-    from kubemigrate.domain.outcome import Outcome
-    from kubemigrate.domain.status import from_outcome
-
-    error = {
-        "reason": "LockTimeout",
-        "message": "Another migration run holds the lock",
-        "hint": "let it finish and retry, or raise --lock-wait",
-    }
-    status = from_outcome(Outcome(action="migrate", ok=False, error=error))
-    assert status["error"]["hint"] == (
-        "let it finish, then create a new run, or raise spec.timeouts.lockWaitSeconds"
-    )
-    drift = {
-        "reason": "IntegrityCheckFailed",
-        "message": "Integrity check failed",
-        "hint": "record its new checksum with `kubemigrate repair --accept-checksum NAME` "
-        "if the edit is harmless; then `kubemigrate status`",
-    }
-    hint = from_outcome(Outcome(action="migrate", ok=False, error=drift))["error"]["hint"]
-    assert hint == (
-        "record its new checksum with a repair run with spec.repair.acceptChecksums "
-        "if the edit is harmless; then a status run (action: status)"
-    )
-
-
-def test_an_engine_message_names_spec_fields_in_status_condition_and_event() -> None:
-    from kubemigrate.domain.errors import SafetyRefusal
-    from kubemigrate.domain.migrations import Environment
-    from kubemigrate.domain.outcome import Outcome
-    from kubemigrate.domain.planning import refuse_reset
-    from kubemigrate.domain.status import from_outcome, summary
-
-    with pytest.raises(SafetyRefusal) as refused:
-        refuse_reset(Environment.STAGING, force=False)
-    error = {
-        "reason": "SafetyRefusal",
-        "message": refused.value.message,
-        "hint": refused.value.hint,
-    }
-    outcome = Outcome(action="reset", ok=False, error=error)
-    status = from_outcome(outcome)
-    assert status["error"]["message"] == "reset in staging needs spec.confirm."
-    assert summary(outcome) == "reset in staging needs spec.confirm."
-    assert "--" not in status["error"]["hint"]
