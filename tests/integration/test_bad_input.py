@@ -434,7 +434,7 @@ def test_each_migration_starts_from_the_session_the_run_connected_with(
     assert result.returncode == 0, output(result)
     assert len(applied_names(database_url)) == 5
     with psycopg.connect(database_url) as conn:
-        owners = dict(
+        owners: dict[str, str] = dict(
             conn.execute(
                 "SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public' "
                 "AND tablename IN ('b', 'c', 'd')"
