@@ -258,6 +258,9 @@ class _DeferredLog:
     def step_failed(self, step: Any, error: KubemigrateError, duration_ms: float) -> None:
         self._log().step_failed(step, error, duration_ms)
 
+    def notice(self, severity: str, message: str) -> None:
+        self._log().notice(severity, message)
+
 
 def _observer(ctx: Context, command: str) -> Any:
     """Log lines always; a progress bar too when a person watches."""

@@ -44,3 +44,6 @@ class ProgressObserver:
 
     def step_failed(self, step: Step, error: KubemigrateError, duration_ms: float) -> None:
         self.progress.stop()
+
+    def notice(self, severity: str, message: str) -> None:
+        pass  # the log line says it

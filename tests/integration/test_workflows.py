@@ -501,6 +501,17 @@ def test_a_generated_down_that_could_not_invert_refuses_the_rollback(
     assert not table_exists(database_url, "users")
 
 
+def test_a_migration_s_notices_and_warnings_are_logged(tmp_path: Path, database_url: str) -> None:
+    """A backfill's RAISE NOTICE on its progress was dropped: psql shows it."""
+    body = "DO $$ BEGIN RAISE NOTICE 'backfilled % rows', 42; RAISE WARNING 'slow path'; END $$;"
+    drizzle = write_drizzle(tmp_path / "d", numbered(("backfill", body, None), create_table("b")))
+    result = cli("migrate", "--log-format", "json", url=database_url, directory=drizzle)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    notices = [(line["level"], line["msg"]) for line in lines if line["action"] == "notice"]
+    assert notices == [("info", "backfilled 42 rows"), ("warning", "slow path")]
+
+
 def test_dry_run_prints_sql_and_changes_nothing(shop: Path, database_url: str) -> None:
     result = cli("migrate", "--dry-run", url=database_url, directory=shop)
     assert result.returncode == 0, result.stderr

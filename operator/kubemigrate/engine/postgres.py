@@ -735,6 +735,19 @@ class PostgresStore:
     # -- running SQL ---------------------------------------------------------
 
     @contextmanager
+    def notices_to(self, callback: Callable[[str, str], None]) -> Iterator[None]:
+        """The server's notices, (severity, message), passed to ``callback`` meanwhile."""
+
+        def handler(diagnostic: psycopg.errors.Diagnostic) -> None:
+            callback(diagnostic.severity or "NOTICE", diagnostic.message_primary or "")
+
+        self.conn.add_notice_handler(handler)
+        try:
+            yield
+        finally:
+            self.conn.remove_notice_handler(handler)
+
+    @contextmanager
     def transaction(self) -> Iterator[None]:
         with self.conn.transaction():
             yield

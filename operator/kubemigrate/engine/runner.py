@@ -58,6 +58,7 @@ class Observer(Protocol):
     def step_started(self, step: Step, index: int, total: int) -> None: ...
     def step_finished(self, step: Step, duration_ms: float) -> None: ...
     def step_failed(self, step: Step, error: KubemigrateError, duration_ms: float) -> None: ...
+    def notice(self, severity: str, message: str) -> None: ...
 
 
 class QuietObserver:
@@ -76,6 +77,9 @@ class QuietObserver:
         pass
 
     def step_failed(self, step: Step, error: KubemigrateError, duration_ms: float) -> None:
+        pass
+
+    def notice(self, severity: str, message: str) -> None:
         pass
 
 
@@ -502,7 +506,19 @@ class Runner:
 
         Observer calls (``first``, then each group's log lines and progress) are made
         while the server runs the next group, so they never leave the server idle.
+        The migrations' NOTICEs and WARNINGs (a DO block's RAISE NOTICE on a backfill's
+        progress) go to the observer, as psql shows them.
         """
+        with self.store.notices_to(self.observer.notice):
+            self._execute_steps(prepared, options, results, first)
+
+    def _execute_steps(
+        self,
+        prepared: Sequence[PreparedStep],
+        options: RunOptions,
+        results: list[MigrationResult],
+        first: Callable[[], None],
+    ) -> None:
         total = len(prepared)
         index = 0
         report = first
@@ -930,3 +946,7 @@ class Observers:
     def step_failed(self, step: Step, error: KubemigrateError, duration_ms: float) -> None:
         for o in self.observers:
             o.step_failed(step, error, duration_ms)
+
+    def notice(self, severity: str, message: str) -> None:
+        for o in self.observers:
+            o.notice(severity, message)

@@ -199,6 +199,12 @@ class LogObserver:
             batch=step.batch,
         )
 
+    def notice(self, severity: str, message: str) -> None:
+        """A migration's RAISE NOTICE/WARNING (and the server's own, e.g. "does not
+        exist, skipping"), as psql would show it."""
+        log = self.log.warning if severity.upper() == "WARNING" else self.log.info
+        log(message, action="notice", severity=severity)
+
     def step_failed(self, step: Step, error: KubemigrateError, duration_ms: float) -> None:
         self.log.error(
             error.message,
