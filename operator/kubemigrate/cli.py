@@ -23,7 +23,7 @@ import typer
 
 from kubemigrate.domain.errors import ExitCode, Interrupted, KubemigrateError, UsageError
 from kubemigrate.domain.migrations import Action, Environment
-from kubemigrate.domain.outcome import TERMINATION_MESSAGE_LIMIT, Outcome, timed
+from kubemigrate.domain.outcome import FORMAT_VERSION, TERMINATION_MESSAGE_LIMIT, Outcome, timed
 from kubemigrate.domain.secrets import scrub, scrub_json, secret_values
 
 app = typer.Typer(
@@ -534,6 +534,7 @@ def status(
             "action": "status",
             "ok": True,
             "counts": outcome.counts.__dict__,
+            "v": FORMAT_VERSION,
         }
         note = None
         if code:  # a CI log should say why the step failed, not only show the report
@@ -797,7 +798,8 @@ def history(
         if not rows:
             lines.append("  (no history yet)")
         # under the fields every command's JSON starts with
-        as_data = {"action": "history", "ok": True, "entries": [row.to_dict() for row in rows]}
+        entries = [row.to_dict() for row in rows]
+        as_data = {"action": "history", "ok": True, "entries": entries, "v": FORMAT_VERSION}
         return Reply(Outcome(action="history", ok=True), "\n".join(lines) + "\n", json=as_data)
 
     _engine(ctx, "history", body, observe=False, read_source=False)
@@ -822,7 +824,9 @@ def generate(
     except KubemigrateError as error:
         _fail(ctx, "generate", error)
     if as_json:
-        print(json.dumps({"action": "generate", "ok": True, **created.to_dict()}))
+        print(
+            json.dumps({"action": "generate", "ok": True, **created.to_dict(), "v": FORMAT_VERSION})
+        )
         raise typer.Exit(0)
     print(created.text(), end="")
 

@@ -550,14 +550,16 @@ def test_json_outputs(shop: Path, database_url: str) -> None:
     assert refused.returncode == 0  # nothing left to roll back: no confirmation needed
     hist = cli("history", "--json", url=database_url, directory=shop)
     document = json.loads(hist.stdout)
-    assert (document["action"], document["ok"]) == ("history", True)  # as every command's
+    assert (document["action"], document["ok"], document["v"]) == ("history", True, 1)
     rows = document["entries"]
     assert [r["action"] for r in rows] == ["applied"] * 5 + ["rolled_back"] * 5
     assert rows[0]["at"].endswith("+00:00")  # UTC, said so
     made = run_cli("generate", "next", "--dir", str(shop), "--json")
     assert made.returncode == 0, made.stderr
     created = json.loads(made.stdout)
-    assert (created["action"], created["ok"]) == ("generate", True)
+    assert (created["action"], created["ok"], created["v"]) == ("generate", True, 1)
+    status = json.loads(cli("status", "--json", url=database_url, directory=shop).stdout)
+    assert (status["action"], status["ok"], status["v"]) == ("status", True, 1)
     assert created["up"].endswith("0005_next.sql")
     assert set(rows[0]) == {
         "at", "action", "migration", "batch", "durationMs", "runId", "actor", "sqlState", "error",
