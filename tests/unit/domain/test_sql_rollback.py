@@ -181,11 +181,6 @@ def test_golden_down_files_parse_and_invert_statement_by_statement(up: str) -> N
             "ALTER TABLE IF EXISTS ONLY t ADD COLUMN a int",
             "ALTER TABLE IF EXISTS ONLY t DROP COLUMN a;",
         ),
-        (
-            "ALTER TABLE t ALTER COLUMN a DROP NOT NULL",
-            "ALTER TABLE t ALTER COLUMN a SET NOT NULL;",
-        ),
-        ("ALTER TABLE t FORCE ROW LEVEL SECURITY", "ALTER TABLE t NO FORCE ROW LEVEL SECURITY;"),
         ("ALTER TYPE pair ADD ATTRIBUTE c int", "ALTER TYPE pair DROP ATTRIBUTE c;"),
         ("ALTER TABLE t VALIDATE CONSTRAINT c", ""),
         ("ALTER VIEW v RENAME COLUMN a TO b", "ALTER VIEW v RENAME COLUMN b TO a;"),
@@ -427,3 +422,40 @@ def test_what_looks_invertible_but_is_not_is_listed() -> None:
     assert (renamed.sql, "renamed nothing" in renamed.uninvertible[0]) == ("", True)
     attached = infer_rollback('ALTER INDEX "m_v_idx" ATTACH PARTITION "m26_v_idx"')
     assert (attached.sql, "cannot be detached" in attached.uninvertible[0]) == ("", True)
+
+
+@pytest.mark.parametrize(
+    "up",
+    [
+        "ALTER TABLE docs ENABLE ROW LEVEL SECURITY",
+        "ALTER TABLE docs FORCE ROW LEVEL SECURITY",
+        "ALTER TABLE docs DISABLE ROW LEVEL SECURITY",
+        "ALTER TABLE acct ALTER COLUMN email SET NOT NULL",
+        "ALTER TABLE acct ALTER COLUMN nick DROP NOT NULL",
+        "ALTER TABLE k ADD CONSTRAINT k_pkey PRIMARY KEY (id)",
+    ],
+)
+def test_a_setting_an_older_table_may_already_have_is_listed(up: str) -> None:
+    """Re-asserted (RLS already on, a column already NOT NULL), its reverse would change
+    what was there before: a down turned row level security off and exposed every row."""
+    result = infer_rollback(up)
+    assert len(result.uninvertible) == 1
+    assert "write" in result.uninvertible[0]
+
+
+def test_a_setting_on_what_the_file_created_is_reversed() -> None:
+    result = infer_rollback(
+        "CREATE TABLE docs (id int, email text);\n"
+        "ALTER TABLE docs ENABLE ROW LEVEL SECURITY, ADD CONSTRAINT docs_pk PRIMARY KEY (id);\n"
+        "ALTER TABLE acct ADD COLUMN nick text;\n"
+        "ALTER TABLE acct ALTER COLUMN nick SET NOT NULL;\n"
+    )
+    assert result.uninvertible == ()
+    assert result.sql == BREAK.join(
+        [
+            "ALTER TABLE acct ALTER COLUMN nick DROP NOT NULL;",
+            "ALTER TABLE acct DROP COLUMN nick;",
+            "ALTER TABLE docs DROP CONSTRAINT docs_pk, DISABLE ROW LEVEL SECURITY;",
+            "DROP TABLE docs;",
+        ]
+    )

@@ -82,6 +82,47 @@ class _Inverse:
     problems: list[str] = field(default_factory=list)
 
 
+@dataclass
+class _Made:
+    """Tables and columns the file creates before a statement: a state a later
+    statement sets on them was not there before the migration, so its reverse is
+    safe; on anything older, whether it was set already is unknown."""
+
+    tables: set[str] = field(default_factory=set)
+    columns: set[tuple[str, str]] = field(default_factory=set)
+
+    def note(self, node: ast.Node) -> None:
+        if isinstance(node, ast.CreateStmt) and node.relation is not None:
+            table = _key(node.relation)
+            self.tables.add(table)
+            for column in node.tableElts or ():
+                if isinstance(column, ast.ColumnDef) and column.colname:
+                    self.columns.add((table, column.colname))
+        elif isinstance(node, ast.AlterTableStmt) and node.relation is not None:
+            for cmd in node.cmds or ():
+                if (
+                    isinstance(cmd, ast.AlterTableCmd)
+                    and cmd.subtype == _T.AT_AddColumn
+                    and isinstance(cmd.def_, ast.ColumnDef)
+                    and cmd.def_.colname
+                ):
+                    self.columns.add((_key(node.relation), cmd.def_.colname))
+
+    def table(self, relation: ast.RangeVar | None) -> bool:
+        return relation is not None and _key(relation) in self.tables
+
+    def column(self, relation: ast.RangeVar | None, name: str | None) -> bool:
+        return self.table(relation) or (
+            relation is not None and (_key(relation), name or "") in self.columns
+        )
+
+
+def _key(relation: ast.RangeVar) -> str:
+    """A table as the file names it, schema left out: ``public.docs`` and ``docs`` in one
+    file are, in practice, one table."""
+    return relation.relname or ""
+
+
 def infer_rollback(sql: str) -> InferredRollback:
     """Invert a migration file; raises :class:`SqlSyntaxError` if it does not parse.
 
@@ -92,11 +133,13 @@ def infer_rollback(sql: str) -> InferredRollback:
     settings: dict[str, str] = {}
     steps: list[tuple[dict[str, str], list[str]]] = []
     uninvertible: list[str] = []
+    made = _Made()
     for p in parsed.statements:
         if isinstance(p.node, ast.VariableSetStmt):
             _track_setting(settings, p.node, p.text)
             continue
-        inverse = _invert(p)
+        inverse = _invert(p, made)
+        made.note(p.node)
         if inverse.statements:
             steps.append((dict(settings), inverse.statements))
         if inverse.problems:
@@ -153,19 +196,19 @@ def _temporary(node: ast.Node) -> bool:
     return isinstance(relation, ast.RangeVar) and relation.relpersistence == "t"
 
 
-def _invert(p: ParsedStatement) -> _Inverse:
+def _invert(p: ParsedStatement, made: _Made) -> _Inverse:
     """Older drizzle-kit wrapped CREATE TYPE and ADD CONSTRAINT (which have no IF NOT
     EXISTS) in a DO block that swallows duplicate_object: the same hazard."""
     inner = guarded_statement(p)
     if inner is None:
-        return _invert_statement(p)
-    inverse = _invert_statement(inner)
+        return _invert_statement(p, made)
+    inverse = _invert_statement(inner, made)
     if not inverse.statements:
         return inverse
     return _Inverse(problems=[f"{_summary(inner.text)} ({_GUARDED})"])
 
 
-def _invert_statement(p: ParsedStatement) -> _Inverse:
+def _invert_statement(p: ParsedStatement, made: _Made) -> _Inverse:
     node, q = p.node, Quoter(p.quoted)
     done = _Inverse()
 
@@ -228,7 +271,7 @@ def _invert_statement(p: ParsedStatement) -> _Inverse:
     if isinstance(node, ast.CreateRoleStmt):
         return drop("ROLE", q.ident(node.role or "?"))
     if isinstance(node, ast.AlterTableStmt):
-        return _invert_alter_table(node, q)
+        return _invert_alter_table(node, q, made)
     if isinstance(node, ast.RenameStmt):
         if node.missing_ok:  # the up may have renamed nothing; the down would rename a twin
             return cannot("IF EXISTS: it may have renamed nothing; write its down by hand")
@@ -278,8 +321,36 @@ def _drop_function(node: ast.CreateFunctionStmt, q: Quoter) -> str:
     return f"DROP {word} {q.name(strings(node.funcname))}({', '.join(args)})"
 
 
-def _invert_alter_table(node: ast.AlterTableStmt, q: Quoter) -> _Inverse:
-    """Each subcommand inverted, in reverse order, in one ALTER statement."""
+# A setting a statement may only re-assert: its reverse would undo what was there.
+_MAY_HAVE_BEEN = {
+    _T.AT_EnableRowSecurity: "row level security may have been on already: its reverse "
+    "would turn it off, and every row would be visible",
+    _T.AT_ForceRowSecurity: "row level security may have been forced already",
+    _T.AT_DisableRowSecurity: "row level security may have been off already: its reverse "
+    "would turn it on, and block every role without a policy",
+    _T.AT_NoForceRowSecurity: "row level security may not have been forced",
+    _T.AT_SetNotNull: "the column may have been NOT NULL already",
+    _T.AT_DropNotNull: "the column may have been nullable already",
+}
+
+
+_SAID = {
+    _T.AT_EnableRowSecurity: "ENABLE ROW LEVEL SECURITY",
+    _T.AT_ForceRowSecurity: "FORCE ROW LEVEL SECURITY",
+    _T.AT_DisableRowSecurity: "DISABLE ROW LEVEL SECURITY",
+    _T.AT_NoForceRowSecurity: "NO FORCE ROW LEVEL SECURITY",
+    _T.AT_SetNotNull: "ALTER {what} {column} SET NOT NULL",
+    _T.AT_DropNotNull: "ALTER {what} {column} DROP NOT NULL",
+}
+
+
+def _invert_alter_table(node: ast.AlterTableStmt, q: Quoter, made: _Made) -> _Inverse:
+    """Each subcommand inverted, in reverse order, in one ALTER statement.
+
+    A toggle (row level security, NOT NULL) on a table or column this file created is
+    reversed; on an older one it may only have re-asserted what was there, and its
+    reverse would change it (a down turning row level security off), so it is listed.
+    """
     word = object_word(node.objtype)
     what = "ATTRIBUTE" if node.objtype == _O.OBJECT_TYPE else "COLUMN"
     only = node.objtype in {_O.OBJECT_TABLE, _O.OBJECT_FOREIGN_TABLE}
@@ -298,7 +369,21 @@ def _invert_alter_table(node: ast.AlterTableStmt, q: Quoter) -> _Inverse:
                 problems.append(f"{table} ADD {what} IF NOT EXISTS {added} ({_IF_NOT_EXISTS})")
             else:
                 subs.append(f"DROP {what} {q.ident(added)}")
+        elif st in _MAY_HAVE_BEEN and not (
+            made.table(node.relation) if st in _TOGGLES else made.column(node.relation, cmd.name)
+        ):
+            said = _SAID[st].format(what=what, column=cmd.name)
+            problems.append(f"{table} {said} ({_MAY_HAVE_BEEN[st]}; write its down by hand)")
         elif st == _T.AT_AddConstraint and isinstance(cmd.def_, ast.Constraint):
+            if (
+                cmd.def_.contype == enums.ConstrType.CONSTR_PRIMARY
+                and not made.table(node.relation)
+                and not all(made.column(node.relation, k) for k in strings(cmd.def_.keys))
+            ):
+                problems.append(
+                    f"{table} ADD PRIMARY KEY (its columns are NOT NULL now, and dropping the "
+                    "constraint leaves them so: write DROP NOT NULL for those that were nullable)"
+                )
             if cmd.def_.indexname:  # the constraint takes the index over: it goes with it
                 problems.append(
                     f"{table} ADD CONSTRAINT ... USING INDEX {cmd.def_.indexname} (dropping "
