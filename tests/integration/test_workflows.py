@@ -501,6 +501,28 @@ def test_a_generated_down_that_could_not_invert_refuses_the_rollback(
     assert not table_exists(database_url, "users")
 
 
+def test_a_maintenance_migration_does_not_block_its_batch_s_rollback(
+    tmp_path: Path, database_url: str
+) -> None:
+    """generate wrote an empty down for VACUUM/ANALYZE, and rollback refused the whole
+    batch; it now writes the nothing-to-undo directive, which rollback accepts."""
+    drizzle = tmp_path / "drizzle"
+    for name, sql in (
+        ("items", "CREATE TABLE items (id int);"),
+        ("stats", "VACUUM ANALYZE items;"),
+    ):
+        source = tmp_path / f"{name}.sql"
+        source.write_text(sql + "\n")
+        made = run_cli("generate", name, "--sql", str(source), "--dir", str(drizzle))
+        assert made.returncode == 0, made.stderr
+    assert (drizzle / "0001_stats.down.sql").read_text() == "-- kubemigrate:nothing-to-undo\n"
+    assert cli("migrate", url=database_url, directory=drizzle).returncode == 0
+    undone = cli("rollback", url=database_url, directory=drizzle)
+    assert undone.returncode == 0, undone.stderr
+    assert applied_names(database_url) == []
+    assert not table_exists(database_url, "items")
+
+
 def test_a_migration_s_notices_and_warnings_are_logged(tmp_path: Path, database_url: str) -> None:
     """A backfill's RAISE NOTICE on its progress was dropped: psql shows it."""
     body = "DO $$ BEGIN RAISE NOTICE 'backfilled % rows', 42; RAISE WARNING 'slow path'; END $$;"

@@ -19,6 +19,11 @@ from kubemigrate.domain.errors import UsageError
 #: parser, so the layouts' readers can write it without importing pglast).
 NO_TRANSACTION_DIRECTIVE = "-- kubemigrate:no-transaction"
 
+#: The comment that makes a down file with no statement a deliberate no-op: the up
+#: changed no schema (VACUUM, ANALYZE, REINDEX), so a rollback only removes its row.
+#: Without it such a file is taken for a rollback nobody wrote, and refused.
+NOTHING_TO_UNDO = "-- kubemigrate:nothing-to-undo"
+
 
 class Environment(StrEnum):
     """Where a run happens; production adds confirmations and refusals."""

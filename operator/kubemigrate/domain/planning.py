@@ -22,6 +22,7 @@ from kubemigrate.domain.errors import (
     UsageError,
 )
 from kubemigrate.domain.migrations import (
+    NOTHING_TO_UNDO,
     Action,
     AppliedMigration,
     Direction,
@@ -120,9 +121,14 @@ def _rollback_sql(stored: str | None, current_down: str | None) -> str | None:
     still has the change.
     """
     for text in (stored, current_down):
-        if text and has_statement(text):
+        if text and usable_down(text):
             return text
     return None
+
+
+def usable_down(text: str) -> bool:
+    """A down that says what to undo: a statement, or the nothing-to-undo directive."""
+    return has_statement(text) or NOTHING_TO_UNDO in text
 
 
 def changed_downs(available: Sequence[Migration], applied: Sequence[AppliedMigration]) -> list[str]:
@@ -403,9 +409,9 @@ def plan_rollback(
             "No rollback SQL for: " + ", ".join(missing) + "; nothing was rolled back.",
             hint="write the rollback in "
             + ", ".join(down_file(name, available) for name in missing)
-            + " (it is used when no SQL was "
-            "stored at apply time); a down file that holds only comments, like the one "
-            "`generate` writes for statements it cannot invert, counts as none",
+            + " (it is used when no SQL was stored at apply time); a down of comments "
+            f"alone counts as none, unless it has the line `{NOTHING_TO_UNDO}` (the up "
+            "changed no schema: VACUUM, ANALYZE ...)",
         )
     unfinished = [name for name, text in sql.items() if text and UNFINISHED_DOWN in text]
     if unfinished:

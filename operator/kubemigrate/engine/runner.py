@@ -849,7 +849,7 @@ class Runner:
         """Store the file's current down as ``wanted``'s rollback SQL (see changed_downs)."""
         migration = self._named("--accept-down", wanted, by_name)
         key = migration.name
-        if not planning.has_statement(migration.down_sql or ""):
+        if not planning.usable_down(migration.down_sql or ""):
             missing = "does not exist" if migration.down_sql is None else "has no statement"
             raise UsageError(
                 f"--accept-down {wanted}: {migration.down_file} {missing} to record.",

@@ -278,7 +278,16 @@ def test_a_down_of_comments_alone_counts_as_no_rollback() -> None:
     note_only = Migration(name="0000_a.sql", up_sql=FILES[0].up_sql, down_sql=GENERATED_NOTE)
     with pytest.raises(UsageError, match=r"No rollback SQL for: 0000_a\.sql") as refused:
         planning.plan_rollback([applied(note_only)], [note_only])
-    assert "only comments" in (refused.value.hint or "")
+    assert "a down of comments alone counts as none" in (refused.value.hint or "")
+
+
+def test_a_down_that_says_nothing_is_to_undo_is_a_rollback() -> None:
+    """A VACUUM's down: no statement, on purpose; the whole batch's rollback was refused."""
+    from kubemigrate.domain.migrations import NOTHING_TO_UNDO
+
+    vacuum = Migration(name="0000_a.sql", up_sql="VACUUM t;", down_sql=f"{NOTHING_TO_UNDO}\n")
+    [step] = planning.plan_rollback([applied(vacuum)], [vacuum]).steps
+    assert step.sql == f"{NOTHING_TO_UNDO}\n"
 
 
 def test_a_down_written_after_apply_fills_in_for_a_stored_one_of_comments_alone() -> None:

@@ -13,6 +13,7 @@ from kubemigrate.domain.sql import SqlSyntaxError, analyse
 from kubemigrate.domain.sql.rollback import InferredRollback, infer_rollback
 
 BREAK = "\n--> statement-breakpoint\n"
+NOTHING = "-- kubemigrate:nothing-to-undo\n"
 
 DRIZZLE_UP = """\
 CREATE TYPE "public"."role" AS ENUM('admin', 'user');--> statement-breakpoint
@@ -182,14 +183,14 @@ def test_golden_down_files_parse_and_invert_statement_by_statement(up: str) -> N
             "ALTER TABLE IF EXISTS ONLY t DROP COLUMN a;",
         ),
         ("ALTER TYPE pair ADD ATTRIBUTE c int", "ALTER TYPE pair DROP ATTRIBUTE c;"),
-        ("ALTER TABLE t VALIDATE CONSTRAINT c", ""),
+        ("ALTER TABLE t VALIDATE CONSTRAINT c", NOTHING),
         ("ALTER VIEW v RENAME COLUMN a TO b", "ALTER VIEW v RENAME COLUMN b TO a;"),
         ("ALTER SCHEMA a RENAME TO b", "ALTER SCHEMA b RENAME TO a;"),
         ("ALTER TRIGGER a ON s.t RENAME TO b", "ALTER TRIGGER b ON s.t RENAME TO a;"),
         ("ALTER POLICY a ON t RENAME TO b", "ALTER POLICY b ON t RENAME TO a;"),
         ("ALTER SEQUENCE s.a RENAME TO b", "ALTER SEQUENCE s.b RENAME TO a;"),
         ("ALTER TYPE e RENAME VALUE 'it''s' TO 'b'", "ALTER TYPE e RENAME VALUE 'b' TO 'it''s';"),
-        ("VACUUM ANALYZE t; ANALYZE t; REINDEX TABLE t; CLUSTER t", ""),
+        ("VACUUM ANALYZE t; ANALYZE t; REINDEX TABLE t; CLUSTER t", NOTHING),
     ],
 )
 def test_single_statement_inverses(up: str, expected: str) -> None:
@@ -395,9 +396,10 @@ def test_temporary_objects_have_nothing_to_undo() -> None:
         assert infer_rollback(up) == infer_rollback(""), up
 
 
-def test_empty_or_comment_only_file_has_an_empty_rollback() -> None:
+def test_a_file_that_changes_no_schema_has_nothing_to_undo() -> None:
+    """Said so, in the directive a rollback accepts (an empty down blocked its batch)."""
     assert infer_rollback("-- nothing\n") == infer_rollback("")
-    assert infer_rollback("").sql == ""
+    assert infer_rollback("").sql == NOTHING
     assert infer_rollback("").uninvertible == ()
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import re
 from typing import Any
 
-from . import errors, kinds, objects
-from .errors import FieldError
+from . import errors, kinds, objects, podspec, selectors
+from .errors import FieldError, GoLiteral
+from .podspec import pod_spec_errors
 from .resources import ResourceType
 from .store import json_copy
 
@@ -40,34 +42,21 @@ def default_pod_spec(spec: JsonDict, restart_policy: str) -> None:
         container.setdefault("resources", {})
 
 
-def pod_spec_errors(spec: Any, path: str, allowed_restart: tuple[str, ...]) -> list[FieldError]:
-    if not isinstance(spec, dict):
-        return [errors.required(path)]
-    found: list[FieldError] = []
-    containers = spec.get("containers")
-    if not containers:
-        found.append(errors.required(f"{path}.containers"))
-    for kind in ("initContainers", "containers"):
-        for index, container in enumerate(spec.get(kind) or []):
-            where = f"{path}.{kind}[{index}]"
-            if not container.get("name"):
-                found.append(errors.required(f"{where}.name"))
-            if not container.get("image"):
-                found.append(errors.required(f"{where}.image"))
-    policy = spec.get("restartPolicy")
-    if policy not in allowed_restart:
-        if policy is None:
-            found.append(
-                errors.required(
-                    f"{path}.restartPolicy",
-                    "valid values: " + ", ".join(f'"{p}"' for p in allowed_restart),
-                )
-            )
-        else:
-            found.append(
-                errors.not_supported(f"{path}.restartPolicy", policy, list(allowed_restart))
-            )
-    return found
+def _generate_selector(spec: JsonDict, generated: dict[str, str]) -> None:
+    """The Job strategy's ``generateSelector``: what the client set is kept, only what is
+    missing is added, so a selector or template label of the client's own making reaches
+    validation (:func:`_generated_selector_errors`) and is refused there."""
+    selector = spec.get("selector")
+    if not isinstance(selector, dict):
+        selector = spec["selector"] = {}
+    match = selector.get("matchLabels")
+    if not isinstance(match, dict):
+        match = selector["matchLabels"] = {}
+    match.setdefault(CONTROLLER_UID, generated[CONTROLLER_UID])
+    template = spec.setdefault("template", {})
+    template_meta = template.setdefault("metadata", {})
+    labels = template_meta.get("labels")
+    template_meta["labels"] = {**generated, **(labels if isinstance(labels, dict) else {})}
 
 
 def _job_spec_defaults(spec: JsonDict) -> None:
@@ -122,10 +111,7 @@ def default(rtype: ResourceType, obj: JsonDict) -> None:
             "job-name": meta["name"],
         }
         if not spec.get("manualSelector"):
-            spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
-            template = spec.setdefault("template", {})
-            template_meta = template.setdefault("metadata", {})
-            template_meta["labels"] = {**(template_meta.get("labels") or {}), **generated}
+            _generate_selector(spec, generated)
         meta["labels"] = {
             **{k: v for k, v in generated.items() if "job-name" in k},
             **(meta.get("labels") or {}),
@@ -137,6 +123,79 @@ def default(rtype: ResourceType, obj: JsonDict) -> None:
     elif key == ("", "pods"):
         _pod_spec_defaults(obj.setdefault("spec", {}))
         obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+
+
+CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
+
+
+def go_string_map(value: Any) -> GoLiteral:
+    """A ``map[string]string`` as Go's ``%#v`` prints it (keys sorted, as fmt sorts them)."""
+    items = value.items() if isinstance(value, dict) else []
+    inner = ", ".join(f"{errors.go_quote(k)}:{errors.go_quote(str(v))}" for k, v in sorted(items))
+    return GoLiteral(f"map[string]string{{{inner}}}")
+
+
+def _go_selector(selector: JsonDict) -> GoLiteral:
+    """A ``metav1.LabelSelector`` as Go's ``%#v`` prints it (expressions only as a count)."""
+    labels = selector.get("matchLabels")
+    shown = go_string_map(labels) if labels is not None else "map[string]string(nil)"
+    expressions = selector.get("matchExpressions")
+    listed = (
+        "[]v1.LabelSelectorRequirement(nil)"
+        if not expressions
+        else f"[]v1.LabelSelectorRequirement{{...{len(expressions)} items}}"
+    )
+    return GoLiteral(f"v1.LabelSelector{{MatchLabels:{shown}, MatchExpressions:{listed}}}")
+
+
+def _has_label(labels: JsonDict, key: str, expected: str) -> list[FieldError]:
+    """``ValidateHasLabel`` on a Job's template labels."""
+    where = f"spec.template.metadata.labels[{key}]"
+    if key not in labels:
+        return [errors.required(where, expected)]
+    if labels[key] != expected:
+        return [errors.invalid(where, go_string_map(labels), f"must be '{expected}'")]
+    return []
+
+
+def _generated_selector_errors(obj: JsonDict) -> list[FieldError]:
+    """``validateGeneratedSelector`` (create): without ``manualSelector``, the selector and
+    the template labels must be exactly the generated ones, or the Job could adopt Pods
+    that are not its own."""
+    spec, meta = obj.get("spec") or {}, obj["metadata"]
+    selector = spec.get("selector")
+    if spec.get("manualSelector") or not isinstance(selector, dict):
+        return []
+    uid, name = meta["uid"], meta["name"]
+    template_meta = (spec.get("template") or {}).get("metadata") or {}
+    labels = template_meta.get("labels") or {}
+    expected = {"controller-uid": uid, "job-name": name, CONTROLLER_UID: uid}
+    expected["batch.kubernetes.io/job-name"] = name
+    found: list[FieldError] = []
+    for key, value in expected.items():
+        found += _has_label(labels, key, value)
+    if not selectors.selector_from_match(selector)({"metadata": {"labels": expected}}):
+        found.append(
+            errors.invalid("spec.selector", _go_selector(selector), "`selector` not auto-generated")
+        )
+    return found
+
+
+def _selector_errors(spec: JsonDict) -> list[FieldError]:
+    """``ValidateJobSpec``: a selector is required and must match the template's labels."""
+    selector = spec.get("selector")
+    if not isinstance(selector, dict):
+        return [errors.required("spec.selector")]
+    labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+    if selectors.selector_from_match(selector)({"metadata": {"labels": labels}}):
+        return []
+    return [
+        errors.invalid(
+            "spec.template.metadata.labels",
+            go_string_map(labels),
+            "`selector` does not match template `labels`",
+        )
+    ]
 
 
 def default_update(rtype: ResourceType, obj: JsonDict) -> None:
@@ -192,6 +251,28 @@ def _base64_error(text: str) -> int | None:
     return len(text)
 
 
+def _pod_spec_of(rtype: ResourceType, obj: JsonDict) -> Any:
+    """The Pod spec a kind carries (its own, or its template's), None for other kinds."""
+    key = (rtype.group, rtype.plural)
+    spec = podspec.as_dict(obj.get("spec"))
+    if key == ("", "pods"):
+        return spec
+    if key in (("batch", "jobs"), kinds.DEPLOYMENTS):
+        template = spec.get("template")
+        return podspec.as_dict(template).get("spec")
+    return None
+
+
+def _decode_quantities(rtype: ResourceType, obj: JsonDict) -> None:
+    """A resource quantity that is no quantity fails JSON decoding: 400, not 422."""
+    problem = podspec.quantity_decode_error(_pod_spec_of(rtype, obj))
+    if problem is not None:
+        raise errors.bad_request(
+            f'{rtype.kind} in version "{rtype.version}" cannot be handled as a {rtype.kind}: '
+            f"{problem}"
+        )
+
+
 def decode(rtype: ResourceType, obj: JsonDict) -> None:
     """What decoding a v1 body into the internal type does, on every create and update.
 
@@ -201,6 +282,7 @@ def decode(rtype: ResourceType, obj: JsonDict) -> None:
     defaults to ``Opaque``. A client that writes ``stringData`` and reads it back
     therefore sees only ``data``, as against a real cluster.
     """
+    _decode_quantities(rtype, obj)
     if (rtype.group, rtype.plural) != ("", "secrets"):
         return
     data = obj.get("data")
@@ -224,12 +306,137 @@ def decode(rtype: ResourceType, obj: JsonDict) -> None:
         obj["type"] = "Opaque"
 
 
+MAX_SECRET_SIZE = 1 << 20  # core.MaxSecretSize: a Secret's or ConfigMap's data, 1 MiB
+
+
+def _decoded_size(value: Any) -> int:
+    """The byte length of a base64 value as stored (decoding already refused bad base64)."""
+    try:
+        return len(base64.b64decode(str(value).replace("\r", "").replace("\n", "")))
+    except (binascii.Error, ValueError):
+        return len(str(value))
+
+
 def _secret_errors(obj: JsonDict) -> list[FieldError]:
-    return [
+    data = podspec.as_dict(obj.get("data"))
+    found = [
         errors.invalid(f"data[{name}]", name, _CONFIG_KEY_MSG)
-        for name in (obj.get("data") or {})
+        for name in data
         if not _CONFIG_KEY.match(name)
     ]
+    if sum(_decoded_size(v) for v in data.values()) > MAX_SECRET_SIZE:
+        found.append(errors.too_long("data", MAX_SECRET_SIZE))
+    return found
+
+
+def _configmap_errors(obj: JsonDict) -> list[FieldError]:
+    """``ValidateConfigMap``'s size limit: data and binaryData together, reported against
+    the whole object (the empty path, which Go prints as ``[]``)."""
+    data = podspec.as_dict(obj.get("data"))
+    binary = podspec.as_dict(obj.get("binaryData"))
+    size = sum(len(str(v).encode()) for v in data.values())
+    size += sum(_decoded_size(v) for v in binary.values())
+    return [errors.too_long("[]", MAX_SECRET_SIZE)] if size > MAX_SECRET_SIZE else []
+
+
+def _immutable_errors(old: JsonDict, new: JsonDict, fields: tuple[str, ...]) -> list[FieldError]:
+    """``immutable: true`` on a Secret or ConfigMap freezes its data and itself for good."""
+    if old.get("immutable") is not True:
+        return []
+    why = "field is immutable when `immutable` is set"
+    found = [] if new.get("immutable") is True else [errors.forbidden("immutable", why)]
+    found += [errors.forbidden(name, why) for name in fields if old.get(name) != new.get(name)]
+    return found
+
+
+_ACTIONS = ["Count", "FailIndex", "FailJob", "Ignore"]
+_EXIT_OPERATORS = ["In", "NotIn"]
+MAX_EXIT_CODE_VALUES = 255
+
+
+def _container_names(spec: JsonDict) -> set[str]:
+    template_spec = (spec.get("template") or {}).get("spec") or {}
+    return {
+        str(c.get("name"))
+        for kind in ("initContainers", "containers")
+        for c in template_spec.get(kind) or []
+        if isinstance(c, dict)
+    }
+
+
+def _go_int32s(values: Any) -> GoLiteral:
+    """A ``[]int32`` as Go's ``%#v`` prints it."""
+    if values is None:
+        return GoLiteral("[]int32(nil)")
+    return GoLiteral("[]int32{" + ", ".join(str(v) for v in values) + "}")
+
+
+def _exit_values_errors(values: Any, operator: Any, path: str) -> list[FieldError]:
+    """``validatePodFailurePolicyRuleOnExitCodes``' values: some, unique, sorted, and no
+    0 for ``In`` (0 is success, which a failure policy never sees)."""
+    if not isinstance(values, list) or not values:
+        return [errors.invalid(path, _go_int32s(values), "at least one value is required")]
+    if len(values) > MAX_EXIT_CODE_VALUES:
+        return [errors.too_many(path, len(values), MAX_EXIT_CODE_VALUES)]
+    found: list[FieldError] = []
+    for index, value in enumerate(values):
+        if operator == "In" and value == 0:
+            detail = "must not be 0 for the In operator"
+            found.append(errors.invalid(f"{path}[{index}]", value, detail))
+        if value in values[:index]:
+            found.append(errors.duplicate(f"{path}[{index}]", value))
+    if any(a > b for a, b in itertools.pairwise(values)):
+        found.append(errors.invalid(path, _go_int32s(values), "must be ordered"))
+    return found
+
+
+def _exit_codes_errors(on_exit: JsonDict, path: str, containers: set[str]) -> list[FieldError]:
+    found: list[FieldError] = []
+    operator = on_exit.get("operator")
+    if not operator:
+        found.append(errors.required(f"{path}.operator"))
+    elif operator not in _EXIT_OPERATORS:
+        found.append(errors.not_supported(f"{path}.operator", operator, _EXIT_OPERATORS))
+    name = on_exit.get("containerName")
+    if name is not None and name not in containers:
+        found.append(
+            errors.invalid(
+                f"{path}.containerName",
+                name,
+                "must be one of the container or initContainer names in the pod template",
+            )
+        )
+    return found + _exit_values_errors(on_exit.get("values"), operator, f"{path}.values")
+
+
+def _failure_rule_errors(rule: JsonDict, path: str, containers: set[str]) -> list[FieldError]:
+    """``validatePodFailurePolicyRule``: a known action and exactly one of the two matchers."""
+    found: list[FieldError] = []
+    action = rule.get("action")
+    if not action:
+        listed = ", ".join(f'"{a}"' for a in _ACTIONS)
+        found.append(errors.required(f"{path}.action", f"valid values: {listed}"))
+    elif action not in _ACTIONS:
+        found.append(errors.not_supported(f"{path}.action", action, _ACTIONS))
+    on_exit, on_conditions = rule.get("onExitCodes"), rule.get("onPodConditions")
+    if isinstance(on_exit, dict):
+        found += _exit_codes_errors(on_exit, f"{path}.onExitCodes", containers)
+    if on_exit is not None and on_conditions:
+        detail = "specifying both OnExitCodes and OnPodConditions is not supported"
+        found.append(errors.invalid(path, GoLiteral("batch.PodFailurePolicyRule{...}"), detail))
+    elif on_exit is None and not on_conditions:
+        detail = "specifying one of OnExitCodes and OnPodConditions is required"
+        found.append(errors.invalid(path, GoLiteral("batch.PodFailurePolicyRule{...}"), detail))
+    return found
+
+
+def _failure_policy_errors(policy: JsonDict, containers: set[str]) -> list[FieldError]:
+    found: list[FieldError] = []
+    for index, rule in enumerate(policy.get("rules") or []):
+        if isinstance(rule, dict):
+            path = f"spec.podFailurePolicy.rules[{index}]"
+            found += _failure_rule_errors(rule, path, containers)
+    return found
 
 
 def _job_spec_errors(spec: JsonDict) -> list[FieldError]:
@@ -249,6 +456,8 @@ def _job_spec_errors(spec: JsonDict) -> list[FieldError]:
             )
         if replacement is not None and replacement != "Failed":
             found.append(errors.not_supported("spec.podReplacementPolicy", replacement, ["Failed"]))
+        if isinstance(failure_policy, dict):
+            found += _failure_policy_errors(failure_policy, _container_names(spec))
     elif replacement is not None and replacement not in ("Failed", "TerminatingOrFailed"):
         found.append(
             errors.not_supported(
@@ -264,9 +473,12 @@ def create_errors(rtype: ResourceType, obj: JsonDict) -> list[FieldError]:
         return kinds.create_errors(key, obj)
     if key == ("", "secrets"):
         return _secret_errors(obj)
+    if key == ("", "configmaps"):
+        return _configmap_errors(obj)
     if key == ("batch", "jobs"):
         spec = obj.get("spec", {})
-        found = pod_spec_errors(
+        found = _generated_selector_errors(obj) + _selector_errors(spec)
+        found += pod_spec_errors(
             spec.get("template", {}).get("spec"), "spec.template.spec", ("OnFailure", "Never")
         )
         found += _job_spec_errors(spec)
@@ -302,10 +514,12 @@ def update_errors(rtype: ResourceType, old: JsonDict, new: JsonDict) -> list[Fie
     if key in kinds.KEYS:
         return kinds.update_errors(key, old, new)
     if key == ("", "secrets"):
-        found = _secret_errors(new)
+        found = _secret_errors(new) + _immutable_errors(old, new, ("data",))
         if old.get("type") != new.get("type"):
             found.append(errors.invalid("type", new.get("type"), "field is immutable"))
         return found
+    if key == ("", "configmaps"):
+        return _configmap_errors(new) + _immutable_errors(old, new, ("data", "binaryData"))
     if key == ("batch", "jobs"):
         old_spec, new_spec = old.get("spec", {}), new.get("spec", {})
         found = _job_spec_errors(new_spec)  # the real server validates the whole spec again

@@ -66,8 +66,17 @@ def go_quote(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
+class GoLiteral(str):
+    """A value already printed as Go's ``%#v`` prints it (a struct, a map, a slice).
+
+    Go's field errors print such values raw, e.g. ``map[string]string{"a":"b"}``.
+    """
+
+
 def render_value(value: Any) -> str:
     """Render a value the way Go's field errors do (strings quoted, others bare)."""
+    if isinstance(value, GoLiteral):
+        return str(value)
     if isinstance(value, str):
         return go_quote(value)
     if isinstance(value, bool):
@@ -99,6 +108,14 @@ def not_supported(path: str, value: Any, supported: list[Any]) -> FieldError:
         value,
         True,
     )
+
+
+def value_not_found(path: str, value: Any) -> FieldError:
+    return FieldError(path, "Not found", "FieldValueNotFound", "", value, True)
+
+
+def duplicate(path: str, value: Any) -> FieldError:
+    return FieldError(path, "Duplicate value", "FieldValueDuplicate", "", value, True)
 
 
 def forbidden(path: str, detail: str) -> FieldError:

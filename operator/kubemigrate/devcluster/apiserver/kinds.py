@@ -19,6 +19,7 @@ from typing import Any
 
 from . import errors
 from .errors import FieldError
+from .podspec import pod_spec_errors
 
 JsonDict = dict[str, Any]
 
@@ -215,8 +216,6 @@ def _selector_matches(selector: Any, labels: JsonDict) -> bool:
 
 
 def _deployment_errors(obj: JsonDict) -> list[FieldError]:
-    from .builtins import pod_spec_errors  # builtins imports this module
-
     spec = _dict(obj.get("spec"))
     found: list[FieldError] = []
     selector = spec.get("selector")

@@ -67,6 +67,22 @@ def generated_name(prefix: str) -> str:
     return prefix + "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
 
 
+def dns_label_messages(value: str) -> list[str]:
+    """``validation.IsDNS1123Label`` (container names, a Namespace's name)."""
+    found = ["must be no more than 63 characters"] if len(value) > 63 else []
+    if not _LABEL.fullmatch(value):
+        found.append(_LABEL_MSG)
+    return found
+
+
+def dns_subdomain_messages(value: str) -> list[str]:
+    """``validation.IsDNS1123Subdomain`` (most names, a Pod's serviceAccountName)."""
+    found = ["must be no more than 253 characters"] if len(value) > 253 else []
+    if not _SUBDOMAIN.fullmatch(value):
+        found.append(_SUBDOMAIN_MSG)
+    return found
+
+
 def name_errors(rtype: ResourceType, meta: JsonDict) -> list[FieldError]:
     name = meta.get("name")
     if not name:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from pglast import ast, enums
 
+from kubemigrate.domain.migrations import NOTHING_TO_UNDO
+
 from .analysis import DATA_OBJECTS, analyse, guarded_statement
 from .naming import Quoter, human, object_parts, object_word, relation_parts, render, strings
 from .parsing import NO_TRANSACTION_DIRECTIVE, ParsedStatement, parse_file
@@ -156,6 +158,8 @@ def infer_rollback(sql: str) -> InferredRollback:
     # session, which would otherwise drop its objects under this file's search_path
     down.extend(f"RESET {name}" for name in sorted(current))
     text = f"\n{BREAKPOINT}\n".join(f"{s};" for s in down)
+    if not text and not uninvertible:  # VACUUM, ANALYZE, REINDEX...: a deliberate no-op
+        return InferredRollback(sql=f"{NOTHING_TO_UNDO}\n", uninvertible=())
     # DROP INDEX CONCURRENTLY beside transactional statements needs the directive,
     # as the up file did; the engine refuses such a file without it.
     if parsed.no_transaction_directive or (text and analyse(text).mixed):
