@@ -21,9 +21,11 @@ from kubemigrate.devcluster.postgres import free_port
 from tests.conftest import cli_env, run_cli
 from tests.integration.helpers import (
     applied_names,
+    column_exists,
     create_table,
     numbered,
     output,
+    query,
     write_drizzle,
     write_journal,
 )
@@ -426,13 +428,25 @@ def test_each_migration_starts_from_the_session_the_run_connected_with(
                 None,
             ),
             create_table("d"),
+            (
+                "fill1",
+                "CREATE TEMP TABLE ids AS SELECT 1 AS id;\nINSERT INTO b SELECT * FROM ids;",
+                None,
+            ),
+            (
+                "fill2",
+                "CREATE TEMP TABLE ids AS SELECT 2 AS id;\nINSERT INTO b SELECT * FROM ids;",
+                None,
+            ),
+            ("shadow", "CREATE TEMP TABLE d (x int);", None),
+            ("real", "ALTER TABLE d ADD COLUMN email text;", None),
         ),
     )
     result = run_cli(
         "migrate", "--dir", str(folder), "--lock-timeout", "4000", database_url=database_url
     )
     assert result.returncode == 0, output(result)
-    assert len(applied_names(database_url)) == 5
+    assert len(applied_names(database_url)) == 9
     with psycopg.connect(database_url) as conn:
         owners: dict[str, str] = dict(
             conn.execute(
@@ -443,6 +457,8 @@ def test_each_migration_starts_from_the_session_the_run_connected_with(
         conn.execute("DROP TABLE c; DROP OWNED BY km_owner; DROP ROLE km_owner")
     assert owners["c"] == "km_owner"
     assert set(owners) == {"b", "c", "d"}
+    assert query(database_url, "SELECT id FROM b ORDER BY id") == [(1,), (2,)]
+    assert column_exists(database_url, "d", "email")  # the real table, not the temp one
 
 
 # -- the process's standard streams --------------------------------------------

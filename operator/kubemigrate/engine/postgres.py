@@ -703,14 +703,17 @@ class PostgresStore:
         role without rights on the tracking table. Run one by one, the same files
         worked. Only a migration that says "set" can change settings (SET, RESET,
         set_config); RESET ALL keeps the values given at connection, and the role and
-        session user are reset apart, as it leaves them.
+        session user are reset apart, as it leaves them. Temporary tables go too (a
+        backfill's ``CREATE TEMP TABLE ids`` made the next backfill's fail, and a temp
+        table named like a real one took the next migration's ALTER TABLE).
         """
         text = " ".join(statements).lower()
+        resets = [b"DISCARD TEMP"] if "temp" in text else []
         if "set" not in text:
-            return ()
-        resets = [b"RESET ALL"]
+            return tuple(resets)
+        resets.append(b"RESET ALL")
         if "authorization" in text:
-            resets.insert(0, b"RESET SESSION AUTHORIZATION")
+            resets.insert(-1, b"RESET SESSION AUTHORIZATION")
         if "role" in text:
             resets.append(b"RESET ROLE")
         if self._watching:
