@@ -283,3 +283,30 @@ def test_a_rollback_failing_across_batches_lists_what_it_undid(
     assert result.returncode == 1, result.stderr
     assert "  done before it, and kept: 0001_b.sql" in result.stderr  # two batches: no number
     assert applied_names(database_url) == ["0000_a.sql"]
+
+
+def test_psql_s_own_parts_of_a_file_are_named_for_what_they_are(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A pg_dump file's \\restrict line, its COPY data, a COPY TO STDOUT: psql's, not SQL.
+    A COPY FROM stdin without data was sent and came back as "database unreachable,
+    retry" (exit 75), with no failure in the history."""
+    cases = [
+        ("\\restrict abc123\nCREATE TABLE a (id int);\n", 1, "\\restrict is a psql meta-command"),
+        (
+            "CREATE TABLE a (id int);\nCOPY a (id) FROM stdin;\n1\n2\n\\.\n",
+            1,
+            "the data of a COPY ... FROM stdin, which only psql can send",
+        ),
+        ("CREATE TABLE a (id int);\nCOPY a FROM stdin;\n", 2, "has no client side"),
+        ("COPY (SELECT 1) TO STDOUT;\n", 2, "has no client side"),
+    ]
+    for number, (sql, code, said) in enumerate(cases):
+        drizzle = write_drizzle(
+            tmp_path / str(number),
+            numbered(("first", "CREATE TABLE first_ok (id int);", None), ("dump", sql, None)),
+        )
+        result = migrate(drizzle, database_url)
+        assert result.returncode == code, result.stderr
+        assert said in " ".join(result.stderr.split())
+        assert applied_names(database_url) == []  # refused before the batch's first statement

@@ -139,9 +139,10 @@ def dirty_error(dirty: Sequence[DirtyState]) -> DirtyDatabaseError:
 _NEEDS_PARSER = frozenset(
     ("concurrently", "vacuum", "database", "tablespace", "system", "begin", "commit",
      "rollback", "savepoint", "release", "abort", "end", "start", "prepare", "prepared",
-     "subscription", "discard", "cluster", "reindex", "value")
+     "subscription", "discard", "cluster", "reindex", "value", "stdin", "stdout")
 )  # fmt: skip
 _WORD = re.compile(r"[a-z_]+")
+_CLIENT_COPY = re.compile(r"\b(?:FROM|TO)\s+(?:STDIN|STDOUT)\b", re.IGNORECASE)
 
 
 def _needs_parser(sql: str) -> bool:
@@ -185,6 +186,26 @@ def _split_on_breakpoints(text: str) -> tuple[tuple[str, int], ...]:
     return tuple(chunks)
 
 
+def _psql_hint(sql: str, line: int) -> str | None:
+    """What to do when the line the parser stopped at is psql's, not SQL: a backslash
+    command (pg_dump's restrict and connect lines, an include) or a COPY data block."""
+    lines = sql.splitlines()
+    text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+    before = "\n".join(lines[: line - 1]).lower()
+    if text.startswith("\\"):
+        return (
+            f"{text.split()[0]} is a psql meta-command, not SQL: the server never sees it, "
+            "and a migration is sent to the server; remove it (a pg_dump file's \\restrict "
+            "and \\connect lines can go; an \\i include becomes its own migration)"
+        )
+    if _CLIENT_COPY.search(before[-2000:]):
+        return (
+            "this reads as the data of a COPY ... FROM stdin, which only psql can send: "
+            "load the rows with INSERT ... VALUES (pg_dump --inserts writes them so)"
+        )
+    return None
+
+
 def prepare(step: Step, server_version_num: int) -> PreparedStep:
     """Split a step's SQL and decide how it runs, refusing what cannot run safely."""
     from kubemigrate.domain import sql as sqlmod
@@ -201,7 +222,8 @@ def prepare(step: Step, server_version_num: int) -> PreparedStep:
         raise MigrationFailed(
             f"{step.name} ({step.direction}): {exc.message} at line {exc.line} (SQLSTATE 42601); "
             "nothing was run.",
-            hint="fix the SQL; every file of the batch is parsed before anything runs",
+            hint=_psql_hint(step.sql, exc.line)
+            or "fix the SQL; every file of the batch is parsed before anything runs",
             migration=step.name,
             sqlState="42601",
             position=f"line {exc.line}",
@@ -213,6 +235,19 @@ def prepare(step: Step, server_version_num: int) -> PreparedStep:
             "transaction itself; nothing was run.",
             hint="remove BEGIN/COMMIT: kubemigrate runs each migration in its own transaction "
             "(add `-- kubemigrate:no-transaction` to run a file outside one)",
+            migration=step.name,
+        )
+    client_copy = next(
+        (s for s in analysed.statements if s.kind == "CopyStmt" and _CLIENT_COPY.search(s.text)),
+        None,
+    )
+    if client_copy is not None:
+        raise UsageError(
+            f"{step.name} line {client_copy.line}: COPY ... STDIN/STDOUT moves rows between the "
+            "server and a client such as psql (pg_dump's data blocks are psql's); a migration "
+            "has no client side to read or write them; nothing was run.",
+            hint="load the rows with INSERT ... VALUES, or COPY from a file on the database "
+            "server; a COPY TO STDOUT belongs in a script, not a migration",
             migration=step.name,
         )
     if analysed.mixed and not analysed.no_transaction_directive:
