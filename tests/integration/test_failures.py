@@ -310,3 +310,25 @@ def test_psql_s_own_parts_of_a_file_are_named_for_what_they_are(
         assert result.returncode == code, result.stderr
         assert said in " ".join(result.stderr.split())
         assert applied_names(database_url) == []  # refused before the batch's first statement
+
+
+def test_statements_without_semicolons_between_breakpoints_run_as_drizzle_runs_them(
+    tmp_path: Path, database_url: str
+) -> None:
+    """drizzle's migrator sends each piece between breakpoints on its own, so a custom
+    file may leave out the `;`: such a file was refused as a syntax error. A real one is
+    still reported at its line in the file."""
+    pieces = ["CREATE TABLE c (id int)", "INSERT INTO c VALUES (42)", "CREATE TABLE zz (a int)"]
+    drizzle = write_drizzle(tmp_path / "d", numbered(("custom", BREAK.join(pieces), None)))
+    result = migrate(drizzle, database_url)
+    assert result.returncode == 0, result.stderr
+    assert user_tables(database_url) == {"c", "zz"}
+
+    broken = ["CREATE TABLE d (id int)", "INSERT INTO d VALUES (1)", "CREATE TABLE (a int)"]
+    drizzle = write_drizzle(
+        tmp_path / "e",
+        numbered(("custom", BREAK.join(pieces), None), ("broken", BREAK.join(broken), None)),
+    )
+    refused = migrate(drizzle, database_url)
+    assert refused.returncode == 1
+    assert "at line 5 (SQLSTATE 42601)" in refused.stderr

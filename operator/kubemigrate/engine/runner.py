@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import psycopg
 
@@ -48,6 +48,9 @@ from kubemigrate.engine.postgres import (
 )
 from kubemigrate.engine.report import StatusReport
 from kubemigrate.engine.sources import Source
+
+if TYPE_CHECKING:
+    from kubemigrate.domain.sql import AnalysedSql, Statement
 
 
 class Observer(Protocol):
@@ -206,18 +209,78 @@ def _psql_hint(sql: str, line: int) -> str | None:
     return None
 
 
+_Checked = TypeVar("_Checked")
+
+
+def _in_file(check: Callable[[str], _Checked], text: str, sql: str, offset: int) -> _Checked:
+    """``check(text)`` for a piece of ``sql`` starting at ``offset``, its syntax error
+    pointing into the whole file."""
+    from kubemigrate.domain.sql import SqlSyntaxError
+
+    try:
+        return check(text)
+    except SqlSyntaxError as exc:
+        line = exc.line + sql.count("\n", 0, offset)
+        raise SqlSyntaxError(exc.message, line=line, offset=exc.offset + offset) from None
+
+
+def _check_syntax(sql: str, chunks: Sequence[tuple[str, int]]) -> None:
+    """The file parsed whole, or, when that fails and it has breakpoints, piece by piece
+    between them, as drizzle's migrator sends it: a custom file's statements may lack
+    the ``;`` that only the breakpoint stands for."""
+    from kubemigrate.domain.sql import SqlSyntaxError, check_syntax
+
+    try:
+        check_syntax(sql)
+    except SqlSyntaxError:
+        if len(chunks) < 2:
+            raise
+        for text, offset in chunks:
+            _in_file(check_syntax, text, sql, offset)
+
+
+def _analysed(sql: str, version: int) -> AnalysedSql:
+    """The file analysed whole, or piece by piece between its breakpoints (see
+    ``_check_syntax``), each statement placed in the whole file."""
+    from kubemigrate.domain import sql as sqlmod
+
+    def analyse(text: str) -> AnalysedSql:
+        return sqlmod.analyse(text, server_version_num=version)
+
+    try:
+        return analyse(sql)
+    except sqlmod.SqlSyntaxError:
+        chunks = _split_on_breakpoints(sql)
+        if len(chunks) < 2:
+            raise
+    parts = [(offset, _in_file(analyse, text, sql, offset)) for text, offset in chunks]
+
+    def placed(statement: Statement, offset: int) -> Statement:
+        line = statement.line + sql.count("\n", 0, offset)
+        return dataclasses.replace(statement, offset=statement.offset + offset, line=line)
+
+    return sqlmod.AnalysedSql(
+        statements=tuple(placed(st, off) for off, a in parts for st in a.statements),
+        no_transaction_directive=any(a.no_transaction_directive for _, a in parts),
+        transaction_control=tuple(
+            placed(st, off) for off, a in parts for st in a.transaction_control
+        ),
+    )
+
+
 def prepare(step: Step, server_version_num: int) -> PreparedStep:
     """Split a step's SQL and decide how it runs, refusing what cannot run safely."""
     from kubemigrate.domain import sql as sqlmod
 
     planning.refuse_unwritten(step)
+    version = server_version_num or 170000
     try:
         if not _needs_parser(step.sql):
-            sqlmod.check_syntax(step.sql)
             chunks = _split_on_breakpoints(step.sql)
             if all(";" not in text.rstrip().rstrip(";") for text, _ in chunks):
+                _check_syntax(step.sql, chunks)
                 return PreparedStep(step=step, statements=chunks, transactional=True)
-        analysed = sqlmod.analyse(step.sql, server_version_num=server_version_num or 170000)
+        analysed = _analysed(step.sql, version)
     except sqlmod.SqlSyntaxError as exc:
         raise MigrationFailed(
             f"{step.name} ({step.direction}): {exc.message} at line {exc.line} (SQLSTATE 42601); "
