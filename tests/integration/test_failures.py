@@ -142,7 +142,9 @@ def test_failure_reported_while_its_own_file_is_still_being_sent(
     )
     result = migrate(drizzle, database_url)
     assert result.returncode == 1, output(result)
-    assert "0001_bad.sql in statement 2: division by zero (SQLSTATE 22012)" in result.stderr
+    assert (
+        "0001_bad.sql in statement 2 (line 3): division by zero (SQLSTATE 22012)" in result.stderr
+    )
     assert applied_names(database_url) == ["0000_first.sql"]
 
 
@@ -200,7 +202,7 @@ def test_a_connection_lost_midway_is_reported_as_such(tmp_path: Path, database_u
     drizzle = batch_with(tmp_path, "SELECT pg_terminate_backend(pg_backend_pid());")
     result = migrate(drizzle, database_url)
     assert result.returncode == 75, output(result)
-    assert "0001_bad.sql in statement 1: the database connection failed" in result.stderr
+    assert "0001_bad.sql in statement 1 (line 1): the database connection failed" in result.stderr
     assert "Unexpected" not in result.stderr
     assert "done before it, and kept (batch 1): 0000_first.sql" in result.stderr
     assert applied_names(database_url) == ["0000_first.sql"]
@@ -332,3 +334,30 @@ def test_statements_without_semicolons_between_breakpoints_run_as_drizzle_runs_t
     refused = migrate(drizzle, database_url)
     assert refused.returncode == 1
     assert "at line 5 (SQLSTATE 42601)" in refused.stderr
+
+
+def test_a_run_time_error_says_what_psql_would_say_under_it(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The DETAIL (the key that clashed) and the PL/pgSQL line were dropped; a COMMIT in
+    a DO block said "fix the statement" where the no-transaction line is the fix."""
+    cases = [
+        (
+            "CREATE TABLE u (x int UNIQUE);\nINSERT INTO u VALUES (1);\nINSERT INTO u VALUES (1);",
+            "Key (x)=(1) already exists",
+        ),
+        (
+            "DO $$\nBEGIN\n  PERFORM 1/0;\nEND $$;",
+            "(in PL/pgSQL function inline_code_block line 3 at PERFORM)",
+        ),
+        (
+            "CREATE TABLE big (id int);\nDO $$ BEGIN INSERT INTO big VALUES (1); COMMIT; END $$;",
+            "add the line `-- kubemigrate:no-transaction` to the file",
+        ),
+    ]
+    for number, (sql, said) in enumerate(cases):
+        drizzle = write_drizzle(tmp_path / str(number), numbered((f"case{number}", sql, None)))
+        result = migrate(drizzle, database_url)
+        assert result.returncode == 1, result.stderr
+        assert said in " ".join(result.stderr.split())
+        assert applied_names(database_url) == []

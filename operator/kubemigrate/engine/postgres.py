@@ -111,6 +111,10 @@ def _unquoted(message: str) -> str:
 # migrated before kubemigrate tracked it answers to its first migration
 _ALREADY_THERE = ("42P07", "42710", "42701", "42P06", "42723")
 
+# active_sql_transaction (cannot run inside a transaction block), invalid transaction
+# termination (COMMIT in a DO block or procedure called in one)
+_OUTSIDE_A_TRANSACTION = ("25001", "2D000")
+
 # How often (ms) the server checks that a run's client is still there; see _watch_client.
 CLIENT_CHECK_MS = 1000
 
@@ -1035,7 +1039,17 @@ class PostgresStore:
             line = file_text.count("\n", 0, offset) + 1
             column = offset - (file_text.rfind("\n", 0, offset) + 1) + 1
             position = f"line {line}, column {column}"
-        where = where or (f" at {position}" if position else f" in statement {statement_index}")
+        if where is None and position is None:  # a run-time error: the statement's line
+            line = file_text.count("\n", 0, file_offset) + 1
+            where = f" in statement {statement_index} (line {line})"
+        where = where or f" at {position}"
+        # what psql prints under the error: the key that clashed, the plpgsql line
+        if diag.message_detail:
+            primary += f"; {self.scrub(diag.message_detail).rstrip('.')}"
+        if diag.context:  # the innermost plpgsql line says where in a DO block or function
+            lines = diag.context.splitlines()
+            place = next((x for x in lines if x.startswith("PL/pgSQL")), lines[0])
+            primary += f" (in {self.scrub(place)})"
         details: dict[str, Any] = {
             "migration": migration,
             "sqlState": state or None,
@@ -1066,6 +1080,14 @@ class PostgresStore:
                 **details,
             )
         hint = self.scrub(diag.message_hint) if diag.message_hint else None
+        if state in _OUTSIDE_A_TRANSACTION and not hint:
+            hint = (
+                "this migration's changes were rolled back. The statement cannot run inside a "
+                "transaction here (PostgreSQL decides some cases only when it runs them: a "
+                "REINDEX of a partitioned table, a COMMIT in a DO block); add the line "
+                "`-- kubemigrate:no-transaction` to the file (it then runs statement by "
+                "statement, and a failure midway marks the database dirty)"
+            )
         if state in _ALREADY_THERE and not hint:
             hint = (
                 "this migration's changes were rolled back. If the database was set up before "
