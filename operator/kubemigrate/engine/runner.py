@@ -239,6 +239,24 @@ def _check_syntax(sql: str, chunks: Sequence[tuple[str, int]]) -> None:
             _in_file(check_syntax, text, sql, offset)
 
 
+def _spans(sql: str) -> tuple[tuple[str, int], ...]:
+    """The file's statements and offsets, split by the parser (whole, or between its
+    breakpoints when it does not parse whole; see ``_check_syntax``)."""
+    from kubemigrate.domain.sql import SqlSyntaxError, statement_spans
+
+    try:
+        return tuple(statement_spans(sql))
+    except SqlSyntaxError:
+        chunks = _split_on_breakpoints(sql)
+        if len(chunks) < 2:
+            raise
+    return tuple(
+        (text, start + offset)
+        for chunk, start in chunks
+        for text, offset in _in_file(statement_spans, chunk, sql, start)
+    )
+
+
 def _analysed(sql: str, version: int) -> AnalysedSql:
     """The file analysed whole, or piece by piece between its breakpoints (see
     ``_check_syntax``), each statement placed in the whole file."""
@@ -280,6 +298,9 @@ def prepare(step: Step, server_version_num: int) -> PreparedStep:
             if all(";" not in text.rstrip().rstrip(";") for text, _ in chunks):
                 _check_syntax(step.sql, chunks)
                 return PreparedStep(step=step, statements=chunks, transactional=True)
+            # nothing to classify (no word of a statement that needs it): the parser's
+            # boundaries are all it takes, and they cost a fraction of its tree
+            return PreparedStep(step=step, statements=_spans(step.sql), transactional=True)
         analysed = _analysed(step.sql, version)
     except sqlmod.SqlSyntaxError as exc:
         raise MigrationFailed(

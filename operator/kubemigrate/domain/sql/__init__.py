@@ -11,7 +11,7 @@ stays cheap.
 """
 
 from .analysis import AnalysedSql, Statement, analyse, split_statements
-from .parsing import NO_TRANSACTION_DIRECTIVE, SqlSyntaxError, check_syntax
+from .parsing import NO_TRANSACTION_DIRECTIVE, SqlSyntaxError, check_syntax, statement_spans
 
 __all__ = [
     "NO_TRANSACTION_DIRECTIVE",
@@ -21,4 +21,5 @@ __all__ = [
     "analyse",
     "check_syntax",
     "split_statements",
+    "statement_spans",
 ]
