@@ -95,3 +95,21 @@ def test_put_of_the_same_object_is_a_no_op(api: Http, namespace: str, crd: objec
     assert reply.status == 200, reply.body
     assert reply.body["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
     assert reply.body["metadata"]["generation"] == 1
+
+
+def test_deletion_with_finalizers_bumps_generation_once(
+    api: Http, namespace: str, crd: object
+) -> None:
+    body = run_body("g-del")
+    body["metadata"]["finalizers"] = ["kubemigrate.io/test"]
+    assert api.post(runs_path(namespace), body).body["metadata"]["generation"] == 1
+
+    first = api.delete(runs_path(namespace, "g-del"))
+    again = api.delete(runs_path(namespace, "g-del"))
+
+    assert first.status == 200, first.body
+    assert first.body["metadata"]["deletionTimestamp"]
+    assert first.body["metadata"]["generation"] == 2  # markAsDeleting bumps it
+    assert again.body["metadata"]["generation"] == 2  # only when deletion starts
+    done = api.patch(runs_path(namespace, "g-del"), {"metadata": {"finalizers": None}})
+    assert done.status == 200, done.body

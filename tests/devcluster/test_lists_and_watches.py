@@ -175,3 +175,32 @@ def test_watch_from_a_forgotten_resource_version_is_410_expired() -> None:
     assert event["object"]["code"] == 410
     assert event["object"]["reason"] == "Expired"
     assert event["object"]["message"].startswith("too old resource version: 2")
+
+
+def test_job_field_selector_status_successful(api: Http, namespace: str) -> None:
+    from tests.devcluster.test_builtin_kinds import job, jobs
+
+    assert api.post(jobs(namespace), job("done")).status == 201
+    assert api.post(jobs(namespace), job("fresh")).status == 201
+    status = api.patch(jobs(namespace, "done") + "/status", {"status": {"succeeded": 1}})
+    assert status.status == 200, status.body
+
+    assert _names(api, jobs(namespace), fieldSelector="status.successful=1") == ["done"]
+    assert _names(api, jobs(namespace), fieldSelector="status.successful=0") == ["fresh"]
+
+
+def test_pod_field_selectors_the_real_server_supports(api: Http, namespace: str) -> None:
+    path = f"/api/v1/namespaces/{namespace}/pods"
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x:1"}]}}
+    assert api.post(path, pod).status == 201
+    for selector in (
+        "spec.schedulerName=default-scheduler",
+        "status.podIP=",
+        "spec.hostNetwork=false",
+        "status.nominatedNodeName=",
+    ):
+        assert _names(api, path, fieldSelector=selector) == ["p"], selector
+    assert _names(api, path, fieldSelector="spec.hostNetwork=true") == []
+    reply = api.get(path, query={"fieldSelector": "spec.hostname=x"})
+    assert reply.status == 400
+    assert reply.body["message"] == "field label not supported: spec.hostname"

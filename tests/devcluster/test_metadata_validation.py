@@ -163,3 +163,31 @@ def test_annotations_keys_and_total_size(api: Http, namespace: str) -> None:
         "may not be more than 262144 bytes"
     )
     assert reply.body["details"]["causes"][0]["reason"] == "FieldValueTooLong"
+
+
+def test_owner_reference_without_uid_is_invalid(api: Http, namespace: str) -> None:
+    owner = {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner"}
+    body = {"metadata": {"name": "owned", "ownerReferences": [owner]}}
+
+    reply = api.post(_cm_path(namespace), body)
+
+    assert reply.status == 422, reply.body
+    assert reply.body["message"] == (
+        'ConfigMap "owned" is invalid: metadata.ownerReferences.uid: Invalid value: "": '
+        "uid must not be empty"
+    )
+
+
+def test_event_namespace_must_match_its_involved_object(api: Http, namespace: str) -> None:
+    involved = {"kind": "ConfigMap", "name": "x", "namespace": "other"}
+    body: dict[str, Any] = {"metadata": {"name": "ev"}, "involvedObject": involved}
+
+    reply = api.post(f"/api/v1/namespaces/{namespace}/events", body)
+
+    assert reply.status == 422, reply.body
+    assert reply.body["message"] == (
+        'Event "ev" is invalid: involvedObject.namespace: Invalid value: "other": '
+        "does not match event.namespace"
+    )
+    involved["namespace"] = namespace
+    assert api.post(f"/api/v1/namespaces/{namespace}/events", body).status == 201

@@ -52,7 +52,11 @@ def test_noop_update_keeps_resource_version(api: Http, namespace: str) -> None:
 
 
 def test_generate_name(api: Http, namespace: str) -> None:
-    body = {"metadata": {"generateName": "kopf-event-"}, "message": "hi", "involvedObject": {}}
+    body = {
+        "metadata": {"generateName": "kopf-event-"},
+        "message": "hi",
+        "involvedObject": {"namespace": namespace},  # a real server wants it to match
+    }
     names = {
         api.post(f"/api/v1/namespaces/{namespace}/events", body).body["metadata"]["name"]
         for _ in range(3)

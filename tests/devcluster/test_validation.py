@@ -132,3 +132,40 @@ def test_preserve_unknown_fields_and_pruning() -> None:
     )
     assert admitted["spec"] == {"kept": {"any": 1}, "closed": {"a": "x"}}
     assert sorted(admission.unknown_fields) == ["spec.closed.b", "spec.extra"]
+
+
+def test_cel_runtime_errors_are_worded_like_cel_go() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "x-kubernetes-validations": [{"rule": "self.size > 1"}],
+            }
+        },
+    }
+    _, admission = validation.admit({"spec": {"n": 5}}, schema, None)
+    assert [str(e) for e in admission.errors] == [
+        'spec: Invalid value: "object": no such key: size, evaluating rule: self.size > 1'
+    ]
+
+
+def test_date_time_format_is_checked() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "status": {
+                "type": "object",
+                "properties": {"at": {"type": "string", "format": "date-time"}},
+            }
+        },
+    }
+    _, bad = validation.admit({"status": {"at": "yesterday"}}, schema, None)
+    _, good = validation.admit({"status": {"at": "2024-05-01T10:00:00Z"}}, schema, None)
+    _, fraction = validation.admit({"status": {"at": "2024-05-01T10:00:00.5+02:00"}}, schema, None)
+    assert [str(e) for e in bad.errors] == [
+        'status.at: Invalid value: "yesterday": status.at in body must be of type date-time: '
+        '"yesterday"'
+    ]
+    assert good.errors == fraction.errors == []

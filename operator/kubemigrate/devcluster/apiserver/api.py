@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import yaml
 
-from . import discovery, errors, ownership, patching, podlogs, protobuf, selectors, tables
+from . import discovery, errors, ownership, partial, patching, podlogs, protobuf, selectors, tables
 from .cluster import Cluster, WriteOptions
 from .errors import ApiError
 from .resources import ResourceType
@@ -274,6 +274,9 @@ class Api:
                 request.query.get("includeObject", "Metadata"),
             )
             return Response(status, body, warnings=warnings or [])
+        metadata_only = partial.requested(request.header("accept"))
+        if metadata_only is not None:
+            obj = partial.single(rtype, obj, metadata_only)
         return Response(status, obj, warnings=warnings or [])
 
     def _matcher(self, request: Request, rtype: ResourceType) -> selectors.Predicate:
@@ -336,6 +339,10 @@ class Api:
                     rtype, served, revision, request.query.get("includeObject", "Metadata")
                 ),
             )
+        metadata_only = partial.requested(request.header("accept"))
+        if metadata_only is not None:
+            meta = {"resourceVersion": revision}
+            return Response(200, partial.listing(rtype, stored, meta, metadata_only))
         items = [
             {
                 **{k: v for k, v in o.items() if k not in ("apiVersion", "kind")},
@@ -361,6 +368,7 @@ class Api:
             self._matcher(request, target.rtype),
             dict(request.query),
             tables.wants_table(request.header("accept")),
+            partial.requested(request.header("accept")),
         )
         return StreamResponse(watch.stream(self.cluster.store))
 

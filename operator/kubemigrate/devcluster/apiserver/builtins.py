@@ -1,10 +1,12 @@
 """Defaulting and validation of the built-in kinds our code writes (Namespace, Job, Pod, Secret).
 
 Only what an operator can trip over is modelled: Job defaults (``backoffLimit: 6``,
-selector and template labels, ``podReplacementPolicy`` by ``podFailurePolicy``),
-Job/Pod required fields and ``restartPolicy`` rules, the immutability of a Job's
-template and a Pod's spec, Namespace phase and labels, and a Secret's ``stringData``
-folded into ``data`` the way the v1 -> internal conversion does it on every write.
+the generated selector and template labels, ``podReplacementPolicy`` by
+``podFailurePolicy``), the Pod spec (:mod:`.podspec`), a Job's selector rules and
+``podFailurePolicy`` rules, the immutability of a Job's template and a Pod's spec,
+Namespace phase and labels, a Secret's ``stringData`` folded into ``data`` the way the
+v1 -> internal conversion does it on every write, the 1 MiB limit on ConfigMap and
+Secret data and their ``immutable: true``, and a core/v1 Event's namespace rule.
 """
 
 from __future__ import annotations
@@ -467,8 +469,31 @@ def _job_spec_errors(spec: JsonDict) -> list[FieldError]:
     return found
 
 
+EVENTS = ("", "events")
+_EVENT_LEGACY_NAMESPACES = ("", "default")  # old clients wrote events there
+_EVENT_SYSTEM_NAMESPACES = ("default", "kube-system")
+
+
+def _event_errors(event: JsonDict) -> list[FieldError]:
+    """``legacyValidateEvent``'s namespace rule: a core/v1 Event lives in the namespace of
+    the object it is about (or, for a cluster-scoped object, in "default")."""
+    namespace = event["metadata"].get("namespace", "")
+    involved = podspec.as_dict(event.get("involvedObject")).get("namespace") or ""
+    if event.get("eventTime"):
+        allowed = bool(involved) or namespace in _EVENT_SYSTEM_NAMESPACES
+    elif involved:
+        allowed = namespace == involved
+    else:
+        allowed = namespace in _EVENT_LEGACY_NAMESPACES
+    if allowed:
+        return []
+    return [errors.invalid("involvedObject.namespace", involved, "does not match event.namespace")]
+
+
 def create_errors(rtype: ResourceType, obj: JsonDict) -> list[FieldError]:
     key = (rtype.group, rtype.plural)
+    if key == EVENTS:
+        return _event_errors(obj)
     if key in kinds.KEYS:
         return kinds.create_errors(key, obj)
     if key == ("", "secrets"):
@@ -511,6 +536,8 @@ _POD_MUTABLE = ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodS
 
 def update_errors(rtype: ResourceType, old: JsonDict, new: JsonDict) -> list[FieldError]:
     key = (rtype.group, rtype.plural)
+    if key == EVENTS:
+        return _event_errors(new)
     if key in kinds.KEYS:
         return kinds.update_errors(key, old, new)
     if key == ("", "secrets"):

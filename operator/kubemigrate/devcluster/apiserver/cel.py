@@ -81,6 +81,32 @@ def _evaluate_now(rule: str, activation: dict[str, Any]) -> Any:
     return _program(rule).evaluate({k: celpy.adapter.json_to_cel(v) for k, v in activation.items()})
 
 
+_MISSING_KEY = re.compile(r"^no such member in mapping: '(.*)'$")
+
+
+def runtime_error_message(exc: Exception) -> str:
+    """cel-go's wording of an evaluation error, for celpy's ``(message, type, args)``.
+
+    The real server reports cel-go's message (``no such key: size``); celpy's own
+    text names Python types, which no client of a real cluster ever sees.
+    """
+    args = exc.args
+    message = str(args[0]) if args else str(exc)
+    cause = args[1] if len(args) > 1 else None
+    missing = _MISSING_KEY.match(message)
+    if missing:
+        return f"no such key: {missing.group(1)}"
+    if cause is ZeroDivisionError:
+        return "division by zero"
+    if cause is IndexError:
+        return "index out of bounds"
+    if message.startswith("found no matching overload"):
+        return "no such overload"
+    if cause is ValueError:
+        return "type conversion error"
+    return message
+
+
 def check_rules(
     rules: list[JsonDict], path: str, value: Any, old: Any, has_old: bool
 ) -> list[FieldError]:
@@ -96,7 +122,8 @@ def check_rules(
         try:
             ok = _evaluate(rule, activation)
         except Exception as exc:  # an evaluation error fails the rule, like the real one
-            found.append(errors.invalid(path, type_name(value), f"{exc}, evaluating rule: {rule}"))
+            detail = f"{runtime_error_message(exc)}, evaluating rule: {rule}"
+            found.append(errors.invalid(path, type_name(value), detail))
             continue
         if ok is True or (not isinstance(ok, bool) and bool(ok)):
             continue

@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from . import builtins, errors, kinds, objects, ownership, validation
 from .errors import ApiError, FieldError
 from .resources import Catalogue, ResourceType
@@ -50,6 +52,18 @@ def _strip_rv(obj: JsonDict) -> JsonDict:
         return obj
     skip = ("resourceVersion", "managedFields")
     return {**obj, "metadata": {k: v for k, v in obj["metadata"].items() if k not in skip}}
+
+
+MAX_STORED_BYTES = 1536 * 1024  # etcd's default --max-request-bytes (1.5 MiB)
+
+
+def check_storable(obj: JsonDict) -> None:
+    """Refuse what etcd would: an object whose encoding exceeds its request limit.
+
+    JSON stands in for the storage encoding (protobuf for built-ins is a little smaller).
+    """
+    if len(orjson.dumps(obj)) > MAX_STORED_BYTES:
+        raise errors.request_too_large()
 
 
 @dataclass
@@ -115,6 +129,7 @@ class Cluster:
             found += objects.finalizer_errors(old, obj)
             found += builtins.update_errors(rtype, old, obj)
         found += objects.metadata_errors(obj["metadata"])
+        found += objects.owner_references_errors(obj["metadata"])
         if rtype.custom:
             obj, admission = validation.admit(obj, rtype.schema, old)
             if admission.unknown_fields and options.field_validation == "Strict":
@@ -199,6 +214,7 @@ class Cluster:
             obj["status"] = self._crd_status(obj)
         if options.dry_run:
             return Outcome(self._serve(rtype, obj), warnings)
+        check_storable(obj)
         stored = self.store.write(rtype.storage_key, obj, "ADDED")
         self._after_write(rtype, stored, created=True)
         return Outcome(self._serve(rtype, stored), warnings)
@@ -246,6 +262,7 @@ class Cluster:
             return Outcome(old, warnings, changed=False)
         if options.dry_run:
             return Outcome(self._serve(rtype, new), warnings)
+        check_storable(new)
         stored = self.store.write(rtype.storage_key, new, "MODIFIED")
         meta = stored["metadata"]
         if (
@@ -309,8 +326,7 @@ class Cluster:
             if finalizers:
                 new_meta["finalizers"] = finalizers
             if not new_meta.get("deletionTimestamp"):
-                new_meta["deletionTimestamp"] = objects.now()
-                new_meta["deletionGracePeriodSeconds"] = 0
+                objects.mark_deleting(new_meta)
             if options.dry_run or _strip_rv(new) == _strip_rv(old):
                 return self._serve(rtype, new), False
             stored = self.store.write(rtype.storage_key, new, "MODIFIED")

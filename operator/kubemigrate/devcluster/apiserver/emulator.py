@@ -42,6 +42,25 @@ def _json_response(result: Response) -> aiohttp.web.Response:
     return response
 
 
+MAX_REQUEST_BODY = 3 * 1024 * 1024  # the apiserver's MaxRequestBodyBytes
+
+
+async def _read_body(raw: aiohttp.web.BaseRequest) -> bytes:
+    """The body, up to the real server's 3 MiB (413 past it, as ``limitedReadBody`` does).
+
+    Read from the stream rather than with ``raw.read()``, whose aiohttp limit
+    (``client_max_size``, 1 MiB) would refuse bodies a real server accepts.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await raw.content.readany():
+        size += len(chunk)
+        if size > MAX_REQUEST_BODY:
+            raise errors.request_entity_too_large(MAX_REQUEST_BODY)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class Emulator(kmock.KubernetesEmulator):  # kmock ships no type hints: an Any base
     """A kmock KubernetesEmulator whose behaviour is that of :class:`.api.Api`."""
 
@@ -51,7 +70,7 @@ class Emulator(kmock.KubernetesEmulator):  # kmock ships no type hints: an Any b
 
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         try:
-            body = await raw_request.read()
+            body = await _read_body(raw_request)
             wire = Request(
                 method=raw_request.method.upper(),
                 path=raw_request.path,
@@ -63,6 +82,8 @@ class Emulator(kmock.KubernetesEmulator):  # kmock ships no type hints: an Any b
             if isinstance(result, Response):
                 return _json_response(result)
             return await self._stream(raw_request, result)
+        except errors.ApiError as exc:  # refused before the API saw it (the body's size)
+            return _json_response(Response(exc.code, exc.status()))
         except Exception as exc:  # a bug in the emulator: answer 500 with a Status, like kmock
             log.exception("unexpected error serving %s %s", raw_request.method, raw_request.path)
             response: aiohttp.web.StreamResponse = await self._render_error(exc)

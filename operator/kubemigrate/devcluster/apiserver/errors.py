@@ -159,6 +159,8 @@ class ApiError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if not self.reason:  # StatusReasonUnknown is "", which JSON omits
+            del body["reason"]
         if self.details:
             body["details"] = self.details
         return body
@@ -260,6 +262,16 @@ def unsupported_media_type(content_type: str) -> ApiError:
         "protobuf for Namespace, Secret, ConfigMap, ServiceAccount and the RBAC kinds only)",
         {},
     )
+
+
+def request_entity_too_large(limit: int) -> ApiError:
+    return ApiError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}", {})
+
+
+def request_too_large() -> ApiError:
+    """etcd's refusal of an object over its ``--max-request-bytes``: not an API status, so
+    the apiserver answers it as an unknown error (500, no reason)."""
+    return ApiError(500, "", "etcdserver: request is too large", {})
 
 
 def not_acceptable(accept: str) -> ApiError:

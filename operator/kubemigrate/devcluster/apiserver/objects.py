@@ -201,6 +201,46 @@ def metadata_errors(meta: JsonDict, path: str = "metadata") -> list[FieldError]:
     return found
 
 
+def _owner_reference_errors(ref: Any, path: str) -> list[FieldError]:
+    """``validateOwnerReference``: the errors name the list, not the item (no index)."""
+    ref = ref if isinstance(ref, dict) else {}
+    api_version = str(ref.get("apiVersion") or "")
+    found: list[FieldError] = []
+    if not api_version.rsplit("/", 1)[-1]:
+        found.append(errors.invalid(f"{path}.apiVersion", api_version, "version must not be empty"))
+    for key in ("kind", "name", "uid"):
+        if not ref.get(key):
+            detail = f"{key} must not be empty"
+            found.append(errors.invalid(f"{path}.{key}", str(ref.get(key) or ""), detail))
+    return found
+
+
+def owner_references_errors(meta: JsonDict) -> list[FieldError]:
+    """``ValidateOwnerReferences``: each reference complete, at most one controller.
+
+    Garbage collection keys on the owner's uid: a reference without one could never be
+    resolved, so the real server refuses it rather than store a dangling owner.
+    """
+    refs, path = meta.get("ownerReferences"), "metadata.ownerReferences"
+    if not isinstance(refs, list):
+        return []
+    found: list[FieldError] = []
+    controller = ""
+    for ref in refs:
+        found += _owner_reference_errors(ref, path)
+        if isinstance(ref, dict) and ref.get("controller") is True:
+            current = f"{ref.get('kind', '')}/{ref.get('name', '')}"
+            if controller:
+                detail = (
+                    'Only one reference can have Controller set to true. Found "true" in '
+                    f"references for {controller} and {current}"
+                )
+                found.append(errors.invalid(path, refs, detail))
+            else:
+                controller = current
+    return found
+
+
 def prepare_create(rtype: ResourceType, body: JsonDict, namespace: str | None) -> JsonDict:
     """Fill server-owned metadata on a new object (resourceVersion comes from the store)."""
     obj = json_copy(body)
@@ -278,6 +318,16 @@ def bump_generation(rtype: ResourceType, old: JsonDict, new: JsonDict) -> None:
     """
     if rtype.has_generation and _content(rtype, new) != _content(rtype, old):
         new["metadata"]["generation"] = int(old["metadata"].get("generation", 1)) + 1
+
+
+def mark_deleting(meta: JsonDict) -> None:
+    """Start deletion (``markAsDeleting``): deletionTimestamp, a zero grace period, and a
+    generation bump on objects that track one, so a controller comparing
+    ``observedGeneration`` sees that something changed (in place)."""
+    if int(meta.get("generation") or 0) > 0:
+        meta["generation"] = int(meta["generation"]) + 1
+    meta["deletionTimestamp"] = now()
+    meta["deletionGracePeriodSeconds"] = 0
 
 
 def finalizer_errors(old: JsonDict, new: JsonDict) -> list[FieldError]:

@@ -97,7 +97,16 @@ def selector_from_match(selector: Mapping[str, Any]) -> Predicate:
 
 _COMMON_FIELDS = {"metadata.name", "metadata.namespace"}
 _EXTRA_FIELDS: dict[str, set[str]] = {
-    "pods": {"status.phase", "spec.nodeName", "spec.restartPolicy", "spec.serviceAccountName"},
+    "pods": {
+        "status.phase",
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.serviceAccountName",
+        "spec.schedulerName",
+        "spec.hostNetwork",
+        "status.podIP",
+        "status.nominatedNodeName",
+    },
     "events": {
         "involvedObject.kind",
         "involvedObject.namespace",
@@ -134,6 +143,33 @@ def _field_value(obj: Mapping[str, Any], path: str) -> str:
     return str(current)
 
 
+def _job_successful(obj: Mapping[str, Any]) -> str:
+    """``status.successful`` is the count in ``status.succeeded``, "0" before any."""
+    return str(int((obj.get("status") or {}).get("succeeded") or 0))
+
+
+def _pod_host_network(obj: Mapping[str, Any]) -> str:
+    """A Go bool's text ("true"/"false"), false when unset."""
+    return "true" if (obj.get("spec") or {}).get("hostNetwork") is True else "false"
+
+
+def _pod_ip(obj: Mapping[str, Any]) -> str:
+    """The first of ``status.podIPs`` (what the real field set reads), else ``status.podIP``."""
+    status = obj.get("status") or {}
+    ips = status.get("podIPs") or []
+    if ips and isinstance(ips[0], Mapping):
+        return str(ips[0].get("ip") or "")
+    return str(status.get("podIP") or "")
+
+
+# Selectable fields that are not a plain path into the object (the kinds' ToSelectableFields).
+_COMPUTED: dict[tuple[str, str], Callable[[Mapping[str, Any]], str]] = {
+    ("jobs", "status.successful"): _job_successful,
+    ("pods", "spec.hostNetwork"): _pod_host_network,
+    ("pods", "status.podIP"): _pod_ip,
+}
+
+
 def field_selector(text: str, plural: str, kind: str) -> Predicate:
     """A predicate for a field selector; unsupported fields are rejected like the real one."""
     checks: list[Callable[[Mapping[str, Any]], bool]] = []
@@ -148,12 +184,19 @@ def field_selector(text: str, plural: str, kind: str) -> Predicate:
             raise bad_request(f"invalid selector: '{text}'; can't understand '{term}'")
         if path not in allowed:
             raise bad_request(f"field label not supported: {path}")
-        checks.append(_field_check(path, value, negate=(op == "!=")))
+        read = _COMPUTED.get((plural, path)) or _path_reader(path)
+        checks.append(_field_check(read, value, negate=(op == "!=")))
     return lambda obj: all(check(obj) for check in checks)
 
 
-def _field_check(path: str, value: str, *, negate: bool) -> Callable[[Mapping[str, Any]], bool]:
+def _path_reader(path: str) -> Callable[[Mapping[str, Any]], str]:
+    return lambda obj: _field_value(obj, path)
+
+
+def _field_check(
+    read: Callable[[Mapping[str, Any]], str], value: str, *, negate: bool
+) -> Callable[[Mapping[str, Any]], bool]:
     def check(obj: Mapping[str, Any]) -> bool:
-        return (_field_value(obj, path) == value) != negate
+        return (read(obj) == value) != negate
 
     return check

@@ -50,8 +50,11 @@ class Event:
     obj: JsonDict
     old: JsonDict | None = None  # the state before, for selector transitions in watches
     # Encoded watch lines of this event, shared by every watcher that renders it alike
-    # (key: watch event type and apiVersion), so it is serialised once, not per watcher.
-    lines: dict[tuple[str, str], bytes] = field(default_factory=dict, compare=False, repr=False)
+    # (key: watch event type, apiVersion and shape: "" for the whole object, else the
+    # metadata-only apiVersion), so it is serialised once, not per watcher.
+    lines: dict[tuple[str, str, str], bytes] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 @dataclass

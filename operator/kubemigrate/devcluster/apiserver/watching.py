@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from . import errors, tables
+from . import errors, partial, tables
 from .resources import ResourceType
 from .store import Event, Store
 
@@ -42,7 +42,11 @@ class WatchRequest:
         matches: Matcher,
         query: dict[str, str],
         as_table: bool,
+        metadata_only: partial.Target | None = None,
     ) -> None:
+        if metadata_only is not None:
+            partial.check_single(rtype, metadata_only)
+        self.metadata_only = metadata_only
         self.rtype = rtype
         self.namespace = namespace
         self.matches = matches
@@ -79,6 +83,8 @@ class WatchRequest:
         obj = dict(obj, apiVersion=self.rtype.api_version)
         if self.as_table:
             return tables.table(self.rtype, [obj], obj["metadata"]["resourceVersion"], self.include)
+        if self.metadata_only is not None:
+            return partial.item(obj, self.metadata_only)
         return obj
 
     def _translate(self, event: Event) -> bytes | None:
@@ -101,7 +107,8 @@ class WatchRequest:
         if self.as_table:
             return _line(kind, self._render(event.obj))
         # Every watcher of this apiVersion renders the event alike: encode it once.
-        key = (kind, self.rtype.api_version)
+        shape = self.metadata_only.api_version if self.metadata_only else ""
+        key = (kind, self.rtype.api_version, shape)
         line = event.lines.get(key)
         if line is None:
             line = event.lines[key] = _line(kind, self._render(event.obj))
@@ -111,10 +118,10 @@ class WatchRequest:
         meta: JsonDict = {"resourceVersion": str(revision)}
         if initial_end:
             meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-        return _line(
-            "BOOKMARK",
-            {"kind": self.rtype.kind, "apiVersion": self.rtype.api_version, "metadata": meta},
-        )
+        obj = {"kind": self.rtype.kind, "apiVersion": self.rtype.api_version, "metadata": meta}
+        if self.metadata_only is not None:
+            obj = partial.item(obj, self.metadata_only)
+        return _line("BOOKMARK", obj)
 
     async def stream(self, store: Store) -> AsyncIterator[bytes]:
         """Yield event lines until the timeout or the client goes away."""
