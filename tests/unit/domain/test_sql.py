@@ -292,7 +292,7 @@ def test_non_ascii_text_keeps_its_statements_and_quoted_names() -> None:
     text cost quadratic time); the texts and names come from the file itself."""
     from kubemigrate.domain.sql.parsing import parse_file
 
-    sql = "-- é\nCREATE TABLE \"Café\" (\"naïve\" text); -- ü\nSELECT 'ß;'  ;\n"
+    sql = '-- é\nCREATE TABLE "Café" ("naïve" text); -- ü\nSELECT \'ß;\'  ;\n'
     first, second = parse_file(sql).statements
     assert first.text == 'CREATE TABLE "Café" ("naïve" text)'
     assert first.quoted == frozenset({"Café", "naïve"})
