@@ -647,3 +647,19 @@ def test_an_edited_file_is_accepted_by_a_repair_run(
     shop.apply(run_yaml("recheck", action="verify", source=source))
     assert shop.wait_phase("recheck", "Succeeded")["status"]["applied"] == len(SHOP_FILES)
     assert tracked(database_url) == SHOP_FILES
+
+
+def test_a_job_the_api_server_refuses_fails_the_run_saying_why(shop: Namespace) -> None:
+    """spec.job.resources is copied into the Job: a limit below its request passes the
+    CRD but not the API server's Job validation, and the run must not sit in Running."""
+    shop.apply(
+        run_yaml(
+            "tight",
+            job={"resources": {"requests": {"memory": "1Gi"}, "limits": {"memory": "64Mi"}}},
+        )
+    )
+    failed = condition(shop.wait_phase("tight", "Failed", timeout=40), "Failed")
+    assert failed["reason"] == "JobRejected"
+    assert "must be less than or equal to memory limit" in failed["message"]
+    assert "spec.job.resources" in failed["message"]
+    assert jobs_of(shop, "tight") == []

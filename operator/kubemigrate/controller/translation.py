@@ -7,6 +7,9 @@ reasons, which pass through to the run's conditions unchanged.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import re
 from typing import Any
 
 import kopf
@@ -58,6 +61,34 @@ def to_kopf(exc: BaseException, *, doing: str) -> Exception:
             )
         return kopf.PermanentError(f"{doing}: API server answered {status}: {_reason(exc)}")
     return kopf.TemporaryError(f"{doing}: {type(exc).__name__}: {exc}", delay=5)
+
+
+#: The API server's answers that say the object itself will not do: a retry meets the
+#: same (bad request, forbidden by RBAC or a quota, invalid).
+REFUSED_AS_IS = (400, 403, 422)
+
+# The Job's fields a MigrationRun's author set, as they wrote them.
+_JOB_FIELDS = (
+    (re.compile(r"spec\.template\.spec\.(?:initContainers|containers)\[\d+\]\.resources"),
+     "spec.job.resources"),
+    (re.compile(r"spec\.template\.spec\.(nodeSelector|tolerations|serviceAccountName|imagePullSecrets)"),
+     r"spec.job.\1"),
+    (re.compile(r"spec\.(backoffLimit|activeDeadlineSeconds|ttlSecondsAfterFinished)"),
+     r"spec.job.\1"),
+)  # fmt: skip
+
+
+def refusal_message(exc: BaseException, what: str) -> str:
+    """Why the API server refused ``what``, in the run's terms: its Status message, the
+    Job's field paths named as the spec.job fields they came from."""
+    message = _reason(exc)
+    body = getattr(exc, "body", None)
+    if body:
+        with contextlib.suppress(ValueError, TypeError):
+            message = str(json.loads(body).get("message") or message)
+    for pattern, spec_field in _JOB_FIELDS:
+        message = pattern.sub(spec_field, message)
+    return f"the API server refused {what} ({api_status(exc)}): {message}"
 
 
 def _reason(exc: Any) -> str:

@@ -46,6 +46,7 @@ class Reason(StrEnum):
     CONFIGMAP_NOT_FOUND = "ConfigMapNotFound"
     JOB_FAILED = "JobFailed"
     JOB_LOST = "JobLost"
+    JOB_REJECTED = "JobRejected"
     DEADLINE_EXCEEDED = "DeadlineExceeded"
     REFUSED = "RefusedBySafetyRules"
 
