@@ -303,3 +303,24 @@ def test_values_are_documented_line_by_line() -> None:
             assert covered or is_section, f"values.yaml: undocumented key {key!r}"
             documented_ancestors.append((indent, documented))
         previous = stripped
+
+
+def test_peering_installs_kopf_s_crds_and_the_peering_object(chart: Chart) -> None:
+    """Without them, peering.enabled=true left replicas with nothing to peer through:
+    the install said to create them by hand."""
+    objects = render(chart, peering={"enabled": True}, replicaCount=2)
+    crds = {o["metadata"]["name"] for o in objects if o["kind"] == "CustomResourceDefinition"}
+    assert {"clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"} <= crds
+    assert only(objects, "ClusterKopfPeering")["metadata"]["name"] == "kubemigrate"
+    scoped = render(
+        chart,
+        peering={"enabled": True, "installCRDs": False},
+        operator={"watchNamespaces": ["shop", "billing"]},
+    )
+    assert sorted(o["metadata"]["namespace"] for o in scoped if o["kind"] == "KopfPeering") == [
+        "billing",
+        "shop",
+    ]
+    assert not any(o["kind"] == "ClusterKopfPeering" for o in scoped)
+    assert not any(o["metadata"]["name"].endswith(".kopf.dev") for o in scoped)
+    assert not any(o["kind"].endswith("KopfPeering") for o in render(chart))
