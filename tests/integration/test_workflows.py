@@ -306,6 +306,37 @@ def test_production_deployment_migrates(shop: Path, database_url: str) -> None:
     assert "Pending migrations: 0" in status.stdout
 
 
+def test_a_production_migrate_says_what_data_it_destroys_before_it_runs(
+    tmp_path: Path, database_url: str
+) -> None:
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            create_table("legacy"),
+            ("cleanup", "DROP TABLE legacy;\nCREATE TABLE kept (id int, old text);", None),
+            ("trim", "ALTER TABLE kept DROP COLUMN old;", None),
+        ),
+    )
+    assert (
+        cli("migrate", "--target", "0000_legacy", url=database_url, directory=drizzle).returncode
+        == 0
+    )
+    preview = cli(
+        "migrate", "--env", "production", "--dry-run", url=database_url, directory=drizzle
+    )
+    assert preview.returncode == 0, preview.stderr
+    said = " ".join(preview.stderr.split())
+    assert "0001_cleanup.sql line 1 destroys data no rollback restores: DROP TABLE legacy" in said
+    assert "0002_trim.sql line 1 destroys data no rollback restores: DROP COLUMN kept.old" in said
+    done = cli("migrate", "--env", "production", url=database_url, directory=drizzle)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    warned = [line for line in lines if line["level"] == "warning"]
+    first_applied = next(i for i, line in enumerate(lines) if line["action"] == "applied")
+    assert warned
+    assert lines.index(warned[0]) < first_applied  # before the first statement ran
+
+
 @pytest.mark.parametrize(
     ("env", "flag", "production"),
     [

@@ -194,6 +194,8 @@ class Plan:
     baselined: tuple[str, ...] = ()
     """Steps of a rollback whose migrations ``baseline`` recorded without running: their
     down SQL removes what the database had before kubemigrate."""
+    warnings: tuple[str, ...] = ()
+    """What people should hear before it runs (in production: the data it destroys)."""
 
     @property
     def is_empty(self) -> bool:

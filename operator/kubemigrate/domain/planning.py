@@ -67,11 +67,13 @@ def refuse_unwritten(step: Step) -> None:
 
 
 def plan_warnings(plan: Plan) -> tuple[str, ...]:
-    """What a plan does that people should hear before it runs: pending up files with
+    """What a plan does that people should hear before it runs: the data a production
+    migrate destroys (``Plan.warnings``), pending up files with
     comments alone (drizzle-kit's ``--custom`` one left empty: drizzle's migrator
     applies them as they are, so kubemigrate does, but says so), and baselined
     migrations a rollback would undo."""
     return (
+        *plan.warnings,
         *((baselined_warning(plan),) if plan.baselined else ()),
         *(
             f"{step.name} has no SQL statement (only comments): it is recorded as applied and "

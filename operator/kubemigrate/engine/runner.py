@@ -286,6 +286,26 @@ def _analysed(sql: str, version: int) -> AnalysedSql:
     )
 
 
+def _destroys_data(steps: Sequence[Step]) -> tuple[str, ...]:
+    """What a production migrate would destroy (DROP TABLE, DROP COLUMN, TRUNCATE, a
+    DELETE without WHERE ...), said before it runs, in the plan, the log and the
+    result: no rollback brings those rows back. A file that does not parse is left to
+    ``prepare``, which refuses it."""
+    from kubemigrate.domain import sql as sqlmod
+
+    found: list[str] = []
+    for step in steps:
+        try:
+            analysed = sqlmod.analyse(step.sql)
+        except sqlmod.SqlSyntaxError:
+            continue
+        found += [
+            f"{step.name} line {s.line} destroys data no rollback restores: {s.destructive}"
+            for s in analysed.destructive
+        ]
+    return tuple(found)
+
+
 def prepare(step: Step, server_version_num: int) -> PreparedStep:
     """Split a step's SQL and decide how it runs, refusing what cannot run safely."""
     from kubemigrate.domain import sql as sqlmod
@@ -407,9 +427,12 @@ class Runner:
     def _plan(self, action: Action, state: StoreState, options: RunOptions) -> Plan:
         available = self.source.migrations
         if action is Action.MIGRATE:
-            return planning.plan_migrate(
+            plan = planning.plan_migrate(
                 available, state.applied, next_batch=state.next_batch, target=options.target
             )
+            if options.environment is Environment.PRODUCTION and plan.steps:
+                plan = dataclasses.replace(plan, warnings=_destroys_data(plan.steps))
+            return plan
         if action is Action.BASELINE:
             hashes = self.store.drizzle_hashes()
             recorded = None

@@ -184,6 +184,8 @@ class LogObserver:
             batch=plan.batch,
             migrations=[s.name for s in plan.steps],
         )
+        for warning in plan.warnings:  # before the first statement, not in the summary
+            self.log.warning(warning, action="planned")
 
     def step_started(self, step: Step, index: int, total: int) -> None:
         pass
