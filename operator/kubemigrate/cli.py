@@ -97,7 +97,12 @@ StatementTimeout = Annotated[
     float | None,
     typer.Option("--statement-timeout", min=0, help="PostgreSQL statement_timeout in seconds."),
 ]
-Target = Annotated[str | None, typer.Option("--target", help="A migration file name.")]
+Target = Annotated[
+    str | None,
+    typer.Option(
+        "--target", help="A migration: its file name or version (0003, 20240101120000, 1.10)."
+    ),
+]
 
 
 @dataclass
@@ -444,7 +449,10 @@ def rollback(
         int | None, typer.Option("--steps", help="Undo this many batches.", min=1)
     ] = None,
     target: Annotated[
-        str | None, typer.Option("--target", help="Undo every migration after this one.")
+        str | None,
+        typer.Option(
+            "--target", help="Undo every migration after this one (file name or version)."
+        ),
     ] = None,
     confirm: Annotated[
         str | None, typer.Option("--confirm", help="Production: the phrase naming the batch.")
