@@ -479,6 +479,19 @@ def test_dbmate_transaction_false_runs_a_section_outside_a_transaction(tmp_path:
     assert plain.down_file == "the '-- migrate:down' section of 1_plain.sql"
 
 
+def test_a_directive_the_author_wrote_in_a_dbmate_section_stays_in_its_checksum(
+    tmp_path: Path,
+) -> None:
+    """Files applied before transaction:false was read must not turn 'edited'."""
+    from kubemigrate.domain.checksums import checksum
+
+    section = "-- kubemigrate:no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n"
+    write(tmp_path / "1_own.sql", f"-- migrate:up\n{section}")
+    [own] = sources.load(tmp_path, "dbmate").migrations
+    assert own.up_sql == section
+    assert own.checksum == checksum(section)  # as every earlier version recorded it
+
+
 def test_dbmate_file_without_up_marker(tmp_path: Path) -> None:
     write(tmp_path / "20240101000000_first.sql", "CREATE TABLE a (id int);\n")
     with pytest.raises(SourceError, match="no '-- migrate:up' line"):

@@ -136,6 +136,13 @@ def split_dbmate(name: str, text: str) -> tuple[str, str | None]:
     return up_sql, _section(down, text[down.end() :]) if down else None
 
 
+def _written(text: str, up: str) -> str:
+    """The up section as its author wrote it, without the directive ``_section`` adds."""
+    header = _DBMATE_UP.search(text)
+    ours = header is not None and _NO_TRANSACTION.search(header[0])
+    return up.removeprefix(f"{NO_TRANSACTION_DIRECTIVE}\n") if ours else up
+
+
 def _section(header: re.Match[str], body: str) -> str:
     directive = f"{NO_TRANSACTION_DIRECTIVE}\n" if _NO_TRANSACTION.search(header[0]) else ""
     return directive + body.strip() + "\n"
@@ -154,8 +161,9 @@ def _dbmate(directory: Path, used: set[str]) -> list[Migration]:
             name=path.name,
             up_sql=up,
             down_sql=down,
-            # the section as written: the directive added for transaction:false is ours
-            checksum=checksum(up.removeprefix(f"{NO_TRANSACTION_DIRECTIVE}\n")),
+            # the section as written: a directive added for transaction:false is ours
+            # (one the author wrote in the section stays in, as it always counted)
+            checksum=checksum(_written(text, up)),
             down_file=f"the '-- migrate:down' section of {path.name}",
         )
         # dbmate orders its versions as text (a timestamp each, as it writes them)
