@@ -843,6 +843,29 @@ def test_rolling_back_what_baseline_recorded_needs_force(tmp_path: Path, databas
     assert not table_exists(database_url, "a")
 
 
+def test_a_baselined_migration_renamed_by_repair_still_needs_force(
+    tmp_path: Path, database_url: str
+) -> None:
+    """repair --accept-renames moved the tracking row, and the rule lost track of it:
+    the next rollback dropped a table that predates kubemigrate, rows and all."""
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "0000_customers.sql").write_text("CREATE TABLE customers (id int);\n")
+    (folder / "0000_customers.down.sql").write_text("DROP TABLE customers;\n")
+    with connect(database_url) as conn:
+        conn.execute("CREATE TABLE customers (id int); INSERT INTO customers VALUES (1)")
+    assert cli("baseline", url=database_url, directory=folder).returncode == 0
+    for suffix in (".sql", ".down.sql"):
+        (folder / f"0000_customers{suffix}").rename(folder / f"0005_customers{suffix}")
+    renamed = cli("repair", "--accept-renames", url=database_url, directory=folder)
+    assert renamed.returncode == 0, renamed.stderr
+    assert applied_names(database_url) == ["0005_customers.sql"]
+    refused = cli("rollback", url=database_url, directory=folder)
+    assert refused.returncode == 5, refused.stderr
+    assert "0005_customers.sql, which `baseline` recorded" in " ".join(refused.stderr.split())
+    assert query(database_url, "SELECT count(*) FROM customers") == [(1,)]
+
+
 def test_a_blind_baseline_in_production_is_refused(tmp_path: Path, database_url: str) -> None:
     drizzle = write_drizzle(tmp_path / "d", numbered(create_table("a"), create_table("b")))
     refused = cli("baseline", "--env", "production", url=database_url, directory=drizzle)

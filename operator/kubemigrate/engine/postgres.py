@@ -147,6 +147,20 @@ _RECORD_DOWN = (
     "RETURNING 1)" + _RECORD_HISTORY.replace("%(action)s", "'rolled_back'")
 )
 
+# Tracking rows (name, batch) that baseline wrote, followed back through repair's
+# renames ("was OLD"; rows before renames carried a batch have none), so a baselined
+# migration renamed to drizzle-kit 1.0's layout keeps needing --force to be undone.
+_BASELINED = """
+WITH RECURSIVE names(name, batch, wanted) AS (
+  SELECT p.name, p.batch, p.name FROM unnest(%s::text[], %s::int[]) AS p(name, batch)
+  UNION
+  SELECT substr(h.error, 5), n.batch, n.wanted FROM {history} h
+  JOIN names n ON h.migration_name = n.name AND h.action = 'renamed'
+   AND h.error LIKE 'was %%' AND (h.batch_number = n.batch OR h.batch_number IS NULL)
+)
+SELECT DISTINCT n.wanted FROM names n JOIN {history} h
+  ON h.migration_name = n.name AND h.batch_number = n.batch AND h.action = 'baselined'"""
+
 # ExecStatus EMPTY_QUERY (a statement of comments alone: drizzle-kit's --custom file
 # left empty), COMMAND_OK, TUPLES_OK
 _OK = (0, 1, 2)
@@ -602,16 +616,10 @@ class PostgresStore:
         are never reused, so the pair picks out the row): their SQL never ran here."""
         if not rows or not self._has_extra_tables():
             return frozenset()
-        rows = self.conn.execute(
-            self._sql(
-                "SELECT h.migration_name FROM {history} h "
-                "JOIN unnest(%s::text[], %s::int[]) AS p(name, batch) "
-                "ON h.migration_name = p.name AND h.batch_number = p.batch "
-                "WHERE h.action = 'baselined'"
-            ),
-            ([name for name, _ in rows], [batch for _, batch in rows]),
-        ).fetchall()
-        return frozenset(r[0] for r in rows)
+        found = self.conn.execute(
+            self._sql(_BASELINED), ([n for n, _ in rows], [b for _, b in rows])
+        )
+        return frozenset(r[0] for r in found.fetchall())
 
     # -- the advisory lock ---------------------------------------------------
 

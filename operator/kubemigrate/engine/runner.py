@@ -947,13 +947,13 @@ class Runner:
                 "with its SQL under a new name).",
                 hint="`kubemigrate verify` lists what disagrees",
             )
-        checksums = {row.name: row.checksum for row in applied}
+        rows = {row.name: row for row in applied}
         done = []
         for old, new in moves:
             self.store.rename_tracking(old, new)
             self.store.record(
-                "renamed", migration=new, checksum=checksums[old], run_id=options.run_id,
-                error=f"was {old}",
+                "renamed", migration=new, checksum=rows[old].checksum, run_id=options.run_id,
+                error=f"was {old}", batch=rows[old].batch,
             )  # fmt: skip
             done.append(MigrationResult(name=new, direction="renamed"))
         return done
