@@ -428,6 +428,10 @@ def _ask_confirmation(plan: Any) -> str | None:
         return None
     names = "\n".join(f"  - {step.name}" for step in plan.steps)
     print(f"Rolling back in production would undo, newest first:\n{names}", file=sys.stderr)
+    if plan.baselined:
+        from kubemigrate.domain.planning import baselined_warning
+
+        print(f"Note: {baselined_warning(plan)}.", file=sys.stderr)
     # the prompt goes with the list, to stderr: stdout may be a pipe (`| tee run.log`)
     print(f"Type {plan.confirmation_phrase} to confirm: ", end="", file=sys.stderr, flush=True)
     try:
@@ -487,7 +491,7 @@ def rollback(
             return Reply(outcome, _dry_run_text(plan), 0)
         if confirm is None and ctx.environment is Environment.PRODUCTION and not ctx.as_json:
             plan, _ = runner.plan(Action.ROLLBACK, options)
-            if plan.confirmation_phrase and (force or not plan.baselined):
+            if plan.confirmation_phrase:
                 answer = _ask_confirmation(plan)
                 if answer:
                     options = _options(**{**options.__dict__, "confirm": answer})

@@ -663,3 +663,34 @@ def test_a_job_the_api_server_refuses_fails_the_run_saying_why(shop: Namespace) 
     assert "must be less than or equal to memory limit" in failed["message"]
     assert "spec.job.resources" in failed["message"]
     assert jobs_of(shop, "tight") == []
+
+
+def test_a_production_rollback_over_a_baseline_asks_for_a_phrase_that_says_so(
+    namespace: Namespace, database_url: str
+) -> None:
+    """One ordinary-looking phrase dropped a table that predated kubemigrate: the
+    phrase now names the baseline, the message says what it means, as a Warning."""
+    namespace.secret("db", database_url)
+    namespace.kubectl("label", "namespace", namespace.name, "kubemigrate.io/environment=production")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE customers (id int); INSERT INTO customers VALUES (1)")
+    source = inline(
+        ("0000_customers", "CREATE TABLE customers (id int);", "DROP TABLE customers;"),
+        ("0001_orders", "CREATE TABLE orders (id int);", "DROP TABLE orders;"),
+    )
+    namespace.apply(run_yaml("adopt", action="baseline", source=source, target="0000_customers"))
+    namespace.wait_phase("adopt", "Succeeded")
+    namespace.apply(run_yaml("deploy", source=source))
+    namespace.wait_phase("deploy", "Succeeded")
+    namespace.apply(run_yaml("undo", action="rollback", source=source, steps=2))
+    body = namespace.wait_phase("undo", "AwaitingConfirmation")
+    assert body["status"]["confirmationPhrase"] == "rollback-batches-1-to-2-with-baselined"
+    waiting = condition(body, "AwaitingConfirmation")["message"]
+    assert "some recorded by a baseline run" in waiting
+    assert "Warning" in {e["type"] for e in namespace.events("undo")}
+    namespace.kubectl(
+        "patch", "mr", "undo", "--type", "merge",
+        "-p", '{"spec":{"confirm":"rollback-batches-1-to-2-with-baselined"}}',
+    )  # fmt: skip
+    namespace.wait_phase("undo", "Succeeded")
+    assert tracked(database_url) == []

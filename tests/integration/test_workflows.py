@@ -834,12 +834,16 @@ def test_rolling_back_what_baseline_recorded_needs_force(tmp_path: Path, databas
     assert "which `baseline` recorded without running" in preview.stdout + preview.stderr
 
     assert cli("rollback", url=database_url, directory=drizzle).returncode == 0  # batch 2: ours
-    prod = ("--env", "production", "--confirm", "rollback-batch-1")
-    refused = cli("rollback", *prod, url=database_url, directory=drizzle)
+    # production's consent is a phrase that says so: the batch's plain one is refused
+    prod = ("--env", "production", "--confirm")
+    refused = cli("rollback", *prod, "rollback-batch-1", url=database_url, directory=drizzle)
     assert refused.returncode == 5, refused.stderr
+    assert "rollback-batch-1-with-baselined" in refused.stderr
+    assert "which `baseline` recorded without running" in " ".join(refused.stderr.split())
     assert query(database_url, "SELECT count(*) FROM a") == [(1,)]
-    forced = cli("rollback", *prod, "--force", url=database_url, directory=drizzle)
-    assert forced.returncode == 0, forced.stderr
+    phrase = "rollback-batch-1-with-baselined"
+    consented = cli("rollback", *prod, phrase, url=database_url, directory=drizzle)
+    assert consented.returncode == 0, consented.stderr
     assert not table_exists(database_url, "a")
 
 

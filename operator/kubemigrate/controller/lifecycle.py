@@ -29,7 +29,7 @@ from kubemigrate.controller.spec import (
     effective_environment,
     parse_spec,
 )
-from kubemigrate.domain.migrations import Action, Environment
+from kubemigrate.domain.migrations import BASELINED_PHRASE, Action, Environment
 from kubemigrate.domain.outcome import Outcome
 from kubemigrate.domain.status import (
     Phase,
@@ -756,8 +756,15 @@ class Lifecycle:
         reset, which any value of spec.confirm confirms."""
         meta = _meta(run)
         what = "production rollback" if phrase else "staging reset"
+        undone = ", ".join(names)
+        baselined = bool(phrase and phrase.endswith(BASELINED_PHRASE))
+        if baselined:
+            undone += (
+                " (some recorded by a baseline run: their rollback SQL removes what "
+                "predates kubemigrate)"
+            )
         message = (  # a command to copy as it is, whatever namespace the reader's kubectl is in
-            f"{what} would undo {', '.join(names)}; confirm with "
+            f"{what} would undo {undone}; confirm with "
             f"kubectl patch mr {meta['name']} -n {meta['namespace']} --type merge "
             f'-p \'{{"spec":{{"confirm":"{phrase or "reset"}"}}}}\''
         )
@@ -766,6 +773,7 @@ class Lifecycle:
             Phase.AWAITING_CONFIRMATION,
             Reason.CONFIRMATION_REQUIRED,
             message,
+            event_type="Warning" if baselined else "Normal",
             **{**fields, "confirmationPhrase": phrase, "plannedMigrations": names},
         )
         if waiting is not None and (waiting.get("spec") or {}).get("confirm") is not None:

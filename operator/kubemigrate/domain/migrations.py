@@ -25,6 +25,11 @@ NO_TRANSACTION_DIRECTIVE = "-- kubemigrate:no-transaction"
 NOTHING_TO_UNDO = "-- kubemigrate:nothing-to-undo"
 
 
+#: The end of a production rollback's confirmation phrase when it undoes migrations
+#: ``baseline`` recorded without running.
+BASELINED_PHRASE = "-with-baselined"
+
+
 class Environment(StrEnum):
     """Where a run happens; production adds confirmations and refusals."""
 
@@ -211,5 +216,9 @@ class Plan:
         if self.action not in (Action.ROLLBACK, Action.RESET) or not self.batches:
             return None
         if len(self.batches) == 1:
-            return f"rollback-batch-{self.batches[0]}"
-        return f"rollback-batches-{min(self.batches)}-to-{max(self.batches)}"
+            phrase = f"rollback-batch-{self.batches[0]}"
+        else:
+            phrase = f"rollback-batches-{min(self.batches)}-to-{max(self.batches)}"
+        # undoing what baseline recorded removes what predates kubemigrate: typing it
+        # is the consent --force gives elsewhere
+        return phrase + (BASELINED_PHRASE if self.baselined else "")

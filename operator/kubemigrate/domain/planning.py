@@ -538,7 +538,7 @@ def refuse_reset(environment: Environment, *, force: bool = False) -> None:
 
 
 # What ``Plan.confirmation_phrase`` looks like: rollback-batch-7, rollback-batches-5-to-7.
-_PHRASE = re.compile(r"rollback-batch(?:-\d+|es-\d+-to-\d+)")
+_PHRASE = re.compile(r"rollback-batch(?:-\d+|es-\d+-to-\d+)(?:-with-baselined)?")
 
 
 def enforce_safety(
@@ -547,7 +547,10 @@ def enforce_safety(
     """The environment rules: production rollbacks confirmed by phrase, reset guarded."""
     if plan.action is Action.RESET:
         refuse_reset(environment, force=force)
-    if plan.action is Action.ROLLBACK and plan.baselined and not force:
+    # production's consent is its phrase, which names the baselined ones (see
+    # Plan.confirmation_phrase); elsewhere --force
+    production = environment is Environment.PRODUCTION
+    if plan.action is Action.ROLLBACK and plan.baselined and not force and not production:
         newest = plan.baselined[0]  # steps, and so these, run newest first
         raise SafetyRefusal(
             f"{baselined_warning(plan)}; nothing was rolled back.",
@@ -562,6 +565,8 @@ def enforce_safety(
     if plan.action is Action.ROLLBACK and environment is Environment.PRODUCTION and plan.steps:
         phrase = plan.confirmation_phrase
         names = ", ".join(step.name for step in plan.steps)
+        if plan.baselined:
+            names += f" ({baselined_warning(plan)})"
         if confirm is None:
             raise ConfirmationRequired(
                 f"Rolling back in production needs confirmation. It would undo: {names}.",
