@@ -187,6 +187,8 @@ def _fail(ctx: Context, action: str, error: KubemigrateError) -> NoReturn:
         print(scrub_json(outcome.to_json(), ctx.secrets))
     message = scrub(str(error.message), ctx.secrets)
     print(f"error: {message}", file=sys.stderr)
+    if error.details.get("detail"):  # psql's DETAIL: the key that clashed, a failing row
+        print(f"  detail: {scrub(str(error.details['detail']), ctx.secrets)}", file=sys.stderr)
     if error.hint:
         print(f"  hint: {scrub(error.hint, ctx.secrets)}", file=sys.stderr)
     if outcome.migrations:

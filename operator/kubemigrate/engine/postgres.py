@@ -1051,12 +1051,14 @@ class PostgresStore:
             line = file_text.count("\n", 0, file_offset) + 1
             where = f" in statement {statement_index} (line {line})"
         where = where or f" at {position}"
-        # what psql prints under the error: the key that clashed, the plpgsql line
-        if diag.message_detail:
-            primary += f"; {self.scrub(diag.message_detail).rstrip('.')}"
-        if diag.context:  # the innermost plpgsql line says where in a DO block or function
-            lines = diag.context.splitlines()
-            place = next((x for x in lines if x.startswith("PL/pgSQL")), lines[0])
+        # where in a DO block or function, as psql's CONTEXT says (its other lines can
+        # quote data: a COPY's row); the DETAIL (a failing row, the key that clashed)
+        # stays in details, which the CLI prints, not in the message a MigrationRun's
+        # status and Events carry to everyone who may read them
+        place = next(
+            (x for x in (diag.context or "").splitlines() if x.startswith("PL/pgSQL")), None
+        )
+        if place:
             primary += f" (in {self.scrub(place)})"
         details: dict[str, Any] = {
             "migration": migration,
