@@ -298,3 +298,13 @@ def test_non_ascii_text_keeps_its_statements_and_quoted_names() -> None:
     assert first.quoted == frozenset({"Café", "naïve"})
     assert second.text == "SELECT 'ß;'"
     assert second.line == 3
+
+
+def test_non_ascii_dollar_quote_tags_still_parse() -> None:
+    """Two such tags read the same in the scanner's ASCII stand-in ($x$): the file is
+    scanned as it is instead of being refused."""
+    from kubemigrate.domain.sql.parsing import parse_file
+
+    sql = "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $é$ SELECT 'it''s $ñ$' $é$;"
+    [statement] = parse_file(sql).statements
+    assert statement.text == sql.rstrip(";")

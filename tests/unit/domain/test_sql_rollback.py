@@ -461,3 +461,11 @@ def test_a_setting_on_what_the_file_created_is_reversed() -> None:
             "DROP TABLE docs;",
         ]
     )
+
+
+def test_a_table_of_the_same_name_in_another_schema_is_not_one_the_file_made() -> None:
+    result = infer_rollback(
+        "CREATE TABLE a.docs (id int);\nALTER TABLE b.docs ENABLE ROW LEVEL SECURITY;\n"
+    )
+    assert len(result.uninvertible) == 1
+    assert "b.docs ENABLE ROW LEVEL SECURITY" in result.uninvertible[0]

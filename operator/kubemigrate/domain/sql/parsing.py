@@ -11,7 +11,9 @@ caller passed in, non-ASCII text included.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pglast import ast, parser
 
@@ -102,6 +104,16 @@ def _ascii(source: str) -> str:
     return source if source.isascii() else _NON_ASCII.sub("x", source)
 
 
+def _scan(source: str) -> Sequence[Any]:
+    """The scanner's tokens, read from the ASCII stand-in; from the text itself when the
+    stand-in does not scan (two non-ASCII dollar-quote tags, ``$é$`` and ``$ñ$``, both
+    read ``$x$``): slower, but never a refusal of a valid file."""
+    try:
+        return parser.scan(_ascii(source))
+    except parser.ParseError:
+        return parser.scan(source)
+
+
 def parse_file(sql: str) -> ParsedFile:
     """Parse ``sql`` into statements; raises :class:`SqlSyntaxError`.
 
@@ -111,7 +123,7 @@ def parse_file(sql: str) -> ParsedFile:
     source = " " + sql[1:] if sql.startswith("\ufeff") else sql
     try:
         raw = parser.parse_sql(source)
-        tokens = parser.scan(_ascii(source))
+        tokens = _scan(source)
     except parser.ParseError as exc:
         raise _syntax_error(sql, exc) from exc
 

@@ -90,8 +90,8 @@ class _Made:
     statement sets on them was not there before the migration, so its reverse is
     safe; on anything older, whether it was set already is unknown."""
 
-    tables: set[str] = field(default_factory=set)
-    columns: set[tuple[str, str]] = field(default_factory=set)
+    tables: set[tuple[str, str]] = field(default_factory=set)
+    columns: set[tuple[tuple[str, str], str]] = field(default_factory=set)
 
     def note(self, node: ast.Node) -> None:
         if isinstance(node, ast.CreateStmt) and node.relation is not None:
@@ -119,10 +119,11 @@ class _Made:
         )
 
 
-def _key(relation: ast.RangeVar) -> str:
-    """A table as the file names it, schema left out: ``public.docs`` and ``docs`` in one
-    file are, in practice, one table."""
-    return relation.relname or ""
+def _key(relation: ast.RangeVar) -> tuple[str, str]:
+    """A table as the file names it: ``docs`` and ``public.docs`` count as two (the
+    search_path decides), so a state set on ``b.docs`` after ``CREATE TABLE a.docs``
+    is not taken for one this file made."""
+    return relation.schemaname or "", relation.relname or ""
 
 
 def infer_rollback(sql: str) -> InferredRollback:
