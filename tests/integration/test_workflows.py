@@ -315,6 +315,7 @@ def test_a_production_migrate_says_what_data_it_destroys_before_it_runs(
             create_table("legacy"),
             ("cleanup", "DROP TABLE legacy;\nCREATE TABLE kept (id int, old text);", None),
             ("trim", "ALTER TABLE kept DROP COLUMN old;", None),
+            ("custom", "TRUNCATE kept\n--> statement-breakpoint\nSELECT 1", None),
         ),
     )
     assert (
@@ -328,6 +329,7 @@ def test_a_production_migrate_says_what_data_it_destroys_before_it_runs(
     said = " ".join(preview.stderr.split())
     assert "0001_cleanup.sql line 1 destroys data no rollback restores: DROP TABLE legacy" in said
     assert "0002_trim.sql line 1 destroys data no rollback restores: DROP COLUMN kept.old" in said
+    assert "0003_custom.sql line 1 destroys data no rollback restores: TRUNCATE kept" in said
     done = cli("migrate", "--env", "production", url=database_url, directory=drizzle)
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
