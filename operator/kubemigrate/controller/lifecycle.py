@@ -499,21 +499,23 @@ class Lifecycle:
                     self._launching.discard(uid)
                 return  # another handler moved the run on: it owns what happens next
             run = updated
+        configmap = jobs.build_inline_configmap(run)
         try:
-            configmap = jobs.build_inline_configmap(run)
             if configmap is not None:
+                what = f"ConfigMap {configmap['metadata']['name']} (spec.source.inline's files)"
                 self.kube.create_configmap(configmap)
+            what = f"Job {name}"
             _, created = self.kube.create_job(job)
         except Exception as exc:
-            if translation.api_status(exc) not in translation.REFUSED_AS_IS:
-                raise  # conflicts, throttling, a server error: kopf retries the launch
-            # spec.job's resources or nodeSelector passed the CRD but not the Job's
-            # validation (a limit below its request), or a quota or RBAC forbids it:
+            if not translation.refused_as_is(exc):
+                raise  # conflicts, throttling, a quota, a server error: kopf retries
+            # spec.job's resources passed the CRD but not the Job's validation (a limit
+            # below its request), RBAC forbids it, inline SQL past a ConfigMap's 1 MiB:
             # without this the run said Running, JobCreated, for a Job that never was
             with self._flight:
                 self._launching.discard(uid)
-            message = translation.refusal_message(exc, f"Job {name}")
             action = str((run.get("spec") or {}).get("action") or "migrate")
+            message = translation.refusal_message(exc, what)
             self._fail_without_result(run, Reason.JOB_REJECTED, message, action)
             return
         with self._flight:

@@ -63,9 +63,24 @@ def to_kopf(exc: BaseException, *, doing: str) -> Exception:
     return kopf.TemporaryError(f"{doing}: {type(exc).__name__}: {exc}", delay=5)
 
 
-#: The API server's answers that say the object itself will not do: a retry meets the
-#: same (bad request, forbidden by RBAC or a quota, invalid).
-REFUSED_AS_IS = (400, 403, 422)
+def refused_as_is(exc: BaseException) -> bool:
+    """The API server said the object itself will not do, so a retry meets the same:
+    a bad request, an invalid object, RBAC's forbidden. A quota's forbidden passes when
+    other Jobs finish, as the Job controller's own retries assume: retried."""
+    status = api_status(exc)
+    if status == 403:
+        return "exceeded quota" not in _message(exc)
+    return status in (400, 422)
+
+
+def _message(exc: BaseException) -> str:
+    """The Status message the API server answered with, else the HTTP reason."""
+    body = getattr(exc, "body", None)
+    if body:
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            return str(json.loads(body).get("message") or _reason(exc))
+    return _reason(exc)
+
 
 # The Job's fields a MigrationRun's author set, as they wrote them.
 _JOB_FIELDS = (
@@ -81,14 +96,16 @@ _JOB_FIELDS = (
 def refusal_message(exc: BaseException, what: str) -> str:
     """Why the API server refused ``what``, in the run's terms: its Status message, the
     Job's field paths named as the spec.job fields they came from."""
-    message = _reason(exc)
-    body = getattr(exc, "body", None)
-    if body:
-        with contextlib.suppress(ValueError, TypeError):
-            message = str(json.loads(body).get("message") or message)
+    message = _message(exc)
     for pattern, spec_field in _JOB_FIELDS:
         message = pattern.sub(spec_field, message)
-    return f"the API server refused {what} ({api_status(exc)}): {message}"
+    told = f"the API server refused {what} ({api_status(exc)}): {message}"
+    if "spec.source.inline" in what and "Too long" in message:
+        told += (
+            "; put the migrations in a ConfigMap of your own (kubectl create configmap "
+            "--from-file, spec.source.configMap) or an image (spec.source.image)"
+        )
+    return told
 
 
 def _reason(exc: Any) -> str:
