@@ -675,7 +675,9 @@ class Lifecycle:
                 translation.job_reason(state.reason) if not state.succeeded else Reason.JOB_FAILED
             )
             message = f"{state.reason or 'Failed'}: {problem}"
-            if not read_only(run, str(meta["name"])):
+            if results.never_started(pods):  # its deadline came while the pod waited
+                message += "; its pod never started, so the database was not touched"
+            elif not read_only(run, str(meta["name"])):
                 message += (
                     "; it left no result, so what it changed is unknown: the migrations before "
                     "the one it stopped in may have committed (a status run shows the counts)"

@@ -75,6 +75,21 @@ def waiting_problem(pods: Sequence[Mapping[str, Any]]) -> str | None:
     return None
 
 
+def never_started(pods: Sequence[Mapping[str, Any]]) -> bool:
+    """Pods there are, and none of them ever started its migration container: the
+    engine never ran, so the database was not touched. No pods at all proves nothing
+    (a Job past its deadline has its pods deleted), nor does an init container's run
+    (it only copies the migrations in)."""
+    if not pods:
+        return False
+    for pod in pods:
+        for status in (pod.get("status") or {}).get("containerStatuses") or ():
+            state, last = status.get("state") or {}, status.get("lastState") or {}
+            if state.get("running") or state.get("terminated") or last.get("terminated"):
+                return False
+    return True
+
+
 def no_pod_problem(namespace: str, job_name: str) -> str:
     """A Job with no pod long after its creation: the Job controller could not create one
     (a missing ServiceAccount, a quota, an admission webhook). It says why only in the
