@@ -85,7 +85,7 @@ def never_started(pods: Sequence[Mapping[str, Any]]) -> bool:
     for pod in pods:
         for status in (pod.get("status") or {}).get("containerStatuses") or ():
             state, last = status.get("state") or {}, status.get("lastState") or {}
-            if state.get("running") or state.get("terminated") or last.get("terminated"):
+            if "running" in state or "terminated" in state or "terminated" in last:
                 return False
     return True
 
