@@ -560,7 +560,7 @@ def enforce_safety(
                 if len(plan.baselined) < len(plan.steps)
                 else ""
             )
-            + "add --force to run their rollback SQL too",
+            + "re-run with --force to run their rollback SQL too",
         )
     if plan.action is Action.ROLLBACK and environment is Environment.PRODUCTION and plan.steps:
         phrase = plan.confirmation_phrase

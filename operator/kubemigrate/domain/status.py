@@ -180,6 +180,8 @@ _SPEC_TERMS = (
     ("--accept-renames", "spec.repair.acceptRenames"),
     ("--accept-down", "spec.repair.acceptDowns"),
     ("--dry-run", "spec.dryRun"),
+    # a run's spec cannot change once it has ended: the way forward is a new run
+    ("re-run with --force", "create a new run with spec.confirm set (any value)"),
     ("--force", "spec.confirm"),
     ("--target", "spec.target"),
     ("--steps", "spec.steps"),

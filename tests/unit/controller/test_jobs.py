@@ -621,3 +621,5 @@ def test_an_engine_message_names_spec_fields_in_status_condition_and_event() -> 
     assert status["error"]["message"] == "reset in staging needs spec.confirm."
     assert summary(outcome) == "reset in staging needs spec.confirm."
     assert "--" not in status["error"]["hint"]
+    # an ended run's spec.confirm changes nothing: the hint says to create a new run
+    assert status["error"]["hint"].startswith("create a new run with spec.confirm set")
