@@ -200,9 +200,11 @@ def in_spec_terms(text: str) -> str:
 
 def event_type(outcome: Outcome) -> str:
     """``Warning`` for a failure, and for a success that found drift or a dirty
-    database: a status run succeeds when it reports them, but they block the next
-    migrate, so they should show where people look for trouble."""
-    return "Warning" if not outcome.ok or outcome.drift or outcome.dirty else "Normal"
+    database (a status run succeeds when it reports them, but they block the next
+    migrate) or that has warnings (a production migrate that dropped a table): they
+    should show where people look for trouble."""
+    troubled = not outcome.ok or outcome.drift or outcome.dirty or outcome.warnings
+    return "Warning" if troubled else "Normal"
 
 
 #: What a run did to the migrations it lists, and what a dry run (or plan) would do.

@@ -50,3 +50,16 @@ def test_a_condition_that_turns_false_says_why_and_keeps_saying_it() -> None:
     assert later["Running"]["message"] == "applied 2 migration(s)"
     assert later["Running"]["lastTransitionTime"] == "2026-01-01T00:00:05Z"
     assert later["Complete"]["lastTransitionTime"] == "2026-01-01T00:00:05Z"
+
+
+def test_a_success_with_warnings_is_a_warning_event() -> None:
+    """A production migrate that dropped a table succeeded as a Normal Event, its
+    warning seen only by those who read status.warnings."""
+    from kubemigrate.domain.outcome import Outcome
+    from kubemigrate.domain.status import event_type
+
+    assert event_type(Outcome(action="migrate", ok=True)) == "Normal"
+    warned = Outcome(action="migrate", ok=True, warnings=("0001_x.sql line 1 destroys data",))
+    assert event_type(warned) == "Warning"
+    assert event_type(Outcome(action="status", ok=True, drift=True)) == "Warning"
+    assert event_type(Outcome(action="migrate", ok=False)) == "Warning"
