@@ -92,31 +92,23 @@ def rollback_migrations(
 ) -> Outcome:
     """Undo the last batch (or ``steps`` batches, or down to ``target``); ``force`` as the
     CLI's --force (undo migrations ``baseline`` recorded)."""
-    from kubemigrate.domain.errors import KubemigrateError
     from kubemigrate.domain.migrations import Action
 
-    try:
-        return _run(
-            Action.ROLLBACK,
-            database_url,
-            directory,
-            fmt=fmt,
-            timeouts=(lock_timeout_ms, statement_timeout_s),
-            environment=_environment(environment),
-            steps=steps,
-            target=target,
-            confirm=confirm,
-            force=force,
-            dry_run=dry_run,
-            lock_wait_s=lock_wait_s,
-            run_id=run_id,
-        )
-    except KubemigrateError as error:  # its hint speaks to the CLI's user
-        if error.hint:
-            error.hint = error.hint.replace("--confirm ", "confirm=").replace(
-                "--force", "force=True"
-            )
-        raise
+    return _run(
+        Action.ROLLBACK,
+        database_url,
+        directory,
+        fmt=fmt,
+        timeouts=(lock_timeout_ms, statement_timeout_s),
+        environment=_environment(environment),
+        steps=steps,
+        target=target,
+        confirm=confirm,
+        force=force,
+        dry_run=dry_run,
+        lock_wait_s=lock_wait_s,
+        run_id=run_id,
+    )
 
 
 def _run(
@@ -128,25 +120,51 @@ def _run(
     timeouts: tuple[int | None, float | None],
     **options: Any,
 ) -> Outcome:
+    from kubemigrate.domain.errors import KubemigrateError
+    from kubemigrate.domain.migrations import Action
     from kubemigrate.domain.outcome import timed
     from kubemigrate.engine.runner import RunOptions
     from kubemigrate.engine.session import open_runner
 
     started = time.perf_counter()
-    with open_runner(
-        database_url,
-        Path(directory),
-        fmt=fmt,
-        command=str(action),
-        run_id=options.get("run_id"),
-        lock_timeout_ms=timeouts[0],
-        statement_timeout_s=timeouts[1],
-        allow_empty=str(action) != "migrate",
-    ) as runner:
-        outcome = runner.run(
-            action, RunOptions(**{k: v for k, v in options.items() if v is not None})
-        )
+    try:
+        with open_runner(
+            database_url,
+            Path(directory),
+            fmt=fmt,
+            command=str(action),
+            run_id=options.get("run_id"),
+            lock_timeout_ms=timeouts[0],
+            statement_timeout_s=timeouts[1],
+            allow_empty=action is not Action.MIGRATE,
+        ) as runner:
+            outcome = runner.run(
+                action, RunOptions(**{k: v for k, v in options.items() if v is not None})
+            )
+    except KubemigrateError as error:  # its hint speaks to the CLI's user
+        if error.hint:
+            error.hint = _in_api_terms(error.hint)
+        raise
     return timed(outcome, started, time.perf_counter())
+
+
+# The CLI's flags in a hint, as this API's keyword arguments.
+_API_TERMS = (
+    ("--confirm ", "confirm="),
+    ("--force", "force=True"),
+    ("--lock-wait", "lock_wait_s"),
+    ("--lock-timeout", "lock_timeout_ms"),
+    ("--statement-timeout", "statement_timeout_s"),
+    ("--target ", "target="),
+    ("--steps ", "steps="),
+    ("--dry-run", "dry_run=True"),
+)
+
+
+def _in_api_terms(hint: str) -> str:
+    for flag, keyword in _API_TERMS:
+        hint = hint.replace(flag, keyword)
+    return hint
 
 
 def show_status(

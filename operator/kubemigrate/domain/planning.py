@@ -330,7 +330,7 @@ def _find(available: Sequence[Migration], target: str) -> int:
     example = available[-1].name if available else "0003_add_orders.sql"
     raise UsageError(
         f"Target {target!r} is not a migration in the directory.",
-        hint=f"use a file name as listed by `kubemigrate status`, e.g. {example}",
+        hint=f"use a file name as listed by `kubemigrate status` (e.g. {example}), or its version",
     )
 
 
