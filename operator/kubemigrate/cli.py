@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -185,17 +186,35 @@ def _fail(ctx: Context, action: str, error: KubemigrateError) -> NoReturn:
     _write_result(ctx, outcome)
     if ctx.as_json:
         print(scrub_json(outcome.to_json(), ctx.secrets))
-    message = scrub(str(error.message), ctx.secrets)
-    print(f"error: {message}", file=sys.stderr)
-    if error.details.get("detail"):  # psql's DETAIL: the key that clashed, a failing row
-        print(f"  detail: {scrub(str(error.details['detail']), ctx.secrets)}", file=sys.stderr)
-    if error.hint:
-        print(f"  hint: {scrub(error.hint, ctx.secrets)}", file=sys.stderr)
-    if outcome.migrations:
-        kept = ", ".join(m.name for m in outcome.migrations)
-        batch = f" (batch {outcome.batch})" if outcome.batch is not None else ""  # one batch
-        print(f"  done before it, and kept{batch}: {kept}", file=sys.stderr)
+    kept = ", ".join(m.name for m in outcome.migrations)
+    batch = f" (batch {outcome.batch})" if outcome.batch is not None else ""  # one batch
+    _stderr(
+        ctx,
+        "error",
+        str(error.message),
+        # psql's DETAIL: the key that clashed, a failing row
+        ("detail", "detail", error.details.get("detail")),
+        ("hint", "hint", error.hint),
+        ("kept", f"done before it, and kept{batch}", kept),
+    )
     raise typer.Exit(int(error.exit_code))
+
+
+def _stderr(ctx: Context, level: str, message: str, *more: tuple[str, str, Any]) -> None:
+    """A line for people on stderr (``error: ...``, then each ``(key, label, value)`` of
+    ``more`` indented), or, when --log-format json was asked for, one JSON log line like
+    the rest of stderr: a log shipper reading a Job's output choked on the plain text
+    between its JSON lines."""
+    told = [(key, label, scrub(str(value), ctx.secrets)) for key, label, value in more if value]
+    message = scrub(message, ctx.secrets)
+    if (ctx.log_format or "").lower() == "json":
+        line = {"level": level, "time": datetime.now(UTC).isoformat(), "msg": message}
+        line.update({key: value for key, _, value in told})
+        print(json.dumps(line), file=sys.stderr)
+        return
+    print(f"{level}: {message}", file=sys.stderr)
+    for _, label, value in told:
+        print(f"  {label}: {value}", file=sys.stderr)
 
 
 @dataclass(frozen=True)
@@ -230,7 +249,7 @@ def _finish(ctx: Context, reply: Reply) -> NoReturn:
         print(reply.note, file=sys.stderr)
     if not ctx.as_json and outcome.action != "status":  # the report lists them itself
         for warning in outcome.warnings:  # files ignored, no journal: never in silence
-            print(f"warning: {scrub(warning, ctx.secrets)}", file=sys.stderr)
+            _stderr(ctx, "warning", warning)
     raise typer.Exit(reply.exit_code)
 
 

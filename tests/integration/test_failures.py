@@ -221,7 +221,12 @@ def test_failure_deep_in_a_long_batch_reports_every_migration_before_it_in_order
     drizzle = write_drizzle(tmp_path / "d", numbered(*specs))
     result = migrate(drizzle, database_url, "--json", "--log-format", "json")
     assert result.returncode == 1, output(result)
-    lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    # every line of stderr is JSON, the error's too: a log shipper choked on "error: ..."
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    error = lines[-1]
+    assert (error["level"], error["kept"].split(", ")[0]) == ("error", "0000_t0.sql")
+    assert "division by zero" in error["msg"]
+    assert "hint" in error
     per_migration = [(e["action"], e["migration"]) for e in lines if "migration" in e]
     expected = [("applied", f"{i:04d}_t{i}.sql") for i in range(117)]
     assert per_migration == [*expected, ("failed", "0117_t117.sql")]
