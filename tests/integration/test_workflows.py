@@ -841,6 +841,7 @@ def test_rolling_back_what_baseline_recorded_needs_force(tmp_path: Path, databas
     refused = cli("rollback", *prod, "rollback-batch-1", url=database_url, directory=drizzle)
     assert refused.returncode == 5, refused.stderr
     assert "rollback-batch-1-with-baselined" in refused.stderr
+    assert "undoes baselined migrations, so its phrase ends -with-baselined" in refused.stderr
     assert "which `baseline` recorded without running" in " ".join(refused.stderr.split())
     assert query(database_url, "SELECT count(*) FROM a") == [(1,)]
     phrase = "rollback-batch-1-with-baselined"

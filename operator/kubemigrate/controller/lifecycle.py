@@ -508,7 +508,7 @@ class Lifecycle:
             _, created = self.kube.create_job(job)
         except Exception as exc:
             if not translation.refused_as_is(exc):
-                raise  # conflicts, throttling, a quota, a server error: kopf retries
+                raise  # conflicts, throttling, a server error: kopf retries
             # spec.job's resources passed the CRD but not the Job's validation (a limit
             # below its request), RBAC forbids it, inline SQL past a ConfigMap's 1 MiB:
             # without this the run said Running, JobCreated, for a Job that never was
@@ -675,7 +675,7 @@ class Lifecycle:
                 translation.job_reason(state.reason) if not state.succeeded else Reason.JOB_FAILED
             )
             message = f"{state.reason or 'Failed'}: {problem}"
-            if results.never_started(pods):  # its deadline came while the pod waited
+            if state.reason == "DeadlineExceeded" and results.never_started(pods):
                 message += "; its pod never started, so the database was not touched"
             elif not read_only(run, str(meta["name"])):
                 message += (

@@ -64,13 +64,11 @@ def to_kopf(exc: BaseException, *, doing: str) -> Exception:
 
 
 def refused_as_is(exc: BaseException) -> bool:
-    """The API server said the object itself will not do, so a retry meets the same:
-    a bad request, an invalid object, RBAC's forbidden. A quota's forbidden passes when
-    other Jobs finish, as the Job controller's own retries assume: retried."""
-    status = api_status(exc)
-    if status == 403:
-        return "exceeded quota" not in _message(exc)
-    return status in (400, 422)
+    """The API server said the object itself will not do: a bad request, an invalid
+    object, a forbidden one (RBAC, or a quota: the run fails saying so, and a new run
+    goes once the quota allows; kopf does not retry a 403, and the run would sit in
+    Running for ever)."""
+    return api_status(exc) in (400, 403, 422)
 
 
 def _message(exc: BaseException) -> str:

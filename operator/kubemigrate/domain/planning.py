@@ -22,6 +22,7 @@ from kubemigrate.domain.errors import (
     UsageError,
 )
 from kubemigrate.domain.migrations import (
+    BASELINED_PHRASE,
     NOTHING_TO_UNDO,
     Action,
     AppliedMigration,
@@ -575,12 +576,21 @@ def enforce_safety(
                 planned=[step.name for step in plan.steps],
             )
         if confirm != phrase:
-            why = (
-                "it names other batches: they changed since it was issued, or it was meant for "
-                "another --steps or database"
-                if _PHRASE.fullmatch(confirm)
-                else "it is not a confirmation phrase (mistyped?)"
-            )
+            plain = (phrase or "").removesuffix(BASELINED_PHRASE)
+            if plan.baselined and confirm == plain:
+                why = (
+                    "this rollback undoes baselined migrations, so its phrase ends "
+                    f"{BASELINED_PHRASE}"
+                )
+            elif not plan.baselined and confirm == f"{phrase}{BASELINED_PHRASE}":
+                why = "nothing it undoes was baselined, so its phrase has no such ending"
+            elif _PHRASE.fullmatch(confirm):
+                why = (
+                    "it names other batches: they changed since it was issued, or it was "
+                    "meant for another --steps or database"
+                )
+            else:
+                why = "it is not a confirmation phrase (mistyped?)"
             raise ConfirmationRequired(
                 f"The confirmation {confirm!r} does not match this rollback ({phrase}): {why}. "
                 f"Nothing was rolled back. It would undo: {names}.",

@@ -22,7 +22,7 @@ def refusal(status: int, message: str) -> ApiException:
         (422, "Job.batch x is invalid", True),
         (400, "quantities must match", True),
         (403, 'jobs.batch is forbidden: User "sa" cannot create resource', True),
-        (403, 'jobs.batch "x" is forbidden: exceeded quota: jobs, requested: count/jobs=1', False),
+        (403, 'jobs.batch "x" is forbidden: exceeded quota: jobs, requested: count/jobs=1', True),
         (409, "already exists", False),
         (500, "etcdserver: request is too large", False),
     ],
@@ -30,7 +30,7 @@ def refusal(status: int, message: str) -> ApiException:
 def test_only_what_a_retry_would_meet_again_fails_the_run(
     status: int, message: str, final: bool
 ) -> None:
-    """A quota frees up as other Jobs finish: retried, as the Job controller would."""
+    """A quota's 403 too: kopf does not retry a 403, and the run sat in Running."""
     assert refused_as_is(refusal(status, message)) is final
 
 

@@ -308,3 +308,15 @@ def test_non_ascii_dollar_quote_tags_still_parse() -> None:
     sql = "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $é$ SELECT 'it''s $ñ$' $é$;"
     [statement] = parse_file(sql).statements
     assert statement.text == sql.rstrip(";")
+
+
+def test_a_directive_inside_a_non_ascii_dollar_quote_is_not_one() -> None:
+    """The stand-in read $é$ and $ñ$ alike and took a body's line for the directive:
+    the whole file would have run outside a transaction."""
+    from kubemigrate.domain.sql.parsing import parse_file
+
+    sql = (
+        "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $é$ SELECT $ñ$\n"
+        "-- kubemigrate:no-transaction\n$ñ$::text $é$;"
+    )
+    assert not parse_file(sql).no_transaction_directive

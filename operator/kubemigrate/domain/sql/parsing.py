@@ -104,10 +104,17 @@ def _ascii(source: str) -> str:
     return source if source.isascii() else _NON_ASCII.sub("x", source)
 
 
+# A dollar-quote tag with a non-ASCII character: two such ($é$, $ñ$) read alike in the
+# stand-in, which could end a body early and scan its text as statements and comments.
+_NON_ASCII_TAG = re.compile(r"\$[^$\s]*[^\x00-\x7f][^$\s]*\$")
+
+
 def _scan(source: str) -> Sequence[Any]:
     """The scanner's tokens, read from the ASCII stand-in; from the text itself when the
     stand-in does not scan (two non-ASCII dollar-quote tags, ``$é$`` and ``$ñ$``, both
     read ``$x$``): slower, but never a refusal of a valid file."""
+    if _NON_ASCII_TAG.search(source):
+        return parser.scan(source)
     try:
         return parser.scan(_ascii(source))
     except parser.ParseError:
