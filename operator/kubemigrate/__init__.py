@@ -158,13 +158,19 @@ _API_TERMS = (
     ("--target ", "target="),
     ("--steps ", "steps="),
     ("--dry-run", "dry_run=True"),
+    ("pass --format ", "pass fmt="),
+    ("--format ", "fmt="),
 )
 
 
 def _in_api_terms(hint: str) -> str:
-    for flag, keyword in _API_TERMS:
-        hint = hint.replace(flag, keyword)
-    return hint
+    """The flags in ``hint`` as keyword arguments; a quoted `kubemigrate ...` command
+    stays a command, which is what it is."""
+    pieces = hint.split("`")
+    for i in range(0, len(pieces), 2):  # outside backticks
+        for flag, keyword in _API_TERMS:
+            pieces[i] = pieces[i].replace(flag, keyword)
+    return "`".join(pieces)
 
 
 def show_status(
@@ -175,12 +181,18 @@ def show_status(
     print_report: bool = True,
 ) -> StatusReport:
     """The status report; printed like ``kubemigrate status`` unless ``print_report=False``."""
+    from kubemigrate.domain.errors import KubemigrateError
     from kubemigrate.engine.session import open_runner
 
-    with open_runner(
-        database_url, Path(directory), fmt=fmt, command="status", allow_empty=True
-    ) as runner:
-        result, _ = runner.report()
+    try:
+        with open_runner(
+            database_url, Path(directory), fmt=fmt, command="status", allow_empty=True
+        ) as runner:
+            result, _ = runner.report()
+    except KubemigrateError as error:  # its hint speaks to the CLI's user
+        if error.hint:
+            error.hint = _in_api_terms(error.hint)
+        raise
     if print_report:
         print(result.text(), end="")
     return result

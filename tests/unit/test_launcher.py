@@ -51,3 +51,13 @@ def test_a_command_starts_with_the_collector_off() -> None:
     )
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
     assert done.stdout.strip() == "collecting False"
+
+
+def test_the_python_api_s_hints_name_its_keywords_and_keep_commands_whole() -> None:
+    """`kubemigrate baseline --target NAME` became `kubemigrate baseline target=NAME`."""
+    from kubemigrate import _in_api_terms
+
+    hint = "run `kubemigrate baseline --target NAME`; or raise --lock-wait; pass --format dbmate"
+    assert _in_api_terms(hint) == (
+        "run `kubemigrate baseline --target NAME`; or raise lock_wait_s; pass fmt=dbmate"
+    )
