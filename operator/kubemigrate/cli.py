@@ -132,6 +132,11 @@ class Context:
         return resolve_environment(self.env)
 
     @property
+    def json_logs(self) -> bool:
+        """--log-format json was asked for: stderr then holds JSON lines only."""
+        return (self.log_format or "").lower() == "json"
+
+    @property
     def secrets(self) -> list[str]:
         return secret_values(self.database_url)
 
@@ -207,7 +212,7 @@ def _stderr(ctx: Context, level: str, message: str, *more: tuple[str, str, Any])
     between its JSON lines."""
     told = [(key, label, scrub(str(value), ctx.secrets)) for key, label, value in more if value]
     message = scrub(message, ctx.secrets)
-    if (ctx.log_format or "").lower() == "json":
+    if ctx.json_logs:
         line = {"level": level, "time": datetime.now(UTC).isoformat(), "msg": message}
         line.update({key: value for key, _, value in told})
         print(json.dumps(line), file=sys.stderr)
@@ -246,7 +251,7 @@ def _finish(ctx: Context, reply: Reply) -> NoReturn:
     except BrokenPipeError:  # the reader went away (`| head -1`); the run's result stands
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if reply.note and not ctx.as_json:
-        print(reply.note, file=sys.stderr)
+        _stderr(ctx, "error", reply.note)
     if not ctx.as_json and outcome.action != "status":  # the report lists them itself
         for warning in outcome.warnings:  # files ignored, no journal: never in silence
             _stderr(ctx, "warning", warning)
@@ -572,7 +577,7 @@ def status(
         note = None
         if code:  # a CI log should say why the step failed, not only show the report
             envelope["exitCode"] = int(code)
-            note = f"error: {rep.pending} migration(s) pending (--fail-on-pending)"
+            note = f"{rep.pending} migration(s) pending (--fail-on-pending)"
         return Reply(outcome, rep.text(), int(code), json={**envelope, **rep.to_dict()}, note=note)
 
     _engine(ctx, "status", body, observe=False, allow_empty=True)
@@ -597,7 +602,12 @@ def verify(
         if not outcome.ok:
             error = outcome.error or {}
             text = f"❌ {error.get('message')}\n  hint: {error.get('hint')}\n"
-            if not ctx.as_json:
+            if not ctx.as_json and ctx.json_logs:  # a Job's log: JSON lines only
+                _stderr(
+                    ctx, "error", str(error.get("message")), ("hint", "hint", error.get("hint"))
+                )
+                text = ""
+            elif not ctx.as_json:
                 print(scrub(text, ctx.secrets), file=sys.stderr)
                 text = ""
             return Reply(outcome, text, outcome.exitCode)
