@@ -91,7 +91,7 @@ def baselined_warning(plan: Plan) -> str:
     kubemigrate, not ones a migrate made."""
     return (
         f"this rollback includes {', '.join(plan.baselined)}, which `baseline` recorded "
-        "without running: their rollback SQL would remove what the database had before "
+        "without running: their rollback SQL removes what the database had before "
         "kubemigrate tracked it"
     )
 
