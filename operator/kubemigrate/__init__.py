@@ -36,7 +36,7 @@ def _environment(name: str | None) -> Environment:
 
     environment, warning = Environment.resolve(name, os.environ, flag="environment")
     if warning:
-        warnings.warn(warning, stacklevel=3)
+        warnings.warn(warning, stacklevel=4)  # the caller of apply_/rollback_migrations
     return environment
 
 
@@ -58,20 +58,10 @@ def apply_migrations(
     The options are the CLI's (``--lock-wait``, ``--lock-timeout``, ...); without
     ``environment``, KUBEMIGRATE_ENV then NODE_ENV decide, as for the CLI.
     """
+    arguments = dict(locals())  # the function's own, before the import below adds one
     from kubemigrate.domain.migrations import Action
 
-    return _run(
-        Action.MIGRATE,
-        database_url,
-        directory,
-        fmt=fmt,
-        timeouts=(lock_timeout_ms, statement_timeout_s),
-        environment=_environment(environment),
-        target=target,
-        dry_run=dry_run,
-        lock_wait_s=lock_wait_s,
-        run_id=run_id,
-    )
+    return _run(Action.MIGRATE, **arguments)
 
 
 def rollback_migrations(
@@ -92,23 +82,10 @@ def rollback_migrations(
 ) -> Outcome:
     """Undo the last batch (or ``steps`` batches, or down to ``target``); ``force`` as the
     CLI's --force (undo migrations ``baseline`` recorded)."""
+    arguments = dict(locals())  # the function's own, before the import below adds one
     from kubemigrate.domain.migrations import Action
 
-    return _run(
-        Action.ROLLBACK,
-        database_url,
-        directory,
-        fmt=fmt,
-        timeouts=(lock_timeout_ms, statement_timeout_s),
-        environment=_environment(environment),
-        steps=steps,
-        target=target,
-        confirm=confirm,
-        force=force,
-        dry_run=dry_run,
-        lock_wait_s=lock_wait_s,
-        run_id=run_id,
-    )
+    return _run(Action.ROLLBACK, **arguments)
 
 
 def _run(
@@ -117,9 +94,13 @@ def _run(
     directory: str | Path,
     *,
     fmt: str,
-    timeouts: tuple[int | None, float | None],
+    environment: str | None,
+    lock_timeout_ms: int | None,
+    statement_timeout_s: float | None,
     **options: Any,
 ) -> Outcome:
+    """One changing run for the functions above, given their own arguments (the rest
+    of them are ``RunOptions``' fields)."""
     from kubemigrate.domain.errors import KubemigrateError
     from kubemigrate.domain.migrations import Action
     from kubemigrate.domain.outcome import timed
@@ -127,6 +108,8 @@ def _run(
     from kubemigrate.engine.session import open_runner
 
     started = time.perf_counter()
+    given = {k: v for k, v in options.items() if v is not None}
+    run_options = RunOptions(environment=_environment(environment), **given)
     try:
         with open_runner(
             database_url,
@@ -134,13 +117,11 @@ def _run(
             fmt=fmt,
             command=str(action),
             run_id=options.get("run_id"),
-            lock_timeout_ms=timeouts[0],
-            statement_timeout_s=timeouts[1],
+            lock_timeout_ms=lock_timeout_ms,
+            statement_timeout_s=statement_timeout_s,
             allow_empty=action is not Action.MIGRATE,
         ) as runner:
-            outcome = runner.run(
-                action, RunOptions(**{k: v for k, v in options.items() if v is not None})
-            )
+            outcome = runner.run(action, run_options)
     except KubemigrateError as error:  # its hint speaks to the CLI's user
         if error.hint:
             error.hint = _in_api_terms(error.hint)
