@@ -134,7 +134,7 @@ class Context:
     @property
     def json_logs(self) -> bool:
         """--log-format json was asked for: stderr then holds JSON lines only."""
-        return (self.log_format or "").lower() == "json"
+        return self.log_format == "json"  # the option's callback made it lower case
 
     @property
     def secrets(self) -> list[str]:

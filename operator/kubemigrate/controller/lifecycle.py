@@ -95,13 +95,18 @@ def read_only(run: Mapping[str, Any], job_name: str) -> bool:
     return action in _READ_ONLY_ACTIONS or (bool(spec.get("dryRun")) and action in DRY_RUN_ACTIONS)
 
 
+def _action(run: Mapping[str, Any]) -> str:
+    """The run's spec.action as written (migrate when left out)."""
+    return str((run.get("spec") or {}).get("action") or "migrate")
+
+
 def metric_action(run: Mapping[str, Any]) -> str:
     """The action label of a run's metrics: a dry run is counted as the preview it is
     (``plan``), so that it neither inflates a real action's success rate nor pulls its
     durations down."""
-    spec = run.get("spec") or {}
-    action = str(spec.get("action") or "migrate")
-    return str(Action.PLAN) if spec.get("dryRun") and action in DRY_RUN_ACTIONS else action
+    action = _action(run)
+    dry_run = (run.get("spec") or {}).get("dryRun")
+    return str(Action.PLAN) if dry_run and action in DRY_RUN_ACTIONS else action
 
 
 def job_lost_message(job_name: str, *, read_only: bool, finished: str | None = None) -> str:
@@ -367,7 +372,7 @@ class Lifecycle:
         ):
             self._resume(run, str(status["jobName"]))
             return
-        action = str((run.get("spec") or {}).get("action") or "migrate")
+        action = _action(run)
         try:
             spec = parse_spec(run.get("spec"))
         except InvalidSpec as exc:
@@ -514,7 +519,7 @@ class Lifecycle:
             # without this the run said Running, JobCreated, for a Job that never was
             with self._flight:
                 self._launching.discard(uid)
-            action = str((run.get("spec") or {}).get("action") or "migrate")
+            action = _action(run)
             message = translation.refusal_message(exc, what)
             self._fail_without_result(run, Reason.JOB_REJECTED, message, action)
             return
@@ -622,7 +627,7 @@ class Lifecycle:
             self._stop_waiting(str(_meta(run).get("uid")))  # its own deletion took the Job
             return
         message = job_lost_message(job_name, read_only=read_only(run, job_name), finished=finished)
-        action = str((run.get("spec") or {}).get("action") or "migrate")
+        action = _action(run)
         self._fail_without_result(run, Reason.JOB_LOST, message, action)
 
     def job_changed(self, job: Mapping[str, Any], *, look_for_stuck_pods: bool = False) -> None:
@@ -659,7 +664,7 @@ class Lifecycle:
         if not state.finished:
             self._report_stuck(run, namespace, str(meta["name"]))
             return
-        action = str((run.get("spec") or {}).get("action") or "migrate")
+        action = _action(run)
         pods = self.kube.job_pods(namespace, meta["name"])
         outcome, raw = results.outcome_from_pods(pods)
         if outcome is not None:

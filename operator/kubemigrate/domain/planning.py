@@ -320,14 +320,9 @@ def pending(available: Sequence[Migration], applied: Sequence[AppliedMigration])
 
 def _find(available: Sequence[Migration], target: str) -> int:
     names = [m.name for m in available]
-    found = versions.named(target, names)
-    if len(found) == 1:
-        return names.index(found[0])
-    if found:
-        raise UsageError(
-            f"Target {target!r} names {len(found)} migrations: {', '.join(found)}.",
-            hint="give the file name of the one you mean",
-        )
+    found = versions.the_one(target, names, said=f"Target {target!r}")
+    if found is not None:
+        return names.index(found)
     example = available[-1].name if available else "0003_add_orders.sql"
     raise UsageError(
         f"Target {target!r} is not a migration in the directory.",
@@ -388,13 +383,7 @@ def plan_rollback(
         chosen = list(applied)
     elif target is not None:
         names = [row.name for row in applied]
-        found = versions.named(target, names)
-        if len(found) > 1:
-            raise UsageError(
-                f"Target {target!r} names {len(found)} applied migrations: {', '.join(found)}.",
-                hint="give the file name of the one you mean",
-            )
-        key = found[0] if found else None
+        key = versions.the_one(target, names, said=f"Target {target!r}", what="applied migrations")
         if key is None:
             raise UsageError(
                 f"Target {target!r} is not applied, so there is nothing to roll back to.",

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from kubemigrate.domain.errors import UsageError
+
 # Flyway's V<version>__ (dots or underscores between parts); everyone else's leading
 # number, up to the first _ or .
 _FLYWAY = re.compile(r"^[VU](?P<version>\d+(?:[._]\d+)*)__")
@@ -43,3 +45,17 @@ def named(target: str, names: Iterable[str]) -> list[str]:
         return []
     wanted = version_key(match["version"])
     return [n for n in listed if file_version(n) == wanted]
+
+
+def the_one(
+    target: str, names: Iterable[str], *, said: str, what: str = "migrations"
+) -> str | None:
+    """The one name ``target`` stands for (see ``named``), or None; a version that names
+    several is refused: which one was meant cannot be told."""
+    found = named(target, names)
+    if len(found) > 1:
+        raise UsageError(
+            f"{said} names {len(found)} {what}: {', '.join(found)}.",
+            hint="give the file name of the one you mean",
+        )
+    return found[0] if found else None

@@ -213,6 +213,14 @@ def _no_schema(search_path: str) -> UsageError:
     )
 
 
+def _retryable(exc: psycopg.Error, state: str) -> bool:
+    """Connection trouble and conflicts a retry can cure (``_RETRYABLE_STATES``), and a
+    client-side failure with no SQLSTATE (the connection went away)."""
+    return state.startswith(_RETRYABLE_STATES) or (
+        isinstance(exc, psycopg.OperationalError) and not state
+    )
+
+
 def _succeeded(cursor: psycopg.Cursor[Any]) -> bool:
     return cursor.pgresult is not None and cursor.pgresult.status in _OK
 
@@ -466,9 +474,7 @@ class PostgresStore:
                 f"The database is read-only: {primary}.",
                 hint="connect to the primary server, not a standby or a read-only replica",
             )
-        if state.startswith(_RETRYABLE_STATES) or (
-            isinstance(exc, psycopg.OperationalError) and not state
-        ):
+        if _retryable(exc, state):
             return DatabaseUnreachable(
                 f"The database connection failed: {primary}",
                 hint="retry; what a migration had not committed was rolled back",
@@ -1081,9 +1087,7 @@ class PostgresStore:
                 "retry, or raise --lock-timeout",
                 **details,
             )
-        if state.startswith(_RETRYABLE_STATES) or (
-            isinstance(exc, psycopg.OperationalError) and not state
-        ):
+        if _retryable(exc, state):
             return DatabaseUnreachable(
                 f"{migration}{where}: the database connection failed: {primary}",
                 hint="retry; the migration's transaction was rolled back",

@@ -213,66 +213,48 @@ def _psql_hint(sql: str, line: int) -> str | None:
 _Checked = TypeVar("_Checked")
 
 
-def _in_file(check: Callable[[str], _Checked], text: str, sql: str, offset: int) -> _Checked:
-    """``check(text)`` for a piece of ``sql`` starting at ``offset``, its syntax error
-    pointing into the whole file."""
+def _whole_or_pieces(sql: str, check: Callable[[str], _Checked]) -> list[tuple[int, _Checked]]:
+    """``check`` of the file whole, or, when it does not parse whole and has breakpoints,
+    of each piece between them with its offset, as drizzle's migrator sends it: a custom
+    file's statements may lack the ``;`` that only the breakpoint stands for. A syntax
+    error points into the whole file."""
     from kubemigrate.domain.sql import SqlSyntaxError
 
     try:
-        return check(text)
-    except SqlSyntaxError as exc:
-        line = exc.line + sql.count("\n", 0, offset)
-        raise SqlSyntaxError(exc.message, line=line, offset=exc.offset + offset) from None
-
-
-def _check_syntax(sql: str, chunks: Sequence[tuple[str, int]]) -> None:
-    """The file parsed whole, or, when that fails and it has breakpoints, piece by piece
-    between them, as drizzle's migrator sends it: a custom file's statements may lack
-    the ``;`` that only the breakpoint stands for."""
-    from kubemigrate.domain.sql import SqlSyntaxError, check_syntax
-
-    try:
-        check_syntax(sql)
-    except SqlSyntaxError:
-        if len(chunks) < 2:
-            raise
-        for text, offset in chunks:
-            _in_file(check_syntax, text, sql, offset)
-
-
-def _spans(sql: str) -> tuple[tuple[str, int], ...]:
-    """The file's statements and offsets, split by the parser (whole, or between its
-    breakpoints when it does not parse whole; see ``_check_syntax``)."""
-    from kubemigrate.domain.sql import SqlSyntaxError, statement_spans
-
-    try:
-        return tuple(statement_spans(sql))
+        return [(0, check(sql))]
     except SqlSyntaxError:
         chunks = _split_on_breakpoints(sql)
         if len(chunks) < 2:
             raise
+    found = []
+    for text, offset in chunks:
+        try:
+            found.append((offset, check(text)))
+        except SqlSyntaxError as exc:
+            line = exc.line + sql.count("\n", 0, offset)
+            raise SqlSyntaxError(exc.message, line=line, offset=exc.offset + offset) from None
+    return found
+
+
+def _spans(sql: str) -> tuple[tuple[str, int], ...]:
+    """The file's statements and offsets, split by the parser (see ``_whole_or_pieces``)."""
+    from kubemigrate.domain.sql import statement_spans
+
     return tuple(
         (text, start + offset)
-        for chunk, start in chunks
-        for text, offset in _in_file(statement_spans, chunk, sql, start)
+        for start, spans in _whole_or_pieces(sql, statement_spans)
+        for text, offset in spans
     )
 
 
 def _analysed(sql: str, version: int) -> AnalysedSql:
-    """The file analysed whole, or piece by piece between its breakpoints (see
-    ``_check_syntax``), each statement placed in the whole file."""
+    """The file analysed (see ``_whole_or_pieces``), each statement placed in the whole
+    file."""
     from kubemigrate.domain import sql as sqlmod
 
-    def analyse(text: str) -> AnalysedSql:
-        return sqlmod.analyse(text, server_version_num=version)
-
-    try:
-        return analyse(sql)
-    except sqlmod.SqlSyntaxError:
-        chunks = _split_on_breakpoints(sql)
-        if len(chunks) < 2:
-            raise
-    parts = [(offset, _in_file(analyse, text, sql, offset)) for text, offset in chunks]
+    parts = _whole_or_pieces(sql, lambda t: sqlmod.analyse(t, server_version_num=version))
+    if len(parts) == 1:
+        return parts[0][1]
 
     def placed(statement: Statement, offset: int) -> Statement:
         line = statement.line + sql.count("\n", 0, offset)
@@ -319,7 +301,7 @@ def prepare(step: Step, server_version_num: int) -> PreparedStep:
         if not _needs_parser(step.sql):
             chunks = _split_on_breakpoints(step.sql)
             if all(";" not in text.rstrip().rstrip(";") for text, _ in chunks):
-                _check_syntax(step.sql, chunks)
+                _whole_or_pieces(step.sql, sqlmod.check_syntax)
                 return PreparedStep(step=step, statements=chunks, transactional=True)
             # nothing to classify (no word of a statement that needs it): the parser's
             # boundaries are all it takes, and they cost a fraction of its tree
@@ -963,15 +945,10 @@ class Runner:
 
     def _named(self, flag: str, wanted: str, by_name: dict[str, Migration]) -> Migration:
         """The migration a repair option names, as --target names one."""
-        found = versions.named(wanted, by_name)
-        if len(found) > 1:
-            raise UsageError(
-                f"{flag} {wanted}: names {len(found)} migrations: {', '.join(found)}.",
-                hint="give the file name of the one you mean",
-            )
-        if not found:
+        found = versions.the_one(wanted, by_name, said=f"{flag} {wanted}:")
+        if found is None:
             raise UsageError(f"{flag} {wanted}: no such file in {self.source.directory}.")
-        return by_name[found[0]]
+        return by_name[found]
 
     def _accept_checksum(
         self, wanted: str, by_name: dict[str, Migration], options: RunOptions
