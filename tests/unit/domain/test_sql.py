@@ -259,6 +259,27 @@ def test_non_destructive_statements(sql: str) -> None:
     assert one(sql).destructive is None
 
 
+@pytest.mark.parametrize(
+    ("sql", "warned"),
+    [
+        ("CREATE TABLE t (a int, b int); ALTER TABLE t DROP COLUMN b", []),
+        ("CREATE TABLE t (a int); INSERT INTO t VALUES (1); DELETE FROM t; TRUNCATE t", []),
+        ("CREATE TABLE s.t AS SELECT 1 AS a; UPDATE s.t SET a = 2; DROP TABLE s.t", []),
+        # the same name written otherwise may be another table: the warning stays
+        ("CREATE TABLE t (a int); DROP TABLE public.t", ["DROP TABLE public.t"]),
+        ("CREATE TABLE t (a int); DROP TABLE t, old", ["DROP TABLE old"]),
+        ("CREATE TABLE t (a int); TRUNCATE t, old", ["TRUNCATE old"]),
+        # dropped before it is created: the older table's rows are lost
+        ("DROP TABLE t; CREATE TABLE t (a int)", ["DROP TABLE t"]),
+        ("CREATE TABLE t (a int); DROP TABLE t CASCADE", ["DROP TABLE t CASCADE"]),
+    ],
+)
+def test_tables_the_file_creates_hold_no_data_to_warn_about(sql: str, warned: list[str]) -> None:
+    """A migration that creates a table and then reshapes it (a column dropped, a
+    backfill redone) destroys nothing that was there before it ran."""
+    assert [s.destructive for s in analyse(sql).destructive] == warned
+
+
 def test_analysis_of_a_typical_file_is_fast_enough_to_skip_caching() -> None:
     # A smoke check on the order of magnitude only (timing belongs in bench/):
     # 1000 statements must not take seconds.

@@ -111,7 +111,8 @@ def analyse(sql: str, *, server_version_num: int = 170000) -> AnalysedSql:
     if len(sql) > _LARGE:
         return _analyse_large(sql, server_version_num)
     parsed = parse_file(sql)
-    statements = tuple(_statement(p, server_version_num) for p in parsed.statements)
+    created: set[tuple[str, ...]] = set()
+    statements = tuple(_statement(p, server_version_num, created) for p in parsed.statements)
     control = tuple(s for s in statements if s.kind == "TransactionStmt")
     return AnalysedSql(statements, parsed.no_transaction_directive, control)
 
@@ -128,6 +129,7 @@ def _analyse_large(sql: str, version: int) -> AnalysedSql:
     first word says all the engine asks of it (it runs in a transaction, destroys
     nothing) while its tree would take some 80 times the text's size."""
     statements: list[Statement] = []
+    created: set[tuple[str, ...]] = set()
     line, last = 1, 0
     for text, offset in statement_spans(sql):
         line += sql.count("\n", last, offset)
@@ -145,7 +147,7 @@ def _analyse_large(sql: str, version: int) -> AnalysedSql:
                 parsed.node,
                 parsed.quoted,
             )
-            statements.append(_statement(placed, version))
+            statements.append(_statement(placed, version, created))
     control = tuple(s for s in statements if s.kind == "TransactionStmt")
     return AnalysedSql(tuple(statements), bool(_DIRECTIVE_LINE.search(sql)), control)
 
@@ -180,15 +182,24 @@ def guarded_statement(p: ParsedStatement) -> ParsedStatement | None:
     return ParsedStatement(inner[0].text, p.offset, p.line, inner[0].node, inner[0].quoted)
 
 
-def _statement(p: ParsedStatement, version: int) -> Statement:
-    inner = guarded_statement(p)
+def _statement(p: ParsedStatement, version: int, created: set[tuple[str, ...]]) -> Statement:
+    """``created`` holds the tables the file's earlier statements created (added to
+    here): they hold only the file's own rows, so dropping or rewriting them loses
+    nothing that was there before, and a warning about them would teach people to
+    skip the warnings."""
+    node = (guarded_statement(p) or p).node
+    destructive = _destructive(node, created)
+    if isinstance(node, ast.CreateStmt):
+        created.add(tuple(relation_parts(node.relation)))
+    elif isinstance(node, ast.CreateTableAsStmt) and node.into is not None:
+        created.add(tuple(relation_parts(node.into.rel)))
     return Statement(
         text=p.text,
         offset=p.offset,
         line=p.line,
         kind=type(p.node).__name__,
         transactional=_transactional(p.node, version),
-        destructive=_destructive((inner or p).node),
+        destructive=destructive,
     )
 
 
@@ -264,12 +275,24 @@ def _transactional(node: ast.Node, version: int) -> bool:
     return True
 
 
-def _destructive(node: ast.Node) -> str | None:
+def _destructive(node: ast.Node, created: set[tuple[str, ...]]) -> str | None:
+    """What ``node`` destroys, leaving out tables in ``created`` (matched by the name as
+    written: ``users`` and ``public.users`` may be one table or two, so they differ here
+    and the warning stays)."""
+
+    def older(rv: ast.RangeVar | None) -> bool:
+        return tuple(relation_parts(rv)) not in created
+
     if isinstance(node, ast.DropStmt):
         cascade = node.behavior == enums.DropBehavior.DROP_CASCADE
         if node.removeType not in DATA_OBJECTS and not cascade:
             return None  # views, indexes, functions ...: no rows are lost
-        names = ", ".join(human(object_parts(o)) for o in node.objects or ())
+        objects = list(node.objects or ())
+        if node.removeType == enums.ObjectType.OBJECT_TABLE and not cascade:
+            objects = [o for o in objects if tuple(object_parts(o)) not in created]
+            if not objects:
+                return None
+        names = ", ".join(human(object_parts(o)) for o in objects)
         return f"DROP {object_word(node.removeType)} {names}" + (" CASCADE" if cascade else "")
     if isinstance(node, ast.DropdbStmt):
         return f"DROP DATABASE {node.dbname}"
@@ -279,13 +302,15 @@ def _destructive(node: ast.Node) -> str | None:
         )
         return f"DROP OWNED BY {roles}"
     if isinstance(node, ast.TruncateStmt):
-        names = ", ".join(human(object_parts(r)) for r in node.relations or ())
-        return f"TRUNCATE {names}"
-    if isinstance(node, ast.DeleteStmt) and node.whereClause is None:
+        relations = [r for r in node.relations or () if older(r)]
+        if not relations:
+            return None
+        return f"TRUNCATE {', '.join(human(object_parts(r)) for r in relations)}"
+    if isinstance(node, ast.DeleteStmt) and node.whereClause is None and older(node.relation):
         return f"DELETE FROM {human(relation_parts(node.relation))} without WHERE"
-    if isinstance(node, ast.UpdateStmt) and node.whereClause is None:
+    if isinstance(node, ast.UpdateStmt) and node.whereClause is None and older(node.relation):
         return f"UPDATE {human(relation_parts(node.relation))} without WHERE"
-    if isinstance(node, ast.AlterTableStmt):
+    if isinstance(node, ast.AlterTableStmt) and older(node.relation):
         table = human(relation_parts(node.relation))
         what = "ATTRIBUTE" if node.objtype == enums.ObjectType.OBJECT_TYPE else "COLUMN"
         found: list[str] = []
