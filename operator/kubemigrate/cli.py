@@ -621,6 +621,122 @@ def verify(
 
 
 @app.command()
+def lint(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Migrations to lint: file names or versions (default: every one).",
+            show_default=False,
+        ),
+    ] = None,
+    directory: Dir = Path("./drizzle"),
+    fmt: Fmt = "drizzle",
+    pending: Annotated[
+        bool, typer.Option("--pending", help="Only those not yet applied to --database-url.")
+    ] = False,
+    database_url: DatabaseUrl = "",
+    lock_timeout: Annotated[
+        int | None,
+        typer.Option("--lock-timeout", min=0, help="The lock_timeout (ms) migrate will run with."),
+    ] = None,
+    statement_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--statement-timeout", min=0, help="The statement_timeout (s) migrate will run with."
+        ),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Check migrations against squawk's rules for safe PostgreSQL changes; exit 1 on a finding."""
+    from kubemigrate.engine import sources
+
+    ctx = Context(database_url, directory, fmt, None, as_json, None)
+    if pending and names:
+        _fail(
+            ctx,
+            "lint",
+            UsageError("Name migrations or pass --pending, not both.", hint="drop one of them"),
+        )
+
+    def linted(chosen: Any, version: int = 0) -> Reply:
+        from kubemigrate.engine.linting import lint as run_squawk
+
+        found = run_squawk(
+            chosen,
+            server_version_num=version,
+            lock_timeout=lock_timeout is not None,
+            statement_timeout=statement_timeout is not None,
+        )
+        return _lint_reply(found)
+
+    if pending:
+
+        def body(runner: Any) -> Reply:
+            from kubemigrate.domain import planning
+
+            waiting = planning.pending(runner.source.migrations, runner.state().applied)
+            return linted(waiting, runner.store.server_version_num)
+
+        _engine(ctx, "lint", body, observe=False, allow_empty=True)
+    loaded()
+    try:
+        source = sources.load(directory, fmt)
+        linted_reply = linted(_chosen(source.migrations, names or []))
+    except KubemigrateError as error:
+        _fail(ctx, "lint", error)
+    _finish(ctx, linted_reply)
+
+
+def _chosen(migrations: Any, names: list[str]) -> list[Any]:
+    """The migrations ``names`` stand for (file names or versions), in their order."""
+    from kubemigrate.domain import versions
+
+    if not names:
+        return list(migrations)
+    known = [m.name for m in migrations]
+    wanted = set()
+    for name in names:
+        found = versions.the_one(name, known, said=f"{name!r}")
+        if found is None:
+            raise UsageError(
+                f"{name!r} is not a migration in the directory.",
+                hint="use a file name as `kubemigrate status` lists it, or its version",
+            )
+        wanted.add(found)
+    return [m for m in migrations if m.name in wanted]
+
+
+def _lint_reply(found: Any) -> Reply:
+    findings = found.findings
+    lines = []
+    for f in findings:
+        lines.append(f"{f.migration}:{f.line}:{f.column}: {f.level} {f.rule}: {f.message}")
+        if f.help:
+            lines.append(f"  help: {f.help}")
+    count = len(found.migrations)
+    if findings:
+        files = len({f.migration for f in findings})
+        lines.append(
+            f"❌ {len(findings)} problem(s) in {files} of {count} migration(s) "
+            f"(squawk {found.squawk}; rules: https://squawkhq.com/docs/rules)"
+        )
+    else:
+        lines.append(f"✅ No problems in {count} migration(s) (squawk {found.squawk}).")
+    code = 1 if findings else 0
+    outcome = Outcome(action="lint", ok=not findings, exitCode=code)
+    payload = {
+        "action": "lint",
+        "ok": not findings,
+        "exitCode": code,
+        "migrations": list(found.migrations),
+        "findings": [f.to_dict() for f in findings],
+        "squawk": found.squawk,
+        "v": FORMAT_VERSION,
+    }
+    return Reply(outcome, "\n".join(lines) + "\n", code, json=payload)
+
+
+@app.command()
 def plan(
     database_url: DatabaseUrl = "",
     directory: Dir = Path("./drizzle"),

@@ -175,7 +175,7 @@ def _result(step: Step, duration_ms: float) -> MigrationResult:
     )
 
 
-def _split_on_breakpoints(text: str) -> tuple[tuple[str, int], ...]:
+def split_on_breakpoints(text: str) -> tuple[tuple[str, int], ...]:
     """drizzle's own splitting: the breakpoint comments, nothing else."""
     chunks: list[tuple[str, int]] = []
     start = 0
@@ -223,7 +223,7 @@ def _whole_or_pieces(sql: str, check: Callable[[str], _Checked]) -> list[tuple[i
     try:
         return [(0, check(sql))]
     except SqlSyntaxError:
-        chunks = _split_on_breakpoints(sql)
+        chunks = split_on_breakpoints(sql)
         if len(chunks) < 2:
             raise
     found = []
@@ -299,7 +299,7 @@ def prepare(step: Step, server_version_num: int) -> PreparedStep:
     version = server_version_num or 170000
     try:
         if not _needs_parser(step.sql):
-            chunks = _split_on_breakpoints(step.sql)
+            chunks = split_on_breakpoints(step.sql)
             if all(";" not in text.rstrip().rstrip(";") for text, _ in chunks):
                 _whole_or_pieces(step.sql, sqlmod.check_syntax)
                 return PreparedStep(step=step, statements=chunks, transactional=True)

@@ -1,0 +1,215 @@
+"""squawk's migration rules over migration files, as kubemigrate will run them.
+
+squawk (PostgreSQL's migration linter) judges a file by how it runs: whether a
+transaction wraps it (a CREATE INDEX CONCURRENTLY inside one fails; outside one, a
+statement without IF NOT EXISTS cannot be re-run after a failure midway), and whether
+lock_timeout and statement_timeout are set. kubemigrate decides the first per file
+(its own analysis, the one ``migrate`` uses) and sets the second as connection
+options, so those are told to squawk and its timeout findings dropped when the run
+will set them. The user's ``.squawk.toml`` is left in charge of the rest: squawk's
+``--exclude`` would replace its excluded rules, so no rule is excluded here.
+
+A file kubemigrate itself would refuse (a syntax error, BEGIN/COMMIT, a mixed file)
+is reported as its refusal, the same words ``migrate`` would say, and not passed on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from kubemigrate.domain.errors import KubemigrateError, UsageError
+from kubemigrate.domain.migrations import Direction, Migration, Step
+from kubemigrate.engine.runner import prepare, split_on_breakpoints
+
+#: Rules about settings kubemigrate makes itself when told to (--lock-timeout,
+#: --statement-timeout): the option that covers each, for the hint.
+TIMEOUT_RULES = {
+    "require-lock-timeout": "--lock-timeout MS (spec.timeouts.lockTimeoutMs in a MigrationRun)",
+    "require-statement-timeout": (
+        "--statement-timeout SECONDS (spec.timeouts.statementTimeoutSeconds in a MigrationRun)"
+    ),
+}
+RULES_URL = "https://squawkhq.com/docs/rules"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem in one migration, where squawk (or kubemigrate) found it."""
+
+    migration: str
+    line: int
+    """1-based, in the migration's up SQL (the file itself in every layout but dbmate's,
+    whose up section it is)."""
+    column: int
+    rule: str
+    """squawk's rule name (``adding-required-field``), or ``kubemigrate`` for a file
+    kubemigrate would refuse to run."""
+    level: str
+    message: str
+    help: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Linted:
+    migrations: tuple[str, ...]
+    findings: tuple[Finding, ...]
+    squawk: str
+    """squawk's version, for a reader who looks a rule up."""
+
+
+def squawk_binary() -> str:
+    """squawk from the interpreter's own bin directory (the squawk-cli wheel puts it
+    there), else from PATH."""
+    beside = Path(sys.executable).parent / "squawk"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("squawk")
+    if found is None:
+        raise UsageError(
+            "squawk, the migration linter `kubemigrate lint` runs, is not installed.",
+            hint="install it with `pip install squawk-cli` (kubemigrate depends on it; a "
+            "partial install may have left it out)",
+        )
+    return found
+
+
+def lint(
+    migrations: Sequence[Migration],
+    *,
+    server_version_num: int = 0,
+    lock_timeout: bool = False,
+    statement_timeout: bool = False,
+) -> Linted:
+    """Lint each migration's up SQL; ``lock_timeout``/``statement_timeout``: the run will
+    set them (their squawk findings are then dropped)."""
+    squawk = squawk_binary()
+    findings: list[Finding] = []
+    in_transaction: dict[str, bool] = {}
+    texts: dict[str, str] = {}
+    for migration in migrations:
+        step = Step(migration.name, Direction.UP, migration.up_sql, migration.checksum, 0)
+        try:
+            prepared = prepare(step, server_version_num)
+        except KubemigrateError as refused:
+            findings.append(_refusal(migration.name, refused))
+            continue
+        in_transaction[migration.name] = prepared.transactional
+        texts[migration.name] = _as_squawk_reads_it(migration.up_sql)
+    covered = {
+        rule
+        for rule, on in (
+            ("require-lock-timeout", lock_timeout),
+            ("require-statement-timeout", statement_timeout),
+        )
+        if on
+    }
+    for wrapped in (True, False):
+        names = [name for name, inside in in_transaction.items() if inside is wrapped]
+        if names:
+            found = _run(squawk, {n: texts[n] for n in names}, wrapped, server_version_num)
+            findings += [f for f in found if f.rule not in covered]
+    order = {m.name: n for n, m in enumerate(migrations)}
+    findings.sort(key=lambda f: (order.get(f.migration, 0), f.line, f.column))
+    return Linted(
+        migrations=tuple(m.name for m in migrations),
+        findings=tuple(findings),
+        squawk=_version(squawk),
+    )
+
+
+def _as_squawk_reads_it(sql: str) -> str:
+    """The text with a ``;`` where a statement-breakpoint alone ends a statement (a
+    drizzle custom file's statements may lack it; kubemigrate and drizzle split on the
+    breakpoint), put at the breakpoint line's start so lines and columns stay."""
+    chunks = split_on_breakpoints(sql)
+    if len(chunks) < 2:
+        return sql
+    out, last = [], 0
+    for text, offset in chunks[:-1]:
+        end = offset + len(text)
+        out.append(sql[last:end])
+        if not text.rstrip().endswith(";"):
+            out.append(";")
+        last = end
+    out.append(sql[last:])
+    return "".join(out)
+
+
+def _refusal(name: str, refused: KubemigrateError) -> Finding:
+    """The refusal ``migrate`` would give, at the line it names."""
+    said = re.search(r"\bline (\d+)\b", f"{refused.details.get('position')} {refused.message}")
+    line = int(said[1]) if said else 1
+    message = refused.message.replace("; nothing was run.", ".")  # lint runs nothing
+    return Finding(name, line, 1, "kubemigrate", "error", message, refused.hint)
+
+
+def _run(
+    squawk: str, texts: dict[str, str], wrapped: bool, server_version_num: int
+) -> list[Finding]:
+    """One squawk run over ``texts`` (by migration name), each written to a numbered
+    file of a temporary folder (migrations may be named after folders) and squawk's
+    report mapped back to the migration."""
+    flag = "--assume-in-transaction" if wrapped else "--no-assume-in-transaction"
+    with tempfile.TemporaryDirectory(prefix="kubemigrate-lint-") as folder:
+        paths: dict[str, str] = {}
+        for number, (name, text) in enumerate(texts.items()):
+            # a name of its own per file: layouts name migrations after folders too
+            path = Path(folder) / f"{number:05d}.sql"
+            path.write_text(text, encoding="utf-8")
+            paths[str(path)] = name
+        cmd = [squawk, "--reporter", "json", flag, *paths]
+        if server_version_num >= 100000:  # the server's own, over a .squawk.toml's guess
+            cmd[1:1] = ["--pg-version", "{}.{}".format(*divmod(server_version_num, 10000))]
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise KubemigrateError(f"squawk did not run: {exc}.") from None
+    try:
+        reported = json.loads(done.stdout or "[]")
+    except json.JSONDecodeError:
+        reported = None
+    if done.returncode not in (0, 1) or not isinstance(reported, list):
+        said = (done.stderr or done.stdout).strip().splitlines()
+        raise KubemigrateError(
+            f"squawk failed (exit {done.returncode}): {said[-1] if said else 'no output'}.",
+            hint="check the .squawk.toml squawk read (in this directory or above it)",
+        )
+    return [
+        Finding(
+            migration=paths.get(item.get("file", ""), item.get("file", "?")),
+            line=int(item.get("line", 0)) + 1,
+            column=int(item.get("column", 0)) + 1,
+            rule=str(item.get("rule_name", "?")),
+            level=str(item.get("level", "Warning")).lower(),
+            message=str(item.get("message", "")),
+            help=_help(item),
+        )
+        for item in reported
+    ]
+
+
+def _help(item: dict[str, object]) -> str | None:
+    rule, said = str(item.get("rule_name")), item.get("help")
+    if rule in TIMEOUT_RULES:
+        return f"run with {TIMEOUT_RULES[rule]}, which kubemigrate sets for each migration"
+    return str(said) if said else None
+
+
+def _version(squawk: str) -> str:
+    try:
+        done = subprocess.run([squawk, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return done.stdout.strip().removeprefix("squawk ").strip() or "unknown"

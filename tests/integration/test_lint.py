@@ -1,0 +1,138 @@
+"""`kubemigrate lint`: squawk's rules, told how kubemigrate will run each file.
+
+The real squawk binary (the squawk-cli wheel) judges the files; these tests check
+what kubemigrate tells it (transaction or not, the run's timeouts, the server's
+version), which files it lints, and how the findings reach a person and a CI job.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import run_cli
+from tests.integration.helpers import BREAKPOINT, applied_names, write_drizzle, write_journal
+
+TIMEOUTS = ("--lock-timeout", "5000", "--statement-timeout", "60")
+
+
+def folder(tmp_path: Path, *ups: str) -> Path:
+    directory = tmp_path / "drizzle"
+    specs = [(f"{n:04d}_m{n}", up, None) for n, up in enumerate(ups)]
+    write_drizzle(directory, specs)
+    write_journal(directory, [tag for tag, _, _ in specs])
+    return directory
+
+
+def lint(directory: Path, *args: str, url: str | None = None):  # type: ignore[no-untyped-def]
+    return run_cli("lint", "--dir", str(directory), *args, database_url=url)
+
+
+def findings(directory: Path, *args: str, url: str | None = None) -> list[tuple[str, str, int]]:
+    done = lint(directory, "--json", *args, url=url)
+    body = json.loads(done.stdout)
+    assert done.returncode == body["exitCode"], done.stderr
+    return [(f["migration"], f["rule"], f["line"]) for f in body["findings"]]
+
+
+def test_a_risky_change_is_named_with_its_file_line_rule_and_fix(tmp_path: Path) -> None:
+    directory = folder(
+        tmp_path,
+        "CREATE TABLE users (id bigint PRIMARY KEY, name text);",
+        "SELECT 1;\nALTER TABLE users ADD COLUMN age bigint NOT NULL;",
+    )
+    done = lint(directory, *TIMEOUTS)
+    assert done.returncode == 1
+    assert "0001_m1.sql:2:" in done.stdout
+    assert "adding-required-field" in done.stdout
+    assert "help: Make the field nullable or add a non-VOLATILE DEFAULT" in done.stdout
+    assert "1 problem(s) in 1 of 2 migration(s)" in done.stdout
+
+
+def test_clean_migrations_pass(tmp_path: Path) -> None:
+    directory = folder(tmp_path, "CREATE TABLE users (id bigint PRIMARY KEY, name text);")
+    done = lint(directory, *TIMEOUTS)
+    assert done.returncode == 0, done.stdout
+    assert "No problems in 1 migration(s)" in done.stdout
+
+
+def test_squawk_is_told_which_files_run_inside_a_transaction(tmp_path: Path) -> None:
+    """A transactional file needs no IF NOT EXISTS (a failure rolls it back whole); a
+    file kubemigrate runs outside one (the directive, CREATE INDEX CONCURRENTLY) does:
+    a failure midway leaves its first statements done, and the re-run after `repair`
+    meets them."""
+    directory = folder(
+        tmp_path,
+        "CREATE TABLE users (id bigint PRIMARY KEY, name text);",
+        "CREATE INDEX CONCURRENTLY users_name ON users (name);",
+        "-- kubemigrate:no-transaction\nCREATE TABLE orders (id bigint PRIMARY KEY);",
+        "CREATE TABLE items (id bigint PRIMARY KEY);",
+    )
+    assert findings(directory, *TIMEOUTS) == [
+        ("0001_m1.sql", "prefer-robust-stmts", 1),
+        ("0002_m2.sql", "prefer-robust-stmts", 2),
+    ]
+
+
+def test_timeout_rules_are_met_by_the_options_the_run_will_have(tmp_path: Path) -> None:
+    directory = folder(tmp_path, "CREATE TABLE t (id bigint);", "ALTER TABLE t ADD COLUMN a text;")
+    without = {rule for _, rule, _ in findings(directory)}
+    assert {"require-lock-timeout", "require-statement-timeout"} <= without
+    assert "--lock-timeout" in lint(directory).stdout  # the hint names kubemigrate's option
+    assert findings(directory, *TIMEOUTS) == []
+
+
+def test_a_file_kubemigrate_would_refuse_is_reported_as_its_refusal(tmp_path: Path) -> None:
+    directory = folder(tmp_path, "CREATE TABLE t (id bigint);\nBEGIN;\nCOMMIT;")
+    done = lint(directory, *TIMEOUTS)
+    assert done.returncode == 1
+    assert "0000_m0.sql:2:1: error kubemigrate:" in done.stdout
+    assert "controls the transaction itself" in done.stdout
+
+
+def test_statements_split_only_by_breakpoints_are_read_as_drizzle_sends_them(
+    tmp_path: Path,
+) -> None:
+    """A drizzle custom file may leave out the ``;`` the breakpoint stands for: squawk
+    alone calls that a syntax error."""
+    up = "CREATE TABLE t (id bigint)" + BREAKPOINT + "CREATE TABLE u (id bigint)"
+    assert findings(folder(tmp_path, up), *TIMEOUTS) == []
+
+
+def test_named_migrations_only(tmp_path: Path) -> None:
+    directory = folder(
+        tmp_path,
+        "CREATE TABLE t (id bigint);",
+        "ALTER TABLE t ADD COLUMN a bigint NOT NULL;",
+        "ALTER TABLE t ADD COLUMN b bigint NOT NULL;",
+    )
+    assert findings(directory, "0002", *TIMEOUTS) == [("0002_m2.sql", "adding-required-field", 1)]
+    unknown = lint(directory, "0009")
+    assert unknown.returncode == 2
+    assert "'0009' is not a migration in the directory" in unknown.stderr
+
+
+def test_pending_lints_what_the_next_migrate_would_run(tmp_path: Path, database_url: str) -> None:
+    directory = folder(
+        tmp_path,
+        "CREATE TABLE t (id bigint);",
+        "ALTER TABLE t ADD COLUMN a bigint NOT NULL;",
+        "ALTER TABLE t ADD COLUMN b bigint NOT NULL;",
+    )
+    done = run_cli(
+        "migrate", "--dir", str(directory), "--target", "0001", database_url=database_url
+    )
+    assert done.returncode == 0, done.stderr
+    assert applied_names(database_url) == ["0000_m0.sql", "0001_m1.sql"]
+    assert findings(directory, "--pending", *TIMEOUTS, url=database_url) == [
+        ("0002_m2.sql", "adding-required-field", 1)
+    ]
+    both = lint(directory, "--pending", "0001", url=database_url)
+    assert both.returncode == 2
+    assert "not both" in both.stderr
+
+
+def test_pending_needs_a_database(tmp_path: Path) -> None:
+    done = lint(folder(tmp_path, "CREATE TABLE t (id bigint);"), "--pending")
+    assert done.returncode == 2
+    assert "No database URL given" in done.stderr
