@@ -18,11 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from kubemigrate.domain.migrations import Action, Environment
     from kubemigrate.domain.outcome import Outcome
+    from kubemigrate.engine.linting import Linted
     from kubemigrate.engine.report import StatusReport
 
-__all__ = ["apply_migrations", "rollback_migrations", "show_status"]
+__all__ = ["apply_migrations", "lint_migrations", "rollback_migrations", "show_status"]
 __version__ = "0.1.0"
 
 
@@ -177,3 +180,30 @@ def show_status(
     if print_report:
         print(result.text(), end="")
     return result
+
+
+def lint_migrations(
+    directory: str | Path = "./drizzle",
+    names: Sequence[str] = (),
+    *,
+    fmt: str = "drizzle",
+    lock_timeout_ms: int | None = None,
+    statement_timeout_s: float | None = None,
+) -> Linted:
+    """squawk's findings for the migrations ``names`` (file names or versions; every one
+    by default), as ``kubemigrate lint`` gives them; reads no database. The timeouts
+    are those the migrations will run with (squawk's rules asking for them are met)."""
+    from kubemigrate.domain.errors import KubemigrateError
+    from kubemigrate.engine import linting, sources
+
+    try:
+        source = sources.load(Path(directory), fmt)
+        return linting.lint(
+            linting.chosen(source.migrations, names),
+            lock_timeout=lock_timeout_ms is not None,
+            statement_timeout=statement_timeout_s is not None,
+        )
+    except KubemigrateError as error:  # its hint speaks to the CLI's user
+        if error.hint:
+            error.hint = _in_api_terms(error.hint)
+        raise

@@ -681,29 +681,12 @@ def lint(
     loaded()
     try:
         source = sources.load(directory, fmt)
-        linted_reply = linted(_chosen(source.migrations, names or []))
+        from kubemigrate.engine.linting import chosen
+
+        linted_reply = linted(chosen(source.migrations, names or []))
     except KubemigrateError as error:
         _fail(ctx, "lint", error)
     _finish(ctx, linted_reply)
-
-
-def _chosen(migrations: Any, names: list[str]) -> list[Any]:
-    """The migrations ``names`` stand for (file names or versions), in their order."""
-    from kubemigrate.domain import versions
-
-    if not names:
-        return list(migrations)
-    known = [m.name for m in migrations]
-    wanted = set()
-    for name in names:
-        found = versions.the_one(name, known, said=f"{name!r}")
-        if found is None:
-            raise UsageError(
-                f"{name!r} is not a migration in the directory.",
-                hint="use a file name as `kubemigrate status` lists it, or its version",
-            )
-        wanted.add(found)
-    return [m for m in migrations if m.name in wanted]
 
 
 def _lint_reply(found: Any) -> Reply:

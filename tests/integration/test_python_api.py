@@ -11,7 +11,13 @@ import pytest
 import kubemigrate
 from kubemigrate.domain.errors import ConfirmationRequired, KubemigrateError, SourceError
 from tests.conftest import ROOT
-from tests.integration.helpers import applied_names, connect, table_exists
+from tests.integration.helpers import (
+    applied_names,
+    connect,
+    table_exists,
+    write_drizzle,
+    write_journal,
+)
 
 SHOP = ROOT / "examples" / "shop"
 NAMES = [
@@ -145,3 +151,25 @@ def test_no_exception_in_the_chain_holds_the_password(url: str) -> None:
             assert "Secret" not in text
             assert "Spa ce" not in text
         error = error.__cause__ or error.__context__
+
+
+def test_lint_reads_the_folder_alone(tmp_path: Path) -> None:
+    """For a script (a pre-commit hook, a CI check): squawk's findings as objects, and
+    a name that is no migration as the engine's error in this API's terms."""
+    directory = tmp_path / "drizzle"
+    write_drizzle(
+        directory,
+        [
+            ("0000_t", "CREATE TABLE t (id bigint);", None),
+            ("0001_a", "ALTER TABLE t ADD COLUMN a bigint NOT NULL;", None),
+        ],
+    )
+    write_journal(directory, ["0000_t", "0001_a"])
+    found = kubemigrate.lint_migrations(directory, lock_timeout_ms=1000, statement_timeout_s=60)
+    assert found.migrations == ("0000_t.sql", "0001_a.sql")
+    assert [(f.migration, f.rule, f.line) for f in found.findings] == [
+        ("0001_a.sql", "adding-required-field", 1)
+    ]
+    with pytest.raises(KubemigrateError) as refused:
+        kubemigrate.lint_migrations(directory, ["0007"])
+    assert refused.value.exit_code == 2

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from kubemigrate.domain import versions
 from kubemigrate.domain.errors import KubemigrateError, UsageError
 from kubemigrate.domain.migrations import Direction, Migration, Step
 from kubemigrate.engine.runner import prepare, split_on_breakpoints
@@ -67,6 +68,24 @@ class Linted:
     findings: tuple[Finding, ...]
     squawk: str
     """squawk's version, for a reader who looks a rule up."""
+
+
+def chosen(migrations: Sequence[Migration], names: Sequence[str]) -> list[Migration]:
+    """The migrations ``names`` stand for (file names or versions), in their order;
+    every one when none is named."""
+    if not names:
+        return list(migrations)
+    known = [m.name for m in migrations]
+    wanted = set()
+    for name in names:
+        found = versions.the_one(name, known, said=f"{name!r}")
+        if found is None:
+            raise UsageError(
+                f"{name!r} is not a migration in the directory.",
+                hint="use a file name as `kubemigrate status` lists it, or its version",
+            )
+        wanted.add(found)
+    return [m for m in migrations if m.name in wanted]
 
 
 def squawk_binary() -> str:
