@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NoReturn
 
 from kubemigrate.domain import versions
 from kubemigrate.domain.checksums import normalise
@@ -488,12 +489,31 @@ def plan_baseline(
                 if recorded_by == "drizzle"
                 else "baseline with --target NAME, the last migration the database already has",
             )
-        known = list(itertools.takewhile(lambda m: m.name in recorded, pending(available, applied)))
+        waiting = pending(available, applied)
+        known = list(itertools.takewhile(lambda m: m.name in recorded, waiting))
+        later = [m.name for m in waiting[len(known) :] if m.name in recorded]
+        if later:
+            _refuse_gap(recorded_by, waiting[len(known)].name, later)
         if not known:
             return Plan(action=Action.BASELINE, steps=())
         target = known[-1].name
     plan = plan_migrate(available, applied, next_batch=next_batch, target=target)
     return Plan(action=Action.BASELINE, steps=plan.steps, batch=plan.batch)
+
+
+def _refuse_gap(tool: str, gap: str, later: Sequence[str]) -> NoReturn:
+    """The other tool ran migrations after one it never ran (dbmate and Flyway's
+    out-of-order mode apply whatever is missing, in any order): kubemigrate applies
+    in order, so no baseline can record that state, and recording only what comes
+    before the gap would run the later ones a second time."""
+    table = HISTORY_TABLES[tool]
+    shown = ", ".join(later[:3]) + (f" and {len(later) - 3} more" if len(later) > 3 else "")
+    raise IntegrityError(
+        f"{table} ({tool}'s history) records {shown} as run, but not {gap} before it: "
+        "kubemigrate applies migrations in order and cannot record that; nothing was recorded.",
+        hint=f"apply {gap} with {tool} first (it runs what is missing), then baseline again; "
+        f"or, if {gap} is to run later, rename it to come after {later[-1]}",
+    )
 
 
 def check_baseline(

@@ -202,6 +202,26 @@ def _left_unfinished(tool: str, what: str) -> SafetyRefusal:
     )
 
 
+def _flyway_state(rows: list[tuple[Any, Any, Any]]) -> tuple[list[str], str | None]:
+    """The versions Flyway's history leaves applied, and its baseline version, from its
+    rows in the order Flyway wrote them: an ``UNDO_*`` row undoes its version (Flyway
+    then shows it pending), a ``DELETE`` row (``flyway repair``) removes it, a
+    ``BASELINE`` row stands for every version up to it."""
+    applied: dict[str, None] = {}
+    below: str | None = None
+    for version, kind, success in rows:
+        version, kind = str(version), str(kind or "SQL").upper()
+        if not success:
+            raise _left_unfinished("Flyway", f"version {version} failed")
+        if kind == "BASELINE":
+            below = version
+        elif kind.startswith("UNDO") or kind == "DELETE":
+            applied.pop(version, None)
+        else:
+            applied[version] = None
+    return list(applied), below
+
+
 def _no_schema(search_path: str) -> UsageError:
     """current_schema() is NULL: no schema on the search_path exists, so the tracking
     table has nowhere to go (and every table reads as not there yet)."""
@@ -917,11 +937,13 @@ class PostgresStore:
     def delete_tracking(self, name: str) -> None:
         self.conn.execute(self._sql("DELETE FROM {tracking} WHERE migration_name = %s"), (name,))
 
-    def other_tool_history(self) -> tuple[str, list[str]] | None:
-        """Another migration tool's history, when the database has one: the tool and the
-        versions it ran (dbmate's and golang-migrate's ``schema_migrations``, Flyway's
-        ``flyway_schema_history``). A version it left failed or dirty is an error: the
-        database is half-way through it, and no baseline can say so."""
+    def other_tool_history(self) -> tuple[str, list[str], str | None] | None:
+        """Another migration tool's history, when the database has one: the tool, the
+        versions it ran, and Flyway's baseline version (every version up to it counts as
+        run: Flyway's ``baselineOnMigrate``), from dbmate's and golang-migrate's
+        ``schema_migrations`` or Flyway's ``flyway_schema_history``. A version it left
+        failed or dirty is an error: the database is half-way through it, and no
+        baseline can say so."""
         row = self.conn.execute(
             "SELECT to_regclass('flyway_schema_history')::text, "
             "to_regclass('schema_migrations')::text, "
@@ -932,23 +954,25 @@ class PostgresStore:
             return None
         if row[0]:
             rows = self.conn.execute(
-                "SELECT version, success FROM flyway_schema_history WHERE version IS NOT NULL "
-                "ORDER BY installed_rank"
+                "SELECT version, type, success FROM flyway_schema_history "
+                "WHERE version IS NOT NULL AND type <> 'SCHEMA' ORDER BY installed_rank"
             ).fetchall()
-            failed = [str(v) for v, ok in rows if not ok]
-            if failed:
-                raise _left_unfinished("Flyway", f"version {failed[-1]} failed")
-            return "flyway", [str(v) for v, _ in rows]
+            return ("flyway", *_flyway_state(rows))
         if row[2]:
             got = self.conn.execute("SELECT version, dirty FROM schema_migrations").fetchone()
             if got is None:
-                return "golang-migrate", []
+                return "golang-migrate", [], None
             if got[1]:
                 raise _left_unfinished("golang-migrate", f"version {got[0]} is dirty")
             # golang-migrate keeps the newest version only: every one up to it ran
-            return "golang-migrate", [str(int(got[0]))]
+            return "golang-migrate", [str(int(got[0]))], None
         rows = self.conn.execute("SELECT version FROM schema_migrations").fetchall()
-        return "dbmate", [str(r[0]) for r in rows]
+        return "dbmate", [str(r[0]) for r in rows], None
+
+    def has_history(self) -> bool:
+        """Whether kubemigrate ever recorded anything here (applied, baselined ...)."""
+        row = self.conn.execute(self._sql("SELECT EXISTS (SELECT 1 FROM {history})")).fetchone()
+        return bool(row and row[0])
 
     def drizzle_hashes(self) -> frozenset[str] | None:
         """The hashes in drizzle's own migrations table (SHA-256 of each applied file,

@@ -26,6 +26,7 @@ from kubemigrate.domain.errors import (
     Interrupted,
     KubemigrateError,
     MigrationFailed,
+    SafetyRefusal,
     UsageError,
 )
 from kubemigrate.domain.migrations import (
@@ -415,6 +416,8 @@ class Runner:
             plan = planning.plan_migrate(
                 available, state.applied, next_batch=state.next_batch, target=options.target
             )
+            if plan.steps and not state.applied:
+                self._refuse_unadopted()
             if options.environment is Environment.PRODUCTION and plan.steps:
                 plan = dataclasses.replace(plan, warnings=_destroys_data(plan.steps))
             return plan
@@ -431,9 +434,9 @@ class Runner:
             elif options.target is None and (history := self.store.other_tool_history()):
                 from kubemigrate.engine.sources import others  # baseline only, not every start
 
-                tool, versions = history  # dbmate, Flyway, golang-migrate: by version
-                recorded = others.versions_run((m.name for m in available), tool, versions)
-                count = len(recorded) if tool == "golang-migrate" else len(set(versions))
+                tool, versions, below = history  # dbmate, Flyway, golang-migrate: by version
+                names = (m.name for m in available)
+                recorded, count = others.history_matches(names, tool, versions, below)
             planning.check_baseline(options.environment, target=options.target, recorded=recorded)
             return planning.plan_baseline(
                 available,
@@ -458,6 +461,37 @@ class Runner:
             baselined = tuple(s.name for s in plan.steps if s.name in found)
             return dataclasses.replace(plan, baselined=baselined)
         raise UsageError(f"{action} has no plan")
+
+    def _refuse_unadopted(self) -> None:
+        """A first migrate on a database the folder's previous tool migrated (drizzle's
+        own migrator, or the tool whose layout ``--format`` reads) would run again
+        everything that tool ran: a seed inserted twice, or a failure at its first
+        CREATE TABLE. ``baseline`` records what it ran; until then, refused."""
+        if self.store.tables_exist() and self.store.has_history():
+            return  # adopted already (a baseline, or migrations since emptied by a reset)
+        tool = self.source.fmt
+        if tool == "drizzle":
+            hashes = self.store.drizzle_hashes()
+            said = f"{len(hashes)} migration(s)" if hashes else None
+        else:
+            history = self.store.other_tool_history()
+            said = None
+            if history is not None and history[0] == tool:
+                _, versions, below = history
+                parts = [f"baselined at {below}"] if below else []
+                if versions:
+                    parts.append(f"{len(versions)} version(s), the newest {versions[-1]}")
+                said = ", ".join(parts) or None
+        if said is None:
+            return
+        table = planning.HISTORY_TABLES[tool]
+        raise SafetyRefusal(
+            f"This database was migrated by {tool} ({table}: {said}) and kubemigrate has "
+            f"recorded nothing here yet: migrate would run again what {tool} ran; nothing "
+            "was run.",
+            hint=f"record what {tool} ran with `kubemigrate baseline` first (`--dry-run` shows "
+            "it; add the same --dir and --format), then migrate runs the rest",
+        )
 
     # -- changing runs -------------------------------------------------------
 

@@ -408,13 +408,21 @@ def test_no_rename_without_the_same_sql_and_title() -> None:
 
 
 def test_baseline_without_target_takes_what_drizzle_recorded_in_order() -> None:
-    recorded = frozenset({FILES[0].name, FILES[1].name, FILES[3].name})
-    plan = planning.plan_baseline(FILES, [], next_batch=1, recorded=recorded, recorded_count=3)
-    assert [s.name for s in plan.steps] == ["0000_a.sql", "0001_b.sql"]  # stops at the gap
+    recorded = frozenset({FILES[0].name, FILES[1].name})
+    plan = planning.plan_baseline(FILES, [], next_batch=1, recorded=recorded, recorded_count=2)
+    assert [s.name for s in plan.steps] == ["0000_a.sql", "0001_b.sql"]
     nothing = planning.plan_baseline(FILES, [], next_batch=1, recorded=frozenset())
     assert nothing.steps == ()
     everything = planning.plan_baseline(FILES, [], next_batch=1)
     assert len(everything.steps) == len(FILES)
+
+
+def test_baseline_refuses_a_history_with_a_gap() -> None:
+    """The tool ran 0003 but not 0002 (merged later): stopping at the gap would leave
+    0003 pending, and migrate would run it a second time."""
+    recorded = frozenset({FILES[0].name, FILES[1].name, FILES[3].name})
+    with pytest.raises(IntegrityError, match="records 0003_d.sql as run, but not 0002_c.sql"):
+        planning.plan_baseline(FILES, [], next_batch=1, recorded=recorded, recorded_count=3)
 
 
 def test_baseline_refuses_when_drizzle_ran_sql_no_file_has_any_more() -> None:

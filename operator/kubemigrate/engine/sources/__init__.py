@@ -23,6 +23,8 @@ class Source:
     directory: Path
     migrations: tuple[Migration, ...]
     warnings: tuple[str, ...] = field(default=())
+    fmt: str = "drizzle"
+    """The layout read: the tool that migrated the database before, if another one did."""
 
 
 def read_text(path: str | os.PathLike[str]) -> str:

@@ -174,23 +174,50 @@ def _dbmate(directory: Path, used: set[str]) -> list[Migration]:
 _READERS = {"golang-migrate": _golang, "flyway": _flyway, "dbmate": _dbmate}
 
 
-def versions_run(names: Iterable[str], tool: str, versions: Iterable[str]) -> frozenset[str]:
+def versions_run(
+    names: Iterable[str], tool: str, versions: Iterable[str], below: str | None = None
+) -> frozenset[str]:
     """The file names whose version ``tool``'s history lists as run: dbmate's and Flyway's
-    every version (Flyway's ``1.0`` and ``1`` being one), golang-migrate's its newest
-    only, every version up to it having run."""
+    every version (Flyway's ``1.0`` and ``1`` being one) and, with a Flyway baseline
+    version ``below``, every one up to it; golang-migrate's its newest only, every
+    version up to it having run."""
     pattern = {"golang-migrate": _GOLANG, "flyway": _FLYWAY, "dbmate": _DBMATE}[tool]
     listed = list(versions)
+    keys = {version_key(v) for v in listed}
 
     def ran(version: str) -> bool:
         if tool == "dbmate":
             return version in listed
         if tool == "golang-migrate":
             return bool(listed) and int(version) <= int(listed[0])
-        return version_key(version) in {version_key(v) for v in listed}
+        return version_key(version) in keys or (
+            below is not None and version_key(version) <= version_key(below)
+        )
 
     return frozenset(
         name for name in names if (match := pattern.match(name)) and ran(match["version"])
     )
+
+
+def history_matches(
+    names: Iterable[str], tool: str, versions: Iterable[str], below: str | None = None
+) -> tuple[frozenset[str], int]:
+    """``versions_run``, and how many files the history stands for: its versions, the
+    files up to a Flyway baseline, golang-migrate's every file up to its newest version,
+    which must be among them (golang-migrate itself says "no migration found for
+    version" otherwise). Fewer matching files than that: a file edited, renamed or
+    removed since it ran, or another application's history."""
+    names, listed = list(names), list(versions)
+    ran = versions_run(names, tool, listed, below)
+    if tool == "dbmate":
+        return ran, len(set(listed))
+    pattern = _GOLANG if tool == "golang-migrate" else _FLYWAY
+    found = {version_key(m["version"]) for name in ran if (m := pattern.match(name))}
+    if tool == "golang-migrate":
+        newest_found = bool(listed) and version_key(listed[0]) in found
+        return ran, len(ran) + (0 if newest_found or not listed else 1)
+    listed_keys = {version_key(v) for v in listed}
+    return ran, len(listed_keys) + len(found - listed_keys)
 
 
 def first_of(directory: Path, fmt: str) -> str | None:
@@ -215,6 +242,7 @@ def load(directory: Path, fmt: str) -> Source:
         directory=directory,
         migrations=migrations,
         warnings=tuple(_ignored(name, fmt) for name in ignored),
+        fmt=fmt,
     )
 
 

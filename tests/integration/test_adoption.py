@@ -1,0 +1,166 @@
+"""Switching to kubemigrate on a database another tool migrated.
+
+The folder's previous tool left its history in the database (drizzle's
+``__drizzle_migrations``, golang-migrate's and dbmate's ``schema_migrations``, Flyway's
+``flyway_schema_history``). A first migrate must not run again what it ran, and
+``baseline`` must record exactly that, or refuse when it cannot.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from tests.conftest import run_cli
+from tests.integration.helpers import (
+    applied_names,
+    connect,
+    create_table,
+    numbered,
+    table_exists,
+    write_drizzle,
+)
+
+FLYWAY_HISTORY = """
+CREATE TABLE flyway_schema_history (
+  installed_rank integer PRIMARY KEY, version varchar(50), description varchar(200) NOT NULL,
+  type varchar(20) NOT NULL, script varchar(1000) NOT NULL, checksum integer,
+  installed_by varchar(100) NOT NULL, installed_on timestamp NOT NULL DEFAULT now(),
+  execution_time integer NOT NULL, success boolean NOT NULL)"""
+
+
+def cli(directory: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(*args, "--dir", str(directory), database_url=url)
+
+
+def golang_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "1_settings.up.sql").write_text("CREATE TABLE settings (k text, v text);")
+    (folder / "2_seed.up.sql").write_text("INSERT INTO settings VALUES ('currency', 'EUR');")
+    (folder / "3_items.up.sql").write_text("CREATE TABLE items (id bigint);")
+    for down in ("1_settings.down.sql", "2_seed.down.sql", "3_items.down.sql"):
+        table = "settings" if down.startswith("1") else "items"
+        undo = "DELETE FROM settings;" if down.startswith("2") else f"DROP TABLE {table};"
+        (folder / down).write_text(undo)
+    return folder
+
+
+def rows(url: str, sql: str) -> list[tuple[object, ...]]:
+    with connect(url) as conn:
+        return list(conn.execute(sql).fetchall())
+
+
+def test_a_first_migrate_on_another_tool_s_database_is_refused_until_baseline(
+    tmp_path: Path, database_url: str
+) -> None:
+    """golang-migrate ran 1 and 2 (a seed among them): migrate would insert the seed again."""
+    folder = golang_folder(tmp_path)
+    with connect(database_url) as conn:
+        conn.execute("CREATE TABLE settings (k text, v text)")
+        conn.execute("INSERT INTO settings VALUES ('currency', 'EUR')")
+        conn.execute("CREATE TABLE schema_migrations (version bigint PRIMARY KEY, dirty boolean)")
+        conn.execute("INSERT INTO schema_migrations VALUES (2, false)")
+    fmt = ("--format", "golang-migrate")
+    for attempt in (("migrate", "--env", "production"), ("migrate", "--dry-run")):
+        refused = cli(folder, database_url, *attempt, *fmt)
+        assert refused.returncode == 5, refused.stderr
+        assert "migrated by golang-migrate (schema_migrations: 1 version(s), the newest 2)" in (
+            refused.stderr
+        )
+        assert "`kubemigrate baseline` first" in refused.stderr
+    assert applied_names(database_url) == []
+    assert not table_exists(database_url, "items")
+
+    assert cli(folder, database_url, "baseline", *fmt).returncode == 0
+    done = cli(folder, database_url, "migrate", *fmt)
+    assert done.returncode == 0, done.stderr
+    assert rows(database_url, "SELECT count(*) FROM settings") == [(1,)]
+    assert table_exists(database_url, "items")
+    # adopted: a reset empties the tracking table, and migrate runs everything again
+    assert cli(folder, database_url, "reset", "--force", *fmt).returncode == 0
+    assert cli(folder, database_url, "migrate", *fmt).returncode == 0
+
+
+def test_drizzle_s_own_migrator_counts_too(tmp_path: Path, database_url: str) -> None:
+    folder = write_drizzle(tmp_path / "d", numbered(create_table("a")))
+    with connect(database_url) as conn:
+        conn.execute("CREATE TABLE a (id int)")
+        conn.execute("CREATE SCHEMA drizzle")
+        conn.execute(
+            "CREATE TABLE drizzle.__drizzle_migrations (id serial, hash text, created_at bigint)"
+        )
+        conn.execute("INSERT INTO drizzle.__drizzle_migrations (hash) VALUES ('x')")
+    refused = cli(folder, database_url, "migrate")
+    assert refused.returncode == 5, refused.stderr
+    assert "drizzle.__drizzle_migrations: 1 migration(s)" in refused.stderr
+
+
+def test_a_tool_s_history_with_a_gap_is_refused_by_baseline(
+    tmp_path: Path, database_url: str
+) -> None:
+    """dbmate ran 0101 and 0301 (0201 merged later, never run): recording 0101 alone
+    would run 0301 a second time."""
+    folder = tmp_path / "db" / "migrations"
+    folder.mkdir(parents=True)
+    for version in ("20240101000000", "20240201000000", "20240301000000"):
+        (folder / f"{version}_m.sql").write_text(f"-- migrate:up\nCREATE TABLE t{version} ();\n")
+    with connect(database_url) as conn:
+        conn.execute("CREATE TABLE schema_migrations (version varchar PRIMARY KEY)")
+        conn.execute("INSERT INTO schema_migrations VALUES ('20240101000000'), ('20240301000000')")
+    refused = cli(tmp_path, database_url, "baseline", "--format", "dbmate")
+    assert refused.returncode == 4, refused.stderr
+    assert "records 20240301000000_m.sql as run, but not 20240201000000_m.sql before it" in (
+        refused.stderr
+    )
+    assert applied_names(database_url) == []
+
+
+def flyway_folder(tmp_path: Path, count: int) -> Path:
+    folder = tmp_path / "sql"
+    folder.mkdir()
+    for n in range(1, count + 1):
+        (folder / f"V{n}__t{n}.sql").write_text(f"CREATE TABLE t{n} (id bigint);")
+    return folder
+
+
+def flyway_ran(url: str, *history: tuple[str, str]) -> None:
+    with connect(url) as conn:
+        conn.execute(FLYWAY_HISTORY)
+        for rank, (version, kind) in enumerate(history, start=1):
+            conn.execute(
+                "INSERT INTO flyway_schema_history VALUES (%s, %s, 'x', %s, 'x', 0, 'me', "
+                "now(), 1, true)",
+                (rank, version, kind),
+            )
+
+
+def test_flyway_s_baseline_row_stands_for_every_version_up_to_it(
+    tmp_path: Path, database_url: str
+) -> None:
+    folder = flyway_folder(tmp_path, 6)
+    flyway_ran(database_url, ("3", "BASELINE"), ("4", "SQL"), ("5", "SQL"))
+    done = cli(folder, database_url, "baseline", "--format", "flyway")
+    assert done.returncode == 0, done.stderr
+    assert applied_names(database_url) == [f"V{n}__t{n}.sql" for n in range(1, 6)]
+
+
+def test_a_version_flyway_undid_is_pending_again(tmp_path: Path, database_url: str) -> None:
+    folder = flyway_folder(tmp_path, 3)
+    flyway_ran(database_url, ("1", "SQL"), ("2", "SQL"), ("3", "SQL"), ("3", "UNDO_SQL"))
+    done = cli(folder, database_url, "baseline", "--format", "flyway")
+    assert done.returncode == 0, done.stderr
+    assert applied_names(database_url) == ["V1__t1.sql", "V2__t2.sql"]
+
+
+def test_golang_migrate_s_version_without_its_file_is_refused(
+    tmp_path: Path, database_url: str
+) -> None:
+    """golang-migrate itself says "no migration found for version 5"."""
+    folder = golang_folder(tmp_path)
+    with connect(database_url) as conn:
+        conn.execute("CREATE TABLE schema_migrations (version bigint PRIMARY KEY, dirty boolean)")
+        conn.execute("INSERT INTO schema_migrations VALUES (5, false)")
+    refused = cli(folder, database_url, "baseline", "--format", "golang-migrate")
+    assert refused.returncode == 4, refused.stderr
+    assert applied_names(database_url) == []
