@@ -421,7 +421,7 @@ def test_baseline_refuses_a_history_with_a_gap() -> None:
     """The tool ran 0003 but not 0002 (merged later): stopping at the gap would leave
     0003 pending, and migrate would run it a second time."""
     recorded = frozenset({FILES[0].name, FILES[1].name, FILES[3].name})
-    with pytest.raises(IntegrityError, match="records 0003_d.sql as run, but not 0002_c.sql"):
+    with pytest.raises(IntegrityError, match=r"records 0003_d\.sql as run, but not 0002_c\.sql"):
         planning.plan_baseline(FILES, [], next_batch=1, recorded=recorded, recorded_count=3)
 
 

@@ -9,11 +9,13 @@ These read real files in a temporary directory (no database).
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
 import pytest
 
+from kubemigrate.domain.checksums import checksum
 from kubemigrate.domain.errors import ExitCode, SourceError, UsageError
 from kubemigrate.domain.migrations import Migration
 from kubemigrate.domain.planning import plan_migrate
@@ -154,6 +156,10 @@ def test_another_tool_s_folder_read_as_drizzle_s_is_refused(
     assert f"holds {tool} migrations" in refused.value.message
     assert refused.value.hint == f"pass --format {tool}"
     assert refused.value.exit_code == ExitCode.USAGE
+    if "R__view.sql" in files:  # read as Flyway's, the repeatable one is refused for itself
+        with pytest.raises(SourceError, match=r"R__view\.sql is a Flyway repeatable migration"):
+            sources.load(tmp_path, tool)
+        return
     assert sources.load(tmp_path, tool).migrations  # what the hint says works
 
 
@@ -402,7 +408,6 @@ def test_flyway_with_dotted_versions_and_undo(tmp_path: Path) -> None:
     write(tmp_path / "V1.2__second.sql", "SELECT 12;")
     write(tmp_path / "U1.2__second.sql", "SELECT -12;")
     write(tmp_path / "V1__first.sql", "SELECT 1;")
-    write(tmp_path / "R__repeatable.sql", "SELECT 'r';")
     source = sources.load(tmp_path, "flyway")
     assert [m.name for m in source.migrations] == [
         "V1__first.sql",
@@ -416,9 +421,51 @@ def test_flyway_with_dotted_versions_and_undo(tmp_path: Path) -> None:
         "U1.2__second.sql",
         "U1.10__later.sql",
     ]
-    assert source.warnings == (
-        "R__repeatable.sql is ignored: Flyway repeatable migrations (R__) are not supported.",
-    )
+    assert source.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("R__views.sql", "R__views.sql is a Flyway repeatable migration, which kubemigrate"),
+        ("beforeMigrate.sql", "beforeMigrate.sql is a Flyway callback"),
+        ("sub/R__views.sql", "sub/R__views.sql is a Flyway repeatable migration"),
+    ],
+)
+def test_flyway_scripts_kubemigrate_cannot_run_are_refused(
+    tmp_path: Path, name: str, said: str
+) -> None:
+    """Left out with a warning, what they create was missing while every command
+    (status --fail-on-pending, verify) said all was well."""
+    write(tmp_path / "V1__first.sql", "SELECT 1;")
+    (tmp_path / name).parent.mkdir(exist_ok=True)
+    write(tmp_path / name, "CREATE VIEW v AS SELECT 1;")
+    with pytest.raises(SourceError, match=re.escape(said)):
+        sources.load(tmp_path, "flyway")
+
+
+def test_flyway_placeholders_are_refused_not_sent(tmp_path: Path) -> None:
+    write(tmp_path / "V1__first.sql", "CREATE TABLE t (v text);\nINSERT INTO t VALUES ('${env}');")
+    with pytest.raises(
+        SourceError, match=r"V1__first.sql line 2 uses the Flyway placeholder \$\{env\}"
+    ):
+        sources.load(tmp_path, "flyway")
+
+
+def test_flyway_reads_subfolders_and_its_transaction_setting(tmp_path: Path) -> None:
+    """Flyway scans its locations recursively, and runs a script configured with
+    executeInTransaction=false (in the script or its .sql.conf) outside a transaction."""
+    write(tmp_path / "V1__first.sql", "SELECT 1;")
+    (tmp_path / "later").mkdir()
+    write(tmp_path / "later" / "V2__index.sql", "CREATE INDEX CONCURRENTLY i ON t (v);")
+    write(tmp_path / "later" / "V2__index.sql.conf", "executeInTransaction=false\n")
+    write(tmp_path / "V3__x.sql", "-- flyway:executeInTransaction=false\nSELECT 3;")
+    source = sources.load(tmp_path, "flyway")
+    assert [m.name for m in source.migrations] == ["V1__first.sql", "V2__index.sql", "V3__x.sql"]
+    directive = "-- kubemigrate:no-transaction"
+    assert [m.up_sql.startswith(directive) for m in source.migrations] == [False, True, True]
+    # the checksum is the script's as written
+    assert source.migrations[1].checksum == checksum("CREATE INDEX CONCURRENTLY i ON t (v);")
 
 
 @pytest.mark.parametrize(

@@ -91,28 +91,87 @@ def _golang(directory: Path, used: set[str]) -> list[Migration]:
     return _in_order(found, "golang-migrate")
 
 
+# Flyway replaces ${name} (and ${flyway:...}) in a script before it runs it
+_FLYWAY_PLACEHOLDER = re.compile(r"\$\{[A-Za-z_][\w.:-]*\}")
+_FLYWAY_CALLBACK = re.compile(r"^(?:before|after)[A-Z]\w*\.sql$")
+# Flyway's script configuration, in a ``.sql.conf`` beside the script or in the script
+_FLYWAY_NO_TRANSACTION = re.compile(
+    r"^(?:--\s*flyway:)?\s*executeInTransaction\s*=\s*false\s*$", re.IGNORECASE | re.MULTILINE
+)
+
+
+def _flyway_paths(directory: Path, prefix: str) -> list[Path]:
+    """Flyway scans its locations recursively: a V file in a subfolder is a migration."""
+    return sorted(p for p in directory.rglob(f"{prefix}*.sql") if p.is_file())
+
+
+def _flyway_refusals(directory: Path) -> None:
+    """What Flyway runs and kubemigrate cannot: left out, the schema would lack it while
+    every command said all was well."""
+    for path in sorted(directory.rglob("*.sql")):
+        if path.name.startswith("R__"):
+            raise SourceError(
+                f"{path.relative_to(directory)} is a Flyway repeatable migration, which "
+                "kubemigrate does not run: what it creates would be missing.",
+                hint="make it a versioned migration (V<next version>__"
+                f"{path.name[3:]}), or move it out of the folder if it is not needed",
+            )
+        if _FLYWAY_CALLBACK.match(path.name):
+            raise SourceError(
+                f"{path.relative_to(directory)} is a Flyway callback, which kubemigrate does "
+                "not run.",
+                hint="run it yourself before or after `kubemigrate migrate`, or move it out "
+                "of the folder",
+            )
+
+
+def _flyway_text(path: Path, text: str) -> str:
+    """The script ``text``, refused if it uses a placeholder (Flyway would have replaced
+    it), with kubemigrate's directive when Flyway's configuration runs it outside a
+    transaction."""
+    placeholder = _FLYWAY_PLACEHOLDER.search(text)
+    if placeholder:
+        line = text.count("\n", 0, placeholder.start()) + 1
+        raise SourceError(
+            f"{path.name} line {line} uses the Flyway placeholder {placeholder[0]}, which "
+            "Flyway replaces before running the script and kubemigrate does not: it would "
+            "reach the database as written.",
+            hint="write the value into the script (kubemigrate has no placeholders)",
+        )
+    conf = path.with_name(path.name + ".conf")
+    config = text + ("\n" + read_text(conf) if conf.is_file() else "")
+    if _FLYWAY_NO_TRANSACTION.search(config) and NO_TRANSACTION_DIRECTIVE not in text:
+        return f"{NO_TRANSACTION_DIRECTIVE}\n{text}"
+    return text
+
+
 def _flyway(directory: Path, used: set[str]) -> list[Migration]:
+    _flyway_refusals(directory)
     # Flyway pairs an undo script with its migration by version alone
     undos: dict[tuple[int, ...], Path] = {}
-    for path in directory.glob("U*.sql"):
+    for path in _flyway_paths(directory, "U"):
         match = _FLYWAY.match("V" + path.name[1:])
         if match:
             undos[version_key(match["version"])] = path
     found = []
-    for path in directory.glob("V*.sql"):
+    for path in _flyway_paths(directory, "V"):
         match = _FLYWAY.match(path.name)
         if not match:
             continue
-        undo = undos.get(version_key(match["version"]), directory / f"U{path.name[1:]}")
+        undo = undos.get(version_key(match["version"]), path.with_name(f"U{path.name[1:]}"))
         used.update((path.name, undo.name))
+        written = read_text(path)
+        up = _flyway_text(path, written)
         found.append(
             (
                 version_key(match["version"]),
                 Migration(
                     name=path.name,
-                    up_sql=read_text(path),
-                    down_sql=read_text(undo) if undo.is_file() else None,
-                    down_file=undo.name,
+                    up_sql=up,
+                    down_sql=_flyway_text(undo, read_text(undo)) if undo.is_file() else None,
+                    # the script as written: a directive added for its configuration is ours
+                    checksum=checksum(written),
+                    down_file=str(undo.relative_to(directory)),
                 ),
             )
         )
@@ -237,7 +296,8 @@ def load(directory: Path, fmt: str) -> Source:
     )
     used: set[str] = set()
     migrations = tuple(_READERS[fmt](root, used))
-    ignored = sorted(p.name for p in root.glob("*.sql") if p.name not in used)
+    listed = root.rglob("*.sql") if fmt == "flyway" else root.glob("*.sql")
+    ignored = sorted(p.name for p in listed if p.name not in used)
     return Source(
         directory=directory,
         migrations=migrations,
@@ -248,13 +308,9 @@ def load(directory: Path, fmt: str) -> Source:
 
 def _ignored(name: str, fmt: str) -> str:
     """Why a .sql file in the folder is not run: silence would look like success."""
-    if fmt == "flyway" and name.startswith("R__"):
-        why = "Flyway repeatable migrations (R__) are not supported"
-    else:
-        expected = {
-            "golang-migrate": "NNNN_title.up.sql with NNNN_title.down.sql",
-            "flyway": "V<version>__<description>.sql, with a capital V and two underscores",
-            "dbmate": "<version>_<name>.sql",
-        }[fmt]
-        why = f"its name does not follow {fmt}'s {expected}"
-    return f"{name} is ignored: {why}."
+    expected = {
+        "golang-migrate": "NNNN_title.up.sql with NNNN_title.down.sql",
+        "flyway": "V<version>__<description>.sql, with a capital V and two underscores",
+        "dbmate": "<version>_<name>.sql",
+    }[fmt]
+    return f"{name} is ignored: its name does not follow {fmt}'s {expected}."
