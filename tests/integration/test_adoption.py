@@ -164,3 +164,31 @@ def test_golang_migrate_s_version_without_its_file_is_refused(
     refused = cli(folder, database_url, "baseline", "--format", "golang-migrate")
     assert refused.returncode == 4, refused.stderr
     assert applied_names(database_url) == []
+
+
+def test_golang_migrate_files_wrapped_in_begin_commit_run_as_written(
+    tmp_path: Path, database_url: str
+) -> None:
+    """golang-migrate leaves transactions to its files, so its users wrap them in BEGIN;
+    ... COMMIT;: what kubemigrate does anyway. Such files run and roll back as they are;
+    a BEGIN that is not the whole file's wrapper is still refused, naming its file."""
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "1_init.up.sql").write_text(
+        "BEGIN;\nCREATE TABLE a (id bigint);\nCREATE TABLE b (id bigint);\nCOMMIT;\n"
+    )
+    (folder / "1_init.down.sql").write_text("BEGIN;\nDROP TABLE b;\nDROP TABLE a;\nCOMMIT;\n")
+    fmt = ("--format", "golang-migrate")
+    done = cli(folder, database_url, "migrate", *fmt)
+    assert done.returncode == 0, done.stderr
+    assert table_exists(database_url, "a")
+    assert table_exists(database_url, "b")
+    back = cli(folder, database_url, "rollback", *fmt)
+    assert back.returncode == 0, back.stderr
+    assert not table_exists(database_url, "a")
+
+    (folder / "2_half.up.sql").write_text("CREATE TABLE c (id bigint);\nBEGIN;\nSELECT 1;\n")
+    refused = cli(folder, database_url, "migrate", *fmt)
+    assert refused.returncode == 2, refused.stderr
+    assert "2_half.up.sql (up) line 2: BEGIN controls the transaction itself" in refused.stderr
+    assert applied_names(database_url) == []

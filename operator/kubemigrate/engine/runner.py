@@ -292,6 +292,30 @@ def _destroys_data(steps: Sequence[Step]) -> tuple[str, ...]:
     return tuple(found)
 
 
+_BEGIN = ("BEGIN", "BEGIN TRANSACTION", "BEGIN WORK", "START TRANSACTION")
+_COMMIT = ("COMMIT", "COMMIT TRANSACTION", "COMMIT WORK", "END", "END TRANSACTION", "END WORK")
+
+
+def _unwrapped(analysed: AnalysedSql) -> AnalysedSql:
+    """A file wrapped whole in a plain ``BEGIN; ... COMMIT;`` (golang-migrate leaves
+    transactions to its files, so its users write them) asks for what kubemigrate does
+    anyway, one transaction around the file: it runs without the two."""
+    control, statements = analysed.transaction_control, analysed.statements
+    if (
+        len(control) != 2
+        or analysed.no_transaction_directive
+        or (control[0].offset, control[1].offset) != (statements[0].offset, statements[-1].offset)
+    ):
+        return analysed
+
+    def said(statement: Statement) -> str:
+        return " ".join(statement.text.upper().split())
+
+    if said(control[0]) not in _BEGIN or said(control[1]) not in _COMMIT:
+        return analysed
+    return dataclasses.replace(analysed, statements=statements[1:-1], transaction_control=())
+
+
 def prepare(step: Step, server_version_num: int) -> PreparedStep:
     """Split a step's SQL and decide how it runs, refusing what cannot run safely."""
     from kubemigrate.domain import sql as sqlmod
@@ -318,11 +342,12 @@ def prepare(step: Step, server_version_num: int) -> PreparedStep:
             sqlState="42601",
             position=f"line {exc.line}",
         ) from None
+    analysed = _unwrapped(analysed)
     if analysed.transaction_control:
         first = analysed.transaction_control[0]
         raise UsageError(
-            f"{step.name} line {first.line}: {first.text.split()[0].upper()} controls the "
-            "transaction itself; nothing was run.",
+            f"{step.name} ({step.direction}) line {first.line}: "
+            f"{first.text.split()[0].upper()} controls the transaction itself; nothing was run.",
             hint="remove BEGIN/COMMIT: kubemigrate runs each migration in its own transaction "
             "(add `-- kubemigrate:no-transaction` to run a file outside one)",
             migration=step.name,
