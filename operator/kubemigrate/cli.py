@@ -318,7 +318,8 @@ def _engine(
     from kubemigrate.engine.session import open_runner
 
     loaded()
-    signal.signal(signal.SIGTERM, _interrupt)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
     try:
         observer = _observer(ctx, command) if observe else None
         with open_runner(
@@ -359,8 +360,21 @@ def _engine(
 def _interrupt(_signum: int, _frame: Any) -> None:
     """SIGTERM (a Job deleted or past its deadline, ``docker stop``) ends a run the way
     Ctrl-C does: the statement running is cancelled on the server and the run reports
-    what it did, instead of dying in the middle with nothing said."""
+    what it did, instead of dying in the middle with nothing said.
+
+    Only the first one: a second (Ctrl-C pressed twice, a SIGTERM then a Ctrl-C) landed
+    in the middle of that cancel, which never reached the server: the migrations sent
+    ahead went on committing after the process had left, and the report named fewer
+    than the database had. SIGKILL still ends it at once.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        # a Python handler, not SIG_IGN: one already pending would then raise OSError
+        signal.signal(signum, _already_stopping)
     raise KeyboardInterrupt
+
+
+def _already_stopping(_signum: int, _frame: Any) -> None:
+    pass
 
 
 def _options(**kwargs: Any) -> Any:

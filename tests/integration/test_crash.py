@@ -23,8 +23,10 @@ re-run. The setting reaches the server through the URL's ``options``.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -234,6 +236,45 @@ def test_interrupt_inside_a_transactional_migration(
     rerun = run_cli("migrate", "--lock-wait", "0", "--dir", str(drizzle), database_url=database_url)
     assert rerun.returncode == 0, output(rerun)
     assert applied_names(database_url) == ["0000_before.sql", "0001_slow.sql", "0002_after.sql"]
+
+
+def test_a_second_signal_does_not_cut_the_first_one_s_cancel_short(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Ctrl-C pressed twice, or a SIGTERM then a Ctrl-C, while a batch of short
+    migrations runs: the second landed in the middle of the first one's cancel, which
+    never reached the server; the migrations sent ahead went on committing after the
+    process had left, and the report named fewer than the database had."""
+    step = "SELECT pg_sleep(0.05);"
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            *((f"m{n}", f"CREATE TABLE m{n} (id int);{BREAK}{step}", None) for n in range(40))
+        ),
+    )
+    proc = popen_cli("migrate", "--dir", str(drizzle), "--json", database_url=database_url)
+    try:
+        wait_for(lambda: len(applied_names(database_url)) >= 3, what="a few migrations applied")
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGTERM):
+            os.kill(proc.pid, sig)
+            time.sleep(0.005)  # a person's second Ctrl-C: not a wait for anything
+        stdout, stderr = proc.communicate(timeout=30)
+    wait_for(
+        lambda: (
+            not backends(
+                database_url,
+                "datname = %s AND application_name LIKE 'kubemigrate%%'",
+                (_dbname(database_url),),
+            )
+        ),
+        what="the interrupted run's database session to end",
+    )
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    reported = [m["name"] for m in json.loads(stdout)["migrations"]]
+    assert reported == applied_names(database_url)
+    assert len(reported) < 40
 
 
 def test_sigterm_inside_a_non_transactional_migration(tmp_path: Path, database_url: str) -> None:
