@@ -277,6 +277,34 @@ def test_a_second_signal_does_not_cut_the_first_one_s_cancel_short(
     assert len(reported) < 40
 
 
+def test_a_server_crash_mid_batch_reports_what_the_server_kept(tmp_path: Path) -> None:
+    """A migration's commit that does not wait for the WAL flush (all but the batch's
+    last) can be lost with a crash: the report asked the server again once it was back,
+    instead of calling kept what the crash had undone."""
+    from kubemigrate.devcluster import postgres
+
+    step = "SELECT pg_sleep(0.002);"
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            *((f"m{n}", f"CREATE TABLE m{n} (id int);{BREAK}{step}", None) for n in range(300))
+        ),
+    )
+    with postgres.running(durable=True) as server:
+        url = server.create_database("crash")
+        proc = popen_cli("migrate", "--dir", str(drizzle), "--json", database_url=url)
+        try:
+            wait_for(lambda: len(applied_names(url)) >= 20, what="some migrations applied")
+        finally:
+            server.stop()  # immediate: a crash, and recovery at the next start
+        server.start_again()
+        stdout, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 75, stderr
+        reported = [m["name"] for m in json.loads(stdout)["migrations"]]
+        assert reported == applied_names(url)
+        assert "deferred constraint" not in stderr
+
+
 def test_sigterm_inside_a_non_transactional_migration(tmp_path: Path, database_url: str) -> None:
     drizzle = sleepy_index(tmp_path)
     code, stderr = kill_during_sleep(database_url, drizzle, signal.SIGTERM)

@@ -107,6 +107,22 @@ class PostgresServer:
                 check=False,
             )
 
+    def start_again(self) -> None:
+        """Start a stopped server on its data (after ``stop``, a crash: recovery runs)."""
+        _run_as_owner(
+            [
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-l",
+                str(self.logfile),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ]
+        )
+
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.base, ignore_errors=True)

@@ -281,13 +281,22 @@ class StepFailed(Exception):
     the steps before it, all committed."""
 
     def __init__(
-        self, error: psycopg.Error, step: int, index: int, durations_ms: list[float]
+        self,
+        error: psycopg.Error,
+        step: int,
+        index: int,
+        durations_ms: list[float],
+        *,
+        unconfirmed: bool = False,
     ) -> None:
         super().__init__(str(error))
         self.error = error
         self.step = step
         self.index = index
         self.durations_ms = durations_ms
+        self.unconfirmed = unconfirmed
+        """The connection was lost and no new one could tell which commits the server
+        kept: those that did not wait for the WAL flush may be lost with a crash."""
 
 
 class StepsInterrupted(Exception):
@@ -855,8 +864,19 @@ class PostgresStore:
             # sent then has fewer cursors than it will have, and the first one missing or
             # without a good result is where it stopped.
             done: list[float] = []
+            unconfirmed = False
             if self.conn.broken:
-                done = self._committed(steps[: len(sent)], run_id) or []
+                committed = self._committed(steps[: len(sent)], run_id, patience_s=10.0)
+                if committed is not None and len(committed) < len(sent):
+                    # the server's word: the next step did not commit, whatever its
+                    # cursors say (a commit that skipped the WAL flush wait, then a crash)
+                    lost = len(committed)
+                    where = next(
+                        (i for i, c in enumerate(sent[lost]) if not _succeeded(c)),
+                        len(steps[lost].statements) + 1,
+                    )
+                    raise StepFailed(exc, lost, where, committed) from None
+                done, unconfirmed = committed or [], committed is None
             for number, cursors in enumerate(sent[len(done) :], start=len(done)):
                 complete = len(cursors) == len(steps[number].statements) + 2
                 failed = next(
@@ -865,10 +885,10 @@ class PostgresStore:
                 )
                 if failed is not None:
                     self.rollback_quietly()
-                    raise StepFailed(exc, number, failed, done) from None
+                    raise StepFailed(exc, number, failed, done, unconfirmed=unconfirmed) from None
                 done.append(_duration(cursors[-2]))
             self.rollback_quietly()
-            raise StepFailed(exc, len(sent), 0, done) from None
+            raise StepFailed(exc, len(sent), 0, done, unconfirmed=unconfirmed) from None
         except KeyboardInterrupt:  # psycopg has cancelled the statement running
             self.rollback_quietly()
             raise StepsInterrupted(self._committed(steps[: len(sent)], run_id) or []) from None
@@ -887,19 +907,31 @@ class PostgresStore:
                 self.conn.cancel_safe(timeout=5)
             raise
 
-    def _committed(self, steps: Sequence[StepSql], run_id: str | None) -> list[float] | None:
+    def _committed(
+        self, steps: Sequence[StepSql], run_id: str | None, *, patience_s: float = 0.0
+    ) -> list[float] | None:
         """The durations of the leading ``steps`` that committed, asked on a new
-        connection; None if that cannot be known.
+        connection (tried again for ``patience_s``: a server restarting after a crash
+        answers once its recovery is done); None if that cannot be known.
 
         After a lost connection or an interruption, results the server sent may never
         have been read, so the cursors cannot tell a committed step from one that never
         ran; the history row each step commits with can. Without this, a migration
-        committed just before a failover would be reported as failed and rolled back.
+        committed just before a failover would be reported as failed and rolled back,
+        and after a crash one whose commit had not reached the disk reported as kept.
         """
         if run_id is None:
             return None
+        deadline = time.monotonic() + patience_s
+        while True:
+            found = self._committed_once(steps, run_id)
+            if found is not None or time.monotonic() >= deadline:
+                return found
+            time.sleep(0.5)  # a new connection a moment later, not a wait on our own work
+
+    def _committed_once(self, steps: Sequence[StepSql], run_id: str) -> list[float] | None:
         try:
-            with psycopg.connect(self._conninfo(), autocommit=True) as conn:
+            with psycopg.connect(self._conninfo(), autocommit=True, connect_timeout=5) as conn:
                 rows = conn.execute(
                     self._sql(
                         "SELECT migration_name, action, duration_ms FROM {history} "

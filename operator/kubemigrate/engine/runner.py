@@ -780,6 +780,13 @@ class Runner:
             item = group[failure.step] if failure.step < len(group) else group[-1]
             self.observer.step_started(item.step, first + failure.step, total)
             error = self._step_error(item, failure)
+            if failure.unconfirmed:
+                error.hint = (f"{error.hint}; " if error.hint else "") + (
+                    "the server went away before kubemigrate could ask which commits it kept: "
+                    "the last of those reported done may be lost if it crashed; "
+                    "`kubemigrate status` tells"
+                )
+                error.details["unconfirmed"] = True
             self._failed_step(item.step, error, started, options, results)
             raise error from None
         # committed: in the results at once, whatever happens while the lines are written
@@ -806,7 +813,8 @@ class Runner:
 
     def _step_error(self, item: PreparedStep, failure: StepFailed) -> KubemigrateError:
         step = item.step
-        if failure.index == len(item.statements) + 1:  # at COMMIT: a deferred constraint
+        lost = self.store.conn.broken  # the server went away, no constraint failed
+        if failure.index == len(item.statements) + 1 and not lost:  # a deferred constraint
             return self.store.statement_error(
                 failure.error,
                 migration=step.name,
@@ -818,9 +826,14 @@ class Runner:
         if failure.index >= len(item.statements):
             cause = self.store.database_error(failure.error)
             kind: type[KubemigrateError] = type(cause) if cause else KubemigrateError
+            after = (
+                "whether the server kept it cannot be told now"
+                if failure.unconfirmed
+                else "its changes were rolled back"
+            )
             return kind(
                 f"{step.name}: recording it in kubemigrate's tables failed: "
-                f"{self.store.scrub(str(failure.error)).strip()}; its changes were rolled back.",
+                f"{self.store.scrub(str(failure.error)).strip()}; {after}.",
                 hint=cause.hint if cause else None,
                 migration=step.name,
             )
