@@ -305,6 +305,58 @@ def test_a_server_crash_mid_batch_reports_what_the_server_kept(tmp_path: Path) -
         assert "deferred constraint" not in stderr
 
 
+def test_a_rollback_stopped_outside_a_transaction_is_finished_by_rolling_back_again(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The dirty mark of a rollback (its migration still recorded as applied) said what a
+    migrate's says: undo it and baseline, which left a tracking row without its index."""
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            ("items", "CREATE TABLE items (id int, sku text);", "DROP TABLE items;"),
+            (
+                "items_sku_idx",
+                "-- kubemigrate:no-transaction\n"
+                "CREATE INDEX CONCURRENTLY items_sku_idx ON items (sku);",
+                "-- kubemigrate:no-transaction\n"
+                "DROP INDEX CONCURRENTLY IF EXISTS items_sku_idx;" + BREAK + SLEEP,
+            ),
+        ),
+    )
+    for target in ("0000", "0001"):  # a batch each
+        done = run_cli(
+            "migrate", "--target", target, "--dir", str(drizzle), database_url=database_url
+        )
+        assert done.returncode == 0, output(done)
+    proc = popen_cli(
+        "rollback", "--steps", "1", "--dir", str(drizzle), database_url=sleepy(database_url)
+    )
+    sleeping = "datname = %s AND query LIKE 'SELECT pg_sleep(%%' AND state = 'active'"
+    try:
+        wait_for(
+            lambda: backends(database_url, sleeping, (_dbname(database_url),)),
+            what="the down's pg_sleep",
+        )
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert index_state(database_url, "items_sku_idx") is None  # the down's first statement
+    assert applied_names(database_url) == ["0000_items.sql", "0001_items_sku_idx.sql"]
+
+    refused = run_cli("rollback", "--dir", str(drizzle), database_url=database_url)
+    assert refused.returncode == 4, output(refused)
+    said = " ".join(refused.stderr.split())
+    assert "the rollback of 0001_items_sku_idx.sql ran outside a transaction" in said
+    assert "baseline" not in said
+    assert "`kubemigrate repair` to clear the mark and roll back again" in said
+
+    assert run_cli("repair", "--dir", str(drizzle), database_url=database_url).returncode == 0
+    again = run_cli("rollback", "--steps", "1", "--dir", str(drizzle), database_url=database_url)
+    assert again.returncode == 0, output(again)
+    assert applied_names(database_url) == ["0000_items.sql"]
+
+
 def test_sigterm_inside_a_non_transactional_migration(tmp_path: Path, database_url: str) -> None:
     drizzle = sleepy_index(tmp_path)
     code, stderr = kill_during_sleep(database_url, drizzle, signal.SIGTERM)

@@ -31,6 +31,7 @@ from kubemigrate.domain.errors import (
 )
 from kubemigrate.domain.migrations import (
     Action,
+    AppliedMigration,
     Direction,
     DirtyState,
     Environment,
@@ -109,7 +110,13 @@ class PreparedStep:
     transactional: bool
 
 
-def dirty_error(dirty: Sequence[DirtyState]) -> DirtyDatabaseError:
+def dirty_error(
+    dirty: Sequence[DirtyState], applied: Sequence[AppliedMigration] = ()
+) -> DirtyDatabaseError:
+    """The refusal a dirty mark gives. A migration still tracked as applied was being
+    rolled back (a migrate writes its tracking row only once the file is done): the
+    way out differs, and the migrate's (undo it, then ``baseline``) left a tracking row
+    without its schema change."""
     state = dirty[0]
     where = (
         f"stopped at statement {state.statement} of {state.total_statements}"
@@ -118,6 +125,22 @@ def dirty_error(dirty: Sequence[DirtyState]) -> DirtyDatabaseError:
         f"({state.total_statements} in all)"
     )
     cause = f" ({state.error})" if state.error else ""
+    if state.migration in {row.name for row in applied}:
+        return DirtyDatabaseError(
+            f"The database is dirty: the rollback of {state.migration} ran outside a "
+            f"transaction and {where}{cause}. The down's statements before that one were "
+            "committed, and the migration is still recorded as applied; nothing runs until "
+            "a person has checked.",
+            hint=(
+                "inspect what the down's statements left (an INVALID index from DROP INDEX "
+                "CONCURRENTLY shows in `SELECT indexrelid::regclass FROM pg_index WHERE NOT "
+                "indisvalid`), make each of them safe to run again (IF EXISTS), then run "
+                "`kubemigrate repair` to clear the mark and roll back again: the rollback "
+                "runs the whole down once more"
+            ),
+            migration=state.migration,
+            statement=state.statement,
+        )
     return DirtyDatabaseError(
         f"The database is dirty: {state.migration} ran outside a transaction and {where}{cause}. "
         "Statements before that one were committed; nothing runs until a person has checked.",
@@ -530,7 +553,7 @@ class Runner:
             planning.refuse_reset(options.environment, force=True)
         state = self.state()
         if state.dirty:
-            raise dirty_error(state.dirty)
+            raise dirty_error(state.dirty, state.applied)
         plan = self._plan(action, state, options)
         if action is not Action.BASELINE:
             for step in plan.steps:
@@ -581,7 +604,7 @@ class Runner:
         the safety rules, and every file's SQL (parsed whole, so a bad file 900 cannot
         leave 899 applied). Nothing has run yet."""
         if state.dirty:
-            raise dirty_error(state.dirty)
+            raise dirty_error(state.dirty, state.applied)
         if action is Action.RESET:
             planning.refuse_reset(options.environment, force=options.force)
         plan = self._plan(action, state, options)
@@ -1062,7 +1085,7 @@ class Runner:
         findings = planning.check_integrity(self.source.migrations, state.applied)
         counts = self.counts(state)
         if state.dirty:
-            error = dirty_error(state.dirty)
+            error = dirty_error(state.dirty, state.applied)
             return self._failed(Action.VERIFY, error, counts, drift=bool(findings), dirty=True)
         if findings:
             return self._failed(
