@@ -215,16 +215,20 @@ def test_connection_problems(
 
 
 @pytest.mark.parametrize("command", ["migrate", "status"])
-def test_an_unencoded_at_sign_in_the_password(pg_server: Any, drizzle: Path, command: str) -> None:
-    """libpq ends the password at the first @ and looks up the rest as a host name, which
-    its error then prints: a piece of the password must not reach the user either."""
+@pytest.mark.parametrize("cut", ["@", "@Mid:", "@Mid/", "/"])
+def test_an_unencoded_at_sign_in_the_password(
+    pg_server: Any, drizzle: Path, command: str, cut: str
+) -> None:
+    """libpq ends the password at the first @ (and the host at a / or :) and looks up the
+    rest as a host name, which its error then prints: a piece of the password must not
+    reach the user either, and a URL that cannot work is no reason to retry (exit 75)."""
     head, tail = "Zebra-7319", "Quartz-secret-0042"
-    url = f"postgresql://postgres:{head}@{tail}@127.0.0.1:{pg_server.port}/postgres"
+    url = f"postgresql://postgres:{head}{cut}{tail}@127.0.0.1:{pg_server.port}/postgres"
     result = run_cli(command, "--dir", str(drizzle), database_url=url)
     assert result.returncode == 2, output(result)
     assert "malformed" in result.stderr
-    assert "@ as %40" in result.stderr
-    assert_clean(result, [head, tail, url])
+    assert "@ as %40, / as %2F" in result.stderr
+    assert_clean(result, [head, tail, "Mid", url])
 
 
 def test_password_given_with_the_flag_is_not_printed(pg_server: Any, drizzle: Path) -> None:

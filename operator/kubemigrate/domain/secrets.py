@@ -22,21 +22,28 @@ def redact_url(url: str) -> str:
     return _KEYWORD_PASSWORD.sub(r"\g<key>***", _URL_PASSWORD.sub(r"\g<scheme>\g<user>:***@", url))
 
 
+# Characters that end a URL's password early where they stand unencoded: libpq ends the
+# userinfo at the first @ and the authority at the first /, urllib stops at #.
+_CUTS = re.compile(r"[@#/:]")
+
+
 def unencoded_password(url: str) -> str | None:
-    """The password as its writer meant it, when it holds an unencoded ``@`` or ``#``.
+    """The password as its writer meant it, when it holds an unencoded ``@``, ``#`` or
+    ``/``.
 
     ``postgresql://app:p@ss#1@db/shop`` means the password ``p@ss#1``, but libpq ends
     the password at the first ``@`` and takes ``ss#1@db`` for the host name, which
-    its error message then prints; urllib stops at ``#``. Reading up to the *last*
-    ``@`` finds what must be kept out of every message.
+    its error message then prints; urllib stops at ``#``, and a ``/`` ends the host
+    part early. Reading up to the *last* ``@`` before the query finds what must be
+    kept out of every message.
     """
     scheme, sep, rest = url.partition("://")
     if not sep or not scheme.startswith("postgres"):
         return None
-    authority = rest.split("/", 1)[0]  # an @ in the query (?application_name=a@b) is fine
-    userinfo = authority.rpartition("@")[0]
+    before_query = rest.split("?", 1)[0]  # an @ in the query (?application_name=a@b) is fine
+    userinfo = before_query.rpartition("@")[0]
     _, colon, password = userinfo.partition(":")
-    return password if colon and ("@" in password or "#" in password) else None
+    return password if colon and any(c in password for c in "@#/") else None
 
 
 def secret_values(url: str | None) -> list[str]:
@@ -52,7 +59,7 @@ def secret_values(url: str | None) -> list[str]:
         values += [password, unquote(password)]
     meant = unencoded_password(url)
     if meant:  # and the pieces other readers cut it into
-        values += [meant, *meant.split("@"), *meant.split("#")]
+        values += [meant, *_CUTS.split(meant)]
     keyword = _KEYWORD_PASSWORD.search(url)
     if keyword:
         values.append(keyword["pw"].strip("'"))

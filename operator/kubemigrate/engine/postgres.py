@@ -471,11 +471,12 @@ class PostgresStore:
                 f"The database does not exist: {message}",
                 hint="create it first, or fix the database name in the URL",
             )
-        if "@" in (unencoded_password(self._url) or ""):
+        if unencoded_password(self._url):
             return UsageError(
                 f"The database URL is malformed: {message}",
-                hint="its password holds an unencoded @, so the host name was read from "
-                "inside it; percent-encode it in the password (@ as %40)",
+                hint="its password holds an unencoded @, / or #, so the host name was read "
+                "from inside it; percent-encode them in the password (@ as %40, / as %2F, "
+                "# as %23)",
             )
         return DatabaseUnreachable(
             f"Cannot reach the database: {message}",

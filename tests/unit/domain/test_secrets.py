@@ -74,6 +74,9 @@ def test_scrub_redacts_other_urls_too() -> None:
         ("postgres://app:S3cret#x@db/shop", "S3cret#x"),
         ("postgresql://app:plain@db/shop?application_name=a@b", None),
         ("postgresql://app:p%40ss@db/shop", None),
+        # a / ends libpq's host part: the rest of the password went to host or database
+        ("postgres://app:Hunter2@Top/Value@db:5432/d1", "Hunter2@Top/Value"),
+        ("postgres://app:Hunter2/TopValue@db:5432/d1", "Hunter2/TopValue"),
         ("host=db password=p@ss", None),
     ],
 )
@@ -89,6 +92,9 @@ def test_every_reading_of_an_unencoded_password_is_scrubbed() -> None:
     assert "Quartz" not in scrub(libpq, secrets)
     assert "Seven" not in scrub("netloc app:Zebra@Quartz", secrets)
     assert "Zebra" not in scrub("password Zebra", secrets)
+    # a : after the @ made libpq read a host and a port out of it
+    secrets = secret_values("postgres://app:Hunter2@TopSecret:Value@db:5432/d1")
+    assert scrub("failed to resolve host 'TopSecret'", secrets) == "failed to resolve host '***'"
 
 
 def test_a_result_stays_json_whatever_the_password() -> None:
