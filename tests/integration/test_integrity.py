@@ -201,3 +201,32 @@ def test_out_of_order_file_refused_before_anything_runs(tmp_path: Path, database
         in status.stdout
     )
     assert "  ⏳ Pending 0000b_b.sql\n" in status.stdout
+
+
+def test_an_older_version_of_the_folder_starts_on_a_newer_database(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A rolling deploy (or a Deployment rolled back) runs the previous version's migrate
+    against a database the new version already migrated: its files are all applied, in
+    order, and the rest came after them. That is no missing file (Flyway ignores such
+    "future" migrations by default); the older version starts, and is told."""
+    new = write_drizzle(tmp_path / "new", numbered(*map(create_table, "abc")))
+    assert cli(new, database_url, "migrate").returncode == 0
+    old = write_drizzle(tmp_path / "old", numbered(*map(create_table, "ab")))
+
+    started = cli(old, database_url, "migrate")
+    assert started.returncode == 0, output(started)
+    assert "Nothing to migrate" in started.stdout
+    assert "the database is ahead of this folder: 1 migration(s)" in started.stderr
+    assert "0002_c.sql the newest" in started.stderr
+    assert cli(old, database_url, "verify").returncode == 0
+    status = cli(old, database_url, "status", "--fail-on-pending")
+    assert status.returncode == 0, output(status)
+    assert re.search(r"  ✅ Applied 0002_c\.sql \S+ \S+ \(newer version\)\n", status.stdout)
+    assert "Total migration files: 2" in status.stdout
+
+    # a folder that went another way (a file the database never had) is still refused
+    add_migration(old, "0002_other", *create_table("other")[1:])
+    refused = cli(old, database_url, "migrate")
+    assert refused.returncode == 4, output(refused)
+    assert "0002_c.sql" in refused.stderr

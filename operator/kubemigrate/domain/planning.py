@@ -229,6 +229,30 @@ class Finding:
         return f"{self.migration}: {self.kind.replace('_', '-')}: {self.detail}"
 
 
+def ahead(available: Sequence[Migration], applied: Sequence[AppliedMigration]) -> list[str]:
+    """Migrations applied after every file of this folder, in its order: a newer version
+    of the application migrated the database (an older pod starting during a rollout, a
+    Deployment rolled back). Flyway ignores such "future" migrations by default; calling
+    them missing failed the older version's start for no fault of its own."""
+    names = [m.name for m in available]
+    done = [row.name for row in applied]
+    if not names or done[: len(names)] != names:
+        return []
+    return done[len(names) :]
+
+
+def ahead_warning(
+    available: Sequence[Migration], applied: Sequence[AppliedMigration]
+) -> str | None:
+    newer = ahead(available, applied)
+    if not newer:
+        return None
+    return (
+        f"the database is ahead of this folder: {len(newer)} migration(s) applied after its "
+        f"last file, by a newer version ({newer[-1]} the newest); they are left as they are"
+    )
+
+
 def check_integrity(
     available: Sequence[Migration], applied: Sequence[AppliedMigration]
 ) -> list[Finding]:
@@ -239,9 +263,12 @@ def check_integrity(
     """
     by_name = {m.name: m for m in available}
     moves = dict(renamed(available, applied))
+    newer = set(ahead(available, applied))
     findings: list[Finding] = []
     for row in applied:
         migration = by_name.get(row.name)
+        if row.name in newer:
+            continue
         if row.name in moves:
             findings.append(
                 Finding(
@@ -358,7 +385,13 @@ def plan_migrate(
         )
         for m in todo
     )
-    return Plan(action=Action.MIGRATE, steps=steps, batch=next_batch if steps else None)
+    told = ahead_warning(available, applied)
+    return Plan(
+        action=Action.MIGRATE,
+        steps=steps,
+        batch=next_batch if steps else None,
+        warnings=(told,) if told else (),
+    )
 
 
 def plan_rollback(

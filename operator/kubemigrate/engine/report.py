@@ -35,7 +35,7 @@ def fmt_time(value: datetime | None) -> str:
 @dataclass(frozen=True)
 class MigrationLine:
     name: str
-    status: str  # applied | pending | missing
+    status: str  # applied | pending | missing | ahead (applied after the folder's last file)
     applied_at: datetime | None = None
     checksum: str | None = None
     batch: int | None = None
@@ -54,7 +54,7 @@ class StatusReport:
 
     @property
     def total(self) -> int:
-        return sum(1 for line in self.lines if line.status != "missing")
+        return sum(1 for line in self.lines if line.status not in ("missing", "ahead"))
 
     @property
     def applied(self) -> int:
@@ -94,6 +94,8 @@ class StatusReport:
                 out.append(f"  ✅ Applied {line.name} {fmt_time(line.applied_at)}")
             elif line.status == "pending":
                 out.append(f"  ⏳ Pending {line.name}")
+            elif line.status == "ahead":
+                out.append(f"  ✅ Applied {line.name} {fmt_time(line.applied_at)} (newer version)")
             else:
                 out.append(f"  ❌ Missing {line.name} {fmt_time(line.applied_at)}")
         if self.rollbacks:
@@ -190,10 +192,11 @@ def build(
                 )
             )
     names = {m.name for m in available} | {old for old, _ in moved}
+    newer = set(planning.ahead(available, applied))
     lines += [
         MigrationLine(
             name=row.name,
-            status="missing",
+            status="ahead" if row.name in newer else "missing",
             applied_at=row.applied_at,
             checksum=row.checksum,
             batch=row.batch,

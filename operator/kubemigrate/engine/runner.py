@@ -442,6 +442,7 @@ class Runner:
                     planning.changed_down_warning(name, self.source.migrations)
                     for name in planning.changed_downs(self.source.migrations, state.applied)
                 ),
+                *filter(None, [planning.ahead_warning(self.source.migrations, state.applied)]),
             ),
         )
         return built, state
@@ -467,7 +468,9 @@ class Runner:
             if plan.steps and not state.applied:
                 self._refuse_unadopted()
             if options.environment is Environment.PRODUCTION and plan.steps:
-                plan = dataclasses.replace(plan, warnings=_destroys_data(plan.steps))
+                plan = dataclasses.replace(
+                    plan, warnings=(*plan.warnings, *_destroys_data(plan.steps))
+                )
             return plan
         if action is Action.BASELINE:
             hashes = self.store.drizzle_hashes()
@@ -1094,7 +1097,10 @@ class Runner:
                 counts,
                 drift=True,
             )
-        return Outcome(action=str(Action.VERIFY), ok=True, counts=counts)
+        told = planning.ahead_warning(self.source.migrations, state.applied)
+        return Outcome(
+            action=str(Action.VERIFY), ok=True, counts=counts, warnings=(told,) if told else ()
+        )
 
     @staticmethod
     def _failed(
