@@ -368,3 +368,41 @@ def test_a_run_time_error_says_what_psql_would_say_under_it(
         assert result.returncode == 1, result.stderr
         assert said in " ".join(result.stderr.split())
         assert applied_names(database_url) == []
+
+
+def test_a_failed_concurrent_index_build_names_the_invalid_index_it_left(
+    tmp_path: Path, database_url: str
+) -> None:
+    """CREATE UNIQUE INDEX CONCURRENTLY over duplicate keys fails and leaves its index
+    INVALID; the hint said only "check, then repair", and the next migrate then failed
+    on the index (42P07)."""
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            (
+                "items",
+                "CREATE TABLE items (sku text);\nINSERT INTO items VALUES ('a'), ('a');",
+                None,
+            ),
+            (
+                "uniq",
+                "-- kubemigrate:no-transaction\n"
+                "CREATE UNIQUE INDEX CONCURRENTLY items_sku_uq ON items (sku);",
+                None,
+            ),
+        ),
+    )
+    failed = migrate(drizzle, database_url)
+    assert failed.returncode == 1, output(failed)
+    said = " ".join(failed.stderr.split())
+    assert "left items_sku_uq behind, INVALID" in said
+    assert "DROP INDEX CONCURRENTLY items_sku_uq" in said
+    assert index_state(database_url, "items_sku_uq") is False
+
+    with connect(database_url) as conn:  # what a person does, as told
+        conn.execute("DELETE FROM items WHERE ctid = (SELECT max(ctid) FROM items)")
+        conn.execute("DROP INDEX CONCURRENTLY items_sku_uq")
+    assert run_cli("repair", "--dir", str(drizzle), database_url=database_url).returncode == 0
+    done = migrate(drizzle, database_url)
+    assert done.returncode == 0, output(done)
+    assert index_state(database_url, "items_sku_uq") is True

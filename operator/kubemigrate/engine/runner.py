@@ -315,6 +315,30 @@ def _destroys_data(steps: Sequence[Step]) -> tuple[str, ...]:
     return tuple(found)
 
 
+_CONCURRENT_INDEX = re.compile(
+    r"(?is)^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+    r"(?!ON\b)(?P<name>\"[^\"]+\"|[\w.$]+)"
+)
+
+
+def _invalid_index_note(statement: str) -> str:
+    """A CREATE INDEX CONCURRENTLY that fails (duplicate keys, a lock timeout) leaves its
+    index behind, INVALID: the next migrate, after ``repair``, failed on it with 42P07."""
+    if not re.match(r"(?is)^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\b", statement):
+        return ""
+    named = _CONCURRENT_INDEX.match(statement)
+    if named is None:  # unnamed: PostgreSQL chose the name
+        return (
+            "; the failed CREATE INDEX CONCURRENTLY left its index behind, INVALID "
+            "(`SELECT indexrelid::regclass FROM pg_index WHERE NOT indisvalid` names it): "
+            "drop it before the next migrate"
+        )
+    return (
+        f"; the failed CREATE INDEX CONCURRENTLY left {named['name']} behind, INVALID: drop "
+        f"it (DROP INDEX CONCURRENTLY {named['name']}) before the next migrate"
+    )
+
+
 _BEGIN = ("BEGIN", "BEGIN TRANSACTION", "BEGIN WORK", "START TRANSACTION")
 _COMMIT = ("COMMIT", "COMMIT TRANSACTION", "COMMIT WORK", "END", "END TRANSACTION", "END WORK")
 
@@ -934,7 +958,7 @@ class Runner:
                 "the migration ran outside a transaction, so statements before the failing one "
                 "stay applied and the database is now marked dirty; check them, then run "
                 "`kubemigrate repair`"
-            )
+            ) + _invalid_index_note(texts[number - 1] if 0 < number <= len(texts) else "")
             if error.retryable:  # a lock timeout, a lost connection: a retry meets the mark
                 raise MigrationFailed(message, hint=hint, **error.details) from None
             error.hint = hint
