@@ -36,6 +36,7 @@ from tests.conftest import run_cli
 from tests.integration.helpers import (
     applied_names,
     backends,
+    connect,
     create_table,
     history,
     history_actions,
@@ -355,6 +356,67 @@ def test_a_rollback_stopped_outside_a_transaction_is_finished_by_rolling_back_ag
     again = run_cli("rollback", "--steps", "1", "--dir", str(drizzle), database_url=database_url)
     assert again.returncode == 0, output(again)
     assert applied_names(database_url) == ["0000_items.sql"]
+
+
+def test_a_run_killed_after_every_statement_but_before_its_bookkeeping_says_so(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The mark said "stopped at statement 2 of 2, statements before it committed", as if
+    the second had not run; it had, and the way out is to record it, not run it again."""
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            ("items", "CREATE TABLE items (id int, sku text);", "DROP TABLE items;"),
+            (
+                "idx",
+                "-- kubemigrate:no-transaction\n"
+                "CREATE INDEX CONCURRENTLY items_sku ON items (sku);"
+                + BREAK
+                + "CREATE INDEX CONCURRENTLY items_id ON items (id);",
+                None,
+            ),
+        ),
+    )
+    first = run_cli("migrate", "--target", "0000", "--dir", str(drizzle), database_url=database_url)
+    assert first.returncode == 0, output(first)
+    with connect(database_url) as holder:
+        holder.execute("BEGIN")
+        holder.execute("LOCK TABLE __migration_tracking IN SHARE MODE")  # reads go on
+        proc = popen_cli("migrate", "--dir", str(drizzle), database_url=database_url)
+        waiting = (
+            "datname = %s AND application_name LIKE 'kubemigrate%%' AND wait_event_type = 'Lock'"
+        )
+        try:
+            wait_for(
+                lambda: backends(database_url, waiting, (_dbname(database_url),)),
+                what="the bookkeeping to wait for the tracking table",
+            )
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=30)
+        holder.execute("ROLLBACK")
+    wait_for(
+        lambda: (
+            not backends(
+                database_url,
+                "datname = %s AND application_name LIKE 'kubemigrate%%'",
+                (_dbname(database_url),),
+            )
+        ),
+        what="the killed run's session to end",
+    )
+    refused = run_cli("migrate", "--dir", str(drizzle), database_url=database_url)
+    assert refused.returncode == 4, output(refused)
+    said = " ".join(refused.stderr.split())
+    assert "all 2 of its statements ran, but the run stopped before recording it" in said
+    assert "`kubemigrate baseline --target 0001_idx.sql`" in said
+    assert run_cli("repair", "--dir", str(drizzle), database_url=database_url).returncode == 0
+    recorded = run_cli(
+        "baseline", "--target", "0001_idx.sql", "--dir", str(drizzle), database_url=database_url
+    )
+    assert recorded.returncode == 0, output(recorded)
+    assert applied_names(database_url) == ["0000_items.sql", "0001_idx.sql"]
+    assert index_state(database_url, "items_id") is True
 
 
 def test_sigterm_inside_a_non_transactional_migration(tmp_path: Path, database_url: str) -> None:

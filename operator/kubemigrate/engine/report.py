@@ -111,8 +111,13 @@ class StatusReport:
         lines = [str(f) for f in self.findings]
         for d in self.dirty:
             lines.append(
-                f"{d.migration}: dirty: stopped at statement {d.statement} of "
-                f"{d.total_statements} outside a transaction; check it, then `kubemigrate repair`"
+                f"{d.migration}: dirty: "
+                + (
+                    f"stopped at statement {d.statement} of {d.total_statements}"
+                    if d.statement <= d.total_statements
+                    else f"all {d.total_statements} statements ran, not yet recorded"
+                )
+                + " outside a transaction; check it, then `kubemigrate repair`"
             )
         for d in self.running:
             lines.append(

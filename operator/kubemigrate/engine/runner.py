@@ -120,12 +120,26 @@ def dirty_error(
     state = dirty[0]
     where = (
         f"stopped at statement {state.statement} of {state.total_statements}"
+        if 0 < state.statement <= state.total_statements
+        else f"ran all {state.total_statements} statements, then stopped before recording it"
         if state.statement
         else "was interrupted before its first statement finished "
         f"({state.total_statements} in all)"
     )
     cause = f" ({state.error})" if state.error else ""
-    if state.migration in {row.name for row in applied}:
+    rollback = state.migration in {row.name for row in applied}
+    if state.statement > state.total_statements and not rollback:
+        return DirtyDatabaseError(
+            f"The database is dirty: {state.migration} ran outside a transaction, and all "
+            f"{state.total_statements} of its statements ran, but the run stopped before "
+            "recording it as applied.",
+            hint="check its changes are all there, then run `kubemigrate repair` and "
+            f"`kubemigrate baseline --target {state.migration}`, which records it as applied "
+            "without running it again",
+            migration=state.migration,
+            statement=state.statement,
+        )
+    if rollback:
         return DirtyDatabaseError(
             f"The database is dirty: the rollback of {state.migration} ran outside a "
             f"transaction and {where}{cause}. The down's statements before that one were "
@@ -947,6 +961,8 @@ class Runner:
         self.store.mark_dirty(step.name, 0, len(item.statements), None)
         try:
             self._run_statements_marking_progress(item)
+            # every statement done: a run stopped before its bookkeeping leaves this mark
+            self.store.mark_dirty(step.name, len(texts) + 1, len(texts), None)
         except KubemigrateError as error:
             number = int(error.details.get("statement", 0))
             # outside a transaction nothing was rolled back, whatever the error's words
