@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,38 @@ class Http:
         finally:
             conn.close()
         return events
+
+    def watch_until(
+        self,
+        path: str,
+        query: dict[str, str],
+        last: Callable[[dict[str, Any]], bool],
+        *,
+        timeout: float = 20.0,
+    ) -> list[dict[str, Any]]:
+        """Read watch events up to and including the first that ``last`` accepts.
+
+        Fails if the stream ends first or ``timeout`` passes (the socket's deadline),
+        so a test waits on the event it needs and never on the clock.
+        """
+        conn = self.connect(timeout=timeout)
+        events: list[dict[str, Any]] = []
+        try:
+            params = {"watch": "true", "timeoutSeconds": str(int(timeout)), **query}
+            conn.request("GET", f"{path}?{urlencode(params)}")
+            response = conn.getresponse()
+            assert response.status == 200
+            while True:
+                line = response.readline()
+                if not line:
+                    raise AssertionError(f"the watch ended first; events: {events}")
+                if not line.strip():
+                    continue
+                events.append(json.loads(line))
+                if last(events[-1]):
+                    return events
+        finally:
+            conn.close()
 
 
 def run_body(name: str, **spec: Any) -> dict[str, Any]:

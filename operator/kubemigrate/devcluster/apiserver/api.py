@@ -3,7 +3,8 @@
 URL grammar as the real server parses it: ``/api/v1`` or ``/apis/<group>/<version>``,
 then ``[namespaces/<ns>/]<plural>[/<name>[/<subresource>]]``, where
 ``namespaces/<name>/status`` and ``/finalize`` are the Namespace's own subresources.
-``pods/<name>/log`` is the one subresource that is not the object: see :mod:`.podlogs`.
+Two Pod subresources are not the Pod: ``pods/<name>/log`` (see :mod:`.podlogs`) and
+``pods/<name>/binding``, which takes a Binding from a scheduler (``Cluster.bind``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,18 @@ from typing import Any
 import orjson
 import yaml
 
-from . import discovery, errors, ownership, partial, patching, podlogs, protobuf, selectors, tables
+from . import (
+    discovery,
+    errors,
+    ownership,
+    paging,
+    partial,
+    patching,
+    podlogs,
+    protobuf,
+    selectors,
+    tables,
+)
 from .cluster import Cluster, WriteOptions
 from .errors import ApiError
 from .resources import ResourceType
@@ -34,6 +46,7 @@ PATCH_TYPES = {
     "application/apply-patch+yaml",
     "application/apply-patch+cbor",
 }
+POD_STORAGE = ("", "pods")
 JOB_ORPHAN_WARNING = (
     "child pods are preserved by default when jobs are deleted; set propagationPolicy=Background "
     "to remove them or set propagationPolicy=Orphan to suppress this warning"
@@ -46,6 +59,18 @@ class Target:
     namespace: str | None
     name: str | None
     subresource: str | None
+
+
+def binding_errors(binding: JsonDict) -> list[errors.FieldError]:
+    """``ValidatePodBinding``: a Node target, named."""
+    target = binding.get("target") or {}
+    found = []
+    kind = target.get("kind") or ""
+    if kind and kind != "Node":
+        found.append(errors.not_supported("target.kind", kind, ["Node", "<empty>"]))
+    if not target.get("name"):
+        found.append(errors.required("target.name"))
+    return found
 
 
 def _decode(request: Request, *, yaml_ok: bool = False) -> Any:
@@ -169,6 +194,10 @@ class Api:
             if method != "GET":
                 raise errors.method_not_allowed(method)
             return self._pod_log(request, target)
+        if target.subresource == "binding":  # pods/binding takes a Binding, create only
+            if method != "POST":
+                raise errors.method_not_allowed(method)
+            return self._bind(request, target)
         if method == "GET" and target.name is None:
             if request.flag("watch"):
                 return self._watch(request, target)
@@ -324,39 +353,42 @@ class Api:
     # --- verbs ---------------------------------------------------------------------
 
     def _list(self, request: Request, target: Target) -> Response:
+        """A list, or one page of it (``limit``/``continue``, see :mod:`.paging`)."""
         rtype = target.rtype
-        matches = self._matcher(request, rtype)
         # The stored objects are only read here: each item is a new top-level dict that
         # shares the rest with the stored object (never changed in place), and it is
         # encoded before anything else runs.
-        stored = [o for o in self.cluster.view_objects(rtype, target.namespace) if matches(o)]
-        revision = str(self.cluster.store.revision)
+        page = paging.list_page(
+            self.cluster.store,
+            rtype.storage_key,
+            target.namespace,
+            self._matcher(request, rtype),
+            request.query,
+        )
+        list_meta = page.list_meta()
         if tables.wants_table(request.header("accept")):
-            served = [{**o, "apiVersion": rtype.api_version} for o in stored]
-            return Response(
-                200,
-                tables.table(
-                    rtype, served, revision, request.query.get("includeObject", "Metadata")
-                ),
-            )
+            served = [{**o, "apiVersion": rtype.api_version} for o in page.items]
+            include = request.query.get("includeObject", "Metadata")
+            table = tables.table(rtype, served, list_meta["resourceVersion"], include)
+            table["metadata"] = list_meta  # a Table carries its list's ListMeta
+            return Response(200, table)
         metadata_only = partial.requested(request.header("accept"))
         if metadata_only is not None:
-            meta = {"resourceVersion": revision}
-            return Response(200, partial.listing(rtype, stored, meta, metadata_only))
+            return Response(200, partial.listing(rtype, page.items, list_meta, metadata_only))
         items = [
             {
                 **{k: v for k, v in o.items() if k not in ("apiVersion", "kind")},
                 "apiVersion": rtype.api_version,
                 "kind": rtype.kind,
             }
-            for o in stored
+            for o in page.items
         ]
         return Response(
             200,
             {
                 "kind": rtype.list_kind,
                 "apiVersion": rtype.api_version,
-                "metadata": {"resourceVersion": revision},
+                "metadata": list_meta,
                 "items": items,
             },
         )
@@ -381,6 +413,44 @@ class Api:
         if not options.dry_run:
             self._updated(request, target, None, outcome.obj)
         return self._output(request, target.rtype, outcome.obj, 201, outcome.warnings)
+
+    def _bind(self, request: Request, target: Target) -> Response:
+        """POST ``pods/<name>/binding``: what the scheduler writes (see ``Cluster.bind``)."""
+        assert target.name is not None
+        assert target.namespace is not None
+        body = _decode(request)
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body of the request must be a Binding")
+        api_version, kind = body.get("apiVersion"), body.get("kind")
+        if api_version not in (None, "", "v1") or kind not in (None, "", "Binding"):
+            raise errors.bad_request(
+                f"the kind in the data ({kind}) does not match the expected kind (Binding)"
+            )
+        meta = body.get("metadata") or {}
+        if meta.get("namespace") and meta["namespace"] != target.namespace:
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent "
+                "on the request"
+            )
+        if meta.get("name") != target.name:
+            raise errors.bad_request("name in URL does not match name in Binding object")
+        found = binding_errors(body)
+        if found:
+            # ValidatePodBinding's errors come back as a plain aggregate, not a Status
+            # error, so the server answers them as an unknown failure (500, no reason).
+            listed = [str(e) for e in found]
+            text = listed[0] if len(listed) == 1 else "[" + ", ".join(listed) + "]"
+            raise ApiError(500, "", text, {})
+        options = self._options(request)
+        self.cluster.bind(target.namespace, target.name, body, options)
+        status = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "code": 201,
+        }
+        return Response(201, status)
 
     def _replace(self, request: Request, target: Target) -> Response:
         assert target.name is not None
@@ -505,12 +575,38 @@ class Api:
             ownership.applied_by(owners, applier, fields)
         return self._output(request, rtype, outcome.obj, status, outcome.warnings)
 
+    @staticmethod
+    def _grace_period(request: Request, body: JsonDict) -> int | None:
+        """DeleteOptions.gracePeriodSeconds: from the body when there is one, else from
+        the query (the delete handler decodes one or the other, never both)."""
+        if request.body:
+            value = body.get("gracePeriodSeconds")
+            if value is None:
+                return None
+            if isinstance(value, bool) or not isinstance(value, int):
+                got = {str: "string", bool: "bool", float: "number", dict: "object"}
+                raise errors.bad_request(
+                    f"json: cannot unmarshal {got.get(type(value), 'array')} into Go struct "
+                    "field DeleteOptions.gracePeriodSeconds of type int64"
+                )
+            return value
+        text = request.query.get("gracePeriodSeconds", "")
+        if not text:
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            raise errors.bad_request(
+                f"strconv.ParseInt: parsing {errors.go_quote(text)}: invalid syntax"
+            ) from None
+
     def _delete_options(
         self, request: Request, rtype: ResourceType
-    ) -> tuple[str, JsonDict, list[str]]:
+    ) -> tuple[str, JsonDict, list[str], int | None]:
         body = _decode(request) or {}
         if not isinstance(body, dict):
             raise errors.bad_request("DeleteOptions must be an object")
+        grace = self._grace_period(request, body)
         policy = request.query.get("propagationPolicy") or body.get("propagationPolicy")
         orphan = body.get("orphanDependents", request.query.get("orphanDependents"))
         warnings: list[str] = []
@@ -524,18 +620,26 @@ class Api:
                 policy = "Background"
         if policy not in ("Orphan", "Background", "Foreground"):
             raise errors.bad_request(f"invalid propagationPolicy: {policy!r}")
-        return policy, body.get("preconditions") or {}, warnings
+        return policy, body.get("preconditions") or {}, warnings, grace
 
     def _delete(self, request: Request, target: Target) -> Response:
         assert target.name is not None
         if target.subresource:
             raise errors.method_not_allowed("DELETE")
         rtype = target.rtype
-        policy, preconditions, warnings = self._delete_options(request, rtype)
+        policy, preconditions, warnings, grace = self._delete_options(request, rtype)
         obj, gone = self.cluster.delete(
-            rtype, target.namespace, target.name, policy, preconditions, self._options(request)
+            rtype,
+            target.namespace,
+            target.name,
+            policy,
+            preconditions,
+            self._options(request),
+            grace,
         )
-        if gone and not rtype.custom:
+        # Pods are stored with ReturnDeletedObject: the answer is the Pod, gone or not.
+        returns_object = rtype.custom or rtype.storage_key == POD_STORAGE
+        if gone and not returns_object:
             meta = obj["metadata"]
             details = {"name": meta["name"], "kind": rtype.plural, "uid": meta["uid"]}
             if rtype.group:
@@ -554,7 +658,7 @@ class Api:
 
     def _delete_collection(self, request: Request, target: Target) -> Response:
         rtype = target.rtype
-        policy, preconditions, warnings = self._delete_options(request, rtype)
+        policy, preconditions, warnings, grace = self._delete_options(request, rtype)
         matches = self._matcher(request, rtype)
         options = self._options(request)
         deleted = []
@@ -562,7 +666,13 @@ class Api:
             if matches(obj):
                 meta = obj["metadata"]
                 result, _ = self.cluster.delete(
-                    rtype, meta.get("namespace"), meta["name"], policy, preconditions, options
+                    rtype,
+                    meta.get("namespace"),
+                    meta["name"],
+                    policy,
+                    preconditions,
+                    options,
+                    grace,
                 )
                 deleted.append(result)
         body = {

@@ -5,6 +5,8 @@ a CRD write (re)registers its resources for discovery and sets its Established a
 NamesAccepted conditions; a CRD delete drops its objects; a new Namespace gets its
 "default" ServiceAccount, and a Pod whose ServiceAccount does not exist is refused
 (403, the ServiceAccount admission plugin); every removal wakes the garbage collector (:mod:`.gc`).
+A Pod on a node is deleted gracefully (marked, and left to its kubelet, see
+:mod:`.graceful`), and ``pods/binding`` assigns a Pod to a node (:meth:`Cluster.bind`).
 A write that changes nothing is a no-op with no new resourceVersion and no watch
 event, as in the real server. Every body is first "decoded" (:func:`.builtins.decode`),
 so what a v1 -> internal conversion drops or folds (a Secret's stringData) never
@@ -18,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from . import builtins, errors, kinds, objects, ownership, validation
+from . import builtins, errors, graceful, kinds, objects, ownership, validation
 from .errors import ApiError, FieldError
 from .resources import Catalogue, ResourceType
 from .store import Store, json_copy
@@ -264,12 +266,7 @@ class Cluster:
             return Outcome(self._serve(rtype, new), warnings)
         check_storable(new)
         stored = self.store.write(rtype.storage_key, new, "MODIFIED")
-        meta = stored["metadata"]
-        if (
-            meta.get("deletionTimestamp")
-            and not meta.get("finalizers")
-            and not self._held_by_spec(rtype, stored)
-        ):
+        if graceful.removable(stored["metadata"]) and not self._held_by_spec(rtype, stored):
             self.remove(rtype, stored)
         else:
             self._after_write(rtype, stored, created=False)
@@ -288,8 +285,13 @@ class Cluster:
         policy: str,
         preconditions: JsonDict,
         options: WriteOptions,
+        grace: int | None = None,
     ) -> tuple[JsonDict, bool]:
-        """Delete or mark for deletion; returns the object and whether it is gone now."""
+        """Delete or mark for deletion; returns the object and whether it is gone now.
+
+        ``grace`` is DeleteOptions.gracePeriodSeconds (None: not given); only Pods
+        delete gracefully (see :mod:`.graceful`).
+        """
         old = self.get(rtype, namespace, name)
         meta = old["metadata"]
         if preconditions.get("uid") and preconditions["uid"] != meta["uid"]:
@@ -314,11 +316,18 @@ class Cluster:
             )
         new = json_copy(old)
         new_meta = new["metadata"]
+        is_graceful = False
+        if (rtype.group, rtype.plural) == POD_KEY:
+            is_graceful, pending = graceful.before_delete(new, grace)
+            if pending:  # already terminating at least as soon: nothing changes
+                return self._serve(rtype, old), False
         finalizers = list(new_meta.get("finalizers") or [])
         if policy == "Foreground" and "foregroundDeletion" not in finalizers:
             finalizers.append("foregroundDeletion")
         if policy == "Orphan" and "orphan" not in finalizers:
             finalizers.append("orphan")
+        if is_graceful:
+            return self._delete_gracefully(rtype, old, new, finalizers, options)
         is_namespace = (rtype.group, rtype.plural) == NS_KEY
         if is_namespace:
             new.setdefault("status", {})["phase"] = "Terminating"
@@ -335,6 +344,115 @@ class Cluster:
         if options.dry_run:
             return old, True
         return self.remove(rtype, old), True
+
+    def _delete_gracefully(
+        self,
+        rtype: ResourceType,
+        old: JsonDict,
+        new: JsonDict,
+        finalizers: list[str],
+        options: WriteOptions,
+    ) -> tuple[JsonDict, bool]:
+        """Write the marked object first, then remove it if no grace and no finalizer
+        holds it (``updateForGracefulDeletionAndFinalizers``): watchers see MODIFIED,
+        then DELETED, even for a Pod that goes at once."""
+        if finalizers:
+            new["metadata"]["finalizers"] = finalizers
+        gone_now = graceful.removable(new["metadata"])
+        if options.dry_run:
+            return self._serve(rtype, new), gone_now
+        stored = old
+        if _strip_rv(new) != _strip_rv(old):
+            stored = self.store.write(rtype.storage_key, new, "MODIFIED")
+        if gone_now:
+            return self.remove(rtype, stored), True
+        self._wake()
+        return self._serve(rtype, stored), False
+
+    def bind(
+        self,
+        namespace: str,
+        name: str,
+        binding: JsonDict,
+        options: WriteOptions,
+    ) -> None:
+        """``pods/binding``: assign an unassigned Pod to a node (the scheduler's write).
+
+        As BindingREST's ``setPodHostAndAnnotations``: the Binding's uid and
+        resourceVersion are preconditions; a Pod being deleted, already assigned or
+        with scheduling gates is a 409 on ``pods/binding``; the node name goes into
+        ``spec.nodeName`` (no generation bump: this bypasses the Pod strategy), the
+        Binding's annotations onto the Pod, and ``PodScheduled`` becomes True.
+        """
+        pods = self.catalogue.lookup("", "v1", "pods")
+        assert pods is not None
+        old = self.get(pods, namespace, name)
+        meta = old["metadata"]
+        wanted = binding.get("metadata") or {}
+        if wanted.get("uid") and wanted["uid"] != meta["uid"]:
+            raise errors.conflict(
+                "pods",
+                "",
+                name,
+                f"Precondition failed: UID in precondition: {wanted['uid']}, "
+                f"UID in object meta: {meta['uid']}",
+            )
+        if (
+            wanted.get("resourceVersion")
+            and str(wanted["resourceVersion"]) != meta["resourceVersion"]
+        ):
+            raise errors.conflict(
+                "pods",
+                "",
+                name,
+                "Precondition failed: ResourceVersion in precondition: "
+                f"{wanted['resourceVersion']}, ResourceVersion in object meta: "
+                f"{meta['resourceVersion']}",
+            )
+        spec = old.get("spec") or {}
+        if meta.get("deletionTimestamp"):
+            why = f"pod {name} is being deleted, cannot be assigned to a host"
+        elif spec.get("nodeName"):
+            why = f"pod {name} is already assigned to node {errors.go_quote(spec['nodeName'])}"
+        elif spec.get("schedulingGates"):
+            why = f"pod {name} has non-empty .spec.schedulingGates"
+        else:
+            why = ""
+        if why:
+            raise errors.conflict("pods/binding", "", name, why)
+        new = json_copy(old)
+        new["spec"]["nodeName"] = (binding.get("target") or {}).get("name")
+        annotations = wanted.get("annotations")
+        if isinstance(annotations, dict) and annotations:
+            new["metadata"]["annotations"] = {
+                **(new["metadata"].get("annotations") or {}),
+                **annotations,
+            }
+        status = new.setdefault("status", {})
+        conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
+        previous = next(
+            (c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), None
+        )
+        since = objects.now()
+        if previous is not None and previous.get("status") == "True":
+            since = previous.get("lastTransitionTime") or since
+        scheduled = {
+            "type": "PodScheduled",
+            "status": "True",
+            "lastProbeTime": None,
+            "lastTransitionTime": since,
+        }
+        if previous is None:
+            conditions.append(scheduled)
+        else:
+            index = (status.get("conditions") or []).index(previous)
+            conditions.insert(index, scheduled)
+        status["conditions"] = conditions
+        if options.dry_run:
+            return
+        check_storable(new)
+        self.store.write(pods.storage_key, new, "MODIFIED")
+        self._wake()
 
     def remove(self, rtype: ResourceType, obj: JsonDict) -> JsonDict:
         """Remove an object for good (finalizers done): a DELETED event with the final state."""

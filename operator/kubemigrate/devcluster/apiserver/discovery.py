@@ -82,6 +82,13 @@ def api_group(catalogue: Catalogue, group: str) -> JsonDict | None:
     return {"kind": "APIGroup", "apiVersion": "v1", **_group_doc(group, versions)}
 
 
+# Subresources that are not the object's status: (kind, verbs) as the real server lists them.
+_SUBRESOURCES: dict[str, tuple[str, list[str]]] = {
+    "binding": ("Binding", ["create"]),
+    "log": ("Pod", ["get"]),
+}
+
+
 def _resource_entries(rtype: ResourceType) -> list[JsonDict]:
     main: JsonDict = {
         "name": rtype.plural,
@@ -99,13 +106,13 @@ def _resource_entries(rtype: ResourceType) -> list[JsonDict]:
     ).hexdigest()[:12]
     entries = [main]
     for sub in rtype.all_subresources:
-        verbs = ["get", "patch", "update"] if sub == "status" else ["get"]
+        kind, verbs = _SUBRESOURCES.get(sub, (rtype.kind, ["get", "patch", "update"]))
         entries.append(
             {
                 "name": f"{rtype.plural}/{sub}",
                 "singularName": "",
                 "namespaced": rtype.namespaced,
-                "kind": rtype.kind if sub == "status" else "Pod",
+                "kind": kind,
                 "verbs": verbs,
             }
         )

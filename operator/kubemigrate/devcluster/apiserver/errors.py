@@ -145,6 +145,8 @@ class ApiError(Exception):
     message: str
     details: JsonDict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    list_meta: JsonDict = field(default_factory=dict)
+    """The Status's own ``metadata`` (a ListMeta): an expired list's fresh continue token."""
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
@@ -153,7 +155,7 @@ class ApiError(Exception):
         body: JsonDict = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": dict(self.list_meta),
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
@@ -249,8 +251,9 @@ def method_not_allowed(method: str) -> ApiError:
     )
 
 
-def gone(message: str) -> ApiError:
-    return ApiError(410, "Expired", message, {})
+def gone(message: str, list_meta: JsonDict | None = None) -> ApiError:
+    """410 ``NewResourceExpired``: a resourceVersion or continue token past compaction."""
+    return ApiError(410, "Expired", message, {}, list_meta=list_meta or {})
 
 
 def unsupported_media_type(content_type: str) -> ApiError:

@@ -11,6 +11,10 @@ that assumes instant cascading fails here as it would on a real cluster):
 - an owner being deleted with ``orphan`` has its references removed from its
   dependents and then loses the finalizer;
 - a Terminating namespace has its contents deleted, then is removed.
+
+Every such delete is a plain DELETE with no grace period given, as the real
+collector's: a running Pod is therefore marked with its own
+``terminationGracePeriodSeconds`` and goes only once its kubelet has stopped it.
 """
 
 from __future__ import annotations

@@ -134,8 +134,9 @@ def check_log_status(pod_name: str, container: str, entry: JsonDict | None, prev
     """The kubelet's ``validateContainerLogStatus``: 400 unless there is a log to read.
 
     A container with no status yet is reported as the kubelet reports one it has just
-    admitted: waiting to start, ContainerCreating (this rig has no scheduler: a Pod is
-    the stand-in's the moment it exists).
+    admitted: waiting to start, ContainerCreating. (APPROXIMATED: the real server
+    answers an empty log for a Pod not bound to a node yet; the kubelet stand-in
+    binds a Pod within moments of its creation, and this answer predates that.)
     """
     state = (entry or {}).get("state") or {"waiting": {"reason": "ContainerCreating"}}
     last = ((entry or {}).get("lastState") or {}).get("terminated")

@@ -98,7 +98,7 @@ BUILTINS: tuple[ResourceType, ...] = (
         short=("po",),
         status=True,
         generation=True,
-        sub=("log",),
+        sub=("binding", "log"),
         categories=("all",),
     ),
     _builtin(

@@ -92,6 +92,37 @@ class Store:
             if namespace is None or ns == namespace
         ]
 
+    def view_at(
+        self, storage: StorageKey, namespace: str | None, revision: int
+    ) -> list[JsonDict] | None:
+        """The stored objects (read-only) as they were at ``revision``; None once the
+        history no longer reaches back that far (etcd's "required revision has been
+        compacted").
+
+        The pages of a paginated list are all served at its first page's revision, as
+        etcd serves them from one MVCC snapshot: here the later writes in the history
+        are undone, newest first, from the current objects.
+        """
+        if revision >= self.revision:
+            return self.view(storage, namespace)
+        if revision < self.oldest_revision() - 1:
+            return None
+        objects = dict(self.objects[storage])
+        for event in reversed(self.history):
+            if event.revision <= revision:
+                break
+            if event.storage != storage:
+                continue
+            meta = event.obj["metadata"]
+            key = (meta.get("namespace", ""), meta["name"])
+            if event.old is None:
+                objects.pop(key, None)
+            else:
+                objects[key] = event.old
+        return [
+            obj for (ns, _), obj in sorted(objects.items()) if namespace is None or ns == namespace
+        ]
+
     def select(self, storage: StorageKey, namespace: str | None) -> list[JsonDict]:
         return [json_copy(obj) for obj in self.view(storage, namespace)]
 

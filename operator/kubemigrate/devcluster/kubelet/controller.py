@@ -312,13 +312,21 @@ def finish_time(job: Mapping[str, Any]) -> datetime.datetime | None:
 
 
 def _finished_at(pod: Mapping[str, Any]) -> datetime.datetime | None:
+    """``getFinishedTime``: the last container's end, else when deletion was asked for
+    (a graceful deletion's timestamp lies its grace period ahead: subtract it)."""
     status = pod.get("status") or {}
     latest: datetime.datetime | None = None
     for cs in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
         moment = parse_time(((cs.get("state") or {}).get("terminated") or {}).get("finishedAt"))
         if moment is not None and (latest is None or moment > latest):
             latest = moment
-    return latest or parse_time(pod["metadata"].get("deletionTimestamp"))
+    if latest is not None:
+        return latest
+    meta = pod["metadata"]
+    deleted = parse_time(meta.get("deletionTimestamp"))
+    if deleted is None:
+        return None
+    return deleted - datetime.timedelta(seconds=int(meta.get("deletionGracePeriodSeconds") or 0))
 
 
 def _tidy(status: JsonDict) -> JsonDict:

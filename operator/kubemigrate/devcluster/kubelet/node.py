@@ -10,9 +10,17 @@ Two halves share one event loop and two watch caches (informers):
   version, so the next sync sees them before their watch events arrive (client-go
   keeps "expectations" for the same reason); a write refused with 409 refreshes
   the cached Job from the API;
-- the **kubelet**: every Pod that is not terminal and not yet known gets a
-  :class:`.runtime.PodWorker`; a Pod deleted, or marked for deletion, has its
-  processes stopped.
+- the **kubelet**: every Pod bound to this node that is not terminal and not yet
+  known gets a :class:`.runtime.PodWorker`. A Pod marked for deletion has its
+  processes stopped as the real kubelet stops them (SIGTERM, then SIGKILL once the
+  API's ``deletionGracePeriodSeconds`` has passed, a shorter one given meanwhile
+  cutting the wait), its final status written, and only then is it deleted, with a
+  grace period of 0 and its uid as precondition: the API keeps a running Pod until
+  its kubelet says it has stopped (see ``apiserver/graceful.py``).
+
+Unbound Pods get the default scheduler's one decision that matters on one node: a
+Pod this node fits is bound to it through ``pods/<name>/binding`` (so it has a
+``spec.nodeName``, which is what makes its deletion graceful), then run.
 
 A Pod the API refuses to create (403 for a missing ServiceAccount...) is what the
 real pod control reports: a ``FailedCreate`` Warning on the Job, no Pod, the Job's
@@ -44,6 +52,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 from ..priority import release
 from . import controller, podstatus, scheduling
@@ -248,6 +258,8 @@ class Node:
         self.pods: dict[str, PodWorker] = {}  # uid -> worker, while it runs
         self.finished: set[str] = set()  # uids this process ran to the end
         self.unschedulable: set[str] = set()  # uids left Pending by the "scheduler"
+        self.binding: set[str] = set()  # uids the "scheduler" is binding to this node
+        self.removed: set[str] = set()  # uids this node deleted with a grace period of 0
         self.node_labels = scheduling.node_labels(settings.runtime.node_name)
         self.job_events = EventRecorder(client, "job-controller")
         self.scheduler_events = EventRecorder(client, scheduling.SCHEDULER_NAME)
@@ -330,40 +342,148 @@ class Node:
             self.queue.add((meta["namespace"], job))
         uid = meta["uid"]
         worker = self.pods.get(uid)
+        grace = meta.get("deletionGracePeriodSeconds")
         if kind == "DELETED":
-            if worker is not None:
-                worker.stop(gone=True)
+            if worker is not None:  # removed with no grace left: stop within the floor
+                worker.stop(gone=True, grace=grace)
             return
+        deleting = bool(meta.get("deletionTimestamp"))
         if worker is not None:
-            if meta.get("deletionTimestamp"):
-                worker.stop()
+            if deleting:
+                worker.stop(deleting=True, grace=grace)
             return
+        if uid in self.binding:
+            return  # the binding's own event, or one from before it: _bind goes on
         node = (pod.get("spec") or {}).get("nodeName")
-        if node and node != self.settings.runtime.node_name:
+        ours = self.settings.runtime.node_name
+        if node and node != ours:
             return  # another node's Pod
-        if uid in self.finished or controller.is_terminal(pod):
+        if deleting:
+            self._deleted_unrun(pod, bound=bool(node))
+        elif uid in self.finished or controller.is_terminal(pod):
             return
-        if meta.get("deletionTimestamp"):
-            self._spawn(self._mark(pod, self._never_started(pod)))
-        elif not node and not scheduling.fits(
-            pod, self.settings.runtime.node_name, self.node_labels
-        ):
-            if uid not in self.unschedulable:
-                self.unschedulable.add(uid)
-                self._spawn(self._unschedulable(pod))
+        elif not node:
+            self._schedule(pod)
         elif _was_started(pod):
             self._spawn(self._mark(pod, podstatus.lost(pod, now())))
         else:
-            worker = PodWorker(
-                self.client,
-                pod,
-                self.workdir,
-                self.settings.runtime,
-                on_done=self._pod_done,
-                cached=self._cached_config,
+            self._run(pod)
+
+    def _run(self, pod: JsonDict) -> None:
+        worker = PodWorker(
+            self.client,
+            pod,
+            self.workdir,
+            self.settings.runtime,
+            on_done=self._pod_done,
+            cached=self._cached_config,
+        )
+        self.pods[worker.uid] = worker
+        worker.start()
+
+    def _schedule(self, pod: JsonDict) -> None:
+        """The default scheduler's part: bind a Pod this node fits, or say why not.
+
+        A Pod with scheduling gates waits for them to be removed: the API would refuse
+        its binding (409), and the real scheduler does not try.
+        """
+        uid = pod["metadata"]["uid"]
+        if (pod.get("spec") or {}).get("schedulingGates"):
+            return
+        if scheduling.fits(pod, self.settings.runtime.node_name, self.node_labels):
+            self.binding.add(uid)
+            self._spawn(self._bind(pod))
+        elif uid not in self.unschedulable:
+            self.unschedulable.add(uid)
+            self._spawn(self._unschedulable(pod))
+
+    async def _bind(self, pod: JsonDict) -> None:
+        """POST the Pod's Binding to this node, then run it as bound.
+
+        Events for the Pod are ignored meanwhile; then the latest one seen (from the
+        informer's cache, which may predate the binding) is handled again: with the
+        node name the binding gave it, or, if the binding was refused, when it says
+        why (the Pod is being deleted, or was bound elsewhere).
+        """
+        meta = pod["metadata"]
+        namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
+        node = self.settings.runtime.node_name
+        body = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": name, "namespace": namespace, "uid": uid},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+        }
+        bound = retry = False
+        try:
+            try:
+                await self.client.request(
+                    "POST", resource_path("v1", "pods", namespace, name) + "/binding", body=body
+                )
+                bound = True
+            except ApiError as exc:
+                retry = exc.code not in (404, 409)  # else gone, being deleted or bound
+                if retry:
+                    log.warning("cannot bind pod %s/%s: %s", namespace, name, exc)
+            except (OSError, TimeoutError, aiohttp.ClientError) as exc:
+                retry = True
+                log.warning("cannot bind pod %s/%s: %s", namespace, name, exc)
+            if retry:
+                await asyncio.sleep(ERROR_DELAY)
+        finally:
+            self.binding.discard(uid)
+        latest = self._informer(self.pod_informers, namespace).cache.get((namespace, name))
+        if latest is None or latest["metadata"]["uid"] != uid:
+            return  # deleted meanwhile
+        spec = latest.get("spec") or {}
+        if bound and not spec.get("nodeName"):
+            latest = {**latest, "spec": {**spec, "nodeName": node}}
+        elif not (
+            bound or retry or latest["metadata"].get("deletionTimestamp") or spec.get("nodeName")
+        ):
+            return  # refused, and nothing has changed that another attempt would not meet
+        self._on_pod("MODIFIED", latest)
+
+    def _deleted_unrun(self, pod: JsonDict, *, bound: bool) -> None:
+        """A Pod marked for deletion that no worker of this process runs.
+
+        Bound here, it is this node's to finish: the real kubelet writes its final
+        status (Failed; a Pod a killed kubelet left running is lost) and then deletes it
+        with a grace period of 0, as its status manager does once a terminating Pod is
+        terminal. Unbound, only its finalizers hold it (the API gave it no grace), and
+        it is marked Failed as pod GC marks an unscheduled terminating Pod.
+        """
+        meta = pod["metadata"]
+        uid = meta["uid"]
+        done = uid in self.finished or controller.is_terminal(pod)
+        if not bound:
+            if not done:
+                self._spawn(self._mark(pod, self._never_started(pod)))
+            return
+        if done:
+            if meta.get("deletionGracePeriodSeconds") != 0:
+                self._spawn(self._remove(meta))
+            return
+        status = podstatus.lost(pod, now()) if _was_started(pod) else self._never_started(pod)
+        self._spawn(self._mark_and_remove(pod, status))
+
+    async def _mark_and_remove(self, pod: JsonDict, status: JsonDict) -> None:
+        await self._mark(pod, status)
+        await self._remove(pod["metadata"])
+
+    async def _remove(self, meta: JsonDict) -> None:
+        """Delete a terminated Pod for good: grace period 0, on its uid (the kubelet
+        status manager's final DELETE, so a new Pod of the same name is never hit)."""
+        uid = meta["uid"]
+        if uid in self.removed:
+            return
+        self.removed.add(uid)
+        with contextlib.suppress(ApiError):
+            await self.client.request(
+                "DELETE",
+                resource_path("v1", "pods", meta["namespace"], meta["name"]),
+                body={"gracePeriodSeconds": 0, "preconditions": {"uid": uid}},
             )
-            self.pods[uid] = worker
-            worker.start()
 
     async def _unschedulable(self, pod: JsonDict) -> None:
         """What the default scheduler does with a Pod no node fits: Pending, and says why."""
@@ -386,8 +506,11 @@ class Node:
             )
 
     def _pod_done(self, worker: PodWorker) -> None:
+        """A worker ended, its last status written: a Pod being deleted goes now."""
         self.pods.pop(worker.uid, None)
         self.finished.add(worker.uid)
+        if worker.deleting and not worker.gone:
+            self._spawn(self._remove(worker.pod["metadata"]))
 
     @staticmethod
     def _never_started(pod: JsonDict) -> JsonDict:

@@ -162,6 +162,9 @@ class PodWorker:
         self.record = new_record(pod)
         self.stopping = asyncio.Event()
         self.gone = False  # the Pod was deleted from the API: no more status writes
+        self.deleting = False  # the API marked the Pod for deletion: remove it once stopped
+        self._deletion_grace: int | None = None  # the API's deletionGracePeriodSeconds
+        self._grace_changed = asyncio.Event()
         self._stop_reason: tuple[str, str, tuple[str, str] | None] | None = None
         self._processes: dict[str, asyncio.subprocess.Process] = {}
         self._wanted = 0  # status versions asked for by publish() ...
@@ -183,12 +186,23 @@ class PodWorker:
         self,
         *,
         gone: bool = False,
+        deleting: bool = False,
+        grace: int | None = None,
         reason: str = "",
         message: str = "",
         disruption: tuple[str, str] | None = None,
     ) -> None:
-        """Terminate the Pod's processes (SIGTERM, then SIGKILL after the grace period)."""
+        """Terminate the Pod's processes (SIGTERM, then SIGKILL after the grace period).
+
+        ``grace`` is the API's ``deletionGracePeriodSeconds``: like the kubelet's
+        ``calculateEffectiveGracePeriod``, a new one may only shorten a termination
+        already under way (a second, shorter DELETE reaches a waiting SIGKILL too).
+        """
         self.gone = self.gone or gone
+        self.deleting = self.deleting or deleting
+        if grace is not None and (self._deletion_grace is None or grace < self._deletion_grace):
+            self._deletion_grace = grace
+            self._grace_changed.set()
         if self._stop_reason is None:
             self._stop_reason = (reason, message, disruption)
         self.stopping.set()
@@ -556,19 +570,36 @@ class PodWorker:
         return volumes.PathRewriter(volumes.mounts(container, self._volumes)).back(message)
 
     def _grace(self) -> float:
+        """The seconds between SIGTERM and SIGKILL: the API's deletion grace period if it
+        gave one, else the spec's, never under 1 (the kubelet's floor), then capped by
+        this node's ``max_grace`` so that tests need not wait 30 s."""
         spec_grace = (self.pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
-        return float(min(float(spec_grace), self.settings.max_grace))
+        period = self._deletion_grace if self._deletion_grace is not None else spec_grace
+        return float(min(max(float(period), 1.0), self.settings.max_grace))
 
     async def _terminate(
         self, process: asyncio.subprocess.Process, waiter: asyncio.Task[int]
     ) -> None:
-        """SIGTERM to the process group, SIGKILL after the grace period."""
+        """SIGTERM to the process group, SIGKILL once the grace period (which a shorter
+        one given meanwhile cuts) has passed."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGTERM)
-        done, _ = await asyncio.wait({waiter}, timeout=self._grace())
-        if not done:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        while True:
+            self._grace_changed.clear()
+            remaining = started + self._grace() - loop.time()
+            if remaining <= 0:
+                break
+            changed = asyncio.create_task(self._grace_changed.wait())
+            done, _ = await asyncio.wait(
+                {waiter, changed}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+            )
+            changed.cancel()
+            if waiter in done:
+                return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
 
     async def _kill_all(self) -> None:
         for process in list(self._processes.values()):
