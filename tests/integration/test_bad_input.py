@@ -520,3 +520,40 @@ def test_output_the_reader_cannot_take_does_not_fail_a_done_run(
     assert gone.returncode == 0, gone.stderr
     assert "Traceback" not in gone.stderr
     assert applied_names(database_url) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "said", "hinted"),
+    [
+        (
+            "postgresql://u:Sekrit-99@127.0.0.1:{port}/postgres?x-migrations-table=m",
+            "parameters libpq does not know: x-migrations-table",
+            "the x- parameters are golang-migrate's",
+        ),
+        (
+            "postgresql://u:Sekrit-99@127.0.0.1:{port}/postgres?search_path=app",
+            "parameters libpq does not know: search_path",
+            "options=-csearch_path%3Dapp",
+        ),
+        (
+            "pgx5://u:Sekrit-99@127.0.0.1:{port}/postgres",
+            "starts pgx5://, another driver's form",
+            "postgresql://USER:PASSWORD@HOST:5432/DBNAME",
+        ),
+        (
+            "jdbc:postgresql://127.0.0.1:{port}/postgres?password=Sekrit-99",
+            "starts jdbc:postgresql://",
+            "drops its jdbc: prefix",
+        ),
+    ],
+)
+def test_other_tools_urls_are_named_for_what_they_are(
+    pg_server: Any, drizzle: Path, url: str, said: str, hinted: str
+) -> None:
+    """A team switching from golang-migrate or Flyway brings its URL: libpq's complaint
+    ("invalid URI query parameter") hid which part, as it may quote the password."""
+    result = run_cli("status", "--dir", str(drizzle), database_url=url.format(port=pg_server.port))
+    assert result.returncode == 2, output(result)
+    assert said in result.stderr
+    assert hinted in result.stderr
+    assert_clean(result, ["Sekrit-99"])

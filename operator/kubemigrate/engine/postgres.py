@@ -202,6 +202,43 @@ def _left_unfinished(tool: str, what: str) -> SafetyRefusal:
     )
 
 
+def _other_tools_url(url: str) -> UsageError | None:
+    """What another tool's URL holds that libpq's does not, named (libpq's own complaint
+    hides it, as it may quote the password): golang-migrate's ``x-`` parameters and
+    driver schemes, a JDBC URL, ``search_path`` as a parameter."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme and scheme not in ("postgres", "postgresql"):
+        return UsageError(
+            f"The database URL starts {scheme}://, another driver's form; kubemigrate "
+            "takes libpq's.",
+            hint="write it postgresql://USER:PASSWORD@HOST:5432/DBNAME (a JDBC URL drops its "
+            "jdbc: prefix; golang-migrate's pgx5:// becomes postgresql://)",
+        )
+    try:
+        names = [key for key, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)]
+    except ValueError:
+        return None
+    known = {o.keyword.decode() for o in psycopg.pq.Conninfo.get_defaults()}
+    unknown = [name for name in names if name not in known]
+    if not unknown:
+        return None
+    hints = ["libpq's parameters are listed at postgresql.org/docs/current/libpq-connect.html"]
+    if any(name.startswith("x-") for name in unknown):
+        hints.insert(
+            0,
+            "the x- parameters are golang-migrate's: drop them (kubemigrate keeps "
+            "its own tables, in the first schema on the search_path)",
+        )
+    if "search_path" in unknown:
+        hints.insert(0, "set the schema with options=-csearch_path%3Dapp instead")
+    return UsageError(
+        f"The database URL has parameters libpq does not know: {', '.join(unknown)}.",
+        hint="; ".join(hints),
+    )
+
+
 def _flyway_state(rows: list[tuple[Any, Any, Any]]) -> tuple[list[str], str | None]:
     """The versions Flyway's history leaves applied, and its baseline version, from its
     rows in the order Flyway wrote them: an ``UNDO_*`` row undoes its version (Flyway
@@ -400,7 +437,7 @@ class PostgresStore:
         try:
             params = conninfo_to_dict(self._url)
         except psycopg.ProgrammingError as exc:
-            raise UsageError(
+            raise _other_tools_url(self._url) or UsageError(
                 f"The database URL is malformed: {_unquoted(self.scrub(str(exc)))}",
                 hint="use the form postgresql://USER:PASSWORD@HOST:5432/DBNAME "
                 "(percent-encode special characters in the password)",
