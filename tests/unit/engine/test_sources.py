@@ -589,6 +589,15 @@ def test_dbmate_versions_run_in_its_own_text_order(tmp_path: Path) -> None:
     assert names == ["10_ten.sql", "11.sql", "9_nine.sql"]  # as dbmate itself runs them
 
 
+def test_dbmate_reads_every_file_it_runs_in_the_order_it_runs_them(tmp_path: Path) -> None:
+    """dbmate takes any name that starts with digits (3-dash.sql) and runs its files in
+    name order: 10_b.sql before 1_a.sql (seen with dbmate 2.36)."""
+    for name in ("1_a.sql", "10_b.sql", "3-dash.sql"):
+        write(tmp_path / name, "-- migrate:up\nSELECT 1;\n")
+    names = [m.name for m in sources.load(tmp_path, "dbmate").migrations]
+    assert names == ["10_b.sql", "1_a.sql", "3-dash.sql"]
+
+
 def test_a_format_that_reads_none_of_the_files_names_the_one_that_does(tmp_path: Path) -> None:
     write(tmp_path / "V1__init.sql", "SELECT 1;")
     write(tmp_path / "V2__more.sql", "SELECT 2;")

@@ -25,7 +25,8 @@ from kubemigrate.engine.sources import Source, read_text
 
 _GOLANG = re.compile(r"^(?P<version>\d+)_(?P<title>.+)\.up\.sql$")
 _FLYWAY = re.compile(r"^V(?P<version>\d+(?:[._]\d+)*)__(?P<title>.+)\.sql$")
-_DBMATE = re.compile(r"^(?P<version>\d+)(?:_(?P<title>.+))?\.sql$")
+# dbmate reads any file that starts with digits (its version) and ends .sql
+_DBMATE = re.compile(r"^(?P<version>\d+)(?P<title>.*)\.sql$")
 _DBMATE_UP = re.compile(r"^--\s*migrate:up\b.*$", re.MULTILINE)
 _DBMATE_DOWN = re.compile(r"^--\s*migrate:down\b.*$", re.MULTILINE)
 _NO_TRANSACTION = re.compile(r"\btransaction\s*:\s*false\b", re.IGNORECASE)
@@ -225,9 +226,10 @@ def _dbmate(directory: Path, used: set[str]) -> list[Migration]:
             checksum=checksum(_written(text, up)),
             down_file=f"the '-- migrate:down' section of {path.name}",
         )
-        # dbmate orders its versions as text (a timestamp each, as it writes them)
         found.append((match["version"], migration))
-    return _in_order(found, "dbmate")
+    _in_order(found, "dbmate")  # a version two files share is refused
+    # dbmate runs its files in name order (10_b.sql before 1_a.sql), as it lists them
+    return sorted((m for _, m in found), key=lambda m: m.name)
 
 
 _READERS = {"golang-migrate": _golang, "flyway": _flyway, "dbmate": _dbmate}
