@@ -27,11 +27,11 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from kubemigrate.domain.errors import (
     AuthenticationFailed,
     DatabaseUnreachable,
+    DirtyDatabaseError,
     KubemigrateError,
     LockTimeout,
     MigrationFailed,
     PermissionDenied,
-    SafetyRefusal,
     UsageError,
 )
 from kubemigrate.domain.migrations import AppliedMigration, DirtyState, RollbackRecord
@@ -193,8 +193,8 @@ def _moved(holding: str, current: str, search_path: str) -> UsageError:
     )
 
 
-def _left_unfinished(tool: str, what: str) -> SafetyRefusal:
-    return SafetyRefusal(
+def _left_unfinished(tool: str, what: str) -> DirtyDatabaseError:
+    return DirtyDatabaseError(
         f"This database was migrated by {tool}, whose history says {what}: it is half-way "
         "through that migration, which a baseline cannot record; nothing was recorded.",
         hint=f"finish or undo that migration with {tool} (or by hand and its history table), "

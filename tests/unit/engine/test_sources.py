@@ -625,3 +625,35 @@ def test_the_files_another_tool_s_history_says_it_ran() -> None:
     assert versions_run(golang, "golang-migrate", []) == frozenset()
     dbmate = ["20240101000000_a.sql", "20240201000000_b.sql"]
     assert versions_run(dbmate, "dbmate", ["20240101000000"]) == {"20240101000000_a.sql"}
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            "CREATE TYPE mood AS ENUM ('a');\n-- migrate:up\nSELECT 1;\n",
+            "has SQL before its '-- migrate:up' line",
+        ),
+        (
+            "-- migrate:down\nDROP TABLE t;\n-- migrate:up\nCREATE TABLE t ();\n",
+            "has its '-- migrate:down' section before '-- migrate:up'",
+        ),
+    ],
+)
+def test_dbmate_files_dbmate_refuses_are_refused_not_cut(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    """Read as they were, the SQL before the up line vanished, and an up placed after
+    its down was taken for a migration with no rollback."""
+    write(tmp_path / "1_a.sql", text)
+    with pytest.raises(SourceError, match=re.escape(said)):
+        sources.load(tmp_path, "dbmate")
+
+
+def test_a_dbmate_project_root_given_as_the_folder_is_named(tmp_path: Path) -> None:
+    """Read as drizzle's, it held nothing, and status and verify passed a CI gate."""
+    write(tmp_path / "db" / "migrations" / "1_a.sql", "-- migrate:up\nSELECT 1;\n")
+    with pytest.raises(SourceError) as refused:
+        sources.load(tmp_path, allow_empty=True)
+    assert "where dbmate keeps them (1_a.sql)" in refused.value.message
+    assert refused.value.hint == "pass --format dbmate"

@@ -110,6 +110,15 @@ def _refuse_unread(directory: Path, fmt: str) -> None:
     """SQL files none of which the format reads: another tool's layout, most likely. A
     status or verify would otherwise pass a CI gate on an empty reading."""
     sql = sorted(name for name in os.listdir(directory) if name.lower().endswith(".sql"))
+    nested = directory / "db" / "migrations"  # a dbmate project's root, given as --dir
+    if not sql and fmt != "dbmate" and nested.is_dir():
+        inside = sorted(p.name for p in nested.glob("*.sql"))
+        if inside:
+            raise SourceError(
+                f"{directory} holds no migrations, but {nested} holds {len(inside)} .sql "
+                f"file(s), where dbmate keeps them ({inside[0]}).",
+                hint="pass --format dbmate",
+            )
     if not sql:
         return
     from kubemigrate.engine.sources import drizzle, others

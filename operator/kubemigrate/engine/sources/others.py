@@ -191,9 +191,27 @@ def split_dbmate(name: str, text: str) -> tuple[str, str | None]:
             hint="start the file with '-- migrate:up' "
             "(and put the rollback after '-- migrate:down')",
         )
+    before = _DBMATE_DOWN.search(text, 0, up.start())
+    if before is not None:
+        raise SourceError(
+            f"{name} has its '-- migrate:down' section before '-- migrate:up', which dbmate "
+            "refuses.",
+            hint="put the up section first",
+        )
+    if _has_sql(text[: up.start()]):
+        raise SourceError(
+            f"{name} has SQL before its '-- migrate:up' line, which dbmate refuses (it "
+            "would be left out).",
+            hint="move it into the up section",
+        )
     down = _DBMATE_DOWN.search(text, up.end())
     up_sql = _section(up, text[up.end() : down.start() if down else len(text)])
     return up_sql, _section(down, text[down.end() :]) if down else None
+
+
+def _has_sql(text: str) -> bool:
+    """Anything but blank lines and ``--`` comments."""
+    return any(line.strip() and not line.strip().startswith("--") for line in text.splitlines())
 
 
 def _written(text: str, up: str) -> str:
