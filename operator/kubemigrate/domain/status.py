@@ -155,6 +155,8 @@ _SPEC_TERMS = (
         "`kubemigrate baseline --dry-run --target NAME`",
         "a baseline run with spec.dryRun: true and spec.target",
     ),
+    ("`kubemigrate baseline --target ", "a baseline run with spec.target: `"),
+    ("`kubemigrate baseline`", "a baseline run (action: baseline)"),
     (
         "`kubemigrate repair --accept-checksum NAME`",
         "a repair run with spec.repair.acceptChecksums",

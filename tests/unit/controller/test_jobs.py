@@ -601,6 +601,27 @@ def test_an_engine_hint_is_told_in_the_run_s_own_terms() -> None:
     )
 
 
+def test_a_baseline_the_engine_asks_for_is_a_baseline_run() -> None:
+    """A first migrate on a database another tool migrated, and a finished but unrecorded
+    migration, send people to `kubemigrate baseline`: in a cluster that is a run."""
+    from kubemigrate.controller.jobs import in_run_terms
+    from kubemigrate.domain.outcome import Outcome
+
+    hints = {
+        "record what dbmate ran with `kubemigrate baseline` first": (
+            "record what dbmate ran with a baseline run (action: baseline) first"
+        ),
+        "run `kubemigrate repair` and `kubemigrate baseline --target 0001_idx.sql`": (
+            "run a repair run (action: repair) and a baseline run with spec.target: `0001_idx.sql`"
+        ),
+    }
+    for engine, run in hints.items():
+        error = {"reason": "DirtyDatabase", "message": "m", "hint": engine}
+        told = in_run_terms(Outcome(action="migrate", ok=False, error=error), {})
+        assert told.error is not None
+        assert told.error["hint"] == run
+
+
 def test_an_engine_message_names_spec_fields_in_status_condition_and_event() -> None:
     from kubemigrate.controller.jobs import in_run_terms
     from kubemigrate.domain.errors import SafetyRefusal
