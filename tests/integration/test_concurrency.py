@@ -146,6 +146,36 @@ def test_lock_held_elsewhere_times_out_naming_the_holder(tmp_path: Path, databas
     assert applied_names(database_url) == ["0000_locked_out.sql"]
 
 
+def test_an_interruption_while_waiting_for_the_lock_still_says_where_the_database_is(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A SIGTERM while waiting for another run's lock (a Job deleted during a deploy)
+    reported counts of zero: a MigrationRun's status then read "0 applied, 0 pending"."""
+    import os
+    import signal
+
+    drizzle = write_drizzle(tmp_path / "d", numbered(create_table("a"), create_table("b")))
+    done = run_cli("migrate", "--target", "0000", "--dir", str(drizzle), database_url=database_url)
+    assert done.returncode == 0, output(done)
+    polling = (
+        "application_name LIKE 'kubemigrate migrate%%' "
+        "AND (query LIKE '%%advisory%%' OR query LIKE '%%pg_locks%%')"
+    )
+    with connect(database_url, application_name="blocker") as holder:
+        holder.execute(f"SELECT pg_advisory_lock({LOCK_CLASS}, {LOCK_KEY_SQL})")
+        proc = popen_cli("migrate", "--json", "--dir", str(drizzle), database_url=database_url)
+        try:
+            wait_for(lambda: backends(database_url, polling), what="the run to wait for the lock")
+        finally:
+            os.kill(proc.pid, signal.SIGTERM)
+            stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    result = json.loads(stdout)
+    assert result["error"]["reason"] == "Interrupted"
+    assert "waiting for the migration lock" in result["error"]["message"]
+    assert result["counts"] == {"total": 2, "applied": 1, "pending": 1}
+
+
 def _events_then_cic(tmp_path: Path, database_url: str) -> Path:
     """A table applied, then a pending CREATE INDEX CONCURRENTLY on it."""
     drizzle = write_drizzle(

@@ -613,6 +613,12 @@ class Runner:
         except KubemigrateError as error:  # the counts still say where the database is
             error.partial = self._partial(action, None, ())
             raise
+        except KeyboardInterrupt:  # waiting for another run's lock: nothing ran
+            stopped = Interrupted(
+                "Interrupted while waiting for the migration lock: nothing was changed."
+            )
+            stopped.partial = self._partial(action, None, ())
+            raise stopped from None
         try:
             store.ensure_tables()
             state = self.state()
