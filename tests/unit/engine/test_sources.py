@@ -452,6 +452,16 @@ def test_flyway_placeholders_are_refused_not_sent(tmp_path: Path) -> None:
         sources.load(tmp_path, "flyway")
 
 
+def test_flyway_placeholders_are_text_where_flyway_was_told_so(tmp_path: Path) -> None:
+    """A team whose scripts hold ${...} as text (a plv8 body) ran Flyway with
+    placeholderReplacement=false: its flyway.conf says so, and the scripts run as written."""
+    folder = tmp_path / "sql"
+    write(folder / "V1__first.sql", "SELECT '${not_a_placeholder}';")
+    write(tmp_path / "flyway.conf", "flyway.url=jdbc:...\nflyway.placeholderReplacement=false\n")
+    (found,) = sources.load(folder, "flyway").migrations
+    assert found.up_sql == "SELECT '${not_a_placeholder}';"
+
+
 def test_flyway_reads_subfolders_and_its_transaction_setting(tmp_path: Path) -> None:
     """Flyway scans its locations recursively, and runs a script configured with
     executeInTransaction=false (in the script or its .sql.conf) outside a transaction."""

@@ -126,18 +126,36 @@ def _flyway_refusals(directory: Path) -> None:
             )
 
 
-def _flyway_text(path: Path, text: str) -> str:
-    """The script ``text``, refused if it uses a placeholder (Flyway would have replaced
-    it), with kubemigrate's directive when Flyway's configuration runs it outside a
+_NO_REPLACEMENT = re.compile(
+    r"^\s*(?:flyway\.)?placeholderReplacement\s*=\s*\"?false\"?\s*$", re.IGNORECASE | re.MULTILINE
+)
+
+
+def _replaces_placeholders(directory: Path) -> bool:
+    """Whether Flyway replaces ``${...}`` in these scripts: unless its configuration
+    (``flyway.conf`` or ``flyway.toml`` beside the folder or above it) turns it off."""
+    for folder in (directory, *directory.resolve().parents[:2]):
+        for name in ("flyway.conf", "flyway.toml"):
+            config = folder / name
+            if config.is_file() and _NO_REPLACEMENT.search(read_text(config)):
+                return False
+    return True
+
+
+def _flyway_text(path: Path, text: str, placeholders: bool = True) -> str:
+    """The script ``text``, refused if it uses a placeholder Flyway would have replaced,
+    with kubemigrate's directive when Flyway's configuration runs it outside a
     transaction."""
-    placeholder = _FLYWAY_PLACEHOLDER.search(text)
+    placeholder = _FLYWAY_PLACEHOLDER.search(text) if placeholders else None
     if placeholder:
         line = text.count("\n", 0, placeholder.start()) + 1
         raise SourceError(
             f"{path.name} line {line} uses the Flyway placeholder {placeholder[0]}, which "
             "Flyway replaces before running the script and kubemigrate does not: it would "
             "reach the database as written.",
-            hint="write the value into the script (kubemigrate has no placeholders)",
+            hint="write the value into the script (kubemigrate has no placeholders); if "
+            "Flyway ran it with placeholderReplacement=false, say so in a flyway.conf beside "
+            "the folder",
         )
     conf = path.with_name(path.name + ".conf")
     config = text + ("\n" + read_text(conf) if conf.is_file() else "")
@@ -148,6 +166,7 @@ def _flyway_text(path: Path, text: str) -> str:
 
 def _flyway(directory: Path, used: set[str]) -> list[Migration]:
     _flyway_refusals(directory)
+    placeholders = _replaces_placeholders(directory)
     # Flyway pairs an undo script with its migration by version alone
     undos: dict[tuple[int, ...], Path] = {}
     for path in _flyway_paths(directory, "U"):
@@ -162,14 +181,16 @@ def _flyway(directory: Path, used: set[str]) -> list[Migration]:
         undo = undos.get(version_key(match["version"]), path.with_name(f"U{path.name[1:]}"))
         used.update((path.name, undo.name))
         written = read_text(path)
-        up = _flyway_text(path, written)
+        up = _flyway_text(path, written, placeholders)
         found.append(
             (
                 version_key(match["version"]),
                 Migration(
                     name=path.name,
                     up_sql=up,
-                    down_sql=_flyway_text(undo, read_text(undo)) if undo.is_file() else None,
+                    down_sql=_flyway_text(undo, read_text(undo), placeholders)
+                    if undo.is_file()
+                    else None,
                     # the script as written: a directive added for its configuration is ours
                     checksum=checksum(written),
                     down_file=str(undo.relative_to(directory)),
