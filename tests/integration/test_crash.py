@@ -26,7 +26,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
@@ -67,27 +69,60 @@ def _dbname(url: str) -> str:
     return url.rsplit("/", 1)[1].split("?", 1)[0]
 
 
-def kill_during_sleep(
-    url: str, directory: Path, sig: signal.Signals = signal.SIGKILL
-) -> tuple[int, str]:
-    """Start ``migrate`` with sleeping on; once it sleeps, send ``sig`` and wait for the
-    process and its database session to end. Returns the exit status and stderr."""
-    proc = popen_cli("migrate", "--dir", str(directory), database_url=sleepy(url))
-    sleeping = "datname = %s AND query LIKE 'SELECT pg_sleep(%%' AND state = 'active'"
+SLEEPING = "datname = %s AND query LIKE 'SELECT pg_sleep(%%' AND state = 'active'"
+
+
+def signalled(
+    url: str,
+    *args: str,
+    when: Callable[[], object],
+    what: str,
+    signals: Sequence[signal.Signals] = (signal.SIGKILL,),
+    then: Callable[[], object] = lambda: None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``kubemigrate *args``; once ``when()`` holds, send ``signals`` (a person's
+    pace between them: a second Ctrl-C), wait for the process to end, call ``then()``,
+    and wait for its database session to end."""
+    proc = popen_cli(*args, database_url=url)
     try:
-        wait_for(lambda: backends(url, sleeping, (_dbname(url),)), what="the migration's pg_sleep")
+        wait_for(when, what=what)
     finally:
-        os.kill(proc.pid, sig)
-        _, stderr = proc.communicate(timeout=30)
+        for n, sig in enumerate(signals):
+            if n:
+                time.sleep(0.005)  # the gap between two key presses, not a wait for anything
+            os.kill(proc.pid, sig)
+        stdout, stderr = proc.communicate(timeout=30)
+    then()
+    plain = url.split("?", 1)[0]
     wait_for(
         lambda: (
             not backends(
-                url, "datname = %s AND application_name LIKE 'kubemigrate%%'", (_dbname(url),)
+                plain, "datname = %s AND application_name LIKE 'kubemigrate%%'", (_dbname(url),)
             )
         ),
-        what="the killed run's database session to end",
+        what="the stopped run's database session to end",
     )
-    return proc.returncode, stderr
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def sleeping(url: str) -> Callable[[], object]:
+    return lambda: backends(url, SLEEPING, (_dbname(url),))
+
+
+def kill_during_sleep(
+    url: str, directory: Path, sig: signal.Signals = signal.SIGKILL
+) -> tuple[int, str]:
+    """``migrate`` with sleeping on, sent ``sig`` once it sleeps: exit status and stderr."""
+    done = signalled(
+        sleepy(url),
+        "migrate",
+        "--dir",
+        str(directory),
+        when=sleeping(url),
+        what="the migration's pg_sleep",
+        signals=(sig,),
+    )
+    return done.returncode, done.stderr
 
 
 def sleepy_middle(tmp_path: Path) -> Path:
@@ -253,27 +288,19 @@ def test_a_second_signal_does_not_cut_the_first_one_s_cancel_short(
             *((f"m{n}", f"CREATE TABLE m{n} (id int);{BREAK}{step}", None) for n in range(40))
         ),
     )
-    proc = popen_cli("migrate", "--dir", str(drizzle), "--json", database_url=database_url)
-    try:
-        wait_for(lambda: len(applied_names(database_url)) >= 3, what="a few migrations applied")
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGTERM):
-            os.kill(proc.pid, sig)
-            time.sleep(0.005)  # a person's second Ctrl-C: not a wait for anything
-        stdout, stderr = proc.communicate(timeout=30)
-    wait_for(
-        lambda: (
-            not backends(
-                database_url,
-                "datname = %s AND application_name LIKE 'kubemigrate%%'",
-                (_dbname(database_url),),
-            )
-        ),
-        what="the interrupted run's database session to end",
+    done = signalled(
+        database_url,
+        "migrate",
+        "--dir",
+        str(drizzle),
+        "--json",
+        when=lambda: len(applied_names(database_url)) >= 3,
+        what="a few migrations applied",
+        signals=(signal.SIGTERM, signal.SIGINT, signal.SIGTERM),
     )
-    assert proc.returncode == 130, stderr
-    assert "Traceback" not in stderr
-    reported = [m["name"] for m in json.loads(stdout)["migrations"]]
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr
+    reported = [m["name"] for m in json.loads(done.stdout)["migrations"]]
     assert reported == applied_names(database_url)
     assert len(reported) < 40
 
@@ -329,18 +356,17 @@ def test_a_rollback_stopped_outside_a_transaction_is_finished_by_rolling_back_ag
             "migrate", "--target", target, "--dir", str(drizzle), database_url=database_url
         )
         assert done.returncode == 0, output(done)
-    proc = popen_cli(
-        "rollback", "--steps", "1", "--dir", str(drizzle), database_url=sleepy(database_url)
+    proc = signalled(
+        sleepy(database_url),
+        "rollback",
+        "--steps",
+        "1",
+        "--dir",
+        str(drizzle),
+        when=sleeping(database_url),
+        what="the down's pg_sleep",
+        signals=(signal.SIGTERM,),
     )
-    sleeping = "datname = %s AND query LIKE 'SELECT pg_sleep(%%' AND state = 'active'"
-    try:
-        wait_for(
-            lambda: backends(database_url, sleeping, (_dbname(database_url),)),
-            what="the down's pg_sleep",
-        )
-    finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        proc.communicate(timeout=30)
     assert proc.returncode == 130
     assert index_state(database_url, "items_sku_idx") is None  # the down's first statement
     assert applied_names(database_url) == ["0000_items.sql", "0001_items_sku_idx.sql"]
@@ -382,29 +408,18 @@ def test_a_run_killed_after_every_statement_but_before_its_bookkeeping_says_so(
     with connect(database_url) as holder:
         holder.execute("BEGIN")
         holder.execute("LOCK TABLE __migration_tracking IN SHARE MODE")  # reads go on
-        proc = popen_cli("migrate", "--dir", str(drizzle), database_url=database_url)
         waiting = (
             "datname = %s AND application_name LIKE 'kubemigrate%%' AND wait_event_type = 'Lock'"
         )
-        try:
-            wait_for(
-                lambda: backends(database_url, waiting, (_dbname(database_url),)),
-                what="the bookkeeping to wait for the tracking table",
-            )
-        finally:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.communicate(timeout=30)
-        holder.execute("ROLLBACK")
-    wait_for(
-        lambda: (
-            not backends(
-                database_url,
-                "datname = %s AND application_name LIKE 'kubemigrate%%'",
-                (_dbname(database_url),),
-            )
-        ),
-        what="the killed run's session to end",
-    )
+        signalled(
+            database_url,
+            "migrate",
+            "--dir",
+            str(drizzle),
+            when=lambda: backends(database_url, waiting, (_dbname(database_url),)),
+            what="the bookkeeping to wait for the tracking table",
+            then=lambda: holder.execute("ROLLBACK"),
+        )
     refused = run_cli("migrate", "--dir", str(drizzle), database_url=database_url)
     assert refused.returncode == 4, output(refused)
     said = " ".join(refused.stderr.split())
