@@ -591,14 +591,7 @@ class Api:
                 )
             return value
         text = request.query.get("gracePeriodSeconds", "")
-        if not text:
-            return None
-        try:
-            return int(text)
-        except ValueError:
-            raise errors.bad_request(
-                f"strconv.ParseInt: parsing {errors.go_quote(text)}: invalid syntax"
-            ) from None
+        return errors.query_int(text) if text else None
 
     def _delete_options(
         self, request: Request, rtype: ResourceType

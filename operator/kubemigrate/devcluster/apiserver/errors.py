@@ -51,6 +51,15 @@ _GO_ESCAPES = {
 }
 
 
+def query_int(text: str) -> int:
+    """An integer query parameter (``limit``, ``gracePeriodSeconds``), refused in the
+    words of the parameter codec's ``strconv.ParseInt``."""
+    try:
+        return int(text)
+    except ValueError:
+        raise bad_request(f"strconv.ParseInt: parsing {go_quote(text)}: invalid syntax") from None
+
+
 def go_quote(text: str) -> str:
     """Go's ``%q`` of a string (``strconv.Quote``): escapes, but printable Unicode kept."""
     out = []

@@ -146,14 +146,7 @@ def decode(token: str) -> tuple[str, int]:
 def parse_limit(query: Mapping[str, str]) -> int:
     """The ``limit`` option (0: no paging); an integer, as the parameter codec wants."""
     text = query.get("limit", "")
-    if not text:
-        return 0
-    try:
-        return int(text)
-    except ValueError:
-        raise errors.bad_request(
-            f"strconv.ParseInt: parsing {errors.go_quote(text)}: invalid syntax"
-        ) from None
+    return errors.query_int(text) if text else 0
 
 
 def storage_key(obj: JsonDict, namespace: str | None) -> str:
