@@ -46,6 +46,13 @@ def golang_folder(tmp_path: Path) -> Path:
     return folder
 
 
+def golang_ran(url: str, version: int) -> None:
+    """golang-migrate's table as it leaves it: the newest version it ran, not dirty."""
+    with connect(url) as conn:
+        conn.execute("CREATE TABLE schema_migrations (version bigint PRIMARY KEY, dirty boolean)")
+        conn.execute("INSERT INTO schema_migrations VALUES (%s, false)", (version,))
+
+
 def rows(url: str, sql: str) -> list[tuple[object, ...]]:
     with connect(url) as conn:
         return list(conn.execute(sql).fetchall())
@@ -59,8 +66,7 @@ def test_a_first_migrate_on_another_tool_s_database_is_refused_until_baseline(
     with connect(database_url) as conn:
         conn.execute("CREATE TABLE settings (k text, v text)")
         conn.execute("INSERT INTO settings VALUES ('currency', 'EUR')")
-        conn.execute("CREATE TABLE schema_migrations (version bigint PRIMARY KEY, dirty boolean)")
-        conn.execute("INSERT INTO schema_migrations VALUES (2, false)")
+    golang_ran(database_url, 2)
     fmt = ("--format", "golang-migrate")
     for attempt in (("migrate", "--env", "production"), ("migrate", "--dry-run")):
         refused = cli(folder, database_url, *attempt, *fmt)
@@ -158,9 +164,7 @@ def test_golang_migrate_s_version_without_its_file_is_refused(
 ) -> None:
     """golang-migrate itself says "no migration found for version 5"."""
     folder = golang_folder(tmp_path)
-    with connect(database_url) as conn:
-        conn.execute("CREATE TABLE schema_migrations (version bigint PRIMARY KEY, dirty boolean)")
-        conn.execute("INSERT INTO schema_migrations VALUES (5, false)")
+    golang_ran(database_url, 5)
     refused = cli(folder, database_url, "baseline", "--format", "golang-migrate")
     assert refused.returncode == 4, refused.stderr
     assert applied_names(database_url) == []
