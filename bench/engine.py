@@ -62,6 +62,7 @@ TARGET_RSS_MB = 100.0
 # needs (the database driver and the CLI framework) and doing nothing else, so the
 # fast-path figures can be read against what no code of ours can go below.
 FLOOR = "floor: `python -c 'import psycopg, typer'`"
+EACH = "psql, a transaction each"
 
 # A fingerprint of what a history left in ``public``: every relation and its kind,
 # every function, every enum, minus each tool's own bookkeeping tables.
@@ -231,6 +232,7 @@ class Bench:
             history.write_drizzle(migrations[:-1], root / "drizzle-prev")
             history.write_dbmate(migrations, root / "dbmate" / "db" / "migrations")
             history.write_concatenated(migrations, root / "all.sql")
+            history.write_concatenated(migrations, root / "each.sql", each_alone=True)
         return root
 
     # -- tools -------------------------------------------------------------------
@@ -248,6 +250,11 @@ class Bench:
         found["psql -1"] = lambda url: timed(
             [str(self.psql), "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1",
              "-f", str(root / "all.sql"), "-d", url],
+            cwd=root,
+        )  # fmt: skip
+        found[EACH] = lambda url: timed(
+            [str(self.psql), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+             "-f", str(root / "each.sql"), "-d", url],
             cwd=root,
         )  # fmt: skip
         found["dbmate"] = lambda url: timed(
@@ -423,6 +430,24 @@ def report(
                     None if peer is None else peer <= TARGET_DBMATE_RATIO,
                 ),
             ]
+    lines += [
+        "",
+        "Beside it, the floor for one transaction per migration (what the issue asks of "
+        "kubemigrate, and what dbmate does): psql running the same SQL with each migration "
+        "in its own BEGIN ... COMMIT, no bookkeeping.",
+        "",
+        "| N | psql, a transaction each | kubemigrate / it | it / psql -1 |",
+        "|---:|---:|---:|---:|",
+    ]
+    for n, samples in sorted(migrate.items()):
+        each, km = samples.get(EACH), samples.get("kubemigrate")
+        if each is None:
+            continue
+        versus = f"{_ratio_median(km, each):.2f}x" if km else "n/a"
+        lines.append(
+            f"| {n} | {each.median:.3f} ({each.spread}) | {versus} | "
+            f"{_ratio_median(each, samples['psql -1']):.2f}x |"
+        )
     rss_runs = [r for s in migrate.values() if "kubemigrate" in s for r in s["kubemigrate"].runs]
     lines += ["", f"## kubemigrate with {fast_n} applied", ""]
     if fast:

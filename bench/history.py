@@ -352,14 +352,19 @@ def write_dbmate(history: Sequence[Migration], directory: Path) -> Path:
     return directory
 
 
-def write_concatenated(history: Sequence[Migration], path: Path, *, down: bool = False) -> Path:
-    """Every up (or every down, newest first) in one file, for ``psql -1 -f``."""
+def write_concatenated(
+    history: Sequence[Migration], path: Path, *, down: bool = False, each_alone: bool = False
+) -> Path:
+    """Every up (or every down, newest first) in one file, for ``psql -1 -f``; with
+    ``each_alone``, each migration in its own BEGIN ... COMMIT, for plain ``psql -f``:
+    the floor for tools that commit migration by migration, as the issue asks."""
     path.parent.mkdir(parents=True, exist_ok=True)
     steps = reversed(history) if down else iter(history)
     with path.open("w") as out:
         for m in steps:
             out.write(f"-- {m.file_name}\n")
-            out.write(";\n".join(m.down if down else m.up) + ";\n")
+            body = ";\n".join(m.down if down else m.up) + ";\n"
+            out.write(f"BEGIN;\n{body}COMMIT;\n" if each_alone else body)
     return path
 
 
