@@ -8,8 +8,10 @@ The folder's previous tool left its history in the database (drizzle's
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from pathlib import Path
+from urllib.parse import quote
 
 from tests.conftest import run_cli
 from tests.integration.helpers import (
@@ -71,8 +73,9 @@ def test_a_first_migrate_on_another_tool_s_database_is_refused_until_baseline(
     for attempt in (("migrate", "--env", "production"), ("migrate", "--dry-run")):
         refused = cli(folder, database_url, *attempt, *fmt)
         assert refused.returncode == 5, refused.stderr
-        assert "migrated by golang-migrate (schema_migrations: 1 version(s), the newest 2)" in (
-            refused.stderr
+        assert (
+            "migrated by golang-migrate (schema_migrations records 2 of these migrations as "
+            "run, up to 2_seed.up.sql)" in " ".join(refused.stderr.split())
         )
         assert "`kubemigrate baseline` first" in refused.stderr
     assert applied_names(database_url) == []
@@ -89,17 +92,84 @@ def test_a_first_migrate_on_another_tool_s_database_is_refused_until_baseline(
 
 
 def test_drizzle_s_own_migrator_counts_too(tmp_path: Path, database_url: str) -> None:
-    folder = write_drizzle(tmp_path / "d", numbered(create_table("a")))
+    folder = write_drizzle(tmp_path / "d", numbered(create_table("a"), create_table("b")))
+    ran = hashlib.sha256((folder / "0000_a.sql").read_bytes()).hexdigest()
     with connect(database_url) as conn:
         conn.execute("CREATE TABLE a (id int)")
         conn.execute("CREATE SCHEMA drizzle")
         conn.execute(
             "CREATE TABLE drizzle.__drizzle_migrations (id serial, hash text, created_at bigint)"
         )
-        conn.execute("INSERT INTO drizzle.__drizzle_migrations (hash) VALUES ('x')")
+        conn.execute("INSERT INTO drizzle.__drizzle_migrations (hash) VALUES (%s)", (ran,))
     refused = cli(folder, database_url, "migrate")
     assert refused.returncode == 5, refused.stderr
-    assert "drizzle.__drizzle_migrations: 1 migration(s)" in refused.stderr
+    assert "drizzle.__drizzle_migrations records 1 of these migrations as run, up to " in (
+        " ".join(refused.stderr.split())
+    )
+
+
+def test_a_history_that_records_none_of_the_files_stops_nothing(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Another application's schema_migrations (Rails), or Flyway's baseline of an
+    existing database below the folder's first script: not this folder's history. The
+    refusal could not be cleared (baseline recorded nothing), and no command ran them."""
+    folder = tmp_path / "db" / "migrations"
+    folder.mkdir(parents=True)
+    (folder / "20240101000000_t1.sql").write_text("-- migrate:up\nCREATE TABLE t1 ();\n")
+    with connect(database_url) as conn:
+        conn.execute("CREATE TABLE schema_migrations (version varchar PRIMARY KEY)")
+        conn.execute("INSERT INTO schema_migrations VALUES ('20190101120000')")
+    done = cli(tmp_path, database_url, "migrate", "--format", "dbmate")
+    assert done.returncode == 0, done.stderr
+    assert table_exists(database_url, "t1")
+
+
+def test_a_flyway_baseline_below_the_first_script_stops_nothing(
+    tmp_path: Path, database_url: str
+) -> None:
+    flyway = flyway_folder(tmp_path, 3)
+    (flyway / "V1__t1.sql").unlink()  # Flyway baselined the existing database at 1
+    flyway_ran(database_url, ("1", "BASELINE"))
+    done = cli(flyway, database_url, "migrate", "--format", "flyway")
+    assert done.returncode == 0, done.stderr
+    assert table_exists(database_url, "t2")
+
+
+def test_kubemigrate_s_tables_in_a_schema_off_the_search_path_are_named(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Baselined through ?options=-csearch_path=app, then run with the default path: the
+    refusal said kubemigrate had recorded nothing, and a baseline then started a second
+    tracking table."""
+    folder = golang_folder(tmp_path)
+    golang_ran(database_url, 2)
+    with connect(database_url) as conn:
+        conn.execute("CREATE SCHEMA app")
+    in_app = f"{database_url}?options={quote('-csearch_path=app')}"
+    fmt = ("--format", "golang-migrate")
+    assert cli(folder, in_app, "baseline", *fmt).returncode == 0
+    refused = cli(folder, database_url, "migrate", *fmt)
+    assert refused.returncode == 2, refused.stderr
+    assert "kubemigrate's tables are in schema app" in refused.stderr
+    assert "?options=-csearch_path%3Dapp" in refused.stderr
+
+
+def test_a_plan_on_the_original_system_s_bare_tracking_table(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The original system's tracking table alone, empty (no history table yet): plan and
+    a dry run said "a bug in kubemigrate" (the history table was read)."""
+    folder = golang_folder(tmp_path)
+    with connect(database_url) as conn:
+        conn.execute(
+            "CREATE TABLE __migration_tracking (id SERIAL PRIMARY KEY, migration_name "
+            "VARCHAR(255) UNIQUE NOT NULL, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, "
+            "rollback_sql TEXT, checksum VARCHAR(64), batch_number INTEGER DEFAULT 1)"
+        )
+    for command in (("plan",), ("migrate", "--dry-run")):
+        done = cli(folder, database_url, *command, "--format", "golang-migrate")
+        assert done.returncode == 0, done.stderr
 
 
 def test_a_tool_s_history_with_a_gap_is_refused_by_baseline(

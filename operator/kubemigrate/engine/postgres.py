@@ -1040,9 +1040,27 @@ class PostgresStore:
         return "dbmate", [str(r[0]) for r in rows], None
 
     def has_history(self) -> bool:
-        """Whether kubemigrate ever recorded anything here (applied, baselined ...)."""
+        """Whether kubemigrate ever recorded anything here (applied, baselined ...); a
+        database with the original system's tracking table alone has no history table."""
+        if not self.tables_exist():
+            return False
+        row = self.conn.execute(self._sql("SELECT to_regclass('{history}')")).fetchone()
+        if not row or not row[0]:
+            return False
         row = self.conn.execute(self._sql("SELECT EXISTS (SELECT 1 FROM {history})")).fetchone()
         return bool(row and row[0])
+
+    def tracking_elsewhere(self) -> str | None:
+        """A schema off the search_path that holds a tracking table: runs that connected
+        with another search_path made it, and this one would start a second."""
+        row = self.conn.execute(
+            "SELECT n.nspname FROM pg_catalog.pg_class c "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = %s AND c.relkind IN ('r', 'p') "
+            "AND NOT n.nspname = ANY (current_schemas(false)) ORDER BY 1 LIMIT 1",
+            (TRACKING_TABLE,),
+        ).fetchone()
+        return str(row[0]) if row else None
 
     def drizzle_hashes(self) -> frozenset[str] | None:
         """The hashes in drizzle's own migrations table (SHA-256 of each applied file,

@@ -515,11 +515,8 @@ class Runner:
             recorded = None
             count = len(hashes or ())
             tool = "drizzle"
-            if hashes is not None:  # drizzle hashes the file as it is, CRLF and BOM included
-                raw = sources.raw_hashes(self.source)
-                recorded = frozenset(
-                    m.name for m in available if m.checksum in hashes or raw.get(m.name) in hashes
-                )
+            if hashes is not None:
+                recorded = self._drizzle_recorded(hashes)
             elif options.target is None and (history := self.store.other_tool_history()):
                 from kubemigrate.engine.sources import others  # baseline only, not every start
 
@@ -555,31 +552,53 @@ class Runner:
         """A first migrate on a database the folder's previous tool migrated (drizzle's
         own migrator, or the tool whose layout ``--format`` reads) would run again
         everything that tool ran: a seed inserted twice, or a failure at its first
-        CREATE TABLE. ``baseline`` records what it ran; until then, refused."""
-        if self.store.tables_exist() and self.store.has_history():
+        CREATE TABLE. ``baseline`` records what it ran; until then, refused. A history
+        that records none of this folder's files is not its history (Rails keeps a
+        ``schema_migrations`` too; a Flyway baseline below the first file) and stops
+        nothing."""
+        if self.store.has_history():
             return  # adopted already (a baseline, or migrations since emptied by a reset)
-        tool = self.source.fmt
+        tool, available = self.source.fmt, self.source.migrations
         if tool == "drizzle":
             hashes = self.store.drizzle_hashes()
-            said = f"{len(hashes)} migration(s)" if hashes else None
+            ran = self._drizzle_recorded(hashes) if hashes else frozenset()
         else:
+            from kubemigrate.engine.sources import others  # adoption only, not every start
+
             history = self.store.other_tool_history()
-            said = None
+            ran = frozenset()
             if history is not None and history[0] == tool:
                 _, versions, below = history
-                parts = [f"baselined at {below}"] if below else []
-                if versions:
-                    parts.append(f"{len(versions)} version(s), the newest {versions[-1]}")
-                said = ", ".join(parts) or None
-        if said is None:
+                ran = others.history_matches((m.name for m in available), tool, versions, below)[0]
+        if not ran:
             return
+        elsewhere = self.store.tracking_elsewhere()
+        if elsewhere is not None:
+            raise UsageError(
+                f"kubemigrate's tables are in schema {elsewhere}, which this connection's "
+                "search_path does not reach: it would start a second tracking table and run "
+                "again what was applied; nothing was run.",
+                hint=f"connect as the runs that made them did: "
+                f"?options=-csearch_path%3D{elsewhere} in the URL",
+            )
+        newest = [m.name for m in available if m.name in ran][-1]
         table = planning.HISTORY_TABLES[tool]
         raise SafetyRefusal(
-            f"This database was migrated by {tool} ({table}: {said}) and kubemigrate has "
-            f"recorded nothing here yet: migrate would run again what {tool} ran; nothing "
-            "was run.",
+            f"This database was migrated by {tool} ({table} records {len(ran)} of these "
+            f"migrations as run, up to {newest}) and kubemigrate has recorded nothing here "
+            f"yet: migrate would run them again; nothing was run.",
             hint=f"record what {tool} ran with `kubemigrate baseline` first (`--dry-run` shows "
             "it; add the same --dir and --format), then migrate runs the rest",
+        )
+
+    def _drizzle_recorded(self, hashes: frozenset[str]) -> frozenset[str]:
+        """The files drizzle's table records as run: drizzle hashes a file as it is, CRLF
+        and BOM included; a checksum normalises them."""
+        raw = sources.raw_hashes(self.source)
+        return frozenset(
+            m.name
+            for m in self.source.migrations
+            if m.checksum in hashes or raw.get(m.name) in hashes
         )
 
     # -- changing runs -------------------------------------------------------
