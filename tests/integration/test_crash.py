@@ -376,9 +376,18 @@ def test_a_rollback_stopped_outside_a_transaction_is_finished_by_rolling_back_ag
     said = " ".join(refused.stderr.split())
     assert "the rollback of 0001_items_sku_idx.sql ran outside a transaction" in said
     assert "baseline" not in said
-    assert "`kubemigrate repair` to clear the mark and roll back again" in said
+    assert "`kubemigrate repair --accept-down 0001_items_sku_idx.sql`" in said
 
-    assert run_cli("repair", "--dir", str(drizzle), database_url=database_url).returncode == 0
+    # as told: its down is safe to run again (IF EXISTS), stored, the mark cleared
+    repaired = run_cli(
+        "repair",
+        "--accept-down",
+        "0001_items_sku_idx.sql",
+        "--dir",
+        str(drizzle),
+        database_url=database_url,
+    )
+    assert repaired.returncode == 0, output(repaired)
     again = run_cli("rollback", "--steps", "1", "--dir", str(drizzle), database_url=database_url)
     assert again.returncode == 0, output(again)
     assert applied_names(database_url) == ["0000_items.sql"]
@@ -423,7 +432,7 @@ def test_a_run_killed_after_every_statement_but_before_its_bookkeeping_says_so(
     refused = run_cli("migrate", "--dir", str(drizzle), database_url=database_url)
     assert refused.returncode == 4, output(refused)
     said = " ".join(refused.stderr.split())
-    assert "all 2 of its statements ran, but the run stopped before recording it" in said
+    assert "ran all 2 of its statements outside a transaction, then the run stopped" in said
     assert "`kubemigrate baseline --target 0001_idx.sql`" in said
     assert run_cli("repair", "--dir", str(drizzle), database_url=database_url).returncode == 0
     recorded = run_cli(

@@ -164,6 +164,12 @@ class DirtyState:
     error: str
     marked_at: datetime | None = None
 
+    @property
+    def finished(self) -> bool:
+        """Every statement ran; the run stopped before its bookkeeping (the mark then
+        names the statement after the last)."""
+        return self.statement > self.total_statements
+
 
 @dataclass(frozen=True)
 class RollbackRecord:

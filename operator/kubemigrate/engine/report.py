@@ -113,11 +113,13 @@ class StatusReport:
             lines.append(
                 f"{d.migration}: dirty: "
                 + (
-                    f"stopped at statement {d.statement} of {d.total_statements}"
-                    if d.statement <= d.total_statements
-                    else f"all {d.total_statements} statements ran, not yet recorded"
+                    f"ran all {d.total_statements} statements outside a transaction, then "
+                    "stopped before recording it"
+                    if d.finished
+                    else f"stopped at statement {d.statement} of {d.total_statements} outside "
+                    "a transaction"
                 )
-                + " outside a transaction; check it, then `kubemigrate repair`"
+                + "; check it, then `kubemigrate repair`"
             )
         for d in self.running:
             lines.append(

@@ -118,45 +118,44 @@ def dirty_error(
     way out differs, and the migrate's (undo it, then ``baseline``) left a tracking row
     without its schema change."""
     state = dirty[0]
+    name, total = state.migration, state.total_statements
     where = (
-        f"stopped at statement {state.statement} of {state.total_statements}"
-        if 0 < state.statement <= state.total_statements
-        else f"ran all {state.total_statements} statements, then stopped before recording it"
+        f"ran all {total} statements, then stopped before recording it"
+        if state.finished
+        else f"stopped at statement {state.statement} of {total}"
         if state.statement
-        else "was interrupted before its first statement finished "
-        f"({state.total_statements} in all)"
+        else f"was interrupted before its first statement finished ({total} in all)"
     )
     cause = f" ({state.error})" if state.error else ""
-    rollback = state.migration in {row.name for row in applied}
-    if state.statement > state.total_statements and not rollback:
+    if name in {row.name for row in applied}:
+        done = "" if state.finished else " The down's statements before that one were committed."
         return DirtyDatabaseError(
-            f"The database is dirty: {state.migration} ran outside a transaction, and all "
-            f"{state.total_statements} of its statements ran, but the run stopped before "
-            "recording it as applied.",
-            hint="check its changes are all there, then run `kubemigrate repair` and "
-            f"`kubemigrate baseline --target {state.migration}`, which records it as applied "
-            "without running it again",
-            migration=state.migration,
-            statement=state.statement,
-        )
-    if rollback:
-        return DirtyDatabaseError(
-            f"The database is dirty: the rollback of {state.migration} ran outside a "
-            f"transaction and {where}{cause}. The down's statements before that one were "
-            "committed, and the migration is still recorded as applied; nothing runs until "
-            "a person has checked.",
+            f"The database is dirty: the rollback of {name} ran outside a transaction and "
+            f"{where}{cause}.{done} The migration is still recorded as applied; nothing runs "
+            "until a person has checked.",
             hint=(
                 "inspect what the down's statements left (an INVALID index from DROP INDEX "
                 "CONCURRENTLY shows in `SELECT indexrelid::regclass FROM pg_index WHERE NOT "
-                "indisvalid`), make each of them safe to run again (IF EXISTS), then run "
-                "`kubemigrate repair` to clear the mark and roll back again: the rollback "
-                "runs the whole down once more"
+                "indisvalid`); make each statement of its .down.sql safe to run again (IF "
+                f"EXISTS), store it with `kubemigrate repair --accept-down {name}` (a rollback "
+                "runs the SQL stored at apply time; this also clears the mark), then roll back "
+                "again: the whole down runs once more"
             ),
-            migration=state.migration,
+            migration=name,
+            statement=state.statement,
+        )
+    if state.finished:
+        return DirtyDatabaseError(
+            f"The database is dirty: {name} ran all {total} of its statements outside a "
+            f"transaction, then the run stopped before recording it as applied{cause}.",
+            hint="check its changes are all there, then run `kubemigrate repair` and "
+            f"`kubemigrate baseline --target {name}`, which records it as applied without "
+            "running it again",
+            migration=name,
             statement=state.statement,
         )
     return DirtyDatabaseError(
-        f"The database is dirty: {state.migration} ran outside a transaction and {where}{cause}. "
+        f"The database is dirty: {name} ran outside a transaction and {where}{cause}. "
         "Statements before that one were committed; nothing runs until a person has checked.",
         hint=(
             "inspect what the file's statements left behind (an INVALID index from CREATE INDEX "
@@ -164,9 +163,9 @@ def dirty_error(
             "indisvalid`). Either undo it and run `kubemigrate repair` to clear the mark: the "
             "next migrate runs the whole file again; or finish the file's remaining statements "
             f"by hand, run `kubemigrate repair`, then `kubemigrate baseline --target "
-            f"{state.migration}` records it as applied without running it"
+            f"{name}` records it as applied without running it"
         ),
-        migration=state.migration,
+        migration=name,
         statement=state.statement,
     )
 
