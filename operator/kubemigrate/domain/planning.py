@@ -181,6 +181,9 @@ class FindingKind(StrEnum):
     MISSING = "missing"
     OUT_OF_ORDER = "out_of_order"
     RENAMED = "renamed"
+    AHEAD = "ahead"
+    """Applied after the folder's last file: a newer version's (which migrate lets be),
+    or a file deleted; ``verify``, a CI gate, cannot tell which and fails."""
 
 
 # drizzle-kit 0.x's NNNN_ and 1.0's YYYYMMDDHHMMSS_ prefixes: what a rename changes
@@ -254,7 +257,10 @@ def ahead_warning(
 
 
 def check_integrity(
-    available: Sequence[Migration], applied: Sequence[AppliedMigration]
+    available: Sequence[Migration],
+    applied: Sequence[AppliedMigration],
+    *,
+    ahead_ok: bool = True,
 ) -> list[Finding]:
     """Edited, missing and out-of-order files, in file order.
 
@@ -268,6 +274,9 @@ def check_integrity(
     for row in applied:
         migration = by_name.get(row.name)
         if row.name in newer:
+            if not ahead_ok:
+                detail = "applied after this folder's last file: a newer version's, or deleted"
+                findings.append(Finding(FindingKind.AHEAD, row.name, detail))
             continue
         if row.name in moves:
             findings.append(
@@ -326,6 +335,11 @@ def integrity_error(findings: Sequence[Finding], *, files_read: int = 1) -> Inte
         )
     if FindingKind.MISSING in kinds:
         hints.append("restore the missing file (applied migrations must stay in the directory)")
+    if FindingKind.AHEAD in kinds:
+        hints.append(
+            "verify with the folder of the version that applied it (an older version's "
+            "migrate lets it be, with a warning); if its file was deleted, restore it"
+        )
     if FindingKind.OUT_OF_ORDER in kinds:
         hints.append(
             "rename the out-of-order file so it sorts after the newest applied migration "

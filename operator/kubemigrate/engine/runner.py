@@ -1149,7 +1149,7 @@ class Runner:
 
     def verify(self) -> Outcome:
         state = self.state()
-        findings = planning.check_integrity(self.source.migrations, state.applied)
+        findings = planning.check_integrity(self.source.migrations, state.applied, ahead_ok=False)
         counts = self.counts(state)
         if state.dirty:
             error = dirty_error(state.dirty, state.applied)
@@ -1161,10 +1161,7 @@ class Runner:
                 counts,
                 drift=True,
             )
-        told = planning.ahead_warning(self.source.migrations, state.applied)
-        return Outcome(
-            action=str(Action.VERIFY), ok=True, counts=counts, warnings=(told,) if told else ()
-        )
+        return Outcome(action=str(Action.VERIFY), ok=True, counts=counts)
 
     @staticmethod
     def _failed(
