@@ -261,6 +261,12 @@ def test_golang_migrate_files_wrapped_in_begin_commit_run_as_written(
     assert back.returncode == 0, back.stderr
     assert not table_exists(database_url, "a")
 
+    # a wrapper around what cannot run in a transaction asks for the impossible
+    (folder / "2_cic.up.sql").write_text(
+        "BEGIN;\nCREATE INDEX CONCURRENTLY a_id ON a (id);\nCOMMIT;\n"
+    )
+    assert cli(folder, database_url, "migrate", *fmt).returncode == 2
+    (folder / "2_cic.up.sql").unlink()
     (folder / "2_half.up.sql").write_text("CREATE TABLE c (id bigint);\nBEGIN;\nSELECT 1;\n")
     refused = cli(folder, database_url, "migrate", *fmt)
     assert refused.returncode == 2, refused.stderr

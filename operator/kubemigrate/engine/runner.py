@@ -373,7 +373,10 @@ def _unwrapped(analysed: AnalysedSql) -> AnalysedSql:
 
     if said(control[0]) not in _BEGIN or said(control[1]) not in _COMMIT:
         return analysed
-    return dataclasses.replace(analysed, statements=statements[1:-1], transaction_control=())
+    inside = statements[1:-1]
+    if not all(s.transactional for s in inside):
+        return analysed  # CREATE INDEX CONCURRENTLY in it: the file fails under psql too
+    return dataclasses.replace(analysed, statements=inside, transaction_control=())
 
 
 def prepare(step: Step, server_version_num: int) -> PreparedStep:
