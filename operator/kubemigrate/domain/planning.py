@@ -555,11 +555,21 @@ def _refuse_gap(tool: str, gap: str, later: Sequence[str]) -> NoReturn:
     before the gap would run the later ones a second time."""
     table = HISTORY_TABLES[tool]
     shown = ", ".join(later[:3]) + (f" and {len(later) - 3} more" if len(later) > 3 else "")
+    finish = {
+        "dbmate": f"apply {gap} with dbmate first (`dbmate up` runs what is missing), then "
+        "baseline again",
+        "flyway": f"apply {gap} with Flyway first (`flyway migrate -outOfOrder=true`), then "
+        "baseline again",
+    }.get(
+        tool,
+        # drizzle's 0.x migrator and golang-migrate never run a migration older than their
+        # newest: by hand it is
+        f"run {gap}'s SQL by hand, then `kubemigrate baseline --target {later[-1]}`",
+    )
     raise IntegrityError(
         f"{table} ({tool}'s history) records {shown} as run, but not {gap} before it: "
         "kubemigrate applies migrations in order and cannot record that; nothing was recorded.",
-        hint=f"apply {gap} with {tool} first (it runs what is missing), then baseline again; "
-        f"or, if {gap} is to run later, rename it to come after {later[-1]}",
+        hint=f"{finish}; or, if {gap} is to run later, rename it to come after {later[-1]}",
     )
 
 

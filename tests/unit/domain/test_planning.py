@@ -421,8 +421,21 @@ def test_baseline_refuses_a_history_with_a_gap() -> None:
     """The tool ran 0003 but not 0002 (merged later): stopping at the gap would leave
     0003 pending, and migrate would run it a second time."""
     recorded = frozenset({FILES[0].name, FILES[1].name, FILES[3].name})
-    with pytest.raises(IntegrityError, match=r"records 0003_d\.sql as run, but not 0002_c\.sql"):
+    with pytest.raises(
+        IntegrityError, match=r"records 0003_d\.sql as run, but not 0002_c\.sql"
+    ) as gap:
         planning.plan_baseline(FILES, [], next_batch=1, recorded=recorded, recorded_count=3)
+    # drizzle's 0.x migrator never runs a migration older than its newest: by hand it is
+    assert gap.value.hint is not None
+    assert gap.value.hint.startswith(
+        "run 0002_c.sql's SQL by hand, then `kubemigrate baseline --target 0003_d.sql`"
+    )
+    with pytest.raises(IntegrityError) as dbmate:
+        planning.plan_baseline(
+            FILES, [], next_batch=1, recorded=recorded, recorded_count=3, recorded_by="dbmate"
+        )
+    assert dbmate.value.hint is not None
+    assert "`dbmate up` runs what is missing" in dbmate.value.hint
 
 
 def test_baseline_refuses_when_drizzle_ran_sql_no_file_has_any_more() -> None:
