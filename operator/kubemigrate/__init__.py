@@ -194,12 +194,13 @@ def lint_migrations(
     by default), as ``kubemigrate lint`` gives them; reads no database. The timeouts
     are those the migrations will run with (squawk's rules asking for them are met)."""
     from kubemigrate.domain.errors import KubemigrateError
-    from kubemigrate.engine import linting, sources
+    from kubemigrate.engine import linting
 
     try:
-        source = sources.load(Path(directory), fmt)
-        return linting.lint(
-            linting.chosen(source.migrations, names),
+        return linting.lint_folder(
+            Path(directory),
+            fmt,
+            names,
             lock_timeout=lock_timeout_ms is not None,
             statement_timeout=statement_timeout_s is not None,
         )

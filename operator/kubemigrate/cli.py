@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -26,6 +26,9 @@ from kubemigrate.domain.errors import ExitCode, Interrupted, KubemigrateError, U
 from kubemigrate.domain.migrations import Action, Environment
 from kubemigrate.domain.outcome import FORMAT_VERSION, TERMINATION_MESSAGE_LIMIT, Outcome, timed
 from kubemigrate.domain.secrets import scrub, scrub_json, secret_values
+
+if TYPE_CHECKING:
+    from kubemigrate.engine.linting import Linted
 
 app = typer.Typer(
     name="kubemigrate",
@@ -662,7 +665,7 @@ def lint(
     as_json: Json = False,
 ) -> None:
     """Check migrations against squawk's rules for safe PostgreSQL changes; exit 1 on a finding."""
-    from kubemigrate.engine import sources
+    from kubemigrate.engine import linting
 
     ctx = Context(database_url, directory, fmt, None, as_json, None)
     if pending and names:
@@ -671,43 +674,35 @@ def lint(
             "lint",
             UsageError("Name migrations or pass --pending, not both.", hint="drop one of them"),
         )
-
-    def linted(chosen: Any, version: int = 0) -> Reply:
-        from kubemigrate.engine.linting import lint as run_squawk
-
-        found = run_squawk(
-            chosen,
-            server_version_num=version,
-            lock_timeout=lock_timeout is not None,
-            statement_timeout=statement_timeout is not None,
-        )
-        return _lint_reply(found)
-
+    timeouts = {
+        "lock_timeout": lock_timeout is not None,
+        "statement_timeout": statement_timeout is not None,
+    }
     if pending:
 
         def body(runner: Any) -> Reply:
             from kubemigrate.domain import planning
 
             waiting = planning.pending(runner.source.migrations, runner.state().applied)
-            return linted(waiting, runner.store.server_version_num)
+            version = runner.store.server_version_num
+            return _lint_reply(linting.lint(waiting, server_version_num=version, **timeouts))
 
         _engine(ctx, "lint", body, observe=False, allow_empty=True)
     loaded()
     try:
-        source = sources.load(directory, fmt)
-        from kubemigrate.engine.linting import chosen
-
-        linted_reply = linted(chosen(source.migrations, names or []))
+        found = linting.lint_folder(directory, fmt, names or (), **timeouts)
     except KubemigrateError as error:
         _fail(ctx, "lint", error)
-    _finish(ctx, linted_reply)
+    _finish(ctx, _lint_reply(found))
 
 
-def _lint_reply(found: Any) -> Reply:
+def _lint_reply(found: "Linted") -> Reply:
+    """The findings as compilers print theirs (``file:line:column``), which editors and
+    CI annotations read, then a summary; exit 1 on any."""
     findings = found.findings
     lines = []
     for f in findings:
-        lines.append(f"{f.migration}:{f.line}:{f.column}: {f.level} {f.rule}: {f.message}")
+        lines.append(f"{f.file}:{f.line}:{f.column}: {f.level} {f.rule}: {f.message}")
         if f.help:
             lines.append(f"  help: {f.help}")
     count = len(found.migrations)

@@ -136,3 +136,35 @@ def test_pending_needs_a_database(tmp_path: Path) -> None:
     done = lint(folder(tmp_path, "CREATE TABLE t (id bigint);"), "--pending")
     assert done.returncode == 2
     assert "No database URL given" in done.stderr
+
+
+def test_a_trailing_comment_before_a_breakpoint_swallows_no_statement_end(
+    tmp_path: Path,
+) -> None:
+    """The ``;`` that stands for the breakpoint went inside a ``--`` comment: lint called
+    a file migrate runs a syntax error."""
+    up = "CREATE TABLE a (id bigint) -- the first table" + BREAKPOINT + "CREATE TABLE b (id bigint)"
+    assert findings(folder(tmp_path, up), *TIMEOUTS) == []
+
+
+def test_findings_point_into_the_file_a_person_opens(tmp_path: Path) -> None:
+    """file:line:column is what editors and CI annotations follow: a dbmate file's up
+    section starts below its header, and a drizzle-kit 1.0 migration is a folder's
+    migration.sql."""
+    dbmate = tmp_path / "db" / "migrations"
+    dbmate.mkdir(parents=True)
+    (dbmate / "20240101000000_a.sql").write_text(
+        "-- migrate:up\nCREATE TABLE t (id bigint);\n\n"
+        "ALTER TABLE t ADD COLUMN a bigint NOT NULL;\n-- migrate:down\nDROP TABLE t;\n"
+    )
+    done = lint(tmp_path, "--format", "dbmate", *TIMEOUTS)
+    assert "db/migrations/20240101000000_a.sql:4:" in done.stdout, done.stdout
+
+    folders = tmp_path / "drizzle1"
+    (folders / "20240101120000_a").mkdir(parents=True)
+    (folders / "20240101120000_a" / "migration.sql").write_text(
+        "CREATE TABLE t (id bigint);\n--> statement-breakpoint\n"
+        "ALTER TABLE t ADD COLUMN a bigint NOT NULL;\n"
+    )
+    done = lint(folders, *TIMEOUTS)
+    assert "20240101120000_a/migration.sql:3:" in done.stdout, done.stdout

@@ -126,12 +126,24 @@ class Migration:
     """Where the down SQL is written, for messages that send people to it: the layout's
     reader knows (Flyway's ``U`` file, a dbmate file's down section); drizzle's from the
     name when not given."""
+    up_file: str = field(default="")
+    """The file holding the up SQL, relative to the folder, for messages that point into
+    it (``<folder>/migration.sql`` in drizzle-kit 1.0's layout); the name when not given."""
+    up_line: int = 1
+    """The file's line of the up SQL's first line: a dbmate file's up section starts
+    below its header; 0 when kubemigrate put a line of its own first (a directive)."""
 
     def __post_init__(self) -> None:
         if not self.checksum:
             object.__setattr__(self, "checksum", _checksum(self.up_sql))
         if not self.down_file:
             object.__setattr__(self, "down_file", default_down_file(self.name))
+        if not self.up_file:
+            object.__setattr__(self, "up_file", self.name)
+
+    def file_line(self, line: int) -> int:
+        """Line ``line`` of the up SQL as a line of ``up_file``."""
+        return max(line + self.up_line - 1, 1)
 
 
 def default_down_file(name: str) -> str:

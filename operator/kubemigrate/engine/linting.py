@@ -23,13 +23,13 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from kubemigrate.domain import versions
 from kubemigrate.domain.errors import KubemigrateError, UsageError
 from kubemigrate.domain.migrations import Direction, Migration, Step
-from kubemigrate.engine.runner import prepare, split_on_breakpoints
+from kubemigrate.engine.runner import BREAKPOINT, prepare
 
 #: Rules about settings kubemigrate makes itself when told to (--lock-timeout,
 #: --statement-timeout): the option that covers each, for the hint.
@@ -48,8 +48,7 @@ class Finding:
 
     migration: str
     line: int
-    """1-based, in the migration's up SQL (the file itself in every layout but dbmate's,
-    whose up section it is)."""
+    """1-based, in ``file``."""
     column: int
     rule: str
     """squawk's rule name (``adding-required-field``), or ``kubemigrate`` for a file
@@ -57,6 +56,9 @@ class Finding:
     level: str
     message: str
     help: str | None = None
+    file: str = ""
+    """The file, relative to the folder (``0003_x.sql``, ``<folder>/migration.sql``,
+    ``db/migrations/...`` for dbmate); ``line`` counts in it."""
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -104,6 +106,26 @@ def squawk_binary() -> str:
     return found
 
 
+def lint_folder(
+    directory: Path,
+    fmt: str = "drizzle",
+    names: Sequence[str] = (),
+    *,
+    lock_timeout: bool = False,
+    statement_timeout: bool = False,
+) -> Linted:
+    """``kubemigrate lint`` and ``lint_migrations``: the folder's migrations (those
+    ``names`` stand for, or all) linted, no database read."""
+    from kubemigrate.engine import sources
+
+    source = sources.load(directory, fmt)
+    return lint(
+        chosen(source.migrations, names),
+        lock_timeout=lock_timeout,
+        statement_timeout=statement_timeout,
+    )
+
+
 def lint(
     migrations: Sequence[Migration],
     *,
@@ -117,12 +139,13 @@ def lint(
     findings: list[Finding] = []
     in_transaction: dict[str, bool] = {}
     texts: dict[str, str] = {}
+    by_name = {m.name: m for m in migrations}
     for migration in migrations:
         step = Step(migration.name, Direction.UP, migration.up_sql, migration.checksum, 0)
         try:
             prepared = prepare(step, server_version_num)
         except KubemigrateError as refused:
-            findings.append(_refusal(migration.name, refused))
+            findings.append(_refusal(migration, refused))
             continue
         in_transaction[migration.name] = prepared.transactional
         texts[migration.name] = _as_squawk_reads_it(migration.up_sql)
@@ -138,7 +161,7 @@ def lint(
         names = [name for name, inside in in_transaction.items() if inside is wrapped]
         if names:
             found = _run(squawk, {n: texts[n] for n in names}, wrapped, server_version_num)
-            findings += [f for f in found if f.rule not in covered]
+            findings += [_in_file(f, by_name[f.migration]) for f in found if f.rule not in covered]
     order = {m.name: n for n, m in enumerate(migrations)}
     findings.sort(key=lambda f: (order.get(f.migration, 0), f.line, f.column))
     return Linted(
@@ -148,30 +171,36 @@ def lint(
     )
 
 
+def _in_file(finding: Finding, migration: Migration) -> Finding:
+    """A finding at its place in the file a person opens: a dbmate file's up section
+    starts below its header, a directive kubemigrate put first is no line of it, and a
+    drizzle-kit 1.0 migration is its folder's migration.sql."""
+    return replace(finding, file=migration.up_file, line=migration.file_line(finding.line))
+
+
 def _as_squawk_reads_it(sql: str) -> str:
-    """The text with a ``;`` where a statement-breakpoint alone ends a statement (a
-    drizzle custom file's statements may lack it; kubemigrate and drizzle split on the
-    breakpoint), put at the breakpoint line's start so lines and columns stay."""
-    chunks = split_on_breakpoints(sql)
-    if len(chunks) < 2:
+    """The text as drizzle and kubemigrate split it: when it does not parse whole (a
+    drizzle custom file's statements may lack the ``;`` the breakpoint stands for), a
+    ``;`` at the start of each breakpoint line, where no trailing comment can swallow
+    it and lines and columns stay."""
+    from kubemigrate.domain.sql import SqlSyntaxError, check_syntax
+
+    try:
+        check_syntax(sql)
         return sql
-    out, last = [], 0
-    for text, offset in chunks[:-1]:
-        end = offset + len(text)
-        out.append(sql[last:end])
-        if not text.rstrip().endswith(";"):
-            out.append(";")
-        last = end
-    out.append(sql[last:])
-    return "".join(out)
+    except SqlSyntaxError:
+        pass
+    return BREAKPOINT.sub(lambda m: ";" + m[0], sql)
 
 
-def _refusal(name: str, refused: KubemigrateError) -> Finding:
+def _refusal(migration: Migration, refused: KubemigrateError) -> Finding:
     """The refusal ``migrate`` would give, at the line it names."""
     said = re.search(r"\bline (\d+)\b", f"{refused.details.get('position')} {refused.message}")
-    line = int(said[1]) if said else 1
+    line = migration.file_line(int(said[1])) if said else 1
     message = refused.message.replace("; nothing was run.", ".")  # lint runs nothing
-    return Finding(name, line, 1, "kubemigrate", "error", message, refused.hint)
+    return Finding(
+        migration.name, line, 1, "kubemigrate", "error", message, refused.hint, migration.up_file
+    )
 
 
 def _run(

@@ -196,7 +196,7 @@ def _needs_parser(sql: str) -> bool:
 # Transactional migrations sent in one pipeline before results are read; bounded so
 # that a progress bar and log lines still move during a long batch.
 _PIPELINE_GROUP = 50
-_BREAKPOINT = re.compile(r"-->\s*statement-breakpoint[^\n]*")
+BREAKPOINT = re.compile(r"-->\s*statement-breakpoint[^\n]*")
 
 
 def _nothing() -> None:
@@ -216,7 +216,7 @@ def split_on_breakpoints(text: str) -> tuple[tuple[str, int], ...]:
     """drizzle's own splitting: the breakpoint comments, nothing else."""
     chunks: list[tuple[str, int]] = []
     start = 0
-    for match in [*_BREAKPOINT.finditer(text), None]:
+    for match in [*BREAKPOINT.finditer(text), None]:
         end = match.start() if match else len(text)
         chunk = text[start:end]
         stripped = chunk.strip()

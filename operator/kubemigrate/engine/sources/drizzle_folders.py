@@ -79,7 +79,9 @@ def load(
                 f"{name}/{extra} is ignored: a migration folder holds {UP_FILE} "
                 f"and, for the rollback, {DOWN_FILE}."
             )
-        migrations.append(Migration(name=f"{name}.sql", up_sql=up, down_sql=down))
+        migrations.append(
+            Migration(name=f"{name}.sql", up_sql=up, down_sql=down, up_file=f"{name}/{UP_FILE}")
+        )
     warnings += _odd_names(folders)
     warnings += _folders_without_migration(directory, sorted(set(subfolders) - set(folders)))
     return Source(directory=directory, migrations=tuple(migrations), warnings=tuple(warnings))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +195,8 @@ def _flyway(directory: Path, used: set[str]) -> list[Migration]:
                     # the script as written: a directive added for its configuration is ours
                     checksum=checksum(written),
                     down_file=str(undo.relative_to(directory)),
+                    up_file=str(path.relative_to(directory)),
+                    up_line=1 if up == written else 0,
                 ),
             )
         )
@@ -256,6 +259,10 @@ def _dbmate(directory: Path, used: set[str]) -> list[Migration]:
         used.add(path.name)
         text = read_text(path)
         up, down = split_dbmate(path.name, text)
+        header = _DBMATE_UP.search(text)
+        assert header is not None  # split_dbmate refused a file without one
+        body = text[header.end() :]
+        first = header.end() + len(body) - len(body.lstrip())  # the section's first line
         migration = Migration(
             name=path.name,
             up_sql=up,
@@ -264,6 +271,7 @@ def _dbmate(directory: Path, used: set[str]) -> list[Migration]:
             # (one the author wrote in the section stays in, as it always counted)
             checksum=checksum(_written(text, up)),
             down_file=f"the '-- migrate:down' section of {path.name}",
+            up_line=text.count("\n", 0, first) + 1 - (1 if up != _written(text, up) else 0),
         )
         found.append((match["version"], migration))
     _in_order(found, "dbmate")  # a version two files share is refused
@@ -337,6 +345,9 @@ def load(directory: Path, fmt: str) -> Source:
     )
     used: set[str] = set()
     migrations = tuple(_READERS[fmt](root, used))
+    if root != directory:  # where a person opens them: dbmate's db/migrations/
+        below = root.relative_to(directory)
+        migrations = tuple(replace(m, up_file=f"{below}/{m.up_file}") for m in migrations)
     listed = root.rglob("*.sql") if fmt == "flyway" else root.glob("*.sql")
     ignored = sorted(p.name for p in listed if p.name not in used)
     return Source(
