@@ -377,7 +377,7 @@ def _interrupt(_signum: int, _frame: Any) -> None:
 
 
 def _already_stopping(_signum: int, _frame: Any) -> None:
-    pass
+    """A second Ctrl-C or SIGTERM: the first one's cancel and report are under way."""
 
 
 def _options(**kwargs: Any) -> Any:

@@ -61,3 +61,23 @@ def test_the_python_api_s_hints_name_its_keywords_and_keep_commands_whole() -> N
     assert _in_api_terms(hint) == (
         "run `kubemigrate baseline --target NAME`; or raise lock_wait_s; pass fmt=dbmate"
     )
+
+
+def test_the_first_interruption_is_the_one_handled() -> None:
+    """A second Ctrl-C or SIGTERM landed in the middle of the first one's cancel, which
+    then never reached the server (migrations sent ahead committed, unreported)."""
+    import signal
+
+    from kubemigrate import cli
+
+    signals = (signal.SIGINT, signal.SIGTERM)
+    saved = {s: signal.getsignal(s) for s in signals}
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            cli._interrupt(signal.SIGTERM, None)
+        for s in signals:
+            assert signal.getsignal(s) is cli._already_stopping
+        cli._already_stopping(signal.SIGINT, None)  # and it raises nothing
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)

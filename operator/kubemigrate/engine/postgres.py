@@ -250,7 +250,7 @@ def _flyway_state(rows: list[tuple[Any, Any, Any]]) -> tuple[list[str], str | No
         version, kind = str(version), str(kind or "SQL").upper()
         if not success:
             raise _left_unfinished("Flyway", f"version {version} failed")
-        if kind == "BASELINE":
+        if kind in ("BASELINE", "SQL_BASELINE", "JDBC_BASELINE"):  # B__ scripts: the same
             below = version
         elif kind.startswith("UNDO") or kind == "DELETE":
             applied.pop(version, None)
