@@ -19,6 +19,8 @@ import gc
 
 def main() -> None:
     gc.disable()
-    from kubemigrate import cli
-
+    try:
+        from kubemigrate import cli
+    except KeyboardInterrupt:  # Ctrl-C while the command loads: nothing ran, no traceback
+        raise SystemExit(130) from None
     cli.main()

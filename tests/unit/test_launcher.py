@@ -81,3 +81,23 @@ def test_the_first_interruption_is_the_one_handled() -> None:
     finally:
         for s, handler in saved.items():
             signal.signal(s, handler)
+
+
+def test_ctrl_c_while_the_command_loads_exits_130_without_a_traceback() -> None:
+    """Pressed during the imports (a third of a second on a small machine): a
+    KeyboardInterrupt traceback, for a run that had done nothing."""
+    program = """
+import sys
+class Stop:
+    def find_spec(self, name, path=None, target=None):
+        if name == "kubemigrate.cli":
+            raise KeyboardInterrupt
+sys.meta_path.insert(0, Stop())
+from kubemigrate import launcher
+launcher.main()
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 130
+    assert "Traceback" not in done.stderr
