@@ -103,9 +103,15 @@ def test_drizzle_s_own_migrator_counts_too(tmp_path: Path, database_url: str) ->
         conn.execute("INSERT INTO drizzle.__drizzle_migrations (hash) VALUES (%s)", (ran,))
     refused = cli(folder, database_url, "migrate")
     assert refused.returncode == 5, refused.stderr
-    assert "drizzle.__drizzle_migrations records 1 of these migrations as run, up to " in (
+    assert "drizzle.__drizzle_migrations records 1 migration(s) as run" in (
         " ".join(refused.stderr.split())
     )
+    # drizzle's migrator goes by time, not hash: a file edited since it ran matches no
+    # hash, and is still this project's history (its seed ran twice)
+    (folder / "0000_a.sql").write_text("CREATE TABLE IF NOT EXISTS a (id int); -- edited\n")
+    refused = cli(folder, database_url, "migrate")
+    assert refused.returncode == 5, refused.stderr
+    assert applied_names(database_url) == []
 
 
 def test_a_history_that_records_none_of_the_files_stops_nothing(
@@ -151,8 +157,25 @@ def test_kubemigrate_s_tables_in_a_schema_off_the_search_path_are_named(
     assert cli(folder, in_app, "baseline", *fmt).returncode == 0
     refused = cli(folder, database_url, "migrate", *fmt)
     assert refused.returncode == 2, refused.stderr
-    assert "kubemigrate's tables are in schema app" in refused.stderr
-    assert "?options=-csearch_path%3Dapp" in refused.stderr
+    assert "kubemigrate's tables for these migrations are in schema app" in refused.stderr
+    assert "options=-csearch_path%3Dapp" in refused.stderr
+
+
+def test_another_team_s_tables_in_their_own_schema_are_not_this_folder_s(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Two teams on one database, each in its own schema: team A's first migrate was
+    sent to team B's tracking table (the README warns against sharing one)."""
+    folder = golang_folder(tmp_path)
+    golang_ran(database_url, 2)
+    other = write_drizzle(tmp_path / "b", numbered(create_table("b_only")))
+    with connect(database_url) as conn:
+        conn.execute("CREATE SCHEMA team_b")
+    team_b = f"{database_url}?options={quote('-csearch_path=team_b')}"
+    assert cli(other, team_b, "migrate").returncode == 0
+    refused = cli(folder, database_url, "migrate", "--format", "golang-migrate")
+    assert refused.returncode == 5, refused.stderr  # baseline first, not team B's schema
+    assert "team_b" not in refused.stderr
 
 
 def test_a_plan_on_the_original_system_s_bare_tracking_table(

@@ -1044,23 +1044,35 @@ class PostgresStore:
         database with the original system's tracking table alone has no history table."""
         if not self.tables_exist():
             return False
-        row = self.conn.execute(self._sql("SELECT to_regclass('{history}')")).fetchone()
+        row = self.conn.execute("SELECT to_regclass(%s)", (self._sql("{history}"),)).fetchone()
         if not row or not row[0]:
             return False
         row = self.conn.execute(self._sql("SELECT EXISTS (SELECT 1 FROM {history})")).fetchone()
         return bool(row and row[0])
 
-    def tracking_elsewhere(self) -> str | None:
-        """A schema off the search_path that holds a tracking table: runs that connected
-        with another search_path made it, and this one would start a second."""
-        row = self.conn.execute(
+    def tracking_elsewhere(self, names: Sequence[str]) -> str | None:
+        """A schema off the search_path whose tracking table records some of ``names``:
+        runs that connected with another search_path made it, and this one would start
+        a second. One that records none of them is another team's."""
+        from psycopg import sql
+
+        schemas = self.conn.execute(
             "SELECT n.nspname FROM pg_catalog.pg_class c "
             "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
             "WHERE c.relname = %s AND c.relkind IN ('r', 'p') "
-            "AND NOT n.nspname = ANY (current_schemas(false)) ORDER BY 1 LIMIT 1",
+            "AND NOT n.nspname = ANY (current_schemas(false)) ORDER BY 1",
             (TRACKING_TABLE,),
-        ).fetchone()
-        return str(row[0]) if row else None
+        ).fetchall()
+        for (schema,) in schemas:
+            query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE migration_name = ANY(%s))")
+            table = sql.Identifier(str(schema), TRACKING_TABLE)
+            try:
+                row = self.conn.execute(query.format(table), (list(names),)).fetchone()
+            except psycopg.errors.InsufficientPrivilege:
+                continue  # not ours to read: another team's
+            if row and row[0]:
+                return str(schema)
+        return None
 
     def drizzle_hashes(self) -> frozenset[str] | None:
         """The hashes in drizzle's own migrations table (SHA-256 of each applied file,

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
+from urllib.parse import quote
 
 import psycopg
 
@@ -562,33 +563,49 @@ class Runner:
             return  # adopted already (a baseline, or migrations since emptied by a reset)
         tool, available = self.source.fmt, self.source.migrations
         if tool == "drizzle":
+            # drizzle's own table is this project's whatever its hashes: its migrator goes
+            # by time, not hash, so files edited after they ran are common
             hashes = self.store.drizzle_hashes()
-            ran = self._drizzle_recorded(hashes) if hashes else frozenset()
-        else:
-            from kubemigrate.engine.sources import others  # adoption only, not every start
+            if hashes:
+                self._refuse_elsewhere(available)
+                raise self._unadopted(tool, f"records {len(hashes)} migration(s) as run")
+            return
+        from kubemigrate.engine.sources import others  # adoption only, not every start
 
-            history = self.store.other_tool_history()
-            ran = frozenset()
-            if history is not None and history[0] == tool:
-                _, versions, below = history
-                ran = others.history_matches((m.name for m in available), tool, versions, below)[0]
+        history = self.store.other_tool_history()
+        ran: frozenset[str] = frozenset()
+        if history is not None and history[0] == tool:
+            _, versions, below = history
+            ran = others.history_matches((m.name for m in available), tool, versions, below)[0]
         if not ran:
             return
-        elsewhere = self.store.tracking_elsewhere()
+        self._refuse_elsewhere(available)
+        newest = [m.name for m in available if m.name in ran][-1]
+        raise self._unadopted(
+            tool, f"records {len(ran)} of these migrations as run, up to {newest}"
+        )
+
+    def _refuse_elsewhere(self, available: Sequence[Migration]) -> None:
+        """kubemigrate's own tables for this folder in a schema this connection's
+        search_path does not reach (runs that connected otherwise made them): it would
+        start a second tracking table and run again what was applied. Another team's
+        tables in its own schema (which records none of these files) are not ours."""
+        elsewhere = self.store.tracking_elsewhere([m.name for m in available])
         if elsewhere is not None:
             raise UsageError(
-                f"kubemigrate's tables are in schema {elsewhere}, which this connection's "
-                "search_path does not reach: it would start a second tracking table and run "
-                "again what was applied; nothing was run.",
-                hint=f"connect as the runs that made them did: "
-                f"?options=-csearch_path%3D{elsewhere} in the URL",
+                f"kubemigrate's tables for these migrations are in schema {elsewhere}, which "
+                "this connection's search_path does not reach: it would start a second "
+                "tracking table and run again what was applied; nothing was run.",
+                hint="connect as the runs that made them did, with the URL parameter "
+                f"options=-csearch_path%3D{quote(elsewhere, safe='')}",
             )
-        newest = [m.name for m in available if m.name in ran][-1]
+
+    @staticmethod
+    def _unadopted(tool: str, what: str) -> SafetyRefusal:
         table = planning.HISTORY_TABLES[tool]
-        raise SafetyRefusal(
-            f"This database was migrated by {tool} ({table} records {len(ran)} of these "
-            f"migrations as run, up to {newest}) and kubemigrate has recorded nothing here "
-            f"yet: migrate would run them again; nothing was run.",
+        return SafetyRefusal(
+            f"This database was migrated by {tool} ({table} {what}) and kubemigrate has "
+            f"recorded nothing here yet: migrate would run them again; nothing was run.",
             hint=f"record what {tool} ran with `kubemigrate baseline` first (`--dry-run` shows "
             "it; add the same --dir and --format), then migrate runs the rest",
         )
