@@ -452,6 +452,20 @@ def test_flyway_placeholders_are_refused_not_sent(tmp_path: Path) -> None:
         sources.load(tmp_path, "flyway")
 
 
+def test_flyway_subfolders_name_their_files_when_two_share_a_version(tmp_path: Path) -> None:
+    """An undo script was taken from another folder (its rollback SQL dropped another
+    table), and two V1__init.sql were refused without saying where."""
+    write(tmp_path / "a" / "V1__init.sql", "CREATE TABLE a ();")
+    write(tmp_path / "a" / "U1__init.sql", "DROP TABLE a;")
+    write(tmp_path / "b" / "U1__init.sql", "DROP TABLE zzz;")
+    with pytest.raises(SourceError, match=r"a/U1__init\.sql and b/U1__init\.sql undo the same"):
+        sources.load(tmp_path, "flyway")
+    (tmp_path / "b" / "U1__init.sql").unlink()
+    write(tmp_path / "b" / "V1__init.sql", "CREATE TABLE b ();")
+    with pytest.raises(SourceError, match=r"a/V1__init\.sql and b/V1__init\.sql have the same"):
+        sources.load(tmp_path, "flyway")
+
+
 def test_flyway_placeholders_are_text_where_flyway_was_told_so(tmp_path: Path) -> None:
     """A team whose scripts hold ${...} as text (a plv8 body) ran Flyway with
     placeholderReplacement=false: its flyway.conf says so, and the scripts run as written."""
@@ -460,6 +474,13 @@ def test_flyway_placeholders_are_text_where_flyway_was_told_so(tmp_path: Path) -
     write(tmp_path / "flyway.conf", "flyway.url=jdbc:...\nflyway.placeholderReplacement=false\n")
     (found,) = sources.load(folder, "flyway").migrations
     assert found.up_sql == "SELECT '${not_a_placeholder}';"
+    (tmp_path / "flyway.conf").unlink()
+    write(tmp_path / "flyway.toml", "[flyway]\nplaceholderReplacement = false # plv8\n")
+    assert sources.load(folder, "flyway").migrations
+    # one environment's setting is that environment's: the default replaces
+    write(tmp_path / "flyway.toml", "[environments.ci.flyway]\nplaceholderReplacement = false\n")
+    with pytest.raises(SourceError, match="Flyway placeholder"):
+        sources.load(folder, "flyway")
 
 
 def test_flyway_reads_subfolders_and_its_transaction_setting(tmp_path: Path) -> None:

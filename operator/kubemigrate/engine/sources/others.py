@@ -60,7 +60,7 @@ def _in_order(found: list[tuple[Any, Migration]], fmt: str) -> list[Migration]:
     for (key, first), (other, second) in itertools.pairwise(ordered):
         if key == other:
             raise SourceError(
-                f"{first.name} and {second.name} have the same version, which {fmt} refuses.",
+                f"{first.up_file} and {second.up_file} have the same version, which {fmt} refuses.",
                 hint="give one of them the next free version"
                 + (
                     " (rollback SQL goes in U<version>__<description>.sql files)"
@@ -127,18 +127,31 @@ def _flyway_refusals(directory: Path) -> None:
             )
 
 
+# flyway.conf's key, with a trailing comment allowed
 _NO_REPLACEMENT = re.compile(
-    r"^\s*(?:flyway\.)?placeholderReplacement\s*=\s*\"?false\"?\s*$", re.IGNORECASE | re.MULTILINE
+    r"^\s*flyway\.placeholderReplacement\s*=\s*false\s*(?:#.*)?$", re.IGNORECASE | re.MULTILINE
 )
 
 
 def _replaces_placeholders(directory: Path) -> bool:
-    """Whether Flyway replaces ``${...}`` in these scripts: unless its configuration
-    (``flyway.conf`` or ``flyway.toml`` beside the folder or above it) turns it off."""
-    for folder in (directory, *directory.resolve().parents[:2]):
-        for name in ("flyway.conf", "flyway.toml"):
-            config = folder / name
-            if config.is_file() and _NO_REPLACEMENT.search(read_text(config)):
+    """Whether Flyway replaces ``${...}`` in these scripts: unless its configuration turns
+    it off, in ``flyway.conf`` (``flyway.placeholderReplacement=false``) or ``flyway.toml``
+    (``placeholderReplacement = false`` in its ``[flyway]`` table; an environment's
+    setting is that environment's alone), in the folder or the one above it (a project
+    root with its sql/ folder)."""
+    import tomllib
+
+    for folder in (directory, directory.resolve().parent):
+        conf = folder / "flyway.conf"
+        if conf.is_file() and _NO_REPLACEMENT.search(read_text(conf)):
+            return False
+        toml = folder / "flyway.toml"
+        if toml.is_file():
+            try:
+                settings = tomllib.loads(read_text(toml)).get("flyway") or {}
+            except tomllib.TOMLDecodeError:
+                continue
+            if settings.get("placeholderReplacement") is False:
                 return False
     return True
 
@@ -173,7 +186,14 @@ def _flyway(directory: Path, used: set[str]) -> list[Migration]:
     for path in _flyway_paths(directory, "U"):
         match = _FLYWAY.match("V" + path.name[1:])
         if match:
-            undos[version_key(match["version"])] = path
+            key = version_key(match["version"])
+            if key in undos:  # which one Flyway would run cannot be told
+                raise SourceError(
+                    f"{undos[key].relative_to(directory)} and {path.relative_to(directory)} "
+                    "undo the same version, which Flyway refuses.",
+                    hint="keep one undo script per version",
+                )
+            undos[key] = path
     found = []
     for path in _flyway_paths(directory, "V"):
         match = _FLYWAY.match(path.name)
