@@ -118,6 +118,9 @@ class StatusReport:
                     if d.finished
                     else f"stopped at statement {d.statement} of {d.total_statements} outside "
                     "a transaction"
+                    if d.statement
+                    else f"interrupted before the first of its {d.total_statements} statements "
+                    "finished, outside a transaction"
                 )
                 + "; check it, then `kubemigrate repair`"
             )

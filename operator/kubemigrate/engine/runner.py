@@ -129,7 +129,11 @@ def dirty_error(
     )
     cause = f" ({state.error})" if state.error else ""
     if name in {row.name for row in applied}:
-        done = "" if state.finished else " The down's statements before that one were committed."
+        done = (
+            " The down's statements before that one were committed."
+            if 0 < state.statement <= total
+            else ""
+        )
         return DirtyDatabaseError(
             f"The database is dirty: the rollback of {name} ran outside a transaction and "
             f"{where}{cause}.{done} The migration is still recorded as applied; nothing runs "

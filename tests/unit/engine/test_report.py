@@ -141,3 +141,16 @@ def test_json_form() -> None:
     ]
     assert data["drift"] == []
     assert data["dirty"] == []
+
+
+def test_a_dirty_mark_before_the_first_statement_or_after_the_last_says_so() -> None:
+    """ "stopped at statement 0 of 2" read as nonsense; "stopped at statement 3 of 2"
+    as if the last had not run."""
+    for statement, said in (
+        (0, "interrupted before the first of its 2 statements finished, outside a transaction"),
+        (3, "ran all 2 statements outside a transaction, then stopped before recording it"),
+    ):
+        mark = DirtyState(migration="0001_add_users.sql", statement=statement,
+                          total_statements=2, error="")  # fmt: skip
+        rep = report.build(FILES, tuple(rows()), dirty=(mark,))
+        assert f"  - 0001_add_users.sql: dirty: {said}; check it" in rep.text()
