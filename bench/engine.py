@@ -434,7 +434,8 @@ def report(
         "",
         "Beside it, the floor for one transaction per migration (what the issue asks of "
         "kubemigrate, and what dbmate does): psql running the same SQL with each migration "
-        "in its own BEGIN ... COMMIT, no bookkeeping.",
+        "in its own BEGIN ... COMMIT, no bookkeeping, and every commit but the last not "
+        "waiting for the WAL flush, as kubemigrate's.",
         "",
         "| N | psql, a transaction each | kubemigrate / it | it / psql -1 |",
         "|---:|---:|---:|---:|",
