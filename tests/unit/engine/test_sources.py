@@ -688,3 +688,13 @@ def test_a_dbmate_project_root_given_as_the_folder_is_named(tmp_path: Path) -> N
         sources.load(tmp_path, allow_empty=True)
     assert "where dbmate keeps them (1_a.sql)" in refused.value.message
     assert refused.value.hint == "pass --format dbmate"
+
+
+def test_a_mounted_config_map_s_flyway_scripts_are_read_once(tmp_path: Path) -> None:
+    """A kubelet mounts a ConfigMap as ``..<timestamp>/`` with ``..data`` and symlinks
+    beside it: read recursively, every script was there twice (refused as a duplicate)."""
+    stamp = tmp_path / "..2026_11_29_16_00_00.000000001"
+    write(stamp / "V1__a.sql", "CREATE TABLE a ();")
+    (tmp_path / "..data").symlink_to(stamp.name)
+    (tmp_path / "V1__a.sql").symlink_to("..data/V1__a.sql")
+    assert [m.name for m in sources.load(tmp_path, "flyway").migrations] == ["V1__a.sql"]

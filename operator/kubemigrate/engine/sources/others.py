@@ -102,15 +102,25 @@ _FLYWAY_NO_TRANSACTION = re.compile(
 )
 
 
+def _visible(directory: Path, pattern: str) -> list[Path]:
+    """Files below ``directory`` matching ``pattern``, hidden folders left out: a mounted
+    ConfigMap holds its files twice, in ``..<timestamp>/`` and through ``..data``."""
+    return sorted(
+        p
+        for p in directory.rglob(pattern)
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+    )
+
+
 def _flyway_paths(directory: Path, prefix: str) -> list[Path]:
     """Flyway scans its locations recursively: a V file in a subfolder is a migration."""
-    return sorted(p for p in directory.rglob(f"{prefix}*.sql") if p.is_file())
+    return _visible(directory, f"{prefix}*.sql")
 
 
 def _flyway_refusals(directory: Path) -> None:
     """What Flyway runs and kubemigrate cannot: left out, the schema would lack it while
     every command said all was well."""
-    for path in sorted(directory.rglob("*.sql")):
+    for path in _visible(directory, "*.sql"):
         if path.name.startswith("R__"):
             raise SourceError(
                 f"{path.relative_to(directory)} is a Flyway repeatable migration, which "
@@ -368,7 +378,7 @@ def load(directory: Path, fmt: str) -> Source:
     if root != directory:  # where a person opens them: dbmate's db/migrations/
         below = root.relative_to(directory)
         migrations = tuple(replace(m, up_file=f"{below}/{m.up_file}") for m in migrations)
-    listed = root.rglob("*.sql") if fmt == "flyway" else root.glob("*.sql")
+    listed = _visible(root, "*.sql") if fmt == "flyway" else root.glob("*.sql")
     ignored = sorted(p.name for p in listed if p.name not in used)
     return Source(
         directory=directory,
