@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kubemigrate.domain import planning
+from kubemigrate.domain.dirty import dirty_error
 from kubemigrate.domain.migrations import AppliedMigration, DirtyState, Migration, RollbackRecord
 from kubemigrate.domain.outcome import Counts
 
@@ -109,21 +110,20 @@ class StatusReport:
 
     def warning_lines(self) -> list[str]:
         lines = [str(f) for f in self.findings]
+        applied = [line.name for line in self.lines if line.status in ("applied", "ahead")]
         for d in self.dirty:
-            lines.append(
-                f"{d.migration}: dirty: "
-                + (
-                    f"ran all {d.total_statements} statements outside a transaction, then "
-                    "stopped before recording it"
-                    if d.finished
-                    else f"stopped at statement {d.statement} of {d.total_statements} outside "
-                    "a transaction"
-                    if d.statement
-                    else f"interrupted before the first of its {d.total_statements} statements "
-                    "finished, outside a transaction"
-                )
-                + "; check it, then `kubemigrate repair`"
+            what = (
+                f"ran all {d.total_statements} statements outside a transaction, then "
+                "stopped before recording it"
+                if d.finished
+                else f"stopped at statement {d.statement} of {d.total_statements} outside "
+                "a transaction"
+                if d.statement
+                else f"interrupted before the first of its {d.total_statements} statements "
+                "finished, outside a transaction"
             )
+            # the way out the refused run gives: a bare repair ran a finished file again
+            lines.append(f"{d.migration}: dirty: {what}; {dirty_error([d], applied).hint}")
         for d in self.running:
             lines.append(
                 f"{d.migration}: being applied now outside a transaction "

@@ -22,8 +22,8 @@ from urllib.parse import quote
 import psycopg
 
 from kubemigrate.domain import planning, versions
+from kubemigrate.domain.dirty import dirty_error
 from kubemigrate.domain.errors import (
-    DirtyDatabaseError,
     Interrupted,
     KubemigrateError,
     MigrationFailed,
@@ -32,9 +32,7 @@ from kubemigrate.domain.errors import (
 )
 from kubemigrate.domain.migrations import (
     Action,
-    AppliedMigration,
     Direction,
-    DirtyState,
     Environment,
     Migration,
     Plan,
@@ -109,70 +107,6 @@ class PreparedStep:
     statements: tuple[tuple[str, int], ...]
     """(statement text, character offset in the file) pairs."""
     transactional: bool
-
-
-def dirty_error(
-    dirty: Sequence[DirtyState], applied: Sequence[AppliedMigration] = ()
-) -> DirtyDatabaseError:
-    """The refusal a dirty mark gives. A migration still tracked as applied was being
-    rolled back (a migrate writes its tracking row only once the file is done): the
-    way out differs, and the migrate's (undo it, then ``baseline``) left a tracking row
-    without its schema change."""
-    state = dirty[0]
-    name, total = state.migration, state.total_statements
-    where = (
-        f"ran all {total} statements, then stopped before recording it"
-        if state.finished
-        else f"stopped at statement {state.statement} of {total}"
-        if state.statement
-        else f"was interrupted before its first statement finished ({total} in all)"
-    )
-    cause = f" ({state.error})" if state.error else ""
-    if name in {row.name for row in applied}:
-        done = (
-            " The down's statements before that one were committed."
-            if 0 < state.statement <= total
-            else ""
-        )
-        return DirtyDatabaseError(
-            f"The database is dirty: the rollback of {name} ran outside a transaction and "
-            f"{where}{cause}.{done} The migration is still recorded as applied; nothing runs "
-            "until a person has checked.",
-            hint=(
-                "inspect what the down's statements left (an INVALID index from DROP INDEX "
-                "CONCURRENTLY shows in `SELECT indexrelid::regclass FROM pg_index WHERE NOT "
-                "indisvalid`); make each statement of its .down.sql safe to run again (IF "
-                f"EXISTS), store it with `kubemigrate repair --accept-down {name}` (a rollback "
-                "runs the SQL stored at apply time; this also clears the mark), then roll back "
-                "again: the whole down runs once more"
-            ),
-            migration=name,
-            statement=state.statement,
-        )
-    if state.finished:
-        return DirtyDatabaseError(
-            f"The database is dirty: {name} ran all {total} of its statements outside a "
-            f"transaction, then the run stopped before recording it as applied{cause}.",
-            hint="check its changes are all there, then run `kubemigrate repair` and "
-            f"`kubemigrate baseline --target {name}`, which records it as applied without "
-            "running it again",
-            migration=name,
-            statement=state.statement,
-        )
-    return DirtyDatabaseError(
-        f"The database is dirty: {name} ran outside a transaction and {where}{cause}. "
-        "Statements before that one were committed; nothing runs until a person has checked.",
-        hint=(
-            "inspect what the file's statements left behind (an INVALID index from CREATE INDEX "
-            "CONCURRENTLY shows in `SELECT indexrelid::regclass FROM pg_index WHERE NOT "
-            "indisvalid`). Either undo it and run `kubemigrate repair` to clear the mark: the "
-            "next migrate runs the whole file again; or finish the file's remaining statements "
-            f"by hand, run `kubemigrate repair`, then `kubemigrate baseline --target "
-            f"{name}` records it as applied without running it"
-        ),
-        migration=name,
-        statement=state.statement,
-    )
 
 
 # Words that may start a statement PostgreSQL refuses in a transaction block, or one
@@ -636,7 +570,7 @@ class Runner:
             planning.refuse_reset(options.environment, force=True)
         state = self.state()
         if state.dirty:
-            raise dirty_error(state.dirty, state.applied)
+            raise dirty_error(state.dirty, (row.name for row in state.applied))
         plan = self._plan(action, state, options)
         if action is not Action.BASELINE:
             for step in plan.steps:
@@ -693,7 +627,7 @@ class Runner:
         the safety rules, and every file's SQL (parsed whole, so a bad file 900 cannot
         leave 899 applied). Nothing has run yet."""
         if state.dirty:
-            raise dirty_error(state.dirty, state.applied)
+            raise dirty_error(state.dirty, (row.name for row in state.applied))
         if action is Action.RESET:
             planning.refuse_reset(options.environment, force=options.force)
         plan = self._plan(action, state, options)
@@ -1181,7 +1115,7 @@ class Runner:
         drift = any(f.kind is not planning.FindingKind.AHEAD for f in findings)
         counts = self.counts(state)
         if state.dirty:
-            error = dirty_error(state.dirty, state.applied)
+            error = dirty_error(state.dirty, (row.name for row in state.applied))
             return self._failed(Action.VERIFY, error, counts, drift=drift, dirty=True)
         if findings:
             return self._failed(

@@ -115,7 +115,13 @@ def test_warnings_for_edited_missing_out_of_order_and_dirty() -> None:
         "  - 0001_add_users.sql: out-of-order: "
         "pending, but older than the applied 0003_add_orders.sql",
         "  - 0003_add_orders.sql: dirty: stopped at statement 2 of 3 outside a transaction; "
-        "check it, then `kubemigrate repair`",
+        # 0003 is recorded as applied here: a rollback's mark, and its way out
+        "inspect what the down's statements left (an INVALID index from DROP INDEX "
+        "CONCURRENTLY shows in `SELECT indexrelid::regclass FROM pg_index WHERE NOT "
+        "indisvalid`); make each statement of its .down.sql safe to run again (IF EXISTS), "
+        "store it with `kubemigrate repair --accept-down 0003_add_orders.sql` (a rollback runs "
+        "the SQL stored at apply time; this also clears the mark), then roll back again: the "
+        "whole down runs once more",
         "  - 0005_x.sql is not in _journal.json and is ignored.",
     ]
     assert not rep.healthy
@@ -153,4 +159,9 @@ def test_a_dirty_mark_before_the_first_statement_or_after_the_last_says_so() -> 
         mark = DirtyState(migration="0001_add_users.sql", statement=statement,
                           total_statements=2, error="")  # fmt: skip
         rep = report.build(FILES, tuple(rows()), dirty=(mark,))
-        assert f"  - 0001_add_users.sql: dirty: {said}; check it" in rep.text()
+        assert f"  - 0001_add_users.sql: dirty: {said}; " in rep.text()
+    # the way out the refused run gives: a bare repair ran a finished file again
+    finished = DirtyState(migration="0004_add_analytics.sql", statement=3, total_statements=2,
+                          error="")  # fmt: skip
+    text = report.build(FILES, tuple(rows()), dirty=(finished,)).text()
+    assert "`kubemigrate baseline --target 0004_add_analytics.sql`" in text
