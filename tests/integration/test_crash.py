@@ -487,3 +487,33 @@ def test_an_interruption_while_the_last_lines_are_written_reports_what_committed
     assert [m.name for m in stopped.value.partial.migrations] == names
     assert applied_names(database_url) == names
     assert "failed" not in [row["action"] for row in history(database_url)]
+
+
+def test_a_retried_rollback_undoes_the_batches_it_was_asked_to_and_no_more(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A Job retries its Pod (evicted, a lock timeout) with the same command and run id:
+    counted from the database as it then was, `--steps 2` undid a third batch (every
+    migration gone) and a plain rollback a second."""
+    drizzle = write_drizzle(tmp_path / "d", numbered(*map(create_table, "abc")))
+    for target in ("0000", "0001", "0002"):  # a batch each
+        done = run_cli(
+            "migrate", "--target", target, "--dir", str(drizzle), database_url=database_url
+        )
+        assert done.returncode == 0, output(done)
+    attempt = ("rollback", "--steps", "2", "--run-id", "run-7", "--dir", str(drizzle))
+    # the first attempt undid the newest batch, then its Pod went away: what it leaves
+    first = run_cli(
+        "rollback", "--run-id", "run-7", "--dir", str(drizzle), database_url=database_url
+    )
+    assert first.returncode == 0, output(first)
+    retry = run_cli(*attempt, database_url=database_url)
+    assert retry.returncode == 0, output(retry)
+    assert applied_names(database_url) == ["0000_a.sql"]
+    again = run_cli(*attempt, database_url=database_url)  # and once more: nothing left
+    assert again.returncode == 0, output(again)
+    assert applied_names(database_url) == ["0000_a.sql"]
+    # another run (its own id) is a rollback of its own
+    other = run_cli("rollback", "--dir", str(drizzle), database_url=database_url)
+    assert other.returncode == 0, output(other)
+    assert applied_names(database_url) == []

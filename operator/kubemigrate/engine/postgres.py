@@ -1050,6 +1050,20 @@ class PostgresStore:
         row = self.conn.execute(self._sql("SELECT EXISTS (SELECT 1 FROM {history})")).fetchone()
         return bool(row and row[0])
 
+    def batches_undone_by(self, run_id: str) -> set[int]:
+        """The batches whose migrations run ``run_id`` rolled back (an earlier attempt of
+        the same run: a Job's Pod before the one running now)."""
+        if not self.has_history():
+            return set()
+        rows = self.conn.execute(
+            self._sql(
+                "SELECT DISTINCT batch_number FROM {history} WHERE run_id = %s "
+                "AND action = 'rolled_back' AND batch_number IS NOT NULL"
+            ),
+            (run_id,),
+        ).fetchall()
+        return {int(r[0]) for r in rows}
+
     def tracking_elsewhere(self, names: Sequence[str]) -> str | None:
         """A schema off the search_path whose tracking table records some of ``names``:
         runs that connected with another search_path made it, and this one would start

@@ -475,10 +475,15 @@ class Runner:
                 recorded_by=tool,
             )
         if action in (Action.ROLLBACK, Action.RESET):
+            steps = options.steps
+            if action is Action.ROLLBACK and options.target is None:
+                steps = self._steps_left(state, options)
+                if steps == 0:
+                    return Plan(action=Action.ROLLBACK, steps=())
             plan = planning.plan_rollback(
                 state.applied,
                 available,
-                steps=options.steps,
+                steps=steps,
                 target=options.target,
                 everything=action is Action.RESET,
             )
@@ -488,6 +493,19 @@ class Runner:
             baselined = tuple(s.name for s in plan.steps if s.name in found)
             return dataclasses.replace(plan, baselined=baselined)
         raise UsageError(f"{action} has no plan")
+
+    def _steps_left(self, state: StoreState, options: RunOptions) -> int | None:
+        """The batches a rollback still has to undo: ``--steps`` (or the one batch) less
+        those its run id has undone whole already. A Job's retry runs the same command
+        again (an evicted Pod, a lock timeout), and counted from the database as it then
+        is, ``--steps 2`` undid a third batch, and a plain rollback a second."""
+        if options.run_id is None:
+            return options.steps
+        present = {row.batch for row in state.applied}
+        done = self.store.batches_undone_by(options.run_id) - present
+        if not done:
+            return options.steps
+        return max((options.steps or 1) - len(done), 0)
 
     def _refuse_unadopted(self) -> None:
         """A first migrate on a database the folder's previous tool migrated (drizzle's
