@@ -368,6 +368,10 @@ def test_a_rollback_stopped_outside_a_transaction_is_finished_by_rolling_back_ag
         signals=(signal.SIGTERM,),
     )
     assert proc.returncode == 130
+    said = " ".join(proc.stderr.split())
+    assert "Interrupted rolling back 0001_items_sku_idx.sql" in said
+    assert "stay done and the database is marked dirty" in said
+    assert "`kubemigrate repair --accept-down 0001_items_sku_idx.sql`" in said
     assert index_state(database_url, "items_sku_idx") is None  # the down's first statement
     assert applied_names(database_url) == ["0000_items.sql", "0001_items_sku_idx.sql"]
 
@@ -453,6 +457,8 @@ def test_sigterm_inside_a_non_transactional_migration(tmp_path: Path, database_u
         "dirty." in stderr
     )
     assert "done before it, and kept (batch 1): 0000_items.sql" in stderr
+    # the way out the next run's refusal gives, said at once
+    assert "`kubemigrate baseline --target 0001_items_sku_idx.sql`" in " ".join(stderr.split())
     assert applied_names(database_url) == ["0000_items.sql"]
     assert index_state(database_url, "items_sku_idx") is True
     refused = run_cli("migrate", "--dir", str(drizzle), database_url=database_url)

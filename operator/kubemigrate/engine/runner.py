@@ -689,12 +689,23 @@ class Runner:
         except (KubemigrateError, psycopg.Error):
             dirty = None
         if dirty is not None:
+            down = step.direction is Direction.DOWN
+            # the way out the next run's refusal gives (a rollback's mark: still applied)
+            way_out = dirty_error([dirty], [step.name] if down else []).hint
+            if dirty.finished:
+                return Interrupted(
+                    f"Interrupted in {step.name}, which runs outside a transaction, after all "
+                    f"{dirty.total_statements} of its statements ran, before it was recorded: "
+                    "the database is marked dirty.",
+                    hint=way_out,
+                    migration=step.name,
+                )
             return Interrupted(
-                f"Interrupted in {step.name}, which runs outside a transaction, at statement "
-                f"{max(dirty.statement, 1)} of {dirty.total_statements}: the statements before "
-                "it stay applied and the database is marked dirty.",
-                hint="check what it left (`kubemigrate status` says where it stopped), then "
-                "`kubemigrate repair`; the migrations before it stay applied",
+                f"Interrupted {'rolling back' if down else 'in'} {step.name}, which runs outside "
+                f"a transaction, at statement {max(dirty.statement, 1)} of "
+                f"{dirty.total_statements}: the statements before it stay "
+                f"{'done' if down else 'applied'} and the database is marked dirty.",
+                hint=way_out,
                 migration=step.name,
             )
         if step.direction is Direction.DOWN:
