@@ -281,7 +281,10 @@ def _what_was_done(outcome: Outcome) -> str:
     else:
         verb = _DONE.get(action, action)
         batch = f" (batch {outcome.batch})" if outcome.batch else ""
-    names = [m.name for m in outcome.migrations[:_NAMES_SHOWN]]
+    # one migration may appear twice (a repair that cleared its mark and took its down)
+    distinct = list(dict.fromkeys(m.name for m in outcome.migrations))
+    count -= len(outcome.migrations) - len(distinct)
+    names = distinct[:_NAMES_SHOWN]
     more = count - len(names)
     if not names:  # every name was cut to fit the Job's result; the count was not
         return f"{verb} {count} migration(s){batch}"

@@ -63,3 +63,20 @@ def test_a_success_with_warnings_is_a_warning_event() -> None:
     assert event_type(warned) == "Warning"
     assert event_type(Outcome(action="status", ok=True, drift=True)) == "Warning"
     assert event_type(Outcome(action="migrate", ok=False)) == "Warning"
+
+
+def test_a_migration_a_repair_touched_twice_is_named_once() -> None:
+    """A repair that cleared a migration's dirty mark and stored its corrected down said
+    "repaired 2 migration(s): 0001_idx.sql, 0001_idx.sql"."""
+    from kubemigrate.domain.outcome import MigrationResult, Outcome
+    from kubemigrate.domain.status import summary
+
+    done = Outcome(
+        action="repair",
+        ok=True,
+        migrations=(
+            MigrationResult(name="0001_idx.sql", direction="repair"),
+            MigrationResult(name="0001_idx.sql", direction="accept-down"),
+        ),
+    )
+    assert summary(done).startswith("repaired 1 migration(s): 0001_idx.sql")
