@@ -174,7 +174,12 @@ _SPEC_TERMS = (
         "put the missing file back: the run's source (ConfigMap, image or spec.source.inline) "
         "must hold every applied migration",
     ),
-    ("pass --format ", "set spec.format: "),
+    ("pass --format ", "create a new run with spec.format: "),
+    (
+        "Run `kubemigrate generate` to create the journal.",
+        "Add meta/_journal.json to the source (`kubemigrate generate` writes it).",
+    ),
+    ("before or after `kubemigrate migrate`", "before or after the migrate run"),
     ("let it finish and retry", "let it finish, then create a new run"),
     ("retry, or raise --lock-timeout", "create a new run, or raise --lock-timeout"),
     ("a --*-timeout flag", "spec.timeouts"),

@@ -615,6 +615,11 @@ def test_a_baseline_the_engine_asks_for_is_a_baseline_run() -> None:
             "run a repair run (action: repair) and a baseline run with spec.target: `0001_idx.sql`"
         ),
     }
+    # a run's spec cannot change: the way on is a new run
+    hints["pass --format golang-migrate"] = "create a new run with spec.format: golang-migrate"
+    hints["Run `kubemigrate generate` to create the journal."] = (
+        "Add meta/_journal.json to the source (`kubemigrate generate` writes it)."
+    )
     for engine, run in hints.items():
         error = {"reason": "DirtyDatabase", "message": "m", "hint": engine}
         told = in_run_terms(Outcome(action="migrate", ok=False, error=error), {})

@@ -178,8 +178,8 @@ def _flyway_text(path: Path, text: str, placeholders: bool = True) -> str:
             "Flyway replaces before running the script and kubemigrate does not: it would "
             "reach the database as written.",
             hint="write the value into the script (kubemigrate has no placeholders); if "
-            "Flyway ran it with placeholderReplacement=false, say so in a flyway.conf beside "
-            "the folder",
+            "Flyway ran it with placeholderReplacement=false, say so in a flyway.conf in the "
+            "folder or beside it",
         )
     conf = path.with_name(path.name + ".conf")
     config = text + ("\n" + read_text(conf) if conf.is_file() else "")
