@@ -89,6 +89,15 @@ class SafetyRefusal(KubemigrateError):
     exit_code = ExitCode.REFUSED
 
 
+class NotAdopted(SafetyRefusal):
+    """Another tool migrated the database and kubemigrate has recorded nothing there: a
+    migrate would run again what that tool ran. Refused like any safety rule (exit 5),
+    but no consent lets it through: nothing deploys until a person baselines, so it
+    counts as a failure where runs are counted (the failure alerts must fire)."""
+
+    reason = "NotAdopted"
+
+
 class ConfirmationRequired(SafetyRefusal):
     """A production rollback needs the phrase that names its batch."""
 

@@ -27,7 +27,7 @@ from kubemigrate.domain.errors import (
     Interrupted,
     KubemigrateError,
     MigrationFailed,
-    SafetyRefusal,
+    NotAdopted,
     UsageError,
 )
 from kubemigrate.domain.migrations import (
@@ -557,9 +557,9 @@ class Runner:
             )
 
     @staticmethod
-    def _unadopted(tool: str, what: str) -> SafetyRefusal:
+    def _unadopted(tool: str, what: str) -> NotAdopted:
         table = planning.HISTORY_TABLES[tool]
-        return SafetyRefusal(
+        return NotAdopted(
             f"This database was migrated by {tool} ({table} {what}) and kubemigrate has "
             f"recorded nothing here yet: migrate would run them again; nothing was run.",
             hint=f"record what {tool} ran with `kubemigrate baseline` first (`--dry-run` shows "

@@ -55,7 +55,7 @@ from prometheus_client import (
     make_wsgi_app,
 )
 
-from kubemigrate.domain.errors import ConfirmationRequired, ExitCode, SafetyRefusal
+from kubemigrate.domain.errors import ConfirmationRequired, ExitCode, NotAdopted, SafetyRefusal
 from kubemigrate.domain.migrations import Direction
 from kubemigrate.domain.outcome import Outcome
 
@@ -122,6 +122,8 @@ def result_of(outcome: Outcome) -> str:
     if outcome.ok:
         return RESULT_SUCCEEDED
     reason = (outcome.error or {}).get("reason")
+    if reason == NotAdopted.reason:  # refused, but only a person's baseline ends it
+        return RESULT_FAILED
     if reason in _REFUSAL_REASONS or outcome.exitCode == ExitCode.REFUSED:
         return RESULT_REFUSED
     return RESULT_FAILED

@@ -227,6 +227,16 @@ def test_a_safety_refusal_is_neither_success_nor_failure(
     assert value(samples, "kubemigrate_rollbacks_total", namespace=NS, database=DB) == 0
 
 
+def test_a_database_another_tool_migrated_is_a_failure_until_baseline(
+    metrics: Metrics, server: MetricsServer
+) -> None:
+    """Refused like a safety rule, but no consent lets it through: a deploy stays blocked
+    until a person baselines, and counted as "refused" no failure alert fired."""
+    error = {"reason": "NotAdopted", "message": "This database was migrated by drizzle"}
+    outcome = Outcome(action="migrate", ok=False, exitCode=5, error=error)
+    assert metrics.run_finished(NS, DB, outcome, duration_seconds=0.4) == "failed"
+
+
 def test_a_dry_run_is_a_run_but_changes_nothing(metrics: Metrics, server: MetricsServer) -> None:
     outcome = Outcome(
         action="migrate",
