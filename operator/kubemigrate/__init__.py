@@ -14,11 +14,12 @@ nothing until an engine function is called.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from kubemigrate.domain.migrations import Action, Environment
     from kubemigrate.domain.outcome import Outcome
@@ -104,7 +105,6 @@ def _run(
 ) -> Outcome:
     """One changing run for the functions above, given their own arguments (the rest
     of them are ``RunOptions``' fields)."""
-    from kubemigrate.domain.errors import KubemigrateError
     from kubemigrate.domain.migrations import Action
     from kubemigrate.domain.outcome import timed
     from kubemigrate.engine.runner import RunOptions
@@ -113,8 +113,9 @@ def _run(
     started = time.perf_counter()
     given = {k: v for k, v in options.items() if v is not None}
     run_options = RunOptions(environment=_environment(environment), **given)
-    try:
-        with open_runner(
+    with (
+        _told_in_api_terms(),
+        open_runner(
             database_url,
             Path(directory),
             fmt=fmt,
@@ -123,12 +124,9 @@ def _run(
             lock_timeout_ms=lock_timeout_ms,
             statement_timeout_s=statement_timeout_s,
             allow_empty=action is not Action.MIGRATE,
-        ) as runner:
-            outcome = runner.run(action, run_options)
-    except KubemigrateError as error:  # its hint speaks to the CLI's user
-        if error.hint:
-            error.hint = _in_api_terms(error.hint)
-        raise
+        ) as runner,
+    ):
+        outcome = runner.run(action, run_options)
     return timed(outcome, started, time.perf_counter())
 
 
@@ -145,6 +143,20 @@ _API_TERMS = (
     ("pass --format ", "pass fmt="),
     ("--format ", "fmt="),
 )
+
+
+@contextmanager
+def _told_in_api_terms() -> Iterator[None]:
+    """The engine's errors as this API's caller acts on them: their hints speak to the
+    CLI's user."""
+    from kubemigrate.domain.errors import KubemigrateError
+
+    try:
+        yield
+    except KubemigrateError as error:
+        if error.hint:
+            error.hint = _in_api_terms(error.hint)
+        raise
 
 
 def _in_api_terms(hint: str) -> str:
@@ -165,18 +177,15 @@ def show_status(
     print_report: bool = True,
 ) -> StatusReport:
     """The status report; printed like ``kubemigrate status`` unless ``print_report=False``."""
-    from kubemigrate.domain.errors import KubemigrateError
     from kubemigrate.engine.session import open_runner
 
-    try:
-        with open_runner(
+    with (
+        _told_in_api_terms(),
+        open_runner(
             database_url, Path(directory), fmt=fmt, command="status", allow_empty=True
-        ) as runner:
-            result, _ = runner.report()
-    except KubemigrateError as error:  # its hint speaks to the CLI's user
-        if error.hint:
-            error.hint = _in_api_terms(error.hint)
-        raise
+        ) as runner,
+    ):
+        result, _ = runner.report()
     if print_report:
         print(result.text(), end="")
     return result
@@ -193,10 +202,9 @@ def lint_migrations(
     """squawk's findings for the migrations ``names`` (file names or versions; every one
     by default), as ``kubemigrate lint`` gives them; reads no database. The timeouts
     are those the migrations will run with (squawk's rules asking for them are met)."""
-    from kubemigrate.domain.errors import KubemigrateError
     from kubemigrate.engine import linting
 
-    try:
+    with _told_in_api_terms():
         return linting.lint_folder(
             Path(directory),
             fmt,
@@ -204,7 +212,3 @@ def lint_migrations(
             lock_timeout=lock_timeout_ms is not None,
             statement_timeout=statement_timeout_s is not None,
         )
-    except KubemigrateError as error:  # its hint speaks to the CLI's user
-        if error.hint:
-            error.hint = _in_api_terms(error.hint)
-        raise

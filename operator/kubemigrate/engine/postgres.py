@@ -1042,8 +1042,6 @@ class PostgresStore:
     def has_history(self) -> bool:
         """Whether kubemigrate ever recorded anything here (applied, baselined ...); a
         database with the original system's tracking table alone has no history table."""
-        if not self.tables_exist():
-            return False
         row = self.conn.execute("SELECT to_regclass(%s)", (self._sql("{history}"),)).fetchone()
         if not row or not row[0]:
             return False

@@ -138,6 +138,12 @@ _PIPELINE_GROUP = 50
 BREAKPOINT = re.compile(r"-->\s*statement-breakpoint[^\n]*")
 
 
+def _dirty_error(state: StoreState) -> KubemigrateError:
+    """The refusal of the state's dirty mark, which reads differently for a migration
+    still recorded as applied (a rollback's)."""
+    return dirty_error(state.dirty, (row.name for row in state.applied))
+
+
 def _nothing() -> None:
     pass
 
@@ -267,27 +273,28 @@ def _destroys_data(steps: Sequence[Step]) -> tuple[str, ...]:
     return tuple(found)
 
 
+# CREATE INDEX CONCURRENTLY, with its index's name when the statement gives one
 _CONCURRENT_INDEX = re.compile(
-    r"(?is)^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?"
-    r"(?!ON\b)(?P<name>\"[^\"]+\"|[\w.$]+)"
+    r"(?is)^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\b"
+    r"(?:\s+(?:IF\s+NOT\s+EXISTS\s+)?(?!ON\b)(?P<name>\"[^\"]+\"|[\w.$]+))?"
 )
 
 
 def _invalid_index_note(statement: str) -> str:
     """A CREATE INDEX CONCURRENTLY that fails (duplicate keys, a lock timeout) leaves its
     index behind, INVALID: the next migrate, after ``repair``, failed on it with 42P07."""
-    if not re.match(r"(?is)^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\b", statement):
+    found = _CONCURRENT_INDEX.match(statement)
+    if found is None:
         return ""
-    named = _CONCURRENT_INDEX.match(statement)
-    if named is None:  # unnamed: PostgreSQL chose the name
+    if found["name"] is None:  # unnamed: PostgreSQL chose the name
         return (
             "; the failed CREATE INDEX CONCURRENTLY left its index behind, INVALID "
             "(`SELECT indexrelid::regclass FROM pg_index WHERE NOT indisvalid` names it): "
             "drop it before the next migrate"
         )
     return (
-        f"; the failed CREATE INDEX CONCURRENTLY left {named['name']} behind, INVALID: drop "
-        f"it (DROP INDEX CONCURRENTLY {named['name']}) before the next migrate"
+        f"; the failed CREATE INDEX CONCURRENTLY left {found['name']} behind, INVALID: drop "
+        f"it (DROP INDEX CONCURRENTLY {found['name']}) before the next migrate"
     )
 
 
@@ -588,7 +595,7 @@ class Runner:
             planning.refuse_reset(options.environment, force=True)
         state = self.state()
         if state.dirty:
-            raise dirty_error(state.dirty, (row.name for row in state.applied))
+            raise _dirty_error(state)
         plan = self._plan(action, state, options)
         if action is not Action.BASELINE:
             for step in plan.steps:
@@ -645,7 +652,7 @@ class Runner:
         the safety rules, and every file's SQL (parsed whole, so a bad file 900 cannot
         leave 899 applied). Nothing has run yet."""
         if state.dirty:
-            raise dirty_error(state.dirty, (row.name for row in state.applied))
+            raise _dirty_error(state)
         if action is Action.RESET:
             planning.refuse_reset(options.environment, force=options.force)
         plan = self._plan(action, state, options)
@@ -1144,7 +1151,7 @@ class Runner:
         drift = any(f.kind is not planning.FindingKind.AHEAD for f in findings)
         counts = self.counts(state)
         if state.dirty:
-            error = dirty_error(state.dirty, (row.name for row in state.applied))
+            error = _dirty_error(state)
             return self._failed(Action.VERIFY, error, counts, drift=drift, dirty=True)
         if findings:
             return self._failed(

@@ -268,10 +268,10 @@ def _has_sql(text: str) -> bool:
     return any(line.strip() and not line.strip().startswith("--") for line in text.splitlines())
 
 
-def _written(text: str, up: str) -> str:
-    """The up section as its author wrote it, without the directive ``_section`` adds."""
-    header = _DBMATE_UP.search(text)
-    ours = header is not None and _NO_TRANSACTION.search(header[0])
+def _written(header: re.Match[str], up: str) -> str:
+    """The up section as its author wrote it, without the directive ``_section`` adds
+    for its ``header``."""
+    ours = _NO_TRANSACTION.search(header[0])
     return up.removeprefix(f"{NO_TRANSACTION_DIRECTIVE}\n") if ours else up
 
 
@@ -291,17 +291,18 @@ def _dbmate(directory: Path, used: set[str]) -> list[Migration]:
         up, down = split_dbmate(path.name, text)
         header = _DBMATE_UP.search(text)
         assert header is not None  # split_dbmate refused a file without one
+        # the section as written: a directive added for transaction:false is ours
+        # (one the author wrote in the section stays in, as it always counted)
+        written = _written(header, up)
         body = text[header.end() :]
         first = header.end() + len(body) - len(body.lstrip())  # the section's first line
         migration = Migration(
             name=path.name,
             up_sql=up,
             down_sql=down,
-            # the section as written: a directive added for transaction:false is ours
-            # (one the author wrote in the section stays in, as it always counted)
-            checksum=checksum(_written(text, up)),
+            checksum=checksum(written),
             down_file=f"the '-- migrate:down' section of {path.name}",
-            up_line=text.count("\n", 0, first) + 1 - (1 if up != _written(text, up) else 0),
+            up_line=text.count("\n", 0, first) + 1 - (1 if up != written else 0),
         )
         found.append((match["version"], migration))
     _in_order(found, "dbmate")  # a version two files share is refused
