@@ -1032,11 +1032,20 @@ def main() -> None:
     operator and demo commands), which gets the ordinary exit.
     """
     _usable_stdio()
+    code: int | str | None
     try:
-        app()
-        code: int | str | None = 0
+        # not standalone: a command line click cannot parse comes back here, to be told
+        # as every other error is (see _command_line_error)
+        code = app(standalone_mode=False)
     except SystemExit as done:
         code = done.code
+    except typer.Abort:
+        print("Aborted!", file=sys.stderr)
+        code = 1
+    except BrokenPipeError:  # the reader went away (`kubemigrate history | head`)
+        code = 1
+    except _CLICK_ERROR as error:
+        code = _command_line_error(error, sys.argv[1:])
     if not isinstance(code, int):
         if code is not None:
             print(code, file=sys.stderr)
@@ -1052,6 +1061,65 @@ def main() -> None:
     except OSError:  # the reader went away (`kubemigrate history | head`): the work stands
         pass
     os._exit(code)
+
+
+# click's base of the errors it raises for a command line it cannot parse (typer
+# re-exports only one subclass, BadParameter)
+_CLICK_ERROR: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+
+
+def _command_line_error(error: Exception, argv: list[str]) -> int:
+    """A command line click could not parse, told as every other error is: on stderr
+    (a JSON line under --log-format json), as the JSON result on stdout with --json,
+    and in --result-file, with any password in it blanked.
+
+    Click printed its usage text and nothing on stdout, so a CI step piping --json into
+    jq failed on empty input, a Job's result file stayed empty ("left no result"), and a
+    URL passed where no option takes it (``kubemigrate migrate $DATABASE_URL``) was
+    printed whole, password and all, into the CI log.
+    """
+    ctx = getattr(error, "ctx", None)
+    if type(error).__name__ == "NoArgsIsHelpError":  # bare `kubemigrate`: the help
+        error.show()  # type: ignore[attr-defined]
+        return int(getattr(error, "exit_code", ExitCode.USAGE))
+    action = ctx.info_name if ctx is not None and ctx.parent is not None else ""
+    told_as = ctx.command_path if ctx is not None else "kubemigrate"
+    secrets = sorted(
+        {s for token in argv if "://" in token or "=" in token for s in secret_values(token)},
+        key=len,
+        reverse=True,
+    )
+    message = scrub(error.format_message(), secrets)  # type: ignore[attr-defined]
+    result_file = _option_value(argv, "--result-file")
+    command_line = Context(
+        database_url=os.environ.get("DATABASE_URL", ""),
+        directory=Path("."),
+        fmt="drizzle",
+        env=None,
+        as_json="--json" in argv,
+        log_format=(_option_value(argv, "--log-format") or "").lower() or None,
+        result_file=Path(result_file) if result_file else None,
+    )
+    try:
+        _fail(
+            command_line,
+            action,
+            UsageError(message, hint=f"see `{told_as} --help`"),
+        )
+    except typer.Exit as done:
+        return int(done.exit_code)
+
+
+def _option_value(argv: list[str], option: str) -> str | None:
+    """The value given to ``option`` in a command line that did not parse."""
+    for i, token in enumerate(argv):
+        if token == option and i + 1 < len(argv):
+            return argv[i + 1]
+        if token.startswith(option + "="):
+            return token.partition("=")[2]
+    return None
 
 
 def _usable_stdio() -> None:

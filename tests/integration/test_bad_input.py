@@ -280,6 +280,40 @@ def test_password_absent_from_a_successful_run(
         assert database_url not in text
 
 
+def test_a_command_line_that_does_not_parse_is_told_like_every_error(
+    pg_server: Any, drizzle: Path, tmp_path: Path
+) -> None:
+    """A URL passed where no option takes it (`kubemigrate migrate $DATABASE_URL`) was
+    printed whole by click, password and all; with --json stdout stayed empty (a CI
+    step's jq failed on nothing) and --result-file unwritten (a Job "left no result")."""
+    url = pg_server.url("postgres", password=PASSWORD)
+    result_file = tmp_path / "result.json"
+    stray = run_cli(
+        "migrate", url, "--json", "--result-file", str(result_file), "--dir", str(drizzle)
+    )
+    assert stray.returncode == 2, output(stray)
+    assert_clean(stray, [PASSWORD, url])
+    told = json.loads(stray.stdout)
+    assert told["ok"] is False
+    assert told["exitCode"] == 2
+    assert told["action"] == "migrate"
+    assert told["error"]["message"] == "Got unexpected extra argument(s) (***)"
+    assert told["error"]["hint"] == "see `kubemigrate migrate --help`"
+    assert json.loads(result_file.read_text()) == told
+
+    typo = run_cli("status", "--jsn", "--log-format", "json", "--dir", str(drizzle))
+    assert typo.returncode == 2
+    assert typo.stdout == ""
+    line = json.loads(typo.stderr)  # one JSON line, as a log shipper expects
+    assert line["level"] == "error"
+    assert line["msg"].startswith("No such option: --jsn (Possible options: ")
+
+    bare = run_cli()
+    assert bare.returncode == 2
+    assert "Commands:" in bare.stderr
+    assert "migrate" in bare.stderr
+
+
 def test_no_database_url(drizzle: Path) -> None:
     result = run_cli("migrate", "--dir", str(drizzle))
     assert result.returncode == 2, output(result)
