@@ -3,6 +3,7 @@ PostgreSQL: ``kubemigrate.apply_migrations``, ``show_status`` and ``rollback_mig
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -173,3 +174,27 @@ def test_lint_reads_the_folder_alone(tmp_path: Path) -> None:
     with pytest.raises(KubemigrateError) as refused:
         kubemigrate.lint_migrations(directory, ["0007"])
     assert refused.value.exit_code == 2
+
+
+def test_an_application_s_own_psycopg_logs_are_left_alone(
+    database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An application that migrates on start-up lost every psycopg warning of its own
+    once it had imported kubemigrate; the pipeline's "error ignored" about a failed
+    migration, which the raised error already reports, is the one record dropped."""
+    folder = write_drizzle(
+        tmp_path / "drizzle",
+        [
+            ("0000_ok", "CREATE TABLE ok (id int);", None),
+            ("0001_bad", "SELECT 1/0;", None),
+            # still being sent when the failure comes back: psycopg then logs it again
+            *((f"{i:04d}_t{i}", f"CREATE TABLE t{i} (id int);", None) for i in range(2, 1000)),
+        ],
+    )
+    with caplog.at_level(logging.WARNING, logger="psycopg"):
+        with pytest.raises(KubemigrateError):
+            kubemigrate.apply_migrations(database_url, folder)
+        logging.getLogger("psycopg").warning("the application's own warning")
+    told = [r.getMessage() for r in caplog.records if r.name == "psycopg"]
+    assert told == ["the application's own warning"]
+    assert applied_names(database_url) == ["0000_ok.sql"]

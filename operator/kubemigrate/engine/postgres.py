@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -38,10 +39,26 @@ from kubemigrate.domain.migrations import AppliedMigration, DirtyState, Rollback
 from kubemigrate.domain.secrets import scrub, secret_values, unencoded_password
 from kubemigrate.engine.report import iso_utc
 
-# psycopg logs "error ignored terminating <Pipeline>" when a pipeline's statement
-# failed; the failure itself is reported (once, with its file and position) by us.
-logging.getLogger("psycopg").addHandler(logging.NullHandler())
-logging.getLogger("psycopg").propagate = False
+
+@contextmanager
+def _pipeline_noise_dropped() -> Iterator[None]:
+    """psycopg logs "error ignored terminating <Pipeline>" when a statement of a
+    pipeline failed; we report that failure ourselves, once, with its file and
+    position. Dropped for this thread, while its pipeline runs, and nowhere else: a
+    logger switched off at import silenced an application's own psycopg warnings
+    once it had imported kubemigrate to migrate on start-up."""
+    me = threading.get_ident()
+
+    def other(record: logging.LogRecord) -> bool:
+        return record.thread != me or not str(record.msg).startswith("error ignored")
+
+    logger = logging.getLogger("psycopg")
+    logger.addFilter(other)
+    try:
+        yield
+    finally:
+        logger.removeFilter(other)
+
 
 TRACKING_TABLE = "__migration_tracking"
 HISTORY_TABLE = "__migration_history"
@@ -878,7 +895,11 @@ class PostgresStore:
         sent: list[list[psycopg.Cursor[Any]]] = []
         record_up, record_down = self._sql(_RECORD_UP), self._sql(_RECORD_DOWN)
         try:
-            with self.conn.pipeline(), self._cancelled_when_interrupted():
+            with (
+                _pipeline_noise_dropped(),
+                self.conn.pipeline(),
+                self._cancelled_when_interrupted(),
+            ):
                 for step in steps:
                     self.conn.execute(b"BEGIN")
                     cursors: list[psycopg.Cursor[Any]] = []
