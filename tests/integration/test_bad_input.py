@@ -142,6 +142,14 @@ def _connection_cases(server: Any) -> dict[str, tuple[str, int, str, str]]:
             "InvalidInput",
             "does not exist",
         ),
+        # no port can ever have that number: a Job retrying it as "temporary" waits for
+        # nothing
+        "port out of range": (
+            f"postgresql://postgres:{PASSWORD}@127.0.0.1:99999/shop",
+            2,
+            "InvalidInput",
+            "malformed",
+        ),
         # a Secret holding a passphrase where the URL should be: no word of it printed
         "a passphrase": (f"{PASSWORD} correct horse", 2, "InvalidInput", "malformed"),
         "a percent sign": (
@@ -170,6 +178,7 @@ CASES = [
     "unreachable",
     "wrong password",
     "malformed url",
+    "port out of range",
     "not a url",
     "no such database",
     "a passphrase",

@@ -504,6 +504,7 @@ class PostgresStore:
             isinstance(exc, psycopg.ProgrammingError)
             or "invalid dsn" in lowered
             or ("invalid" in lowered and "option" in lowered)
+            or "invalid port number" in lowered  # 0, or past 65535: no server listens there
         ):
             return UsageError(
                 f"The database URL is malformed: {_unquoted(message)}",
