@@ -74,6 +74,18 @@ def test_squawk_is_told_which_files_run_inside_a_transaction(tmp_path: Path) -> 
     ]
 
 
+def test_a_file_wrapped_in_begin_and_commit_is_linted_as_it_runs(tmp_path: Path) -> None:
+    """migrate runs a file wrapped whole in BEGIN; ... COMMIT; (golang-migrate users
+    write them) in its own transaction, without the two; squawk was shown them and
+    called the BEGIN a transaction nested in kubemigrate's."""
+    directory = folder(
+        tmp_path,
+        "BEGIN;\nCREATE TABLE users (id bigint PRIMARY KEY);\n"
+        "ALTER TABLE users ADD COLUMN age bigint NOT NULL;\nCOMMIT;\n",
+    )
+    assert findings(directory, *TIMEOUTS) == [("0000_m0.sql", "adding-required-field", 3)]
+
+
 def test_timeout_rules_are_met_by_the_options_the_run_will_have(tmp_path: Path) -> None:
     directory = folder(tmp_path, "CREATE TABLE t (id bigint);", "ALTER TABLE t ADD COLUMN a text;")
     without = {rule for _, rule, _ in findings(directory)}

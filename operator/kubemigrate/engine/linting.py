@@ -148,7 +148,7 @@ def lint(
             findings.append(_refusal(migration, refused))
             continue
         in_transaction[migration.name] = prepared.transactional
-        texts[migration.name] = _as_squawk_reads_it(migration.up_sql)
+        texts[migration.name] = _without(prepared.unwrapped, _as_squawk_reads_it(migration.up_sql))
     covered = {
         rule
         for rule, on in (
@@ -191,6 +191,15 @@ def _as_squawk_reads_it(sql: str) -> str:
     except SqlSyntaxError:
         pass
     return BREAKPOINT.sub(lambda m: ";" + m[0], sql)
+
+
+def _without(statements: Sequence[tuple[str, int]], sql: str) -> str:
+    """``sql`` with ``statements`` blanked, lines and columns kept: the BEGIN/COMMIT a
+    file is wrapped in do not run (kubemigrate's transaction stands for them), and
+    squawk called them a transaction nested in the one it was told of."""
+    for text, offset in statements:
+        sql = sql[:offset] + re.sub(r"\S", " ", text) + sql[offset + len(text) :]
+    return sql
 
 
 def _refusal(migration: Migration, refused: KubemigrateError) -> Finding:

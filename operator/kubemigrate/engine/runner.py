@@ -107,6 +107,8 @@ class PreparedStep:
     statements: tuple[tuple[str, int], ...]
     """(statement text, character offset in the file) pairs."""
     transactional: bool
+    unwrapped: tuple[tuple[str, int], ...] = ()
+    """The ``BEGIN``/``COMMIT`` a file was wrapped in, which do not run (``_unwrapped``)."""
 
 
 # Words that may start a statement PostgreSQL refuses in a transaction block, or one
@@ -351,6 +353,7 @@ def prepare(step: Step, server_version_num: int) -> PreparedStep:
             sqlState="42601",
             position=f"line {exc.line}",
         ) from None
+    wrapper = analysed.transaction_control
     analysed = _unwrapped(analysed)
     if analysed.transaction_control:
         first = analysed.transaction_control[0]
@@ -389,6 +392,7 @@ def prepare(step: Step, server_version_num: int) -> PreparedStep:
         step=step,
         statements=tuple((s.text, s.offset) for s in analysed.statements),
         transactional=not analysed.needs_no_transaction,
+        unwrapped=tuple((s.text, s.offset) for s in wrapper),
     )
 
 
