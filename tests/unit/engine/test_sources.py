@@ -254,6 +254,11 @@ def test_drizzle_kit_1_folders_made_flat_for_a_config_map_read_the_same(tmp_path
         (m.name, m.checksum) for m in folders.migrations
     ]
     assert flattened.migrations[0].down_sql == "SELECT 1;"
+    # messages (a failing rollback, --accept-down) send people to the file read, not to
+    # the folder's down.sql the flat layout has none of
+    first = flattened.migrations[0].name.removesuffix(".sql")
+    assert flattened.migrations[0].down_file == f"{first}.down.sql"
+    assert flattened.migrations[0].down_written == Written(f"{first}.down.sql")
     assert flattened.warnings == ()
 
 
