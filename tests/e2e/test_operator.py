@@ -126,6 +126,8 @@ def test_failing_sql_fails_the_run_with_file_sqlstate_and_message(
     assert error["sqlState"] == "42P01"
     assert 'relation "missing_table" does not exist' in error["message"]
     assert error["reason"] == "MigrationFailed"
+    # where to look, in the file the run read: the CRD keeps both
+    assert (error["position"], error["file"]) == ("line 3, column 15", "0001_bad.sql")
     failed = condition(body, "Failed")
     assert failed["status"] == "True"
     assert failed["reason"] == "MigrationFailed"

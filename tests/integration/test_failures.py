@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import run_cli
 from tests.integration.helpers import (
     Spec,
@@ -24,6 +26,7 @@ from tests.integration.helpers import (
     tracking,
     user_tables,
     write_drizzle,
+    write_journal,
 )
 
 BREAK = "\n--> statement-breakpoint\n"
@@ -406,3 +409,184 @@ def test_a_failed_concurrent_index_build_names_the_invalid_index_it_left(
     done = migrate(drizzle, database_url)
     assert done.returncode == 0, output(done)
     assert index_state(database_url, "items_sku_uq") is True
+
+
+# -- where a failure is: the file a person opens -------------------------------------------
+
+FAILING = "INSERT INTO positioned\n  SELECT id FROM missing_table;\n"
+"""Fails at ``missing_table`` (42P01), on the second of its lines."""
+
+
+def place_of(text: str, token: str) -> tuple[int, int]:
+    """Line and column (1-based) of ``token`` in ``text``, as an editor counts them."""
+    offset = text.index(token)
+    return text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset)
+
+
+def in_layout(root: Path, fmt: str, up: str, down: str) -> tuple[Path, str, str, str]:
+    """One migration of ``fmt``'s layout below ``root``, its up and down SQL written as
+    that tool's users write them: (directory, migration name, up file, down file), the
+    files relative to the directory."""
+    files: dict[str, str]
+    if fmt == "drizzle":
+        name, upf, downf = "0000_positioned.sql", "0000_positioned.sql", "0000_positioned.down.sql"
+        files = {upf: up, downf: down}
+    elif fmt == "drizzle-1.0":
+        name = "20240101120000_positioned.sql"
+        upf, downf = "20240101120000_positioned/migration.sql", "20240101120000_positioned/down.sql"
+        files = {upf: up, downf: down}
+    elif fmt == "dbmate":
+        name = "20240101000000_positioned.sql"
+        upf = downf = f"db/migrations/{name}"
+        files = {upf: f"{up}\n-- migrate:down\n{down}"}
+    elif fmt == "flyway":
+        name, upf, downf = "V1__positioned.sql", "sql/V1__positioned.sql", "sql/U1__positioned.sql"
+        files = {upf: up, downf: down}
+    else:
+        name, upf, downf = "1_positioned.up.sql", "1_positioned.up.sql", "1_positioned.down.sql"
+        files = {upf: up, downf: down}
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    if fmt == "drizzle":
+        write_journal(root, ["0000_positioned"])
+    return root, name, upf, downf
+
+
+def formatted(fmt: str) -> tuple[str, ...]:
+    return () if fmt.startswith("drizzle") else ("--format", fmt)
+
+
+# Each up runs CREATE TABLE, then FAILING several lines into the file, below what the
+# tool puts first: a dbmate header and comments, Flyway's executeInTransaction=false
+# (kubemigrate's directive goes before it, and the script runs outside a transaction),
+# golang-migrate's BEGIN/COMMIT wrapper (unwrapped: kubemigrate's transaction); a dbmate
+# transaction:false section gets the directive too, and loses its first line's indent.
+UPS = {
+    "drizzle": f"CREATE TABLE positioned (id int);\n--> statement-breakpoint\n{FAILING}",
+    "drizzle-1.0": f"CREATE TABLE positioned (id int);\n--> statement-breakpoint\n{FAILING}",
+    "dbmate": (
+        "-- migrate:up\n-- the table of positions\n-- (and its first rows)\n\n"
+        f"CREATE TABLE positioned (id int);\n\n{FAILING}"
+    ),
+    "dbmate-no-transaction": (  # failing on the section's first line, which is indented
+        "-- migrate:up transaction:false\n\n  CREATE TABLE positioned (id int); "
+        "INSERT INTO positioned SELECT id FROM missing_table;\n-- the table of positions\n"
+    ),
+    "flyway": (
+        "-- flyway:executeInTransaction=false\n-- the table of positions\n"
+        f"CREATE TABLE positioned (id int);\n{FAILING}"
+    ),
+    "golang-migrate": (
+        f"BEGIN;\n-- the table of positions\nCREATE TABLE positioned (id int);\n{FAILING}COMMIT;\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UPS))
+def test_a_failure_points_at_its_token_in_the_file_a_person_opens(
+    tmp_path: Path, database_url: str, case: str
+) -> None:
+    """``file:line:column`` is what editors and CI annotations follow: a dbmate file's
+    failure was counted from its up section (below the header and its comments), a
+    Flyway script's from the directive kubemigrate puts before it. The CLI's text, its
+    JSON, the log line and a dirty mark (a script outside a transaction) all say it."""
+    fmt = case.removesuffix("-no-transaction")
+    directory, name, file, _ = in_layout(tmp_path, fmt, UPS[case], "DROP TABLE positioned;\n")
+    line, column = place_of((directory / file).read_text(), "missing_table")
+    at = f"line {line}, column {column}"
+    said = f"{name} at {at}" + ("" if file == name else f" of {file}")
+
+    first = migrate(directory, database_url, *formatted(fmt), "--json", "--log-format", "json")
+    assert first.returncode == 1, output(first)
+    error = json.loads(first.stdout)["error"]
+    assert (error["position"], error["sqlState"]) == (at, "42P01")
+    assert error["message"].startswith(f'{said}: relation "missing_table" does not exist')
+    assert error["file"] == file
+    logged = [json.loads(line) for line in first.stderr.splitlines()]
+    assert [e["msg"] for e in logged if e.get("action") == "failed"] == [error["message"]]
+
+    again = migrate(directory, database_url, *formatted(fmt))
+    if case in ("flyway", "dbmate-no-transaction"):  # outside a transaction: marked dirty
+        assert again.returncode == 4, output(again)
+        assert f"({said}: relation" in again.stderr
+        status = run_cli("status", "--json", "--dir", str(directory), *formatted(fmt),
+                         database_url=database_url)  # fmt: skip
+        assert said in json.loads(status.stdout)["dirty"][0]["error"]
+    else:
+        assert again.returncode == 1, output(again)
+        assert f'error: {said}: relation "missing_table" does not exist' in again.stderr
+    assert applied_names(database_url) == []
+
+
+def test_a_refused_file_names_its_line_in_the_file(tmp_path: Path, database_url: str) -> None:
+    """A BEGIN that is not the whole file's wrapper, in a dbmate file: refused before
+    anything runs, at the line an editor shows it on."""
+    up = "-- migrate:up\n-- a comment\n\nCREATE TABLE positioned (id int);\nBEGIN;\nSELECT 1;\n"
+    directory, name, file, _ = in_layout(tmp_path, "dbmate", up, "SELECT 1;\n")
+    refused = migrate(directory, database_url, "--format", "dbmate", "--json")
+    assert refused.returncode == 2, output(refused)
+    error = json.loads(refused.stdout)["error"]
+    assert error["message"].startswith(f"{name} (up) line 5 of {file}: BEGIN controls")
+    assert (error.get("position"), error.get("file")) == ("line 5", file)
+
+
+# Each down fails at missing_table several lines into its file or section, after a
+# statement that ran.
+DOWN = "-- undo the table\n\nDROP TABLE positioned;\nDELETE FROM\n  missing_table;\n"
+DOWNS = {
+    "drizzle": DOWN,
+    "drizzle-1.0": DOWN,
+    "dbmate": DOWN,
+    "flyway": f"-- flyway:executeInTransaction=false\n{DOWN}",
+    "golang-migrate": f"BEGIN;\n{DOWN}COMMIT;\n",
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(DOWNS))
+def test_a_failing_rollback_points_into_its_down_file(
+    tmp_path: Path, database_url: str, fmt: str
+) -> None:
+    """A rollback's position was counted in the down SQL as run and given after the up
+    file's name: it names the down file (a dbmate file's down section counts in the
+    file), at the failing token."""
+    up = "-- migrate:up\n" if fmt == "dbmate" else ""
+    up += "CREATE TABLE positioned (id int);\n"
+    directory, name, _, file = in_layout(tmp_path, fmt, up, DOWNS[fmt])
+    assert migrate(directory, database_url, *formatted(fmt)).returncode == 0
+    line, column = place_of((directory / file).read_text(), "missing_table")
+    at = f"line {line}, column {column}"
+
+    failed = run_cli("rollback", "--json", "--dir", str(directory), *formatted(fmt),
+                     database_url=database_url)  # fmt: skip
+    assert failed.returncode == 1, output(failed)
+    error = json.loads(failed.stdout)["error"]
+    assert error["position"] == at
+    of = "" if file == name else f" of {file}"
+    assert error["message"].startswith(f'{name} at {at}{of}: relation "missing_table"')
+    assert error["file"] == file
+
+
+def test_a_rollback_of_stored_sql_its_file_no_longer_holds_says_so(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A rollback runs the SQL stored at apply time: once its down file has changed, a
+    line of the file would point at other SQL, so the position counts in the stored SQL
+    and the message says that is what it counts in."""
+    directory, name, _, file = in_layout(
+        tmp_path, "drizzle", "CREATE TABLE positioned (id int);\n", DOWN
+    )
+    assert migrate(directory, database_url).returncode == 0
+    (directory / file).write_text("-- fixed later\n" + DOWN.replace("missing_table", "positioned"))
+    line, column = place_of(DOWN, "missing_table")
+
+    failed = run_cli("rollback", "--json", "--dir", str(directory), database_url=database_url)
+    assert failed.returncode == 1, output(failed)
+    error = json.loads(failed.stdout)["error"]
+    assert error["position"] == f"line {line}, column {column}"
+    assert "file" not in error
+    assert error["message"].startswith(
+        f"{name} at line {line}, column {column} of the rollback SQL stored when it was "
+        f"applied ({file} has changed since): "
+    )
+    assert "repair --accept-down" in error["hint"]

@@ -182,7 +182,7 @@ def test_status_has_the_documented_fields() -> None:
         "name", "direction", "checksum", "durationMs",
     }  # fmt: skip
     assert set(status["error"]["properties"]) == {
-        "reason", "migration", "sqlState", "position", "message", "hint",
+        "reason", "migration", "sqlState", "position", "file", "message", "hint",
     }  # fmt: skip
 
 

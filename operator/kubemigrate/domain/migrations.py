@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -112,6 +112,69 @@ class Direction(StrEnum):
 
 
 @dataclass(frozen=True)
+class Written:
+    """Where a text kubemigrate runs stands in the file a person opens.
+
+    Editors and CI annotations follow ``file:line:column``, so failures and lint findings
+    point there, not into the text as run: a dbmate section starts below its header (its
+    first line without its indentation), and a directive kubemigrate puts first (for a
+    Flyway script's configuration, a dbmate header's ``transaction:false``) is no line
+    of the file.
+    """
+
+    file: str
+    """Relative to the migrations folder; "" when no file holds the text (``label``
+    says what does)."""
+    line: int = 1
+    """The file's line of the text's first character that is the file's."""
+    column: int = 1
+    """That character's column."""
+    added: int = 0
+    """How many characters kubemigrate put before the file's text (its directive line)."""
+    label: str = ""
+    """What messages call a text no file holds (the rollback SQL stored at apply time,
+    its down file changed or gone since)."""
+
+    def place(self, text: str, offset: int) -> tuple[int, int]:
+        """The line and column (1-based) of character ``offset`` of ``text``, ``text``
+        being what this describes."""
+        offset = max(offset, self.added)
+        newlines = text.count("\n", self.added, offset)
+        if not newlines:
+            return self.line, self.column + offset - self.added
+        return self.line + newlines, offset - text.rfind("\n", 0, offset)
+
+    def place_line(self, text: str, line: int, column: int = 1) -> tuple[int, int]:
+        """``place`` of the character at ``line``/``column`` (1-based) of ``text``."""
+        start = 0
+        for _ in range(line - 1):
+            start = text.find("\n", start) + 1
+            if not start:
+                start = len(text)
+                break
+        return self.place(text, start + column - 1)
+
+    def of(self, name: str) -> str:
+        """What follows a position in a message about migration ``name``: the file, or
+        what holds the text, unless it is the file ``name`` says."""
+        if self.label:
+            return f" of {self.label}"
+        return "" if self.file in ("", name) else f" of {self.file}"
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a failure is, as messages and ``--json`` give it."""
+
+    line: int
+    column: int
+    file: str
+    """Relative to the migrations folder; "" when no file holds the text run."""
+    of: str
+    """For a message, after the position: ``Written.of``."""
+
+
+@dataclass(frozen=True)
 class Migration:
     """One migration file as found in the source directory."""
 
@@ -126,24 +189,29 @@ class Migration:
     """Where the down SQL is written, for messages that send people to it: the layout's
     reader knows (Flyway's ``U`` file, a dbmate file's down section); drizzle's from the
     name when not given."""
-    up_file: str = field(default="")
-    """The file holding the up SQL, relative to the folder, for messages that point into
-    it (``<folder>/migration.sql`` in drizzle-kit 1.0's layout); the name when not given."""
-    up_line: int = 1
-    """The file's line of the up SQL's first line: a dbmate file's up section starts
-    below its header; 0 when kubemigrate put a line of its own first (a directive)."""
+    up_written: Written = field(default=Written(""))
+    """Where the up SQL stands, for messages that point into it (``<folder>/migration.sql``
+    in drizzle-kit 1.0's layout, a dbmate file's up section); the file ``name`` when not
+    given."""
+    down_written: Written = field(default=Written(""))
+    """Where the down SQL stands (a Flyway ``U`` script, a dbmate file's down section);
+    ``down_file`` when not given."""
 
     def __post_init__(self) -> None:
         if not self.checksum:
             object.__setattr__(self, "checksum", _checksum(self.up_sql))
         if not self.down_file:
             object.__setattr__(self, "down_file", default_down_file(self.name))
-        if not self.up_file:
-            object.__setattr__(self, "up_file", self.name)
+        if not self.up_written.file:
+            object.__setattr__(self, "up_written", replace(self.up_written, file=self.name))
+        if not self.down_written.file:
+            written = replace(self.down_written, file=self.down_file)
+            object.__setattr__(self, "down_written", written)
 
-    def file_line(self, line: int) -> int:
-        """Line ``line`` of the up SQL as a line of ``up_file``."""
-        return max(line + self.up_line - 1, 1)
+    @property
+    def up_file(self) -> str:
+        """The file holding the up SQL, relative to the folder."""
+        return self.up_written.file
 
 
 def default_down_file(name: str) -> str:
@@ -202,6 +270,15 @@ class Step:
     batch: int
     rollback_sql: str | None = None
     """For an UP step: the SQL stored in the tracking row for a later rollback."""
+    written: Written | None = None
+    """Where ``sql`` stands in a file a person opens; None: in the file ``name``, as
+    written."""
+
+    def place(self, offset: int) -> Place:
+        """Where character ``offset`` of ``sql`` is, for a message that points at it."""
+        written = self.written or Written(self.name)
+        line, column = written.place(self.sql, offset)
+        return Place(line, column, written.file, written.of(self.name))
 
 
 @dataclass(frozen=True)

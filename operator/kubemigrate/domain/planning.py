@@ -32,6 +32,7 @@ from kubemigrate.domain.migrations import (
     Migration,
     Plan,
     Step,
+    Written,
     default_down_file,
 )
 
@@ -155,6 +156,22 @@ def down_file(name: str, available: Sequence[Migration]) -> str:
     place for a file no longer in the folder."""
     found = next((m for m in available if m.name == name), None)
     return found.down_file if found else default_down_file(name)
+
+
+def rollback_written(name: str, sql: str, available: Sequence[Migration]) -> Written:
+    """Where the rollback SQL of ``name`` stands, for a failure's position: its down file
+    (or section) while that holds exactly this text; else the SQL stored at apply time
+    stands in no file, and a line of the file as it is now would point at other SQL."""
+    found = next((m for m in available if m.name == name), None)
+    if found is not None and found.down_sql == sql:
+        return found.down_written
+    if found is None:
+        why = f"{name} is no longer in the folder"
+    elif found.down_sql is None:
+        why = f"{found.down_file} is gone"
+    else:
+        why = f"{found.down_file} has changed since"
+    return Written("", label=f"the rollback SQL stored when it was applied ({why})")
 
 
 def accept_down_hint(name: str, available: Sequence[Migration]) -> str:
@@ -396,6 +413,7 @@ def plan_migrate(
             checksum=m.checksum,
             batch=next_batch,
             rollback_sql=m.down_sql,
+            written=m.up_written,
         )
         for m in todo
     )
@@ -475,6 +493,7 @@ def plan_rollback(
             sql=sql[row.name] or "",
             checksum=row.checksum,
             batch=row.batch,
+            written=rollback_written(row.name, sql[row.name] or "", available),
         )
         for row in ordered
     )

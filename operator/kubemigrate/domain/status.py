@@ -130,7 +130,7 @@ def from_outcome(outcome: Outcome) -> dict[str, Any]:
     if outcome.error:
         status["error"] = {
             key: outcome.error[key]
-            for key in ("reason", "migration", "sqlState", "position", "message", "hint")
+            for key in ("reason", "migration", "sqlState", "position", "file", "message", "hint")
             if outcome.error.get(key) is not None
         }
     if outcome.ok and outcome.confirmation:

@@ -141,7 +141,14 @@ def lint(
     texts: dict[str, str] = {}
     by_name = {m.name: m for m in migrations}
     for migration in migrations:
-        step = Step(migration.name, Direction.UP, migration.up_sql, migration.checksum, 0)
+        step = Step(
+            migration.name,
+            Direction.UP,
+            migration.up_sql,
+            migration.checksum,
+            0,
+            written=migration.up_written,
+        )
         try:
             prepared = prepare(step, server_version_num)
         except KubemigrateError as refused:
@@ -172,10 +179,13 @@ def lint(
 
 
 def _in_file(finding: Finding, migration: Migration) -> Finding:
-    """A finding at its place in the file a person opens: a dbmate file's up section
-    starts below its header, a directive kubemigrate put first is no line of it, and a
-    drizzle-kit 1.0 migration is its folder's migration.sql."""
-    return replace(finding, file=migration.up_file, line=migration.file_line(finding.line))
+    """A finding at its place in the file a person opens (``Written``: a dbmate file's up
+    section starts below its header, a directive kubemigrate put first is no line of it,
+    and a drizzle-kit 1.0 migration is its folder's migration.sql), as ``migrate``'s
+    failures are."""
+    written = migration.up_written
+    line, column = written.place_line(migration.up_sql, finding.line, finding.column)
+    return replace(finding, file=written.file, line=line, column=column)
 
 
 def _as_squawk_reads_it(sql: str) -> str:
@@ -203,9 +213,10 @@ def _without(statements: Sequence[tuple[str, int]], sql: str) -> str:
 
 
 def _refusal(migration: Migration, refused: KubemigrateError) -> Finding:
-    """The refusal ``migrate`` would give, at the line it names."""
+    """The refusal ``migrate`` would give, at the line it names (in the file already:
+    the step it refused was placed there)."""
     said = re.search(r"\bline (\d+)\b", f"{refused.details.get('position')} {refused.message}")
-    line = migration.file_line(int(said[1])) if said else 1
+    line = int(said[1]) if said else 1
     message = refused.message.replace("; nothing was run.", ".")  # lint runs nothing
     return Finding(
         migration.name, line, 1, "kubemigrate", "error", message, refused.hint, migration.up_file

@@ -35,7 +35,7 @@ from kubemigrate.domain.errors import (
     PermissionDenied,
     UsageError,
 )
-from kubemigrate.domain.migrations import AppliedMigration, DirtyState, RollbackRecord
+from kubemigrate.domain.migrations import AppliedMigration, DirtyState, RollbackRecord, Step
 from kubemigrate.domain.secrets import scrub, secret_values, unencoded_password
 from kubemigrate.engine.report import iso_utc
 
@@ -1194,27 +1194,31 @@ class PostgresStore:
         self,
         exc: psycopg.Error,
         *,
-        migration: str,
+        step: Step,
         statement_index: int,
-        file_offset: int,
-        file_text: str,
+        offset: int,
         where: str | None = None,
     ) -> KubemigrateError:
-        """A failed statement as a domain error: file, SQLSTATE, line/column, message;
-        ``where`` replaces the statement's place when it failed elsewhere (at COMMIT)."""
+        """A failed statement (at character ``offset`` of the step's SQL) as a domain
+        error: file, SQLSTATE, line/column, message; ``where`` replaces the statement's
+        place when it failed elsewhere (at COMMIT). The line and column are the file's a
+        person opens (``Step.place``), not the text's as run: a dbmate section's counted
+        from its header, a Flyway script's without the directive kubemigrate put first."""
         diag = exc.diag
+        migration = step.name
         state = diag.sqlstate or getattr(exc, "sqlstate", None) or ""
         primary = self.scrub(diag.message_primary or str(exc).strip())
-        position = None
-        if diag.statement_position:
-            offset = file_offset + int(diag.statement_position) - 1
-            line = file_text.count("\n", 0, offset) + 1
-            column = offset - (file_text.rfind("\n", 0, offset) + 1) + 1
-            position = f"line {line}, column {column}"
-        if where is None and position is None:  # a run-time error: the statement's line
-            line = file_text.count("\n", 0, file_offset) + 1
-            where = f" in statement {statement_index} (line {line})"
-        where = where or f" at {position}"
+        position = file = None
+        if where is None:
+            # PostgreSQL's cursor counts characters (not bytes) of the statement sent, from 1
+            cursor = int(diag.statement_position or 0)
+            at = step.place(offset + max(cursor - 1, 0))
+            file = at.file or None
+            if cursor:
+                position = f"line {at.line}, column {at.column}"
+                where = f" at {position}{at.of}"
+            else:  # a run-time error: the statement's line
+                where = f" in statement {statement_index} (line {at.line}{at.of})"
         # where in a DO block or function, as psql's CONTEXT says (its other lines can
         # quote data: a COPY's row); the DETAIL (a failing row, the key that clashed)
         # stays in details, which the CLI prints, not in the message a MigrationRun's
@@ -1228,6 +1232,7 @@ class PostgresStore:
             "migration": migration,
             "sqlState": state or None,
             "position": position,
+            "file": file,
             "statement": statement_index,
             "detail": self.scrub(diag.message_detail) if diag.message_detail else None,
         }

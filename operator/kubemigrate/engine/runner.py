@@ -268,10 +268,12 @@ def _destroys_data(steps: Sequence[Step]) -> tuple[str, ...]:
             analysed = _analysed(step.sql, 170000)  # between breakpoints, as it runs
         except sqlmod.SqlSyntaxError:
             continue
-        found += [
-            f"{step.name} line {s.line} destroys data no rollback restores: {s.destructive}"
-            for s in analysed.destructive
-        ]
+        for statement in analysed.destructive:
+            at = step.place(statement.offset)  # the file's line, as a failure's
+            found.append(
+                f"{step.name} line {at.line}{at.of} destroys data no rollback restores: "
+                f"{statement.destructive}"
+            )
     return tuple(found)
 
 
@@ -344,49 +346,61 @@ def prepare(step: Step, server_version_num: int) -> PreparedStep:
             return PreparedStep(step=step, statements=_spans(step.sql), transactional=True)
         analysed = _analysed(step.sql, version)
     except sqlmod.SqlSyntaxError as exc:
+        at = step.place(exc.offset)
         raise MigrationFailed(
-            f"{step.name} ({step.direction}): {exc.message} at line {exc.line} (SQLSTATE 42601); "
-            "nothing was run.",
+            f"{step.name} ({step.direction}): {exc.message} at line {at.line}{at.of} "
+            "(SQLSTATE 42601); nothing was run.",
             hint=_psql_hint(step.sql, exc.line)
             or "fix the SQL; every file of the batch is parsed before anything runs",
             migration=step.name,
             sqlState="42601",
-            position=f"line {exc.line}",
+            position=f"line {at.line}",
+            file=at.file or None,
         ) from None
     wrapper = analysed.transaction_control
     analysed = _unwrapped(analysed)
     if analysed.transaction_control:
         first = analysed.transaction_control[0]
+        at = step.place(first.offset)
         raise UsageError(
-            f"{step.name} ({step.direction}) line {first.line}: "
+            f"{step.name} ({step.direction}) line {at.line}{at.of}: "
             f"{first.text.split()[0].upper()} controls the transaction itself; nothing was run.",
             hint="remove BEGIN/COMMIT: kubemigrate runs each migration in its own transaction "
             "(add `-- kubemigrate:no-transaction` to run a file outside one)",
             migration=step.name,
+            position=f"line {at.line}",
+            file=at.file or None,
         )
     client_copy = next(
         (s for s in analysed.statements if s.kind == "CopyStmt" and _CLIENT_COPY.search(s.text)),
         None,
     )
     if client_copy is not None:
+        at = step.place(client_copy.offset)
         raise UsageError(
-            f"{step.name} line {client_copy.line}: COPY ... STDIN/STDOUT moves rows between the "
+            f"{step.name} line {at.line}{at.of}: COPY ... STDIN/STDOUT moves rows between the "
             "server and a client such as psql (pg_dump's data blocks are psql's); a migration "
             "has no client side to read or write them; nothing was run.",
             hint="load the rows with INSERT ... VALUES, or COPY from a file on the database "
             "server; a COPY TO STDOUT belongs in a script, not a migration",
             migration=step.name,
+            position=f"line {at.line}",
+            file=at.file or None,
         )
     if analysed.mixed and not analysed.no_transaction_directive:
         outside = next(s for s in analysed.statements if not s.transactional)
+        at = step.place(outside.offset)
         raise UsageError(
-            f"{step.name} mixes a statement that cannot run in a transaction (line {outside.line}: "
-            f"{outside.text.splitlines()[0][:60]}) with statements that should; nothing was run.",
+            f"{step.name} mixes a statement that cannot run in a transaction (line "
+            f"{at.line}{at.of}: {outside.text.splitlines()[0][:60]}) with statements that "
+            "should; nothing was run.",
             hint="move it to a migration of its own, or add the line "
             "`-- kubemigrate:no-transaction` "
             "to run the whole file outside a transaction (a failure midway then leaves the "
             "database marked dirty)",
             migration=step.name,
+            position=f"line {at.line}",
+            file=at.file or None,
         )
     return PreparedStep(
         step=step,
@@ -903,10 +917,9 @@ class Runner:
         if failure.index == len(item.statements) + 1 and not lost:  # a deferred constraint
             return self.store.statement_error(
                 failure.error,
-                migration=step.name,
+                step=step,
                 statement_index=len(item.statements),
-                file_offset=0,
-                file_text=step.sql,
+                offset=0,
                 where=" at COMMIT (a deferred constraint is checked there)",
             )
         if failure.index >= len(item.statements):
@@ -925,11 +938,7 @@ class Runner:
             )
         _, offset = item.statements[failure.index]
         error = self.store.statement_error(
-            failure.error,
-            migration=step.name,
-            statement_index=failure.index + 1,
-            file_offset=offset,
-            file_text=step.sql,
+            failure.error, step=step, statement_index=failure.index + 1, offset=offset
         )
         if step.direction is Direction.DOWN and isinstance(error, MigrationFailed):
             # "fix the statement" alone sends people to a file a rollback does not read
@@ -964,11 +973,7 @@ class Runner:
                 self.store.execute(text)
             except psycopg.Error as exc:
                 raise self.store.statement_error(
-                    exc,
-                    migration=item.step.name,
-                    statement_index=number,
-                    file_offset=offset,
-                    file_text=item.step.sql,
+                    exc, step=item.step, statement_index=number, offset=offset
                 ) from None
 
     def _run_outside_transaction(self, item: PreparedStep, options: RunOptions) -> None:

@@ -20,8 +20,10 @@ from kubemigrate.domain.migrations import (
     Direction,
     Environment,
     Migration,
+    Place,
     Plan,
     Step,
+    Written,
 )
 from kubemigrate.domain.planning import FindingKind
 
@@ -78,6 +80,7 @@ def test_plan_migrate_everything_pending_as_one_batch() -> None:
         checksum=FILES[1].checksum,
         batch=4,
         rollback_sql="DROP TABLE b;",
+        written=FILES[1].up_written,
     )
     assert plan.confirmation_phrase is None
 
@@ -255,6 +258,25 @@ def test_stored_rollback_sql_wins_over_the_file() -> None:
 def test_file_down_sql_fills_in_when_nothing_was_stored() -> None:
     [step] = planning.plan_rollback([applied(FILES[0], rollback_sql=None)], FILES).steps
     assert step.sql == "DROP TABLE a;"
+
+
+def test_a_rollback_step_is_placed_in_its_down_file_only_while_that_holds_its_sql() -> None:
+    """A failure's line in a down file that has changed would point at other SQL: the
+    stored SQL then stands in no file, and says why."""
+    [same] = planning.plan_rollback([applied(FILES[0])], FILES).steps
+    assert same.written == FILES[0].down_written == Written("0000_a.down.sql")
+    row = applied(FILES[0], rollback_sql="DROP TABLE a_as_stored;")
+    [changed] = planning.plan_rollback([row], FILES).steps
+    [no_down] = planning.plan_rollback([row], (Migration("0000_a.sql", "SELECT 1;"),)).steps
+    [gone] = planning.plan_rollback([row], FILES[1:]).steps
+    stored = "the rollback SQL stored when it was applied"
+    assert [s.written and (s.written.file, s.written.label) for s in (changed, no_down, gone)] == [
+        ("", f"{stored} (0000_a.down.sql has changed since)"),
+        ("", f"{stored} (0000_a.down.sql is gone)"),
+        ("", f"{stored} (0000_a.sql is no longer in the folder)"),
+    ]
+    label = f"{stored} (0000_a.down.sql has changed since)"
+    assert changed.place(len("DROP TABLE ")) == Place(1, 12, "", f" of {label}")
 
 
 def test_rollback_without_any_sql_is_refused() -> None:

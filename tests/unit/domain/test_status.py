@@ -80,3 +80,22 @@ def test_a_migration_a_repair_touched_twice_is_named_once() -> None:
         ),
     )
     assert summary(done).startswith("repaired 1 migration(s): 0001_idx.sql")
+
+
+def test_a_failure_s_place_reaches_the_status_with_its_file() -> None:
+    """``kubectl get mr -o yaml`` shows where to look: the position counts in the file
+    named beside it (a dbmate file under db/migrations/, not the migration's name)."""
+    from kubemigrate.domain.outcome import Outcome
+    from kubemigrate.domain.status import from_outcome
+
+    error = {
+        "reason": "MigrationFailed",
+        "migration": "20240101000000_a.sql",
+        "sqlState": "42P01",
+        "position": "line 8, column 18",
+        "file": "db/migrations/20240101000000_a.sql",
+        "message": "20240101000000_a.sql at line 8, column 18 of db/migrations/...",
+        "statement": 2,
+    }
+    status = from_outcome(Outcome(action="migrate", ok=False, exitCode=1, error=error))
+    assert status["error"] == {k: v for k, v in error.items() if k != "statement"}

@@ -17,7 +17,7 @@ import pytest
 
 from kubemigrate.domain.checksums import checksum
 from kubemigrate.domain.errors import ExitCode, SourceError, UsageError
-from kubemigrate.domain.migrations import Migration
+from kubemigrate.domain.migrations import NO_TRANSACTION_DIRECTIVE, Migration, Written
 from kubemigrate.domain.planning import plan_migrate
 from kubemigrate.engine import sources
 from kubemigrate.engine.generate import generate_migration
@@ -254,6 +254,11 @@ def test_drizzle_kit_1_folders_made_flat_for_a_config_map_read_the_same(tmp_path
         (m.name, m.checksum) for m in folders.migrations
     ]
     assert flattened.migrations[0].down_sql == "SELECT 1;"
+    # messages (a failing rollback, --accept-down) send people to the file read, not to
+    # the folder's down.sql the flat layout has none of
+    first = flattened.migrations[0].name.removesuffix(".sql")
+    assert flattened.migrations[0].down_file == f"{first}.down.sql"
+    assert flattened.migrations[0].down_written == Written(f"{first}.down.sql")
     assert flattened.warnings == ()
 
 
@@ -568,6 +573,35 @@ def test_a_directive_the_author_wrote_in_a_dbmate_section_stays_in_its_checksum(
     [own] = sources.load(tmp_path, "dbmate").migrations
     assert own.up_sql == section
     assert own.checksum == checksum(section)  # as every earlier version recorded it
+
+
+def test_dbmate_sections_are_placed_in_their_file(tmp_path: Path) -> None:
+    """A failure's line and column count in the file, not its section: below the header,
+    the first line's indentation (stripped with the section) and kubemigrate's directive
+    accounted for; db/migrations/ named, where a person opens it."""
+    text = (
+        "-- migrate:up transaction:false\n\n  CREATE TABLE a (id int);\n"
+        "-- migrate:down\n-- undo\nDROP TABLE a;\n"
+    )
+    write(tmp_path / "db" / "migrations" / "1_a.sql", text)
+    [migration] = sources.load(tmp_path, "dbmate").migrations
+    path = "db/migrations/1_a.sql"
+    assert migration.up_written == Written(
+        path, line=3, column=3, added=len(NO_TRANSACTION_DIRECTIVE) + 1
+    )
+    assert migration.down_written == Written(path, line=5)
+    up, down = migration.up_sql, migration.down_sql or ""
+    assert migration.up_written.place(up, up.index("a (")) == (3, 16)
+    assert migration.down_written.place(down, down.index("a;")) == (6, 12)
+
+
+def test_a_flyway_directive_is_no_line_of_the_script(tmp_path: Path) -> None:
+    write(tmp_path / "sql" / "V1__a.sql", "-- flyway:executeInTransaction=false\nSELECT 1/0;\n")
+    write(tmp_path / "sql" / "U1__a.sql", "SELECT 2/0;\n")
+    [migration] = sources.load(tmp_path, "flyway").migrations
+    assert migration.up_written == Written("sql/V1__a.sql", added=len(NO_TRANSACTION_DIRECTIVE) + 1)
+    assert migration.up_written.place(migration.up_sql, migration.up_sql.index("1/0")) == (2, 8)
+    assert migration.down_written == Written("sql/U1__a.sql")
 
 
 def test_dbmate_file_without_up_marker(tmp_path: Path) -> None:

@@ -185,7 +185,10 @@ def load(directory: Path) -> Source:
         up = read_text(os.path.join(folder, f"{tag}.sql"))
         down_name = f"{tag}.down.sql"
         down = read_text(os.path.join(folder, down_name)) if down_name in files else None
-        migrations.append(Migration(name=f"{tag}.sql", up_sql=up, down_sql=down))
+        # the file read, a flat drizzle-kit 1.0 layout's too (not its folder's down.sql)
+        migrations.append(
+            Migration(name=f"{tag}.sql", up_sql=up, down_sql=down, down_file=down_name)
+        )
     if journal is None:
         _refuse_foreign(directory, sql_files, migrations)
     return Source(directory=directory, migrations=tuple(migrations), warnings=tuple(warnings))

@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from kubemigrate.domain.migrations import Migration
+from kubemigrate.domain.migrations import Migration, Written
 from kubemigrate.engine.sources import Source, read_text
 
 UP_FILE = "migration.sql"
@@ -80,7 +80,12 @@ def load(
                 f"and, for the rollback, {DOWN_FILE}."
             )
         migrations.append(
-            Migration(name=f"{name}.sql", up_sql=up, down_sql=down, up_file=f"{name}/{UP_FILE}")
+            Migration(
+                name=f"{name}.sql",
+                up_sql=up,
+                down_sql=down,
+                up_written=Written(f"{name}/{UP_FILE}"),
+            )
         )
     warnings += _odd_names(folders)
     warnings += _folders_without_migration(directory, sorted(set(subfolders) - set(folders)))

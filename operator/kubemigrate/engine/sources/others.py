@@ -20,7 +20,7 @@ from typing import Any
 
 from kubemigrate.domain.checksums import checksum
 from kubemigrate.domain.errors import SourceError
-from kubemigrate.domain.migrations import NO_TRANSACTION_DIRECTIVE, Migration
+from kubemigrate.domain.migrations import NO_TRANSACTION_DIRECTIVE, Migration, Written
 from kubemigrate.domain.versions import version_key
 from kubemigrate.engine.sources import Source, read_text
 
@@ -211,33 +211,39 @@ def _flyway(directory: Path, used: set[str]) -> list[Migration]:
             continue
         undo = undos.get(version_key(match["version"]), path.with_name(f"U{path.name[1:]}"))
         used.update((path.name, undo.name))
-        written = read_text(path)
-        up = _flyway_text(path, written, placeholders)
+        script = read_text(path)
+        up = _flyway_text(path, script, placeholders)
+        undo_script = read_text(undo) if undo.is_file() else None
+        down = None if undo_script is None else _flyway_text(undo, undo_script, placeholders)
         found.append(
             (
                 version_key(match["version"]),
                 Migration(
                     name=path.name,
                     up_sql=up,
-                    down_sql=_flyway_text(undo, read_text(undo), placeholders)
-                    if undo.is_file()
-                    else None,
+                    down_sql=down,
                     # the script as written: a directive added for its configuration is ours
-                    checksum=checksum(written),
+                    checksum=checksum(script),
                     down_file=str(undo.relative_to(directory)),
-                    up_file=str(path.relative_to(directory)),
-                    up_line=1 if up == written else 0,
+                    # positions count in the scripts, below a directive of ours
+                    up_written=Written(
+                        str(path.relative_to(directory)), added=len(up) - len(script)
+                    ),
+                    down_written=Written(
+                        str(undo.relative_to(directory)),
+                        added=len(down or "") - len(undo_script or ""),
+                    ),
                 ),
             )
         )
     return _in_order(found, "flyway")
 
 
-def split_dbmate(name: str, text: str) -> tuple[str, str | None]:
-    """The up and down sections of a dbmate file; a section whose header says
-    ``transaction:false`` gets kubemigrate's no-transaction directive, so it runs
-    outside a transaction as under dbmate (a file mixing CREATE INDEX CONCURRENTLY
-    with other statements was refused)."""
+def split_dbmate(name: str, text: str) -> tuple[str, Written, tuple[str, Written] | None]:
+    """The up and down sections of a dbmate file, each with where it stands in the file;
+    a section whose header says ``transaction:false`` gets kubemigrate's no-transaction
+    directive, so it runs outside a transaction as under dbmate (a file mixing CREATE
+    INDEX CONCURRENTLY with other statements was refused)."""
     up = _DBMATE_UP.search(text)
     if up is None:
         raise SourceError(
@@ -259,8 +265,8 @@ def split_dbmate(name: str, text: str) -> tuple[str, str | None]:
             hint="move it into the up section",
         )
     down = _DBMATE_DOWN.search(text, up.end())
-    up_sql = _section(up, text[up.end() : down.start() if down else len(text)])
-    return up_sql, _section(down, text[down.end() :]) if down else None
+    up_sql, up_written = _section(name, text, up, down.start() if down else len(text))
+    return up_sql, up_written, _section(name, text, down, len(text)) if down else None
 
 
 def _has_sql(text: str) -> bool:
@@ -268,16 +274,21 @@ def _has_sql(text: str) -> bool:
     return any(line.strip() and not line.strip().startswith("--") for line in text.splitlines())
 
 
-def _written(header: re.Match[str], up: str) -> str:
-    """The up section as its author wrote it, without the directive ``_section`` adds
-    for its ``header``."""
-    ours = _NO_TRANSACTION.search(header[0])
-    return up.removeprefix(f"{NO_TRANSACTION_DIRECTIVE}\n") if ours else up
-
-
-def _section(header: re.Match[str], body: str) -> str:
+def _section(name: str, text: str, header: re.Match[str], end: int) -> tuple[str, Written]:
+    """The section of ``text`` below ``header`` up to ``end``, stripped (as every earlier
+    version read it: its checksum depends on it), and where it stands in the file ``name``:
+    its first line below the header, without its indentation, after the directive added
+    for a ``transaction:false`` header."""
+    body = text[header.end() : end]
+    first = header.end() + len(body) - len(body.lstrip())
     directive = f"{NO_TRANSACTION_DIRECTIVE}\n" if _NO_TRANSACTION.search(header[0]) else ""
-    return directive + body.strip() + "\n"
+    written = Written(
+        name,
+        line=text.count("\n", 0, first) + 1,
+        column=first - text.rfind("\n", 0, first),
+        added=len(directive),
+    )
+    return directive + body.strip() + "\n", written
 
 
 def _dbmate(directory: Path, used: set[str]) -> list[Migration]:
@@ -287,22 +298,17 @@ def _dbmate(directory: Path, used: set[str]) -> list[Migration]:
         if not match:
             continue
         used.add(path.name)
-        text = read_text(path)
-        up, down = split_dbmate(path.name, text)
-        header = _DBMATE_UP.search(text)
-        assert header is not None  # split_dbmate refused a file without one
-        # the section as written: a directive added for transaction:false is ours
-        # (one the author wrote in the section stays in, as it always counted)
-        written = _written(header, up)
-        body = text[header.end() :]
-        first = header.end() + len(body) - len(body.lstrip())  # the section's first line
+        up, up_written, down = split_dbmate(path.name, read_text(path))
         migration = Migration(
             name=path.name,
             up_sql=up,
-            down_sql=down,
-            checksum=checksum(written),
+            down_sql=down[0] if down else None,
+            # the section as written: a directive added for transaction:false is ours
+            # (one the author wrote in the section stays in, as it always counted)
+            checksum=checksum(up[up_written.added :]),
             down_file=f"the '-- migrate:down' section of {path.name}",
-            up_line=text.count("\n", 0, first) + 1 - (1 if up != written else 0),
+            up_written=up_written,
+            down_written=down[1] if down else Written(path.name),
         )
         found.append((match["version"], migration))
     _in_order(found, "dbmate")  # a version two files share is refused
@@ -378,7 +384,14 @@ def load(directory: Path, fmt: str) -> Source:
     migrations = tuple(_READERS[fmt](root, used))
     if root != directory:  # where a person opens them: dbmate's db/migrations/
         below = root.relative_to(directory)
-        migrations = tuple(replace(m, up_file=f"{below}/{m.up_file}") for m in migrations)
+        migrations = tuple(
+            replace(
+                m,
+                up_written=replace(m.up_written, file=f"{below}/{m.up_written.file}"),
+                down_written=replace(m.down_written, file=f"{below}/{m.down_written.file}"),
+            )
+            for m in migrations
+        )
     listed = _visible(root, "*.sql") if fmt == "flyway" else root.glob("*.sql")
     ignored = sorted(p.name for p in listed if p.name not in used)
     return Source(
