@@ -41,7 +41,7 @@ def dirty_error(dirty: Sequence[DirtyState], applied: Iterable[str] = ()) -> Dir
             hint=(
                 "inspect what the down's statements left (an INVALID index from DROP INDEX "
                 "CONCURRENTLY shows in `SELECT indexrelid::regclass FROM pg_index WHERE NOT "
-                "indisvalid`); make each statement of its .down.sql safe to run again (IF "
+                "indisvalid`); make each statement of its down SQL safe to run again (IF "
                 f"EXISTS), store it with `kubemigrate repair --accept-down {name}` (a rollback "
                 "runs the SQL stored at apply time; this also clears the mark), then roll back "
                 "again: the whole down runs once more"

@@ -118,7 +118,7 @@ def test_warnings_for_edited_missing_out_of_order_and_dirty() -> None:
         # 0003 is recorded as applied here: a rollback's mark, and its way out
         "inspect what the down's statements left (an INVALID index from DROP INDEX "
         "CONCURRENTLY shows in `SELECT indexrelid::regclass FROM pg_index WHERE NOT "
-        "indisvalid`); make each statement of its .down.sql safe to run again (IF EXISTS), "
+        "indisvalid`); make each statement of its down SQL safe to run again (IF EXISTS), "
         "store it with `kubemigrate repair --accept-down 0003_add_orders.sql` (a rollback runs "
         "the SQL stored at apply time; this also clears the mark), then roll back again: the "
         "whole down runs once more",
