@@ -13,6 +13,7 @@ getting a second Job: running the action again could apply or undo another batch
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
@@ -145,7 +146,8 @@ class Lifecycle:
         # uids whose Job this process is creating: a retried create may still make it
         self._launching: set[str] = set()
         # uid -> when this process began waiting for its Job (time.monotonic())
-        self._waiting: dict[str, float] = {}
+        self._waiting: dict[str, float] = {}  # uid: when this process began waiting
+        self._since: dict[str, float] = {}  # uid: when the run started (its age counts from)
         metrics.watch_oldest_in_flight(self._oldest_waiting)
 
     # -- helpers ---------------------------------------------------------------
@@ -270,16 +272,26 @@ class Lifecycle:
 
     def _oldest_waiting(self) -> float:
         with self._flight:
-            return time.monotonic() - min(self._waiting.values()) if self._waiting else 0.0
+            since = [self._since[uid] for uid in self._waiting]
+        return time.monotonic() - min(since) if since else 0.0
 
-    def _start_waiting(self, uid: str) -> None:
+    def _start_waiting(self, uid: str, started_at: str | None = None) -> None:
+        """``started_at``: the run's status.startedAt, for a run an earlier process
+        started: its age counts from then (a restart made a run stuck for 40 minutes
+        look 15 minutes old, and the long-running alert never fired)."""
+        began = since = time.monotonic()
+        if started_at:
+            with contextlib.suppress(ValueError):
+                since -= max(time.time() - datetime.fromisoformat(started_at).timestamp(), 0.0)
         with self._flight:
-            self._waiting.setdefault(uid, time.monotonic())
+            self._waiting.setdefault(uid, began)
+            self._since.setdefault(uid, since)
         self._publish_in_flight()
 
     def _stop_waiting(self, uid: str) -> None:
         with self._flight:
             self._waiting.pop(uid, None)
+            self._since.pop(uid, None)
         self._publish_in_flight()
 
     def _is_launching(self, uid: str) -> bool:
@@ -301,6 +313,7 @@ class Lifecycle:
             for uid, since in list(self._waiting.items()):
                 if since < listed_at and uid not in running:
                     del self._waiting[uid]
+                    self._since.pop(uid, None)
         self._publish_in_flight()
 
     def settle_gauges(self, runs: Sequence[Mapping[str, Any]], *, restore: bool) -> None:
@@ -320,13 +333,15 @@ class Lifecycle:
         successes: dict[tuple[str, str], dict[str, float]] = {}
         for run in runs:
             status = _status(run)
+            key = (str(_meta(run).get("namespace")), self._database(run))
+            action = metric_action(run)
+            self.metrics.run_started(*key, action)  # its series at zero, as before the restart
             done = str(status.get("completedAt") or "")
             if not done:
                 continue
-            key = (str(_meta(run).get("namespace")), self._database(run))
-            if "pending" in status and done > last.get(key, ("", {}))[0]:
+            # a plan's (a dry run's) source may be a preview: its counts are not the gauges'
+            if "pending" in status and action != Action.PLAN and done > last.get(key, ("", {}))[0]:
                 last[key] = (done, status)
-            action = metric_action(run)
             if status.get("phase") == Phase.SUCCEEDED and action != Action.PLAN:
                 at = datetime.fromisoformat(done).timestamp()
                 newest = successes.setdefault(key, {})
@@ -469,7 +484,7 @@ class Lifecycle:
         if job is None:
             self._job_gone(run, job_name)
             return
-        self._start_waiting(str(_meta(run)["uid"]))
+        self._start_waiting(str(_meta(run)["uid"]), _status(run).get("startedAt"))
         self._log(run, job_name).info("job adopted")
         self.job_changed(job)  # it may have finished while no operator watched
 

@@ -55,6 +55,10 @@ class Resync:
             self._thread.join(timeout=self.interval_s)
 
     def _loop(self) -> None:
+        # at once, then on the interval: a new process has no database gauges until the
+        # first listing restores them, and for those seconds every `for:` timer of an
+        # alert on them (pending for an hour, drift) started again at each restart
+        self.once()
         while not self._stop.wait(self.interval_s):
             self.once()
 

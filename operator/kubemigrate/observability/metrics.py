@@ -24,7 +24,8 @@ Design choices, and why:
   would never fire ``KubemigrateMigrationFailed``.
 * Dry runs count as runs (they took time and may fail) but never as applied or
   rolled-back migrations, and never as the last success of an action: nothing
-  changed in the database.
+  changed in the database. Nor do they set the pending and drift gauges: their
+  source may be a preview (a plan on every pull request), not what is deployed.
 * Runs are labelled with the MigrationRun's own action, not the engine's: a
   ``plan`` runs the engine's migrate in dry-run mode, and its result says
   ``migrate``; counted as a migrate, it would look like a deployment on the
@@ -247,12 +248,17 @@ class Metrics:
 
     def run_started(self, namespace: str, database: str, action: str) -> None:
         """A run's Job was created: its counters are created at zero so that the first
-        increment is visible to ``increase()`` (see the module docstring)."""
+        increment is visible to ``increase()`` (see the module docstring). Also called,
+        after a restart, for every (database, action) the runs in the cluster name: a
+        new process's registry is empty, and its first failure would be born at 1."""
         _check_label("namespace", namespace)
         _check_label("database", database)
         _check_label("action", action)
         for result in RESULTS:
             self.runs.labels(namespace, database, action, result)
+        # the histogram too: born at its first observation, the first run's duration
+        # was invisible to rate(), and the slow-migration alert missed it
+        self.duration.labels(namespace, database, action)
         self.applied.labels(namespace, database)
         self.rollbacks.labels(namespace, database)
 
@@ -309,7 +315,9 @@ class Metrics:
                 with self._lock:
                     self._success_actions.setdefault((namespace, database), set()).add(action)
 
-        if outcome.observed_database:
+        # a dry run's source may be a preview (a plan on every pull request): its pending
+        # migrations are not the database's, and paged an hour later
+        if outcome.observed_database and not outcome.dryRun:
             self.pending.labels(namespace, database).set(outcome.counts.pending)
             self.drift.labels(namespace, database).set(1 if outcome.drift or outcome.dirty else 0)
             with self._lock:

@@ -262,7 +262,10 @@ def test_a_restarted_operator_takes_the_database_gauges_from_the_runs() -> None:
     runs = [
         _finished_run("old", "Succeeded", "2026-01-01T00:00:00Z", pending=0, drift=False),
         _finished_run("new", "Failed", "2026-01-02T00:00:00Z", pending=2, drift=True),
+        # a preview's counts are its source's, maybe not the deployed one's
+        _finished_run("preview", "Succeeded", "2026-01-03T00:00:00Z", pending=7, drift=False),
     ]
+    runs[-1]["spec"]["dryRun"] = True
     lifecycle.settle_gauges(runs, restore=True)
     assert _gauge(metrics, "kubemigrate_pending_migrations", database="ns/db") == 2
     assert _gauge(metrics, "kubemigrate_schema_drift", database="ns/db") == 1
@@ -270,6 +273,9 @@ def test_a_restarted_operator_takes_the_database_gauges_from_the_runs() -> None:
         metrics, "kubemigrate_last_success_timestamp_seconds", database="ns/db", action="migrate"
     )
     assert last == 1767225600.0  # the success's completedAt, not the restart's time
+    # the runs' series exist at zero: the new process's first failure is visible to increase()
+    failed = {"database": "ns/db", "action": "migrate", "result": "failed"}
+    assert _gauge(metrics, "kubemigrate_migration_runs_total", **failed) == 0
 
     # a database no run refers to any more loses its gauges (an alert would fire for ever)
     lifecycle.settle_gauges([], restore=False)

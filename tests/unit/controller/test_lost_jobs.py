@@ -9,6 +9,7 @@ the runs this process really waits for, deleted runs included.
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
@@ -209,6 +210,19 @@ def test_a_resumed_run_adopts_its_job_and_is_in_flight() -> None:
     assert kube.created == []
     assert kube.patches == []
     assert _in_flight(metrics) == 1.0
+
+
+def test_a_resumed_run_is_as_old_as_its_start_says() -> None:
+    """After a restart the run's age counts from status.startedAt: counted from the
+    adoption, a run stuck for 40 minutes looked 15 minutes old to the long-running
+    alert, which then never fired."""
+    run = _running()
+    run["status"]["startedAt"] = (datetime.now(UTC) - timedelta(minutes=40)).isoformat()
+    kube = Cluster(run, jobs_={RUN_JOB: _job()})
+    lifecycle, metrics = _lifecycle(kube)
+    lifecycle.start(copy.deepcopy(kube.run))
+    age = metrics.registry.get_sample_value("kubemigrate_oldest_run_in_flight_seconds") or 0.0
+    assert 40 * 60 <= age < 41 * 60
 
 
 def test_a_create_retried_by_kopf_in_the_same_process_still_creates_the_job() -> None:

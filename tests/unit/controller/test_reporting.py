@@ -176,7 +176,8 @@ def test_a_plan_says_what_it_would_apply_and_counts_as_a_plan() -> None:
     assert seen.sample(duration, action="migrate") is None
     assert not seen.sample("kubemigrate_migrations_applied_total")
     assert seen.sample("kubemigrate_last_success_timestamp_seconds", action="plan") is None
-    assert seen.sample("kubemigrate_pending_migrations") == 5  # a plan did read the database
+    # its source may be a preview (a plan on every pull request): the gauges are not its
+    assert seen.sample("kubemigrate_pending_migrations") is None
 
 
 def test_a_dry_run_rollback_says_what_it_would_roll_back_and_rolls_back_nothing() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -57,3 +58,20 @@ def test_finished_runs_are_left_alone_and_a_failing_namespace_does_not_stop_the_
     assert kube.listed == ["bad", "ns"]
     assert kube.patches == []
     assert _errors(metrics) == 1.0
+
+
+def test_the_first_listing_comes_at_start_not_an_interval_later() -> None:
+    """A new process has no database gauges until its first listing restores them; an
+    interval's wait restarted every alert's `for:` timer at each operator restart."""
+    kube = ListingKube({"ns": _run(phase="Succeeded")})
+    metrics = Metrics(registry=CollectorRegistry())
+    lifecycle = Lifecycle(kube, load_settings(), metrics)  # type: ignore[arg-type]
+    resync = Resync(lifecycle, kube, ["ns"], interval_s=3600)  # type: ignore[arg-type]
+    resync.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not kube.listed and time.monotonic() < deadline:
+            resync._stop.wait(0.01)
+        assert kube.listed == ["ns"]
+    finally:
+        resync.stop()

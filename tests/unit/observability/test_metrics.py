@@ -186,6 +186,9 @@ def test_counters_exist_at_zero_once_a_run_starts(metrics: Metrics, server: Metr
         assert value(samples, "kubemigrate_migration_runs_total", **labels) == 0
     assert value(samples, "kubemigrate_rollbacks_total", namespace=NS, database=DB) == 0
     assert value(samples, "kubemigrate_migrations_applied_total", namespace=NS, database=DB) == 0
+    # the first run's duration too: rate() cannot see a histogram born at its first sample
+    hist = "kubemigrate_migration_duration_seconds_count"
+    assert value(samples, hist, namespace=NS, database=DB, action="rollback") == 0
 
 
 def test_a_rollback_counts_each_migration_rolled_back(
@@ -251,7 +254,9 @@ def test_a_dry_run_is_a_run_but_changes_nothing(metrics: Metrics, server: Metric
     runs = "kubemigrate_migration_runs_total"
     assert value(samples, runs, action="migrate", result="succeeded", **labels) == 1
     assert value(samples, "kubemigrate_migrations_applied_total", **labels) is None
-    assert value(samples, "kubemigrate_pending_migrations", **labels) == 1
+    # its source may be a preview (a plan on every pull request): pending paged an hour later
+    assert value(samples, "kubemigrate_pending_migrations", **labels) is None
+    assert value(samples, "kubemigrate_schema_drift", **labels) is None
     assert not any(name == "kubemigrate_last_success_timestamp_seconds" for name, _ in samples)
 
 
@@ -404,7 +409,7 @@ def test_a_run_is_labelled_with_the_migration_run_s_own_action(
     assert value(samples, hist, action="plan", **labels) == 1
     assert value(samples, hist, action="migrate", **labels) is None
     assert value(samples, "kubemigrate_migrations_applied_total", **labels) == 0
-    assert value(samples, "kubemigrate_pending_migrations", **labels) == 2
+    assert value(samples, "kubemigrate_pending_migrations", **labels) is None
 
 
 @pytest.mark.parametrize(
