@@ -5,7 +5,9 @@ the database gone for a moment) or was evicted, and the new Pod runs the same
 command with the same ``--run-id`` (the run's uid). Only the last Pod's result
 reaches the run's status and metrics, so that result reports what the earlier
 attempts did too, from the history table, marked ``earlierAttempt``: every migration
-the run applied or rolled back, once.
+the run applied or rolled back, once. A production rollback's phrase names the
+batches of the whole run, so it still confirms what is left of it once an earlier
+attempt has undone some, and never a batch it did not name.
 
 The earlier attempt is made to stop after some migrations committed as it would in
 a cluster: a lock timeout on a table another session holds (exit 75), or a failing
@@ -19,6 +21,7 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -169,6 +172,44 @@ def three_batches(tmp_path: Path, database_url: str) -> Path:
 ROLLBACK = ("rollback", "--env", "production", "--run-id", "undo-1", "--lock-timeout", "300")
 
 
+def undo_first_batch_then_time_out(folder: Path, url: str, *confirm: str) -> None:
+    """The first attempt undoes batch 3, then meets a lock on table b (batch 2's down)."""
+    with locked(url, "b"):
+        first = cli(folder, url, *ROLLBACK, *confirm, "--json")
+    assert first.returncode == 75, output(first)
+    assert listed(first) == [("0002_c.sql", False)]
+    assert applied_names(url) == ["0000_a.sql", "0001_b.sql"]
+
+
+@pytest.mark.parametrize(
+    "confirm",
+    [
+        ("--steps", "2", "--confirm", "rollback-batches-2-to-3"),
+        ("--target", "0000_a", "--confirm", "rollback-batches-2-to-3"),
+    ],
+    ids=["steps", "target"],
+)
+def test_a_production_rollback_retried_is_confirmed_by_the_phrase_of_the_whole_run(
+    three_batches: Path, database_url: str, confirm: tuple[str, ...]
+) -> None:
+    undo_first_batch_then_time_out(three_batches, database_url, *confirm)
+    # the Job's next Pod: the same command, the same phrase; batch 3 is gone already
+    retry = cli(three_batches, database_url, *ROLLBACK, *confirm, "--json")
+    assert retry.returncode == 0, output(retry)
+    assert listed(retry) == [("0002_c.sql", True), ("0001_b.sql", False)]
+    data = json.loads(retry.stdout)
+    assert data["batches"] == [2, 3]
+    assert Outcome.from_dict(data).migration_counts() == {"down": 2}
+    assert applied_names(database_url) == ["0000_a.sql"]
+    # once more (the Pod died before it could report): nothing left, all reported
+    again = cli(three_batches, database_url, *ROLLBACK, *confirm)
+    assert again.returncode == 0, output(again)
+    assert again.stdout.startswith(
+        "✅ Rolled back 2 migration(s) (batches 2 and 3; all by an earlier attempt of this run):"
+    )
+    assert applied_names(database_url) == ["0000_a.sql"]
+
+
 def test_a_production_rollback_whose_earlier_attempt_did_it_all_succeeds_saying_so(
     three_batches: Path, database_url: str
 ) -> None:
@@ -181,3 +222,26 @@ def test_a_production_rollback_whose_earlier_attempt_did_it_all_succeeds_saying_
     assert listed(retry) == [("0002_c.sql", True)]
     assert json.loads(retry.stdout)["batch"] == 3
     assert applied_names(database_url) == ["0000_a.sql", "0001_b.sql"]
+
+
+def test_a_retried_rollback_s_phrase_never_confirms_a_batch_it_did_not_name(
+    three_batches: Path, database_url: str
+) -> None:
+    confirm = ("--steps", "2", "--confirm", "rollback-batches-2-to-3")
+    undo_first_batch_then_time_out(three_batches, database_url, *confirm)
+    # between the attempts, a deploy applies batch 4: the retry would now undo it
+    deploy = cli(three_batches, database_url, "migrate", "--env", "production", "--target", "0002")
+    assert deploy.returncode == 0, output(deploy)
+    before = (tracking(database_url), len(history(database_url)))
+    retry = cli(three_batches, database_url, *ROLLBACK, *confirm, "--json")
+    assert retry.returncode == 5, output(retry)
+    error: dict[str, Any] = json.loads(retry.stdout)["error"]
+    assert error["reason"] == "ConfirmationRequired"
+    assert (
+        "An earlier attempt of this run (the same run id) undid batch 3 already."
+        in (error["message"])
+    )
+    assert "Nothing more was rolled back. It would undo: 0002_c.sql." in error["message"]
+    # the refused attempt still reports what the run did
+    assert listed(retry) == [("0002_c.sql", True)]
+    assert (tracking(database_url), len(history(database_url))) == before

@@ -663,6 +663,15 @@ class Runner:
             return self.store.done_by(options.run_id, "rolled_back")
         return []
 
+    def _undone(self) -> planning.Undone:
+        """The batches earlier attempts of this rollback undid, for its phrase."""
+        rows = [(r.name, r.batch) for r in self._earlier if r.batch is not None]
+        found = self.store.baselined(rows)
+        return planning.Undone(
+            batches=tuple(sorted({batch for _, batch in rows}, reverse=True)),
+            baselined=tuple(name for name, _ in rows if name in found),
+        )
+
     def _whole_run(
         self, action: Action, plan: Plan | None, results: Sequence[MigrationResult]
     ) -> dict[str, Any]:
@@ -706,7 +715,11 @@ class Runner:
             planning.refuse_reset(options.environment, force=options.force)
         plan = self._plan(action, state, options)
         planning.enforce_safety(
-            plan, options.environment, confirm=options.confirm, force=options.force
+            plan,
+            options.environment,
+            confirm=options.confirm,
+            force=options.force,
+            undone=self._undone() if action is Action.ROLLBACK else None,
         )
         if action is Action.BASELINE:
             return plan, []
