@@ -24,7 +24,13 @@ import typer
 
 from kubemigrate.domain.errors import ExitCode, Interrupted, KubemigrateError, UsageError
 from kubemigrate.domain.migrations import Action, Environment
-from kubemigrate.domain.outcome import FORMAT_VERSION, TERMINATION_MESSAGE_LIMIT, Outcome, timed
+from kubemigrate.domain.outcome import (
+    FORMAT_VERSION,
+    TERMINATION_MESSAGE_LIMIT,
+    Outcome,
+    done_note,
+    timed,
+)
 from kubemigrate.domain.secrets import scrub, scrub_json, secret_values
 
 if TYPE_CHECKING:
@@ -195,7 +201,7 @@ def _fail(ctx: Context, action: str, error: KubemigrateError) -> NoReturn:
     if ctx.as_json:
         print(scrub_json(outcome.to_json(), ctx.secrets))
     kept = ", ".join(m.name for m in outcome.migrations)
-    batch = f" (batch {outcome.batch})" if outcome.batch is not None else ""  # one batch
+    batch = done_note(outcome)  # with what an earlier attempt of the run (--run-id) did
     _stderr(
         ctx,
         "error",
@@ -387,6 +393,11 @@ def _options(**kwargs: Any) -> Any:
     return RunOptions(**clean)
 
 
+def _done_line(migration: Any) -> str:
+    earlier = ", by an earlier attempt of this run" if migration.earlierAttempt else ""
+    return f"  - {migration.name} ({migration.durationMs or 0:.0f} ms{earlier})"
+
+
 def _summary(outcome: Outcome, verb: str) -> str:
     if outcome.dryRun:
         return ""
@@ -395,11 +406,11 @@ def _summary(outcome: Outcome, verb: str) -> str:
         doing = "roll back" if verb == "rollback" else verb
         return f"Nothing to {doing}: {counts.applied} applied, {counts.pending} pending."
     shown = outcome.migrations[:20]
-    names = "\n".join(f"  - {m.name} ({m.durationMs or 0:.0f} ms)" for m in shown)
+    names = "\n".join(_done_line(m) for m in shown)
     if len(outcome.migrations) > len(shown):
         more = len(outcome.migrations) - len(shown)
         names += f"\n  ... and {more} more (`kubemigrate history` lists them)"
-    batch = f" (batch {outcome.batch})" if outcome.batch else ""
+    batch = done_note(outcome)
     past = {"migrate": "Applied", "rollback": "Rolled back", "reset": "Rolled back"}.get(verb, verb)
     return f"✅ {past} {len(outcome.migrations)} migration(s){batch}:\n{names}\n"
 

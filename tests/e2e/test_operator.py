@@ -331,6 +331,76 @@ def test_an_unreachable_database_is_retried_then_fails_as_unreachable(namespace:
     assert password not in json.dumps(body)
 
 
+def _failed_in_history(url: str, migration: str) -> bool:
+    with psycopg.connect(url) as conn:
+        exists = conn.execute("SELECT to_regclass('__migration_history')").fetchone()
+        if not exists or exists[0] is None:
+            return False
+        row = conn.execute(
+            "SELECT 1 FROM __migration_history WHERE action = 'failed' AND migration_name = %s",
+            (migration,),
+        ).fetchone()
+        return row is not None
+
+
+def test_a_job_that_retried_its_pod_reports_every_migration_of_the_run_once(
+    cluster: LocalCluster, namespace: Namespace, database_url: str
+) -> None:
+    """The first Pod applies two migrations, then meets a lock timeout on a table the
+    application holds (exit 75, which the Job retries); a later Pod applies the rest.
+    Only the last Pod's result is read: it reports the earlier Pod's work too."""
+    namespace.secret("db", database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE blocker (id int)")
+    source = inline(
+        ("0000_a", "CREATE TABLE a (id int);", "DROP TABLE a;"),
+        ("0001_b", "CREATE TABLE b (id int);", "DROP TABLE b;"),
+        ("0002_touch", "ALTER TABLE blocker ADD COLUMN note text;", ""),
+        ("0003_c", "CREATE TABLE c (id int);", "DROP TABLE c;"),
+    )
+    names = ["0000_a.sql", "0001_b.sql", "0002_touch.sql", "0003_c.sql"]
+    with psycopg.connect(database_url) as holder:  # a transaction, until it is rolled back
+        holder.execute("LOCK TABLE blocker IN ACCESS EXCLUSIVE MODE")
+        namespace.apply(
+            run_yaml(
+                "retried",
+                source=source,
+                timeouts={"lockTimeoutMs": 300},
+                job={"backoffLimit": 6},
+            )
+        )
+        wait_for(
+            lambda: _failed_in_history(database_url, "0002_touch.sql"),
+            timeout=60,
+            what="the first Pod to meet the lock timeout",
+        )
+        assert tracked(database_url) == names[:2]
+        holder.rollback()
+    body = namespace.wait_phase("retried", "Succeeded", timeout=120)
+    status = body["status"]
+    pods = namespace.items("pods", f"job-name={status['jobName']}")
+    assert len(pods) >= 2  # retried: the first Pod failed
+    assert [m["name"] for m in status["migrations"]] == names
+    assert [m.get("earlierAttempt", False) for m in status["migrations"]] == [
+        True, True, False, False,
+    ]  # fmt: skip
+    assert (status["applied"], status["pending"]) == (4, 0)
+    assert "batch" not in status
+    assert len(status["batches"]) == 2  # one per attempt that applied something
+    message = condition(body, "Complete")["message"]
+    assert message.startswith("applied 4 migration(s) (batches ")
+    assert "; 2 of them by an earlier attempt of this run): " in message
+    assert tracked(database_url) == names
+    # counted once: not the last Pod's two, nor the first Pod's result added to them
+    database = f'database="{namespace.name}/db"'
+    applied = [
+        ln
+        for ln in cluster.metrics().splitlines()
+        if ln.startswith("kubemigrate_migrations_applied_total") and database in ln
+    ]
+    assert [float(ln.rsplit(" ", 1)[1]) for ln in applied] == [4.0]
+
+
 def test_deleting_a_run_deletes_its_job_and_pods(shop: Namespace) -> None:
     shop.apply(run_yaml("gone"))
     body = shop.wait_phase("gone", "Succeeded")

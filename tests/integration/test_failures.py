@@ -293,7 +293,8 @@ def test_a_rollback_failing_across_batches_lists_what_it_undid(
     assert migrate(drizzle, database_url).returncode == 0
     result = run_cli("rollback", "--steps", "2", "--dir", str(drizzle), database_url=database_url)
     assert result.returncode == 1, result.stderr
-    assert "  done before it, and kept: 0001_b.sql" in result.stderr  # two batches: no number
+    # the batch of what it undid, not the plan's two
+    assert "  done before it, and kept (batch 2): 0001_b.sql" in result.stderr
     assert applied_names(database_url) == ["0000_a.sql"]
 
 

@@ -119,24 +119,44 @@ def _fix_for(problem: str) -> str:
     return ""
 
 
-def outcome_from_pods(pods: Sequence[Mapping[str, Any]]) -> tuple[Outcome | None, str | None]:
-    """The newest pod's Outcome, or (None, the raw message/log tail) when it has none."""
-    finished = []
-    for pod in pods:
-        terminated = _terminated(pod)
-        if terminated is not None:
-            finished.append((str(terminated.get("finishedAt") or ""), terminated))
-    if not finished:
-        return None, None
-    finished.sort(key=lambda item: item[0])
-    message = str(finished[-1][1].get("message") or "").strip()
+def _read(terminated: Mapping[str, Any]) -> tuple[Outcome | None, str | None]:
+    """A terminated container's Outcome, or (None, the raw message/log tail)."""
+    message = str(terminated.get("message") or "").strip()
     if not message:
-        return None, f"exit code {finished[-1][1].get('exitCode')}"
+        return None, f"exit code {terminated.get('exitCode')}"
     try:
         data = json.loads(message)
         return Outcome.from_dict(data), None
     except (ValueError, TypeError, KeyError):
         return None, message[-1024:]
+
+
+def outcome_from_pods(pods: Sequence[Mapping[str, Any]]) -> tuple[Outcome | None, str | None]:
+    """The newest pod's Outcome, or (None, the raw message/log tail) when it has none.
+
+    A Job that retried its pod has several; the last one's result reports what the
+    earlier attempts of the run did too. ``finishedAt`` has whole seconds, so a retry
+    that ends in the second the pod before it ended is told apart otherwise: a Job
+    completes with its one successful pod, and a later attempt lists every migration
+    an earlier one did (a retried run read from its first pod's failure was reported
+    Failed although its Job had completed).
+    """
+    finished = []
+    for pod in pods:
+        terminated = _terminated(pod)
+        if terminated is not None:
+            read = _read(terminated)
+            newest = (
+                str(terminated.get("finishedAt") or ""),
+                terminated.get("exitCode") == 0,
+                str(terminated.get("startedAt") or ""),
+                str((pod.get("metadata") or {}).get("creationTimestamp") or ""),
+                read[0].migration_count if read[0] is not None else -1,
+            )
+            finished.append((newest, read))
+    if not finished:
+        return None, None
+    return max(finished, key=lambda item: item[0])[1]
 
 
 def failed_outcome(action: str, reason: str, message: str) -> Outcome:

@@ -7,6 +7,13 @@ operator reports from it must not depend on how much detail survived: the
 number of migrations done is written as a field of its own before the list is
 cut, and so are the flags that say whether anything changed (``dryRun``) or
 the files disagree with the database (``drift``, ``dirty``).
+
+A run has one id (a MigrationRun's uid) however many times its Job starts a Pod
+for it: a Pod evicted, a lock timeout's exit 75. Each new Pod runs the engine again
+under that id, and only the last Pod's result is read, so a result reports what
+earlier attempts of its run did too (from the history table), each marked
+``earlierAttempt``: the status lists, and the metrics count, every migration the
+run applied or rolled back, once.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ _ESSENTIALS = (
     "batch",
     "counts",
     "migrationCount",
+    "earlierCount",
     "drift",
     "dirty",
     "confirmation",
@@ -53,6 +61,9 @@ class MigrationResult:
     direction: str
     checksum: str | None = None
     durationMs: float | None = None
+    earlierAttempt: bool | None = None
+    """True when an earlier attempt of the run did it (a Pod of its Job before the one
+    that reported): the history table's record, under the same run id."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,11 @@ class Outcome:
     ok: bool
     exitCode: int = 0
     batch: int | None = None
+    """The one batch the run recorded (migrate) or undid (rollback); see ``batches``."""
+    batches: tuple[int, ...] = ()
+    """Every batch, oldest first, when the run touched several (``batch`` is then left
+    out): a rollback of several batches, or a run whose Job retried it after an earlier
+    attempt had recorded a batch of its own (each attempt of a migrate records one)."""
     migrations: tuple[MigrationResult, ...] = ()
     counts: Counts = field(default_factory=Counts)
     drift: bool = False
@@ -86,6 +102,10 @@ class Outcome:
     """How many migrations the run did (or would do); written only when ``migrations``
     had to be cut to fit, so the count survives the cut. Read it as
     :attr:`migration_count`."""
+    earlierCount: int | None = None
+    """How many of the migrations earlier attempts of the run did; written only when
+    ``migrations`` had to be cut to fit, as ``migrationCount`` is. Read it as
+    :attr:`earlier_count`."""
     durationMs: float | None = None
     """The engine's own run time, lock wait included. The Job's startTime and
     completionTime have whole-second resolution: a duration histogram fed from them
@@ -95,6 +115,13 @@ class Outcome:
     def migration_count(self) -> int:
         """How many migrations the run did (or would do), whether or not all are listed."""
         return max(self.migrationCount or 0, len(self.migrations))
+
+    @property
+    def earlier_count(self) -> int:
+        """How many of the migrations earlier attempts of the run did, whether or not
+        all are listed."""
+        listed = sum(1 for m in self.migrations if m.earlierAttempt)
+        return max(self.earlierCount or 0, listed)
 
     def migration_counts(self) -> dict[str, int]:
         """How many migrations went each way (``up``, ``down``, ``baseline`` ...).
@@ -124,6 +151,10 @@ class Outcome:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        # a migration's empty fields too: every byte counts in a termination message
+        data["migrations"] = [
+            {k: v for k, v in m.items() if v is not None} for m in data["migrations"]
+        ]
         data["v"] = FORMAT_VERSION
         return {k: v for k, v in data.items() if v not in (None, (), [], False) or k == "ok"}
 
@@ -136,6 +167,8 @@ class Outcome:
         data["truncated"] = True
         if self.migration_count:
             data["migrationCount"] = self.migration_count
+        if self.earlier_count:
+            data["earlierCount"] = self.earlier_count
         for shrink in (_drop_durations, _drop_migrations, _clip_warnings, _clip_error):
             shrink(data, limit)
             text = _dumps(data)
@@ -156,17 +189,49 @@ class Outcome:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Outcome:
-        migrations = tuple(MigrationResult(**m) for m in data.get("migrations", ()))
+        # fields a newer engine adds are left out, not a reason to lose the whole result
+        fields = set(MigrationResult.__dataclass_fields__)
+        migrations = tuple(
+            MigrationResult(**{k: v for k, v in m.items() if k in fields})
+            for m in data.get("migrations", ())
+        )
         counts = Counts(**data.get("counts", {}))
         known = set(cls.__dataclass_fields__) - {"migrations", "counts"}
         rest = {k: v for k, v in data.items() if k in known}
-        if "warnings" in rest:
-            rest["warnings"] = tuple(rest["warnings"])
+        for key in ("warnings", "batches"):
+            if key in rest:
+                rest[key] = tuple(rest[key])
         return cls(migrations=migrations, counts=counts, **rest)
 
     @classmethod
     def from_json(cls, text: str) -> Outcome:
         return cls.from_dict(json.loads(text))
+
+
+def batches_said(batches: tuple[int, ...] | list[int]) -> str:
+    """``batch 4``, ``batches 2 and 3``, ``batches 5, 6 and 7``."""
+    if len(batches) == 1:
+        return f"batch {batches[0]}"
+    listed = [str(b) for b in sorted(batches)]
+    return f"batches {', '.join(listed[:-1])} and {listed[-1]}"
+
+
+def done_note(outcome: Outcome) -> str:
+    """What a run's summary says after "applied 5 migration(s)": its batches, and how
+    many of them earlier attempts of the run did (a Job's Pods before the last one),
+    `` (batches 2 and 3; 3 of them by an earlier attempt of this run)``.
+
+    Each attempt of a migrate records a batch of its own, and a rollback undoes one
+    batch at a time: "applied 5 (batch 3)" would have a person roll back batch 3
+    expecting all five to go.
+    """
+    batches = outcome.batches or ((outcome.batch,) if outcome.batch is not None else ())
+    parts = [batches_said(batches)] if batches else []
+    earlier, count = outcome.earlier_count, outcome.migration_count
+    if earlier:
+        share = "all" if earlier >= count else f"{earlier} of them"
+        parts.append(f"{share} by an earlier attempt of this run")
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def timed(outcome: Outcome, started: float, ended: float) -> Outcome:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import NoReturn
 
@@ -35,6 +35,7 @@ from kubemigrate.domain.migrations import (
     Written,
     default_down_file,
 )
+from kubemigrate.domain.outcome import batches_said
 
 #: The first line of a down file ``generate`` wrote without inverting every statement.
 UNFINISHED_DOWN = "-- kubemigrate could not invert these statements; write their rollback by hand:"
@@ -627,10 +628,50 @@ def refuse_reset(environment: Environment, *, force: bool = False) -> None:
 _PHRASE = re.compile(r"rollback-batch(?:-\d+|es-\d+-to-\d+)(?:-with-baselined)?")
 
 
+@dataclass(frozen=True)
+class Undone:
+    """What earlier attempts of a rollback's run (its run id) undid: a Job retries its
+    Pod (evicted, a lock timeout's exit 75) with the same command, phrase included,
+    after the first Pod may have undone some of the batches that phrase names."""
+
+    batches: tuple[int, ...]
+    baselined: tuple[str, ...] = ()
+    """The migrations among them that ``baseline`` had recorded."""
+
+    def whole_run(self, plan: Plan) -> Plan:
+        """``plan`` with what was undone already: the rollback the phrase confirmed."""
+        batches = sorted({*self.batches, *plan.batches}, reverse=True)
+        return replace(plan, batches=tuple(batches), baselined=(*self.baselined, *plan.baselined))
+
+
+def _confirms_whole_run(confirm: str, plan: Plan, undone: Undone | None) -> bool:
+    """Whether ``confirm`` is the phrase of the whole run: the batches its earlier
+    attempts undid and the ones its plan undoes now.
+
+    Safe because batch numbers are never reused: any batch still applied within the
+    confirmed range was there, and in the plan the phrase was issued for, when it was
+    issued (a batch applied since has a higher number and changes the phrase), so the
+    retry undoes nothing the person did not see; and a run id's earlier work cannot
+    make a phrase fit a batch outside that range.
+    """
+    if undone is None or not undone.batches:
+        return False
+    return confirm == undone.whole_run(plan).confirmation_phrase
+
+
 def enforce_safety(
-    plan: Plan, environment: Environment, *, confirm: str | None = None, force: bool = False
+    plan: Plan,
+    environment: Environment,
+    *,
+    confirm: str | None = None,
+    force: bool = False,
+    undone: Undone | None = None,
 ) -> None:
-    """The environment rules: production rollbacks confirmed by phrase, reset guarded."""
+    """The environment rules: production rollbacks confirmed by phrase, reset guarded.
+
+    ``undone`` is what earlier attempts of the run undid already: the phrase of the
+    whole run then confirms what is left of it (see ``_confirms_whole_run``).
+    """
     if plan.action is Action.RESET:
         refuse_reset(environment, force=force)
     # production's consent is its phrase, which names the baselined ones (see
@@ -653,14 +694,18 @@ def enforce_safety(
         names = ", ".join(step.name for step in plan.steps)
         if plan.baselined:
             names += f" ({baselined_warning(plan)})"
+        before = ""
+        if undone and undone.batches:  # a Job's retried Pod, after its first one undid some
+            said = batches_said(undone.batches)
+            before = f" An earlier attempt of this run (the same run id) undid {said} already."
         if confirm is None:
             raise ConfirmationRequired(
-                f"Rolling back in production needs confirmation. It would undo: {names}.",
+                f"Rolling back in production needs confirmation.{before} It would undo: {names}.",
                 hint=f"re-run with --confirm {phrase}",
                 confirmation=phrase,
                 planned=[step.name for step in plan.steps],
             )
-        if confirm != phrase:
+        if confirm != phrase and not _confirms_whole_run(confirm, plan, undone):
             plain = (phrase or "").removesuffix(BASELINED_PHRASE)
             if plan.baselined and confirm == plain:
                 why = (
@@ -677,8 +722,9 @@ def enforce_safety(
             else:
                 why = "it is not a confirmation phrase (mistyped?)"
             raise ConfirmationRequired(
-                f"The confirmation {confirm!r} does not match this rollback ({phrase}): {why}. "
-                f"Nothing was rolled back. It would undo: {names}.",
+                f"The confirmation {confirm!r} does not match this rollback ({phrase}): {why}."
+                f"{before} Nothing {'more ' if before else ''}was rolled back. It would undo: "
+                f"{names}.",
                 hint=f"check the plan, then re-run with --confirm {phrase}",
                 confirmation=phrase,
                 planned=[step.name for step in plan.steps],

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
-from kubemigrate.domain.outcome import Outcome
+from kubemigrate.domain.outcome import Outcome, done_note
 
 
 class Phase(StrEnum):
@@ -123,6 +123,10 @@ def from_outcome(outcome: Outcome) -> dict[str, Any]:
         status["migrationCount"] = outcome.migration_count
     if outcome.batch is not None and not outcome.dryRun:
         status["batch"] = outcome.batch
+    if outcome.batches and not outcome.dryRun:
+        status["batches"] = list(outcome.batches)
+    if outcome.earlier_count > sum(1 for m in outcome.migrations if m.earlierAttempt):
+        status["earlierCount"] = outcome.earlier_count  # the list was cut to fit
     if outcome.observed_database:
         status["drift"] = outcome.drift
     if outcome.warnings:
@@ -284,8 +288,7 @@ def _what_was_done(outcome: Outcome) -> str:
     if outcome.dryRun:
         verb, batch = _WOULD.get(action, f"would {action}"), ""
     else:
-        verb = _DONE.get(action, action)
-        batch = f" (batch {outcome.batch})" if outcome.batch else ""
+        verb, batch = _DONE.get(action, action), done_note(outcome)
     # one migration may appear twice (a repair that cleared its mark and took its down)
     distinct = list(dict.fromkeys(m.name for m in outcome.migrations))
     count -= len(outcome.migrations) - len(distinct)

@@ -402,6 +402,16 @@ class HistoryRow:
         }
 
 
+@dataclass(frozen=True)
+class DoneRecord:
+    """A migration a run applied or rolled back, as the history table recorded it."""
+
+    name: str
+    batch: int | None
+    checksum: str | None
+    duration_ms: float | None
+
+
 @functools.cache
 def actor() -> str:
     """Who ran it: the pod (its hostname) in Kubernetes, user@host elsewhere."""
@@ -1073,16 +1083,27 @@ class PostgresStore:
     def batches_undone_by(self, run_id: str) -> set[int]:
         """The batches whose migrations run ``run_id`` rolled back (an earlier attempt of
         the same run: a Job's Pod before the one running now)."""
-        if not self.has_history():
-            return set()
+        return {row.batch for row in self.done_by(run_id, "rolled_back") if row.batch is not None}
+
+    def done_by(self, run_id: str, action: str) -> list[DoneRecord]:
+        """What run ``run_id`` recorded as ``action`` (``applied``, ``rolled_back``), in
+        order, one record per migration (its latest): read before a run executes, the
+        work of its earlier attempts. A Job retries its Pod with the same command and
+        run id, and only the last Pod's result reaches the run's status and metrics."""
+        if not self._has_extra_tables():
+            return []
         rows = self.conn.execute(
             self._sql(
-                "SELECT DISTINCT batch_number FROM {history} WHERE run_id = %s "
-                "AND action = 'rolled_back' AND batch_number IS NOT NULL"
+                "SELECT migration_name, batch_number, checksum, duration_ms FROM {history} "
+                "WHERE run_id = %s AND action = %s AND migration_name IS NOT NULL ORDER BY id"
             ),
-            (run_id,),
+            (run_id, action),
         ).fetchall()
-        return {int(r[0]) for r in rows}
+        latest: dict[str, DoneRecord] = {}
+        for name, batch, checksum, duration_ms in rows:
+            latest.pop(name, None)  # its latest record, in that record's place
+            latest[name] = DoneRecord(name, batch, checksum, duration_ms)
+        return list(latest.values())
 
     def tracking_elsewhere(self, names: Sequence[str]) -> str | None:
         """A schema off the search_path whose tracking table records some of ``names``:

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import psycopg
@@ -41,6 +41,7 @@ from kubemigrate.domain.migrations import (
 from kubemigrate.domain.outcome import Counts, MigrationResult, Outcome
 from kubemigrate.engine import report, sources
 from kubemigrate.engine.postgres import (
+    DoneRecord,
     PostgresStore,
     StepFailed,
     StepsInterrupted,
@@ -424,6 +425,8 @@ class Runner:
         self.observer: Observer = observer or QuietObserver()
         self._running = False
         """Whether a changing run has begun executing its plan (an interruption is audited)."""
+        self._earlier: list[DoneRecord] = []
+        """What earlier attempts of the run (its run id) did, for its result to report."""
 
     # -- read-only -----------------------------------------------------------
 
@@ -627,9 +630,12 @@ class Runner:
             return self.preview(action, options)[0]
         store = self.store
         self._running = False
+        self._earlier = []
         try:
             store.acquire_lock(options.lock_wait_s, self.observer.lock_wait)
         except KubemigrateError as error:  # the counts still say where the database is
+            with contextlib.suppress(KubemigrateError, psycopg.Error):  # if it can be read
+                self._earlier = self._done_before(action, options)
             error.partial = self._partial(action, None, ())
             raise
         except KeyboardInterrupt:  # waiting for another run's lock: nothing ran
@@ -641,6 +647,7 @@ class Runner:
         try:
             store.ensure_tables()
             state = self.state()
+            self._earlier = self._done_before(action, options)
             plan: Plan | None = None
             results: list[MigrationResult] = []
             try:
@@ -663,6 +670,57 @@ class Runner:
         finally:
             store.release_lock()
 
+    def _done_before(self, action: Action, options: RunOptions) -> list[DoneRecord]:
+        """What earlier attempts of this run did: a Job's new Pod runs the engine again
+        under the same run id (the MigrationRun's uid) once the last one was evicted or
+        exited 75, and only the last Pod's result reaches the run's status and metrics.
+        Read under the lock, before anything runs: none of it is this attempt's."""
+        if action is Action.MIGRATE:
+            return self.store.done_by(options.run_id, "applied")
+        if action in (Action.ROLLBACK, Action.RESET):
+            return self.store.done_by(options.run_id, "rolled_back")
+        return []
+
+    def _undone(self) -> planning.Undone:
+        """The batches earlier attempts of this rollback undid, for its phrase."""
+        rows = [(r.name, r.batch) for r in self._earlier if r.batch is not None]
+        found = self.store.baselined(rows)
+        return planning.Undone(
+            batches=tuple(sorted({batch for _, batch in rows}, reverse=True)),
+            baselined=tuple(name for name, _ in rows if name in found),
+        )
+
+    def _whole_run(
+        self, action: Action, plan: Plan | None, results: Sequence[MigrationResult]
+    ) -> dict[str, Any]:
+        """The run's migrations (its earlier attempts' first, marked), ``batch`` and
+        ``batches``. A migration done again by this attempt (undone between the two by
+        someone else) is listed, and counted, once."""
+        mine = {r.name for r in results}
+        earlier = [r for r in self._earlier if r.name not in mine]
+        migrations = (
+            *(
+                MigrationResult(
+                    name=r.name,
+                    direction=str(Direction.UP if action is Action.MIGRATE else Direction.DOWN),
+                    checksum=r.checksum,
+                    durationMs=None if r.duration_ms is None else round(r.duration_ms, 3),
+                    earlierAttempt=True,
+                )
+                for r in earlier
+            ),
+            *results,
+        )
+        steps = plan.steps if plan is not None else ()
+        touched = {s.batch for s in steps if s.name in mine}
+        touched |= {r.batch for r in earlier if r.batch is not None}
+        several = len(touched) > 1 and action is not Action.RESET  # a reset: everything
+        return {
+            "migrations": migrations,
+            "batch": next(iter(touched)) if len(touched) == 1 else None,
+            "batches": tuple(sorted(touched)) if several else (),
+        }
+
     def _checked_plan(
         self, action: Action, state: StoreState, options: RunOptions
     ) -> tuple[Plan, list[PreparedStep]]:
@@ -675,7 +733,11 @@ class Runner:
             planning.refuse_reset(options.environment, force=options.force)
         plan = self._plan(action, state, options)
         planning.enforce_safety(
-            plan, options.environment, confirm=options.confirm, force=options.force
+            plan,
+            options.environment,
+            confirm=options.confirm,
+            force=options.force,
+            undone=self._undone() if action is Action.ROLLBACK else None,
         )
         if action is Action.BASELINE:
             return plan, []
@@ -758,11 +820,7 @@ class Runner:
         except (KubemigrateError, psycopg.Error):  # the failure may have been the connection
             counts = Counts()
         return Outcome(
-            action=str(action),
-            ok=False,
-            batch=plan.batch if plan is not None and results else None,
-            migrations=tuple(results),
-            counts=counts,
+            action=str(action), ok=False, counts=counts, **self._whole_run(action, plan, results)
         )
 
     def _baseline(self, plan: Plan, options: RunOptions) -> list[MigrationResult]:
@@ -1194,16 +1252,18 @@ class Runner:
         *,
         dry_run: bool = False,
     ) -> Outcome:
-        if dry_run:
-            results = [
+        if dry_run:  # what it would do: nothing earlier attempts did
+            would = tuple(
                 MigrationResult(name=s.name, direction=str(s.direction), checksum=s.checksum)
                 for s in plan.steps
-            ]
+            )
+            done: dict[str, Any] = {"batch": plan.batch, "migrations": would}
+        else:
+            done = self._whole_run(action, plan, results)
         return Outcome(
             action=str(action),
             ok=True,
-            batch=plan.batch,
-            migrations=tuple(results),
+            **done,
             counts=self.counts(state),
             dryRun=dry_run,
             confirmation=plan.confirmation_phrase

@@ -32,6 +32,11 @@ Design choices, and why:
   dashboard and in the success rate.
 * Migrations are counted from the result's count, not its list: the list is cut
   to fit the 4 KiB termination message, the count is not.
+* A run is counted from its one result, the last Pod's: a Job that retried its Pod
+  (evicted, or exit 75 after a lock timeout) has the engine report what the earlier
+  attempts of the run did too (``earlierAttempt``, from the history table), so each
+  migration of the run is counted once, neither lost with the earlier Pod nor added
+  again from its own result.
 """
 
 from __future__ import annotations

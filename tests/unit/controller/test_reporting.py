@@ -9,7 +9,7 @@ would show.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import pytest
@@ -115,12 +115,12 @@ def _job(*, failed: tuple[str, str] | None = None) -> dict[str, Any]:
     }
 
 
-def _pod(outcome: Outcome) -> dict[str, Any]:
+def _pod(outcome: Outcome, finished_at: str = "2026-01-01T00:00:01Z") -> dict[str, Any]:
     """A pod whose container wrote ``outcome`` as the Job's engine does."""
     terminated = {
         "exitCode": outcome.exitCode,
         "message": outcome.to_json(TERMINATION_MESSAGE_LIMIT),
-        "finishedAt": "2026-01-01T00:00:01Z",
+        "finishedAt": finished_at,
     }
     return {
         "status": {"containerStatuses": [{"name": "migrate", "state": {"terminated": terminated}}]}
@@ -128,9 +128,17 @@ def _pod(outcome: Outcome) -> dict[str, Any]:
 
 
 def _finish(
-    run: dict[str, Any], outcome: Outcome | None, *, failed: tuple[str, str] | None = None
+    run: dict[str, Any],
+    outcome: Outcome | None,
+    *,
+    failed: tuple[str, str] | None = None,
+    earlier_pods: tuple[Outcome, ...] = (),
 ) -> Seen:
-    kube = FakeKube(run, [_pod(outcome)] if outcome is not None else [])
+    """The run's Job finished; ``earlier_pods`` are the results of Pods it retried."""
+    pods = [_pod(o, f"2026-01-01T00:00:0{n}Z") for n, o in enumerate(earlier_pods, start=1)]
+    if outcome is not None:
+        pods.append(_pod(outcome, f"2026-01-01T00:00:0{len(pods) + 1}Z"))
+    kube = FakeKube(run, pods)
     metrics = Metrics(registry=CollectorRegistry())
     Lifecycle(cast(Kube, kube), load_settings(), metrics).job_changed(_job(failed=failed))
     return Seen(kube, metrics)
@@ -280,6 +288,88 @@ def test_a_failed_batch_counts_every_migration_it_committed() -> None:
     assert seen.status["phase"] == "Failed"
     assert seen.condition("Failed")["reason"] == "MigrationFailed"
     assert seen.sample("kubemigrate_migrations_applied_total") == 80
+
+
+# -- a Job that retried its Pod: the run's whole work, counted once --------------------
+
+
+def _retried(
+    names: list[str], earlier: int, *, batches: tuple[int, ...]
+) -> tuple[Outcome, Outcome]:
+    """The first Pod's result (``earlier`` migrations, then a lock timeout) and the last
+    Pod's, which reports them too, from the history table."""
+    timed_out = {"reason": "LockTimeout", "message": f"{names[earlier]}: lock timeout"}
+    first = Outcome(
+        action="migrate",
+        ok=False,
+        exitCode=75,
+        batch=batches[0],
+        migrations=_results(names[:earlier], "up"),
+        counts=Counts(total=len(names), applied=earlier, pending=len(names) - earlier),
+        error=timed_out,
+    )
+    theirs = tuple(replace(m, earlierAttempt=True) for m in first.migrations)
+    last = Outcome(
+        action="migrate",
+        ok=True,
+        batches=batches,
+        migrations=(*theirs, *_results(names[earlier:], "up")),
+        counts=Counts(total=len(names), applied=len(names), pending=0),
+    )
+    return first, last
+
+
+def test_a_retried_job_reports_and_counts_every_migration_of_the_run_once() -> None:
+    first, last = _retried(NAMES, 2, batches=(2, 3))
+    seen = _finish(_run("migrate"), last, earlier_pods=(first,))
+    assert seen.condition("Complete")["message"] == (
+        "applied 5 migration(s) (batches 2 and 3; 2 of them by an earlier attempt of this "
+        f"run): {', '.join(NAMES)}"
+    )
+    assert [m["name"] for m in seen.status["migrations"]] == NAMES
+    assert [m.get("earlierAttempt", False) for m in seen.status["migrations"]] == [
+        True, True, False, False, False,
+    ]  # fmt: skip
+    assert seen.status["batches"] == [2, 3]
+    assert "batch" not in seen.status
+    assert "earlierCount" not in seen.status  # the list says it
+    # not the last Pod's 3, nor both Pods' results added up (7)
+    assert seen.sample("kubemigrate_migrations_applied_total") == 5
+    assert seen.sample("kubemigrate_migration_runs_total", action="migrate", result="succeeded")
+    assert not seen.sample("kubemigrate_migration_runs_total", action="migrate", result="failed")
+
+
+def test_a_retried_job_s_earlier_work_survives_the_cut_of_its_result() -> None:
+    names = _many(100)
+    first, last = _retried(names, 60, batches=(1, 2))
+    assert last.to_json(TERMINATION_MESSAGE_LIMIT).count(".sql") < 100  # it is cut
+    seen = _finish(_run("migrate"), last, earlier_pods=(first,))
+    assert seen.condition("Complete")["message"] == (
+        "applied 100 migration(s) (batches 1 and 2; 60 of them by an earlier attempt of this "
+        f"run): {', '.join(names[:5])} and 95 more"
+    )
+    assert seen.status["earlierCount"] == 60
+    assert seen.sample("kubemigrate_migrations_applied_total") == 100
+
+
+def test_a_rollback_an_earlier_attempt_did_whole_is_reported_and_counted() -> None:
+    """The first Pod undid the batch and died before writing its result: the retry
+    finds nothing left, and reports what the run did."""
+    undone = tuple(replace(m, earlierAttempt=True) for m in _results(NAMES[:1:-1], "down"))
+    result = Outcome(
+        action="rollback",
+        ok=True,
+        batch=3,
+        migrations=undone,
+        counts=Counts(total=5, applied=2, pending=3),
+    )
+    seen = _finish(_run("rollback", environment="production", confirm="rollback-batch-3"), result)
+    assert seen.status["phase"] == "Succeeded"
+    assert seen.condition("Complete")["message"] == (
+        f"rolled back 3 migration(s) (batch 3; all by an earlier attempt of this run): "
+        f"{', '.join(NAMES[:1:-1])}"
+    )
+    assert seen.sample("kubemigrate_rollbacks_total") == 3
 
 
 # -- status: drift and warnings ----------------------------------------------------------

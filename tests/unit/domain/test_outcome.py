@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
-from kubemigrate.domain.outcome import TERMINATION_MESSAGE_LIMIT, Counts, MigrationResult, Outcome
+from kubemigrate.domain.outcome import (
+    TERMINATION_MESSAGE_LIMIT,
+    Counts,
+    MigrationResult,
+    Outcome,
+    done_note,
+)
 
 
 def many(
@@ -185,3 +192,74 @@ def test_a_smaller_limit_is_honoured_while_migrations_are_dropped() -> None:
     text = Outcome(action="migrate", ok=True, migrations=many(40)).to_json(2048)
     assert len(text.encode()) <= 2048
     assert json.loads(text)["migrations"]
+
+
+def test_a_migration_s_empty_fields_are_left_out_too() -> None:
+    """Every byte counts in a termination message: no ``"checksum": null`` per entry."""
+    outcome = Outcome(
+        action="repair", ok=True, migrations=(MigrationResult(name="a.sql", direction="repair"),)
+    )
+    text = outcome.to_json()
+    assert json.loads(text)["migrations"] == [{"name": "a.sql", "direction": "repair"}]
+    assert Outcome.from_json(text) == outcome
+
+
+def test_a_field_a_newer_engine_adds_to_a_migration_does_not_lose_the_result() -> None:
+    data = json.loads(Outcome(action="migrate", ok=True, migrations=many(1)).to_json())
+    data["migrations"][0]["somethingNew"] = 1
+    assert Outcome.from_dict(data).migrations == many(1)
+
+
+def test_what_earlier_attempts_of_a_run_did_survives_the_cut() -> None:
+    earlier = tuple(replace(m, earlierAttempt=True) for m in many(60))
+    outcome = Outcome(
+        action="migrate",
+        ok=True,
+        batches=(1, 2),
+        migrations=(*earlier, *many(40, name="this_attempt_s_own_migration_with_a_name")),
+    )
+    assert outcome.earlier_count == 60
+    text = outcome.to_json(TERMINATION_MESSAGE_LIMIT)
+    assert len(text.encode()) <= TERMINATION_MESSAGE_LIMIT
+    read = Outcome.from_json(text)
+    assert len(read.migrations) < 100
+    assert (read.migration_count, read.earlier_count, read.batches) == (100, 60, (1, 2))
+    assert read.migrations[0].earlierAttempt is True
+    assert read.migrations[-1].earlierAttempt is None
+    last_resort = Outcome.from_json(replace(outcome, warnings=("w" * 5000,)).to_json(1024))
+    assert (last_resort.migration_count, last_resort.earlier_count) == (100, 60)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "said"),
+    [
+        (Outcome(action="migrate", ok=True, batch=4, migrations=many(2)), " (batch 4)"),
+        (Outcome(action="migrate", ok=True, migrations=many(2)), ""),
+        (
+            Outcome(action="rollback", ok=True, batches=(5, 6, 7), migrations=many(3)),
+            " (batches 5, 6 and 7)",
+        ),
+        (
+            Outcome(
+                action="migrate",
+                ok=True,
+                batches=(2, 4),
+                migrations=(replace(many(1)[0], earlierAttempt=True), *many(2)),
+            ),
+            " (batches 2 and 4; 1 of them by an earlier attempt of this run)",
+        ),
+        (
+            Outcome(
+                action="rollback",
+                ok=True,
+                batch=3,
+                migrations=tuple(replace(m, earlierAttempt=True) for m in many(2)),
+            ),
+            " (batch 3; all by an earlier attempt of this run)",
+        ),
+    ],
+)
+def test_a_summary_names_the_run_s_batches_and_what_earlier_attempts_did(
+    outcome: Outcome, said: str
+) -> None:
+    assert done_note(outcome) == said

@@ -361,6 +361,53 @@ def test_rollback_outside_production_needs_no_phrase(environment: Environment) -
     planning.enforce_safety(rollback_plan(), environment)
 
 
+def test_a_retried_rollback_is_confirmed_by_the_phrase_of_the_whole_run() -> None:
+    """A Job's first Pod undid batch 3 of ``--steps 2`` (2 and 3), then exited 75: its
+    retry, with the same phrase, has batch 2 left to undo."""
+    left = planning.plan_rollback(batches()[:3], FILES, steps=1)
+    assert left.confirmation_phrase == "rollback-batch-2"
+    undone = planning.Undone(batches=(3,))
+    planning.enforce_safety(
+        left, Environment.PRODUCTION, confirm="rollback-batches-2-to-3", undone=undone
+    )
+    # the plan's own phrase still does; another run (nothing undone) needs it
+    planning.enforce_safety(left, Environment.PRODUCTION, confirm="rollback-batch-2", undone=undone)
+    with pytest.raises(ConfirmationRequired):
+        planning.enforce_safety(left, Environment.PRODUCTION, confirm="rollback-batches-2-to-3")
+
+
+def test_the_phrase_of_the_whole_run_never_confirms_a_batch_it_did_not_name() -> None:
+    """Batch 4 applied between the attempts: the retry's plan is batch 4 now."""
+    newer = [*batches()[:3], applied(FILES[3], 4)]
+    plan = planning.plan_rollback(newer, FILES, steps=1)
+    with pytest.raises(ConfirmationRequired) as info:
+        planning.enforce_safety(
+            plan,
+            Environment.PRODUCTION,
+            confirm="rollback-batches-2-to-3",
+            undone=planning.Undone(batches=(3,)),
+        )
+    message = info.value.message
+    assert "An earlier attempt of this run (the same run id) undid batch 3 already." in message
+    assert "Nothing more was rolled back. It would undo: 0003_d.sql." in message
+    assert info.value.details["confirmation"] == "rollback-batch-4"
+
+
+def test_the_phrase_of_the_whole_run_says_what_earlier_attempts_undid_was_baselined() -> None:
+    left = planning.plan_rollback(batches()[:3], FILES, steps=1)
+    undone = planning.Undone(batches=(3,), baselined=("0003_d.sql",))
+    with pytest.raises(ConfirmationRequired):
+        planning.enforce_safety(
+            left, Environment.PRODUCTION, confirm="rollback-batches-2-to-3", undone=undone
+        )
+    planning.enforce_safety(
+        left,
+        Environment.PRODUCTION,
+        confirm="rollback-batches-2-to-3-with-baselined",
+        undone=undone,
+    )
+
+
 def test_empty_production_rollback_needs_no_phrase() -> None:
     planning.enforce_safety(planning.plan_rollback([], FILES), Environment.PRODUCTION)
 
