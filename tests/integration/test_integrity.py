@@ -236,3 +236,91 @@ def test_an_older_version_of_the_folder_starts_on_a_newer_database(
     refused = cli(old, database_url, "migrate")
     assert refused.returncode == 4, output(refused)
     assert "0002_c.sql" in refused.stderr
+
+
+USERS = numbered(
+    ("users", "CREATE TABLE users (id int);", "DROP TABLE users;"),
+    ("add_name", "ALTER TABLE users ADD COLUMN name text;", "ALTER TABLE users DROP COLUMN name;"),
+    ("idx", "CREATE INDEX users_id ON users (id);", "DROP INDEX users_id;"),
+)
+
+
+def rename(directory: Path, old: str, new: str) -> None:
+    """A migration's files and its journal tag renamed, its place and SQL kept."""
+    (directory / f"{old}.sql").rename(directory / f"{new}.sql")
+    (directory / f"{old}.down.sql").rename(directory / f"{new}.down.sql")
+    journal = directory / "meta" / "_journal.json"
+    journal.write_text(journal.read_text().replace(f'"{old}"', f'"{new}"'))
+
+
+def test_a_title_renamed_under_its_number_is_recorded_by_repair(
+    tmp_path: Path, database_url: str
+) -> None:
+    """0001_add_name.sql -> 0001_add_user_name.sql, same SQL: verify said missing plus
+    out-of-order, hinting to move the file after the newest applied migration (its ADD
+    COLUMN would have run twice), and repair --accept-renames found no rename."""
+    drizzle = write_drizzle(tmp_path / "d", USERS)
+    assert cli(drizzle, database_url, "migrate").returncode == 0
+    rename(drizzle, "0001_add_name", "0001_add_user_name")
+
+    verify = cli(drizzle, database_url, "verify", "--json")
+    assert verify.returncode == 4, output(verify)
+    error = json.loads(verify.stdout)["error"]
+    assert error["findings"] == [
+        {
+            "kind": "renamed",
+            "migration": "0001_add_name.sql",
+            "detail": "applied, and its SQL is now 0001_add_user_name.sql (same checksum)",
+        }
+    ]
+    assert "kubemigrate repair --accept-renames" in error["hint"]
+    assert "sorts after" not in error["hint"]
+    assert cli(drizzle, database_url, "migrate").returncode == 4  # until it is recorded
+
+    repaired = cli(drizzle, database_url, "repair", "--accept-renames")
+    assert repaired.returncode == 0, output(repaired)
+    assert "0001_add_user_name.sql: recorded under its new file name" in repaired.stdout
+    assert applied_names(database_url) == [
+        "0000_users.sql",
+        "0001_add_user_name.sql",
+        "0002_idx.sql",
+    ]
+    assert ("renamed", "0001_add_user_name.sql") in history_actions(database_url)
+    assert cli(drizzle, database_url, "verify").returncode == 0
+    done = cli(drizzle, database_url, "migrate")
+    assert done.returncode == 0, output(done)
+    assert "Nothing to migrate: 3 applied, 0 pending." in done.stdout
+
+
+def test_the_same_sql_under_a_new_number_and_title_is_never_told_to_run(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Nothing of the name kept: the SQL alone cannot tell a rename from a second
+    migration of the same SQL, so nothing is recorded, and no hint says to run it."""
+    drizzle = write_drizzle(tmp_path / "d", USERS)
+    assert cli(drizzle, database_url, "migrate").returncode == 0
+    snapshot = tracking(database_url)
+    rename(drizzle, "0001_add_name", "0005_user_name")
+
+    verify = cli(drizzle, database_url, "verify")
+    assert verify.returncode == 4, output(verify)
+    said = " ".join(verify.stderr.split())
+    assert (
+        "0001_add_name.sql: missing: applied, but its file is gone; "
+        "0005_user_name.sql holds its SQL" in said
+    )
+    assert "its SQL is the applied 0001_add_name.sql's" in said
+    assert "sorts after the newest applied migration (in a drizzle folder" not in said
+    assert (
+        "0005_user_name.sql holds the SQL of the applied 0001_add_name.sql, so it must not run"
+        in said
+    )
+    refused = cli(drizzle, database_url, "repair", "--accept-renames")
+    assert refused.returncode == 2, output(refused)
+    assert tracking(database_url) == snapshot
+
+    # as the hint says: its title kept, the rename is certain
+    rename(drizzle, "0005_user_name", "0005_add_name")
+    assert cli(drizzle, database_url, "repair", "--accept-renames").returncode == 0
+    assert applied_names(database_url) == ["0000_users.sql", "0005_add_name.sql", "0002_idx.sql"]
+    assert cli(drizzle, database_url, "verify").returncode == 0

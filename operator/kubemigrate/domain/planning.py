@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -186,19 +187,30 @@ class FindingKind(StrEnum):
     or a file deleted; ``verify``, a CI gate, cannot tell which and fails."""
 
 
-# drizzle-kit 0.x's NNNN_ and 1.0's YYYYMMDDHHMMSS_ prefixes: what a rename changes
-_NUMBER_PREFIX = re.compile(r"^(?:\d{14}|\d{4})_")
-
-
-def _title(name: str) -> str:
-    return _NUMBER_PREFIX.sub("", name.removesuffix(".sql"))
+def _same_migration(old: str, new: str) -> bool:
+    """Whether a new file name keeps enough of an applied one's to be that migration
+    renamed: its version (``0001_add_name`` -> ``0001_add_user_name``, a title made
+    clearer) or its title (``0001_add_x`` -> ``20240101120000_add_x``, ``drizzle-kit up``;
+    a number changed after a merge). With neither, the same SQL alone says little: two
+    migrations of ``ANALYZE;`` or ``REFRESH MATERIALIZED VIEW`` are common."""
+    version = versions.file_version(old)
+    if version is not None and version == versions.file_version(new):
+        return True
+    title = versions.title(old)
+    return bool(title) and title == versions.title(new)
 
 
 def renamed(
     available: Sequence[Migration], applied: Sequence[AppliedMigration]
 ) -> list[tuple[str, str]]:
-    """(applied name, file name) pairs: an applied migration whose file is gone, and a
-    pending file with the same SQL (checksum) and the same title under a new number.
+    """(applied name, file name) pairs: an applied migration whose file is gone, and the
+    pending file that is it renamed, with the same SQL (checksum) and the same version
+    or the same title.
+
+    Only a certain pairing counts: the applied migration has exactly one such file, and
+    the file exactly one such applied migration. Two files with its SQL (a copy), or two
+    applied migrations with the file's, could each be the other, and recording the wrong
+    one would leave a migration unrun for good.
 
     ``drizzle-kit up`` (0.x to 1.0) moves ``0003_add_x.sql`` into
     ``20240101120000_add_x/migration.sql`` byte for byte; without this every applied
@@ -207,17 +219,19 @@ def renamed(
     names = {m.name for m in available}
     applied_names = {row.name for row in applied}
     free = [m for m in available if m.name not in applied_names]
-    pairs = []
-    for row in applied:
-        if row.name in names or not row.checksum:
-            continue
-        same = [
-            m for m in free if m.checksum == row.checksum and _title(m.name) == _title(row.name)
+    options = {
+        row.name: [
+            m.name for m in free if m.checksum == row.checksum and _same_migration(row.name, m.name)
         ]
-        if len(same) == 1:
-            pairs.append((row.name, same[0].name))
-            free.remove(same[0])
-    return pairs
+        for row in applied
+        if row.name not in names and row.checksum
+    }
+    claims = Counter(name for found in options.values() for name in found)
+    return [
+        (old, found[0])
+        for old, found in options.items()
+        if len(found) == 1 and claims[found[0]] == 1
+    ]
 
 
 @dataclass(frozen=True)
@@ -227,6 +241,10 @@ class Finding:
     kind: FindingKind
     migration: str
     detail: str
+    same_sql: tuple[str, ...] = ()
+    """The other side's migrations with the same SQL (checksum) that are not certainly
+    this one renamed (see ``renamed``): a missing migration's files, an out-of-order
+    file's applied migrations. Such a file must never be made to run."""
 
     def __str__(self) -> str:
         return f"{self.migration}: {self.kind.replace('_', '-')}: {self.detail}"
@@ -270,6 +288,9 @@ def check_integrity(
     by_name = {m.name: m for m in available}
     moves = dict(renamed(available, applied))
     newer = set(ahead(available, applied))
+    applied_names = {row.name for row in applied}
+    # files no applied row stands for: where the SQL of a missing migration may be
+    free = [m for m in available if m.name not in applied_names and m.name not in moves.values()]
     findings: list[Finding] = []
     for row in applied:
         migration = by_name.get(row.name)
@@ -287,7 +308,11 @@ def check_integrity(
                 )
             )
         elif migration is None:
-            findings.append(Finding(FindingKind.MISSING, row.name, "applied, but its file is gone"))
+            twins = tuple(m.name for m in free if row.checksum and m.checksum == row.checksum)
+            detail = "applied, but its file is gone"
+            if twins:
+                detail += f"; {_listing(twins)} {'holds' if len(twins) == 1 else 'hold'} its SQL"
+            findings.append(Finding(FindingKind.MISSING, row.name, detail, twins))
         elif row.checksum and row.checksum != migration.checksum:
             findings.append(
                 Finding(
@@ -297,20 +322,21 @@ def check_integrity(
                     f"{migration.checksum[:12]}… on disk)",
                 )
             )
-    applied_names = {row.name for row in applied}
     positions = [i for i, m in enumerate(available) if m.name in applied_names]
     if positions:
         newest = available[max(positions)].name
         for migration in available[: max(positions)]:
             if migration.name not in applied_names and migration.name not in moves.values():
-                findings.append(
-                    Finding(
-                        FindingKind.OUT_OF_ORDER,
-                        migration.name,
-                        f"pending, but older than the applied {newest}",
-                    )
-                )
+                same = tuple(row.name for row in applied if row.checksum == migration.checksum)
+                detail = f"pending, but older than the applied {newest}"
+                if same:
+                    detail += f"; its SQL is the applied {_listing(same)}'s"
+                findings.append(Finding(FindingKind.OUT_OF_ORDER, migration.name, detail, same))
     return findings
+
+
+def _listing(names: Sequence[str]) -> str:
+    return " and ".join((", ".join(names[:-1]), names[-1])) if len(names) > 1 else names[0]
 
 
 def integrity_error(findings: Sequence[Finding], *, files_read: int = 1) -> IntegrityError:
@@ -333,18 +359,21 @@ def integrity_error(findings: Sequence[Finding], *, files_read: int = 1) -> Inte
             "record the new names with `kubemigrate repair --accept-renames` (the SQL is the "
             "same, so nothing runs again)"
         )
-    if FindingKind.MISSING in kinds:
+    plain = {f.kind for f in findings if not f.same_sql}
+    if FindingKind.MISSING in plain:
         hints.append("restore the missing file (applied migrations must stay in the directory)")
     if FindingKind.AHEAD in kinds:
         hints.append(
             "verify with the folder of the version that applied it (an older version's "
             "migrate lets it be, with a warning); if its file was deleted, restore it"
         )
-    if FindingKind.OUT_OF_ORDER in kinds:
+    if FindingKind.OUT_OF_ORDER in plain:
         hints.append(
             "rename the out-of-order file so it sorts after the newest applied migration "
             "(in a drizzle folder, `kubemigrate generate NAME --sql FILE` makes the next one)"
         )
+    if any(f.same_sql for f in findings):
+        hints.append(_same_sql_hint(findings))
     lines = "\n".join(f"  - {f}" for f in findings)
     return IntegrityError(
         f"Integrity check failed; nothing was run:\n{lines}",
@@ -352,6 +381,29 @@ def integrity_error(findings: Sequence[Finding], *, files_read: int = 1) -> Inte
         findings=[
             {"kind": str(f.kind), "migration": f.migration, "detail": f.detail} for f in findings
         ],
+    )
+
+
+def _same_sql_hint(findings: Sequence[Finding]) -> str:
+    """The way out for a file holding an applied migration's SQL that is not certainly
+    it renamed: never "run it later", which would run that SQL a second time."""
+    pairs = []
+    for f in findings:
+        if f.same_sql and f.kind is FindingKind.MISSING:
+            pairs += [(name, f.migration) for name in f.same_sql]
+        elif f.same_sql:
+            pairs += [(f.migration, name) for name in f.same_sql]
+    file, migration = pairs[0]
+    never = (
+        f"{file} holds the SQL of the applied {migration}, so it must not run (not even "
+        "renamed to sort after the newest applied migration: that SQL would run a second time)"
+    )
+    if not any(f.kind is FindingKind.MISSING and f.migration == migration for f in findings):
+        return f"{never}: a copy, delete it"
+    return (
+        f"{never}: if it is {migration} renamed, give it {migration}'s number or title, with no "
+        "other pending file holding that SQL, and `kubemigrate repair --accept-renames` records "
+        "it (nothing runs); if it is a copy, delete it"
     )
 
 

@@ -1085,8 +1085,10 @@ class Runner:
         if not moves:
             raise UsageError(
                 "--accept-renames: no applied migration's file was renamed (none is missing "
-                "with its SQL under a new name).",
-                hint="`kubemigrate verify` lists what disagrees",
+                "with its SQL under a new name that keeps its number or its title).",
+                hint="`kubemigrate verify` lists what disagrees; a rename is recorded when "
+                "exactly one pending file has the missing migration's SQL (same checksum) and "
+                "its number or its title",
             )
         rows = {row.name: row for row in applied}
         done = []
