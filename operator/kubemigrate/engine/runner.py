@@ -574,13 +574,14 @@ class Runner:
         )
 
     def _drizzle_recorded(self, hashes: frozenset[str]) -> frozenset[str]:
-        """The files drizzle's table records as run: drizzle hashes a file as it is, CRLF
-        and BOM included; a checksum normalises them."""
+        """The files drizzle's table records as run: drizzle hashes a file as it read it,
+        CRLF and BOM included, maybe from a checkout with other line endings; a checksum
+        normalises them."""
         raw = sources.raw_hashes(self.source)
         return frozenset(
             m.name
             for m in self.source.migrations
-            if m.checksum in hashes or raw.get(m.name) in hashes
+            if m.checksum in hashes or not hashes.isdisjoint(raw.get(m.name, ()))
         )
 
     # -- changing runs -------------------------------------------------------

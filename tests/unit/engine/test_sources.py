@@ -698,3 +698,13 @@ def test_a_mounted_config_map_s_flyway_scripts_are_read_once(tmp_path: Path) -> 
     (tmp_path / "..data").symlink_to(stamp.name)
     (tmp_path / "V1__a.sql").symlink_to("..data/V1__a.sql")
     assert [m.name for m in sources.load(tmp_path, "flyway").migrations] == ["V1__a.sql"]
+
+
+def test_line_ending_forms_are_what_other_checkouts_hold() -> None:
+    """drizzle's hash of a file is of its bytes as that checkout held them."""
+    lf = b"CREATE TABLE a (\n  id int\n);"
+    crlf = lf.replace(b"\n", b"\r\n")
+    for data in (lf, crlf, b"\xef\xbb\xbf" + lf, lf + b"\n", crlf + b"\r"):
+        forms = sources.line_ending_forms(data)
+        assert {lf, crlf, lf + b"\n", crlf + b"\r\n", b"\xef\xbb\xbf" + crlf} <= forms
+    assert b"CREATE TABLE a (\n  id bigint\n);" not in sources.line_ending_forms(lf)
