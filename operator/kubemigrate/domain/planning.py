@@ -33,6 +33,7 @@ from kubemigrate.domain.migrations import (
     Migration,
     Plan,
     Step,
+    Unlisted,
     default_down_file,
 )
 
@@ -185,6 +186,19 @@ class FindingKind(StrEnum):
     AHEAD = "ahead"
     """Applied after the folder's last file: a newer version's (which migrate lets be),
     or a file deleted; ``verify``, a CI gate, cannot tell which and fails."""
+    UNLISTED = "unlisted"
+    """A file in the folder its journal does not list, never applied: it never runs
+    (drizzle's migrator reads only the journal too), so migrate and status warn, and
+    ``verify``, a CI gate, fails. Not drift: the database is as the journal says."""
+    DELISTED = "delisted"
+    """Applied, and its file is in the folder, but the journal no longer lists it (an
+    entry lost in a merge): where it belongs in the order cannot be told."""
+
+    @property
+    def drift(self) -> bool:
+        """Whether the files disagree with the applied history, so migrate refuses: the
+        drift gauge and its alert. ``ahead`` and ``unlisted`` are verify's alone."""
+        return self not in (FindingKind.AHEAD, FindingKind.UNLISTED)
 
 
 def _same_migration(old: str, new: str) -> bool:
@@ -250,22 +264,30 @@ class Finding:
         return f"{self.migration}: {self.kind.replace('_', '-')}: {self.detail}"
 
 
-def ahead(available: Sequence[Migration], applied: Sequence[AppliedMigration]) -> list[str]:
+def ahead(
+    available: Sequence[Migration],
+    applied: Sequence[AppliedMigration],
+    unlisted: Sequence[Unlisted] = (),
+) -> list[str]:
     """Migrations applied after every file of this folder, in its order: a newer version
     of the application migrated the database (an older pod starting during a rollout, a
     Deployment rolled back). Flyway ignores such "future" migrations by default; calling
-    them missing failed the older version's start for no fault of its own."""
+    them missing failed the older version's start for no fault of its own. One whose
+    file is here, left out of the journal, is no newer version's (see ``DELISTED``)."""
     names = [m.name for m in available]
-    done = [row.name for row in applied]
+    here = {u.name for u in unlisted}
+    done = [row.name for row in applied if row.name not in here]
     if not names or done[: len(names)] != names:
         return []
     return done[len(names) :]
 
 
 def ahead_warning(
-    available: Sequence[Migration], applied: Sequence[AppliedMigration]
+    available: Sequence[Migration],
+    applied: Sequence[AppliedMigration],
+    unlisted: Sequence[Unlisted] = (),
 ) -> str | None:
-    newer = ahead(available, applied)
+    newer = ahead(available, applied, unlisted)
     if not newer:
         return None
     return (
@@ -278,16 +300,20 @@ def check_integrity(
     available: Sequence[Migration],
     applied: Sequence[AppliedMigration],
     *,
-    ahead_ok: bool = True,
+    unlisted: Sequence[Unlisted] = (),
+    strict: bool = False,
 ) -> list[Finding]:
-    """Edited, missing and out-of-order files, in file order.
+    """Edited, missing, renamed, delisted and out-of-order files, in file order; with
+    ``strict`` (verify's), also what migrate lets be: migrations ahead of the folder,
+    and files its journal does not list (``unlisted``, the source's).
 
     Out of order means a file that is not applied yet but sorts before the newest
     applied one: typically a branch merged after a later migration went out.
     """
     by_name = {m.name: m for m in available}
     moves = dict(renamed(available, applied))
-    newer = set(ahead(available, applied))
+    newer = set(ahead(available, applied, unlisted))
+    on_disk = {u.name: u for u in unlisted}
     applied_names = {row.name for row in applied}
     # files no applied row stands for: where the SQL of a missing migration may be
     free = [m for m in available if m.name not in applied_names and m.name not in moves.values()]
@@ -295,7 +321,7 @@ def check_integrity(
     for row in applied:
         migration = by_name.get(row.name)
         if row.name in newer:
-            if not ahead_ok:
+            if strict:
                 detail = "applied after this folder's last file: a newer version's, or deleted"
                 findings.append(Finding(FindingKind.AHEAD, row.name, detail))
             continue
@@ -307,6 +333,12 @@ def check_integrity(
                     f"applied, and its SQL is now {moves[row.name]} (same checksum)",
                 )
             )
+        elif migration is None and row.name in on_disk:
+            detail = (
+                f"applied, but {on_disk[row.name].journal} no longer lists it (its file is on "
+                "disk): an entry lost in a merge?"
+            )
+            findings.append(Finding(FindingKind.DELISTED, row.name, detail))
         elif migration is None:
             twins = tuple(m.name for m in free if row.checksum and m.checksum == row.checksum)
             detail = "applied, but its file is gone"
@@ -332,7 +364,59 @@ def check_integrity(
                 if same:
                     detail += f"; its SQL is the applied {_listing(same)}'s"
                 findings.append(Finding(FindingKind.OUT_OF_ORDER, migration.name, detail, same))
+    if strict:
+        for stray in unlisted:
+            if stray.name not in applied_names:
+                same = _same_sql(stray, available, applied)
+                detail = f"on disk, but not in {stray.journal}, so it never runs; " + (
+                    f"it holds the SQL of {_listing(same)}"
+                    if same
+                    else f'to run it, append {stray.entry} to its "entries"'
+                )
+                findings.append(Finding(FindingKind.UNLISTED, stray.name, detail, same))
     return findings
+
+
+def _same_sql(
+    stray: Unlisted, available: Sequence[Migration], applied: Sequence[AppliedMigration]
+) -> tuple[str, ...]:
+    """The migrations, applied or listed, whose SQL an unlisted file holds: listing it
+    would run that SQL a second time."""
+    names = [row.name for row in applied if row.checksum == stray.checksum]
+    names += [m.name for m in available if m.checksum == stray.checksum]
+    return tuple(dict.fromkeys(names))
+
+
+def unlisted_warnings(
+    unlisted: Sequence[Unlisted],
+    available: Sequence[Migration],
+    applied: Sequence[AppliedMigration] = (),
+) -> tuple[str, ...]:
+    """What migrate, status and generate say of the files the journal does not list and
+    that were never applied (an applied one is a ``delisted`` finding): how to list one,
+    never for one holding another migration's SQL."""
+    applied_names = {row.name for row in applied}
+    told = []
+    for stray in unlisted:
+        if stray.name in applied_names:
+            continue
+        said = (
+            f"{stray.name} is not in {stray.journal} and is ignored (drizzle's migrator, too, "
+            "runs only what the journal lists): "
+        )
+        same = _same_sql(stray, available, applied)
+        if same:
+            said += (
+                f"it holds the SQL of {_listing(same)}, a copy? delete it (listed, that SQL "
+                "would run a second time)"
+            )
+        else:
+            said += (
+                f'to run it, append {stray.entry} to the journal\'s "entries" (`kubemigrate '
+                "generate` lists only the files it writes); or delete it"
+            )
+        told.append(said)
+    return tuple(told)
 
 
 def _listing(names: Sequence[str]) -> str:
@@ -367,6 +451,18 @@ def integrity_error(findings: Sequence[Finding], *, files_read: int = 1) -> Inte
             "verify with the folder of the version that applied it (an older version's "
             "migrate lets it be, with a warning); if its file was deleted, restore it"
         )
+    if FindingKind.DELISTED in kinds:
+        hints.append(
+            "put each delisted migration's entry back in the journal as it was, its `when` "
+            "too (`git log -p` of the journal shows it): listed anew with a later `when`, "
+            "drizzle's own migrator would run it again"
+        )
+    if FindingKind.UNLISTED in plain:
+        hints.append(
+            "list each unlisted file with the entry its line gives, appended to the journal's "
+            '"entries" (`kubemigrate generate` adds entries only for the files it writes), or '
+            "delete it if it is not to run"
+        )
     if FindingKind.OUT_OF_ORDER in plain:
         hints.append(
             "rename the out-of-order file so it sorts after the newest applied migration "
@@ -385,18 +481,20 @@ def integrity_error(findings: Sequence[Finding], *, files_read: int = 1) -> Inte
 
 
 def _same_sql_hint(findings: Sequence[Finding]) -> str:
-    """The way out for a file holding an applied migration's SQL that is not certainly
-    it renamed: never "run it later", which would run that SQL a second time."""
-    pairs = []
+    """The way out for a file holding another migration's SQL that is not certainly it
+    renamed: never "run it later", which would run that SQL a second time."""
+    pairs: list[tuple[str, str, FindingKind]] = []
     for f in findings:
         if f.same_sql and f.kind is FindingKind.MISSING:
-            pairs += [(name, f.migration) for name in f.same_sql]
+            pairs += [(name, f.migration, f.kind) for name in f.same_sql]
         elif f.same_sql:
-            pairs += [(f.migration, name) for name in f.same_sql]
-    file, migration = pairs[0]
-    never = (
-        f"{file} holds the SQL of the applied {migration}, so it must not run (not even "
-        "renamed to sort after the newest applied migration: that SQL would run a second time)"
+            pairs += [(f.migration, name, f.kind) for name in f.same_sql]
+    file, migration, kind = pairs[0]
+    never = f"{file} holds the SQL of {migration}, so it must not run (" + (
+        "listed in the journal, that SQL would run a second time)"
+        if kind is FindingKind.UNLISTED
+        else "not even renamed to sort after the newest applied migration: that SQL would run "
+        "a second time)"
     )
     if not any(f.kind is FindingKind.MISSING and f.migration == migration for f in findings):
         return f"{never}: a copy, delete it"
@@ -430,9 +528,10 @@ def plan_migrate(
     *,
     next_batch: int,
     target: str | None = None,
+    unlisted: Sequence[Unlisted] = (),
 ) -> Plan:
     """Apply everything pending (up to ``target``) as one new batch."""
-    findings = check_integrity(available, applied)
+    findings = check_integrity(available, applied, unlisted=unlisted)
     if findings:
         raise integrity_error(findings, files_read=len(available))
     todo = pending(available, applied)
@@ -451,7 +550,7 @@ def plan_migrate(
         )
         for m in todo
     )
-    told = ahead_warning(available, applied)
+    told = ahead_warning(available, applied, unlisted)
     return Plan(
         action=Action.MIGRATE,
         steps=steps,
@@ -557,6 +656,7 @@ def plan_baseline(
     recorded: frozenset[str] | None = None,
     recorded_count: int = 0,
     recorded_by: str = "drizzle",
+    unlisted: Sequence[Unlisted] = (),
 ) -> Plan:
     """Record files (up to ``target``) as applied without running them.
 
@@ -596,7 +696,7 @@ def plan_baseline(
         if not known:
             return Plan(action=Action.BASELINE, steps=())
         target = known[-1].name
-    plan = plan_migrate(available, applied, next_batch=next_batch, target=target)
+    plan = plan_migrate(available, applied, next_batch=next_batch, target=target, unlisted=unlisted)
     return Plan(action=Action.BASELINE, steps=plan.steps, batch=plan.batch)
 
 

@@ -22,6 +22,7 @@ from kubemigrate.domain.migrations import (
     Migration,
     Plan,
     Step,
+    Unlisted,
 )
 from kubemigrate.domain.planning import FindingKind
 
@@ -444,7 +445,7 @@ def test_the_same_sql_alone_is_no_rename_and_is_never_told_to_run() -> None:
     hint = planning.integrity_error(findings).hint or ""
     assert "sorts after" not in hint
     assert "restore the missing file" not in hint
-    assert "0005_z.sql holds the SQL of the applied 0001_b.sql, so it must not run" in hint
+    assert "0005_z.sql holds the SQL of 0001_b.sql, so it must not run" in hint
     assert "give it 0001_b.sql's number or title" in hint
 
 
@@ -454,7 +455,7 @@ def test_a_copy_of_an_applied_migration_is_told_to_be_deleted() -> None:
     findings = planning.check_integrity((old[0], copy, old[1]), [applied(m) for m in old])
     assert [(f.kind, f.same_sql) for f in findings] == [(FindingKind.OUT_OF_ORDER, ("0000_a.sql",))]
     hint = planning.integrity_error(findings).hint or ""
-    assert hint.endswith("would run a second time): a copy, delete it")
+    assert hint.endswith("that SQL would run a second time): a copy, delete it")
 
 
 def test_a_rename_is_recorded_only_when_it_is_certain() -> None:
@@ -472,6 +473,65 @@ def test_a_rename_is_recorded_only_when_it_is_certain() -> None:
     # a number alone ("0001.sql") has no title to share
     bare = Migration("0001.sql", same.up_sql)
     assert planning.renamed((Migration("0002.sql", same.up_sql),), [applied(bare)]) == []
+
+
+def _unlisted(migration: Migration) -> Unlisted:
+    entry = f'{{"idx": 9, "tag": "{migration.name.removesuffix(".sql")}"}}'
+    return Unlisted(migration.name, migration.checksum, "meta/_journal.json", entry)
+
+
+def test_a_file_the_journal_does_not_list_fails_verify_alone_and_is_no_drift() -> None:
+    """It never runs (drizzle's migrator reads only the journal too): migrate lets it be,
+    verify, the CI gate, names it and how to list it. The database is as the journal
+    says, so the drift gauge stays 0."""
+    handmade = Migration("0001_handmade.sql", "CREATE TABLE hand (id int);")
+    listed, rows = FILES[:1], [applied(FILES[0])]
+    stray = (_unlisted(handmade),)
+    assert planning.check_integrity(listed, rows, unlisted=stray) == []
+    assert planning.plan_migrate(listed, rows, next_batch=2, unlisted=stray).steps == ()
+    [finding] = planning.check_integrity(listed, rows, unlisted=stray, strict=True)
+    assert finding.kind is FindingKind.UNLISTED
+    assert not finding.kind.drift
+    assert str(finding) == (
+        "0001_handmade.sql: unlisted: on disk, but not in meta/_journal.json, so it never "
+        'runs; to run it, append {"idx": 9, "tag": "0001_handmade"} to its "entries"'
+    )
+    error = planning.integrity_error([finding])
+    assert error.exit_code is ExitCode.INTEGRITY
+    assert "`kubemigrate generate` adds entries only for the files it writes" in (error.hint or "")
+    # a copy of an applied migration is never told to be listed
+    copy = _unlisted(Migration("0001_copy.sql", FILES[0].up_sql))
+    [finding] = planning.check_integrity(listed, rows, unlisted=(copy,), strict=True)
+    assert finding.same_sql == ("0000_a.sql",)
+    hint = planning.integrity_error([finding]).hint or ""
+    assert "append" not in hint
+    assert hint == (
+        "0001_copy.sql holds the SQL of 0000_a.sql, so it must not run (listed in the "
+        "journal, that SQL would run a second time): a copy, delete it"
+    )
+
+
+@pytest.mark.parametrize("lost", [1, 2])
+def test_an_applied_migration_the_journal_lost_is_delisted(lost: int) -> None:
+    """Its file is on disk; its entry was lost in a merge. It was "missing: its file is
+    gone", or, the last one, a newer version's that migrate let be."""
+    rows = [applied(m) for m in FILES[:3]]
+    available = tuple(m for i, m in enumerate(FILES) if i != lost)
+    stray = (_unlisted(FILES[lost]),)
+    assert planning.ahead(available, rows, stray) == []
+    [finding] = planning.check_integrity(available, rows, unlisted=stray)
+    assert (finding.kind, finding.migration) == (FindingKind.DELISTED, FILES[lost].name)
+    assert finding.kind.drift
+    assert finding.detail == (
+        "applied, but meta/_journal.json no longer lists it (its file is on disk): an entry "
+        "lost in a merge?"
+    )
+    with pytest.raises(IntegrityError) as info:
+        planning.plan_migrate(available, rows, next_batch=2, unlisted=stray)
+    assert "put each delisted migration's entry back in the journal as it was" in (
+        info.value.hint or ""
+    )
+    assert planning.unlisted_warnings(stray, available, rows) == ()  # the finding says it
 
 
 # -- baseline -----------------------------------------------------------------

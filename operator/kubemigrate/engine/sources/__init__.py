@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubemigrate.domain.errors import SourceError, UsageError
-from kubemigrate.domain.migrations import Migration
+from kubemigrate.domain.migrations import Migration, Unlisted
 
 FORMATS = ("drizzle", "golang-migrate", "flyway", "dbmate")
 
@@ -25,6 +25,9 @@ class Source:
     warnings: tuple[str, ...] = field(default=())
     fmt: str = "drizzle"
     """The layout read: the tool that migrated the database before, if another one did."""
+    unlisted: tuple[Unlisted, ...] = field(default=())
+    """Up files a drizzle journal does not list: never run; the runner says so, and how
+    to list one (or that it is an applied migration's entry lost)."""
 
 
 def read_text(path: str | os.PathLike[str]) -> str:
