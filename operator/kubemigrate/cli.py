@@ -622,7 +622,8 @@ def verify(
     result_file: ResultFile = None,
     run_id: RunId = None,
 ) -> None:
-    """The integrity checks alone: edited, missing, out-of-order files and a dirty database."""
+    """The integrity checks alone, for CI: edited, missing, renamed, out-of-order files, files
+    the journal does not list, migrations ahead of the folder, and a dirty database."""
     ctx = Context.of(locals())
 
     def body(runner: Any) -> Reply:

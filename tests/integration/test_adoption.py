@@ -114,6 +114,39 @@ def test_drizzle_s_own_migrator_counts_too(tmp_path: Path, database_url: str) ->
     assert applied_names(database_url) == []
 
 
+def test_drizzle_s_hashes_from_a_checkout_with_other_line_endings_match(
+    tmp_path: Path, database_url: str
+) -> None:
+    """drizzle's migrator ran from a Windows checkout (core.autocrlf: CRLF) and records
+    the SHA-256 of those bytes; the folder here has LF, one file with a final newline an
+    editor added, one saved with a BOM. Baseline said "only 0 of the 3 files here match
+    them: a file edited or removed since it ran", claiming edits nobody made."""
+    folder = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            ("a", "CREATE TABLE a (\n  id int\n);", "DROP TABLE a;"),
+            ("b", "CREATE TABLE b (\n  id int\n);", "DROP TABLE b;"),
+            create_table("c"),
+        ),
+    )
+    windows = [b"CREATE TABLE a (\r\n  id int\r\n);", b"CREATE TABLE b (\r\n  id int\r\n);"]
+    (folder / "0000_a.sql").write_bytes(b"CREATE TABLE a (\n  id int\n);\n")
+    (folder / "0001_b.sql").write_bytes(b"\xef\xbb\xbfCREATE TABLE b (\n  id int\n);")
+    with connect(database_url) as conn:
+        conn.execute("CREATE TABLE a (id int); CREATE TABLE b (id int); CREATE SCHEMA drizzle")
+        conn.execute(
+            "CREATE TABLE drizzle.__drizzle_migrations (id serial, hash text, created_at bigint)"
+        )
+        for data in windows:
+            digest = hashlib.sha256(data).hexdigest()
+            conn.execute("INSERT INTO drizzle.__drizzle_migrations (hash) VALUES (%s)", (digest,))
+    done = cli(folder, database_url, "baseline", "--env", "production")
+    assert done.returncode == 0, done.stderr
+    assert applied_names(database_url) == ["0000_a.sql", "0001_b.sql"]  # 0002 stays pending
+    assert cli(folder, database_url, "migrate").returncode == 0
+    assert table_exists(database_url, "c")
+
+
 def test_a_history_that_records_none_of_the_files_stops_nothing(
     tmp_path: Path, database_url: str
 ) -> None:

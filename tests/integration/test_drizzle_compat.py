@@ -247,3 +247,56 @@ def test_kubemigrate_records_each_drizzle_kit_file_once(
             for row in conn.execute("SELECT migration_name FROM __migration_tracking ORDER BY id")
         ]
     assert names == expected
+
+
+def _checkout(target: Path, form: str) -> Path:
+    """The fixture folder as another checkout holds it: ``lf`` as committed, ``crlf`` as
+    git's core.autocrlf writes it on Windows, ``bom`` as an editor that adds one saves it
+    (drizzle's migrator sends a BOM to the server, which fails on it: never ``ran``)."""
+    shutil.copytree(MIGRATIONS, target)
+    for path in target.glob("*.sql"):
+        data = path.read_bytes()
+        if form == "crlf":
+            path.write_bytes(data.replace(b"\n", b"\r\n"))
+        elif form == "bom":
+            path.write_bytes(b"\xef\xbb\xbf" + data)
+    return target
+
+
+@pytest.mark.parametrize(("ran", "here"), [("lf", "crlf"), ("crlf", "lf"), ("crlf", "bom")])
+def test_a_database_drizzle_migrated_is_adopted_from_a_checkout_with_other_line_endings(
+    server: postgres.PostgresServer, drizzle_migrator: Path, tmp_path: Path, ran: str, here: str
+) -> None:
+    """drizzle's migrator records the SHA-256 of each file as it read it; the folder
+    kubemigrate adopts the database from may be another checkout, with other line
+    endings. Baseline said "only 1 of the 5 files here match them: a file edited or
+    removed since it ran"."""
+    url = server.create_database(f"adopt_{ran}_{here}")
+    by_drizzle = subprocess.run(
+        ["node", str(drizzle_migrator), url, str(_checkout(tmp_path / ran, ran))],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=_clean_env(),
+    )
+    assert by_drizzle.returncode == 0, f"drizzle's migrator failed:\n{by_drizzle.stderr}"
+    folder = _checkout(tmp_path / f"here_{here}", here)
+    command = [*_kubemigrate(), "--database-url", url, "--dir", str(folder)]
+    baseline = subprocess.run(
+        [*command[:1], "baseline", "--env", "production", *command[1:]],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=_clean_env(),
+    )
+    assert baseline.returncode == 0, f"{baseline.stdout}\n{baseline.stderr}"
+    assert "Baselined 5 migration(s)" in baseline.stdout
+    migrate = subprocess.run(
+        [*command[:1], "migrate", *command[1:]],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=_clean_env(),
+    )
+    assert migrate.returncode == 0, f"{migrate.stdout}\n{migrate.stderr}"
+    assert "Nothing to migrate: 5 applied, 0 pending." in migrate.stdout

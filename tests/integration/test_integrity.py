@@ -236,3 +236,186 @@ def test_an_older_version_of_the_folder_starts_on_a_newer_database(
     refused = cli(old, database_url, "migrate")
     assert refused.returncode == 4, output(refused)
     assert "0002_c.sql" in refused.stderr
+
+
+USERS = numbered(
+    ("users", "CREATE TABLE users (id int);", "DROP TABLE users;"),
+    ("add_name", "ALTER TABLE users ADD COLUMN name text;", "ALTER TABLE users DROP COLUMN name;"),
+    ("idx", "CREATE INDEX users_id ON users (id);", "DROP INDEX users_id;"),
+)
+
+
+def rename(directory: Path, old: str, new: str) -> None:
+    """A migration's files and its journal tag renamed, its place and SQL kept."""
+    (directory / f"{old}.sql").rename(directory / f"{new}.sql")
+    (directory / f"{old}.down.sql").rename(directory / f"{new}.down.sql")
+    journal = directory / "meta" / "_journal.json"
+    journal.write_text(journal.read_text().replace(f'"{old}"', f'"{new}"'))
+
+
+def test_a_title_renamed_under_its_number_is_recorded_by_repair(
+    tmp_path: Path, database_url: str
+) -> None:
+    """0001_add_name.sql -> 0001_add_user_name.sql, same SQL: verify said missing plus
+    out-of-order, hinting to move the file after the newest applied migration (its ADD
+    COLUMN would have run twice), and repair --accept-renames found no rename."""
+    drizzle = write_drizzle(tmp_path / "d", USERS)
+    assert cli(drizzle, database_url, "migrate").returncode == 0
+    rename(drizzle, "0001_add_name", "0001_add_user_name")
+
+    verify = cli(drizzle, database_url, "verify", "--json")
+    assert verify.returncode == 4, output(verify)
+    error = json.loads(verify.stdout)["error"]
+    assert error["findings"] == [
+        {
+            "kind": "renamed",
+            "migration": "0001_add_name.sql",
+            "detail": "applied, and its SQL is now 0001_add_user_name.sql (same checksum)",
+        }
+    ]
+    assert "kubemigrate repair --accept-renames" in error["hint"]
+    assert "sorts after" not in error["hint"]
+    assert cli(drizzle, database_url, "migrate").returncode == 4  # until it is recorded
+
+    repaired = cli(drizzle, database_url, "repair", "--accept-renames")
+    assert repaired.returncode == 0, output(repaired)
+    assert "0001_add_user_name.sql: recorded under its new file name" in repaired.stdout
+    assert applied_names(database_url) == [
+        "0000_users.sql",
+        "0001_add_user_name.sql",
+        "0002_idx.sql",
+    ]
+    assert ("renamed", "0001_add_user_name.sql") in history_actions(database_url)
+    assert cli(drizzle, database_url, "verify").returncode == 0
+    done = cli(drizzle, database_url, "migrate")
+    assert done.returncode == 0, output(done)
+    assert "Nothing to migrate: 3 applied, 0 pending." in done.stdout
+
+
+def test_the_same_sql_under_a_new_number_and_title_is_never_told_to_run(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Nothing of the name kept: the SQL alone cannot tell a rename from a second
+    migration of the same SQL, so nothing is recorded, and no hint says to run it."""
+    drizzle = write_drizzle(tmp_path / "d", USERS)
+    assert cli(drizzle, database_url, "migrate").returncode == 0
+    snapshot = tracking(database_url)
+    rename(drizzle, "0001_add_name", "0005_user_name")
+
+    verify = cli(drizzle, database_url, "verify")
+    assert verify.returncode == 4, output(verify)
+    said = " ".join(verify.stderr.split())
+    assert (
+        "0001_add_name.sql: missing: applied, but its file is gone; "
+        "0005_user_name.sql holds its SQL" in said
+    )
+    assert "its SQL is the applied 0001_add_name.sql's" in said
+    assert "sorts after the newest applied migration (in a drizzle folder" not in said
+    assert "0005_user_name.sql holds the SQL of 0001_add_name.sql, so it must not run" in said
+    refused = cli(drizzle, database_url, "repair", "--accept-renames")
+    assert refused.returncode == 2, output(refused)
+    assert tracking(database_url) == snapshot
+
+    # as the hint says: its title kept, the rename is certain
+    rename(drizzle, "0005_user_name", "0005_add_name")
+    assert cli(drizzle, database_url, "repair", "--accept-renames").returncode == 0
+    assert applied_names(database_url) == ["0000_users.sql", "0005_add_name.sql", "0002_idx.sql"]
+    assert cli(drizzle, database_url, "verify").returncode == 0
+
+
+def journal_tags(directory: Path) -> list[str]:
+    return [
+        e["tag"] for e in json.loads((directory / "meta" / "_journal.json").read_text())["entries"]
+    ]
+
+
+def test_a_file_the_journal_does_not_list_fails_verify_and_is_told_how_to_list(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A hand-added file left out of meta/_journal.json never runs (drizzle's migrator
+    reads only the journal too), and migrate still lets it be. But verify, the CI gate,
+    said "Integrity verified", and generate numbered the next file past it in silence."""
+    drizzle = write_drizzle(tmp_path / "d", numbered(create_table("a")))
+    assert cli(drizzle, database_url, "migrate").returncode == 0
+    (drizzle / "0001_handmade.sql").write_text("CREATE TABLE hand (id int);\n")
+
+    migrate = cli(drizzle, database_url, "migrate")
+    assert migrate.returncode == 0, output(migrate)
+    assert "warning: 0001_handmade.sql is not in meta/_journal.json and is ignored" in (
+        migrate.stderr
+    )
+    assert '"tag": "0001_handmade"' in migrate.stderr
+    assert not table_exists(database_url, "hand")
+
+    verify = cli(drizzle, database_url, "verify")
+    assert verify.returncode == 4, output(verify)
+    assert "0001_handmade.sql: unlisted: on disk, but not in meta/_journal.json" in verify.stderr
+    verify_json = json.loads(cli(drizzle, database_url, "verify", "--json").stdout)
+    assert verify_json["error"]["reason"] == "IntegrityCheckFailed"
+    assert [f["kind"] for f in verify_json["error"]["findings"]] == ["unlisted"]
+    assert verify_json.get("drift") is not True  # the database is as the journal says
+
+    created = run_cli("generate", "next", "--dir", str(drizzle))
+    assert created.returncode == 0, output(created)
+    assert "0002_next.sql" in created.stdout
+    assert "⚠️  0001_handmade.sql is not in meta/_journal.json and is ignored" in created.stdout
+    (drizzle / "0002_next.sql").write_text("CREATE TABLE next (id int);\n")
+    (drizzle / "0002_next.down.sql").write_text("DROP TABLE next;\n")
+
+    # the fix the finding gives, as it gives it
+    detail = json.loads(cli(drizzle, database_url, "verify", "--json").stdout)["error"]["findings"][
+        0
+    ]["detail"]
+    found = re.search(r"append (\{.*?\}) to its", detail)
+    assert found, detail
+    journal = drizzle / "meta" / "_journal.json"
+    data = json.loads(journal.read_text())
+    data["entries"].append(json.loads(found[1]))
+    journal.write_text(json.dumps(data, indent=2))
+    assert cli(drizzle, database_url, "verify").returncode == 0
+    done = cli(drizzle, database_url, "migrate")
+    assert done.returncode == 0, output(done)
+    assert "warning" not in done.stderr
+    assert applied_names(database_url) == ["0000_a.sql", "0002_next.sql", "0001_handmade.sql"]
+    assert table_exists(database_url, "hand")
+
+
+@pytest.mark.parametrize("lost", ["0001_b", "0002_c"])
+def test_an_applied_migration_whose_journal_entry_was_lost_is_on_disk_not_gone(
+    tmp_path: Path, database_url: str, lost: str
+) -> None:
+    """A merge dropped an applied migration's journal entry; its file is still there.
+    status said "❌ Missing ... its file is gone" (and, for the last one, "newer
+    version", which migrate let be)."""
+    drizzle = write_drizzle(tmp_path / "d", numbered(*map(create_table, "abc")))
+    assert cli(drizzle, database_url, "migrate").returncode == 0
+    entries = journal_tags(drizzle)
+    write_journal(drizzle, [tag for tag in entries if tag != lost])
+
+    status = cli(drizzle, database_url, "status")
+    assert status.returncode == 0, output(status)
+    assert re.search(
+        rf"  ❌ Delisted {lost}\.sql \S+ \S+ \(applied; its file is on disk, but not in the "
+        r"journal\)\n",
+        status.stdout,
+    )
+    assert f"  - {lost}.sql: delisted: applied, but meta/_journal.json no longer lists it" in (
+        status.stdout
+    )
+    assert "gone" not in status.stdout
+    assert "newer version" not in status.stdout
+
+    refused = cli(drizzle, database_url, "migrate", "--json")
+    assert refused.returncode == 4, output(refused)
+    result = json.loads(refused.stdout)
+    assert result["drift"] is True
+    assert [f["kind"] for f in result["error"]["findings"]] == ["delisted"]
+    assert (
+        "put each delisted migration's entry back in the journal as it was"
+        in (result["error"]["hint"])
+    )
+    verify = json.loads(cli(drizzle, database_url, "verify", "--json").stdout)
+    assert verify["drift"] is True
+
+    write_journal(drizzle, entries)
+    assert cli(drizzle, database_url, "verify").returncode == 0

@@ -984,7 +984,10 @@ def test_migrate_says_which_files_it_ignores(shop: Path, database_url: str) -> N
     (shop / "0009_forgotten.sql").write_text("CREATE TABLE forgotten (id int);\n")
     result = cli("migrate", url=database_url, directory=shop)
     assert result.returncode == 0, result.stderr
-    assert "warning: 0009_forgotten.sql is not in _journal.json and is ignored." in result.stderr
+    assert "warning: 0009_forgotten.sql is not in meta/_journal.json and is ignored" in (
+        result.stderr
+    )
+    assert '"tag": "0009_forgotten"' in result.stderr  # the entry that would list it
     assert "0009_forgotten.sql" not in applied_names(database_url)
     as_json = cli("migrate", "--json", url=database_url, directory=shop)
     assert "warning:" not in as_json.stderr  # --json carries them in its "warnings"

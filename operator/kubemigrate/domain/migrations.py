@@ -223,6 +223,21 @@ def default_down_file(name: str) -> str:
 
 
 @dataclass(frozen=True)
+class Unlisted:
+    """An up file in a drizzle-kit 0.x folder that its journal does not list. drizzle's
+    migrator runs only what the journal lists, and so does kubemigrate: a hand-made file
+    left out of it, or one whose entry a merge lost, never runs."""
+
+    name: str
+    checksum: str
+    """Of its up SQL, as a Migration's: a copy of another migration is told apart."""
+    journal: str
+    """The journal's path in the folder (``meta/_journal.json``)."""
+    entry: str
+    """The journal entry that would list it after the last one, as JSON."""
+
+
+@dataclass(frozen=True)
 class AppliedMigration:
     """One row of ``__migration_tracking``."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -32,6 +33,7 @@ from kubemigrate.domain.migrations import (
     Migration,
     Plan,
     Step,
+    Unlisted,
     Written,
     default_down_file,
 )
@@ -202,21 +204,45 @@ class FindingKind(StrEnum):
     AHEAD = "ahead"
     """Applied after the folder's last file: a newer version's (which migrate lets be),
     or a file deleted; ``verify``, a CI gate, cannot tell which and fails."""
+    UNLISTED = "unlisted"
+    """A file in the folder its journal does not list, never applied: it never runs
+    (drizzle's migrator reads only the journal too), so migrate and status warn, and
+    ``verify``, a CI gate, fails. Not drift: the database is as the journal says."""
+    DELISTED = "delisted"
+    """Applied, and its file is in the folder, but the journal no longer lists it (an
+    entry lost in a merge): where it belongs in the order cannot be told."""
+
+    @property
+    def drift(self) -> bool:
+        """Whether the files disagree with the applied history, so migrate refuses: the
+        drift gauge and its alert. ``ahead`` and ``unlisted`` are verify's alone."""
+        return self not in (FindingKind.AHEAD, FindingKind.UNLISTED)
 
 
-# drizzle-kit 0.x's NNNN_ and 1.0's YYYYMMDDHHMMSS_ prefixes: what a rename changes
-_NUMBER_PREFIX = re.compile(r"^(?:\d{14}|\d{4})_")
-
-
-def _title(name: str) -> str:
-    return _NUMBER_PREFIX.sub("", name.removesuffix(".sql"))
+def _same_migration(old: str, new: str) -> bool:
+    """Whether a new file name keeps enough of an applied one's to be that migration
+    renamed: its version (``0001_add_name`` -> ``0001_add_user_name``, a title made
+    clearer) or its title (``0001_add_x`` -> ``20240101120000_add_x``, ``drizzle-kit up``;
+    a number changed after a merge). With neither, the same SQL alone says little: two
+    migrations of ``ANALYZE;`` or ``REFRESH MATERIALIZED VIEW`` are common."""
+    version = versions.file_version(old)
+    if version is not None and version == versions.file_version(new):
+        return True
+    title = versions.title(old)
+    return bool(title) and title == versions.title(new)
 
 
 def renamed(
     available: Sequence[Migration], applied: Sequence[AppliedMigration]
 ) -> list[tuple[str, str]]:
-    """(applied name, file name) pairs: an applied migration whose file is gone, and a
-    pending file with the same SQL (checksum) and the same title under a new number.
+    """(applied name, file name) pairs: an applied migration whose file is gone, and the
+    pending file that is it renamed, with the same SQL (checksum) and the same version
+    or the same title.
+
+    Only a certain pairing counts: the applied migration has exactly one such file, and
+    the file exactly one such applied migration. Two files with its SQL (a copy), or two
+    applied migrations with the file's, could each be the other, and recording the wrong
+    one would leave a migration unrun for good.
 
     ``drizzle-kit up`` (0.x to 1.0) moves ``0003_add_x.sql`` into
     ``20240101120000_add_x/migration.sql`` byte for byte; without this every applied
@@ -225,17 +251,19 @@ def renamed(
     names = {m.name for m in available}
     applied_names = {row.name for row in applied}
     free = [m for m in available if m.name not in applied_names]
-    pairs = []
-    for row in applied:
-        if row.name in names or not row.checksum:
-            continue
-        same = [
-            m for m in free if m.checksum == row.checksum and _title(m.name) == _title(row.name)
+    options = {
+        row.name: [
+            m.name for m in free if m.checksum == row.checksum and _same_migration(row.name, m.name)
         ]
-        if len(same) == 1:
-            pairs.append((row.name, same[0].name))
-            free.remove(same[0])
-    return pairs
+        for row in applied
+        if row.name not in names and row.checksum
+    }
+    claims = Counter(name for found in options.values() for name in found)
+    return [
+        (old, found[0])
+        for old, found in options.items()
+        if len(found) == 1 and claims[found[0]] == 1
+    ]
 
 
 @dataclass(frozen=True)
@@ -245,27 +273,39 @@ class Finding:
     kind: FindingKind
     migration: str
     detail: str
+    same_sql: tuple[str, ...] = ()
+    """The other side's migrations with the same SQL (checksum) that are not certainly
+    this one renamed (see ``renamed``): a missing migration's files, an out-of-order
+    file's applied migrations. Such a file must never be made to run."""
 
     def __str__(self) -> str:
         return f"{self.migration}: {self.kind.replace('_', '-')}: {self.detail}"
 
 
-def ahead(available: Sequence[Migration], applied: Sequence[AppliedMigration]) -> list[str]:
+def ahead(
+    available: Sequence[Migration],
+    applied: Sequence[AppliedMigration],
+    unlisted: Sequence[Unlisted] = (),
+) -> list[str]:
     """Migrations applied after every file of this folder, in its order: a newer version
     of the application migrated the database (an older pod starting during a rollout, a
     Deployment rolled back). Flyway ignores such "future" migrations by default; calling
-    them missing failed the older version's start for no fault of its own."""
+    them missing failed the older version's start for no fault of its own. One whose
+    file is here, left out of the journal, is no newer version's (see ``DELISTED``)."""
     names = [m.name for m in available]
-    done = [row.name for row in applied]
+    here = {u.name for u in unlisted}
+    done = [row.name for row in applied if row.name not in here]
     if not names or done[: len(names)] != names:
         return []
     return done[len(names) :]
 
 
 def ahead_warning(
-    available: Sequence[Migration], applied: Sequence[AppliedMigration]
+    available: Sequence[Migration],
+    applied: Sequence[AppliedMigration],
+    unlisted: Sequence[Unlisted] = (),
 ) -> str | None:
-    newer = ahead(available, applied)
+    newer = ahead(available, applied, unlisted)
     if not newer:
         return None
     return (
@@ -278,21 +318,28 @@ def check_integrity(
     available: Sequence[Migration],
     applied: Sequence[AppliedMigration],
     *,
-    ahead_ok: bool = True,
+    unlisted: Sequence[Unlisted] = (),
+    strict: bool = False,
 ) -> list[Finding]:
-    """Edited, missing and out-of-order files, in file order.
+    """Edited, missing, renamed, delisted and out-of-order files, in file order; with
+    ``strict`` (verify's), also what migrate lets be: migrations ahead of the folder,
+    and files its journal does not list (``unlisted``, the source's).
 
     Out of order means a file that is not applied yet but sorts before the newest
     applied one: typically a branch merged after a later migration went out.
     """
     by_name = {m.name: m for m in available}
     moves = dict(renamed(available, applied))
-    newer = set(ahead(available, applied))
+    newer = set(ahead(available, applied, unlisted))
+    on_disk = {u.name: u for u in unlisted}
+    applied_names = {row.name for row in applied}
+    # files no applied row stands for: where the SQL of a missing migration may be
+    free = [m for m in available if m.name not in applied_names and m.name not in moves.values()]
     findings: list[Finding] = []
     for row in applied:
         migration = by_name.get(row.name)
         if row.name in newer:
-            if not ahead_ok:
+            if strict:
                 detail = "applied after this folder's last file: a newer version's, or deleted"
                 findings.append(Finding(FindingKind.AHEAD, row.name, detail))
             continue
@@ -304,8 +351,18 @@ def check_integrity(
                     f"applied, and its SQL is now {moves[row.name]} (same checksum)",
                 )
             )
+        elif migration is None and row.name in on_disk:
+            detail = (
+                f"applied, but {on_disk[row.name].journal} no longer lists it (its file is on "
+                "disk): an entry lost in a merge?"
+            )
+            findings.append(Finding(FindingKind.DELISTED, row.name, detail))
         elif migration is None:
-            findings.append(Finding(FindingKind.MISSING, row.name, "applied, but its file is gone"))
+            twins = tuple(m.name for m in free if row.checksum and m.checksum == row.checksum)
+            detail = "applied, but its file is gone"
+            if twins:
+                detail += f"; {_listing(twins)} {'holds' if len(twins) == 1 else 'hold'} its SQL"
+            findings.append(Finding(FindingKind.MISSING, row.name, detail, twins))
         elif row.checksum and row.checksum != migration.checksum:
             findings.append(
                 Finding(
@@ -315,20 +372,73 @@ def check_integrity(
                     f"{migration.checksum[:12]}… on disk)",
                 )
             )
-    applied_names = {row.name for row in applied}
     positions = [i for i, m in enumerate(available) if m.name in applied_names]
     if positions:
         newest = available[max(positions)].name
         for migration in available[: max(positions)]:
             if migration.name not in applied_names and migration.name not in moves.values():
-                findings.append(
-                    Finding(
-                        FindingKind.OUT_OF_ORDER,
-                        migration.name,
-                        f"pending, but older than the applied {newest}",
-                    )
+                same = tuple(row.name for row in applied if row.checksum == migration.checksum)
+                detail = f"pending, but older than the applied {newest}"
+                if same:
+                    detail += f"; its SQL is the applied {_listing(same)}'s"
+                findings.append(Finding(FindingKind.OUT_OF_ORDER, migration.name, detail, same))
+    if strict:
+        for stray in unlisted:
+            if stray.name not in applied_names:
+                same = _same_sql(stray, available, applied)
+                detail = f"on disk, but not in {stray.journal}, so it never runs; " + (
+                    f"it holds the SQL of {_listing(same)}"
+                    if same
+                    else f'to run it, append {stray.entry} to its "entries"'
                 )
+                findings.append(Finding(FindingKind.UNLISTED, stray.name, detail, same))
     return findings
+
+
+def _same_sql(
+    stray: Unlisted, available: Sequence[Migration], applied: Sequence[AppliedMigration]
+) -> tuple[str, ...]:
+    """The migrations, applied or listed, whose SQL an unlisted file holds: listing it
+    would run that SQL a second time."""
+    names = [row.name for row in applied if row.checksum == stray.checksum]
+    names += [m.name for m in available if m.checksum == stray.checksum]
+    return tuple(dict.fromkeys(names))
+
+
+def unlisted_warnings(
+    unlisted: Sequence[Unlisted],
+    available: Sequence[Migration],
+    applied: Sequence[AppliedMigration] = (),
+) -> tuple[str, ...]:
+    """What migrate, status and generate say of the files the journal does not list and
+    that were never applied (an applied one is a ``delisted`` finding): how to list one,
+    never for one holding another migration's SQL."""
+    applied_names = {row.name for row in applied}
+    told = []
+    for stray in unlisted:
+        if stray.name in applied_names:
+            continue
+        said = (
+            f"{stray.name} is not in {stray.journal} and is ignored (drizzle's migrator, too, "
+            "runs only what the journal lists): "
+        )
+        same = _same_sql(stray, available, applied)
+        if same:
+            said += (
+                f"it holds the SQL of {_listing(same)}, a copy? delete it (listed, that SQL "
+                "would run a second time)"
+            )
+        else:
+            said += (
+                f'to run it, append {stray.entry} to the journal\'s "entries" (`kubemigrate '
+                "generate` lists only the files it writes); or delete it"
+            )
+        told.append(said)
+    return tuple(told)
+
+
+def _listing(names: Sequence[str]) -> str:
+    return " and ".join((", ".join(names[:-1]), names[-1])) if len(names) > 1 else names[0]
 
 
 def integrity_error(findings: Sequence[Finding], *, files_read: int = 1) -> IntegrityError:
@@ -351,18 +461,33 @@ def integrity_error(findings: Sequence[Finding], *, files_read: int = 1) -> Inte
             "record the new names with `kubemigrate repair --accept-renames` (the SQL is the "
             "same, so nothing runs again)"
         )
-    if FindingKind.MISSING in kinds:
+    plain = {f.kind for f in findings if not f.same_sql}
+    if FindingKind.MISSING in plain:
         hints.append("restore the missing file (applied migrations must stay in the directory)")
     if FindingKind.AHEAD in kinds:
         hints.append(
             "verify with the folder of the version that applied it (an older version's "
             "migrate lets it be, with a warning); if its file was deleted, restore it"
         )
-    if FindingKind.OUT_OF_ORDER in kinds:
+    if FindingKind.DELISTED in kinds:
+        hints.append(
+            "put each delisted migration's entry back in the journal as it was, its `when` "
+            "too (`git log -p` of the journal shows it): listed anew with a later `when`, "
+            "drizzle's own migrator would run it again"
+        )
+    if FindingKind.UNLISTED in plain:
+        hints.append(
+            "list each unlisted file with the entry its line gives, appended to the journal's "
+            '"entries" (`kubemigrate generate` adds entries only for the files it writes), or '
+            "delete it if it is not to run"
+        )
+    if FindingKind.OUT_OF_ORDER in plain:
         hints.append(
             "rename the out-of-order file so it sorts after the newest applied migration "
             "(in a drizzle folder, `kubemigrate generate NAME --sql FILE` makes the next one)"
         )
+    if any(f.same_sql for f in findings):
+        hints.append(_same_sql_hint(findings))
     lines = "\n".join(f"  - {f}" for f in findings)
     return IntegrityError(
         f"Integrity check failed; nothing was run:\n{lines}",
@@ -370,6 +495,31 @@ def integrity_error(findings: Sequence[Finding], *, files_read: int = 1) -> Inte
         findings=[
             {"kind": str(f.kind), "migration": f.migration, "detail": f.detail} for f in findings
         ],
+    )
+
+
+def _same_sql_hint(findings: Sequence[Finding]) -> str:
+    """The way out for a file holding another migration's SQL that is not certainly it
+    renamed: never "run it later", which would run that SQL a second time."""
+    pairs: list[tuple[str, str, FindingKind]] = []
+    for f in findings:
+        if f.same_sql and f.kind is FindingKind.MISSING:
+            pairs += [(name, f.migration, f.kind) for name in f.same_sql]
+        elif f.same_sql:
+            pairs += [(f.migration, name, f.kind) for name in f.same_sql]
+    file, migration, kind = pairs[0]
+    never = f"{file} holds the SQL of {migration}, so it must not run (" + (
+        "listed in the journal, that SQL would run a second time)"
+        if kind is FindingKind.UNLISTED
+        else "not even renamed to sort after the newest applied migration: that SQL would run "
+        "a second time)"
+    )
+    if not any(f.kind is FindingKind.MISSING and f.migration == migration for f in findings):
+        return f"{never}: a copy, delete it"
+    return (
+        f"{never}: if it is {migration} renamed, give it {migration}'s number or title, with no "
+        "other pending file holding that SQL, and `kubemigrate repair --accept-renames` records "
+        "it (nothing runs); if it is a copy, delete it"
     )
 
 
@@ -396,9 +546,10 @@ def plan_migrate(
     *,
     next_batch: int,
     target: str | None = None,
+    unlisted: Sequence[Unlisted] = (),
 ) -> Plan:
     """Apply everything pending (up to ``target``) as one new batch."""
-    findings = check_integrity(available, applied)
+    findings = check_integrity(available, applied, unlisted=unlisted)
     if findings:
         raise integrity_error(findings, files_read=len(available))
     todo = pending(available, applied)
@@ -418,7 +569,7 @@ def plan_migrate(
         )
         for m in todo
     )
-    told = ahead_warning(available, applied)
+    told = ahead_warning(available, applied, unlisted)
     return Plan(
         action=Action.MIGRATE,
         steps=steps,
@@ -525,6 +676,7 @@ def plan_baseline(
     recorded: frozenset[str] | None = None,
     recorded_count: int = 0,
     recorded_by: str = "drizzle",
+    unlisted: Sequence[Unlisted] = (),
 ) -> Plan:
     """Record files (up to ``target``) as applied without running them.
 
@@ -564,7 +716,7 @@ def plan_baseline(
         if not known:
             return Plan(action=Action.BASELINE, steps=())
         target = known[-1].name
-    plan = plan_migrate(available, applied, next_batch=next_batch, target=target)
+    plan = plan_migrate(available, applied, next_batch=next_batch, target=target, unlisted=unlisted)
     return Plan(action=Action.BASELINE, steps=plan.steps, batch=plan.batch)
 
 

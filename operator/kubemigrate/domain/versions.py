@@ -32,6 +32,15 @@ def file_version(name: str) -> tuple[int, ...] | None:
     return version_key(match["version"]) if match else None
 
 
+def title(name: str) -> str:
+    """What a migration's file name says it does: the name without its version, the
+    separator after it and its extension (``0003_add_x.sql``, ``20240101120000_add_x.sql``,
+    ``V3__add_x.sql`` and ``3_add_x.up.sql`` are all ``add_x``); "" when it says nothing."""
+    stem = name.removesuffix(".sql").removesuffix(".up")
+    match = _FLYWAY.match(stem) or _NUMBERED.match(stem)
+    return stem[match.end() :].lstrip("_.") if match else stem
+
+
 def named(target: str, names: Iterable[str]) -> list[str]:
     """The names ``target`` stands for: a file name (with or without ``.sql`` or
     ``.up.sql``), else every file of that version (more than one is the caller's

@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from kubemigrate.domain.errors import SourceError, UsageError
-from kubemigrate.domain.planning import GENERATE_TEMPLATE, UNFINISHED_DOWN, has_statement
+from kubemigrate.domain.migrations import Migration
+from kubemigrate.domain.planning import (
+    GENERATE_TEMPLATE,
+    UNFINISHED_DOWN,
+    has_statement,
+    unlisted_warnings,
+)
 from kubemigrate.engine.sources import drizzle, drizzle_folders, read_text
 
 TEMPLATE = GENERATE_TEMPLATE
@@ -39,6 +45,9 @@ class Generated:
     uninvertible: tuple[str, ...]
     existing: tuple[str, ...] = ()
     """Tags of the files already in a folder that had no journal, now listed in it."""
+    warnings: tuple[str, ...] = ()
+    """Files of the folder its journal does not list, which never run: the new file's
+    number went past them, and someone may have meant them to run."""
 
     def text(self) -> str:
         out = [f"📝 Created {self.up}", f"📝 Created {self.down}"]
@@ -53,6 +62,7 @@ class Generated:
         if self.uninvertible:
             out.append("⚠️  Not inverted automatically (write these in the down file by hand):")
             out += [f"  - {line}" for line in self.uninvertible]
+        out += [f"⚠️  {warning}" for warning in self.warnings]
         return "\n".join(out) + "\n"
 
     def to_dict(self) -> dict[str, Any]:
@@ -62,6 +72,7 @@ class Generated:
             "journal": str(self.journal) if self.journal is not None else None,
             "uninvertible": list(self.uninvertible),
             "existing": list(self.existing),
+            "warnings": list(self.warnings),
         }
 
 
@@ -235,4 +246,22 @@ def _generate_numbered(directory: Path, tag_name: str, up: str, now: int) -> Gen
         journal=journal_path,
         uninvertible=uninvertible,
         existing=tuple(existing),
+        warnings=_unlisted(directory, journal_path, entries),
     )
+
+
+def _unlisted(directory: Path, journal: Path, entries: list[dict[str, Any]]) -> tuple[str, ...]:
+    """What to do about the folder's up files its journal does not list (a hand-made
+    file never added to it), as migrate says it: generate numbered past them, and
+    without a word they were forgotten."""
+    tags = [str(e.get("tag")) for e in entries]
+    names = drizzle.up_file_names(directory) - {f"{t}.sql" for t in tags}
+    if not names:
+        return ()
+    unlisted = drizzle.unlisted_files(directory, journal, entries, names)
+    listed = tuple(
+        Migration(name=f"{t}.sql", up_sql=read_text(directory / f"{t}.sql"))
+        for t in tags
+        if (directory / f"{t}.sql").is_file()
+    )
+    return unlisted_warnings(unlisted, listed)

@@ -12,7 +12,13 @@ from typing import Any
 
 from kubemigrate.domain import planning
 from kubemigrate.domain.dirty import dirty_error
-from kubemigrate.domain.migrations import AppliedMigration, DirtyState, Migration, RollbackRecord
+from kubemigrate.domain.migrations import (
+    AppliedMigration,
+    DirtyState,
+    Migration,
+    RollbackRecord,
+    Unlisted,
+)
 from kubemigrate.domain.outcome import Counts
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -36,7 +42,9 @@ def fmt_time(value: datetime | None) -> str:
 @dataclass(frozen=True)
 class MigrationLine:
     name: str
-    status: str  # applied | pending | missing | ahead (applied after the folder's last file)
+    status: str
+    """applied | pending | missing | ahead (applied after the folder's last file) |
+    delisted (applied, its file on disk but not in the journal)"""
     applied_at: datetime | None = None
     checksum: str | None = None
     batch: int | None = None
@@ -55,7 +63,7 @@ class StatusReport:
 
     @property
     def total(self) -> int:
-        return sum(1 for line in self.lines if line.status not in ("missing", "ahead"))
+        return sum(1 for line in self.lines if line.status in ("applied", "pending"))
 
     @property
     def applied(self) -> int:
@@ -97,6 +105,11 @@ class StatusReport:
                 out.append(f"  ⏳ Pending {line.name}")
             elif line.status == "ahead":
                 out.append(f"  ✅ Applied {line.name} {fmt_time(line.applied_at)} (newer version)")
+            elif line.status == "delisted":
+                out.append(
+                    f"  ❌ Delisted {line.name} {fmt_time(line.applied_at)} "
+                    "(applied; its file is on disk, but not in the journal)"
+                )
             else:
                 out.append(f"  ❌ Missing {line.name} {fmt_time(line.applied_at)}")
         if self.rollbacks:
@@ -182,6 +195,7 @@ def build(
     running: tuple[DirtyState, ...] = (),
     holder: str | None = None,
     warnings: tuple[str, ...] = (),
+    unlisted: tuple[Unlisted, ...] = (),
 ) -> StatusReport:
     rows = {row.name: row for row in applied}
     moved = planning.renamed(available, applied)  # applied under an old name (drizzle-kit up)
@@ -202,11 +216,16 @@ def build(
                 )
             )
     names = {m.name for m in available} | {old for old, _ in moved}
-    newer = set(planning.ahead(available, applied))
+    newer = set(planning.ahead(available, applied, unlisted))
+    on_disk = {u.name for u in unlisted}
     lines += [
         MigrationLine(
             name=row.name,
-            status="ahead" if row.name in newer else "missing",
+            status="ahead"
+            if row.name in newer
+            else "delisted"
+            if row.name in on_disk
+            else "missing",
             applied_at=row.applied_at,
             checksum=row.checksum,
             batch=row.batch,
@@ -218,7 +237,7 @@ def build(
         lines=tuple(lines),
         rollbacks=rollbacks,
         warnings=warnings,
-        findings=tuple(planning.check_integrity(available, applied)),
+        findings=tuple(planning.check_integrity(available, applied, unlisted=unlisted)),
         dirty=dirty,
         running=running,
         holder=holder,

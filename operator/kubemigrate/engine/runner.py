@@ -436,23 +436,33 @@ class Runner:
     def report(self) -> tuple[StatusReport, StoreState]:
         """The status report as things stand, with the state it was built from."""
         state = self.state(with_rollbacks=True)
+        available, unlisted = self.source.migrations, self.source.unlisted
         built = report.build(
-            self.source.migrations,
+            available,
             state.applied,
             rollbacks=state.rollbacks,
             dirty=state.dirty,
             running=state.running,
             holder=state.holder,
             warnings=(
-                *self.source.warnings,
+                *self._source_warnings(state),
                 *(
-                    planning.changed_down_warning(name, self.source.migrations)
-                    for name in planning.changed_downs(self.source.migrations, state.applied)
+                    planning.changed_down_warning(name, available)
+                    for name in planning.changed_downs(available, state.applied)
                 ),
-                *filter(None, [planning.ahead_warning(self.source.migrations, state.applied)]),
+                *filter(None, [planning.ahead_warning(available, state.applied, unlisted)]),
             ),
+            unlisted=unlisted,
         )
         return built, state
+
+    def _source_warnings(self, state: StoreState) -> tuple[str, ...]:
+        """The source's warnings, with what to do about each file its journal does not
+        list and the database never applied (one it applied is a ``delisted`` finding)."""
+        told = planning.unlisted_warnings(
+            self.source.unlisted, self.source.migrations, state.applied
+        )
+        return (*self.source.warnings, *told)
 
     def counts(self, state: StoreState) -> Counts:
         applied = {row.name for row in state.applied}
@@ -470,7 +480,11 @@ class Runner:
         available = self.source.migrations
         if action is Action.MIGRATE:
             plan = planning.plan_migrate(
-                available, state.applied, next_batch=state.next_batch, target=options.target
+                available,
+                state.applied,
+                next_batch=state.next_batch,
+                target=options.target,
+                unlisted=self.source.unlisted,
             )
             if plan.steps and not state.applied:
                 self._refuse_unadopted()
@@ -501,6 +515,7 @@ class Runner:
                 recorded=recorded,
                 recorded_count=count,
                 recorded_by=tool,
+                unlisted=self.source.unlisted,
             )
         if action in (Action.ROLLBACK, Action.RESET):
             steps = options.steps
@@ -595,13 +610,14 @@ class Runner:
         )
 
     def _drizzle_recorded(self, hashes: frozenset[str]) -> frozenset[str]:
-        """The files drizzle's table records as run: drizzle hashes a file as it is, CRLF
-        and BOM included; a checksum normalises them."""
+        """The files drizzle's table records as run: drizzle hashes a file as it read it,
+        CRLF and BOM included, maybe from a checkout with other line endings; a checksum
+        normalises them."""
         raw = sources.raw_hashes(self.source)
         return frozenset(
             m.name
             for m in self.source.migrations
-            if m.checksum in hashes or raw.get(m.name) in hashes
+            if m.checksum in hashes or not hashes.isdisjoint(raw.get(m.name, ()))
         )
 
     # -- changing runs -------------------------------------------------------
@@ -1152,8 +1168,10 @@ class Runner:
         if not moves:
             raise UsageError(
                 "--accept-renames: no applied migration's file was renamed (none is missing "
-                "with its SQL under a new name).",
-                hint="`kubemigrate verify` lists what disagrees",
+                "with its SQL under a new name that keeps its number or its title).",
+                hint="`kubemigrate verify` lists what disagrees; a rename is recorded when "
+                "exactly one pending file has the missing migration's SQL (same checksum) and "
+                "its number or its title",
             )
         rows = {row.name: row for row in applied}
         done = []
@@ -1212,10 +1230,15 @@ class Runner:
         """The integrity checks, strict about migrations applied after the folder's last
         file (a CI gate cannot tell a newer version's from a deleted file), which still
         are no drift: ``status`` and ``migrate`` let them be, and the drift gauge and its
-        alert follow all three the same way."""
+        alert follow all three the same way. So are files the journal does not list (and
+        the database never applied): drizzle's migrator never runs them either, and migrate
+        lets them be, with a warning; verify, the CI gate, fails on them so that a
+        migration someone meant to run is not left out unnoticed."""
         state = self.state()
-        findings = planning.check_integrity(self.source.migrations, state.applied, ahead_ok=False)
-        drift = any(f.kind is not planning.FindingKind.AHEAD for f in findings)
+        findings = planning.check_integrity(
+            self.source.migrations, state.applied, unlisted=self.source.unlisted, strict=True
+        )
+        drift = any(f.kind.drift for f in findings)
         counts = self.counts(state)
         if state.dirty:
             error = _dirty_error(state)
@@ -1269,7 +1292,7 @@ class Runner:
             confirmation=plan.confirmation_phrase
             if dry_run and action is Action.ROLLBACK
             else None,
-            warnings=(*self.source.warnings, *planning.plan_warnings(plan)),
+            warnings=(*self._source_warnings(state), *planning.plan_warnings(plan)),
         )
 
 

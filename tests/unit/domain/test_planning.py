@@ -23,6 +23,7 @@ from kubemigrate.domain.migrations import (
     Place,
     Plan,
     Step,
+    Unlisted,
     Written,
 )
 from kubemigrate.domain.planning import FindingKind
@@ -471,6 +472,135 @@ def test_no_rename_without_the_same_sql_and_title() -> None:
     assert planning.renamed((edited,), rows) == []
     assert planning.renamed((other_title,), rows) == []
     assert [f.kind for f in planning.check_integrity((edited,), rows)] == [FindingKind.MISSING]
+
+
+def test_a_title_renamed_under_the_same_number_is_a_rename() -> None:
+    """0001_add_name.sql -> 0001_add_user_name.sql, same SQL: it read as missing plus an
+    out-of-order file, whose hint (sort it after the newest) ran its SQL a second time."""
+    old = files("0000_a", "0001_b", "0002_c")
+    new = (old[0], _moved(old[1], "0001_b_clearer"), old[2])
+    rows = [applied(m) for m in old]
+    assert planning.renamed(new, rows) == [("0001_b.sql", "0001_b_clearer.sql")]
+    [finding] = planning.check_integrity(new, rows)
+    assert finding.kind is FindingKind.RENAMED
+    # Flyway's version and golang-migrate's number count the same way
+    flyway = (Migration("V2__add_name.sql", "SELECT 1;"),)
+    assert planning.renamed(
+        (Migration("V2__add_user_name.sql", "SELECT 1;"),), [applied(flyway[0])]
+    ) == [("V2__add_name.sql", "V2__add_user_name.sql")]
+    golang = Migration("3_settings.up.sql", "SELECT 1;")
+    assert planning.renamed((Migration("7_settings.up.sql", "SELECT 1;"),), [applied(golang)]) == [
+        ("3_settings.up.sql", "7_settings.up.sql")
+    ]
+
+
+def test_the_same_sql_alone_is_no_rename_and_is_never_told_to_run() -> None:
+    """A new number and a new title: the SQL alone cannot tell a rename from a second
+    migration of the same SQL, so neither is recorded nor run; the hint never says to
+    move the file after the newest applied migration."""
+    old = files("0000_a", "0001_b", "0002_c")
+    new = (old[0], _moved(old[1], "0005_z"), old[2])
+    rows = [applied(m) for m in old]
+    assert planning.renamed(new, rows) == []
+    findings = planning.check_integrity(new, rows)
+    assert [(f.kind, f.migration, f.same_sql) for f in findings] == [
+        (FindingKind.MISSING, "0001_b.sql", ("0005_z.sql",)),
+        (FindingKind.OUT_OF_ORDER, "0005_z.sql", ("0001_b.sql",)),
+    ]
+    assert findings[0].detail == "applied, but its file is gone; 0005_z.sql holds its SQL"
+    assert findings[1].detail == (
+        "pending, but older than the applied 0002_c.sql; its SQL is the applied 0001_b.sql's"
+    )
+    hint = planning.integrity_error(findings).hint or ""
+    assert "sorts after" not in hint
+    assert "restore the missing file" not in hint
+    assert "0005_z.sql holds the SQL of 0001_b.sql, so it must not run" in hint
+    assert "give it 0001_b.sql's number or title" in hint
+
+
+def test_a_copy_of_an_applied_migration_is_told_to_be_deleted() -> None:
+    old = files("0000_a", "0001_b")
+    copy = _moved(old[0], "0000b_copy")
+    findings = planning.check_integrity((old[0], copy, old[1]), [applied(m) for m in old])
+    assert [(f.kind, f.same_sql) for f in findings] == [(FindingKind.OUT_OF_ORDER, ("0000_a.sql",))]
+    hint = planning.integrity_error(findings).hint or ""
+    assert hint.endswith("that SQL would run a second time): a copy, delete it")
+
+
+def test_a_rename_is_recorded_only_when_it_is_certain() -> None:
+    """Two files with the applied migration's SQL and number (a copy), or two applied
+    migrations of the same SQL gone for one file: which is which cannot be told."""
+    old = files("0000_a", "0001_b")
+    rows = [applied(m) for m in old]
+    twins = (old[0], _moved(old[1], "0001_b_one"), _moved(old[1], "0001_b_two"))
+    assert planning.renamed(twins, rows) == []
+    assert [f.kind for f in planning.check_integrity(twins, rows)] == [FindingKind.MISSING]
+    same = Migration("0001_refresh.sql", "REFRESH MATERIALIZED VIEW v;")
+    also = Migration("0001_refresh_again.sql", same.up_sql)
+    one = Migration("0001_refresh_views.sql", same.up_sql)
+    assert planning.renamed((one,), [applied(same), applied(also)]) == []
+    # a number alone ("0001.sql") has no title to share
+    bare = Migration("0001.sql", same.up_sql)
+    assert planning.renamed((Migration("0002.sql", same.up_sql),), [applied(bare)]) == []
+
+
+def _unlisted(migration: Migration) -> Unlisted:
+    entry = f'{{"idx": 9, "tag": "{migration.name.removesuffix(".sql")}"}}'
+    return Unlisted(migration.name, migration.checksum, "meta/_journal.json", entry)
+
+
+def test_a_file_the_journal_does_not_list_fails_verify_alone_and_is_no_drift() -> None:
+    """It never runs (drizzle's migrator reads only the journal too): migrate lets it be,
+    verify, the CI gate, names it and how to list it. The database is as the journal
+    says, so the drift gauge stays 0."""
+    handmade = Migration("0001_handmade.sql", "CREATE TABLE hand (id int);")
+    listed, rows = FILES[:1], [applied(FILES[0])]
+    stray = (_unlisted(handmade),)
+    assert planning.check_integrity(listed, rows, unlisted=stray) == []
+    assert planning.plan_migrate(listed, rows, next_batch=2, unlisted=stray).steps == ()
+    [finding] = planning.check_integrity(listed, rows, unlisted=stray, strict=True)
+    assert finding.kind is FindingKind.UNLISTED
+    assert not finding.kind.drift
+    assert str(finding) == (
+        "0001_handmade.sql: unlisted: on disk, but not in meta/_journal.json, so it never "
+        'runs; to run it, append {"idx": 9, "tag": "0001_handmade"} to its "entries"'
+    )
+    error = planning.integrity_error([finding])
+    assert error.exit_code is ExitCode.INTEGRITY
+    assert "`kubemigrate generate` adds entries only for the files it writes" in (error.hint or "")
+    # a copy of an applied migration is never told to be listed
+    copy = _unlisted(Migration("0001_copy.sql", FILES[0].up_sql))
+    [finding] = planning.check_integrity(listed, rows, unlisted=(copy,), strict=True)
+    assert finding.same_sql == ("0000_a.sql",)
+    hint = planning.integrity_error([finding]).hint or ""
+    assert "append" not in hint
+    assert hint == (
+        "0001_copy.sql holds the SQL of 0000_a.sql, so it must not run (listed in the "
+        "journal, that SQL would run a second time): a copy, delete it"
+    )
+
+
+@pytest.mark.parametrize("lost", [1, 2])
+def test_an_applied_migration_the_journal_lost_is_delisted(lost: int) -> None:
+    """Its file is on disk; its entry was lost in a merge. It was "missing: its file is
+    gone", or, the last one, a newer version's that migrate let be."""
+    rows = [applied(m) for m in FILES[:3]]
+    available = tuple(m for i, m in enumerate(FILES) if i != lost)
+    stray = (_unlisted(FILES[lost]),)
+    assert planning.ahead(available, rows, stray) == []
+    [finding] = planning.check_integrity(available, rows, unlisted=stray)
+    assert (finding.kind, finding.migration) == (FindingKind.DELISTED, FILES[lost].name)
+    assert finding.kind.drift
+    assert finding.detail == (
+        "applied, but meta/_journal.json no longer lists it (its file is on disk): an entry "
+        "lost in a merge?"
+    )
+    with pytest.raises(IntegrityError) as info:
+        planning.plan_migrate(available, rows, next_batch=2, unlisted=stray)
+    assert "put each delisted migration's entry back in the journal as it was" in (
+        info.value.hint or ""
+    )
+    assert planning.unlisted_warnings(stray, available, rows) == ()  # the finding says it
 
 
 # -- baseline -----------------------------------------------------------------

@@ -165,3 +165,26 @@ def test_a_dirty_mark_before_the_first_statement_or_after_the_last_says_so() -> 
                           error="")  # fmt: skip
     text = report.build(FILES, tuple(rows()), dirty=(finished,)).text()
     assert "`kubemigrate baseline --target 0004_add_analytics.sql`" in text
+
+
+def test_an_applied_migration_the_journal_no_longer_lists_is_on_disk_not_gone() -> None:
+    """Its journal entry lost in a merge, the file still there: status said "Missing ...
+    its file is gone", or, when it was the last one, "(newer version)"."""
+    from kubemigrate.domain.migrations import Unlisted
+
+    for lost in (1, 3):  # in the middle, and the last applied
+        available = tuple(m for i, m in enumerate(FILES) if i != lost)
+        stray = Unlisted(FILES[lost].name, FILES[lost].checksum, "meta/_journal.json", "{}")
+        rep = report.build(available, rows(), unlisted=(stray,))
+        text = rep.text()
+        assert (
+            f"  ❌ Delisted {FILES[lost].name} {TIMES[lost]:%Y-%m-%d %H:%M:%S} (applied; its file "
+            "is on disk, but not in the journal)\n"
+        ) in text
+        assert "gone" not in text
+        assert "newer version" not in text
+        assert (
+            f"  - {FILES[lost].name}: delisted: applied, but meta/_journal.json no longer" in text
+        )
+        assert "Total migration files: 4" in text
+        assert rep.to_dict()["drift"][0]["kind"] == "delisted"

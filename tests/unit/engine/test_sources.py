@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from kubemigrate.domain import planning
 from kubemigrate.domain.checksums import checksum
 from kubemigrate.domain.errors import ExitCode, SourceError, UsageError
 from kubemigrate.domain.migrations import NO_TRANSACTION_DIRECTIVE, Migration, Written
@@ -95,14 +96,61 @@ def test_drizzle_duplicate_tag(tmp_path: Path) -> None:
         sources.load(tmp_path)
 
 
-def test_drizzle_files_not_in_the_journal_are_warned_about(tmp_path: Path) -> None:
+def test_drizzle_files_not_in_the_journal_are_told_with_the_entry_that_lists_them(
+    tmp_path: Path,
+) -> None:
+    """drizzle's migrator reads only the journal, so such a file never runs; the source
+    carries each, with the entry generate would have written, for migrate, status and
+    verify to tell (whether it was applied is the database's to say)."""
     write(tmp_path / "0000_a.sql", "SELECT 1;")
+    write(tmp_path / "0010_later.sql", "SELECT 3;")
     write(tmp_path / "0001_stray.sql", "SELECT 2;")
     write(tmp_path / "0001_stray.down.sql", "SELECT 3;")
     journal(tmp_path, ["0000_a"])
     source = sources.load(tmp_path)
     assert [m.name for m in source.migrations] == ["0000_a.sql"]
-    assert source.warnings == ("0001_stray.sql is not in _journal.json and is ignored.",)
+    assert source.warnings == ()
+    assert [(u.name, u.journal, json.loads(u.entry)) for u in source.unlisted] == [
+        (
+            "0001_stray.sql",
+            "meta/_journal.json",
+            {"idx": 1, "version": "7", "when": 2, "tag": "0001_stray", "breakpoints": True},
+        ),
+        (
+            "0010_later.sql",
+            "meta/_journal.json",
+            {"idx": 2, "version": "7", "when": 3, "tag": "0010_later", "breakpoints": True},
+        ),
+    ]
+    assert source.unlisted[0].checksum == checksum("SELECT 2;")
+    [told, _] = planning.unlisted_warnings(source.unlisted, source.migrations)
+    assert told.startswith(
+        "0001_stray.sql is not in meta/_journal.json and is ignored (drizzle's migrator, too, "
+        'runs only what the journal lists): to run it, append {"idx": 1, '
+    )
+    # a copy of a listed migration is never told to be listed: its SQL would run twice
+    write(tmp_path / "0001_stray.sql", "SELECT 1;")
+    source = sources.load(tmp_path)
+    assert planning.unlisted_warnings(source.unlisted, source.migrations)[0].endswith(
+        "it holds the SQL of 0000_a.sql, a copy? delete it (listed, that SQL would run a "
+        "second time)"
+    )
+
+
+def test_generate_says_which_files_the_journal_leaves_out(tmp_path: Path) -> None:
+    """generate numbered the next file past a hand-made one the journal does not list,
+    without a word."""
+    generate_migration(tmp_path, "first", None)
+    write(tmp_path / "0001_handmade.sql", "CREATE TABLE hand (id int);")
+    created = generate_migration(tmp_path, "next", None)
+    assert created.up.name == "0002_next.sql"
+    [warning] = created.warnings
+    assert warning.startswith("0001_handmade.sql is not in meta/_journal.json and is ignored")
+    assert '"idx": 2, ' in warning
+    assert '"tag": "0001_handmade"' in warning
+    assert f"⚠️  {warning}" in created.text()
+    assert created.to_dict()["warnings"] == [warning]
+    assert generate_migration(tmp_path / "other", "first", None).warnings == ()
 
 
 def test_drizzle_without_journal_uses_file_name_order(tmp_path: Path) -> None:
@@ -732,3 +780,13 @@ def test_a_mounted_config_map_s_flyway_scripts_are_read_once(tmp_path: Path) -> 
     (tmp_path / "..data").symlink_to(stamp.name)
     (tmp_path / "V1__a.sql").symlink_to("..data/V1__a.sql")
     assert [m.name for m in sources.load(tmp_path, "flyway").migrations] == ["V1__a.sql"]
+
+
+def test_line_ending_forms_are_what_other_checkouts_hold() -> None:
+    """drizzle's hash of a file is of its bytes as that checkout held them."""
+    lf = b"CREATE TABLE a (\n  id int\n);"
+    crlf = lf.replace(b"\n", b"\r\n")
+    for data in (lf, crlf, b"\xef\xbb\xbf" + lf, lf + b"\n", crlf + b"\r"):
+        forms = sources.line_ending_forms(data)
+        assert {lf, crlf, lf + b"\n", crlf + b"\r\n", b"\xef\xbb\xbf" + crlf} <= forms
+    assert b"CREATE TABLE a (\n  id bigint\n);" not in sources.line_ending_forms(lf)

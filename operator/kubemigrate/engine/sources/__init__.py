@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubemigrate.domain.errors import SourceError, UsageError
-from kubemigrate.domain.migrations import Migration
+from kubemigrate.domain.migrations import Migration, Unlisted
 
 FORMATS = ("drizzle", "golang-migrate", "flyway", "dbmate")
 
@@ -25,6 +25,9 @@ class Source:
     warnings: tuple[str, ...] = field(default=())
     fmt: str = "drizzle"
     """The layout read: the tool that migrated the database before, if another one did."""
+    unlisted: tuple[Unlisted, ...] = field(default=())
+    """Up files a drizzle journal does not list: never run; the runner says so, and how
+    to list one (or that it is an applied migration's entry lost)."""
 
 
 def read_text(path: str | os.PathLike[str]) -> str:
@@ -51,21 +54,43 @@ def read_text(path: str | os.PathLike[str]) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
-def raw_hashes(source: Source) -> dict[str, str]:
-    """SHA-256 of each up file's bytes as they are on disk, by migration name: drizzle's
-    migrator hashes them so (a checksum normalises CRLF and drops a BOM). Files are
-    found in both drizzle-kit layouts (``NAME.sql``, ``NAME/migration.sql``); a file
-    that is not there has none."""
+_BOM = b"\xef\xbb\xbf"
+
+
+def line_ending_forms(data: bytes) -> frozenset[bytes]:
+    """``data`` as other checkouts of the same file hold it: CRLF or LF line endings (git's
+    core.autocrlf converts them on checkout and back on commit), with or without a BOM,
+    and with or without a line ending after the last line (an editor adds one, a
+    conversion tool may leave a lone CR there). None of these changes a statement."""
+    body = data.removeprefix(_BOM)
+    lf = body.replace(b"\r\n", b"\n")
+    flat = lf.replace(b"\r", b"\n")  # lone CRs too, as a checksum normalises them
+    texts = {body, lf, flat, lf.replace(b"\n", b"\r\n"), flat.replace(b"\n", b"\r\n")}
+    ended = set()
+    for text in texts:
+        bare = text.removesuffix(b"\n").removesuffix(b"\r")
+        ended |= {text, bare, bare + b"\n", bare + b"\r\n"}
+    return frozenset(ended | {_BOM + text for text in ended})
+
+
+def raw_hashes(source: Source) -> dict[str, frozenset[str]]:
+    """SHA-256 of each up file as drizzle's migrator may have hashed it, by migration
+    name: the bytes it read (a checksum normalises CRLF and drops a BOM), from this
+    checkout or from one with other line endings (see ``line_ending_forms``): a
+    database migrated by drizzle from a Windows checkout, adopted from a Linux CI's, is
+    no edit. Files are found in both drizzle-kit layouts (``NAME.sql``,
+    ``NAME/migration.sql``); a file that is not there has none."""
     import hashlib
 
     from kubemigrate.engine.sources.drizzle_folders import UP_FILE
 
-    found: dict[str, str] = {}
+    found: dict[str, frozenset[str]] = {}
     for migration in source.migrations:
         stem = migration.name.removesuffix(".sql")
         for path in (source.directory / migration.name, source.directory / stem / UP_FILE):
             if path.is_file():
-                found[migration.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+                forms = line_ending_forms(path.read_bytes())
+                found[migration.name] = frozenset(hashlib.sha256(f).hexdigest() for f in forms)
                 break
     return found
 

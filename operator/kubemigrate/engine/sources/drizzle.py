@@ -19,8 +19,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
+from kubemigrate.domain.checksums import checksum
 from kubemigrate.domain.errors import SourceError
-from kubemigrate.domain.migrations import Migration
+from kubemigrate.domain.migrations import Migration, Unlisted
 from kubemigrate.engine.sources import Source, drizzle_folders, others, read_text
 
 JOURNAL_LOCATIONS = ("meta/_journal.json", "_journal.json")
@@ -80,6 +81,11 @@ def _listing(directory: Path) -> tuple[set[str], list[str]]:
 
 def _up_files(names: Iterable[str]) -> set[str]:
     return {n for n in names if n.endswith(".sql") and not n.endswith(".down.sql")}
+
+
+def up_file_names(directory: Path) -> set[str]:
+    """The up files (``NAME.sql``, not ``NAME.down.sql``) at the top of ``directory``."""
+    return _up_files(_listing(directory)[0])
 
 
 def _name_order(sql_files: Iterable[str]) -> list[str]:
@@ -149,6 +155,7 @@ def load(directory: Path) -> Source:
     journal = journal_path(directory)
     sql_files = _up_files(files)
     warnings: list[str] = []
+    unlisted: tuple[Unlisted, ...] = ()
     if journal is None:
         tags = _name_order(sql_files)
         # <timestamp>_name.sql files are drizzle-kit 1.0's folders made flat (a ConfigMap
@@ -160,7 +167,8 @@ def load(directory: Path) -> Source:
                 "Run `kubemigrate generate` to create the journal."
             )
     else:
-        tags = [entry["tag"] for entry in read_journal(journal)["entries"]]
+        entries = read_journal(journal)["entries"]
+        tags = [entry["tag"] for entry in entries]
         seen: set[str] = set()
         for tag in tags:
             if tag in seen:
@@ -176,9 +184,9 @@ def load(directory: Path) -> Source:
                 hint="restore the file, or remove its entry from the journal "
                 "if it was never applied",
             )
-        extra = sorted(sql_files - {f"{tag}.sql" for tag in tags})
-        for name in extra:
-            warnings.append(f"{name} is not in {journal.name} and is ignored.")
+        listed = {f"{tag}.sql" for tag in tags}
+        if sql_files - listed:
+            unlisted = unlisted_files(directory, journal, entries, sql_files - listed)
     migrations = []
     folder = os.fspath(directory)
     for tag in tags:
@@ -191,7 +199,44 @@ def load(directory: Path) -> Source:
         )
     if journal is None:
         _refuse_foreign(directory, sql_files, migrations)
-    return Source(directory=directory, migrations=tuple(migrations), warnings=tuple(warnings))
+    return Source(
+        directory=directory,
+        migrations=tuple(migrations),
+        warnings=tuple(warnings),
+        unlisted=unlisted,
+    )
+
+
+def unlisted_files(
+    directory: Path, journal: Path, entries: list[dict[str, Any]], names: Iterable[str]
+) -> tuple[Unlisted, ...]:
+    """``names`` (up files the journal, whose ``entries`` are given, does not list), in
+    number order, each with the entry that would list it: after the last, ``idx`` and
+    ``when`` one past the highest (drizzle's migrator runs an entry whose ``when`` is
+    after the last it ran), as ``generate`` writes one."""
+    idx = max((_int(e.get("idx"), i) for i, e in enumerate(entries)), default=-1)
+    when = max((_int(e.get("when"), 0) for e in entries), default=0)
+    version = str(entries[-1].get("version", "7")) if entries else "7"
+    found = []
+    for n, tag in enumerate(_name_order(names), start=1):
+        try:
+            sql_checksum = checksum(read_text(directory / f"{tag}.sql"))
+        except SourceError:
+            sql_checksum = ""  # not UTF-8: the copy of no migration, and never run
+        entry = {"idx": idx + n, "version": version, "when": when + n, "tag": tag}
+        found.append(
+            Unlisted(
+                name=f"{tag}.sql",
+                checksum=sql_checksum,
+                journal=journal.relative_to(directory).as_posix(),
+                entry=json.dumps({**entry, "breakpoints": True}),
+            )
+        )
+    return tuple(found)
+
+
+def _int(value: object, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 def foreign_layout(directory: Path) -> tuple[str, str] | None:
