@@ -65,13 +65,52 @@ class Generated:
         }
 
 
+#: Latin letters that are not a letter plus accents, so NFKD leaves them whole and
+#: the ASCII encoding would drop them (``Ünïcødé`` became ``unicde``).
+_LETTERS = str.maketrans(
+    {
+        "ø": "o",
+        "Ø": "O",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "ß": "ss",
+        "ẞ": "SS",
+        "ł": "l",
+        "Ł": "L",
+        "đ": "d",
+        "Đ": "D",
+        "ð": "d",
+        "Ð": "D",
+        "þ": "th",
+        "Þ": "TH",
+        "ħ": "h",
+        "Ħ": "H",
+        "ı": "i",
+        "ŧ": "t",
+        "Ŧ": "T",
+        "ŋ": "ng",
+        "Ŋ": "NG",
+        "ĸ": "k",
+        "ſ": "s",
+        "ƒ": "f",
+    }
+)
+
+
 def slug(name: str) -> str:
-    """``Ünïcode naïve café`` -> ``unicode_naive_cafe``: accents dropped, not the letters."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    """``Ünïcødé naïve café`` -> ``unicode_naive_cafe``: accents dropped, not the
+    letters; Latin letters that are no letter plus accent spelled in ASCII (``ø`` o,
+    ``æ`` ae, ``ß`` ss, ``ł`` l, ``þ`` th ...). Other scripts have no ASCII spelling
+    here: their letters are dropped, and a name of nothing else is refused."""
+    latin = unicodedata.normalize("NFKD", name.translate(_LETTERS))
+    ascii_name = latin.encode("ascii", "ignore").decode()
     cleaned = re.sub(r"[^a-z0-9]+", "_", ascii_name.strip().lower()).strip("_")
     if not cleaned:
         raise UsageError(
-            f"{name!r} cannot name a migration: file names keep ASCII letters and digits only.",
+            f"{name!r} cannot name a migration: file names keep ASCII letters and digits only "
+            "(Latin letters lose their accents; other scripts have no ASCII spelling here).",
             hint="name it in ASCII letters and digits, e.g. add_orders",
         )
     return cleaned[:60]
