@@ -247,6 +247,7 @@ def _generate_numbered(directory: Path, tag_name: str, up: str, now: int) -> Gen
     journal_path = drizzle.journal_path(directory)
     if journal_path is not None:
         journal = drizzle.read_journal(journal_path)
+        drizzle.journal_tags(directory, journal_path, journal)  # what status would refuse
     else:
         journal_path = directory / "meta" / "_journal.json"
         existing = drizzle.file_name_order(directory) if directory.is_dir() else []

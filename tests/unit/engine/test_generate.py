@@ -1,11 +1,14 @@
-"""``kubemigrate generate`` on files alone (no database)."""
+"""``kubemigrate generate`` on files alone (no database): the name, what it refuses."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from kubemigrate.domain.errors import UsageError
-from kubemigrate.engine.generate import slug
+from kubemigrate.domain.errors import ExitCode, SourceError, UsageError
+from kubemigrate.engine.generate import generate_migration, slug
 
 
 @pytest.mark.parametrize(
@@ -28,3 +31,35 @@ def test_a_slug_drops_accents_not_letters(name: str, expected: str) -> None:
 def test_a_name_without_a_latin_letter_is_refused() -> None:
     with pytest.raises(UsageError, match="other scripts have no ASCII spelling"):
         slug("Заказы")
+
+
+def _folder(tmp_path: Path, tags: list[str]) -> Path:
+    drizzle = tmp_path / "drizzle"
+    (drizzle / "meta").mkdir(parents=True)
+    for tag in dict.fromkeys(tags):
+        (drizzle / f"{tag}.sql").write_text("CREATE TABLE t (id int);\n")
+    entries = [{"idx": i, "version": "7", "when": 1, "tag": t} for i, t in enumerate(tags)]
+    (drizzle / "meta" / "_journal.json").write_text(json.dumps({"entries": entries}))
+    return drizzle
+
+
+@pytest.mark.parametrize(
+    ("tags", "missing", "said"),
+    [
+        (["0000_a", "0001_b", "0001_b"], None, "lists 0001_b twice"),
+        (["0000_a", "0001_b"], "0001_b.sql", "but 0001_b.sql is missing"),
+    ],
+)
+def test_generate_refuses_a_journal_status_refuses(
+    tmp_path: Path, tags: list[str], missing: str | None, said: str
+) -> None:
+    """It appended to a journal listing a tag twice, which status then refused (exit 2)
+    as before, now with one more entry to sort out."""
+    drizzle = _folder(tmp_path, tags)
+    if missing:
+        (drizzle / missing).unlink()
+    before = {p: p.read_bytes() for p in drizzle.rglob("*") if p.is_file()}
+    with pytest.raises(SourceError, match=said) as refused:
+        generate_migration(drizzle, "next")
+    assert refused.value.exit_code == ExitCode.USAGE
+    assert {p: p.read_bytes() for p in drizzle.rglob("*") if p.is_file()} == before
