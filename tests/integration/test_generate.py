@@ -5,9 +5,98 @@ refuses before writing anything."""
 from __future__ import annotations
 
 import json
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from kubemigrate.devcluster import postgres
 from tests.conftest import run_cli
+from tests.integration.helpers import applied_names, connect, query, table_exists
+
+
+def _dump(url: str) -> str:
+    """The schema with comments, privileges and owners, as pg_dump prints it, less
+    kubemigrate's own tables and the lines that differ between any two dumps."""
+    result = subprocess.run(
+        [
+            str(postgres.find_bindir() / "pg_dump"),
+            "--schema-only",
+            "--exclude-table=__migration_*",
+            "--dbname",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return "\n".join(
+        line
+        for line in result.stdout.splitlines()
+        if not line.startswith(("\\restrict", "\\unrestrict", "--"))
+    )
+
+
+def _generate(tmp_path: Path, name: str, sql: str) -> tuple[Path, str]:
+    """Generate ``name`` from ``sql``; the folder and the down file's text."""
+    source = tmp_path / f"{name}.sql"
+    source.write_text(sql)
+    drizzle = tmp_path / "drizzle"
+    made = run_cli("generate", name, "--sql", str(source), "--dir", str(drizzle))
+    assert made.returncode == 0, made.stderr
+    assert "Not inverted" not in made.stdout, made.stdout
+    (down,) = drizzle.glob(f"*_{name}.down.sql")
+    text = down.read_text()
+    assert "could not invert" not in text
+    return drizzle, text
+
+
+def _round_trips(
+    drizzle: Path, url: str, before: str, check_applied: Callable[[], None] | None = None
+) -> None:
+    """migrate then rollback, twice: each rollback leaves the schema as it was."""
+    for _ in range(2):
+        up = run_cli("migrate", "--dir", str(drizzle), database_url=url)
+        assert up.returncode == 0, up.stderr
+        if check_applied is not None:
+            check_applied()
+        down = run_cli("rollback", "--dir", str(drizzle), database_url=url)
+        assert down.returncode == 0, down.stderr
+        assert applied_names(url) == []
+        assert _dump(url) == before
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "SELECT pg_catalog.set_config('search_path', 'app', false);",  # pg_dump's
+        "SELECT set_config('search_path', 'app', true);",  # to the end of the transaction
+    ],
+)
+def test_a_search_path_set_with_set_config_is_replayed_by_the_rollback(
+    tmp_path: Path, database_url: str, setting: str
+) -> None:
+    """The down was ``DROP TABLE widgets;`` under a note that the SELECT had no inverse;
+    a person deleted the note (a SELECT changes nothing) and the rollback dropped
+    public.widgets, rows and all, instead of app.widgets."""
+    with connect(database_url) as conn:
+        conn.execute("CREATE SCHEMA app")
+        conn.execute("CREATE TABLE public.widgets (id int)")
+        conn.execute("INSERT INTO public.widgets VALUES (42)")
+    drizzle, down = _generate(
+        tmp_path, "widgets", f"{setting}\nCREATE TABLE widgets (id int, name text);\n"
+    )
+    assert down.startswith(setting)
+    before = _dump(database_url)
+
+    def made_in_app() -> None:
+        assert table_exists(database_url, "app.widgets")
+
+    _round_trips(drizzle, database_url, before, made_in_app)
+    assert query(database_url, "SELECT id FROM public.widgets") == [(42,)]
+    assert not table_exists(database_url, "app.widgets")
 
 
 def test_generate_refuses_a_journal_status_refuses(tmp_path: Path, database_url: str) -> None:

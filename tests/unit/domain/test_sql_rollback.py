@@ -469,3 +469,69 @@ def test_a_table_of_the_same_name_in_another_schema_is_not_one_the_file_made() -
     )
     assert len(result.uninvertible) == 1
     assert "b.docs ENABLE ROW LEVEL SECURITY" in result.uninvertible[0]
+
+# -- settings made by set_config ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "SELECT pg_catalog.set_config('search_path', 'app', false)",  # what pg_dump writes
+        "SELECT set_config('search_path', 'app', false)",
+        "select PG_CATALOG.SET_CONFIG('Search_Path', 'app', 'f')",
+        "SELECT set_config('search_path', 'app', true)",  # to the end of the transaction
+    ],
+)
+def test_set_config_is_replayed_as_set_is(setting: str) -> None:
+    """A pg_dump-made migration sets its search_path with set_config, not SET. Its down
+    listed the SELECT as having no inverse and dropped ``widgets`` under the session's
+    search_path: a person who deleted the note (a SELECT changes nothing) lost
+    public.widgets and its rows."""
+    up = f"{setting};\nCREATE TABLE widgets (id int);\n"
+    assert down(up) == BREAK.join([f"{setting};", "DROP TABLE widgets;", "RESET search_path;"])
+
+
+def test_set_config_tracks_like_set_for_every_setting() -> None:
+    up = (
+        "SELECT set_config('lock_timeout', '5s', false);\n"
+        "CREATE TABLE a (x int);\n"
+        "SELECT set_config('lock_timeout', NULL, false);\n"  # NULL: back to the default
+        "CREATE TABLE b (x int);\n"
+        "SET search_path TO app;\n"
+        "SELECT set_config('search_path', '', false);\n"
+        "CREATE TABLE public.c (x int);\n"
+        "SELECT set_config('my-app.tenant', 'x', false);\n"
+        "CREATE TABLE public.d (x int);\n"
+    )
+    assert down(up) == BREAK.join(
+        [
+            "SELECT set_config('search_path', '', false);",
+            "SELECT set_config('my-app.tenant', 'x', false);",
+            "DROP TABLE public.d;",
+            'RESET "my-app"."tenant";',
+            "DROP TABLE public.c;",
+            "RESET search_path;",
+            "DROP TABLE b;",
+            "SELECT set_config('lock_timeout', '5s', false);",
+            "DROP TABLE a;",
+            "RESET lock_timeout;",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "select",
+    [
+        "SELECT set_config('search_path', current_setting('search_path') || ',app', false)",
+        "SELECT set_config('search_path', 'app', false), set_config('lock_timeout', '1s', false)",
+        "SELECT set_config('search_path', name, false) FROM schemas",
+    ],
+)
+def test_a_set_config_whose_value_the_down_cannot_repeat_is_listed(select: str) -> None:
+    """Computed from the database, the value could differ when the down runs."""
+    result = infer_rollback(f"{select};\nCREATE TABLE widgets (id int);")
+    assert result.sql == "DROP TABLE widgets;"
+    (line,) = result.uninvertible
+    assert line.startswith("line 1: SELECT set_config(")
+    assert line.endswith("(no inverse is known for SelectStmt)")
+

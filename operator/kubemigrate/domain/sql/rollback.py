@@ -10,6 +10,7 @@ already) is listed for a person to write instead.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from pglast import ast, enums
@@ -17,6 +18,7 @@ from pglast import ast, enums
 from kubemigrate.domain.migrations import NOTHING_TO_UNDO
 
 from .analysis import DATA_OBJECTS, analyse, guarded_statement
+from .effects import set_config
 from .naming import Quoter, human, object_parts, object_word, relation_parts, render, strings
 from .parsing import NO_TRANSACTION_DIRECTIVE, ParsedStatement, parse_file
 
@@ -129,8 +131,16 @@ def _key(relation: ast.RangeVar) -> tuple[str, str]:
 def infer_rollback(sql: str) -> InferredRollback:
     """Invert a migration file; raises :class:`SqlSyntaxError` if it does not parse.
 
-    ``SET`` statements are not inverted but replayed: each inverse runs under the
-    settings (``search_path``, ``lock_timeout`` ...) its up statement ran under.
+    Settings are not inverted but replayed: each inverse runs under the settings
+    (``search_path``, ``lock_timeout`` ...) its up statement ran under. A setting is
+    a ``SET`` or a ``SELECT set_config(name, value, is_local)`` with constant
+    arguments (pg_dump starts its files with ``SELECT
+    pg_catalog.set_config('search_path', '', false)``). Replayed as written, each
+    means in the down what it meant in the up: ``set_config(..., false)`` holds for
+    the session, as ``SET`` does; ``set_config(..., true)``, like ``SET LOCAL``, to the
+    end of the transaction, which in a migration run in one is the rest of the file
+    (and of its down), and in one run outside a transaction is no further statement,
+    in the up as in the down (which runs outside one too).
     """
     parsed = parse_file(sql)
     settings: dict[str, str] = {}
@@ -138,8 +148,7 @@ def infer_rollback(sql: str) -> InferredRollback:
     uninvertible: list[str] = []
     made = _Made()
     for p in parsed.statements:
-        if isinstance(p.node, ast.VariableSetStmt):
-            _track_setting(settings, p.node, p.text)
+        if _track_setting(settings, p):
             continue
         inverse = _invert(p, made)
         made.note(p.node)
@@ -151,13 +160,13 @@ def infer_rollback(sql: str) -> InferredRollback:
     down: list[str] = []
     current: dict[str, str] = {}
     for state, statements in reversed(steps):
-        down.extend(f"RESET {name}" for name in sorted(current.keys() - state.keys()))
+        down.extend(f"RESET {_setting(name)}" for name in sorted(current.keys() - state.keys()))
         down.extend(text for name, text in state.items() if current.get(name) != text)
         current = state
         down.extend(statements)
     # and back to the session's own: a batch rollback runs the next down in this
     # session, which would otherwise drop its objects under this file's search_path
-    down.extend(f"RESET {name}" for name in sorted(current))
+    down.extend(f"RESET {_setting(name)}" for name in sorted(current))
     text = f"\n{BREAKPOINT}\n".join(f"{s};" for s in down)
     if not text and not uninvertible:  # VACUUM, ANALYZE, REINDEX...: a deliberate no-op
         return InferredRollback(sql=f"{NOTHING_TO_UNDO}\n", uninvertible=())
@@ -168,13 +177,37 @@ def infer_rollback(sql: str) -> InferredRollback:
     return InferredRollback(sql=text, uninvertible=tuple(uninvertible))
 
 
-def _track_setting(settings: dict[str, str], node: ast.VariableSetStmt, text: str) -> None:
-    if node.kind == enums.VariableSetKind.VAR_RESET_ALL:
-        settings.clear()
-    elif node.kind == enums.VariableSetKind.VAR_RESET and node.name:
-        settings.pop(node.name, None)
-    elif node.kind != enums.VariableSetKind.VAR_SET_MULTI and node.name:
-        settings[node.name] = text
+def _track_setting(settings: dict[str, str], p: ParsedStatement) -> bool:
+    """Record the setting ``p`` makes (its text, replayed by the down); False when
+    ``p`` is not a setting."""
+    node = p.node
+    if isinstance(node, ast.VariableSetStmt):
+        name = (node.name or "").lower()
+        if node.kind == enums.VariableSetKind.VAR_RESET_ALL:
+            settings.clear()
+        elif node.kind == enums.VariableSetKind.VAR_RESET and name:
+            settings.pop(name, None)
+        elif node.kind != enums.VariableSetKind.VAR_SET_MULTI and name:
+            settings[name] = p.text
+        return True
+    config = set_config(node)
+    if config is None:
+        return False
+    if config.value is None:  # set_config(name, NULL, ...) resets it
+        settings.pop(config.name, None)
+    else:
+        settings[config.name] = p.text
+    return True
+
+
+_PLAIN_SETTING = re.compile(r"[a-z_][a-z0-9_$]*(\.[a-z_][a-z0-9_$]*)*")
+
+
+def _setting(name: str) -> str:
+    """A setting's name for RESET: set_config takes any text, RESET an identifier."""
+    if _PLAIN_SETTING.fullmatch(name):
+        return name
+    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
 
 
 def _summary(text: str, limit: int = 60) -> str:
