@@ -99,6 +99,70 @@ def test_a_search_path_set_with_set_config_is_replayed_by_the_rollback(
     assert not table_exists(database_url, "app.widgets")
 
 
+SEED = """\
+CREATE TYPE country_status AS ENUM ('active', 'retired');
+COMMENT ON TYPE country_status IS 'lifecycle';
+ALTER TYPE country_status ADD VALUE 'pending';
+GRANT USAGE ON TYPE country_status TO PUBLIC;
+CREATE TABLE countries (code char(2) PRIMARY KEY, name text, status country_status);
+COMMENT ON TABLE countries IS 'ISO 3166';
+COMMENT ON COLUMN countries.name IS 'English name';
+CREATE INDEX ON countries (name);
+INSERT INTO countries VALUES ('FR', 'France', 'active'), ('DE', 'Germany', 'active');
+UPDATE countries SET name = upper(name) WHERE code = 'FR';
+GRANT SELECT ON countries TO PUBLIC;
+REVOKE ALL ON countries FROM PUBLIC;
+GRANT SELECT ON countries TO PUBLIC;
+ALTER TABLE countries ALTER COLUMN name SET DEFAULT 'unknown';
+ALTER TABLE countries ADD UNIQUE (name), ADD CHECK (code <> ''), OWNER TO CURRENT_USER;
+CREATE FUNCTION country_name(c char(2)) RETURNS text LANGUAGE sql STABLE
+  AS $$ SELECT name FROM countries WHERE code = c $$;
+COMMENT ON FUNCTION country_name(char) IS 'lookup';
+REVOKE ALL ON FUNCTION country_name FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION country_name(bpchar) TO PUBLIC;
+ALTER FUNCTION country_name(character) SECURITY DEFINER;
+CREATE SEQUENCE ticket;
+SELECT setval('ticket', 100);
+CREATE INDEX items_name_idx ON items (name);
+ALTER TABLE items ADD COLUMN sku text;
+COMMENT ON COLUMN items.sku IS 'stock keeping unit';
+ALTER TABLE items ALTER COLUMN sku SET DEFAULT 'n/a';
+SELECT count(*) FROM countries WHERE code = 'FR';
+"""
+
+
+def test_what_the_drop_of_an_object_made_in_the_file_undoes_rolls_back(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A seed migration (a lookup table, its rows, comments, grants, a function on it)
+    got a down of DROP TABLE under a note listing every statement after the CREATE as
+    having no inverse, and rollback refused it. The DROPs undo them: the rollback runs,
+    and leaves the schema and the older table's rows as they were."""
+    with connect(database_url) as conn:
+        conn.execute("CREATE TABLE items (id int PRIMARY KEY, name text)")
+        conn.execute("INSERT INTO items VALUES (1, 'bolt')")
+    drizzle, down = _generate(tmp_path, "countries", SEED)
+    assert down.split("\n--> statement-breakpoint\n") == [
+        "ALTER TABLE items DROP COLUMN sku;",
+        "DROP INDEX items_name_idx;",
+        "DROP SEQUENCE ticket;",
+        "DROP FUNCTION country_name(char(2));",
+        "DROP TABLE countries;",
+        "DROP TYPE country_status;\n",
+    ]
+    before = _dump(database_url)
+
+    def seeded() -> None:
+        rows = query(database_url, "SELECT code, name, country_name(code) FROM countries")
+        assert sorted(rows) == [("DE", "Germany", "Germany"), ("FR", "FRANCE", "FRANCE")]
+        assert query(database_url, "SELECT obj_description('countries'::regclass)") == [
+            ("ISO 3166",)
+        ]
+
+    _round_trips(drizzle, database_url, before, seeded)
+    assert query(database_url, "SELECT * FROM items") == [(1, "bolt")]
+
+
 def test_generate_refuses_a_journal_status_refuses(tmp_path: Path, database_url: str) -> None:
     """generate appended to a journal listing a tag twice, which status refuses."""
     drizzle = tmp_path / "drizzle"
