@@ -163,6 +163,34 @@ def test_what_the_drop_of_an_object_made_in_the_file_undoes_rolls_back(
     assert query(database_url, "SELECT * FROM items") == [(1, "bolt")]
 
 
+def test_a_file_mixing_transactional_and_non_transactional_statements_is_refused(
+    tmp_path: Path,
+) -> None:
+    """generate wrote it and exited 0; the next migrate refused it. Now nothing is
+    written, exit 2 (bad input, as migrate says of that file), and it says which
+    statements and the two ways out."""
+    source = tmp_path / "code.sql"
+    source.write_text(
+        "ALTER TABLE items ADD COLUMN code text;\n--> statement-breakpoint\n"
+        "CREATE INDEX CONCURRENTLY items_code ON items (code);\n"
+    )
+    drizzle = tmp_path / "drizzle"
+    refused = run_cli("generate", "code", "--sql", str(source), "--dir", str(drizzle))
+    assert refused.returncode == 2
+    assert refused.stdout == ""
+    assert "line 3: CREATE INDEX CONCURRENTLY items_code ON items (code)" in refused.stderr
+    assert "line 1: ALTER TABLE items ADD COLUMN code text" in refused.stderr
+    assert "nothing was written" in refused.stderr
+    assert "split it into two migrations" in refused.stderr
+    assert "-- kubemigrate:no-transaction" in refused.stderr
+    assert not drizzle.exists()
+    as_json = run_cli("generate", "code", "--sql", str(source), "--dir", str(drizzle), "--json")
+    assert (as_json.returncode, json.loads(as_json.stdout)["error"]["reason"]) == (
+        2,
+        "InvalidInput",
+    )
+
+
 def test_generate_refuses_a_journal_status_refuses(tmp_path: Path, database_url: str) -> None:
     """generate appended to a journal listing a tag twice, which status refuses."""
     drizzle = tmp_path / "drizzle"

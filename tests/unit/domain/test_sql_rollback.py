@@ -201,20 +201,44 @@ def test_single_statement_inverses(up: str, expected: str) -> None:
 
 
 def test_concurrent_index_inverse_is_concurrent_and_keeps_the_file_valid() -> None:
+    """A down outside a transaction that stops midway is run again whole once a person
+    has looked (the dirty database's advice): each DROP says IF EXISTS."""
     up = "CREATE TABLE t (a int);\n--> statement-breakpoint\nCREATE INDEX CONCURRENTLY i ON t (a);"
     sql = down(up)
     assert sql == "-- kubemigrate:no-transaction\n" + BREAK.join(
-        ["DROP INDEX CONCURRENTLY i;", "DROP TABLE t;"]
+        ["DROP INDEX CONCURRENTLY IF EXISTS i;", "DROP TABLE IF EXISTS t;"]
     )
     analysed = analyse(sql)
     assert analysed.mixed
     assert analysed.no_transaction_directive
-    assert down("CREATE INDEX CONCURRENTLY i ON t (a)") == "DROP INDEX CONCURRENTLY i;"
+    assert down("CREATE INDEX CONCURRENTLY i ON t (a)") == "DROP INDEX CONCURRENTLY IF EXISTS i;"
 
 
 def test_up_directive_is_carried_to_the_down_file() -> None:
     up = "-- kubemigrate:no-transaction\nCREATE TABLE t (a int);"
-    assert down(up) == "-- kubemigrate:no-transaction\nDROP TABLE t;"
+    assert down(up) == "-- kubemigrate:no-transaction\nDROP TABLE IF EXISTS t;"
+
+
+def test_a_down_outside_a_transaction_can_run_again() -> None:
+    up = (
+        "-- kubemigrate:no-transaction\n"
+        "CREATE TYPE s AS ENUM ('a');\n"
+        "CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql AS 'select 1';\n"
+        "ALTER TABLE older ADD COLUMN c int, ADD CONSTRAINT older_c CHECK (c > 0);\n"
+        "CREATE UNIQUE INDEX CONCURRENTLY older_c_idx ON app.older (c);\n"
+        "ALTER TABLE older RENAME COLUMN c TO d;\n"
+    )
+    assert down(up) == "-- kubemigrate:no-transaction\n" + BREAK.join(
+        [
+            "ALTER TABLE older RENAME COLUMN d TO c;",
+            "DROP INDEX CONCURRENTLY IF EXISTS app.older_c_idx;",
+            "ALTER TABLE older DROP CONSTRAINT IF EXISTS older_c, DROP COLUMN IF EXISTS c;",
+            "DROP FUNCTION IF EXISTS f(integer);",
+            "DROP TYPE IF EXISTS s;",
+        ]
+    )
+    # in a transaction a missing object is a surprise worth stopping for
+    assert "IF EXISTS" not in down(up.replace("CONCURRENTLY ", "").split("\n", 1)[1])
 
 
 @pytest.mark.parametrize(

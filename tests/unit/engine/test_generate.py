@@ -1,4 +1,5 @@
-"""``kubemigrate generate`` on files alone (no database): the name, what it refuses."""
+"""``kubemigrate generate`` on files alone (no database): the name, what it refuses
+before writing anything."""
 
 from __future__ import annotations
 
@@ -63,3 +64,41 @@ def test_generate_refuses_a_journal_status_refuses(
         generate_migration(drizzle, "next")
     assert refused.value.exit_code == ExitCode.USAGE
     assert {p: p.read_bytes() for p in drizzle.rglob("*") if p.is_file()} == before
+
+
+MIXED = (
+    "ALTER TABLE items ADD COLUMN code text;\n--> statement-breakpoint\n"
+    "CREATE INDEX CONCURRENTLY items_code ON items (code);\n--> statement-breakpoint\n"
+    "VACUUM items;\n"
+)
+
+
+def test_generate_refuses_a_file_migrate_would_refuse_for_mixing_transactions(
+    tmp_path: Path,
+) -> None:
+    """It wrote the file and exited 0; the next migrate refused it. Nothing is written:
+    the fix is in the SQL, and a written file would have to come out of the journal."""
+    up = tmp_path / "up.sql"
+    up.write_text(MIXED)
+    drizzle = tmp_path / "drizzle"
+    with pytest.raises(UsageError) as refused:
+        generate_migration(drizzle, "code", up)
+    error = refused.value
+    assert error.exit_code == ExitCode.USAGE
+    assert error.message == (
+        "The up SQL mixes statements that cannot run inside a transaction (line 3: CREATE "
+        "INDEX CONCURRENTLY items_code ON items (code); line 5: VACUUM items) with statements "
+        "that run inside one (line 1: ALTER TABLE items ADD COLUMN code text): `kubemigrate "
+        "migrate` refuses such a file, so nothing was written."
+    )
+    assert "split it into two migrations" in (error.hint or "")
+    assert "add the line `-- kubemigrate:no-transaction`" in (error.hint or "")
+    assert not drizzle.exists()
+
+    up.write_text("-- kubemigrate:no-transaction\n" + MIXED)  # the person's choice
+    created = generate_migration(drizzle, "code", up)
+    assert created.down.read_text() == (
+        "-- kubemigrate:no-transaction\n"
+        "DROP INDEX CONCURRENTLY IF EXISTS items_code;\n--> statement-breakpoint\n"
+        "ALTER TABLE items DROP COLUMN IF EXISTS code;\n"
+    )

@@ -105,9 +105,15 @@ def infer_rollback(sql: str) -> InferredRollback:
     end of the transaction, which in a migration run in one is the rest of the file
     (and of its down), and in one run outside a transaction is no further statement,
     in the up as in the down (which runs outside one too).
+
+    A down that runs outside a transaction (the up's directive, or DROP INDEX
+    CONCURRENTLY) is written to be run again after it stopped midway, as the dirty
+    database's advice asks: its DROPs say IF EXISTS.
     """
     parsed = parse_file(sql)
-    text, uninvertible = _down(parsed.statements)
+    text, uninvertible = _down(parsed.statements, guard="")
+    if parsed.no_transaction_directive or (text and analyse(text).needs_no_transaction):
+        text, uninvertible = _down(parsed.statements, guard="IF EXISTS ")
     if not text and not uninvertible:  # VACUUM, ANALYZE, REINDEX...: a deliberate no-op
         return InferredRollback(sql=f"{NOTHING_TO_UNDO}\n", uninvertible=())
     # DROP INDEX CONCURRENTLY beside transactional statements needs the directive,
@@ -117,8 +123,9 @@ def infer_rollback(sql: str) -> InferredRollback:
     return InferredRollback(sql=text, uninvertible=tuple(uninvertible))
 
 
-def _down(statements: tuple[ParsedStatement, ...]) -> tuple[str, list[str]]:
-    """The down's text and the up statements it could not invert."""
+def _down(statements: tuple[ParsedStatement, ...], *, guard: str) -> tuple[str, list[str]]:
+    """The down's text and the up statements it could not invert; ``guard`` is put
+    after DROP's object word (``IF EXISTS `` or nothing)."""
     settings: dict[str, str] = {}
     steps: list[tuple[dict[str, str], list[str]]] = []
     uninvertible: list[str] = []
@@ -127,7 +134,7 @@ def _down(statements: tuple[ParsedStatement, ...]) -> tuple[str, list[str]]:
         made.path = settings.get("search_path")
         if _track_setting(settings, p):
             continue
-        inverse = _invert(p, made)
+        inverse = _invert(p, made, guard)
         made.note(p.node)
         if inverse.statements:
             steps.append((dict(settings), inverse.statements))
@@ -204,13 +211,13 @@ def _temporary(node: ast.Node) -> bool:
     return isinstance(relation, ast.RangeVar) and relation.relpersistence == "t"
 
 
-def _invert(p: ParsedStatement, made: Made) -> _Inverse:
+def _invert(p: ParsedStatement, made: Made, guard: str) -> _Inverse:
     """Older drizzle-kit wrapped CREATE TYPE and ADD CONSTRAINT (which have no IF NOT
     EXISTS) in a DO block that swallows duplicate_object: the same hazard."""
     inner = guarded_statement(p)
     if inner is None:
-        return _invert_statement(p, made)
-    inverse = _invert_statement(inner, made)
+        return _invert_statement(p, made, guard)
+    inverse = _invert_statement(inner, made, guard)
     if not inverse.statements:
         return inverse
     return _Inverse(problems=[f"{_summary(inner.text)} ({_GUARDED})"])
@@ -224,12 +231,12 @@ _NOT_PLAIN = (
 )
 
 
-def _invert_statement(p: ParsedStatement, made: Made) -> _Inverse:
+def _invert_statement(p: ParsedStatement, made: Made, guard: str) -> _Inverse:
     node, q = p.node, Quoter(p.quoted)
     done = _Inverse()
 
     def drop(word: str, name: str) -> _Inverse:
-        return _Inverse([f"DROP {word} {name}"])
+        return _Inverse([f"DROP {word} {guard}{name}"])
 
     def cannot(why: str, what: str | None = None) -> _Inverse:
         return _Inverse(problems=[f"{what or _summary(p.text)} ({why})"])
@@ -254,7 +261,9 @@ def _invert_statement(p: ParsedStatement, made: Made) -> _Inverse:
         schema = node.relation.schemaname if node.relation is not None else None
         name = q.name([schema, node.idxname] if schema else [node.idxname])
         concurrently = "CONCURRENTLY " if node.concurrent else ""
-        return _Inverse([f"DROP INDEX {concurrently}{name}"])
+        # outside a transaction, always: run again after a stop midway, it must pass
+        exists = "IF EXISTS " if node.concurrent else guard
+        return _Inverse([f"DROP INDEX {concurrently}{exists}{name}"])
     if isinstance(node, ast.CreateEnumStmt | ast.CreateRangeStmt):
         return drop("TYPE", q.name(strings(node.typeName)))
     if isinstance(node, ast.CompositeTypeStmt):
@@ -279,7 +288,7 @@ def _invert_statement(p: ParsedStatement, made: Made) -> _Inverse:
     if isinstance(node, ast.CreateFunctionStmt):
         if node.replace:
             return cannot(replaced)
-        return _Inverse([_drop_function(node, q)])
+        return _Inverse([_drop_function(node, q, guard)])
     if isinstance(node, ast.CreateTrigStmt):
         if node.replace:
             return cannot(replaced)
@@ -291,7 +300,7 @@ def _invert_statement(p: ParsedStatement, made: Made) -> _Inverse:
     if isinstance(node, ast.CreateRoleStmt):
         return drop("ROLE", q.ident(node.role or "?"))
     if isinstance(node, ast.AlterTableStmt):
-        return _invert_alter_table(node, q, made)
+        return _invert_alter_table(node, q, made, guard)
     if isinstance(node, ast.RenameStmt):
         if node.missing_ok:  # the up may have renamed nothing; the down would rename a twin
             return cannot("IF EXISTS: it may have renamed nothing; write its down by hand")
@@ -343,7 +352,7 @@ def _invert_statement(p: ParsedStatement, made: Made) -> _Inverse:
         return cannot(f"{'; '.join(found)}: write its down by hand") if found else done
     query = explained(node)
     if query is not None:  # EXPLAIN ANALYZE runs the statement: it is that statement's
-        return _invert_statement(replace(p, node=query), made)
+        return _invert_statement(replace(p, node=query), made, guard)
     if isinstance(node, _NOTHING_TO_UNDO):
         return done
     if isinstance(node, ast.DoStmt):
@@ -499,7 +508,7 @@ def _object_made(kind: enums.ObjectType | None, obj: object, made: Made) -> bool
     return False
 
 
-def _drop_function(node: ast.CreateFunctionStmt, q: Quoter) -> str:
+def _drop_function(node: ast.CreateFunctionStmt, q: Quoter, guard: str) -> str:
     """DROP FUNCTION/PROCEDURE with the argument types that identify it (no OUT/TABLE)."""
     identifying = {
         enums.FunctionParameterMode.FUNC_PARAM_IN,
@@ -515,7 +524,7 @@ def _drop_function(node: ast.CreateFunctionStmt, q: Quoter) -> str:
         and param.argType is not None
     ]
     word = "PROCEDURE" if node.is_procedure else "FUNCTION"
-    return f"DROP {word} {q.name(strings(node.funcname))}({', '.join(args)})"
+    return f"DROP {word} {guard}{q.name(strings(node.funcname))}({', '.join(args)})"
 
 
 # A setting a statement may only re-assert: its reverse would undo what was there.
@@ -609,7 +618,7 @@ _UNDONE_WITH_COLUMN = frozenset(
 )
 
 
-def _invert_alter_table(node: ast.AlterTableStmt, q: Quoter, made: Made) -> _Inverse:
+def _invert_alter_table(node: ast.AlterTableStmt, q: Quoter, made: Made, guard: str) -> _Inverse:
     """Each subcommand inverted, in reverse order, in one ALTER statement.
 
     A toggle (row level security, NOT NULL) on a table or column this file created is
@@ -656,7 +665,7 @@ def _invert_alter_table(node: ast.AlterTableStmt, q: Quoter, made: Made) -> _Inv
             if cmd.missing_ok:
                 problems.append(f"{table} ADD {what} IF NOT EXISTS {added} ({_IF_NOT_EXISTS})")
             else:
-                subs.append(f"DROP {what} {q.ident(added)}")
+                subs.append(f"DROP {what} {guard}{q.ident(added)}")
         elif st in _MAY_HAVE_BEEN and not (
             made.table(node.relation) if st in _TOGGLES else made.column(node.relation, cmd.name)
         ):
@@ -678,7 +687,7 @@ def _invert_alter_table(node: ast.AlterTableStmt, q: Quoter, made: Made) -> _Inv
                     "the constraint drops the index it took over: recreate the index by hand)"
                 )
             elif cmd.def_.conname:
-                subs.append(f"DROP CONSTRAINT {q.ident(cmd.def_.conname)}")
+                subs.append(f"DROP CONSTRAINT {guard}{q.ident(cmd.def_.conname)}")
             else:
                 problems.append(f"{table} ADD CONSTRAINT (it has no name: name the constraint)")
         elif st == _T.AT_SetNotNull:
