@@ -976,12 +976,15 @@ def generate(
         Path | None, typer.Option("--sql", help="Take the up SQL from this file ('-' for stdin).")
     ] = None,
     as_json: Json = False,
+    log_format: LogFormat = None,
 ) -> None:
     """Write the next NNNN_name.sql and NNNN_name.down.sql and their journal entry."""
     from kubemigrate.engine.generate import generate_migration
 
     loaded()
-    ctx = Context("", directory, "drizzle", None, as_json, None)
+    # generate logs nothing; --log-format is taken as every command takes it (scripts
+    # pass it to all), and shapes its error line on stderr
+    ctx = Context("", directory, "drizzle", None, as_json, log_format)
     try:
         created = generate_migration(directory, name, sql_file)
     except KubemigrateError as error:

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubemigrate.domain.errors import SourceError, UsageError
 from kubemigrate.domain.migrations import Migration
@@ -32,6 +32,9 @@ from kubemigrate.domain.planning import (
     unlisted_warnings,
 )
 from kubemigrate.engine.sources import drizzle, drizzle_folders, read_text
+
+if TYPE_CHECKING:
+    from kubemigrate.domain.sql import Statement
 
 TEMPLATE = GENERATE_TEMPLATE
 
@@ -76,13 +79,52 @@ class Generated:
         }
 
 
+#: Latin letters that are not a letter plus accents, so NFKD leaves them whole and
+#: the ASCII encoding would drop them (``Ünïcødé`` became ``unicde``).
+_LETTERS = str.maketrans(
+    {
+        "ø": "o",
+        "Ø": "O",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "ß": "ss",
+        "ẞ": "SS",
+        "ł": "l",
+        "Ł": "L",
+        "đ": "d",
+        "Đ": "D",
+        "ð": "d",
+        "Ð": "D",
+        "þ": "th",
+        "Þ": "TH",
+        "ħ": "h",
+        "Ħ": "H",
+        "ı": "i",
+        "ŧ": "t",
+        "Ŧ": "T",
+        "ŋ": "ng",
+        "Ŋ": "NG",
+        "ĸ": "k",
+        "ſ": "s",
+        "ƒ": "f",
+    }
+)
+
+
 def slug(name: str) -> str:
-    """``Ünïcode naïve café`` -> ``unicode_naive_cafe``: accents dropped, not the letters."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    """``Ünïcødé naïve café`` -> ``unicode_naive_cafe``: accents dropped, not the
+    letters; Latin letters that are no letter plus accent spelled in ASCII (``ø`` o,
+    ``æ`` ae, ``ß`` ss, ``ł`` l, ``þ`` th ...). Other scripts have no ASCII spelling
+    here: their letters are dropped, and a name of nothing else is refused."""
+    latin = unicodedata.normalize("NFKD", name.translate(_LETTERS))
+    ascii_name = latin.encode("ascii", "ignore").decode()
     cleaned = re.sub(r"[^a-z0-9]+", "_", ascii_name.strip().lower()).strip("_")
     if not cleaned:
         raise UsageError(
-            f"{name!r} cannot name a migration: file names keep ASCII letters and digits only.",
+            f"{name!r} cannot name a migration: file names keep ASCII letters and digits only "
+            "(Latin letters lose their accents; other scripts have no ASCII spelling here).",
             hint="name it in ASCII letters and digits, e.g. add_orders",
         )
     return cleaned[:60]
@@ -114,6 +156,7 @@ def _down_for(up: str) -> tuple[str, tuple[str, ...]]:
     from kubemigrate.domain.sql.rollback import infer_rollback
 
     try:
+        _refuse_mixed(up)
         inferred = infer_rollback(up)
     except SqlSyntaxError as exc:
         raise UsageError(
@@ -127,6 +170,45 @@ def _down_for(up: str) -> tuple[str, tuple[str, ...]]:
         header += "\n"
     body = inferred.sql.strip()
     return header + (body + "\n" if body else ""), inferred.uninvertible
+
+
+def _refuse_mixed(up: str) -> None:
+    """Refuse, before anything is written, an up file ``migrate`` would refuse for
+    mixing statements that cannot run in a transaction with ones that can.
+
+    Written anyway, with a warning, it would sit in the folder with its journal entry
+    and fail the next ``migrate`` (in CI, in a Job), and splitting it then means
+    undoing the entry by hand; refused, the fix is in the SQL a person still holds,
+    and generate runs again as for SQL that does not parse.
+    """
+    from kubemigrate.domain.sql import NO_TRANSACTION_DIRECTIVE, analyse
+
+    analysed = analyse(up)
+    if not analysed.mixed or analysed.no_transaction_directive:
+        return
+
+    def said(statements: list[Statement]) -> str:
+        shown = [f"line {s.line}: {_first_line(s.text)}" for s in statements[:3]]
+        more = len(statements) - len(shown)
+        return "; ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+    outside = [s for s in analysed.statements if not s.transactional]
+    inside = [s for s in analysed.statements if s.transactional]
+    raise UsageError(
+        f"The up SQL mixes statements that cannot run inside a transaction ({said(outside)}) "
+        f"with statements that run inside one ({said(inside)}): `kubemigrate migrate` "
+        "refuses such a file, so nothing was written.",
+        hint="split it into two migrations (generate one with the statements that cannot run "
+        "in a transaction, another with the rest), or, if running the others outside a "
+        f"transaction too is fine, add the line `{NO_TRANSACTION_DIRECTIVE}` to the SQL "
+        "(a failure midway then leaves the database marked dirty until a person checks it) "
+        "and run generate again",
+    )
+
+
+def _first_line(text: str, limit: int = 60) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 3].rstrip() + "..."
 
 
 def _entry(idx: int, tag: str, when: int) -> dict[str, Any]:
@@ -146,13 +228,17 @@ def _journal_of_files(tags: list[str], now: int) -> dict[str, Any]:
     return {"version": "7", "dialect": "postgresql", "entries": entries}
 
 
-def _down_text(up: str) -> tuple[str, tuple[str, ...]]:
+_Down = tuple[str, tuple[str, ...]]
+"""The down file's text and the statements it could not invert."""
+
+
+def _down_text(up: str) -> _Down:
     if up == TEMPLATE:
         return "-- Write the SQL that undoes the up migration here\n", ()
     return _down_for(up)
 
 
-def _generate_folder(directory: Path, name: str, up: str, now: int) -> Generated:
+def _generate_folder(directory: Path, name: str, up: str, down: _Down, now: int) -> Generated:
     """The next ``<timestamp>_name/`` folder of a drizzle-kit 1.0 layout.
 
     The timestamp is drizzle-kit's: now in UTC, but at least a second after the
@@ -169,20 +255,21 @@ def _generate_folder(directory: Path, name: str, up: str, now: int) -> Generated
     folder = directory / drizzle_folders.folder_name(max([now, *(t + 1000 for t in times)]), name)
     if folder.exists():
         raise SourceError(f"{folder} already exists.", hint="wait a second and run generate again")
-    down, uninvertible = _down_text(up)
+    down_text, uninvertible = down
     folder.mkdir()
     up_path, down_path = folder / drizzle_folders.UP_FILE, folder / drizzle_folders.DOWN_FILE
     up_path.write_text(up if up.endswith("\n") else up + "\n")
-    down_path.write_text(down)
+    down_path.write_text(down_text)
     return Generated(up=up_path, down=down_path, journal=None, uninvertible=uninvertible)
 
 
 def generate_migration(directory: Path, name: str, sql_file: Path | None = None) -> Generated:
     tag_name = slug(name)
     up = _read_up(sql_file)
+    down = _down_text(up)  # what the SQL makes generate refuse, refused before any write
     now = int(time.time() * 1000)
     if drizzle.layout(directory) == "folders":
-        return _generate_folder(directory, tag_name, up, now)
+        return _generate_folder(directory, tag_name, up, down, now)
     if directory.exists() and not directory.is_dir():
         raise SourceError(f"{directory} is not a directory.", hint="pass --dir with a folder")
     foreign = drizzle.foreign_layout(directory)
@@ -197,7 +284,7 @@ def generate_migration(directory: Path, name: str, sql_file: Path | None = None)
         )
     directory.mkdir(parents=True, exist_ok=True)
     with _exclusive(directory):
-        return _generate_numbered(directory, tag_name, up, now)
+        return _generate_numbered(directory, tag_name, up, down, now)
 
 
 @contextmanager
@@ -213,12 +300,13 @@ def _exclusive(directory: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def _generate_numbered(directory: Path, tag_name: str, up: str, now: int) -> Generated:
+def _generate_numbered(directory: Path, tag_name: str, up: str, down: _Down, now: int) -> Generated:
     """The next ``NNNN_name.sql`` with its down file and journal entry (drizzle-kit 0.x)."""
     existing: list[str] = []
     journal_path = drizzle.journal_path(directory)
     if journal_path is not None:
         journal = drizzle.read_journal(journal_path)
+        drizzle.journal_tags(directory, journal_path, journal)  # what status would refuse
     else:
         journal_path = directory / "meta" / "_journal.json"
         existing = drizzle.file_name_order(directory) if directory.is_dir() else []
@@ -231,10 +319,10 @@ def _generate_numbered(directory: Path, tag_name: str, up: str, now: int) -> Gen
             f"{up_path} already exists.",
             hint="the journal and the files disagree; check meta/_journal.json",
         )
-    down, uninvertible = _down_text(up)
+    down_text, uninvertible = down
     journal_path.parent.mkdir(parents=True, exist_ok=True)
     up_path.write_text(up if up.endswith("\n") else up + "\n")
-    down_path.write_text(down)
+    down_path.write_text(down_text)
     # idx counts entries (as drizzle-kit's does); the file's number only has to be new
     entries = journal["entries"]
     idx = max((int(e.get("idx", i)) for i, e in enumerate(entries)), default=-1) + 1

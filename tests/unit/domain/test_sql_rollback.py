@@ -201,20 +201,44 @@ def test_single_statement_inverses(up: str, expected: str) -> None:
 
 
 def test_concurrent_index_inverse_is_concurrent_and_keeps_the_file_valid() -> None:
+    """A down outside a transaction that stops midway is run again whole once a person
+    has looked (the dirty database's advice): each DROP says IF EXISTS."""
     up = "CREATE TABLE t (a int);\n--> statement-breakpoint\nCREATE INDEX CONCURRENTLY i ON t (a);"
     sql = down(up)
     assert sql == "-- kubemigrate:no-transaction\n" + BREAK.join(
-        ["DROP INDEX CONCURRENTLY i;", "DROP TABLE t;"]
+        ["DROP INDEX CONCURRENTLY IF EXISTS i;", "DROP TABLE IF EXISTS t;"]
     )
     analysed = analyse(sql)
     assert analysed.mixed
     assert analysed.no_transaction_directive
-    assert down("CREATE INDEX CONCURRENTLY i ON t (a)") == "DROP INDEX CONCURRENTLY i;"
+    assert down("CREATE INDEX CONCURRENTLY i ON t (a)") == "DROP INDEX CONCURRENTLY IF EXISTS i;"
 
 
 def test_up_directive_is_carried_to_the_down_file() -> None:
     up = "-- kubemigrate:no-transaction\nCREATE TABLE t (a int);"
-    assert down(up) == "-- kubemigrate:no-transaction\nDROP TABLE t;"
+    assert down(up) == "-- kubemigrate:no-transaction\nDROP TABLE IF EXISTS t;"
+
+
+def test_a_down_outside_a_transaction_can_run_again() -> None:
+    up = (
+        "-- kubemigrate:no-transaction\n"
+        "CREATE TYPE s AS ENUM ('a');\n"
+        "CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql AS 'select 1';\n"
+        "ALTER TABLE older ADD COLUMN c int, ADD CONSTRAINT older_c CHECK (c > 0);\n"
+        "CREATE UNIQUE INDEX CONCURRENTLY older_c_idx ON app.older (c);\n"
+        "ALTER TABLE older RENAME COLUMN c TO d;\n"
+    )
+    assert down(up) == "-- kubemigrate:no-transaction\n" + BREAK.join(
+        [
+            "ALTER TABLE older RENAME COLUMN d TO c;",
+            "DROP INDEX CONCURRENTLY IF EXISTS app.older_c_idx;",
+            "ALTER TABLE older DROP CONSTRAINT IF EXISTS older_c, DROP COLUMN IF EXISTS c;",
+            "DROP FUNCTION IF EXISTS f(integer);",
+            "DROP TYPE IF EXISTS s;",
+        ]
+    )
+    # in a transaction a missing object is a surprise worth stopping for
+    assert "IF EXISTS" not in down(up.replace("CONCURRENTLY ", "").split("\n", 1)[1])
 
 
 @pytest.mark.parametrize(
@@ -265,7 +289,8 @@ def test_up_directive_is_carried_to_the_down_file() -> None:
         ),
         (
             "GRANT SELECT ON t TO r",
-            "line 1: GRANT SELECT ON t TO r (no inverse is known for GrantStmt)",
+            "line 1: GRANT SELECT ON t TO r (the privileges held before it are unknown; "
+            "write its down by hand)",
         ),
     ],
 )
@@ -358,7 +383,6 @@ def test_partly_invertible_alter_table_inverts_what_it_can() -> None:
     result = infer_rollback(up)
     assert result.sql == "ALTER TABLE s.t DROP CONSTRAINT u, DROP COLUMN a;"
     assert result.uninvertible == (
-        "line 1: SELECT 1 (no inverse is known for SelectStmt)",
         "line 2: ALTER TABLE s.t DROP COLUMN b (data cannot be restored); "
         "ALTER TABLE s.t ALTER COLUMN c TYPE (the previous type is unknown); "
         "ALTER TABLE s.t DROP CONSTRAINT k (its definition is unknown); "
@@ -469,3 +493,346 @@ def test_a_table_of_the_same_name_in_another_schema_is_not_one_the_file_made() -
     )
     assert len(result.uninvertible) == 1
     assert "b.docs ENABLE ROW LEVEL SECURITY" in result.uninvertible[0]
+
+
+# -- settings made by set_config ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "SELECT pg_catalog.set_config('search_path', 'app', false)",  # what pg_dump writes
+        "SELECT set_config('search_path', 'app', false)",
+        "select PG_CATALOG.SET_CONFIG('Search_Path', 'app', 'f')",
+        "SELECT set_config('search_path', 'app', true)",  # to the end of the transaction
+    ],
+)
+def test_set_config_is_replayed_as_set_is(setting: str) -> None:
+    """A pg_dump-made migration sets its search_path with set_config, not SET. Its down
+    listed the SELECT as having no inverse and dropped ``widgets`` under the session's
+    search_path: a person who deleted the note (a SELECT changes nothing) lost
+    public.widgets and its rows."""
+    up = f"{setting};\nCREATE TABLE widgets (id int);\n"
+    assert down(up) == BREAK.join([f"{setting};", "DROP TABLE widgets;", "RESET search_path;"])
+
+
+def test_set_config_tracks_like_set_for_every_setting() -> None:
+    up = (
+        "SELECT set_config('lock_timeout', '5s', false);\n"
+        "CREATE TABLE a (x int);\n"
+        "SELECT set_config('lock_timeout', NULL, false);\n"  # NULL: back to the default
+        "CREATE TABLE b (x int);\n"
+        "SET search_path TO app;\n"
+        "SELECT set_config('search_path', '', false);\n"
+        "CREATE TABLE public.c (x int);\n"
+        "SELECT set_config('my-app.tenant', 'x', false);\n"
+        "CREATE TABLE public.d (x int);\n"
+    )
+    assert down(up) == BREAK.join(
+        [
+            "SELECT set_config('search_path', '', false);",
+            "SELECT set_config('my-app.tenant', 'x', false);",
+            "DROP TABLE public.d;",
+            'RESET "my-app"."tenant";',
+            "DROP TABLE public.c;",
+            "RESET search_path;",
+            "DROP TABLE b;",
+            "SELECT set_config('lock_timeout', '5s', false);",
+            "DROP TABLE a;",
+            "RESET lock_timeout;",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "select",
+    [
+        "SELECT set_config('search_path', current_setting('search_path') || ',app', false)",
+        "SELECT set_config('search_path', 'app', false), set_config('lock_timeout', '1s', false)",
+        "SELECT set_config('search_path', name, false) FROM schemas",
+    ],
+)
+def test_a_set_config_whose_value_the_down_cannot_repeat_is_listed(select: str) -> None:
+    """Computed from the database, the value could differ when the down runs."""
+    result = infer_rollback(f"{select};\nCREATE TABLE widgets (id int);")
+    assert result.sql == "DROP TABLE widgets;"
+    (line,) = result.uninvertible
+    assert line.startswith("line 1: SELECT set_config(")
+    assert line.endswith("(it calls set_config(): write its down by hand)")
+
+
+# -- what the DROP of an object the file created undoes ------------------------------
+
+
+SEED = """\
+CREATE TYPE status AS ENUM ('active', 'retired');
+COMMENT ON TYPE status IS 'lifecycle';
+ALTER TYPE status ADD VALUE 'pending';
+GRANT USAGE ON TYPE status TO PUBLIC;
+CREATE TABLE countries (code char(2) PRIMARY KEY, name text, status status);
+COMMENT ON TABLE countries IS 'ISO 3166';
+COMMENT ON COLUMN countries.name IS 'English name';
+COMMENT ON CONSTRAINT countries_pkey ON countries IS 'the code';
+CREATE INDEX ON countries (name);
+CREATE INDEX IF NOT EXISTS countries_status ON countries (status);
+INSERT INTO countries VALUES ('FR', 'France', 'active'), ('DE', 'Germany', now()::text);
+INSERT INTO countries SELECT code, name, 'active' FROM legacy_countries ON CONFLICT DO NOTHING;
+UPDATE countries SET name = upper(name) WHERE code = 'FR';
+DELETE FROM countries WHERE code = 'XX';
+GRANT SELECT ON countries TO PUBLIC;
+REVOKE INSERT ON TABLE countries FROM app_writer;
+ALTER TABLE countries ALTER COLUMN name SET DEFAULT 'unknown', ALTER COLUMN status DROP DEFAULT;
+ALTER TABLE countries ADD UNIQUE (name), ADD CHECK (code <> ''), OWNER TO app_owner;
+ALTER TABLE countries ADD COLUMN IF NOT EXISTS region text, ALTER COLUMN name TYPE varchar(80);
+ALTER TABLE countries SET (fillfactor = 90), ALTER COLUMN name SET STATISTICS 500;
+CREATE FUNCTION country_name(c char(2), OUT n text) LANGUAGE sql STABLE AS 'select 1';
+COMMENT ON FUNCTION country_name(character) IS 'lookup';
+REVOKE ALL ON FUNCTION country_name FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION country_name(bpchar) TO app_reader;
+ALTER FUNCTION country_name(char(2)) SECURITY DEFINER SET search_path = pg_catalog;
+ALTER FUNCTION country_name(char) OWNER TO app_owner;
+CREATE SEQUENCE ticket;
+SELECT setval('ticket', 100);
+ALTER SEQUENCE ticket OWNED BY countries.code;
+CREATE SCHEMA reports;
+COMMENT ON SCHEMA reports IS 'read models';
+GRANT USAGE ON SCHEMA reports TO PUBLIC;
+CREATE ROLE app_auditor;
+GRANT app_reader TO app_auditor;
+COMMENT ON ROLE app_auditor IS 'reads';
+CREATE INDEX items_name_idx ON items (name);
+COMMENT ON INDEX items_name_idx IS 'by name';
+ALTER TABLE items ADD COLUMN sku text;
+COMMENT ON COLUMN items.sku IS 'stock keeping unit';
+ALTER TABLE items ALTER COLUMN sku SET DEFAULT 'n/a', ALTER COLUMN sku SET STATISTICS 100;
+SELECT 1;
+SELECT count(*), lower('A') FROM countries WHERE now() > '2020-01-01';
+"""
+
+
+def test_what_the_drop_of_an_object_the_file_created_undoes_needs_no_inverse() -> None:
+    """Comments, privileges, owners, defaults, unnamed constraints and indexes, options
+    and a seed table's rows on an object created in the same file were listed as having
+    no inverse, which blocked the rollback of a seed migration; its DROP undoes them."""
+    assert down(SEED) == BREAK.join(
+        [
+            "ALTER TABLE items DROP COLUMN sku;",
+            "DROP INDEX items_name_idx;",
+            "DROP ROLE app_auditor;",
+            "DROP SCHEMA reports;",
+            "DROP SEQUENCE ticket;",
+            "DROP FUNCTION country_name(char(2));",
+            "DROP TABLE countries;",
+            "DROP TYPE status;",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("up", "reason"),
+    [
+        # created earlier than the file: its state before is unknown
+        ("INSERT INTO items VALUES (1)", "data changes are not inverted"),
+        ("COMMENT ON TABLE items IS 'x'", "the previous comment is unknown"),
+        ("GRANT SELECT ON items TO r", "the privileges held before it are unknown"),
+        ("CREATE INDEX ON items (a)", "it has no name to drop it by"),
+        ("ALTER TABLE items ALTER COLUMN a SET DEFAULT 1", "the previous default is unknown"),
+        ("ALTER TYPE status ADD VALUE 'x'", "PostgreSQL cannot remove a value from an enum"),
+        ("COMMENT ON FUNCTION f(int) IS 'x'", "the previous comment is unknown"),
+        # another object of that name: another schema, another search_path, another
+        # argument list, or one that may predate the file
+        (
+            "CREATE TABLE a.docs (id int);\nINSERT INTO b.docs VALUES (1)",
+            "data changes are not inverted",
+        ),
+        (
+            "SET search_path TO app;\nCREATE TABLE docs (id int);\nRESET search_path;\n"
+            "INSERT INTO docs VALUES (1)",
+            "data changes are not inverted",
+        ),
+        (
+            "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS 'select 1';\n"
+            "COMMENT ON FUNCTION f(text) IS 'x'",
+            "the previous comment is unknown",
+        ),
+        (
+            "CREATE TABLE IF NOT EXISTS docs (id int);\nINSERT INTO docs VALUES (1)",
+            "data changes are not inverted",
+        ),
+        (
+            "CREATE TABLE docs (id int);\nDROP TABLE docs;\nINSERT INTO docs VALUES (1)",
+            "data changes are not inverted",
+        ),
+    ],
+)
+def test_on_an_object_the_file_did_not_create_the_statement_is_still_listed(
+    up: str, reason: str
+) -> None:
+    problems = infer_rollback(up).uninvertible
+    assert reason in problems[-1]
+
+
+@pytest.mark.parametrize(
+    "up",
+    [
+        # rows written to the table reach others: a trigger, a rule, a default calling
+        # a function, a partition of an older table, an older table's foreign key
+        "CREATE TABLE t (a int);\nCREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW "
+        "EXECUTE FUNCTION audit();\nINSERT INTO t VALUES (1)",
+        "CREATE TABLE t (a int);\nCREATE RULE r AS ON INSERT TO t DO ALSO NOTIFY t;\n"
+        "INSERT INTO t VALUES (1)",
+        "CREATE TABLE t (a int DEFAULT nextval('older_seq'));\nINSERT INTO t VALUES (DEFAULT)",
+        "CREATE TABLE t (a int);\nALTER TABLE t ALTER COLUMN a SET DEFAULT audit();\n"
+        "INSERT INTO t VALUES (DEFAULT)",
+        "CREATE TABLE t (LIKE older INCLUDING ALL);\nINSERT INTO t VALUES (1)",
+        "CREATE TABLE t PARTITION OF older FOR VALUES IN (1);\nINSERT INTO t VALUES (1)",
+        "CREATE TABLE t (id int PRIMARY KEY);\nALTER TABLE older ADD COLUMN t_id int "
+        "REFERENCES t ON DELETE CASCADE;\nDELETE FROM t",
+        "CREATE TABLE t (id int);\nALTER TABLE older INHERIT t;\nDELETE FROM t",
+    ],
+)
+def test_rows_that_may_reach_another_table_are_listed(up: str) -> None:
+    assert "its rows may reach other tables" in infer_rollback(up).uninvertible[-1]
+
+
+@pytest.mark.parametrize(
+    ("up", "reason"),
+    [
+        ("INSERT INTO t VALUES (audit())", "it calls audit()"),
+        ("INSERT INTO t SELECT nextval('older_seq')", "it calls nextval()"),
+        ("INSERT INTO t VALUES (1) RETURNING app.log(a)", "it calls app.log()"),
+        (
+            "WITH d AS (DELETE FROM older RETURNING a) INSERT INTO t SELECT a FROM d",
+            "its WITH changes data",
+        ),
+        ("UPDATE t SET a = pg_advisory_lock(1)", "it calls pg_advisory_lock()"),
+        ("COPY t TO '/tmp/t.csv'", "data changes are not inverted"),
+        ("COPY t FROM PROGRAM 'curl x'", "data changes are not inverted"),
+        ("TRUNCATE t CASCADE", "data cannot be restored"),
+    ],
+)
+def test_a_data_change_in_a_table_the_file_created_that_acts_elsewhere_is_listed(
+    up: str, reason: str
+) -> None:
+    result = infer_rollback(f"CREATE TABLE t (a int);\n{up}")
+    assert result.sql == "DROP TABLE t;"
+    assert len(result.uninvertible) == 1
+    assert reason in result.uninvertible[0]
+
+
+@pytest.mark.parametrize(
+    "up",
+    [
+        # made to depend on something created after the table, which the down drops
+        # first: left to the table's DROP, that DROP would fail
+        "CREATE TABLE t (a int);\nCREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'select 1';\n"
+        "CREATE INDEX ON t (f());",
+        "CREATE TABLE t (a int);\nCREATE SEQUENCE s;\n"
+        "ALTER TABLE t ALTER COLUMN a SET DEFAULT nextval('s');",
+        "CREATE TABLE t (a int);\nCREATE TYPE e AS ENUM ('x');\n"
+        "ALTER TABLE t ALTER COLUMN a TYPE e USING 'x';",
+        "CREATE TABLE t (a int);\nCREATE TABLE u (a int PRIMARY KEY);\n"
+        "ALTER TABLE t ADD FOREIGN KEY (a) REFERENCES u;",
+        "CREATE SEQUENCE s;\nCREATE TABLE t (a int);\nALTER SEQUENCE s OWNED BY t.a;",
+        # given to a role the file created, whose DROP comes first
+        "CREATE TABLE t (a int);\nCREATE ROLE r;\nGRANT SELECT ON t TO r;",
+        "CREATE TABLE t (a int);\nCREATE ROLE r;\nALTER TABLE t OWNER TO r;",
+        # removes what a statement of the file created, with a DROP in the down
+        "CREATE TABLE t (a int);\nALTER TABLE t ADD CONSTRAINT c UNIQUE (a);\n"
+        "ALTER TABLE t DROP CONSTRAINT c;",
+    ],
+)
+def test_what_the_drop_of_the_made_object_would_not_undo_is_listed(up: str) -> None:
+    result = infer_rollback(up)
+    assert len(result.uninvertible) == 1
+    assert result.uninvertible[0].startswith("line 3: ")
+
+
+def test_names_follow_renames() -> None:
+    result = infer_rollback(
+        "CREATE TABLE t (a int);\nALTER TABLE t RENAME TO u;\nINSERT INTO u VALUES (1);\n"
+        "COMMENT ON COLUMN u.a IS 'x';\nALTER TABLE older ADD COLUMN c int;\n"
+        "ALTER TABLE older RENAME COLUMN c TO d;\nCOMMENT ON COLUMN older.d IS 'x';\n"
+        "CREATE TYPE e AS ENUM ('x');\nALTER TYPE e RENAME TO f;\nCOMMENT ON TYPE f IS 'x';\n"
+    )
+    assert result.uninvertible == ()
+    assert result.sql == BREAK.join(
+        [
+            "ALTER TYPE f RENAME TO e;",
+            "DROP TYPE e;",
+            "ALTER TABLE older RENAME COLUMN d TO c;",
+            "ALTER TABLE older DROP COLUMN c;",
+            "ALTER TABLE u RENAME TO t;",
+            "DROP TABLE t;",
+        ]
+    )
+
+
+def test_statements_on_a_temporary_table_the_file_made_need_nothing() -> None:
+    """An inverse would run in the rollback's session, which has no such temporary
+    table: ALTER TABLE tmp DROP COLUMN found the real table of that name."""
+    up = (
+        "CREATE TEMP TABLE items (id int);\nALTER TABLE items ADD COLUMN b int;\n"
+        "CREATE INDEX items_b ON items (b);\nINSERT INTO items SELECT id, 1 FROM public.items;\n"
+        "COMMENT ON TABLE items IS 'x';\nUPDATE public.items SET b = 1;\n"
+        "UPDATE items SET b = audit(b);\n"
+        "CREATE VIEW recent AS SELECT * FROM items;\n"  # temporary too, PostgreSQL says
+        "DROP TABLE items CASCADE;\nALTER TABLE items ADD COLUMN c int;\n"  # the real one again
+    )
+    result = infer_rollback(up)
+    assert result.sql == "ALTER TABLE items DROP COLUMN c;"
+    assert result.uninvertible == (
+        "line 6: UPDATE public.items SET b = 1 (data changes are not inverted)",
+        "line 7: UPDATE items SET b = audit(b) (it calls audit(): write its down by hand)",
+    )
+
+
+def test_a_setting_on_a_table_that_may_predate_the_file_is_listed() -> None:
+    """CREATE TABLE IF NOT EXISTS may have created nothing: the table's row level
+    security may have been on already."""
+    result = infer_rollback(
+        "CREATE TABLE IF NOT EXISTS docs (id int);\nALTER TABLE docs ENABLE ROW LEVEL SECURITY;"
+    )
+    assert result.sql == ""
+    assert "row level security may have been on already" in result.uninvertible[1]
+
+
+# -- queries ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "up",
+    [
+        "SELECT 1",
+        "SELECT count(*), lower(name), now() FROM items WHERE id > 0",
+        "SELECT pg_catalog.upper('a'), coalesce(NULL, 1), current_timestamp, 'a' || 'b'",
+        "SELECT * FROM generate_series(1, 3) AS g WHERE EXISTS (SELECT 1 FROM items)",
+        "WITH x AS (SELECT 1) SELECT * FROM x",
+        "EXPLAIN SELECT 1",
+        "EXPLAIN ANALYZE SELECT 1",
+        "EXPLAIN (ANALYZE false) INSERT INTO items VALUES (1)",
+    ],
+)
+def test_a_query_that_changes_nothing_has_nothing_to_undo(up: str) -> None:
+    assert infer_rollback(up) == InferredRollback(NOTHING, ())
+
+
+@pytest.mark.parametrize(
+    ("up", "reason"),
+    [
+        ("SELECT setval('items_id_seq', 42)", "it calls setval()"),
+        ("SELECT nextval('items_id_seq')", "it calls nextval()"),
+        ("SELECT pg_advisory_lock(42)", "it calls pg_advisory_lock()"),
+        ("SELECT refresh_totals()", "it calls refresh_totals()"),
+        ("SELECT lower(a), app.lower(a) FROM t", "it calls app.lower()"),
+        ("SELECT * FROM items WHERE id = audit(id)", "it calls audit()"),
+        ("SELECT 1 INTO copy_of", "SELECT INTO creates a table"),
+        ("WITH d AS (DELETE FROM items RETURNING *) SELECT * FROM d", "its WITH changes data"),
+        ("EXPLAIN ANALYZE INSERT INTO items VALUES (1)", "data changes are not inverted"),
+        ("EXPLAIN ANALYZE SELECT refresh_totals()", "it calls refresh_totals()"),
+    ],
+)
+def test_a_query_that_may_change_something_is_listed(up: str, reason: str) -> None:
+    """Only what provably changes nothing is left out: a SELECT's functions may."""
+    (line,) = problems(up)
+    assert line.startswith(f"line 1: {up} ({reason}")

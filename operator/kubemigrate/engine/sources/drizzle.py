@@ -64,6 +64,31 @@ def read_journal(path: Path) -> dict[str, Any]:
     return dict(data)
 
 
+def journal_tags(
+    directory: Path, journal: Path, data: dict[str, Any], sql_files: set[str] | None = None
+) -> list[str]:
+    """The tags of a journal ``read_journal`` parsed, in order, or a SourceError for a
+    journal the folder cannot be read by: a tag listed twice, or a file it lists
+    missing. ``load`` and ``generate`` both ask, so ``generate`` never appends to a
+    journal ``status`` and ``migrate`` refuse."""
+    tags = [entry["tag"] for entry in data["entries"]]
+    seen: set[str] = set()
+    for tag in tags:
+        if tag in seen:
+            raise SourceError(f"{journal} lists {tag} twice.", hint="remove the duplicate entry")
+        seen.add(tag)
+    if sql_files is None:
+        sql_files = _up_files(_listing(directory)[0])
+    missing = [tag for tag in tags if f"{tag}.sql" not in sql_files]
+    if missing:
+        raise SourceError(
+            f"{journal} lists {', '.join(missing)} but "
+            f"{', '.join(t + '.sql' for t in missing)} is missing from {directory}.",
+            hint="restore the file, or remove its entry from the journal if it was never applied",
+        )
+    return tags
+
+
 def _listing(directory: Path) -> tuple[set[str], list[str]]:
     """One scan of ``directory``: the names of its regular files (or links to them, as
     in a ConfigMap volume) and of its visible subfolders (a ConfigMap volume's
@@ -167,26 +192,11 @@ def load(directory: Path) -> Source:
                 "Run `kubemigrate generate` to create the journal."
             )
     else:
-        entries = read_journal(journal)["entries"]
-        tags = [entry["tag"] for entry in entries]
-        seen: set[str] = set()
-        for tag in tags:
-            if tag in seen:
-                raise SourceError(
-                    f"{journal} lists {tag} twice.", hint="remove the duplicate entry"
-                )
-            seen.add(tag)
-        missing = [tag for tag in tags if f"{tag}.sql" not in sql_files]
-        if missing:
-            raise SourceError(
-                f"{journal} lists {', '.join(missing)} but "
-                f"{', '.join(t + '.sql' for t in missing)} is missing from {directory}.",
-                hint="restore the file, or remove its entry from the journal "
-                "if it was never applied",
-            )
+        data = read_journal(journal)
+        tags = journal_tags(directory, journal, data, sql_files)
         listed = {f"{tag}.sql" for tag in tags}
         if sql_files - listed:
-            unlisted = unlisted_files(directory, journal, entries, sql_files - listed)
+            unlisted = unlisted_files(directory, journal, data["entries"], sql_files - listed)
     migrations = []
     folder = os.fspath(directory)
     for tag in tags:

@@ -1,0 +1,104 @@
+"""``kubemigrate generate`` on files alone (no database): the name, what it refuses
+before writing anything."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kubemigrate.domain.errors import ExitCode, SourceError, UsageError
+from kubemigrate.engine.generate import generate_migration, slug
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Ünïcødé naïve café", "unicode_naive_cafe"),  # ø was dropped: "unicde"
+        ("Straße", "strasse"),
+        ("Łódź", "lodz"),
+        ("Æsir Œuvre", "aesir_oeuvre"),
+        ("Þór Ðoð", "thor_dod"),
+        ("Đường đi", "duong_di"),
+        ("Ångström ĳssel", "angstrom_ijssel"),
+        ("add Заказы orders", "add_orders"),  # no ASCII spelling for Cyrillic: dropped
+    ],
+)
+def test_a_slug_drops_accents_not_letters(name: str, expected: str) -> None:
+    assert slug(name) == expected
+
+
+def test_a_name_without_a_latin_letter_is_refused() -> None:
+    with pytest.raises(UsageError, match="other scripts have no ASCII spelling"):
+        slug("Заказы")
+
+
+def _folder(tmp_path: Path, tags: list[str]) -> Path:
+    drizzle = tmp_path / "drizzle"
+    (drizzle / "meta").mkdir(parents=True)
+    for tag in dict.fromkeys(tags):
+        (drizzle / f"{tag}.sql").write_text("CREATE TABLE t (id int);\n")
+    entries = [{"idx": i, "version": "7", "when": 1, "tag": t} for i, t in enumerate(tags)]
+    (drizzle / "meta" / "_journal.json").write_text(json.dumps({"entries": entries}))
+    return drizzle
+
+
+@pytest.mark.parametrize(
+    ("tags", "missing", "said"),
+    [
+        (["0000_a", "0001_b", "0001_b"], None, "lists 0001_b twice"),
+        (["0000_a", "0001_b"], "0001_b.sql", "but 0001_b.sql is missing"),
+    ],
+)
+def test_generate_refuses_a_journal_status_refuses(
+    tmp_path: Path, tags: list[str], missing: str | None, said: str
+) -> None:
+    """It appended to a journal listing a tag twice, which status then refused (exit 2)
+    as before, now with one more entry to sort out."""
+    drizzle = _folder(tmp_path, tags)
+    if missing:
+        (drizzle / missing).unlink()
+    before = {p: p.read_bytes() for p in drizzle.rglob("*") if p.is_file()}
+    with pytest.raises(SourceError, match=said) as refused:
+        generate_migration(drizzle, "next")
+    assert refused.value.exit_code == ExitCode.USAGE
+    assert {p: p.read_bytes() for p in drizzle.rglob("*") if p.is_file()} == before
+
+
+MIXED = (
+    "ALTER TABLE items ADD COLUMN code text;\n--> statement-breakpoint\n"
+    "CREATE INDEX CONCURRENTLY items_code ON items (code);\n--> statement-breakpoint\n"
+    "VACUUM items;\n"
+)
+
+
+def test_generate_refuses_a_file_migrate_would_refuse_for_mixing_transactions(
+    tmp_path: Path,
+) -> None:
+    """It wrote the file and exited 0; the next migrate refused it. Nothing is written:
+    the fix is in the SQL, and a written file would have to come out of the journal."""
+    up = tmp_path / "up.sql"
+    up.write_text(MIXED)
+    drizzle = tmp_path / "drizzle"
+    with pytest.raises(UsageError) as refused:
+        generate_migration(drizzle, "code", up)
+    error = refused.value
+    assert error.exit_code == ExitCode.USAGE
+    assert error.message == (
+        "The up SQL mixes statements that cannot run inside a transaction (line 3: CREATE "
+        "INDEX CONCURRENTLY items_code ON items (code); line 5: VACUUM items) with statements "
+        "that run inside one (line 1: ALTER TABLE items ADD COLUMN code text): `kubemigrate "
+        "migrate` refuses such a file, so nothing was written."
+    )
+    assert "split it into two migrations" in (error.hint or "")
+    assert "add the line `-- kubemigrate:no-transaction`" in (error.hint or "")
+    assert not drizzle.exists()
+
+    up.write_text("-- kubemigrate:no-transaction\n" + MIXED)  # the person's choice
+    created = generate_migration(drizzle, "code", up)
+    assert created.down.read_text() == (
+        "-- kubemigrate:no-transaction\n"
+        "DROP INDEX CONCURRENTLY IF EXISTS items_code;\n--> statement-breakpoint\n"
+        "ALTER TABLE items DROP COLUMN IF EXISTS code;\n"
+    )
