@@ -24,6 +24,7 @@ import contextlib
 import logging
 from typing import Any
 
+from . import deleting
 from .cluster import NS_KEY, Cluster, WriteOptions
 from .errors import ApiError
 from .resources import ResourceType
@@ -124,7 +125,7 @@ class Collector:
         if not alive:
             if not meta.get("deletionTimestamp"):
                 self.cluster.delete(
-                    rtype, namespace or None, meta["name"], "Background", {}, WriteOptions()
+                    rtype, namespace or None, meta["name"], deleting.BACKGROUND, WriteOptions()
                 )
         elif len(alive) < len(refs):
             new = json_copy(obj)
@@ -191,8 +192,7 @@ class Collector:
                         dep_type,
                         dep_meta.get("namespace") or None,
                         dep_meta["name"],
-                        "Foreground",
-                        {},
+                        deleting.DeleteOptions(propagation="Foreground"),
                         WriteOptions(),
                     )
         if (rtype.group, rtype.plural) == NS_KEY:
@@ -208,7 +208,7 @@ class Collector:
             dep_type = self._rtype_of(storage)
             if dep_type is not None and not obj["metadata"].get("deletionTimestamp"):
                 self.cluster.delete(
-                    dep_type, name, obj["metadata"]["name"], "Background", {}, WriteOptions()
+                    dep_type, name, obj["metadata"]["name"], deleting.BACKGROUND, WriteOptions()
                 )
         if remaining == 0 and not ns["metadata"].get("finalizers"):
             new = json_copy(ns)
