@@ -220,10 +220,13 @@ class Api:
         options = podlogs.parse_options(request, target.name)
         pod = self.cluster.get(target.rtype, target.namespace, target.name)
         container = podlogs.choose_container(pod, options.container)
+        if not (pod.get("spec") or {}).get("nodeName"):
+            # No node to ask: LogLocation gives no location and the answer is an empty
+            # log (200), even with follow=true; not the "does not have a host
+            # assigned" 400, which is exec's, attach's and port-forward's.
+            return Response(200, b"", podlogs.CONTENT_TYPE)
         entry = podlogs.container_status(pod, container)
         if self.pod_logs_dir is None:
-            if entry is None:  # never scheduled: the real server answers an empty log
-                return Response(200, b"", podlogs.CONTENT_TYPE)
             raise ApiError(
                 500,
                 "InternalError",
