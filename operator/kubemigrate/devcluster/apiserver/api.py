@@ -21,6 +21,7 @@ from . import (
     deleting,
     discovery,
     errors,
+    listoptions,
     ownership,
     paging,
     partial,
@@ -197,7 +198,7 @@ class Api:
         if method == "GET" and target.name is None:
             if request.flag("watch"):
                 return self._watch(request, target)
-            return self._list(request, target)
+            return await self._list(request, target)
         if method == "GET":
             assert target.name is not None
             obj = self.cluster.get(target.rtype, target.namespace, target.name)
@@ -351,18 +352,24 @@ class Api:
 
     # --- verbs ---------------------------------------------------------------------
 
-    def _list(self, request: Request, target: Target) -> Response:
-        """A list, or one page of it (``limit``/``continue``, see :mod:`.paging`)."""
+    async def _list(self, request: Request, target: Target) -> Response:
+        """A list, or one page of it, read at the revision its options ask for (see
+        :mod:`.listoptions` and, for ``limit``/``continue``, :mod:`.paging`)."""
         rtype = target.rtype
+        store = self.cluster.store
+        read = listoptions.list_read(request.query)
+        await listoptions.wait_until_fresh(store, read.revision)
         # The stored objects are only read here: each item is a new top-level dict that
         # shares the rest with the stored object (never changed in place), and it is
         # encoded before anything else runs.
         page = paging.list_page(
-            self.cluster.store,
+            store,
             rtype.storage_key,
             target.namespace,
             self._matcher(request, rtype),
             request.query,
+            listoptions.served_revision(store, read),
+            read.start,
         )
         list_meta = page.list_meta()
         if tables.wants_table(request.header("accept")):
