@@ -17,7 +17,7 @@ import itertools
 import re
 from typing import Any
 
-from . import errors, kinds, objects, podspec, schedulinggates, selectors
+from . import errors, kinds, objects, podspec, qos, schedulinggates, selectors
 from .errors import FieldError, GoLiteral
 from .podspec import pod_spec_errors
 from .resources import ResourceType
@@ -123,8 +123,10 @@ def default(rtype: ResourceType, obj: JsonDict) -> None:
         # struct, not a pointer, so Go's omitempty cannot drop it.
         obj["status"] = {}
     elif key == ("", "pods"):
-        _pod_spec_defaults(obj.setdefault("spec", {}))
-        obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+        spec = obj.setdefault("spec", {})
+        _pod_spec_defaults(spec)
+        qos.default_requests(spec)
+        obj["status"] = {"phase": "Pending", "qosClass": qos.pod_qos(spec)}
         schedulinggates.apply_gated_condition(obj)
 
 
@@ -222,6 +224,7 @@ def default_update(rtype: ResourceType, obj: JsonDict) -> None:
         _job_spec_defaults(obj["spec"])
     elif key == ("", "pods") and isinstance(obj.get("spec"), dict):
         _pod_spec_defaults(obj["spec"])
+        qos.default_requests(obj["spec"])
 
 
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
