@@ -20,7 +20,17 @@ from typing import Any
 
 import orjson
 
-from . import builtins, deleting, errors, graceful, kinds, objects, ownership, validation
+from . import (
+    builtins,
+    deleting,
+    errors,
+    graceful,
+    kinds,
+    objects,
+    ownership,
+    tolerations,
+    validation,
+)
 from .errors import ApiError, FieldError
 from .resources import Catalogue, ResourceType
 from .store import Store, json_copy
@@ -212,10 +222,12 @@ class Cluster:
             builtins.default(rtype, obj)
         meta = obj["metadata"]
         if rtype.namespaced:
-            # Admission (NamespaceLifecycle, ServiceAccount) runs before validation.
+            # Admission (NamespaceLifecycle, ServiceAccount, DefaultTolerationSeconds)
+            # runs before validation.
             self._check_namespace(rtype, meta["namespace"], meta.get("name", ""))
             if (rtype.group, rtype.plural) == POD_KEY:
                 self._check_service_account(body, obj)
+                tolerations.add_defaults(obj)
         obj, warnings = self._admit(rtype, obj, None, options)
         if rtype.storage_key == kinds.SERVICES:
             kinds.allocate_service(obj, self.store.view(kinds.SERVICES, None))
