@@ -22,6 +22,7 @@ import orjson
 
 from . import (
     builtins,
+    crdcleanup,
     deleting,
     errors,
     graceful,
@@ -216,6 +217,10 @@ class Cluster:
     def create(
         self, rtype: ResourceType, body: JsonDict, namespace: str | None, options: WriteOptions
     ) -> Outcome:
+        if rtype.custom:
+            name = crdcleanup.crd_name(rtype.group, rtype.plural)
+            if crdcleanup.is_terminating(self.store.peek(CRD_KEY, "", name)):
+                raise crdcleanup.create_refused(rtype.group, rtype.plural)
         obj = objects.prepare_create(rtype, body, namespace)
         builtins.decode(rtype, obj)
         if obj["metadata"].get("name"):
@@ -320,6 +325,9 @@ class Cluster:
         self._check_preconditions(rtype, name, meta, delete_options.preconditions)
         if (rtype.group, rtype.plural) == NS_KEY:
             return self._delete_namespace(rtype, old, delete_options, options)
+        if (rtype.group, rtype.plural) == CRD_KEY and not meta.get("deletionTimestamp"):
+            # The CRD REST's first DELETE: marked for its instances' cleanup, see .crdcleanup
+            return self._write_marked(rtype, old, crdcleanup.marked(old), options), False
         new = json_copy(old)
         new_meta = new["metadata"]
         is_graceful = False
@@ -571,12 +579,14 @@ class Cluster:
                 "message": message,
             }
 
+        terminating = crdcleanup.condition(crd)
         return {
             "conditions": [
                 condition("NamesAccepted", "NoConflicts", "no conflicts found"),
                 condition(
                     "Established", "InitialNamesAccepted", "the initial names have been accepted"
                 ),
+                *([terminating] if terminating else []),
             ],
             "acceptedNames": names,
             "storedVersions": stored,

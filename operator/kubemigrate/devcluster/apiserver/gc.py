@@ -19,7 +19,9 @@ into *dangling* (gone), *waiting* (being deleted with ``foregroundDeletion``) an
   dependent that *blocks* it (``blockOwnerDeletion: true`` on its reference) is left:
   dependents being deleted still block, non-blocking ones do not (they go after,
   as dangling);
-- a Terminating namespace has its contents deleted, then is removed.
+- a Terminating namespace has its contents deleted, then is removed;
+- a CRD being deleted has its custom resources deleted, then is removed (the CRD
+  finalizer controller's part, see :mod:`.crdcleanup`).
 
 Every such delete is a plain DELETE with no grace period given, as the real
 collector's: a running Pod is therefore marked with its own
@@ -33,8 +35,8 @@ import contextlib
 import logging
 from typing import Any
 
-from . import deleting
-from .cluster import NS_KEY, Cluster, WriteOptions
+from . import crdcleanup, deleting
+from .cluster import CRD_KEY, NS_KEY, Cluster, WriteOptions
 from .deleting import FOREGROUND, ORPHAN
 from .errors import ApiError
 from .resources import ResourceType
@@ -230,6 +232,41 @@ class Collector:
                 self._drop_finalizer(rtype, obj, FOREGROUND)
         if (rtype.group, rtype.plural) == NS_KEY:
             self._finalize_namespace(rtype, obj)
+        if (rtype.group, rtype.plural) == CRD_KEY and crdcleanup.FINALIZER in finalizers:
+            self._finalize_crd(rtype, obj)
+
+    def _finalize_crd(self, rtype: Any, crd: JsonDict) -> None:
+        """The CRD finalizer controller: delete the instances, then let the CRD go (see
+        :mod:`.crdcleanup`)."""
+        spec = crd.get("spec") or {}
+        names = spec.get("names") or {}
+        served = self.cluster.catalogue.versions_of(spec.get("group", ""), names.get("plural", ""))
+        instances = self.cluster.store.view(served[0].storage_key, None) if served else []
+        new = json_copy(crd)
+        if instances:
+            crdcleanup.set_condition(new, "True", *crdcleanup.IN_PROGRESS)
+            if new != crd:
+                self.cluster.store.write(CRD_KEY, new, "MODIFIED")
+            for obj in instances:
+                meta = obj["metadata"]
+                if not meta.get("deletionTimestamp"):
+                    self.cluster.delete(
+                        served[0],
+                        meta.get("namespace") or None,
+                        meta["name"],
+                        deleting.DeleteOptions(grace=0),
+                        WriteOptions(),
+                    )
+            return
+        crdcleanup.set_condition(new, "False", *crdcleanup.COMPLETED)
+        left = [f for f in new["metadata"].get("finalizers") or [] if f != crdcleanup.FINALIZER]
+        if left:
+            new["metadata"]["finalizers"] = left
+        else:
+            new["metadata"].pop("finalizers", None)
+        stored = self.cluster.store.write(CRD_KEY, new, "MODIFIED")
+        if not left:  # an update that empties a deleted object's finalizers removes it
+            self.cluster.remove(rtype, stored)
 
     def _finalize_namespace(self, rtype: Any, ns: JsonDict) -> None:
         name = ns["metadata"]["name"]
