@@ -207,3 +207,21 @@ def test_kubectl_deletes_a_job_with_its_pods(api: Http, kubectl: Any, namespace:
 
     assert "Warning" not in result.stderr  # kubectl sends propagationPolicy=Background
     eventually(lambda: api.get(f"/api/v1/namespaces/{namespace}/pods/kj-pod").status == 404)
+
+
+def test_a_dry_run_in_the_body_deletes_nothing(api: Http, kubectl: Any, namespace: str) -> None:
+    api.post(configmaps(namespace), {"metadata": {"name": "kept"}})
+
+    raw = api.delete(configmaps(namespace, "kept"), {"dryRun": ["All"]})
+    printed = kubectl("delete", "configmap", "kept", "-n", namespace, "--dry-run=server")
+    unknown = api.delete(configmaps(namespace, "kept"), {"dryRun": ["Later"]})
+
+    assert raw.status == 200
+    assert raw.body["kind"] == "Status"  # answered as if it went
+    assert "(server dry run)" in printed.stdout  # kubectl sends dryRun in the body
+    assert unknown.status == 422
+    assert unknown.body["message"] == (
+        'DeleteOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: '
+        '[]string{"Later"}: supported values: "All"'
+    )
+    assert api.get(configmaps(namespace, "kept")).status == 200

@@ -589,7 +589,11 @@ class Api:
         rtype = target.rtype
         delete_options = deleting.decode(_decode(request), request.query)
         obj, gone = self.cluster.delete(
-            rtype, target.namespace, target.name, delete_options, self._options(request)
+            rtype,
+            target.namespace,
+            target.name,
+            delete_options,
+            self._delete_write(request, delete_options),
         )
         warnings = deleting.warnings(rtype, delete_options)
         if gone and not deleting.returns_object(rtype):
@@ -597,13 +601,21 @@ class Api:
         code = deleting.answer_code(gone, delete_options)
         return self._output(request, rtype, obj, code, warnings)
 
+    def _delete_write(
+        self, request: Request, delete_options: deleting.DeleteOptions
+    ) -> WriteOptions:
+        """A DELETE's dry run is its DeleteOptions' (from the body when there is one)."""
+        options = self._options(request)
+        options.dry_run = delete_options.is_dry_run
+        return options
+
     def _delete_collection(self, request: Request, target: Target) -> Response:
         """DELETE a collection: each match deleted as one DELETE would, and the answer
         is the list of them as they were listed before (``Store.DeleteCollection``)."""
         rtype = target.rtype
         delete_options = deleting.decode(_decode(request), request.query)
         matches = self._matcher(request, rtype)
-        options = self._options(request)
+        options = self._delete_write(request, delete_options)
         revision = self.cluster.store.revision  # the list's, read before any deletion
         listed = []
         for obj in self.cluster.list_objects(rtype, target.namespace):

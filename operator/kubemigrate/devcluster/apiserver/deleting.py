@@ -6,8 +6,10 @@ generic registry store (``registry/generic/registry/store.go``: ``Delete``,
 ``shouldDeleteDependents``, ``finalizeDelete``) and the metav1 validation:
 
 - the options come from the body when there is one, else from the query (never
-  both); both ``orphanDependents`` and ``propagationPolicy``, or a policy that is not
-  Foreground, Background or Orphan, is 422 ``DeleteOptions.meta.k8s.io "" is invalid``;
+  both): ``dryRun`` too, which kubectl ``delete --dry-run=server`` sends in the body;
+  both ``orphanDependents`` and ``propagationPolicy``, a policy that is not
+  Foreground, Background or Orphan, or a dryRun other than All, is 422
+  ``DeleteOptions.meta.k8s.io "" is invalid``;
 - which GC finalizer a DELETE leaves (``orphan`` or ``foregroundDeletion``, never
   both) is decided, in order, by ``orphanDependents``, by ``propagationPolicy``, by
   the finalizer the object already has, and last by the resource's default policy:
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import errors
+from .errors import GoLiteral
 from .resources import ResourceType
 
 JsonDict = dict[str, Any]
@@ -65,6 +68,11 @@ class DeleteOptions:
     orphan: bool | None = None  # the deprecated orphanDependents
     grace: int | None = None  # gracePeriodSeconds
     preconditions: JsonDict = field(default_factory=dict)
+    dry_run: tuple[str, ...] = ()  # dryRun: ("All",) changes nothing, answers as if
+
+    @property
+    def is_dry_run(self) -> bool:
+        return bool(self.dry_run)
 
 
 BACKGROUND = DeleteOptions(propagation="Background")
@@ -90,7 +98,10 @@ def _from_body(body: JsonDict) -> DeleteOptions:
     preconditions = body.get("preconditions") or {}
     if not isinstance(preconditions, dict):
         raise _unmarshal_error("preconditions", preconditions, "v1.Preconditions")
-    return DeleteOptions(policy, orphan, grace, preconditions)
+    dry_run = body.get("dryRun") or []
+    if not isinstance(dry_run, list) or not all(isinstance(v, str) for v in dry_run):
+        raise _unmarshal_error("dryRun", dry_run, "[]string")
+    return DeleteOptions(policy, orphan, grace, preconditions, tuple(dry_run))
 
 
 def _query_bool(text: str) -> bool:
@@ -105,10 +116,12 @@ def _query_bool(text: str) -> bool:
 def _from_query(query: Mapping[str, str]) -> DeleteOptions:
     grace = query.get("gracePeriodSeconds", "")
     orphan = query.get("orphanDependents", "")
+    dry_run = query.get("dryRun", "")
     return DeleteOptions(
         propagation=query.get("propagationPolicy") or None,
         orphan=_query_bool(orphan) if orphan else None,
         grace=errors.query_int(grace) if grace else None,
+        dry_run=(dry_run,) if dry_run else (),
     )
 
 
@@ -139,6 +152,9 @@ def validate(options: DeleteOptions) -> None:
         found.append(
             errors.not_supported("propagationPolicy", options.propagation, [*POLICIES, "nil"])
         )
+    if any(value != "All" for value in options.dry_run):
+        listed = ", ".join(errors.go_quote(v) for v in options.dry_run)
+        found.append(errors.not_supported("dryRun", GoLiteral(f"[]string{{{listed}}}"), ["All"]))
     if found:
         raise errors.invalid_object("DeleteOptions", "meta.k8s.io", "", found)
 
