@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 
 from tests.devcluster.devcluster_http import Http, run_body, runs_path
 
@@ -27,6 +28,10 @@ def _owned(owner: dict[str, object], **extra: object) -> dict[str, object]:
         "uid": meta["uid"],
         **extra,
     }
+
+
+def _marked(api: Http, path: str) -> bool:
+    return bool(api.get(path).body["metadata"].get("deletionTimestamp"))
 
 
 def _job(name: str, owner: dict[str, object]) -> dict[str, object]:
@@ -84,26 +89,44 @@ def test_garbage_collection_is_transitive(api: Http, namespace: str, crd: object
     assert api.get(f"/api/v1/namespaces/{namespace}/configmaps/gc-cm").status == 404
 
 
-def test_foreground_deletion_waits_for_dependents(api: Http, namespace: str) -> None:
+def test_foreground_deletion_waits_for_dependents_that_block_it(api: Http, namespace: str) -> None:
     path = f"/api/v1/namespaces/{namespace}/configmaps"
     owner = api.post(path, {"metadata": {"name": "fg"}}).body
     owner["apiVersion"], owner["kind"] = "v1", "ConfigMap"
-    api.post(
-        path,
-        {
-            "metadata": {
-                "name": "fg-dep",
-                "finalizers": ["hold"],
-                "ownerReferences": [_owned(owner)],
-            }
-        },
-    )
+    for name, blocks in (("fg-blocking", True), ("fg-other", False)):
+        ref = _owned(owner, blockOwnerDeletion=blocks)
+        dependent = {"metadata": {"name": name, "finalizers": ["hold"], "ownerReferences": [ref]}}
+        assert api.post(path, dependent).status == 201
     reply = api.delete(f"{path}/fg", {"propagationPolicy": "Foreground"})
     assert reply.body["metadata"]["finalizers"] == ["foregroundDeletion"]
-    eventually(lambda: bool(api.get(f"{path}/fg-dep").body["metadata"].get("deletionTimestamp")))
-    assert api.get(f"{path}/fg").status == 200  # still waiting for its dependent
-    api.patch(f"{path}/fg-dep", {"metadata": {"finalizers": None}})
+    for name in ("fg-blocking", "fg-other"):
+        eventually(partial(_marked, api, f"{path}/{name}"))
+    assert api.get(f"{path}/fg").status == 200  # still waiting for the one that blocks it
+    api.patch(f"{path}/fg-blocking", {"metadata": {"finalizers": None}})
     eventually(lambda: api.get(f"{path}/fg").status == 404)
+    # The other never held its owner; only its own finalizer holds it now.
+    assert _marked(api, f"{path}/fg-other")
+    api.patch(f"{path}/fg-other", {"metadata": {"finalizers": None}})
+
+
+def test_foreground_deletion_spares_a_dependent_with_another_owner(
+    api: Http, namespace: str
+) -> None:
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    owners = []
+    for name in ("going", "staying"):
+        owner = api.post(path, {"metadata": {"name": name}}).body
+        owner["apiVersion"], owner["kind"] = "v1", "ConfigMap"
+        owners.append(owner)
+    refs = [_owned(o, blockOwnerDeletion=True) for o in owners]
+    assert api.post(path, {"metadata": {"name": "shared", "ownerReferences": refs}}).status == 201
+
+    api.delete(f"{path}/going", {"propagationPolicy": "Foreground"})
+
+    eventually(lambda: api.get(f"{path}/going").status == 404)
+    shared = api.get(f"{path}/shared").body
+    assert "deletionTimestamp" not in shared["metadata"]
+    assert [r["name"] for r in shared["metadata"]["ownerReferences"]] == ["staying"]
 
 
 def test_deleting_a_job_orphans_its_pods_by_default(api: Http, namespace: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.devcluster.devcluster_http import Http
+from tests.devcluster.test_deletion import eventually
 
 
 def test_core_discovery(api: Http) -> None:
@@ -91,7 +92,7 @@ def test_deleting_a_crd_unregisters_it(api: Http) -> None:
     assert api.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd).status == 201
     assert api.post("/apis/example.com/v1/widgets", {"metadata": {"name": "w"}}).status == 201
     api.delete("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com")
-    assert api.get("/apis/example.com/v1").status == 404
+    eventually(lambda: api.get("/apis/example.com/v1").status == 404)  # once its instances go
     assert api.get("/apis/example.com/v1/widgets").status == 404
 
 

@@ -144,7 +144,11 @@ def test_a_container_waiting_to_start_has_no_log_yet(
     path = log_path(namespace, "stuck")
     message = 'container "main" in pod "stuck" is waiting to start: ContainerCreating'
 
-    assert_status(api.get(path), 400, "BadRequest", message)  # before the kubelet has it too
+    wait_for(
+        lambda: api.get(f"/api/v1/namespaces/{namespace}/pods/stuck").body["spec"].get("nodeName"),
+        "the pod to be bound",
+    )
+    assert_status(api.get(path), 400, "BadRequest", message)  # before the kubelet reports it too
     wait_for(
         lambda: (
             api.get(f"/api/v1/namespaces/{namespace}/pods/stuck")
@@ -154,6 +158,36 @@ def test_a_container_waiting_to_start_has_no_log_yet(
         "the kubelet to report the container waiting",
     )
     assert_status(api.get(path), 400, "BadRequest", message)
+
+
+def test_a_pod_bound_to_no_node_has_an_empty_log(
+    api: Http, kubectl: Any, kubelet: KubeletProcess, namespace: str
+) -> None:
+    # No node has this label: the scheduler leaves the Pod Pending, unbound.
+    body = pod_body(
+        "nowhere", [container("main", "echo never")], spec={"nodeSelector": {"disk": "ssd"}}
+    )
+    create(api, namespace, "pods", body)
+    wait_for(
+        lambda: any(
+            c.get("reason") == "Unschedulable"
+            for c in api.get(f"/api/v1/namespaces/{namespace}/pods/nowhere")
+            .body["status"]
+            .get("conditions")
+            or []
+        ),
+        "the scheduler to give up on the pod",
+    )
+
+    reply = api.get(log_path(namespace, "nowhere"))
+    followed = api.get(log_path(namespace, "nowhere"), query={"follow": "true"})
+    printed = kubectl("logs", "nowhere", "-n", namespace)
+
+    assert (reply.status, reply.body) == (200, None)  # an empty text/plain body
+    assert reply.headers.get("Content-Type", "").startswith("text/plain")
+    assert (followed.status, followed.body) == (200, None)  # ends at once: nothing to follow
+    assert printed.returncode == 0
+    assert printed.stdout == ""
 
 
 def test_options_are_validated_and_previous_needs_a_previous_run(

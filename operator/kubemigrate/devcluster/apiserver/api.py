@@ -18,8 +18,10 @@ import orjson
 import yaml
 
 from . import (
+    deleting,
     discovery,
     errors,
+    listoptions,
     ownership,
     paging,
     partial,
@@ -46,11 +48,6 @@ PATCH_TYPES = {
     "application/apply-patch+yaml",
     "application/apply-patch+cbor",
 }
-POD_STORAGE = ("", "pods")
-JOB_ORPHAN_WARNING = (
-    "child pods are preserved by default when jobs are deleted; set propagationPolicy=Background "
-    "to remove them or set propagationPolicy=Orphan to suppress this warning"
-)
 
 
 @dataclass(frozen=True)
@@ -201,7 +198,7 @@ class Api:
         if method == "GET" and target.name is None:
             if request.flag("watch"):
                 return self._watch(request, target)
-            return self._list(request, target)
+            return await self._list(request, target)
         if method == "GET":
             assert target.name is not None
             obj = self.cluster.get(target.rtype, target.namespace, target.name)
@@ -224,10 +221,13 @@ class Api:
         options = podlogs.parse_options(request, target.name)
         pod = self.cluster.get(target.rtype, target.namespace, target.name)
         container = podlogs.choose_container(pod, options.container)
+        if not (pod.get("spec") or {}).get("nodeName"):
+            # No node to ask: LogLocation gives no location and the answer is an empty
+            # log (200), even with follow=true; not the "does not have a host
+            # assigned" 400, which is exec's, attach's and port-forward's.
+            return Response(200, b"", podlogs.CONTENT_TYPE)
         entry = podlogs.container_status(pod, container)
         if self.pod_logs_dir is None:
-            if entry is None:  # never scheduled: the real server answers an empty log
-                return Response(200, b"", podlogs.CONTENT_TYPE)
             raise ApiError(
                 500,
                 "InternalError",
@@ -352,18 +352,24 @@ class Api:
 
     # --- verbs ---------------------------------------------------------------------
 
-    def _list(self, request: Request, target: Target) -> Response:
-        """A list, or one page of it (``limit``/``continue``, see :mod:`.paging`)."""
+    async def _list(self, request: Request, target: Target) -> Response:
+        """A list, or one page of it, read at the revision its options ask for (see
+        :mod:`.listoptions` and, for ``limit``/``continue``, :mod:`.paging`)."""
         rtype = target.rtype
+        store = self.cluster.store
+        read = listoptions.list_read(request.query)
+        await listoptions.wait_until_fresh(store, read.revision)
         # The stored objects are only read here: each item is a new top-level dict that
         # shares the rest with the stored object (never changed in place), and it is
         # encoded before anything else runs.
         page = paging.list_page(
-            self.cluster.store,
+            store,
             rtype.storage_key,
             target.namespace,
             self._matcher(request, rtype),
             request.query,
+            listoptions.served_revision(store, read),
+            read.start,
         )
         list_meta = page.list_meta()
         if tables.wants_table(request.header("accept")):
@@ -575,103 +581,58 @@ class Api:
             ownership.applied_by(owners, applier, fields)
         return self._output(request, rtype, outcome.obj, status, outcome.warnings)
 
-    @staticmethod
-    def _grace_period(request: Request, body: JsonDict) -> int | None:
-        """DeleteOptions.gracePeriodSeconds: from the body when there is one, else from
-        the query (the delete handler decodes one or the other, never both)."""
-        if request.body:
-            value = body.get("gracePeriodSeconds")
-            if value is None:
-                return None
-            if isinstance(value, bool) or not isinstance(value, int):
-                got = {str: "string", bool: "bool", float: "number", dict: "object"}
-                raise errors.bad_request(
-                    f"json: cannot unmarshal {got.get(type(value), 'array')} into Go struct "
-                    "field DeleteOptions.gracePeriodSeconds of type int64"
-                )
-            return value
-        text = request.query.get("gracePeriodSeconds", "")
-        return errors.query_int(text) if text else None
-
-    def _delete_options(
-        self, request: Request, rtype: ResourceType
-    ) -> tuple[str, JsonDict, list[str], int | None]:
-        body = _decode(request) or {}
-        if not isinstance(body, dict):
-            raise errors.bad_request("DeleteOptions must be an object")
-        grace = self._grace_period(request, body)
-        policy = request.query.get("propagationPolicy") or body.get("propagationPolicy")
-        orphan = body.get("orphanDependents", request.query.get("orphanDependents"))
-        warnings: list[str] = []
-        if policy is None and orphan in (True, "true"):
-            policy = "Orphan"
-        if policy is None:
-            if (rtype.group, rtype.version, rtype.plural) == ("batch", "v1", "jobs"):
-                policy = "Orphan"  # batch/v1 Jobs keep their pods unless told otherwise
-                warnings.append(JOB_ORPHAN_WARNING)
-            else:
-                policy = "Background"
-        if policy not in ("Orphan", "Background", "Foreground"):
-            raise errors.bad_request(f"invalid propagationPolicy: {policy!r}")
-        return policy, body.get("preconditions") or {}, warnings, grace
-
     def _delete(self, request: Request, target: Target) -> Response:
+        """DELETE one object; the answer's code and body as :mod:`.deleting` says."""
         assert target.name is not None
         if target.subresource:
             raise errors.method_not_allowed("DELETE")
         rtype = target.rtype
-        policy, preconditions, warnings, grace = self._delete_options(request, rtype)
+        delete_options = deleting.decode(_decode(request), request.query)
         obj, gone = self.cluster.delete(
             rtype,
             target.namespace,
             target.name,
-            policy,
-            preconditions,
-            self._options(request),
-            grace,
+            delete_options,
+            self._delete_write(request, delete_options),
         )
-        # Pods are stored with ReturnDeletedObject: the answer is the Pod, gone or not.
-        returns_object = rtype.custom or rtype.storage_key == POD_STORAGE
-        if gone and not returns_object:
-            meta = obj["metadata"]
-            details = {"name": meta["name"], "kind": rtype.plural, "uid": meta["uid"]}
-            if rtype.group:
-                details["group"] = rtype.group
-            status = {
-                "kind": "Status",
-                "apiVersion": "v1",
-                "metadata": {},
-                "status": "Success",
-                "details": details,
-            }
-            return Response(200, status, warnings=warnings)
-        return self._output(
-            request, rtype, obj, 200 if gone else 202 if policy != "Background" else 200, warnings
-        )
+        warnings = deleting.warnings(rtype, delete_options)
+        if gone and not deleting.returns_object(rtype):
+            return Response(200, deleting.deleted_status(rtype, obj), warnings=warnings)
+        code = deleting.answer_code(gone, delete_options)
+        return self._output(request, rtype, obj, code, warnings)
+
+    def _delete_write(
+        self, request: Request, delete_options: deleting.DeleteOptions
+    ) -> WriteOptions:
+        """A DELETE's dry run is its DeleteOptions' (from the body when there is one)."""
+        options = self._options(request)
+        options.dry_run = delete_options.is_dry_run
+        return options
 
     def _delete_collection(self, request: Request, target: Target) -> Response:
+        """DELETE a collection: each match deleted as one DELETE would, and the answer
+        is the list of them as they were listed before (``Store.DeleteCollection``)."""
         rtype = target.rtype
-        policy, preconditions, warnings, grace = self._delete_options(request, rtype)
+        delete_options = deleting.decode(_decode(request), request.query)
         matches = self._matcher(request, rtype)
-        options = self._options(request)
-        deleted = []
+        options = self._delete_write(request, delete_options)
+        revision = self.cluster.store.revision  # the list's, read before any deletion
+        listed = []
         for obj in self.cluster.list_objects(rtype, target.namespace):
             if matches(obj):
                 meta = obj["metadata"]
-                result, _ = self.cluster.delete(
-                    rtype,
-                    meta.get("namespace"),
-                    meta["name"],
-                    policy,
-                    preconditions,
-                    options,
-                    grace,
-                )
-                deleted.append(result)
+                try:
+                    self.cluster.delete(
+                        rtype, meta.get("namespace"), meta["name"], delete_options, options
+                    )
+                except ApiError as exc:
+                    if exc.code != 404:  # gone meanwhile is no failure
+                        raise
+                listed.append({**obj, "apiVersion": rtype.api_version, "kind": rtype.kind})
         body = {
             "kind": rtype.list_kind,
             "apiVersion": rtype.api_version,
-            "metadata": {"resourceVersion": str(self.cluster.store.revision)},
-            "items": deleted,
+            "metadata": {"resourceVersion": str(revision)},
+            "items": listed,
         }
-        return Response(200, body, warnings=warnings)
+        return Response(200, body, warnings=deleting.warnings(rtype, delete_options))

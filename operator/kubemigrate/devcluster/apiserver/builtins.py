@@ -17,7 +17,7 @@ import itertools
 import re
 from typing import Any
 
-from . import errors, kinds, objects, podspec, selectors
+from . import errors, kinds, objects, podspec, qos, schedulinggates, selectors
 from .errors import FieldError, GoLiteral
 from .podspec import pod_spec_errors
 from .resources import ResourceType
@@ -123,8 +123,11 @@ def default(rtype: ResourceType, obj: JsonDict) -> None:
         # struct, not a pointer, so Go's omitempty cannot drop it.
         obj["status"] = {}
     elif key == ("", "pods"):
-        _pod_spec_defaults(obj.setdefault("spec", {}))
-        obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+        spec = obj.setdefault("spec", {})
+        _pod_spec_defaults(spec)
+        qos.default_requests(spec)
+        obj["status"] = {"phase": "Pending", "qosClass": qos.pod_qos(spec)}
+        schedulinggates.apply_gated_condition(obj)
 
 
 CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
@@ -221,6 +224,7 @@ def default_update(rtype: ResourceType, obj: JsonDict) -> None:
         _job_spec_defaults(obj["spec"])
     elif key == ("", "pods") and isinstance(obj.get("spec"), dict):
         _pod_spec_defaults(obj["spec"])
+        qos.default_requests(obj["spec"])
 
 
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
@@ -527,7 +531,8 @@ def create_errors(rtype: ResourceType, obj: JsonDict) -> list[FieldError]:
                 found.append(errors.invalid(f"spec.{name}", value, f"must be {bound}"))
         return found
     if key == ("", "pods"):
-        return pod_spec_errors(obj.get("spec"), "spec", ("Always", "OnFailure", "Never"))
+        found = pod_spec_errors(obj.get("spec"), "spec", ("Always", "OnFailure", "Never"))
+        return found + schedulinggates.create_errors(podspec.as_dict(obj.get("spec")))
     return []
 
 
@@ -559,7 +564,11 @@ def update_errors(rtype: ResourceType, old: JsonDict, new: JsonDict) -> list[Fie
     if key == ("", "pods"):
         old_spec = json_copy(old.get("spec", {}))
         new_spec = json_copy(new.get("spec", {}))
+        gates = schedulinggates.update_errors(old_spec, new_spec)
+        if gates:
+            return gates
         for spec in (old_spec, new_spec):
+            spec.pop("schedulingGates", None)  # checked above: only removals
             for name in _POD_MUTABLE:
                 spec.pop(name, None)
             for container in spec.get("containers") or []:

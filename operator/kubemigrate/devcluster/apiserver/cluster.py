@@ -20,7 +20,18 @@ from typing import Any
 
 import orjson
 
-from . import builtins, errors, graceful, kinds, objects, ownership, validation
+from . import (
+    builtins,
+    crdcleanup,
+    deleting,
+    errors,
+    graceful,
+    kinds,
+    objects,
+    ownership,
+    tolerations,
+    validation,
+)
 from .errors import ApiError, FieldError
 from .resources import Catalogue, ResourceType
 from .store import Store, json_copy
@@ -54,6 +65,16 @@ def _strip_rv(obj: JsonDict) -> JsonDict:
         return obj
     skip = ("resourceVersion", "managedFields")
     return {**obj, "metadata": {k: v for k, v in obj["metadata"].items() if k not in skip}}
+
+
+def _set_finalizers(meta: JsonDict, finalizers: list[str]) -> None:
+    """Set the finalizers a DELETE decided on, leaving the field as it was if unchanged."""
+    if finalizers == list(meta.get("finalizers") or []):
+        return
+    if finalizers:
+        meta["finalizers"] = finalizers
+    else:
+        meta.pop("finalizers", None)
 
 
 MAX_STORED_BYTES = 1536 * 1024  # etcd's default --max-request-bytes (1.5 MiB)
@@ -196,16 +217,22 @@ class Cluster:
     def create(
         self, rtype: ResourceType, body: JsonDict, namespace: str | None, options: WriteOptions
     ) -> Outcome:
+        if rtype.custom:
+            name = crdcleanup.crd_name(rtype.group, rtype.plural)
+            if crdcleanup.is_terminating(self.store.peek(CRD_KEY, "", name)):
+                raise crdcleanup.create_refused(rtype.group, rtype.plural)
         obj = objects.prepare_create(rtype, body, namespace)
         builtins.decode(rtype, obj)
         if obj["metadata"].get("name"):
             builtins.default(rtype, obj)
         meta = obj["metadata"]
         if rtype.namespaced:
-            # Admission (NamespaceLifecycle, ServiceAccount) runs before validation.
+            # Admission (NamespaceLifecycle, ServiceAccount, DefaultTolerationSeconds)
+            # runs before validation.
             self._check_namespace(rtype, meta["namespace"], meta.get("name", ""))
             if (rtype.group, rtype.plural) == POD_KEY:
                 self._check_service_account(body, obj)
+                tolerations.add_defaults(obj)
         obj, warnings = self._admit(rtype, obj, None, options)
         if rtype.storage_key == kinds.SERVICES:
             kinds.allocate_service(obj, self.store.view(kinds.SERVICES, None))
@@ -282,18 +309,59 @@ class Cluster:
         rtype: ResourceType,
         namespace: str | None,
         name: str,
-        policy: str,
-        preconditions: JsonDict,
+        delete_options: deleting.DeleteOptions,
         options: WriteOptions,
-        grace: int | None = None,
     ) -> tuple[JsonDict, bool]:
-        """Delete or mark for deletion; returns the object and whether it is gone now.
+        """Delete or mark for deletion (the generic store's ``Delete``); returns the
+        object and whether it is gone now.
 
-        ``grace`` is DeleteOptions.gracePeriodSeconds (None: not given); only Pods
-        delete gracefully (see :mod:`.graceful`).
+        The GC finalizers the options ask for are set (see :mod:`.deleting`); an object
+        left with any finalizer is only marked (``markAsDeleting``), else it goes at
+        once. Only Pods delete gracefully (see :mod:`.graceful`); Namespaces have their
+        own rules (:meth:`_delete_namespace`).
         """
         old = self.get(rtype, namespace, name)
         meta = old["metadata"]
+        self._check_preconditions(rtype, name, meta, delete_options.preconditions)
+        if (rtype.group, rtype.plural) == NS_KEY:
+            return self._delete_namespace(rtype, old, delete_options, options)
+        if (rtype.group, rtype.plural) == CRD_KEY and not meta.get("deletionTimestamp"):
+            # The CRD REST's first DELETE: marked for its instances' cleanup, see .crdcleanup
+            return self._write_marked(rtype, old, crdcleanup.marked(old), options), False
+        new = json_copy(old)
+        new_meta = new["metadata"]
+        is_graceful = False
+        if (rtype.group, rtype.plural) == POD_KEY:
+            is_graceful, pending = graceful.before_delete(new, delete_options.grace)
+            if pending:  # already terminating at least as soon: nothing changes
+                return self._serve(rtype, old), False
+        finalizers = deleting.gc_finalizers(
+            rtype, list(new_meta.get("finalizers") or []), delete_options
+        )
+        if is_graceful:
+            return self._delete_gracefully(rtype, old, new, finalizers, options)
+        if finalizers:
+            _set_finalizers(new_meta, finalizers)
+            objects.mark_deleting(new_meta)
+            return self._write_marked(rtype, old, new, options), False
+        if options.dry_run:
+            return old, True
+        return self.remove(rtype, old), True
+
+    def _write_marked(
+        self, rtype: ResourceType, old: JsonDict, new: JsonDict, options: WriteOptions
+    ) -> JsonDict:
+        """Store an object marked for deletion (a no-op if nothing changed)."""
+        if options.dry_run or _strip_rv(new) == _strip_rv(old):
+            return self._serve(rtype, old if not options.dry_run else new)
+        stored = self.store.write(rtype.storage_key, new, "MODIFIED")
+        self._wake()
+        return self._serve(rtype, stored)
+
+    @staticmethod
+    def _check_preconditions(
+        rtype: ResourceType, name: str, meta: JsonDict, preconditions: JsonDict
+    ) -> None:
         if preconditions.get("uid") and preconditions["uid"] != meta["uid"]:
             raise errors.conflict(
                 rtype.plural,
@@ -314,33 +382,38 @@ class Cluster:
                 f"{preconditions['resourceVersion']}, "
                 f"ResourceVersion in object meta: {meta['resourceVersion']}",
             )
-        new = json_copy(old)
-        new_meta = new["metadata"]
-        is_graceful = False
-        if (rtype.group, rtype.plural) == POD_KEY:
-            is_graceful, pending = graceful.before_delete(new, grace)
-            if pending:  # already terminating at least as soon: nothing changes
-                return self._serve(rtype, old), False
-        finalizers = list(new_meta.get("finalizers") or [])
-        if policy == "Foreground" and "foregroundDeletion" not in finalizers:
-            finalizers.append("foregroundDeletion")
-        if policy == "Orphan" and "orphan" not in finalizers:
-            finalizers.append("orphan")
-        if is_graceful:
-            return self._delete_gracefully(rtype, old, new, finalizers, options)
-        is_namespace = (rtype.group, rtype.plural) == NS_KEY
-        if is_namespace:
+
+    def _delete_namespace(
+        self,
+        rtype: ResourceType,
+        old: JsonDict,
+        delete_options: deleting.DeleteOptions,
+        options: WriteOptions,
+    ) -> tuple[JsonDict, bool]:
+        """The Namespace REST's ``Delete``: the first DELETE only starts termination
+        (deletionTimestamp, phase Terminating, the GC finalizers asked for: no grace
+        period and no generation bump, unlike ``markAsDeleting``); a later one answers
+        the Namespace unchanged while ``spec.finalizers`` holds it (the namespace
+        controller empties it once the contents are gone, see :mod:`.gc`)."""
+        meta = old["metadata"]
+        if not meta.get("deletionTimestamp"):
+            new = json_copy(old)
+            new["metadata"]["deletionTimestamp"] = objects.now()
             new.setdefault("status", {})["phase"] = "Terminating"
-        if finalizers or is_namespace:
-            if finalizers:
-                new_meta["finalizers"] = finalizers
-            if not new_meta.get("deletionTimestamp"):
-                objects.mark_deleting(new_meta)
-            if options.dry_run or _strip_rv(new) == _strip_rv(old):
-                return self._serve(rtype, new), False
-            stored = self.store.write(rtype.storage_key, new, "MODIFIED")
-            self._wake()
-            return self._serve(rtype, stored), False
+            finalizers = deleting.namespace_finalizers(
+                list(meta.get("finalizers") or []), delete_options
+            )
+            _set_finalizers(new["metadata"], finalizers)
+            return self._write_marked(rtype, old, new, options), False
+        if self._held_by_spec(rtype, old):
+            return self._serve(rtype, old), False
+        finalizers = deleting.gc_finalizers(
+            rtype, list(meta.get("finalizers") or []), delete_options
+        )
+        if finalizers:
+            new = json_copy(old)
+            _set_finalizers(new["metadata"], finalizers)
+            return self._write_marked(rtype, old, new, options), False
         if options.dry_run:
             return old, True
         return self.remove(rtype, old), True
@@ -356,8 +429,7 @@ class Cluster:
         """Write the marked object first, then remove it if no grace and no finalizer
         holds it (``updateForGracefulDeletionAndFinalizers``): watchers see MODIFIED,
         then DELETED, even for a Pod that goes at once."""
-        if finalizers:
-            new["metadata"]["finalizers"] = finalizers
+        _set_finalizers(new["metadata"], finalizers)
         gone_now = graceful.removable(new["metadata"])
         if options.dry_run:
             return self._serve(rtype, new), gone_now
@@ -507,12 +579,14 @@ class Cluster:
                 "message": message,
             }
 
+        terminating = crdcleanup.condition(crd)
         return {
             "conditions": [
                 condition("NamesAccepted", "NoConflicts", "no conflicts found"),
                 condition(
                     "Established", "InitialNamesAccepted", "the initial names have been accepted"
                 ),
+                *([terminating] if terminating else []),
             ],
             "acceptedNames": names,
             "storedVersions": stored,

@@ -35,9 +35,15 @@ def _warning_headers(response: aiohttp.web.StreamResponse, warnings: list[str]) 
 
 
 def _json_response(result: Response) -> aiohttp.web.Response:
-    response = aiohttp.web.Response(
-        status=result.status, body=result.encoded(), headers={"Content-Type": result.content_type}
-    )
+    headers = {"Content-Type": result.content_type}
+    # A Status that asks the client to retry later says so in Retry-After too, as the
+    # apiserver's ErrorNegotiated does (client-go retries 5xx answers that carry it).
+    body = result.body
+    if isinstance(body, dict) and body.get("kind") == "Status":
+        retry = (body.get("details") or {}).get("retryAfterSeconds")
+        if isinstance(retry, int) and retry > 0:
+            headers["Retry-After"] = str(retry)
+    response = aiohttp.web.Response(status=result.status, body=result.encoded(), headers=headers)
     _warning_headers(response, result.warnings)
     return response
 

@@ -182,7 +182,7 @@ def _qualified(plural: str, group: str) -> str:
 
 
 def _details(name: str, group: str, kind: str) -> JsonDict:
-    details: JsonDict = {"name": name}
+    details: JsonDict = {"name": name} if name else {}  # StatusDetails omits an empty name
     if group:
         details["group"] = group
     details["kind"] = kind

@@ -1,16 +1,27 @@
 """The garbage collector and namespace controller, run eventually, like the real ones.
 
 After every write a background sweep (never inline with the request, so a client
-that assumes instant cascading fails here as it would on a real cluster):
+that assumes instant cascading fails here as it would on a real cluster) does what
+the real collector's ``attemptToDeleteItem`` and ``processDeletingDependentsItem``
+do (pkg/controller/garbagecollector/garbagecollector.go). Each dependent's owners
+(by ``ownerReferences[].uid``, in its own namespace or cluster-scoped) are sorted
+into *dangling* (gone), *waiting* (being deleted with ``foregroundDeletion``) and
+*solid* (any other), then:
 
-- an object whose owners (by ``ownerReferences[].uid``, in its own namespace or
-  cluster-scoped) are all gone is deleted in the background; references to owners
-  that are gone are dropped from objects that still have a live owner;
-- an owner being deleted with ``foregroundDeletion`` has its dependents deleted
-  (foreground, transitively) and loses the finalizer once none are left;
+- with a solid owner left, references to dangling and waiting owners are removed
+  (the dependent stays);
+- with none, the dependent is deleted: with propagation Foreground when an owner is
+  waiting and the dependent has dependents of its own, else as its own finalizers
+  say (``orphan``: Orphan, ``foregroundDeletion``: Foreground), else Background;
 - an owner being deleted with ``orphan`` has its references removed from its
   dependents and then loses the finalizer;
-- a Terminating namespace has its contents deleted, then is removed.
+- an owner being deleted with ``foregroundDeletion`` loses the finalizer once no
+  dependent that *blocks* it (``blockOwnerDeletion: true`` on its reference) is left:
+  dependents being deleted still block, non-blocking ones do not (they go after,
+  as dangling);
+- a Terminating namespace has its contents deleted, then is removed;
+- a CRD being deleted has its custom resources deleted, then is removed (the CRD
+  finalizer controller's part, see :mod:`.crdcleanup`).
 
 Every such delete is a plain DELETE with no grace period given, as the real
 collector's: a running Pod is therefore marked with its own
@@ -24,7 +35,9 @@ import contextlib
 import logging
 from typing import Any
 
-from .cluster import NS_KEY, Cluster, WriteOptions
+from . import crdcleanup, deleting
+from .cluster import CRD_KEY, NS_KEY, Cluster, WriteOptions
+from .deleting import FOREGROUND, ORPHAN
 from .errors import ApiError
 from .resources import ResourceType
 from .store import json_copy
@@ -92,6 +105,11 @@ class Collector:
         # The store's own objects, uncopied: read-only here, and copied before any change.
         stored = self.cluster.store.all_objects()
         owners = self._owners(stored)
+        referenced = {
+            ref.get("uid")
+            for _, obj in stored
+            for ref in obj["metadata"].get("ownerReferences") or []
+        }
         for storage, obj in stored:
             meta = obj["metadata"]
             refs = meta.get("ownerReferences")
@@ -101,34 +119,44 @@ class Collector:
             if rtype is None:
                 continue
             try:
+                # Being deleted is a one-way trip: only its own finalizers matter now.
                 if meta.get("deletionTimestamp"):
-                    self._finalize(rtype, obj, owners)
-                if refs:
-                    self._check_owners(rtype, obj, refs, owners)
+                    self._finalize(rtype, obj)
+                elif refs:
+                    has_dependents = meta["uid"] in referenced
+                    self._check_owners(rtype, obj, refs, owners, has_dependents)
             except ApiError:
                 continue  # changed or gone meanwhile: the next sweep sees the new state
 
-    def _alive(
-        self, ref: JsonDict, namespace: str, owners: dict[str, tuple[str, bool, JsonDict]]
-    ) -> bool:
+    @staticmethod
+    def _owner_state(
+        ref: JsonDict, namespace: str, owners: dict[str, tuple[str, bool, JsonDict]]
+    ) -> str:
+        """The owner's state as ``classifyReferences`` sorts it: dangling, waiting or solid."""
         owner = owners.get(ref.get("uid", ""))
         if owner is None:
-            return False
-        owner_ns, namespaced, _ = owner
-        return not namespaced or owner_ns == namespace
+            return "dangling"
+        owner_ns, namespaced, obj = owner
+        if namespaced and owner_ns != namespace:
+            return "dangling"  # a namespaced owner must be in the dependent's namespace
+        meta = obj["metadata"]
+        if meta.get("deletionTimestamp") and FOREGROUND in (meta.get("finalizers") or []):
+            return "waiting"
+        return "solid"
 
-    def _check_owners(self, rtype: Any, obj: JsonDict, refs: list[JsonDict], owners: Any) -> None:
+    def _check_owners(
+        self, rtype: Any, obj: JsonDict, refs: list[JsonDict], owners: Any, has_dependents: bool
+    ) -> None:
         meta = obj["metadata"]
         namespace = meta.get("namespace", "")
-        alive = [r for r in refs if self._alive(r, namespace, owners)]
-        if not alive:
-            if not meta.get("deletionTimestamp"):
-                self.cluster.delete(
-                    rtype, namespace or None, meta["name"], "Background", {}, WriteOptions()
-                )
-        elif len(alive) < len(refs):
+        states = [self._owner_state(r, namespace, owners) for r in refs]
+        if "solid" in states:
+            if all(state == "solid" for state in states):
+                return
             new = json_copy(obj)
-            new["metadata"]["ownerReferences"] = json_copy(alive)
+            new["metadata"]["ownerReferences"] = [
+                json_copy(r) for r, state in zip(refs, states, strict=True) if state == "solid"
+            ]
             self.cluster.update(
                 rtype,
                 namespace or None,
@@ -138,6 +166,18 @@ class Collector:
                 WriteOptions(),
                 old=json_copy(obj),
             )
+            return
+        if "waiting" in states and has_dependents:
+            policy = "Foreground"
+        else:
+            policy = _policy_of(meta.get("finalizers") or [])
+        self.cluster.delete(
+            rtype,
+            namespace or None,
+            meta["name"],
+            deleting.DeleteOptions(propagation=policy),
+            WriteOptions(),
+        )
 
     def _dependents(self, uid: str) -> list[tuple[Any, JsonDict]]:
         result = []
@@ -160,10 +200,10 @@ class Collector:
             rtype, meta.get("namespace") or None, meta["name"], new, None, WriteOptions(), old=obj
         )
 
-    def _finalize(self, rtype: Any, obj: JsonDict, owners: Any) -> None:
+    def _finalize(self, rtype: Any, obj: JsonDict) -> None:
         meta = obj["metadata"]
         finalizers = meta.get("finalizers") or []
-        if "orphan" in finalizers:
+        if ORPHAN in finalizers:
             for dep_type, dep in self._dependents(meta["uid"]):
                 new = json_copy(dep)
                 new["metadata"]["ownerReferences"] = [
@@ -179,24 +219,54 @@ class Collector:
                     WriteOptions(),
                     old=dep,
                 )
-            self._drop_finalizer(rtype, obj, "orphan")
-        elif "foregroundDeletion" in finalizers:
-            dependents = self._dependents(meta["uid"])
-            if not dependents:
-                self._drop_finalizer(rtype, obj, "foregroundDeletion")
-            for dep_type, dep in dependents:
-                dep_meta = dep["metadata"]
-                if not dep_meta.get("deletionTimestamp"):
-                    self.cluster.delete(
-                        dep_type,
-                        dep_meta.get("namespace") or None,
-                        dep_meta["name"],
-                        "Foreground",
-                        {},
-                        WriteOptions(),
-                    )
+            self._drop_finalizer(rtype, obj, ORPHAN)
+        elif FOREGROUND in finalizers:
+            uid = meta["uid"]
+            blocking = [
+                dep
+                for _, dep in self._dependents(uid)
+                for ref in dep["metadata"].get("ownerReferences") or []
+                if ref.get("uid") == uid and ref.get("blockOwnerDeletion") is True
+            ]
+            if not blocking:
+                self._drop_finalizer(rtype, obj, FOREGROUND)
         if (rtype.group, rtype.plural) == NS_KEY:
             self._finalize_namespace(rtype, obj)
+        if (rtype.group, rtype.plural) == CRD_KEY and crdcleanup.FINALIZER in finalizers:
+            self._finalize_crd(rtype, obj)
+
+    def _finalize_crd(self, rtype: Any, crd: JsonDict) -> None:
+        """The CRD finalizer controller: delete the instances, then let the CRD go (see
+        :mod:`.crdcleanup`)."""
+        spec = crd.get("spec") or {}
+        names = spec.get("names") or {}
+        served = self.cluster.catalogue.versions_of(spec.get("group", ""), names.get("plural", ""))
+        instances = self.cluster.store.view(served[0].storage_key, None) if served else []
+        new = json_copy(crd)
+        if instances:
+            crdcleanup.set_condition(new, "True", *crdcleanup.IN_PROGRESS)
+            if new != crd:
+                self.cluster.store.write(CRD_KEY, new, "MODIFIED")
+            for obj in instances:
+                meta = obj["metadata"]
+                if not meta.get("deletionTimestamp"):
+                    self.cluster.delete(
+                        served[0],
+                        meta.get("namespace") or None,
+                        meta["name"],
+                        deleting.DeleteOptions(grace=0),
+                        WriteOptions(),
+                    )
+            return
+        crdcleanup.set_condition(new, "False", *crdcleanup.COMPLETED)
+        left = [f for f in new["metadata"].get("finalizers") or [] if f != crdcleanup.FINALIZER]
+        if left:
+            new["metadata"]["finalizers"] = left
+        else:
+            new["metadata"].pop("finalizers", None)
+        stored = self.cluster.store.write(CRD_KEY, new, "MODIFIED")
+        if not left:  # an update that empties a deleted object's finalizers removes it
+            self.cluster.remove(rtype, stored)
 
     def _finalize_namespace(self, rtype: Any, ns: JsonDict) -> None:
         name = ns["metadata"]["name"]
@@ -208,7 +278,7 @@ class Collector:
             dep_type = self._rtype_of(storage)
             if dep_type is not None and not obj["metadata"].get("deletionTimestamp"):
                 self.cluster.delete(
-                    dep_type, name, obj["metadata"]["name"], "Background", {}, WriteOptions()
+                    dep_type, name, obj["metadata"]["name"], deleting.BACKGROUND, WriteOptions()
                 )
         if remaining == 0 and not ns["metadata"].get("finalizers"):
             new = json_copy(ns)
@@ -217,3 +287,13 @@ class Collector:
             latest = self.cluster.store.get(NS_KEY, "", name)
             if latest is not None:
                 self.cluster.remove(rtype, latest)
+
+
+def _policy_of(finalizers: list[str]) -> str:
+    """The propagation the collector asks for when it deletes an object: what the
+    object's own GC finalizer already says, else Background."""
+    if ORPHAN in finalizers:
+        return "Orphan"
+    if FOREGROUND in finalizers:
+        return "Foreground"
+    return "Background"

@@ -321,12 +321,16 @@ def bump_generation(rtype: ResourceType, old: JsonDict, new: JsonDict) -> None:
 
 
 def mark_deleting(meta: JsonDict) -> None:
-    """Start deletion (``markAsDeleting``): deletionTimestamp, a zero grace period, and a
-    generation bump on objects that track one, so a controller comparing
-    ``observedGeneration`` sees that something changed (in place)."""
-    if int(meta.get("generation") or 0) > 0:
+    """``markAsDeleting`` (in place): a zero grace period, deletionTimestamp now unless
+    one is set already (and not later), and, when deletion starts, a generation bump
+    on objects that track one, so a controller comparing ``observedGeneration`` sees
+    that something changed. Marking a marked object again changes nothing."""
+    stamp = now()
+    current = meta.get("deletionTimestamp")
+    if not current and int(meta.get("generation") or 0) > 0:
         meta["generation"] = int(meta["generation"]) + 1
-    meta["deletionTimestamp"] = now()
+    if not current or current > stamp:
+        meta["deletionTimestamp"] = stamp
     meta["deletionGracePeriodSeconds"] = 0
 
 

@@ -15,14 +15,16 @@ pager) depend on these rules, taken from k8s.io/apiserver ``storage/etcd3/store.
 - with a selector a page is filled to ``limit`` matches by reading on, and a token
   is given whenever any key, matching or not, remains: so the last page may be empty;
 - a token that cannot be decoded is 400 ``invalid continue token: ...``; a token with
-  a ``resourceVersion`` other than "" or "0" beside it is 400; a token whose revision
-  has been compacted (here: has left the store's history window, the same window
-  watches have) is 410 Expired, with a fresh token of ``rv`` -1 in the Status's
-  ``metadata.continue`` to go on inconsistently (``handleCompactedErrorForPaging``).
+  a ``resourceVersion`` other than "" or "0" beside it is 400 (see :mod:`.listoptions`,
+  which decides the revision every list is read at); a token whose revision has been
+  compacted (here: has left the store's history window, the same window watches
+  have) is 410 Expired, with a fresh token of ``rv`` -1 in the Status's
+  ``metadata.continue`` to go on inconsistently (``handleCompactedErrorForPaging``),
+  and an exact ``resourceVersion`` that old is 410 ``The resourceVersion for the
+  provided list is too old.``
 
-Not modelled: ``resourceVersion``/``resourceVersionMatch`` on a list without a token
-(every such list is served at the latest revision, as before), and the watch cache,
-which since 1.31 answers some paginated lists itself with the same contract.
+Not modelled: the watch cache, which since 1.31 answers some paginated lists itself
+with the same contract.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ INVALID_START_RV = (
 )
 EMPTY_START_KEY = f"{INVALID_KEY}: encoded start key empty (version {TOKEN_VERSION})"
 UNRECOGNIZED_VERSION = f"{INVALID_KEY}: server does not recognize this encoded version"
+TOO_OLD_LIST = "The resourceVersion for the provided list is too old."  # etcd3 "expired"
 INCONSISTENT_CONTINUE = (
     "The provided continue parameter is too old to display a consistent list result. "
     "You can start a new list without the continue parameter, or use the continue token "
@@ -165,25 +168,18 @@ def list_page(
     namespace: str | None,
     matches: Callable[[JsonDict], bool],
     query: Mapping[str, str],
+    revision: int,
+    start: str = "",
 ) -> Page:
-    """One page of a list (all of it, when not paging), per the module's rules."""
+    """One page of a list (all of it, when not paging) read at ``revision``, from the
+    key ``start`` (a continue token's, see :func:`decode`; "" from the beginning)."""
     limit = parse_limit(query)
-    token = query.get("continue", "")
     selective = bool(query.get("labelSelector") or query.get("fieldSelector"))
-    start = ""
-    revision = store.revision
-    if token:
-        if query.get("resourceVersion", "") not in ("", "0"):
-            raise errors.bad_request(
-                "specifying resource version is not allowed when using continue"
-            )
-        start, token_revision = decode(token)
-        if token_revision > 0:
-            revision = token_revision
     stored = store.view_at(storage, namespace, revision)
     if stored is None:
-        fresh = encode(start, -1)
-        raise errors.gone(INCONSISTENT_CONTINUE, {"continue": fresh})
+        if start:
+            raise errors.gone(INCONSISTENT_CONTINUE, {"continue": encode(start, -1)})
+        raise errors.gone(TOO_OLD_LIST)
     keyed = sorted(((storage_key(obj, namespace), obj) for obj in stored), key=lambda pair: pair[0])
     candidates = [(key, obj) for key, obj in keyed if key >= start]
     items: list[JsonDict] = []

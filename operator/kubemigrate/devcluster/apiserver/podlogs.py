@@ -13,6 +13,9 @@ Wording and codes come from the Kubernetes source (``pkg/registry/core/pod/strat
 ``validateContainer``, ``pkg/kubelet/kubelet_pods.go`` ``validateContainerLogStatus``,
 ``ValidatePodLogOptions``), so a client that handles them here handles them there.
 
+A Pod bound to no node (pending scheduling, unschedulable, gated) has no kubelet to
+ask: the apiserver answers an empty log, 200, as ``LogLocation`` returns no location.
+
 Known differences, all refusals or supersets rather than silent successes: the
 stand-in appends every restart of a container to one file, so ``previous=true`` on a
 container that did restart is refused (400) rather than answered with mixed output;
@@ -133,10 +136,10 @@ def container_status(pod: JsonDict, container: str) -> JsonDict | None:
 def check_log_status(pod_name: str, container: str, entry: JsonDict | None, previous: bool) -> None:
     """The kubelet's ``validateContainerLogStatus``: 400 unless there is a log to read.
 
-    A container with no status yet is reported as the kubelet reports one it has just
-    admitted: waiting to start, ContainerCreating. (APPROXIMATED: the real server
-    answers an empty log for a Pod not bound to a node yet; the kubelet stand-in
-    binds a Pod within moments of its creation, and this answer predates that.)
+    Only for a Pod bound to a node (an unbound one has an empty log, see ``Api``). The
+    real kubelet judges by the status it keeps itself, which has every container
+    waiting (ContainerCreating) from the moment it admits the Pod; here the status is
+    the API's, so a container the stand-in has not reported yet is answered the same.
     """
     state = (entry or {}).get("state") or {"waiting": {"reason": "ContainerCreating"}}
     last = ((entry or {}).get("lastState") or {}).get("terminated")

@@ -21,7 +21,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from . import errors, objects
+from . import errors, objects, schedulinggates
 from .errors import FieldError, GoLiteral
 
 JsonDict = dict[str, Any]
@@ -307,6 +307,7 @@ def pod_spec_errors(spec: Any, path: str, allowed_restart: tuple[str, ...]) -> l
     for where, container in _containers(spec):
         found += _container_errors(container, f"{path}.{where}", volumes, names)
     found += _restart_policy_errors(spec, path, allowed_restart)
+    found += schedulinggates.gate_errors(spec, path)
     account = spec.get("serviceAccountName")
     if isinstance(account, str) and account:
         found += [

@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from . import jsonpath
+from . import jsonpath, schedulinggates
 from .resources import ResourceType
 
 JsonDict = dict[str, Any]
@@ -100,6 +100,8 @@ _AGE = _col(
 def _pod_status(obj: JsonDict) -> str:
     if obj["metadata"].get("deletionTimestamp"):
         return "Terminating"
+    if schedulinggates.is_gated(obj):
+        return schedulinggates.REASON
     for status in obj.get("status", {}).get("containerStatuses") or []:
         state = status.get("state") or {}
         for key in ("waiting", "terminated"):

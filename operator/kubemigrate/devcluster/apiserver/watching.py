@@ -2,10 +2,12 @@
 
 - no resourceVersion, or "0": synthetic ADDED events for the current objects, then changes;
 - resourceVersion=N: only changes after N (410 Expired as an ERROR event when N has left
-  the history window, so reflectors relist);
-- ``sendInitialEvents=true`` (needs ``resourceVersionMatch=NotOlderThan`` and
-  ``allowWatchBookmarks=true``, else 422): the initial ADDED events, then a BOOKMARK
-  annotated ``k8s.io/initial-events-end: "true"`` (kubectl 1.3x ``wait`` waits for it);
+  the history window, so reflectors relist, worded as the watch cache words it:
+  ``too old resource version: N (oldest - 1)``);
+- ``sendInitialEvents`` (needs ``resourceVersionMatch=NotOlderThan``, else 422, see
+  :mod:`.listoptions`): if true, the initial ADDED events and, with
+  ``allowWatchBookmarks=true``, a BOOKMARK annotated ``k8s.io/initial-events-end:
+  "true"`` (kubectl 1.3x ``wait`` waits for it); if false, none, even from "" or "0";
 - label/field selectors filter events; an object that stops matching is sent as
   DELETED and one that starts matching as ADDED, like the real watch cache;
 - ``timeoutSeconds`` ends the stream (default 30 minutes, like the server's
@@ -20,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from . import errors, partial, tables
+from . import errors, listoptions, partial, tables
 from .resources import ResourceType
 from .store import Event, Store
 
@@ -52,21 +54,13 @@ class WatchRequest:
         self.matches = matches
         self.as_table = as_table
         self.include = query.get("includeObject", "Metadata")
+        listoptions.validate_watch(query)
         self.rv = query.get("resourceVersion", "")
         self.bookmarks = query.get("allowWatchBookmarks", "").lower() == "true"
-        self.initial = query.get("sendInitialEvents", "").lower() == "true"
-        if self.initial and (
-            query.get("resourceVersionMatch") != "NotOlderThan" or not self.bookmarks
-        ):
-            raise errors.ApiError(
-                422,
-                "Invalid",
-                'ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: '
-                "sendInitialEvents is forbidden for watch unless the WatchList feature gate "
-                "is enabled "
-                "and resourceVersionMatch is NotOlderThan and allowWatchBookmarks is true",
-                {},
-            )
+        # sendInitialEvents given (true or false) replaces the legacy rule that "" and
+        # "0" start with the current objects.
+        initial = query.get("sendInitialEvents")
+        self.initial = initial.lower() == "true" if initial is not None else None
         if self.rv not in ("", "0"):
             _parse_rv(self.rv)
         timeout = query.get("timeoutSeconds")
@@ -126,10 +120,12 @@ class WatchRequest:
     async def stream(self, store: Store) -> AsyncIterator[bytes]:
         """Yield event lines until the timeout or the client goes away."""
         storage = self.rtype.storage_key
-        synthetic = self.initial or self.rv in ("", "0")
-        since = store.revision if synthetic else _parse_rv(self.rv)
-        if not synthetic and since < store.oldest_revision() - 1:
-            gone = errors.gone(f"too old resource version: {since} ({store.oldest_revision()})")
+        latest = self.rv in ("", "0")
+        synthetic = self.initial if self.initial is not None else latest
+        since = store.revision if synthetic or latest else _parse_rv(self.rv)
+        oldest = store.oldest_revision()
+        if not synthetic and since < oldest - 1:
+            gone = errors.gone(f"too old resource version: {since} ({oldest - 1})")
             yield _line("ERROR", gone.status())
             return
         backlog, queue = store.subscribe(storage, since)
@@ -141,7 +137,7 @@ class WatchRequest:
             for obj in snapshot:
                 if self._visible(obj):
                     yield _line("ADDED", self._render(obj))
-            if self.initial:
+            if self.initial and self.bookmarks:
                 yield self._bookmark(revision, initial_end=True)
             for past in backlog:
                 line = self._translate(past)
