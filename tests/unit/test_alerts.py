@@ -34,6 +34,7 @@ EXPECTED_ALERTS = {
     "KubemigrateNoRecentSuccess",
     "KubemigrateOperatorHandlerErrors",
     "KubemigrateRunRunningLong",
+    "KubemigrateOperatorDown",
 }
 
 

@@ -8,6 +8,7 @@ alert rules shipped by the chart are exactly the project's single sources.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "kubemigrate"
 CRD_SOURCE = ROOT / "crds" / "migrationruns.kubemigrate.io.yaml"
 RULES_SOURCE = ROOT / "alerts" / "kubemigrate-rules.yaml"
+DASHBOARD_SOURCE = ROOT / "dashboards" / "kubemigrate.json"
 NAMESPACE = "kubemigrate-system"
 
 Obj = dict[str, Any]
@@ -260,6 +262,19 @@ def test_prometheus_rule_carries_the_alerts_file(chart: Chart) -> None:
     assert rule["spec"] == yaml.safe_load(RULES_SOURCE.read_text())
 
 
+def test_grafana_dashboard_configmap_carries_the_dashboard(chart: Chart) -> None:
+    """The chart shipped the alerts but not the dashboard: Grafana's sidecar loads a
+    ConfigMap with its label."""
+    assert "ConfigMap" not in kinds(render(chart))
+    values = {"grafanaDashboard": {"enabled": True, "annotations": {"grafana_folder": "db"}}}
+    dashboard = only(render(chart, metrics=values), "ConfigMap")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert dashboard["metadata"]["annotations"] == {"grafana_folder": "db"}
+    assert json.loads(dashboard["data"]["kubemigrate.json"]) == json.loads(
+        DASHBOARD_SOURCE.read_text()
+    )
+
+
 def test_crd_is_the_single_source_with_keep_policy(chart: Chart) -> None:
     """Fails until crds/migrationruns.kubemigrate.io.yaml exists and the copy matches."""
     crd = only(render(chart), "CustomResourceDefinition")
@@ -277,6 +292,7 @@ def test_crds_off(chart: Chart) -> None:
     [
         ("files/crds/migrationruns.kubemigrate.io.yaml", CRD_SOURCE),
         ("files/kubemigrate-rules.yaml", RULES_SOURCE),
+        ("files/kubemigrate-dashboard.json", DASHBOARD_SOURCE),
     ],
 )
 def test_chart_copies_match_their_sources(copy: str, source: Path) -> None:
