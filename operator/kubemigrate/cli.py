@@ -193,7 +193,8 @@ def _fail(ctx: Context, action: str, error: KubemigrateError) -> NoReturn:
             exitCode=int(error.exit_code),
             error=error.to_dict(),
             drift=error.reason == "IntegrityCheckFailed",
-            dirty=error.reason == "DirtyDatabase",
+            # refused for a mark, or left one (a migration outside a transaction failed)
+            dirty=error.reason == "DirtyDatabase" or error.details.get("dirty") is True,
             confirmation=error.details.get("confirmation"),
         ),
     )

@@ -273,10 +273,14 @@ def test_a_lock_timeout_outside_a_transaction_is_not_called_temporary(
         holder.execute("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")  # held until the block ends
         result = migrate(drizzle, database_url, "--lock-timeout", "300", "--json")
     assert result.returncode == 1, output(result)
-    error = json.loads(result.stdout)["error"]
+    told = json.loads(result.stdout)
+    error = told["error"]
     assert error["sqlState"] == "55P03"
     assert "rolled back" not in error["message"]
     assert "marked dirty" in error["hint"]
+    # the run that left the mark says so: the operator's drift gauge (and its critical
+    # alert) came up only with the next run, refused for it
+    assert told["dirty"] is True
 
 
 def test_a_rollback_failing_across_batches_lists_what_it_undid(

@@ -316,42 +316,44 @@ class Lifecycle:
                     self._since.pop(uid, None)
         self._publish_in_flight()
 
-    def settle_gauges(self, runs: Sequence[Mapping[str, Any]], *, restore: bool) -> None:
+    def settle_gauges(self, runs: Sequence[Mapping[str, Any]]) -> None:
         """The database gauges, set right from the runs a complete listing shows.
 
         A database no run refers to any more loses its gauges (its pending or drift
-        alert would fire for ever). With ``restore`` (the first listing after a start)
-        each database gets what its last finished run reported, and its newest success
-        per action: gauges live in this process, and a restart dropped firing alerts.
+        alert would fire for ever). Each other gets what its last finished run reported,
+        and its newest success per action, where that is newer than what this process
+        holds (``Metrics.settle``): a restarted process gets back the alerts its
+        predecessor's gauges fired, and a standby replica follows the runs the active
+        one finished. Every (database, action) the runs name has its series at zero, as
+        before a restart, so that ``increase()`` sees the next failure.
         """
         referenced = {(str(_meta(run).get("namespace")), self._database(run)) for run in runs}
         for namespace, database in self.metrics.databases() - referenced:
             self.metrics.forget_database(namespace, database)
-        if not restore:
-            return
-        last: dict[tuple[str, str], tuple[str, Mapping[str, Any]]] = {}
+        last: dict[tuple[str, str], tuple[float, Mapping[str, Any]]] = {}
         successes: dict[tuple[str, str], dict[str, float]] = {}
         for run in runs:
             status = _status(run)
             key = (str(_meta(run).get("namespace")), self._database(run))
             action = metric_action(run)
-            self.metrics.run_started(*key, action)  # its series at zero, as before the restart
-            done = str(status.get("completedAt") or "")
-            if not done:
-                continue
+            self.metrics.run_started(*key, action)
+            try:
+                done = datetime.fromisoformat(str(status.get("completedAt"))).timestamp()
+            except ValueError:
+                continue  # not finished (or a stamp no one could have written)
             # a plan's (a dry run's) source may be a preview: its counts are not the gauges'
-            if "pending" in status and action != Action.PLAN and done > last.get(key, ("", {}))[0]:
+            if "pending" in status and action != Action.PLAN and done > last.get(key, (0.0,))[0]:
                 last[key] = (done, status)
             if status.get("phase") == Phase.SUCCEEDED and action != Action.PLAN:
-                at = datetime.fromisoformat(done).timestamp()
                 newest = successes.setdefault(key, {})
-                newest[action] = max(at, newest.get(action, 0.0))
+                newest[action] = max(done, newest.get(action, 0.0))
         for key in last.keys() | successes.keys():
-            status = last.get(key, ("", {}))[1]
-            self.metrics.restore(
+            as_of, status = last.get(key, (float("-inf"), {}))
+            self.metrics.settle(
                 *key,
                 pending=status.get("pending"),
-                drift=status.get("drift"),
+                drift=status.get("drift") or status.get("dirty"),
+                as_of=as_of,
                 successes=successes.get(key, {}),
             )
 

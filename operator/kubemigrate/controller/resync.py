@@ -11,8 +11,10 @@ whose Job is gone fails only once it has been Running a while without one, so a
 replica does not fail a run whose Job another one is just creating.
 
 The same list corrects the in-flight gauge (a run deleted, or finished, while this
-process missed the event leaves it) and the database gauges: restored from the
-runs' status after a start, dropped for a database no run refers to any more.
+process missed the event leaves it) and the database gauges: set from the runs'
+status where that is newer than what this process holds (after a start; on a
+standby replica, which sees no run end), dropped for a database no run refers to
+any more.
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ class Resync:
         self.kube = kube
         self.namespaces: Sequence[str | None] = list(namespaces) or [None]
         self.interval_s = interval_s
-        self._restored = False  # the gauges, from the runs' status, after a start
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="resync", daemon=True)
 
@@ -85,8 +86,7 @@ class Resync:
                 self._recheck(run)
         if running is not None:
             self.lifecycle.settle_in_flight(running, listed_at)
-            self.lifecycle.settle_gauges(listed, restore=not self._restored)
-            self._restored = True
+            self.lifecycle.settle_gauges(listed)
 
     def _recheck(self, run: dict[str, Any]) -> None:
         try:

@@ -129,6 +129,7 @@ def from_outcome(outcome: Outcome) -> dict[str, Any]:
         status["earlierCount"] = outcome.earlier_count  # the list was cut to fit
     if outcome.observed_database:
         status["drift"] = outcome.drift
+        status["dirty"] = outcome.dirty  # after a restart, the drift gauge comes from these
     if outcome.warnings:
         status["warnings"] = list(outcome.warnings)
     if outcome.error:

@@ -802,6 +802,7 @@ class Runner:
                     "the database is marked dirty.",
                     hint=way_out,
                     migration=step.name,
+                    dirty=True,
                 )
             return Interrupted(
                 f"Interrupted {'rolling back' if down else 'in'} {step.name}, which runs outside "
@@ -810,6 +811,7 @@ class Runner:
                 f"{'done' if down else 'applied'} and the database is marked dirty.",
                 hint=way_out,
                 migration=step.name,
+                dirty=True,
             )
         if step.direction is Direction.DOWN:
             return Interrupted(
@@ -1076,6 +1078,9 @@ class Runner:
                 "stay applied and the database is now marked dirty; check them, then run "
                 "`kubemigrate repair`"
             ) + _invalid_index_note(texts[number - 1] if 0 < number <= len(texts) else "")
+            # for the result's `dirty` (the drift gauge and its alert): the reason says only
+            # that a migration failed, and the runs after it are refused
+            error.details["dirty"] = True
             if error.retryable:  # a lock timeout, a lost connection: a retry meets the mark
                 raise MigrationFailed(message, hint=hint, **error.details) from None
             error.hint = hint

@@ -175,9 +175,10 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self._clock = clock
         self._lock = threading.Lock()
-        self._success_actions: dict[tuple[str, str], set[str]] = {}
-        # databases whose pending/drift gauges this process set from a run it saw end
-        self._observed: set[tuple[str, str]] = set()
+        # per database: each action's last success, and when its pending/drift gauges
+        # were true (Unix time), for settle() to tell a listing's older news from newer
+        self._successes: dict[tuple[str, str], dict[str, float]] = {}
+        self._observed: dict[tuple[str, str], float] = {}
 
         self.runs = Counter(
             "kubemigrate_migration_runs",
@@ -316,9 +317,10 @@ class Metrics:
             self.applied.labels(namespace, database).inc(ups)
             self.rollbacks.labels(namespace, database).inc(downs)
             if result == RESULT_SUCCEEDED:
-                self.last_success.labels(namespace, database, action).set(self._clock())
+                at = self._clock()
+                self.last_success.labels(namespace, database, action).set(at)
                 with self._lock:
-                    self._success_actions.setdefault((namespace, database), set()).add(action)
+                    self._successes.setdefault((namespace, database), {})[action] = at
 
         # a dry run's source may be a preview (a plan on every pull request): its pending
         # migrations are not the database's, and paged an hour later
@@ -326,40 +328,43 @@ class Metrics:
             self.pending.labels(namespace, database).set(outcome.counts.pending)
             self.drift.labels(namespace, database).set(1 if outcome.drift or outcome.dirty else 0)
             with self._lock:
-                self._observed.add((namespace, database))
+                self._observed[(namespace, database)] = self._clock()
 
         return result
 
     def databases(self) -> set[tuple[str, str]]:
         """The (namespace, database) pairs that have gauges."""
         with self._lock:
-            return self._observed | set(self._success_actions)
+            return set(self._observed) | set(self._successes)
 
-    def restore(
+    def settle(
         self,
         namespace: str,
         database: str,
         *,
         pending: int | None,
         drift: bool | None,
+        as_of: float,
         successes: Mapping[str, float],
     ) -> None:
-        """A database's gauges as its runs' status left them, after a restart: gauges
-        live in this process only, and a new one would otherwise drop a firing drift or
-        pending alert, or page for no recent success. What a run seen ending since has
-        set is newer and is kept."""
+        """A database's gauges as its runs' status shows them (``as_of``: the newest
+        such run's completion), from every complete listing. Gauges live in this process:
+        a new one restores them, where a restart dropped firing drift and pending alerts
+        or paged for no recent success; a standby replica, which sees no run end, keeps
+        them current, where its stale values kept an alert firing for ever under
+        ``max by``. What this process set from a run it saw end later is kept."""
         _check_label("namespace", namespace)
         _check_label("database", database)
         key = (namespace, database)
         with self._lock:
-            observed = key in self._observed
-            known = self._success_actions.setdefault(key, set())
-            fresh = {a: t for a, t in successes.items() if a not in known}
+            newer = pending is not None and as_of > self._observed.get(key, float("-inf"))
+            if newer:
+                self._observed[key] = as_of
+            known = self._successes.setdefault(key, {})
+            fresh = {a: at for a, at in successes.items() if at > known.get(a, float("-inf"))}
             known.update(fresh)
-            if not observed and pending is not None:
-                self._observed.add(key)
-        if not observed and pending is not None:
-            self.pending.labels(namespace, database).set(pending)
+        if newer:
+            self.pending.labels(namespace, database).set(pending or 0)
             self.drift.labels(namespace, database).set(1 if drift else 0)
         for action, at in fresh.items():
             _check_label("action", action)
@@ -382,8 +387,8 @@ class Metrics:
             with contextlib.suppress(KeyError):  # older prometheus-client raises here
                 gauge.remove(namespace, database)
         with self._lock:
-            self._observed.discard((namespace, database))
-            actions = self._success_actions.pop((namespace, database), set())
+            self._observed.pop((namespace, database), None)
+            actions = self._successes.pop((namespace, database), {})
         for action in actions:
             self.last_success.remove(namespace, database, action)
 

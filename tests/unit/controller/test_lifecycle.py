@@ -266,7 +266,7 @@ def test_a_restarted_operator_takes_the_database_gauges_from_the_runs() -> None:
         _finished_run("preview", "Succeeded", "2026-01-03T00:00:00Z", pending=7, drift=False),
     ]
     runs[-1]["spec"]["dryRun"] = True
-    lifecycle.settle_gauges(runs, restore=True)
+    lifecycle.settle_gauges(runs)
     assert _gauge(metrics, "kubemigrate_pending_migrations", database="ns/db") == 2
     assert _gauge(metrics, "kubemigrate_schema_drift", database="ns/db") == 1
     last = _gauge(
@@ -278,9 +278,36 @@ def test_a_restarted_operator_takes_the_database_gauges_from_the_runs() -> None:
     assert _gauge(metrics, "kubemigrate_migration_runs_total", **failed) == 0
 
     # a database no run refers to any more loses its gauges (an alert would fire for ever)
-    lifecycle.settle_gauges([], restore=False)
+    lifecycle.settle_gauges([])
     assert _gauge(metrics, "kubemigrate_pending_migrations", database="ns/db") is None
     assert _gauge(metrics, "kubemigrate_schema_drift", database="ns/db") is None
+
+
+def test_a_standby_replica_follows_the_runs_the_active_one_finished() -> None:
+    """A replica that sees no run end kept the values it restored at its start: pending
+    5 for ever after the active one's migrate, and `max by` kept the alert firing."""
+    lifecycle, metrics = _lifecycle(FakeKube(_run()))
+    first = _finished_run("old", "Failed", "2026-01-01T00:00:00Z", pending=5, drift=False)
+    lifecycle.settle_gauges([first])
+    assert _gauge(metrics, "kubemigrate_pending_migrations", database="ns/db") == 5
+    done = _finished_run("new", "Succeeded", "2026-01-02T00:00:00Z", pending=0, drift=False)
+    lifecycle.settle_gauges([first, done])
+    assert _gauge(metrics, "kubemigrate_pending_migrations", database="ns/db") == 0
+    # a run that stopped midway outside a transaction left the database dirty: drift
+    dirty = _finished_run("dirty", "Failed", "2026-01-03T00:00:00Z", pending=1, drift=False)
+    dirty["status"]["dirty"] = True
+    lifecycle.settle_gauges([first, done, dirty])
+    assert _gauge(metrics, "kubemigrate_schema_drift", database="ns/db") == 1
+
+
+def test_a_listing_does_not_undo_what_this_process_saw_end_later() -> None:
+    lifecycle, metrics = _lifecycle(FakeKube(_run()))
+    seen = Outcome(action="migrate", ok=True, counts=Counts(total=3, applied=3, pending=0))
+    metrics.run_finished("ns", "ns/db", seen, 1.0)
+    older = _finished_run("old", "Failed", "2026-01-01T00:00:00Z", pending=2, drift=True)
+    lifecycle.settle_gauges([older])
+    assert _gauge(metrics, "kubemigrate_pending_migrations", database="ns/db") == 0
+    assert _gauge(metrics, "kubemigrate_schema_drift", database="ns/db") == 0
 
 
 def test_the_oldest_run_in_flight_is_told_while_it_runs() -> None:
