@@ -58,6 +58,8 @@ from prometheus_client import (
     Gauge,
     Histogram,
     Info,
+    PlatformCollector,
+    ProcessCollector,
     make_wsgi_app,
 )
 
@@ -172,7 +174,12 @@ class Metrics:
         ``clock`` gives the wall-clock time written to
         ``kubemigrate_last_success_timestamp_seconds``; tests pass a fixed one.
         """
-        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        if registry is None:
+            registry = CollectorRegistry(auto_describe=True)
+            # the process's own: start time (restarts), memory, CPU, open files
+            ProcessCollector(registry=registry)
+            PlatformCollector(registry=registry)
+        self.registry = registry
         self._clock = clock
         self._lock = threading.Lock()
         # per database: each action's last success, and when its pending/drift gauges

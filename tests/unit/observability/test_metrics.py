@@ -97,6 +97,13 @@ def test_the_registry_is_private_to_the_instance() -> None:
     assert registry.get_sample_value("kubemigrate_operator_info", {"version": "y"}) is None
 
 
+def test_the_operator_s_process_is_described_too() -> None:
+    """process_start_time_seconds tells a restart (and its age), the rest its memory."""
+    registry = Metrics(version="x").registry
+    assert (registry.get_sample_value("process_start_time_seconds") or 0) > 0
+    assert (registry.get_sample_value("process_resident_memory_bytes") or 0) > 0
+
+
 def test_a_successful_migrate_run(metrics: Metrics, server: MetricsServer) -> None:
     metrics.run_started(NS, DB, "migrate")
 
