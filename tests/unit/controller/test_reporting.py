@@ -94,7 +94,9 @@ def _run(action: str, **spec: Any) -> dict[str, Any]:
     }
 
 
-def _job(*, failed: tuple[str, str] | None = None) -> dict[str, Any]:
+def _job(
+    *, failed: tuple[str, str] | None = None, completed: str = "2026-01-01T00:00:01Z"
+) -> dict[str, Any]:
     condition = (
         {"type": "Failed", "status": "True", "reason": failed[0], "message": failed[1]}
         if failed
@@ -110,7 +112,7 @@ def _job(*, failed: tuple[str, str] | None = None) -> dict[str, Any]:
         "status": {
             "conditions": [condition],
             "startTime": "2026-01-01T00:00:00Z",
-            "completionTime": "2026-01-01T00:00:01Z",
+            "completionTime": completed,
         },
     }
 
@@ -133,6 +135,7 @@ def _finish(
     *,
     failed: tuple[str, str] | None = None,
     earlier_pods: tuple[Outcome, ...] = (),
+    completed: str = "2026-01-01T00:00:01Z",
 ) -> Seen:
     """The run's Job finished; ``earlier_pods`` are the results of Pods it retried."""
     pods = [_pod(o, f"2026-01-01T00:00:0{n}Z") for n, o in enumerate(earlier_pods, start=1)]
@@ -140,7 +143,8 @@ def _finish(
         pods.append(_pod(outcome, f"2026-01-01T00:00:0{len(pods) + 1}Z"))
     kube = FakeKube(run, pods)
     metrics = Metrics(registry=CollectorRegistry())
-    Lifecycle(cast(Kube, kube), load_settings(), metrics).job_changed(_job(failed=failed))
+    job = _job(failed=failed, completed=completed)
+    Lifecycle(cast(Kube, kube), load_settings(), metrics).job_changed(job)
     return Seen(kube, metrics)
 
 
@@ -337,6 +341,18 @@ def test_a_retried_job_reports_and_counts_every_migration_of_the_run_once() -> N
     assert seen.sample("kubemigrate_migrations_applied_total") == 5
     assert seen.sample("kubemigrate_migration_runs_total", action="migrate", result="succeeded")
     assert not seen.sample("kubemigrate_migration_runs_total", action="migrate", result="failed")
+
+
+def test_a_retried_job_s_duration_spans_its_pods() -> None:
+    """Four lock timeouts and a success over 75 s were one 38 s observation: the last
+    Pod's engine time alone."""
+    first, last = _retried(NAMES, 2, batches=(2, 3))
+    last = replace(last, durationMs=38_000.0)
+    seen = _finish(_run("migrate"), last, earlier_pods=(first,), completed="2026-01-01T00:01:15Z")
+    assert seen.sample("kubemigrate_migration_duration_seconds_sum", action="migrate") == 75.0
+    once = _finish(_run("migrate"), last, completed="2026-01-01T00:01:15Z")
+    # one Pod: the engine's own time, to the 0.1 ms (the Job's has whole seconds)
+    assert once.sample("kubemigrate_migration_duration_seconds_sum", action="migrate") == 38.0
 
 
 def test_a_retried_job_s_earlier_work_survives_the_cut_of_its_result() -> None:
