@@ -219,6 +219,16 @@ def _left_unfinished(tool: str, what: str) -> DirtyDatabaseError:
     )
 
 
+# Other drivers' and tools' URL schemes, named in the refusal; any other text before ://
+# is not repeated (it may be a piece of whatever the Secret holds).
+_OTHER_SCHEMES = frozenset(
+    ("jdbc:postgresql", "jdbc", "pgx", "pgx4", "pgx5", "postgis", "cockroach", "cockroachdb",
+     "crdb-postgres", "redshift", "timescale", "mysql", "mariadb", "sqlite", "sqlite3",
+     "sqlserver", "mssql", "mongodb", "mongodb+srv", "redis", "http", "https", "file")
+)  # fmt: skip
+_PARAMETER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")
+
+
 def _other_tools_url(url: str) -> UsageError | None:
     """What another tool's URL holds that libpq's does not, named (libpq's own complaint
     hides it, as it may quote the password): golang-migrate's ``x-`` parameters and
@@ -227,11 +237,18 @@ def _other_tools_url(url: str) -> UsageError | None:
 
     scheme = url.partition("://")[0].lower() if "://" in url else ""
     if scheme and scheme not in ("postgres", "postgresql"):
+        # named only when it is one of these: the text before :// may be anything the
+        # Secret holds (an env file's `API_KEY=...` lines), and events show messages
+        said = (
+            f"starts {scheme}://, another driver's form"
+            if scheme in _OTHER_SCHEMES
+            else "does not start postgresql:// (another driver's form, or more than the URL)"
+        )
         return UsageError(
-            f"The database URL starts {scheme}://, another driver's form; kubemigrate "
-            "takes libpq's.",
+            f"The database URL {said}; kubemigrate takes libpq's.",
             hint="write it postgresql://USER:PASSWORD@HOST:5432/DBNAME (a JDBC URL drops its "
-            "jdbc: prefix; golang-migrate's pgx5:// becomes postgresql://)",
+            "jdbc: prefix; golang-migrate's pgx5:// becomes postgresql://); check that the "
+            "Secret's key holds the URL alone",
         )
     try:
         names = [key for key, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)]
@@ -241,6 +258,10 @@ def _other_tools_url(url: str) -> UsageError | None:
     unknown = [name for name in names if name not in known]
     if not unknown:
         return None
+    # a name is echoed when it reads like one (a typo, another tool's option), else counted
+    shown = [name for name in unknown if _PARAMETER_NAME.fullmatch(name)]
+    if len(shown) < len(unknown):
+        shown.append(f"{len(unknown) - len(shown)} more not shown")
     hints = ["libpq's parameters are listed at postgresql.org/docs/current/libpq-connect.html"]
     if any(name.startswith("x-") for name in unknown):
         hints.insert(
@@ -251,7 +272,7 @@ def _other_tools_url(url: str) -> UsageError | None:
     if "search_path" in unknown:
         hints.insert(0, "set the schema with options=-csearch_path%3Dapp instead")
     return UsageError(
-        f"The database URL has parameters libpq does not know: {', '.join(unknown)}.",
+        f"The database URL has parameters libpq does not know: {', '.join(shown)}.",
         hint="; ".join(hints),
     )
 
