@@ -606,12 +606,18 @@ def test_a_secret_holding_more_than_the_url_is_not_repeated(drizzle: Path) -> No
     """A Secret key holding an env file (or a service account's key JSON): the text
     before its first :// was echoed as "another driver's" scheme, an API key and all,
     into the run's status and Events, which `view` can read though not Secrets."""
-    held = "STRIPE_KEY=sk_live_51HxTOPSECRETabc123\nDATABASE_URL=postgresql://app:pw@db/x"
+    held = "STRIPE_KEY=sk_live_51HxTOPSECRETabc123 DATABASE_URL=postgresql://app:pw@db/x"
     result = run_cli("status", "--dir", str(drizzle), database_url=held)
     assert result.returncode == 2, output(result)
     assert "does not start postgresql://" in result.stderr
     assert "Secret's key holds the URL alone" in result.stderr
     assert_clean(result, ["sk_live", "TOPSECRET", "topsecret", "stripe"])
+    after = run_cli(
+        "status", "--dir", str(drizzle), database_url="postgresql://u@h/db\nAPI_KEY=Zq9-tok"
+    )
+    assert after.returncode == 2, output(after)
+    assert "spans several lines" in after.stderr
+    assert_clean(after, ["Zq9-tok"])  # it was quoted as part of the database's name
     odd = "postgresql://u@127.0.0.1:1/db?sslmod=require&%21tok%21en%21=1"
     typo = run_cli("status", "--dir", str(drizzle), database_url=odd)
     assert "libpq does not know: sslmod, 1 more not shown" in typo.stderr

@@ -482,6 +482,14 @@ class PostgresStore:
                 hint="pass --database-url or set DATABASE_URL to a libpq URL: "
                 "postgresql://USER:PASSWORD@HOST:5432/DBNAME (replace the capitalised parts)",
             )
+        if "\n" in self._url or "\r" in self._url:
+            # more than the URL (an env file's lines): what follows it became part of the
+            # database name, which the server's "does not exist" then quoted, secrets and all
+            raise UsageError(
+                "The database URL spans several lines: its Secret (or variable) holds more "
+                "than the URL.",
+                hint="put the URL alone in it: postgresql://USER:PASSWORD@HOST:5432/DBNAME",
+            )
         try:
             params = conninfo_to_dict(self._url)
         except psycopg.ProgrammingError as exc:
