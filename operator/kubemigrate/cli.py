@@ -979,7 +979,8 @@ def generate(
     as_json: Json = False,
     log_format: LogFormat = None,
 ) -> None:
-    """Write the next NNNN_name.sql and NNNN_name.down.sql and their journal entry."""
+    """Write the next NNNN_name.sql and NNNN_name.down.sql and their journal entry (the
+    downs of existing migrations: generate-downs)."""
     from kubemigrate.engine.generate import generate_migration
 
     loaded()
@@ -996,6 +997,86 @@ def generate(
         )
         raise typer.Exit(0)
     print(created.text(), end="")
+
+
+@app.command("generate-downs")
+def generate_downs(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Migrations to write downs for: file names or versions (default: every one "
+            "without a down file).",
+            show_default=False,
+        ),
+    ] = None,
+    directory: Dir = Path("./drizzle"),
+    fmt: Fmt = "drizzle",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be written; write nothing.")
+    ] = False,
+    database_url: Annotated[
+        str,
+        typer.Option(
+            "--database-url",
+            envvar="DATABASE_URL",
+            show_default=False,
+            show_envvar=True,
+            help="Optional, read only: say for each applied migration whether a rollback "
+            "will run its new down file or the rollback SQL stored when it was applied.",
+        ),
+    ] = "",
+    as_json: Json = False,
+    log_format: LogFormat = None,
+) -> None:
+    """Write the missing down files of existing migrations (drizzle-kit generate writes
+    none), inferred from their up SQL as generate infers them; exit 2 if any is refused."""
+    from kubemigrate.engine import downs, sources
+
+    ctx = Context(database_url, directory, fmt, None, as_json, log_format)
+    try:
+        downs.refuse_format(fmt)  # before a connection is made
+    except KubemigrateError as error:
+        _fail(ctx, "generate-downs", error)
+
+    def reply(done: "downs.DownsWritten") -> Reply:
+        refused = done.refused
+        code = int(ExitCode.USAGE) if refused else 0
+        outcome = Outcome(
+            action="generate-downs",
+            ok=not refused,
+            exitCode=code,
+            dryRun=dry_run,
+            warnings=done.warnings,
+        )
+        payload = {
+            "action": "generate-downs",
+            "ok": not refused,
+            "exitCode": code,
+            **done.to_dict(),
+            "v": FORMAT_VERSION,
+        }
+        note = None
+        if refused:
+            note = f"{len(refused)} migration(s) refused, nothing written for them: " + ", ".join(
+                r.migration for r in refused
+            )
+        return Reply(outcome, done.text(), code, json=payload, note=note)
+
+    if database_url:
+
+        def body(runner: Any) -> Reply:
+            applied = runner.state().applied
+            return reply(
+                downs.write_downs(runner.source, names or (), dry_run=dry_run, applied=applied)
+            )
+
+        _engine(ctx, "generate-downs", body, observe=False)
+    loaded()
+    try:
+        done = downs.write_downs(sources.load(directory, fmt), names or (), dry_run=dry_run)
+    except KubemigrateError as error:
+        _fail(ctx, "generate-downs", error)
+    _finish(ctx, reply(done))
 
 
 @app.command("operator")

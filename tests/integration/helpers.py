@@ -20,6 +20,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from kubemigrate.domain.planning import UNFINISHED_DOWN
 from tests.conftest import BIN, cli_env
 
 BREAKPOINT = "\n--> statement-breakpoint\n"
@@ -217,3 +218,38 @@ def backends(url: str, where: str, params: Sequence[Any] = ()) -> list[tuple[Any
         f"WHERE pid <> pg_backend_pid() AND ({where})",
         params,
     )
+
+
+# -- the drizzle-kit fixtures' downs, finished by hand -----------------------
+
+# What a person writes by hand where the inference left a note: the enum value
+# 'delivered' goes by rebuilding the type, as PostgreSQL cannot drop an enum value.
+ENUM_BACK = BREAKPOINT.join(
+    [
+        'ALTER TYPE "public"."order_status" RENAME TO "order_status_old";',
+        "CREATE TYPE \"public\".\"order_status\" AS ENUM('pending', 'paid', 'shipped', "
+        "'cancelled');",
+        'ALTER TABLE "orders" ALTER COLUMN "status" DROP DEFAULT;',
+        'ALTER TABLE "orders" ALTER COLUMN "status" TYPE "public"."order_status" '
+        'USING "status"::text::"public"."order_status";',
+        'ALTER TABLE "orders" ALTER COLUMN "status" SET DEFAULT \'pending\';',
+        'DROP TYPE "public"."order_status_old";',
+    ]
+)
+# ... and the index and foreign key 0003 dropped, whose definitions are in 0000 and 0001
+CATALOG_BACK = BREAKPOINT.join(
+    [
+        'CREATE UNIQUE INDEX "products_sku_idx" ON "products" USING btree ("sku");',
+        'ALTER TABLE "order_items" ADD CONSTRAINT "order_items_product_id_products_id_fk" '
+        'FOREIGN KEY ("product_id") REFERENCES "public"."products"("id") ON DELETE no action '
+        "ON UPDATE no action;",
+    ]
+)
+
+
+def finish_by_hand(path: Path, statements: str) -> None:
+    """What a person does with a noted down: delete the note, write what it lists."""
+    text = path.read_text()
+    assert text.startswith(UNFINISHED_DOWN)
+    body = text.split("\n\n", 1)[1]
+    path.write_text(body.rstrip("\n") + BREAKPOINT + statements + "\n")

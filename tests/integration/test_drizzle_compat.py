@@ -28,6 +28,7 @@ import psycopg
 import pytest
 
 from kubemigrate.devcluster import postgres
+from tests.integration.helpers import CATALOG_BACK, ENUM_BACK, finish_by_hand
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "drizzle-kit"
 MIGRATIONS = FIXTURE / "drizzle"
@@ -300,3 +301,53 @@ def test_a_database_drizzle_migrated_is_adopted_from_a_checkout_with_other_line_
     )
     assert migrate.returncode == 0, f"{migrate.stdout}\n{migrate.stderr}"
     assert "Nothing to migrate: 5 applied, 0 pending." in migrate.stdout
+
+
+def test_a_folder_drizzle_migrated_gets_downs_it_ignores_and_rolls_back_after_baseline(
+    server: postgres.PostgresServer, drizzle_migrator: Path, tmp_path: Path
+) -> None:
+    """A drizzle team's path: drizzle's own migrator applied the folder drizzle-kit wrote
+    (no down files), kubemigrate adopts the database (baseline), then writes the downs.
+    drizzle's migrator still runs the folder as before (it reads the journal's files
+    alone), and kubemigrate rolls the database back to empty with the downs."""
+    folder = Path(shutil.copytree(MIGRATIONS, tmp_path / "drizzle"))
+    server.create_database("downs_empty")
+    empty = _schema_dump(server, "downs_empty")
+    url = server.create_database("downs_adopted")
+
+    def km(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [*_kubemigrate(), *args, "--database-url", url, "--dir", str(folder)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=_clean_env(),
+        )
+        assert done.returncode == 0, f"{args}: {done.stdout}\n{done.stderr}"
+        return done
+
+    def drizzle(database: str) -> None:
+        ran = subprocess.run(
+            ["node", str(drizzle_migrator), server.url(database), str(folder)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=_clean_env(),
+        )
+        assert ran.returncode == 0, f"drizzle's migrator failed:\n{ran.stderr}"
+
+    drizzle("downs_adopted")
+    migrated = _schema_dump(server, "downs_adopted")
+    assert "Baselined 5 migration(s)" in km("baseline").stdout
+    made = km("generate-downs")
+    assert "5 down file(s) written (2 with a note)." in made.stdout
+    assert made.stdout.count("applied, with no rollback SQL stored") == 5
+
+    server.create_database("downs_by_drizzle")
+    drizzle("downs_by_drizzle")  # the .down.sql files beside the journal's: ignored
+    assert _schema_dump(server, "downs_by_drizzle") == migrated
+
+    finish_by_hand(folder / "0002_rename_full_name.down.sql", ENUM_BACK)
+    finish_by_hand(folder / "0003_rename_products_to_catalog_items.down.sql", CATALOG_BACK)
+    km("rollback", "--force")  # --force: baselined migrations, whose downs drop what was there
+    assert _schema_dump(server, "downs_adopted") == empty

@@ -147,11 +147,43 @@ def changed_downs(available: Sequence[Migration], applied: Sequence[AppliedMigra
     return [
         row.name
         for row in applied
+        # a stored text of comments alone is none: a rollback runs the file then
         if row.rollback_sql
+        and usable_down(row.rollback_sql)
         and (down := downs.get(row.name))
         and has_statement(down)
         and normalise(down).strip() != normalise(row.rollback_sql).strip()
     ]
+
+
+class NewDown(StrEnum):
+    """What a rollback runs for a migration once a down file is written for it where it
+    had none (``kubemigrate generate-downs``): a rollback runs the SQL stored at apply
+    time, and the file only where nothing usable was stored."""
+
+    PENDING = "pending"
+    """Not applied: migrate stores the file as its rollback SQL."""
+    USED = "used"
+    """Applied with no rollback SQL stored (no down file then): a rollback runs the file."""
+    STORED = "stored"
+    """Applied with other rollback SQL stored (a down file since deleted): a rollback
+    runs that, not the file, until ``repair --accept-down`` records the file."""
+    SAME = "same"
+    """Applied with this very SQL stored."""
+
+
+def new_down(name: str, down: str, applied: Sequence[AppliedMigration]) -> NewDown:
+    """What a rollback of ``name`` runs once ``down`` is its down file (as
+    ``plan_rollback`` and ``changed_downs`` decide it)."""
+    row = next((r for r in applied if r.name == name), None)
+    if row is None:
+        return NewDown.PENDING
+    stored = row.rollback_sql
+    if not stored or not usable_down(stored):
+        return NewDown.USED
+    if normalise(down).strip() == normalise(stored).strip():
+        return NewDown.SAME
+    return NewDown.STORED
 
 
 def down_file(name: str, available: Sequence[Migration]) -> str:
@@ -615,27 +647,48 @@ def plan_rollback(
     sql = {row.name: _rollback_sql(row.rollback_sql, downs.get(row.name)) for row in chosen}
     missing = [name for name, text in sql.items() if text is None]
     if missing:
+        # no down file at all (drizzle-kit generate writes none): one can be inferred
+        fileless = [name.removesuffix(".sql") for name in missing if downs.get(name) is None]
+        infer = (
+            f"; or have kubemigrate infer them from the up SQL: `kubemigrate generate-downs "
+            f"{' '.join(fileless)}`"
+            if fileless
+            else ""
+        )
         raise UsageError(
             "No rollback SQL for: " + ", ".join(missing) + "; nothing was rolled back.",
             hint="write the rollback in "
             + ", ".join(down_file(name, available) for name in missing)
             + " (it is used when no SQL was stored at apply time); a down of comments "
             f"alone counts as none, unless it has the line `{NOTHING_TO_UNDO}` (the up "
-            "changed no schema: VACUUM, ANALYZE ...)",
+            f"changed no schema: VACUUM, ANALYZE ...){infer}",
         )
     unfinished = [name for name, text in sql.items() if text and UNFINISHED_DOWN in text]
     if unfinished:
         # Run as it is, such a down undoes part of the migration: a batch rollback
         # stopped midway, or a rebuilt table dropped for good.
+        stored = [
+            row.name
+            for row in chosen
+            if row.name in unfinished and sql[row.name] == row.rollback_sql
+        ]
+        record = (
+            "; the SQL stored when "
+            + ", ".join(stored)
+            + " was applied is what a rollback runs: record the finished file with "
+            "`kubemigrate repair --accept-down NAME`"
+            if stored
+            else "; a rollback then runs the file as it is (no SQL was stored at apply time)"
+        )
         raise UsageError(
             "The rollback SQL of "
             + ", ".join(unfinished)
-            + " is still what generate wrote with statements it could not invert (listed "
-            "at its top); it would undo only part of the migration, so nothing was rolled "
-            "back.",
-            hint="write their rollback by hand and delete that note; for an applied "
-            "migration, record the finished file with `kubemigrate repair --accept-down "
-            "NAME`",
+            + " is still what generate (or generate-downs) wrote with statements it could "
+            "not invert (listed at its top); it would undo only part of the migration, so "
+            "nothing was rolled back.",
+            hint="write their rollback by hand in "
+            + ", ".join(down_file(name, available) for name in unfinished)
+            + f" and delete that note{record}",
         )
     ordered = list(reversed(chosen))
     plan_steps = tuple(

@@ -151,7 +151,20 @@ def _read_up(sql_file: Path | None) -> str:
     return text
 
 
-def _down_for(up: str) -> tuple[str, tuple[str, ...]]:
+class UnparsedSql(UsageError):
+    """Up SQL that does not parse: no down can be inferred from it."""
+
+
+class MixedSql(UsageError):
+    """Up SQL that ``migrate`` refuses for mixing statements that cannot run in a
+    transaction with ones that can (see ``_refuse_mixed``)."""
+
+
+def infer_down(up: str) -> tuple[str, tuple[str, ...]]:
+    """The down file inferred from ``up``, and the statements it could not invert (listed
+    in a note at its top, which makes a rollback refuse it until a person has written
+    them); ``UnparsedSql`` or ``MixedSql`` for SQL generate refuses. ``generate`` and
+    ``generate-downs`` both write it."""
     from kubemigrate.domain.sql import SqlSyntaxError
     from kubemigrate.domain.sql.rollback import infer_rollback
 
@@ -159,7 +172,7 @@ def _down_for(up: str) -> tuple[str, tuple[str, ...]]:
         _refuse_mixed(up)
         inferred = infer_rollback(up)
     except SqlSyntaxError as exc:
-        raise UsageError(
+        raise UnparsedSql(
             f"The up SQL does not parse: {exc.message} at line {exc.line}.",
             hint="fix the SQL and run generate again",
         ) from None
@@ -194,7 +207,7 @@ def _refuse_mixed(up: str) -> None:
 
     outside = [s for s in analysed.statements if not s.transactional]
     inside = [s for s in analysed.statements if s.transactional]
-    raise UsageError(
+    raise MixedSql(
         f"The up SQL mixes statements that cannot run inside a transaction ({said(outside)}) "
         f"with statements that run inside one ({said(inside)}): `kubemigrate migrate` "
         "refuses such a file, so nothing was written.",
@@ -235,7 +248,7 @@ _Down = tuple[str, tuple[str, ...]]
 def _down_text(up: str) -> _Down:
     if up == TEMPLATE:
         return "-- Write the SQL that undoes the up migration here\n", ()
-    return _down_for(up)
+    return infer_down(up)
 
 
 def _generate_folder(directory: Path, name: str, up: str, down: _Down, now: int) -> Generated:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -284,8 +285,13 @@ def test_rollback_without_any_sql_is_refused() -> None:
     rows = [applied(FILES[0], rollback_sql=None), applied(FILES[1], rollback_sql="  \n")]
     with pytest.raises(
         UsageError, match=r"No rollback SQL for: 0000_a\.sql, 0001_b\.sql; nothing was rolled back"
-    ):
+    ) as refused:
         planning.plan_rollback(rows, ())
+    # drizzle-kit generate writes no down: one can be inferred
+    assert (refused.value.hint or "").endswith(
+        "; or have kubemigrate infer them from the up SQL: `kubemigrate generate-downs "
+        "0000_a 0001_b`"
+    )
 
 
 GENERATED_NOTE = (
@@ -680,9 +686,20 @@ def test_a_down_generate_could_not_finish_is_not_run_half() -> None:
             name="0000_a.sql", applied_at=None, checksum="x", batch=1, rollback_sql=down
         )
     ]
-    with pytest.raises(UsageError, match="still what generate wrote") as refused:
+    with pytest.raises(UsageError, match=r"still what generate .* wrote") as refused:
         planning.plan_rollback(applied)
-    assert "repair --accept-down" in (refused.value.hint or "")
+    assert "record the finished file with `kubemigrate repair --accept-down NAME`" in (
+        refused.value.hint or ""
+    )
+    # written after it was applied (generate-downs), nothing stored: the file is run
+    unstored = [replace(applied[0], rollback_sql=None)]
+    in_file = [Migration(name="0000_a.sql", up_sql="CREATE TABLE t (a int);", down_sql=down)]
+    with pytest.raises(UsageError, match=r"still what generate .* wrote") as refused:
+        planning.plan_rollback(unstored, in_file)
+    assert refused.value.hint == (
+        "write their rollback by hand in 0000_a.down.sql and delete that note; a rollback "
+        "then runs the file as it is (no SQL was stored at apply time)"
+    )
     finished = down.replace(planning.UNFINISHED_DOWN, "-- reviewed")
     ok = [
         AppliedMigration(
@@ -698,3 +715,50 @@ def test_a_target_two_files_share_is_refused_naming_both() -> None:
         planning.plan_migrate(available, [], next_batch=1, target="3")
     plan = planning.plan_migrate(available, [], next_batch=1, target="0003_a")
     assert [s.name for s in plan.steps] == ["0003_a.sql"]
+
+
+# -- a down file written after the migration was applied (generate-downs) -----
+
+NEW_DOWN = "DROP TABLE a;\n"
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        (None, planning.NewDown.USED),  # applied with no down file: the file is used
+        ("", planning.NewDown.USED),
+        ("-- Write the SQL that undoes the up migration here\n", planning.NewDown.USED),
+        ("DROP TABLE a;", planning.NewDown.SAME),  # line endings and spacing aside
+        ("DROP TABLE a CASCADE;", planning.NewDown.STORED),
+        ("-- kubemigrate:nothing-to-undo\n", planning.NewDown.STORED),
+    ],
+)
+def test_what_a_rollback_runs_once_a_down_file_is_written(
+    stored: str | None, expected: planning.NewDown
+) -> None:
+    """A rollback runs the SQL stored at apply time when it is usable, else the file:
+    generate-downs says which, as plan_rollback decides it."""
+    migration = Migration(name="0000_a.sql", up_sql="CREATE TABLE a (id int);")
+    row = applied(migration, rollback_sql=stored)
+    assert planning.new_down("0000_a.sql", NEW_DOWN, [row]) is expected
+    with_file = Migration(name="0000_a.sql", up_sql=migration.up_sql, down_sql=NEW_DOWN)
+    plan = planning.plan_rollback([row], [with_file])
+    ran_file = plan.steps[0].sql.strip() == NEW_DOWN.strip()
+    assert ran_file is (expected in (planning.NewDown.USED, planning.NewDown.SAME))
+
+
+def test_a_down_file_for_a_pending_migration_is_what_migrate_stores() -> None:
+    assert planning.new_down("0001_b.sql", NEW_DOWN, [applied(FILES[0])]) is (
+        planning.NewDown.PENDING
+    )
+
+
+def test_a_stored_down_of_comments_alone_is_no_changed_down() -> None:
+    """status warned that a rollback runs the stored SQL, not the file, and to run
+    repair --accept-down: a stored text of comments alone is none, and a rollback runs
+    the file already."""
+    migration = Migration(name="0000_a.sql", up_sql="CREATE TABLE a (id int);", down_sql=NEW_DOWN)
+    comments = applied(migration, rollback_sql="-- Write the SQL that undoes it here\n")
+    other = applied(migration, rollback_sql="DROP TABLE a CASCADE;")
+    assert planning.changed_downs([migration], [comments]) == []
+    assert planning.changed_downs([migration], [other]) == ["0000_a.sql"]

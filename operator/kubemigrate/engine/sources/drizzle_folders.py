@@ -84,6 +84,9 @@ def load(
                 name=f"{name}.sql",
                 up_sql=up,
                 down_sql=down,
+                # its folder's, whatever the folder's name (the default guesses from a
+                # timestamp prefix, which a hand-named folder lacks)
+                down_file=f"{name}/{DOWN_FILE}",
                 up_written=Written(f"{name}/{UP_FILE}"),
             )
         )
