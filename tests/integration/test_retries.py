@@ -245,3 +245,21 @@ def test_a_retried_rollback_s_phrase_never_confirms_a_batch_it_did_not_name(
     # the refused attempt still reports what the run did
     assert listed(retry) == [("0002_c.sql", True)]
     assert (tracking(database_url), len(history(database_url))) == before
+
+
+def test_an_id_reused_across_runs_of_both_directions_starts_each_anew(
+    tmp_path: Path, database_url: str
+) -> None:
+    """CI reusing one id for migrate, rollback, migrate, rollback (the reversibility
+    check): the last rollback took the first rollback's work for its own, undid
+    nothing and said ✅."""
+    folder = write_drizzle(tmp_path / "d", numbered(create_table("a")))
+    for command in ("migrate", "rollback", "migrate"):
+        assert cli(folder, database_url, command, "--run-id", "ci-123").returncode == 0
+    assert applied_names(database_url) == ["0000_a.sql"]
+    again = cli(folder, database_url, "rollback", "--run-id", "ci-123", "--json")
+    assert again.returncode == 0, output(again)
+    assert applied_names(database_url) == []
+    done = json.loads(again.stdout)
+    assert [m.get("earlierAttempt", False) for m in done["migrations"]] == [False]
+    assert done["batch"] == 2

@@ -1123,13 +1123,18 @@ class PostgresStore:
             return []
         rows = self.conn.execute(
             self._sql(
-                "SELECT migration_name, batch_number, checksum, duration_ms FROM {history} "
-                "WHERE run_id = %s AND action = %s AND migration_name IS NOT NULL ORDER BY id"
+                "SELECT migration_name, batch_number, checksum, duration_ms, action "
+                "FROM {history} WHERE run_id = %s AND action IN ('applied', 'rolled_back') "
+                "AND migration_name IS NOT NULL ORDER BY id"
             ),
-            (run_id, action),
+            (run_id,),
         ).fetchall()
+        # attempts of this run follow the id's last row of the other direction: a CI job
+        # reusing one id for migrate, rollback, migrate, rollback is four runs, and its
+        # last rollback took the first one's work for its own and undid nothing
+        since = max((i + 1 for i, row in enumerate(rows) if row[4] != action), default=0)
         latest: dict[str, DoneRecord] = {}
-        for name, batch, checksum, duration_ms in rows:
+        for name, batch, checksum, duration_ms, _ in rows[since:]:
             latest.pop(name, None)  # its latest record, in that record's place
             latest[name] = DoneRecord(name, batch, checksum, duration_ms)
         return list(latest.values())
