@@ -329,6 +329,22 @@ def journal_tags(directory: Path) -> list[str]:
     ]
 
 
+def test_a_script_not_named_as_a_migration_is_only_warned_about(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A seed.sql or helper script kept beside the migrations was never meant to run:
+    verify failed on it (exit 4, a CI gate broken by an upgrade) and told to list it
+    in the journal, which would run it as a migration."""
+    drizzle = write_drizzle(tmp_path / "d", numbered(create_table("a")))
+    (drizzle / "seed.sql").write_text("INSERT INTO a VALUES (1);\n")
+    migrate = cli(drizzle, database_url, "migrate")
+    assert migrate.returncode == 0, output(migrate)
+    assert "warning: seed.sql is not in _journal.json and is ignored." in migrate.stderr
+    verify = cli(drizzle, database_url, "verify")
+    assert verify.returncode == 0, output(verify)
+    assert "append" not in output(verify)
+
+
 def test_a_file_the_journal_does_not_list_fails_verify_and_is_told_how_to_list(
     tmp_path: Path, database_url: str
 ) -> None:

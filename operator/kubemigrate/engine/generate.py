@@ -356,7 +356,9 @@ def _unlisted(directory: Path, journal: Path, entries: list[dict[str, Any]]) -> 
     file never added to it), as migrate says it: generate numbered past them, and
     without a word they were forgotten."""
     tags = [str(e.get("tag")) for e in entries]
-    names = drizzle.up_file_names(directory) - {f"{t}.sql" for t in tags}
+    names, _ = drizzle.migration_shaped(
+        drizzle.up_file_names(directory) - {f"{t}.sql" for t in tags}
+    )
     if not names:
         return ()
     unlisted = drizzle.unlisted_files(directory, journal, entries, names)

@@ -194,9 +194,10 @@ def load(directory: Path) -> Source:
     else:
         data = read_journal(journal)
         tags = journal_tags(directory, journal, data, sql_files)
-        listed = {f"{tag}.sql" for tag in tags}
-        if sql_files - listed:
-            unlisted = unlisted_files(directory, journal, data["entries"], sql_files - listed)
+        shaped, other = migration_shaped(sql_files - {f"{tag}.sql" for tag in tags})
+        if shaped:
+            unlisted = unlisted_files(directory, journal, data["entries"], shaped)
+        warnings += [f"{name} is not in {journal.name} and is ignored." for name in other]
     migrations = []
     folder = os.fspath(directory)
     for tag in tags:
@@ -215,6 +216,18 @@ def load(directory: Path) -> Source:
         warnings=tuple(warnings),
         unlisted=unlisted,
     )
+
+
+_SHAPED = re.compile(r"\d+_")
+
+
+def migration_shaped(names: Iterable[str]) -> tuple[list[str], list[str]]:
+    """``names`` named as migrations are (``0004_x.sql``, ``20261129085527_x.sql``), and
+    the others (``seed.sql``, a helper script kept beside them), in name order. A file
+    of the first kind the journal does not list was meant to run, and `verify` fails
+    on it; one of the second never was, and is only warned about."""
+    ordered = sorted(names)
+    return [n for n in ordered if _SHAPED.match(n)], [n for n in ordered if not _SHAPED.match(n)]
 
 
 def unlisted_files(
