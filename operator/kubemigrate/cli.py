@@ -1182,7 +1182,13 @@ def _command_line_error(error: Exception, argv: list[str]) -> int:
         error.show()  # type: ignore[attr-defined]
         return int(getattr(error, "exit_code", ExitCode.USAGE))
     action = ctx.info_name if ctx is not None and ctx.parent is not None else ""
-    told_as = ctx.command_path if ctx is not None else "kubemigrate"
+    if not action:  # an option missing its value can fail before the command is known
+        commands = {
+            info.name or (info.callback.__name__ if info.callback else "")
+            for info in app.registered_commands
+        }
+        action = next((word for word in argv if word in commands), "")
+    told_as = f"kubemigrate {action}".strip()
     secrets = sorted(
         {s for token in argv if "://" in token or "=" in token for s in secret_values(token)},
         key=len,

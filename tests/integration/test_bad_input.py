@@ -317,6 +317,12 @@ def test_a_command_line_that_does_not_parse_is_told_like_every_error(
     assert line["level"] == "error"
     assert line["msg"].startswith("No such option: --jsn (Possible options: ")
 
+    # an option missing its value fails before click knows the command: named all the same
+    cut = run_cli("migrate", "--json", "--database-url")
+    assert cut.returncode == 2
+    assert json.loads(cut.stdout)["action"] == "migrate"
+    assert "see `kubemigrate migrate --help`" in cut.stderr
+
     bare = run_cli()
     assert bare.returncode == 2
     assert "Commands:" in bare.stderr
