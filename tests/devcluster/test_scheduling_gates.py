@@ -7,7 +7,6 @@ and kubectl's printPod (the SchedulingGated STATUS).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -81,7 +80,10 @@ def test_a_gated_pod_waits_shown_as_gated_until_its_last_gate_goes(
         pods(namespace, "held"), {"spec": {"schedulingGates": [{"name": "example.com/arch"}]}}
     )
     assert one_left.status == 200, one_left.body
-    time.sleep(0.5)  # give the scheduler a chance it must not take
+    # a pod without gates, made after the change: once the scheduler has bound it, it had
+    # its chance at the held one too, and must not have taken it
+    assert api.post(pods(namespace), gated("witness")).status == 201
+    wait_for(lambda: bound(api, namespace, "witness"), "the ungated witness to be bound")
     assert not api.get(pods(namespace, "held")).body["spec"].get("nodeName")
 
     assert api.patch(pods(namespace, "held"), {"spec": {"schedulingGates": None}}).status == 200
