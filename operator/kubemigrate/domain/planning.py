@@ -463,7 +463,9 @@ def unlisted_warnings(
         else:
             said += (
                 f'to run it, append {stray.entry} to the journal\'s "entries" (`kubemigrate '
-                "generate` lists only the files it writes); or delete it"
+                "generate` lists only the files it writes); if it ran before (in any "
+                "database: its entry lost in a merge), put its original entry back instead, "
+                "`when` included, or drizzle's migrator runs it again; or delete it"
             )
         told.append(said)
     return tuple(told)
