@@ -39,6 +39,10 @@ DRIZZLE_SHAPES: tuple[dict[str, str], ...] = (
 """The columns (name: ``format_type``) of the tables drizzle-orm's migrators create,
 exactly: a table of another shape is not looked at unless it is named."""
 
+TABLE_NAME_PATTERN = r'^("([^"]|"")+"|[^."]+)\.("([^"]|"")+"|[^."]+)$'
+"""What ``parse_table_name`` accepts, as a regular expression (the CRD's pattern for
+``spec.drizzleTable``, which the API server checks)."""
+
 _PLAIN = re.compile(r"[a-z_][a-z0-9_$]*")
 _WORD = re.compile(r"\w+", re.ASCII)
 
@@ -82,7 +86,7 @@ def parse_table_name(text: str, *, flag: str = FLAG) -> TableName:
     """``SCHEMA.TABLE`` as drizzle's config names them (``migrationsSchema``,
     ``migrationsTable``): each part taken as written, case included (drizzle quotes
     them), or double-quoted as in SQL for a name holding a dot or a quote."""
-    parts = _identifiers(text.strip())
+    parts = _identifiers(text)
     if parts is None or len(parts) != 2 or not all(parts):
         raise UsageError(
             f"{flag} {text!r} is not SCHEMA.TABLE.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 
 import pytest
@@ -17,7 +18,7 @@ from kubemigrate.domain.histories import DrizzleRows, TableName, parse_table_nam
         ("public.migrations", TableName("public", "migrations")),
         # drizzle quotes the names its config gives: case is kept, as written
         ("Billing.Migrations", TableName("Billing", "Migrations")),
-        (' "a.b"."c""d" ', TableName("a.b", 'c"d')),
+        ('"a.b"."c""d"', TableName("a.b", 'c"d')),
         ('app."my table"', TableName("app", "my table")),
     ],
 )
@@ -86,3 +87,32 @@ def test_two_tables_are_refused_naming_both_and_the_flag() -> None:
     assert "any of app.m, public.migrations" in error.message
     assert "--drizzle-table app.m" in (error.hint or "")
     assert error.details["tables"] == ["app.m", "public.migrations"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a.b",
+        "Billing.Migrations",
+        '"a.b"."c""d"',
+        'app."my table"',
+        " app.m",
+        '"".b',
+        '"a"b.c',
+        "a.b.c",
+        "migrations",
+        '""""."x"',
+        'a."b',
+        ".",
+    ],
+)
+def test_the_crd_s_pattern_accepts_what_the_parser_does(text: str) -> None:
+    """spec.drizzleTable is checked by the API server with the pattern, by the engine
+    with the parser: a run the API accepts must not fail in its Job for its name."""
+    try:
+        parse_table_name(text)
+    except UsageError:
+        parsed = False
+    else:
+        parsed = True
+    assert bool(re.fullmatch(histories.TABLE_NAME_PATTERN, text)) is parsed
