@@ -56,11 +56,15 @@ def apply_migrations(
     statement_timeout_s: float | None = None,
     run_id: str | None = None,
     fmt: str = "drizzle",
+    drizzle_table: str | None = None,
 ) -> Outcome:
     """Apply every pending migration as one batch; raises a ``KubemigrateError`` on failure.
 
     The options are the CLI's (``--lock-wait``, ``--lock-timeout``, ...); without
     ``environment``, KUBEMIGRATE_ENV then NODE_ENV decide, as for the CLI.
+    ``drizzle_table`` (``"SCHEMA.TABLE"``) is where drizzle's own migrator keeps its
+    history, if kubemigrate cannot find it (``--drizzle-table``): a first migrate on a
+    database drizzle migrated is refused until ``kubemigrate baseline``.
     """
     arguments = dict(locals())  # the function's own, before the import below adds one
     from kubemigrate.domain.migrations import Action
@@ -112,6 +116,11 @@ def _run(
 
     started = time.perf_counter()
     given = {k: v for k, v in options.items() if v is not None}
+    with _told_in_api_terms():
+        if "drizzle_table" in given:
+            from kubemigrate.domain.histories import parse_table_name
+
+            given["drizzle_table"] = parse_table_name(given["drizzle_table"], flag="drizzle_table")
     run_options = RunOptions(environment=_environment(environment), **given)
     with (
         _told_in_api_terms(),
@@ -140,6 +149,7 @@ _API_TERMS = (
     ("--target ", "target="),
     ("--steps ", "steps="),
     ("--dry-run", "dry_run=True"),
+    ("--drizzle-table ", "drizzle_table="),
     ("pass --format ", "pass fmt="),
     ("--format ", "fmt="),
 )

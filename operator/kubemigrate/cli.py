@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from kubemigrate.domain.errors import ExitCode, Interrupted, KubemigrateError, UsageError
+from kubemigrate.domain.histories import TableName, parse_table_name
 from kubemigrate.domain.migrations import Action, Environment
 from kubemigrate.domain.outcome import (
     FORMAT_VERSION,
@@ -111,6 +112,32 @@ Target = Annotated[
     str | None,
     typer.Option(
         "--target", help="A migration: its file name or version (0003, 20240101120000, 1.10)."
+    ),
+]
+
+
+def _drizzle_table(value: str | TableName | None) -> TableName | None:
+    """``SCHEMA.TABLE``, parsed now: a malformed name is a usage error before anything
+    connects."""
+    if value is None or isinstance(value, TableName):
+        return value
+    try:
+        return parse_table_name(value)
+    except KubemigrateError as error:
+        raise typer.BadParameter(f"{value!r} is not SCHEMA.TABLE: {error.hint}.") from None
+
+
+DrizzleTable = Annotated[
+    TableName | None,
+    typer.Option(
+        "--drizzle-table",
+        metavar="SCHEMA.TABLE",
+        show_default=False,
+        parser=_drizzle_table,
+        help="Where drizzle's migrator keeps its history (its migrationsSchema and "
+        "migrationsTable), when kubemigrate cannot find it: by default "
+        "drizzle.__drizzle_migrations, or the one table of drizzle's shape that records "
+        "these migrations.",
     ),
 ]
 
@@ -456,6 +483,7 @@ def migrate(
     statement_timeout: StatementTimeout = None,
     result_file: ResultFile = None,
     run_id: RunId = None,
+    drizzle_table: DrizzleTable = None,
 ) -> None:
     """Apply every pending migration as one new batch."""
     ctx = Context.of(locals())
@@ -467,6 +495,7 @@ def migrate(
             dry_run=dry_run,
             lock_wait_s=lock_wait,
             run_id=run_id,
+            drizzle_table=drizzle_table,
         )
         if dry_run:
             outcome, plan = runner.preview(Action.MIGRATE, options)
@@ -759,6 +788,7 @@ def plan(
     statement_timeout: StatementTimeout = None,
     result_file: ResultFile = None,
     run_id: RunId = None,
+    drizzle_table: DrizzleTable = None,
 ) -> None:
     """What migrate, rollback or reset would do now, with the confirmation phrase; read-only."""
     del lock_wait  # accepted for symmetry with the Job's flags; a plan takes no lock
@@ -777,7 +807,13 @@ def plan(
         )
 
     def body(runner: Any) -> Reply:
-        options = _options(environment=ctx.environment, steps=steps, target=target, dry_run=True)
+        options = _options(
+            environment=ctx.environment,
+            steps=steps,
+            target=target,
+            dry_run=True,
+            drizzle_table=drizzle_table,
+        )
         try:
             outcome, planned = runner.preview(action, options)
         except KubemigrateError as error:  # said as a success says it: the action, previewed
@@ -905,6 +941,7 @@ def baseline(
     statement_timeout: StatementTimeout = None,
     result_file: ResultFile = None,
     run_id: RunId = None,
+    drizzle_table: DrizzleTable = None,
 ) -> None:
     """Record migrations as applied without running them: up to --target, or what
     drizzle's own migrations table records (required in production: one of the two)."""
@@ -917,6 +954,7 @@ def baseline(
             dry_run=dry_run,
             lock_wait_s=lock_wait,
             run_id=run_id,
+            drizzle_table=drizzle_table,
         )
         outcome = runner.run(Action.BASELINE, options)
         if not outcome.migrations:

@@ -766,3 +766,51 @@ def test_a_production_rollback_over_a_baseline_asks_for_a_phrase_that_says_so(
     )  # fmt: skip
     namespace.wait_phase("undo", "Succeeded")
     assert tracked(database_url) == []
+
+
+def test_drizzle_s_history_in_a_table_of_its_own_is_named_by_spec_drizzle_table(
+    namespace: Namespace, database_url: str
+) -> None:
+    """drizzle's migrator ran 0000 with migrationsSchema app; a copy of its history sits
+    in public.migrations: which one is drizzle's is in its config, so the run says to
+    name it, and with spec.drizzleTable adoption goes as with drizzle's default table."""
+    import hashlib
+
+    namespace.secret("db", database_url)
+    up = "CREATE TABLE customers (id int);"
+    source = inline(
+        ("0000_customers", up, "DROP TABLE customers;"),
+        ("0001_orders", "CREATE TABLE orders (id int);", "DROP TABLE orders;"),
+    )
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"{up} CREATE SCHEMA app")
+        for table in ("app.migrations", "public.migrations"):
+            conn.execute(f"CREATE TABLE {table} (id serial, hash text, created_at bigint)")
+            conn.execute(
+                f"INSERT INTO {table} (hash) VALUES (%s)",
+                (hashlib.sha256(up.encode()).hexdigest(),),
+            )
+
+    namespace.apply(run_yaml("which", source=source))
+    error = namespace.wait_phase("which", "Failed")["status"]["error"]
+    assert error["reason"] == "InvalidInput"
+    assert "any of app.migrations, public.migrations" in error["message"]
+    assert "spec.drizzleTable: SCHEMA.TABLE" in error["hint"]
+
+    named = {"drizzleTable": "app.migrations"}
+    namespace.apply(run_yaml("first", source=source, **named))
+    error = namespace.wait_phase("first", "Failed")["status"]["error"]
+    assert error["reason"] == "NotAdopted"
+    assert "(app.migrations records 1 migration(s) as run)" in error["message"]
+    assert "spec.drizzleTable: app.migrations" in error["hint"]
+    (job,) = jobs_of(namespace, "first")
+    args = job["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert args[args.index("--drizzle-table") + 1] == "app.migrations"
+
+    namespace.apply(run_yaml("adopt", action="baseline", source=source, **named))
+    namespace.wait_phase("adopt", "Succeeded")
+    namespace.apply(run_yaml("deploy", source=source))
+    assert [
+        m["name"] for m in namespace.wait_phase("deploy", "Succeeded")["status"]["migrations"]
+    ] == ["0001_orders.sql"]
+    assert tracked(database_url) == ["0000_customers.sql", "0001_orders.sql"]

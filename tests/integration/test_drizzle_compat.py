@@ -39,7 +39,8 @@ NPM_PACKAGES = {"drizzle-orm": "0.45.4", "pg": "8.23.1"}
 
 # drizzle-orm's migrator, as a drizzle user's deploy script would call it. The
 # ``{ client }`` form works in 0.45 and 1.0; 1.0 no longer takes a bare Pool (it reads
-# one as a connection config and connects to localhost:5432 instead).
+# one as a connection config and connects to localhost:5432 instead). The optional
+# fourth and fifth arguments are its migrationsSchema and migrationsTable options.
 MIGRATOR_JS = """\
 const { drizzle } = require("drizzle-orm/node-postgres");
 const { migrate } = require("drizzle-orm/node-postgres/migrator");
@@ -47,8 +48,11 @@ const { Pool } = require("pg");
 
 (async () => {
   const pool = new Pool({ connectionString: process.argv[2] });
+  const config = { migrationsFolder: process.argv[3] };
+  if (process.argv[4]) config.migrationsSchema = process.argv[4];
+  if (process.argv[5]) config.migrationsTable = process.argv[5];
   try {
-    await migrate(drizzle({ client: pool }), { migrationsFolder: process.argv[3] });
+    await migrate(drizzle({ client: pool }), config);
   } finally {
     await pool.end();
   }

@@ -133,6 +133,30 @@ def test_rollback_takes_the_cli_s_options(database_url: str, shop: Path) -> None
     assert "ci-42" in {row["run_id"] for row in history(database_url)}
 
 
+def test_apply_takes_the_table_drizzle_s_history_is_in(database_url: str, shop: Path) -> None:
+    """An application migrating on start-up, whose drizzle config named its table."""
+    from hashlib import sha256
+
+    from kubemigrate.domain.errors import NotAdopted, UsageError
+
+    ran = sha256((shop / NAMES[0]).read_bytes()).hexdigest()
+    with connect(database_url) as conn:
+        conn.execute("CREATE SCHEMA app")
+        for table in ("app.migrations", "public.migrations"):
+            conn.execute(f"CREATE TABLE {table} (id serial, hash text, created_at bigint)")
+            conn.execute(f"INSERT INTO {table} (hash) VALUES (%s)", (ran,))
+    with pytest.raises(UsageError) as two:
+        kubemigrate.apply_migrations(database_url, shop)
+    assert "drizzle_table=SCHEMA.TABLE" in (two.value.hint or "")
+    with pytest.raises(NotAdopted) as refused:
+        kubemigrate.apply_migrations(database_url, shop, drizzle_table="app.migrations")
+    assert "(app.migrations records 1 migration(s) as run)" in refused.value.message
+    assert "drizzle_table=app.migrations" in (refused.value.hint or "")
+    with pytest.raises(UsageError, match=r"drizzle_table 'migrations' is not SCHEMA\.TABLE"):
+        kubemigrate.apply_migrations(database_url, shop, drizzle_table="migrations")
+    assert applied_names(database_url) == []
+
+
 @pytest.mark.parametrize(
     "url",
     [

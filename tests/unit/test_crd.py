@@ -369,6 +369,8 @@ GOOD = {
         },
     },
     "repair-empty": {**BASE, "action": "repair", "repair": {}},
+    "drizzle-table": {**BASE, "drizzleTable": "app.migrations"},
+    "drizzle-table-quoted": {**BASE, "action": "baseline", "drizzleTable": '"a.b"."C""d"'},
     "everything": {
         **BASE,
         "timeouts": {"lockWaitSeconds": 0, "lockTimeoutMs": 5000, "statementTimeoutSeconds": 30},
@@ -432,6 +434,18 @@ BAD = {
         "spec.repair.acceptAll: unknown field",
     ),
     "inline as flyway": ({**BASE, "format": "flyway", "source": INLINE}, "drizzle's layout"),
+    "drizzle table on rollback": (
+        {**BASE, "action": "rollback", "drizzleTable": "app.migrations"},
+        "drizzleTable is only allowed with action migrate, baseline or plan",
+    ),
+    "drizzle table without schema": (
+        {**BASE, "drizzleTable": "migrations"},
+        "spec.drizzleTable: pattern",
+    ),
+    "drizzle table open quote": (
+        {**BASE, "drizzleTable": '"app.migrations'},
+        "spec.drizzleTable: pattern",
+    ),
     "unknown action": ({**BASE, "action": "explode"}, "spec.action: must be one of"),
     "no database": ({"source": BASE["source"]}, "spec.database: Required value"),
     "steps zero": ({**BASE, "action": "rollback", "steps": 0}, "spec.steps: minimum 1"),
@@ -508,6 +522,8 @@ CHANGES = {
         {**BASE, "action": "rollback", "steps": 3},
     ),
     "target removed": (GOOD["baseline"], {**BASE, "action": "baseline"}),
+    "drizzle table": (GOOD["drizzle-table"], {**BASE, "drizzleTable": "public.migrations"}),
+    "drizzle table added": (BASE, GOOD["drizzle-table"]),
     "environment added": (BASE, {**BASE, "environment": "development"}),
     "dry run": (BASE, {**BASE, "dryRun": True}),
     "timeouts": (BASE, {**BASE, "timeouts": {"lockWaitSeconds": 61}}),

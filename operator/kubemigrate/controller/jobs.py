@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import Any, Literal
 
 from kubemigrate.controller.spec import (
+    DRIZZLE_TABLE_ACTIONS,
     DRY_RUN_ACTIONS,
     JobOverrides,
     MigrationRunSpec,
@@ -189,6 +190,8 @@ def engine_args(
         args.append("--dry-run")
     if action is Action.REPAIR and spec.repair is not None:
         args += _repair_args(spec.repair)
+    if spec.drizzle_table is not None and action in DRIZZLE_TABLE_ACTIONS:
+        args += ["--drizzle-table", spec.drizzle_table]
     if action in _READ_ONLY_ACTIONS:
         return args  # status and verify take no lock and run no migration SQL
     timeouts = spec.timeouts

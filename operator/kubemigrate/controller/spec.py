@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from kubemigrate.domain.errors import UsageError
+from kubemigrate.domain.histories import TABLE_NAME_PATTERN
 from kubemigrate.domain.migrations import Action, Environment
 
 Format = Literal["drizzle", "golang-migrate", "flyway", "dbmate"]
@@ -48,6 +49,9 @@ TARGET_ACTIONS = frozenset({Action.MIGRATE, Action.ROLLBACK, Action.BASELINE, Ac
 STEPS_ACTIONS = frozenset({Action.ROLLBACK})
 CONFIRM_ACTIONS = frozenset({Action.ROLLBACK, Action.RESET})
 REPAIR_ACTIONS = frozenset({Action.REPAIR})
+#: The actions that read drizzle's own migrations table (``--drizzle-table``): a first
+#: migrate (refused until baseline), a baseline, a plan of a migrate.
+DRIZZLE_TABLE_ACTIONS = frozenset({Action.MIGRATE, Action.BASELINE, Action.PLAN})
 #: The actions spec.dryRun previews (the engine's --dry-run; a reset's plan). A repair
 #: has no preview, and status, verify and plan change nothing anyway.
 DRY_RUN_ACTIONS = frozenset({Action.MIGRATE, Action.ROLLBACK, Action.BASELINE, Action.RESET})
@@ -186,6 +190,7 @@ class MigrationRunSpec(_Model):
     timeouts: Timeouts = Timeouts()
     job: JobOverrides | None = None
     repair: Repair | None = None
+    drizzle_table: Annotated[str, Field(max_length=200, pattern=TABLE_NAME_PATTERN)] | None = None
 
     @model_validator(mode="after")
     def _fields_fit_action(self) -> MigrationRunSpec:
@@ -200,6 +205,10 @@ class MigrationRunSpec(_Model):
             )
         if self.repair is not None and self.action not in REPAIR_ACTIONS:
             raise ValueError("spec.repair is only allowed with action repair")
+        if self.drizzle_table is not None and self.action not in DRIZZLE_TABLE_ACTIONS:
+            raise ValueError(
+                "spec.drizzleTable is only allowed with action migrate, baseline or plan"
+            )
         if self.dry_run and self.action is Action.REPAIR:
             raise ValueError(
                 "spec.dryRun: a repair has no dry run; what it records is what spec.repair names"

@@ -713,7 +713,8 @@ def plan_rollback(
     )
 
 
-#: Where each tool keeps the history ``baseline`` reads, for messages that name it.
+#: Where each tool keeps the history ``baseline`` reads, for messages that name it
+#: (drizzle's where its migrator's default puts it: ``histories`` finds it elsewhere).
 HISTORY_TABLES = {
     "drizzle": "drizzle.__drizzle_migrations",
     "dbmate": "schema_migrations",
@@ -731,21 +732,23 @@ def plan_baseline(
     recorded: frozenset[str] | None = None,
     recorded_count: int = 0,
     recorded_by: str = "drizzle",
+    history_table: str | None = None,
     unlisted: Sequence[Unlisted] = (),
 ) -> Plan:
     """Record files (up to ``target``) as applied without running them.
 
-    ``recorded``: the files drizzle's own ``__drizzle_migrations`` table holds (matched
-    by its hashes), when the database has one, and ``recorded_count`` its rows. Without
+    ``recorded``: the files drizzle's own migrations table holds (matched by its
+    hashes), when the database has one, and ``recorded_count`` its rows;
+    ``history_table`` the table they were read from, named in refusals. Without
     a target, only the pending files it holds (in order, up to the first it does not)
     are baselined: a file added since drizzle last ran must stay pending, or its schema
     change would never be made. When some of its rows match no file (edited since
     drizzle ran it, or deleted), where drizzle stopped cannot be told: refused.
     """
+    table = history_table or HISTORY_TABLES[recorded_by]
     if target is None and recorded is not None:
         matched = sum(1 for m in available if m.name in recorded)
         if matched < recorded_count:
-            table = HISTORY_TABLES[recorded_by]
             raise IntegrityError(
                 f"{table} ({recorded_by}'s history) lists {recorded_count} migration(s), but "
                 f"only {matched} of the {len(available)} files here match them: a file edited "
@@ -758,8 +761,7 @@ def plan_baseline(
                 )
                 + "; nothing was recorded.",
                 hint="find the last migration drizzle applied (its journal's `when` against "
-                "`SELECT created_at FROM drizzle.__drizzle_migrations`), then baseline with "
-                "--target NAME"
+                f"`SELECT created_at FROM {table}`), then baseline with --target NAME"
                 if recorded_by == "drizzle"
                 else "baseline with --target NAME, the last migration the database already has",
             )
@@ -767,7 +769,7 @@ def plan_baseline(
         known = list(itertools.takewhile(lambda m: m.name in recorded, waiting))
         later = [m.name for m in waiting[len(known) :] if m.name in recorded]
         if later:
-            _refuse_gap(recorded_by, waiting[len(known)].name, later)
+            _refuse_gap(recorded_by, waiting[len(known)].name, later, table)
         if not known:
             return Plan(action=Action.BASELINE, steps=())
         target = known[-1].name
@@ -775,12 +777,11 @@ def plan_baseline(
     return Plan(action=Action.BASELINE, steps=plan.steps, batch=plan.batch)
 
 
-def _refuse_gap(tool: str, gap: str, later: Sequence[str]) -> NoReturn:
+def _refuse_gap(tool: str, gap: str, later: Sequence[str], table: str) -> NoReturn:
     """The other tool ran migrations after one it never ran (dbmate and Flyway's
     out-of-order mode apply whatever is missing, in any order): kubemigrate applies
     in order, so no baseline can record that state, and recording only what comes
-    before the gap would run the later ones a second time."""
-    table = HISTORY_TABLES[tool]
+    before the gap would run the later ones a second time. ``table``: its history's."""
     shown = ", ".join(later[:3]) + (f" and {len(later) - 3} more" if len(later) > 3 else "")
     finish = {
         "dbmate": f"apply {gap} with dbmate first (`dbmate up` runs what is missing), then "

@@ -199,6 +199,8 @@ _SPEC_TERMS = (
     ("--steps", "spec.steps"),
     ("--dir", "spec.source"),
     ("--format", "spec.format"),
+    ("--drizzle-table ", "spec.drizzleTable: "),
+    ("--drizzle-table", "spec.drizzleTable"),
 )
 
 

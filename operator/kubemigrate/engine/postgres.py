@@ -25,6 +25,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from kubemigrate.domain import histories
 from kubemigrate.domain.errors import (
     AuthenticationFailed,
     DatabaseUnreachable,
@@ -35,6 +36,7 @@ from kubemigrate.domain.errors import (
     PermissionDenied,
     UsageError,
 )
+from kubemigrate.domain.histories import DrizzleRows, TableName
 from kubemigrate.domain.migrations import AppliedMigration, DirtyState, RollbackRecord, Step
 from kubemigrate.domain.secrets import scrub, secret_values, unencoded_password
 from kubemigrate.engine.report import iso_utc
@@ -1163,14 +1165,79 @@ class PostgresStore:
                 return str(schema)
         return None
 
-    def drizzle_hashes(self) -> frozenset[str] | None:
-        """The hashes in drizzle's own migrations table (SHA-256 of each applied file,
-        as drizzle-orm's migrator records them), or None when the database has none."""
-        row = self.conn.execute("SELECT to_regclass('drizzle.__drizzle_migrations')").fetchone()
-        if not row or not row[0]:
+    def drizzle_tables(self) -> list[TableName]:
+        """The tables in any schema whose columns are exactly one of drizzle's shapes
+        (``histories.DRIZZLE_SHAPES``) and which this role may read; kubemigrate's own
+        tables, the system's schemas and another session's temporary tables are not
+        looked at. Where drizzle-orm's ``migrationsSchema`` / ``migrationsTable`` sent
+        its history, when they were set."""
+        rows = self.conn.execute(
+            "SELECT n.nspname, c.relname, "
+            "array_agg(a.attname::text ORDER BY a.attnum), "
+            "array_agg(pg_catalog.format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum) "
+            "FROM pg_catalog.pg_class c "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
+            "AND a.attnum > 0 AND NOT a.attisdropped "
+            "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT LIKE 'pg\\_%%' "
+            "AND n.nspname <> 'information_schema' AND NOT c.relname = ANY (%s) "
+            "AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute h WHERE h.attrelid = c.oid "
+            "AND h.attname = 'hash' AND NOT h.attisdropped) "
+            "AND has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT') "
+            "GROUP BY n.nspname, c.relname ORDER BY 1, 2",
+            ([TRACKING_TABLE, HISTORY_TABLE, DIRTY_TABLE],),
+        ).fetchall()
+        return [
+            TableName(str(schema), str(name))
+            for schema, name, columns, types in rows
+            if histories.shape_matches(dict(zip(columns, types, strict=True)))
+        ]
+
+    def drizzle_rows(self, table: TableName) -> DrizzleRows | None:
+        """The hashes (and ``created_at`` times) in drizzle's migrations table ``table``
+        (SHA-256 of each applied file, as drizzle-orm's migrator records them), or None
+        when there is no such table. A table without a ``hash`` column is not drizzle's."""
+        from psycopg import sql
+
+        columns = {
+            str(name)
+            for (name,) in self.conn.execute(
+                "SELECT a.attname FROM pg_catalog.pg_attribute a "
+                "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+                "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 "
+                "AND NOT a.attisdropped",
+                (table.schema, table.name),
+            ).fetchall()
+        }
+        if not columns:
             return None
-        rows = self.conn.execute("SELECT hash FROM drizzle.__drizzle_migrations").fetchall()
-        return frozenset(str(r[0]) for r in rows)
+        if "hash" not in columns:
+            raise UsageError(
+                f"{table} has no hash column: it is not a drizzle migrations table "
+                f"(its columns: {', '.join(sorted(columns))}); nothing was run.",
+                hint="drizzle's has id, hash and created_at (drizzle-orm 1.0 adds name and "
+                f"applied_at); name the one drizzle's migrator writes with {histories.FLAG}",
+            )
+        times = "created_at" in columns
+        query = sql.SQL("SELECT hash, {} FROM {}").format(
+            sql.Identifier("created_at") if times else sql.NULL,
+            sql.Identifier(table.schema, table.name),
+        )
+        try:
+            rows = self.conn.execute(query).fetchall()
+        except psycopg.errors.InsufficientPrivilege:
+            raise PermissionDenied(
+                f"The database user may not read {table}, drizzle's migrations table: "
+                "kubemigrate cannot tell what drizzle ran; nothing was run.",
+                hint=f"GRANT USAGE ON SCHEMA {histories.quote_ident(table.schema)} and "
+                f"SELECT ON {table} to this user, or connect as the one drizzle's "
+                "migrator used",
+            ) from None
+        return DrizzleRows(
+            hashes=frozenset(str(h) for h, _ in rows if h is not None),
+            times=frozenset(int(t) for _, t in rows if isinstance(t, int)),
+        )
 
     def rename_tracking(self, old: str, new: str) -> bool:
         return self._update_tracking(old, "migration_name", new)

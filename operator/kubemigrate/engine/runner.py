@@ -21,13 +21,14 @@ from urllib.parse import quote
 
 import psycopg
 
-from kubemigrate.domain import planning, versions
+from kubemigrate.domain import histories, planning, versions
 from kubemigrate.domain.dirty import dirty_error
 from kubemigrate.domain.errors import (
     Interrupted,
     KubemigrateError,
     MigrationFailed,
     NotAdopted,
+    PermissionDenied,
     UsageError,
 )
 from kubemigrate.domain.migrations import (
@@ -98,6 +99,8 @@ class RunOptions:
     force: bool = False
     lock_wait_s: float = 60.0
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    drizzle_table: histories.TableName | None = None
+    """Where drizzle's migrator keeps its history (``--drizzle-table``); None: found."""
 
 
 @dataclass(frozen=True)
@@ -487,19 +490,21 @@ class Runner:
                 unlisted=self.source.unlisted,
             )
             if plan.steps and not state.applied:
-                self._refuse_unadopted()
+                self._refuse_unadopted(options.drizzle_table)
             if options.environment is Environment.PRODUCTION and plan.steps:
                 plan = dataclasses.replace(
                     plan, warnings=(*plan.warnings, *_destroys_data(plan.steps))
                 )
             return plan
         if action is Action.BASELINE:
-            hashes = self.store.drizzle_hashes()
+            # a target says what to record: where drizzle's history is does not matter
+            drizzle = None if options.target else self._drizzle_history(options.drizzle_table)
             recorded = None
-            count = len(hashes or ())
+            count = len(drizzle.rows.hashes) if drizzle else 0
             tool = "drizzle"
-            if hashes is not None:
-                recorded = self._drizzle_recorded(hashes)
+            table = str(drizzle.table) if drizzle else None
+            if drizzle is not None:
+                recorded = self._drizzle_recorded(drizzle.rows.hashes)
             elif options.target is None and (history := self.store.other_tool_history()):
                 from kubemigrate.engine.sources import others  # baseline only, not every start
 
@@ -515,6 +520,7 @@ class Runner:
                 recorded=recorded,
                 recorded_count=count,
                 recorded_by=tool,
+                history_table=table,
                 unlisted=self.source.unlisted,
             )
         if action in (Action.ROLLBACK, Action.RESET):
@@ -550,7 +556,7 @@ class Runner:
             return options.steps
         return max((options.steps or 1) - len(done), 0)
 
-    def _refuse_unadopted(self) -> None:
+    def _refuse_unadopted(self, drizzle_table: histories.TableName | None) -> None:
         """A first migrate on a database the folder's previous tool migrated (drizzle's
         own migrator, or the tool whose layout ``--format`` reads) would run again
         everything that tool ran: a seed inserted twice, or a failure at its first
@@ -562,12 +568,16 @@ class Runner:
             return  # adopted already (a baseline, or migrations since emptied by a reset)
         tool, available = self.source.fmt, self.source.migrations
         if tool == "drizzle":
-            # drizzle's own table is this project's whatever its hashes: its migrator goes
-            # by time, not hash, so files edited after they ran are common
-            hashes = self.store.drizzle_hashes()
-            if hashes:
+            # drizzle's table (as _drizzle_history finds it) is this project's whatever its
+            # hashes: its migrator goes by time, not hash, so files edited after they ran
+            # are common
+            drizzle = self._drizzle_history(drizzle_table)
+            if drizzle is not None and drizzle.rows.hashes:
                 self._refuse_elsewhere(available)
-                raise self._unadopted(tool, f"records {len(hashes)} migration(s) as run")
+                count = len(drizzle.rows.hashes)
+                raise self._unadopted(
+                    tool, f"records {count} migration(s) as run", drizzle.table, drizzle.named
+                )
             return
         from kubemigrate.engine.sources import others  # adoption only, not every start
 
@@ -600,14 +610,81 @@ class Runner:
             )
 
     @staticmethod
-    def _unadopted(tool: str, what: str) -> NotAdopted:
-        table = planning.HISTORY_TABLES[tool]
+    def _unadopted(
+        tool: str, what: str, table: histories.TableName | None = None, named: bool = False
+    ) -> NotAdopted:
+        where = str(table) if table else planning.HISTORY_TABLES[tool]
+        flag = f"{histories.FLAG} {table.as_flag()}" if table and named else None
+        same = f"--dir, --format and {flag}" if flag else "--dir and --format"
         return NotAdopted(
-            f"This database was migrated by {tool} ({table} {what}) and kubemigrate has "
+            f"This database was migrated by {tool} ({where} {what}) and kubemigrate has "
             f"recorded nothing here yet: migrate would run them again; nothing was run.",
             hint=f"record what {tool} ran with `kubemigrate baseline` first (`--dry-run` shows "
-            "it; add the same --dir and --format), then migrate runs the rest",
+            f"it; add the same {same}), then migrate runs the rest",
+            table=where,
         )
+
+    def _drizzle_history(
+        self, named: histories.TableName | None
+    ) -> histories.DrizzleHistory | None:
+        """Where drizzle's migrator recorded what it ran in this database, if it did.
+
+        The table ``--drizzle-table`` names; else, of drizzle's default table and the
+        tables of drizzle's shape in any schema (``migrationsSchema`` and
+        ``migrationsTable`` send it anywhere), the one that records some of this
+        folder's files (by hash, or by the time drizzle goes by): two are refused, as
+        which one drizzle's config points at cannot be told. One that records none of
+        them is another application's (a second drizzle project sharing the database,
+        the usual reason for a custom table). None recording any: drizzle's default
+        table, whatever its rows, as its migrator goes by time and files edited after
+        they ran match no hash; else none.
+        """
+        store = self.store
+        if named is not None:
+            rows = store.drizzle_rows(named)
+            if rows is not None:
+                return histories.DrizzleHistory(named, rows, named=True)
+            others = self._drizzle_tables_recording(store.drizzle_tables(), exclude=named)
+            if others:
+                raise histories.named_but_missing(named, others)
+            return None  # a database drizzle never migrated (a new environment)
+        default = store.drizzle_rows(histories.DRIZZLE_DEFAULT)
+        found = self._drizzle_tables_recording(store.drizzle_tables(), default=default)
+        if len(found) > 1:
+            raise histories.ambiguous(found)
+        if found:
+            table, rows = next(iter(found.items()))
+            return histories.DrizzleHistory(table, rows)
+        if default is not None:
+            return histories.DrizzleHistory(histories.DRIZZLE_DEFAULT, default)
+        return None
+
+    def _drizzle_tables_recording(
+        self,
+        tables: Sequence[histories.TableName],
+        *,
+        default: histories.DrizzleRows | None = None,
+        exclude: histories.TableName | None = None,
+    ) -> dict[histories.TableName, histories.DrizzleRows]:
+        """Of ``tables`` (and drizzle's default table, when ``default`` holds its
+        rows), those that record some of this folder's files, with their rows."""
+        candidates: dict[histories.TableName, histories.DrizzleRows | None] = {}
+        if default is not None:
+            candidates[histories.DRIZZLE_DEFAULT] = default
+        for table in tables:
+            if table != exclude and table not in candidates:
+                with contextlib.suppress(PermissionDenied):  # not ours to read after all
+                    candidates[table] = self.store.drizzle_rows(table)
+        if not any(rows and (rows.hashes or rows.times) for rows in candidates.values()):
+            return {}
+        raw = sources.raw_hashes(self.source)
+        hashes = {m.checksum for m in self.source.migrations}.union(*raw.values())
+        times = sources.drizzle_times(self.source)
+        return {
+            table: rows
+            for table, rows in candidates.items()
+            if rows is not None and rows.records_any(hashes, times)
+        }
 
     def _drizzle_recorded(self, hashes: frozenset[str]) -> frozenset[str]:
         """The files drizzle's table records as run: drizzle hashes a file as it read it,

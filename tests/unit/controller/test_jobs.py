@@ -229,6 +229,19 @@ def test_run_mode_passes_every_option(settings: OperatorSettings) -> None:
     assert "--steps" not in args
 
 
+@pytest.mark.parametrize("action", ["migrate", "baseline", "plan"])
+def test_drizzle_s_table_reaches_the_actions_that_read_it(
+    settings: OperatorSettings, action: str
+) -> None:
+    run = make_run(action=action, drizzleTable='"Billing".migrations', dryRun=action != "plan")
+    args = command(build_job(run, settings, environment="production"))
+    assert args[1] == action
+    assert args[args.index("--drizzle-table") + 1] == '"Billing".migrations'  # one argument
+    assert "--drizzle-table" not in command(
+        build_job(make_run(action=action), settings, environment="production")
+    )
+
+
 def test_repair_passes_each_acceptance(settings: OperatorSettings) -> None:
     run = make_run(
         action="repair",
@@ -619,6 +632,15 @@ def test_a_baseline_the_engine_asks_for_is_a_baseline_run() -> None:
     hints["pass --format golang-migrate"] = "create a new run with spec.format: golang-migrate"
     hints["Run `kubemigrate generate` to create the journal."] = (
         "Add meta/_journal.json to the source (`kubemigrate generate` writes it)."
+    )
+    # drizzle's history in a table of its own: the run names it as the CLI does
+    hints[
+        "record what drizzle ran with `kubemigrate baseline` first (`--dry-run` shows it; add "
+        "the same --dir, --format and --drizzle-table app.migrations), then migrate runs the rest"
+    ] = (
+        "record what drizzle ran with a baseline run (action: baseline) first (`spec.dryRun` "
+        "shows it; add the same spec.source, spec.format and spec.drizzleTable: app.migrations), "
+        "then migrate runs the rest"
     )
     for engine, run in hints.items():
         error = {"reason": "DirtyDatabase", "message": "m", "hint": engine}

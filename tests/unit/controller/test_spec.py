@@ -200,6 +200,13 @@ def test_invalid_spec_is_a_permanent_usage_error() -> None:
             "spec",
             "drizzle's layout",
         ),
+        (spec(drizzleTable="migrations"), "spec.drizzleTable", "pattern"),
+        (spec(drizzleTable='"app.migrations'), "spec.drizzleTable", "pattern"),
+        (
+            spec(action="rollback", drizzleTable="app.migrations"),
+            "spec",
+            "drizzleTable is only allowed with action migrate, baseline or plan",
+        ),
     ],
 )
 def test_errors_name_the_field(raw: dict[str, Any], field: str, words: str) -> None:
@@ -228,6 +235,9 @@ def test_missing_spec_is_invalid_not_a_crash() -> None:
         spec(action="reset", confirm="reset-everything"),
         spec(action="baseline", target="0004_x"),
         spec(action="plan", target="0002_y"),
+        spec(drizzleTable="app.migrations"),
+        spec(action="baseline", drizzleTable='"Billing"."Migrations"'),
+        spec(action="plan", drizzleTable="public.__drizzle_migrations"),
         spec(action="status"),
         spec(action="repair"),
         spec(action="repair", repair={}),

@@ -655,6 +655,31 @@ def test_baseline_refuses_when_drizzle_ran_sql_no_file_has_any_more() -> None:
     assert [s.name for s in with_target.steps][-1] == "0002_c.sql"
 
 
+def test_baseline_refusals_name_the_table_drizzle_s_history_was_found_in() -> None:
+    """drizzle's migrator writes where migrationsSchema/migrationsTable say: the
+    refusals and the hint's query named drizzle.__drizzle_migrations whatever table
+    the history was read from."""
+    table = '"Billing".migrations'
+    with pytest.raises(IntegrityError) as mismatch:
+        planning.plan_baseline(
+            FILES,
+            [],
+            next_batch=1,
+            recorded=frozenset({FILES[0].name}),
+            recorded_count=3,
+            history_table=table,
+        )
+    assert mismatch.value.message.startswith(f"{table} (drizzle's history) lists 3 migration")
+    assert f"`SELECT created_at FROM {table}`" in (mismatch.value.hint or "")
+    assert "__drizzle_migrations" not in str(mismatch.value)
+    recorded = frozenset({FILES[0].name, FILES[3].name})
+    with pytest.raises(IntegrityError) as gap:
+        planning.plan_baseline(
+            FILES, [], next_batch=1, recorded=recorded, recorded_count=2, history_table=table
+        )
+    assert gap.value.message.startswith(f"{table} (drizzle's history) records 0003_d.sql")
+
+
 def test_a_production_baseline_needs_a_target_or_drizzle_s_table() -> None:
     with pytest.raises(SafetyRefusal, match="needs --target NAME"):
         planning.check_baseline(Environment.PRODUCTION, target=None, recorded=None)

@@ -95,6 +95,30 @@ def raw_hashes(source: Source) -> dict[str, frozenset[str]]:
     return found
 
 
+def drizzle_times(source: Source) -> frozenset[int]:
+    """The ``created_at`` drizzle's migrator records for the files here, which it goes
+    by: a 0.x journal entry's ``when``, a 1.0 folder's timestamp. A file edited after it
+    ran keeps its time; that is how a history is told to be this folder's."""
+    from kubemigrate.engine.sources import drizzle, drizzle_folders
+
+    names = {m.name for m in source.migrations}
+    times = {
+        t
+        for name in names
+        if (t := drizzle_folders.folder_time(name.removesuffix(".sql"))) is not None
+    }
+    journal = drizzle.journal_path(source.directory)
+    if journal is not None:
+        try:
+            entries = drizzle.read_journal(journal)["entries"]
+        except SourceError:  # read when the folder was loaded; unreadable now: no times
+            entries = []
+        times |= {
+            e["when"] for e in entries if f"{e['tag']}.sql" in names and type(e.get("when")) is int
+        }
+    return frozenset(times)
+
+
 def require_directory(directory: Path) -> None:
     if not directory.exists():
         raise SourceError(
