@@ -566,6 +566,25 @@ def test_an_image_source_is_copied_in_by_the_init_container(
     assert tracked(database_url) == SHOP_FILES
 
 
+def test_an_image_the_admin_did_not_allow_fails_the_run_without_a_job(
+    namespace: Namespace, database_url: str
+) -> None:
+    """The init container would run any image in the namespace: a MigrationRun's author
+    who may not create pods must not get one running an image of their choosing."""
+    namespace.secret("db", database_url)
+    source = {"image": {"reference": "registry.example.evil/tools:1", "path": str(SHOP)}}
+    namespace.apply(run_yaml("foreign-image", source=source))
+    body = namespace.wait_phase("foreign-image", "Failed", timeout=40)
+    failed = condition(body, "Failed")
+    assert failed["reason"] == body["status"]["error"]["reason"] == "InvalidSpec"
+    assert "spec.source.image.reference: registry.example.evil/tools:1" in failed["message"]
+    assert "KUBEMIGRATE_ALLOWED_SOURCE_IMAGES" in failed["message"]
+    assert "operator.allowedSourceImages" in failed["message"]
+    assert jobs_of(namespace, "foreign-image") == []
+    assert namespace.items("pods") == []
+    assert tracked(database_url) == []
+
+
 # -- a Job that disappears -------------------------------------------------------
 
 

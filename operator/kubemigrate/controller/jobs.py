@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Literal
 
+from kubemigrate.controller import policy
 from kubemigrate.controller.spec import (
     DRY_RUN_ACTIONS,
     JobOverrides,
@@ -225,12 +226,13 @@ def build_job(
 
     ``environment`` is the one the run executes under, already resolved by the caller
     (``spec.effective_environment``): it needs the namespace's labels, which a pure
-    builder cannot read. Raises ``spec.InvalidSpec`` for an invalid spec and
-    ``ValueError`` for a body that is not a stored MigrationRun or a plan of an action
-    that has none.
+    builder cannot read. Raises ``spec.InvalidSpec`` for an invalid spec or one the
+    settings refuse (``policy.check``) and ``ValueError`` for a body that is not a stored
+    MigrationRun or a plan of an action that has none.
     """
     parsed = _Run(run)
     spec = parsed.spec
+    policy.check(spec, settings, parsed.namespace)
     env = Environment(environment)
     if mode not in ("run", "plan"):
         raise ValueError(f"mode must be 'run' or 'plan', not {mode!r}")

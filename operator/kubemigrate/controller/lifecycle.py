@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
-from kubemigrate.controller import jobs, results, translation
+from kubemigrate.controller import jobs, policy, results, translation
 from kubemigrate.controller.kube import Conflict, Kube, now
 from kubemigrate.controller.spec import (
     DRY_RUN_ACTIONS,
@@ -392,6 +392,7 @@ class Lifecycle:
         action = _action(run)
         try:
             spec = parse_spec(run.get("spec"))
+            policy.check(spec, self.settings, str(_meta(run)["namespace"]))
         except InvalidSpec as exc:
             self._fail_without_result(run, Reason.INVALID_SPEC, exc.message, action)
             return
@@ -495,7 +496,13 @@ class Lifecycle:
     ) -> None:
         meta = _meta(run)
         uid = str(meta["uid"])
-        job = jobs.build_job(run, self.settings, environment=str(environment), mode=mode)
+        try:
+            job = jobs.build_job(run, self.settings, environment=str(environment), mode=mode)
+        except InvalidSpec as exc:
+            # the settings changed since the run started (a confirmed rollback's plan ran
+            # under looser ones): the run fails as any run they refuse does
+            self._fail_without_result(run, Reason.INVALID_SPEC, exc.message, _action(run))
+            return
         name = job["metadata"]["name"]
         if mode == "plan":
             message = (

@@ -36,10 +36,19 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 @pytest.fixture
 def settings(monkeypatch: pytest.MonkeyPatch) -> OperatorSettings:
-    """Fixed settings: a developer's KUBEMIGRATE_* variables must not change the output."""
+    """Fixed settings: a developer's KUBEMIGRATE_* variables must not change the output.
+
+    They allow every field a run may set, so these tests see the builder's own rules;
+    what the admin's limits refuse is test_policy.py's.
+    """
     for field in OperatorSettings.model_fields:
         monkeypatch.delenv(f"KUBEMIGRATE_{field.upper()}", raising=False)
-    return OperatorSettings(job_image="ghcr.io/kubemigrate/kubemigrate:0.1.0")
+    return OperatorSettings(
+        job_image="ghcr.io/kubemigrate/kubemigrate:0.1.0",
+        allowed_source_images=["*"],
+        allowed_service_accounts=["*"],
+        allow_tolerations=True,
+    )
 
 
 def make_run(name: str = "shop-migrate", **spec: Any) -> dict[str, Any]:
