@@ -20,8 +20,10 @@ import shlex
 from importlib import metadata
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from kubemigrate.quantities import parse_quantity
 
 EnvironmentName = Literal["development", "staging", "production"]
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
@@ -38,6 +40,56 @@ _LABEL_KEY = re.compile(
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
     r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 )
+
+
+_CONTAINER_RESOURCES = ("cpu", "memory", "ephemeral-storage")
+DEFAULT_JOB_RESOURCES: dict[str, dict[str, str]] = {
+    "requests": {"cpu": "50m", "memory": "64Mi", "ephemeral-storage": "64Mi"},
+    "limits": {"memory": "256Mi", "ephemeral-storage": "1Gi"},
+}
+"""Enough for the engine (Python + psycopg); no CPU limit, so start-up is not throttled.
+Ephemeral storage bounds what the pod writes to the node's disk: its logs and its
+emptyDirs (/tmp, and an image source's copied files), whose sizeLimit is this limit."""
+
+
+class JobResources(BaseModel):
+    """Requests and limits of a Job's containers, by resource name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    requests: dict[str, str | int] = Field(default_factory=dict)
+    limits: dict[str, str | int] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> JobResources:
+        problems = []
+        for part in ("requests", "limits"):
+            for name, value in getattr(self, part).items():
+                if name not in _CONTAINER_RESOURCES and "/" not in name:
+                    problems.append(f"{part}.{name}: not a container resource")
+                    continue
+                try:
+                    amount = parse_quantity(value)
+                except ValueError as exc:
+                    problems.append(f"{part}.{name}: {exc}")
+                    continue
+                if amount < 0 or (part == "limits" and amount == 0):
+                    what = "above zero (0 means no limit)" if part == "limits" else "at least 0"
+                    problems.append(f"{part}.{name}: {value} must be {what}")
+        for name in self.requests.keys() & self.limits.keys():
+            try:
+                above = parse_quantity(self.requests[name]) > parse_quantity(self.limits[name])
+            except ValueError:
+                continue
+            if above:
+                problems.append(f"requests.{name} is above limits.{name}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def as_dict(self) -> dict[str, dict[str, str | int]]:
+        """The ``resources`` of a container, a fresh copy each time."""
+        return {"requests": dict(self.requests), "limits": dict(self.limits)}
 
 
 def _default_image() -> str:
@@ -161,6 +213,15 @@ class OperatorSettings(BaseSettings):
     """Whether a run may set ``spec.job.imagePullSecrets`` (Secrets of its own namespace,
     used by the kubelet, never shown to the Pod): needed when ``job_image`` or a source
     image is in a private registry, so allowed unless turned off."""
+
+    job_resources: JobResources = JobResources.model_validate(DEFAULT_JOB_RESOURCES)
+    """Requests and limits of the Job's containers, as JSON (``{"requests": {"cpu":
+    "50m", "memory": "64Mi", "ephemeral-storage": "64Mi"}, "limits": {"memory": "256Mi",
+    "ephemeral-storage": "1Gi"}}``, the default). A run's ``spec.job.resources`` changes
+    the values it names and keeps the others: it may raise or lower any, never remove a
+    limit named here (nor set it to 0, which is none). A default request above a limit
+    the run lowers comes down with it, a default limit below a request it raises goes up.
+    The ephemeral-storage limit is also each emptyDir's sizeLimit."""
 
     job_max_backoff_limit: int = Field(default=10, ge=0, le=10)
     """The highest ``spec.job.backoffLimit`` a run may ask for (the API allows 10)."""

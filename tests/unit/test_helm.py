@@ -369,6 +369,20 @@ def test_a_default_install_limits_what_runs_ask_of_their_jobs(
     assert settings.allow_image_pull_secrets is True
     assert settings.job_max_backoff_limit == 10
     assert settings.job_max_active_deadline_seconds == 86400
+    assert settings.job_resources == type(settings).model_fields["job_resources"].default
+
+
+def test_job_resources_reach_the_operator(chart: Chart, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Helm merges maps: a limit the chart's default names stays unless set to null."""
+    objects = render(
+        chart,
+        operator={"jobResources": {"limits": {"memory": "1Gi", "ephemeral-storage": None}}},
+    )
+    resources = _operator_settings(objects, monkeypatch).job_resources.as_dict()
+    assert resources == {
+        "requests": {"cpu": "50m", "memory": "64Mi", "ephemeral-storage": "64Mi"},
+        "limits": {"memory": "1Gi"},
+    }
 
 
 def test_the_admin_s_limits_reach_the_operator(

@@ -193,3 +193,39 @@ def test_settings_are_frozen() -> None:
     settings = load_settings()
     with pytest.raises(ValidationError):
         settings.metrics_port = 1  # type: ignore[misc]
+
+
+def test_job_resources_from_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().job_resources.as_dict() == {
+        "requests": {"cpu": "50m", "memory": "64Mi", "ephemeral-storage": "64Mi"},
+        "limits": {"memory": "256Mi", "ephemeral-storage": "1Gi"},
+    }
+    monkeypatch.setenv(
+        "KUBEMIGRATE_JOB_RESOURCES", '{"requests": {"cpu": "100m"}, "limits": {"memory": "1Gi"}}'
+    )
+    assert load_settings().job_resources.as_dict() == {
+        "requests": {"cpu": "100m"},
+        "limits": {"memory": "1Gi"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        ('{"limits": {"memory": "0"}}', "limits.memory: 0 must be above zero (0 means no limit)"),
+        ('{"requests": {"memory": "-1"}}', "requests.memory: -1 must be at least 0"),
+        ('{"limits": {"memory": "lots"}}', "'lots' is not a quantity"),
+        ('{"limits": {"memroy": "1Gi"}}', "limits.memroy: not a container resource"),
+        (
+            '{"requests": {"memory": "1Gi"}, "limits": {"memory": "64Mi"}}',
+            "requests.memory is above limits.memory",
+        ),
+        ('{"limit": {"memory": "1Gi"}}', "limit"),
+    ],
+)
+def test_job_resources_that_no_job_could_have_stop_the_operator(
+    monkeypatch: pytest.MonkeyPatch, raw: str, words: str
+) -> None:
+    monkeypatch.setenv("KUBEMIGRATE_JOB_RESOURCES", raw)
+    with pytest.raises(ValidationError, match=re.escape(words)):
+        load_settings()

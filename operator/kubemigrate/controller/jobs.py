@@ -58,12 +58,6 @@ LABEL_MODE = "kubemigrate.io/mode"
 LABEL_ACTION = "kubemigrate.io/action"
 MANAGED_BY = "kubemigrate-operator"
 
-DEFAULT_RESOURCES: dict[str, Any] = {
-    "requests": {"cpu": "50m", "memory": "64Mi"},
-    "limits": {"memory": "256Mi"},
-}
-"""Enough for the engine (Python + psycopg); no CPU limit, so startup is not throttled."""
-
 _READ_ONLY_ACTIONS = frozenset({Action.STATUS, Action.VERIFY})
 _MAX_NAME = 63
 _HASH_LEN = 8
@@ -363,11 +357,7 @@ def _pod_spec(
 ) -> dict[str, Any]:
     spec = run.spec
     overrides = spec.job or JobOverrides()
-    resources = (
-        overrides.resources.model_dump(exclude_none=True)
-        if overrides.resources is not None
-        else DEFAULT_RESOURCES
-    )
+    resources = policy.job_resources(overrides.resources, settings.job_resources)
     container: dict[str, Any] = {
         "name": CONTAINER_NAME,
         "image": settings.job_image,
@@ -416,7 +406,11 @@ def _pod_spec(
             _copy_container(image.reference, image.path, image.pull_policy, resources)
         ]
     pod["containers"] = [container]
-    pod["volumes"] = [_migrations_volume(run), {"name": "tmp", "emptyDir": {}}]
+    # what the pod may write to the node's disk: its emptyDirs hold no more than the
+    # containers' ephemeral-storage limit, which also bounds the pod's whole use of it
+    size = (resources.get("limits") or {}).get("ephemeral-storage")
+    empty_dir = {"sizeLimit": size} if size is not None else {}
+    pod["volumes"] = [_migrations_volume(run, empty_dir), {"name": "tmp", "emptyDir": empty_dir}]
     pod.update(_scheduling(overrides))
     return pod
 
@@ -483,14 +477,14 @@ def in_run_terms(outcome: Outcome, spec: Mapping[str, Any]) -> Outcome:
     return replace(outcome, error=error, warnings=warnings)
 
 
-def _migrations_volume(run: _Run) -> dict[str, Any]:
+def _migrations_volume(run: _Run, empty_dir: Mapping[str, Any]) -> dict[str, Any]:
     source = run.spec.source
     if source.config_map is not None:
         return {"name": "migrations", "configMap": {"name": source.config_map.name}}
     if source.inline is not None:
         name = inline_configmap_name(run.name, run.uid)
         return {"name": "migrations", "configMap": {"name": name}}
-    return {"name": "migrations", "emptyDir": {}}
+    return {"name": "migrations", "emptyDir": _copy(empty_dir)}
 
 
 def _scheduling(overrides: JobOverrides) -> dict[str, Any]:

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
-from kubemigrate.controller.spec import InvalidSpec, MigrationRunSpec
-from kubemigrate.settings import ANY, OperatorSettings
+from kubemigrate.controller.spec import InvalidSpec, MigrationRunSpec, ResourceRequirements
+from kubemigrate.quantities import parse_quantity
+from kubemigrate.settings import ANY, JobResources, OperatorSettings
 
 #: Each limiting setting: its environment variable and the Helm value that sets it.
 SETTINGS: dict[str, tuple[str, str]] = {
@@ -36,6 +38,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "KUBEMIGRATE_ALLOW_IMAGE_PULL_SECRETS",
         "operator.allowImagePullSecrets",
     ),
+    "job_resources": ("KUBEMIGRATE_JOB_RESOURCES", "operator.jobResources"),
     "job_max_backoff_limit": ("KUBEMIGRATE_JOB_MAX_BACKOFF_LIMIT", "operator.jobMaxBackoffLimit"),
     "job_max_active_deadline_seconds": (
         "KUBEMIGRATE_JOB_MAX_ACTIVE_DEADLINE_SECONDS",
@@ -183,6 +186,7 @@ def problems(spec: MigrationRunSpec, settings: OperatorSettings, namespace: str)
     ):
         if value and not allow:  # an empty one changes nothing
             found.append(f"spec.job.{spec_field} is not allowed ({setting(field)} is false)")
+    found += _resource_problems(job.resources, settings.job_resources)
     most_retries = settings.job_max_backoff_limit
     if job.backoff_limit is not None and job.backoff_limit > most_retries:
         found.append(
@@ -197,6 +201,56 @@ def problems(spec: MigrationRunSpec, settings: OperatorSettings, namespace: str)
             f"({setting('job_max_active_deadline_seconds')})"
         )
     return found
+
+
+def _resource_problems(asked: ResourceRequirements | None, defaults: JobResources) -> list[str]:
+    """A limit the defaults name may be changed, not removed: a run's 0 would be none."""
+    found = []
+    for name, value in ((asked.limits or {}) if asked else {}).items():
+        if name in defaults.limits and _amount(value) <= 0:
+            found.append(
+                f"spec.job.resources.limits.{name}: {value} would leave the Job without a "
+                f"{name} limit, which every Job keeps ({defaults.limits[name]} unless the run "
+                f"sets another above zero; {setting('job_resources')})"
+            )
+    return found
+
+
+def _amount(value: str | int) -> Any:
+    try:
+        return parse_quantity(value)
+    except ValueError:
+        return 0  # the CRD's pattern lets no such value through; refused if one comes
+
+
+def job_resources(asked: ResourceRequirements | None, defaults: JobResources) -> dict[str, Any]:
+    """The ``resources`` of the Job's containers: the operator's defaults, with the values
+    the run names instead of theirs.
+
+    A run changes what it names and keeps the rest, so ``resources: {}`` changes nothing
+    and no default limit can be left out. Where a default would now contradict the run
+    (a default request above a limit the run lowered, a default limit below a request
+    it raised), the default moves to the run's value. Where the run contradicts itself,
+    the API server refuses the Job and the run says so in its terms (``JobRejected``).
+    """
+    asked_requests = dict((asked.requests or {}) if asked else {})
+    asked_limits = dict((asked.limits or {}) if asked else {})
+    merged = defaults.as_dict()
+    requests = {**merged["requests"], **asked_requests}
+    limits = {**merged["limits"], **asked_limits}
+    for name in requests.keys() & limits.keys():
+        if _amount(requests[name]) <= _amount(limits[name]):
+            continue
+        if name in asked_limits and name not in asked_requests:
+            requests[name] = limits[name]
+        elif name in asked_requests and name not in asked_limits:
+            limits[name] = requests[name]
+    resources: dict[str, Any] = {}
+    if requests:
+        resources["requests"] = requests
+    if limits:
+        resources["limits"] = limits
+    return resources
 
 
 def check(spec: MigrationRunSpec, settings: OperatorSettings, namespace: str) -> None:
