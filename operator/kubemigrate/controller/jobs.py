@@ -121,6 +121,74 @@ def owner_reference(run: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def controller_of(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The ownerReference marked ``controller: true``: the one object that manages it."""
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or ()
+    return next((ref for ref in refs if ref.get("controller") is True), None)
+
+
+def not_owned(obj: Mapping[str, Any], owner_uid: str) -> str | None:
+    """Why ``obj`` is not controlled by the object of uid ``owner_uid``, or None when it is.
+
+    Names alone prove nothing: whoever may create Jobs, ConfigMaps or pods in the
+    namespace may create one under the name the operator is about to use, or label a
+    pod ``job-name=<a run's Job>``.
+    """
+    ref = controller_of(obj)
+    if ref is None:
+        return "it has no controller ownerReference"
+    if ref.get("uid") != owner_uid:
+        return f"its controller is {ref.get('kind')} {ref.get('name')} (uid {ref.get('uid')})"
+    return None
+
+
+def adoption_problem(existing: Mapping[str, Any], built: Mapping[str, Any]) -> str | None:
+    """Why an object found under the name of one this run needs (``built``: a Job or an
+    inline ConfigMap) is not the one the run would create, or None when it is.
+
+    Its controller must be the run. A ConfigMap must also hold exactly the run's inline
+    SQL and be immutable (else it could change after this check); a Job must run the same
+    containers (images, commands, environment), volumes and ServiceAccount: the fields the
+    API server leaves as they were written, whatever it defaults around them.
+    """
+    owner = str((controller_of(built) or {}).get("uid"))
+    problem = not_owned(existing, owner)
+    if problem is not None:
+        return problem
+    if built.get("kind") == "ConfigMap":
+        if existing.get("data") != built.get("data") or existing.get("binaryData"):
+            return "its data is not this run's spec.source.inline"
+        if existing.get("immutable") is not True:
+            return "it is not immutable, so its data could change after it was checked"
+    elif _work(existing) != _work(built):
+        return "its pod template is not this run's Job's (containers, volumes or ServiceAccount)"
+    return None
+
+
+def _work(job: Mapping[str, Any]) -> Any:
+    """What a Job's pods run, with what and as whom, in a form the API server's defaults
+    (a configMap volume's defaultMode, serviceAccount beside serviceAccountName) do not
+    change."""
+    pod = ((job.get("spec") or {}).get("template") or {}).get("spec") or {}
+
+    def containers(kind: str) -> list[Any]:
+        return [
+            (c.get("name"), c.get("image"), c.get("command"), c.get("args"), c.get("env"))
+            for c in pod.get(kind) or ()
+        ]
+
+    def volume(v: Mapping[str, Any]) -> Any:
+        sources = sorted(k for k in v if k != "name")
+        return (v.get("name"), sources, (v.get("configMap") or {}).get("name"))
+
+    return (
+        containers("initContainers"),
+        containers("containers"),
+        [volume(v) for v in pod.get("volumes") or ()],
+        pod.get("serviceAccountName") or "default",
+    )
+
+
 def labels(run_name: str, uid: str, *, mode: JobMode, action: str) -> dict[str, str]:
     """Labels on the Job and its pods: find a run's pods with ``kubemigrate.io/run-uid``.
 
