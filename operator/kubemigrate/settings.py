@@ -5,9 +5,11 @@ operator starts, so tests (and the Job's engine, which never needs these) build
 settings explicitly and no module-level state can go stale. Every field carries a
 docstring, which pydantic turns into its description; a unit test keeps it so.
 
-The MigrationRun spec's ``job`` overrides win over the ``job_*`` defaults here; the
-namespace label named by ``production_namespace_label`` wins over both the spec's
-``environment`` and ``default_environment`` when it is stricter.
+The MigrationRun spec's ``job`` overrides win over the ``job_*`` defaults here, within
+the limits the ``allowed_*``, ``allow_*`` and ``job_max_*`` fields set (whoever may
+create a MigrationRun gets a Pod its own RBAC never allowed: these say how much of that
+Pod they shape); the namespace label named by ``production_namespace_label`` wins over
+both the spec's ``environment`` and ``default_environment`` when it is stricter.
 """
 
 from __future__ import annotations
@@ -18,17 +20,76 @@ import shlex
 from importlib import metadata
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from kubemigrate.quantities import parse_quantity
 
 EnvironmentName = Literal["development", "staging", "production"]
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_REGISTRY_HOST = re.compile(r"^(localhost|[^/]*[.:][^/]*)(/|$)")
+_SERVICE_ACCOUNT = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?"
+    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+)
+ANY = "*"
+"""In ``allowed_source_images`` or ``allowed_service_accounts``: anything goes."""
 _LABEL_KEY = re.compile(
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
     r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 )
+
+
+_CONTAINER_RESOURCES = ("cpu", "memory", "ephemeral-storage")
+DEFAULT_JOB_RESOURCES: dict[str, dict[str, str]] = {
+    "requests": {"cpu": "50m", "memory": "64Mi", "ephemeral-storage": "64Mi"},
+    "limits": {"memory": "256Mi", "ephemeral-storage": "1Gi"},
+}
+"""Enough for the engine (Python + psycopg); no CPU limit, so start-up is not throttled.
+Ephemeral storage bounds what the pod writes to the node's disk: its logs and its
+emptyDirs (/tmp, and an image source's copied files), whose sizeLimit is this limit."""
+
+
+class JobResources(BaseModel):
+    """Requests and limits of a Job's containers, by resource name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    requests: dict[str, str | int] = Field(default_factory=dict)
+    limits: dict[str, str | int] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> JobResources:
+        problems = []
+        for part in ("requests", "limits"):
+            for name, value in getattr(self, part).items():
+                if name not in _CONTAINER_RESOURCES and "/" not in name:
+                    problems.append(f"{part}.{name}: not a container resource")
+                    continue
+                try:
+                    amount = parse_quantity(value)
+                except ValueError as exc:
+                    problems.append(f"{part}.{name}: {exc}")
+                    continue
+                if amount < 0 or (part == "limits" and amount == 0):
+                    what = "above zero (0 means no limit)" if part == "limits" else "at least 0"
+                    problems.append(f"{part}.{name}: {value} must be {what}")
+        for name in self.requests.keys() & self.limits.keys():
+            try:
+                above = parse_quantity(self.requests[name]) > parse_quantity(self.limits[name])
+            except ValueError:
+                continue
+            if above:
+                problems.append(f"requests.{name} is above limits.{name}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def as_dict(self) -> dict[str, dict[str, str | int]]:
+        """The ``resources`` of a container, a fresh copy each time."""
+        return {"requests": dict(self.requests), "limits": dict(self.limits)}
 
 
 def _default_image() -> str:
@@ -114,6 +175,62 @@ class OperatorSettings(BaseSettings):
     one; ``none`` (the default) keeps it, with its pod's logs, until the MigrationRun is
     deleted, which garbage-collects it."""
 
+    # -- what a MigrationRun may ask of its Job ------------------------------------
+    #
+    # The Job controller, not the run's author, creates the Job's Pod: the author's
+    # RBAC on Pods is never checked (Pod Security admission is). A run that breaks one
+    # of these fails with reason InvalidSpec, naming the field, the limit and the setting.
+
+    allowed_source_images: Annotated[tuple[str, ...], NoDecode] = ()
+    """Images ``spec.source.image.reference`` may name, as registry/repository prefixes,
+    comma-separated or a JSON list (``registry.example.com/shop/,ghcr.io/acme``); ``*``
+    allows any image. Empty (the default) refuses image sources: the image runs as an
+    init container in the run's namespace, so whoever may create a MigrationRun could
+    run any code there. Each prefix starts with its registry's host (``docker.io/library/``
+    for Docker Hub's official images) and matches whole path components:
+    ``registry.example.com/shop`` allows ``registry.example.com/shop/migrations:1`` and
+    ``registry.example.com/shop:2``, not ``registry.example.com/shopping``. References
+    are compared in full form (``postgres`` is ``docker.io/library/postgres``)."""
+
+    allowed_service_accounts: Annotated[tuple[str, ...], NoDecode] = ()
+    """ServiceAccounts ``spec.job.serviceAccountName`` may name: ``name`` (in any
+    namespace) or ``namespace/name``, comma-separated or a JSON list; ``*`` allows any.
+    Empty (the default): a run's Job uses its namespace's ``default`` ServiceAccount.
+    Workload identity (GKE, EKS IRSA) hands a ServiceAccount's cloud credentials to every
+    container of the Pod, an image source's init container included."""
+
+    allow_node_selector: bool = True
+    """Whether a run may set ``spec.job.nodeSelector``. It only chooses among the nodes the
+    Pod could run on anyway (taints still keep it off others), so it is allowed unless
+    turned off."""
+
+    allow_tolerations: bool = False
+    """Whether a run may set ``spec.job.tolerations``. Off by default: a toleration (one
+    with ``operator: Exists`` and no key tolerates every taint) lets the Pod onto nodes a
+    taint keeps for others: dedicated pools, control-plane nodes."""
+
+    allow_image_pull_secrets: bool = True
+    """Whether a run may set ``spec.job.imagePullSecrets`` (Secrets of its own namespace,
+    used by the kubelet, never shown to the Pod): needed when ``job_image`` or a source
+    image is in a private registry, so allowed unless turned off."""
+
+    job_resources: JobResources = JobResources.model_validate(DEFAULT_JOB_RESOURCES)
+    """Requests and limits of the Job's containers, as JSON (``{"requests": {"cpu":
+    "50m", "memory": "64Mi", "ephemeral-storage": "64Mi"}, "limits": {"memory": "256Mi",
+    "ephemeral-storage": "1Gi"}}``, the default). A run's ``spec.job.resources`` changes
+    the values it names and keeps the others: it may raise or lower any, never remove a
+    limit named here (nor set it to 0, which is none). A default request above a limit
+    the run lowers comes down with it, a default limit below a request it raises goes up.
+    The ephemeral-storage limit is also each emptyDir's sizeLimit."""
+
+    job_max_backoff_limit: int = Field(default=10, ge=0, le=10)
+    """The highest ``spec.job.backoffLimit`` a run may ask for (the API allows 10)."""
+
+    job_max_active_deadline_seconds: int | None = Field(default=86400, ge=1)
+    """The highest ``spec.job.activeDeadlineSeconds`` a run may ask for (a day by default);
+    ``none`` for no maximum. ``job_active_deadline_seconds``, the deadline of a run that
+    asks for none, may not be above it; set to ``none``, it leaves such runs unbounded."""
+
     @field_validator("namespaces", mode="before")
     @classmethod
     def _split_namespaces(cls, value: Any) -> Any:
@@ -121,6 +238,39 @@ class OperatorSettings(BaseSettings):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("allowed_source_images", "allowed_service_accounts", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        """A JSON list or a comma-separated string from the environment."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return tuple(str(part).strip() for part in json.loads(text) if str(part).strip())
+            return tuple(part.strip() for part in text.split(",") if part.strip())
+        return value
+
+    @field_validator("allowed_source_images")
+    @classmethod
+    def _check_image_prefixes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [p for p in value if p != ANY and (not _REGISTRY_HOST.match(p) or p != p.strip())]
+        if bad:
+            raise ValueError(
+                f"not registry/repository prefixes: {', '.join(bad)} (each starts with its "
+                "registry's host, e.g. docker.io/library/ or registry.example.com/shop/; "
+                "* allows any image)"
+            )
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("allowed_service_accounts")
+    @classmethod
+    def _check_service_accounts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [n for n in value if n != ANY and not _SERVICE_ACCOUNT.match(n)]
+        if bad:
+            raise ValueError(
+                f"not ServiceAccount names: {', '.join(bad)} (name or namespace/name; * allows any)"
+            )
+        return tuple(dict.fromkeys(value))
 
     @field_validator("namespaces")
     @classmethod
@@ -164,6 +314,23 @@ class OperatorSettings(BaseSettings):
     def _check_ports(self) -> OperatorSettings:
         if self.metrics_port == self.health_port:
             raise ValueError("metrics_port and health_port must differ")
+        return self
+
+    @model_validator(mode="after")
+    def _defaults_within_maximums(self) -> OperatorSettings:
+        """A default a run could not ask for itself is a mistake, said at start-up."""
+        if self.job_backoff_limit > self.job_max_backoff_limit:
+            raise ValueError(
+                f"job_backoff_limit ({self.job_backoff_limit}) is above "
+                f"job_max_backoff_limit ({self.job_max_backoff_limit})"
+            )
+        deadline, most = self.job_active_deadline_seconds, self.job_max_active_deadline_seconds
+        if most is not None and deadline is not None and deadline > most:
+            raise ValueError(
+                f"job_active_deadline_seconds ({deadline}) is above "
+                f"job_max_active_deadline_seconds ({most}): raise the maximum (or set it "
+                "to none), or lower the default"
+            )
         return self
 
     @property

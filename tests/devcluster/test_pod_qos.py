@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubemigrate.controller.jobs import DEFAULT_RESOURCES
+from kubemigrate.settings import DEFAULT_JOB_RESOURCES as DEFAULT_RESOURCES
 from tests.devcluster.devcluster_http import Http
 
 

@@ -26,7 +26,10 @@ _names = itertools.count()
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
     workdir = Path(tempfile.mkdtemp(prefix="kubemigrate-e2e-"))
-    local = LocalCluster(workdir=workdir)
+    # the image sources the tests use ("images" the kubelet stand-in never pulls)
+    local = LocalCluster(
+        workdir=workdir, operator_settings={"allowed_source_images": "registry.example/"}
+    )
     try:
         local.start()
         yield local

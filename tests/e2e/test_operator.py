@@ -16,6 +16,7 @@ import psycopg
 import pytest
 import yaml
 
+from kubemigrate.controller import jobs
 from kubemigrate.devcluster.cluster import LocalCluster, repo_file, wait_for
 from tests.e2e.conftest import Namespace
 
@@ -564,6 +565,96 @@ def test_an_image_source_is_copied_in_by_the_init_container(
     body = namespace.wait_phase("from-image", "Succeeded")
     assert [m["name"] for m in body["status"]["migrations"]] == SHOP_FILES
     assert tracked(database_url) == SHOP_FILES
+
+
+def test_an_image_the_admin_did_not_allow_fails_the_run_without_a_job(
+    namespace: Namespace, database_url: str
+) -> None:
+    """The init container would run any image in the namespace: a MigrationRun's author
+    who may not create pods must not get one running an image of their choosing."""
+    namespace.secret("db", database_url)
+    source = {"image": {"reference": "registry.example.evil/tools:1", "path": str(SHOP)}}
+    namespace.apply(run_yaml("foreign-image", source=source))
+    body = namespace.wait_phase("foreign-image", "Failed", timeout=40)
+    failed = condition(body, "Failed")
+    assert failed["reason"] == body["status"]["error"]["reason"] == "InvalidSpec"
+    assert "spec.source.image.reference: registry.example.evil/tools:1" in failed["message"]
+    assert "KUBEMIGRATE_ALLOWED_SOURCE_IMAGES" in failed["message"]
+    assert "operator.allowedSourceImages" in failed["message"]
+    assert jobs_of(namespace, "foreign-image") == []
+    assert namespace.items("pods") == []
+    assert tracked(database_url) == []
+
+
+def test_objects_squatting_a_run_s_names_are_neither_adopted_nor_deleted(
+    cluster: LocalCluster, shop: Namespace, database_url: str
+) -> None:
+    """Job and inline ConfigMap names follow from the run's uid, so that a restarted
+    operator adopts what it made; someone who may create Jobs or ConfigMaps could make
+    them first (here while no operator runs, so the race is won every time), to swap
+    the SQL or forge the result. The runs fail and the squatters stay as they were."""
+    sql = inline(("0000_users", "CREATE TABLE users (id int);", ""))
+    cluster.parts["operator"].kill()
+    try:
+        shop.apply(run_yaml("squatted-job") + "---\n" + run_yaml("squatted-sql", source=sql))
+        job_run, sql_run = shop.get("mr", "squatted-job"), shop.get("mr", "squatted-sql")
+        job = jobs.job_name("squatted-job", job_run["metadata"]["uid"])
+        squatter = {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": job, "labels": {jobs.LABEL_MANAGED_BY: jobs.MANAGED_BY}},
+            "spec": {
+                "suspend": True,
+                "template": {
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "containers": [{"name": "forge", "image": "busybox", "command": ["true"]}],
+                    }
+                },
+            },
+        }
+        configmap = jobs.inline_configmap_name("squatted-sql", sql_run["metadata"]["uid"])
+        forged_sql = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": configmap,
+                # whoever can read the run can name it its owner: the SQL must match too
+                "ownerReferences": [
+                    {
+                        "apiVersion": "kubemigrate.io/v1alpha1",
+                        "kind": "MigrationRun",
+                        "name": "squatted-sql",
+                        "uid": sql_run["metadata"]["uid"],
+                        "controller": True,
+                    }
+                ],
+            },
+            "immutable": True,
+            "data": {
+                "0000_users.sql": "CREATE TABLE pwned (id int);",
+                "_journal.json": jobs.drizzle_journal(["0000_users"]),
+            },
+        }
+        shop.apply(yaml.safe_dump(squatter) + "---\n" + yaml.safe_dump(forged_sql))
+    finally:
+        cluster.start_operator()
+    for run, name in (("squatted-job", f"Job {job}"), ("squatted-sql", f"ConfigMap {configmap}")):
+        failed = condition(shop.wait_phase(run, "Failed", timeout=40), "Failed")
+        assert failed["reason"] == "AdoptionRefused", failed
+        assert f"{name} " in failed["message"]
+        assert "is not this run's" in failed["message"]
+        assert "neither adopts nor deletes it" in failed["message"]
+    found = shop.get("job", job)
+    assert "ownerReferences" not in found["metadata"]  # not adopted
+    assert found["spec"]["template"]["spec"]["containers"][0]["name"] == "forge"  # nor replaced
+    assert shop.get("configmap", configmap)["data"]["0000_users.sql"] == (
+        "CREATE TABLE pwned (id int);"
+    )
+    assert jobs_of(shop, "squatted-sql") == []  # no Job ever mounted the forged SQL
+    assert tracked(database_url) == []
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT to_regclass('pwned')").fetchone() == (None,)
 
 
 # -- a Job that disappears -------------------------------------------------------

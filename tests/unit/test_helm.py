@@ -9,6 +9,7 @@ alert rules shipped by the chart are exactly the project's single sources.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -340,3 +341,112 @@ def test_peering_installs_kopf_s_crds_and_the_peering_object(chart: Chart) -> No
     assert not any(o["kind"] == "ClusterKopfPeering" for o in scoped)
     assert not any(o["metadata"]["name"].endswith(".kopf.dev") for o in scoped)
     assert not any(o["kind"].endswith("KopfPeering") for o in render(chart))
+
+
+# -- what a MigrationRun may ask of its Job -------------------------------------------
+
+
+def _operator_settings(objects: list[Obj], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The OperatorSettings the rendered Deployment's environment gives the operator."""
+    settings = pytest.importorskip("kubemigrate.settings")
+    container = only(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    for key in [k for k in os.environ if k.startswith("KUBEMIGRATE_")]:
+        monkeypatch.delenv(key)
+    for name, value in env(container).items():
+        if name.startswith("KUBEMIGRATE_"):
+            monkeypatch.setenv(name, value)
+    return settings.load_settings()
+
+
+def test_a_default_install_limits_what_runs_ask_of_their_jobs(
+    chart: Chart, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _operator_settings(render(chart), monkeypatch)
+    assert settings.allowed_source_images == ()
+    assert settings.allowed_service_accounts == ()
+    assert settings.allow_node_selector is True
+    assert settings.allow_tolerations is False
+    assert settings.allow_image_pull_secrets is True
+    assert settings.job_max_backoff_limit == 10
+    assert settings.job_max_active_deadline_seconds == 86400
+    assert settings.job_resources == type(settings).model_fields["job_resources"].default
+
+
+def test_job_resources_reach_the_operator(chart: Chart, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Helm merges maps: a limit the chart's default names stays unless set to null."""
+    objects = render(
+        chart,
+        operator={"jobResources": {"limits": {"memory": "1Gi", "ephemeral-storage": None}}},
+    )
+    resources = _operator_settings(objects, monkeypatch).job_resources.as_dict()
+    assert resources == {
+        "requests": {"cpu": "50m", "memory": "64Mi", "ephemeral-storage": "64Mi"},
+        "limits": {"memory": "1Gi"},
+    }
+
+
+def test_the_admin_s_limits_reach_the_operator(
+    chart: Chart, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    objects = render(
+        chart,
+        operator={
+            "allowedSourceImages": ["registry.example.com/shop/", "docker.io/library/"],
+            "allowedServiceAccounts": ["shop/shop-migrator", "migrator"],
+            "allowNodeSelector": False,
+            "allowTolerations": True,
+            "allowImagePullSecrets": False,
+            "jobMaxBackoffLimit": 5,
+            "jobMaxActiveDeadlineSeconds": None,
+        },
+    )
+    settings = _operator_settings(objects, monkeypatch)
+    assert settings.allowed_source_images == ("registry.example.com/shop/", "docker.io/library/")
+    assert settings.allowed_service_accounts == ("shop/shop-migrator", "migrator")
+    assert settings.allow_node_selector is False
+    assert settings.allow_tolerations is True
+    assert settings.allow_image_pull_secrets is False
+    assert settings.job_max_backoff_limit == 5
+    assert settings.job_max_active_deadline_seconds is None
+
+
+def test_any_image_is_one_value(chart: Chart, monkeypatch: pytest.MonkeyPatch) -> None:
+    objects = render(chart, operator={"allowedSourceImages": ["*"]})
+    assert _operator_settings(objects, monkeypatch).allowed_source_images == ("*",)
+
+
+@pytest.mark.parametrize(
+    ("operator", "words"),
+    [
+        ({"jobBackoffLimit": 5, "jobMaxBackoffLimit": 2}, "jobMaxBackoffLimit"),
+        (
+            {"jobActiveDeadlineSeconds": 90000, "jobMaxActiveDeadlineSeconds": 86400},
+            "jobMaxActiveDeadlineSeconds",
+        ),
+    ],
+)
+def test_a_default_above_its_maximum_is_refused_at_install(
+    chart: Chart, operator: Obj, words: str
+) -> None:
+    with pytest.raises(helm_python.HelmError, match=words):
+        render(chart, operator=operator)
+
+
+def test_no_default_deadline_under_a_maximum_installs(chart: Chart) -> None:
+    objects = render(chart, operator={"jobActiveDeadlineSeconds": None})
+    container = only(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert env(container)["KUBEMIGRATE_JOB_ACTIVE_DEADLINE_SECONDS"] == "none"
+
+
+def test_every_setting_a_refusal_names_is_a_chart_value() -> None:
+    """A refused run names the Helm value to change: it must be the one that sets it."""
+    policy = pytest.importorskip("kubemigrate.controller.policy")
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    with Chart.load(CHART) as loaded:
+        container = only(render(loaded), "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    template = (CHART / "templates" / "deployment.yaml").read_text()
+    for variable, value in policy.SETTINGS.values():
+        section, key = value.split(".")
+        assert key in values[section], value
+        assert variable in env(container), variable
+        assert f".Values.{value}" in template.split(f"name: {variable}\n", 1)[1].split("\n")[0]

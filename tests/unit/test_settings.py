@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 from pydantic import ValidationError
@@ -39,6 +40,67 @@ def test_defaults() -> None:
     assert settings.job_active_deadline_seconds == 3600
     assert settings.job_ttl_seconds_after_finished is None
     assert settings.production_namespace_label == "kubemigrate.io/environment"
+
+
+def test_what_a_run_may_ask_of_its_job_is_limited_by_default() -> None:
+    """Secure where it breaks no common case: no image source, no ServiceAccount of the
+    run's choosing, no tolerations; nodeSelector and pull secrets stay allowed."""
+    settings = load_settings()
+    assert settings.allowed_source_images == ()
+    assert settings.allowed_service_accounts == ()
+    assert settings.allow_node_selector is True
+    assert settings.allow_tolerations is False
+    assert settings.allow_image_pull_secrets is True
+    assert settings.job_max_backoff_limit == 10
+    assert settings.job_max_active_deadline_seconds == 86400
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "registry.example.com/shop/, ghcr.io/acme ,,",
+        '["registry.example.com/shop/", "ghcr.io/acme"]',
+    ],
+)
+def test_allowed_images_from_a_comma_list_or_json(
+    monkeypatch: pytest.MonkeyPatch, raw: str
+) -> None:
+    monkeypatch.setenv("KUBEMIGRATE_ALLOWED_SOURCE_IMAGES", raw)
+    assert load_settings().allowed_source_images == ("registry.example.com/shop/", "ghcr.io/acme")
+
+
+def test_allowed_service_accounts_by_name_or_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBEMIGRATE_ALLOWED_SERVICE_ACCOUNTS", "migrator,shop/shop-migrator")
+    assert load_settings().allowed_service_accounts == ("migrator", "shop/shop-migrator")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "words"),
+    [
+        # a prefix without its registry's host would be read as Docker Hub's by the runtime
+        ("KUBEMIGRATE_ALLOWED_SOURCE_IMAGES", "shop/", "starts with its registry's host"),
+        ("KUBEMIGRATE_ALLOWED_SOURCE_IMAGES", "migrations", "not registry/repository prefixes"),
+        ("KUBEMIGRATE_ALLOWED_SERVICE_ACCOUNTS", "Shop_Admin", "not ServiceAccount names"),
+        ("KUBEMIGRATE_ALLOWED_SERVICE_ACCOUNTS", "a/b/c", "not ServiceAccount names"),
+        ("KUBEMIGRATE_JOB_ACTIVE_DEADLINE_SECONDS", "90000", "raise the maximum"),
+        ("KUBEMIGRATE_JOB_MAX_BACKOFF_LIMIT", "2", "job_backoff_limit (3) is above"),
+    ],
+)
+def test_limits_that_cannot_be_meant_stop_the_operator_at_start(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, words: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError, match=re.escape(words)):
+        load_settings()
+
+
+def test_no_maximum_deadline_or_no_default_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBEMIGRATE_JOB_MAX_ACTIVE_DEADLINE_SECONDS", "none")
+    monkeypatch.setenv("KUBEMIGRATE_JOB_ACTIVE_DEADLINE_SECONDS", "90000")
+    assert load_settings().job_max_active_deadline_seconds is None
+    monkeypatch.setenv("KUBEMIGRATE_JOB_MAX_ACTIVE_DEADLINE_SECONDS", "86400")
+    monkeypatch.setenv("KUBEMIGRATE_JOB_ACTIVE_DEADLINE_SECONDS", "none")
+    assert load_settings().job_active_deadline_seconds is None  # a run that asks is bounded
 
 
 def test_reads_the_environment_only_when_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,3 +193,39 @@ def test_settings_are_frozen() -> None:
     settings = load_settings()
     with pytest.raises(ValidationError):
         settings.metrics_port = 1  # type: ignore[misc]
+
+
+def test_job_resources_from_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().job_resources.as_dict() == {
+        "requests": {"cpu": "50m", "memory": "64Mi", "ephemeral-storage": "64Mi"},
+        "limits": {"memory": "256Mi", "ephemeral-storage": "1Gi"},
+    }
+    monkeypatch.setenv(
+        "KUBEMIGRATE_JOB_RESOURCES", '{"requests": {"cpu": "100m"}, "limits": {"memory": "1Gi"}}'
+    )
+    assert load_settings().job_resources.as_dict() == {
+        "requests": {"cpu": "100m"},
+        "limits": {"memory": "1Gi"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        ('{"limits": {"memory": "0"}}', "limits.memory: 0 must be above zero (0 means no limit)"),
+        ('{"requests": {"memory": "-1"}}', "requests.memory: -1 must be at least 0"),
+        ('{"limits": {"memory": "lots"}}', "'lots' is not a quantity"),
+        ('{"limits": {"memroy": "1Gi"}}', "limits.memroy: not a container resource"),
+        (
+            '{"requests": {"memory": "1Gi"}, "limits": {"memory": "64Mi"}}',
+            "requests.memory is above limits.memory",
+        ),
+        ('{"limit": {"memory": "1Gi"}}', "limit"),
+    ],
+)
+def test_job_resources_that_no_job_could_have_stop_the_operator(
+    monkeypatch: pytest.MonkeyPatch, raw: str, words: str
+) -> None:
+    monkeypatch.setenv("KUBEMIGRATE_JOB_RESOURCES", raw)
+    with pytest.raises(ValidationError, match=re.escape(words)):
+        load_settings()

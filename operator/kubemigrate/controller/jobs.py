@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Literal
 
+from kubemigrate.controller import policy
 from kubemigrate.controller.spec import (
     DRIZZLE_TABLE_ACTIONS,
     DRY_RUN_ACTIONS,
@@ -57,12 +58,6 @@ LABEL_RUN_UID = "kubemigrate.io/run-uid"
 LABEL_MODE = "kubemigrate.io/mode"
 LABEL_ACTION = "kubemigrate.io/action"
 MANAGED_BY = "kubemigrate-operator"
-
-DEFAULT_RESOURCES: dict[str, Any] = {
-    "requests": {"cpu": "50m", "memory": "64Mi"},
-    "limits": {"memory": "256Mi"},
-}
-"""Enough for the engine (Python + psycopg); no CPU limit, so startup is not throttled."""
 
 _READ_ONLY_ACTIONS = frozenset({Action.STATUS, Action.VERIFY})
 _MAX_NAME = 63
@@ -125,6 +120,74 @@ def owner_reference(run: Mapping[str, Any]) -> dict[str, Any]:
         "controller": True,
         "blockOwnerDeletion": True,
     }
+
+
+def controller_of(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The ownerReference marked ``controller: true``: the one object that manages it."""
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or ()
+    return next((ref for ref in refs if ref.get("controller") is True), None)
+
+
+def not_owned(obj: Mapping[str, Any], owner_uid: str) -> str | None:
+    """Why ``obj`` is not controlled by the object of uid ``owner_uid``, or None when it is.
+
+    Names alone prove nothing: whoever may create Jobs, ConfigMaps or pods in the
+    namespace may create one under the name the operator is about to use, or label a
+    pod ``job-name=<a run's Job>``.
+    """
+    ref = controller_of(obj)
+    if ref is None:
+        return "it has no controller ownerReference"
+    if ref.get("uid") != owner_uid:
+        return f"its controller is {ref.get('kind')} {ref.get('name')} (uid {ref.get('uid')})"
+    return None
+
+
+def adoption_problem(existing: Mapping[str, Any], built: Mapping[str, Any]) -> str | None:
+    """Why an object found under the name of one this run needs (``built``: a Job or an
+    inline ConfigMap) is not the one the run would create, or None when it is.
+
+    Its controller must be the run. A ConfigMap must also hold exactly the run's inline
+    SQL and be immutable (else it could change after this check); a Job must run the same
+    containers (images, commands, environment), volumes and ServiceAccount: the fields the
+    API server leaves as they were written, whatever it defaults around them.
+    """
+    owner = str((controller_of(built) or {}).get("uid"))
+    problem = not_owned(existing, owner)
+    if problem is not None:
+        return problem
+    if built.get("kind") == "ConfigMap":
+        if existing.get("data") != built.get("data") or existing.get("binaryData"):
+            return "its data is not this run's spec.source.inline"
+        if existing.get("immutable") is not True:
+            return "it is not immutable, so its data could change after it was checked"
+    elif _work(existing) != _work(built):
+        return "its pod template is not this run's Job's (containers, volumes or ServiceAccount)"
+    return None
+
+
+def _work(job: Mapping[str, Any]) -> Any:
+    """What a Job's pods run, with what and as whom, in a form the API server's defaults
+    (a configMap volume's defaultMode, serviceAccount beside serviceAccountName) do not
+    change."""
+    pod = ((job.get("spec") or {}).get("template") or {}).get("spec") or {}
+
+    def containers(kind: str) -> list[Any]:
+        return [
+            (c.get("name"), c.get("image"), c.get("command"), c.get("args"), c.get("env"))
+            for c in pod.get(kind) or ()
+        ]
+
+    def volume(v: Mapping[str, Any]) -> Any:
+        sources = sorted(k for k in v if k != "name")
+        return (v.get("name"), sources, (v.get("configMap") or {}).get("name"))
+
+    return (
+        containers("initContainers"),
+        containers("containers"),
+        [volume(v) for v in pod.get("volumes") or ()],
+        pod.get("serviceAccountName") or "default",
+    )
 
 
 def labels(run_name: str, uid: str, *, mode: JobMode, action: str) -> dict[str, str]:
@@ -228,12 +291,13 @@ def build_job(
 
     ``environment`` is the one the run executes under, already resolved by the caller
     (``spec.effective_environment``): it needs the namespace's labels, which a pure
-    builder cannot read. Raises ``spec.InvalidSpec`` for an invalid spec and
-    ``ValueError`` for a body that is not a stored MigrationRun or a plan of an action
-    that has none.
+    builder cannot read. Raises ``spec.InvalidSpec`` for an invalid spec or one the
+    settings refuse (``policy.check``) and ``ValueError`` for a body that is not a stored
+    MigrationRun or a plan of an action that has none.
     """
     parsed = _Run(run)
     spec = parsed.spec
+    policy.check(spec, settings, parsed.namespace)
     env = Environment(environment)
     if mode not in ("run", "plan"):
         raise ValueError(f"mode must be 'run' or 'plan', not {mode!r}")
@@ -364,11 +428,7 @@ def _pod_spec(
 ) -> dict[str, Any]:
     spec = run.spec
     overrides = spec.job or JobOverrides()
-    resources = (
-        overrides.resources.model_dump(exclude_none=True)
-        if overrides.resources is not None
-        else DEFAULT_RESOURCES
-    )
+    resources = policy.job_resources(overrides.resources, settings.job_resources)
     container: dict[str, Any] = {
         "name": CONTAINER_NAME,
         "image": settings.job_image,
@@ -417,7 +477,11 @@ def _pod_spec(
             _copy_container(image.reference, image.path, image.pull_policy, resources)
         ]
     pod["containers"] = [container]
-    pod["volumes"] = [_migrations_volume(run), {"name": "tmp", "emptyDir": {}}]
+    # what the pod may write to the node's disk: its emptyDirs hold no more than the
+    # containers' ephemeral-storage limit, which also bounds the pod's whole use of it
+    size = (resources.get("limits") or {}).get("ephemeral-storage")
+    empty_dir = {"sizeLimit": size} if size is not None else {}
+    pod["volumes"] = [_migrations_volume(run, empty_dir), {"name": "tmp", "emptyDir": empty_dir}]
     pod.update(_scheduling(overrides))
     return pod
 
@@ -484,14 +548,14 @@ def in_run_terms(outcome: Outcome, spec: Mapping[str, Any]) -> Outcome:
     return replace(outcome, error=error, warnings=warnings)
 
 
-def _migrations_volume(run: _Run) -> dict[str, Any]:
+def _migrations_volume(run: _Run, empty_dir: Mapping[str, Any]) -> dict[str, Any]:
     source = run.spec.source
     if source.config_map is not None:
         return {"name": "migrations", "configMap": {"name": source.config_map.name}}
     if source.inline is not None:
         name = inline_configmap_name(run.name, run.uid)
         return {"name": "migrations", "configMap": {"name": name}}
-    return {"name": "migrations", "emptyDir": {}}
+    return {"name": "migrations", "emptyDir": _copy(empty_dir)}
 
 
 def _scheduling(overrides: JobOverrides) -> dict[str, Any]:

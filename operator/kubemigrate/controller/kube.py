@@ -135,7 +135,9 @@ class Kube:
         """Create, or return the existing object of that name (created=False).
 
         Deterministic names make a retried handler or a restarted operator find what
-        it created before instead of creating a second one.
+        it created before instead of creating a second one. An existing object is only
+        a candidate: anyone who may create that kind in the namespace may have made it,
+        so the caller checks it is its own (``jobs.adoption_problem``) before using it.
         """
         try:
             return self.request("POST", collection, body=dict(body)), True

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
-from kubemigrate.controller import jobs, results, translation
+from kubemigrate.controller import jobs, policy, results, translation
 from kubemigrate.controller.kube import Conflict, Kube, now
 from kubemigrate.controller.spec import (
     DRY_RUN_ACTIONS,
@@ -132,8 +132,18 @@ def job_lost_message(job_name: str, *, read_only: bool, finished: str | None = N
 
 
 def _owner(job: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    refs = (job.get("metadata") or {}).get("ownerReferences") or ()
-    return next((o for o in refs if o.get("kind") == "MigrationRun"), None)
+    """The MigrationRun controlling ``job`` (a mere ownerReference is anyone's to write)."""
+    ref = jobs.controller_of(job)
+    return ref if ref is not None and ref.get("kind") == "MigrationRun" else None
+
+
+def adoption_refused_message(what: str, problem: str) -> str:
+    """Why a run will not take an object found under the name it needs as its own."""
+    return (
+        f"{what} already exists and is not this run's: {problem}. The operator neither "
+        "adopts nor deletes it: something else created it under the name this run needs "
+        "(derived from the run's uid); find out what, delete it, and create the run again"
+    )
 
 
 class Lifecycle:
@@ -392,6 +402,7 @@ class Lifecycle:
         action = _action(run)
         try:
             spec = parse_spec(run.get("spec"))
+            policy.check(spec, self.settings, str(_meta(run)["namespace"]))
         except InvalidSpec as exc:
             self._fail_without_result(run, Reason.INVALID_SPEC, exc.message, action)
             return
@@ -486,6 +497,8 @@ class Lifecycle:
         if job is None:
             self._job_gone(run, job_name)
             return
+        if self._refused_as_not_owned(run, job):
+            return
         self._start_waiting(str(_meta(run)["uid"]), _status(run).get("startedAt"))
         self._log(run, job_name).info("job adopted")
         self.job_changed(job)  # it may have finished while no operator watched
@@ -495,7 +508,13 @@ class Lifecycle:
     ) -> None:
         meta = _meta(run)
         uid = str(meta["uid"])
-        job = jobs.build_job(run, self.settings, environment=str(environment), mode=mode)
+        try:
+            job = jobs.build_job(run, self.settings, environment=str(environment), mode=mode)
+        except InvalidSpec as exc:
+            # the settings changed since the run started (a confirmed rollback's plan ran
+            # under looser ones): the run fails as any run they refuse does
+            self._fail_without_result(run, Reason.INVALID_SPEC, exc.message, _action(run))
+            return
         name = job["metadata"]["name"]
         if mode == "plan":
             message = (
@@ -525,9 +544,17 @@ class Lifecycle:
         try:
             if configmap is not None:
                 what = f"ConfigMap {configmap['metadata']['name']} (spec.source.inline's files)"
-                self.kube.create_configmap(configmap)
+                found, made = self.kube.create_configmap(configmap)
+                problem = None if made else jobs.adoption_problem(found, configmap)
+                if problem is not None:  # its SQL is not the run's: no Job may mount it
+                    self._refuse_adoption(run, what, problem)
+                    return
             what = f"Job {name}"
-            _, created = self.kube.create_job(job)
+            found, created = self.kube.create_job(job)
+            problem = None if created else jobs.adoption_problem(found, job)
+            if problem is not None:
+                self._refuse_adoption(run, what, problem)
+                return
         except Exception as exc:
             if not translation.refused_as_is(exc):
                 raise  # conflicts, throttling, a server error: kopf retries
@@ -548,6 +575,27 @@ class Lifecycle:
             )
         self._start_waiting(uid)
         self._log(run, name).info("job created" if created else "job adopted", mode=mode)
+
+    def _refuse_adoption(self, run: Mapping[str, Any], what: str, problem: str) -> None:
+        """Found under this run's name, not this run's: fail the run, touch nothing."""
+        with self._flight:
+            self._launching.discard(str(_meta(run).get("uid")))
+        message = adoption_refused_message(what, problem)
+        self._fail_without_result(run, Reason.ADOPTION_REFUSED, message, _action(run))
+
+    def _refused_as_not_owned(self, run: Mapping[str, Any], job: Mapping[str, Any]) -> bool:
+        """The run's Job, found by name, is another's: the run fails (True)."""
+        problem = jobs.not_owned(job, str(_meta(run).get("uid")))
+        if problem is None:
+            return False
+        self._refuse_adoption(run, f"Job {(job.get('metadata') or {}).get('name')}", problem)
+        return True
+
+    def _pods(self, job: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        """The pods ``job`` controls (listed by label, kept by ownerReference)."""
+        meta = job.get("metadata") or {}
+        pods = self.kube.job_pods(str(meta["namespace"]), str(meta["name"]))
+        return results.pods_of(pods, job)
 
     # -- confirmation ----------------------------------------------------------
 
@@ -589,6 +637,8 @@ class Lifecycle:
         # Asked before the Job is read: a launch that ends in between has made its Job.
         launching = self._is_launching(str(_meta(run).get("uid")))
         job = self.kube.get_job(str(_meta(run)["namespace"]), job_name)
+        if job is not None and self._refused_as_not_owned(run, job):
+            return
         if job is not None:  # finished: record it; stuck: say why (pods change, Jobs don't)
             self.job_changed(job, look_for_stuck_pods=True)
             return
@@ -611,12 +661,11 @@ class Lifecycle:
             if owner is not None:
                 self._stop_waiting(owner)
             return
-        namespace = str(meta["namespace"])
         status = _status(run)
         if status.get("phase") != Phase.RUNNING or status.get("jobName") != meta.get("name"):
             return
         state = results.job_state(job)
-        if state.finished and self.kube.job_pods(namespace, str(meta["name"])):
+        if state.finished and self._pods(job):
             self.job_changed(job)
             return
         finished = None
@@ -671,7 +720,6 @@ class Lifecycle:
         _, run = self._run_of(job)
         if run is None:
             return
-        namespace = str(meta["namespace"])
         status = _status(run)
         if (
             status.get("jobName") != meta.get("name")
@@ -679,10 +727,10 @@ class Lifecycle:
         ):
             return
         if not state.finished:
-            self._report_stuck(run, namespace, str(meta["name"]))
+            self._report_stuck(run, job)
             return
         action = _action(run)
-        pods = self.kube.job_pods(namespace, meta["name"])
+        pods = self._pods(job)
         outcome, raw = results.outcome_from_pods(pods)
         if outcome is not None:
             outcome = jobs.in_run_terms(outcome, run.get("spec") or {})
@@ -735,16 +783,17 @@ class Lifecycle:
         if applied is not None:  # counted once, by whoever recorded the result
             self._finished(run, outcome, duration)
 
-    def _report_stuck(self, run: Mapping[str, Any], namespace: str, job_name: str) -> None:
+    def _report_stuck(self, run: Mapping[str, Any], job: Mapping[str, Any]) -> None:
         """A pod that cannot start (a missing Secret key, an image that cannot be pulled).
 
         Kubernetes keeps retrying, and so does the run, but the person waiting on it
         should see why in its condition and Events rather than a bare "Running".
         """
-        pods = self.kube.job_pods(namespace, job_name)
+        meta = job.get("metadata") or {}
+        pods = self._pods(job)
         problem = results.waiting_problem(pods)
         if problem is None and not pods:
-            problem = results.no_pod_problem(namespace, job_name)
+            problem = results.no_pod_problem(str(meta["namespace"]), str(meta["name"]))
         if problem is None:
             return
         reason = problem.split(":", 1)[0]

@@ -38,6 +38,24 @@ def job_state(job: Mapping[str, Any]) -> JobState:
     return JobState(False, False)
 
 
+def pods_of(pods: Sequence[Mapping[str, Any]], job: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The pods ``job`` controls: their controller ownerReference is the Job's uid.
+
+    Pods are listed by their ``job-name`` label, which anyone who may create a pod in the
+    namespace may put on one, with a termination message that reads as a result.
+    """
+    uid = (job.get("metadata") or {}).get("uid")
+    return [
+        pod
+        for pod in pods
+        if uid
+        and any(
+            ref.get("controller") is True and ref.get("kind") == "Job" and ref.get("uid") == uid
+            for ref in (pod.get("metadata") or {}).get("ownerReferences") or ()
+        )
+    ]
+
+
 def _terminated(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
     for status in (pod.get("status") or {}).get("containerStatuses") or ():
         if status.get("name") == CONTAINER_NAME:

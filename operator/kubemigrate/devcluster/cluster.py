@@ -126,6 +126,8 @@ class LocalCluster:
     metrics_port: int = 0
     health_port: int = 0
     pg: postgres.PostgresServer | None = None
+    operator_settings: dict[str, str] = field(default_factory=dict)
+    """``KUBEMIGRATE_*`` settings (by field name) of every operator this cluster starts."""
 
     # -- paths and environment ----------------------------------------------
 
@@ -239,7 +241,8 @@ class LocalCluster:
         wait_for(lambda: self._log_has("kubelet", "READY"), timeout=30, what="the kubelet stand-in")
 
     def start_operator(self, **settings: str) -> Part:
-        """The operator, building Jobs that run plain ``kubemigrate``.
+        """The operator, building Jobs that run plain ``kubemigrate``; ``settings`` (by
+        field name) win over ``operator_settings``.
 
         The kubelet stand-in resolves a container's command on its own PATH (our
         venv's bin first). An absolute host path would not do: the Job mounts an
@@ -250,7 +253,10 @@ class LocalCluster:
         env = self.env(
             KUBEMIGRATE_METRICS_PORT=str(self.metrics_port),
             KUBEMIGRATE_HEALTH_PORT=str(self.health_port),
-            **{f"KUBEMIGRATE_{k.upper()}": v for k, v in settings.items()},
+            **{
+                f"KUBEMIGRATE_{k.upper()}": v
+                for k, v in {**self.operator_settings, **settings}.items()
+            },
         )
         part = self._spawn("operator", [str(bin_dir() / "kubemigrate"), "operator"], env=env)
         wait_for(

@@ -47,6 +47,7 @@ class Reason(StrEnum):
     JOB_FAILED = "JobFailed"
     JOB_LOST = "JobLost"
     JOB_REJECTED = "JobRejected"
+    ADOPTION_REFUSED = "AdoptionRefused"
     DEADLINE_EXCEEDED = "DeadlineExceeded"
     REFUSED = "RefusedBySafetyRules"
 

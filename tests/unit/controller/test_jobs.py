@@ -26,7 +26,7 @@ from kubemigrate.controller.jobs import (
     owner_reference,
 )
 from kubemigrate.controller.spec import InvalidSpec
-from kubemigrate.settings import OperatorSettings
+from kubemigrate.settings import JobResources, OperatorSettings
 
 GOLDEN = Path(__file__).parent / "golden"
 UID = "6f1c2a4e-3b1d-4c55-9a0e-2f7d8e9b1c01"
@@ -36,10 +36,19 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 @pytest.fixture
 def settings(monkeypatch: pytest.MonkeyPatch) -> OperatorSettings:
-    """Fixed settings: a developer's KUBEMIGRATE_* variables must not change the output."""
+    """Fixed settings: a developer's KUBEMIGRATE_* variables must not change the output.
+
+    They allow every field a run may set, so these tests see the builder's own rules;
+    what the admin's limits refuse is test_policy.py's.
+    """
     for field in OperatorSettings.model_fields:
         monkeypatch.delenv(f"KUBEMIGRATE_{field.upper()}", raising=False)
-    return OperatorSettings(job_image="ghcr.io/kubemigrate/kubemigrate:0.1.0")
+    return OperatorSettings(
+        job_image="ghcr.io/kubemigrate/kubemigrate:0.1.0",
+        allowed_source_images=["*"],
+        allowed_service_accounts=["*"],
+        allow_tolerations=True,
+    )
 
 
 def make_run(name: str = "shop-migrate", **spec: Any) -> dict[str, Any]:
@@ -370,7 +379,7 @@ def test_restricted_pod_security_everywhere(
     main = pod["containers"][0]
     assert main["terminationMessagePath"] == "/dev/termination-log"
     assert {"name": "tmp", "mountPath": "/tmp"} in main["volumeMounts"]
-    assert {"name": "tmp", "emptyDir": {}} in pod["volumes"]
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}} in pod["volumes"]
 
 
 def test_image_source_path_never_reaches_the_shell_text(settings: OperatorSettings) -> None:
@@ -382,7 +391,7 @@ def test_image_source_path_never_reaches_the_shell_text(settings: OperatorSettin
     assert {"name": "KUBEMIGRATE_SOURCE_DIR", "value": hostile} in init["env"]
     assert init["command"] == ["sh", "-c", 'cp -R "$KUBEMIGRATE_SOURCE_DIR"/. /migrations/']
     assert "imagePullPolicy" not in init  # Kubernetes' own default when the spec says nothing
-    assert {"name": "migrations", "emptyDir": {}} in pod["volumes"]
+    assert {"name": "migrations", "emptyDir": {"sizeLimit": "1Gi"}} in pod["volumes"]
 
 
 # --- failure policy, limits, overrides -------------------------------------------------------
@@ -425,9 +434,100 @@ def test_default_resources_are_not_shared_between_jobs(settings: OperatorSetting
     first["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] = "1Ti"
     second = build_job(make_run(), settings, environment="development")
     assert second["spec"]["template"]["spec"]["containers"][0]["resources"] == {
-        "requests": {"cpu": "50m", "memory": "64Mi"},
-        "limits": {"memory": "256Mi"},
+        "requests": {"cpu": "50m", "memory": "64Mi", "ephemeral-storage": "64Mi"},
+        "limits": {"memory": "256Mi", "ephemeral-storage": "1Gi"},
     }
+    assert settings.job_resources.limits["memory"] == "256Mi"
+
+
+# --- resources: the defaults, changed where the run says, never removed -----------------------
+
+
+def _resources(settings: OperatorSettings, **resources: Any) -> dict[str, Any]:
+    job = build_job(make_run(job={"resources": resources}), settings, environment="development")
+    found: dict[str, Any] = job["spec"]["template"]["spec"]["containers"][0]["resources"]
+    return found
+
+
+def test_empty_resources_keep_every_default_limit(settings: OperatorSettings) -> None:
+    """``resources: {}`` replaced the defaults: a Job with no memory limit at all."""
+    assert _resources(settings) == settings.job_resources.as_dict()
+
+
+def test_a_run_changes_the_values_it_names_and_keeps_the_rest(settings: OperatorSettings) -> None:
+    assert _resources(settings, limits={"memory": "2Gi", "cpu": "1"}, requests={"cpu": 2}) == {
+        "requests": {"cpu": 2, "memory": "64Mi", "ephemeral-storage": "64Mi"},
+        "limits": {"memory": "2Gi", "ephemeral-storage": "1Gi", "cpu": "1"},
+    }
+
+
+def test_a_default_moves_with_the_run_s_value_it_would_contradict(
+    settings: OperatorSettings,
+) -> None:
+    lowered = _resources(settings, limits={"memory": "32Mi", "ephemeral-storage": "16Mi"})
+    assert lowered["requests"]["memory"] == "32Mi"  # the default 64Mi request came down
+    assert lowered["requests"]["ephemeral-storage"] == "16Mi"
+    raised = _resources(settings, requests={"memory": "1Gi"})
+    assert raised["limits"]["memory"] == "1Gi"  # the default 256Mi limit went up
+    # both the run's own: the API server refuses them in spec.job terms (JobRejected)
+    own = _resources(settings, requests={"memory": "1Gi"}, limits={"memory": "64Mi"})
+    assert (own["requests"]["memory"], own["limits"]["memory"]) == ("1Gi", "64Mi")
+
+
+def test_the_init_container_gets_the_same_resources(settings: OperatorSettings) -> None:
+    run = make_run(source={"image": {"reference": "reg.example/x:1"}}, job={"resources": {}})
+    pod = build_job(run, settings, environment="development")["spec"]["template"]["spec"]
+    assert pod["initContainers"][0]["resources"] == pod["containers"][0]["resources"]
+    assert pod["initContainers"][0]["resources"]["limits"]["memory"] == "256Mi"
+
+
+@pytest.mark.parametrize("zero", ["0", 0, "0Mi", "-1Gi"])
+def test_a_limit_of_zero_is_no_limit_and_is_refused(
+    settings: OperatorSettings, zero: str | int
+) -> None:
+    with pytest.raises(InvalidSpec) as caught:
+        _resources(settings, limits={"memory": zero})
+    assert (
+        f"spec.job.resources.limits.memory: {zero} would leave the Job without a memory limit, "
+        "which every Job keeps (256Mi unless the run sets another above zero; the operator's "
+        "KUBEMIGRATE_JOB_RESOURCES (Helm value operator.jobResources))"
+    ) in caught.value.message
+
+
+def test_a_limit_the_defaults_do_not_name_may_be_anything(settings: OperatorSettings) -> None:
+    assert _resources(settings, limits={"cpu": "0"})["limits"]["cpu"] == "0"
+
+
+def test_the_admin_s_defaults_are_the_floor(settings: OperatorSettings) -> None:
+    tuned = settings.model_copy(
+        update={
+            "job_resources": JobResources(
+                requests={"cpu": "100m"}, limits={"cpu": "1", "memory": "512Mi"}
+            )
+        }
+    )
+    assert _resources(tuned) == {
+        "requests": {"cpu": "100m"},
+        "limits": {"cpu": "1", "memory": "512Mi"},
+    }
+    with pytest.raises(InvalidSpec, match=r"limits\.cpu: 0 would leave the Job without a cpu"):
+        _resources(tuned, limits={"cpu": "0"})
+    pod = build_job(make_run(), tuned, environment="development")["spec"]["template"]["spec"]
+    assert {"name": "tmp", "emptyDir": {}} in pod["volumes"]  # no ephemeral-storage limit set
+
+
+def test_emptydirs_hold_no_more_than_the_ephemeral_storage_limit(
+    settings: OperatorSettings,
+) -> None:
+    run = make_run(
+        source={"image": {"reference": "reg.example/x:1"}},
+        job={"resources": {"limits": {"ephemeral-storage": "4Gi"}}},
+    )
+    pod = build_job(run, settings, environment="development")["spec"]["template"]["spec"]
+    assert pod["volumes"] == [
+        {"name": "migrations", "emptyDir": {"sizeLimit": "4Gi"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "4Gi"}},
+    ]
 
 
 # --- names, labels, ownership ----------------------------------------------------------------

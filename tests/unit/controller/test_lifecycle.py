@@ -45,7 +45,10 @@ def _finished_job() -> dict[str, Any]:
             "name": "r-job",
             "namespace": "ns",
             "labels": {"kubemigrate.io/mode": "run"},
-            "ownerReferences": [{"kind": "MigrationRun", "name": "r", "uid": "u1"}],
+            "uid": "j1",
+            "ownerReferences": [
+                {"kind": "MigrationRun", "name": "r", "uid": "u1", "controller": True}
+            ],
         },
         "status": {
             "conditions": [{"type": "Complete", "status": "True"}],
@@ -54,6 +57,14 @@ def _finished_job() -> dict[str, Any]:
             "startTime": "2026-01-01T00:00:00Z",
             "completionTime": "2026-01-01T00:00:02Z",
         },
+    }
+
+
+def owned_by_job(uid: str = "j1") -> dict[str, Any]:
+    """A pod's metadata when the Job of uid ``uid`` created it (its controller)."""
+    return {
+        "name": f"r-job-{uid}",
+        "ownerReferences": [{"kind": "Job", "name": "r-job", "uid": uid, "controller": True}],
     }
 
 
@@ -68,7 +79,8 @@ def _pod(duration_ms: float | None = None) -> dict[str, Any]:
     )
     terminated = {"exitCode": 0, "message": outcome.to_json(), "finishedAt": "2026-01-01T00:00:00Z"}
     return {
-        "status": {"containerStatuses": [{"name": "migrate", "state": {"terminated": terminated}}]}
+        "metadata": owned_by_job(),
+        "status": {"containerStatuses": [{"name": "migrate", "state": {"terminated": terminated}}]},
     }
 
 
@@ -219,6 +231,7 @@ def test_a_job_just_made_is_given_time_for_its_pod() -> None:
 
 def test_a_pod_no_node_can_take_says_so() -> None:
     pending = {
+        "metadata": owned_by_job(),
         "status": {
             "phase": "Pending",
             "conditions": [
@@ -230,7 +243,7 @@ def test_a_pod_no_node_can_take_says_so() -> None:
                     "Pod's node affinity/selector.",
                 }
             ],
-        }
+        },
     }
     kube = _NoPods(_run(), [pending])
     lifecycle, _ = _lifecycle(kube)

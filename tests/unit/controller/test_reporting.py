@@ -20,6 +20,7 @@ from kubemigrate.controller.lifecycle import Lifecycle
 from kubemigrate.domain.outcome import TERMINATION_MESSAGE_LIMIT, Counts, MigrationResult, Outcome
 from kubemigrate.observability.metrics import Metrics
 from kubemigrate.settings import load_settings
+from tests.unit.controller.test_lifecycle import owned_by_job
 
 NAMES = [f"{i:04d}_{name}.sql" for i, name in enumerate(("a", "b", "c", "d", "e"))]
 LABELS = {"namespace": "ns", "database": "ns/db"}
@@ -107,7 +108,10 @@ def _job(
             "name": "r-job",
             "namespace": "ns",
             "labels": {"kubemigrate.io/mode": "run"},
-            "ownerReferences": [{"kind": "MigrationRun", "name": "r", "uid": "u1"}],
+            "uid": "j1",
+            "ownerReferences": [
+                {"kind": "MigrationRun", "name": "r", "uid": "u1", "controller": True}
+            ],
         },
         "status": {
             "conditions": [condition],
@@ -125,7 +129,8 @@ def _pod(outcome: Outcome, finished_at: str = "2026-01-01T00:00:01Z") -> dict[st
         "finishedAt": finished_at,
     }
     return {
-        "status": {"containerStatuses": [{"name": "migrate", "state": {"terminated": terminated}}]}
+        "metadata": owned_by_job(),
+        "status": {"containerStatuses": [{"name": "migrate", "state": {"terminated": terminated}}]},
     }
 
 
