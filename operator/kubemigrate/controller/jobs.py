@@ -492,12 +492,15 @@ def _copy_container(
     """The init container copying an image's migrations into the shared emptyDir.
 
     The path travels as an environment variable, never spliced into the shell text,
-    so a path with quotes or ``$(...)`` is copied literally instead of executed.
+    so a path with quotes or ``$(...)`` is copied literally instead of executed. Links
+    are copied as what they point at, here (``-L``): copied as links, one to
+    ``/proc/self/environ`` was read by the engine's container, whose environment holds
+    the database URL.
     """
     container: dict[str, Any] = {
         "name": INIT_CONTAINER_NAME,
         "image": reference,
-        "command": ["sh", "-c", f'cp -R "${SOURCE_DIR_ENV}"/. {MIGRATIONS_DIR}/'],
+        "command": ["sh", "-c", f'cp -RL "${SOURCE_DIR_ENV}"/. {MIGRATIONS_DIR}/'],
         "env": [{"name": SOURCE_DIR_ENV, "value": path}],
         "resources": _copy(resources),
         "securityContext": security_context(),

@@ -389,7 +389,9 @@ def test_image_source_path_never_reaches_the_shell_text(settings: OperatorSettin
     (init,) = pod["initContainers"]
     assert hostile not in " ".join(init["command"])
     assert {"name": "KUBEMIGRATE_SOURCE_DIR", "value": hostile} in init["env"]
-    assert init["command"] == ["sh", "-c", 'cp -R "$KUBEMIGRATE_SOURCE_DIR"/. /migrations/']
+    # links copied as what they point at (-L), here: one to /proc/self/environ was read
+    # by the engine's container, whose environment holds the database URL
+    assert init["command"] == ["sh", "-c", 'cp -RL "$KUBEMIGRATE_SOURCE_DIR"/. /migrations/']
     assert "imagePullPolicy" not in init  # Kubernetes' own default when the spec says nothing
     assert {"name": "migrations", "emptyDir": {"sizeLimit": "1Gi"}} in pod["volumes"]
 
