@@ -20,6 +20,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from kubemigrate.devcluster import postgres
 from kubemigrate.domain.planning import UNFINISHED_DOWN
 from tests.conftest import BIN, cli_env
 
@@ -253,3 +254,27 @@ def finish_by_hand(path: Path, statements: str) -> None:
     assert text.startswith(UNFINISHED_DOWN)
     body = text.split("\n\n", 1)[1]
     path.write_text(body.rstrip("\n") + BREAKPOINT + statements + "\n")
+
+
+def schema_dump(url: str) -> str:
+    """The schema with comments, privileges and owners, as pg_dump prints it, less
+    kubemigrate's own tables and the lines that differ between any two dumps: what a
+    rollback must leave exactly as it was."""
+    result = subprocess.run(
+        [
+            str(postgres.find_bindir() / "pg_dump"),
+            "--schema-only",
+            "--exclude-table=__migration_*",
+            "--dbname",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return "\n".join(
+        line
+        for line in result.stdout.splitlines()
+        if not line.startswith(("\\restrict", "\\unrestrict", "--"))
+    )

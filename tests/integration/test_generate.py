@@ -5,38 +5,13 @@ refuses before writing anything."""
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from kubemigrate.devcluster import postgres
 from tests.conftest import run_cli
-from tests.integration.helpers import applied_names, connect, query, table_exists
-
-
-def _dump(url: str) -> str:
-    """The schema with comments, privileges and owners, as pg_dump prints it, less
-    kubemigrate's own tables and the lines that differ between any two dumps."""
-    result = subprocess.run(
-        [
-            str(postgres.find_bindir() / "pg_dump"),
-            "--schema-only",
-            "--exclude-table=__migration_*",
-            "--dbname",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return "\n".join(
-        line
-        for line in result.stdout.splitlines()
-        if not line.startswith(("\\restrict", "\\unrestrict", "--"))
-    )
+from tests.integration.helpers import applied_names, connect, query, schema_dump, table_exists
 
 
 def _generate(tmp_path: Path, name: str, sql: str) -> tuple[Path, str]:
@@ -65,7 +40,7 @@ def _round_trips(
         down = run_cli("rollback", "--dir", str(drizzle), database_url=url)
         assert down.returncode == 0, down.stderr
         assert applied_names(url) == []
-        assert _dump(url) == before
+        assert schema_dump(url) == before
 
 
 @pytest.mark.parametrize(
@@ -89,7 +64,7 @@ def test_a_search_path_set_with_set_config_is_replayed_by_the_rollback(
         tmp_path, "widgets", f"{setting}\nCREATE TABLE widgets (id int, name text);\n"
     )
     assert down.startswith(setting)
-    before = _dump(database_url)
+    before = schema_dump(database_url)
 
     def made_in_app() -> None:
         assert table_exists(database_url, "app.widgets")
@@ -150,7 +125,7 @@ def test_what_the_drop_of_an_object_made_in_the_file_undoes_rolls_back(
         "DROP TABLE countries;",
         "DROP TYPE country_status;\n",
     ]
-    before = _dump(database_url)
+    before = schema_dump(database_url)
 
     def seeded() -> None:
         rows = query(database_url, "SELECT code, name, country_name(code) FROM countries")

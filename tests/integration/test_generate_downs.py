@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from kubemigrate.devcluster import postgres
 from kubemigrate.domain.planning import UNFINISHED_DOWN
 from tests.conftest import ROOT, run_cli
 from tests.integration.helpers import (
@@ -24,6 +23,7 @@ from tests.integration.helpers import (
     ENUM_BACK,
     applied_names,
     finish_by_hand,
+    schema_dump,
     table_exists,
     tracking,
     write_drizzle,
@@ -31,29 +31,6 @@ from tests.integration.helpers import (
 
 FIXTURES = ROOT / "tests" / "fixtures"
 BREAK = "\n--> statement-breakpoint\n"
-
-
-def _dump(url: str) -> str:
-    """The schema as pg_dump prints it, less kubemigrate's tables and the lines that
-    differ between any two dumps."""
-    result = subprocess.run(
-        [
-            str(postgres.find_bindir() / "pg_dump"),
-            "--schema-only",
-            "--exclude-table=__migration_*",
-            "--dbname",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return "\n".join(
-        line
-        for line in result.stdout.splitlines()
-        if not line.startswith(("\\restrict", "\\unrestrict", "--"))
-    )
 
 
 @dataclass(frozen=True)
@@ -94,15 +71,15 @@ def test_a_drizzle_kit_folder_gets_its_downs_and_rolls_back_to_the_schema_before
 ) -> None:
     drizzle = tmp_path / "drizzle"
     shutil.copytree(FIXTURES / layout.fixture / "drizzle", drizzle)
-    empty = _dump(database_url)
+    empty = schema_dump(database_url)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return run_cli(*args, "--dir", str(drizzle), database_url=database_url)
 
     assert run("migrate", "--target", layout.first_batch_last).returncode == 0
-    first = _dump(database_url)
+    first = schema_dump(database_url)
     assert run("migrate").returncode == 0
-    both = _dump(database_url)
+    both = schema_dump(database_url)
     names = applied_names(database_url)
     assert [row["rollback_sql"] for row in tracking(database_url)] == [None] * len(names)
 
@@ -139,7 +116,7 @@ def test_a_drizzle_kit_folder_gets_its_downs_and_rolls_back_to_the_schema_before
     )
     for name in layout.noted:
         assert name in refused.stderr
-    assert _dump(database_url) == both
+    assert schema_dump(database_url) == both
     assert applied_names(database_url) == names
 
     # the rest of the batch is undone with the inferred downs as written
@@ -147,19 +124,19 @@ def test_a_drizzle_kit_folder_gets_its_downs_and_rolls_back_to_the_schema_before
         finish_by_hand(layout.down(drizzle, name), statements)
     undone = run("rollback")
     assert undone.returncode == 0, undone.stderr
-    assert _dump(database_url) == first
+    assert schema_dump(database_url) == first
     undone = run("rollback")
     assert undone.returncode == 0, undone.stderr
     assert applied_names(database_url) == []
-    assert _dump(database_url) == empty
+    assert schema_dump(database_url) == empty
 
     # and the files now go round: migrate stores them, rollback runs them
     again = run("migrate")
     assert again.returncode == 0, again.stderr
-    assert _dump(database_url) == both
+    assert schema_dump(database_url) == both
     assert all(row["rollback_sql"] for row in tracking(database_url))
     assert run("rollback").returncode == 0
-    assert _dump(database_url) == empty
+    assert schema_dump(database_url) == empty
 
 
 def test_a_migration_applied_with_a_since_deleted_down_keeps_its_stored_rollback(
@@ -252,7 +229,7 @@ def test_golang_migrate_downs_round_trip(tmp_path: Path, database_url: str) -> N
     (folder / "2_email.up.sql").write_text(
         "ALTER TABLE users ADD COLUMN email text;\nCREATE INDEX users_email ON users (email);\n"
     )
-    empty = _dump(database_url)
+    empty = schema_dump(database_url)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return run_cli(
@@ -266,7 +243,7 @@ def test_golang_migrate_downs_round_trip(tmp_path: Path, database_url: str) -> N
         f"DROP INDEX users_email;{BREAK}ALTER TABLE users DROP COLUMN email;\n"
     )
     assert run("rollback").returncode == 0
-    assert _dump(database_url) == empty
+    assert schema_dump(database_url) == empty
 
 
 @pytest.mark.parametrize(

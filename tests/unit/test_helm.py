@@ -284,6 +284,15 @@ def test_crd_is_the_single_source_with_keep_policy(chart: Chart) -> None:
     assert crd == yaml.safe_load(CRD_SOURCE.read_text())
 
 
+def test_values_of_an_older_chart_are_named_as_the_cause(chart: Chart) -> None:
+    """`helm upgrade --reuse-values` keeps the old release's values, without the new
+    chart's keys: the render failed on a limit the user never set ("jobBackoffLimit is
+    above jobMaxBackoffLimit", a missing key read as 0)."""
+    with pytest.raises(Exception, match="--reset-then-reuse-values") as failed:
+        render(chart, operator={"jobMaxBackoffLimit": None})
+    assert "operator.jobMaxBackoffLimit is missing" in str(failed.value)
+
+
 def test_crds_off(chart: Chart) -> None:
     assert "CustomResourceDefinition" not in kinds(render(chart, crds={"create": False}))
 

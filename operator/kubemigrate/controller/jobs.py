@@ -162,7 +162,13 @@ def adoption_problem(existing: Mapping[str, Any], built: Mapping[str, Any]) -> s
         if existing.get("immutable") is not True:
             return "it is not immutable, so its data could change after it was checked"
     elif _work(existing) != _work(built):
-        return "its pod template is not this run's Job's (containers, volumes or ServiceAccount)"
+        return (
+            "its pod template is not this run's Job's (containers, volumes or ServiceAccount): "
+            "another's Job under its name, or one changed since it was made (an admission "
+            "webhook that rewrites Jobs, such as a registry mirror or Kyverno's autogen "
+            "rules, or an operator upgraded between its creation and now); create the run "
+            "again once that is sorted out"
+        )
     return None
 
 

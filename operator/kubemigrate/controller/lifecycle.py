@@ -59,6 +59,14 @@ def _status(run: Mapping[str, Any]) -> Mapping[str, Any]:
     return run.get("status") or {}
 
 
+def _failed_at(job: Mapping[str, Any]) -> str | None:
+    """When the Job controller marked the Job Failed (its condition's transition)."""
+    for condition in (job.get("status") or {}).get("conditions") or ():
+        if condition.get("type") == "Failed" and condition.get("status") == "True":
+            return condition.get("lastTransitionTime") or None
+    return None
+
+
 def _seconds_between(start: str | None, end: str | None) -> float | None:
     if not start or not end:
         return None
@@ -754,9 +762,10 @@ class Lifecycle:
                 )
             outcome = results.failed_outcome(action, reason, message)
         mode = (meta.get("labels") or {}).get(jobs.LABEL_MODE, "run")
-        job_seconds = _seconds_between(
-            job_status.get("startTime"), job_status.get("completionTime") or now()
-        )
+        # a failed Job has no completionTime: it ended when it was marked Failed, not when
+        # this process read it (after a restart, the outage went into the histogram)
+        ended = job_status.get("completionTime") or _failed_at(job) or now()
+        job_seconds = _seconds_between(job_status.get("startTime"), ended)
         duration = outcome.durationMs / 1000 if outcome.durationMs is not None else job_seconds
         if len(pods) > 1 and job_seconds is not None and duration is not None:
             # retried: the run took from its first pod's start to its last's end (four

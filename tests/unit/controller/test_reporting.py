@@ -99,7 +99,13 @@ def _job(
     *, failed: tuple[str, str] | None = None, completed: str = "2026-01-01T00:00:01Z"
 ) -> dict[str, Any]:
     condition = (
-        {"type": "Failed", "status": "True", "reason": failed[0], "message": failed[1]}
+        {
+            "type": "Failed",
+            "status": "True",
+            "reason": failed[0],
+            "message": failed[1],
+            "lastTransitionTime": completed,
+        }
         if failed
         else {"type": "Complete", "status": "True"}
     )
@@ -116,7 +122,8 @@ def _job(
         "status": {
             "conditions": [condition],
             "startTime": "2026-01-01T00:00:00Z",
-            "completionTime": completed,
+            # set on success only, as the Job controller does
+            **({} if failed else {"completionTime": completed}),
         },
     }
 
@@ -355,6 +362,16 @@ def test_a_retried_job_s_duration_spans_its_pods() -> None:
     last = replace(last, durationMs=38_000.0)
     seen = _finish(_run("migrate"), last, earlier_pods=(first,), completed="2026-01-01T00:01:15Z")
     assert seen.sample("kubemigrate_migration_duration_seconds_sum", action="migrate") == 75.0
+    # failed (backoff exceeded): until its Failed condition, not until it was read
+    failing = replace(last, ok=False, exitCode=75, error={"reason": "LockTimeout"})
+    given_up = _finish(
+        _run("migrate"),
+        failing,
+        earlier_pods=(first,),
+        failed=("BackoffLimitExceeded", "Job has reached the specified backoff limit"),
+        completed="2026-01-01T00:01:15Z",
+    )
+    assert given_up.sample("kubemigrate_migration_duration_seconds_sum", action="migrate") == 75.0
     once = _finish(_run("migrate"), last, completed="2026-01-01T00:01:15Z")
     # one Pod: the engine's own time, to the 0.1 ms (the Job's has whole seconds)
     assert once.sample("kubemigrate_migration_duration_seconds_sum", action="migrate") == 38.0
