@@ -177,3 +177,32 @@ def test_generate_names_files_from_accented_words_and_refuses_empty_sql(tmp_path
         )
         assert not (drizzle / "0001_nothing.sql").exists()
     assert [e["tag"] for e in journal(drizzle)] == ["0000_unicode_naive_cafe"]
+
+
+def test_generate_in_a_flat_drizzle_kit_1_folder_writes_the_next_flat_file(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A drizzle-kit 1.0 folder made flat for a ConfigMap (<timestamp>_name.sql, no
+    journal) got 0000_x.sql and a new meta/_journal.json: the folder turned into
+    drizzle-kit 0.x's layout, and its ConfigMap then needed the journal too."""
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    (flat / "20261129085527_users.sql").write_text("CREATE TABLE users (id int);\n")
+    (flat / "20261130085528_orders.sql").write_text("CREATE TABLE orders (id int);\n")
+    assert cli("migrate", url=database_url, directory=flat).returncode == 0
+    sql = tmp_path / "audit.sql"
+    sql.write_text("CREATE TABLE audit (id int);\n")
+    made = run_cli("generate", "audit", "--dir", str(flat), "--sql", str(sql))
+    assert made.returncode == 0, output(made)
+    assert not (flat / "meta").exists()
+    new = sorted(p.name for p in flat.iterdir())[-2:]
+    assert new[0].endswith("_audit.down.sql")
+    assert new[1].endswith("_audit.sql")
+    assert new[1] > "20261130085528_orders.sql"  # after the newest, as drizzle-kit names them
+    done = cli("migrate", url=database_url, directory=flat)
+    assert done.returncode == 0, output(done)
+    assert applied_names(database_url)[-1] == new[1]
+    undone = cli("rollback", url=database_url, directory=flat)  # the down it wrote
+    assert undone.returncode == 0, output(undone)
+    assert "audit" not in user_tables(database_url)
+    assert {"users", "orders"} <= user_tables(database_url)

@@ -276,13 +276,36 @@ def _generate_folder(directory: Path, name: str, up: str, down: _Down, now: int)
     return Generated(up=up_path, down=down_path, journal=None, uninvertible=uninvertible)
 
 
+def _generate_flat(directory: Path, name: str, up: str, down: _Down, now: int) -> Generated:
+    """The next ``<timestamp>_name.sql`` (and ``.down.sql``) of a drizzle-kit 1.0 folder
+    made flat for a ConfigMap. Numbered ``0000_name.sql`` with a new journal, it turned
+    the folder into drizzle-kit 0.x's layout, which its ConfigMap then needed the journal
+    of too."""
+    times = [
+        t
+        for n in drizzle.up_file_names(directory)
+        if (t := drizzle_folders.folder_time(n.removesuffix(".sql"))) is not None
+    ]
+    tag = drizzle_folders.folder_name(max([now, *(t + 1000 for t in times)]), name)
+    up_path, down_path = directory / f"{tag}.sql", directory / f"{tag}.down.sql"
+    if up_path.exists():
+        raise SourceError(f"{up_path} already exists.", hint="wait a second and run generate again")
+    down_text, uninvertible = down
+    up_path.write_text(up if up.endswith("\n") else up + "\n")
+    down_path.write_text(down_text)
+    return Generated(up=up_path, down=down_path, journal=None, uninvertible=uninvertible)
+
+
 def generate_migration(directory: Path, name: str, sql_file: Path | None = None) -> Generated:
     tag_name = slug(name)
     up = _read_up(sql_file)
     down = _down_text(up)  # what the SQL makes generate refuse, refused before any write
     now = int(time.time() * 1000)
-    if drizzle.layout(directory) == "folders":
+    found = drizzle.layout(directory)
+    if found == "folders":
         return _generate_folder(directory, tag_name, up, down, now)
+    if found == "flat":
+        return _generate_flat(directory, tag_name, up, down, now)
     if directory.exists() and not directory.is_dir():
         raise SourceError(f"{directory} is not a directory.", hint="pass --dir with a folder")
     foreign = drizzle.foreign_layout(directory)

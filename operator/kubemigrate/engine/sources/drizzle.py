@@ -133,16 +133,24 @@ def file_name_order(directory: Path) -> list[str]:
     return _name_order(_up_files(_listing(directory)[0]))
 
 
-Layout = Literal["journal", "folders"]
+Layout = Literal["journal", "folders", "flat"]
 
 
 def layout(directory: Path) -> Layout:
-    """Which drizzle-kit layout ``directory`` has: ``folders`` (1.0) or ``journal`` (0.x).
+    """Which drizzle-kit layout ``directory`` has: ``folders`` (1.0), ``flat`` (1.0's
+    folders made flat for a ConfigMap: ``<timestamp>_name.sql`` files, no journal) or
+    ``journal`` (0.x).
 
-    A folder with neither (empty, or not there yet) counts as ``journal``, the
+    A folder with none of them (empty, or not there yet) counts as ``journal``, the
     layout ``generate`` starts.
     """
-    return "folders" if migration_folders(directory) else "journal"
+    if migration_folders(directory):
+        return "folders"
+    if directory.is_dir() and journal_path(directory) is None:
+        tags = [name.removesuffix(".sql") for name in up_file_names(directory)]
+        if tags and all(drizzle_folders.folder_time(tag) is not None for tag in tags):
+            return "flat"
+    return "journal"
 
 
 def migration_folders(directory: Path) -> list[str]:
