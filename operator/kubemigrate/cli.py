@@ -781,7 +781,10 @@ def plan(
     for_action: Annotated[
         str, typer.Option("--for", help="migrate | rollback | reset")
     ] = "migrate",
-    steps: Annotated[int | None, typer.Option("--steps", min=1)] = None,
+    steps: Annotated[
+        int | None,
+        typer.Option("--steps", min=1, help="With --for rollback: the batches it would undo."),
+    ] = None,
     target: Target = None,
     lock_wait: LockWait = 60.0,
     lock_timeout: LockTimeout = None,
