@@ -342,6 +342,17 @@ def _observer(ctx: Context, command: str) -> Any:
     return Observers(*observers)
 
 
+def _offline(ctx: Context, command: str, work: Callable[[], Reply]) -> NoReturn:
+    """A command's work without a database (lint without --pending, generate-downs
+    without a URL): its errors told through ``_fail`` as ``_engine``'s are."""
+    loaded()
+    try:
+        reply = work()
+    except KubemigrateError as error:
+        _fail(ctx, command, error)
+    _finish(ctx, reply)
+
+
 def _engine(
     ctx: Context,
     command: str,
@@ -730,12 +741,11 @@ def lint(
             return _lint_reply(linting.lint(waiting, server_version_num=version, **timeouts))
 
         _engine(ctx, "lint", body, observe=False, allow_empty=True)
-    loaded()
-    try:
-        found = linting.lint_folder(directory, fmt, names or (), **timeouts)
-    except KubemigrateError as error:
-        _fail(ctx, "lint", error)
-    _finish(ctx, _lint_reply(found))
+    _offline(
+        ctx,
+        "lint",
+        lambda: _lint_reply(linting.lint_folder(directory, fmt, names or (), **timeouts)),
+    )
 
 
 def _lint_reply(found: "Linted") -> Reply:
@@ -1112,12 +1122,13 @@ def generate_downs(
             )
 
         _engine(ctx, "generate-downs", body, observe=False)
-    loaded()
-    try:
-        done = downs.write_downs(sources.load(directory, fmt), names or (), dry_run=dry_run)
-    except KubemigrateError as error:
-        _fail(ctx, "generate-downs", error)
-    _finish(ctx, reply(done))
+    _offline(
+        ctx,
+        "generate-downs",
+        lambda: reply(
+            downs.write_downs(sources.load(directory, fmt), names or (), dry_run=dry_run)
+        ),
+    )
 
 
 @app.command("operator")

@@ -2,7 +2,9 @@
 
 Enough of ``resource.ParseQuantity`` to compare a run's resources with the operator's
 defaults; the API server stays the judge of what a Job may hold. Pure, so settings
-and the controller share it without importing each other.
+and the controller share it without importing each other. The API server emulator
+keeps its own, Go-faithful parser (``devcluster/apiserver/podspec.py``) on purpose: it
+judges what the operator builds, so it must not share the operator's reading.
 """
 
 from __future__ import annotations

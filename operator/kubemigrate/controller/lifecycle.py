@@ -164,8 +164,8 @@ class Lifecycle:
         # uids whose Job this process is creating: a retried create may still make it
         self._launching: set[str] = set()
         # uid -> when this process began waiting for its Job (time.monotonic())
-        self._waiting: dict[str, float] = {}  # uid: when this process began waiting
-        self._since: dict[str, float] = {}  # uid: when the run started (its age counts from)
+        # uid: (when this process began waiting, when the run started: its age counts from)
+        self._waiting: dict[str, tuple[float, float]] = {}
         metrics.watch_oldest_in_flight(self._oldest_waiting)
 
     # -- helpers ---------------------------------------------------------------
@@ -290,7 +290,7 @@ class Lifecycle:
 
     def _oldest_waiting(self) -> float:
         with self._flight:
-            since = [self._since[uid] for uid in self._waiting]
+            since = [started for _, started in self._waiting.values()]
         return time.monotonic() - min(since) if since else 0.0
 
     def _start_waiting(self, uid: str, started_at: str | None = None) -> None:
@@ -302,14 +302,12 @@ class Lifecycle:
             with contextlib.suppress(ValueError):
                 since -= max(time.time() - datetime.fromisoformat(started_at).timestamp(), 0.0)
         with self._flight:
-            self._waiting.setdefault(uid, began)
-            self._since.setdefault(uid, since)
+            self._waiting.setdefault(uid, (began, since))
         self._publish_in_flight()
 
     def _stop_waiting(self, uid: str) -> None:
         with self._flight:
             self._waiting.pop(uid, None)
-            self._since.pop(uid, None)
         self._publish_in_flight()
 
     def _is_launching(self, uid: str) -> bool:
@@ -328,10 +326,9 @@ class Lifecycle:
         waiting for after the listing started are kept: it could not show them yet.
         """
         with self._flight:
-            for uid, since in list(self._waiting.items()):
+            for uid, (since, _) in list(self._waiting.items()):
                 if since < listed_at and uid not in running:
                     del self._waiting[uid]
-                    self._since.pop(uid, None)
         self._publish_in_flight()
 
     def settle_gauges(self, runs: Sequence[Mapping[str, Any]]) -> None:

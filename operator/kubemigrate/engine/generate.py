@@ -254,26 +254,15 @@ def _down_text(up: str) -> _Down:
 def _generate_folder(directory: Path, name: str, up: str, down: _Down, now: int) -> Generated:
     """The next ``<timestamp>_name/`` folder of a drizzle-kit 1.0 layout.
 
-    The timestamp is drizzle-kit's: now in UTC, but at least a second after the
-    newest folder, so the new one sorts last. No ``snapshot.json`` is written: it
-    is drizzle-kit's own format, and drizzle-kit 1.0 (``generate``, ``check``) and
-    drizzle-orm's migrator accept a folder without one, as for a ``--custom`` one
-    whose SQL drizzle-kit does not model.
+    No ``snapshot.json`` is written: it is drizzle-kit's own format, and drizzle-kit 1.0
+    (``generate``, ``check``) and drizzle-orm's migrator accept a folder without one, as
+    for a ``--custom`` one whose SQL drizzle-kit does not model.
     """
-    times = [
-        t
-        for f in drizzle.migration_folders(directory)
-        if (t := drizzle_folders.folder_time(f)) is not None
-    ]
-    folder = directory / drizzle_folders.folder_name(max([now, *(t + 1000 for t in times)]), name)
+    folder = directory / _next_tag(drizzle.migration_folders(directory), name, now)
     if folder.exists():
         raise SourceError(f"{folder} already exists.", hint="wait a second and run generate again")
-    down_text, uninvertible = down
     folder.mkdir()
-    up_path, down_path = folder / drizzle_folders.UP_FILE, folder / drizzle_folders.DOWN_FILE
-    up_path.write_text(up if up.endswith("\n") else up + "\n")
-    down_path.write_text(down_text)
-    return Generated(up=up_path, down=down_path, journal=None, uninvertible=uninvertible)
+    return _write(folder / drizzle_folders.UP_FILE, folder / drizzle_folders.DOWN_FILE, up, down)
 
 
 def _generate_flat(directory: Path, name: str, up: str, down: _Down, now: int) -> Generated:
@@ -281,15 +270,22 @@ def _generate_flat(directory: Path, name: str, up: str, down: _Down, now: int) -
     made flat for a ConfigMap. Numbered ``0000_name.sql`` with a new journal, it turned
     the folder into drizzle-kit 0.x's layout, which its ConfigMap then needed the journal
     of too."""
-    times = [
-        t
-        for n in drizzle.up_file_names(directory)
-        if (t := drizzle_folders.folder_time(n.removesuffix(".sql"))) is not None
-    ]
-    tag = drizzle_folders.folder_name(max([now, *(t + 1000 for t in times)]), name)
-    up_path, down_path = directory / f"{tag}.sql", directory / f"{tag}.down.sql"
+    tags = [n.removesuffix(".sql") for n in drizzle.up_file_names(directory)]
+    tag = _next_tag(tags, name, now)
+    up_path = directory / f"{tag}.sql"
     if up_path.exists():
         raise SourceError(f"{up_path} already exists.", hint="wait a second and run generate again")
+    return _write(up_path, directory / f"{tag}.down.sql", up, down)
+
+
+def _next_tag(tags: list[str], name: str, now: int) -> str:
+    """drizzle-kit 1.0's name for the next migration: now in UTC, but at least a second
+    after the newest of ``tags``, so the new one sorts last."""
+    times = [t for tag in tags if (t := drizzle_folders.folder_time(tag)) is not None]
+    return drizzle_folders.folder_name(max([now, *(t + 1000 for t in times)]), name)
+
+
+def _write(up_path: Path, down_path: Path, up: str, down: _Down) -> Generated:
     down_text, uninvertible = down
     up_path.write_text(up if up.endswith("\n") else up + "\n")
     down_path.write_text(down_text)
