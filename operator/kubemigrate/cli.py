@@ -369,6 +369,9 @@ def _engine(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _interrupt)
     try:
+        # every command, not only those that change something: `status --env prodution`
+        # is a typo the next `migrate` would refuse, and a report it seemed to accept
+        Environment.resolve(ctx.env, os.environ, flag="--env")
         observer = _observer(ctx, command) if observe else None
         with open_runner(
             ctx.database_url,

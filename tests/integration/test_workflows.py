@@ -376,6 +376,28 @@ def test_unknown_kubemigrate_env_is_a_usage_error(shop: Path, database_url: str)
     assert applied_names(database_url) == []
 
 
+@pytest.mark.parametrize(
+    ("command", "flag", "env", "named"),
+    [
+        ("status", ["--env", "prodution"], {}, "--env"),
+        ("verify", [], {"KUBEMIGRATE_ENV": "prodution"}, "KUBEMIGRATE_ENV"),
+        ("history", ["--env", "prodution", "--json"], {}, "--env"),
+    ],
+)
+def test_unknown_environment_is_refused_by_reading_commands_too(
+    shop: Path, database_url: str, command: str, flag: list[str], env: dict[str, str], named: str
+) -> None:
+    # a report that seemed to accept the typo, where the next migrate refuses it
+    result = cli(command, *flag, url=database_url, directory=shop, **env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    if "--json" in flag:
+        error = json.loads(result.stdout)["error"]
+        assert f"Unknown environment 'prodution' ({named})" in error["message"]
+    else:
+        assert f"Unknown environment 'prodution' ({named})" in result.stderr
+        assert "Migration Status Report" not in result.stdout
+
+
 def test_node_env_of_another_kind_is_warned_about(shop: Path, database_url: str) -> None:
     result = cli("migrate", url=database_url, directory=shop, NODE_ENV="qa")
     assert result.returncode == 0, result.stderr
