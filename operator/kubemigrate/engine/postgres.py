@@ -2,7 +2,9 @@
 
 A small store interface in golang-migrate's spirit (lock, unlock, run, record,
 read). Errors from psycopg become domain errors here and nowhere else in the
-engine, with the connection string scrubbed from every message.
+engine, with the connection string scrubbed from every message; the two readers
+the store delegates to (``database_url`` for the URL before libpq connects,
+``tool_histories`` for other tools' tables) raise domain errors of their own.
 """
 
 from __future__ import annotations
@@ -23,13 +25,11 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
-from kubemigrate.domain import histories
 from kubemigrate.domain.errors import (
     AuthenticationFailed,
     DatabaseUnreachable,
-    DirtyDatabaseError,
     KubemigrateError,
     LockTimeout,
     MigrationFailed,
@@ -39,6 +39,7 @@ from kubemigrate.domain.errors import (
 from kubemigrate.domain.histories import DrizzleRows, TableName
 from kubemigrate.domain.migrations import AppliedMigration, DirtyState, RollbackRecord, Step
 from kubemigrate.domain.secrets import scrub, secret_values, unencoded_password
+from kubemigrate.engine import database_url
 from kubemigrate.engine.report import iso_utc
 
 
@@ -112,18 +113,6 @@ _BAD_SETTING = re.compile(
     r"unrecognized configuration parameter|invalid value for parameter",
     re.IGNORECASE,
 )
-
-
-def _unquoted(message: str) -> str:
-    """libpq's complaint about a string it could not parse, without the pieces it
-    quotes from it: in a string that does not parse, nobody can tell which piece is
-    the password (a Secret holding a passphrase instead of a URL showed its first
-    word this way)."""
-    parts = message.split('"')
-    if len(parts) % 2 == 0:  # an odd number of quotes: one may be the secret's own
-        return f"{parts[0].strip()} (...)"
-    kept = [p if n % 2 == 0 or not re.search(r"\w", p) else "..." for n, p in enumerate(parts)]
-    return " ".join('"'.join(kept).split())  # '"="' has no word in it and stays
 
 
 # duplicate table, object, column, schema, function: what a database that was
@@ -210,93 +199,6 @@ def _moved(holding: str, current: str, search_path: str) -> UsageError:
         f"?options=-csearch_path%3D{holding} keeps the existing table (unqualified names in "
         f"the migrations then go to {holding} too)",
     )
-
-
-def _left_unfinished(tool: str, what: str) -> DirtyDatabaseError:
-    return DirtyDatabaseError(
-        f"This database was migrated by {tool}, whose history says {what}: it is half-way "
-        "through that migration, which a baseline cannot record; nothing was recorded.",
-        hint=f"finish or undo that migration with {tool} (or by hand and its history table), "
-        "then baseline",
-    )
-
-
-# Other drivers' and tools' URL schemes, named in the refusal; any other text before ://
-# is not repeated (it may be a piece of whatever the Secret holds).
-_OTHER_SCHEMES = frozenset(
-    ("jdbc:postgresql", "jdbc", "pgx", "pgx4", "pgx5", "postgis", "cockroach", "cockroachdb",
-     "crdb-postgres", "redshift", "timescale", "mysql", "mariadb", "sqlite", "sqlite3",
-     "sqlserver", "mssql", "mongodb", "mongodb+srv", "redis", "http", "https", "file")
-)  # fmt: skip
-_PARAMETER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")
-
-
-def _other_tools_url(url: str) -> UsageError | None:
-    """What another tool's URL holds that libpq's does not, named (libpq's own complaint
-    hides it, as it may quote the password): golang-migrate's ``x-`` parameters and
-    driver schemes, a JDBC URL, ``search_path`` as a parameter."""
-    from urllib.parse import parse_qsl, urlsplit
-
-    scheme = url.partition("://")[0].lower() if "://" in url else ""
-    if scheme and scheme not in ("postgres", "postgresql"):
-        # named only when it is one of these: the text before :// may be anything the
-        # Secret holds (an env file's `API_KEY=...` lines), and events show messages
-        said = (
-            f"starts {scheme}://, another driver's form"
-            if scheme in _OTHER_SCHEMES
-            else "does not start postgresql:// (another driver's form, or more than the URL)"
-        )
-        return UsageError(
-            f"The database URL {said}; kubemigrate takes libpq's.",
-            hint="write it postgresql://USER:PASSWORD@HOST:5432/DBNAME (a JDBC URL drops its "
-            "jdbc: prefix; golang-migrate's pgx5:// becomes postgresql://); check that the "
-            "Secret's key holds the URL alone",
-        )
-    try:
-        names = [key for key, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)]
-    except ValueError:
-        return None
-    known = {o.keyword.decode() for o in psycopg.pq.Conninfo.get_defaults()}
-    unknown = [name for name in names if name not in known]
-    if not unknown:
-        return None
-    # a name is echoed when it reads like one (a typo, another tool's option), else counted
-    shown = [name for name in unknown if _PARAMETER_NAME.fullmatch(name)]
-    if len(shown) < len(unknown):
-        shown.append(f"{len(unknown) - len(shown)} more not shown")
-    hints = ["libpq's parameters are listed at postgresql.org/docs/current/libpq-connect.html"]
-    if any(name.startswith("x-") for name in unknown):
-        hints.insert(
-            0,
-            "the x- parameters are golang-migrate's: drop them (kubemigrate keeps "
-            "its own tables, in the first schema on the search_path)",
-        )
-    if "search_path" in unknown:
-        hints.insert(0, "set the schema with options=-csearch_path%3Dapp instead")
-    return UsageError(
-        f"The database URL has parameters libpq does not know: {', '.join(shown)}.",
-        hint="; ".join(hints),
-    )
-
-
-def _flyway_state(rows: list[tuple[Any, Any, Any]]) -> tuple[list[str], str | None]:
-    """The versions Flyway's history leaves applied, and its baseline version, from its
-    rows in the order Flyway wrote them: an ``UNDO_*`` row undoes its version (Flyway
-    then shows it pending), a ``DELETE`` row (``flyway repair``) removes it, a
-    ``BASELINE`` row stands for every version up to it."""
-    applied: dict[str, None] = {}
-    below: str | None = None
-    for version, kind, success in rows:
-        version, kind = str(version), str(kind or "SQL").upper()
-        if not success:
-            raise _left_unfinished("Flyway", f"version {version} failed")
-        if kind in ("BASELINE", "SQL_BASELINE", "JDBC_BASELINE"):  # B__ scripts: the same
-            below = version
-        elif kind.startswith("UNDO") or kind == "DELETE":
-            applied.pop(version, None)
-        else:
-            applied[version] = None
-    return list(applied), below
 
 
 def _no_schema(search_path: str) -> UsageError:
@@ -478,28 +380,7 @@ class PostgresStore:
     # -- connection ----------------------------------------------------------
 
     def _conninfo(self) -> str:
-        if not self._url.strip():
-            raise UsageError(
-                "No database URL given.",
-                hint="pass --database-url or set DATABASE_URL to a libpq URL: "
-                "postgresql://USER:PASSWORD@HOST:5432/DBNAME (replace the capitalised parts)",
-            )
-        if "\n" in self._url or "\r" in self._url:
-            # more than the URL (an env file's lines): what follows it became part of the
-            # database name, which the server's "does not exist" then quoted, secrets and all
-            raise UsageError(
-                "The database URL spans several lines: its Secret (or variable) holds more "
-                "than the URL.",
-                hint="put the URL alone in it: postgresql://USER:PASSWORD@HOST:5432/DBNAME",
-            )
-        try:
-            params = conninfo_to_dict(self._url)
-        except psycopg.ProgrammingError as exc:
-            raise _other_tools_url(self._url) or UsageError(
-                f"The database URL is malformed: {_unquoted(self.scrub(str(exc)))}",
-                hint="use the form postgresql://USER:PASSWORD@HOST:5432/DBNAME "
-                "(percent-encode special characters in the password)",
-            ) from None
+        params = database_url.parameters(self._url, self.scrub)
         # libpq reads PGOPTIONS only when no options are given, and we always give some
         options = [str(params.get("options") or os.environ.get("PGOPTIONS", ""))]
         options.append("-c TimeZone=UTC")
@@ -548,7 +429,7 @@ class PostgresStore:
             or "invalid port number" in lowered  # 0, or past 65535: no server listens there
         ):
             return UsageError(
-                f"The database URL is malformed: {_unquoted(message)}",
+                f"The database URL is malformed: {database_url.unquoted(message)}",
                 hint="use the form postgresql://USER:PASSWORD@HOST:5432/DBNAME",
             )
         if state in _SETTING_STATES or _BAD_SETTING.search(message):
@@ -1071,36 +952,10 @@ class PostgresStore:
         self.conn.execute(self._sql("DELETE FROM {tracking} WHERE migration_name = %s"), (name,))
 
     def other_tool_history(self) -> tuple[str, list[str], str | None] | None:
-        """Another migration tool's history, when the database has one: the tool, the
-        versions it ran, and Flyway's baseline version (every version up to it counts as
-        run: Flyway's ``baselineOnMigrate``), from dbmate's and golang-migrate's
-        ``schema_migrations`` or Flyway's ``flyway_schema_history``. A version it left
-        failed or dirty is an error: the database is half-way through it, and no
-        baseline can say so."""
-        row = self.conn.execute(
-            "SELECT to_regclass('flyway_schema_history')::text, "
-            "to_regclass('schema_migrations')::text, "
-            "(SELECT count(*) FROM pg_attribute WHERE attrelid = "
-            "to_regclass('schema_migrations') AND attname = 'dirty' AND NOT attisdropped)"
-        ).fetchone()
-        if not row or not (row[0] or row[1]):
-            return None
-        if row[0]:
-            rows = self.conn.execute(
-                "SELECT version, type, success FROM flyway_schema_history "
-                "WHERE version IS NOT NULL AND type <> 'SCHEMA' ORDER BY installed_rank"
-            ).fetchall()
-            return ("flyway", *_flyway_state(rows))
-        if row[2]:
-            got = self.conn.execute("SELECT version, dirty FROM schema_migrations").fetchone()
-            if got is None:
-                return "golang-migrate", [], None
-            if got[1]:
-                raise _left_unfinished("golang-migrate", f"version {got[0]} is dirty")
-            # golang-migrate keeps the newest version only: every one up to it ran
-            return "golang-migrate", [str(int(got[0]))], None
-        rows = self.conn.execute("SELECT version FROM schema_migrations").fetchall()
-        return "dbmate", [str(r[0]) for r in rows], None
+        """Another tool's history here: ``tool_histories.other_tool``."""
+        from kubemigrate.engine import tool_histories
+
+        return tool_histories.other_tool(self.conn)
 
     def has_history(self) -> bool:
         """Whether kubemigrate ever recorded anything here (applied, baselined ...); a
@@ -1166,78 +1021,18 @@ class PostgresStore:
         return None
 
     def drizzle_tables(self) -> list[TableName]:
-        """The tables in any schema whose columns are exactly one of drizzle's shapes
-        (``histories.DRIZZLE_SHAPES``) and which this role may read; kubemigrate's own
-        tables, the system's schemas and another session's temporary tables are not
-        looked at. Where drizzle-orm's ``migrationsSchema`` / ``migrationsTable`` sent
-        its history, when they were set."""
-        rows = self.conn.execute(
-            "SELECT n.nspname, c.relname, "
-            "array_agg(a.attname::text ORDER BY a.attnum), "
-            "array_agg(pg_catalog.format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum) "
-            "FROM pg_catalog.pg_class c "
-            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-            "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
-            "AND a.attnum > 0 AND NOT a.attisdropped "
-            "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT LIKE 'pg\\_%%' "
-            "AND n.nspname <> 'information_schema' AND NOT c.relname = ANY (%s) "
-            "AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute h WHERE h.attrelid = c.oid "
-            "AND h.attname = 'hash' AND NOT h.attisdropped) "
-            "AND has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT') "
-            "GROUP BY n.nspname, c.relname ORDER BY 1, 2",
-            ([TRACKING_TABLE, HISTORY_TABLE, DIRTY_TABLE],),
-        ).fetchall()
-        return [
-            TableName(str(schema), str(name))
-            for schema, name, columns, types in rows
-            if histories.shape_matches(dict(zip(columns, types, strict=True)))
-        ]
+        """Tables shaped as drizzle's history: ``tool_histories.drizzle_tables``."""
+        from kubemigrate.engine import tool_histories
+
+        return tool_histories.drizzle_tables(
+            self.conn, ours=(TRACKING_TABLE, HISTORY_TABLE, DIRTY_TABLE)
+        )
 
     def drizzle_rows(self, table: TableName) -> DrizzleRows | None:
-        """The hashes (and ``created_at`` times) in drizzle's migrations table ``table``
-        (SHA-256 of each applied file, as drizzle-orm's migrator records them), or None
-        when there is no such table. A table without a ``hash`` column is not drizzle's."""
-        from psycopg import sql
+        """What drizzle's history ``table`` records: ``tool_histories.drizzle_rows``."""
+        from kubemigrate.engine import tool_histories
 
-        columns = {
-            str(name)
-            for (name,) in self.conn.execute(
-                "SELECT a.attname FROM pg_catalog.pg_attribute a "
-                "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
-                "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 "
-                "AND NOT a.attisdropped",
-                (table.schema, table.name),
-            ).fetchall()
-        }
-        if not columns:
-            return None
-        if "hash" not in columns:
-            raise UsageError(
-                f"{table} has no hash column: it is not a drizzle migrations table "
-                f"(its columns: {', '.join(sorted(columns))}); nothing was run.",
-                hint="drizzle's has id, hash and created_at (drizzle-orm 1.0 adds name and "
-                f"applied_at); name the one drizzle's migrator writes with {histories.FLAG}",
-            )
-        times = "created_at" in columns
-        query = sql.SQL("SELECT hash, {} FROM {}").format(
-            sql.Identifier("created_at") if times else sql.NULL,
-            sql.Identifier(table.schema, table.name),
-        )
-        try:
-            rows = self.conn.execute(query).fetchall()
-        except psycopg.errors.InsufficientPrivilege:
-            raise PermissionDenied(
-                f"The database user may not read {table}, drizzle's migrations table: "
-                "kubemigrate cannot tell what drizzle ran; nothing was run.",
-                hint=f"GRANT USAGE ON SCHEMA {histories.quote_ident(table.schema)} and "
-                f"SELECT ON {table} to this user, or connect as the one drizzle's "
-                "migrator used",
-            ) from None
-        return DrizzleRows(
-            hashes=frozenset(str(h) for h, _ in rows if h is not None),
-            times=frozenset(int(t) for _, t in rows if isinstance(t, int)),
-        )
+        return tool_histories.drizzle_rows(self.conn, table)
 
     def rename_tracking(self, old: str, new: str) -> bool:
         return self._update_tracking(old, "migration_name", new)
