@@ -29,7 +29,7 @@ from pathlib import Path
 from kubemigrate.domain import versions
 from kubemigrate.domain.errors import KubemigrateError, UsageError
 from kubemigrate.domain.migrations import Direction, Migration, Step
-from kubemigrate.engine.runner import BREAKPOINT, prepare
+from kubemigrate.engine.preparing import BREAKPOINT, prepare
 
 #: Rules about settings kubemigrate makes itself when told to (--lock-timeout,
 #: --statement-timeout): the option that covers each, for the hint.

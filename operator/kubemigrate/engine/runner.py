@@ -11,12 +11,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
-import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 import psycopg
@@ -49,11 +48,12 @@ from kubemigrate.engine.postgres import (
     StepSql,
     StoreState,
 )
+from kubemigrate.engine.preparing import PreparedStep, destroys_data, invalid_index_note, prepare
 from kubemigrate.engine.report import StatusReport
 from kubemigrate.engine.sources import Source
 
 if TYPE_CHECKING:
-    from kubemigrate.domain.sql import AnalysedSql, Statement
+    pass
 
 
 class Observer(Protocol):
@@ -103,45 +103,9 @@ class RunOptions:
     """Where drizzle's migrator keeps its history (``--drizzle-table``); None: found."""
 
 
-@dataclass(frozen=True)
-class PreparedStep:
-    """A step with its statements parsed and its transaction mode decided."""
-
-    step: Step
-    statements: tuple[tuple[str, int], ...]
-    """(statement text, character offset in the file) pairs."""
-    transactional: bool
-    unwrapped: tuple[tuple[str, int], ...] = ()
-    """The ``BEGIN``/``COMMIT`` a file was wrapped in, which do not run (``_unwrapped``)."""
-
-
-# Words that may start a statement PostgreSQL refuses in a transaction block, or one
-# that controls the transaction itself. A file without any of them cannot need
-# special handling, so it gets a syntax check only; a file with one (even in a
-# comment or a plpgsql body) gets the full analysis. Looked up as a set of the
-# file's lowercased words: a case-insensitive alternation of twenty words took four
-# times as long over a thousand files, and this runs before a batch's first statement.
-_NEEDS_PARSER = frozenset(
-    ("concurrently", "vacuum", "database", "tablespace", "system", "begin", "commit",
-     "rollback", "savepoint", "release", "abort", "end", "start", "prepare", "prepared",
-     "subscription", "discard", "cluster", "reindex", "value", "stdin", "stdout")
-)  # fmt: skip
-_WORD = re.compile(r"[a-z_]+")
-_DESTRUCTIVE_WORDS = frozenset(("drop", "truncate", "delete", "update", "alter"))
-_CLIENT_COPY = re.compile(r"\b(?:FROM|TO)\s+(?:STDIN|STDOUT)\b", re.IGNORECASE)
-
-
-def _needs_parser(sql: str) -> bool:
-    lowered = sql.lower()
-    return "kubemigrate:no-transaction" in lowered or not _NEEDS_PARSER.isdisjoint(
-        _WORD.findall(lowered)
-    )
-
-
 # Transactional migrations sent in one pipeline before results are read; bounded so
 # that a progress bar and log lines still move during a long batch.
 _PIPELINE_GROUP = 50
-BREAKPOINT = re.compile(r"-->\s*statement-breakpoint[^\n]*")
 
 
 def _dirty_error(state: StoreState) -> KubemigrateError:
@@ -160,257 +124,6 @@ def _result(step: Step, duration_ms: float) -> MigrationResult:
         direction=str(step.direction),
         checksum=step.checksum,
         durationMs=round(duration_ms, 3),
-    )
-
-
-def split_on_breakpoints(text: str) -> tuple[tuple[str, int], ...]:
-    """drizzle's own splitting: the breakpoint comments, nothing else."""
-    chunks: list[tuple[str, int]] = []
-    start = 0
-    for match in [*BREAKPOINT.finditer(text), None]:
-        end = match.start() if match else len(text)
-        chunk = text[start:end]
-        stripped = chunk.strip()
-        if stripped:
-            chunks.append((stripped, start + chunk.index(stripped)))
-        if match:
-            start = match.end()
-    return tuple(chunks)
-
-
-def _psql_hint(sql: str, line: int) -> str | None:
-    """What to do when the line the parser stopped at is psql's, not SQL: a backslash
-    command (pg_dump's restrict and connect lines, an include) or a COPY data block."""
-    lines = sql.splitlines()
-    text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
-    before = "\n".join(lines[: line - 1]).lower()
-    if text.startswith("\\"):
-        return (
-            f"{text.split()[0]} is a psql meta-command, not SQL: the server never sees it, "
-            "and a migration is sent to the server; remove it (a pg_dump file's \\restrict "
-            "and \\connect lines can go; an \\i include becomes its own migration)"
-        )
-    if _CLIENT_COPY.search(before[-2000:]):
-        return (
-            "this reads as the data of a COPY ... FROM stdin, which only psql can send: "
-            "load the rows with INSERT ... VALUES (pg_dump --inserts writes them so)"
-        )
-    return None
-
-
-_Checked = TypeVar("_Checked")
-
-
-def _whole_or_pieces(sql: str, check: Callable[[str], _Checked]) -> list[tuple[int, _Checked]]:
-    """``check`` of the file whole, or, when it does not parse whole and has breakpoints,
-    of each piece between them with its offset, as drizzle's migrator sends it: a custom
-    file's statements may lack the ``;`` that only the breakpoint stands for. A syntax
-    error points into the whole file."""
-    from kubemigrate.domain.sql import SqlSyntaxError
-
-    try:
-        return [(0, check(sql))]
-    except SqlSyntaxError:
-        chunks = split_on_breakpoints(sql)
-        if len(chunks) < 2:
-            raise
-    found = []
-    for text, offset in chunks:
-        try:
-            found.append((offset, check(text)))
-        except SqlSyntaxError as exc:
-            line = exc.line + sql.count("\n", 0, offset)
-            raise SqlSyntaxError(exc.message, line=line, offset=exc.offset + offset) from None
-    return found
-
-
-def _spans(sql: str) -> tuple[tuple[str, int], ...]:
-    """The file's statements and offsets, split by the parser (see ``_whole_or_pieces``)."""
-    from kubemigrate.domain.sql import statement_spans
-
-    return tuple(
-        (text, start + offset)
-        for start, spans in _whole_or_pieces(sql, statement_spans)
-        for text, offset in spans
-    )
-
-
-def _analysed(sql: str, version: int) -> AnalysedSql:
-    """The file analysed (see ``_whole_or_pieces``), each statement placed in the whole
-    file."""
-    from kubemigrate.domain import sql as sqlmod
-
-    parts = _whole_or_pieces(sql, lambda t: sqlmod.analyse(t, server_version_num=version))
-    if len(parts) == 1:
-        return parts[0][1]
-
-    def placed(statement: Statement, offset: int) -> Statement:
-        line = statement.line + sql.count("\n", 0, offset)
-        return dataclasses.replace(statement, offset=statement.offset + offset, line=line)
-
-    return sqlmod.AnalysedSql(
-        statements=tuple(placed(st, off) for off, a in parts for st in a.statements),
-        no_transaction_directive=any(a.no_transaction_directive for _, a in parts),
-        transaction_control=tuple(
-            placed(st, off) for off, a in parts for st in a.transaction_control
-        ),
-    )
-
-
-def _destroys_data(steps: Sequence[Step]) -> tuple[str, ...]:
-    """What a production migrate would destroy (DROP TABLE, DROP COLUMN, TRUNCATE, a
-    DELETE without WHERE ...), said before it runs, in the plan, the log and the
-    result: no rollback brings those rows back. A file that does not parse is left to
-    ``prepare``, which refuses it."""
-    from kubemigrate.domain import sql as sqlmod
-
-    found: list[str] = []
-    for step in steps:
-        if _DESTRUCTIVE_WORDS.isdisjoint(_WORD.findall(step.sql.lower())):
-            continue  # no word of such a statement: no tree to build (0.4 s per 1000)
-        try:
-            analysed = _analysed(step.sql, 170000)  # between breakpoints, as it runs
-        except sqlmod.SqlSyntaxError:
-            continue
-        for statement in analysed.destructive:
-            at = step.place(statement.offset)  # the file's line, as a failure's
-            found.append(
-                f"{step.name} line {at.line}{at.of} destroys data no rollback restores: "
-                f"{statement.destructive}"
-            )
-    return tuple(found)
-
-
-# CREATE INDEX CONCURRENTLY, with its index's name when the statement gives one
-_CONCURRENT_INDEX = re.compile(
-    r"(?is)^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\b"
-    r"(?:\s+(?:IF\s+NOT\s+EXISTS\s+)?(?!ON\b)(?P<name>\"[^\"]+\"|[\w.$]+))?"
-)
-
-
-def _invalid_index_note(statement: str) -> str:
-    """A CREATE INDEX CONCURRENTLY that fails (duplicate keys, a lock timeout) leaves its
-    index behind, INVALID: the next migrate, after ``repair``, failed on it with 42P07."""
-    found = _CONCURRENT_INDEX.match(statement)
-    if found is None:
-        return ""
-    if found["name"] is None:  # unnamed: PostgreSQL chose the name
-        return (
-            "; the failed CREATE INDEX CONCURRENTLY left its index behind, INVALID "
-            "(`SELECT indexrelid::regclass FROM pg_index WHERE NOT indisvalid` names it): "
-            "drop it before the next migrate"
-        )
-    return (
-        f"; the failed CREATE INDEX CONCURRENTLY left {found['name']} behind, INVALID: drop "
-        f"it (DROP INDEX CONCURRENTLY {found['name']}) before the next migrate"
-    )
-
-
-_BEGIN = ("BEGIN", "BEGIN TRANSACTION", "BEGIN WORK", "START TRANSACTION")
-_COMMIT = ("COMMIT", "COMMIT TRANSACTION", "COMMIT WORK", "END", "END TRANSACTION", "END WORK")
-
-
-def _unwrapped(analysed: AnalysedSql) -> AnalysedSql:
-    """A file wrapped whole in a plain ``BEGIN; ... COMMIT;`` (golang-migrate leaves
-    transactions to its files, so its users write them) asks for what kubemigrate does
-    anyway, one transaction around the file: it runs without the two."""
-    control, statements = analysed.transaction_control, analysed.statements
-    if (
-        len(control) != 2
-        or analysed.no_transaction_directive
-        or (control[0].offset, control[1].offset) != (statements[0].offset, statements[-1].offset)
-    ):
-        return analysed
-
-    def said(statement: Statement) -> str:
-        return " ".join(statement.text.upper().split())
-
-    if said(control[0]) not in _BEGIN or said(control[1]) not in _COMMIT:
-        return analysed
-    inside = statements[1:-1]
-    if not all(s.transactional for s in inside):
-        return analysed  # CREATE INDEX CONCURRENTLY in it: the file fails under psql too
-    return dataclasses.replace(analysed, statements=inside, transaction_control=())
-
-
-def prepare(step: Step, server_version_num: int) -> PreparedStep:
-    """Split a step's SQL and decide how it runs, refusing what cannot run safely."""
-    from kubemigrate.domain import sql as sqlmod
-
-    planning.refuse_unwritten(step)
-    version = server_version_num or 170000
-    try:
-        if not _needs_parser(step.sql):
-            chunks = split_on_breakpoints(step.sql)
-            if all(";" not in text.rstrip().rstrip(";") for text, _ in chunks):
-                _whole_or_pieces(step.sql, sqlmod.check_syntax)
-                return PreparedStep(step=step, statements=chunks, transactional=True)
-            # nothing to classify (no word of a statement that needs it): the parser's
-            # boundaries are all it takes, and they cost a fraction of its tree
-            return PreparedStep(step=step, statements=_spans(step.sql), transactional=True)
-        analysed = _analysed(step.sql, version)
-    except sqlmod.SqlSyntaxError as exc:
-        at = step.place(exc.offset)
-        raise MigrationFailed(
-            f"{step.name} ({step.direction}): {exc.message} at line {at.line}{at.of} "
-            "(SQLSTATE 42601); nothing was run.",
-            hint=_psql_hint(step.sql, exc.line)
-            or "fix the SQL; every file of the batch is parsed before anything runs",
-            migration=step.name,
-            sqlState="42601",
-            position=f"line {at.line}",
-            file=at.file or None,
-        ) from None
-    wrapper = analysed.transaction_control
-    analysed = _unwrapped(analysed)
-    if analysed.transaction_control:
-        first = analysed.transaction_control[0]
-        at = step.place(first.offset)
-        raise UsageError(
-            f"{step.name} ({step.direction}) line {at.line}{at.of}: "
-            f"{first.text.split()[0].upper()} controls the transaction itself; nothing was run.",
-            hint="remove BEGIN/COMMIT: kubemigrate runs each migration in its own transaction "
-            "(add `-- kubemigrate:no-transaction` to run a file outside one)",
-            migration=step.name,
-            position=f"line {at.line}",
-            file=at.file or None,
-        )
-    client_copy = next(
-        (s for s in analysed.statements if s.kind == "CopyStmt" and _CLIENT_COPY.search(s.text)),
-        None,
-    )
-    if client_copy is not None:
-        at = step.place(client_copy.offset)
-        raise UsageError(
-            f"{step.name} line {at.line}{at.of}: COPY ... STDIN/STDOUT moves rows between the "
-            "server and a client such as psql (pg_dump's data blocks are psql's); a migration "
-            "has no client side to read or write them; nothing was run.",
-            hint="load the rows with INSERT ... VALUES, or COPY from a file on the database "
-            "server; a COPY TO STDOUT belongs in a script, not a migration",
-            migration=step.name,
-            position=f"line {at.line}",
-            file=at.file or None,
-        )
-    if analysed.mixed and not analysed.no_transaction_directive:
-        outside = next(s for s in analysed.statements if not s.transactional)
-        at = step.place(outside.offset)
-        raise UsageError(
-            f"{step.name} mixes a statement that cannot run in a transaction (line "
-            f"{at.line}{at.of}: {outside.text.splitlines()[0][:60]}) with statements that "
-            "should; nothing was run.",
-            hint="move it to a migration of its own, or add the line "
-            "`-- kubemigrate:no-transaction` "
-            "to run the whole file outside a transaction (a failure midway then leaves the "
-            "database marked dirty)",
-            migration=step.name,
-            position=f"line {at.line}",
-            file=at.file or None,
-        )
-    return PreparedStep(
-        step=step,
-        statements=tuple((s.text, s.offset) for s in analysed.statements),
-        transactional=not analysed.needs_no_transaction,
-        unwrapped=tuple((s.text, s.offset) for s in wrapper),
     )
 
 
@@ -493,7 +206,7 @@ class Runner:
                 self._refuse_unadopted(options.drizzle_table)
             if options.environment is Environment.PRODUCTION and plan.steps:
                 plan = dataclasses.replace(
-                    plan, warnings=(*plan.warnings, *_destroys_data(plan.steps))
+                    plan, warnings=(*plan.warnings, *destroys_data(plan.steps))
                 )
             return plan
         if action is Action.BASELINE:
@@ -1154,7 +867,7 @@ class Runner:
                 "the migration ran outside a transaction, so statements before the failing one "
                 "stay applied and the database is now marked dirty; check them, then run "
                 "`kubemigrate repair`"
-            ) + _invalid_index_note(texts[number - 1] if 0 < number <= len(texts) else "")
+            ) + invalid_index_note(texts[number - 1] if 0 < number <= len(texts) else "")
             # for the result's `dirty` (the drift gauge and its alert): the reason says only
             # that a migration failed, and the runs after it are refused
             error.details["dirty"] = True

@@ -11,7 +11,7 @@ import pytest
 
 from kubemigrate.domain.errors import MigrationFailed, UsageError
 from kubemigrate.domain.migrations import Direction, Step
-from kubemigrate.engine.runner import prepare
+from kubemigrate.engine.preparing import prepare
 
 PG15 = 150000
 
