@@ -240,18 +240,50 @@ def test_a_production_rollback_confirmed_after_another_deploy_fails_and_says_wha
     assert tracked(database_url) == SHOP_FILES  # nothing rolled back
 
 
-def test_a_staging_reset_waits_for_any_confirmation_then_resets(
+def mismatch_reported(ns: Namespace, run: str) -> dict[str, Any]:
+    """The run once it says its spec.confirm is not the phrase; still waiting."""
+    def reported() -> bool:
+        conditions = (ns.get("mr", run).get("status") or {}).get("conditions") or []
+        return any(
+            c["type"] == "AwaitingConfirmation" and c.get("reason") == "ConfirmationMismatch"
+            for c in conditions
+        )
+
+    wait_for(reported, timeout=60, what="the mismatch to be reported")
+    body = ns.get("mr", run)
+    assert body["status"]["phase"] == "AwaitingConfirmation"
+    return body
+
+
+def test_a_staging_reset_waits_for_its_word_then_resets(
     shop: Namespace, database_url: str
 ) -> None:
+    """Only the word its message shows confirms it: `confirm: "no"`, written to hold
+    the run, rolled back every migration."""
     deployed(shop, "staging")
     shop.apply(run_yaml("wipe", action="reset"))
     body = shop.wait_phase("wipe", "AwaitingConfirmation")
     message = condition(body, "AwaitingConfirmation")["message"]
     assert message.startswith("staging reset would undo 0004_add_analytics.sql, ")
+    assert message.endswith('-p \'{"spec":{"confirm":"reset"}}\'')
     assert tracked(database_url) == SHOP_FILES  # nothing undone yet
-    shop.kubectl("patch", "mr", "wipe", "--type", "merge", "-p", '{"spec":{"confirm":"yes"}}')
+    shop.kubectl("patch", "mr", "wipe", "--type", "merge", "-p", '{"spec":{"confirm":"no"}}')
+    held = mismatch_reported(shop, "wipe")
+    assert "set it to 'reset'" in condition(held, "AwaitingConfirmation")["message"]
+    assert tracked(database_url) == SHOP_FILES
+    shop.kubectl("patch", "mr", "wipe", "--type", "merge", "-p", '{"spec":{"confirm":"reset"}}')
     shop.wait_phase("wipe", "Succeeded")
     assert tracked(database_url) == []
+
+
+def test_a_staging_reset_created_with_another_word_waits(
+    shop: Namespace, database_url: str
+) -> None:
+    deployed(shop, "staging")
+    shop.apply(run_yaml("wipe", action="reset", confirm="yes"))
+    held = mismatch_reported(shop, "wipe")
+    assert "set it to 'reset'" in condition(held, "AwaitingConfirmation")["message"]
+    assert tracked(database_url) == SHOP_FILES
 
 
 def test_production_reset_is_refused_without_a_job(shop: Namespace) -> None:

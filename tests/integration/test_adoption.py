@@ -328,3 +328,173 @@ def test_golang_migrate_files_wrapped_in_begin_commit_run_as_written(
     assert refused.returncode == 2, refused.stderr
     assert "2_half.up.sql (up) line 2: BEGIN controls the transaction itself" in refused.stderr
     assert applied_names(database_url) == []
+
+
+def test_what_the_old_tool_runs_after_the_baseline_is_refused_too(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Teams keep the old tool running for a while: golang-migrate ran 3 (a seed) after
+    kubemigrate adopted the database, and a migrate inserted the seed a second time."""
+    folder = golang_folder(tmp_path)
+    (folder / "3_items.up.sql").write_text("INSERT INTO settings VALUES ('locale', 'de');")
+    (folder / "3_items.down.sql").write_text("DELETE FROM settings WHERE k = 'locale';")
+    with connect(database_url) as conn:
+        conn.execute("CREATE TABLE settings (k text, v text)")
+        conn.execute("INSERT INTO settings VALUES ('currency', 'EUR')")
+    golang_ran(database_url, 2)
+    fmt = ("--format", "golang-migrate")
+    assert cli(folder, database_url, "baseline", *fmt).returncode == 0
+    with connect(database_url) as conn:  # golang-migrate up, after the baseline
+        conn.execute("INSERT INTO settings VALUES ('locale', 'de')")
+        conn.execute("UPDATE schema_migrations SET version = 3")
+
+    refused = cli(folder, database_url, "migrate", *fmt)
+    assert refused.returncode == 5, refused.stderr
+    said = " ".join(refused.stderr.split())
+    assert "golang-migrate ran 3_items.up.sql on this database (schema_migrations records it)" in (
+        said
+    )
+    assert "`kubemigrate baseline`" in said
+    assert rows(database_url, "SELECT count(*) FROM settings WHERE k = 'locale'") == [(1,)]
+
+    assert cli(folder, database_url, "baseline", *fmt).returncode == 0
+    done = cli(folder, database_url, "migrate", *fmt)
+    assert done.returncode == 0, done.stderr
+    assert "Nothing to migrate: 3 applied, 0 pending." in done.stdout
+    assert rows(database_url, "SELECT count(*) FROM settings WHERE k = 'locale'") == [(1,)]
+
+
+def test_drizzle_s_migrator_run_after_the_baseline_is_refused(
+    tmp_path: Path, database_url: str
+) -> None:
+    folder = write_drizzle(tmp_path / "d", numbered(create_table("a"), create_table("b")))
+    with connect(database_url) as conn:
+        conn.execute("CREATE TABLE a (id int)")
+        conn.execute("CREATE SCHEMA drizzle")
+        conn.execute(
+            "CREATE TABLE drizzle.__drizzle_migrations (id serial, hash text, created_at bigint)"
+        )
+        conn.execute(
+            "INSERT INTO drizzle.__drizzle_migrations (hash) VALUES (%s)",
+            (hashlib.sha256((folder / "0000_a.sql").read_bytes()).hexdigest(),),
+        )
+    assert cli(folder, database_url, "baseline").returncode == 0
+    with connect(database_url) as conn:  # drizzle's migrator ran 0001 since
+        conn.execute("CREATE TABLE b (id int)")
+        conn.execute(
+            "INSERT INTO drizzle.__drizzle_migrations (hash) VALUES (%s)",
+            (hashlib.sha256((folder / "0001_b.sql").read_bytes()).hexdigest(),),
+        )
+    refused = cli(folder, database_url, "migrate")
+    assert refused.returncode == 5, refused.stderr
+    assert "drizzle ran 0001_b.sql on this database" in " ".join(refused.stderr.split())
+    assert applied_names(database_url) == ["0000_a.sql"]
+
+
+def test_a_baseline_again_does_not_record_what_kubemigrate_rolled_back(
+    tmp_path: Path, database_url: str
+) -> None:
+    """drizzle's table never learns of kubemigrate's rollback: a second baseline took it
+    at its word, and the rolled-back tables read as applied, gone, never to be made."""
+    folder = write_drizzle(tmp_path / "d", numbered(create_table("a"), create_table("b")))
+    with connect(database_url) as conn:
+        conn.execute("CREATE TABLE a (id integer PRIMARY KEY)")
+        conn.execute("CREATE TABLE b (id integer PRIMARY KEY)")
+        conn.execute("CREATE SCHEMA drizzle")
+        conn.execute(
+            "CREATE TABLE drizzle.__drizzle_migrations (id serial, hash text, created_at bigint)"
+        )
+        for tag in ("0000_a", "0001_b"):
+            ran = hashlib.sha256((folder / f"{tag}.sql").read_bytes()).hexdigest()
+            conn.execute("INSERT INTO drizzle.__drizzle_migrations (hash) VALUES (%s)", (ran,))
+    assert cli(folder, database_url, "baseline").returncode == 0
+    undone = cli(folder, database_url, "rollback", "--force")
+    assert undone.returncode == 0, undone.stderr
+    assert not table_exists(database_url, "b")
+
+    again = cli(folder, database_url, "baseline")
+    assert again.returncode == 0, again.stderr
+    assert "0001_b.sql: drizzle's history lists it as run, but kubemigrate rolled it back" in (
+        " ".join((again.stdout + again.stderr).split())
+    )
+    assert applied_names(database_url) == []
+    done = cli(folder, database_url, "migrate")  # not refused: kubemigrate undid them
+    assert done.returncode == 0, done.stderr
+    assert table_exists(database_url, "a")
+    assert table_exists(database_url, "b")
+
+
+def test_status_and_verify_tell_what_migrate_would_refuse(
+    tmp_path: Path, database_url: str
+) -> None:
+    """verify, the CI gate, passed a database the deploy's migrate then refused (exit 5),
+    and status listed the old tool's migrations as pending without a word."""
+    folder = golang_folder(tmp_path)
+    with connect(database_url) as conn:
+        conn.execute("CREATE TABLE settings (k text, v text)")
+    golang_ran(database_url, 2)
+    fmt = ("--format", "golang-migrate")
+    status = cli(folder, database_url, "status", *fmt)
+    assert status.returncode == 0, status.stderr
+    said = " ".join((status.stdout + status.stderr).split())
+    assert "migrated by golang-migrate (schema_migrations records 2 of these migrations" in said
+    assert "`kubemigrate baseline` first" in said
+    verify = cli(folder, database_url, "verify", *fmt)
+    assert verify.returncode == 5, verify.stdout + verify.stderr
+    assert "migrated by golang-migrate" in " ".join(verify.stderr.split())
+
+    assert cli(folder, database_url, "baseline", *fmt).returncode == 0
+    verify = cli(folder, database_url, "verify", *fmt)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    status = cli(folder, database_url, "status", *fmt)
+    assert "golang-migrate" not in status.stdout + status.stderr
+
+
+def test_baseline_with_a_target_keeps_to_what_the_old_tool_ran(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A target past golang-migrate's version recorded 2_seed and 3_items as applied,
+    their tables never made and migrate never to make them (in production too)."""
+    folder = golang_folder(tmp_path)
+    with connect(database_url) as conn:
+        conn.execute("CREATE TABLE settings (k text, v text)")
+    golang_ran(database_url, 1)
+    fmt = ("--format", "golang-migrate", "--env", "production")
+    refused = cli(folder, database_url, "baseline", "--target", "3", *fmt)
+    assert refused.returncode == 4, refused.stderr
+    said = " ".join(refused.stderr.split())
+    assert (
+        "schema_migrations (golang-migrate's history) does not record 2_seed.up.sql, "
+        "3_items.up.sql as run: --target 3 would record it as applied" in said
+    )
+    assert "baseline with --target 1_settings.up.sql (the last it ran)" in said
+    assert "`migrate force VERSION`" in said
+    assert applied_names(database_url) == []
+    done = cli(folder, database_url, "baseline", "--target", "1", *fmt)
+    assert done.returncode == 0, done.stderr
+    assert applied_names(database_url) == ["1_settings.up.sql"]
+
+
+def test_baseline_with_a_target_does_not_cross_a_dirty_version(
+    tmp_path: Path, database_url: str
+) -> None:
+    folder = golang_folder(tmp_path)
+    with connect(database_url) as conn:
+        conn.execute("CREATE TABLE schema_migrations (version bigint PRIMARY KEY, dirty boolean)")
+        conn.execute("INSERT INTO schema_migrations VALUES (2, true)")
+    refused = cli(folder, database_url, "baseline", "--target", "2", "--format", "golang-migrate")
+    assert refused.returncode == 4, refused.stderr
+    assert "whose history says version 2 is dirty" in " ".join(refused.stderr.split())
+    assert applied_names(database_url) == []
+
+
+def test_baseline_with_a_target_does_not_record_a_version_flyway_skipped(
+    tmp_path: Path, database_url: str
+) -> None:
+    folder = flyway_folder(tmp_path, 3)
+    (folder / "V1_1__seed.sql").write_text("CREATE TABLE seeded (id bigint);")
+    flyway_ran(database_url, ("1", "SQL"), ("2", "SQL"), ("3", "SQL"))
+    refused = cli(folder, database_url, "baseline", "--target", "3", "--format", "flyway")
+    assert refused.returncode == 4, refused.stderr
+    assert "does not record V1_1__seed.sql as run" in " ".join(refused.stderr.split())
+    assert applied_names(database_url) == []

@@ -86,9 +86,15 @@ def running_since(status: Mapping[str, Any]) -> str | None:
     return None
 
 
+# What confirms a staging reset: the word the waiting run's message shows. Any value
+# did, and `confirm: "no"`, written to hold the run, rolled back every migration.
+RESET_PHRASE = "reset"
+
+
 def _needs_confirmation(action: Action, environment: Environment) -> bool:
     """Runs that plan first and wait for spec.confirm: a production rollback (its phrase
-    names the batches) and a staging reset (any value; production refuses resets)."""
+    names the batches) and a staging reset (``RESET_PHRASE``; production refuses
+    resets)."""
     return (action, environment) in (
         (Action.ROLLBACK, Environment.PRODUCTION),
         (Action.RESET, Environment.STAGING),
@@ -424,9 +430,14 @@ class Lifecycle:
             return
         if not self._inputs_exist(run, spec, action, secret_exists, configmap_exists):
             return
+        # a staging reset's spec.confirm at creation skips the wait only when it is the
+        # word (a production rollback's phrase is checked by the engine itself)
+        unconfirmed = spec.confirm is None or (
+            spec.action is Action.RESET and spec.confirm != RESET_PHRASE
+        )
         needs_plan = (
             _needs_confirmation(spec.action, environment)
-            and spec.confirm is None
+            and unconfirmed
             and not spec.dry_run
             and not _status(run).get("confirmationPhrase")
         )
@@ -611,12 +622,14 @@ class Lifecycle:
             return
         given = (run.get("spec") or {}).get("confirm")
         phrase = status.get("confirmationPhrase")
-        if phrase is not None and given != phrase:  # a reset has none: any value confirms
+        wanted = phrase or RESET_PHRASE  # a staging reset has no batch phrase: the word
+        if given != wanted:
             self._transition(
                 run,
                 Phase.AWAITING_CONFIRMATION,
                 Reason.CONFIRMATION_MISMATCH,
-                f"spec.confirm {given!r} does not match the planned rollback; set it to {phrase!r}",
+                f"spec.confirm {given!r} does not match the planned "
+                f"{'rollback' if phrase else 'reset'}; set it to {wanted!r}",
                 event_type="Warning",
             )
             return
@@ -834,7 +847,7 @@ class Lifecycle:
         self, run: Mapping[str, Any], fields: dict[str, Any], names: list[str], phrase: str | None
     ) -> None:
         """AwaitingConfirmation: a production rollback's ``phrase``, or (None) a staging
-        reset, which any value of spec.confirm confirms."""
+        reset, which ``RESET_PHRASE`` confirms."""
         meta = _meta(run)
         what = "production rollback" if phrase else "staging reset"
         undone = ", ".join(names)
@@ -847,7 +860,7 @@ class Lifecycle:
         message = (  # a command to copy as it is, whatever namespace the reader's kubectl is in
             f"{what} would undo {undone}; confirm with "
             f"kubectl patch mr {meta['name']} -n {meta['namespace']} --type merge "
-            f'-p \'{{"spec":{{"confirm":"{phrase or "reset"}"}}}}\''
+            f'-p \'{{"spec":{{"confirm":"{phrase or RESET_PHRASE}"}}}}\''
         )
         waiting = self._transition(
             run,

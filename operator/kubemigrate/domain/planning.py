@@ -650,7 +650,14 @@ def plan_rollback(
     missing = [name for name, text in sql.items() if text is None]
     if missing:
         # no down file at all (drizzle-kit generate writes none): one can be inferred
-        fileless = [name.removesuffix(".sql") for name in missing if downs.get(name) is None]
+        # generate-downs writes down files (drizzle's, golang-migrate's), not Flyway's
+        # undo scripts or dbmate's sections, and needs the up file
+        files = {m.name: m.down_file for m in available}
+        fileless = [
+            name.removesuffix(".sql")
+            for name in missing
+            if downs.get(name) is None and files.get(name, "").endswith("down.sql")
+        ]
         infer = (
             f"; or have kubemigrate infer them from the up SQL: `kubemigrate generate-downs "
             f"{' '.join(fileless)}`"
@@ -775,6 +782,30 @@ def plan_baseline(
         target = known[-1].name
     plan = plan_migrate(available, applied, next_batch=next_batch, target=target, unlisted=unlisted)
     return Plan(action=Action.BASELINE, steps=plan.steps, batch=plan.batch)
+
+
+def check_target_recorded(
+    plan: Plan, *, target: str, recorded: frozenset[str], tool: str, table: str
+) -> None:
+    """``baseline --target`` on a database whose previous tool kept a history by version
+    (dbmate, golang-migrate, Flyway): the target may stop short of what that tool ran,
+    but recording a file it never ran (a target past its newest, a Flyway version it
+    skipped) marks it applied with its schema change never made, and migrate would
+    never make it."""
+    never = [step.name for step in plan.steps if step.name not in recorded]
+    if not never or not recorded:
+        return
+    shown = ", ".join(never[:3]) + (f" and {len(never) - 3} more" if len(never) > 3 else "")
+    ran = [step.name for step in plan.steps if step.name in recorded]
+    stop = f"baseline with --target {ran[-1]} (the last it ran), or with no target; " if ran else ""
+    raise IntegrityError(
+        f"{table} ({tool}'s history) does not record {shown} as run: --target {target} "
+        "would record it as applied without running it, and migrate would never run it; "
+        "nothing was recorded.",
+        hint=f"{stop}if the database has it anyway (run by hand), record that in {table} "
+        f"first, as {tool} would"
+        + (" (`migrate force VERSION`)" if tool == "golang-migrate" else ""),
+    )
 
 
 def _refuse_gap(tool: str, gap: str, later: Sequence[str], table: str) -> NoReturn:

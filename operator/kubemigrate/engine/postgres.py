@@ -971,6 +971,23 @@ class PostgresStore:
         the same run: a Job's Pod before the one running now)."""
         return {row.batch for row in self.done_by(run_id, "rolled_back") if row.batch is not None}
 
+    def rolled_back(self, names: Sequence[str]) -> frozenset[str]:
+        """Of ``names``, those kubemigrate last rolled back (after applying or baselining
+        them): another tool's history still lists such a migration as run, as that tool
+        never learnt of the rollback, and it must not be taken for run again."""
+        if not names or not self._has_extra_tables():
+            return frozenset()
+        rows = self.conn.execute(
+            self._sql(
+                "SELECT DISTINCT ON (migration_name) migration_name, action FROM {history} "
+                "WHERE migration_name = ANY(%s) "
+                "AND action IN ('applied', 'baselined', 'rolled_back') "
+                "ORDER BY migration_name, id DESC"
+            ),
+            (list(names),),
+        ).fetchall()
+        return frozenset(str(name) for name, action in rows if action == "rolled_back")
+
     def done_by(self, run_id: str, action: str) -> list[DoneRecord]:
         """What run ``run_id`` recorded as ``action`` (``applied``, ``rolled_back``), in
         order, one record per migration (its latest): read before a run executes, the

@@ -103,6 +103,21 @@ class RunOptions:
     """Where drizzle's migrator keeps its history (``--drizzle-table``); None: found."""
 
 
+@dataclass(frozen=True)
+class _Recorded:
+    """What the folder's previous tool recorded as run (see ``Runner._recorded_by_tool``)."""
+
+    tool: str
+    names: frozenset[str]
+    """The folder's files its history records."""
+    count: int
+    """How many files its history stands for (more than ``names``: some match no file)."""
+    table: histories.TableName | None = None
+    """drizzle's table, where it was found; the other tools' are at their fixed names."""
+    named: bool = False
+    """The table was named (``--drizzle-table``), not found."""
+
+
 # Transactional migrations sent in one pipeline before results are read; bounded so
 # that a progress bar and log lines still move during a long batch.
 _PIPELINE_GROUP = 50
@@ -167,10 +182,33 @@ class Runner:
                     for name in planning.changed_downs(available, state.applied)
                 ),
                 *filter(None, [planning.ahead_warning(available, state.applied, unlisted)]),
+                *self._adoption_warnings(state),
             ),
             unlisted=unlisted,
         )
         return built, state
+
+    def adoption_refusal(self, state: StoreState) -> KubemigrateError | None:
+        """What a migrate of the pending files would be refused for because another
+        tool migrated this database (``_refuse_unadopted``), found where a migrate finds
+        it: ``status`` warns of it and ``verify`` fails on it, so a CI gate does not
+        pass a database the deploy's migrate then refuses. Asked only with files
+        pending (the report of an up-to-date database pays nothing for it)."""
+        pending = [m.name for m in planning.pending(self.source.migrations, state.applied)]
+        if not pending:
+            return None
+        try:
+            self._refuse_unadopted(pending, None, applied=bool(state.applied))
+        except KubemigrateError as error:  # not adopted, the old tool's dirty mark ...
+            return error
+        return None
+
+    def _adoption_warnings(self, state: StoreState) -> tuple[str, ...]:
+        refusal = self.adoption_refusal(state)
+        if refusal is None:
+            return ()
+        said = refusal.message.removesuffix(" nothing was run.").removesuffix(";")
+        return (f"{said}; {refusal.hint}" if refusal.hint else f"{said}.",)
 
     def _source_warnings(self, state: StoreState) -> tuple[str, ...]:
         """The source's warnings, with what to do about each file its journal does not
@@ -202,8 +240,9 @@ class Runner:
                 target=options.target,
                 unlisted=self.source.unlisted,
             )
-            if plan.steps and not state.applied:
-                self._refuse_unadopted(options.drizzle_table)
+            if plan.steps:
+                names = [step.name for step in plan.steps]
+                self._refuse_unadopted(names, options.drizzle_table, applied=bool(state.applied))
             if options.environment is Environment.PRODUCTION and plan.steps:
                 plan = dataclasses.replace(
                     plan, warnings=(*plan.warnings, *destroys_data(plan.steps))
@@ -222,10 +261,15 @@ class Runner:
                 from kubemigrate.engine.sources import others  # baseline only, not every start
 
                 tool, versions, below = history  # dbmate, Flyway, golang-migrate: by version
-                names = (m.name for m in available)
-                recorded, count = others.history_matches(names, tool, versions, below)
+                files = (m.name for m in available)
+                recorded, count = others.history_matches(files, tool, versions, below)
+            undone = self.store.rolled_back(sorted(recorded)) if recorded else frozenset()
+            if recorded is not None and undone:
+                # that tool never learnt of kubemigrate's rollback: recorded again, they
+                # would read as applied with their tables gone, and migrate never rerun them
+                recorded, count = recorded - undone, count - len(undone)
             planning.check_baseline(options.environment, target=options.target, recorded=recorded)
-            return planning.plan_baseline(
+            plan = planning.plan_baseline(
                 available,
                 state.applied,
                 next_batch=state.next_batch,
@@ -236,6 +280,25 @@ class Runner:
                 history_table=table,
                 unlisted=self.source.unlisted,
             )
+            if options.target is not None and self.source.fmt != "drizzle":
+                # by version, its history is exact (drizzle's hashes miss edited files,
+                # the reason to give a target): a dirty or failed mark refuses, as
+                # without a target, and so does a file it never ran
+                by_tool = self._recorded_by_tool(None)
+                if by_tool is not None:
+                    planning.check_target_recorded(
+                        plan,
+                        target=options.target,
+                        recorded=by_tool.names,
+                        tool=by_tool.tool,
+                        table=planning.HISTORY_TABLES[by_tool.tool],
+                    )
+            stale = tuple(
+                f"{name}: {tool}'s history lists it as run, but kubemigrate rolled it back "
+                "since; not recorded (migrate runs it)"
+                for name in sorted(undone)
+            )
+            return dataclasses.replace(plan, warnings=(*plan.warnings, *stale)) if stale else plan
         if action in (Action.ROLLBACK, Action.RESET):
             steps = options.steps
             if action is Action.ROLLBACK and options.target is None:
@@ -269,16 +332,27 @@ class Runner:
             return options.steps
         return max((options.steps or 1) - len(done), 0)
 
-    def _refuse_unadopted(self, drizzle_table: histories.TableName | None) -> None:
-        """A first migrate on a database the folder's previous tool migrated (drizzle's
-        own migrator, or the tool whose layout ``--format`` reads) would run again
-        everything that tool ran: a seed inserted twice, or a failure at its first
-        CREATE TABLE. ``baseline`` records what it ran; until then, refused. A history
-        that records none of this folder's files is not its history (Rails keeps a
-        ``schema_migrations`` too; a Flyway baseline below the first file) and stops
-        nothing."""
-        if self.store.has_history():
-            return  # adopted already (a baseline, or migrations since emptied by a reset)
+    def _refuse_unadopted(
+        self, pending: Sequence[str], drizzle_table: histories.TableName | None, *, applied: bool
+    ) -> None:
+        """A migrate of ``pending`` on a database the folder's previous tool migrated
+        (drizzle's own migrator, or the tool whose layout ``--format`` reads) would run
+        again what that tool ran: a seed inserted twice, or a failure at its first
+        CREATE TABLE. ``baseline`` records what it ran; until then, refused. On a database
+        kubemigrate has adopted, only what that tool ran since (teams keep the old tool
+        running for a while) is refused. A history that records none of this folder's
+        files is not its history (Rails keeps a ``schema_migrations`` too; a Flyway
+        baseline below the first file) and stops nothing."""
+        if applied or self.store.has_history():
+            # adopted (a baseline, migrations since emptied by a reset, or the original
+            # system's tracking table): whatever the old tool's history reads, a migrate
+            # goes on as before unless it shows that tool ran some of these
+            found = None
+            with contextlib.suppress(KubemigrateError):
+                found = self._ran_since(pending, drizzle_table)
+            if found is not None:
+                raise found
+            return
         tool, available = self.source.fmt, self.source.migrations
         if tool == "drizzle":
             # drizzle's table (as _drizzle_history finds it) is this project's whatever its
@@ -292,13 +366,8 @@ class Runner:
                     tool, f"records {count} migration(s) as run", drizzle.table, drizzle.named
                 )
             return
-        from kubemigrate.engine.sources import others  # adoption only, not every start
-
-        history = self.store.other_tool_history()
-        ran: frozenset[str] = frozenset()
-        if history is not None and history[0] == tool:
-            _, versions, below = history
-            ran = others.history_matches((m.name for m in available), tool, versions, below)[0]
+        recorded = self._recorded_by_tool(drizzle_table)
+        ran = recorded.names if recorded else frozenset()
         if not ran:
             return
         self._refuse_elsewhere(available)
@@ -306,6 +375,56 @@ class Runner:
         raise self._unadopted(
             tool, f"records {len(ran)} of these migrations as run, up to {newest}"
         )
+
+    def _ran_since(
+        self, pending: Sequence[str], drizzle_table: histories.TableName | None
+    ) -> NotAdopted | None:
+        """The refusal of a migrate of ``pending`` some of which the previous tool ran on
+        this adopted database (its history lists them, and kubemigrate did not roll them
+        back since: that tool never learns of a rollback); None when it ran none."""
+        recorded = self._recorded_by_tool(drizzle_table)
+        ran = [name for name in pending if recorded and name in recorded.names]
+        undone = self.store.rolled_back(ran) if ran else frozenset()
+        ran = [name for name in ran if name not in undone]
+        if recorded is None or not ran:
+            return None
+        where = str(recorded.table) if recorded.table else planning.HISTORY_TABLES[recorded.tool]
+        flag = (
+            f", --format and {histories.FLAG} {recorded.table.as_flag()}"
+            if recorded.table and recorded.named
+            else " and --format"
+        )
+        shown = ", ".join(ran[:3]) + (f" and {len(ran) - 3} more" if len(ran) > 3 else "")
+        return NotAdopted(
+            f"{recorded.tool} ran {shown} on this database ({where} records "
+            f"{'it' if len(ran) == 1 else 'them'}) without kubemigrate, which has not "
+            f"recorded {'it' if len(ran) == 1 else 'them'}: migrate would run "
+            f"{'it' if len(ran) == 1 else 'them'} again; nothing was run.",
+            hint=f"record what {recorded.tool} ran with `kubemigrate baseline` (add the same "
+            f"--dir{flag}), then migrate runs the rest; once kubemigrate migrates a database, "
+            f"stop running {recorded.tool} on it",
+            table=where,
+        )
+
+    def _recorded_by_tool(self, drizzle_table: histories.TableName | None) -> _Recorded | None:
+        """The folder's files the previous tool's history records as run: drizzle's
+        migrator's (by hash) or, for another layout, the tool ``--format`` names (by
+        version); None when this database has no such history."""
+        tool, available = self.source.fmt, self.source.migrations
+        if tool == "drizzle":
+            drizzle = self._drizzle_history(drizzle_table)
+            if drizzle is None:
+                return None
+            recorded = self._drizzle_recorded(drizzle.rows.hashes)
+            return _Recorded(tool, recorded, len(drizzle.rows.hashes), drizzle.table, drizzle.named)
+        history = self.store.other_tool_history()
+        if history is None or history[0] != tool:
+            return None
+        from kubemigrate.engine.sources import others  # adoption only, not every start
+
+        _, versions, below = history  # dbmate, Flyway, golang-migrate: by version
+        ran, count = others.history_matches((m.name for m in available), tool, versions, below)
+        return _Recorded(tool, ran, count)
 
     def _refuse_elsewhere(self, available: Sequence[Migration]) -> None:
         """kubemigrate's own tables for this folder in a schema this connection's
@@ -1045,6 +1164,9 @@ class Runner:
                 counts,
                 drift=drift,
             )
+        refusal = self.adoption_refusal(state)
+        if refusal is not None:
+            return self._failed(Action.VERIFY, refusal, counts, drift=drift)
         return Outcome(action=str(Action.VERIFY), ok=True, counts=counts)
 
     @staticmethod

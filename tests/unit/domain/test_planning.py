@@ -286,12 +286,26 @@ def test_rollback_without_any_sql_is_refused() -> None:
     with pytest.raises(
         UsageError, match=r"No rollback SQL for: 0000_a\.sql, 0001_b\.sql; nothing was rolled back"
     ) as refused:
-        planning.plan_rollback(rows, ())
+        planning.plan_rollback(rows, [Migration(r.name, "CREATE TABLE t ();") for r in rows])
     # drizzle-kit generate writes no down: one can be inferred
     assert (refused.value.hint or "").endswith(
         "; or have kubemigrate infer them from the up SQL: `kubemigrate generate-downs "
         "0000_a 0001_b`"
     )
+
+
+def test_generate_downs_is_offered_only_where_it_writes() -> None:
+    """It writes no Flyway undo script or dbmate section, and needs the up file."""
+    flyway = Migration("V1__a.sql", "CREATE TABLE a ();", down_file="U1__a.sql")
+    dbmate = Migration(
+        "20240101000000_b.sql", "CREATE TABLE b ();", down_file="the '-- migrate:down' section"
+    )
+    gone = Migration("0000_gone.sql", "CREATE TABLE c ();")
+    rows = [applied(m, rollback_sql=None) for m in (flyway, dbmate, gone)]
+    for available in ([flyway, dbmate], []):
+        with pytest.raises(UsageError, match="No rollback SQL for") as refused:
+            planning.plan_rollback(rows, available)
+        assert "generate-downs" not in (refused.value.hint or "")
 
 
 GENERATED_NOTE = (
