@@ -416,6 +416,38 @@ def test_a_failed_concurrent_index_build_names_the_invalid_index_it_left(
     assert index_state(database_url, "items_sku_uq") is True
 
 
+def test_a_concurrent_index_build_that_left_nothing_is_not_called_invalid(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A CREATE INDEX CONCURRENTLY on a missing column fails before making an index;
+    the hint named it as left INVALID (its DROP then failed), not the valid index the
+    statement before it did make, which the next migrate then met (42P07)."""
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            ("t", "CREATE TABLE t (id int);", None),
+            (
+                "idx",
+                "-- kubemigrate:no-transaction\n"
+                "CREATE INDEX CONCURRENTLY t_id ON t (id);\n--> statement-breakpoint\n"
+                "CREATE INDEX CONCURRENTLY t_v ON t (nosuchcol);",
+                None,
+            ),
+        ),
+    )
+    failed = migrate(drizzle, database_url)
+    assert failed.returncode == 1, output(failed)
+    said = " ".join(failed.stderr.split())
+    assert "INVALID" not in said
+    assert "statements before the failing one stay applied" in said
+    assert index_state(database_url, "t_id") is True
+    assert run_cli("repair", "--dir", str(drizzle), database_url=database_url).returncode == 0
+    again = migrate(drizzle, database_url)  # t_id is there, valid: not "left INVALID"
+    assert again.returncode == 1, output(again)
+    assert "42P07" in again.stderr
+    assert "INVALID" not in again.stderr
+
+
 # -- where a failure is: the file a person opens -------------------------------------------
 
 FAILING = "INSERT INTO positioned\n  SELECT id FROM missing_table;\n"

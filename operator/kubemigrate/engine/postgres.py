@@ -1051,6 +1051,25 @@ class PostgresStore:
 
         return tool_histories.drizzle_rows(self.conn, table)
 
+    def invalid_indexes(self, name: str | None) -> list[str]:
+        """INVALID indexes (a failed CREATE INDEX CONCURRENTLY's): the one named as SQL
+        writes it (``"Idx"``, ``app.idx``), or every one outside the system schemas."""
+        if name is not None:
+            rows = self.conn.execute(
+                "SELECT i.indexrelid::regclass::text FROM pg_catalog.pg_index i "
+                "WHERE NOT i.indisvalid AND i.indexrelid = to_regclass(%s)",
+                (name,),
+            ).fetchall()
+        else:
+            rows = self.conn.execute(
+                "SELECT i.indexrelid::regclass::text FROM pg_catalog.pg_index i "
+                "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+                "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE NOT i.indisvalid AND n.nspname NOT LIKE 'pg\\_%%' "
+                "AND n.nspname <> 'information_schema' ORDER BY 1"
+            ).fetchall()
+        return [str(row[0]) for row in rows]
+
     def rename_tracking(self, old: str, new: str) -> bool:
         return self._update_tracking(old, "migration_name", new)
 

@@ -185,21 +185,25 @@ _CONCURRENT_INDEX = re.compile(
 )
 
 
-def invalid_index_note(statement: str) -> str:
-    """A CREATE INDEX CONCURRENTLY that fails (duplicate keys, a lock timeout) leaves its
-    index behind, INVALID: the next migrate, after ``repair``, failed on it with 42P07."""
+def concurrent_index(statement: str) -> tuple[bool, str | None]:
+    """Whether ``statement`` is a CREATE INDEX CONCURRENTLY, and the index name it gives
+    (None: PostgreSQL chooses one). Such a statement that fails (duplicate keys, a lock
+    timeout) may leave its index behind, INVALID, and the next migrate, after
+    ``repair``, then fails on it with 42P07."""
     found = _CONCURRENT_INDEX.match(statement)
-    if found is None:
+    return (found is not None, found["name"] if found else None)
+
+
+def invalid_index_note(left: Sequence[str]) -> str:
+    """The hint's note on the INVALID indexes a failed CREATE INDEX CONCURRENTLY left,
+    as the database names them (none: it failed before making one, a missing column)."""
+    if not left:
         return ""
-    if found["name"] is None:  # unnamed: PostgreSQL chose the name
-        return (
-            "; the failed CREATE INDEX CONCURRENTLY left its index behind, INVALID "
-            "(`SELECT indexrelid::regclass FROM pg_index WHERE NOT indisvalid` names it): "
-            "drop it before the next migrate"
-        )
+    them = "it" if len(left) == 1 else "them"
+    drops = "; ".join(f"DROP INDEX CONCURRENTLY {name}" for name in left)
     return (
-        f"; the failed CREATE INDEX CONCURRENTLY left {found['name']} behind, INVALID: drop "
-        f"it (DROP INDEX CONCURRENTLY {found['name']}) before the next migrate"
+        f"; the failed CREATE INDEX CONCURRENTLY left {', '.join(left)} behind, INVALID: "
+        f"drop {them} ({drops}) before the next migrate"
     )
 
 

@@ -48,7 +48,13 @@ from kubemigrate.engine.postgres import (
     StepSql,
     StoreState,
 )
-from kubemigrate.engine.preparing import PreparedStep, destroys_data, invalid_index_note, prepare
+from kubemigrate.engine.preparing import (
+    PreparedStep,
+    concurrent_index,
+    destroys_data,
+    invalid_index_note,
+    prepare,
+)
 from kubemigrate.engine.report import StatusReport
 from kubemigrate.engine.sources import Source
 
@@ -961,6 +967,17 @@ class Runner:
                     exc, step=item.step, statement_index=number, offset=offset
                 ) from None
 
+    def _left_invalid(self, statement: str) -> list[str]:
+        """The INVALID indexes a failed ``statement`` may have left: the one it names, or
+        any when it names none; none when it is no CREATE INDEX CONCURRENTLY (or the
+        connection is gone)."""
+        concurrent, name = concurrent_index(statement)
+        if not concurrent:
+            return []
+        with contextlib.suppress(psycopg.Error):
+            return self.store.invalid_indexes(name)
+        return []
+
     def _run_outside_transaction(self, item: PreparedStep, options: RunOptions) -> None:
         """Statement by statement, with a dirty mark that only success removes.
 
@@ -986,7 +1003,9 @@ class Runner:
                 "the migration ran outside a transaction, so statements before the failing one "
                 "stay applied and the database is now marked dirty; check them, then run "
                 "`kubemigrate repair`"
-            ) + invalid_index_note(texts[number - 1] if 0 < number <= len(texts) else "")
+            ) + invalid_index_note(
+                self._left_invalid(texts[number - 1] if 0 < number <= len(texts) else "")
+            )
             # for the result's `dirty` (the drift gauge and its alert): the reason says only
             # that a migration failed, and the runs after it are refused
             error.details["dirty"] = True
