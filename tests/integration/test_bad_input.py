@@ -124,11 +124,19 @@ def _connection_cases(server: Any) -> dict[str, tuple[str, int, str, str]]:
             "AuthenticationFailed",
             "refused the credentials",
         ),
-        "malformed url": (
+        "malformed url": (  # the option named (not its value): what to fix
             f"postgresql://postgres:{PASSWORD}@127.0.0.1:notaport/shop",
             2,
             "InvalidInput",
-            "malformed",
+            'malformed: invalid integer value "..." for connection option "port"',
+        ),
+        # a TLS setting the server cannot meet is no outage (a Job retried it 4 times,
+        # told to "check host, port and network")
+        "ssl required of a server without it": (
+            f"{server.url('postgres')}?sslmode=require",
+            2,
+            "InvalidInput",
+            "The connection's TLS settings do not fit the server: ",
         ),
         "not a url": (
             f"host=127.0.0.1 password={PASSWORD} nonsense",
@@ -184,6 +192,7 @@ CASES = [
     "a passphrase",
     "a percent sign",
     "bad sslmode",
+    "ssl required of a server without it",
     "bad server option",
 ]
 

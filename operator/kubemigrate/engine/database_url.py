@@ -9,6 +9,7 @@ words of their own before libpq sees the URL.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 
@@ -80,8 +81,7 @@ def other_tools_url(url: str) -> UsageError | None:
         names = [key for key, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)]
     except ValueError:
         return None
-    known = {o.keyword.decode() for o in psycopg.pq.Conninfo.get_defaults()}
-    unknown = [name for name in names if name not in known]
+    unknown = [name for name in names if name not in _libpq_keywords()]
     if not unknown:
         return None
     # a name is echoed when it reads like one (a typo, another tool's option), else counted
@@ -111,5 +111,20 @@ def unquoted(message: str) -> str:
     parts = message.split('"')
     if len(parts) % 2 == 0:  # an odd number of quotes: one may be the secret's own
         return f"{parts[0].strip()} (...)"
-    kept = [p if n % 2 == 0 or not re.search(r"\w", p) else "..." for n, p in enumerate(parts)]
+    kept = [
+        p if n % 2 == 0 or not re.search(r"\w", p) or _option_named(parts[n - 1], p) else "..."
+        for n, p in enumerate(parts)
+    ]
     return " ".join('"'.join(kept).split())  # '"="' has no word in it and stays
+
+
+def _option_named(before: str, quoted: str) -> bool:
+    """libpq naming the option whose value it could not read (``invalid integer value
+    "..." for connection option "port"``): the option's name is no piece of the URL's
+    secrets, and without it nobody can tell what to fix."""
+    return before.endswith("connection option ") and quoted in _libpq_keywords()
+
+
+@functools.cache
+def _libpq_keywords() -> frozenset[str]:
+    return frozenset(o.keyword.decode() for o in psycopg.pq.Conninfo.get_defaults())

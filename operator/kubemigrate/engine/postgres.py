@@ -115,6 +115,15 @@ _BAD_SETTING = re.compile(
 )
 
 
+# libpq's refusals of a TLS setting the server cannot meet: permanent, unlike the
+# network trouble a retry cures ("SSL SYSCALL error: EOF detected" is not among them)
+_TLS_SETTING = re.compile(
+    r"does not support SSL, but SSL was required|root certificate file .* does not exist|"
+    r"certificate verify failed|does not match host name|sslmode value .* invalid|"
+    r"could not read root certificate|SSL error: (?:tlsv1 alert|unsupported protocol)",
+    re.IGNORECASE,
+)
+
 # duplicate table, object, column, schema, function: what a database that was
 # migrated before kubemigrate tracked it answers to its first migration
 _ALREADY_THERE = ("42P07", "42710", "42701", "42P06", "42723")
@@ -447,6 +456,13 @@ class PostgresStore:
             return UsageError(
                 f"The database does not exist: {message}",
                 hint="create it first, or fix the database name in the URL",
+            )
+        if _TLS_SETTING.search(message):
+            return UsageError(
+                f"The connection's TLS settings do not fit the server: {message}",
+                hint="check sslmode and sslrootcert in the database URL (sslmode=require needs "
+                "a server with SSL on; verify-ca and verify-full need the server's CA as "
+                "sslrootcert, or sslrootcert=system); retrying will not help",
             )
         if unencoded_password(self._url):
             return UsageError(
