@@ -627,3 +627,22 @@ def test_a_rollback_of_stored_sql_its_file_no_longer_holds_says_so(
         f"applied ({file} has changed since): "
     )
     assert "repair --accept-down" in error["hint"]
+
+
+@pytest.mark.parametrize("directive", ["", "-- kubemigrate:no-transaction\n"])
+def test_a_run_time_error_s_position_is_its_statement_s_line(
+    tmp_path: Path, database_url: str, directive: str
+) -> None:
+    """PostgreSQL gives no cursor position for a run-time error (a division by zero, a
+    missing column of an index): the message said "in statement 2 (line 4)", the JSON's
+    position (a MigrationRun's status.error.position) said nothing."""
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(("t", f"{directive}CREATE TABLE t (id int);\n\nSELECT\n  1 / 0;\n", None)),
+    )
+    failed = migrate(drizzle, database_url, "--json")
+    assert failed.returncode == 1, output(failed)
+    error = json.loads(failed.stdout)["error"]
+    line = 4 if directive else 3
+    assert error["position"] == f"line {line}"
+    assert f"0000_t.sql in statement 2 (line {line}): division by zero" in error["message"]

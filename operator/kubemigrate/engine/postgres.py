@@ -1186,8 +1186,9 @@ class PostgresStore:
             if cursor:
                 position = f"line {at.line}, column {at.column}"
                 where = f" at {position}{at.of}"
-            else:  # a run-time error: the statement's line
-                where = f" in statement {statement_index} (line {at.line}{at.of})"
+            else:  # a run-time error: the statement's line, where a person starts looking
+                position = f"line {at.line}"
+                where = f" in statement {statement_index} ({position}{at.of})"
         # where in a DO block or function, as psql's CONTEXT says (its other lines can
         # quote data: a COPY's row); the DETAIL (a failing row, the key that clashed)
         # stays in details, which the CLI prints, not in the message a MigrationRun's
