@@ -498,3 +498,63 @@ def test_baseline_with_a_target_does_not_record_a_version_flyway_skipped(
     assert refused.returncode == 4, refused.stderr
     assert "does not record V1_1__seed.sql as run" in " ".join(refused.stderr.split())
     assert applied_names(database_url) == []
+
+
+def test_a_tool_s_history_under_another_name_or_schema_is_found(
+    tmp_path: Path, database_url: str
+) -> None:
+    """golang-migrate's x-migrations-table, Flyway's flyway.schemas: the tables were
+    looked for under their default names only, and migrate ran everything again (the
+    seed twice; a second copy of Flyway's schema in public)."""
+    folder = golang_folder(tmp_path)
+    with connect(database_url) as conn:
+        conn.execute("CREATE TABLE settings (k text, v text)")
+        conn.execute("INSERT INTO settings VALUES ('currency', 'EUR')")
+        conn.execute("CREATE TABLE app_migrations (version bigint PRIMARY KEY, dirty boolean)")
+        conn.execute("INSERT INTO app_migrations VALUES (2, false)")
+    fmt = ("--format", "golang-migrate")
+    refused = cli(folder, database_url, "migrate", *fmt)
+    assert refused.returncode == 5, refused.stderr
+    assert "migrated by golang-migrate (public.app_migrations records 2 of these migrations" in (
+        " ".join(refused.stderr.split())
+    )
+    assert cli(folder, database_url, "baseline", *fmt).returncode == 0
+    assert applied_names(database_url) == ["1_settings.up.sql", "2_seed.up.sql"]
+    assert cli(folder, database_url, "migrate", *fmt).returncode == 0
+    assert rows(database_url, "SELECT count(*) FROM settings") == [(1,)]
+
+    flyway = flyway_folder(tmp_path, 2)
+    other = database_url.rsplit("/", 1)[0] + "/" + "postgres"
+    with connect(other) as conn:
+        conn.execute("DROP DATABASE IF EXISTS flyway_app")
+        conn.execute("CREATE DATABASE flyway_app")
+    url = database_url.rsplit("/", 1)[0] + "/flyway_app"
+    with connect(url) as conn:
+        conn.execute("CREATE SCHEMA app")
+        conn.execute(FLYWAY_HISTORY.replace("flyway_schema_history", "app.flyway_schema_history"))
+        conn.execute(
+            "INSERT INTO app.flyway_schema_history VALUES (1, '1', 'x', 'SQL', 'x', 0, 'me', "
+            "now(), 1, true)"
+        )
+        conn.execute("CREATE TABLE app.t1 (id bigint)")
+    refused = cli(flyway, url, "migrate", "--format", "flyway")
+    assert refused.returncode == 5, refused.stderr
+    assert "(app.flyway_schema_history records 1 of these migrations" in (
+        " ".join(refused.stderr.split())
+    )
+    assert not table_exists(url, "t2")
+
+
+def test_two_histories_of_the_tool_that_record_the_folder_are_refused(
+    tmp_path: Path, database_url: str
+) -> None:
+    folder = golang_folder(tmp_path)
+    with connect(database_url) as conn:
+        for table in ("schema_migrations", "old_migrations"):
+            conn.execute(f"CREATE TABLE {table} (version bigint PRIMARY KEY, dirty boolean)")
+            conn.execute(f"INSERT INTO {table} VALUES (1, false)")
+    refused = cli(folder, database_url, "migrate", "--format", "golang-migrate")
+    assert refused.returncode == 2, refused.stderr
+    said = " ".join(refused.stderr.split())
+    assert "could be any of schema_migrations, public.old_migrations" in said
+    assert applied_names(database_url) == []

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -41,6 +41,9 @@ from kubemigrate.domain.migrations import AppliedMigration, DirtyState, Rollback
 from kubemigrate.domain.secrets import scrub, secret_values, unencoded_password
 from kubemigrate.engine import database_url
 from kubemigrate.engine.report import iso_utc
+
+if TYPE_CHECKING:
+    from kubemigrate.engine.tool_histories import ToolHistory
 
 
 @contextmanager
@@ -967,11 +970,11 @@ class PostgresStore:
     def delete_tracking(self, name: str) -> None:
         self.conn.execute(self._sql("DELETE FROM {tracking} WHERE migration_name = %s"), (name,))
 
-    def other_tool_history(self) -> tuple[str, list[str], str | None] | None:
-        """Another tool's history here: ``tool_histories.other_tool``."""
+    def tool_histories(self, tool: str) -> list[ToolHistory]:
+        """Another tool's histories here: ``tool_histories.tool_histories``."""
         from kubemigrate.engine import tool_histories
 
-        return tool_histories.other_tool(self.conn)
+        return tool_histories.tool_histories(self.conn, tool)
 
     def has_history(self) -> bool:
         """Whether kubemigrate ever recorded anything here (applied, baselined ...); a

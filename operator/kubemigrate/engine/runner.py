@@ -122,6 +122,14 @@ class _Recorded:
     """drizzle's table, where it was found; the other tools' are at their fixed names."""
     named: bool = False
     """The table was named (``--drizzle-table``), not found."""
+    shown: str = ""
+    """How messages name the table, when not as ``table`` writes it."""
+
+    @property
+    def where(self) -> str:
+        if self.shown:
+            return self.shown
+        return str(self.table) if self.table else planning.HISTORY_TABLES[self.tool]
 
 
 # Transactional migrations sent in one pipeline before results are read; bounded so
@@ -263,12 +271,13 @@ class Runner:
             table = str(drizzle.table) if drizzle else None
             if drizzle is not None:
                 recorded = self._drizzle_recorded(drizzle.rows.hashes)
-            elif options.target is None and (history := self.store.other_tool_history()):
-                from kubemigrate.engine.sources import others  # baseline only, not every start
-
-                tool, versions, below = history  # dbmate, Flyway, golang-migrate: by version
-                files = (m.name for m in available)
-                recorded, count = others.history_matches(files, tool, versions, below)
+            elif (
+                options.target is None
+                and self.source.fmt != "drizzle"
+                and (previous := self._recorded_by_tool(None))
+            ):
+                tool, recorded, count = previous.tool, previous.names, previous.count
+                table = previous.where
             undone = self.store.rolled_back(sorted(recorded)) if recorded else frozenset()
             if recorded is not None and undone:
                 # that tool never learnt of kubemigrate's rollback: recorded again, they
@@ -297,7 +306,7 @@ class Runner:
                         target=options.target,
                         recorded=by_tool.names,
                         tool=by_tool.tool,
-                        table=planning.HISTORY_TABLES[by_tool.tool],
+                        table=by_tool.where,
                     )
             stale = tuple(
                 f"{name}: {tool}'s history lists it as run, but kubemigrate rolled it back "
@@ -373,13 +382,16 @@ class Runner:
                 )
             return
         recorded = self._recorded_by_tool(drizzle_table)
-        ran = recorded.names if recorded else frozenset()
-        if not ran:
+        if recorded is None or not recorded.names:
             return
         self._refuse_elsewhere(available)
+        ran = recorded.names
         newest = [m.name for m in available if m.name in ran][-1]
         raise self._unadopted(
-            tool, f"records {len(ran)} of these migrations as run, up to {newest}"
+            tool,
+            f"records {len(ran)} of these migrations as run, up to {newest}",
+            recorded.table,
+            where=recorded.where,
         )
 
     def _ran_since(
@@ -394,7 +406,7 @@ class Runner:
         ran = [name for name in ran if name not in undone]
         if recorded is None or not ran:
             return None
-        where = str(recorded.table) if recorded.table else planning.HISTORY_TABLES[recorded.tool]
+        where = recorded.where
         flag = (
             f", --format and {histories.FLAG} {recorded.table.as_flag()}"
             if recorded.table and recorded.named
@@ -423,14 +435,30 @@ class Runner:
                 return None
             recorded = self._drizzle_recorded(drizzle.rows.hashes)
             return _Recorded(tool, recorded, len(drizzle.rows.hashes), drizzle.table, drizzle.named)
-        history = self.store.other_tool_history()
-        if history is None or history[0] != tool:
-            return None
         from kubemigrate.engine.sources import others  # adoption only, not every start
 
-        _, versions, below = history  # dbmate, Flyway, golang-migrate: by version
-        ran, count = others.history_matches((m.name for m in available), tool, versions, below)
-        return _Recorded(tool, ran, count)
+        found = self.store.tool_histories(tool)  # by version, wherever its config put it
+        if not found:
+            return None
+        names = [m.name for m in available]
+        matched = [
+            (history, *others.history_matches(names, tool, history.versions, history.below))
+            for history in found
+        ]
+        recording = [m for m in matched if m[1]]
+        if len(recording) > 1:
+            raise UsageError(
+                f"{tool}'s history of these migrations could be any of "
+                f"{', '.join(m[0].shown for m in recording)}: each records some of them, and "
+                f"which one {tool} uses is in its configuration; nothing was run.",
+                hint="baseline with --target NAME, the last migration the database already "
+                "has; or drop the copy that is not in use",
+            )
+        # none recording any: a history all the same (another application's, which a
+        # baseline refuses to take for this folder's)
+        history, ran, count = (recording or matched)[0]
+        history.refuse_unfinished()
+        return _Recorded(tool, ran, count, history.table, shown=history.shown)
 
     def _refuse_elsewhere(self, available: Sequence[Migration]) -> None:
         """kubemigrate's own tables for this folder in a schema this connection's
@@ -449,9 +477,14 @@ class Runner:
 
     @staticmethod
     def _unadopted(
-        tool: str, what: str, table: histories.TableName | None = None, named: bool = False
+        tool: str,
+        what: str,
+        table: histories.TableName | None = None,
+        named: bool = False,
+        *,
+        where: str | None = None,
     ) -> NotAdopted:
-        where = str(table) if table else planning.HISTORY_TABLES[tool]
+        where = where or (str(table) if table else planning.HISTORY_TABLES[tool])
         flag = f"{histories.FLAG} {table.as_flag()}" if table and named else None
         same = f"--dir, --format and {flag}" if flag else "--dir and --format"
         return NotAdopted(

@@ -10,6 +10,8 @@ connection; what to make of it is the runner's (and the domain's) business.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -29,57 +31,135 @@ def left_unfinished(tool: str, what: str) -> DirtyDatabaseError:
     )
 
 
-def flyway_state(rows: list[tuple[Any, Any, Any]]) -> tuple[list[str], str | None]:
+def flyway_state(rows: list[tuple[Any, Any, Any]]) -> tuple[list[str], str | None, str | None]:
     """The versions Flyway's history leaves applied, and its baseline version, from its
     rows in the order Flyway wrote them: an ``UNDO_*`` row undoes its version (Flyway
     then shows it pending), a ``DELETE`` row (``flyway repair``) removes it, a
-    ``BASELINE`` row stands for every version up to it."""
+    ``BASELINE`` row stands for every version up to it; and the version it left failed,
+    if any (what follows it is not read: the database is half-way through it)."""
     applied: dict[str, None] = {}
     below: str | None = None
     for version, kind, success in rows:
         version, kind = str(version), str(kind or "SQL").upper()
         if not success:
-            raise left_unfinished("Flyway", f"version {version} failed")
+            return list(applied), below, f"version {version} failed"
         if kind in ("BASELINE", "SQL_BASELINE", "JDBC_BASELINE"):  # B__ scripts: the same
             below = version
         elif kind.startswith("UNDO") or kind == "DELETE":
             applied.pop(version, None)
         else:
             applied[version] = None
-    return list(applied), below
+    return list(applied), below, None
 
 
-def other_tool(conn: psycopg.Connection[Any]) -> tuple[str, list[str], str | None] | None:
-    """Another migration tool's history, when the database has one: the tool, the
-    versions it ran, and Flyway's baseline version (every version up to it counts as
-    run: Flyway's ``baselineOnMigrate``), from dbmate's and golang-migrate's
-    ``schema_migrations`` or Flyway's ``flyway_schema_history``. A version it left
-    failed or dirty is an error: the database is half-way through it, and no
-    baseline can say so."""
-    row = conn.execute(
-        "SELECT to_regclass('flyway_schema_history')::text, "
-        "to_regclass('schema_migrations')::text, "
-        "(SELECT count(*) FROM pg_attribute WHERE attrelid = "
-        "to_regclass('schema_migrations') AND attname = 'dirty' AND NOT attisdropped)"
-    ).fetchone()
-    if not row or not (row[0] or row[1]):
-        return None
-    if row[0]:
+# The columns each tool's migrator creates (name: ``format_type``'s type, or its start):
+# golang-migrate's `version bigint, dirty boolean`; dbmate's `version varchar(128)`
+# (Rails' schema_migrations has this shape too: its versions match no file here);
+# Flyway's ten. Looked for under any name and in any schema: golang-migrate's
+# x-migrations-table, dbmate's --migrations-table and Flyway's flyway.table and
+# flyway.schemas move them.
+_SHAPES: dict[str, dict[str, str]] = {
+    "golang-migrate": {"version": "bigint", "dirty": "boolean"},
+    "dbmate": {"version": "character varying"},
+    "flyway": {
+        "installed_rank": "integer",
+        "version": "character varying",
+        "description": "character varying",
+        "type": "character varying",
+        "script": "character varying",
+        "checksum": "integer",
+        "installed_by": "character varying",
+        "installed_on": "timestamp",
+        "execution_time": "integer",
+        "success": "boolean",
+    },
+}
+DEFAULT_TABLES = {
+    "golang-migrate": "schema_migrations",
+    "dbmate": "schema_migrations",
+    "flyway": "flyway_schema_history",
+}
+
+
+@dataclass(frozen=True)
+class ToolHistory:
+    """What one table of another tool's says it ran."""
+
+    tool: str
+    table: TableName
+    shown: str
+    """As messages name it: unqualified where the search_path finds it by that name."""
+    versions: list[str]
+    below: str | None = None
+    """Flyway's baseline version: every version up to it counts as run."""
+    unfinished: str | None = None
+    """A version it left failed or dirty ("version 2 is dirty"): the database is half-way
+    through it, and no baseline can say so."""
+
+    def refuse_unfinished(self) -> None:
+        if self.unfinished is not None:
+            raise left_unfinished(_TOOL_NAMES[self.tool], self.unfinished)
+
+
+_TOOL_NAMES = {"golang-migrate": "golang-migrate", "dbmate": "dbmate", "flyway": "Flyway"}
+
+
+def tool_histories(conn: psycopg.Connection[Any], tool: str) -> list[ToolHistory]:
+    """The histories ``tool`` (dbmate, golang-migrate or Flyway) kept in this database:
+    every table of its shape, in any schema this role may read, with what it records;
+    the one the search_path finds under the tool's default name first."""
+    shape = _SHAPES[tool]
+    rows = conn.execute(
+        "SELECT n.nspname, c.relname, "
+        "array_agg(a.attname::text ORDER BY a.attnum), "
+        "array_agg(pg_catalog.format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum), "
+        "c.oid = to_regclass(%s) "
+        "FROM pg_catalog.pg_class c "
+        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
+        "AND a.attnum > 0 AND NOT a.attisdropped "
+        "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT LIKE 'pg\\_%%' "
+        "AND n.nspname <> 'information_schema' "
+        "AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute v WHERE v.attrelid = c.oid "
+        "AND v.attname = 'version' AND NOT v.attisdropped) "
+        "AND has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT') "
+        "GROUP BY n.nspname, c.relname, c.oid ORDER BY 5 DESC, 1, 2",
+        (DEFAULT_TABLES[tool],),
+    ).fetchall()
+    found = []
+    for schema, name, columns, types, visible in rows:
+        have = dict(zip(columns, types, strict=True))
+        if set(have) != set(shape) or not all(
+            have[column].startswith(kind) for column, kind in shape.items()
+        ):
+            continue
+        table = TableName(str(schema), str(name))
+        shown = histories.quote_ident(table.name) if visible else str(table)
+        with suppress(psycopg.errors.InsufficientPrivilege):
+            found.append(_read(conn, tool, table, shown))
+    return found
+
+
+def _read(conn: psycopg.Connection[Any], tool: str, table: TableName, shown: str) -> ToolHistory:
+    name = sql.Identifier(table.schema, table.name)
+    if tool == "flyway":
         rows = conn.execute(
-            "SELECT version, type, success FROM flyway_schema_history "
-            "WHERE version IS NOT NULL AND type <> 'SCHEMA' ORDER BY installed_rank"
+            sql.SQL(
+                "SELECT version, type, success FROM {} "
+                "WHERE version IS NOT NULL AND type <> 'SCHEMA' ORDER BY installed_rank"
+            ).format(name)
         ).fetchall()
-        return ("flyway", *flyway_state(rows))
-    if row[2]:
-        got = conn.execute("SELECT version, dirty FROM schema_migrations").fetchone()
+        versions, below, unfinished = flyway_state(rows)
+        return ToolHistory(tool, table, shown, versions, below, unfinished)
+    if tool == "golang-migrate":
+        got = conn.execute(sql.SQL("SELECT version, dirty FROM {}").format(name)).fetchone()
         if got is None:
-            return "golang-migrate", [], None
-        if got[1]:
-            raise left_unfinished("golang-migrate", f"version {got[0]} is dirty")
+            return ToolHistory(tool, table, shown, [])
         # golang-migrate keeps the newest version only: every one up to it ran
-        return "golang-migrate", [str(int(got[0]))], None
-    rows = conn.execute("SELECT version FROM schema_migrations").fetchall()
-    return "dbmate", [str(r[0]) for r in rows], None
+        dirty = f"version {got[0]} is dirty" if got[1] else None
+        return ToolHistory(tool, table, shown, [str(int(got[0]))], unfinished=dirty)
+    versions = conn.execute(sql.SQL("SELECT version FROM {}").format(name)).fetchall()
+    return ToolHistory(tool, table, shown, [str(r[0]) for r in versions])
 
 
 def drizzle_tables(conn: psycopg.Connection[Any], *, ours: Sequence[str]) -> list[TableName]:
