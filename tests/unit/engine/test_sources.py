@@ -456,6 +456,17 @@ def test_golang_migrate(tmp_path: Path) -> None:
     assert source.migrations[0].down_sql is None
 
 
+def test_golang_migrate_pairs_up_and_down_by_version(tmp_path: Path) -> None:
+    """As golang-migrate does: a down whose title was edited still belongs to its up
+    (it was "ignored", and the rollback refused for want of SQL)."""
+    write(tmp_path / "1_create_q.up.sql", "CREATE TABLE q ();")
+    write(tmp_path / "1_create_table_q.down.sql", "DROP TABLE q;")
+    source = sources.load(tmp_path, "golang-migrate")
+    [only] = source.migrations
+    assert (only.down_sql, only.down_file) == ("DROP TABLE q;", "1_create_table_q.down.sql")
+    assert source.warnings == ()
+
+
 def test_flyway_with_dotted_versions_and_undo(tmp_path: Path) -> None:
     write(tmp_path / "V1.10__later.sql", "SELECT 110;")
     write(tmp_path / "V1.2__second.sql", "SELECT 12;")

@@ -71,13 +71,25 @@ def _in_order(found: list[tuple[Any, Migration]], fmt: str) -> list[Migration]:
     return [m for _, m in ordered]
 
 
+_GOLANG_DOWN = re.compile(r"^(?P<version>\d+)_(?P<title>.+)\.down\.sql$")
+
+
 def _golang(directory: Path, used: set[str]) -> list[Migration]:
+    """golang-migrate pairs an up and a down file by version, whatever their titles
+    (``1_create_q.up.sql`` with ``1_create_table_q.down.sql``)."""
+    downs: dict[Any, list[Path]] = {}
+    for path in directory.glob("*.down.sql"):
+        if match := _GOLANG_DOWN.match(path.name):
+            downs.setdefault(version_key(match["version"]), []).append(path)
     found = []
     for path in directory.glob("*.up.sql"):
         match = _GOLANG.match(path.name)
         if not match:
             continue
         down = path.with_name(path.name.replace(".up.sql", ".down.sql"))
+        paired = downs.get(version_key(match["version"]), [])
+        if not down.is_file() and len(paired) == 1:  # another title, the same version
+            down = paired[0]
         used.update((path.name, down.name))
         found.append(
             (
