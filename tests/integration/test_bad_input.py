@@ -249,6 +249,23 @@ def test_an_unencoded_at_sign_in_the_password(
     assert_clean(result, [head, tail, "Mid", url])
 
 
+@pytest.mark.parametrize("tail", ["k9", "Zq"])
+def test_a_short_piece_of_a_password_after_an_unencoded_at_is_not_shown(
+    pg_server: Any, drizzle: Path, tail: str
+) -> None:
+    """Too short to blank everywhere, "k9" of "Xy7Tq@k9" was shown in libpq's words:
+    failed to resolve host 'k9@127.0.0.1'."""
+    url = f"postgresql://postgres:Xy7Tq@{tail}@127.0.0.1:{pg_server.port}/postgres"
+    result = run_cli("migrate", "--json", "--dir", str(drizzle), database_url=url)
+    assert result.returncode == 2, output(result)
+    message = json.loads(result.stdout)["error"]["message"]
+    assert message == (
+        "The database URL is malformed: its password holds an unencoded @, / or #, so the "
+        "host name was read from inside it."
+    )
+    assert f"{tail}@" not in result.stdout + result.stderr
+
+
 def test_password_given_with_the_flag_is_not_printed(pg_server: Any, drizzle: Path) -> None:
     url = pg_server.url("postgres", password=PASSWORD)
     result = run_cli(

@@ -431,6 +431,14 @@ class PostgresStore:
     def _connection_error(self, exc: psycopg.Error) -> KubemigrateError:
         # libpq's text spans lines ("\n\tIs the server running ...") and starts with
         # psycopg's own "connection is bad:"; one line reads better after our prefix.
+        if unencoded_password(self._url):
+            # libpq's words quote the host it read from inside the password, whose pieces
+            # too short to blank everywhere ("k9" of "Xy7Tq@k9") would show: none of them
+            return UsageError(
+                "The database URL is malformed: its password holds an unencoded @, / or #, "
+                "so the host name was read from inside it.",
+                hint="percent-encode them in the password (@ as %40, / as %2F, # as %23)",
+            )
         message = " ".join(self.scrub(str(exc)).split()).removeprefix("connection is bad: ")
         state = getattr(exc, "sqlstate", None) or ""
         lowered = message.lower()
@@ -466,13 +474,6 @@ class PostgresStore:
                 hint="check sslmode and sslrootcert in the database URL (sslmode=require needs "
                 "a server with SSL on; verify-ca and verify-full need the server's CA as "
                 "sslrootcert, or sslrootcert=system); retrying will not help",
-            )
-        if unencoded_password(self._url):
-            return UsageError(
-                f"The database URL is malformed: {message}",
-                hint="its password holds an unencoded @, / or #, so the host name was read "
-                "from inside it; percent-encode them in the password (@ as %40, / as %2F, "
-                "# as %23)",
             )
         return DatabaseUnreachable(
             f"Cannot reach the database: {message}",
