@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from kubemigrate import launcher
 from kubemigrate.domain.errors import ExitCode, Interrupted, KubemigrateError, UsageError
 from kubemigrate.domain.histories import TableName, parse_table_name
 from kubemigrate.domain.migrations import Action, Environment
@@ -345,6 +346,8 @@ def _observer(ctx: Context, command: str) -> Any:
 def _offline(ctx: Context, command: str, work: Callable[[], Reply]) -> NoReturn:
     """A command's work without a database (lint without --pending, generate-downs
     without a URL): its errors told through ``_fail`` as ``_engine``'s are."""
+    if launcher.stop_requested():  # while it loaded: nothing done yet
+        _fail(ctx, command, Interrupted("Interrupted: nothing was changed."))
     loaded()
     try:
         reply = work()
@@ -365,10 +368,11 @@ def _engine(
     """Open source + database, run ``body``, print and exit; errors go through ``_fail``."""
     from kubemigrate.engine.session import open_runner
 
+    _take_signals()
     loaded()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, _interrupt)
     try:
+        if launcher.stop_requested():  # while the command loaded: nothing ran yet
+            raise KeyboardInterrupt
         # every command, not only those that change something: `status --env prodution`
         # is a typo the next `migrate` would refuse, and a report it seemed to accept
         Environment.resolve(ctx.env, os.environ, flag="--env")
@@ -406,6 +410,37 @@ def _engine(
             ),
         )
     _finish(ctx, reply)
+
+
+def _take_signals() -> None:
+    """Ctrl-C and SIGTERM stop the run (``_interrupt``), also when the first lands where
+    Python cannot raise it (``_interrupt_lost``)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
+    if sys.unraisablehook is not _interrupt_lost:
+        _hooks.append(sys.unraisablehook)
+        sys.unraisablehook = _interrupt_lost
+
+
+_hooks: list[Callable[[Any], object]] = []
+
+
+def _interrupt_lost(unraisable: Any) -> None:
+    """The KeyboardInterrupt ``_interrupt`` raised, lost: it landed in a finaliser or a
+    weakref callback (importlib's module locks have one), whose exceptions Python prints
+    and drops. The run went on to the end and exited 0, and every later SIGTERM was
+    taken for a second one and ignored, so only SIGKILL stopped it. Raised again a
+    moment later (an alarm: raised from here, it would be dropped here), out of the
+    callback, where the run's code can handle it."""
+    if (
+        unraisable.exc_type is KeyboardInterrupt
+        and signal.getsignal(signal.SIGTERM) is _already_stopping
+    ):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):
+            signal.signal(signum, _interrupt)
+        signal.setitimer(signal.ITIMER_REAL, 0.01)
+        return
+    _hooks[-1](unraisable)
 
 
 def _interrupt(_signum: int, _frame: Any) -> None:
@@ -1167,11 +1202,13 @@ def loaded() -> None:
     passes over the modules being loaded free nothing); the objects loaded so far live
     until exit, so ``gc.freeze`` keeps them out of later passes. Called by each
     command once it has imported what it runs; a no-op when collection was never off
-    (the Python API, tests calling ``app``).
+    (the Python API, tests calling ``app``). The signals noted while it loaded get
+    their usual effect back (``launcher.settle``) unless the command took them.
     """
     if not gc.isenabled():
         gc.freeze()
         gc.enable()
+    launcher.settle()
 
 
 def main() -> None:

@@ -3,8 +3,11 @@ the long-running commands (an operator without its cyclic collector would grow).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +104,75 @@ launcher.main()
     )
     assert done.returncode == 130
     assert "Traceback" not in done.stderr
+
+
+def test_an_interruption_lost_in_a_finaliser_is_raised_again() -> None:
+    """A SIGTERM that landed in a weakref callback (importlib's module locks have one):
+    Python printed "Exception ignored" and dropped the KeyboardInterrupt, the run went
+    on to the end (exit 0), and every later SIGTERM was ignored as a second one."""
+    import os
+    import signal
+    import weakref
+
+    from kubemigrate import cli
+
+    signals = (signal.SIGINT, signal.SIGTERM)
+    saved = {s: signal.getsignal(s) for s in signals}
+    hook = sys.unraisablehook
+    try:
+        cli._take_signals()
+
+        class Held:
+            pass
+
+        def stopped_inside(_ref: object) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(1000):  # the handler runs here, inside the callback
+                pass
+
+        def drop_and_go_on() -> None:
+            held = Held()
+            ref = weakref.ref(held, stopped_inside)
+            del held  # the callback runs, its KeyboardInterrupt is dropped
+            assert ref() is None
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:  # ... and raised again out here
+                pass
+
+        with pytest.raises(KeyboardInterrupt):
+            drop_and_go_on()
+        for s in signals:
+            assert signal.getsignal(s) is cli._already_stopping
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+        sys.unraisablehook = hook
+
+
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGINT"])
+def test_a_stop_while_the_command_loads_is_told_as_its_result(signum: str, tmp_path: Path) -> None:
+    """A cancelled CI job's SIGTERM in the first few hundred milliseconds killed the
+    process (143) with nothing on stdout and no result file; Ctrl-C gave 130 the same
+    way. Noted while it loads, it is the command's result: JSON, result file, 130."""
+    result = tmp_path / "result.json"
+    program = f"""
+import os, signal, sys
+class Stop:
+    def find_spec(self, name, path=None, target=None):
+        if name == "kubemigrate.cli":
+            os.kill(os.getpid(), signal.{signum})
+        return None
+sys.meta_path.insert(0, Stop())
+sys.argv = ["kubemigrate", "status", "--json", "--result-file", {str(result)!r},
+            "--database-url", "postgresql://nobody@127.0.0.1:1/none", "--dir", {str(tmp_path)!r}]
+from kubemigrate import launcher
+launcher.main()
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 130, done.stderr
+    printed = json.loads(done.stdout)
+    assert (printed["ok"], printed["error"]["reason"]) == (False, "Interrupted")
+    assert printed["error"]["message"] == "Interrupted: nothing was changed."
+    assert json.loads(result.read_text())["error"]["reason"] == "Interrupted"
