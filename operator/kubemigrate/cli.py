@@ -664,20 +664,22 @@ def status(
                     f"Cannot write --metadata-file {metadata_file}: {exc.strerror}.",
                     hint="give a file path in a folder that exists and is writable",
                 ) from None
+        code = ExitCode.PENDING if fail_on_pending and rep.pending else ExitCode.OK
+        # a gate that failed says so in every form (`jq -e .ok`, the result file)
         outcome = Outcome(
             action="status",
-            ok=True,
+            ok=not code,
+            exitCode=int(code),
             counts=rep.counts,
             drift=bool(rep.findings),
             dirty=bool(rep.dirty),
             warnings=(*rep.warning_lines(), *rep.warnings),  # the report's own, source's too
         )
-        code = ExitCode.PENDING if fail_on_pending and rep.pending else ExitCode.OK
         # the report's own document (the original's metadata format), under the fields
         # every command's JSON starts with
         envelope: dict[str, Any] = {
             "action": "status",
-            "ok": True,
+            "ok": not code,
             "counts": outcome.counts.__dict__,
             "v": FORMAT_VERSION,
         }

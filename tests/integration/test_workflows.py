@@ -199,9 +199,16 @@ def test_fail_on_pending_exits_3_only_when_something_is_pending(
     assert pending.returncode == 3, pending.stderr
     assert "Pending migrations: 5" in pending.stdout
     assert "error: 5 migration(s) pending (--fail-on-pending)" in pending.stderr
-    as_json = cli("status", "--fail-on-pending", "--json", url=database_url, directory=shop)
+    result_file = shop.parent / "status-result.json"
+    as_json = cli(
+        "status", "--fail-on-pending", "--json", "--result-file", str(result_file),
+        url=database_url, directory=shop,
+    )  # fmt: skip
     assert as_json.returncode == 3
-    assert json.loads(as_json.stdout)["exitCode"] == 3  # a script reading `ok` alone is told
+    # a gate reading `ok` alone (`jq -e .ok`), or the result file, is told too
+    printed, written = json.loads(as_json.stdout), json.loads(result_file.read_text())
+    assert (printed["ok"], printed["exitCode"]) == (False, 3)
+    assert (written["ok"], written["exitCode"]) == (False, 3)
     assert cli("migrate", url=database_url, directory=shop).returncode == 0
     clean = cli("status", "--fail-on-pending", url=database_url, directory=shop)
     assert clean.returncode == 0, clean.stderr
