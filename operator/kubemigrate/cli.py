@@ -9,6 +9,7 @@ traceback and no connection string.
 import gc
 import io
 import json
+import math
 import os
 import signal
 import sys
@@ -97,9 +98,29 @@ ResultFile = Annotated[
     ),
 ]
 RunId = Annotated[str | None, typer.Option("--run-id", help="Id recorded in the history table.")]
+
+
+def _seconds(value: float | None) -> float | None:
+    """A number of seconds a run can wait: nan and inf reached the engine as a bug's
+    traceback (exit 1), and a statement timeout under a millisecond became PostgreSQL's
+    0, no timeout at all, without a word."""
+    if value is None or value == 0:
+        return value
+    if not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a number of seconds.")
+    if value < 0.001:
+        raise typer.BadParameter(f"{value} is under a millisecond (0 means no limit).")
+    return value
+
+
 LockWait = Annotated[
     float,
-    typer.Option("--lock-wait", min=0, help="Seconds to wait for another run's migration lock."),
+    typer.Option(
+        "--lock-wait",
+        min=0,
+        callback=_seconds,
+        help="Seconds to wait for another run's migration lock.",
+    ),
 ]
 LockTimeout = Annotated[
     int | None,
@@ -107,7 +128,12 @@ LockTimeout = Annotated[
 ]
 StatementTimeout = Annotated[
     float | None,
-    typer.Option("--statement-timeout", min=0, help="PostgreSQL statement_timeout in seconds."),
+    typer.Option(
+        "--statement-timeout",
+        min=0,
+        callback=_seconds,
+        help="PostgreSQL statement_timeout in seconds.",
+    ),
 ]
 Target = Annotated[
     str | None,

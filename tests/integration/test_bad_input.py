@@ -371,6 +371,30 @@ def test_negative_timeouts_are_refused(drizzle: Path, database_url: str, flag: s
     assert applied_names(database_url) == []
 
 
+@pytest.mark.parametrize(
+    ("flag", "value", "said"),
+    [
+        ("--statement-timeout", "nan", "nan is not a number of seconds"),
+        ("--statement-timeout", "inf", "inf is not a number of seconds"),
+        ("--lock-wait", "nan", "nan is not a number of seconds"),
+        # PostgreSQL's 0, no timeout at all, without a word
+        ("--statement-timeout", "0.0004", "0.0004 is under a millisecond (0 means no limit)"),
+    ],
+)
+def test_seconds_that_are_no_time_are_refused(
+    drizzle: Path, database_url: str, flag: str, value: str, said: str
+) -> None:
+    """nan and inf reached the engine and came back as a bug (exit 1, "Unexpected
+    ValueError")."""
+    result = run_cli("migrate", flag, value, "--json", "--dir", str(drizzle),
+                     database_url=database_url)  # fmt: skip
+    assert result.returncode == 2, output(result)
+    error = json.loads(result.stdout)["error"]
+    assert error["reason"] == "InvalidInput"
+    assert said in error["message"]
+    assert applied_names(database_url) == []
+
+
 def test_metadata_file_that_cannot_be_written(
     drizzle: Path, database_url: str, tmp_path: Path
 ) -> None:
