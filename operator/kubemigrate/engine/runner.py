@@ -271,11 +271,7 @@ class Runner:
             table = str(drizzle.table) if drizzle else None
             if drizzle is not None:
                 recorded = self._drizzle_recorded(drizzle.rows.hashes)
-            elif (
-                options.target is None
-                and self.source.fmt != "drizzle"
-                and (previous := self._recorded_by_tool(None))
-            ):
+            elif options.target is None and (previous := self._recorded_by_any_tool()):
                 tool, recorded, count = previous.tool, previous.names, previous.count
                 table = previous.where
             undone = self.store.rolled_back(sorted(recorded)) if recorded else frozenset()
@@ -424,11 +420,26 @@ class Runner:
             table=where,
         )
 
-    def _recorded_by_tool(self, drizzle_table: histories.TableName | None) -> _Recorded | None:
+    def _recorded_by_any_tool(self) -> _Recorded | None:
+        """For a baseline: the history of the folder's tool, or, for a drizzle folder
+        (drizzle's own history looked for already), of whichever of the others migrated
+        the database (a folder kept in drizzle's layout, run by dbmate)."""
+        if self.source.fmt != "drizzle":
+            return self._recorded_by_tool(None)
+        for tool in ("flyway", "golang-migrate", "dbmate"):
+            found = self._recorded_by_tool(None, tool=tool)
+            if found is not None:
+                return found
+        return None
+
+    def _recorded_by_tool(
+        self, drizzle_table: histories.TableName | None, *, tool: str | None = None
+    ) -> _Recorded | None:
         """The folder's files the previous tool's history records as run: drizzle's
         migrator's (by hash) or, for another layout, the tool ``--format`` names (by
-        version); None when this database has no such history."""
-        tool, available = self.source.fmt, self.source.migrations
+        version; or ``tool``); None when this database has no such history."""
+        available = self.source.migrations
+        tool = tool or self.source.fmt
         if tool == "drizzle":
             drizzle = self._drizzle_history(drizzle_table)
             if drizzle is None:
