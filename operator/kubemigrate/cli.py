@@ -6,6 +6,7 @@ Every error leaves through ``_fail``: one message, one hint, one exit code, no
 traceback and no connection string.
 """
 
+import functools
 import gc
 import io
 import json
@@ -190,9 +191,14 @@ class Context:
         """From a command's parameters (its ``locals()``): the shared ones, by name."""
         return cls(**{f.name: params[f.name] for f in fields(cls) if f.name in params})
 
-    @property
+    @functools.cached_property
     def environment(self) -> Environment:
-        return resolve_environment(self.env)
+        """--env, then KUBEMIGRATE_ENV, then NODE_ENV, as the Python API reads them; a
+        NODE_ENV of another kind is warned about once, as stderr's other lines are."""
+        environment, warning = Environment.resolve(self.env, os.environ, flag="--env")
+        if warning:
+            _stderr(self, "warning", warning)
+        return environment
 
     @property
     def json_logs(self) -> bool:
@@ -202,14 +208,6 @@ class Context:
     @property
     def secrets(self) -> list[str]:
         return secret_values(self.database_url)
-
-
-def resolve_environment(explicit: str | None) -> Environment:
-    """--env, then KUBEMIGRATE_ENV, then NODE_ENV, as the Python API reads them."""
-    environment, warning = Environment.resolve(explicit, os.environ, flag="--env")
-    if warning:
-        print(f"warning: {warning}", file=sys.stderr)
-    return environment
 
 
 # -- output -------------------------------------------------------------------
@@ -231,10 +229,7 @@ def _write_result(ctx: Context, outcome: Outcome) -> None:
     try:
         ctx.result_file.write_text(text)
     except OSError as exc:
-        print(
-            f"warning: cannot write the result to {ctx.result_file}: {exc.strerror}",
-            file=sys.stderr,
-        )
+        _stderr(ctx, "warning", f"cannot write the result to {ctx.result_file}: {exc.strerror}")
 
 
 def _fail(ctx: Context, action: str, error: KubemigrateError) -> NoReturn:
@@ -277,7 +272,10 @@ def _stderr(ctx: Context, level: str, message: str, *more: tuple[str, str, Any])
     told = [(key, label, scrub(str(value), ctx.secrets)) for key, label, value in more if value]
     message = scrub(message, ctx.secrets)
     if ctx.json_logs:
-        line = {"level": level, "time": datetime.now(UTC).isoformat(), "msg": message}
+        # as structlog writes the run's own lines (``observability.logging``), whose
+        # module this short path does not import
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        line = {"level": level, "time": now, "type": "database_migration", "msg": message}
         line.update({key: value for key, _, value in told})
         print(json.dumps(line), file=sys.stderr)
         return

@@ -596,6 +596,23 @@ def test_a_migration_s_notices_and_warnings_are_logged(tmp_path: Path, database_
     assert notices == [("info", "backfilled 42 rows"), ("warning", "slow path")]
 
 
+def test_json_logs_are_json_throughout(shop: Path, tmp_path: Path, database_url: str) -> None:
+    """NODE_ENV's warning and a result file that cannot be written came as plain text
+    between the JSON lines, and the command's own lines wrote their time as +00:00
+    with no type, unlike the run's."""
+    result = cli(
+        "migrate", "--log-format", "json", "--result-file", str(tmp_path),
+        url=database_url, directory=shop, NODE_ENV="ci",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    said = [line["msg"] for line in lines if line["level"] == "warning"]
+    assert any(m.startswith("NODE_ENV='ci' is not development") for m in said), said
+    assert any(m.startswith(f"cannot write the result to {tmp_path}") for m in said), said
+    assert all(line["time"].endswith("Z") for line in lines)
+    assert {line["type"] for line in lines} == {"database_migration"}
+
+
 def test_dry_run_prints_sql_and_changes_nothing(shop: Path, database_url: str) -> None:
     result = cli("migrate", "--dry-run", url=database_url, directory=shop)
     assert result.returncode == 0, result.stderr
