@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -314,7 +314,8 @@ def _finish(ctx: Context, reply: Reply) -> NoReturn:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if reply.note and not ctx.as_json:
         _stderr(ctx, "error", reply.note)
-    if not ctx.as_json and outcome.action != "status":  # the report lists them itself
+    # the report and a plan's text list them themselves
+    if not ctx.as_json and outcome.action != "status" and not outcome.dryRun:
         for warning in outcome.warnings:  # files ignored, no journal: never in silence
             _stderr(ctx, "warning", warning)
     raise typer.Exit(reply.exit_code)
@@ -516,9 +517,13 @@ def _summary(outcome: Outcome, verb: str) -> str:
     return f"✅ {past} {len(outcome.migrations)} migration(s){batch}:\n{names}\n"
 
 
-def _dry_run_text(plan: Any) -> str:
+def _dry_run_text(plan: Any, warnings: Sequence[str] = ()) -> str:
+    """The plan as people read it, in a terminal or pasted into a pull request: its
+    warnings (what a production migrate destroys above all) first, on stdout with the
+    rest, where on stderr a PR comment made from stdout lost them."""
+    told = [f"warning: {w}" for w in warnings]
     if not plan.steps:
-        return "Dry run: nothing to do.\n"
+        return "\n".join([*told, "Dry run: nothing to do."]) + "\n"
     if plan.action in (Action.ROLLBACK, Action.RESET):
         what = "would be rolled back, newest first"
         if plan.batches:
@@ -526,7 +531,7 @@ def _dry_run_text(plan: Any) -> str:
             what += f" ({label} {', '.join(str(b) for b in plan.batches)})"
     else:
         what = "would run" + (f" as batch {plan.batch}" if plan.batch else "")
-    out = [f"Dry run: {len(plan.steps)} migration(s) {what}:"]
+    out = [*told, f"Dry run: {len(plan.steps)} migration(s) {what}:"]
     for step in plan.steps:
         out += ["", f"-- {step.name} ({step.direction})", step.sql.rstrip()]
     if plan.action is Action.RESET:  # no phrase: refused in production, --force in staging
@@ -572,7 +577,7 @@ def migrate(
         )
         if dry_run:
             outcome, plan = runner.preview(Action.MIGRATE, options)
-            return Reply(outcome, _dry_run_text(plan), 0)
+            return Reply(outcome, _dry_run_text(plan, outcome.warnings), 0)
         outcome = runner.run(Action.MIGRATE, options)
         return Reply(outcome, _summary(outcome, "migrate"), 0)
 
@@ -645,7 +650,7 @@ def rollback(
         )
         if dry_run:
             outcome, plan = runner.preview(Action.ROLLBACK, options)
-            return Reply(outcome, _dry_run_text(plan), 0)
+            return Reply(outcome, _dry_run_text(plan, outcome.warnings), 0)
         if confirm is None and ctx.environment is Environment.PRODUCTION and not ctx.as_json:
             plan, _ = runner.plan(Action.ROLLBACK, options)
             if plan.confirmation_phrase:
@@ -897,7 +902,7 @@ def plan(
             if error.partial is None:
                 error.partial = Outcome(action=str(action), ok=False, dryRun=True)
             raise
-        return Reply(outcome, _dry_run_text(planned), 0)
+        return Reply(outcome, _dry_run_text(planned, outcome.warnings), 0)
 
     _engine(ctx, "plan", body, observe=False, allow_empty=True)
 

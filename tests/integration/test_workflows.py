@@ -333,7 +333,9 @@ def test_a_production_migrate_says_what_data_it_destroys_before_it_runs(
         "migrate", "--env", "production", "--dry-run", url=database_url, directory=drizzle
     )
     assert preview.returncode == 0, preview.stderr
-    said = " ".join(preview.stderr.split())
+    # on stdout, first: a pull request's comment made of the plan has them
+    said = " ".join(preview.stdout.split())
+    assert said.startswith("warning: 0001_cleanup.sql line 1 destroys data")
     assert "0001_cleanup.sql line 1 destroys data no rollback restores: DROP TABLE legacy" in said
     assert "0002_trim.sql line 1 destroys data no rollback restores: DROP COLUMN kept.old" in said
     assert "0003_custom.sql line 1 destroys data no rollback restores: TRUNCATE kept" in said
