@@ -352,8 +352,8 @@ class _DeferredLog:
     def step_failed(self, step: Any, error: KubemigrateError, duration_ms: float) -> None:
         self._log().step_failed(step, error, duration_ms)
 
-    def notice(self, severity: str, message: str) -> None:
-        self._log().notice(severity, message)
+    def notice(self, severity: str, message: str, migration: str | None = None) -> None:
+        self._log().notice(severity, message, migration)
 
 
 def _observer(ctx: Context, command: str) -> Any:

@@ -45,5 +45,5 @@ class ProgressObserver:
     def step_failed(self, step: Step, error: KubemigrateError, duration_ms: float) -> None:
         self.progress.stop()
 
-    def notice(self, severity: str, message: str) -> None:
+    def notice(self, severity: str, message: str, migration: str | None = None) -> None:
         pass  # the log line says it

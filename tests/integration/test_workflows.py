@@ -590,12 +590,48 @@ def test_a_maintenance_migration_does_not_block_its_batch_s_rollback(
 def test_a_migration_s_notices_and_warnings_are_logged(tmp_path: Path, database_url: str) -> None:
     """A backfill's RAISE NOTICE on its progress was dropped: psql shows it."""
     body = "DO $$ BEGIN RAISE NOTICE 'backfilled % rows', 42; RAISE WARNING 'slow path'; END $$;"
-    drizzle = write_drizzle(tmp_path / "d", numbered(("backfill", body, None), create_table("b")))
+    outside = "-- kubemigrate:no-transaction\nDO $$ BEGIN RAISE WARNING 'outside'; END $$;"
+    specs = [("backfill", body, None), create_table("b")]
+    specs += [(f"w{n}", f"DO $$ BEGIN RAISE WARNING 'from {n}'; END $$;", None) for n in range(3)]
+    specs += [("outside", outside, None)]
+    drizzle = write_drizzle(tmp_path / "d", numbered(*specs))
     result = cli("migrate", "--log-format", "json", url=database_url, directory=drizzle)
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
     notices = [(line["level"], line["msg"]) for line in lines if line["action"] == "notice"]
-    assert notices == [("info", "backfilled 42 rows"), ("warning", "slow path")]
+    assert notices == [
+        ("info", "backfilled 42 rows"),
+        ("warning", "slow path"),
+        ("warning", "from 0"),
+        ("warning", "from 1"),
+        ("warning", "from 2"),
+        ("warning", "outside"),
+    ]
+
+
+def test_a_notice_names_its_migration_where_that_is_certain(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A warning nobody can trace to its file helps nobody: a migration run alone (one
+    pending, or outside a transaction) names itself; in a pipeline of several, where
+    psycopg reads a burst of results at once, none is named rather than the wrong one."""
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            ("alone", "DO $$ BEGIN RAISE WARNING 'alone'; END $$;", None),
+            (
+                "outside",
+                "-- kubemigrate:no-transaction\nDO $$ BEGIN RAISE WARNING 'out'; END $$;",
+                None,
+            ),
+        ),
+    )
+    for target in ("0000_alone", "0001_outside"):
+        done = cli("migrate", "--target", target, "--log-format", "json",
+                   url=database_url, directory=drizzle)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        [line] = [json.loads(line) for line in done.stderr.splitlines() if '"notice"' in line]
+        assert line["migration"] == f"{target}.sql"
 
 
 def test_json_logs_are_json_throughout(shop: Path, tmp_path: Path, database_url: str) -> None:

@@ -248,6 +248,10 @@ def _record_params(step: StepSql, run_id: str | None) -> dict[str, Any]:
     }
 
 
+def _nobody() -> str | None:
+    return None
+
+
 def _duration(record: psycopg.Cursor[Any]) -> float:
     row = record.fetchone()
     return round(float(row[0]), 3) if row and row[0] is not None else 0.0
@@ -388,6 +392,8 @@ class PostgresStore:
         self._names: dict[str, str] | None = None
         self._schema = ""
         self.server_version_num = 0
+        # which migration the server answers now, for its notices (see notices_to)
+        self._noticing: Callable[[], str | None] = _nobody
 
     # -- connection ----------------------------------------------------------
 
@@ -783,17 +789,32 @@ class PostgresStore:
     # -- running SQL ---------------------------------------------------------
 
     @contextmanager
-    def notices_to(self, callback: Callable[[str, str], None]) -> Iterator[None]:
-        """The server's notices, (severity, message), passed to ``callback`` meanwhile."""
+    def notices_to(self, callback: Callable[[str, str, str | None], None]) -> Iterator[None]:
+        """The server's notices, (severity, message, migration), passed to ``callback``
+        meanwhile: the migration whose statement raised it, as ``noticing`` says, where
+        that is certain. A statement run alone is; in a pipeline of several migrations
+        psycopg reads a burst of results before it hands any to its cursor, so which
+        one a notice came with cannot be told (None) rather than told wrong."""
 
         def handler(diagnostic: psycopg.errors.Diagnostic) -> None:
-            callback(diagnostic.severity or "NOTICE", diagnostic.message_primary or "")
+            callback(
+                diagnostic.severity or "NOTICE", diagnostic.message_primary or "", self._noticing()
+            )
 
         self.conn.add_notice_handler(handler)
         try:
             yield
         finally:
             self.conn.remove_notice_handler(handler)
+
+    @contextmanager
+    def noticing(self, source: Callable[[], str | None]) -> Iterator[None]:
+        """``source`` names the migration the server is answering, meanwhile."""
+        previous, self._noticing = self._noticing, source
+        try:
+            yield
+        finally:
+            self._noticing = previous
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -840,6 +861,7 @@ class PostgresStore:
         try:
             with (
                 _pipeline_noise_dropped(),
+                self.noticing(lambda: steps[0].name if len(steps) == 1 else None),
                 self.conn.pipeline(),
                 self._cancelled_when_interrupted(),
             ):

@@ -70,7 +70,7 @@ class Observer(Protocol):
     def step_started(self, step: Step, index: int, total: int) -> None: ...
     def step_finished(self, step: Step, duration_ms: float) -> None: ...
     def step_failed(self, step: Step, error: KubemigrateError, duration_ms: float) -> None: ...
-    def notice(self, severity: str, message: str) -> None: ...
+    def notice(self, severity: str, message: str, migration: str | None = None) -> None: ...
 
 
 class QuietObserver:
@@ -91,7 +91,7 @@ class QuietObserver:
     def step_failed(self, step: Step, error: KubemigrateError, duration_ms: float) -> None:
         pass
 
-    def notice(self, severity: str, message: str) -> None:
+    def notice(self, severity: str, message: str, migration: str | None = None) -> None:
         pass
 
 
@@ -1033,7 +1033,8 @@ class Runner:
         texts = [text for text, _ in item.statements]
         self.store.mark_dirty(step.name, 0, len(item.statements), None)
         try:
-            self._run_statements_marking_progress(item)
+            with self.store.noticing(lambda: step.name):
+                self._run_statements_marking_progress(item)
             # every statement done: a run stopped before its bookkeeping leaves this mark
             self.store.mark_dirty(step.name, len(texts) + 1, len(texts), None)
         except KubemigrateError as error:
@@ -1302,6 +1303,6 @@ class Observers:
         for o in self.observers:
             o.step_failed(step, error, duration_ms)
 
-    def notice(self, severity: str, message: str) -> None:
+    def notice(self, severity: str, message: str, migration: str | None = None) -> None:
         for o in self.observers:
-            o.notice(severity, message)
+            o.notice(severity, message, migration)

@@ -201,11 +201,11 @@ class LogObserver:
             batch=step.batch,
         )
 
-    def notice(self, severity: str, message: str) -> None:
+    def notice(self, severity: str, message: str, migration: str | None = None) -> None:
         """A migration's RAISE NOTICE/WARNING (and the server's own, e.g. "does not
-        exist, skipping"), as psql would show it."""
+        exist, skipping"), as psql would show it, with the migration that raised it."""
         log = self.log.warning if severity.upper() == "WARNING" else self.log.info
-        log(message, action="notice", severity=severity)
+        log(message, migration=migration, action="notice", severity=severity)
 
     def step_failed(self, step: Step, error: KubemigrateError, duration_ms: float) -> None:
         self.log.error(
