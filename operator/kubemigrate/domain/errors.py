@@ -51,8 +51,15 @@ class KubemigrateError(Exception):
         data: dict[str, Any] = {"reason": self.reason, "message": self.message}
         if self.hint:
             data["hint"] = self.hint
-        data.update(self.details)
+        # as every key of the JSON: left out when empty or false (a lock timeout's
+        # `"completed": []`), so a key present always says something
+        data.update((k, v) for k, v in self.details.items() if _says(v))
         return data
+
+
+def _says(value: Any) -> bool:
+    """Not empty, None or False; a number, 0 included (statement 0: before the first)."""
+    return value is not False and (bool(value) or value == 0)
 
 
 class UsageError(KubemigrateError):
