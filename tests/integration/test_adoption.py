@@ -257,11 +257,13 @@ def flyway_folder(tmp_path: Path, count: int) -> Path:
 
 
 def flyway_ran(url: str, *history: tuple[str, str]) -> None:
+    """Flyway's rows for these versions, with no checksum (a BASELINE row's is NULL; a
+    script's would be the CRC-32 of the file it ran, which these do not stand for)."""
     with connect(url) as conn:
         conn.execute(FLYWAY_HISTORY)
         for rank, (version, kind) in enumerate(history, start=1):
             conn.execute(
-                "INSERT INTO flyway_schema_history VALUES (%s, %s, 'x', %s, 'x', 0, 'me', "
+                "INSERT INTO flyway_schema_history VALUES (%s, %s, 'x', %s, 'x', NULL, 'me', "
                 "now(), 1, true)",
                 (rank, version, kind),
             )
@@ -557,4 +559,40 @@ def test_two_histories_of_the_tool_that_record_the_folder_are_refused(
     assert refused.returncode == 2, refused.stderr
     said = " ".join(refused.stderr.split())
     assert "could be any of schema_migrations, public.old_migrations" in said
+    assert applied_names(database_url) == []
+
+
+def test_a_script_edited_since_flyway_ran_it_is_not_baselined(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Flyway's history records each script's checksum (CRC-32 of its lines), which was
+    never read: an edited V1 was baselined as applied, its new column never made, and
+    verify then passed; Flyway's own validate says "checksum mismatch"."""
+    folder = tmp_path / "sql"
+    folder.mkdir()
+    (folder / "V1__init.sql").write_text("CREATE TABLE a (id int);\n")
+    (folder / "V2__b.sql").write_text("CREATE TABLE b (id int);\n")
+    with connect(database_url) as conn:
+        conn.execute(FLYWAY_HISTORY)
+        conn.execute(
+            "INSERT INTO flyway_schema_history VALUES (1, '1', 'init', 'SQL', 'V1__init.sql', "
+            "-623083431, 'me', now(), 1, true)"
+        )
+        conn.execute("CREATE TABLE a (id int)")
+    fmt = ("--format", "flyway")
+    # as it ran, in a CRLF checkout: the same checksum
+    (folder / "V1__init.sql").write_bytes(b"CREATE TABLE a (id int);\r\n")
+    dry = cli(folder, database_url, "baseline", "--dry-run", *fmt)
+    assert dry.returncode == 0, dry.stderr
+
+    (folder / "V1__init.sql").write_text("CREATE TABLE a (id int, email text NOT NULL);\n")
+    for attempt in (("baseline",), ("baseline", "--target", "1")):
+        refused = cli(folder, database_url, *attempt, *fmt)
+        assert refused.returncode == 4, refused.stderr
+        said = " ".join(refused.stderr.split())
+        assert (
+            "flyway_schema_history (Flyway's history) records another checksum for "
+            "V1__init.sql: edited since Flyway ran it" in said
+        )
+        assert "`flyway repair`" in said
     assert applied_names(database_url) == []

@@ -13,7 +13,7 @@ import dataclasses
 import itertools
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
@@ -23,6 +23,7 @@ import psycopg
 from kubemigrate.domain import histories, planning, versions
 from kubemigrate.domain.dirty import dirty_error
 from kubemigrate.domain.errors import (
+    IntegrityError,
     Interrupted,
     KubemigrateError,
     MigrationFailed,
@@ -124,6 +125,8 @@ class _Recorded:
     """The table was named (``--drizzle-table``), not found."""
     shown: str = ""
     """How messages name the table, when not as ``table`` writes it."""
+    checksums: Mapping[str, int] = field(default_factory=dict)
+    """Flyway's checksum of each version's script as it ran."""
 
     @property
     def where(self) -> str:
@@ -263,6 +266,7 @@ class Runner:
                 )
             return plan
         if action is Action.BASELINE:
+            previous: _Recorded | None = None
             # a target says what to record: where drizzle's history is does not matter
             drizzle = None if options.target else self._drizzle_history(options.drizzle_table)
             recorded = None
@@ -295,15 +299,17 @@ class Runner:
                 # by version, its history is exact (drizzle's hashes miss edited files,
                 # the reason to give a target): a dirty or failed mark refuses, as
                 # without a target, and so does a file it never ran
-                by_tool = self._recorded_by_tool(None)
-                if by_tool is not None:
+                previous = self._recorded_by_tool(None)
+                if previous is not None:
                     planning.check_target_recorded(
                         plan,
                         target=options.target,
-                        recorded=by_tool.names,
-                        tool=by_tool.tool,
-                        table=by_tool.where,
+                        recorded=previous.names,
+                        tool=previous.tool,
+                        table=previous.where,
                     )
+            if previous is not None and previous.checksums:
+                self._refuse_edited_since(plan, previous)
             stale = tuple(
                 f"{name}: {tool}'s history lists it as run, but kubemigrate rolled it back "
                 "since; not recorded (migrate runs it)"
@@ -420,6 +426,36 @@ class Runner:
             table=where,
         )
 
+    def _refuse_edited_since(self, plan: Plan, recorded: _Recorded) -> None:
+        """Scripts to be baselined that Flyway's history records with another checksum:
+        edited since Flyway ran them, so the database has what ran, not these files,
+        and a baseline would record them as applied (Flyway's own ``validate`` refuses
+        them: "Migration checksum mismatch")."""
+        from kubemigrate.domain.checksums import flyway_checksum
+        from kubemigrate.domain.versions import file_version, version_key
+
+        ran = {version_key(v): crc for v, crc in recorded.checksums.items()}
+        edited = []
+        for step in plan.steps:
+            version = file_version(step.name)
+            expected = ran.get(version) if version is not None else None
+            if expected is None:
+                continue
+            text = sources.read_text(self.source.directory / step.name)
+            if flyway_checksum(text) != expected:
+                edited.append(step.name)
+        if edited:
+            them = "it" if len(edited) == 1 else "them"
+            raise IntegrityError(
+                f"{recorded.where} (Flyway's history) records another checksum for "
+                f"{', '.join(edited)}: edited since Flyway ran {them}, so the database has "
+                f"what ran, not {'this file' if len(edited) == 1 else 'these files'}; "
+                "nothing was recorded.",
+                hint=f"restore {them} as {'it' if len(edited) == 1 else 'they'} ran (git log "
+                "-p); or, if the database has the edit too, realign Flyway's checksums with "
+                "`flyway repair` first; then baseline",
+            )
+
     def _recorded_by_any_tool(self) -> _Recorded | None:
         """For a baseline: the history of the folder's tool, or, for a drizzle folder
         (drizzle's own history looked for already), of whichever of the others migrated
@@ -469,7 +505,9 @@ class Runner:
         # baseline refuses to take for this folder's)
         history, ran, count = (recording or matched)[0]
         history.refuse_unfinished()
-        return _Recorded(tool, ran, count, history.table, shown=history.shown)
+        return _Recorded(
+            tool, ran, count, history.table, shown=history.shown, checksums=history.checksums
+        )
 
     def _refuse_elsewhere(self, available: Sequence[Migration]) -> None:
         """kubemigrate's own tables for this folder in a schema this connection's

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -95,6 +95,8 @@ class ToolHistory:
     unfinished: str | None = None
     """A version it left failed or dirty ("version 2 is dirty"): the database is half-way
     through it, and no baseline can say so."""
+    checksums: dict[str, int] = field(default_factory=dict)
+    """Flyway's checksum of each version's script as it ran (its latest row's)."""
 
     def refuse_unfinished(self) -> None:
         if self.unfinished is not None:
@@ -145,12 +147,17 @@ def _read(conn: psycopg.Connection[Any], tool: str, table: TableName, shown: str
     if tool == "flyway":
         rows = conn.execute(
             sql.SQL(
-                "SELECT version, type, success FROM {} "
+                "SELECT version, type, success, checksum FROM {} "
                 "WHERE version IS NOT NULL AND type <> 'SCHEMA' ORDER BY installed_rank"
             ).format(name)
         ).fetchall()
-        versions, below, unfinished = flyway_state(rows)
-        return ToolHistory(tool, table, shown, versions, below, unfinished)
+        versions, below, unfinished = flyway_state([row[:3] for row in rows])
+        checksums = {
+            str(version): int(crc)
+            for version, kind, success, crc in rows
+            if success and crc is not None and str(kind).upper() == "SQL"
+        }
+        return ToolHistory(tool, table, shown, versions, below, unfinished, checksums)
     if tool == "golang-migrate":
         got = conn.execute(sql.SQL("SELECT version, dirty FROM {}").format(name)).fetchone()
         if got is None:

@@ -39,3 +39,17 @@ def test_non_ascii_is_hashed_as_utf8() -> None:
 def test_migration_computes_its_checksum() -> None:
     assert Migration(name="0000_a.sql", up_sql=SQL).checksum == checksum(SQL)
     assert Migration(name="0000_a.sql", up_sql=SQL, checksum="given").checksum == "given"
+
+
+def test_flyway_s_checksum_is_crc32_of_its_lines_as_java_reads_them() -> None:
+    """The value Flyway records for a script (``flyway_schema_history.checksum``), which
+    a baseline of a database Flyway migrated compares: line endings and a BOM do not
+    count, as Java's readLine drops them."""
+    from kubemigrate.domain.checksums import flyway_checksum
+
+    assert flyway_checksum("CREATE TABLE a (id int);\n") == -623083431
+    assert flyway_checksum("CREATE TABLE a (id int);") == -623083431
+    assert flyway_checksum("\ufeffCREATE TABLE a (id int);\r\n") == -623083431
+    assert flyway_checksum("a\r\nb\rc\n") == flyway_checksum("a\nb\nc")
+    assert flyway_checksum("a\n\nb") != flyway_checksum("a\nb")  # an empty line is a line
+    assert flyway_checksum("") == 0
