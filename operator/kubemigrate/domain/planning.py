@@ -722,6 +722,15 @@ def plan_rollback(
 
 #: Where each tool keeps the history ``baseline`` reads, for messages that name it
 #: (drizzle's where its migrator's default puts it: ``histories`` finds it elsewhere).
+TOOL_NAMES = {"flyway": "Flyway"}
+"""How messages write a tool whose ``--format`` key is not its name."""
+
+
+def tool_name(tool: str) -> str:
+    """``Flyway`` for ``flyway``; the others are written as their keys."""
+    return TOOL_NAMES.get(tool, tool)
+
+
 HISTORY_TABLES = {
     "drizzle": "drizzle.__drizzle_migrations",
     "dbmate": "schema_migrations",
@@ -757,7 +766,8 @@ def plan_baseline(
         matched = sum(1 for m in available if m.name in recorded)
         if matched < recorded_count:
             raise IntegrityError(
-                f"{table} ({recorded_by}'s history) lists {recorded_count} migration(s), but "
+                f"{table} ({tool_name(recorded_by)}'s history) lists {recorded_count} "
+                "migration(s), but "
                 f"only {matched} of the {len(available)} files here match them: a file edited "
                 "or removed since it ran cannot be told from one it never ran"
                 + (
@@ -799,11 +809,11 @@ def check_target_recorded(
     ran = [step.name for step in plan.steps if step.name in recorded]
     stop = f"baseline with --target {ran[-1]} (the last it ran), or with no target; " if ran else ""
     raise IntegrityError(
-        f"{table} ({tool}'s history) does not record {shown} as run: --target {target} "
+        f"{table} ({tool_name(tool)}'s history) does not record {shown} as run: --target {target} "
         "would record it as applied without running it, and migrate would never run it; "
         "nothing was recorded.",
         hint=f"{stop}if the database has it anyway (run by hand), record that in {table} "
-        f"first, as {tool} would"
+        f"first, as {tool_name(tool)} would"
         + (" (`migrate force VERSION`)" if tool == "golang-migrate" else ""),
     )
 
@@ -826,7 +836,7 @@ def _refuse_gap(tool: str, gap: str, later: Sequence[str], table: str) -> NoRetu
         f"run {gap}'s SQL by hand, then `kubemigrate baseline --target {later[-1]}`",
     )
     raise IntegrityError(
-        f"{table} ({tool}'s history) records {shown} as run, but not {gap} before it: "
+        f"{table} ({tool_name(tool)}'s history) records {shown} as run, but not {gap} before it: "
         "kubemigrate applies migrations in order and cannot record that; nothing was recorded.",
         hint=f"{finish}; or, if {gap} is to run later, rename it to come after {later[-1]}",
     )

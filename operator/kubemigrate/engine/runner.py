@@ -311,7 +311,8 @@ class Runner:
             if previous is not None and previous.checksums:
                 self._refuse_edited_since(plan, previous)
             stale = tuple(
-                f"{name}: {tool}'s history lists it as run, but kubemigrate rolled it back "
+                f"{name}: {planning.tool_name(tool)}'s history lists it as run, but kubemigrate "
+                "rolled it back "
                 "since; not recorded (migrate runs it)"
                 for name in sorted(undone)
             )
@@ -415,14 +416,15 @@ class Runner:
             else " and --format"
         )
         shown = ", ".join(ran[:3]) + (f" and {len(ran) - 3} more" if len(ran) > 3 else "")
+        tool = planning.tool_name(recorded.tool)
         return NotAdopted(
-            f"{recorded.tool} ran {shown} on this database ({where} records "
+            f"{tool} ran {shown} on this database ({where} records "
             f"{'it' if len(ran) == 1 else 'them'}) without kubemigrate, which has not "
             f"recorded {'it' if len(ran) == 1 else 'them'}: migrate would run "
             f"{'it' if len(ran) == 1 else 'them'} again; nothing was run.",
-            hint=f"record what {recorded.tool} ran with `kubemigrate baseline` (add the same "
+            hint=f"record what {tool} ran with `kubemigrate baseline` (add the same "
             f"--dir{flag}), then migrate runs the rest; once kubemigrate migrates a database, "
-            f"stop running {recorded.tool} on it",
+            f"stop running {tool} on it",
             table=where,
         )
 
@@ -495,7 +497,7 @@ class Runner:
         recording = [m for m in matched if m[1]]
         if len(recording) > 1:
             raise UsageError(
-                f"{tool}'s history of these migrations could be any of "
+                f"{planning.tool_name(tool)}'s history of these migrations could be any of "
                 f"{', '.join(m[0].shown for m in recording)}: each records some of them, and "
                 f"which one {tool} uses is in its configuration; nothing was run.",
                 hint="baseline with --target NAME, the last migration the database already "
@@ -534,6 +536,7 @@ class Runner:
         where: str | None = None,
     ) -> NotAdopted:
         where = where or (str(table) if table else planning.HISTORY_TABLES[tool])
+        tool = planning.tool_name(tool)
         flag = f"{histories.FLAG} {table.as_flag()}" if table and named else None
         same = f"--dir, --format and {flag}" if flag else "--dir and --format"
         return NotAdopted(

@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from kubemigrate.domain import histories
+from kubemigrate.domain import histories, planning
 from kubemigrate.domain.errors import DirtyDatabaseError, PermissionDenied, UsageError
 from kubemigrate.domain.histories import DrizzleRows, TableName
 
@@ -100,10 +100,7 @@ class ToolHistory:
 
     def refuse_unfinished(self) -> None:
         if self.unfinished is not None:
-            raise left_unfinished(_TOOL_NAMES[self.tool], self.unfinished)
-
-
-_TOOL_NAMES = {"golang-migrate": "golang-migrate", "dbmate": "dbmate", "flyway": "Flyway"}
+            raise left_unfinished(planning.tool_name(self.tool), self.unfinished)
 
 
 def tool_histories(conn: psycopg.Connection[Any], tool: str) -> list[ToolHistory]:

@@ -51,5 +51,7 @@ def test_flyway_s_checksum_is_crc32_of_its_lines_as_java_reads_them() -> None:
     assert flyway_checksum("CREATE TABLE a (id int);") == -623083431
     assert flyway_checksum("\ufeffCREATE TABLE a (id int);\r\n") == -623083431
     assert flyway_checksum("a\r\nb\rc\n") == flyway_checksum("a\nb\nc")
-    assert flyway_checksum("a\n\nb") != flyway_checksum("a\nb")  # an empty line is a line
+    # the lines' bytes alone: an empty line adds none, and "a b" is another text
+    assert flyway_checksum("a\n\nb") == flyway_checksum("a\nb")
+    assert flyway_checksum("a b") != flyway_checksum("a\nb")
     assert flyway_checksum("") == 0
