@@ -184,6 +184,7 @@ class Context:
     run_id: str | None = None
     lock_timeout: int | None = None
     statement_timeout: float | None = None
+    dry_run: bool = False
     started: float = field(default_factory=time.perf_counter)
 
     @classmethod
@@ -333,7 +334,10 @@ class _DeferredLog:
             from kubemigrate.observability.logging import LogObserver, configure
 
             configure(self.ctx.log_format, secrets=self.ctx.secrets)
-            self.observer = LogObserver(command=self.command, run_id=self.ctx.run_id)
+            # a dry run's lines say so: an audit of the logs took its "planned" for a run's
+            self.observer = LogObserver(
+                command=self.command, run_id=self.ctx.run_id, dry_run=self.ctx.dry_run or None
+            )
         return self.observer
 
     def lock_wait(self, holder: str | None) -> None:

@@ -651,6 +651,20 @@ def test_json_logs_are_json_throughout(shop: Path, tmp_path: Path, database_url:
     assert {line["type"] for line in lines} == {"database_migration"}
 
 
+def test_a_dry_run_s_log_lines_say_so(shop: Path, database_url: str) -> None:
+    """Its "planned" line was a real run's, word for word: an audit of the logs could
+    not tell the plan on every pull request from a deploy."""
+
+    def planned(*args: str) -> dict[str, Any]:
+        done = cli("migrate", *args, "--log-format", "json", url=database_url, directory=shop)
+        assert done.returncode == 0, done.stderr
+        lines = [json.loads(line) for line in done.stderr.splitlines()]
+        return next(line for line in lines if line["action"] == "planned")
+
+    assert planned("--dry-run")["dry_run"] is True
+    assert "dry_run" not in planned()
+
+
 def test_dry_run_prints_sql_and_changes_nothing(shop: Path, database_url: str) -> None:
     result = cli("migrate", "--dry-run", url=database_url, directory=shop)
     assert result.returncode == 0, result.stderr
