@@ -266,57 +266,7 @@ class Runner:
                 )
             return plan
         if action is Action.BASELINE:
-            previous: _Recorded | None = None
-            # a target says what to record: where drizzle's history is does not matter
-            drizzle = None if options.target else self._drizzle_history(options.drizzle_table)
-            recorded = None
-            count = len(drizzle.rows.hashes) if drizzle else 0
-            tool = "drizzle"
-            table = str(drizzle.table) if drizzle else None
-            if drizzle is not None:
-                recorded = self._drizzle_recorded(drizzle.rows.hashes)
-            elif options.target is None and (previous := self._recorded_by_any_tool()):
-                tool, recorded, count = previous.tool, previous.names, previous.count
-                table = previous.where
-            undone = self.store.rolled_back(sorted(recorded)) if recorded else frozenset()
-            if recorded is not None and undone:
-                # that tool never learnt of kubemigrate's rollback: recorded again, they
-                # would read as applied with their tables gone, and migrate never rerun them
-                recorded, count = recorded - undone, count - len(undone)
-            planning.check_baseline(options.environment, target=options.target, recorded=recorded)
-            plan = planning.plan_baseline(
-                available,
-                state.applied,
-                next_batch=state.next_batch,
-                target=options.target,
-                recorded=recorded,
-                recorded_count=count,
-                recorded_by=tool,
-                history_table=table,
-                unlisted=self.source.unlisted,
-            )
-            if options.target is not None and self.source.fmt != "drizzle":
-                # by version, its history is exact (drizzle's hashes miss edited files,
-                # the reason to give a target): a dirty or failed mark refuses, as
-                # without a target, and so does a file it never ran
-                previous = self._recorded_by_tool(None)
-                if previous is not None:
-                    planning.check_target_recorded(
-                        plan,
-                        target=options.target,
-                        recorded=previous.names,
-                        tool=previous.tool,
-                        table=previous.where,
-                    )
-            if previous is not None and previous.checksums:
-                self._refuse_edited_since(plan, previous)
-            stale = tuple(
-                f"{name}: {planning.tool_name(tool)}'s history lists it as run, but kubemigrate "
-                "rolled it back "
-                "since; not recorded (migrate runs it)"
-                for name in sorted(undone)
-            )
-            return dataclasses.replace(plan, warnings=(*plan.warnings, *stale)) if stale else plan
+            return self._plan_baseline(state, options)
         if action in (Action.ROLLBACK, Action.RESET):
             steps = options.steps
             if action is Action.ROLLBACK and options.target is None:
@@ -336,6 +286,56 @@ class Runner:
             baselined = tuple(s.name for s in plan.steps if s.name in found)
             return dataclasses.replace(plan, baselined=baselined)
         raise UsageError(f"{action} has no plan")
+
+    def _plan_baseline(self, state: StoreState, options: RunOptions) -> Plan:
+        """What to record without running: up to ``--target``, or what the previous
+        tool's history records (``_recorded_by_any_tool``), less what kubemigrate rolled
+        back since, and checked against that history (a target no further than it ran,
+        Flyway's checksums)."""
+        previous = None
+        if options.target is None:  # a target says what to record
+            previous = self._recorded_by_any_tool(options.drizzle_table)
+        recorded = previous.names if previous else None
+        count = previous.count if previous else 0
+        undone = self.store.rolled_back(sorted(recorded)) if recorded else frozenset()
+        if recorded is not None and undone:
+            # that tool never learnt of kubemigrate's rollback: recorded again, they
+            # would read as applied with their tables gone, and migrate never rerun them
+            recorded, count = recorded - undone, count - len(undone)
+        planning.check_baseline(options.environment, target=options.target, recorded=recorded)
+        tool = previous.tool if previous else "drizzle"
+        plan = planning.plan_baseline(
+            self.source.migrations,
+            state.applied,
+            next_batch=state.next_batch,
+            target=options.target,
+            recorded=recorded,
+            recorded_count=count,
+            recorded_by=tool,
+            history_table=previous.where if previous else None,
+            unlisted=self.source.unlisted,
+        )
+        if options.target is not None and self.source.fmt != "drizzle":
+            # by version, its history is exact (drizzle's hashes miss edited files, the
+            # reason to give a target): a dirty or failed mark refuses, as without a
+            # target, and so does a file it never ran
+            previous = self._recorded_by_tool(None)
+            if previous is not None:
+                planning.check_target_recorded(
+                    plan,
+                    target=options.target,
+                    recorded=previous.names,
+                    tool=previous.tool,
+                    table=previous.where,
+                )
+        if previous is not None and previous.checksums:
+            self._refuse_edited_since(plan, previous)
+        stale = tuple(
+            f"{name}: {planning.tool_name(tool)}'s history lists it as run, but kubemigrate "
+            "rolled it back since; not recorded (migrate runs it)"
+            for name in sorted(undone)
+        )
+        return dataclasses.replace(plan, warnings=(*plan.warnings, *stale)) if stale else plan
 
     def _steps_left(self, state: StoreState, options: RunOptions) -> int | None:
         """The batches a rollback still has to undo: ``--steps`` (or the one batch) less
@@ -458,12 +458,13 @@ class Runner:
                 "`flyway repair` first; then baseline",
             )
 
-    def _recorded_by_any_tool(self) -> _Recorded | None:
+    def _recorded_by_any_tool(self, drizzle_table: histories.TableName | None) -> _Recorded | None:
         """For a baseline: the history of the folder's tool, or, for a drizzle folder
-        (drizzle's own history looked for already), of whichever of the others migrated
-        the database (a folder kept in drizzle's layout, run by dbmate)."""
-        if self.source.fmt != "drizzle":
-            return self._recorded_by_tool(None)
+        without drizzle's own, of whichever of the others migrated the database (a
+        folder kept in drizzle's layout, run by dbmate)."""
+        found = self._recorded_by_tool(drizzle_table)
+        if found is not None or self.source.fmt != "drizzle":
+            return found
         for tool in ("flyway", "golang-migrate", "dbmate"):
             found = self._recorded_by_tool(None, tool=tool)
             if found is not None:
