@@ -263,3 +263,29 @@ def test_an_id_reused_across_runs_of_both_directions_starts_each_anew(
     done = json.loads(again.stdout)
     assert [m.get("earlierAttempt", False) for m in done["migrations"]] == [False]
     assert done["batch"] == 2
+
+
+def test_a_retried_rollback_never_undoes_a_batch_applied_between_its_attempts(
+    three_batches: Path, database_url: str
+) -> None:
+    """In development and staging no phrase stood in the way: counted from the database
+    as it then was, the retry's "one more batch" was the batch a deploy had just
+    applied, not batch 2."""
+    steps = ("rollback", "--run-id", "undo-2", "--lock-timeout", "300", "--steps", "2")
+    with locked(database_url, "b"):
+        first = cli(three_batches, database_url, *steps, "--json")
+    assert first.returncode == 75, output(first)
+    assert applied_names(database_url) == ["0000_a.sql", "0001_b.sql"]
+    deploy = cli(three_batches, database_url, "migrate", "--target", "0002")
+    assert deploy.returncode == 0, output(deploy)  # batch 4: table c again
+
+    retry = cli(three_batches, database_url, *steps, "--json")
+    assert retry.returncode == 5, output(retry)
+    error: dict[str, Any] = json.loads(retry.stdout)["error"]
+    assert error["reason"] == "RefusedBySafetyRules"
+    assert (
+        "undid batch 3, and batch 4 was applied since: rolling back 1 more would undo that"
+        in error["message"]
+    )
+    assert listed(retry) == [("0002_c.sql", True)]  # what the run did, still reported
+    assert applied_names(database_url) == ["0000_a.sql", "0001_b.sql", "0002_c.sql"]

@@ -29,6 +29,7 @@ from kubemigrate.domain.errors import (
     MigrationFailed,
     NotAdopted,
     PermissionDenied,
+    SafetyRefusal,
     UsageError,
 )
 from kubemigrate.domain.migrations import (
@@ -348,7 +349,23 @@ class Runner:
         done = self.store.batches_undone_by(options.run_id) - present
         if not done:
             return options.steps
-        return max((options.steps or 1) - len(done), 0)
+        left = max((options.steps or 1) - len(done), 0)
+        newer = sorted(b for b in present if b > min(done))
+        if left and newer and options.environment is not Environment.PRODUCTION:
+            # applied between the attempts: counted from the database as it now is, the
+            # rest of the run would undo a batch it never meant to (in production the
+            # phrase, which names the batches, refuses it; development and staging undid it)
+            label = "batch" if len(newer) == 1 else "batches"
+            raise SafetyRefusal(
+                f"An earlier attempt of this run (the same run id) undid batch "
+                f"{', '.join(map(str, sorted(done)))}, and {label} "
+                f"{', '.join(map(str, newer))} was applied since: rolling back "
+                f"{left} more would undo that, not what the run set out to undo; nothing "
+                "more was rolled back.",
+                hint="run the rollback again under a new run id, with what is to be undone "
+                "now (`kubemigrate plan --for rollback` shows it)",
+            )
+        return left
 
     def _refuse_unadopted(
         self, pending: Sequence[str], drizzle_table: histories.TableName | None, *, applied: bool
