@@ -242,6 +242,7 @@ def test_a_production_rollback_confirmed_after_another_deploy_fails_and_says_wha
 
 def mismatch_reported(ns: Namespace, run: str) -> dict[str, Any]:
     """The run once it says its spec.confirm is not the phrase; still waiting."""
+
     def reported() -> bool:
         conditions = (ns.get("mr", run).get("status") or {}).get("conditions") or []
         return any(
@@ -255,9 +256,7 @@ def mismatch_reported(ns: Namespace, run: str) -> dict[str, Any]:
     return body
 
 
-def test_a_staging_reset_waits_for_its_word_then_resets(
-    shop: Namespace, database_url: str
-) -> None:
+def test_a_staging_reset_waits_for_its_word_then_resets(shop: Namespace, database_url: str) -> None:
     """Only the word its message shows confirms it: `confirm: "no"`, written to hold
     the run, rolled back every migration."""
     deployed(shop, "staging")
@@ -777,6 +776,34 @@ def test_deleting_a_running_run_takes_it_out_of_the_in_flight_gauge(
         lambda: in_flight_matches_running(cluster), timeout=30, what="the in-flight gauge to drop"
     )
     wait_for(lambda: not jobs_of(namespace, "dropped"), timeout=30, what="the Job to be collected")
+
+
+def test_a_run_past_its_deadline_reports_what_committed_before_it_was_stopped(
+    namespace: Namespace, database_url: str
+) -> None:
+    """At activeDeadlineSeconds the Job controller deletes the pod; the engine, SIGTERMed,
+    rolls the running migration back and writes its result, and the pod is gone by the
+    time the Job is Failed. The run still reports that result: what committed, the
+    counts, and an error that names the deadline (it said "what it changed is unknown")."""
+    namespace.secret("db", database_url)
+    source = inline(
+        ("0000_base", "CREATE TABLE base (id int);", "DROP TABLE base;"),
+        ("0001_slow", "SELECT pg_sleep(40);", ""),
+    )
+    namespace.apply(run_yaml("late", source=source, job={"activeDeadlineSeconds": 15}))
+    body = namespace.wait_phase("late", "Failed", timeout=90)
+    status = body["status"]
+    assert [m["name"] for m in status["migrations"]] == ["0000_base.sql"]
+    assert (status["applied"], status["pending"]) == (1, 1)
+    assert status["error"]["reason"] == "Interrupted"
+    assert status["error"]["migration"] == "0001_slow.sql"
+    failed = condition(body, "Failed")
+    assert failed["message"] == status["error"]["message"]
+    assert "stopped at the Job's deadline (activeDeadlineSeconds: 15 s)" in failed["message"]
+    assert "unknown" not in failed["message"]
+    table = namespace.kubectl("get", "mr", "late").stdout.split("\n")[1].split()
+    assert table[:5] == ["late", "migrate", "Failed", "1", "1"]
+    assert tracked(database_url) == ["0000_base.sql"]  # 0001_slow rolled back
 
 
 def test_a_drizzle_kit_1_folder_made_flat_runs_from_a_config_map(
