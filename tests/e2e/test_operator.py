@@ -72,6 +72,13 @@ def condition(body: dict[str, Any], ctype: str) -> dict[str, Any]:
     return next(c for c in body["status"]["conditions"] if c["type"] == ctype)
 
 
+def reason(body: dict[str, Any], ctype: str) -> str | None:
+    """The condition's reason, None while the run has no such condition (or no status:
+    a poll right after `kubectl apply` may come before the operator's first write)."""
+    conditions = (body.get("status") or {}).get("conditions") or ()
+    return next((str(c.get("reason")) for c in conditions if c["type"] == ctype), None)
+
+
 def deployed(ns: Namespace, environment: str) -> None:
     """The namespace labelled for ``environment``, and the shop's migrations applied."""
     ns.kubectl("label", "namespace", ns.name, f"kubemigrate.io/environment={environment}")
@@ -559,10 +566,7 @@ def test_a_missing_secret_key_shows_why_the_pod_cannot_start(
     namespace.configmap("migrations", SHOP)
     namespace.apply(run_yaml("nokey"))
     wait_for(
-        lambda: (
-            condition(namespace.get("mr", "nokey"), "Running")["reason"]
-            == "CreateContainerConfigError"
-        ),
+        lambda: reason(namespace.get("mr", "nokey"), "Running") == "CreateContainerConfigError",
         timeout=60,
         what="the run to say why its pod cannot start",
     )
@@ -575,7 +579,7 @@ def test_a_missing_secret_key_shows_why_the_pod_cannot_start(
 def test_a_pod_no_node_can_take_shows_why_the_run_waits(shop: Namespace) -> None:
     shop.apply(run_yaml("nowhere", job={"nodeSelector": {"disk": "ssd"}}))
     wait_for(
-        lambda: condition(shop.get("mr", "nowhere"), "Running")["reason"] == "Unschedulable",
+        lambda: reason(shop.get("mr", "nowhere"), "Running") == "Unschedulable",
         timeout=60,
         what="the run to say its pod cannot be scheduled",
     )
