@@ -17,6 +17,7 @@ from kubemigrate.devcluster.apiserver import ApiServerProcess
 from kubemigrate.devcluster.kubelet import KubeletProcess
 from tests.devcluster.devcluster_http import Http
 from tests.devcluster.test_kubelet import (
+    KUBEMIGRATE_POLICY,
     condition,
     create,
     get_job,
@@ -33,6 +34,12 @@ POLITE = [
     "sh",
     "-c",
     "trap 'echo got TERM > /dev/termination-log; exit 0' TERM; while :; do sleep 0.1; done",
+]
+# The engine on SIGTERM: its result in the termination message, exit 130.
+INTERRUPTED = [
+    "sh",
+    "-c",
+    "trap 'echo result > /dev/termination-log; exit 130' TERM; while :; do sleep 0.1; done",
 ]
 
 
@@ -191,3 +198,50 @@ def test_a_deleted_job_s_pods_are_collected_gracefully(
     api.delete(pods(namespace, name), {"gracePeriodSeconds": 0})  # a forced delete
     wait_for(lambda: api.get(pods(namespace, name)).status == 404, "the pod to go")
     wait_for(lambda: not process_alive(pod), "the process to die", timeout=15.0)
+
+
+def test_a_job_past_its_deadline_shows_its_pod_s_end_before_it_fails(
+    api: Http, kubelet: KubeletProcess, namespace: str
+) -> None:
+    """At the deadline the Job controller deletes its running Pod; the watch shows the
+    Pod's terminated state (its termination message) while it is marked for deletion,
+    then DELETED with that state. The Job is Failed only after that end (FailureTarget
+    first), when the Pod may already be gone: the operator reads a run's result from
+    these events, as it must on a real cluster."""
+    job = job_body(
+        "late",
+        INTERRUPTED,
+        activeDeadlineSeconds=2,
+        podReplacementPolicy="Failed",
+        podFailurePolicy=KUBEMIGRATE_POLICY,
+    )
+    created = create(api, namespace, "jobs", job)
+    since = {"resourceVersion": created["metadata"]["resourceVersion"]}
+
+    pod_events = api.watch_until(pods(namespace), since, lambda e: e["type"] == "DELETED")
+    job_events = api.watch_until(
+        f"/apis/batch/v1/namespaces/{namespace}/jobs",
+        since,
+        lambda e: condition(e["object"], "Failed") is not None,
+    )
+
+    ended = [
+        e
+        for e in pod_events
+        if e["type"] == "MODIFIED"
+        and e["object"]["status"].get("containerStatuses")
+        and terminated(e)
+    ]
+    first = ended[0]
+    assert first["object"]["metadata"]["deletionTimestamp"]  # stopped by its deletion
+    assert (terminated(first)["exitCode"], terminated(first)["message"]) == (130, "result\n")
+    assert terminated(pod_events[-1])["message"] == "result\n"  # DELETED: the final state
+    target = next(e for e in job_events if condition(e["object"], "FailureTarget"))
+    assert condition(target["object"], "Failed") is None
+    decided = condition(target["object"], "FailureTarget")
+    assert decided is not None
+    assert decided["reason"] == "DeadlineExceeded"
+    # The emulator's resourceVersions are one counter, as etcd's revision is: the Job
+    # was Failed after the Pod's end was written (whether or not the Pod is gone yet).
+    failed = job_events[-1]["object"]["metadata"]["resourceVersion"]
+    assert int(failed) > int(first["object"]["metadata"]["resourceVersion"])

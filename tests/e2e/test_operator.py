@@ -72,6 +72,13 @@ def condition(body: dict[str, Any], ctype: str) -> dict[str, Any]:
     return next(c for c in body["status"]["conditions"] if c["type"] == ctype)
 
 
+def reason(body: dict[str, Any], ctype: str) -> str | None:
+    """The condition's reason, None while the run has no such condition (or no status:
+    a poll right after `kubectl apply` may come before the operator's first write)."""
+    conditions = (body.get("status") or {}).get("conditions") or ()
+    return next((str(c.get("reason")) for c in conditions if c["type"] == ctype), None)
+
+
 def deployed(ns: Namespace, environment: str) -> None:
     """The namespace labelled for ``environment``, and the shop's migrations applied."""
     ns.kubectl("label", "namespace", ns.name, f"kubemigrate.io/environment={environment}")
@@ -559,10 +566,7 @@ def test_a_missing_secret_key_shows_why_the_pod_cannot_start(
     namespace.configmap("migrations", SHOP)
     namespace.apply(run_yaml("nokey"))
     wait_for(
-        lambda: (
-            condition(namespace.get("mr", "nokey"), "Running")["reason"]
-            == "CreateContainerConfigError"
-        ),
+        lambda: reason(namespace.get("mr", "nokey"), "Running") == "CreateContainerConfigError",
         timeout=60,
         what="the run to say why its pod cannot start",
     )
@@ -575,7 +579,7 @@ def test_a_missing_secret_key_shows_why_the_pod_cannot_start(
 def test_a_pod_no_node_can_take_shows_why_the_run_waits(shop: Namespace) -> None:
     shop.apply(run_yaml("nowhere", job={"nodeSelector": {"disk": "ssd"}}))
     wait_for(
-        lambda: condition(shop.get("mr", "nowhere"), "Running")["reason"] == "Unschedulable",
+        lambda: reason(shop.get("mr", "nowhere"), "Running") == "Unschedulable",
         timeout=60,
         what="the run to say its pod cannot be scheduled",
     )
@@ -776,6 +780,34 @@ def test_deleting_a_running_run_takes_it_out_of_the_in_flight_gauge(
         lambda: in_flight_matches_running(cluster), timeout=30, what="the in-flight gauge to drop"
     )
     wait_for(lambda: not jobs_of(namespace, "dropped"), timeout=30, what="the Job to be collected")
+
+
+def test_a_run_past_its_deadline_reports_what_committed_before_it_was_stopped(
+    namespace: Namespace, database_url: str
+) -> None:
+    """At activeDeadlineSeconds the Job controller deletes the pod; the engine, SIGTERMed,
+    rolls the running migration back and writes its result, and the pod is gone by the
+    time the Job is Failed. The run still reports that result: what committed, the
+    counts, and an error that names the deadline (it said "what it changed is unknown")."""
+    namespace.secret("db", database_url)
+    source = inline(
+        ("0000_base", "CREATE TABLE base (id int);", "DROP TABLE base;"),
+        ("0001_slow", "SELECT pg_sleep(40);", ""),
+    )
+    namespace.apply(run_yaml("late", source=source, job={"activeDeadlineSeconds": 15}))
+    body = namespace.wait_phase("late", "Failed", timeout=90)
+    status = body["status"]
+    assert [m["name"] for m in status["migrations"]] == ["0000_base.sql"]
+    assert (status["applied"], status["pending"]) == (1, 1)
+    assert status["error"]["reason"] == "Interrupted"
+    assert status["error"]["migration"] == "0001_slow.sql"
+    failed = condition(body, "Failed")
+    assert failed["message"] == status["error"]["message"]
+    assert "stopped at the Job's deadline (activeDeadlineSeconds: 15 s)" in failed["message"]
+    assert "unknown" not in failed["message"]
+    table = namespace.kubectl("get", "mr", "late").stdout.split("\n")[1].split()
+    assert table[:5] == ["late", "migrate", "Failed", "1", "1"]
+    assert tracked(database_url) == ["0000_base.sql"]  # 0001_slow rolled back
 
 
 def test_a_drizzle_kit_1_folder_made_flat_runs_from_a_config_map(

@@ -157,7 +157,7 @@ def test_rbac_grants_what_the_operator_needs(chart: Chart) -> None:
     assert rules_for(objects, "kubemigrate.io", "migrationruns/status") == {"get", "patch"}
     assert rules_for(objects, "kubemigrate.io", "migrationruns/finalizers") == {"update"}
     assert rules_for(objects, "batch", "jobs") == {"create", "get", "list", "watch"}
-    assert rules_for(objects, "", "pods") == {"get", "list"}
+    assert rules_for(objects, "", "pods") == {"get", "list", "watch"}
     assert rules_for(objects, "", "pods/log") == set()
     assert rules_for(objects, "", "configmaps") == {"get", "create"}
     assert rules_for(objects, "", "events") == {"create"}

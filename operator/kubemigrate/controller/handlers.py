@@ -21,6 +21,7 @@ from kubemigrate.settings import OperatorSettings, load_settings
 
 RUNS = (GROUP, VERSION, PLURAL)
 JOB_LABELS = {jobs.LABEL_MANAGED_BY: jobs.MANAGED_BY}
+PODS = ("", "v1", "pods")
 
 
 def _guarded(name: str, memo: Any, doing: str, work: Callable[[Lifecycle], None]) -> None:
@@ -55,6 +56,8 @@ def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     settings.execution.max_workers = 32
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [0.5, 1, 2, 5]
+    # the Job pods only, filtered by the API server: not every pod of the cluster
+    settings.watching.label_selectors[PODS] = ",".join(f"{k}={v}" for k, v in JOB_LABELS.items())
     metrics: Metrics = memo.metrics
     kube = Kube(memo.api)
     memo.lifecycle = Lifecycle(kube, operator, metrics)
@@ -122,4 +125,16 @@ def job_event(body: kopf.Body, memo: Any, type: str | None, **_: Any) -> None:
         memo,
         f"reading Job {body.metadata.name}",
         lambda lc: lc.job_changed(dict(body)),
+    )
+
+
+@kopf.on.event(*PODS, labels=JOB_LABELS)
+def pod_event(body: kopf.Body, memo: Any, type: str | None, **_: Any) -> None:
+    """A Job pod deleted while it runs (the Job's deadline) has its result only until it
+    goes, before its Job is Failed: kept as the watch shows it (``Terminations``)."""
+    _guarded(
+        "pod_event",
+        memo,
+        f"reading pod {body.metadata.name}",
+        lambda lc: lc.pod_changed(dict(body), deleted=type == "DELETED"),
     )

@@ -30,6 +30,7 @@ from kubemigrate.controller.spec import (
     effective_environment,
     parse_spec,
 )
+from kubemigrate.controller.terminations import Terminations
 from kubemigrate.domain.migrations import BASELINED_PHRASE, Action, Environment
 from kubemigrate.domain.outcome import Outcome
 from kubemigrate.domain.status import (
@@ -49,6 +50,11 @@ _JOB_CREATION_GRACE_S = 30.0
 """How long after turning Running a run without a Job may still be getting it from
 another operator process (a replica that is handing over), so the resync waits."""
 _READ_ONLY_ACTIONS = frozenset({Action.STATUS, Action.VERIFY, Action.PLAN})
+_RESULT_GRACE_S = 10.0
+"""How long a finished Job's report waits for the end of a pod the Job counts and this
+process has not seen end: the pods' watch is not the Jobs', so the Job may say Failed
+before the deleted pod's last state (its result) is handled; and a standby replica,
+which watches nothing, rechecks too and must not report "no result" first."""
 
 
 def _meta(run: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -172,6 +178,11 @@ class Lifecycle:
         # uid -> when this process began waiting for its Job (time.monotonic())
         # uid: (when this process began waiting, when the run started: its age counts from)
         self._waiting: dict[str, tuple[float, float]] = {}
+        # what the watch showed of the Job pods deleted while they ran (their results)
+        self.terminations = Terminations()
+        # Job uid: (namespace, name, when this process began waiting for a pod's end)
+        self._awaiting_ends: dict[str, tuple[str, str, float]] = {}
+        self.result_grace_s = _RESULT_GRACE_S
         metrics.watch_oldest_in_flight(self._oldest_waiting)
 
     # -- helpers ---------------------------------------------------------------
@@ -607,11 +618,49 @@ class Lifecycle:
         self._refuse_adoption(run, f"Job {(job.get('metadata') or {}).get('name')}", problem)
         return True
 
-    def _pods(self, job: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-        """The pods ``job`` controls (listed by label, kept by ownerReference)."""
+    def _pods(self, job: Mapping[str, Any], *, gone: bool = True) -> list[Mapping[str, Any]]:
+        """The pods ``job`` controls (listed by label, kept by ownerReference), and with
+        ``gone`` those the watch saw deleted while they ran, gone since (``Terminations``):
+        a finished Job's result may be in one; a running Job's state is in those it has."""
         meta = job.get("metadata") or {}
-        pods = self.kube.job_pods(str(meta["namespace"]), str(meta["name"]))
+        pods: list[Mapping[str, Any]] = list(
+            self.kube.job_pods(str(meta["namespace"]), str(meta["name"]))
+        )
+        if gone:
+            pods = results.with_kept(pods, self.terminations.pods(str(meta.get("uid"))))
         return results.pods_of(pods, job)
+
+    def _forget_job(self, uid: str) -> None:
+        self.terminations.forget(uid)
+        with self._flight:
+            self._awaiting_ends.pop(uid, None)
+
+    def _await_end(self, job: Mapping[str, Any]) -> bool:
+        """Whether to wait for the end of a pod the finished ``job`` counts (True): once
+        it has come (``pod_changed``) or ``result_grace_s`` has passed (the resync's
+        recheck), the Job is read again."""
+        meta = job.get("metadata") or {}
+        uid = str(meta.get("uid"))
+        now_s = time.monotonic()
+        with self._flight:
+            _, _, since = self._awaiting_ends.setdefault(
+                uid, (str(meta.get("namespace")), str(meta.get("name")), now_s)
+            )
+        return now_s - since < self.result_grace_s
+
+    def pod_changed(self, pod: Mapping[str, Any], *, deleted: bool = False) -> None:
+        """A Job pod's event: kept if its deletion stopped it (see ``Terminations``); its
+        end reported at once when its Job's report waits for it."""
+        uid = self.terminations.saw(pod, deleted=deleted)
+        if uid is None or not results.ended(pod):
+            return
+        with self._flight:
+            awaited = self._awaiting_ends.get(uid)
+        if awaited is None:
+            return  # the usual order: the pod's end comes before its Job's
+        job = self.kube.get_job(awaited[0], awaited[1])
+        if job is not None and (job.get("metadata") or {}).get("uid") == uid:
+            self.job_changed(job)  # a namesake Job since is another run's
 
     # -- confirmation ----------------------------------------------------------
 
@@ -674,6 +723,12 @@ class Lifecycle:
         (which is what took the Job), is left alone.
         """
         meta = job.get("metadata") or {}
+        try:
+            self._job_deleted(job, meta)
+        finally:
+            self._forget_job(str(meta.get("uid")))
+
+    def _job_deleted(self, job: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
         owner, run = self._run_of(job)
         if run is None:
             if owner is not None:
@@ -684,7 +739,7 @@ class Lifecycle:
             return
         state = results.job_state(job)
         if state.finished and self._pods(job):
-            self.job_changed(job)
+            self.job_changed(job, waiting=False)
             return
         finished = None
         if state.finished:
@@ -714,13 +769,21 @@ class Lifecycle:
         action = _action(run)
         self._fail_without_result(run, Reason.JOB_LOST, message, action)
 
-    def job_changed(self, job: Mapping[str, Any], *, look_for_stuck_pods: bool = False) -> None:
+    def job_changed(
+        self,
+        job: Mapping[str, Any],
+        *,
+        look_for_stuck_pods: bool = False,
+        waiting: bool = True,
+    ) -> None:
         """A finished Job's result goes into its run's status, exactly once.
 
         A pod that cannot start is looked for only on a recheck: a Job's own events
         while it starts (active, not ready) come before its pod could say why, and
         reading the run and the pods on each of them doubled the operator's API calls
-        for every run.
+        for every run. With ``waiting``, a Job that counts a pod's end this process
+        has not seen is reported only once it has, or a while later (``_await_end``);
+        a deleted Job has nothing more to show.
         """
         state = results.job_state(job)
         meta = job.get("metadata") or {}
@@ -737,21 +800,43 @@ class Lifecycle:
             return  # nothing to report yet: most Job events are of this kind
         _, run = self._run_of(job)
         if run is None:
+            if state.finished:
+                self._forget_job(str(meta.get("uid")))
             return
         status = _status(run)
         if (
             status.get("jobName") != meta.get("name")
             or Phase(status.get("phase", "Pending")).terminal
         ):
+            if state.finished:
+                self._forget_job(str(meta.get("uid")))
             return
         if not state.finished:
             self._report_stuck(run, job)
             return
         action = _action(run)
         pods = self._pods(job)
+        if waiting and results.unseen_ends(job, pods) and self._await_end(job):
+            return
+        self._record(run, job, state, pods, action)
+        self._forget_job(str(meta.get("uid")))  # not on an error: the retry reads them
+
+    def _record(
+        self,
+        run: Mapping[str, Any],
+        job: Mapping[str, Any],
+        state: results.JobState,
+        pods: Sequence[Mapping[str, Any]],
+        action: str,
+    ) -> None:
+        """The finished Job's result, from the newest of ``pods``, as the run's status."""
+        meta = job.get("metadata") or {}
+        job_status = job.get("status") or {}
         outcome, raw = results.outcome_from_pods(pods)
         if outcome is not None:
             outcome = jobs.in_run_terms(outcome, run.get("spec") or {})
+            if state.reason == "DeadlineExceeded":
+                outcome = results.stopped_at_deadline(outcome, job)
         if outcome is None:
             problem = (
                 results.waiting_problem(pods)
@@ -809,7 +894,7 @@ class Lifecycle:
         should see why in its condition and Events rather than a bare "Running".
         """
         meta = job.get("metadata") or {}
-        pods = self._pods(job)
+        pods = self._pods(job, gone=False)
         problem = results.waiting_problem(pods)
         if problem is None and not pods:
             problem = results.no_pod_problem(str(meta["namespace"]), str(meta["name"]))

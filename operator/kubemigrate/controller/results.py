@@ -1,8 +1,11 @@
 """Reading a finished Job's result back: its conditions and its pod's termination message.
 
 The engine writes its JSON Outcome to ``/dev/termination-log``; Kubernetes copies
-it into the pod's ``state.terminated.message``. When the pod died before writing
-it (OOM, deadline, image pull), the Job's own condition explains the failure.
+it into the pod's ``state.terminated.message``. A pod the Job's deadline deleted is
+gone by the time the Job is Failed: its last state is what the watch kept
+(``terminations``), read beside the listed pods. When the pod died before writing
+it (OOM, image pull, a pod gone while no operator watched), the Job's own condition
+explains the failure.
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kubemigrate.controller.jobs import CONTAINER_NAME
+from kubemigrate.domain.errors import Interrupted
 from kubemigrate.domain.outcome import Outcome
 from kubemigrate.domain.status import said_once
 
@@ -54,6 +58,57 @@ def pods_of(pods: Sequence[Mapping[str, Any]], job: Mapping[str, Any]) -> list[M
             for ref in (pod.get("metadata") or {}).get("ownerReferences") or ()
         )
     ]
+
+
+def with_kept(
+    listed: Sequence[Mapping[str, Any]], kept: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """The pods a listing found, and those the watch kept (``Terminations``) that it did
+    not: gone since, deleted at the Job's deadline. A listed pod is its current state."""
+    seen = {(pod.get("metadata") or {}).get("uid") for pod in listed}
+    return [*listed, *(pod for pod in kept if (pod.get("metadata") or {}).get("uid") not in seen)]
+
+
+def ended(pod: Mapping[str, Any]) -> bool:
+    """Whether ``pod`` is over: a terminal phase, or its migration container terminated."""
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed") or bool(
+        _terminated(pod)
+    )
+
+
+def unseen_ends(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether the Job counts more ended pods than ``pods`` show ended: the end of one,
+    and maybe its result, has not reached this process (yet: the pod's watch and the
+    Job's are apart, and a pod deleted at the deadline is gone before the Job fails;
+    or never: it went while no operator process watched)."""
+    status = job.get("status") or {}
+    counted = int(status.get("succeeded") or 0) + int(status.get("failed") or 0)
+    return counted > sum(1 for pod in pods if ended(pod))
+
+
+def stopped_at_deadline(outcome: Outcome, job: Mapping[str, Any]) -> Outcome:
+    """The engine's result when the Job's deadline stopped it, saying so.
+
+    The engine only knows it got SIGTERM (``Interrupted``: what committed, what was
+    rolled back); the Job's ``DeadlineExceeded`` says why. Other results are the
+    engine's own (it had ended when the deadline came) and stay as they are.
+    """
+    error = outcome.error or {}
+    if outcome.ok or error.get("reason") != Interrupted.reason:
+        return outcome
+    seconds = (job.get("spec") or {}).get("activeDeadlineSeconds")
+    limit = f" (activeDeadlineSeconds: {seconds} s)" if seconds is not None else ""
+    message = str(error.get("message") or "Interrupted.")
+    hint = str(error.get("hint") or "").rstrip(".")
+    more_time = "give the next run more time with spec.job.activeDeadlineSeconds"
+    return replace(
+        outcome,
+        error={
+            **error,
+            "message": f"stopped at the Job's deadline{limit}: {message}",
+            "hint": f"{hint}; {more_time}" if hint else more_time,
+        },
+    )
 
 
 def _terminated(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:

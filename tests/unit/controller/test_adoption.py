@@ -265,7 +265,11 @@ def test_a_pod_wearing_the_job_s_label_cannot_forge_its_result() -> None:
 def test_a_forged_pod_alone_gives_no_result() -> None:
     forged = _pod(True, metadata={"name": "forged"}, finished="2026-01-01T00:00:09Z")
     kube = Namespace(_running(job_name="r-job"), pods=[forged])
-    _lifecycle(kube).job_changed(_finished_job())
+    lifecycle = _lifecycle(kube)
+    lifecycle.job_changed(_finished_job())
+    assert kube.patches == []  # the Job's own pod, which it counts, may yet be seen
+    lifecycle.result_grace_s = 0.0  # it is not: gone while no operator process watched
+    lifecycle.job_changed(_finished_job())
     assert [p["phase"] for p in kube.patches] == ["Failed"]
     assert kube.patches[0]["error"]["reason"] == "JobFailed"
     assert "applied" not in kube.patches[0]

@@ -548,3 +548,136 @@ def test_an_engine_error_does_not_repeat_its_reason_in_the_condition() -> None:
     seen = _finish(_run("migrate"), result, failed=("PodFailurePolicy", "exit code 130"))
     failed = seen.condition("Failed")
     assert (failed["reason"], failed["message"]) == ("Interrupted", "the statement was cancelled")
+
+
+# -- a Job past its deadline: its pod gone before the Job is Failed --------------------
+
+INTERRUPTED = Outcome(
+    action="migrate",
+    ok=False,
+    exitCode=130,
+    migrations=_results(NAMES[:1], "up"),
+    counts=Counts(total=2, applied=1, pending=1),
+    error={
+        "reason": "Interrupted",
+        "migration": NAMES[1],
+        "message": f"Interrupted in {NAMES[1]}: its transaction was rolled back and nothing "
+        "after it ran.",
+    },
+)
+DEADLINE = ("DeadlineExceeded", "Job was active longer than specified deadline")
+
+
+@dataclass
+class JobsKube(FakeKube):
+    """With the Job to read again, as the pod handler does once the end it waited for came."""
+
+    job: dict[str, Any] = field(default_factory=dict)
+    job_reads: int = 0
+
+    def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
+        self.job_reads += 1
+        return copy.deepcopy(self.job)
+
+
+def _deadline_job() -> dict[str, Any]:
+    job = _job(failed=DEADLINE)
+    job["spec"] = {"activeDeadlineSeconds": 15}
+    job["status"]["failed"] = 1  # the pod it deleted, counted
+    return job
+
+
+def _deleted_pod(outcome: Outcome = INTERRUPTED) -> dict[str, Any]:
+    """The pod's last state in the watch: deleted at the deadline, its result written."""
+    deleted = _pod(outcome, "2026-01-01T00:00:16Z")
+    deleted["metadata"] |= {
+        "uid": "p1",
+        "deletionTimestamp": "2026-01-01T00:00:15Z",
+        "deletionGracePeriodSeconds": 0,
+    }
+    deleted["status"]["phase"] = "Failed"
+    return deleted
+
+
+def _lifecycle(kube: FakeKube) -> tuple[Lifecycle, Metrics]:
+    metrics = Metrics(registry=CollectorRegistry())
+    return Lifecycle(cast(Kube, kube), load_settings(), metrics), metrics
+
+
+def test_a_run_past_its_deadline_reports_the_result_its_deleted_pod_left() -> None:
+    kube = JobsKube(_run("migrate"), pods=[], job=_deadline_job())
+    lifecycle, metrics = _lifecycle(kube)
+    lifecycle.pod_changed(_deleted_pod(), deleted=True)  # the watch, before the Job fails
+
+    lifecycle.job_changed(_deadline_job())  # no pod left to list
+    seen = Seen(kube, metrics)
+
+    assert [m["name"] for m in seen.status["migrations"]] == NAMES[:1]
+    assert (seen.status["applied"], seen.status["pending"]) == (1, 1)
+    failed = seen.condition("Failed")
+    assert failed["reason"] == seen.status["error"]["reason"] == "Interrupted"
+    assert failed["message"].startswith(
+        f"stopped at the Job's deadline (activeDeadlineSeconds: 15 s): Interrupted in {NAMES[1]}"
+    )
+    assert seen.sample("kubemigrate_migrations_applied_total") == 1
+    assert len(lifecycle.terminations) == 0  # reported: forgotten
+    assert kube.job_reads == 0  # the usual order costs no API call
+
+
+def test_a_job_failed_before_its_pod_s_end_was_seen_waits_for_it() -> None:
+    """The pods' watch and the Jobs' are apart: the Job's Failed may be handled first."""
+    kube = JobsKube(_run("migrate"), pods=[], job=_deadline_job())
+    lifecycle, metrics = _lifecycle(kube)
+
+    lifecycle.job_changed(_deadline_job())
+    assert kube.run["status"]["phase"] == "Running"  # not "no result" yet
+    assert kube.events == []
+
+    lifecycle.pod_changed(_deleted_pod(), deleted=True)  # its end: the Job is read again
+    assert kube.job_reads == 1
+    seen = Seen(kube, metrics)
+    assert seen.status["phase"] == "Failed"
+    assert seen.status["error"]["reason"] == "Interrupted"
+    assert (seen.status["applied"], seen.status["pending"]) == (1, 1)
+
+
+def test_a_pod_end_that_never_comes_is_waited_for_a_while_only() -> None:
+    """A pod gone while no operator process watched (a restart, a replica handing over):
+    its result is nowhere, and the run says so once the grace has passed."""
+    kube = JobsKube(_run("migrate"), pods=[], job=_deadline_job())
+    lifecycle, metrics = _lifecycle(kube)
+    lifecycle.job_changed(_deadline_job())
+    assert kube.run["status"]["phase"] == "Running"
+
+    lifecycle.result_grace_s = 0.0  # the resync's recheck, past the grace
+    lifecycle.job_changed(_deadline_job(), look_for_stuck_pods=True)
+    failed = Seen(kube, metrics).condition("Failed")
+    assert failed["reason"] == "DeadlineExceeded"
+    assert failed["message"] == DEADLINE[1] + UNKNOWN
+
+
+def test_a_pod_another_job_controls_tells_this_run_nothing() -> None:
+    """Results come only from the Job's own pods: kept under their controller's uid."""
+    kube = JobsKube(_run("migrate"), pods=[], job=_deadline_job())
+    lifecycle, metrics = _lifecycle(kube)
+    lifecycle.result_grace_s = 0.0
+    impostor = _deleted_pod()
+    impostor["metadata"]["ownerReferences"][0]["uid"] = "another-job"
+    lifecycle.pod_changed(impostor, deleted=True)
+
+    lifecycle.job_changed(_deadline_job())
+    assert Seen(kube, metrics).status["error"]["reason"] == "DeadlineExceeded"
+
+
+def test_a_pod_deleted_at_the_deadline_before_it_started_touched_nothing() -> None:
+    kube = JobsKube(_run("migrate"), pods=[], job=_deadline_job())
+    lifecycle, metrics = _lifecycle(kube)
+    waiting = _deleted_pod()
+    waiting["status"]["containerStatuses"][0]["state"] = {
+        "waiting": {"reason": "ContainerCreating"}
+    }
+    lifecycle.pod_changed(waiting, deleted=True)
+
+    lifecycle.job_changed(_deadline_job())
+    failed = Seen(kube, metrics).condition("Failed")
+    assert failed["message"].endswith("its pod never started, so the database was not touched")

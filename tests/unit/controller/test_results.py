@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from kubemigrate.controller.results import never_started, outcome_from_pods
+from kubemigrate.controller.results import (
+    ended,
+    never_started,
+    outcome_from_pods,
+    stopped_at_deadline,
+    unseen_ends,
+    with_kept,
+)
 from kubemigrate.domain.outcome import MigrationResult, Outcome
 
 
@@ -83,3 +90,64 @@ def test_the_pod_that_ended_last_is_read() -> None:
         finished(FIRST, 75, "2026-01-01T00:00:05Z", "2026-01-01T00:00:04Z"),
     ]
     assert outcome_from_pods(pods)[0] == LAST
+
+
+# -- a Job past its deadline: its pod is gone, the watch kept it ----------------------
+
+
+def _ended(uid: str) -> dict[str, Any]:
+    return {"metadata": {"uid": uid}, "status": {"phase": "Failed"}}
+
+
+def test_a_listed_pod_is_its_current_state_a_kept_one_only_adds_what_is_gone() -> None:
+    listed = [{"metadata": {"uid": "a"}, "status": {"phase": "Running"}}]
+    kept = [_ended("a"), _ended("b")]
+    assert with_kept(listed, kept) == [listed[0], kept[1]]
+
+
+def test_a_job_counting_more_ended_pods_than_are_seen_ended_may_still_tell_its_result() -> None:
+    job = {"status": {"failed": 1}}
+    assert unseen_ends(job, [])
+    assert unseen_ends(job, [pod({"running": {}})])  # the kept state before its end
+    assert not unseen_ends(job, [_ended("a")])
+    stopped = {"name": "migrate", "state": {"terminated": {"exitCode": 130}}}
+    assert not unseen_ends(job, [{"status": {"containerStatuses": [stopped]}}])
+    assert not unseen_ends({"status": {}}, [])  # no pod ever ran: nothing to wait for
+    assert ended(_ended("a"))
+    assert not ended(pod({"waiting": {}}))
+
+
+DEADLINE_JOB = {"spec": {"activeDeadlineSeconds": 15}}
+STOPPED = Outcome(
+    action="migrate",
+    ok=False,
+    exitCode=130,
+    migrations=(MigrationResult("0000_base.sql", "up"),),
+    error={
+        "reason": "Interrupted",
+        "migration": "0001_slow.sql",
+        "message": "Interrupted in 0001_slow.sql: its transaction was rolled back.",
+        "hint": "the next run continues from there",
+    },
+)
+
+
+def test_an_engine_stopped_by_the_deadline_says_the_deadline_stopped_it() -> None:
+    said = stopped_at_deadline(STOPPED, DEADLINE_JOB)
+    assert said.error == {
+        "reason": "Interrupted",
+        "migration": "0001_slow.sql",
+        "message": "stopped at the Job's deadline (activeDeadlineSeconds: 15 s): Interrupted "
+        "in 0001_slow.sql: its transaction was rolled back.",
+        "hint": "the next run continues from there; give the next run more time with "
+        "spec.job.activeDeadlineSeconds",
+    }
+    assert said.migrations == STOPPED.migrations
+
+
+def test_a_result_the_engine_reached_on_its_own_is_left_as_it_is() -> None:
+    """It ended before the deadline came (an SQL error, a success in the last second)."""
+    failed = Outcome(action="migrate", ok=False, error={"reason": "SqlError", "message": "x"})
+    assert stopped_at_deadline(failed, DEADLINE_JOB) is failed
+    done = Outcome(action="migrate", ok=True)
+    assert stopped_at_deadline(done, DEADLINE_JOB) is done
