@@ -330,6 +330,9 @@ def test_a_missing_configmap_fails_the_run_naming_it(
     namespace.apply(run_yaml("nofiles"))
     body = namespace.wait_phase("nofiles", "Failed")
     assert condition(body, "Failed")["reason"] == "ConfigMapNotFound"
+    # the README's command: the journal alone from meta/, never drizzle-kit's snapshots
+    message = condition(body, "Failed")["message"]
+    assert "--from-file=drizzle/ --from-file=drizzle/meta/_journal.json)" in message
     assert namespace.items("jobs") == []
 
 
