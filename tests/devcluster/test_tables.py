@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 import re
 from typing import Any
 
@@ -284,7 +285,7 @@ def test_printer_columns_are_typed_like_the_apiextensions_table_convertor(
     assert header == ["NAME", "DRY-RUN", "FLAG", "COUNT", "RATIO", "SEEN"]
     starts = [out[0].index(name) for name in header] + [None]
     printed = {
-        line.split()[0]: [line[a:b].strip() for a, b in zip(starts[1:-1], starts[2:], strict=True)]
+        line.split()[0]: [line[a:b].strip() for a, b in itertools.pairwise(starts[1:])]
         for line in out[1:]
     }
     assert printed == {  # a null cell prints as nothing

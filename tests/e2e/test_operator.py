@@ -243,6 +243,7 @@ def test_a_production_rollback_confirmed_after_another_deploy_fails_and_says_wha
 
 def mismatch_reported(ns: Namespace, run: str) -> dict[str, Any]:
     """The run once it says its spec.confirm is not the phrase; still waiting."""
+
     def reported() -> bool:
         conditions = (ns.get("mr", run).get("status") or {}).get("conditions") or []
         return any(
@@ -256,9 +257,7 @@ def mismatch_reported(ns: Namespace, run: str) -> dict[str, Any]:
     return body
 
 
-def test_a_staging_reset_waits_for_its_word_then_resets(
-    shop: Namespace, database_url: str
-) -> None:
+def test_a_staging_reset_waits_for_its_word_then_resets(shop: Namespace, database_url: str) -> None:
     """Only the word its message shows confirms it: `confirm: "no"`, written to hold
     the run, rolled back every migration."""
     deployed(shop, "staging")

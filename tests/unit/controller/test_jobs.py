@@ -798,9 +798,9 @@ def test_the_configmap_flags_leave_drizzle_kit_s_snapshots_out(tmp_path: Path) -
     for entry in json.loads((drizzle / "meta" / "_journal.json").read_text())["entries"]:
         snapshot = drizzle / "meta" / f"{entry['tag'].split('_')[0]}_snapshot.json"
         snapshot.write_text(json.dumps({"id": entry["tag"], "tables": {}}))
+    flags = jobs.configmap_from_files(str(drizzle))
     result = subprocess.run(
-        [kubectl, "create", "configmap", "m", *jobs.configmap_from_files(str(drizzle))]
-        + ["--dry-run=client", "-o", "json"],
+        [kubectl, "create", "configmap", "m", *flags, "--dry-run=client", "-o", "json"],
         capture_output=True,
         text=True,
         check=True,
