@@ -152,7 +152,7 @@ def test_a_job_name_must_fit_its_job_name_labels(kubectl: Any, api: Http, namesp
     """Longer than 63 characters: a valid subdomain, refused for the labels the API
     server adds (kubernetes/kubernetes#50850), each field said once."""
     name = "j" * 64
-    job = {
+    job: dict[str, Any] = {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {"name": name},
