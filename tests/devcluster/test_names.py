@@ -177,3 +177,36 @@ def test_a_job_name_must_fit_its_job_name_labels(kubectl: Any, api: Http, namesp
     )
     job["metadata"]["name"] = "j" * 63
     assert api.post(f"/apis/batch/v1/namespaces/{namespace}/jobs", job).status == 201
+
+
+def test_core_v1_events_skip_name_validation_events_k8s_io_does_not(
+    api: Http, namespace: str
+) -> None:
+    """ValidateEventCreate: a core/v1 Event keeps the legacy checks only (for old
+    clients), so a generateName ending in "." (the operator's ``<run>.``) is accepted;
+    through events.k8s.io/v1 the same name is held to the subdomain rule."""
+    core = {
+        "metadata": {"generateName": "shop-migrate."},
+        "involvedObject": {"namespace": namespace, "name": "shop-migrate"},
+        "reason": "JobCreated",
+        "message": "m",
+    }
+    reply = api.post(f"/api/v1/namespaces/{namespace}/events", core)
+    assert reply.status == 201, reply.body
+    assert reply.body["metadata"]["name"].startswith("shop-migrate.")
+    strict = {
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": {"generateName": "shop-migrate."},
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "reportingController": "kubemigrate.io/operator",
+        "reportingInstance": "x",
+        "action": "Create",
+        "reason": "JobCreated",
+        "type": "Normal",
+        "regarding": {"namespace": namespace, "name": "shop-migrate"},
+    }
+    reply = api.post(f"/apis/events.k8s.io/v1/namespaces/{namespace}/events", strict)
+    assert reply.status == 422, reply.body
+    causes = reply.body["details"]["causes"]
+    assert [c["field"] for c in causes][:1] == ["metadata.generateName"]

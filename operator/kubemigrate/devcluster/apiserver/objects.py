@@ -117,6 +117,10 @@ _NAME_RULES: dict[tuple[str, str], Callable[[str, bool], list[str]]] = {
     # NameIsDNSLabel / NameIsDNS1035Label / ValidatePathSegmentName; every other kind
     # (ConfigMaps, Secrets, Pods, Jobs, Deployments, custom resources...) NameIsDNSSubdomain
     ("", "namespaces"): lambda name, _: dns_label_messages(name),
+    # ValidateEventCreate: an Event created through core/v1 gets no ObjectMeta
+    # validation, for old clients' sake (client-go's recorder names them
+    # "<object>.<hex>", kubemigrate's generateName is "<run>."); events.k8s.io/v1 does
+    ("", "events"): lambda name, _: [],
     ("", "services"): lambda name, _: dns1035_label_messages(name),
     (_RBAC, "roles"): path_segment_messages,
     (_RBAC, "clusterroles"): path_segment_messages,
