@@ -10,6 +10,10 @@ the limits the ``allowed_*``, ``allow_*`` and ``job_max_*`` fields set (whoever 
 create a MigrationRun gets a Pod its own RBAC never allowed: these say how much of that
 Pod they shape); the namespace label named by ``production_namespace_label`` wins over
 both the spec's ``environment`` and ``default_environment`` when it is stricter.
+
+The Helm chart's ``values.schema.json`` repeats these fields' limits (ranges, enums,
+patterns) so that ``helm install`` refuses what start-up would; change one here and
+``tests/unit/test_helm_schema.py`` fails until the schema says the same.
 """
 
 from __future__ import annotations

@@ -216,3 +216,16 @@ def test_plain_create_stores_what_a_client_side_dry_run_prints(
             assert {k: got["metadata"][k] for k in value} == value
         else:
             assert got[key] == value, key
+
+
+def test_a_63_character_full_name_installs(kubectl: Any, kustomized: str) -> None:
+    """``fullnameOverride`` (or a long release name) of 63 characters: the chart appended
+    ``-metrics`` after cutting the name to 63, a 71-character Service name the API
+    server refuses (a Service's name is a DNS-1035 label), so the install failed there."""
+    full = "k" * 63
+    manifest = chart_manifest(fullnameOverride=full, crds={"create": False})
+    result = kubectl("apply", "-n", NAMESPACE, "-f", "-", stdin=manifest, check=False)
+    assert result.returncode == 0, result.stderr
+    services = kubectl("get", "services", "-n", NAMESPACE, "-o", "name").stdout.split()
+    assert f"service/{'k' * 55}-metrics" in services
+    kubectl("delete", "-n", NAMESPACE, "-f", "-", stdin=manifest)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 import re
 from typing import Any
 
@@ -206,3 +207,89 @@ def test_service_accounts(kubectl: Any, namespace: str) -> None:
     out = kubectl("get", "sa", "-n", namespace).stdout
     assert _header(out) == ["NAME", "SECRETS", "AGE"]
     assert out.splitlines()[1].split()[:2] == ["default", "0"]
+
+
+_TYPED_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "gadgets.example.com"},
+    "spec": {
+        "group": "example.com",
+        "scope": "Namespaced",
+        "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "additionalPrinterColumns": [
+                    {"name": "Dry-Run", "type": "boolean", "jsonPath": ".spec.dryRun"},
+                    {"name": "Flag", "type": "string", "jsonPath": ".spec.dryRun"},
+                    {"name": "Count", "type": "integer", "jsonPath": ".spec.count"},
+                    {"name": "Ratio", "type": "number", "jsonPath": ".spec.count"},
+                    {"name": "Seen", "type": "boolean", "jsonPath": ".spec.count"},
+                ],
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {
+                            "spec": {
+                                "type": "object",
+                                "properties": {
+                                    "dryRun": {"type": "boolean"},
+                                    "count": {"x-kubernetes-int-or-string": True},
+                                },
+                            }
+                        },
+                    }
+                },
+            }
+        ],
+    },
+}
+
+
+def test_printer_columns_are_typed_like_the_apiextensions_table_convertor(
+    api: Http, kubectl: Any, namespace: str
+) -> None:
+    """A boolean column is a JSON boolean (kubectl prints true/false), a missing value or
+    one not of the column's type is null (kubectl prints nothing), and a string column
+    prints any value as text (cellForJSONValue in apiextensions-apiserver's
+    tableconvertor): a MigrationRun's DRY-RUN column is such a boolean."""
+    reply = api.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", _TYPED_CRD)
+    assert reply.status in (201, 409), reply.body
+    path = f"/apis/example.com/v1/namespaces/{namespace}/gadgets"
+    for name, spec in (
+        ("preview", {"dryRun": True, "count": 3}),
+        ("real", {"dryRun": False, "count": "many"}),
+        ("unset", {}),
+    ):
+        body = {"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": name}}
+        assert api.post(path, {**body, "spec": spec}).status == 201
+    table = api.get(path, accept=TABLE).body
+    assert [c["type"] for c in table["columnDefinitions"][1:]] == [
+        "boolean",
+        "string",
+        "integer",
+        "number",
+        "boolean",
+    ]
+    cells = {row["cells"][0]: row["cells"][1:] for row in table["rows"]}
+    assert cells == {
+        "preview": [True, "true", 3, 3.0, None],
+        "real": [False, "false", None, None, None],
+        "unset": [None, None, None, None, None],
+    }
+    out = kubectl("get", "gadgets", "-n", namespace).stdout.splitlines()
+    header = out[0].split()
+    assert header == ["NAME", "DRY-RUN", "FLAG", "COUNT", "RATIO", "SEEN"]
+    starts = [out[0].index(name) for name in header] + [None]
+    printed = {
+        line.split()[0]: [line[a:b].strip() for a, b in itertools.pairwise(starts[1:])]
+        for line in out[1:]
+    }
+    assert printed == {  # a null cell prints as nothing
+        "preview": ["true", "true", "3", "3", ""],
+        "real": ["false", "false", "", "", ""],
+        "unset": ["", "", "", "", ""],
+    }

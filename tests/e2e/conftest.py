@@ -63,9 +63,10 @@ class Namespace:
         )
 
     def configmap(self, name: str, directory: Path) -> None:
+        # as the README and the operator's ConfigMapNotFound hint say: the journal only
         args = [f"--from-file={directory}/"]
-        if (directory / "meta").is_dir():
-            args.append(f"--from-file={directory}/meta/")
+        if (directory / "meta" / "_journal.json").is_file():
+            args.append(f"--from-file={directory}/meta/_journal.json")
         self.apply(self.client_yaml("configmap", name, *args))
 
     def get(self, kind: str, name: str) -> dict[str, Any]:

@@ -104,8 +104,9 @@ def test_apply_runs_the_migrations_and_reports_them(shop: Namespace, database_ur
     assert status["startedAt"] <= status["completedAt"]
     assert tracked(database_url) == SHOP_FILES
     table = shop.kubectl("get", "mr", "first").stdout
-    assert table.split("\n")[0].split() == ["NAME", "ACTION", "PHASE", "APPLIED", "PENDING", "AGE"]
-    assert table.split("\n")[1].split()[:5] == ["first", "migrate", "Succeeded", "5", "0"]
+    header = ["NAME", "ACTION", "DRY-RUN", "PHASE", "APPLIED", "PENDING", "AGE"]
+    assert table.split("\n")[0].split() == header
+    assert table.split("\n")[1].split()[:6] == ["first", "migrate", "false", "Succeeded", "5", "0"]
     reasons = [e["reason"] for e in shop.events("first")]
     assert "JobCreated" in reasons
     assert "Succeeded" in reasons
@@ -336,6 +337,9 @@ def test_a_missing_configmap_fails_the_run_naming_it(
     namespace.apply(run_yaml("nofiles"))
     body = namespace.wait_phase("nofiles", "Failed")
     assert condition(body, "Failed")["reason"] == "ConfigMapNotFound"
+    # the README's command: the journal alone from meta/, never drizzle-kit's snapshots
+    message = condition(body, "Failed")["message"]
+    assert "--from-file=drizzle/ --from-file=drizzle/meta/_journal.json)" in message
     assert namespace.items("jobs") == []
 
 
@@ -541,6 +545,15 @@ def test_read_only_runs_report_without_changing_anything(
     assert tracked(database_url) == []  # a dry run changes nothing
     shop.apply(run_yaml("deploy", target="0002_add_orders.sql"))
     shop.wait_phase("deploy", "Succeeded")
+    # `kubectl get mr` tells the preview from the real migrate
+    rows = {
+        line.split()[0]: line.split()[1:4]
+        for line in shop.kubectl("get", "mr", "preview", "deploy").stdout.splitlines()[1:]
+    }
+    assert rows == {
+        "preview": ["migrate", "true", "Succeeded"],
+        "deploy": ["migrate", "false", "Succeeded"],
+    }
     shop.apply(run_yaml("report", action="status") + "---\n" + run_yaml("check", action="verify"))
     report = shop.wait_phase("report", "Succeeded")["status"]
     assert (report["applied"], report["pending"], report["total"]) == (3, 2, 5)

@@ -75,6 +75,7 @@ def test_printer_columns() -> None:
     default = [(c["name"], c["type"], c["jsonPath"]) for c in columns if not c.get("priority")]
     assert default == [
         ("Action", "string", ".spec.action"),
+        ("Dry-Run", "boolean", ".spec.dryRun"),  # a preview is no migrate: same action
         ("Phase", "string", ".status.phase"),
         ("Applied", "integer", ".status.applied"),
         ("Pending", "integer", ".status.pending"),
@@ -85,8 +86,10 @@ def test_printer_columns() -> None:
         assert column["description"]
         if column["jsonPath"].startswith((".spec", ".status")):
             node = schema[column["jsonPath"]]
-            expected = "integer" if column["type"] == "integer" else "string"
+            expected = column["type"] if column["type"] in {"integer", "boolean"} else "string"
             assert node["type"] == expected, column
+            if column["type"] == "boolean":  # never blank (<none>): the API defaults it
+                assert node.get("default") is False, column
 
 
 # --- structural and documented ------------------------------------------------------------

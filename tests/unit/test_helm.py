@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -459,3 +460,59 @@ def test_every_setting_a_refusal_names_is_a_chart_value() -> None:
         assert key in values[section], value
         assert variable in env(container), variable
         assert f".Values.{value}" in template.split(f"name: {variable}\n", 1)[1].split("\n")[0]
+
+
+# -- object names ----------------------------------------------------------------------
+
+_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+@pytest.mark.parametrize(
+    ("release", "values"),
+    [
+        ("km", {"fullnameOverride": "f" * 63}),
+        ("km", {"fullnameOverride": "f" * 80}),
+        ("km", {"fullnameOverride": "f" * 58 + "-" * 5 + "g"}),
+        ("r" * 53, {}),  # Helm's longest release name
+        ("r" * 53, {"nameOverride": "n" * 70}),
+    ],
+)
+def test_every_object_name_stays_valid(chart: Chart, release: str, values: Obj) -> None:
+    """The Service was `<fullname cut to 63>-metrics`, 71 characters: a Service's name
+    is a DNS-1035 label of at most 63, so the install failed at the API server."""
+    values = {
+        **values,
+        "metrics": {"grafanaDashboard": {"enabled": True}},
+        "operator": {"watchNamespaces": ["shop"]},
+    }
+    manifests = chart.render(values=values, name=release, namespace=NAMESPACE)
+    objects = [
+        o
+        for n, t in sorted(manifests.items())
+        if n.endswith(".yaml")
+        for o in yaml.safe_load_all(t)
+    ]
+    objects = [o for o in objects if o]
+    service = only(objects, "Service")["metadata"]["name"]
+    assert _DNS1035.fullmatch(service), service
+    assert len(service) <= 63, service
+    assert service.endswith("-metrics")
+    for obj in objects:
+        name = obj["metadata"]["name"]
+        assert len(name) <= 253, name
+        if not obj["kind"].startswith(("Role", "ClusterRole")):  # RBAC: path segments
+            assert _SUBDOMAIN.fullmatch(name), (obj["kind"], name)
+        for value in (obj["metadata"].get("labels") or {}).values():
+            assert len(value) <= 63, value
+            assert _LABEL_VALUE.fullmatch(value), value
+    rbac = {o["metadata"]["name"] for o in objects if o["kind"] == "ClusterRole"}
+    assert len(rbac) == 2  # -runs and -cluster kept apart however long the name
+    assert {name.rsplit("-", 1)[1] for name in rbac} == {"runs", "cluster"}
+
+
+def test_a_name_no_service_can_have_is_named_with_its_fix(chart: Chart) -> None:
+    with pytest.raises(helm_python.HelmError, match="set fullnameOverride") as failed:
+        chart.render(values={}, name="9.shop", namespace=NAMESPACE)
+    assert '"9.shop-kubemigrate-metrics"' in str(failed.value)

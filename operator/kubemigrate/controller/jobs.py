@@ -372,11 +372,23 @@ def pod_failure_policy() -> dict[str, Any]:
     }
 
 
+def configmap_from_files(directory: str = "drizzle") -> tuple[str, str]:
+    """The ``kubectl create configmap`` flags that put a drizzle-kit folder in a ConfigMap.
+
+    ``--from-file=DIR/`` adds each file directly in DIR under its base name (no
+    subfolders), so the journal is added by itself and lands under ``_journal.json``,
+    which the engine reads at the top of a mounted folder. drizzle-kit's
+    ``meta/NNNN_snapshot.json`` files stay out: the engine never reads them, and at some
+    8 KB each they fill the ConfigMap's 1 MiB after a few dozen migrations.
+    """
+    return (f"--from-file={directory}/", f"--from-file={directory}/meta/_journal.json")
+
+
 def build_inline_configmap(run: Mapping[str, Any]) -> dict[str, Any] | None:
     """The ConfigMap an inline source is written to, or None for other sources.
 
-    drizzle's layout, flattened the way ``kubectl create configmap --from-file=drizzle/
-    --from-file=drizzle/meta/`` flattens it: ``<name>.sql``, ``<name>.down.sql`` and
+    drizzle's layout, flattened the way ``kubectl create configmap`` with
+    :func:`configmap_from_files` flattens it: ``<name>.sql``, ``<name>.down.sql`` and
     ``_journal.json`` (the order, which is the list's order) side by side. Immutable,
     like the spec it comes from; owned by the run, so it goes when the run goes.
     """

@@ -507,8 +507,8 @@ class Lifecycle:
                 Reason.CONFIGMAP_NOT_FOUND,
                 f"ConfigMap {namespace}/{config_map.name} not found: "
                 "create it from your migrations "
-                f"(kubectl create configmap {config_map.name} --from-file=drizzle/ "
-                "--from-file=drizzle/meta/), then create the run again",
+                f"(kubectl create configmap {config_map.name} "
+                f"{' '.join(jobs.configmap_from_files())}), then create the run again",
                 action,
             )
             return False

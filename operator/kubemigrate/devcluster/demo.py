@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from kubemigrate.controller.jobs import configmap_from_files
 from kubemigrate.devcluster.cluster import ClusterError, LocalCluster, bin_dir, repo_file
 
 WORKDIR = Path(tempfile.gettempdir()) / "kubemigrate-demo"
@@ -117,8 +118,7 @@ def run_demo(*, keep: bool = False, stop: bool = False) -> int:
                 "shop-migrations",
                 "-n",
                 NAMESPACE,
-                f"--from-file={examples}/",
-                f"--from-file={examples}/meta/",
+                *configmap_from_files(str(examples)),
             )
         )
         print(MIGRATE_RUN)

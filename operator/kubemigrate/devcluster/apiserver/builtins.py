@@ -513,7 +513,8 @@ def create_errors(rtype: ResourceType, obj: JsonDict) -> list[FieldError]:
         found += _job_spec_errors(spec)
         template_meta = (spec.get("template") or {}).get("metadata")
         if isinstance(template_meta, dict):
-            found += objects.metadata_errors(template_meta, "spec.template.metadata")
+            # ValidatePodTemplateSpec: labels and annotations at spec.template.<field>
+            found += objects.metadata_errors(template_meta, "spec.template")
         for name in (
             "backoffLimit",
             "completions",

@@ -145,14 +145,17 @@ class Cluster:
         name = obj["metadata"].get("name", "")
         found: list[FieldError] = []
         warnings: list[str] = []
+        # ObjectMeta first, then the kind's own fields, in the real validators' order
         if old is None:
             found += objects.name_errors(rtype, obj["metadata"])
-            found += builtins.create_errors(rtype, obj)
         else:
             found += objects.finalizer_errors(old, obj)
-            found += builtins.update_errors(rtype, old, obj)
         found += objects.metadata_errors(obj["metadata"])
         found += objects.owner_references_errors(obj["metadata"])
+        if old is None:
+            found += builtins.create_errors(rtype, obj)
+        else:
+            found += builtins.update_errors(rtype, old, obj)
         if rtype.custom:
             obj, admission = validation.admit(obj, rtype.schema, old)
             if admission.unknown_fields and options.field_validation == "Strict":

@@ -227,7 +227,9 @@ STALE = (
 
 def invalid_object(kind: str, group: str, name: str, errors: list[FieldError]) -> ApiError:
     """422 Invalid, e.g. ``MigrationRun.kubemigrate.io "x" is invalid: spec.action: ...``."""
-    listed = [str(e) for e in errors]
+    # ErrorList.ToAggregate: the message lists each distinct error once (a Job's name
+    # too long for both its job-name labels is said once per field), the causes all
+    listed = list(dict.fromkeys(str(e) for e in errors))
     text = listed[0] if len(listed) == 1 else "[" + ", ".join(listed) + "]"
     details = _details(name, group, kind)
     details["causes"] = [

@@ -15,6 +15,7 @@ import datetime
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from . import errors
@@ -38,8 +39,15 @@ _LABEL_MSG = (
     "start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
     "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
 )
-# Kinds whose names must be DNS labels rather than subdomains.
-_LABEL_NAMED = {("", "namespaces")}
+_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_DNS1035_MSG = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with "
+    "an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
+    "'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+)
+_MAX_GENERATED_BASE = 63 - 5
+"""``SimpleNameGenerator``: a generateName longer than this is cut before the five
+random characters, so the generated name fits any kind's rule on length."""
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 # Fields only the server may set; dropped from client bodies on create.
 _SERVER_OWNED = (
@@ -64,15 +72,31 @@ def new_uid() -> str:
 
 
 def generated_name(prefix: str) -> str:
-    return prefix + "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
+    base = prefix[:_MAX_GENERATED_BASE]
+    return base + "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
 
 
 def dns_label_messages(value: str) -> list[str]:
     """``validation.IsDNS1123Label`` (container names, a Namespace's name)."""
     found = ["must be no more than 63 characters"] if len(value) > 63 else []
     if not _LABEL.fullmatch(value):
-        found.append(_LABEL_MSG)
+        found.append("must not contain dots" if _SUBDOMAIN.fullmatch(value) else _LABEL_MSG)
     return found
+
+
+def dns1035_label_messages(value: str) -> list[str]:
+    """``validation.IsDNS1035Label`` (a Service's name: it becomes a DNS name)."""
+    found = ["must be no more than 63 characters"] if len(value) > 63 else []
+    if not _DNS1035.fullmatch(value):
+        found.append(_DNS1035_MSG)
+    return found
+
+
+def path_segment_messages(value: str, prefix: bool = False) -> list[str]:
+    """``path.ValidatePathSegmentName`` (RBAC objects: ``system:controller:x`` is fine)."""
+    if not prefix and value in (".", ".."):
+        return [f"may not be '{value}'"]
+    return [f"may not contain '{c}'" for c in ("/", "%") if c in value]
 
 
 def dns_subdomain_messages(value: str) -> list[str]:
@@ -83,16 +107,53 @@ def dns_subdomain_messages(value: str) -> list[str]:
     return found
 
 
+def _mask_trailing_dash(name: str) -> str:
+    """``maskTrailingDash``: a generateName may end in ``-`` (the random part follows)."""
+    return name[:-2] + "a" if len(name) > 1 and name.endswith("-") else name
+
+
+_RBAC = "rbac.authorization.k8s.io"
+_NAME_RULES: dict[tuple[str, str], Callable[[str, bool], list[str]]] = {
+    # NameIsDNSLabel / NameIsDNS1035Label / ValidatePathSegmentName; every other kind
+    # (ConfigMaps, Secrets, Pods, Jobs, Deployments, custom resources...) NameIsDNSSubdomain
+    ("", "namespaces"): lambda name, _: dns_label_messages(name),
+    # ValidateEventCreate: an Event created through core/v1 gets no ObjectMeta
+    # validation, for old clients' sake (client-go's recorder names them
+    # "<object>.<hex>", kubemigrate's generateName is "<run>."); events.k8s.io/v1 does
+    ("", "events"): lambda name, _: [],
+    ("", "services"): lambda name, _: dns1035_label_messages(name),
+    (_RBAC, "roles"): path_segment_messages,
+    (_RBAC, "clusterroles"): path_segment_messages,
+    (_RBAC, "rolebindings"): path_segment_messages,
+    (_RBAC, "clusterrolebindings"): path_segment_messages,
+}
+
+
+def name_messages(rtype: ResourceType, name: str, prefix: bool = False) -> list[str]:
+    """What the kind's ``ValidateNameFunc`` says of a name (or of a generateName)."""
+    rule = _NAME_RULES.get((rtype.group, rtype.plural))
+    if rule is path_segment_messages:
+        return path_segment_messages(name, prefix)
+    masked = _mask_trailing_dash(name) if prefix else name
+    return rule(masked, prefix) if rule is not None else dns_subdomain_messages(masked)
+
+
 def name_errors(rtype: ResourceType, meta: JsonDict) -> list[FieldError]:
+    """``ValidateObjectMetaAccessor``'s name checks on create: the generateName as a
+    prefix, then the (generated) name, each message its own cause."""
+    found: list[FieldError] = []
+    generate = meta.get("generateName")
+    if isinstance(generate, str) and generate:
+        found += [
+            errors.invalid("metadata.generateName", generate, msg)
+            for msg in name_messages(rtype, generate, prefix=True)
+        ]
     name = meta.get("name")
     if not name:
-        return [errors.required("metadata.name", "name or generateName is required")]
-    if (rtype.group, rtype.plural) in _LABEL_NAMED:
-        if len(name) > 63 or not _LABEL.fullmatch(name):
-            return [errors.invalid("metadata.name", name, _LABEL_MSG)]
-    elif len(name) > 253 or not _SUBDOMAIN.fullmatch(name):
-        return [errors.invalid("metadata.name", name, _SUBDOMAIN_MSG)]
-    return []
+        return [*found, errors.required("metadata.name", "name or generateName is required")]
+    return found + [
+        errors.invalid("metadata.name", name, msg) for msg in name_messages(rtype, name)
+    ]
 
 
 _QUALIFIED_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"

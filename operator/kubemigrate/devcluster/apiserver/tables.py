@@ -2,8 +2,10 @@
 
 kubectl asks for Tables and prints the cells it gets, so columns are the server's
 business: a custom resource shows Name plus its CRD's ``additionalPrinterColumns``
-(JSONPath evaluated here; ``date`` columns rendered as an age like the apiextensions
-table convertor; Name and Age when the CRD declares none); built-ins show the columns
+(JSONPath evaluated here, each cell typed as the apiextensions table convertor types
+it: ``boolean`` columns as JSON booleans, ``date`` columns as an age, a value not of
+the column's type as null, which kubectl prints as nothing; Name and Age when the
+CRD declares none); built-ins show the columns
 the real server prints for them (all of them, ``-o wide`` ones included, with their
 priority: kubectl hides priority > 0 unless asked), or Name and Age.
 """
@@ -550,17 +552,42 @@ def _custom_columns(rtype: ResourceType) -> list[Column]:
     return columns
 
 
+def _as_text(value: Any) -> str:
+    """How the JSONPath printer writes a value: objects and lists as JSON, the rest as Go's
+    ``fmt.Fprint`` does (``true``, ``3``, ``1.5``)."""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return str(value)
+
+
+def cell_for_json_value(column_type: str, value: Any) -> Any:
+    """apiextensions' ``cellForJSONValue``: a cell of the column's type, or None (kubectl
+    leaves it blank) when the value is not of it; a string column prints anything."""
+    if value is None:
+        return None
+    if column_type == "string":
+        return _as_text(value)
+    if column_type == "integer" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(value)
+    if column_type == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if column_type == "boolean" and isinstance(value, bool):
+        return value  # JSON true/false: kubectl prints true/false
+    if column_type == "date" and isinstance(value, str):
+        return age(value) if _parse_time(value) is not None else "<invalid>"
+    return None
+
+
 def _cell_getter(spec: JsonDict) -> Callable[[JsonDict], Any]:
     def cell(obj: JsonDict) -> Any:
         values = jsonpath.evaluate(spec.get("jsonPath", ""), obj)
-        if not values or values[0] is None:
+        if not values:
             return None
-        value = values[0]
-        if spec.get("type") == "date":
-            return age(value)
-        if isinstance(value, (dict, list)):
-            return json.dumps(value)
-        return value
+        return cell_for_json_value(spec.get("type", "string"), values[0])
 
     return cell
 

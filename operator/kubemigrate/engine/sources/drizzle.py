@@ -3,8 +3,8 @@
 drizzle-kit 0.x (here): ``NNNN_name.sql``, ``meta/_journal.json``, and our ``.down.sql``.
 The journal, not the file names, gives the order, as in drizzle's own migrator.
 A ConfigMap made with ``kubectl create configmap --from-file=drizzle/
---from-file=drizzle/meta/`` is flat, so ``_journal.json`` is also accepted at the
-top of the directory.
+--from-file=drizzle/meta/_journal.json`` is flat (kubectl keys each file by its base
+name), so ``_journal.json`` is also accepted at the top of the directory.
 
 drizzle-kit 1.0 (``drizzle_folders``): one ``<timestamp>_name/`` folder per
 migration holding ``migration.sql``, and no journal.
