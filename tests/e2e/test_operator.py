@@ -819,7 +819,7 @@ def test_a_run_past_its_deadline_reports_what_committed_before_it_was_stopped(
     assert "stopped at the Job's deadline (activeDeadlineSeconds: 15 s)" in failed["message"]
     assert "unknown" not in failed["message"]
     table = namespace.kubectl("get", "mr", "late").stdout.split("\n")[1].split()
-    assert table[:5] == ["late", "migrate", "Failed", "1", "1"]
+    assert table[:6] == ["late", "migrate", "false", "Failed", "1", "1"]  # DRY-RUN: false
     assert tracked(database_url) == ["0000_base.sql"]  # 0001_slow rolled back
 
 

@@ -22,6 +22,16 @@ from kubemigrate.settings import OperatorSettings, load_settings
 RUNS = (GROUP, VERSION, PLURAL)
 JOB_LABELS = {jobs.LABEL_MANAGED_BY: jobs.MANAGED_BY}
 PODS = ("", "v1", "pods")
+JOBS = ("batch", "v1", "jobs")
+
+
+def watch_only_ours(settings: kopf.OperatorSettings) -> None:
+    """The Jobs and Job pods this operator made, filtered by the API server: kopf's
+    ``labels=`` filters in the client, after every Job and pod of the cluster (a CI
+    cluster's thousands) crossed the wire and was decoded."""
+    ours = ",".join(f"{k}={v}" for k, v in JOB_LABELS.items())
+    for resource in (JOBS, PODS):
+        settings.watching.label_selectors[resource] = ours
 
 
 def _guarded(name: str, memo: Any, doing: str, work: Callable[[Lifecycle], None]) -> None:
@@ -56,8 +66,7 @@ def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     settings.execution.max_workers = 32
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [0.5, 1, 2, 5]
-    # the Job pods only, filtered by the API server: not every pod of the cluster
-    settings.watching.label_selectors[PODS] = ",".join(f"{k}={v}" for k, v in JOB_LABELS.items())
+    watch_only_ours(settings)
     metrics: Metrics = memo.metrics
     kube = Kube(memo.api)
     memo.lifecycle = Lifecycle(kube, operator, metrics)
@@ -110,7 +119,7 @@ def run_event(body: kopf.Body, memo: Any, type: str | None, **_: Any) -> None:
         )
 
 
-@kopf.on.event("batch", "v1", "jobs", labels=JOB_LABELS)
+@kopf.on.event(*JOBS, labels=JOB_LABELS)
 def job_event(body: kopf.Body, memo: Any, type: str | None, **_: Any) -> None:
     if type == "DELETED":
         _guarded(

@@ -72,3 +72,21 @@ def test_replicas_get_priorities_of_their_own_so_one_of_them_works(
         priorities.add(settings.peering.priority)
     assert len(priorities) == 3
     assert min(priorities) > 0  # above kopf's default, which a stray peer would have
+
+
+def test_the_api_server_sends_only_the_jobs_and_pods_the_operator_made() -> None:
+    """kopf's ``labels=`` filters in the client: every Job of the cluster crossed the
+    wire to be dropped by the operator."""
+    import kopf
+
+    from kubemigrate.controller import handlers
+    from kubemigrate.controller.jobs import LABEL_MANAGED_BY, MANAGED_BY
+
+    settings = kopf.OperatorSettings()
+    handlers.watch_only_ours(settings)
+    ours = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
+    for group, plural, kind in (("batch", "jobs", "Job"), ("", "pods", "Pod")):
+        resource = kopf.Resource(group, "v1", plural, kind=kind, namespaced=True)
+        assert list(settings.watching.label_selectors.collect(resource)) == [ours]
+    runs = kopf.Resource("kubemigrate.io", "v1alpha1", "migrationruns", namespaced=True)
+    assert list(settings.watching.label_selectors.collect(runs)) == []
