@@ -954,8 +954,15 @@ class PostgresStore:
             time.sleep(0.5)  # a new connection a moment later, not a wait on our own work
 
     def _committed_once(self, steps: Sequence[StepSql], run_id: str) -> list[float] | None:
+        """What the server keeps, asked once. Read in a transaction that takes an id and
+        commits waiting for the WAL flush: the flush reaches past every commit it saw,
+        those that skipped the wait included. Read on its own, a server still going down
+        showed a commit its crash then lost, and the report named a migration the
+        database did not have."""
         try:
-            with psycopg.connect(self._conninfo(), autocommit=True, connect_timeout=5) as conn:
+            with psycopg.connect(self._conninfo(), connect_timeout=5) as conn:
+                conn.execute("SET LOCAL synchronous_commit = on")
+                conn.execute("SELECT txid_current()")
                 rows = conn.execute(
                     self._sql(
                         "SELECT migration_name, action, duration_ms FROM {history} "
@@ -965,6 +972,7 @@ class PostgresStore:
                     # rows of this run only: a run id may be reused (a CI commit's SHA)
                     (run_id, [step.name for step in steps], self._history_mark),
                 ).fetchall()
+                conn.commit()  # returns once the WAL is on disk up to here
         except psycopg.Error:
             return None
         committed = {(name, action): float(ms or 0.0) for name, action, ms in rows}
