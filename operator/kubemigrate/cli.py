@@ -393,8 +393,10 @@ def _engine(
     observe: bool = True,
     allow_empty: bool = False,
     read_source: bool = True,
+    preview_of: Action | None = None,
 ) -> NoReturn:
-    """Open source + database, run ``body``, print and exit; errors go through ``_fail``."""
+    """Open source + database, run ``body``, print and exit; errors go through ``_fail``,
+    a ``plan``'s (``preview_of``) said as its success is: the action, previewed."""
     from kubemigrate.engine.session import open_runner
 
     _take_signals()
@@ -420,6 +422,8 @@ def _engine(
         ) as runner:
             reply = body(runner)
     except KubemigrateError as error:
+        if preview_of is not None and error.partial is None:
+            error.partial = Outcome(action=str(preview_of), ok=False, dryRun=True)
         _fail(ctx, command, error)
     except KeyboardInterrupt:  # outside a run (connecting, reading, waiting for the lock)
         _fail(ctx, command, Interrupted("Interrupted: nothing was changed."))
@@ -900,15 +904,10 @@ def plan(
             dry_run=True,
             drizzle_table=drizzle_table,
         )
-        try:
-            outcome, planned = runner.preview(action, options)
-        except KubemigrateError as error:  # said as a success says it: the action, previewed
-            if error.partial is None:
-                error.partial = Outcome(action=str(action), ok=False, dryRun=True)
-            raise
+        outcome, planned = runner.preview(action, options)
         return Reply(outcome, _dry_run_text(planned, outcome.warnings), 0)
 
-    _engine(ctx, "plan", body, observe=False, allow_empty=True)
+    _engine(ctx, "plan", body, observe=False, allow_empty=True, preview_of=action)
 
 
 @app.command()

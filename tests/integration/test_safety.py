@@ -224,6 +224,23 @@ def test_a_plan_for_a_production_reset_says_it_would_be_refused(
     assert "Confirmation phrase" not in staging.stdout
 
 
+def test_a_plan_that_fails_before_reading_the_database_names_the_action_too(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Failing on a missing folder or an unreachable server, it said "action": "plan",
+    where its success and a failure after the read say the action, previewed: a script
+    reading `action` met three spellings of one command."""
+    missing = cli(tmp_path / "none", database_url, "plan", "--for", "rollback", "--json")
+    unreachable = run_cli(
+        "plan", "--for", "rollback", "--json", "--dir", str(tmp_path),
+        database_url="postgresql://nobody@127.0.0.1:1/none",
+    )  # fmt: skip
+    for failed, code in ((missing, 2), (unreachable, 75)):
+        assert failed.returncode == code, output(failed)
+        data = json.loads(failed.stdout)
+        assert (data["action"], data["dryRun"], data["ok"]) == ("rollback", True, False)
+
+
 def test_a_mistyped_phrase_is_called_that(deployed: Path, database_url: str) -> None:
     before = snapshot(database_url)
     result = cli(
