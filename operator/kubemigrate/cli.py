@@ -296,6 +296,8 @@ class Reply:
     """What ``--json`` prints when it is not the Outcome (the status report, history)."""
     note: str | None = None
     """A line for stderr after the text (why the exit code is not 0)."""
+    warned: bool = False
+    """The text says the outcome's warnings itself (a plan's): stderr does not repeat them."""
 
 
 def _finish(ctx: Context, reply: Reply) -> NoReturn:
@@ -316,7 +318,7 @@ def _finish(ctx: Context, reply: Reply) -> NoReturn:
     if reply.note and not ctx.as_json:
         _stderr(ctx, "error", reply.note)
     # the report and a plan's text list them themselves
-    if not ctx.as_json and outcome.action != "status" and not outcome.dryRun:
+    if not ctx.as_json and outcome.action != "status" and not reply.warned:
         for warning in outcome.warnings:  # files ignored, no journal: never in silence
             _stderr(ctx, "warning", warning)
     raise typer.Exit(reply.exit_code)
@@ -525,6 +527,10 @@ def _summary(outcome: Outcome, verb: str) -> str:
     return f"✅ {past} {len(outcome.migrations)} migration(s){batch}:\n{names}\n"
 
 
+def _planned(outcome: Outcome, plan: Any) -> Reply:
+    return Reply(outcome, _dry_run_text(plan, outcome.warnings), 0, warned=True)
+
+
 def _dry_run_text(plan: Any, warnings: Sequence[str] = ()) -> str:
     """The plan as people read it, in a terminal or pasted into a pull request: its
     warnings (what a production migrate destroys above all) first, on stdout with the
@@ -585,7 +591,7 @@ def migrate(
         )
         if dry_run:
             outcome, plan = runner.preview(Action.MIGRATE, options)
-            return Reply(outcome, _dry_run_text(plan, outcome.warnings), 0)
+            return _planned(outcome, plan)
         outcome = runner.run(Action.MIGRATE, options)
         return Reply(outcome, _summary(outcome, "migrate"), 0)
 
@@ -658,7 +664,7 @@ def rollback(
         )
         if dry_run:
             outcome, plan = runner.preview(Action.ROLLBACK, options)
-            return Reply(outcome, _dry_run_text(plan, outcome.warnings), 0)
+            return _planned(outcome, plan)
         if confirm is None and ctx.environment is Environment.PRODUCTION and not ctx.as_json:
             plan, _ = runner.plan(Action.ROLLBACK, options)
             if plan.confirmation_phrase:
@@ -905,7 +911,7 @@ def plan(
             drizzle_table=drizzle_table,
         )
         outcome, planned = runner.preview(action, options)
-        return Reply(outcome, _dry_run_text(planned, outcome.warnings), 0)
+        return _planned(outcome, planned)
 
     _engine(ctx, "plan", body, observe=False, allow_empty=True, preview_of=action)
 

@@ -665,6 +665,16 @@ def test_a_dry_run_s_log_lines_say_so(shop: Path, database_url: str) -> None:
     assert "dry_run" not in planned()
 
 
+def test_a_baseline_dry_run_still_says_its_warnings(tmp_path: Path, database_url: str) -> None:
+    """A plan's text carries its warnings, so stderr leaves them out; a baseline's dry
+    run, whose text does not, lost them with it."""
+    drizzle = write_drizzle(tmp_path / "d", numbered(create_table("a")))
+    (drizzle / "meta" / "_journal.json").unlink()
+    preview = cli("baseline", "--dry-run", url=database_url, directory=drizzle)
+    assert preview.returncode == 0, preview.stderr
+    assert "has no meta/_journal.json" in preview.stderr
+
+
 def test_dry_run_prints_sql_and_changes_nothing(shop: Path, database_url: str) -> None:
     result = cli("migrate", "--dry-run", url=database_url, directory=shop)
     assert result.returncode == 0, result.stderr
