@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import itertools
 import time
 import uuid
@@ -618,8 +619,7 @@ class Runner:
                     candidates[table] = self.store.drizzle_rows(table)
         if not any(rows and (rows.hashes or rows.times) for rows in candidates.values()):
             return {}
-        raw = sources.raw_hashes(self.source)
-        hashes = {m.checksum for m in self.source.migrations}.union(*raw.values())
+        hashes = {m.checksum for m in self.source.migrations}.union(*self._raw_hashes.values())
         times = sources.drizzle_times(self.source)
         return {
             table: rows
@@ -631,12 +631,19 @@ class Runner:
         """The files drizzle's table records as run: drizzle hashes a file as it read it,
         CRLF and BOM included, maybe from a checkout with other line endings; a checksum
         normalises them."""
-        raw = sources.raw_hashes(self.source)
+        raw = self._raw_hashes
         return frozenset(
             m.name
             for m in self.source.migrations
             if m.checksum in hashes or not hashes.isdisjoint(raw.get(m.name, ()))
         )
+
+    @functools.cached_property
+    def _raw_hashes(self) -> dict[str, frozenset[str]]:
+        """``sources.raw_hashes``, once a run: finding drizzle's table and matching its
+        rows both need them, and on a database adopted from drizzle (whose table stays)
+        every migrate with files pending asks both, reading and hashing every file."""
+        return sources.raw_hashes(self.source)
 
     # -- changing runs -------------------------------------------------------
 
