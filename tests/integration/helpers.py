@@ -256,25 +256,27 @@ def finish_by_hand(path: Path, statements: str) -> None:
     path.write_text(body.rstrip("\n") + BREAKPOINT + statements + "\n")
 
 
-def schema_dump(url: str) -> str:
-    """The schema with comments, privileges and owners, as pg_dump prints it, less
-    kubemigrate's own tables and the lines that differ between any two dumps: what a
-    rollback must leave exactly as it was."""
+def pg_dump_schema(url: str, *options: str) -> list[str]:
+    """``pg_dump --schema-only`` of ``url`` with ``options``, by the server's own pg_dump
+    (client and server versions match), less the ``\\restrict KEY`` / ``\\unrestrict
+    KEY`` lines recent releases wrap it in with a random key per run: its lines."""
     result = subprocess.run(
-        [
-            str(postgres.find_bindir() / "pg_dump"),
-            "--schema-only",
-            "--exclude-table=__migration_*",
-            "--dbname",
-            url,
-        ],
+        [str(postgres.find_bindir() / "pg_dump"), "--schema-only", *options, "--dbname", url],
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    return "\n".join(
+    return [
         line
         for line in result.stdout.splitlines()
-        if not line.startswith(("\\restrict", "\\unrestrict", "--"))
-    )
+        if not line.startswith(("\\restrict", "\\unrestrict"))
+    ]
+
+
+def schema_dump(url: str) -> str:
+    """The schema with comments, privileges and owners, as pg_dump prints it, less
+    kubemigrate's own tables and the lines that differ between any two dumps: what a
+    rollback must leave exactly as it was."""
+    lines = pg_dump_schema(url, "--exclude-table=__migration_*")
+    return "\n".join(line for line in lines if not line.startswith("--"))

@@ -28,7 +28,7 @@ import psycopg
 import pytest
 
 from kubemigrate.devcluster import postgres
-from tests.integration.helpers import CATALOG_BACK, ENUM_BACK, finish_by_hand
+from tests.integration.helpers import CATALOG_BACK, ENUM_BACK, finish_by_hand, pg_dump_schema
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "drizzle-kit"
 MIGRATIONS = FIXTURE / "drizzle"
@@ -145,32 +145,10 @@ def _kubemigrate() -> list[str]:
 
 
 def _schema_dump(server: postgres.PostgresServer, database: str) -> str:
-    """The schema as pg_dump prints it, minus lines that differ between any two dumps.
-
-    The server's own pg_dump is used so client and server versions match. Recent
-    pg_dump releases wrap the output in ``\\restrict KEY`` / ``\\unrestrict KEY`` with a
-    random key per run; those lines carry no schema and are dropped.
-    """
-    result = subprocess.run(
-        [
-            str(postgres.find_bindir() / "pg_dump"),
-            "--schema-only",
-            "--no-owner",
-            "--no-privileges",
-            *PG_DUMP_EXCLUDES,
-            "--dbname",
-            server.url(database),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return "\n".join(
-        line
-        for line in result.stdout.splitlines()
-        if not line.startswith(("\\restrict", "\\unrestrict"))
-    )
+    """The schema as pg_dump prints it, minus lines that differ between any two dumps
+    (``pg_dump_schema``) and whatever is bookkeeping: drizzle's table, kubemigrate's."""
+    lines = pg_dump_schema(server.url(database), "--no-owner", "--no-privileges", *PG_DUMP_EXCLUDES)
+    return "\n".join(lines)
 
 
 def _clean_env() -> dict[str, str]:
