@@ -74,12 +74,8 @@ def _failed_at(job: Mapping[str, Any]) -> str | None:
 
 
 def _seconds_between(start: str | None, end: str | None) -> float | None:
-    if not start or not end:
-        return None
-    try:
-        a = datetime.fromisoformat(start.replace("Z", "+00:00"))
-        b = datetime.fromisoformat(end.replace("Z", "+00:00"))
-    except ValueError:
+    a, b = results.parse_time(start), results.parse_time(end)
+    if a is None or b is None:
         return None
     return max(0.0, (b - a).total_seconds())
 

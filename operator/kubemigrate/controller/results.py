@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from kubemigrate.controller.jobs import CONTAINER_NAME
@@ -42,6 +43,14 @@ def job_state(job: Mapping[str, Any]) -> JobState:
     return JobState(False, False)
 
 
+def job_uid(pod: Mapping[str, Any]) -> str | None:
+    """The uid of the Job controlling ``pod`` (its controller ownerReference), if any."""
+    for ref in (pod.get("metadata") or {}).get("ownerReferences") or ():
+        if ref.get("controller") is True and ref.get("kind") == "Job" and ref.get("uid"):
+            return str(ref["uid"])
+    return None
+
+
 def pods_of(pods: Sequence[Mapping[str, Any]], job: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The pods ``job`` controls: their controller ownerReference is the Job's uid.
 
@@ -49,15 +58,15 @@ def pods_of(pods: Sequence[Mapping[str, Any]], job: Mapping[str, Any]) -> list[M
     namespace may put on one, with a termination message that reads as a result.
     """
     uid = (job.get("metadata") or {}).get("uid")
-    return [
-        pod
-        for pod in pods
-        if uid
-        and any(
-            ref.get("controller") is True and ref.get("kind") == "Job" and ref.get("uid") == uid
-            for ref in (pod.get("metadata") or {}).get("ownerReferences") or ()
-        )
-    ]
+    return [pod for pod in pods if uid and job_uid(pod) == uid]
+
+
+def parse_time(stamp: Any) -> datetime | None:
+    """An API object's timestamp (``2026-01-01T00:00:01Z``), or None when it is none."""
+    try:
+        return datetime.fromisoformat(str(stamp or "").replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def with_kept(

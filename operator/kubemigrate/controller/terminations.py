@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kubemigrate.controller.jobs import CONTAINER_NAME
+from kubemigrate.controller.results import job_uid, parse_time
 
 MAX_JOBS = 512
 MAX_PODS = 64
@@ -36,25 +37,10 @@ CLOCK_SKEW = timedelta(seconds=30)
 server's (``deletionTimestamp``) for an end to still count as the deletion's."""
 
 
-def job_uid(pod: Mapping[str, Any]) -> str | None:
-    """The uid of the Job controlling ``pod`` (its controller ownerReference), if any."""
-    for ref in (pod.get("metadata") or {}).get("ownerReferences") or ():
-        if ref.get("controller") is True and ref.get("kind") == "Job" and ref.get("uid"):
-            return str(ref["uid"])
-    return None
-
-
-def _time(stamp: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(stamp or "").replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def _asked_at(meta: Mapping[str, Any]) -> datetime | None:
     """When the deletion was asked for: ``deletionTimestamp`` lies its grace period ahead
     (and moves back when a later DELETE shortens it, as the kubelet's final one does)."""
-    moment = _time(meta.get("deletionTimestamp"))
+    moment = parse_time(meta.get("deletionTimestamp"))
     grace = meta.get("deletionGracePeriodSeconds")
     return moment - timedelta(seconds=grace if isinstance(grace, int) else 0) if moment else None
 
@@ -73,7 +59,9 @@ def stopped_by_deletion(pod: Mapping[str, Any], *, deleted: bool = False) -> boo
     for status in (pod.get("status") or {}).get("containerStatuses") or ():
         if status.get("name") != CONTAINER_NAME:
             continue
-        finished = _time(((status.get("state") or {}).get("terminated") or {}).get("finishedAt"))
+        finished = parse_time(
+            ((status.get("state") or {}).get("terminated") or {}).get("finishedAt")
+        )
         asked = _asked_at(meta)
         return finished is None or asked is None or finished >= asked - CLOCK_SKEW
     return True  # no container status yet: deleted before it started

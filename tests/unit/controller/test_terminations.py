@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubemigrate.controller.terminations import Terminations, job_uid, stopped_by_deletion
+from kubemigrate.controller.results import job_uid
+from kubemigrate.controller.terminations import Terminations, stopped_by_deletion
 
 
 def pod(
