@@ -32,6 +32,7 @@ from kubemigrate.domain.outcome import (
     FORMAT_VERSION,
     TERMINATION_MESSAGE_LIMIT,
     Outcome,
+    compact_json,
     done_note,
     timed,
 )
@@ -305,9 +306,7 @@ def _finish(ctx: Context, reply: Reply) -> NoReturn:
     _write_result(ctx, outcome)
     try:
         if ctx.as_json:
-            payload = (
-                outcome.to_json() if reply.json is None else json.dumps(reply.json, default=str)
-            )
+            payload = outcome.to_json() if reply.json is None else compact_json(reply.json)
             print(scrub_json(payload, ctx.secrets))
         elif reply.text:
             text = reply.text
@@ -1122,7 +1121,9 @@ def generate(
         _fail(ctx, "generate", error)
     if as_json:
         print(
-            json.dumps({"action": "generate", "ok": True, **created.to_dict(), "v": FORMAT_VERSION})
+            compact_json(
+                {"action": "generate", "ok": True, **created.to_dict(), "v": FORMAT_VERSION}
+            )
         )
         raise typer.Exit(0)
     print(created.text(), end="")

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any, cast
 
 from kubemigrate.devcluster.kubelet.client import Client
-from kubemigrate.devcluster.kubelet.node import GONE_KEPT, Informer
+from kubemigrate.devcluster.kubelet.node import GONE_KEPT, Informer, Node, NodeSettings
 
 
 def _pod(name: str, uid: str, version: int) -> dict[str, Any]:
@@ -69,3 +70,83 @@ def test_remembers_only_the_latest_deletions() -> None:
     informer.remember(_pod("p0", "uid-0", 1))  # long forgotten: a stale reply is no longer
     informer.remember(_pod(f"p{count - 1}", f"uid-{count - 1}", count))  # recent: refused
     assert list(informer.cache) == [("ns", "p0")]
+
+
+class _Api:
+    """A client that answers the Job controller's writes as the API server does (a new
+    resourceVersion each), while no watch event reaches the informers: the window in
+    which a real controller syncs from a cache older than its own writes."""
+
+    def __init__(self) -> None:
+        self.version = 10
+        self.job_statuses: list[dict[str, Any]] = []
+
+    async def request(self, method: str, path: str, *, body: Any = None, **_: Any) -> Any:
+        self.version += 1
+        if method == "PUT" and path.endswith("/status"):
+            self.job_statuses.append(body["status"])
+            return _job(str(self.version), body["status"])
+        if method == "PATCH" and "/pods/" in path:
+            pod = _failed_pod()
+            pod["metadata"]["finalizers"] = body["metadata"]["finalizers"]
+            pod["metadata"]["resourceVersion"] = str(self.version)
+            return pod
+        if method == "POST" and path.endswith("/pods"):  # the replacement Pod
+            meta = {**body["metadata"], "namespace": "ns", "name": "job-fghij"}
+            meta.update(uid="pod-uid-2", resourceVersion=str(self.version))
+            return {**body, "metadata": meta}
+        return {}  # events
+
+
+def _job(version: str, status: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "namespace": "ns",
+            "name": "job",
+            "uid": "job-uid",
+            "resourceVersion": version,
+        },
+        "spec": {"backoffLimit": 2, "podReplacementPolicy": "Failed"},
+        "status": status,
+    }
+
+
+def _failed_pod() -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "namespace": "ns",
+            "name": "job-abcde",
+            "uid": "pod-uid",
+            "resourceVersion": "5",
+            "labels": {"batch.kubernetes.io/job-name": "job"},
+            "finalizers": ["batch.kubernetes.io/job-tracking"],
+            "ownerReferences": [
+                {"kind": "Job", "name": "job", "uid": "job-uid", "controller": True}
+            ],
+        },
+        "status": {"phase": "Failed"},
+    }
+
+
+def test_a_failed_pod_is_counted_once_though_its_watch_event_is_late(tmp_path: Path) -> None:
+    """Once the controller has folded a Pod into ``failed`` and released it, a sync
+    before the Pod's watch event arrives must not count it again: it did, and a Job
+    with backoffLimit 2 failed after two Pods with ``failed: 3``."""
+    api = _Api()
+    node = Node(cast(Client, api), tmp_path, NodeSettings())
+    node.job_informers[0].cache[("ns", "job")] = _job("6", {"active": 0})
+    node.pod_informers[0].cache[("ns", "job-abcde")] = _failed_pod()
+
+    async def sync_twice() -> None:
+        await node.sync_job("ns", "job")
+        await node.sync_job("ns", "job")
+        await node.job_events.flush()
+
+    asyncio.run(sync_twice())
+
+    assert api.job_statuses[-1]["failed"] == 1
+    assert not any(c["type"] == "Failed" for c in api.job_statuses[-1].get("conditions", []))

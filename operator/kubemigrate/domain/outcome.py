@@ -160,7 +160,7 @@ class Outcome:
 
     def to_json(self, limit: int | None = None) -> str:
         """Compact JSON; with ``limit``, shrunk (detail first) to fit that many bytes."""
-        text = _dumps(self.to_dict())
+        text = compact_json(self.to_dict())
         if limit is None or len(text.encode()) <= limit:
             return text
         data = json.loads(text)
@@ -171,7 +171,7 @@ class Outcome:
             data["earlierCount"] = self.earlier_count
         for shrink in (_drop_durations, _drop_migrations, _clip_warnings, _clip_error):
             shrink(data, limit)
-            text = _dumps(data)
+            text = compact_json(data)
             if len(text.encode()) <= limit:
                 return text
         # Last resort: the essentials only, still valid JSON the operator can read.
@@ -185,7 +185,7 @@ class Outcome:
                 .encode()[: limit // 2]
                 .decode(errors="ignore"),
             }
-        return _dumps(essentials)
+        return compact_json(essentials)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Outcome:
@@ -239,12 +239,13 @@ def timed(outcome: Outcome, started: float, ended: float) -> Outcome:
     return replace(outcome, durationMs=round((ended - started) * 1000, 1))
 
 
-def _dumps(data: dict[str, Any]) -> str:
+def compact_json(data: Any) -> str:
+    """The one form of every document ``--json`` prints: compact, whatever the command."""
     return json.dumps(data, separators=(",", ":"), default=str)
 
 
 def _fits(data: dict[str, Any], limit: int) -> bool:
-    return len(_dumps(data).encode()) <= limit
+    return len(compact_json(data).encode()) <= limit
 
 
 def _drop_durations(data: dict[str, Any], limit: int) -> None:

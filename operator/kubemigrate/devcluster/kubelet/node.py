@@ -722,6 +722,9 @@ class Node:
     async def _remove_finalizer(self, pod: JsonDict) -> None:
         meta = pod["metadata"]
         path = resource_path("v1", "pods", meta["namespace"], meta["name"])
+        # the next sync must see the Pod released before the watch says so, or it counts
+        # the Pod again (what client-go's finalizer expectations are for)
+        pods = self._informer(self.pod_informers, meta["namespace"])
         for _ in range(5):
             finalizers = [
                 f for f in meta.get("finalizers") or [] if f != controller.TRACKING_FINALIZER
@@ -733,21 +736,22 @@ class Node:
                 }
             }
             try:
-                await self.client.request(
+                released = await self.client.request(
                     "PATCH", path, body=patch, content_type="application/merge-patch+json"
                 )
-                return
             except ApiError as exc:
                 if exc.code == 404:
                     return
                 if exc.code != 409:
                     raise
+            else:
+                pods.remember(released)
+                return
             fresh = await self.client.find(path)
-            if (
-                fresh is None
-                or fresh["metadata"]["uid"] != meta["uid"]
-                or not controller.has_finalizer(fresh)
-            ):
+            if fresh is None or fresh["metadata"]["uid"] != meta["uid"]:
+                return
+            if not controller.has_finalizer(fresh):
+                pods.remember(fresh)
                 return
             meta = fresh["metadata"]
         raise ApiError(409, {"message": f"could not remove the finalizer of pod {meta['name']}"})
