@@ -226,6 +226,7 @@ def test_connection_problems(
     assert printed["ok"] is False
     assert printed["exitCode"] == code
     assert printed["error"]["reason"] == reason
+    assert "counts" not in printed  # nobody looked: unknown, not "nothing pending"
     written = result_file.read_text()
     assert json.loads(written)["error"]["reason"] == reason
     for secret in secrets:
