@@ -194,6 +194,34 @@ def test_kubemigrate_s_tables_in_a_schema_off_the_search_path_are_named(
     assert "options=-csearch_path%3Dapp" in refused.stderr
 
 
+def test_a_url_that_lost_its_search_path_does_not_run_the_folder_again(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Migrated through ?options=-csearch_path=app, then a URL without the option (a CI
+    job's beside the Job's): the whole folder ran again into public, exit 0."""
+    folder = write_drizzle(tmp_path / "d", numbered(create_table("t1"), create_table("t2")))
+    with connect(database_url) as conn:
+        conn.execute("CREATE SCHEMA app")
+    in_app = f"{database_url}?options={quote('-csearch_path=app')}"
+    assert cli(folder, in_app, "migrate").returncode == 0
+
+    refused = cli(folder, database_url, "migrate")
+    assert refused.returncode == 2, refused.stderr
+    assert "kubemigrate's tables for these migrations are in schema app" in refused.stderr
+    assert "options=-csearch_path%3Dapp" in refused.stderr
+    assert not table_exists(database_url, "public.t1")
+    status = cli(folder, database_url, "status")
+    assert "kubemigrate's tables for these migrations are in schema app" in status.stdout
+
+    # a schema chosen in the URL may get the folder's tables of its own (one per tenant)
+    with connect(database_url) as conn:
+        conn.execute("CREATE SCHEMA tenant_2")
+    tenant = f"{database_url}?options={quote('-csearch_path=tenant_2')}"
+    done = cli(folder, tenant, "migrate")
+    assert done.returncode == 0, done.stderr
+    assert table_exists(database_url, "tenant_2.t2")
+
+
 def test_another_team_s_tables_in_their_own_schema_are_not_this_folder_s(
     tmp_path: Path, database_url: str
 ) -> None:

@@ -1087,6 +1087,14 @@ class PostgresStore:
                 return str(schema)
         return None
 
+    def search_path_chosen(self) -> bool:
+        """Whether someone chose this connection's search_path (the URL's options, the
+        role's or the database's setting), rather than the server's default reaching it."""
+        row = self.conn.execute(
+            "SELECT source FROM pg_catalog.pg_settings WHERE name = 'search_path'"
+        ).fetchone()
+        return row is not None and row[0] not in ("default", "configuration file")
+
     def drizzle_tables(self) -> list[TableName]:
         """Tables shaped as drizzle's history: ``tool_histories.drizzle_tables``."""
         from kubemigrate.engine import tool_histories

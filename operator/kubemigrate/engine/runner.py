@@ -390,6 +390,7 @@ class Runner:
                 raise found
             return
         tool, available = self.source.fmt, self.source.migrations
+        self._refuse_elsewhere(available, unless_chosen=True)
         if tool == "drizzle":
             # drizzle's table (as _drizzle_history finds it) is this project's whatever its
             # hashes: its migrator goes by time, not hash, so files edited after they ran
@@ -530,20 +531,35 @@ class Runner:
             tool, ran, count, history.table, shown=history.shown, checksums=history.checksums
         )
 
-    def _refuse_elsewhere(self, available: Sequence[Migration]) -> None:
+    def _refuse_elsewhere(
+        self, available: Sequence[Migration], *, unless_chosen: bool = False
+    ) -> None:
         """kubemigrate's own tables for this folder in a schema this connection's
         search_path does not reach (runs that connected otherwise made them): it would
         start a second tracking table and run again what was applied. Another team's
-        tables in its own schema (which records none of these files) are not ours."""
+        tables in its own schema (which records none of these files) are not ours.
+
+        With ``unless_chosen``, a connection whose search_path someone chose (the URL's
+        options, the role's or the database's setting) may start the folder's tables in
+        a schema of their own, as a schema per tenant does; one left at the server's
+        default is what a URL that lost its options gets (a CI job's beside the Job's),
+        and it ran the whole folder again into ``public``."""
         elsewhere = self.store.tracking_elsewhere([m.name for m in available])
-        if elsewhere is not None:
-            raise UsageError(
-                f"kubemigrate's tables for these migrations are in schema {elsewhere}, which "
-                "this connection's search_path does not reach: it would start a second "
-                "tracking table and run again what was applied; nothing was run.",
-                hint="connect as the runs that made them did, with the URL parameter "
-                f"options=-csearch_path%3D{quote(elsewhere, safe='')}",
-            )
+        if elsewhere is None or (unless_chosen and self.store.search_path_chosen()):
+            return
+        option = f"options=-csearch_path%3D{quote(elsewhere, safe='')}"
+        raise UsageError(
+            f"kubemigrate's tables for these migrations are in schema {elsewhere}, which "
+            "this connection's search_path does not reach: it would start a second "
+            "tracking table and run again what was applied; nothing was run.",
+            hint=f"connect as the runs that made them did, with the URL parameter {option}"
+            + (
+                "; to apply the folder to another schema as well (a schema per tenant), "
+                "name that one in the URL the same way"
+                if unless_chosen
+                else ""
+            ),
+        )
 
     @staticmethod
     def _unadopted(
