@@ -8,14 +8,18 @@ they see only what the kubemigrate process committed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.rows import dict_row
@@ -280,3 +284,56 @@ def schema_dump(url: str) -> str:
     rollback must leave exactly as it was."""
     lines = pg_dump_schema(url, "--exclude-table=__migration_*")
     return "\n".join(line for line in lines if not line.startswith("--"))
+
+
+class Partition:
+    """A TCP relay to the server that can go silent both ways, as a network partition
+    does: nothing is closed, nothing arrives, and a new connection is accepted and never
+    answered. ``cut()`` starts it; ``close()`` ends every connection (the server then
+    sees its sessions end)."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self._upstream = (parts.hostname or "127.0.0.1", parts.port or 5432)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        port = self._listener.getsockname()[1]
+        netloc = f"{parts.username}:{parts.password}@127.0.0.1:{port}"
+        self.url = urlunsplit(parts._replace(netloc=netloc))
+        self._cut = threading.Event()
+        self._sockets: list[socket.socket] = [self._listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut(self) -> None:
+        self._cut.set()
+
+    def close(self) -> None:
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            self._sockets.append(client)
+            if self._cut.is_set():
+                continue  # the handshake the kernel made, and then silence
+            upstream = socket.create_connection(self._upstream)
+            self._sockets.append(upstream)
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._relay, args=(source, sink), daemon=True).start()
+
+    def _relay(self, source: socket.socket, sink: socket.socket) -> None:
+        while True:
+            try:
+                data = source.recv(65536)
+                if not data:
+                    if not self._cut.is_set():
+                        sink.shutdown(socket.SHUT_WR)
+                    return
+                if not self._cut.is_set():
+                    sink.sendall(data)
+            except OSError:
+                return

@@ -36,6 +36,7 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.integration.helpers import (
+    Partition,
     applied_names,
     backends,
     connect,
@@ -103,6 +104,12 @@ def signalled(
         what="the stopped run's database session to end",
     )
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def sleeping_for(url: str, call: str) -> Callable[[], object]:
+    """Whether a session of ``url``'s database is running the statement ``call``."""
+    where = "datname = %s AND query LIKE %s AND state = 'active'"
+    return lambda: backends(url, where, (_dbname(url), f"%{call}%"))
 
 
 def sleeping(url: str) -> Callable[[], object]:
@@ -331,6 +338,45 @@ def test_a_server_crash_mid_batch_reports_what_the_server_kept(tmp_path: Path) -
         reported = [m["name"] for m in json.loads(stdout)["migrations"]]
         assert reported == applied_names(url)
         assert "deferred constraint" not in stderr
+
+
+def test_a_signal_while_the_server_cannot_be_reached_does_not_claim_nothing_committed(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A network partition, then the SIGTERM a Job's deadline or an eviction sends: the
+    server had committed the whole batch, and the report said the migration it was in
+    was rolled back and nothing after it ran."""
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            ("before", "CREATE TABLE before_cut (id int);", None),
+            ("slow", "CREATE TABLE slow_cut (id int);" + BREAK + "SELECT pg_sleep(1);", None),
+            ("after", "CREATE TABLE after_cut (id int);", None),
+        ),
+    )
+    partition = Partition(database_url)
+    result = tmp_path / "result.json"
+    args = ("migrate", "--dir", str(drizzle), "--result-file", str(result))
+    proc = popen_cli(*args, database_url=partition.url)
+    try:
+        wait_for(sleeping_for(database_url, "pg_sleep(1)"), what="the slow migration")
+        partition.cut()
+        wait_for(lambda: len(applied_names(database_url)) == 3, what="the server's commits")
+        os.kill(proc.pid, signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        partition.close()
+
+    assert proc.returncode == 130, stderr
+    assert "while the server could not be reached" in stderr
+    assert "kubemigrate status" in stderr
+    assert "rolled back" not in stderr
+    error = json.loads(result.read_text())["error"]
+    assert error["reason"] == "Interrupted"
+    assert error["unconfirmed"] is True
+    # the driver's warnings on the way ("query cancellation failed") are log lines too
+    log = stderr.split("\nerror: ", 1)[0].splitlines()
+    assert all(json.loads(line)["type"] == "database_migration" for line in log), stderr
 
 
 def test_a_rollback_stopped_outside_a_transaction_is_finished_by_rolling_back_again(

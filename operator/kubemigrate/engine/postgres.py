@@ -297,9 +297,13 @@ class StepFailed(Exception):
 class StepsInterrupted(Exception):
     """Ctrl-C or SIGTERM while steps ran; ``durations_ms`` are those that committed."""
 
-    def __init__(self, durations_ms: list[float]) -> None:
+    def __init__(self, durations_ms: list[float], *, unconfirmed: bool = False) -> None:
         super().__init__("interrupted")
         self.durations_ms = durations_ms
+        self.unconfirmed = unconfirmed
+        """No connection could tell which commits the server kept (a network partition,
+        the signal a Job's deadline or an eviction sends): ``durations_ms`` is empty,
+        not "none committed"."""
 
 
 @dataclass(frozen=True)
@@ -915,7 +919,8 @@ class PostgresStore:
             raise StepFailed(exc, len(sent), 0, done, unconfirmed=unconfirmed) from None
         except KeyboardInterrupt:  # psycopg has cancelled the statement running
             self.rollback_quietly()
-            raise StepsInterrupted(self._committed(steps[: len(sent)], run_id) or []) from None
+            committed = self._committed(steps[: len(sent)], run_id)
+            raise StepsInterrupted(committed or [], unconfirmed=committed is None) from None
         return [_duration(cursors[-2]) for cursors in sent]
 
     @contextmanager

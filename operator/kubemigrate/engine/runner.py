@@ -161,6 +161,11 @@ def _result(step: Step, duration_ms: float) -> MigrationResult:
     )
 
 
+class _UnconfirmedInterrupt(KeyboardInterrupt):
+    """A Ctrl-C or SIGTERM that landed while the server could not be reached: what it
+    committed is unknown (``StepsInterrupted.unconfirmed``)."""
+
+
 class Runner:
     """One engine run against one database and one source directory."""
 
@@ -721,8 +726,11 @@ class Runner:
             except KubemigrateError as error:
                 error.partial = self._partial(action, plan, results)
                 raise
-            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM as the CLI delivers it
-                raise self._interrupted(action, plan, results, options) from None
+            except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM as the CLI delivers it
+                unconfirmed = isinstance(stop, _UnconfirmedInterrupt)
+                raise self._interrupted(
+                    action, plan, results, options, unconfirmed=unconfirmed
+                ) from None
             return self._outcome(action, plan, self.state(), results)
         finally:
             store.release_lock()
@@ -807,6 +815,8 @@ class Runner:
         plan: Plan | None,
         results: Sequence[MigrationResult],
         options: RunOptions,
+        *,
+        unconfirmed: bool = False,
     ) -> Interrupted:
         """The report of a run stopped by Ctrl-C or SIGTERM: which migration it stopped
         in and what that left (rolled back, or a dirty mark), audited in the history."""
@@ -814,10 +824,29 @@ class Runner:
         step = None
         if self._running and plan is not None and len(results) < len(plan.steps):
             step = plan.steps[len(results)]
-        error = self._interruption(step, done=len(results))
+        if unconfirmed and step is not None:
+            error = self._unconfirmed_interruption(step)
+        else:
+            error = self._interruption(step, done=len(results))
         if step is not None:
             self._record_failure(step, error, None, options)
         error.partial = self._partial(action, plan, results)
+        return error
+
+    @staticmethod
+    def _unconfirmed_interruption(step: Step) -> Interrupted:
+        """Stopped while no connection could reach the server: it may have committed
+        the whole batch (it did, in a network partition) or none of it. "Rolled back,
+        nothing after it ran" was said of a batch the server had kept entire."""
+        error = Interrupted(
+            f"Interrupted {'rolling back' if step.direction is Direction.DOWN else 'in'} "
+            f"{step.name} while the server could not be reached: which of the run's "
+            "migrations it committed from there on cannot be told now.",
+            hint="`kubemigrate status` tells once the server answers; the next run "
+            "continues from what it kept",
+            migration=step.name,
+        )
+        error.details["unconfirmed"] = True
         return error
 
     def _interruption(self, step: Step | None, *, done: int = 0) -> Interrupted:
@@ -989,7 +1018,7 @@ class Runner:
             self._done(group, stopped.durations_ms, results)
             report_previous()
             self._report_group(group, first, total, stopped.durations_ms)
-            raise KeyboardInterrupt from None
+            raise (_UnconfirmedInterrupt if stopped.unconfirmed else KeyboardInterrupt) from None
         except StepFailed as failure:
             self._done(group, failure.durations_ms, results)
             report_previous()

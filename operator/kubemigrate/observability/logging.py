@@ -116,6 +116,13 @@ def configure(
         logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
+    # the driver's own warnings ("query cancellation failed" when a signal lands while
+    # the server cannot be reached) came out as bare text between the JSON lines
+    driver = logging.getLogger("psycopg")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(_formatter(secrets or [], json_lines=fmt == "json", kind=MIGRATION_TYPE))
+    driver.handlers[:] = [handler]
+    driver.propagate = False
 
 
 def _kubernetes_ref(
@@ -133,29 +140,41 @@ def _kubernetes_ref(
     return event
 
 
+def _formatter(
+    secrets: list[str], *, json_lines: bool = True, kind: str | None = None
+) -> logging.Formatter:
+    """stdlib log records rendered as structlog renders our own lines (``kind``: their
+    ``type``, where every line of the stream has one)."""
+
+    def typed(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        if kind is not None:
+            event.setdefault("type", kind)
+        return event
+
+    renderer: list[Any] = [_drop_empty, structlog.dev.ConsoleRenderer(colors=False)]
+    if json_lines:
+        json_renderer = structlog.processors.JSONRenderer()
+        renderer = [structlog.processors.EventRenamer("msg"), _drop_empty, _order, json_renderer]
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.stdlib.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
+            _kubernetes_ref,
+            typed,
+            _Scrubber(secrets),
+        ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderer],
+    )
+
+
 def route_stdlib(level: str = "info", *, secrets: list[str] | None = None) -> None:
     """Send stdlib logging (kopf, the kubernetes client) through the same JSON lines.
 
     One shape for every line of the operator's log, so a log pipeline needs one
     parser, and kopf's lines name the run like ours do.
     """
-    formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[
-            structlog.stdlib.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
-            _kubernetes_ref,
-            _Scrubber(secrets or []),
-        ],
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.EventRenamer("msg"),
-            _drop_empty,
-            _order,
-            structlog.processors.JSONRenderer(),
-        ],
-    )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter)
+    handler.setFormatter(_formatter(secrets or []))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
