@@ -1087,6 +1087,28 @@ def test_user_connection_options_reach_the_server(tmp_path: Path, database_url: 
     assert query(database_url, "SELECT v FROM marks") == [("env",)]
 
 
+def test_a_partitioned_client_s_session_ends_within_a_minute_or_two(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A network partition leaves no one to close the connection: the server's session
+    held the migration lock for the kernel's default of two hours (tcp_keepalives at 0,
+    the system's 7200 s). Keepalives the URL sets are its own."""
+    setting = (
+        "current_setting('tcp_keepalives_idle') || '/' || current_setting('tcp_keepalives_count')"
+    )
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(("ka", f"CREATE TABLE ka AS SELECT {setting} AS v;", "DROP TABLE ka;")),
+    )
+    assert cli("migrate", url=database_url, directory=drizzle).returncode == 0
+    assert query(database_url, "SELECT v FROM ka") == [("30/3",)]
+    assert cli("rollback", url=database_url, directory=drizzle).returncode == 0
+
+    own = database_url + "?options=-c%20tcp_keepalives_idle%3D5&keepalives_idle=5"
+    assert cli("migrate", url=own, directory=drizzle).returncode == 0
+    assert query(database_url, "SELECT v FROM ka") == [("5/3",)]
+
+
 def test_migrate_says_which_files_it_ignores(shop: Path, database_url: str) -> None:
     """A file left out of the journal never runs; migrate says so, not only status."""
     (shop / "0009_forgotten.sql").write_text("CREATE TABLE forgotten (id int);\n")

@@ -138,6 +138,17 @@ _OUTSIDE_A_TRANSACTION = ("25001", "2D000")
 # How often (ms) the server checks that a run's client is still there; see _watch_client.
 CLIENT_CHECK_MS = 1000
 
+# TCP keepalives, each side's (libpq's parameters, the server's settings), unless the URL
+# sets them: a network partition or a lost node leaves no one to close the connection,
+# and without them the server's session kept the migration lock, and this process
+# waited, for the kernel's default of two hours; with them, about a minute.
+CLIENT_KEEPALIVES = {"keepalives_idle": "30", "keepalives_interval": "10", "keepalives_count": "3"}
+SERVER_KEEPALIVES = {
+    "tcp_keepalives_idle": "30",
+    "tcp_keepalives_interval": "10",
+    "tcp_keepalives_count": "3",
+}
+
 # Advisory lock keys: a constant class ("km") and the tracking table's hash, so two
 # schemas (or two databases' tracking tables) never block each other.
 LOCK_CLASS = 0x6B6D
@@ -406,6 +417,7 @@ class PostgresStore:
         # libpq reads PGOPTIONS only when no options are given, and we always give some
         options = [str(params.get("options") or os.environ.get("PGOPTIONS", ""))]
         options.append("-c TimeZone=UTC")
+        options += [f"-c {k}={v}" for k, v in SERVER_KEEPALIVES.items() if k not in options[0]]
         if self._lock_timeout_ms is not None:
             options.append(f"-c lock_timeout={int(self._lock_timeout_ms)}")
         if self._statement_timeout_s is not None:
@@ -413,6 +425,8 @@ class PostgresStore:
         params["options"] = " ".join(o for o in options if o)
         params.setdefault("application_name", self._application_name)
         params.setdefault("connect_timeout", str(self._connect_timeout_s))
+        for name, value in CLIENT_KEEPALIVES.items():
+            params.setdefault(name, value)
         return make_conninfo("", **params)
 
     def connect(self) -> None:
