@@ -29,6 +29,7 @@ from tests.integration.helpers import (
     numbered,
     output,
     popen_cli,
+    scalar,
     tracking,
     user_tables,
     wait_for,
@@ -144,6 +145,29 @@ def test_lock_held_elsewhere_times_out_naming_the_holder(tmp_path: Path, databas
     again = run_cli("migrate", "--lock-wait", "5", "--dir", str(drizzle), database_url=database_url)
     assert again.returncode == 0, output(again)
     assert applied_names(database_url) == ["0000_locked_out.sql"]
+
+
+def test_a_dirty_mark_made_while_a_repair_waits_for_the_lock_is_not_cleared(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A run that stops in a migration outside a transaction while a repair waits for
+    its lock leaves a mark no one has checked: the repair cleared it."""
+    drizzle = write_drizzle(tmp_path / "d", numbered(create_table("first")))
+    assert run_cli("migrate", "--dir", str(drizzle), database_url=database_url).returncode == 0
+    with connect(database_url) as run:
+        run.execute(f"SELECT pg_advisory_lock({LOCK_CLASS}, {LOCK_KEY_SQL})")
+        repair = popen_cli("repair", "--dir", str(drizzle), database_url=database_url)
+        assert repair.stderr is not None
+        assert "waiting for the migration lock" in repair.stderr.readline()
+        # the run marks the migration it starts outside a transaction, then dies
+        run.execute(
+            "INSERT INTO __migration_dirty (migration_name, statement_index, total_statements) "
+            "VALUES ('0001_index.sql', 1, 2)"
+        )
+    out, err = repair.communicate(timeout=60)
+    assert repair.returncode == 5, out + err
+    assert "0001_index.sql was marked dirty while this repair waited for the lock" in err
+    assert scalar(database_url, "SELECT count(*) FROM __migration_dirty") == 1
 
 
 def test_an_interruption_while_waiting_for_the_lock_still_says_where_the_database_is(

@@ -493,6 +493,32 @@ def test_a_run_killed_after_every_statement_but_before_its_bookkeeping_says_so(
     assert index_state(database_url, "items_id") is True
 
 
+def test_a_repair_does_not_clear_the_mark_of_a_migration_being_applied(
+    tmp_path: Path, database_url: str
+) -> None:
+    """repair asked for while a run applies a migration outside a transaction: it waited
+    for that run's lock and, the run killed, cleared the mark its crash left, which no
+    one had checked; the next migrate ran the file again over what it had done."""
+    drizzle = sleepy_index(tmp_path)
+    first = run_cli(
+        "migrate", "--target", "0000_items", "--dir", str(drizzle), database_url=database_url
+    )
+    assert first.returncode == 0, output(first)
+    proc = popen_cli("migrate", "--dir", str(drizzle), database_url=sleepy(database_url))
+    try:
+        wait_for(sleeping(database_url), what="the migration's pg_sleep")
+        refused = run_cli("repair", "--dir", str(drizzle), database_url=database_url)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+    assert refused.returncode == 5, output(refused)
+    assert "0001_items_sku_idx.sql is being applied now" in refused.stderr
+    assert ("repaired", "0001_items_sku_idx.sql") not in history_actions(database_url)
+    wait_for(lambda: not sleeping(database_url)(), what="the killed run's session to end")
+    still = run_cli("migrate", "--dir", str(drizzle), database_url=database_url)
+    assert still.returncode == 4, output(still)  # dirty: for a person to check, then repair
+
+
 def test_sigterm_inside_a_non_transactional_migration(tmp_path: Path, database_url: str) -> None:
     drizzle = sleepy_index(tmp_path)
     code, stderr = kill_during_sleep(database_url, drizzle, signal.SIGTERM)

@@ -1220,9 +1220,11 @@ class Runner:
         """Clear the dirty mark, re-record edited files' checksums, corrected downs'
         rollback SQL and renamed files' names, all audited."""
         store = self.store
+        checked = self._marks_to_repair()
         store.acquire_lock(options.lock_wait_s, self.observer.lock_wait)
         try:
             store.ensure_tables()
+            self._refuse_new_marks(checked)
             by_name = {m.name: m for m in self.source.migrations}
             results: list[MigrationResult] = []
             with store.transaction():
@@ -1248,6 +1250,36 @@ class Runner:
             )
         finally:
             store.release_lock()
+
+    def _marks_to_repair(self) -> set[tuple[str, Any]]:
+        """The dirty marks as the person asking for a repair saw them, read before the
+        lock. A mark a run is still writing (its migration being applied now, outside a
+        transaction) is no one's to clear yet: a repair waited for that run's lock and
+        cleared what its crash left, unchecked, and the next migrate ran the file again
+        over what it had done."""
+        state = self.state()
+        if state.running:
+            names = ", ".join(d.migration for d in state.running)
+            raise SafetyRefusal(
+                f"{names} is being applied now, outside a transaction, by {state.holder}: a "
+                "repair would clear whatever mark that run leaves before anyone has checked "
+                "what it did; nothing was repaired.",
+                hint="wait for that run to end; if it leaves the database dirty, check what "
+                "it did (`kubemigrate status` names the statement), then repair",
+            )
+        return {(d.migration, d.marked_at) for d in state.dirty}
+
+    def _refuse_new_marks(self, checked: set[tuple[str, Any]]) -> None:
+        """Marks made while the repair waited for the lock (a run that stopped in a
+        migration outside a transaction): no one has checked those."""
+        new = [d.migration for d in self.state().dirty if (d.migration, d.marked_at) not in checked]
+        if new:
+            raise SafetyRefusal(
+                f"{', '.join(new)} was marked dirty while this repair waited for the lock (a "
+                "run stopped in it): no one has checked what it left; nothing was repaired.",
+                hint="check the database (`kubemigrate status` names the statement it stopped "
+                "at), then run repair again",
+            )
 
     def _accept_renames(self, options: RunOptions) -> list[MigrationResult]:
         """Applied migrations recorded under their new file names (see planning.renamed);
