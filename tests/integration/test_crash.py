@@ -519,6 +519,36 @@ def test_a_repair_does_not_clear_the_mark_of_a_migration_being_applied(
     assert still.returncode == 4, output(still)  # dirty: for a person to check, then repair
 
 
+@pytest.mark.parametrize("command", ["rollback", "reset"])
+def test_an_interrupted_rollback_says_which_command_goes_on(
+    tmp_path: Path, database_url: str, command: str
+) -> None:
+    """A reset stopped in a down said "roll back again to go on": a rollback undoes one
+    batch, not everything the reset was undoing."""
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            ("a", "CREATE TABLE a (id int);", "DROP TABLE a;"),
+            ("b", "CREATE TABLE b (id int);", "DROP TABLE b;" + BREAK + SLEEP),
+        ),
+    )
+    assert run_cli("migrate", "--dir", str(drizzle), database_url=database_url).returncode == 0
+    done = signalled(
+        sleepy(database_url),
+        command,
+        "--dir",
+        str(drizzle),
+        when=sleeping(database_url),
+        what="the down's pg_sleep",
+        signals=(signal.SIGTERM,),
+    )
+    assert done.returncode == 130, done.stderr
+    assert "Interrupted rolling back 0001_b.sql" in done.stderr
+    again = "run reset again" if command == "reset" else "roll back again"
+    assert f"the migrations undone before it stay undone; {again} to go on" in done.stderr
+    assert applied_names(database_url) == ["0000_a.sql", "0001_b.sql"]
+
+
 def test_sigterm_inside_a_non_transactional_migration(tmp_path: Path, database_url: str) -> None:
     drizzle = sleepy_index(tmp_path)
     code, stderr = kill_during_sleep(database_url, drizzle, signal.SIGTERM)

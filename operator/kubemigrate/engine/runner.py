@@ -827,7 +827,7 @@ class Runner:
         if unconfirmed and step is not None:
             error = self._unconfirmed_interruption(step)
         else:
-            error = self._interruption(step, done=len(results))
+            error = self._interruption(step, done=len(results), action=action)
         if step is not None:
             self._record_failure(step, error, None, options)
         error.partial = self._partial(action, plan, results)
@@ -849,7 +849,9 @@ class Runner:
         error.details["unconfirmed"] = True
         return error
 
-    def _interruption(self, step: Step | None, *, done: int = 0) -> Interrupted:
+    def _interruption(
+        self, step: Step | None, *, done: int = 0, action: Action = Action.MIGRATE
+    ) -> Interrupted:
         if step is None and done:
             return Interrupted(
                 f"Interrupted after the run's last migration committed: all {done} of them "
@@ -887,7 +889,9 @@ class Runner:
             return Interrupted(
                 f"Interrupted rolling back {step.name}: its transaction was rolled back, so it "
                 "is still applied, and nothing after it ran.",
-                hint="the migrations undone before it stay undone; roll back again to go on",
+                hint="the migrations undone before it stay undone; "
+                + ("run reset again" if action is Action.RESET else "roll back again")
+                + " to go on",
                 migration=step.name,
             )
         return Interrupted(
