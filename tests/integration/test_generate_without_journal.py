@@ -63,7 +63,7 @@ def generate_third(drizzle: Path) -> None:
     journal_path = drizzle / "meta" / "_journal.json"
     assert f"📝 Created {drizzle / THIRD}\n" in gen.stdout
     assert (
-        f"📝 Created {journal_path} from the 2 existing migration files, in file name order\n"
+        f"📝 Created {journal_path} from the 2 existing migration files, in the order of their numbers\n"
         in gen.stdout
     )
     entries = journal(drizzle)
@@ -128,7 +128,7 @@ def test_generate_lists_files_in_file_name_order_and_numbers_past_the_highest(
         (drizzle / name).write_text("SELECT 1;\n")
     gen = run_cli("generate", "next", "--dir", str(drizzle))
     assert gen.returncode == 0, gen.stderr
-    assert "from the 3 existing migration files, in file name order" in gen.stdout
+    assert "from the 3 existing migration files, in the order of their numbers" in gen.stdout
     tags = [e["tag"] for e in journal(drizzle)]
     assert tags == ["0000_early", "0007_late", "baseline", "0008_next"]
 

@@ -58,7 +58,7 @@ class Generated:
             count = len(self.existing)
             out.append(
                 f"📝 Created {self.journal} from the {count} existing migration "
-                f"file{'s' if count != 1 else ''}, in file name order"
+                f"file{'s' if count != 1 else ''}, in the order of their numbers"
             )
         elif self.journal is not None:
             out.append(f"📝 Updated {self.journal}")

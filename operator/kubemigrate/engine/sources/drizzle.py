@@ -196,8 +196,8 @@ def load(directory: Path) -> Source:
         flattened = all(drizzle_folders.folder_time(tag) is not None for tag in tags)
         if tags and not flattened:
             warnings.append(
-                f"{directory} has no meta/_journal.json; using file name order. "
-                "Run `kubemigrate generate` to create the journal."
+                f"{directory} has no meta/_journal.json; using the files' numbers for the "
+                "order. Run `kubemigrate generate` to create the journal."
             )
     else:
         data = read_journal(journal)
