@@ -63,7 +63,8 @@ def generate_third(drizzle: Path) -> None:
     journal_path = drizzle / "meta" / "_journal.json"
     assert f"📝 Created {drizzle / THIRD}\n" in gen.stdout
     assert (
-        f"📝 Created {journal_path} from the 2 existing migration files, in the order of their numbers\n"
+        f"📝 Created {journal_path} from the 2 existing migration files, "
+        "in the order of their numbers\n"
         in gen.stdout
     )
     entries = journal(drizzle)
