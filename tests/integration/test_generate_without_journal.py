@@ -64,8 +64,7 @@ def generate_third(drizzle: Path) -> None:
     assert f"📝 Created {drizzle / THIRD}\n" in gen.stdout
     assert (
         f"📝 Created {journal_path} from the 2 existing migration files, "
-        "in the order of their numbers\n"
-        in gen.stdout
+        "in the order of their numbers\n" in gen.stdout
     )
     entries = journal(drizzle)
     assert [e["tag"] for e in entries] == ["0000_first", "0001_second", "0002_third"]
