@@ -300,11 +300,12 @@ def generate_migration(directory: Path, name: str, sql_file: Path | None = None)
     found = drizzle.layout(directory)
     if found == "folders":
         return _generate_folder(directory, tag_name, up, down, now)
-    if found == "flat":
-        return _generate_flat(directory, tag_name, up, down, now)
     if directory.exists() and not directory.is_dir():
         raise SourceError(f"{directory} is not a directory.", hint="pass --dir with a folder")
+    # before the flat layout's: dbmate's files have timestamps for names too
     foreign = drizzle.foreign_layout(directory)
+    if found == "flat" and foreign is None:
+        return _generate_flat(directory, tag_name, up, down, now)
     if foreign is not None:
         tool, example = foreign
         raise SourceError(

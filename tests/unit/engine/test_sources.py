@@ -739,6 +739,16 @@ def test_generate_refuses_to_turn_another_tool_s_folder_into_drizzle_s(tmp_path:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["U1__init.sql", "V1__init.sql"]
 
 
+def test_generate_refuses_a_dbmate_folder_whose_versions_are_timestamps(tmp_path: Path) -> None:
+    """dbmate names its files by timestamp, as drizzle-kit 1.0's flattened folders are:
+    generate wrote a drizzle pair there, which --format dbmate then refused."""
+    dbmate = "-- migrate:up\nCREATE TABLE a (id int);\n-- migrate:down\nDROP TABLE a;\n"
+    write(tmp_path / "20240101000000_a.sql", dbmate)
+    with pytest.raises(SourceError, match="holds dbmate migrations"):
+        generate_migration(tmp_path, "next", None)
+    assert [p.name for p in tmp_path.iterdir()] == ["20240101000000_a.sql"]
+
+
 def test_the_files_another_tool_s_history_says_it_ran() -> None:
     from kubemigrate.engine.sources.others import versions_run
 
