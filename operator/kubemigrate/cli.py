@@ -526,14 +526,16 @@ def _summary(outcome: Outcome, verb: str) -> str:
     return f"✅ {past} {len(outcome.migrations)} migration(s){batch}:\n{names}\n"
 
 
-def _planned(outcome: Outcome, plan: Any) -> Reply:
-    return Reply(outcome, _dry_run_text(plan, outcome.warnings), 0, warned=True)
+def _planned(outcome: Outcome, plan: Any, environment: Environment) -> Reply:
+    return Reply(outcome, _dry_run_text(plan, environment, outcome.warnings), 0, warned=True)
 
 
-def _dry_run_text(plan: Any, warnings: Sequence[str] = ()) -> str:
+def _dry_run_text(plan: Any, environment: Environment, warnings: Sequence[str] = ()) -> str:
     """The plan as people read it, in a terminal or pasted into a pull request: its
     warnings (what a production migrate destroys above all) first, on stdout with the
-    rest, where on stderr a PR comment made from stdout lost them."""
+    rest, where on stderr a PR comment made from stdout lost them. A rollback's phrase
+    says which environment the plan was made for: whether KUBEMIGRATE_ENV or NODE_ENV
+    took effect was nowhere to be seen."""
     told = [f"warning: {w}" for w in warnings]
     if not plan.steps:
         return "\n".join([*told, "Dry run: nothing to do."]) + "\n"
@@ -549,8 +551,11 @@ def _dry_run_text(plan: Any, warnings: Sequence[str] = ()) -> str:
         out += ["", f"-- {step.name} ({step.direction})", step.sql.rstrip()]
     if plan.action is Action.RESET:  # no phrase: refused in production, --force in staging
         out += ["", "A reset needs --force in staging and is refused in production."]
-    elif plan.confirmation_phrase:
+    elif plan.confirmation_phrase and environment is Environment.PRODUCTION:
         out += ["", f"Confirmation phrase (production): {plan.confirmation_phrase}"]
+    elif plan.confirmation_phrase:
+        asked = f"asked for in production; this is {environment.value}"
+        out += ["", f"Confirmation phrase ({asked}): {plan.confirmation_phrase}"]
     return "\n".join(out) + "\n"
 
 
@@ -590,7 +595,7 @@ def migrate(
         )
         if dry_run:
             outcome, plan = runner.preview(Action.MIGRATE, options)
-            return _planned(outcome, plan)
+            return _planned(outcome, plan, ctx.environment)
         outcome = runner.run(Action.MIGRATE, options)
         return Reply(outcome, _summary(outcome, "migrate"), 0)
 
@@ -663,7 +668,7 @@ def rollback(
         )
         if dry_run:
             outcome, plan = runner.preview(Action.ROLLBACK, options)
-            return _planned(outcome, plan)
+            return _planned(outcome, plan, ctx.environment)
         if confirm is None and ctx.environment is Environment.PRODUCTION and not ctx.as_json:
             plan, _ = runner.plan(Action.ROLLBACK, options)
             if plan.confirmation_phrase:
@@ -910,7 +915,7 @@ def plan(
             drizzle_table=drizzle_table,
         )
         outcome, planned = runner.preview(action, options)
-        return _planned(outcome, planned)
+        return _planned(outcome, planned, ctx.environment)
 
     _engine(ctx, "plan", body, observe=False, allow_empty=True, preview_of=action)
 

@@ -75,6 +75,12 @@ def test_production_rollback_without_phrase_is_refused_and_prints_it(
     assert plan.returncode == 0, output(plan)
     assert "Confirmation phrase (production): rollback-batch-2" in plan.stdout
     assert snapshot(database_url) == before
+    # whether the environment took effect shows in the plan (NODE_ENV of another value)
+    plan = cli(deployed, database_url, "plan", "--for", "rollback", NODE_ENV="qa")
+    assert (
+        "Confirmation phrase (asked for in production; this is development): rollback-batch-2"
+        in plan.stdout
+    )
 
 
 @pytest.mark.parametrize(("typed", "code"), [(b"\x04", 5), (b"rollback-batch-2\n", 0)])
