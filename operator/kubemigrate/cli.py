@@ -930,6 +930,7 @@ def reset(
     log_format: LogFormat = None,
     reapply: Annotated[bool, typer.Option("--reapply", help="Migrate again afterwards.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Needed in staging.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be undone.")] = False,
     lock_wait: LockWait = 60.0,
     lock_timeout: LockTimeout = None,
     statement_timeout: StatementTimeout = None,
@@ -941,8 +942,18 @@ def reset(
 
     def body(runner: Any) -> Reply:
         options = _options(
-            environment=ctx.environment, force=force, lock_wait_s=lock_wait, run_id=run_id
+            environment=ctx.environment,
+            force=force,
+            dry_run=dry_run,
+            lock_wait_s=lock_wait,
+            run_id=run_id,
         )
+        if dry_run:
+            outcome, plan = runner.preview(Action.RESET, options)
+            reply = _planned(outcome, plan, ctx.environment)
+            if not reapply or not plan.steps:
+                return reply
+            return replace(reply, text=f"{reply.text}--reapply would then apply them again.\n")
         undone = runner.run(Action.RESET, options)
         text = _summary(undone, "reset")
         if not reapply:

@@ -1004,6 +1004,13 @@ def test_reset_in_development_and_staging(tmp_path: Path, database_url: str) -> 
     assert "--force" in staging.stderr
     assert applied_names(database_url) == ["0000_a.sql", "0001_b.sql"]
 
+    # as migrate, rollback and baseline: a dry run shows it and changes nothing
+    preview = cli("reset", "--dry-run", "--reapply", url=database_url, directory=drizzle)
+    assert preview.returncode == 0, preview.stderr
+    assert "Dry run: 2 migration(s) would be rolled back, newest first" in preview.stdout
+    assert "--reapply would then apply them again." in preview.stdout
+    assert applied_names(database_url) == ["0000_a.sql", "0001_b.sql"]
+
     dev = cli("reset", url=database_url, directory=drizzle)
     assert dev.returncode == 0, dev.stderr
     assert "Rolled back 2 migration(s)" in dev.stdout
