@@ -26,8 +26,52 @@ if TYPE_CHECKING:
     from kubemigrate.engine.linting import Linted
     from kubemigrate.engine.report import StatusReport
 
-__all__ = ["apply_migrations", "lint_migrations", "rollback_migrations", "show_status"]
+__all__ = [
+    "AuthenticationFailed",
+    "ConfirmationRequired",
+    "DatabaseUnreachable",
+    "DirtyDatabaseError",
+    "IntegrityError",
+    "Interrupted",
+    "KubemigrateError",
+    "LockTimeout",
+    "MigrationFailed",
+    "NotAdopted",
+    "Outcome",
+    "PermissionDenied",
+    "SafetyRefusal",
+    "SourceError",
+    "StatusReport",
+    "UsageError",
+    "apply_migrations",
+    "lint_migrations",
+    "rollback_migrations",
+    "show_status",
+]
 __version__ = "0.1.0"
+
+# What a caller catches and reads, loaded on first use (PEP 562) to keep the import free:
+# ``except kubemigrate.domain.errors.KubemigrateError`` raised AttributeError in a
+# process where no call had imported that module yet.
+_LAZY = {
+    "Outcome": "kubemigrate.domain.outcome",
+    "StatusReport": "kubemigrate.engine.report",
+    **{
+        name: "kubemigrate.domain.errors"
+        for name in __all__
+        if name[0].isupper() and name not in ("Outcome", "StatusReport")
+    },
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in ("domain", "engine"):  # the README's kubemigrate.domain.errors...
+        return importlib.import_module(f"kubemigrate.{name}")
+    raise AttributeError(f"module 'kubemigrate' has no attribute {name!r}")
 
 
 def _environment(name: str | None) -> Environment:
@@ -117,6 +161,7 @@ def _run(
     started = time.perf_counter()
     given = {k: v for k, v in options.items() if v is not None}
     with _told_in_api_terms():
+        _check_arguments(database_url, statement_timeout_s=statement_timeout_s, **given)
         if "drizzle_table" in given:
             from kubemigrate.domain.histories import parse_table_name
 
@@ -134,13 +179,71 @@ def _run(
             statement_timeout_s=statement_timeout_s,
             allow_empty=action is not Action.MIGRATE,
         ) as runner,
+        _interrupts_kept(),
     ):
         outcome = runner.run(action, run_options)
+    _log_warnings(outcome.warnings)
     return timed(outcome, started, time.perf_counter())
+
+
+def _check_arguments(database_url: Any, **given: Any) -> None:
+    """What the CLI's option types refuse, refused here too, before any connection: a
+    connection object where the URL goes failed with AttributeError, ``steps=0`` undid
+    nothing without a word, and a statement timeout under a millisecond became
+    PostgreSQL's 0, no timeout at all."""
+    import math
+
+    from kubemigrate.domain.errors import UsageError
+
+    if not isinstance(database_url, str):
+        raise UsageError(
+            f"database_url must be the URL, a str, not {type(database_url).__name__}: "
+            "kubemigrate opens its own connection (a session-level lock, its own settings).",
+            hint="pass the URL the connection or pool was made with",
+        )
+    if given.get("steps") is not None and given["steps"] < 1:
+        raise UsageError(f"steps must be 1 or more, not {given['steps']}.", hint="or leave it out")
+    for name in ("lock_wait_s", "statement_timeout_s"):
+        value = given.get(name)
+        if value is None or value == 0:
+            continue
+        if not math.isfinite(value) or value < 0:
+            raise UsageError(f"{name} must be a number of seconds, not {value}.")
+        if value < 0.001:
+            raise UsageError(f"{name}={value} is under a millisecond (0 means no limit).")
+
+
+@contextmanager
+def _interrupts_kept() -> Iterator[None]:
+    """Ctrl-C stays a KeyboardInterrupt for the application: the engine's report of it
+    (what committed, what was rolled back) is its cause. As an ``Interrupted``, an
+    Exception, an app's ``except Exception`` at start-up caught it and carried on."""
+    from kubemigrate.domain.errors import Interrupted
+
+    try:
+        yield
+    except Interrupted as stopped:
+        raise KeyboardInterrupt(str(stopped)) from stopped
+
+
+def _log_warnings(warnings: Sequence[str]) -> None:
+    """The run's warnings (a file the journal does not list, never run) on the
+    ``kubemigrate`` logger, where an application's logging shows them; only in
+    ``outcome.warnings``, they went unseen."""
+    if warnings:
+        import logging
+
+        log = logging.getLogger("kubemigrate")
+        for warning in warnings:
+            log.warning("%s", warning)
 
 
 # The CLI's flags in a hint, as this API's keyword arguments.
 _API_TERMS = (
+    ("pass --database-url or set DATABASE_URL", "pass database_url"),
+    ("--database-url", "database_url"),
+    ("pass --dir ", "pass directory= "),
+    ("--dir ", "directory= "),
     ("--confirm ", "confirm="),
     ("--force", "force=True"),
     ("--lock-wait", "lock_wait_s"),
@@ -196,9 +299,22 @@ def show_status(
         ) as runner,
     ):
         result, _ = runner.report()
+    _log_warnings(result.warnings)
     if print_report:
-        print(result.text(), end="")
+        _print(result.text())
     return result
+
+
+def _print(text: str) -> None:
+    """The report on stdout, its emoji replaced where stdout cannot encode them (an
+    ASCII locale): the UnicodeEncodeError came after the database work, as a failure."""
+    import sys
+
+    try:
+        print(text, end="")
+    except UnicodeEncodeError:
+        encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+        print(text.encode(encoding, "replace").decode(encoding), end="")
 
 
 def lint_migrations(
@@ -214,6 +330,8 @@ def lint_migrations(
     are those the migrations will run with (squawk's rules asking for them are met)."""
     from kubemigrate.engine import linting
 
+    if isinstance(names, str):  # one name, not its characters
+        names = (names,)
     with _told_in_api_terms():
         return linting.lint_folder(
             Path(directory),

@@ -222,3 +222,83 @@ def test_an_application_s_own_psycopg_logs_are_left_alone(
     told = [r.getMessage() for r in caplog.records if r.name == "psycopg"]
     assert told == ["the application's own warning"]
     assert applied_names(database_url) == ["0000_ok.sql"]
+
+
+def test_ctrl_c_stays_a_keyboard_interrupt_for_the_application(
+    database_url: str, tmp_path: Path
+) -> None:
+    """An application's ``except Exception`` around its start-up migrations caught the
+    engine's Interrupted and went on starting; the report is the interrupt's cause."""
+    import os
+    import signal
+    import threading
+
+    folder = write_drizzle(
+        tmp_path / "d",
+        [
+            (
+                "0000_slow",
+                "CREATE TABLE slow (id int);\n--> statement-breakpoint\nSELECT pg_sleep(30);",
+                None,
+            )
+        ],
+    )
+    with connect(database_url) as conn:
+        sleeping = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%'"
+
+        def interrupt_once_sleeping() -> None:
+            while not conn.execute(sleeping).fetchone()[0]:  # type: ignore[index]
+                threading.Event().wait(0.02)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        def start_up() -> None:
+            try:
+                kubemigrate.apply_migrations(database_url, folder)
+            except Exception:  # what the application catches
+                pytest.fail("the interrupt was caught as an Exception")
+
+        threading.Thread(target=interrupt_once_sleeping, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt) as stopped:
+            start_up()
+    assert isinstance(stopped.value.__cause__, kubemigrate.Interrupted)
+    assert not table_exists(database_url, "slow")
+
+
+def test_arguments_the_cli_would_refuse_are_refused(database_url: str, shop: Path) -> None:
+    with connect(database_url) as conn, pytest.raises(kubemigrate.UsageError, match="a str"):
+        kubemigrate.apply_migrations(conn, shop)  # type: ignore[arg-type]
+    with pytest.raises(kubemigrate.UsageError, match="steps must be 1 or more"):
+        kubemigrate.rollback_migrations(database_url, shop, steps=0)
+    with pytest.raises(kubemigrate.UsageError, match="under a millisecond"):
+        kubemigrate.apply_migrations(database_url, shop, statement_timeout_s=0.0004)
+    with pytest.raises(kubemigrate.UsageError) as sqlalchemy:
+        kubemigrate.apply_migrations(
+            database_url.replace("postgresql://", "postgresql+psycopg://"), shop
+        )
+    assert sqlalchemy.value.hint is not None
+    assert sqlalchemy.value.hint.startswith("drop the +psycopg")
+    with pytest.raises(kubemigrate.SourceError) as missing:
+        kubemigrate.apply_migrations(database_url, shop / "nowhere")
+    assert "--dir" not in (missing.value.hint or "")
+    assert applied_names(database_url) == []
+
+
+def test_warnings_reach_the_application_s_logging(
+    database_url: str, shop: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (shop / "0009_forgotten.sql").write_text("CREATE TABLE forgotten (id int);\n")
+    with caplog.at_level(logging.WARNING, logger="kubemigrate"):
+        kubemigrate.apply_migrations(database_url, shop)
+    assert any("0009_forgotten.sql" in r.getMessage() for r in caplog.records)
+
+
+def test_lint_takes_one_name_as_a_str(tmp_path: Path) -> None:
+    folder = write_drizzle(
+        tmp_path / "d",
+        [
+            ("0000_a", "CREATE TABLE a (id int);", None),
+            ("0001_b", "CREATE TABLE b (id int);", None),
+        ],
+    )
+    one = kubemigrate.lint_migrations(folder, "0001_b")
+    assert one.migrations == ("0001_b.sql",)

@@ -63,6 +63,12 @@ def other_tools_url(url: str) -> UsageError | None:
     from urllib.parse import parse_qsl, urlsplit
 
     scheme = url.partition("://")[0].lower() if "://" in url else ""
+    base, plus, driver = scheme.partition("+")
+    if plus and base in ("postgres", "postgresql") and re.fullmatch(r"[a-z0-9_]+", driver):
+        return UsageError(
+            f"The database URL starts {scheme}://, SQLAlchemy's form; kubemigrate takes libpq's.",
+            hint=f"drop the +{driver}: postgresql://USER:PASSWORD@HOST:5432/DBNAME",
+        )
     if scheme and scheme not in ("postgres", "postgresql"):
         # named only when it is one of these: the text before :// may be anything the
         # Secret holds (an env file's `API_KEY=...` lines), and events show messages
