@@ -1316,6 +1316,22 @@ _CLICK_ERROR: type[Exception] = next(
 )
 
 
+def _split_password(argv: list[str]) -> set[str]:
+    """The words of an unquoted password with spaces, which the shell split off its URL
+    (``postgresql://app:correct horse battery@db/shop``): click names them as
+    unexpected extra arguments, up to the one with the host after its ``@``."""
+    words: set[str] = set()
+    for n, token in enumerate(argv):
+        if "://" not in token or "@" in token.split("://", 1)[1]:
+            continue
+        for word in argv[n + 1 :]:
+            if "@" in word:
+                words.add(word.rpartition("@")[0])
+                break
+            words.add(word)
+    return {w for w in words if w}
+
+
 def _command_line_error(error: Exception, argv: list[str]) -> int:
     """A command line click could not parse, told as every other error is: on stderr
     (a JSON line under --log-format json), as the JSON result on stdout with --json,
@@ -1339,7 +1355,8 @@ def _command_line_error(error: Exception, argv: list[str]) -> int:
         action = next((word for word in argv if word in commands), "")
     told_as = f"kubemigrate {action}".strip()
     secrets = sorted(
-        {s for token in argv if "://" in token or "=" in token for s in secret_values(token)},
+        {s for token in argv if "://" in token or "=" in token for s in secret_values(token)}
+        | _split_password(argv),
         key=len,
         reverse=True,
     )
