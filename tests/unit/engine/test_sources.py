@@ -811,3 +811,33 @@ def test_line_ending_forms_are_what_other_checkouts_hold() -> None:
         forms = sources.line_ending_forms(data)
         assert {lf, crlf, lf + b"\n", crlf + b"\r\n", b"\xef\xbb\xbf" + crlf} <= forms
     assert b"CREATE TABLE a (\n  id bigint\n);" not in sources.line_ending_forms(lf)
+
+
+@pytest.mark.parametrize("which", ["0001_b.sql", "0001_b.down.sql"])
+def test_a_migration_file_linked_from_outside_the_folder_is_refused(
+    tmp_path: Path, which: str
+) -> None:
+    """A pull request's ``0001_b.sql -> ~/.git-credentials``: the file's text came back
+    in a syntax error, and a linked down file was stored as rollback SQL."""
+    folder = tmp_path / "d"
+    write(folder / "0000_a.sql", "CREATE TABLE a (id int);")
+    write(folder / "0001_b.sql", "CREATE TABLE b (id int);")
+    secret = tmp_path / "credentials"
+    secret.write_text("token=ghp_not_for_your_eyes")
+    (folder / which).unlink(missing_ok=True)
+    (folder / which).symlink_to(secret)
+    with pytest.raises(SourceError) as refused:
+        sources.load(folder, "drizzle")
+    assert f"{which} is a link to a file outside" in refused.value.message
+    assert "ghp_" not in str(refused.value)
+
+
+def test_links_within_the_folder_are_read_as_a_configmap_volume_makes_them(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "d"
+    data = folder / "..2026_11_30"
+    write(data / "0000_a.sql", "CREATE TABLE a (id int);")
+    (folder / "..data").symlink_to(data.name)
+    (folder / "0000_a.sql").symlink_to("..data/0000_a.sql")
+    assert [m.name for m in sources.load(folder, "drizzle").migrations] == ["0000_a.sql"]

@@ -7,6 +7,7 @@ readers so teams can switch to kubemigrate without renaming files.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,6 +146,7 @@ def load(directory: Path, fmt: str = "drizzle", *, allow_empty: bool = False) ->
         raise UsageError(
             f"Unknown migration format {fmt!r}.", hint=f"use one of: {', '.join(FORMATS)}"
         )
+    _refuse_links_out(directory, source.migrations)
     if not source.migrations:
         _refuse_unread(directory, fmt)
     if not source.migrations and not allow_empty:
@@ -153,6 +155,27 @@ def load(directory: Path, fmt: str = "drizzle", *, allow_empty: bool = False) ->
             hint="check --dir and --format, or create one with `kubemigrate generate NAME`",
         )
     return source
+
+
+def _refuse_links_out(directory: Path, migrations: Sequence[Migration]) -> None:
+    """A migration file that is a link to a file outside the folder (a pull request's
+    ``0002_x.sql -> ~/.git-credentials``): its text came back in a syntax error, and a
+    down file's was stored in the tracking table as rollback SQL. Links within the folder
+    stay (a ConfigMap volume's files are links into its ``..data``)."""
+    root = os.path.realpath(directory)
+    for migration in migrations:
+        files = [migration.up_file]
+        if migration.down_sql is not None:
+            files.append(migration.down_written.file)
+        for name in files:
+            path = os.path.join(directory, name)
+            if not os.path.islink(path) and not os.path.islink(os.path.dirname(path)):
+                continue
+            if os.path.commonpath([root, os.path.realpath(path)]) != root:
+                raise SourceError(
+                    f"{name} is a link to a file outside {directory}; nothing of it was used.",
+                    hint="put the migration's SQL in the folder itself",
+                )
 
 
 def _refuse_unread(directory: Path, fmt: str) -> None:
