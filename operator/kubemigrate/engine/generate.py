@@ -287,9 +287,43 @@ def _next_tag(tags: list[str], name: str, now: int) -> str:
 
 def _write(up_path: Path, down_path: Path, up: str, down: _Down) -> Generated:
     down_text, uninvertible = down
-    up_path.write_text(up if up.endswith("\n") else up + "\n")
-    down_path.write_text(down_text)
+    _refuse_taken(up_path, down_path)
+    _write_new(up_path, up if up.endswith("\n") else up + "\n")
+    _write_new(down_path, down_text)
     return Generated(up=up_path, down=down_path, journal=None, uninvertible=uninvertible)
+
+
+def _refuse_taken(*paths: Path) -> None:
+    """Before anything is written: a name already taken, by a file or a link (dangling
+    too), is refused with nothing written."""
+    for path in paths:
+        if os.path.lexists(path):
+            raise SourceError(
+                f"{path} already exists (a file, or a link); nothing was written.",
+                hint="move it out of the way, then run generate again",
+            )
+
+
+def _write_new(path: Path, text: str) -> None:
+    """A new file, never through a link: a dangling ``0001_x.down.sql -> /elsewhere`` in
+    the folder (a pull request's) had generate create the file it pointed to."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+    except FileExistsError:
+        raise SourceError(
+            f"{path} already exists (a file, or a link); nothing more was written.",
+            hint="move it out of the way, then run generate again",
+        ) from None
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _replace(path: Path, text: str) -> None:
+    """The journal rewritten as a new file put in its place: a link there is replaced,
+    not written through."""
+    temporary = path.with_name(f".{path.name}.kubemigrate")
+    _write_new(temporary, text)
+    os.replace(temporary, path)
 
 
 def generate_migration(directory: Path, name: str, sql_file: Path | None = None) -> Generated:
@@ -353,14 +387,15 @@ def _generate_numbered(directory: Path, tag_name: str, up: str, down: _Down, now
             hint="the journal and the files disagree; check meta/_journal.json",
         )
     down_text, uninvertible = down
+    _refuse_taken(down_path)
     journal_path.parent.mkdir(parents=True, exist_ok=True)
-    up_path.write_text(up if up.endswith("\n") else up + "\n")
-    down_path.write_text(down_text)
+    _write_new(up_path, up if up.endswith("\n") else up + "\n")
+    _write_new(down_path, down_text)
     # idx counts entries (as drizzle-kit's does); the file's number only has to be new
     entries = journal["entries"]
     idx = max((int(e.get("idx", i)) for i, e in enumerate(entries)), default=-1) + 1
     entries.append(_entry(idx, tag, now))
-    journal_path.write_text(json.dumps(journal, indent=2) + "\n")
+    _replace(journal_path, json.dumps(journal, indent=2) + "\n")
     return Generated(
         up=up_path,
         down=down_path,

@@ -102,3 +102,22 @@ def test_generate_refuses_a_file_migrate_would_refuse_for_mixing_transactions(
         "DROP INDEX CONCURRENTLY IF EXISTS items_code;\n--> statement-breakpoint\n"
         "ALTER TABLE items DROP COLUMN IF EXISTS code;\n"
     )
+
+
+@pytest.mark.parametrize("link", ["meta/_journal.json", "0001_next.down.sql"])
+def test_generate_never_writes_through_a_link(tmp_path: Path, link: str) -> None:
+    """A dangling link in the folder (a pull request's ``meta/_journal.json ->
+    /elsewhere``) had generate create the file it pointed to, outside the folder."""
+    folder = tmp_path / "d"
+    (folder / "meta").mkdir(parents=True)
+    (folder / "0000_first.sql").write_text("CREATE TABLE first (id int);\n")
+    outside = tmp_path / "victim"
+    (folder / link).symlink_to(outside)
+    if link.endswith(".down.sql"):  # the new migration's name, taken: nothing written
+        with pytest.raises(SourceError, match="already exists \\(a file, or a link\\)"):
+            generate_migration(folder, "next", None)
+        assert not (folder / "0001_next.sql").exists()
+    else:  # the journal is written anew, in the link's place
+        generate_migration(folder, "next", None)
+        assert not (folder / link).is_symlink()
+    assert not outside.exists()
