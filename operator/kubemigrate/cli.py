@@ -530,6 +530,12 @@ def _planned(outcome: Outcome, plan: Any, environment: Environment) -> Reply:
     return Reply(outcome, _dry_run_text(plan, environment, outcome.warnings), 0, warned=True)
 
 
+def _previewed(runner: Any, action: Action, options: Any, environment: Environment) -> Reply:
+    """A command's --dry-run: its plan, printed, nothing changed."""
+    outcome, plan = runner.preview(action, options)
+    return _planned(outcome, plan, environment)
+
+
 def _dry_run_text(plan: Any, environment: Environment, warnings: Sequence[str] = ()) -> str:
     """The plan as people read it, in a terminal or pasted into a pull request: its
     warnings (what a production migrate destroys above all) first, on stdout with the
@@ -594,8 +600,7 @@ def migrate(
             drizzle_table=drizzle_table,
         )
         if dry_run:
-            outcome, plan = runner.preview(Action.MIGRATE, options)
-            return _planned(outcome, plan, ctx.environment)
+            return _previewed(runner, Action.MIGRATE, options, ctx.environment)
         outcome = runner.run(Action.MIGRATE, options)
         return Reply(outcome, _summary(outcome, "migrate"), 0)
 
@@ -667,8 +672,7 @@ def rollback(
             run_id=run_id,
         )
         if dry_run:
-            outcome, plan = runner.preview(Action.ROLLBACK, options)
-            return _planned(outcome, plan, ctx.environment)
+            return _previewed(runner, Action.ROLLBACK, options, ctx.environment)
         if confirm is None and ctx.environment is Environment.PRODUCTION and not ctx.as_json:
             plan, _ = runner.plan(Action.ROLLBACK, options)
             if plan.confirmation_phrase:
@@ -914,8 +918,7 @@ def plan(
             dry_run=True,
             drizzle_table=drizzle_table,
         )
-        outcome, planned = runner.preview(action, options)
-        return _planned(outcome, planned, ctx.environment)
+        return _previewed(runner, action, options, ctx.environment)
 
     _engine(ctx, "plan", body, observe=False, allow_empty=True, preview_of=action)
 
@@ -949,9 +952,8 @@ def reset(
             run_id=run_id,
         )
         if dry_run:
-            outcome, plan = runner.preview(Action.RESET, options)
-            reply = _planned(outcome, plan, ctx.environment)
-            if not reapply or not plan.steps:
+            reply = _previewed(runner, Action.RESET, options, ctx.environment)
+            if not reapply or not reply.outcome.migrations:
                 return reply
             return replace(reply, text=f"{reply.text}--reapply would then apply them again.\n")
         undone = runner.run(Action.RESET, options)
