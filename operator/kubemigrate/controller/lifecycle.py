@@ -42,7 +42,7 @@ from kubemigrate.domain.status import (
     summary,
 )
 from kubemigrate.observability.logging import get_logger
-from kubemigrate.observability.metrics import Metrics, database_label
+from kubemigrate.observability.metrics import GAUGE_BLIND_ACTIONS, Metrics, database_label
 from kubemigrate.settings import OperatorSettings
 
 _CONFLICT_RETRIES = 5
@@ -369,8 +369,13 @@ class Lifecycle:
                 done = datetime.fromisoformat(str(status.get("completedAt"))).timestamp()
             except ValueError:
                 continue  # not finished (or a stamp no one could have written)
-            # a plan's (a dry run's) source may be a preview: its counts are not the gauges'
-            if "pending" in status and action != Action.PLAN and done > last.get(key, (0.0,))[0]:
+            # a plan's (a dry run's) or verify's source may be a pull request's: its counts
+            # are not the gauges'
+            if (
+                "pending" in status
+                and action not in GAUGE_BLIND_ACTIONS
+                and done > last.get(key, (0.0,))[0]
+            ):
                 last[key] = (done, status)
             if status.get("phase") == Phase.SUCCEEDED and action != Action.PLAN:
                 newest = successes.setdefault(key, {})

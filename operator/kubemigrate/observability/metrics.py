@@ -24,8 +24,11 @@ Design choices, and why:
   would never fire ``KubemigrateMigrationFailed``.
 * Dry runs count as runs (they took time and may fail) but never as applied or
   rolled-back migrations, and never as the last success of an action: nothing
-  changed in the database. Nor do they set the pending and drift gauges: their
-  source may be a preview (a plan on every pull request), not what is deployed.
+  changed in the database. Nor do they, or ``verify`` runs, set the pending and
+  drift gauges: their source may be a pull request's (a plan is its preview, a
+  verify its CI gate), not what is deployed, and a gate failing on an edited file
+  is the gate's answer to whoever ran it, not drift to page for. ``status`` runs
+  do set them: they are the monitoring read of the deployed folder.
 * Runs are labelled with the MigrationRun's own action, not the engine's: a
   ``plan`` runs the engine's migrate in dry-run mode, and its result says
   ``migrate``; counted as a migrate, it would look like a deployment on the
@@ -64,7 +67,7 @@ from prometheus_client import (
 )
 
 from kubemigrate.domain.errors import ConfirmationRequired, ExitCode, NotAdopted, SafetyRefusal
-from kubemigrate.domain.migrations import Direction
+from kubemigrate.domain.migrations import Action, Direction
 from kubemigrate.domain.outcome import Outcome
 
 if TYPE_CHECKING:
@@ -72,6 +75,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DURATION_BUCKETS",
+    "GAUGE_BLIND_ACTIONS",
     "RESULT_FAILED",
     "RESULT_REFUSED",
     "RESULT_SUCCEEDED",
@@ -111,6 +115,10 @@ _SHUTDOWN_POLL_SECONDS: Final = 0.1
 """How often the serving loop checks for ``stop()``: the wait ``stop()`` may block for."""
 
 _REFUSAL_REASONS: Final = frozenset({SafetyRefusal.reason, ConfirmationRequired.reason})
+
+GAUGE_BLIND_ACTIONS: Final = frozenset({Action.PLAN, Action.VERIFY})
+"""MigrationRun actions whose findings never move the pending and drift gauges (see the
+module docstring): their source may be a pull request's, not the deployed one."""
 
 
 def database_label(secret_namespace: str, secret_name: str) -> str:
@@ -329,9 +337,9 @@ class Metrics:
                 with self._lock:
                     self._successes.setdefault((namespace, database), {})[action] = at
 
-        # a dry run's source may be a preview (a plan on every pull request): its pending
-        # migrations are not the database's, and paged an hour later
-        if outcome.observed_database and not outcome.dryRun:
+        # a dry run's or verify's source may be a pull request's: its pending migrations
+        # and edited files are not the deployed folder's, and paged
+        if outcome.observed_database and not outcome.dryRun and action not in GAUGE_BLIND_ACTIONS:
             self.pending.labels(namespace, database).set(outcome.counts.pending)
             self.drift.labels(namespace, database).set(1 if outcome.drift or outcome.dirty else 0)
             with self._lock:

@@ -313,6 +313,17 @@ def test_a_standby_replica_follows_the_runs_the_active_one_finished() -> None:
     assert _gauge(metrics, "kubemigrate_schema_drift", database="ns/db") == 1
 
 
+def test_a_verify_run_s_findings_are_not_the_database_s_gauges() -> None:
+    """A restarted operator read a pull request's failed gate as drift of the database."""
+    lifecycle, metrics = _lifecycle(FakeKube(_run()))
+    deployed = _finished_run("deploy", "Succeeded", "2026-01-01T00:00:00Z", pending=0, drift=False)
+    gate = _finished_run("gate", "Failed", "2026-01-02T00:00:00Z", pending=1, drift=True)
+    gate["spec"]["action"] = "verify"
+    lifecycle.settle_gauges([deployed, gate])
+    assert _gauge(metrics, "kubemigrate_schema_drift", database="ns/db") == 0
+    assert _gauge(metrics, "kubemigrate_pending_migrations", database="ns/db") == 0
+
+
 def test_a_listing_does_not_undo_what_this_process_saw_end_later() -> None:
     lifecycle, metrics = _lifecycle(FakeKube(_run()))
     seen = Outcome(action="migrate", ok=True, counts=Counts(total=3, applied=3, pending=0))
