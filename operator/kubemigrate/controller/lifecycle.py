@@ -347,8 +347,11 @@ class Lifecycle:
     def settle_gauges(self, runs: Sequence[Mapping[str, Any]]) -> None:
         """The database gauges, set right from the runs a complete listing shows.
 
-        A database no run refers to any more loses its gauges (its pending or drift
-        alert would fire for ever). Each other gets what its last finished run reported,
+        A database no run refers to any more loses its gauges (an alert on a database
+        that is gone would fire for ever), unless they say it has pending migrations or
+        drift: deleting its runs fixed nothing (``Metrics.forget_database``). After a
+        restart with no runs left, though, nothing restores them: the gauges come from
+        the runs that exist only. Each other gets what its last finished run reported,
         and its newest success per action, where that is newer than what this process
         holds (``Metrics.settle``): a restarted process gets back the alerts its
         predecessor's gauges fired, and a standby replica follows the runs the active

@@ -194,6 +194,8 @@ class Metrics:
         # were true (Unix time), for settle() to tell a listing's older news from newer
         self._successes: dict[tuple[str, str], dict[str, float]] = {}
         self._observed: dict[tuple[str, str], float] = {}
+        # databases whose gauges last said pending > 0 or drift: kept when forgotten
+        self._unsettled: set[tuple[str, str]] = set()
 
         self.runs = Counter(
             "kubemigrate_migration_runs",
@@ -340,10 +342,12 @@ class Metrics:
         # a dry run's or verify's source may be a pull request's: its pending migrations
         # and edited files are not the deployed folder's, and paged
         if outcome.observed_database and not outcome.dryRun and action not in GAUGE_BLIND_ACTIONS:
+            drift = outcome.drift or outcome.dirty
             self.pending.labels(namespace, database).set(outcome.counts.pending)
-            self.drift.labels(namespace, database).set(1 if outcome.drift or outcome.dirty else 0)
+            self.drift.labels(namespace, database).set(1 if drift else 0)
             with self._lock:
                 self._observed[(namespace, database)] = self._clock()
+                self._mark(namespace, database, clean=not drift and not outcome.counts.pending)
 
         return result
 
@@ -375,6 +379,7 @@ class Metrics:
             newer = pending is not None and as_of > self._observed.get(key, float("-inf"))
             if newer:
                 self._observed[key] = as_of
+                self._mark(namespace, database, clean=not drift and not pending)
             known = self._successes.setdefault(key, {})
             fresh = {a: at for a, at in successes.items() if at > known.get(a, float("-inf"))}
             known.update(fresh)
@@ -390,14 +395,29 @@ class Metrics:
         _check_label("handler", handler)
         self.handler_errors.labels(handler).inc()
 
-    def forget_database(self, namespace: str, database: str) -> None:
-        """Drop the gauges of a database no run refers to any more.
+    def _mark(self, namespace: str, database: str, *, clean: bool) -> None:
+        """Called with ``_lock`` held, whenever the pending and drift gauges are set."""
+        if clean:
+            self._unsettled.discard((namespace, database))
+        else:
+            self._unsettled.add((namespace, database))
 
-        Gauges keep their last value forever; without this a deleted database
-        would keep ``KubemigratePendingMigrations`` or ``KubemigrateSchemaDrift``
-        firing. Counters and the histogram are left alone: ``rate()`` handles
-        series that stop moving.
+    def forget_database(self, namespace: str, database: str) -> bool:
+        """Drop the gauges of a clean database no run refers to any more; False (and
+        nothing dropped) while its last known state has pending migrations or drift.
+
+        Gauges keep their last value forever, so a database that is gone would keep
+        its alerts firing; but people delete finished runs routinely (one-shot runs,
+        ``kubectl delete mr --all``), and dropping a dirty database's gauges with its
+        runs resolved a critical ``KubemigrateSchemaDrift`` nobody fixed. Such a
+        database keeps them until a run reads it again (a repair clears drift, a
+        migrate pending), or until the operator restarts, which rebuilds the gauges
+        from the runs that still exist only. Counters and the histogram are left
+        alone: ``rate()`` handles series that stop moving.
         """
+        with self._lock:
+            if (namespace, database) in self._unsettled:
+                return False
         for gauge in (self.pending, self.drift):
             with contextlib.suppress(KeyError):  # older prometheus-client raises here
                 gauge.remove(namespace, database)
@@ -406,6 +426,7 @@ class Metrics:
             actions = self._successes.pop((namespace, database), {})
         for action in actions:
             self.last_success.remove(namespace, database, action)
+        return True
 
     def serve(
         self,

@@ -290,7 +290,31 @@ def test_a_restarted_operator_takes_the_database_gauges_from_the_runs() -> None:
     failed = {"database": "ns/db", "action": "migrate", "result": "failed"}
     assert _gauge(metrics, "kubemigrate_migration_runs_total", **failed) == 0
 
-    # a database no run refers to any more loses its gauges (an alert would fire for ever)
+
+def test_deleting_a_dirty_database_s_runs_keeps_its_drift_alert_firing() -> None:
+    """`kubectl delete mr --all` resolved a critical SchemaDrift nobody had fixed."""
+    lifecycle, metrics = _lifecycle(FakeKube(_run()))
+    drifted = _finished_run("new", "Failed", "2026-01-02T00:00:00Z", pending=2, drift=True)
+    lifecycle.settle_gauges([drifted])
+    lifecycle.settle_gauges([])
+    assert _gauge(metrics, "kubemigrate_pending_migrations", database="ns/db") == 2
+    assert _gauge(metrics, "kubemigrate_schema_drift", database="ns/db") == 1
+    # a repair that finds it clean ends it; its runs deleted, the database is forgotten
+    repaired = _finished_run("repair", "Succeeded", "2026-01-03T00:00:00Z", pending=0, drift=False)
+    repaired["spec"]["action"] = "repair"
+    lifecycle.settle_gauges([repaired])
+    assert _gauge(metrics, "kubemigrate_schema_drift", database="ns/db") == 0
+    lifecycle.settle_gauges([])
+    assert _gauge(metrics, "kubemigrate_pending_migrations", database="ns/db") is None
+    assert _gauge(metrics, "kubemigrate_schema_drift", database="ns/db") is None
+
+
+def test_a_clean_database_no_run_refers_to_is_forgotten() -> None:
+    """Gauges keep their last value for ever: a database that is gone would show too."""
+    lifecycle, metrics = _lifecycle(FakeKube(_run()))
+    done = _finished_run("done", "Succeeded", "2026-01-02T00:00:00Z", pending=0, drift=False)
+    lifecycle.settle_gauges([done])
+    assert _gauge(metrics, "kubemigrate_pending_migrations", database="ns/db") == 0
     lifecycle.settle_gauges([])
     assert _gauge(metrics, "kubemigrate_pending_migrations", database="ns/db") is None
     assert _gauge(metrics, "kubemigrate_schema_drift", database="ns/db") is None

@@ -356,6 +356,30 @@ def test_forgetting_a_database_drops_its_gauges(metrics: Metrics, server: Metric
                  action="migrate", result="succeeded") == 1  # fmt: skip
 
 
+def test_a_database_with_drift_or_pending_migrations_is_not_forgotten(
+    metrics: Metrics, server: MetricsServer
+) -> None:
+    """Its runs deleted, nothing is fixed: its alerts keep firing until a run reads it."""
+    drifted = Outcome(
+        action="migrate",
+        ok=False,
+        exitCode=4,
+        drift=True,
+        error={"reason": "IntegrityCheckFailed", "message": "0002_b.sql was edited"},
+        counts=Counts(total=3, applied=2, pending=1),
+    )
+    metrics.run_finished(NS, DB, drifted, duration_seconds=0.2)
+    assert metrics.forget_database(NS, DB) is False
+    samples = scrape(server)
+    assert value(samples, "kubemigrate_schema_drift", namespace=NS, database=DB) == 1
+    assert value(samples, "kubemigrate_pending_migrations", namespace=NS, database=DB) == 1
+
+    repaired = Outcome(action="repair", ok=True, counts=Counts(total=3, applied=3))
+    metrics.run_finished(NS, DB, repaired, duration_seconds=0.2)
+    assert metrics.forget_database(NS, DB) is True
+    assert value(scrape(server), "kubemigrate_schema_drift", namespace=NS, database=DB) is None
+
+
 @pytest.mark.parametrize(
     "database",
     ["postgresql://app:s3cret@db:5432/shop", "app:s3cret@db/shop", ""],
