@@ -280,6 +280,10 @@ class Lifecycle:
         )
         if applied is None:
             return
+        # as for a run with a Job: its other results' series and its histogram at 0 too
+        self.metrics.run_started(
+            str(_meta(run)["namespace"]), self._database(run), metric_action(run)
+        )
         self._finished(run, results.failed_outcome(action, reason, message), None)
 
     def _finished(self, run: Mapping[str, Any], outcome: Outcome, duration: float | None) -> None:
@@ -367,6 +371,7 @@ class Lifecycle:
             status = _status(run)
             key = (str(_meta(run).get("namespace")), self._database(run))
             action = metric_action(run)
+            self.metrics.database_seen(*key)
             self.metrics.run_started(*key, action)
             try:
                 done = datetime.fromisoformat(str(status.get("completedAt"))).timestamp()
@@ -411,6 +416,7 @@ class Lifecycle:
 
     def start(self, run: Mapping[str, Any]) -> None:
         """Create/resume: everything up to a running Job, or a Failed with the reason."""
+        self.metrics.database_seen(str(_meta(run)["namespace"]), self._database(run))
         status = _status(run)
         phase = status.get("phase")
         if phase == Phase.AWAITING_CONFIRMATION and (run.get("spec") or {}).get("confirm"):

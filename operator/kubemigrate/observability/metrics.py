@@ -18,10 +18,15 @@ Design choices, and why:
   Secret that holds the URL), never the URL itself: a URL carries a password, and a
   value per host/port/option would explode cardinality. :meth:`Metrics.run_finished`
   refuses anything that looks like a URL rather than publish it.
-* Counters for a (namespace, database, action) are created at zero when the run
-  starts. Prometheus' ``increase()`` cannot see the first increment of a series
-  that did not exist before, so without this the very first failure of a database
-  would never fire ``KubemigrateMigrationFailed``.
+* Counters are created at zero before they count: for every action of a database
+  when the operator first sees it (a run created, or listed), and for a run's
+  action when its Job is created or it fails without one. ``increase()`` cannot see
+  the first value of a series, so a later action's first failure is visible to it.
+  That zero is not what makes a database's very first runs count, though: a Job
+  ends in seconds and Prometheus scrapes every 30 s, and a run that fails before
+  it has a Job is created and counted at once, so Prometheus mostly first sees
+  such a series already at 1. The rules count a series born within their window
+  from zero instead (the recording rules in ``alerts/kubemigrate-rules.yaml``).
 * Dry runs count as runs (they took time and may fail) but never as applied or
   rolled-back migrations, and never as the last success of an action: nothing
   changed in the database. Nor do they, or ``verify`` runs, set the pending and
@@ -196,6 +201,7 @@ class Metrics:
         self._observed: dict[tuple[str, str], float] = {}
         # databases whose gauges last said pending > 0 or drift: kept when forgotten
         self._unsettled: set[tuple[str, str]] = set()
+        self._seen: set[tuple[str, str]] = set()
 
         self.runs = Counter(
             "kubemigrate_migration_runs",
@@ -269,9 +275,25 @@ class Metrics:
         )
         self.build_info.info({"version": version if version is not None else _package_version()})
 
+    def database_seen(self, namespace: str, database: str) -> None:
+        """Create the run counters of every action for a database the operator meets,
+        at zero: its first run of each action then moves a series Prometheus has seen
+        at 0 (a run's own zero, made when it starts, is rarely scraped before it ends)."""
+        _check_label("namespace", namespace)
+        _check_label("database", database)
+        with self._lock:
+            if (namespace, database) in self._seen:
+                return
+            self._seen.add((namespace, database))
+        for action in Action:
+            for result in RESULTS:
+                self.runs.labels(namespace, database, action, result)
+        self.applied.labels(namespace, database)
+        self.rollbacks.labels(namespace, database)
+
     def run_started(self, namespace: str, database: str, action: str) -> None:
-        """A run's Job was created: its counters are created at zero so that the first
-        increment is visible to ``increase()`` (see the module docstring). Also called,
+        """A run's Job was created, or it failed without one: its counters are created at
+        zero, where ``database_seen`` has not already (see the module docstring). Also called,
         after a restart, for every (database, action) the runs in the cluster name: a
         new process's registry is empty, and its first failure would be born at 1."""
         _check_label("namespace", namespace)

@@ -348,6 +348,23 @@ def test_a_verify_run_s_findings_are_not_the_database_s_gauges() -> None:
     assert _gauge(metrics, "kubemigrate_pending_migrations", database="ns/db") == 0
 
 
+def test_a_database_s_run_counters_exist_at_zero_once_the_operator_sees_it() -> None:
+    """A run that fails before it has a Job was its series' first value: born at 1,
+    and the database's next failures of other actions were born at 1 as well."""
+    run = _run()
+    run["status"] = {}
+    del run["spec"]["source"]  # invalid: failed with InvalidSpec, no Job
+    lifecycle, metrics = _lifecycle(FakeKube(run))
+    lifecycle.start(run)
+    runs = "kubemigrate_migration_runs_total"
+    failed = {"database": "ns/db", "result": "failed"}
+    assert _gauge(metrics, runs, action="migrate", **failed) == 1
+    assert _gauge(metrics, runs, action="migrate", result="succeeded", database="ns/db") == 0
+    for action in ("rollback", "repair", "baseline", "reset", "status", "verify", "plan"):
+        assert _gauge(metrics, runs, action=action, **failed) == 0, action
+    assert _gauge(metrics, "kubemigrate_rollbacks_total", database="ns/db") == 0
+
+
 def test_a_listing_does_not_undo_what_this_process_saw_end_later() -> None:
     lifecycle, metrics = _lifecycle(FakeKube(_run()))
     seen = Outcome(action="migrate", ok=True, counts=Counts(total=3, applied=3, pending=0))
