@@ -70,12 +70,14 @@ def exported_series() -> set[str]:
 def metric_names(expr: str) -> set[str]:
     """Metric (and recording rule) names in a PromQL expression.
 
-    Strings and label matchers are removed first, so label values and names never
-    count; what is left are functions, keywords, grouping labels and metric names,
-    and only names with our prefix (or a recording rule's colons) are kept.
+    Strings, label matchers and ranges are removed first, so label values and names
+    (and a subquery's ``[1h:1m]``) never count; what is left are functions, keywords,
+    grouping labels and metric names, and only names with our prefix (or a recording
+    rule's colons) are kept.
     """
     expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
     expr = re.sub(r"\{[^}]*\}", "", expr)
+    expr = re.sub(r"\[[^\]]*\]", "", expr)
     names = set(re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr))
     return {n for n in names if n.startswith("kubemigrate_") or ":" in n}
 

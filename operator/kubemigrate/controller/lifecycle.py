@@ -42,7 +42,7 @@ from kubemigrate.domain.status import (
     summary,
 )
 from kubemigrate.observability.logging import get_logger
-from kubemigrate.observability.metrics import Metrics, database_label
+from kubemigrate.observability.metrics import GAUGE_BLIND_ACTIONS, Metrics, database_label
 from kubemigrate.settings import OperatorSettings
 
 _CONFLICT_RETRIES = 5
@@ -280,6 +280,10 @@ class Lifecycle:
         )
         if applied is None:
             return
+        # as for a run with a Job: its other results' series and its histogram at 0 too
+        self.metrics.run_started(
+            str(_meta(run)["namespace"]), self._database(run), metric_action(run)
+        )
         self._finished(run, results.failed_outcome(action, reason, message), None)
 
     def _finished(self, run: Mapping[str, Any], outcome: Outcome, duration: float | None) -> None:
@@ -347,8 +351,11 @@ class Lifecycle:
     def settle_gauges(self, runs: Sequence[Mapping[str, Any]]) -> None:
         """The database gauges, set right from the runs a complete listing shows.
 
-        A database no run refers to any more loses its gauges (its pending or drift
-        alert would fire for ever). Each other gets what its last finished run reported,
+        A database no run refers to any more loses its gauges (an alert on a database
+        that is gone would fire for ever), unless they say it has pending migrations or
+        drift: deleting its runs fixed nothing (``Metrics.forget_database``). After a
+        restart with no runs left, though, nothing restores them: the gauges come from
+        the runs that exist only. Each other gets what its last finished run reported,
         and its newest success per action, where that is newer than what this process
         holds (``Metrics.settle``): a restarted process gets back the alerts its
         predecessor's gauges fired, and a standby replica follows the runs the active
@@ -364,13 +371,19 @@ class Lifecycle:
             status = _status(run)
             key = (str(_meta(run).get("namespace")), self._database(run))
             action = metric_action(run)
+            self.metrics.database_seen(*key)
             self.metrics.run_started(*key, action)
             try:
                 done = datetime.fromisoformat(str(status.get("completedAt"))).timestamp()
             except ValueError:
                 continue  # not finished (or a stamp no one could have written)
-            # a plan's (a dry run's) source may be a preview: its counts are not the gauges'
-            if "pending" in status and action != Action.PLAN and done > last.get(key, (0.0,))[0]:
+            # a plan's (a dry run's) or verify's source may be a pull request's: its counts
+            # are not the gauges'
+            if (
+                "pending" in status
+                and action not in GAUGE_BLIND_ACTIONS
+                and done > last.get(key, (0.0,))[0]
+            ):
                 last[key] = (done, status)
             if status.get("phase") == Phase.SUCCEEDED and action != Action.PLAN:
                 newest = successes.setdefault(key, {})
@@ -403,6 +416,7 @@ class Lifecycle:
 
     def start(self, run: Mapping[str, Any]) -> None:
         """Create/resume: everything up to a running Job, or a Failed with the reason."""
+        self.metrics.database_seen(str(_meta(run)["namespace"]), self._database(run))
         status = _status(run)
         phase = status.get("phase")
         if phase == Phase.AWAITING_CONFIRMATION and (run.get("spec") or {}).get("confirm"):

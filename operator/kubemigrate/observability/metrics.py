@@ -18,14 +18,22 @@ Design choices, and why:
   Secret that holds the URL), never the URL itself: a URL carries a password, and a
   value per host/port/option would explode cardinality. :meth:`Metrics.run_finished`
   refuses anything that looks like a URL rather than publish it.
-* Counters for a (namespace, database, action) are created at zero when the run
-  starts. Prometheus' ``increase()`` cannot see the first increment of a series
-  that did not exist before, so without this the very first failure of a database
-  would never fire ``KubemigrateMigrationFailed``.
+* Counters are created at zero before they count: for every action of a database
+  when the operator first sees it (a run created, or listed), and for a run's
+  action when its Job is created or it fails without one. ``increase()`` cannot see
+  the first value of a series, so a later action's first failure is visible to it.
+  That zero is not what makes a database's very first runs count, though: a Job
+  ends in seconds and Prometheus scrapes every 30 s, and a run that fails before
+  it has a Job is created and counted at once, so Prometheus mostly first sees
+  such a series already at 1. The rules count a series born within their window
+  from zero instead (the recording rules in ``alerts/kubemigrate-rules.yaml``).
 * Dry runs count as runs (they took time and may fail) but never as applied or
   rolled-back migrations, and never as the last success of an action: nothing
-  changed in the database. Nor do they set the pending and drift gauges: their
-  source may be a preview (a plan on every pull request), not what is deployed.
+  changed in the database. Nor do they, or ``verify`` runs, set the pending and
+  drift gauges: their source may be a pull request's (a plan is its preview, a
+  verify its CI gate), not what is deployed, and a gate failing on an edited file
+  is the gate's answer to whoever ran it, not drift to page for. ``status`` runs
+  do set them: they are the monitoring read of the deployed folder.
 * Runs are labelled with the MigrationRun's own action, not the engine's: a
   ``plan`` runs the engine's migrate in dry-run mode, and its result says
   ``migrate``; counted as a migrate, it would look like a deployment on the
@@ -64,7 +72,7 @@ from prometheus_client import (
 )
 
 from kubemigrate.domain.errors import ConfirmationRequired, ExitCode, NotAdopted, SafetyRefusal
-from kubemigrate.domain.migrations import Direction
+from kubemigrate.domain.migrations import Action, Direction
 from kubemigrate.domain.outcome import Outcome
 
 if TYPE_CHECKING:
@@ -72,6 +80,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DURATION_BUCKETS",
+    "GAUGE_BLIND_ACTIONS",
     "RESULT_FAILED",
     "RESULT_REFUSED",
     "RESULT_SUCCEEDED",
@@ -111,6 +120,10 @@ _SHUTDOWN_POLL_SECONDS: Final = 0.1
 """How often the serving loop checks for ``stop()``: the wait ``stop()`` may block for."""
 
 _REFUSAL_REASONS: Final = frozenset({SafetyRefusal.reason, ConfirmationRequired.reason})
+
+GAUGE_BLIND_ACTIONS: Final = frozenset({Action.PLAN, Action.VERIFY})
+"""MigrationRun actions whose findings never move the pending and drift gauges (see the
+module docstring): their source may be a pull request's, not the deployed one."""
 
 
 def database_label(secret_namespace: str, secret_name: str) -> str:
@@ -186,6 +199,9 @@ class Metrics:
         # were true (Unix time), for settle() to tell a listing's older news from newer
         self._successes: dict[tuple[str, str], dict[str, float]] = {}
         self._observed: dict[tuple[str, str], float] = {}
+        # databases whose gauges last said pending > 0 or drift: kept when forgotten
+        self._unsettled: set[tuple[str, str]] = set()
+        self._seen: set[tuple[str, str]] = set()
 
         self.runs = Counter(
             "kubemigrate_migration_runs",
@@ -259,9 +275,25 @@ class Metrics:
         )
         self.build_info.info({"version": version if version is not None else _package_version()})
 
+    def database_seen(self, namespace: str, database: str) -> None:
+        """Create the run counters of every action for a database the operator meets,
+        at zero: its first run of each action then moves a series Prometheus has seen
+        at 0 (a run's own zero, made when it starts, is rarely scraped before it ends)."""
+        _check_label("namespace", namespace)
+        _check_label("database", database)
+        with self._lock:
+            if (namespace, database) in self._seen:
+                return
+            self._seen.add((namespace, database))
+        for action in Action:
+            for result in RESULTS:
+                self.runs.labels(namespace, database, action, result)
+        self.applied.labels(namespace, database)
+        self.rollbacks.labels(namespace, database)
+
     def run_started(self, namespace: str, database: str, action: str) -> None:
-        """A run's Job was created: its counters are created at zero so that the first
-        increment is visible to ``increase()`` (see the module docstring). Also called,
+        """A run's Job was created, or it failed without one: its counters are created at
+        zero, where ``database_seen`` has not already (see the module docstring). Also called,
         after a restart, for every (database, action) the runs in the cluster name: a
         new process's registry is empty, and its first failure would be born at 1."""
         _check_label("namespace", namespace)
@@ -329,13 +361,15 @@ class Metrics:
                 with self._lock:
                     self._successes.setdefault((namespace, database), {})[action] = at
 
-        # a dry run's source may be a preview (a plan on every pull request): its pending
-        # migrations are not the database's, and paged an hour later
-        if outcome.observed_database and not outcome.dryRun:
+        # a dry run's or verify's source may be a pull request's: its pending migrations
+        # and edited files are not the deployed folder's, and paged
+        if outcome.observed_database and not outcome.dryRun and action not in GAUGE_BLIND_ACTIONS:
+            drift = outcome.drift or outcome.dirty
             self.pending.labels(namespace, database).set(outcome.counts.pending)
-            self.drift.labels(namespace, database).set(1 if outcome.drift or outcome.dirty else 0)
+            self.drift.labels(namespace, database).set(1 if drift else 0)
             with self._lock:
                 self._observed[(namespace, database)] = self._clock()
+                self._mark(namespace, database, clean=not drift and not outcome.counts.pending)
 
         return result
 
@@ -367,6 +401,7 @@ class Metrics:
             newer = pending is not None and as_of > self._observed.get(key, float("-inf"))
             if newer:
                 self._observed[key] = as_of
+                self._mark(namespace, database, clean=not drift and not pending)
             known = self._successes.setdefault(key, {})
             fresh = {a: at for a, at in successes.items() if at > known.get(a, float("-inf"))}
             known.update(fresh)
@@ -382,14 +417,29 @@ class Metrics:
         _check_label("handler", handler)
         self.handler_errors.labels(handler).inc()
 
-    def forget_database(self, namespace: str, database: str) -> None:
-        """Drop the gauges of a database no run refers to any more.
+    def _mark(self, namespace: str, database: str, *, clean: bool) -> None:
+        """Called with ``_lock`` held, whenever the pending and drift gauges are set."""
+        if clean:
+            self._unsettled.discard((namespace, database))
+        else:
+            self._unsettled.add((namespace, database))
 
-        Gauges keep their last value forever; without this a deleted database
-        would keep ``KubemigratePendingMigrations`` or ``KubemigrateSchemaDrift``
-        firing. Counters and the histogram are left alone: ``rate()`` handles
-        series that stop moving.
+    def forget_database(self, namespace: str, database: str) -> bool:
+        """Drop the gauges of a clean database no run refers to any more; False (and
+        nothing dropped) while its last known state has pending migrations or drift.
+
+        Gauges keep their last value forever, so a database that is gone would keep
+        its alerts firing; but people delete finished runs routinely (one-shot runs,
+        ``kubectl delete mr --all``), and dropping a dirty database's gauges with its
+        runs resolved a critical ``KubemigrateSchemaDrift`` nobody fixed. Such a
+        database keeps them until a run reads it again (a repair clears drift, a
+        migrate pending), or until the operator restarts, which rebuilds the gauges
+        from the runs that still exist only. Counters and the histogram are left
+        alone: ``rate()`` handles series that stop moving.
         """
+        with self._lock:
+            if (namespace, database) in self._unsettled:
+                return False
         for gauge in (self.pending, self.drift):
             with contextlib.suppress(KeyError):  # older prometheus-client raises here
                 gauge.remove(namespace, database)
@@ -398,6 +448,7 @@ class Metrics:
             actions = self._successes.pop((namespace, database), {})
         for action in actions:
             self.last_success.remove(namespace, database, action)
+        return True
 
     def serve(
         self,

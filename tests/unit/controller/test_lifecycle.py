@@ -290,7 +290,31 @@ def test_a_restarted_operator_takes_the_database_gauges_from_the_runs() -> None:
     failed = {"database": "ns/db", "action": "migrate", "result": "failed"}
     assert _gauge(metrics, "kubemigrate_migration_runs_total", **failed) == 0
 
-    # a database no run refers to any more loses its gauges (an alert would fire for ever)
+
+def test_deleting_a_dirty_database_s_runs_keeps_its_drift_alert_firing() -> None:
+    """`kubectl delete mr --all` resolved a critical SchemaDrift nobody had fixed."""
+    lifecycle, metrics = _lifecycle(FakeKube(_run()))
+    drifted = _finished_run("new", "Failed", "2026-01-02T00:00:00Z", pending=2, drift=True)
+    lifecycle.settle_gauges([drifted])
+    lifecycle.settle_gauges([])
+    assert _gauge(metrics, "kubemigrate_pending_migrations", database="ns/db") == 2
+    assert _gauge(metrics, "kubemigrate_schema_drift", database="ns/db") == 1
+    # a repair that finds it clean ends it; its runs deleted, the database is forgotten
+    repaired = _finished_run("repair", "Succeeded", "2026-01-03T00:00:00Z", pending=0, drift=False)
+    repaired["spec"]["action"] = "repair"
+    lifecycle.settle_gauges([repaired])
+    assert _gauge(metrics, "kubemigrate_schema_drift", database="ns/db") == 0
+    lifecycle.settle_gauges([])
+    assert _gauge(metrics, "kubemigrate_pending_migrations", database="ns/db") is None
+    assert _gauge(metrics, "kubemigrate_schema_drift", database="ns/db") is None
+
+
+def test_a_clean_database_no_run_refers_to_is_forgotten() -> None:
+    """Gauges keep their last value for ever: a database that is gone would show too."""
+    lifecycle, metrics = _lifecycle(FakeKube(_run()))
+    done = _finished_run("done", "Succeeded", "2026-01-02T00:00:00Z", pending=0, drift=False)
+    lifecycle.settle_gauges([done])
+    assert _gauge(metrics, "kubemigrate_pending_migrations", database="ns/db") == 0
     lifecycle.settle_gauges([])
     assert _gauge(metrics, "kubemigrate_pending_migrations", database="ns/db") is None
     assert _gauge(metrics, "kubemigrate_schema_drift", database="ns/db") is None
@@ -311,6 +335,34 @@ def test_a_standby_replica_follows_the_runs_the_active_one_finished() -> None:
     dirty["status"]["dirty"] = True
     lifecycle.settle_gauges([first, done, dirty])
     assert _gauge(metrics, "kubemigrate_schema_drift", database="ns/db") == 1
+
+
+def test_a_verify_run_s_findings_are_not_the_database_s_gauges() -> None:
+    """A restarted operator read a pull request's failed gate as drift of the database."""
+    lifecycle, metrics = _lifecycle(FakeKube(_run()))
+    deployed = _finished_run("deploy", "Succeeded", "2026-01-01T00:00:00Z", pending=0, drift=False)
+    gate = _finished_run("gate", "Failed", "2026-01-02T00:00:00Z", pending=1, drift=True)
+    gate["spec"]["action"] = "verify"
+    lifecycle.settle_gauges([deployed, gate])
+    assert _gauge(metrics, "kubemigrate_schema_drift", database="ns/db") == 0
+    assert _gauge(metrics, "kubemigrate_pending_migrations", database="ns/db") == 0
+
+
+def test_a_database_s_run_counters_exist_at_zero_once_the_operator_sees_it() -> None:
+    """A run that fails before it has a Job was its series' first value: born at 1,
+    and the database's next failures of other actions were born at 1 as well."""
+    run = _run()
+    run["status"] = {}
+    del run["spec"]["source"]  # invalid: failed with InvalidSpec, no Job
+    lifecycle, metrics = _lifecycle(FakeKube(run))
+    lifecycle.start(run)
+    runs = "kubemigrate_migration_runs_total"
+    failed = {"database": "ns/db", "result": "failed"}
+    assert _gauge(metrics, runs, action="migrate", **failed) == 1
+    assert _gauge(metrics, runs, action="migrate", result="succeeded", database="ns/db") == 0
+    for action in ("rollback", "repair", "baseline", "reset", "status", "verify", "plan"):
+        assert _gauge(metrics, runs, action=action, **failed) == 0, action
+    assert _gauge(metrics, "kubemigrate_rollbacks_total", database="ns/db") == 0
 
 
 def test_a_listing_does_not_undo_what_this_process_saw_end_later() -> None:

@@ -285,7 +285,9 @@ def test_integrity_problems_raise_schema_drift_until_a_clean_run(
     assert metrics.run_finished(NS, DB, broken, duration_seconds=0.2) == "failed"
     assert value(scrape(server), "kubemigrate_schema_drift", namespace=NS, database=DB) == 1
 
-    fixed = Outcome(action="verify", ok=True, counts=Counts(total=2, applied=2))
+    # a repair (or a migrate that finds it gone) reads the deployed folder; a verify,
+    # a pull request's CI gate, does not say (test_a_verify_run_leaves_...)
+    fixed = Outcome(action="repair", ok=True, counts=Counts(total=2, applied=2))
     metrics.run_finished(NS, DB, fixed, duration_seconds=0.2)
     assert value(scrape(server), "kubemigrate_schema_drift", namespace=NS, database=DB) == 0
 
@@ -352,6 +354,30 @@ def test_forgetting_a_database_drops_its_gauges(metrics: Metrics, server: Metric
     # counters keep their history for rate()
     assert value(samples, "kubemigrate_migration_runs_total", namespace=NS, database=DB,
                  action="migrate", result="succeeded") == 1  # fmt: skip
+
+
+def test_a_database_with_drift_or_pending_migrations_is_not_forgotten(
+    metrics: Metrics, server: MetricsServer
+) -> None:
+    """Its runs deleted, nothing is fixed: its alerts keep firing until a run reads it."""
+    drifted = Outcome(
+        action="migrate",
+        ok=False,
+        exitCode=4,
+        drift=True,
+        error={"reason": "IntegrityCheckFailed", "message": "0002_b.sql was edited"},
+        counts=Counts(total=3, applied=2, pending=1),
+    )
+    metrics.run_finished(NS, DB, drifted, duration_seconds=0.2)
+    assert metrics.forget_database(NS, DB) is False
+    samples = scrape(server)
+    assert value(samples, "kubemigrate_schema_drift", namespace=NS, database=DB) == 1
+    assert value(samples, "kubemigrate_pending_migrations", namespace=NS, database=DB) == 1
+
+    repaired = Outcome(action="repair", ok=True, counts=Counts(total=3, applied=3))
+    metrics.run_finished(NS, DB, repaired, duration_seconds=0.2)
+    assert metrics.forget_database(NS, DB) is True
+    assert value(scrape(server), "kubemigrate_schema_drift", namespace=NS, database=DB) is None
 
 
 @pytest.mark.parametrize(
@@ -456,3 +482,26 @@ def test_a_status_run_that_finds_drift_raises_the_drift_gauge(
     )
     assert metrics.run_finished(NS, DB, found, duration_seconds=0.2) == "succeeded"
     assert value(scrape(server), "kubemigrate_schema_drift", namespace=NS, database=DB) == 1
+
+
+def test_a_verify_run_leaves_the_pending_and_drift_gauges_alone(
+    metrics: Metrics, server: MetricsServer
+) -> None:
+    """verify is the CI gate, run on a pull request's folder: a file the pull request
+    edited paged critical for a database whose deployed folder is intact."""
+    clean = Outcome(action="migrate", ok=True, counts=Counts(total=5, applied=5))
+    metrics.run_finished(NS, DB, clean, duration_seconds=1.0)
+    gate = Outcome(
+        action="verify",
+        ok=False,
+        drift=True,
+        exitCode=4,
+        error={"reason": "IntegrityCheckFailed", "message": "0001_add_products.sql: edited"},
+        counts=Counts(total=6, applied=5, pending=1),
+    )
+    assert metrics.run_finished(NS, DB, gate, duration_seconds=0.2) == "failed"
+    samples = scrape(server)
+    assert value(samples, "kubemigrate_schema_drift", namespace=NS, database=DB) == 0
+    assert value(samples, "kubemigrate_pending_migrations", namespace=NS, database=DB) == 0
+    failed = {"namespace": NS, "database": DB, "action": "verify", "result": "failed"}
+    assert value(samples, "kubemigrate_migration_runs_total", **failed) == 1
