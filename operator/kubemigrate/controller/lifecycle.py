@@ -122,6 +122,10 @@ def metric_action(run: Mapping[str, Any]) -> str:
     (``plan``), so that it neither inflates a real action's success rate nor pulls its
     durations down."""
     action = _action(run)
+    if action not in {str(a) for a in Action}:
+        # the CRD's enum refuses it; without that validation (an old CRD), whatever a
+        # person wrote became a label value, and each a new series
+        return "invalid"
     dry_run = (run.get("spec") or {}).get("dryRun")
     return str(Action.PLAN) if dry_run and action in DRY_RUN_ACTIONS else action
 

@@ -384,3 +384,14 @@ def test_the_oldest_run_in_flight_is_told_while_it_runs() -> None:
     assert (metrics.registry.get_sample_value(name) or 0.0) > 0.0
     lifecycle._stop_waiting("u1")
     assert metrics.registry.get_sample_value(name) == 0.0
+
+
+def test_a_run_s_action_label_is_one_of_the_actions_whatever_its_spec_says() -> None:
+    """Without the CRD's enum (an old CRD), an invalid spec.action became a label value as
+    written: a series per typo, or per whatever a person cared to write."""
+    from kubemigrate.controller.lifecycle import metric_action
+
+    assert metric_action({"spec": {"action": "rollback"}}) == "rollback"
+    assert metric_action({"spec": {"action": "migrate", "dryRun": True}}) == "plan"
+    assert metric_action({"spec": {}}) == "migrate"
+    assert metric_action({"spec": {"action": "drop everything please"}}) == "invalid"
