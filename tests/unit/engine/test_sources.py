@@ -841,3 +841,14 @@ def test_links_within_the_folder_are_read_as_a_configmap_volume_makes_them(
     (folder / "..data").symlink_to(data.name)
     (folder / "0000_a.sql").symlink_to("..data/0000_a.sql")
     assert [m.name for m in sources.load(folder, "drizzle").migrations] == ["0000_a.sql"]
+
+
+def test_a_drizzle_1_migration_sql_linked_outside_the_folder_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "d"
+    write(folder / "20260101000000_a" / "migration.sql", "CREATE TABLE a (id int);")
+    secret = tmp_path / "credentials"
+    secret.write_text("token=ghp_not_for_your_eyes")
+    (folder / "20260102000000_b").mkdir()
+    (folder / "20260102000000_b" / "migration.sql").symlink_to(secret)
+    with pytest.raises(SourceError, match="is a link to a file outside"):
+        sources.load(folder, "drizzle")

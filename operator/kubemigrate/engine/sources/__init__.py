@@ -162,15 +162,18 @@ def _refuse_links_out(directory: Path, migrations: Sequence[Migration]) -> None:
     ``0002_x.sql -> ~/.git-credentials``): its text came back in a syntax error, and a
     down file's was stored in the tracking table as rollback SQL. Links within the folder
     stay (a ConfigMap volume's files are links into its ``..data``)."""
+    with os.scandir(directory) as entries:  # one listing: a lstat per file was 10 ms a status
+        links = {entry.name for entry in entries if entry.is_symlink()}
     root = os.path.realpath(directory)
     for migration in migrations:
         files = [migration.up_file]
         if migration.down_sql is not None:
             files.append(migration.down_written.file)
         for name in files:
-            path = os.path.join(directory, name)
-            if not os.path.islink(path) and not os.path.islink(os.path.dirname(path)):
+            top, nested, _ = name.partition("/")  # drizzle-kit 1.0's <folder>/migration.sql
+            if top not in links and not (nested and os.path.islink(directory / name)):
                 continue
+            path = os.path.join(directory, name)
             if os.path.commonpath([root, os.path.realpath(path)]) != root:
                 raise SourceError(
                     f"{name} is a link to a file outside {directory}; nothing of it was used.",
