@@ -212,6 +212,9 @@ def test_a_url_that_lost_its_search_path_does_not_run_the_folder_again(
     assert not table_exists(database_url, "public.t1")
     status = cli(folder, database_url, "status")
     assert "kubemigrate's tables for these migrations are in schema app" in status.stdout
+    baseline = cli(folder, database_url, "baseline", "--target", "0001_t2")
+    assert baseline.returncode == 2, baseline.stderr  # not a second record either
+    assert applied_names(database_url) == []
 
     # a schema chosen in the URL may get the folder's tables of its own (one per tenant)
     with connect(database_url) as conn:

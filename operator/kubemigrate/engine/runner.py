@@ -299,6 +299,9 @@ class Runner:
         tool's history records (``_recorded_by_any_tool``), less what kubemigrate rolled
         back since, and checked against that history (a target no further than it ran,
         Flyway's checksums)."""
+        if not state.applied and not self.store.has_history():
+            # as a first migrate: not a second set of tables beside the folder's own
+            self._refuse_elsewhere(self.source.migrations, unless_chosen=True)
         previous = None
         if options.target is None:  # a target says what to record
             previous = self._recorded_by_any_tool(options.drizzle_table)
