@@ -210,6 +210,14 @@ def test_a_url_that_lost_its_search_path_does_not_run_the_folder_again(
     assert "kubemigrate's tables for these migrations are in schema app" in refused.stderr
     assert "options=-csearch_path%3Dapp" in refused.stderr
     assert not table_exists(database_url, "public.t1")
+    # the default given to the role again, as managed services do, is no choice either
+    database = rows(database_url, "SELECT current_database()")[0][0]
+    with connect(database_url) as conn:
+        conn.execute(
+            f'ALTER ROLE CURRENT_USER IN DATABASE "{database}" SET search_path = "$user", public'
+        )
+    assert cli(folder, database_url, "migrate").returncode == 2
+    assert not table_exists(database_url, "public.t1")
     status = cli(folder, database_url, "status")
     assert "kubemigrate's tables for these migrations are in schema app" in status.stdout
     baseline = cli(folder, database_url, "baseline", "--target", "0001_t2")

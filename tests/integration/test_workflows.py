@@ -1114,6 +1114,19 @@ def test_a_partitioned_client_s_session_ends_within_a_minute_or_two(
     own = database_url + "?options=-c%20tcp_keepalives_idle%3D5&keepalives_idle=5"
     assert cli("migrate", url=own, directory=drizzle).returncode == 0
     assert query(database_url, "SELECT v FROM ka") == [("5/3",)]
+    assert cli("rollback", url=database_url, directory=drizzle).returncode == 0
+
+    # a DBA's setting for the role or the database is theirs too
+    database = query(database_url, "SELECT current_database()")[0][0]
+    role = f'ALTER ROLE CURRENT_USER IN DATABASE "{database}"'
+    with connect(database_url) as conn:
+        conn.execute(f"{role} SET tcp_keepalives_count = 7")
+    try:
+        assert cli("migrate", url=database_url, directory=drizzle).returncode == 0
+        assert query(database_url, "SELECT v FROM ka") == [("30/7",)]
+    finally:
+        with connect(database_url) as conn:
+            conn.execute(f"{role} RESET ALL")
 
 
 def test_migrate_says_which_files_it_ignores(shop: Path, database_url: str) -> None:

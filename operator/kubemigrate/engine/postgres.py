@@ -138,16 +138,20 @@ _OUTSIDE_A_TRANSACTION = ("25001", "2D000")
 # How often (ms) the server checks that a run's client is still there; see _watch_client.
 CLIENT_CHECK_MS = 1000
 
-# TCP keepalives, each side's (libpq's parameters, the server's settings), unless the URL
-# sets them: a network partition or a lost node leaves no one to close the connection,
-# and without them the server's session kept the migration lock, and this process
-# waited, for the kernel's default of two hours; with them, about a minute.
+# TCP keepalives, each side's, where nobody chose others: a network partition or a lost
+# node leaves no one to close the connection, and without them the server's session
+# kept the migration lock, and this process waited, for the kernel's default of two
+# hours; with them, about a minute. libpq's parameters unless the URL gives them; the
+# server's settings only where they are at the server's default (not the URL's, the
+# role's, the database's or postgresql.conf's), set once the lock is held: as startup
+# options, PgBouncer refuses them.
 CLIENT_KEEPALIVES = {"keepalives_idle": "30", "keepalives_interval": "10", "keepalives_count": "3"}
-SERVER_KEEPALIVES = {
-    "tcp_keepalives_idle": "30",
-    "tcp_keepalives_interval": "10",
-    "tcp_keepalives_count": "3",
-}
+SERVER_KEEPALIVES = (
+    b"SELECT pg_catalog.set_config(k.name, k.value, false) FROM (VALUES "
+    b"('tcp_keepalives_idle', '30'), ('tcp_keepalives_interval', '10'), "
+    b"('tcp_keepalives_count', '3')) AS k (name, value) "
+    b"JOIN pg_catalog.pg_settings s USING (name) WHERE s.source = 'default'"
+)
 
 # Advisory lock keys: a constant class ("km") and the tracking table's hash, so two
 # schemas (or two databases' tracking tables) never block each other.
@@ -395,7 +399,7 @@ class PostgresStore:
         self._url = url.strip()
         self._secrets = secret_values(self._url)
         self._application_name = application_name[:63]
-        self._watching: bytes | None = None  # the SET that _watch_client made, if any
+        self._watching: tuple[bytes, ...] = ()  # the settings _watch_client made
         self._lock_timeout_ms = lock_timeout_ms
         self._statement_timeout_s = statement_timeout_s
         self._connect_timeout_s = connect_timeout_s
@@ -417,7 +421,6 @@ class PostgresStore:
         # libpq reads PGOPTIONS only when no options are given, and we always give some
         options = [str(params.get("options") or os.environ.get("PGOPTIONS", ""))]
         options.append("-c TimeZone=UTC")
-        options += [f"-c {k}={v}" for k, v in SERVER_KEEPALIVES.items() if k not in options[0]]
         if self._lock_timeout_ms is not None:
             options.append(f"-c lock_timeout={int(self._lock_timeout_ms)}")
         if self._statement_timeout_s is not None:
@@ -745,7 +748,8 @@ class PostgresStore:
         self._watch_client()
 
     def _watch_client(self) -> None:
-        """Have the server stop our statement if this process dies (PostgreSQL >= 14).
+        """Have the server stop our statement if this process dies (PostgreSQL >= 14),
+        and end our session if the network between us does (``SERVER_KEEPALIVES``).
 
         Statements go out in pipelines, ahead of their results: without this, a run
         killed (SIGKILL, an OOM kill, a Job's deadline) during a long statement would
@@ -755,10 +759,12 @@ class PostgresStore:
         the URL's ``options`` sets is left alone.
         """
         given = self._url + os.environ.get("PGOPTIONS", "")
-        if self.server_version_num < 140000 or "client_connection_check_interval" in given:
-            return
-        self._watching = f"SET client_connection_check_interval = {CLIENT_CHECK_MS}".encode()
-        self.conn.execute(self._watching)
+        watching = [SERVER_KEEPALIVES]
+        if self.server_version_num >= 140000 and "client_connection_check_interval" not in given:
+            watching.append(f"SET client_connection_check_interval = {CLIENT_CHECK_MS}".encode())
+        self._watching = tuple(watching)
+        for statement in self._watching:
+            self.conn.execute(statement)
 
     def session_resets(self, statements: Sequence[str]) -> tuple[bytes, ...]:
         """What puts the session back as it connected after a migration that may have
@@ -785,8 +791,7 @@ class PostgresStore:
             resets.insert(-1, b"RESET SESSION AUTHORIZATION")
         if "role" in text:
             resets.append(b"RESET ROLE")
-        if self._watching:
-            resets.append(self._watching)
+        resets += self._watching
         return tuple(resets)
 
     def reset_session(self, statements: Sequence[str]) -> None:
@@ -1107,12 +1112,14 @@ class PostgresStore:
         return None
 
     def search_path_chosen(self) -> bool:
-        """Whether someone chose this connection's search_path (the URL's options, the
-        role's or the database's setting), rather than the server's default reaching it."""
+        """Whether this connection's schema was chosen for it: named by its URL's options
+        (or PGOPTIONS), or anything but ``public``. A role's or database's setting of
+        ``"$user", public``, which managed services give the application's role, is
+        the default all the same."""
         row = self.conn.execute(
-            "SELECT source FROM pg_catalog.pg_settings WHERE name = 'search_path'"
+            "SELECT source, current_schema() FROM pg_catalog.pg_settings WHERE name = 'search_path'"
         ).fetchone()
-        return row is not None and row[0] not in ("default", "configuration file")
+        return row is not None and (row[0] == "client" or row[1] != "public")
 
     def drizzle_tables(self) -> list[TableName]:
         """Tables shaped as drizzle's history: ``tool_histories.drizzle_tables``."""
