@@ -69,8 +69,9 @@ def __getattr__(name: str) -> Any:
 
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
-    if name in ("domain", "engine"):  # the README's kubemigrate.domain.errors...
-        return importlib.import_module(f"kubemigrate.{name}")
+    if name == "domain":  # kubemigrate.domain.errors.KubemigrateError, as the README had it
+        importlib.import_module("kubemigrate.domain.errors")
+        return importlib.import_module("kubemigrate.domain")
     raise AttributeError(f"module 'kubemigrate' has no attribute {name!r}")
 
 
@@ -161,13 +162,19 @@ def _run(
     started = time.perf_counter()
     given = {k: v for k, v in options.items() if v is not None}
     with _told_in_api_terms():
-        _check_arguments(database_url, statement_timeout_s=statement_timeout_s, **given)
+        _check_arguments(
+            database_url,
+            lock_timeout_ms=lock_timeout_ms,
+            statement_timeout_s=statement_timeout_s,
+            **given,
+        )
         if "drizzle_table" in given:
             from kubemigrate.domain.histories import parse_table_name
 
             given["drizzle_table"] = parse_table_name(given["drizzle_table"], flag="drizzle_table")
     run_options = RunOptions(environment=_environment(environment), **given)
     with (
+        _interrupts_kept(),  # outermost: the Interrupted it keeps has the API's hint
         _told_in_api_terms(),
         open_runner(
             database_url,
@@ -179,7 +186,6 @@ def _run(
             statement_timeout_s=statement_timeout_s,
             allow_empty=action is not Action.MIGRATE,
         ) as runner,
-        _interrupts_kept(),
     ):
         outcome = runner.run(action, run_options)
     _log_warnings(outcome.warnings)
@@ -195,22 +201,34 @@ def _check_arguments(database_url: Any, **given: Any) -> None:
 
     from kubemigrate.domain.errors import UsageError
 
+    _check_url(database_url)
+    if given.get("steps") is not None and given["steps"] < 1:
+        raise UsageError(f"steps must be 1 or more, not {given['steps']}.", hint="or leave it out")
+    for name, unit in (
+        ("lock_wait_s", 1.0),
+        ("statement_timeout_s", 1.0),
+        ("lock_timeout_ms", 1e-3),
+    ):
+        value = given.get(name)
+        if value is None or value == 0:
+            continue
+        if not math.isfinite(value) or value < 0:
+            raise UsageError(f"{name} must be a number, not {value}.")
+        if value * unit < 0.001:
+            raise UsageError(f"{name}={value} is under a millisecond (0 means no limit).")
+
+
+def _check_url(database_url: Any) -> str:
+    """The URL, a str: a connection object failed with AttributeError."""
+    from kubemigrate.domain.errors import UsageError
+
     if not isinstance(database_url, str):
         raise UsageError(
             f"database_url must be the URL, a str, not {type(database_url).__name__}: "
             "kubemigrate opens its own connection (a session-level lock, its own settings).",
             hint="pass the URL the connection or pool was made with",
         )
-    if given.get("steps") is not None and given["steps"] < 1:
-        raise UsageError(f"steps must be 1 or more, not {given['steps']}.", hint="or leave it out")
-    for name in ("lock_wait_s", "statement_timeout_s"):
-        value = given.get(name)
-        if value is None or value == 0:
-            continue
-        if not math.isfinite(value) or value < 0:
-            raise UsageError(f"{name} must be a number of seconds, not {value}.")
-        if value < 0.001:
-            raise UsageError(f"{name}={value} is under a millisecond (0 means no limit).")
+    return database_url
 
 
 @contextmanager
@@ -295,7 +313,7 @@ def show_status(
     with (
         _told_in_api_terms(),
         open_runner(
-            database_url, Path(directory), fmt=fmt, command="status", allow_empty=True
+            _check_url(database_url), Path(directory), fmt=fmt, command="status", allow_empty=True
         ) as runner,
     ):
         result, _ = runner.report()

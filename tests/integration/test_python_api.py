@@ -271,6 +271,10 @@ def test_arguments_the_cli_would_refuse_are_refused(database_url: str, shop: Pat
         kubemigrate.rollback_migrations(database_url, shop, steps=0)
     with pytest.raises(kubemigrate.UsageError, match="under a millisecond"):
         kubemigrate.apply_migrations(database_url, shop, statement_timeout_s=0.0004)
+    with pytest.raises(kubemigrate.UsageError, match="under a millisecond"):
+        kubemigrate.apply_migrations(database_url, shop, lock_timeout_ms=0.4)  # type: ignore[arg-type]
+    with connect(database_url) as conn, pytest.raises(kubemigrate.UsageError, match="a str"):
+        kubemigrate.show_status(conn, shop)  # type: ignore[arg-type]
     with pytest.raises(kubemigrate.UsageError) as sqlalchemy:
         kubemigrate.apply_migrations(
             database_url.replace("postgresql://", "postgresql+psycopg://"), shop
@@ -302,3 +306,19 @@ def test_lint_takes_one_name_as_a_str(tmp_path: Path) -> None:
     )
     one = kubemigrate.lint_migrations(folder, "0001_b")
     assert one.migrations == ("0001_b.sql",)
+
+
+def test_the_error_classes_are_where_the_readme_names_them() -> None:
+    """In a fresh process, before any call: kubemigrate.domain.errors raised
+    AttributeError until something had imported that module."""
+    import subprocess
+    import sys
+
+    script = (
+        "import kubemigrate\n"
+        "assert kubemigrate.domain.errors.KubemigrateError is kubemigrate.KubemigrateError\n"
+        "from kubemigrate import LockTimeout, Outcome, StatusReport\n"
+        "assert issubclass(LockTimeout, kubemigrate.KubemigrateError)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
