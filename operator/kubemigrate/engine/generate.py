@@ -15,6 +15,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import time
 import unicodedata
 from collections.abc import Iterator
@@ -289,7 +290,11 @@ def _write(up_path: Path, down_path: Path, up: str, down: _Down) -> Generated:
     down_text, uninvertible = down
     _refuse_taken(up_path, down_path)
     _write_new(up_path, up if up.endswith("\n") else up + "\n")
-    _write_new(down_path, down_text)
+    try:
+        _write_new(down_path, down_text)
+    except BaseException:  # the pair or nothing
+        up_path.unlink(missing_ok=True)
+        raise
     return Generated(up=up_path, down=down_path, journal=None, uninvertible=uninvertible)
 
 
@@ -311,19 +316,38 @@ def _write_new(path: Path, text: str) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
     except FileExistsError:
         raise SourceError(
-            f"{path} already exists (a file, or a link); nothing more was written.",
+            f"{path} already exists (a file, or a link); nothing was written.",
             hint="move it out of the way, then run generate again",
         ) from None
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
 
 
-def _replace(path: Path, text: str) -> None:
-    """The journal rewritten as a new file put in its place: a link there is replaced,
-    not written through."""
-    temporary = path.with_name(f".{path.name}.kubemigrate")
-    _write_new(temporary, text)
-    os.replace(temporary, path)
+@contextmanager
+def _all_or_nothing(journal: Path, text: str) -> Iterator[list[Path]]:
+    """The journal's new text written aside first, then the files the body writes (each
+    it appends to the list), then the journal put in place: a failure or an interrupt
+    on the way leaves none of them. A link where the journal goes is replaced, not
+    written through, and a ``meta`` folder that is a link is refused."""
+    folder = journal.parent
+    if folder.is_symlink():
+        raise SourceError(
+            f"{folder} is a link; generate writes only inside the migrations folder, "
+            "nothing was written.",
+            hint=f"make {folder.name} a folder of its own",
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, aside = tempfile.mkstemp(dir=folder, prefix=f".{journal.name}.", suffix=".kubemigrate")
+    written: list[Path] = []
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        yield written
+        os.replace(aside, journal)
+    except BaseException:
+        for path in (*written, Path(aside)):
+            path.unlink(missing_ok=True)
+        raise
 
 
 def generate_migration(directory: Path, name: str, sql_file: Path | None = None) -> Generated:
@@ -387,15 +411,16 @@ def _generate_numbered(directory: Path, tag_name: str, up: str, down: _Down, now
             hint="the journal and the files disagree; check meta/_journal.json",
         )
     down_text, uninvertible = down
-    _refuse_taken(down_path)
-    journal_path.parent.mkdir(parents=True, exist_ok=True)
-    _write_new(up_path, up if up.endswith("\n") else up + "\n")
-    _write_new(down_path, down_text)
+    _refuse_taken(up_path, down_path)
     # idx counts entries (as drizzle-kit's does); the file's number only has to be new
     entries = journal["entries"]
     idx = max((int(e.get("idx", i)) for i, e in enumerate(entries)), default=-1) + 1
     entries.append(_entry(idx, tag, now))
-    _replace(journal_path, json.dumps(journal, indent=2) + "\n")
+    with _all_or_nothing(journal_path, json.dumps(journal, indent=2) + "\n") as written:
+        _write_new(up_path, up if up.endswith("\n") else up + "\n")
+        written.append(up_path)
+        _write_new(down_path, down_text)
+        written.append(down_path)
     return Generated(
         up=up_path,
         down=down_path,

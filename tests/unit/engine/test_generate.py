@@ -121,3 +121,39 @@ def test_generate_never_writes_through_a_link(tmp_path: Path, link: str) -> None
         generate_migration(folder, "next", None)
         assert not (folder / link).is_symlink()
     assert not outside.exists()
+
+
+def test_a_meta_folder_that_is_a_link_is_refused(tmp_path: Path) -> None:
+    folder, outside = tmp_path / "d", tmp_path / "elsewhere"
+    folder.mkdir()
+    outside.mkdir()
+    (folder / "meta").symlink_to(outside)
+    with pytest.raises(SourceError, match="meta is a link"):
+        generate_migration(folder, "first", None)
+    assert list(outside.iterdir()) == []
+    assert list(folder.iterdir()) == [folder / "meta"]
+
+
+def test_a_generate_that_fails_midway_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The up file written, then the down failed: the pair was left unlisted, and a
+    leftover temporary journal made every later generate fail the same way."""
+    import kubemigrate.engine.generate as generate
+
+    folder = tmp_path / "d"
+    generate_migration(folder, "first", None)
+    before = sorted(p.relative_to(folder) for p in folder.rglob("*"))
+    real = generate._write_new
+
+    def full_disk(path: Path, text: str) -> None:
+        if path.name.endswith(".down.sql"):
+            raise OSError(28, "No space left on device")
+        real(path, text)
+
+    monkeypatch.setattr(generate, "_write_new", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        generate_migration(folder, "second", None)
+    assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == before
+    monkeypatch.setattr(generate, "_write_new", real)
+    assert generate_migration(folder, "second", None).up.name == "0001_second.sql"
