@@ -1324,9 +1324,13 @@ def _split_password(argv: list[str]) -> set[str]:
     unexpected extra arguments, up to the one with the host after its ``@``."""
     words: set[str] = set()
     for n, token in enumerate(argv):
-        if "://" not in token or "@" in token.split("://", 1)[1]:
+        rest = token.partition("://")[2]
+        # user:password cut short: no @ yet, and no / or ? of a URL without a password
+        if "://" not in token or ":" not in rest or any(c in rest for c in "@/?"):
             continue
         for word in argv[n + 1 :]:
+            if word.startswith("-"):
+                break
             if "@" in word:
                 words.add(word.rpartition("@")[0])
                 break

@@ -72,6 +72,16 @@ def test_remembers_only_the_latest_deletions() -> None:
     assert list(informer.cache) == [("ns", "p0")]
 
 
+def test_a_late_watch_event_does_not_undo_a_write_of_this_process() -> None:
+    """The Pod released (its finalizer removed, the reply remembered), then the watch
+    delivers a status write made before: the cache went back to the Pod with its
+    finalizer, and the Job controller counted it again."""
+    informer, _ = _informer([{"type": "MODIFIED", "object": _pod("a", "uid-a", 7)}])
+    informer.remember(_pod("a", "uid-a", 9))
+    asyncio.run(informer._watch("1"))
+    assert informer.cache[("ns", "a")]["metadata"]["resourceVersion"] == "9"
+
+
 class _Api:
     """A client that answers the Job controller's writes as the API server does (a new
     resourceVersion each), while no watch event reaches the informers: the window in

@@ -346,6 +346,9 @@ def test_a_command_line_that_does_not_parse_is_told_like_every_error(
     )  # fmt: skip
     assert spaced.returncode == 2, output(spaced)
     assert_clean(spaced, ["correct", "horse", "battery", "staple"])
+    # a URL without a password hides nothing else of the command line
+    socket = run_cli("status", "--database-url", "postgresql:///shop?host=/tmp", "--dri", "d")
+    assert "No such option: --dri" in socket.stderr
 
     typo = run_cli("status", "--jsn", "--log-format", "json", "--dir", str(drizzle))
     assert typo.returncode == 2

@@ -368,7 +368,7 @@ def test_a_signal_while_the_server_cannot_be_reached_does_not_claim_nothing_comm
         partition.close()
 
     assert proc.returncode == 130, stderr
-    assert "while the server could not be reached" in stderr
+    assert "no new connection could ask the server" in stderr
     assert "kubemigrate status" in stderr
     assert "rolled back" not in stderr
     error = json.loads(result.read_text())["error"]
@@ -512,7 +512,9 @@ def test_a_repair_does_not_clear_the_mark_of_a_migration_being_applied(
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=30)
     assert refused.returncode == 5, output(refused)
-    assert "0001_items_sku_idx.sql is being applied now" in refused.stderr
+    assert (
+        "0001_items_sku_idx.sql is marked dirty while another run holds the lock" in refused.stderr
+    )
     assert ("repaired", "0001_items_sku_idx.sql") not in history_actions(database_url)
     wait_for(lambda: not sleeping(database_url)(), what="the killed run's session to end")
     still = run_cli("migrate", "--dir", str(drizzle), database_url=database_url)

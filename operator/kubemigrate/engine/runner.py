@@ -843,8 +843,9 @@ class Runner:
         nothing after it ran" was said of a batch the server had kept entire."""
         error = Interrupted(
             f"Interrupted {'rolling back' if step.direction is Direction.DOWN else 'in'} "
-            f"{step.name} while the server could not be reached: which of the run's "
-            "migrations it committed from there on cannot be told now.",
+            f"{step.name}, and no new connection could ask the server which of the run's "
+            "migrations it committed from there on (unreachable, or refusing connections): "
+            "that cannot be told now.",
             hint="`kubemigrate status` tells once the server answers; the next run "
             "continues from what it kept",
             migration=step.name,
@@ -1268,11 +1269,12 @@ class Runner:
         if state.running:
             names = ", ".join(d.migration for d in state.running)
             raise SafetyRefusal(
-                f"{names} is being applied now, outside a transaction, by {state.holder}: a "
-                "repair would clear whatever mark that run leaves before anyone has checked "
-                "what it did; nothing was repaired.",
-                hint="wait for that run to end; if it leaves the database dirty, check what "
-                "it did (`kubemigrate status` names the statement), then repair",
+                f"{names} is marked dirty while another run holds the lock ({state.holder}): "
+                "it may be applying it now, outside a transaction, and a repair would clear "
+                "whatever mark that run leaves before anyone has checked what it did; "
+                "nothing was repaired.",
+                hint="wait for that run to end; if the database is still dirty, check what "
+                "was left (`kubemigrate status` names the statement), then repair",
             )
         return {(d.migration, d.marked_at) for d in state.dirty}
 

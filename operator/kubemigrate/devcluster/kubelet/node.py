@@ -168,10 +168,14 @@ class Informer:
             if kind == "BOOKMARK":
                 continue
             key = self.key(obj)
+            old = self.cache.get(key)
             if kind == "DELETED":
                 self.cache.pop(key, None)
                 self._forget(str(obj["metadata"].get("uid")))
-            else:
+            elif old is None or _uid(old) != _uid(obj) or _version(obj) >= _version(old):
+                # not over a version this process wrote since (remember): an event for a
+                # status write made before the Job controller released the Pod put its
+                # finalizer back, and the next sync counted the Pod again
                 self.cache[key] = obj
             self.handler(str(kind), obj)
         return version
@@ -209,6 +213,11 @@ class WorkQueue:
 
 def _ignore(kind: str, obj: JsonDict) -> None:
     """Secrets and ConfigMaps are only looked up, never acted on."""
+
+
+def _uid(obj: JsonDict) -> str | None:
+    uid = obj["metadata"].get("uid")
+    return None if uid is None else str(uid)
 
 
 def _version(obj: JsonDict) -> int:
