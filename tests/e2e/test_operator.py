@@ -731,13 +731,18 @@ def in_flight_matches_running(cluster: LocalCluster) -> bool:
     return gauge == running
 
 
-def assert_lost(ns: Namespace, run: str, database_url: str) -> None:
+def assert_lost(
+    ns: Namespace,
+    run: str,
+    database_url: str,
+    said: str = "was deleted before it reported a result",
+) -> None:
     """Failed as JobLost, saying what to check; no second Job; the migration undone."""
     body = ns.wait_phase(run, "Failed", timeout=60)
     failed = condition(body, "Failed")
     assert failed["reason"] == body["status"]["error"]["reason"] == "JobLost"
     job = body["status"]["jobName"]
-    assert f"Job {job} was deleted before it reported a result" in failed["message"]
+    assert f"Job {job} {said}" in failed["message"]
     assert "kubemigrate status" in failed["message"]
     wait_for(
         lambda: any(e["reason"] == "JobLost" for e in ns.events(run)),
@@ -777,7 +782,9 @@ def test_a_job_deleted_while_the_operator_is_down_is_not_run_again_on_restart(
         namespace.kubectl("delete", "job", job)
     finally:
         cluster.start_operator()
-    assert_lost(namespace, "orphan", database_url)
+    assert_lost(
+        namespace, "orphan", database_url, said="was not found when the operator started again"
+    )
     wait_for(
         lambda: in_flight_matches_running(cluster), timeout=30, what="the in-flight gauge to settle"
     )

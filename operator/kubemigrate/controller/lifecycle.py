@@ -130,16 +130,24 @@ def metric_action(run: Mapping[str, Any]) -> str:
     return str(Action.PLAN) if dry_run and action in DRY_RUN_ACTIONS else action
 
 
-def job_lost_message(job_name: str, *, read_only: bool, finished: str | None = None) -> str:
+def job_lost_message(
+    job_name: str, *, read_only: bool, finished: str | None = None, resumed: bool = False
+) -> str:
     """What a person should know when a run's Job vanished without a readable result.
 
     Only that result could say what the Job did, so the message sends the reader to
     the database's own record instead of guessing; a Job that only reads changed
-    nothing, and its run can simply be created again.
+    nothing, and its run can simply be created again. Found missing by an operator
+    that started again (``resumed``), the Job may also never have been created: an
+    operator stopped between writing Running and creating it. Creating it now could
+    run a second time what a deleted Job did, so that is said, not done.
     """
     gone = (
         f"Job {job_name} finished ({finished}) but was deleted before its result was read"
         if finished
+        else f"Job {job_name} was not found when the operator started again: it was deleted "
+        "while no operator watched, or the operator stopped before creating it"
+        if resumed
         else f"Job {job_name} was deleted before it reported a result"
     )
     if read_only:
@@ -536,7 +544,7 @@ class Lifecycle:
         """
         job = self.kube.get_job(str(_meta(run)["namespace"]), job_name)
         if job is None:
-            self._job_gone(run, job_name)
+            self._job_gone(run, job_name, resumed=True)
             return
         if self._refused_as_not_owned(run, job):
             return
@@ -773,13 +781,20 @@ class Lifecycle:
         return str(owner.get("uid")), run
 
     def _job_gone(
-        self, run: Mapping[str, Any], job_name: str, *, finished: str | None = None
+        self,
+        run: Mapping[str, Any],
+        job_name: str,
+        *,
+        finished: str | None = None,
+        resumed: bool = False,
     ) -> None:
         """The run's Job no longer exists and left no result: the run fails, unrepeated."""
         if _meta(run).get("deletionTimestamp"):
             self._stop_waiting(str(_meta(run).get("uid")))  # its own deletion took the Job
             return
-        message = job_lost_message(job_name, read_only=read_only(run, job_name), finished=finished)
+        message = job_lost_message(
+            job_name, read_only=read_only(run, job_name), finished=finished, resumed=resumed
+        )
         action = _action(run)
         self._fail_without_result(run, Reason.JOB_LOST, message, action)
 

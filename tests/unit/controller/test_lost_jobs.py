@@ -200,7 +200,12 @@ def test_a_resumed_run_whose_job_is_gone_fails_instead_of_running_again() -> Non
     lifecycle, _ = _lifecycle(kube)
     lifecycle.start(copy.deepcopy(kube.run))
     assert kube.created == []
-    _failed(kube)
+    message = _failed(kube)["error"]["message"]
+    # or it never was: an operator stopped between writing Running and creating it
+    assert "deleted while no operator watched, or the operator stopped before creating it" in (
+        message
+    )
+    assert "effect on the database is unknown" in message
 
 
 def test_a_resumed_run_adopts_its_job_and_is_in_flight() -> None:
