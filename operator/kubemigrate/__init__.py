@@ -197,25 +197,25 @@ def _check_arguments(database_url: Any, **given: Any) -> None:
     connection object where the URL goes failed with AttributeError, ``steps=0`` undid
     nothing without a word, and a statement timeout under a millisecond became
     PostgreSQL's 0, no timeout at all."""
-    import math
-
     from kubemigrate.domain.errors import UsageError
+    from kubemigrate.domain.migrations import wait_problem
 
     _check_url(database_url)
     if given.get("steps") is not None and given["steps"] < 1:
         raise UsageError(f"steps must be 1 or more, not {given['steps']}.", hint="or leave it out")
-    for name, unit in (
-        ("lock_wait_s", 1.0),
-        ("statement_timeout_s", 1.0),
-        ("lock_timeout_ms", 1e-3),
+    for name, unit, per_second in (
+        ("lock_wait_s", "seconds", 1.0),
+        ("statement_timeout_s", "seconds", 1.0),
+        ("lock_timeout_ms", "milliseconds", 1000.0),
     ):
         value = given.get(name)
-        if value is None or value == 0:
+        if value is None:
             continue
-        if not math.isfinite(value) or value < 0:
-            raise UsageError(f"{name} must be a number, not {value}.")
-        if value * unit < 0.001:
-            raise UsageError(f"{name}={value} is under a millisecond (0 means no limit).")
+        if value < 0:
+            raise UsageError(f"{name} must be 0 or more, not {value}.")
+        problem = wait_problem(value, unit=unit, per_second=per_second)
+        if problem is not None:
+            raise UsageError(f"{name}={value} {problem}.")
 
 
 def _check_url(database_url: Any) -> str:

@@ -10,7 +10,6 @@ import functools
 import gc
 import io
 import json
-import math
 import os
 import signal
 import sys
@@ -27,7 +26,7 @@ import typer
 from kubemigrate import launcher
 from kubemigrate.domain.errors import ExitCode, Interrupted, KubemigrateError, UsageError
 from kubemigrate.domain.histories import TableName, parse_table_name
-from kubemigrate.domain.migrations import Action, Environment
+from kubemigrate.domain.migrations import Action, Environment, wait_problem
 from kubemigrate.domain.outcome import (
     FORMAT_VERSION,
     TERMINATION_MESSAGE_LIMIT,
@@ -103,15 +102,10 @@ RunId = Annotated[str | None, typer.Option("--run-id", help="Id recorded in the 
 
 
 def _seconds(value: float | None) -> float | None:
-    """A number of seconds a run can wait: nan and inf reached the engine as a bug's
-    traceback (exit 1), and a statement timeout under a millisecond became PostgreSQL's
-    0, no timeout at all, without a word."""
-    if value is None or value == 0:
-        return value
-    if not math.isfinite(value):
-        raise typer.BadParameter(f"{value} is not a number of seconds.")
-    if value < 0.001:
-        raise typer.BadParameter(f"{value} is under a millisecond (0 means no limit).")
+    """A number of seconds a run can wait (``wait_problem``)."""
+    problem = None if value is None else wait_problem(value)
+    if problem is not None:
+        raise typer.BadParameter(f"{value} {problem}.")
     return value
 
 

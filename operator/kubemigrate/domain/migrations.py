@@ -6,6 +6,7 @@ planner's back, and so tests can build them with no files and no database.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,20 @@ NOTHING_TO_UNDO = "-- kubemigrate:nothing-to-undo"
 #: The end of a production rollback's confirmation phrase when it undoes migrations
 #: ``baseline`` recorded without running.
 BASELINED_PHRASE = "-with-baselined"
+
+
+def wait_problem(value: float, *, unit: str = "seconds", per_second: float = 1.0) -> str | None:
+    """Why a wait or timeout of ``value`` (in ``unit``, ``per_second`` of them a second)
+    cannot be given to the server; None when it can (0 is no limit). nan and inf reached
+    the engine as a bug's traceback, and a timeout under a millisecond became
+    PostgreSQL's 0, no timeout at all, without a word. The CLI and the Python API ask."""
+    if value == 0:
+        return None
+    if not math.isfinite(value):
+        return f"is not a number of {unit}"
+    if value / per_second < 0.001:
+        return "is under a millisecond (0 means no limit)"
+    return None
 
 
 class Environment(StrEnum):
