@@ -145,13 +145,14 @@ CLIENT_CHECK_MS = 1000
 # server's settings only where they are at the server's default (not the URL's, the
 # role's, the database's or postgresql.conf's), set once the lock is held: as startup
 # options, PgBouncer refuses them.
-CLIENT_KEEPALIVES = {"keepalives_idle": "30", "keepalives_interval": "10", "keepalives_count": "3"}
+_KEEPALIVES = {"idle": 30, "interval": 10, "count": 3}
+CLIENT_KEEPALIVES = {f"keepalives_{name}": str(value) for name, value in _KEEPALIVES.items()}
 SERVER_KEEPALIVES = (
-    b"SELECT pg_catalog.set_config(k.name, k.value, false) FROM (VALUES "
-    b"('tcp_keepalives_idle', '30'), ('tcp_keepalives_interval', '10'), "
-    b"('tcp_keepalives_count', '3')) AS k (name, value) "
-    b"JOIN pg_catalog.pg_settings s USING (name) WHERE s.source = 'default'"
-)
+    "SELECT pg_catalog.set_config(k.name, k.value, false) FROM (VALUES "
+    + ", ".join(f"('tcp_keepalives_{name}', '{value}')" for name, value in _KEEPALIVES.items())
+    + ") AS k (name, value) "
+    "JOIN pg_catalog.pg_settings s USING (name) WHERE s.source = 'default'"
+).encode()
 
 # Advisory lock keys: a constant class ("km") and the tracking table's hash, so two
 # schemas (or two databases' tracking tables) never block each other.

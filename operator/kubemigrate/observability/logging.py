@@ -78,6 +78,19 @@ def _order(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mutable
     return ordered
 
 
+def _renderer(*, json_lines: bool, colors: bool) -> list[Any]:
+    """The last processors of every line, ours and stdlib's (psycopg's, kopf's) alike, so
+    one stream has one shape."""
+    if json_lines:
+        return [
+            structlog.processors.EventRenamer("msg"),
+            _drop_empty,
+            _order,
+            structlog.processors.JSONRenderer(),
+        ]
+    return [_drop_empty, structlog.dev.ConsoleRenderer(colors=colors)]
+
+
 def configure(
     fmt: str | None = None,
     *,
@@ -100,15 +113,7 @@ def configure(
         _Scrubber(secrets or []),
         _drop_empty,
     ]
-    renderer: Any
-    if fmt == "json":
-        renderer = [
-            structlog.processors.EventRenamer("msg"),
-            _order,
-            structlog.processors.JSONRenderer(),
-        ]
-    else:
-        renderer = [structlog.dev.ConsoleRenderer(colors=stream.isatty())]
+    renderer = _renderer(json_lines=fmt == "json", colors=stream.isatty())
     numeric = getattr(logging, level.upper(), logging.INFO)
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, *renderer],
@@ -151,10 +156,7 @@ def _formatter(
             event.setdefault("type", kind)
         return event
 
-    renderer: list[Any] = [_drop_empty, structlog.dev.ConsoleRenderer(colors=False)]
-    if json_lines:
-        json_renderer = structlog.processors.JSONRenderer()
-        renderer = [structlog.processors.EventRenamer("msg"), _drop_empty, _order, json_renderer]
+    renderer = _renderer(json_lines=json_lines, colors=False)
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
             structlog.stdlib.add_log_level,
