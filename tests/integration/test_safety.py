@@ -219,6 +219,8 @@ def test_a_plan_for_a_production_reset_says_it_would_be_refused(
     assert data["error"]["reason"] == "RefusedBySafetyRules"
     assert "confirmation" not in data
     assert (data["action"], data["dryRun"]) == ("reset", True)  # as a plan that succeeds says
+    # where the database is, as `reset --force`'s refusal says it
+    assert data["counts"] == {"total": 3, "applied": 3, "pending": 0}
 
     staging = cli(deployed, database_url, "plan", "--for", "reset", "--env", "staging")
     assert staging.returncode == 0, output(staging)

@@ -677,15 +677,19 @@ class Runner:
         The same refusals as a real run (dirty database, integrity, unparseable SQL),
         except the safety rules, so a dry run can show the confirmation phrase.
         """
-        if action is Action.RESET:  # refused in production whatever its plan; staging: --force
-            planning.refuse_reset(options.environment, force=True)
-        state = self.state()
-        if state.dirty:
-            raise _dirty_error(state)
-        plan = self._plan(action, state, options)
-        if action is not Action.BASELINE:
-            for step in plan.steps:
-                prepare(step, self.store.server_version_num)
+        try:
+            if action is Action.RESET:  # refused in production whatever its plan
+                planning.refuse_reset(options.environment, force=True)  # staging: --force
+            state = self.state()
+            if state.dirty:
+                raise _dirty_error(state)
+            plan = self._plan(action, state, options)
+            if action is not Action.BASELINE:
+                for step in plan.steps:
+                    prepare(step, self.store.server_version_num)
+        except KubemigrateError as error:  # as a real run's refusal: where the database is
+            error.partial = dataclasses.replace(self._partial(action, None, ()), dryRun=True)
+            raise
         self.observer.plan_ready(plan)
         return self._outcome(action, plan, state, (), dry_run=True), plan
 
