@@ -63,6 +63,8 @@ def exported_series() -> set[str]:
         counts=Counts(total=1, applied=1),
     )
     metrics.run_finished("ns", "ns/db", outcome, duration_seconds=1.0)
+    failed = Outcome(action="rollback", ok=False, exitCode=1, error={"reason": "MigrationFailed"})
+    metrics.run_finished("ns", "ns/db", failed, duration_seconds=1.0)
     metrics.handler_error("create")
     return {s.name for family in metrics.registry.collect() for s in family.samples}
 

@@ -42,7 +42,14 @@ from kubemigrate.domain.status import (
     summary,
 )
 from kubemigrate.observability.logging import get_logger
-from kubemigrate.observability.metrics import GAUGE_BLIND_ACTIONS, Metrics, database_label
+from kubemigrate.observability.metrics import (
+    GAUGE_BLIND_ACTIONS,
+    RESULT_FAILED,
+    RESULT_SUCCEEDED,
+    Metrics,
+    database_label,
+    result_of_status,
+)
 from kubemigrate.settings import OperatorSettings
 
 _CONFLICT_RETRIES = 5
@@ -368,7 +375,7 @@ class Lifecycle:
         drift: deleting its runs fixed nothing (``Metrics.forget_database``). After a
         restart with no runs left, though, nothing restores them: the gauges come from
         the runs that exist only. Each other gets what its last finished run reported,
-        and its newest success per action, where that is newer than what this process
+        and its newest success and failure per action, where newer than what this process
         holds (``Metrics.settle``): a restarted process gets back the alerts its
         predecessor's gauges fired, and a standby replica follows the runs the active
         one finished. Every (database, action) the runs name has its series at zero, as
@@ -378,7 +385,10 @@ class Lifecycle:
         for namespace, database in self.metrics.databases() - referenced:
             self.metrics.forget_database(namespace, database)
         last: dict[tuple[str, str], tuple[float, Mapping[str, Any]]] = {}
-        successes: dict[tuple[str, str], dict[str, float]] = {}
+        newest: dict[str, dict[tuple[str, str], dict[str, float]]] = {
+            RESULT_SUCCEEDED: {},
+            RESULT_FAILED: {},
+        }
         for run in runs:
             status = _status(run)
             key = (str(_meta(run).get("namespace")), self._database(run))
@@ -397,10 +407,12 @@ class Lifecycle:
                 and done > last.get(key, (0.0,))[0]
             ):
                 last[key] = (done, status)
-            if status.get("phase") == Phase.SUCCEEDED and action != Action.PLAN:
-                newest = successes.setdefault(key, {})
-                newest[action] = max(done, newest.get(action, 0.0))
-        for key in last.keys() | successes.keys():
+            result = result_of_status(status)
+            if result in newest and action != Action.PLAN:  # a dry run changed nothing
+                stamps = newest[result].setdefault(key, {})
+                stamps[action] = max(done, stamps.get(action, 0.0))
+        successes, failures = newest[RESULT_SUCCEEDED], newest[RESULT_FAILED]
+        for key in last.keys() | successes.keys() | failures.keys():
             as_of, status = last.get(key, (float("-inf"), {}))
             self.metrics.settle(
                 *key,
@@ -408,6 +420,7 @@ class Lifecycle:
                 drift=status.get("drift") or status.get("dirty"),
                 as_of=as_of,
                 successes=successes.get(key, {}),
+                failures=failures.get(key, {}),
             )
 
     def environment(

@@ -50,6 +50,7 @@ Design choices, and why:
 from __future__ import annotations
 
 import contextlib
+import math
 import socket
 import threading
 import time
@@ -57,7 +58,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from socketserver import ThreadingMixIn
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import (
@@ -74,6 +75,7 @@ from prometheus_client import (
 from kubemigrate.domain.errors import ConfirmationRequired, ExitCode, NotAdopted, SafetyRefusal
 from kubemigrate.domain.migrations import Action, Direction
 from kubemigrate.domain.outcome import Outcome
+from kubemigrate.domain.status import Phase
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -88,6 +90,7 @@ __all__ = [
     "MetricsServer",
     "database_label",
     "result_of",
+    "result_of_status",
 ]
 
 RESULT_SUCCEEDED: Final = "succeeded"
@@ -150,6 +153,18 @@ def result_of(outcome: Outcome) -> str:
     return RESULT_FAILED
 
 
+def result_of_status(status: Mapping[str, Any]) -> str | None:
+    """``result_of`` of a run from its status (None until it has finished): what a new
+    process, which saw no run end, tells from the runs it lists."""
+    phase = status.get("phase")
+    if phase == Phase.SUCCEEDED:
+        return RESULT_SUCCEEDED
+    if phase != Phase.FAILED:
+        return None
+    reason = (status.get("error") or {}).get("reason")
+    return RESULT_REFUSED if reason in _REFUSAL_REASONS else RESULT_FAILED
+
+
 def _check_label(name: str, value: str) -> None:
     if not value:
         raise ValueError(f"metric label {name!r} must not be empty")
@@ -184,8 +199,8 @@ class Metrics:
     ) -> None:
         """Create the metrics on ``registry`` (a fresh one when ``None``).
 
-        ``clock`` gives the wall-clock time written to
-        ``kubemigrate_last_success_timestamp_seconds``; tests pass a fixed one.
+        ``clock`` gives the wall-clock time written to the ``last_success`` and
+        ``last_failure`` timestamps; tests pass a fixed one.
         """
         if registry is None:
             registry = CollectorRegistry(auto_describe=True)
@@ -195,9 +210,13 @@ class Metrics:
         self.registry = registry
         self._clock = clock
         self._lock = threading.Lock()
-        # per database: each action's last success, and when its pending/drift gauges
-        # were true (Unix time), for settle() to tell a listing's older news from newer
-        self._successes: dict[tuple[str, str], dict[str, float]] = {}
+        # per database: each action's last success and last failure, and when its
+        # pending/drift gauges were true (Unix time), for settle() to tell a listing's
+        # older news from newer
+        self._stamps: dict[str, dict[tuple[str, str], dict[str, float]]] = {
+            RESULT_SUCCEEDED: {},
+            RESULT_FAILED: {},
+        }
         self._observed: dict[tuple[str, str], float] = {}
         # databases whose gauges last said pending > 0 or drift: kept when forgotten
         self._unsettled: set[tuple[str, str]] = set()
@@ -248,6 +267,13 @@ class Metrics:
         self.last_success = Gauge(
             "kubemigrate_last_success_timestamp_seconds",
             "Unix time of the last successful non-dry run of this action.",
+            ["namespace", "database", "action"],
+            registry=self.registry,
+        )
+        self.last_failure = Gauge(
+            "kubemigrate_last_failure_timestamp_seconds",
+            "Unix time of the last failed non-dry run of this action (refusals by the "
+            "safety rules excluded): a later last success means it was put right.",
             ["namespace", "database", "action"],
             registry=self.registry,
         )
@@ -355,11 +381,11 @@ class Metrics:
             # Always touch the children: a series at 0 beats a missing one in PromQL.
             self.applied.labels(namespace, database).inc(ups)
             self.rollbacks.labels(namespace, database).inc(downs)
-            if result == RESULT_SUCCEEDED:
+            if result in self._stamps:
                 at = self._clock()
-                self.last_success.labels(namespace, database, action).set(at)
+                self._stamp_gauge(result).labels(namespace, database, action).set(at)
                 with self._lock:
-                    self._successes.setdefault((namespace, database), {})[action] = at
+                    self._stamps[result].setdefault((namespace, database), {})[action] = at
 
         # a dry run's or verify's source may be a pull request's: its pending migrations
         # and edited files are not the deployed folder's, and paged
@@ -376,7 +402,7 @@ class Metrics:
     def databases(self) -> set[tuple[str, str]]:
         """The (namespace, database) pairs that have gauges."""
         with self._lock:
-            return set(self._observed) | set(self._successes)
+            return set(self._observed).union(*self._stamps.values())
 
     def settle(
         self,
@@ -387,13 +413,15 @@ class Metrics:
         drift: bool | None,
         as_of: float,
         successes: Mapping[str, float],
+        failures: Mapping[str, float] | None = None,
     ) -> None:
         """A database's gauges as its runs' status shows them (``as_of``: the newest
-        such run's completion), from every complete listing. Gauges live in this process:
-        a new one restores them, where a restart dropped firing drift and pending alerts
-        or paged for no recent success; a standby replica, which sees no run end, keeps
-        them current, where its stale values kept an alert firing for ever under
-        ``max by``. What this process set from a run it saw end later is kept."""
+        such run's completion; ``successes``/``failures``: each action's newest), from
+        every complete listing. Gauges live in this process: a new one restores them,
+        where a restart dropped firing drift and pending alerts or paged for no recent
+        success; a standby replica, which sees no run end, keeps them current, where its
+        stale values kept an alert firing for ever under ``max by``. What this process
+        set from a run it saw end later is kept."""
         _check_label("namespace", namespace)
         _check_label("database", database)
         key = (namespace, database)
@@ -402,15 +430,23 @@ class Metrics:
             if newer:
                 self._observed[key] = as_of
                 self._mark(namespace, database, clean=not drift and not pending)
-            known = self._successes.setdefault(key, {})
-            fresh = {a: at for a, at in successes.items() if at > known.get(a, float("-inf"))}
-            known.update(fresh)
+            fresh: dict[str, dict[str, float]] = {}
+            for result, stamps in ((RESULT_SUCCEEDED, successes), (RESULT_FAILED, failures)):
+                known = self._stamps[result].setdefault(key, {})
+                new = {a: at for a, at in (stamps or {}).items() if at > known.get(a, -math.inf)}
+                known.update(new)
+                fresh[result] = new
         if newer:
             self.pending.labels(namespace, database).set(pending or 0)
             self.drift.labels(namespace, database).set(1 if drift else 0)
-        for action, at in fresh.items():
-            _check_label("action", action)
-            self.last_success.labels(namespace, database, action).set(at)
+        for result, new in fresh.items():
+            for action, at in new.items():
+                _check_label("action", action)
+                self._stamp_gauge(result).labels(namespace, database, action).set(at)
+
+    def _stamp_gauge(self, result: str) -> Gauge:
+        """The timestamp gauge of a run ``result`` (succeeded, failed)."""
+        return self.last_success if result == RESULT_SUCCEEDED else self.last_failure
 
     def handler_error(self, handler: str) -> None:
         """A kopf handler raised; ``handler`` is its (code-defined, bounded) name."""
@@ -445,9 +481,10 @@ class Metrics:
                 gauge.remove(namespace, database)
         with self._lock:
             self._observed.pop((namespace, database), None)
-            actions = self._successes.pop((namespace, database), {})
-        for action in actions:
-            self.last_success.remove(namespace, database, action)
+            stamped = {r: by.pop((namespace, database), {}) for r, by in self._stamps.items()}
+        for result, actions in stamped.items():
+            for action in actions:
+                self._stamp_gauge(result).remove(namespace, database, action)
         return True
 
     def serve(

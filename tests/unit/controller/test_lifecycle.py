@@ -286,6 +286,11 @@ def test_a_restarted_operator_takes_the_database_gauges_from_the_runs() -> None:
         metrics, "kubemigrate_last_success_timestamp_seconds", database="ns/db", action="migrate"
     )
     assert last == 1767225600.0  # the success's completedAt, not the restart's time
+    # the failure's too, newer than the success: MigrationFailed stays until one succeeds
+    failed_at = _gauge(
+        metrics, "kubemigrate_last_failure_timestamp_seconds", database="ns/db", action="migrate"
+    )
+    assert failed_at == 1767312000.0
     # the runs' series exist at zero: the new process's first failure is visible to increase()
     failed = {"database": "ns/db", "action": "migrate", "result": "failed"}
     assert _gauge(metrics, "kubemigrate_migration_runs_total", **failed) == 0

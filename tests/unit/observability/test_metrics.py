@@ -76,6 +76,7 @@ def test_every_metric_has_help_and_the_documented_type(server: MetricsServer) ->
         "kubemigrate_pending_migrations": "gauge",
         "kubemigrate_schema_drift": "gauge",
         "kubemigrate_last_success_timestamp_seconds": "gauge",
+        "kubemigrate_last_failure_timestamp_seconds": "gauge",
         "kubemigrate_operator_handler_errors": "counter",
         "kubemigrate_runs_in_flight": "gauge",
         "kubemigrate_operator_info": "gauge",  # info metrics are gauges in text format 0.0.4
@@ -182,6 +183,22 @@ def test_a_failed_run_counts_as_failed_and_keeps_what_it_committed(
     assert value(samples, "kubemigrate_migrations_applied_total", namespace=NS, database=DB) == 1
     assert value(samples, "kubemigrate_pending_migrations", namespace=NS, database=DB) == 2
     assert not any(name == "kubemigrate_last_success_timestamp_seconds" for name, _ in samples)
+    # what ends MigrationFailed is a later success than this
+    failed_at = "kubemigrate_last_failure_timestamp_seconds"
+    assert value(samples, failed_at, namespace=NS, database=DB, action="migrate") == NOW
+
+
+def test_a_refusal_or_a_failed_preview_is_no_failure_to_put_right(
+    metrics: Metrics, server: MetricsServer
+) -> None:
+    refused = Outcome(
+        action="reset", ok=False, exitCode=5, error={"reason": "RefusedBySafetyRules"}
+    )
+    metrics.run_finished(NS, DB, refused, duration_seconds=1.0)
+    preview = Outcome(action="migrate", ok=False, exitCode=1, dryRun=True, error={"reason": "x"})
+    metrics.run_finished(NS, DB, preview, duration_seconds=1.0, action="plan")
+    samples = scrape(server)
+    assert not any(name == "kubemigrate_last_failure_timestamp_seconds" for name, _ in samples)
 
 
 def test_counters_exist_at_zero_once_a_run_starts(metrics: Metrics, server: MetricsServer) -> None:
@@ -339,15 +356,20 @@ def test_handler_errors_are_counted_by_handler(metrics: Metrics, server: Metrics
 def test_forgetting_a_database_drops_its_gauges(metrics: Metrics, server: MetricsServer) -> None:
     other = database_label("billing", "billing-db")
     for database in (DB, other):
+        failed = Outcome(action="rollback", ok=False, exitCode=1, counts=Counts(total=1, applied=1))
+        metrics.run_finished(NS, database, failed, duration_seconds=1.0)
         outcome = Outcome(action="migrate", ok=True, counts=Counts(total=1, applied=1))
         metrics.run_finished(NS, database, outcome, duration_seconds=1.0)
     metrics.forget_database(NS, DB)
     metrics.forget_database(NS, "never/seen")
     samples = scrape(server)
+    assert value(samples, "kubemigrate_last_failure_timestamp_seconds", namespace=NS,
+                 database=other, action="rollback") == NOW  # fmt: skip
     gauges = (
         "kubemigrate_pending_migrations",
         "kubemigrate_schema_drift",
         "kubemigrate_last_success_timestamp_seconds",
+        "kubemigrate_last_failure_timestamp_seconds",
     )
     remaining = {dict(labels)["database"] for name, labels in samples if name in gauges}
     assert remaining == {other}
