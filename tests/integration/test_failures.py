@@ -201,6 +201,23 @@ def test_mixed_file_is_refused_without_the_directive(tmp_path: Path, database_ur
     assert index_state(database_url, "bad_first_sku_idx") is True
 
 
+def test_settings_for_a_concurrent_index_run_with_it(tmp_path: Path, database_url: str) -> None:
+    """A lock timeout set before CREATE INDEX CONCURRENTLY (what lint asks for) needs no
+    directive: the file runs outside a transaction, the setting with it."""
+    drizzle = batch_with(
+        tmp_path,
+        "SET lock_timeout = '1s';"
+        + BREAK
+        + "CREATE INDEX CONCURRENTLY first_id_idx ON first_ok (id);"
+        + BREAK
+        + "RESET lock_timeout;",
+    )
+    result = migrate(drizzle, database_url)
+    assert result.returncode == 0, output(result)
+    assert applied_names(database_url) == ["0000_first.sql", "0001_bad.sql", "0002_third.sql"]
+    assert index_state(database_url, "first_id_idx") is True
+
+
 def test_a_connection_lost_midway_is_reported_as_such(tmp_path: Path, database_url: str) -> None:
     """The session dies inside a migration: the report is that failure (retryable, exit
     75) with what was kept, not a crash while looking up the counts afterwards."""

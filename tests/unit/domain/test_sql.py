@@ -187,6 +187,19 @@ def test_mixing_both_kinds_is_reported() -> None:
     assert not analysed.no_transaction_directive
 
 
+def test_session_settings_before_a_concurrent_index_do_not_make_it_mixed() -> None:
+    """squawk's require-lock-timeout asks for exactly this; split in two migrations, the
+    settings would be reset before the index's."""
+    analysed = analyse(
+        "SET statement_timeout = 0;\nSET lock_timeout = '1s';\n"
+        "CREATE INDEX CONCURRENTLY i ON t (a);\nRESET lock_timeout;"
+    )
+    assert not analysed.mixed
+    assert analysed.needs_no_transaction
+    # SET LOCAL outside a transaction block sets nothing: still refused as mixed
+    assert analyse("SET LOCAL lock_timeout = '1s';\nCREATE INDEX CONCURRENTLY i ON t (a);").mixed
+
+
 def test_no_transaction_directive_is_a_comment_line() -> None:
     analysed = analyse("-- kubemigrate:no-transaction\nUPDATE t SET a = 1 WHERE b;")
     assert analysed.no_transaction_directive

@@ -77,6 +77,10 @@ class Statement:
     transactional: bool
     #: What it destroys, for a production warning (``"DROP TABLE users"``), or None.
     destructive: str | None
+    #: A session's SET or RESET (not SET LOCAL): it takes effect inside a transaction or
+    #: outside one, so it makes a file neither kind (``SET lock_timeout`` before a
+    #: CREATE INDEX CONCURRENTLY is what squawk's require-lock-timeout asks for).
+    session: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,7 @@ class AnalysedSql:
     @property
     def mixed(self) -> bool:
         """Both kinds present: not atomic either way, so it needs the directive."""
-        kinds = {s.transactional for s in self.statements}
+        kinds = {s.transactional for s in self.statements if not s.session}
         return len(kinds) == 2
 
     @property
@@ -200,6 +204,7 @@ def _statement(p: ParsedStatement, version: int, created: set[tuple[str, ...]]) 
         kind=type(p.node).__name__,
         transactional=_transactional(p.node, version),
         destructive=destructive,
+        session=isinstance(p.node, ast.VariableSetStmt) and not p.node.is_local,
     )
 
 
