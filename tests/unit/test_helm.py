@@ -127,6 +127,9 @@ def test_default_install(chart: Chart) -> None:
     assert settings["KUBEMIGRATE_METRICS_PORT"] == "8080"
     assert settings["KUBEMIGRATE_HEALTH_PORT"] == "8081"
     assert settings["KUBEMIGRATE_JOB_TTL_SECONDS_AFTER_FINISHED"] == "none"
+    # kopf's name for the replica: else its user's, which the image's UID 65532 has none of
+    pod_id = {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert {"name": "POD_ID", "valueFrom": pod_id} in container["env"]
     assert pod["serviceAccountName"] == only(objects, "ServiceAccount")["metadata"]["name"]
     for probe in ("livenessProbe", "readinessProbe"):
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "health"}

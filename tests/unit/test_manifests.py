@@ -118,6 +118,9 @@ def test_the_operator_settings_exist() -> None:
     env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
     ours = {e["name"] for e in env if e["name"].startswith("KUBEMIGRATE_")}
     assert ours <= fields, sorted(ours - fields)
+    # kopf's name for the replica: else its user's, which the image's UID 65532 has none of
+    pod_id = {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert {"name": "POD_ID", "valueFrom": pod_id} in env
 
 
 def test_secrets_are_get_only() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import os
+import socket
 
 import kopf
 from kubernetes.client import ApiClient
@@ -46,8 +48,25 @@ def cluster_client() -> ApiClient:
         ) from None
 
 
+def name_among_peers() -> None:
+    """Give kopf a name for this process where it cannot make one.
+
+    kopf names an operator among its peers (and it asks even when standalone) after its
+    user, unless ``POD_ID`` is set; ``getpass.getuser()`` raises in a container whose UID
+    has no passwd entry, as the image's 65532 has none, and the operator crashed at
+    start. The chart sets ``POD_ID`` to the pod's name; a manifest of one's own may not.
+    The host's name (the pod's, in a pod) and the process id name it as well."""
+    if "POD_ID" in os.environ:
+        return
+    try:
+        getpass.getuser()
+    except (KeyError, OSError):
+        os.environ["POD_ID"] = f"{socket.gethostname()}/{os.getpid()}"
+
+
 def run_operator(*, log_format: str | None = None) -> None:
     settings = checked_settings()
+    name_among_peers()
     api = cluster_client()
     level = "debug" if os.environ.get("KUBEMIGRATE_DEBUG") else "info"
     configure_logging(log_format or "json", level=level)

@@ -3,6 +3,9 @@ clear message and exit 2, instead of a traceback or kopf's retry-a-minute loop."
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +93,29 @@ def test_the_api_server_sends_only_the_jobs_and_pods_the_operator_made() -> None
         assert list(settings.watching.label_selectors.collect(resource)) == [ours]
     runs = kopf.Resource("kubemigrate.io", "v1alpha1", "migrationruns", namespaced=True)
     assert list(settings.watching.label_selectors.collect(runs)) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing to the image's UID needs root")
+def test_an_image_uid_without_a_passwd_entry_can_name_itself_to_kopf() -> None:
+    """The image runs as 65532, which has no passwd entry: kopf's name for the process
+    (asked even when standalone) came from getpass.getuser(), and the operator crashed
+    at start with ``KeyError: 'getpwuid(): uid not found: 65532'``."""
+    ask_kopf = (
+        "from kubemigrate.controller.main import name_among_peers\n"
+        "name_among_peers()\n"
+        "from kopf._core.engines.peering import detect_own_id\n"
+        "print(detect_own_id(manual=False))\n"
+    )
+    setpriv = ["setpriv", "--reuid", "65532", "--regid", "65532", "--clear-groups"]
+    result = subprocess.run(
+        [*setpriv, sys.executable, "-c", ask_kopf],
+        env={"PATH": os.environ["PATH"]},  # no USER or LOGNAME for getpass to read either
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    name, _, pid = result.stdout.strip().partition("/")
+    assert name  # the host's (the pod's) name
+    assert pid.isdigit()  # and the process id
