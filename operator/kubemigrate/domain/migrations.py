@@ -45,12 +45,26 @@ def wait_problem(value: float, *, unit: str = "seconds", per_second: float = 1.0
     return None
 
 
+DEFAULT_LOCK_TIMEOUT_MS = 3000
+"""Staging's and production's ``lock_timeout`` unless one is set (``Environment``): long
+enough for a lock held by a short transaction, short enough that the queries queued
+behind a waiting migration do not time out in turn."""
+
+
 class Environment(StrEnum):
     """Where a run happens; production adds confirmations and refusals."""
 
     DEVELOPMENT = "development"
     STAGING = "staging"
     PRODUCTION = "production"
+
+    @property
+    def lock_timeout_ms(self) -> int | None:
+        """How long a migration waits for a lock where nobody set a ``lock_timeout``:
+        while it waits, the application's queries on the table queue behind it. None in
+        development, where a laptop's database has no traffic to stop and a wait is
+        easier to understand than a timeout."""
+        return None if self is Environment.DEVELOPMENT else DEFAULT_LOCK_TIMEOUT_MS
 
     @classmethod
     def parse(cls, value: str) -> Environment | None:

@@ -187,7 +187,7 @@ _SPEC_TERMS = (
     ),
     ("before or after `kubemigrate migrate`", "before or after the migrate run"),
     ("let it finish and retry", "let it finish, then create a new run"),
-    ("retry, or raise --lock-timeout", "create a new run, or raise --lock-timeout"),
+    ("retry once it has finished", "create a new run once it has finished"),
     ("a --*-timeout flag", "spec.timeouts"),
     ("--accept-checksum", "spec.repair.acceptChecksums"),
     ("--accept-renames", "spec.repair.acceptRenames"),

@@ -767,6 +767,22 @@ class PostgresStore:
         for statement in self._watching:
             self.conn.execute(statement)
 
+    def default_lock_timeout(self, ms: int) -> None:
+        """Have the migrations wait at most ``ms`` for a lock where nobody chose a
+        ``lock_timeout`` (not the run's --lock-timeout, the URL's options or PGOPTIONS,
+        the role's, the database's or postgresql.conf's). A migration waiting for a lock
+        queues every later query on that table behind it: an ALTER TABLE behind a long
+        report stopped the application until the report ended. Re-applied after each
+        migration's RESET ALL, as the keepalives are."""
+        if self._lock_timeout_ms is not None:
+            return
+        statement = (
+            f"SELECT pg_catalog.set_config('lock_timeout', '{int(ms)}', false) "
+            "FROM pg_catalog.pg_settings WHERE name = 'lock_timeout' AND source = 'default'"
+        ).encode()
+        self._watching = (*self._watching, statement)
+        self.conn.execute(statement)
+
     def session_resets(self, statements: Sequence[str]) -> tuple[bytes, ...]:
         """What puts the session back as it connected after a migration that may have
         changed it: each migration starts from the URL's settings and ours, as Flyway
@@ -1285,8 +1301,10 @@ class PostgresStore:
             return LockTimeout(
                 f"{migration}{where}: {primary} (SQLSTATE {state}); "
                 "its transaction was rolled back.",
-                hint="another session held a lock this migration needs; "
-                "retry, or raise --lock-timeout",
+                hint="another session held a lock this migration needs (a long transaction, "
+                "autovacuum); retry once it has finished: while a migration waits for a lock, "
+                "the application's queries on that table wait behind it, so a longer "
+                "--lock-timeout holds them up as long",
                 **details,
             )
         if _retryable(exc, state):

@@ -714,6 +714,8 @@ class Runner:
             stopped.partial = self._partial(action, None, ())
             raise stopped from None
         try:
+            if (lock_timeout_ms := options.environment.lock_timeout_ms) is not None:
+                store.default_lock_timeout(lock_timeout_ms)
             store.ensure_tables()
             state = self.state()
             self._earlier = self._done_before(action, options)
