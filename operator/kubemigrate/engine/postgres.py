@@ -580,9 +580,14 @@ class PostgresStore:
         One message, which PostgreSQL runs as one implicit transaction, and a commit
         that does not wait for the WAL flush: every later commit that depends on the
         tables flushes the WAL past them, and tables lost with an unflushed commit are
-        simply created again by the next run. It runs before every changing command.
+        simply created again by the next run. It runs before every changing command,
+        once nothing refuses it: a refused run leaves no tables behind. In a transaction
+        already (a repair's) they are part of it, gone if it is rolled back, and its
+        commit waits for the flush as it would have.
         """
-        statements = ("SELECT set_config('synchronous_commit', 'off', true)", *_TABLES_DDL)
+        statements: tuple[str, ...] = _TABLES_DDL
+        if self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            statements = ("SELECT set_config('synchronous_commit', 'off', true)", *statements)
         self.conn.execute(self._sql(";".join(statements)))
 
     def read_state(self, *, with_rollbacks: bool = False) -> StoreState:

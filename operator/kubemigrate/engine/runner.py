@@ -710,13 +710,16 @@ class Runner:
             stopped.partial = self._partial(action, None, ())
             raise stopped from None
         try:
-            store.ensure_tables()
-            state = self.state()
+            state = self.state()  # read as a status reads it: no tables yet is a state too
             self._earlier = self._done_before(action, options)
             plan: Plan | None = None
             results: list[MigrationResult] = []
             try:
                 plan, prepared = self._checked_plan(action, state, options)
+                # only once nothing refuses the run: created first, the tables stayed
+                # behind a refused first run (a URL that lost its search_path left
+                # them in public, where a status then read an empty tracking table)
+                store.ensure_tables()
                 self._running = True
                 if action is Action.BASELINE:
                     self.observer.plan_ready(plan)
@@ -1231,11 +1234,13 @@ class Runner:
         checked = self._marks_to_repair()
         store.acquire_lock(options.lock_wait_s, self.observer.lock_wait)
         try:
-            store.ensure_tables()
             self._refuse_new_marks(checked)
             by_name = {m.name: m for m in self.source.migrations}
             results: list[MigrationResult] = []
             with store.transaction():
+                # in the repair's transaction: one refused on a database kubemigrate never
+                # ran on (nothing applied to accept) leaves no empty tables behind
+                store.ensure_tables()
                 for name in store.clear_dirty():
                     store.record(
                         "repaired",
