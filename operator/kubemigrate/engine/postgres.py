@@ -312,9 +312,18 @@ class StepFailed(Exception):
 class StepsInterrupted(Exception):
     """Ctrl-C or SIGTERM while steps ran; ``durations_ms`` are those that committed."""
 
-    def __init__(self, durations_ms: list[float], *, unconfirmed: bool = False) -> None:
+    def __init__(
+        self,
+        durations_ms: list[float],
+        *,
+        unconfirmed: bool = False,
+        stop: BaseException | None = None,
+    ) -> None:
         super().__init__("interrupted")
         self.durations_ms = durations_ms
+        self.stop = stop if stop is not None else KeyboardInterrupt()
+        """What stopped them, raised again once they are reported: a KeyboardInterrupt,
+        or the SystemExit an embedding application's own SIGTERM handler raised."""
         self.unconfirmed = unconfirmed
         """No connection could tell which commits the server kept (a network partition,
         the signal a Job's deadline or an eviction sends): ``durations_ms`` is empty,
@@ -941,10 +950,12 @@ class PostgresStore:
                 done.append(_duration(cursors[-2]))
             self.rollback_quietly()
             raise StepFailed(exc, len(sent), 0, done, unconfirmed=unconfirmed) from None
-        except KeyboardInterrupt:  # psycopg has cancelled the statement running
+        except (KeyboardInterrupt, SystemExit) as stop:  # psycopg cancelled the statement
             self.rollback_quietly()
             committed = self._committed(steps[: len(sent)], run_id)
-            raise StepsInterrupted(committed or [], unconfirmed=committed is None) from None
+            raise StepsInterrupted(
+                committed or [], unconfirmed=committed is None, stop=stop
+            ) from None
         return [_duration(cursors[-2]) for cursors in sent]
 
     @contextmanager
@@ -952,10 +963,11 @@ class PostgresStore:
         """Cancel the statement running on the server when Ctrl-C or SIGTERM lands while
         we are not waiting on it (sending, or logging while the server works): psycopg
         cancels only an interruption of its own wait, and leaving the pipeline waits
-        for everything sent, a 30-minute statement included."""
+        for everything sent, a 30-minute statement included. A SystemExit too: an
+        application's own SIGTERM handler raises one around the Python API."""
         try:
             yield
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, SystemExit):
             with suppress(psycopg.Error):
                 self.conn.cancel_safe(timeout=5)
             raise

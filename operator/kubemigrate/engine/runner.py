@@ -161,11 +161,6 @@ def _result(step: Step, duration_ms: float) -> MigrationResult:
     )
 
 
-class _UnconfirmedInterrupt(KeyboardInterrupt):
-    """A Ctrl-C or SIGTERM that landed while the server could not be reached: what it
-    committed is unknown (``StepsInterrupted.unconfirmed``)."""
-
-
 class Runner:
     """One engine run against one database and one source directory."""
 
@@ -182,6 +177,9 @@ class Runner:
         """Whether a changing run has begun executing its plan (an interruption is audited)."""
         self._earlier: list[DoneRecord] = []
         """What earlier attempts of the run (its run id) did, for its result to report."""
+        self._unconfirmed = False
+        """The run was interrupted while the server could not be reached: what it
+        committed is unknown (``StepsInterrupted.unconfirmed``)."""
 
     # -- read-only -----------------------------------------------------------
 
@@ -696,6 +694,7 @@ class Runner:
         store = self.store
         self._running = False
         self._earlier = []
+        self._unconfirmed = False
         try:
             store.acquire_lock(options.lock_wait_s, self.observer.lock_wait)
         except KubemigrateError as error:  # the counts still say where the database is
@@ -732,11 +731,16 @@ class Runner:
             except KubemigrateError as error:
                 error.partial = self._partial(action, plan, results)
                 raise
-            except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM as the CLI delivers it
-                unconfirmed = isinstance(stop, _UnconfirmedInterrupt)
-                raise self._interrupted(
-                    action, plan, results, options, unconfirmed=unconfirmed
-                ) from None
+            except (KeyboardInterrupt, SystemExit) as stop:
+                # Ctrl-C, SIGTERM as the CLI delivers it, or the SystemExit of an embedding
+                # application's own SIGTERM handler (the Python API installs none): audited
+                # alike, where a SystemExit wrote no history row of the migration it stopped
+                stopped = self._interrupted(
+                    action, plan, results, options, unconfirmed=self._unconfirmed
+                )
+                if isinstance(stop, SystemExit):  # the application's exit, code and all
+                    raise stop from stopped
+                raise stopped from None
             return self._outcome(action, plan, self.state(), results)
         finally:
             store.release_lock()
@@ -1029,7 +1033,8 @@ class Runner:
             self._done(group, stopped.durations_ms, results)
             report_previous()
             self._report_group(group, first, total, stopped.durations_ms)
-            raise (_UnconfirmedInterrupt if stopped.unconfirmed else KeyboardInterrupt) from None
+            self._unconfirmed = stopped.unconfirmed
+            raise stopped.stop from None
         except StepFailed as failure:
             self._done(group, failure.durations_ms, results)
             report_previous()
