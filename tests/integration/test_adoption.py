@@ -8,10 +8,14 @@ The folder's previous tool left its history in the database (drizzle's
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
+
+import pytest
 
 from tests.conftest import run_cli
 from tests.integration.helpers import (
@@ -231,6 +235,91 @@ def test_a_url_that_lost_its_search_path_does_not_run_the_folder_again(
     done = cli(folder, tenant, "migrate")
     assert done.returncode == 0, done.stderr
     assert table_exists(database_url, "tenant_2.t2")
+
+
+def kubemigrate_tables(url: str) -> list[str]:
+    """kubemigrate's own tables, schema-qualified, wherever they are."""
+    found = rows(
+        url,
+        "SELECT schemaname || '.' || tablename FROM pg_tables "
+        "WHERE tablename LIKE '\\_\\_migration\\_%%' ORDER BY 1",
+    )
+    return [str(row[0]) for row in found]
+
+
+def _lost_search_path(
+    tmp_path: Path, url: str, *, command: tuple[str, ...]
+) -> tuple[Path, tuple[str, ...]]:
+    """The folder migrated through ?options=-csearch_path=app; ``command`` without it."""
+    folder = write_drizzle(tmp_path / "d", numbered(create_table("t1"), create_table("t2")))
+    with connect(url) as conn:
+        conn.execute("CREATE SCHEMA app")
+    assert cli(folder, f"{url}?options={quote('-csearch_path=app')}", "migrate").returncode == 0
+    return folder, command
+
+
+def _golang_migrate_ran(tmp_path: Path, url: str) -> tuple[Path, tuple[str, ...]]:
+    golang_ran(url, 2)
+    return golang_folder(tmp_path), ("migrate", "--format", "golang-migrate")
+
+
+def _drizzle_ran(tmp_path: Path, url: str) -> tuple[Path, tuple[str, ...]]:
+    folder = write_drizzle(tmp_path / "d", numbered(create_table("t1"), create_table("t2")))
+    digest = hashlib.sha256((folder / "0000_t1.sql").read_bytes()).hexdigest()
+    with connect(url) as conn:
+        conn.execute("CREATE SCHEMA drizzle")
+        conn.execute(
+            "CREATE TABLE drizzle.__drizzle_migrations (id serial, hash text, created_at bigint)"
+        )
+        conn.execute("INSERT INTO drizzle.__drizzle_migrations (hash) VALUES (%s)", (digest,))
+    return folder, ("migrate",)
+
+
+def _new(tmp_path: Path, _url: str, *, command: tuple[str, ...]) -> tuple[Path, tuple[str, ...]]:
+    """A new database; the second file does not parse."""
+    folder = write_drizzle(tmp_path / "d", numbered(create_table("t1"), create_table("t2")))
+    (folder / "0001_t2.sql").write_text("CREATE TABLE t2 (id integer PRIMARY KEY;")
+    return folder, command
+
+
+@pytest.mark.parametrize(
+    ("refusal", "code"),
+    [
+        (functools.partial(_lost_search_path, command=("migrate",)), 2),
+        (functools.partial(_lost_search_path, command=("baseline", "--target", "0000_t1")), 2),
+        (_golang_migrate_ran, 5),  # NotAdopted
+        (_drizzle_ran, 5),  # NotAdopted, by drizzle's own table
+        (functools.partial(_new, command=("baseline", "--env", "production")), 5),  # blind
+        (functools.partial(_new, command=("migrate",)), 1),  # a file that does not parse
+        (functools.partial(_new, command=("repair", "--accept-checksum", "0000_t1")), 2),
+    ],
+    ids=[
+        "search-path-migrate",
+        "search-path-baseline",
+        "golang-migrate",
+        "drizzle",
+        "production-baseline",
+        "unparseable",
+        "repair-not-applied",
+    ],
+)
+def test_a_refused_first_run_leaves_no_tables_behind(
+    tmp_path: Path,
+    database_url: str,
+    refusal: Callable[[Path, str], tuple[Path, tuple[str, ...]]],
+    code: int,
+) -> None:
+    """The refusal came after kubemigrate had created its three tables, empty: a URL
+    that lost its search_path left them in public, where a later status read an empty
+    tracking table, and every refused first run left them in the schema it reached."""
+    folder, command = refusal(tmp_path, database_url)
+    before = kubemigrate_tables(database_url)
+
+    refused = cli(folder, database_url, *command)
+
+    assert refused.returncode == code, refused.stderr
+    assert kubemigrate_tables(database_url) == before
+    assert applied_names(database_url) == []
 
 
 def test_another_team_s_tables_in_their_own_schema_are_not_this_folder_s(

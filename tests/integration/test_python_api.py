@@ -15,6 +15,7 @@ from tests.conftest import ROOT
 from tests.integration.helpers import (
     applied_names,
     connect,
+    history,
     table_exists,
     write_drizzle,
     write_journal,
@@ -262,6 +263,59 @@ def test_ctrl_c_stays_a_keyboard_interrupt_for_the_application(
             start_up()
     assert isinstance(stopped.value.__cause__, kubemigrate.Interrupted)
     assert not table_exists(database_url, "slow")
+
+
+def test_an_application_s_own_sigterm_exit_is_audited_as_an_interrupt(
+    database_url: str, tmp_path: Path
+) -> None:
+    """An application whose SIGTERM handler calls sys.exit, as servers' do: the migration
+    it stopped was rolled back with no `failed` row in the history (a Ctrl-C writes one).
+    The exit is the application's, its code kept; the engine's report is its cause."""
+    import os
+    import signal
+    import sys
+    import threading
+
+    folder = write_drizzle(
+        tmp_path / "d",
+        [
+            ("0000_first", "CREATE TABLE first (id int);", None),
+            (
+                "0001_slow",
+                "CREATE TABLE slow (id int);\n--> statement-breakpoint\nSELECT pg_sleep(30);",
+                None,
+            ),
+        ],
+    )
+    with connect(database_url) as conn:
+        sleeping = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%'"
+
+        def terminate_once_sleeping() -> None:
+            while not conn.execute(sleeping).fetchone()[0]:  # type: ignore[index]
+                threading.Event().wait(0.02)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        def on_sigterm(_signum: int, _frame: object) -> None:
+            sys.exit(143)
+
+        previous = signal.signal(signal.SIGTERM, on_sigterm)
+        try:
+            threading.Thread(target=terminate_once_sleeping, daemon=True).start()
+            with pytest.raises(SystemExit) as stopped:
+                kubemigrate.apply_migrations(database_url, folder, run_id="app-start")
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    assert stopped.value.code == 143
+    assert isinstance(stopped.value.__cause__, kubemigrate.Interrupted)
+    assert "Interrupted in 0001_slow.sql" in str(stopped.value.__cause__)
+    assert applied_names(database_url) == ["0000_first.sql"]
+    assert not table_exists(database_url, "slow")
+    assert [
+        (row["action"], row["migration_name"], row["run_id"]) for row in history(database_url)
+    ] == [
+        ("applied", "0000_first.sql", "app-start"),
+        ("failed", "0001_slow.sql", "app-start"),
+    ]
 
 
 def test_arguments_the_cli_would_refuse_are_refused(database_url: str, shop: Path) -> None:

@@ -313,9 +313,18 @@ class StepFailed(Exception):
 class StepsInterrupted(Exception):
     """Ctrl-C or SIGTERM while steps ran; ``durations_ms`` are those that committed."""
 
-    def __init__(self, durations_ms: list[float], *, unconfirmed: bool = False) -> None:
+    def __init__(
+        self,
+        durations_ms: list[float],
+        *,
+        unconfirmed: bool = False,
+        stop: BaseException | None = None,
+    ) -> None:
         super().__init__("interrupted")
         self.durations_ms = durations_ms
+        self.stop = stop if stop is not None else KeyboardInterrupt()
+        """What stopped them, raised again once they are reported: a KeyboardInterrupt,
+        or the SystemExit an embedding application's own SIGTERM handler raised."""
         self.unconfirmed = unconfirmed
         """No connection could tell which commits the server kept (a network partition,
         the signal a Job's deadline or an eviction sends): ``durations_ms`` is empty,
@@ -581,9 +590,14 @@ class PostgresStore:
         One message, which PostgreSQL runs as one implicit transaction, and a commit
         that does not wait for the WAL flush: every later commit that depends on the
         tables flushes the WAL past them, and tables lost with an unflushed commit are
-        simply created again by the next run. It runs before every changing command.
+        simply created again by the next run. It runs before every changing command,
+        once nothing refuses it: a refused run leaves no tables behind. In a transaction
+        already (a repair's) they are part of it, gone if it is rolled back, and its
+        commit waits for the flush as it would have.
         """
-        statements = ("SELECT set_config('synchronous_commit', 'off', true)", *_TABLES_DDL)
+        statements: tuple[str, ...] = _TABLES_DDL
+        if self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            statements = ("SELECT set_config('synchronous_commit', 'off', true)", *statements)
         self.conn.execute(self._sql(";".join(statements)))
 
     def read_state(self, *, with_rollbacks: bool = False) -> StoreState:
@@ -953,10 +967,12 @@ class PostgresStore:
                 done.append(_duration(cursors[-2]))
             self.rollback_quietly()
             raise StepFailed(exc, len(sent), 0, done, unconfirmed=unconfirmed) from None
-        except KeyboardInterrupt:  # psycopg has cancelled the statement running
+        except (KeyboardInterrupt, SystemExit) as stop:  # psycopg cancelled the statement
             self.rollback_quietly()
             committed = self._committed(steps[: len(sent)], run_id)
-            raise StepsInterrupted(committed or [], unconfirmed=committed is None) from None
+            raise StepsInterrupted(
+                committed or [], unconfirmed=committed is None, stop=stop
+            ) from None
         return [_duration(cursors[-2]) for cursors in sent]
 
     @contextmanager
@@ -964,10 +980,11 @@ class PostgresStore:
         """Cancel the statement running on the server when Ctrl-C or SIGTERM lands while
         we are not waiting on it (sending, or logging while the server works): psycopg
         cancels only an interruption of its own wait, and leaving the pipeline waits
-        for everything sent, a 30-minute statement included."""
+        for everything sent, a 30-minute statement included. A SystemExit too: an
+        application's own SIGTERM handler raises one around the Python API."""
         try:
             yield
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, SystemExit):
             with suppress(psycopg.Error):
                 self.conn.cancel_safe(timeout=5)
             raise

@@ -161,11 +161,6 @@ def _result(step: Step, duration_ms: float) -> MigrationResult:
     )
 
 
-class _UnconfirmedInterrupt(KeyboardInterrupt):
-    """A Ctrl-C or SIGTERM that landed while the server could not be reached: what it
-    committed is unknown (``StepsInterrupted.unconfirmed``)."""
-
-
 class Runner:
     """One engine run against one database and one source directory."""
 
@@ -182,6 +177,9 @@ class Runner:
         """Whether a changing run has begun executing its plan (an interruption is audited)."""
         self._earlier: list[DoneRecord] = []
         """What earlier attempts of the run (its run id) did, for its result to report."""
+        self._unconfirmed = False
+        """The run was interrupted while the server could not be reached: what it
+        committed is unknown (``StepsInterrupted.unconfirmed``)."""
 
     # -- read-only -----------------------------------------------------------
 
@@ -700,6 +698,7 @@ class Runner:
         store = self.store
         self._running = False
         self._earlier = []
+        self._unconfirmed = False
         try:
             store.acquire_lock(options.lock_wait_s, self.observer.lock_wait)
         except KubemigrateError as error:  # the counts still say where the database is
@@ -716,13 +715,16 @@ class Runner:
         try:
             if (lock_timeout_ms := options.environment.lock_timeout_ms) is not None:
                 store.default_lock_timeout(lock_timeout_ms)
-            store.ensure_tables()
-            state = self.state()
+            state = self.state()  # read as a status reads it: no tables yet is a state too
             self._earlier = self._done_before(action, options)
             plan: Plan | None = None
             results: list[MigrationResult] = []
             try:
                 plan, prepared = self._checked_plan(action, state, options)
+                # only once nothing refuses the run: created first, the tables stayed
+                # behind a refused first run (a URL that lost its search_path left
+                # them in public, where a status then read an empty tracking table)
+                store.ensure_tables()
                 self._running = True
                 if action is Action.BASELINE:
                     self.observer.plan_ready(plan)
@@ -735,11 +737,16 @@ class Runner:
             except KubemigrateError as error:
                 error.partial = self._partial(action, plan, results)
                 raise
-            except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM as the CLI delivers it
-                unconfirmed = isinstance(stop, _UnconfirmedInterrupt)
-                raise self._interrupted(
-                    action, plan, results, options, unconfirmed=unconfirmed
-                ) from None
+            except (KeyboardInterrupt, SystemExit) as stop:
+                # Ctrl-C, SIGTERM as the CLI delivers it, or the SystemExit of an embedding
+                # application's own SIGTERM handler (the Python API installs none): audited
+                # alike, where a SystemExit wrote no history row of the migration it stopped
+                stopped = self._interrupted(
+                    action, plan, results, options, unconfirmed=self._unconfirmed
+                )
+                if isinstance(stop, SystemExit):  # the application's exit, code and all
+                    raise stop from stopped
+                raise stopped from None
             return self._outcome(action, plan, self.state(), results)
         finally:
             store.release_lock()
@@ -1032,7 +1039,8 @@ class Runner:
             self._done(group, stopped.durations_ms, results)
             report_previous()
             self._report_group(group, first, total, stopped.durations_ms)
-            raise (_UnconfirmedInterrupt if stopped.unconfirmed else KeyboardInterrupt) from None
+            self._unconfirmed = stopped.unconfirmed
+            raise stopped.stop from None
         except StepFailed as failure:
             self._done(group, failure.durations_ms, results)
             report_previous()
@@ -1237,11 +1245,13 @@ class Runner:
         checked = self._marks_to_repair()
         store.acquire_lock(options.lock_wait_s, self.observer.lock_wait)
         try:
-            store.ensure_tables()
             self._refuse_new_marks(checked)
             by_name = {m.name: m for m in self.source.migrations}
             results: list[MigrationResult] = []
             with store.transaction():
+                # in the repair's transaction: one refused on a database kubemigrate never
+                # ran on (nothing applied to accept) leaves no empty tables behind
+                store.ensure_tables()
                 for name in store.clear_dirty():
                     store.record(
                         "repaired",
