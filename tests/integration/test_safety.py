@@ -258,3 +258,42 @@ def test_a_mistyped_phrase_is_called_that(deployed: Path, database_url: str) -> 
     assert "it is not a confirmation phrase (mistyped?)" in result.stderr
     assert "--confirm rollback-batch-2" in result.stderr
     assert snapshot(database_url) == before
+
+
+def test_a_production_rollback_says_what_data_its_downs_destroy(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The phrase consents to a batch; what undoing it costs (every value written to a
+    column since) is said where the phrase is asked for, and in the plan and result."""
+    token = (
+        "token",
+        "ALTER TABLE users ADD COLUMN token text;",
+        "ALTER TABLE users DROP COLUMN token;",
+    )
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(("users", "CREATE TABLE users (id int);", "DROP TABLE users;"), token),
+    )
+    assert cli(drizzle, database_url, "migrate", "--target", "0000").returncode == 0
+    assert cli(drizzle, database_url, "migrate").returncode == 0
+    said = "0001_token.sql line 1 of 0001_token.down.sql destroys data no rollback restores: "
+    said += "DROP COLUMN users.token"
+
+    refused = cli(drizzle, database_url, "rollback", "--env", "production")
+    assert refused.returncode == 5, output(refused)
+    assert f"It would undo: 0001_token.sql; {said}." in refused.stderr
+
+    plan = cli(drizzle, database_url, "plan", "--for", "rollback", "--env", "production")
+    assert f"warning: {said}" in plan.stdout
+
+    confirmed = cli(
+        drizzle, database_url, "rollback", "--env", "production", "--confirm", "rollback-batch-2",
+        "--json",
+    )  # fmt: skip
+    assert confirmed.returncode == 0, output(confirmed)
+    assert json.loads(confirmed.stdout)["warnings"] == [said]
+
+    # elsewhere no phrase is asked for, and nothing is said (as for a migrate)
+    assert cli(drizzle, database_url, "migrate").returncode == 0
+    development = cli(drizzle, database_url, "rollback", "--json")
+    assert "warnings" not in json.loads(development.stdout)

@@ -947,6 +947,11 @@ def enforce_safety(
         if undone and undone.batches:  # a Job's retried Pod, after its first one undid some
             said = batches_said(undone.batches)
             before = f" An earlier attempt of this run (the same run id) undid {said} already."
+        # what the phrase consents to: a down's DROP COLUMN loses every value written since
+        shown = plan.warnings[:3] + (
+            (f"and {len(plan.warnings) - 3} more",) if len(plan.warnings) > 3 else ()
+        )
+        names += "".join(f"; {warning}" for warning in shown)
         if confirm is None:
             raise ConfirmationRequired(
                 f"Rolling back in production needs confirmation.{before} It would undo: {names}.",

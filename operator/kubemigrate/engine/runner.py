@@ -289,7 +289,12 @@ class Runner:
                 return plan
             found = self.store.baselined([(s.name, s.batch) for s in plan.steps])
             baselined = tuple(s.name for s in plan.steps if s.name in found)
-            return dataclasses.replace(plan, baselined=baselined)
+            plan = dataclasses.replace(plan, baselined=baselined)
+            if options.environment is Environment.PRODUCTION and plan.steps:
+                # a down's DROP COLUMN loses the rows written since as surely as an up's
+                destroyed = destroys_data(plan.steps)
+                plan = dataclasses.replace(plan, warnings=(*plan.warnings, *destroyed))
+            return plan
         raise UsageError(f"{action} has no plan")
 
     def _plan_baseline(self, state: StoreState, options: RunOptions) -> Plan:
