@@ -1145,6 +1145,54 @@ class Runner:
             return self.store.invalid_indexes(name)
         return []
 
+    def _refuse_invalid_builds(self, item: PreparedStep) -> None:
+        """Every statement of ``item`` ran: the indexes its CONCURRENTLY statements name
+        must now be valid, or it is not recorded as applied. An earlier failed build (a
+        SIGTERM, duplicate keys) left its index INVALID, and ``IF NOT EXISTS`` (as
+        squawk's prefer-robust-stmts advises) then skips it with a notice: recorded,
+        the migration would stand as applied, ``status`` and ``verify`` green, with an
+        index no query uses and, for a UNIQUE one, a constraint that does not hold. It
+        fails as a failed build does instead, the database marked dirty. Asked only of
+        files with such statements (one query), before the migration's settings are
+        reset, so that names resolve as its statements' did."""
+        if not item.index_builds:
+            return
+        step = item.step
+        left = self.store.invalid_built([build for _, build in item.index_builds])
+        if not left:
+            return
+        names = list(dict.fromkeys(name for _, name in left))
+        number = item.index_builds[left[0][0]][0]
+        them = "it" if len(names) == 1 else "them"
+        message = (
+            f"{step.name}: its statements ran, but {', '.join(names)}, which statement "
+            f"{number} builds CONCURRENTLY, {'is' if len(names) == 1 else 'are'} INVALID: "
+            f"an earlier failed build left {them} so, and the statement did not rebuild "
+            f"{them} (IF NOT EXISTS skips an existing index, REINDEX TABLE an invalid "
+            "one). PostgreSQL uses no INVALID index, and a UNIQUE one enforces nothing; "
+            f"{step.name} was not recorded as "
+            + ("applied." if step.direction is Direction.UP else "rolled back.")
+        )
+        drops = " ".join(f"DROP INDEX CONCURRENTLY {name};" for name in names)
+        hint = (
+            f"drop {them} (`{drops}`), then run `kubemigrate repair` and "
+            + (
+                "`kubemigrate migrate` again, which builds "
+                if step.direction is Direction.UP
+                else "roll back again, which builds "
+            )
+            + f"{them} anew (for a UNIQUE index, remove the duplicate keys first)"
+        )
+        # the mark says why, where the next run's refusal and `status` show it
+        cause = (
+            f"all its statements ran, but {', '.join(names)}, built CONCURRENTLY by statement "
+            f"{number}, {'is' if len(names) == 1 else 'are'} INVALID, left so by an earlier "
+            f"failed build: {drops}"
+        )
+        with contextlib.suppress(psycopg.Error):  # a lost connection keeps the last mark
+            self.store.mark_dirty(step.name, number, len(item.statements), cause)
+        raise MigrationFailed(message, hint=hint, migration=step.name, statement=number, dirty=True)
+
     def _run_outside_transaction(self, item: PreparedStep, options: RunOptions) -> None:
         """Statement by statement, with a dirty mark that only success removes.
 
@@ -1158,8 +1206,6 @@ class Runner:
         try:
             with self.store.noticing(lambda: step.name):
                 self._run_statements_marking_progress(item)
-            # every statement done: a run stopped before its bookkeeping leaves this mark
-            self.store.mark_dirty(step.name, len(texts) + 1, len(texts), None)
         except KubemigrateError as error:
             number = int(error.details.get("statement", 0))
             # outside a transaction nothing was rolled back, whatever the error's words
@@ -1181,6 +1227,9 @@ class Runner:
                 raise MigrationFailed(message, hint=hint, **error.details) from None
             error.hint = hint
             raise
+        self._refuse_invalid_builds(item)
+        # every statement done: a run stopped before its bookkeeping leaves this mark
+        self.store.mark_dirty(step.name, len(texts) + 1, len(texts), None)
         self.store.reset_session(texts)
         self.store.begin()
         try:

@@ -1,0 +1,167 @@
+"""Indexes a failed CONCURRENTLY build left INVALID, on a real PostgreSQL.
+
+A CREATE INDEX CONCURRENTLY that fails (duplicate keys, a SIGTERM, a lock timeout)
+leaves its index behind, INVALID: no query uses it, and a UNIQUE one enforces
+nothing. The statement run again with IF NOT EXISTS (squawk's prefer-robust-stmts
+advice) skips it with a notice and succeeds, as REINDEX TABLE CONCURRENTLY skips an
+invalid index: a migration recorded as applied then, with ``status`` and ``verify``
+green, stood on an index that was never built. The INVALID indexes here are made the
+way they are made in production, by a unique build over duplicate keys: no timing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.conftest import run_cli
+from tests.integration.helpers import (
+    add_migration,
+    applied_names,
+    connect,
+    history_actions,
+    index_state,
+    numbered,
+    output,
+    write_drizzle,
+)
+
+ITEMS = "CREATE TABLE items (id int, sku text);\nINSERT INTO items VALUES (1, 'a'), (2, 'a');"
+"""A table whose duplicate ``sku`` values make a unique index on it fail."""
+
+
+def said(result) -> str:  # type: ignore[no-untyped-def]
+    """What the user read, on one line (the messages wrap nowhere, but hints are long)."""
+    return " ".join(output(result).split())
+
+
+def leave_invalid(url: str, statement: str) -> None:
+    """Run a unique CREATE INDEX CONCURRENTLY that fails over duplicate keys, as a
+    person's (or an earlier run's) build did: its index stays, INVALID."""
+    with connect(url) as conn, pytest.raises(psycopg.errors.UniqueViolation):
+        conn.execute(statement)
+
+
+def dedupe(url: str) -> None:
+    with connect(url) as conn:
+        conn.execute("DELETE FROM items WHERE id = 2")
+
+
+def migrate(directory: Path, url: str, *args: str):  # type: ignore[no-untyped-def]
+    return run_cli("migrate", *args, "--dir", str(directory), database_url=url)
+
+
+def test_an_index_an_earlier_build_left_invalid_is_not_recorded_as_built(
+    tmp_path: Path, database_url: str
+) -> None:
+    """IF NOT EXISTS skipped the INVALID index and the migration was recorded as
+    applied; it fails now, naming the index and the DROP, and leaves a dirty mark. An
+    INVALID index of another table, which no statement of the file names, is not
+    blamed."""
+    drizzle = write_drizzle(tmp_path / "d", numbered(("items", ITEMS, None)))
+    assert migrate(drizzle, database_url).returncode == 0
+    leave_invalid(database_url, "CREATE UNIQUE INDEX CONCURRENTLY items_sku_uq ON items (sku)")
+    with connect(database_url) as conn:  # someone else's, elsewhere
+        conn.execute("CREATE TABLE other (v int); INSERT INTO other VALUES (1), (1)")
+    leave_invalid(database_url, "CREATE UNIQUE INDEX CONCURRENTLY other_v_uq ON other (v)")
+    add_migration(
+        drizzle,
+        "0001_uniq",
+        "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS items_sku_uq ON items (sku);",
+    )
+
+    failed = migrate(drizzle, database_url, "--json")
+    assert failed.returncode == 1, output(failed)
+    result = json.loads(failed.stdout)
+    assert result["dirty"] is True
+    error = result["error"]
+    assert error["reason"] == "MigrationFailed"
+    assert error["migration"] == "0001_uniq.sql"
+    assert "public.items_sku_uq" in error["message"]
+    assert "INVALID" in error["message"]
+    assert "earlier failed build" in error["message"]
+    assert "other_v_uq" not in error["message"]
+    assert "DROP INDEX CONCURRENTLY public.items_sku_uq;" in error["hint"]
+    assert "kubemigrate repair" in error["hint"]
+    assert applied_names(database_url) == ["0000_items.sql"]
+    assert ("failed", "0001_uniq.sql") in history_actions(database_url)
+
+    refused = migrate(drizzle, database_url)  # the mark stops the next run, saying why
+    assert refused.returncode == 4, output(refused)
+    assert "DROP INDEX CONCURRENTLY public.items_sku_uq" in said(refused)
+
+    # as the hint says: drop it (and the duplicates a unique index needs gone), repair,
+    # migrate: the index is built anew, valid
+    dedupe(database_url)
+    with connect(database_url) as conn:
+        conn.execute("DROP INDEX CONCURRENTLY public.items_sku_uq")
+    repaired = run_cli("repair", "--dir", str(drizzle), database_url=database_url)
+    assert repaired.returncode == 0, output(repaired)
+    done = migrate(drizzle, database_url)
+    assert done.returncode == 0, output(done)
+    assert index_state(database_url, "items_sku_uq") is True
+    assert applied_names(database_url) == ["0000_items.sql", "0001_uniq.sql"]
+
+
+@pytest.mark.parametrize(
+    ("statement", "named"),
+    [
+        # PostgreSQL picks the name of an unnamed index: the table's INVALID ones count
+        ("CREATE INDEX CONCURRENTLY ON items (id);", "public.items_sku_uq"),
+        # REINDEX TABLE CONCURRENTLY skips an invalid index with a warning, and succeeds
+        ("REINDEX TABLE CONCURRENTLY items;", "public.items_sku_uq"),
+        # a failed REINDEX INDEX CONCURRENTLY leaves its copy, INVALID, beside the index
+        ("REINDEX INDEX CONCURRENTLY items_sku_uq;", "public.items_sku_uq_ccnew"),
+    ],
+)
+def test_other_concurrent_builds_that_leave_an_invalid_index_are_not_recorded(
+    tmp_path: Path, database_url: str, statement: str, named: str
+) -> None:
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(("items", ITEMS + "\nCREATE UNIQUE INDEX items_id ON items (id);", None)),
+    )
+    assert migrate(drizzle, database_url).returncode == 0
+    leave_invalid(database_url, "CREATE UNIQUE INDEX CONCURRENTLY items_sku_uq ON items (sku)")
+    if "ccnew" in named:  # its rebuild failed too, over the same keys; they are gone now
+        leave_invalid(database_url, "REINDEX INDEX CONCURRENTLY items_sku_uq")
+        dedupe(database_url)
+    add_migration(drizzle, "0001_build", statement)
+
+    failed = migrate(drizzle, database_url)
+    assert failed.returncode == 1, output(failed)
+    assert f"{named}," in said(failed) or f"{named} " in said(failed)
+    assert f"DROP INDEX CONCURRENTLY {named};" in said(failed)
+    assert applied_names(database_url) == ["0000_items.sql"]
+
+
+def test_names_resolve_as_the_migrations_own_search_path_resolved_them(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A file that sets its search_path builds in that schema; the index is looked for
+    there, before the migration's settings are reset, and named with its schema."""
+    with connect(database_url) as conn:
+        conn.execute("CREATE SCHEMA app")
+        conn.execute("CREATE TABLE app.items (id int, sku text)")
+        conn.execute("INSERT INTO app.items VALUES (1, 'a'), (2, 'a')")
+    leave_invalid(database_url, "CREATE UNIQUE INDEX CONCURRENTLY items_sku_uq ON app.items (sku)")
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            (
+                "uniq",
+                "-- kubemigrate:no-transaction\nSET search_path = app;\n"
+                "--> statement-breakpoint\n"
+                "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS items_sku_uq ON items (sku);",
+                None,
+            )
+        ),
+    )
+    failed = migrate(drizzle, database_url)
+    assert failed.returncode == 1, output(failed)
+    assert "DROP INDEX CONCURRENTLY app.items_sku_uq;" in said(failed)
+    assert "statement 2" in said(failed)
+    assert applied_names(database_url) == []
