@@ -165,3 +165,88 @@ def test_names_resolve_as_the_migrations_own_search_path_resolved_them(
     assert "DROP INDEX CONCURRENTLY app.items_sku_uq;" in said(failed)
     assert "statement 2" in said(failed)
     assert applied_names(database_url) == []
+
+
+def test_repair_leaves_the_mark_while_the_failed_build_s_index_is_invalid(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The reviewer's sequence: a unique build fails over duplicate keys (the database
+    dirty, the index INVALID), IF NOT EXISTS is added as lint advises, then repair.
+    Repair cleared the mark without a word and the next migrate recorded the index as
+    built; it refuses now, naming the index and its DROP, unless forced."""
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            ("items", ITEMS, None),
+            ("uniq", "CREATE UNIQUE INDEX CONCURRENTLY items_sku_uq ON items (sku);", None),
+        ),
+    )
+    assert migrate(drizzle, database_url).returncode == 1
+    assert index_state(database_url, "items_sku_uq") is False
+    (drizzle / "0001_uniq.sql").write_text(
+        "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS items_sku_uq ON items (sku);"
+    )
+
+    refused = run_cli("repair", "--dir", str(drizzle), "--json", database_url=database_url)
+    assert refused.returncode == 5, output(refused)
+    error = json.loads(refused.stdout)["error"]
+    assert error["reason"] == "RefusedBySafetyRules"
+    assert error["migration"] == "0001_uniq.sql"
+    assert "public.items_sku_uq" in error["message"]
+    assert "INVALID" in error["message"]
+    assert "DROP INDEX CONCURRENTLY public.items_sku_uq;" in error["hint"]
+    assert "kubemigrate repair --force" in error["hint"]
+    still = migrate(drizzle, database_url)  # the mark is still there
+    assert still.returncode == 4, output(still)
+    assert ("repaired", "0001_uniq.sql") not in history_actions(database_url)
+
+    forced = run_cli("repair", "--dir", str(drizzle), "--force", database_url=database_url)
+    assert forced.returncode == 0, output(forced)
+    assert "dirty mark cleared" in forced.stdout
+    again = migrate(drizzle, database_url)  # and the index is still not taken for built
+    assert again.returncode == 1, output(again)
+    assert applied_names(database_url) == ["0000_items.sql"]
+
+    dedupe(database_url)  # the way out the refusal gave
+    with connect(database_url) as conn:
+        conn.execute("DROP INDEX CONCURRENTLY public.items_sku_uq")
+    repaired = run_cli("repair", "--dir", str(drizzle), database_url=database_url)
+    assert repaired.returncode == 0, output(repaired)
+    assert migrate(drizzle, database_url).returncode == 0
+    assert index_state(database_url, "items_sku_uq") is True
+
+
+def test_repair_of_a_rollback_reads_the_down_that_left_the_index_invalid(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A rollback whose down rebuilds an index CONCURRENTLY and fails leaves the mark on
+    a migration still applied: the down's build is the one checked."""
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            ("items", ITEMS.replace("(2, 'a')", "(2, 'b')"), None),
+            (
+                "unique_sku",
+                "CREATE UNIQUE INDEX CONCURRENTLY items_sku_uq ON items (sku);",
+                "DROP INDEX CONCURRENTLY IF EXISTS items_sku_uq;",
+            ),
+            (
+                "drop_unique",
+                "DROP INDEX CONCURRENTLY items_sku_uq;",
+                "CREATE UNIQUE INDEX CONCURRENTLY items_sku_uq ON items (sku);",
+            ),
+        ),
+    )
+    assert migrate(drizzle, database_url).returncode == 0
+    with connect(database_url) as conn:
+        conn.execute("UPDATE items SET sku = 'a'")
+    failed = run_cli(
+        "rollback", "--target", "0001", "--dir", str(drizzle), database_url=database_url
+    )
+    assert failed.returncode == 1, output(failed)
+    assert index_state(database_url, "items_sku_uq") is False
+
+    refused = run_cli("repair", "--dir", str(drizzle), database_url=database_url)
+    assert refused.returncode == 5, output(refused)
+    assert "0002_drop_unique.sql is marked dirty" in said(refused)
+    assert "DROP INDEX CONCURRENTLY public.items_sku_uq;" in said(refused)

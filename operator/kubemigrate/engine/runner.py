@@ -55,6 +55,7 @@ from kubemigrate.engine.preparing import (
     PreparedStep,
     concurrent_index,
     destroys_data,
+    index_builds,
     invalid_index_note,
     prepare,
 )
@@ -62,7 +63,7 @@ from kubemigrate.engine.report import StatusReport
 from kubemigrate.engine.sources import Source
 
 if TYPE_CHECKING:
-    pass
+    from kubemigrate.domain.sql import IndexBuild
 
 
 class Observer(Protocol):
@@ -1175,7 +1176,7 @@ class Runner:
         )
         drops = " ".join(f"DROP INDEX CONCURRENTLY {name};" for name in names)
         hint = (
-            f"drop {them} (`{drops}`), then run `kubemigrate repair` and "
+            f"drop {them} (`{drops}`), then `kubemigrate repair` and "
             + (
                 "`kubemigrate migrate` again, which builds "
                 if step.direction is Direction.UP
@@ -1279,13 +1280,16 @@ class Runner:
         accept_renames: bool = False,
     ) -> Outcome:
         """Clear the dirty mark, re-record edited files' checksums, corrected downs'
-        rollback SQL and renamed files' names, all audited."""
+        rollback SQL and renamed files' names, all audited. A mark whose migration's
+        CONCURRENTLY build left its index INVALID is cleared only with ``force``."""
         store = self.store
         checked = self._marks_to_repair()
         store.acquire_lock(options.lock_wait_s, self.observer.lock_wait)
         try:
             store.ensure_tables()
             self._refuse_new_marks(checked)
+            if not options.force:
+                self._refuse_invalid_left()
             by_name = {m.name: m for m in self.source.migrations}
             results: list[MigrationResult] = []
             with store.transaction():
@@ -1342,6 +1346,51 @@ class Runner:
                 hint="check the database (`kubemigrate status` names the statement it stopped "
                 "at), then run repair again",
             )
+
+    def _refuse_invalid_left(self) -> None:
+        """A dirty mark whose migration builds an index CONCURRENTLY that is INVALID now
+        (the failed build's): cleared, the next migrate runs the file again, and its
+        statement either fails on the index (42P07) or, with IF NOT EXISTS, skips it
+        (``_refuse_invalid_builds`` then fails it again). The way out is dropping the
+        index; a person who has dealt with it otherwise (the file now drops it first)
+        clears the mark with ``--force``. Only the marked migrations' SQL is parsed:
+        what a migrate left dirty ran its up file, what a rollback left dirty (still
+        recorded as applied) its down, stored or on disk."""
+        state = self.state()
+        by_name = {m.name: m for m in self.source.migrations}
+        stored = {row.name: row.rollback_sql for row in state.applied}
+        builds: list[tuple[str, int, IndexBuild]] = []
+        for mark in state.dirty:
+            found = by_name.get(mark.migration)
+            texts = (
+                [stored[mark.migration], found.down_sql if found else None]
+                if mark.migration in stored
+                else [found.up_sql if found else None]
+            )
+            seen = set()
+            for text in filter(None, texts):
+                for number, build in index_builds(text):
+                    if build not in seen:
+                        seen.add(build)
+                        builds.append((mark.migration, number, build))
+        left = self.store.invalid_built([build for _, _, build in builds])
+        if not left:
+            return
+        names = list(dict.fromkeys(name for _, name in left))
+        migration, number, _ = builds[left[0][0]]
+        them = "it" if len(names) == 1 else "them"
+        drops = " ".join(f"DROP INDEX CONCURRENTLY {name};" for name in names)
+        raise SafetyRefusal(
+            f"{migration} is marked dirty, and {', '.join(names)}, which its statement "
+            f"{number} builds CONCURRENTLY, {'is' if len(names) == 1 else 'are'} INVALID: "
+            f"the failed build left {them} so. Cleared, the mark would let migrate run the "
+            f"file again over {them}, and fail on {them}, or, with IF NOT EXISTS, skip "
+            f"{them}; nothing was repaired.",
+            hint=f"drop {them} first (`{drops}`; for a UNIQUE index, remove the duplicate "
+            "keys too), then `kubemigrate repair` again; if the migration now deals with "
+            f"{them} itself, `kubemigrate repair --force` clears the mark anyway",
+            migration=migration,
+        )
 
     def _accept_renames(self, options: RunOptions) -> list[MigrationResult]:
         """Applied migrations recorded under their new file names (see planning.renamed);
