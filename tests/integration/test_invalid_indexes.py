@@ -250,3 +250,142 @@ def test_repair_of_a_rollback_reads_the_down_that_left_the_index_invalid(
     assert refused.returncode == 5, output(refused)
     assert "0002_drop_unique.sql is marked dirty" in said(refused)
     assert "DROP INDEX CONCURRENTLY public.items_sku_uq;" in said(refused)
+
+
+def recorded_over_an_invalid_index(tmp_path: Path, url: str) -> Path:
+    """0001 recorded as applied while its index is INVALID, as a person's `baseline`
+    records it after building the index by hand (the dirty mark's "finish it by hand"
+    way out) when that build failed unnoticed; and another application's INVALID index
+    on a table an applied migration indexed without naming the index."""
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            ("items", ITEMS, None),
+            ("other", "CREATE TABLE other (v int);", None),
+            ("other_idx", "CREATE INDEX CONCURRENTLY ON other (v);", None),
+        ),
+    )
+    assert migrate(drizzle, url).returncode == 0
+    with connect(url) as conn:
+        conn.execute("INSERT INTO other VALUES (1), (1)")
+    leave_invalid(url, "CREATE UNIQUE INDEX CONCURRENTLY other_v_uq ON other (v)")
+    leave_invalid(url, "CREATE UNIQUE INDEX CONCURRENTLY items_sku_uq ON items (sku)")
+    add_migration(
+        drizzle,
+        "0003_uniq",
+        "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS items_sku_uq ON items (sku);",
+    )
+    baselined = run_cli("baseline", "--target", "0003", "--dir", str(drizzle), database_url=url)
+    assert baselined.returncode == 0, output(baselined)
+    return drizzle
+
+
+def test_status_warns_and_verify_fails_on_an_applied_migration_s_invalid_index(
+    tmp_path: Path, database_url: str
+) -> None:
+    drizzle = recorded_over_an_invalid_index(tmp_path, database_url)
+
+    status = run_cli("status", "--dir", str(drizzle), "--json", database_url=database_url)
+    assert status.returncode == 0, output(status)
+    warnings = json.loads(status.stdout)["warnings"]
+    told = [w for w in warnings if "INVALID" in w]
+    assert len(told) == 1, warnings
+    assert "public.items_sku_uq, which 0003_uniq.sql (applied) builds CONCURRENTLY" in told[0]
+    assert "REINDEX INDEX CONCURRENTLY public.items_sku_uq;" in told[0]
+    assert "other_v_uq" not in " ".join(warnings)
+    text = run_cli("status", "--dir", str(drizzle), database_url=database_url)
+    assert "public.items_sku_uq" in said(text)
+
+    verify = run_cli("verify", "--dir", str(drizzle), "--json", database_url=database_url)
+    assert verify.returncode == 4, output(verify)
+    result = json.loads(verify.stdout)
+    assert result["ok"] is False
+    assert result["error"]["reason"] == "InvalidIndex"
+    assert result["error"]["migration"] == "0003_uniq.sql"
+    assert result["error"]["index"] == "public.items_sku_uq"
+    assert "REINDEX INDEX CONCURRENTLY public.items_sku_uq;" in result["error"]["hint"]
+    plain = run_cli("verify", "--dir", str(drizzle), database_url=database_url)
+    assert plain.returncode == 4
+    assert "public.items_sku_uq" in said(plain)
+
+    dedupe(database_url)  # as the hint says
+    with connect(database_url) as conn:
+        conn.execute("REINDEX INDEX CONCURRENTLY public.items_sku_uq")
+    assert run_cli("verify", "--dir", str(drizzle), database_url=database_url).returncode == 0
+    again = run_cli("status", "--dir", str(drizzle), "--json", database_url=database_url)
+    assert not [w for w in json.loads(again.stdout)["warnings"] if "INVALID" in w]
+
+
+def test_a_migration_run_s_status_shows_what_verify_and_status_found(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The operator reads the engine's result file (a Job's termination message) into
+    the MigrationRun's status: a verify run fails with reason InvalidIndex and the
+    engine's message and hint; a status run succeeds with the warning in
+    status.warnings and its condition, as a Warning Event."""
+    from kubemigrate.domain.outcome import Outcome
+    from tests.unit.controller.test_reporting import _finish, _run
+
+    drizzle = recorded_over_an_invalid_index(tmp_path, database_url)
+    results = {}
+    for action in ("verify", "status"):
+        path = tmp_path / f"{action}.json"
+        run_cli(
+            action, "--dir", str(drizzle), "--result-file", str(path), database_url=database_url
+        )
+        results[action] = Outcome.from_dict(json.loads(path.read_text()))
+
+    verify = _finish(_run("verify"), results["verify"], failed=("PodFailurePolicy", "exit 4"))
+    assert verify.status["phase"] == "Failed"
+    failed = verify.condition("Failed")
+    assert failed["reason"] == "InvalidIndex"
+    assert "public.items_sku_uq" in failed["message"]
+    error = verify.status["error"]
+    assert (error["reason"], error["migration"]) == ("InvalidIndex", "0003_uniq.sql")
+    assert "REINDEX INDEX CONCURRENTLY public.items_sku_uq;" in error["hint"]
+
+    status = _finish(_run("status"), results["status"])
+    assert status.status["phase"] == "Succeeded"
+    told = [w for w in status.status["warnings"] if "public.items_sku_uq" in w]
+    assert len(told) == 1
+    assert "INVALID" in told[0]
+    assert "public.items_sku_uq" in status.condition("Complete")["message"]
+    assert [e.type for e in status.kube.events] == ["Warning"]
+
+
+def test_verify_names_every_invalid_index_and_status_how_to_clear_each(
+    tmp_path: Path, database_url: str
+) -> None:
+    """An index two applied migrations build, and the copy a failed REINDEX INDEX
+    CONCURRENTLY left beside it, which is dropped rather than rebuilt."""
+    drizzle = write_drizzle(tmp_path / "d", numbered(("items", ITEMS, None)))
+    assert migrate(drizzle, database_url).returncode == 0
+    leave_invalid(database_url, "CREATE UNIQUE INDEX CONCURRENTLY items_sku_uq ON items (sku)")
+    leave_invalid(database_url, "REINDEX INDEX CONCURRENTLY items_sku_uq")
+    add_migration(
+        drizzle,
+        "0001_uniq",
+        "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS items_sku_uq ON items (sku);",
+    )
+    add_migration(drizzle, "0002_reindex", "REINDEX INDEX CONCURRENTLY items_sku_uq;")
+    baselined = run_cli(
+        "baseline", "--target", "0002", "--dir", str(drizzle), database_url=database_url
+    )
+    assert baselined.returncode == 0, output(baselined)
+
+    verify = run_cli("verify", "--dir", str(drizzle), "--json", database_url=database_url)
+    assert verify.returncode == 4, output(verify)
+    error = json.loads(verify.stdout)["error"]
+    assert error["reason"] == "InvalidIndex"
+    assert error["indexes"] == ["public.items_sku_uq", "public.items_sku_uq_ccnew"]
+    assert "0001_uniq.sql, 0002_reindex.sql (all applied) build CONCURRENTLY" in error["message"]
+    assert "So is public.items_sku_uq_ccnew." in error["message"]
+
+    status = run_cli("status", "--dir", str(drizzle), "--json", database_url=database_url)
+    warnings = [w for w in json.loads(status.stdout)["warnings"] if "INVALID" in w]
+    assert len(warnings) == 2, warnings
+    assert "REINDEX INDEX CONCURRENTLY public.items_sku_uq;" in warnings[0]
+    assert (
+        "drop it, the copy a failed REINDEX CONCURRENTLY left: "
+        "`DROP INDEX CONCURRENTLY public.items_sku_uq_ccnew;`"
+    ) in warnings[1]

@@ -222,6 +222,15 @@ JOIN unnest(%s::int[], %s::text[], %s::text[], %s::text[]) AS b(n, kind, rel, id
 WHERE NOT i.indisvalid
 ORDER BY 1, 2"""
 
+# Whether any index outside the system schemas is INVALID: one scan of pg_index, which
+# holds a row per index; a column of read_state's last query, which takes no parameters
+# (so its LIKE has a plain %, not psycopg's %%).
+_ANY_INVALID_INDEX = """EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+  JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+  JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
+  WHERE NOT i.indisvalid AND ns.nspname NOT LIKE 'pg\\_%'
+  AND ns.nspname <> 'information_schema')"""
+
 # ExecStatus EMPTY_QUERY (a statement of comments alone: drizzle-kit's --custom file
 # left empty), COMMAND_OK, TUPLES_OK
 _OK = (0, 1, 2)
@@ -359,6 +368,9 @@ class StoreState:
     """Marks of a non-transactional migration another session is applying right now."""
     holder: str | None = None
     """That session (it holds the migration lock)."""
+    invalid_indexes: bool = False
+    """Some index outside the system schemas is INVALID (asked for by ``status`` and
+    ``verify`` only; whose it is, is for them to find out)."""
 
 
 @dataclass(frozen=True)
@@ -611,7 +623,9 @@ class PostgresStore:
         statements = ("SELECT set_config('synchronous_commit', 'off', true)", *_TABLES_DDL)
         self.conn.execute(self._sql(";".join(statements)))
 
-    def read_state(self, *, with_rollbacks: bool = False) -> StoreState:
+    def read_state(
+        self, *, with_rollbacks: bool = False, with_invalid_indexes: bool = False
+    ) -> StoreState:
         if not self.tables_exist():
             return StoreState(applied=(), dirty=(), next_batch=1)
         has_extra = self._has_extra_tables()
@@ -662,7 +676,12 @@ class PostgresStore:
                         )
                     )
                 )
-        row = self.conn.execute(self._sql(f"SELECT ({batch_sql}), {mark_sql}")).fetchone()
+        # a column of the query read anyway, not a round trip: status and verify pay for
+        # finding the migrations behind an INVALID index only when there is one
+        invalid_sql = _ANY_INVALID_INDEX if with_invalid_indexes else "false"
+        row = self.conn.execute(
+            self._sql(f"SELECT ({batch_sql}), {mark_sql}, {invalid_sql}")
+        ).fetchone()
         if self._locked and row:  # where this run's history starts (see _committed)
             self._history_mark = int(row[1])
         # Only a lock holder writes a mark, and a crashed holder's lock goes with its
@@ -676,6 +695,7 @@ class PostgresStore:
             rollbacks=rollbacks,
             running=dirty if holder else (),
             holder=holder,
+            invalid_indexes=bool(row and row[2]),
         )
 
     def _has_extra_tables(self) -> bool:

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import functools
 import itertools
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,7 @@ from kubemigrate.domain.dirty import dirty_error
 from kubemigrate.domain.errors import (
     IntegrityError,
     Interrupted,
+    InvalidIndexError,
     KubemigrateError,
     MigrationFailed,
     NotAdopted,
@@ -149,6 +151,46 @@ def _dirty_error(state: StoreState) -> KubemigrateError:
     return dirty_error(state.dirty, (row.name for row in state.applied))
 
 
+def _invalid_index(name: str, migrations: Sequence[str]) -> InvalidIndexError:
+    """What ``status`` warns and ``verify`` fails with for the INVALID index ``name``,
+    which the applied ``migrations`` build CONCURRENTLY. They do not run again, so the
+    way out is by hand: a failed REINDEX CONCURRENTLY's copy is dropped, any other
+    index rebuilt in place."""
+    leftover = re.search(r"_cc(?:new|old)\d*\"?$", name) is not None
+    fix = (
+        f"drop it, the copy a failed REINDEX CONCURRENTLY left: `DROP INDEX CONCURRENTLY {name};`"
+        if leftover
+        else f"rebuild it: `REINDEX INDEX CONCURRENTLY {name};` (for a UNIQUE index, remove "
+        "the duplicate keys first), or drop it (`DROP INDEX CONCURRENTLY "
+        f"{name};`) and run the statement that builds it again by hand"
+    )
+    return InvalidIndexError(
+        f"{name}, which {', '.join(migrations)} "
+        f"({'applied' if len(migrations) == 1 else 'all applied'}) "
+        f"build{'s' if len(migrations) == 1 else ''} CONCURRENTLY, is INVALID: a failed "
+        "build left it so, and PostgreSQL uses no INVALID index (a UNIQUE one enforces "
+        "nothing).",
+        hint=f"{fix}; an applied migration does not run again, so migrate will not",
+        migration=migrations[0],
+        index=name,
+    )
+
+
+def _invalid_indexes(found: Sequence[InvalidIndexError]) -> InvalidIndexError:
+    """``verify``'s one error for the INVALID indexes ``found``: the first said whole."""
+    if len(found) == 1:
+        return found[0]
+    first = found[0]
+    more = ", ".join(str(e.details["index"]) for e in found[1:])
+    return InvalidIndexError(
+        f"{first.message} So {'is' if len(found) == 2 else 'are'} {more}.",
+        hint=f"{first.hint}; the same for {more} (`kubemigrate status` says each)",
+        migration=first.details.get("migration"),
+        index=first.details["index"],
+        indexes=[e.details["index"] for e in found],
+    )
+
+
 def _nothing() -> None:
     pass
 
@@ -186,12 +228,16 @@ class Runner:
 
     # -- read-only -----------------------------------------------------------
 
-    def state(self, *, with_rollbacks: bool = False) -> StoreState:
-        return self.store.read_state(with_rollbacks=with_rollbacks)
+    def state(
+        self, *, with_rollbacks: bool = False, with_invalid_indexes: bool = False
+    ) -> StoreState:
+        return self.store.read_state(
+            with_rollbacks=with_rollbacks, with_invalid_indexes=with_invalid_indexes
+        )
 
     def report(self) -> tuple[StatusReport, StoreState]:
         """The status report as things stand, with the state it was built from."""
-        state = self.state(with_rollbacks=True)
+        state = self.state(with_rollbacks=True, with_invalid_indexes=True)
         available, unlisted = self.source.migrations, self.source.unlisted
         built = report.build(
             available,
@@ -208,10 +254,43 @@ class Runner:
                 ),
                 *filter(None, [planning.ahead_warning(available, state.applied, unlisted)]),
                 *self._adoption_warnings(state),
+                *(f"{e.message.removesuffix('.')}; {e.hint}" for e in self._invalid(state)),
             ),
             unlisted=unlisted,
         )
         return built, state
+
+    def _invalid(self, state: StoreState) -> list[InvalidIndexError]:
+        """The INVALID indexes applied migrations built CONCURRENTLY, each said as
+        ``verify`` fails on it: recorded as applied before kubemigrate checked its builds,
+        or by a ``baseline`` after a build by hand failed unnoticed. Only the indexes the
+        applied files name are kubemigrate's to report: an unnamed build or a REINDEX
+        TABLE names none, and another application's INVALID index on that table is not
+        the migration's (a migrate checks them, right after its statements). The state says
+        whether any index is INVALID at all (a column of a query it reads anyway); only
+        then are the applied files that say CONCURRENTLY parsed and their indexes looked
+        up, in one query, so a status of 1000 applied migrations pays nothing more. Not
+        while a migration runs outside a transaction (``running``): the index it is
+        building is INVALID until it is done."""
+        if not state.invalid_indexes or state.running:
+            return []
+        files = {m.name: m for m in self.source.migrations}
+        renamed = dict(planning.renamed(self.source.migrations, state.applied))
+        builds: list[tuple[str, IndexBuild]] = []
+        for row in state.applied:
+            found = files.get(renamed.get(row.name, row.name))
+            if found is not None:
+                builds += [
+                    (found.name, build)
+                    for _, build in index_builds(found.up_sql)
+                    if build.index is not None
+                ]
+        by_index: dict[str, list[str]] = {}
+        for n, name in self.store.invalid_built([build for _, build in builds]):
+            migrations = by_index.setdefault(name, [])
+            if builds[n][0] not in migrations:
+                migrations.append(builds[n][0])
+        return [_invalid_index(name, migrations) for name, migrations in by_index.items()]
 
     def adoption_refusal(self, state: StoreState) -> KubemigrateError | None:
         """What a migrate of the pending files would be refused for because another
@@ -1465,8 +1544,10 @@ class Runner:
         alert follow all three the same way. So are files the journal does not list (and
         the database never applied): drizzle's migrator never runs them either, and migrate
         lets them be, with a warning; verify, the CI gate, fails on them so that a
-        migration someone meant to run is not left out unnoticed."""
-        state = self.state()
+        migration someone meant to run is not left out unnoticed. And an INVALID index an
+        applied migration built CONCURRENTLY fails it (``status`` warns): the migration
+        stands as applied, and CI would pass a database without its index."""
+        state = self.state(with_invalid_indexes=True)
         findings = planning.check_integrity(
             self.source.migrations, state.applied, unlisted=self.source.unlisted, strict=True
         )
@@ -1485,6 +1566,9 @@ class Runner:
         refusal = self.adoption_refusal(state)
         if refusal is not None:
             return self._failed(Action.VERIFY, refusal, counts, drift=drift)
+        invalid = self._invalid(state)
+        if invalid:
+            return self._failed(Action.VERIFY, _invalid_indexes(invalid), counts, drift=drift)
         return Outcome(action=str(Action.VERIFY), ok=True, counts=counts)
 
     @staticmethod
