@@ -33,6 +33,7 @@ __all__ = [
     "DirtyDatabaseError",
     "IntegrityError",
     "Interrupted",
+    "InvalidIndexError",
     "KubemigrateError",
     "LockTimeout",
     "MigrationFailed",

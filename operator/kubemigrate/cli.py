@@ -995,6 +995,14 @@ def repair(
             "names, as after `drizzle-kit up`.",
         ),
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Clear a dirty mark although an index its migration builds CONCURRENTLY "
+            "is INVALID.",
+        ),
+    ] = False,
     lock_wait: LockWait = 60.0,
     lock_timeout: LockTimeout = None,
     statement_timeout: StatementTimeout = None,
@@ -1006,7 +1014,7 @@ def repair(
     ctx = Context.of(locals())
 
     def body(runner: Any) -> Reply:
-        options = _options(lock_wait_s=lock_wait, run_id=run_id)
+        options = _options(lock_wait_s=lock_wait, run_id=run_id, force=force)
         outcome = runner.repair(
             accept_checksum or [], options, accept_down or [], accept_renames=accept_renames
         )

@@ -151,6 +151,7 @@ def test_defaults_enums_and_bounds() -> None:
     assert nodes[".spec.job.activeDeadlineSeconds"]["minimum"] == 1
     assert nodes[".spec.job.ttlSecondsAfterFinished"]["minimum"] == 0
     assert nodes[".spec.repair.acceptRenames"]["default"] is False
+    assert nodes[".spec.repair.force"]["default"] is False
     for field in ("acceptChecksums", "acceptDowns"):
         names = nodes[f".spec.repair.{field}"]
         assert names["x-kubernetes-list-type"] == "set"  # unique names
@@ -369,6 +370,7 @@ GOOD = {
             "acceptChecksums": ["0003_add_orders", "0004_add_analytics.sql"],
             "acceptDowns": ["0003_add_orders"],
             "acceptRenames": True,
+            "force": True,
         },
     },
     "repair-empty": {**BASE, "action": "repair", "repair": {}},
@@ -431,6 +433,10 @@ BAD = {
     "renames not a boolean": (
         {**BASE, "action": "repair", "repair": {"acceptRenames": "please"}},
         "spec.repair.acceptRenames: must be boolean",
+    ),
+    "force not a boolean": (
+        {**BASE, "action": "repair", "repair": {"force": "please"}},
+        "spec.repair.force: must be boolean",
     ),
     "unknown repair field": (
         {**BASE, "action": "repair", "repair": {"acceptAll": True}},

@@ -274,7 +274,7 @@ def engine_args(
 
 def _repair_args(repair: Repair) -> list[str]:
     """``spec.repair`` as the CLI's ``--accept-checksum X``... ``--accept-down X``...
-    ``--accept-renames``, names in the spec's order."""
+    ``--accept-renames`` ``--force``, names in the spec's order."""
     args: list[str] = []
     for name in repair.accept_checksums or []:
         args += ["--accept-checksum", name]
@@ -282,6 +282,8 @@ def _repair_args(repair: Repair) -> list[str]:
         args += ["--accept-down", name]
     if repair.accept_renames:
         args.append("--accept-renames")
+    if repair.force:
+        args.append("--force")
     return args
 
 

@@ -158,11 +158,13 @@ class JobOverrides(_Model):
 
 
 class Repair(_Model):
-    """What a repair accepts besides clearing a dirty mark: the CLI's ``--accept-*``."""
+    """What a repair accepts besides clearing a dirty mark: the CLI's ``--accept-*``, and
+    its ``--force`` (a mark cleared although its migration's index is INVALID)."""
 
     accept_checksums: MigrationNames | None = None
     accept_downs: MigrationNames | None = None
     accept_renames: bool = False
+    force: bool = False
 
     @field_validator("accept_checksums", "accept_downs")
     @classmethod

@@ -89,6 +89,14 @@ class DirtyDatabaseError(IntegrityError):
     reason = "DirtyDatabase"
 
 
+class InvalidIndexError(IntegrityError):
+    """An index an applied migration built CONCURRENTLY is INVALID (a failed build left
+    it so): the migration stands as applied while no query uses its index, and a UNIQUE
+    one enforces nothing. ``verify`` fails on it; ``status`` warns."""
+
+    reason = "InvalidIndex"
+
+
 class SafetyRefusal(KubemigrateError):
     """The environment's safety rules refuse the action (reset in production ...)."""
 

@@ -43,6 +43,7 @@ from kubemigrate.engine import database_url
 from kubemigrate.engine.report import iso_utc
 
 if TYPE_CHECKING:
+    from kubemigrate.domain.sql import IndexBuild
     from kubemigrate.engine.tool_histories import ToolHistory
 
 
@@ -197,6 +198,39 @@ WITH RECURSIVE names(name, batch, wanted) AS (
 SELECT DISTINCT n.wanted FROM names n JOIN {history} h
   ON h.migration_name = n.name AND h.batch_number = n.batch AND h.action = 'baselined'"""
 
+# The INVALID indexes of the builds given as arrays (see IndexBuild's kinds), each with
+# the build's position and its name as DROP INDEX takes it, schema and all. A named
+# CREATE INDEX's index is looked for by name in its table's schema, where IF NOT EXISTS
+# looked; a REINDEX INDEX's with the _ccnew/_ccold copies failed rebuilds leave beside it.
+# Only invalid rows are joined: with none (the usual case) nothing else is evaluated.
+_INVALID_BUILT = """
+SELECT DISTINCT b.n, format('%%I.%%I', ns.nspname, c.relname)
+FROM pg_catalog.pg_index i
+JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
+JOIN unnest(%s::int[], %s::text[], %s::text[], %s::text[]) AS b(n, kind, rel, idx) ON CASE
+  WHEN b.kind = 'table' AND b.idx IS NOT NULL THEN c.relname = b.idx AND c.relnamespace =
+    (SELECT t.relnamespace FROM pg_catalog.pg_class t WHERE t.oid = to_regclass(b.rel))
+  WHEN b.kind = 'table' THEN i.indrelid = to_regclass(b.rel)
+  WHEN b.kind = 'index' THEN i.indexrelid = to_regclass(b.rel) OR (
+    i.indrelid = (SELECT x.indrelid FROM pg_catalog.pg_index x
+                  WHERE x.indexrelid = to_regclass(b.rel))
+    AND left(c.relname, length(b.idx)) = b.idx
+    AND substr(c.relname, length(b.idx) + 1) ~ '^_cc(new|old)[0-9]*$')
+  WHEN b.kind = 'schema' THEN ns.nspname = b.rel
+  ELSE ns.nspname NOT LIKE 'pg\\_%%' AND ns.nspname <> 'information_schema' END
+WHERE NOT i.indisvalid
+ORDER BY 1, 2"""
+
+# Whether any index outside the system schemas is INVALID: one scan of pg_index, which
+# holds a row per index; a column of read_state's last query, which takes no parameters
+# (so its LIKE has a plain %, not psycopg's %%).
+_ANY_INVALID_INDEX = """EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+  JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+  JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
+  WHERE NOT i.indisvalid AND ns.nspname NOT LIKE 'pg\\_%'
+  AND ns.nspname <> 'information_schema')"""
+
 # ExecStatus EMPTY_QUERY (a statement of comments alone: drizzle-kit's --custom file
 # left empty), COMMAND_OK, TUPLES_OK
 _OK = (0, 1, 2)
@@ -343,6 +377,9 @@ class StoreState:
     """Marks of a non-transactional migration another session is applying right now."""
     holder: str | None = None
     """That session (it holds the migration lock)."""
+    invalid_indexes: bool = False
+    """Some index outside the system schemas is INVALID (asked for by ``status`` and
+    ``verify`` only; whose it is, is for them to find out)."""
 
 
 @dataclass(frozen=True)
@@ -600,7 +637,9 @@ class PostgresStore:
             statements = ("SELECT set_config('synchronous_commit', 'off', true)", *statements)
         self.conn.execute(self._sql(";".join(statements)))
 
-    def read_state(self, *, with_rollbacks: bool = False) -> StoreState:
+    def read_state(
+        self, *, with_rollbacks: bool = False, with_invalid_indexes: bool = False
+    ) -> StoreState:
         if not self.tables_exist():
             return StoreState(applied=(), dirty=(), next_batch=1)
         has_extra = self._has_extra_tables()
@@ -651,7 +690,12 @@ class PostgresStore:
                         )
                     )
                 )
-        row = self.conn.execute(self._sql(f"SELECT ({batch_sql}), {mark_sql}")).fetchone()
+        # a column of the query read anyway, not a round trip: status and verify pay for
+        # finding the migrations behind an INVALID index only when there is one
+        invalid_sql = _ANY_INVALID_INDEX if with_invalid_indexes else "false"
+        row = self.conn.execute(
+            self._sql(f"SELECT ({batch_sql}), {mark_sql}, {invalid_sql}")
+        ).fetchone()
         if self._locked and row:  # where this run's history starts (see _committed)
             self._history_mark = int(row[1])
         # Only a lock holder writes a mark, and a crashed holder's lock goes with its
@@ -665,6 +709,7 @@ class PostgresStore:
             rollbacks=rollbacks,
             running=dirty if holder else (),
             holder=holder,
+            invalid_indexes=bool(row and row[2]),
         )
 
     def _has_extra_tables(self) -> bool:
@@ -1187,6 +1232,24 @@ class PostgresStore:
                 "AND n.nspname <> 'information_schema' ORDER BY 1"
             ).fetchall()
         return [str(row[0]) for row in rows]
+
+    def invalid_built(self, builds: Sequence[IndexBuild]) -> list[tuple[int, str]]:
+        """The INVALID indexes among those ``builds`` name, as (the build's position in
+        ``builds``, the index's schema-qualified name as ``DROP INDEX`` takes it), in
+        one query. Names resolve as the statements' did: run before a migration's
+        ``SET search_path`` is reset, or, for applied ones, with the connection's."""
+        if not builds:
+            return []
+        rows = self.conn.execute(
+            _INVALID_BUILT,
+            (
+                list(range(len(builds))),
+                [b.kind for b in builds],
+                [b.relation_sql if b.kind != "schema" else b.relation[0] for b in builds],
+                [b.index for b in builds],
+            ),
+        ).fetchall()
+        return [(int(n), str(name)) for n, name in rows]
 
     def rename_tracking(self, old: str, new: str) -> bool:
         return self._update_tracking(old, "migration_name", new)

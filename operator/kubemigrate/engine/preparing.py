@@ -20,7 +20,7 @@ from kubemigrate.domain.errors import MigrationFailed, UsageError
 from kubemigrate.domain.migrations import Step
 
 if TYPE_CHECKING:
-    from kubemigrate.domain.sql import AnalysedSql, Statement
+    from kubemigrate.domain.sql import AnalysedSql, IndexBuild, Statement
 
 BREAKPOINT = re.compile(r"-->\s*statement-breakpoint[^\n]*")
 
@@ -35,6 +35,10 @@ class PreparedStep:
     transactional: bool
     unwrapped: tuple[tuple[str, int], ...] = ()
     """The ``BEGIN``/``COMMIT`` a file was wrapped in, which do not run (``_unwrapped``)."""
+    index_builds: tuple[tuple[int, IndexBuild], ...] = ()
+    """(1-based statement number, what it builds) of its CONCURRENTLY index builds,
+    whose indexes are checked once the file has run (``AnalysedSql.index_builds``):
+    known from the analysis ``prepare`` does anyway, so other files pay nothing."""
 
 
 # Words that may start a statement PostgreSQL refuses in a transaction block, or one
@@ -194,6 +198,23 @@ def concurrent_index(statement: str) -> tuple[bool, str | None]:
     return (found is not None, found["name"] if found else None)
 
 
+def index_builds(sql: str) -> tuple[tuple[int, IndexBuild], ...]:
+    """The CONCURRENTLY index builds of a migration's SQL, numbered as it runs them
+    (``PreparedStep.index_builds``), for a file that is not being run: an applied
+    one (``status``, ``verify``) or a dirty one (``repair``). A file without the word
+    costs a substring search and no parse (a status with 1000 applied asks only when
+    some index is INVALID); one that does not parse builds nothing that could be
+    checked."""
+    from kubemigrate.domain import sql as sqlmod
+
+    if "concurrently" not in sql.lower():
+        return ()
+    try:
+        return _unwrapped(_analysed(sql, 170000)).index_builds
+    except sqlmod.SqlSyntaxError:
+        return ()
+
+
 def invalid_index_note(left: Sequence[str]) -> str:
     """The hint's note on the INVALID indexes a failed CREATE INDEX CONCURRENTLY left,
     as the database names them (none: it failed before making one, a missing column)."""
@@ -312,4 +333,5 @@ def prepare(step: Step, server_version_num: int) -> PreparedStep:
         statements=tuple((s.text, s.offset) for s in analysed.statements),
         transactional=not analysed.needs_no_transaction,
         unwrapped=tuple((s.text, s.offset) for s in wrapper),
+        index_builds=analysed.index_builds,
     )

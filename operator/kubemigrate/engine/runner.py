@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import functools
 import itertools
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,7 @@ from kubemigrate.domain.dirty import dirty_error
 from kubemigrate.domain.errors import (
     IntegrityError,
     Interrupted,
+    InvalidIndexError,
     KubemigrateError,
     MigrationFailed,
     NotAdopted,
@@ -55,6 +57,7 @@ from kubemigrate.engine.preparing import (
     PreparedStep,
     concurrent_index,
     destroys_data,
+    index_builds,
     invalid_index_note,
     prepare,
 )
@@ -62,7 +65,7 @@ from kubemigrate.engine.report import StatusReport
 from kubemigrate.engine.sources import Source
 
 if TYPE_CHECKING:
-    pass
+    from kubemigrate.domain.sql import IndexBuild
 
 
 class Observer(Protocol):
@@ -148,6 +151,46 @@ def _dirty_error(state: StoreState) -> KubemigrateError:
     return dirty_error(state.dirty, (row.name for row in state.applied))
 
 
+def _invalid_index(name: str, migrations: Sequence[str]) -> InvalidIndexError:
+    """What ``status`` warns and ``verify`` fails with for the INVALID index ``name``,
+    which the applied ``migrations`` build CONCURRENTLY. They do not run again, so the
+    way out is by hand: a failed REINDEX CONCURRENTLY's copy is dropped, any other
+    index rebuilt in place."""
+    leftover = re.search(r"_cc(?:new|old)\d*\"?$", name) is not None
+    fix = (
+        f"drop it, the copy a failed REINDEX CONCURRENTLY left: `DROP INDEX CONCURRENTLY {name};`"
+        if leftover
+        else f"rebuild it: `REINDEX INDEX CONCURRENTLY {name};` (for a UNIQUE index, remove "
+        "the duplicate keys first), or drop it (`DROP INDEX CONCURRENTLY "
+        f"{name};`) and run the statement that builds it again by hand"
+    )
+    return InvalidIndexError(
+        f"{name}, which {', '.join(migrations)} "
+        f"({'applied' if len(migrations) == 1 else 'all applied'}) "
+        f"build{'s' if len(migrations) == 1 else ''} CONCURRENTLY, is INVALID: a failed "
+        "build left it so, and PostgreSQL uses no INVALID index (a UNIQUE one enforces "
+        "nothing).",
+        hint=f"{fix}; an applied migration does not run again, so migrate will not",
+        migration=migrations[0],
+        index=name,
+    )
+
+
+def _invalid_indexes(found: Sequence[InvalidIndexError]) -> InvalidIndexError:
+    """``verify``'s one error for the INVALID indexes ``found``: the first said whole."""
+    if len(found) == 1:
+        return found[0]
+    first = found[0]
+    more = ", ".join(str(e.details["index"]) for e in found[1:])
+    return InvalidIndexError(
+        f"{first.message} So {'is' if len(found) == 2 else 'are'} {more}.",
+        hint=f"{first.hint}; the same for {more} (`kubemigrate status` says each)",
+        migration=first.details.get("migration"),
+        index=first.details["index"],
+        indexes=[e.details["index"] for e in found],
+    )
+
+
 def _nothing() -> None:
     pass
 
@@ -183,12 +226,16 @@ class Runner:
 
     # -- read-only -----------------------------------------------------------
 
-    def state(self, *, with_rollbacks: bool = False) -> StoreState:
-        return self.store.read_state(with_rollbacks=with_rollbacks)
+    def state(
+        self, *, with_rollbacks: bool = False, with_invalid_indexes: bool = False
+    ) -> StoreState:
+        return self.store.read_state(
+            with_rollbacks=with_rollbacks, with_invalid_indexes=with_invalid_indexes
+        )
 
     def report(self) -> tuple[StatusReport, StoreState]:
         """The status report as things stand, with the state it was built from."""
-        state = self.state(with_rollbacks=True)
+        state = self.state(with_rollbacks=True, with_invalid_indexes=True)
         available, unlisted = self.source.migrations, self.source.unlisted
         built = report.build(
             available,
@@ -205,10 +252,43 @@ class Runner:
                 ),
                 *filter(None, [planning.ahead_warning(available, state.applied, unlisted)]),
                 *self._adoption_warnings(state),
+                *(f"{e.message.removesuffix('.')}; {e.hint}" for e in self._invalid(state)),
             ),
             unlisted=unlisted,
         )
         return built, state
+
+    def _invalid(self, state: StoreState) -> list[InvalidIndexError]:
+        """The INVALID indexes applied migrations built CONCURRENTLY, each said as
+        ``verify`` fails on it: recorded as applied before kubemigrate checked its builds,
+        or by a ``baseline`` after a build by hand failed unnoticed. Only the indexes the
+        applied files name are kubemigrate's to report: an unnamed build or a REINDEX
+        TABLE names none, and another application's INVALID index on that table is not
+        the migration's (a migrate checks them, right after its statements). The state says
+        whether any index is INVALID at all (a column of a query it reads anyway); only
+        then are the applied files that say CONCURRENTLY parsed and their indexes looked
+        up, in one query, so a status of 1000 applied migrations pays nothing more. Not
+        while a migration runs outside a transaction (``running``): the index it is
+        building is INVALID until it is done."""
+        if not state.invalid_indexes or state.running:
+            return []
+        files = {m.name: m for m in self.source.migrations}
+        renamed = dict(planning.renamed(self.source.migrations, state.applied))
+        builds: list[tuple[str, IndexBuild]] = []
+        for row in state.applied:
+            found = files.get(renamed.get(row.name, row.name))
+            if found is not None:
+                builds += [
+                    (found.name, build)
+                    for _, build in index_builds(found.up_sql)
+                    if build.index is not None
+                ]
+        by_index: dict[str, list[str]] = {}
+        for n, name in self.store.invalid_built([build for _, build in builds]):
+            migrations = by_index.setdefault(name, [])
+            if builds[n][0] not in migrations:
+                migrations.append(builds[n][0])
+        return [_invalid_index(name, migrations) for name, migrations in by_index.items()]
 
     def adoption_refusal(self, state: StoreState) -> KubemigrateError | None:
         """What a migrate of the pending files would be refused for because another
@@ -1160,6 +1240,54 @@ class Runner:
             return self.store.invalid_indexes(name)
         return []
 
+    def _refuse_invalid_builds(self, item: PreparedStep) -> None:
+        """Every statement of ``item`` ran: the indexes its CONCURRENTLY statements name
+        must now be valid, or it is not recorded as applied. An earlier failed build (a
+        SIGTERM, duplicate keys) left its index INVALID, and ``IF NOT EXISTS`` (as
+        squawk's prefer-robust-stmts advises) then skips it with a notice: recorded,
+        the migration would stand as applied, ``status`` and ``verify`` green, with an
+        index no query uses and, for a UNIQUE one, a constraint that does not hold. It
+        fails as a failed build does instead, the database marked dirty. Asked only of
+        files with such statements (one query), before the migration's settings are
+        reset, so that names resolve as its statements' did."""
+        if not item.index_builds:
+            return
+        step = item.step
+        left = self.store.invalid_built([build for _, build in item.index_builds])
+        if not left:
+            return
+        names = list(dict.fromkeys(name for _, name in left))
+        number = item.index_builds[left[0][0]][0]
+        them = "it" if len(names) == 1 else "them"
+        message = (
+            f"{step.name}: its statements ran, but {', '.join(names)}, which statement "
+            f"{number} builds CONCURRENTLY, {'is' if len(names) == 1 else 'are'} INVALID: "
+            f"an earlier failed build left {them} so, and the statement did not rebuild "
+            f"{them} (IF NOT EXISTS skips an existing index, REINDEX TABLE an invalid "
+            "one). PostgreSQL uses no INVALID index, and a UNIQUE one enforces nothing; "
+            f"{step.name} was not recorded as "
+            + ("applied." if step.direction is Direction.UP else "rolled back.")
+        )
+        drops = " ".join(f"DROP INDEX CONCURRENTLY {name};" for name in names)
+        hint = (
+            f"drop {them} (`{drops}`), then `kubemigrate repair` and "
+            + (
+                "`kubemigrate migrate` again, which builds "
+                if step.direction is Direction.UP
+                else "roll back again, which builds "
+            )
+            + f"{them} anew (for a UNIQUE index, remove the duplicate keys first)"
+        )
+        # the mark says why, where the next run's refusal and `status` show it
+        cause = (
+            f"all its statements ran, but {', '.join(names)}, built CONCURRENTLY by statement "
+            f"{number}, {'is' if len(names) == 1 else 'are'} INVALID, left so by an earlier "
+            f"failed build: {drops}"
+        )
+        with contextlib.suppress(psycopg.Error):  # a lost connection keeps the last mark
+            self.store.mark_dirty(step.name, number, len(item.statements), cause)
+        raise MigrationFailed(message, hint=hint, migration=step.name, statement=number, dirty=True)
+
     def _run_outside_transaction(self, item: PreparedStep, options: RunOptions) -> None:
         """Statement by statement, with a dirty mark that only success removes.
 
@@ -1173,8 +1301,6 @@ class Runner:
         try:
             with self.store.noticing(lambda: step.name):
                 self._run_statements_marking_progress(item)
-            # every statement done: a run stopped before its bookkeeping leaves this mark
-            self.store.mark_dirty(step.name, len(texts) + 1, len(texts), None)
         except KubemigrateError as error:
             number = int(error.details.get("statement", 0))
             # outside a transaction nothing was rolled back, whatever the error's words
@@ -1196,6 +1322,9 @@ class Runner:
                 raise MigrationFailed(message, hint=hint, **error.details) from None
             error.hint = hint
             raise
+        self._refuse_invalid_builds(item)
+        # every statement done: a run stopped before its bookkeeping leaves this mark
+        self.store.mark_dirty(step.name, len(texts) + 1, len(texts), None)
         self.store.reset_session(texts)
         self.store.begin()
         try:
@@ -1245,12 +1374,15 @@ class Runner:
         accept_renames: bool = False,
     ) -> Outcome:
         """Clear the dirty mark, re-record edited files' checksums, corrected downs'
-        rollback SQL and renamed files' names, all audited."""
+        rollback SQL and renamed files' names, all audited. A mark whose migration's
+        CONCURRENTLY build left its index INVALID is cleared only with ``force``."""
         store = self.store
         checked = self._marks_to_repair()
         store.acquire_lock(options.lock_wait_s, self.observer.lock_wait)
         try:
             self._refuse_new_marks(checked)
+            if not options.force:
+                self._refuse_invalid_left()
             by_name = {m.name: m for m in self.source.migrations}
             results: list[MigrationResult] = []
             with store.transaction():
@@ -1310,6 +1442,51 @@ class Runner:
                 hint="check the database (`kubemigrate status` names the statement it stopped "
                 "at), then run repair again",
             )
+
+    def _refuse_invalid_left(self) -> None:
+        """A dirty mark whose migration builds an index CONCURRENTLY that is INVALID now
+        (the failed build's): cleared, the next migrate runs the file again, and its
+        statement either fails on the index (42P07) or, with IF NOT EXISTS, skips it
+        (``_refuse_invalid_builds`` then fails it again). The way out is dropping the
+        index; a person who has dealt with it otherwise (the file now drops it first)
+        clears the mark with ``--force``. Only the marked migrations' SQL is parsed:
+        what a migrate left dirty ran its up file, what a rollback left dirty (still
+        recorded as applied) its down, stored or on disk."""
+        state = self.state()
+        by_name = {m.name: m for m in self.source.migrations}
+        stored = {row.name: row.rollback_sql for row in state.applied}
+        builds: list[tuple[str, int, IndexBuild]] = []
+        for mark in state.dirty:
+            found = by_name.get(mark.migration)
+            texts = (
+                [stored[mark.migration], found.down_sql if found else None]
+                if mark.migration in stored
+                else [found.up_sql if found else None]
+            )
+            seen = set()
+            for text in filter(None, texts):
+                for number, build in index_builds(text):
+                    if build not in seen:
+                        seen.add(build)
+                        builds.append((mark.migration, number, build))
+        left = self.store.invalid_built([build for _, _, build in builds])
+        if not left:
+            return
+        names = list(dict.fromkeys(name for _, name in left))
+        migration, number, _ = builds[left[0][0]]
+        them = "it" if len(names) == 1 else "them"
+        drops = " ".join(f"DROP INDEX CONCURRENTLY {name};" for name in names)
+        raise SafetyRefusal(
+            f"{migration} is marked dirty, and {', '.join(names)}, which its statement "
+            f"{number} builds CONCURRENTLY, {'is' if len(names) == 1 else 'are'} INVALID: "
+            f"the failed build left {them} so. Cleared, the mark would let migrate run the "
+            f"file again over {them}, and fail on {them}, or, with IF NOT EXISTS, skip "
+            f"{them}; nothing was repaired.",
+            hint=f"drop {them} first (`{drops}`; for a UNIQUE index, remove the duplicate "
+            "keys too), then `kubemigrate repair` again; if the migration now deals with "
+            f"{them} itself, `kubemigrate repair --force` clears the mark anyway",
+            migration=migration,
+        )
 
     def _accept_renames(self, options: RunOptions) -> list[MigrationResult]:
         """Applied migrations recorded under their new file names (see planning.renamed);
@@ -1384,8 +1561,10 @@ class Runner:
         alert follow all three the same way. So are files the journal does not list (and
         the database never applied): drizzle's migrator never runs them either, and migrate
         lets them be, with a warning; verify, the CI gate, fails on them so that a
-        migration someone meant to run is not left out unnoticed."""
-        state = self.state()
+        migration someone meant to run is not left out unnoticed. And an INVALID index an
+        applied migration built CONCURRENTLY fails it (``status`` warns): the migration
+        stands as applied, and CI would pass a database without its index."""
+        state = self.state(with_invalid_indexes=True)
         findings = planning.check_integrity(
             self.source.migrations, state.applied, unlisted=self.source.unlisted, strict=True
         )
@@ -1404,6 +1583,9 @@ class Runner:
         refusal = self.adoption_refusal(state)
         if refusal is not None:
             return self._failed(Action.VERIFY, refusal, counts, drift=drift)
+        invalid = self._invalid(state)
+        if invalid:
+            return self._failed(Action.VERIFY, _invalid_indexes(invalid), counts, drift=drift)
         return Outcome(action=str(Action.VERIFY), ok=True, counts=counts)
 
     @staticmethod

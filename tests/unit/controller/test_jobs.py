@@ -258,6 +258,7 @@ def test_repair_passes_each_acceptance(settings: OperatorSettings) -> None:
             "acceptChecksums": ["0003_add_orders", "0004_add_analytics.sql"],
             "acceptDowns": ["0002_add_products"],
             "acceptRenames": True,
+            "force": True,
         },
     )
     args = command(build_job(run, settings, environment="production"))
@@ -268,13 +269,18 @@ def test_repair_passes_each_acceptance(settings: OperatorSettings) -> None:
         "--accept-checksum", "0004_add_analytics.sql",
         "--accept-down", "0002_add_products",
         "--accept-renames",
+        "--force",
         "--lock-wait", "60",
     ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
     "repair",
-    [None, {}, {"acceptChecksums": [], "acceptDowns": [], "acceptRenames": False}],
+    [
+        None,
+        {},
+        {"acceptChecksums": [], "acceptDowns": [], "acceptRenames": False, "force": False},
+    ],
 )
 def test_repair_without_acceptances_is_a_bare_repair(
     settings: OperatorSettings, repair: dict[str, Any] | None
@@ -282,7 +288,7 @@ def test_repair_without_acceptances_is_a_bare_repair(
     run = make_run(action="repair") if repair is None else make_run(action="repair", repair=repair)
     args = command(build_job(run, settings, environment="staging"))
     assert args[1] == "repair"
-    assert not [a for a in args if a.startswith("--accept")]
+    assert not [a for a in args if a.startswith("--accept") or a == "--force"]
 
 
 def test_repair_names_are_single_arguments(settings: OperatorSettings) -> None:
@@ -747,6 +753,34 @@ def test_a_baseline_the_engine_asks_for_is_a_baseline_run() -> None:
     for engine, run in hints.items():
         error = {"reason": "DirtyDatabase", "message": "m", "hint": engine}
         told = in_run_terms(Outcome(action="migrate", ok=False, error=error), {})
+        assert told.error is not None
+        assert told.error["hint"] == run
+
+
+def test_the_ways_out_of_an_invalid_index_are_runs() -> None:
+    """A repair refused over an INVALID index offers its --force, and a migrate failed
+    on one sends people to repair and migrate again: in a cluster those are runs (a
+    bare --force read as spec.confirm, which a repair run does not take)."""
+    from kubemigrate.controller.jobs import in_run_terms
+    from kubemigrate.domain.outcome import Outcome
+
+    hints = {
+        "drop it first (`DROP INDEX CONCURRENTLY public.i;`), then `kubemigrate repair` "
+        "again; if the migration now deals with it itself, `kubemigrate repair --force` "
+        "clears the mark anyway": (
+            "drop it first (`DROP INDEX CONCURRENTLY public.i;`), then a repair run (action: "
+            "repair) again; if the migration now deals with it itself, a repair run with "
+            "spec.repair.force: true clears the mark anyway"
+        ),
+        "drop it (`DROP INDEX CONCURRENTLY public.i;`), then `kubemigrate repair` and "
+        "`kubemigrate migrate` again, which builds it anew": (
+            "drop it (`DROP INDEX CONCURRENTLY public.i;`), then a repair run (action: "
+            "repair) and a new migrate run, which builds it anew"
+        ),
+    }
+    for engine, run in hints.items():
+        error = {"reason": "RefusedBySafetyRules", "message": "m", "hint": engine}
+        told = in_run_terms(Outcome(action="repair", ok=False, error=error), {})
         assert told.error is not None
         assert told.error["hint"] == run
 

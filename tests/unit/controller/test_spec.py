@@ -58,6 +58,7 @@ def test_repair_spec_round_trips_in_camel_case() -> None:
             "acceptChecksums": ["0003_add_orders", "0004_add_analytics.sql"],
             "acceptDowns": ["0002_add_products"],
             "acceptRenames": True,
+            "force": True,
         },
     )
     parsed = parse_spec(raw)
@@ -65,6 +66,7 @@ def test_repair_spec_round_trips_in_camel_case() -> None:
     assert parsed.repair.accept_checksums == ["0003_add_orders", "0004_add_analytics.sql"]
     assert parsed.repair.accept_downs == ["0002_add_products"]
     assert parsed.repair.accept_renames is True
+    assert parsed.repair.force is True
     dumped = parsed.model_dump(by_alias=True, exclude_none=True, mode="json")
     assert dumped["repair"] == raw["repair"]
 
@@ -75,6 +77,7 @@ def test_repair_fields_default_to_accepting_nothing() -> None:
     assert parsed.repair.accept_checksums is None
     assert parsed.repair.accept_downs is None
     assert parsed.repair.accept_renames is False
+    assert parsed.repair.force is False
 
 
 def test_full_spec_round_trips_in_camel_case() -> None:

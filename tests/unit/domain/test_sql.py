@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from kubemigrate.domain.sql import SqlSyntaxError, Statement, analyse, split_statements
+from kubemigrate.domain.sql import (
+    IndexBuild,
+    SqlSyntaxError,
+    Statement,
+    analyse,
+    split_statements,
+)
 
 DRIZZLE = """\
 CREATE TYPE "public"."role" AS ENUM('admin', 'user');--> statement-breakpoint
@@ -178,6 +184,40 @@ def test_a_concurrent_index_alone_needs_no_transaction_and_is_not_mixed() -> Non
     analysed = analyse("CREATE INDEX CONCURRENTLY i ON t (a);")
     assert analysed.needs_no_transaction
     assert not analysed.mixed
+
+
+@pytest.mark.parametrize(
+    ("sql", "build"),
+    [
+        (
+            'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "Email" ON app.users (email)',
+            IndexBuild("table", ("app", "users"), "Email"),
+        ),
+        ("CREATE INDEX CONCURRENTLY ON users (email)", IndexBuild("table", ("users",))),
+        (
+            "REINDEX INDEX CONCURRENTLY app.users_email",
+            IndexBuild("index", ("app", "users_email"), "users_email"),
+        ),
+        ("REINDEX (CONCURRENTLY) TABLE users", IndexBuild("table", ("users",))),
+        ("REINDEX SCHEMA CONCURRENTLY app", IndexBuild("schema", ("app",))),
+        ("REINDEX DATABASE CONCURRENTLY shop", IndexBuild("database")),
+    ],
+)
+def test_concurrent_index_builds_name_what_they_build(sql: str, build: IndexBuild) -> None:
+    """What the engine checks is valid once such a statement ran: an earlier failed
+    build's INVALID index is skipped by IF NOT EXISTS and by REINDEX TABLE."""
+    assert analyse(f"CREATE TABLE t (a int);\n{sql};").index_builds == ((2, build),)
+
+
+@pytest.mark.parametrize(
+    "sql", ["CREATE INDEX i ON t (a)", "REINDEX TABLE t", "DROP INDEX CONCURRENTLY i"]
+)
+def test_builds_in_a_transaction_leave_no_invalid_index(sql: str) -> None:
+    assert analyse(sql).index_builds == ()
+
+
+def test_a_build_names_its_relation_as_sql_for_the_server_to_resolve() -> None:
+    assert IndexBuild("table", ("App", 'we"ird')).relation_sql == '"App"."we""ird"'
 
 
 def test_mixing_both_kinds_is_reported() -> None:

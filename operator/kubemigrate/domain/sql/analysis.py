@@ -62,6 +62,34 @@ _GUARDED_BLOCK = re.compile(
 
 
 @dataclass(frozen=True)
+class IndexBuild:
+    """The indexes a CONCURRENTLY statement builds or rebuilds, as the statement names
+    them. Such a build that fails leaves its index behind, INVALID (unused by queries,
+    a UNIQUE one enforcing nothing, still written to), and a later ``IF NOT EXISTS``
+    or ``REINDEX TABLE`` skips it with a notice: the statement succeeds and the index
+    stays INVALID. So the engine asks the catalog about these once the statement has
+    run, rather than take its success for a valid index."""
+
+    kind: str
+    """``table``: the indexes of ``relation`` (CREATE INDEX, which names the one it
+    builds in ``index`` unless PostgreSQL picks its name; REINDEX TABLE); ``index``:
+    the index ``relation`` (REINDEX INDEX) and the ``_ccnew``/``_ccold`` copies its
+    failed rebuilds leave; ``schema``: the schema ``relation`` names (REINDEX SCHEMA);
+    ``database``: every schema but the system's (REINDEX DATABASE)."""
+    relation: tuple[str, ...] = ()
+    """The name as written, in parts (``("app", "users")``), as the parser read them."""
+    index: str | None = None
+    """The index's own name (in its table's schema): CREATE INDEX's, or REINDEX
+    INDEX's last part."""
+
+    @property
+    def relation_sql(self) -> str:
+        """``relation`` quoted as SQL writes a name, for ``to_regclass``: resolved by the
+        server as the statement's was (the search_path for an unqualified name)."""
+        return ".".join('"' + part.replace('"', '""') + '"' for part in self.relation)
+
+
+@dataclass(frozen=True)
 class Statement:
     """One statement of a migration file, as the engine executes and reports it."""
 
@@ -81,6 +109,8 @@ class Statement:
     #: outside one, so it makes a file neither kind (``SET lock_timeout`` before a
     #: CREATE INDEX CONCURRENTLY is what squawk's require-lock-timeout asks for).
     session: bool = False
+    #: The indexes it builds CONCURRENTLY (CREATE INDEX, REINDEX), or None.
+    index_build: IndexBuild | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +134,15 @@ class AnalysedSql:
     @property
     def destructive(self) -> tuple[Statement, ...]:
         return tuple(s for s in self.statements if s.destructive)
+
+    @property
+    def index_builds(self) -> tuple[tuple[int, IndexBuild], ...]:
+        """(1-based statement number, what it builds) of each CONCURRENTLY index build."""
+        return tuple(
+            (number, s.index_build)
+            for number, s in enumerate(self.statements, start=1)
+            if s.index_build is not None
+        )
 
 
 def analyse(sql: str, *, server_version_num: int = 170000) -> AnalysedSql:
@@ -205,7 +244,31 @@ def _statement(p: ParsedStatement, version: int, created: set[tuple[str, ...]]) 
         transactional=_transactional(p.node, version),
         destructive=destructive,
         session=isinstance(p.node, ast.VariableSetStmt) and not p.node.is_local,
+        index_build=_index_build(p.node),
     )
+
+
+def _index_build(node: ast.Node) -> IndexBuild | None:
+    """What a CREATE INDEX CONCURRENTLY or REINDEX ... CONCURRENTLY builds (see
+    ``IndexBuild``); None for any other statement, a build inside a transaction
+    included (it either makes a valid index or leaves nothing)."""
+    if isinstance(node, ast.IndexStmt) and node.concurrent:
+        # a catalog name is the current database's or an error: the name is the rest
+        table = tuple(relation_parts(node.relation))[-2:]
+        return IndexBuild("table", table, node.idxname or None)
+    if not isinstance(node, ast.ReindexStmt) or not _option(
+        node.params, "concurrently", default=False
+    ):
+        return None
+    kind = node.kind
+    if kind == enums.ReindexObjectType.REINDEX_OBJECT_INDEX:
+        index = tuple(relation_parts(node.relation))[-2:]
+        return IndexBuild("index", index, index[-1] if index else None)
+    if kind == enums.ReindexObjectType.REINDEX_OBJECT_TABLE:
+        return IndexBuild("table", tuple(relation_parts(node.relation))[-2:])
+    if kind == enums.ReindexObjectType.REINDEX_OBJECT_SCHEMA and node.name:
+        return IndexBuild("schema", (node.name,))
+    return IndexBuild("database")
 
 
 def _option(options: Iterable[object] | None, name: str, default: bool) -> bool:
