@@ -287,3 +287,34 @@ def test_status_and_verify_during_a_non_transactional_migration_see_it_running(
     assert "⏳ Pending 0001_events_kind_idx.sql" in status.stdout
     after = run_cli("verify", "--dir", str(drizzle), database_url=database_url)
     assert after.returncode == 0, output(after)
+
+
+def test_status_beside_a_transactional_migration_says_a_run_is_under_way(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A migration in a transaction shows nothing until it commits: status listed it
+    pending and said nothing of the run behind it, stuck behind a report's lock."""
+    drizzle = _events_then_cic(tmp_path, database_url)
+    (drizzle / "0001_events_kind_idx.sql").write_text("ALTER TABLE events ADD COLUMN note text;")
+    with connect(database_url) as report:
+        report.execute("BEGIN")
+        report.execute("SELECT count(*) FROM events")  # holds the table until it ends
+        migrating = popen_cli("migrate", "--dir", str(drizzle), database_url=database_url)
+        wait_for(
+            lambda: backends(
+                database_url, "query LIKE 'ALTER TABLE events%%' AND wait_event_type = 'Lock'"
+            ),
+            what="the migration to be waiting for the table",
+        )
+        status = run_cli("status", "--dir", str(drizzle), "--json", database_url=database_url)
+        report.execute("COMMIT")
+    done = migrating.communicate(timeout=60)
+    assert migrating.returncode == 0, output(done)
+    assert status.returncode == 0, output(status)
+    (said,) = json.loads(status.stdout)["warnings"]
+    assert said.startswith("a run holds the migration lock now: pid ")
+    assert "(kubemigrate migrate " in said
+    assert ", waiting for a table's lock); what it applies shows here once it commits" in said
+    assert "ALTER TABLE" not in said  # never a statement's text (a role's PASSWORD ...)
+    after = run_cli("status", "--dir", str(drizzle), "--json", database_url=database_url)
+    assert json.loads(after.stdout)["warnings"] == []

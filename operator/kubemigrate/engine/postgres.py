@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from kubemigrate.domain.errors import (
@@ -230,6 +231,29 @@ _ANY_INVALID_INDEX = """EXISTS (SELECT 1 FROM pg_catalog.pg_index i
   JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
   WHERE NOT i.indisvalid AND ns.nspname NOT LIKE 'pg\\_%'
   AND ns.nspname <> 'information_schema')"""
+
+
+
+def _holder_sql(key: str) -> str:
+    """Who holds the migration lock of ``key`` (an SQL expression of its value), but this
+    session, as people read it: which process, since when, and what it is doing (active
+    for how long, waiting for a table's lock), never its statement's text (a migration's
+    CREATE ROLE ... PASSWORD would be read out)."""
+    return (
+        "(SELECT format('pid %s (%s, connected since %s, %s%s)', a.pid, "
+        "COALESCE(NULLIF(a.application_name, ''), 'no application_name'), "
+        "COALESCE(to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') "
+        "|| ' UTC', 'unknown'), a.state, "
+        "CASE WHEN a.state = 'active' THEN format(' for %s s%s', "
+        "round(extract(epoch FROM now() - a.query_start)), "
+        "CASE WHEN a.wait_event_type = 'Lock' THEN ', waiting for a table''s lock' "
+        "ELSE '' END) ELSE '' END) "
+        "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+        f"WHERE l.locktype = 'advisory' AND l.granted AND l.classid = {LOCK_CLASS} "
+        f"AND l.objid = ({key})::bigint::oid AND l.objsubid = 2 "
+        "AND l.pid <> pg_backend_pid() LIMIT 1)"
+    )
+
 
 # ExecStatus EMPTY_QUERY (a statement of comments alone: drizzle-kit's --custom file
 # left empty), COMMAND_OK, TUPLES_OK
@@ -638,8 +662,15 @@ class PostgresStore:
         self.conn.execute(self._sql(";".join(statements)))
 
     def read_state(
-        self, *, with_rollbacks: bool = False, with_invalid_indexes: bool = False
+        self,
+        *,
+        with_rollbacks: bool = False,
+        with_invalid_indexes: bool = False,
+        with_holder: bool = False,
     ) -> StoreState:
+        """The tracking tables' state. ``with_holder``: who else holds the migration lock
+        now, in the query read anyway (a status run beside a migrate: its transaction's
+        work shows only once it commits, so the report says a run is under way)."""
         if not self.tables_exist():
             return StoreState(applied=(), dirty=(), next_batch=1)
         has_extra = self._has_extra_tables()
@@ -693,15 +724,19 @@ class PostgresStore:
         # a column of the query read anyway, not a round trip: status and verify pay for
         # finding the migrations behind an INVALID index only when there is one
         invalid_sql = _ANY_INVALID_INDEX if with_invalid_indexes else "false"
+        asked = with_holder and not self._locked
+        holder_sql = _holder_sql(self._key_sql()) if asked else "NULL"
         row = self.conn.execute(
-            self._sql(f"SELECT ({batch_sql}), {mark_sql}, {invalid_sql}")
+            self._sql(f"SELECT ({batch_sql}), {mark_sql}, {invalid_sql}") + f", {holder_sql}"
         ).fetchone()
         if self._locked and row:  # where this run's history starts (see _committed)
             self._history_mark = int(row[1])
         # Only a lock holder writes a mark, and a crashed holder's lock goes with its
         # session: a mark while another session holds the lock is a migration in
         # progress, not a dirty database (a lock-free status or verify sees it so).
-        holder = self.lock_holder() if dirty and not self._locked else None
+        holder = str(row[3]) if row and row[3] is not None else None
+        if dirty and not asked and not self._locked:
+            holder = self.lock_holder()
         return StoreState(
             applied=applied,
             dirty=() if holder else dirty,
@@ -763,19 +798,16 @@ class PostgresStore:
         return self._locked
 
     def lock_holder(self) -> str | None:
-        row = self.conn.execute(
-            "SELECT a.pid, a.application_name, a.backend_start, a.state "
-            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s "
-            "AND l.objid = %s::oid AND l.objsubid = 2 AND l.pid <> pg_backend_pid()",
-            (LOCK_CLASS, self._key() & 0xFFFFFFFF),
-        ).fetchone()
-        if not row:
-            return None
-        started = row[2].strftime("%Y-%m-%d %H:%M:%S UTC") if row[2] else "unknown"
-        return (
-            f"pid {row[0]} ({row[1] or 'no application_name'}, connected since {started}, {row[3]})"
-        )
+        row = self.conn.execute(f"SELECT {_holder_sql(str(self._key() & 0xFFFFFFFF))}").fetchone()
+        return str(row[0]) if row and row[0] is not None else None
+
+    def _key_sql(self) -> str:
+        """``_key()`` as an SQL expression, for a query that asks for it anyway (objid's
+        unsigned 32 bits, as ``lock_holder`` gives them)."""
+        if self._lock_key is not None:
+            return str(self._lock_key & 0xFFFFFFFF)
+        name = sql.Literal(f"{self._schema}.{TRACKING_TABLE}").as_string(self.conn)
+        return f"hashtext(current_database() || '.' || {name})::bigint & 4294967295"
 
     def acquire_lock(
         self, wait_seconds: float, on_wait: Callable[[str | None], None] | None = None

@@ -227,15 +227,21 @@ class Runner:
     # -- read-only -----------------------------------------------------------
 
     def state(
-        self, *, with_rollbacks: bool = False, with_invalid_indexes: bool = False
+        self,
+        *,
+        with_rollbacks: bool = False,
+        with_invalid_indexes: bool = False,
+        with_holder: bool = False,
     ) -> StoreState:
         return self.store.read_state(
-            with_rollbacks=with_rollbacks, with_invalid_indexes=with_invalid_indexes
+            with_rollbacks=with_rollbacks,
+            with_invalid_indexes=with_invalid_indexes,
+            with_holder=with_holder,
         )
 
     def report(self) -> tuple[StatusReport, StoreState]:
         """The status report as things stand, with the state it was built from."""
-        state = self.state(with_rollbacks=True, with_invalid_indexes=True)
+        state = self.state(with_rollbacks=True, with_invalid_indexes=True, with_holder=True)
         available, unlisted = self.source.migrations, self.source.unlisted
         built = report.build(
             available,
@@ -253,10 +259,23 @@ class Runner:
                 *filter(None, [planning.ahead_warning(available, state.applied, unlisted)]),
                 *self._adoption_warnings(state),
                 *(f"{e.message.removesuffix('.')}; {e.hint}" for e in self._invalid(state)),
+                *self._under_way(state),
             ),
             unlisted=unlisted,
         )
         return built, state
+
+    @staticmethod
+    def _under_way(state: StoreState) -> tuple[str, ...]:
+        """Another run holds the migration lock: what it applies in a transaction shows
+        only once that commits, so a status beside a long backfill listed it pending and
+        said nothing of the run (one outside a transaction is said by its mark)."""
+        if state.holder is None or state.running:
+            return ()
+        return (
+            f"a run holds the migration lock now: {state.holder}; what it applies shows "
+            "here once it commits",
+        )
 
     def _invalid(self, state: StoreState) -> list[InvalidIndexError]:
         """The INVALID indexes applied migrations built CONCURRENTLY, each said as
