@@ -233,7 +233,6 @@ _ANY_INVALID_INDEX = """EXISTS (SELECT 1 FROM pg_catalog.pg_index i
   AND ns.nspname <> 'information_schema')"""
 
 
-
 def _holder_sql(key: str) -> str:
     """Who holds the migration lock of ``key`` (an SQL expression of its value), but this
     session, as people read it: which process, since when, and what it is doing (active
