@@ -157,7 +157,7 @@ class Cluster:
         else:
             found += builtins.update_errors(rtype, old, obj)
         if rtype.custom:
-            obj, admission = validation.admit(obj, rtype.schema, old)
+            obj, admission = validation.admit(obj, rtype.schema, old, found)
             if admission.unknown_fields and options.field_validation == "Strict":
                 listed = ", ".join(f'unknown field "{f}"' for f in admission.unknown_fields)
                 raise errors.bad_request(
