@@ -23,6 +23,7 @@ import orjson
 from . import (
     builtins,
     crdcleanup,
+    crdschema,
     deleting,
     errors,
     graceful,
@@ -169,7 +170,7 @@ class Cluster:
                 warnings += [f'unknown field "{f}"' for f in admission.unknown_fields]
             found += admission.errors
         if (rtype.group, rtype.plural) == CRD_KEY:
-            found += validation.crd_errors(obj)
+            found += crdschema.crd_errors(obj)
         if found:
             raise errors.invalid_object(rtype.kind, rtype.group, name, found)
         return obj, warnings
