@@ -119,6 +119,33 @@ def test_a_new_job_has_an_empty_status_like_the_real_server(api: Http, namespace
     assert api.get(jobs(namespace, "fresh")).body["status"] == {}
 
 
+def test_a_job_without_labels_shows_its_template_s_and_one_with_labels_its_own(
+    api: Http, namespace: str
+) -> None:
+    """SetDefaults_Job copies the template's labels to a Job with none, after the Job
+    strategy added job-name and controller-uid to them; a Job's own labels stay alone,
+    so ``-l job-name=`` finds the Job only in the first case."""
+    plain = job("plain")
+    plain["spec"]["template"]["metadata"] = {"labels": {"app": "web"}}
+    created = api.post(jobs(namespace), plain).body
+    uid = created["metadata"]["uid"]
+    assert created["metadata"]["labels"] == {
+        "app": "web",
+        "batch.kubernetes.io/controller-uid": uid,
+        "batch.kubernetes.io/job-name": "plain",
+        "controller-uid": uid,
+        "job-name": "plain",
+    }
+    own = job("own")
+    own["metadata"]["labels"] = {"team": "a"}
+    assert api.post(jobs(namespace), own).body["metadata"]["labels"] == {"team": "a"}
+    by_name = api.get(jobs(namespace), query={"labelSelector": "job-name"}).body["items"]
+    assert [j["metadata"]["name"] for j in by_name] == ["plain"]
+    # every write is defaulted again: a Job whose labels are all removed shows them anew
+    emptied = api.patch(jobs(namespace, "own"), {"metadata": {"labels": None}}).body
+    assert emptied["metadata"]["labels"]["job-name"] == "own"
+
+
 def test_secret_string_data_is_merged_into_data_and_dropped(api: Http, namespace: str) -> None:
     body = {
         "apiVersion": "v1",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from tests.devcluster.devcluster_http import Http, run_body, runs_path
 
@@ -178,4 +179,65 @@ def test_namespace_deletion_terminates_then_removes(api: Http, namespace: str) -
     assert reply.status in (200, 202)
     created = api.post(f"/api/v1/namespaces/{namespace}/configmaps", {"metadata": {"name": "late"}})
     assert created.status in (403, 404)
+    eventually(lambda: api.get(f"/api/v1/namespaces/{namespace}").status == 404)
+
+
+def _conditions(api: Http, namespace: str) -> list[dict[str, Any]]:
+    reply = api.get(f"/api/v1/namespaces/{namespace}")
+    conditions: list[dict[str, Any]] = (reply.body.get("status") or {}).get("conditions") or []
+    return conditions
+
+
+def test_a_namespace_held_by_a_finalizer_says_so_in_its_conditions(
+    api: Http, kubectl: Any, namespace: str
+) -> None:
+    """The namespace controller's conditions (status_condition_utils.go): what remains,
+    by resource and by finalizer, True; the failures it did not meet, False."""
+    marker = "kopf.zalando.org/KopfFinalizerMarker"
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    api.post(path, {"metadata": {"name": "held", "finalizers": [marker]}})
+    api.post(path, {"metadata": {"name": "free"}})
+    assert api.delete(f"/api/v1/namespaces/{namespace}").status == 200
+    eventually(lambda: len(_conditions(api, namespace)) == 5)
+    shown = [
+        (c["type"], c["status"], c["reason"], c["message"]) for c in _conditions(api, namespace)
+    ]
+    assert shown == [
+        (
+            "NamespaceDeletionDiscoveryFailure",
+            "False",
+            "ResourcesDiscovered",
+            "All resources successfully discovered",
+        ),
+        (
+            "NamespaceDeletionGroupVersionParsingFailure",
+            "False",
+            "ParsedGroupVersions",
+            "All legacy kube types successfully parsed",
+        ),
+        (
+            "NamespaceDeletionContentFailure",
+            "False",
+            "ContentDeleted",
+            "All content successfully deleted, may be waiting on finalization",
+        ),
+        (
+            "NamespaceContentRemaining",
+            "True",
+            "SomeResourcesRemain",
+            "Some resources are remaining: configmaps. has 1 resource instances",
+        ),
+        (
+            "NamespaceFinalizersRemaining",
+            "True",
+            "SomeFinalizersRemain",
+            f"Some content in the namespace has finalizers remaining: {marker} "
+            "in 1 resource instances",
+        ),
+    ]
+    described = kubectl("describe", "namespace", namespace).stdout
+    assert "Status:       Terminating" in described
+    assert "NamespaceFinalizersRemaining" in described
+    assert f"Some content in the namespace has finalizers remaining: {marker}" in described
+    api.patch(f"{path}/held", {"metadata": {"finalizers": None}})
     eventually(lambda: api.get(f"/api/v1/namespaces/{namespace}").status == 404)

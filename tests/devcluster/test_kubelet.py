@@ -450,6 +450,23 @@ def test_a_termination_message_names_the_container_s_paths(
     assert str(kubelet.workdir) not in message
 
 
+def test_a_long_termination_message_keeps_its_last_4096_bytes(
+    api: Http, kubelet: KubeletProcess, namespace: str
+) -> None:
+    # 5000 bytes: "head" then 4992 x's then "tail", as the kubelet's tail.ReadAtMost
+    script = (
+        "{ printf head; head -c 4992 /dev/zero | tr '\\0' x; printf tail; } > /dev/termination-log"
+    )
+    create(api, namespace, "jobs", job_body("long-message", ["sh", "-c", script]))
+
+    wait_finished(api, namespace, "long-message")
+
+    [pod] = pods_of(api, namespace, "long-message")
+    message = main_state(pod)["terminated"]["message"]
+    assert len(message) == 4096
+    assert message == "x" * 4092 + "tail"
+
+
 def test_failed_init_container_fails_the_pod(
     api: Http, kubelet: KubeletProcess, namespace: str
 ) -> None:

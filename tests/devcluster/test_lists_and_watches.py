@@ -8,6 +8,7 @@ from typing import Any
 
 from kubemigrate.devcluster.apiserver.resources import Catalogue
 from kubemigrate.devcluster.apiserver.store import Store
+from kubemigrate.devcluster.apiserver.watchcache import WatchCache, WatchCacheSettings
 from kubemigrate.devcluster.apiserver.watching import WatchRequest
 from tests.devcluster.devcluster_http import Http
 
@@ -154,7 +155,7 @@ def test_watch_filters_by_selectors_and_reports_transitions(api: Http, namespace
 
 
 def test_watch_from_a_forgotten_resource_version_is_410_expired() -> None:
-    store = Store(history_size=3)
+    store = Store(watch_cache=WatchCache(WatchCacheSettings(lower_bound=3, fresh_seconds=0)))
     for index in range(5):
         store.write(
             ("", "configmaps"), {"metadata": {"name": f"c{index}", "namespace": "ns"}}, "ADDED"

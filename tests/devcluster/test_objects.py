@@ -179,3 +179,31 @@ def test_job_gets_real_defaults_and_validation(api: Http, namespace: str) -> Non
     )
     assert changed.status == 422
     assert "field is immutable" in changed.body["message"]
+
+
+EMPTY_META: dict[str, Any] = {
+    "labels": {},
+    "annotations": {},
+    "finalizers": [],
+    "ownerReferences": [],
+}
+
+
+def test_empty_metadata_maps_and_lists_are_not_stored(
+    api: Http, namespace: str, crd: object
+) -> None:
+    """ObjectMeta's fields are omitempty: an empty map or list the client sends is
+    neither stored nor served, for built-in kinds and custom resources alike."""
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    created = api.post(path, {"metadata": {"name": "e", **EMPTY_META}}).body
+    assert not set(EMPTY_META) & set(created["metadata"])
+    body = run_body("e")
+    body["metadata"].update(EMPTY_META)
+    run = api.post(runs_path(namespace), body).body
+    assert not set(EMPTY_META) & set(run["metadata"])
+    assert not set(EMPTY_META) & set(api.get(runs_path(namespace, "e")).body["metadata"])
+    # a patch that empties a list leaves no empty list behind
+    api.patch(f"{path}/e", {"metadata": {"finalizers": ["example.com/keep"]}})
+    emptied = api.patch(f"{path}/e", {"metadata": {"finalizers": [], "labels": {}}}).body
+    assert "finalizers" not in emptied["metadata"]
+    assert "labels" not in emptied["metadata"]

@@ -15,19 +15,32 @@ def _create(api: Http, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+NOT_CHECKED = (
+    "some validation rules were not checked because the object was invalid; "
+    "correct the existing errors to complete validation"
+)
+
+
 def test_enum_message_matches_the_real_server(api: Http, namespace: str, crd: object) -> None:
     status = _create(api, namespace, run_body("x", action="foo"))
     assert status["reason"] == "Invalid"
+    # An unsupported value blocks the CRD's CEL rules, which the answer says last
     assert status["message"] == (
-        'MigrationRun.kubemigrate.io "x" is invalid: spec.action: Unsupported value: "foo": '
-        'supported values: "migrate", "rollback"'
+        'MigrationRun.kubemigrate.io "x" is invalid: [spec.action: Unsupported value: "foo": '
+        'supported values: "migrate", "rollback", '
+        f'<nil>: Invalid value: "null": {NOT_CHECKED}]'
     )
     assert status["details"]["causes"] == [
         {
             "reason": "FieldValueNotSupported",
             "message": 'Unsupported value: "foo": supported values: "migrate", "rollback"',
             "field": "spec.action",
-        }
+        },
+        {
+            "reason": "FieldValueInvalid",
+            "message": f'Invalid value: "null": {NOT_CHECKED}',
+            "field": "<nil>",
+        },
     ]
     assert status["details"]["kind"] == "MigrationRun"
     assert status["details"]["group"] == "kubemigrate.io"
@@ -147,7 +160,7 @@ def test_cel_runtime_errors_are_worded_like_cel_go() -> None:
     }
     _, admission = validation.admit({"spec": {"n": 5}}, schema, None)
     assert [str(e) for e in admission.errors] == [
-        'spec: Invalid value: "object": no such key: size, evaluating rule: self.size > 1'
+        'spec: Invalid value: "object": no such key: size evaluating rule: self.size > 1'
     ]
 
 
@@ -169,3 +182,22 @@ def test_date_time_format_is_checked() -> None:
         '"yesterday"'
     ]
     assert good.errors == fraction.errors == []
+
+
+def test_a_rule_that_cannot_be_evaluated_is_named_by_its_message() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "x-kubernetes-validations": [
+                    {"rule": "self.size > 1", "message": "size must be above 1"}
+                ],
+            }
+        },
+    }
+    _, admission = validation.admit({"spec": {"n": 5}}, schema, None)
+    assert [str(e) for e in admission.errors] == [
+        'spec: Invalid value: "object": no such key: size evaluating rule: size must be above 1'
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import yaml
 
@@ -140,6 +141,58 @@ def test_put_replaces_and_keeps_server_fields(api: Http, namespace: str) -> None
     assert api.put(f"{path}/missing", {"metadata": {"name": "missing"}}).status == 404
     mismatch = api.put(f"{path}/r", {"metadata": {"name": "other"}})
     assert mismatch.status == 400
+
+
+def test_a_put_of_a_custom_resource_must_name_the_version_it_replaces(
+    api: Http, namespace: str, crd: object
+) -> None:
+    """customResourceStrategy.AllowUnconditionalUpdate is false: the generic store refuses
+    before anything else is checked, naming the resource (not the kind) and the value
+    as the uint64 zero it parsed. (kubectl replace fills in the version it reads first;
+    a client's PUT, the kubernetes client's replace_namespaced_custom_object, does not.)"""
+    created = api.post(runs_path(namespace), run_body("u", steps=2)).body
+    blind = run_body("u", steps=3)
+    reply = api.put(runs_path(namespace, "u"), blind)
+    assert reply.status == 422, reply.body
+    assert reply.body["reason"] == "Invalid"
+    assert reply.body["message"] == (
+        'migrationruns.kubemigrate.io "u" is invalid: metadata.resourceVersion: '
+        "Invalid value: 0x0: must be specified for an update"
+    )
+    assert reply.body["details"] == {
+        "name": "u",
+        "group": "kubemigrate.io",
+        "kind": "migrationruns",
+        "causes": [
+            {
+                "reason": "FieldValueInvalid",
+                "message": "Invalid value: 0x0: must be specified for an update",
+                "field": "metadata.resourceVersion",
+            }
+        ],
+    }
+    status = api.put(runs_path(namespace, "u") + "/status", {**blind, "status": {}})
+    assert status.status == 422, status.body
+    assert api.get(runs_path(namespace, "u")).body["spec"]["steps"] == 2
+    blind["metadata"]["resourceVersion"] = created["metadata"]["resourceVersion"]
+    assert api.put(runs_path(namespace, "u"), blind).status == 200
+
+
+def test_a_crd_put_must_name_its_version_but_a_built_in_s_need_not(
+    api: Http, namespace: str, crd: dict[str, Any]
+) -> None:
+    name = crd["metadata"]["name"]
+    reply = api.put(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}", crd)
+    assert reply.status == 422, reply.body
+    assert reply.body["message"].startswith(
+        f'customresourcedefinitions.apiextensions.k8s.io "{name}" is invalid: '
+        "metadata.resourceVersion: Invalid value: 0x0"
+    )
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    api.post(path, {"metadata": {"name": "blind"}, "data": {"x": "1"}})
+    replaced = api.put(f"{path}/blind", {"metadata": {"name": "blind"}, "data": {"x": "2"}})
+    assert replaced.status == 200, replaced.body
+    assert replaced.body["data"] == {"x": "2"}
 
 
 def test_server_side_apply_creates_merges_and_forgets_omitted_fields(

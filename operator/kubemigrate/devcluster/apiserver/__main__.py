@@ -1,5 +1,6 @@
 """``python -m kubemigrate.devcluster.apiserver --port PORT [--host H] [--kubeconfig PATH]
-[--pod-logs-dir DIR]``.
+[--pod-logs-dir DIR] [--watch-cache-size N] [--watch-cache-fresh-seconds S]
+[--watch-bookmark-seconds S]``.
 
 Prints ``READY <url>`` on stdout once serving; exits cleanly on SIGTERM or SIGINT.
 """
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 
 from .server import serve
+from .watchcache import WatchCacheSettings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,7 +30,31 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="the kubelet stand-in's --workdir, to serve pods/<name>/log from",
     )
+    defaults = WatchCacheSettings()
+    parser.add_argument(
+        "--watch-cache-size",
+        type=int,
+        default=defaults.lower_bound,
+        help="events of a resource a watch can always resume from",
+    )
+    parser.add_argument(
+        "--watch-cache-fresh-seconds",
+        type=float,
+        default=defaults.fresh_seconds,
+        help="younger events are kept too",
+    )
+    parser.add_argument(
+        "--watch-bookmark-seconds",
+        type=float,
+        default=defaults.bookmark_seconds,
+        help="between BOOKMARKs to watches that allow them",
+    )
     args = parser.parse_args(argv)
+    watch_cache = WatchCacheSettings(
+        lower_bound=args.watch_cache_size,
+        fresh_seconds=args.watch_cache_fresh_seconds,
+        bookmark_seconds=args.watch_bookmark_seconds,
+    )
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 
     def ready(url: str) -> None:
@@ -36,7 +62,16 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
 
     logs = args.pod_logs_dir.resolve() if args.pod_logs_dir is not None else None
-    asyncio.run(serve(args.host, args.port, args.kubeconfig, ready, pod_logs_dir=logs))
+    asyncio.run(
+        serve(
+            args.host,
+            args.port,
+            args.kubeconfig,
+            ready,
+            pod_logs_dir=logs,
+            watch_cache=watch_cache,
+        )
+    )
     return 0
 
 

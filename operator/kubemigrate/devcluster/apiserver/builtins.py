@@ -1,12 +1,13 @@
 """Defaulting and validation of the built-in kinds our code writes (Namespace, Job, Pod, Secret).
 
 Only what an operator can trip over is modelled: Job defaults (``backoffLimit: 6``,
-the generated selector and template labels, ``podReplacementPolicy`` by
-``podFailurePolicy``), the Pod spec (:mod:`.podspec`), a Job's selector rules and
-``podFailurePolicy`` rules, the immutability of a Job's template and a Pod's spec,
-Namespace phase and labels, a Secret's ``stringData`` folded into ``data`` the way the
-v1 -> internal conversion does it on every write, the 1 MiB limit on ConfigMap and
-Secret data and their ``immutable: true``, and a core/v1 Event's namespace rule.
+the generated selector and template labels, the template's labels on a Job with none,
+``podReplacementPolicy`` by ``podFailurePolicy``), the Pod spec (:mod:`.podspec`), a
+Job's selector rules and ``podFailurePolicy`` rules, the immutability of a Job's
+template and a Pod's spec, Namespace phase and labels, a Secret's ``stringData``
+folded into ``data`` the way the v1 -> internal conversion does it on every write,
+the 1 MiB limit on ConfigMap and Secret data and their ``immutable: true``, and a
+core/v1 Event's namespace rule.
 """
 
 from __future__ import annotations
@@ -59,6 +60,21 @@ def _generate_selector(spec: JsonDict, generated: dict[str, str]) -> None:
     template_meta = template.setdefault("metadata", {})
     labels = template_meta.get("labels")
     template_meta["labels"] = {**generated, **(labels if isinstance(labels, dict) else {})}
+
+
+def _labels_from_template(job: JsonDict) -> None:
+    """``SetDefaults_Job``: a Job with no labels of its own gets its template's.
+
+    On create that is after ``generateSelector`` (defaulting shares the template's map,
+    which the strategy then fills, and every read defaults again), so such a Job shows
+    ``job-name`` and ``controller-uid`` (both spellings) too; a Job with labels of its
+    own keeps just those, and is found by them, never by ``job-name``.
+    """
+    meta = job["metadata"]
+    template_meta = ((job.get("spec") or {}).get("template") or {}).get("metadata") or {}
+    labels = template_meta.get("labels")
+    if not meta.get("labels") and isinstance(labels, dict) and labels:
+        meta["labels"] = dict(labels)
 
 
 def _job_spec_defaults(spec: JsonDict) -> None:
@@ -114,10 +130,7 @@ def default(rtype: ResourceType, obj: JsonDict) -> None:
         }
         if not spec.get("manualSelector"):
             _generate_selector(spec, generated)
-        meta["labels"] = {
-            **{k: v for k, v in generated.items() if "job-name" in k},
-            **(meta.get("labels") or {}),
-        }
+        _labels_from_template(obj)
         _job_spec_defaults(spec)
         # The real server answers a new Job with ``status: {}`` too: JobStatus is a
         # struct, not a pointer, so Go's omitempty cannot drop it.
@@ -221,6 +234,7 @@ def default_update(rtype: ResourceType, obj: JsonDict) -> None:
         if not (obj.get("status") or {}).get("phase"):
             obj.setdefault("status", {})["phase"] = "Active"
     elif key == ("batch", "jobs") and isinstance(obj.get("spec"), dict):
+        _labels_from_template(obj)
         _job_spec_defaults(obj["spec"])
     elif key == ("", "pods") and isinstance(obj.get("spec"), dict):
         _pod_spec_defaults(obj["spec"])

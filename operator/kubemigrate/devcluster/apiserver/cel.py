@@ -122,7 +122,9 @@ def check_rules(
         try:
             ok = _evaluate(rule, activation)
         except Exception as exc:  # an evaluation error fails the rule, like the real one
-            detail = f"{runtime_error_message(exc)}, evaluating rule: {rule}"
+            # ``ruleErrorString``: the rule's message if it has one, else the rule
+            said = (spec.get("message") or "").strip() or rule.strip()
+            detail = f"{runtime_error_message(exc)} evaluating rule: {said}"
             found.append(errors.invalid(path, type_name(value), detail))
             continue
         if ok is True or (not isinstance(ok, bool) and bool(ok)):

@@ -23,6 +23,7 @@ import orjson
 from . import (
     builtins,
     crdcleanup,
+    crdschema,
     deleting,
     errors,
     graceful,
@@ -32,7 +33,7 @@ from . import (
     tolerations,
     validation,
 )
-from .errors import ApiError, FieldError
+from .errors import ApiError, FieldError, GoLiteral
 from .resources import Catalogue, ResourceType
 from .store import Store, json_copy
 
@@ -157,7 +158,7 @@ class Cluster:
         else:
             found += builtins.update_errors(rtype, old, obj)
         if rtype.custom:
-            obj, admission = validation.admit(obj, rtype.schema, old)
+            obj, admission = validation.admit(obj, rtype.schema, old, found)
             if admission.unknown_fields and options.field_validation == "Strict":
                 listed = ", ".join(f'unknown field "{f}"' for f in admission.unknown_fields)
                 raise errors.bad_request(
@@ -169,7 +170,7 @@ class Cluster:
                 warnings += [f'unknown field "{f}"' for f in admission.unknown_fields]
             found += admission.errors
         if (rtype.group, rtype.plural) == CRD_KEY:
-            found += validation.crd_errors(obj)
+            found += crdschema.crd_errors(obj)
         if found:
             raise errors.invalid_object(rtype.kind, rtype.group, name, found)
         return obj, warnings
@@ -270,7 +271,15 @@ class Cluster:
                 f"the name on the URL ({name})"
             )
         wanted_rv = body_meta.get("resourceVersion")
-        if wanted_rv not in (None, "") and str(wanted_rv) != old["metadata"]["resourceVersion"]:
+        if wanted_rv in (None, "", "0", 0):  # parsed as 0: none given
+            if not rtype.unconditional_update:
+                # the generic store's check, before the strategy: named by the resource
+                # (``qualifiedKind``'s Kind is the plural), the value a uint64 zero
+                problem = errors.invalid(
+                    "metadata.resourceVersion", GoLiteral("0x0"), "must be specified for an update"
+                )
+                raise errors.invalid_object(rtype.plural, rtype.group, name, [problem])
+        elif str(wanted_rv) != old["metadata"]["resourceVersion"]:
             raise errors.conflict(rtype.plural, rtype.group, name, errors.STALE)
         wanted_uid = body_meta.get("uid")
         if wanted_uid not in (None, "") and wanted_uid != old["metadata"]["uid"]:

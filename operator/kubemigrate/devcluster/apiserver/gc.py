@@ -19,7 +19,8 @@ into *dangling* (gone), *waiting* (being deleted with ``foregroundDeletion``) an
   dependent that *blocks* it (``blockOwnerDeletion: true`` on its reference) is left:
   dependents being deleted still block, non-blocking ones do not (they go after,
   as dangling);
-- a Terminating namespace has its contents deleted, then is removed;
+- a Terminating namespace has its contents deleted, what is left written as its
+  conditions (:mod:`.nsconditions`), then is removed;
 - a CRD being deleted has its custom resources deleted, then is removed (the CRD
   finalizer controller's part, see :mod:`.crdcleanup`).
 
@@ -35,7 +36,7 @@ import contextlib
 import logging
 from typing import Any
 
-from . import crdcleanup, deleting
+from . import crdcleanup, deleting, nsconditions, objects
 from .cluster import CRD_KEY, NS_KEY, Cluster, WriteOptions
 from .deleting import FOREGROUND, ORPHAN
 from .errors import ApiError
@@ -269,19 +270,36 @@ class Collector:
             self.cluster.remove(rtype, stored)
 
     def _finalize_namespace(self, rtype: Any, ns: JsonDict) -> None:
+        """The namespace controller's pass: ask everything inside to go, write what is
+        left as the Namespace's conditions (see :mod:`.nsconditions`), and remove the
+        Namespace once nothing is."""
         name = ns["metadata"]["name"]
-        remaining = 0
         for storage, obj in self.cluster.store.all_objects():
-            if obj["metadata"].get("namespace") != name:
-                continue
-            remaining += 1
             dep_type = self._rtype_of(storage)
-            if dep_type is not None and not obj["metadata"].get("deletionTimestamp"):
+            meta = obj["metadata"]
+            if meta.get("namespace") != name or dep_type is None or meta.get("deletionTimestamp"):
+                continue
+            with contextlib.suppress(ApiError):  # changed or gone meanwhile: left, or not
                 self.cluster.delete(
-                    dep_type, name, obj["metadata"]["name"], deleting.BACKGROUND, WriteOptions()
+                    dep_type, name, meta["name"], deleting.BACKGROUND, WriteOptions()
                 )
-        if remaining == 0 and not ns["metadata"].get("finalizers"):
-            new = json_copy(ns)
+        left = [
+            (storage, obj)
+            for storage, obj in self.cluster.store.all_objects()
+            if obj["metadata"].get("namespace") == name
+        ]
+        latest = self.cluster.store.get(NS_KEY, "", name)
+        if latest is None:
+            return
+        by_resource, by_finalizer = nsconditions.remaining(left)
+        old = (latest.get("status") or {}).get("conditions") or []
+        conditions = nsconditions.updated(old, by_resource, by_finalizer, objects.now())
+        if conditions is not None:
+            new = json_copy(latest)
+            new.setdefault("status", {})["conditions"] = conditions
+            latest = self.cluster.store.write(NS_KEY, new, "MODIFIED")
+        if not left and not latest["metadata"].get("finalizers"):
+            new = json_copy(latest)
             new.setdefault("spec", {})["finalizers"] = []
             self.cluster.store.write(NS_KEY, new, "MODIFIED")
             latest = self.cluster.store.get(NS_KEY, "", name)

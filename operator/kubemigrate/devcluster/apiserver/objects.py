@@ -322,6 +322,7 @@ def prepare_create(rtype: ResourceType, body: JsonDict, namespace: str | None) -
         meta["generation"] = 1
     if rtype.status_subresource:
         obj.pop("status", None)
+    drop_empty(meta)
     return obj
 
 
@@ -367,7 +368,23 @@ def prepare_update(
             obj["status"] = json_copy(old["status"])
         else:
             obj.pop("status", None)
+    drop_empty(meta)
     return obj
+
+
+_OMIT_EMPTY: dict[str, Any] = {"labels": {}, "annotations": {}, "finalizers": []}
+_OMIT_EMPTY.update(ownerReferences=[], managedFields=[])
+
+
+def drop_empty(meta: JsonDict) -> None:
+    """ObjectMeta's ``omitempty``: an empty (or null) map or list is not stored or served,
+    a custom resource's metadata included (the server decodes it into ObjectMeta), so
+    ``finalizers: []`` reads back as no ``finalizers`` at all (in place)."""
+    for key, empty in _OMIT_EMPTY.items():
+        if key in meta and (meta[key] is None or meta[key] == empty):
+            del meta[key]
+    if meta.get("generateName") in (None, ""):
+        meta.pop("generateName", None)
 
 
 def bump_generation(rtype: ResourceType, old: JsonDict, new: JsonDict) -> None:

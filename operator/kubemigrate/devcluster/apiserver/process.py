@@ -15,6 +15,8 @@ from types import TracebackType
 
 from kubemigrate.devcluster.subprocesses import terminate, wait_for_line
 
+from .watchcache import WatchCacheSettings
+
 
 class ApiServerError(RuntimeError):
     """The emulator did not start, or died."""
@@ -39,13 +41,17 @@ class ApiServerProcess:
         pod_logs_dir: Path | None = None,
         startup_timeout: float = 30.0,
         stop_timeout: float = 10.0,
+        watch_cache: WatchCacheSettings | None = None,
     ) -> None:
         """``pod_logs_dir``: the kubelet stand-in's workdir, so ``pods/<name>/log`` works.
 
         The kubelet writes container output there; without it no Pod has logs.
+        ``watch_cache``: smaller windows or more frequent bookmarks than the real
+        server's, for a test that must meet them.
         """
         self.host = host
         self.pod_logs_dir = pod_logs_dir
+        self.watch_cache = watch_cache
         self.port = port
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
@@ -88,6 +94,15 @@ class ApiServerProcess:
         ]
         if self.pod_logs_dir is not None:
             command += ["--pod-logs-dir", str(self.pod_logs_dir)]
+        if self.watch_cache is not None:
+            command += [
+                "--watch-cache-size",
+                str(self.watch_cache.lower_bound),
+                "--watch-cache-fresh-seconds",
+                str(self.watch_cache.fresh_seconds),
+                "--watch-bookmark-seconds",
+                str(self.watch_cache.bookmark_seconds),
+            ]
         with self._log.open("wb") as log:
             self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log)
         self.url = self._wait_ready()

@@ -39,6 +39,15 @@ class ResourceType:
     custom: bool = False  # served from a CRD
 
     @property
+    def unconditional_update(self) -> bool:
+        """``AllowUnconditionalUpdate``: whether a PUT may leave out the resourceVersion it
+        replaces. Every built-in strategy here allows it; custom resources and CRDs (and
+        their status) do not, so such a PUT is refused rather than overwriting changes
+        the writer never saw."""
+        crd = (self.group, self.plural) == ("apiextensions.k8s.io", "customresourcedefinitions")
+        return not self.custom and not crd
+
+    @property
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 

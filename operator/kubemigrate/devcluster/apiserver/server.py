@@ -14,6 +14,8 @@ from .api import Api
 from .cluster import Cluster
 from .emulator import Emulator
 from .gc import Collector
+from .store import Store
+from .watchcache import WatchCache, WatchCacheSettings
 
 CONTEXT = "devcluster"
 
@@ -50,18 +52,20 @@ async def serve(
     on_ready: Callable[[str], None],
     stop: asyncio.Event | None = None,
     pod_logs_dir: Path | None = None,
+    watch_cache: WatchCacheSettings | None = None,
 ) -> None:
     """Run until ``stop`` is set (or SIGTERM/SIGINT arrive, when ``stop`` is not given).
 
     ``pod_logs_dir`` is the kubelet stand-in's work directory, from which ``pods/log``
-    is served (None: no node, so no Pod ever has logs).
+    is served (None: no node, so no Pod ever has logs). ``watch_cache``: the windows
+    and bookmarks of watches (the real server's when not given).
     """
     loop = asyncio.get_running_loop()
     if stop is None:
         stop = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-    cluster = Cluster()
+    cluster = Cluster(store=Store(watch_cache=WatchCache(watch_cache or WatchCacheSettings())))
     api = Api(cluster, pod_logs_dir=pod_logs_dir)
     emulator = Emulator(api)
     async with emulator, kmock.Server(emulator, host=host, port=port) as server, Collector(cluster):

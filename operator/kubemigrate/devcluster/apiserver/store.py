@@ -1,9 +1,11 @@
 """In-memory storage with one global resourceVersion counter, like etcd's revision.
 
 Every write bumps the counter and stamps it on the written object, and appends a
-watch event to a bounded history, so a watch can resume from any recent
-resourceVersion and gets 410 Gone ("too old resource version") past the window,
-exactly the contract clients (kopf, client-go reflectors) are written against.
+watch event to a bounded history (etcd's: lists at a past revision are served from
+it) and to its resource's watch cache (:mod:`.watchcache`), so a watch can resume
+from any recent resourceVersion and gets 410 Gone ("too old resource version") past
+that resource's window, exactly the contract clients (kopf, client-go reflectors) are
+written against.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import collections
 import copy
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
+
+from .watchcache import WatchCache
 
 JsonDict = dict[str, Any]
 _T = TypeVar("_T")
@@ -68,6 +72,9 @@ class Store:
     watchers: dict[StorageKey, set[asyncio.Queue[Event | None]]] = field(
         default_factory=lambda: collections.defaultdict(set)
     )
+    watch_cache: WatchCache = field(default_factory=WatchCache)
+    """What watches are served from: each resource's own window (see :mod:`.watchcache`);
+    ``history`` is etcd's, for lists at a past revision."""
 
     def __post_init__(self) -> None:
         self.history = collections.deque(maxlen=self.history_size)
@@ -144,6 +151,7 @@ class Store:
             self.objects[storage][key] = stored
         event = Event(self.revision, storage, event_type, stored, old)
         self.history.append(event)
+        self.watch_cache.add(event)
         for queue in self.watchers[storage]:
             queue.put_nowait(event)
         return json_copy(stored)
@@ -154,17 +162,10 @@ class Store:
     def subscribe(
         self, storage: StorageKey, since: int
     ) -> tuple[list[Event], asyncio.Queue[Event | None]]:
-        """Events after ``since`` from history, plus a queue for the ones to come.
-
-        Both happen with no await in between, so no event falls into a gap.
+        """Events after ``since`` from the resource's watch cache, plus a queue for the
+        ones to come. Both happen with no await in between, so no event falls into a gap.
         """
-        backlog = []
-        for event in reversed(self.history):  # revisions only grow: stop at ``since``
-            if event.revision <= since:
-                break
-            if event.storage == storage:
-                backlog.append(event)
-        backlog.reverse()
+        backlog = self.watch_cache.since(storage, since)
         queue: asyncio.Queue[Event | None] = asyncio.Queue()
         self.watchers[storage].add(queue)
         return backlog, queue

@@ -2,8 +2,15 @@
 
 The order is the real one: prune unknown fields (reported as warnings, or a 400 under
 ``fieldValidation=Strict``), drop nulls that are not ``nullable``, apply ``default``s,
-then validate values and evaluate the CEL rules. Messages are the apiextensions
+validate values, then evaluate the CEL rules. Messages are the apiextensions
 wording (``spec.steps in body should be greater than or equal to 1``...).
+
+The CEL rules run as ``customResourceStrategy.Validate`` runs them: over the whole
+object, once every other check is done, and not at all if any error so far is one
+that makes rule evaluation unsafe (a required field missing, a wrong type, a value
+not in its enum, too long, too many: ``hasBlockingErr``). Then the rules' place in
+the answer is taken by one cause saying that some were not checked. Other errors
+(a pattern, a minimum) do not stop them: a client sees every rule's verdict with them.
 
 Formats checked: ``int-or-string``, ``date`` and ``date-time``. Not modelled: the
 other ``format``s, ratcheting of unchanged invalid values, CEL cost limits,
@@ -42,6 +49,11 @@ class Admission:
 
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
+
+
+def in_body(path: str) -> str:
+    """kube-openapi's ``<name> in body``: the name is empty at the validated root."""
+    return f"{path} in body" if path else "in body"
 
 
 def prune_and_default(value: Any, schema: JsonDict, path: str, result: Admission) -> Any:
@@ -101,28 +113,30 @@ def _number_errors(path: str, value: float, schema: JsonDict) -> list[FieldError
         bound = schema["minimum"]
         if schema.get("exclusiveMinimum") and value <= bound:
             found.append(
-                errors.invalid(path, value, f"{path} in body should be greater than {bound}")
+                errors.invalid(path, value, f"{in_body(path)} should be greater than {bound}")
             )
         elif value < bound:
             found.append(
                 errors.invalid(
-                    path, value, f"{path} in body should be greater than or equal to {bound}"
+                    path, value, f"{in_body(path)} should be greater than or equal to {bound}"
                 )
             )
     if "maximum" in schema:
         bound = schema["maximum"]
         if schema.get("exclusiveMaximum") and value >= bound:
-            found.append(errors.invalid(path, value, f"{path} in body should be less than {bound}"))
+            found.append(
+                errors.invalid(path, value, f"{in_body(path)} should be less than {bound}")
+            )
         elif value > bound:
             found.append(
                 errors.invalid(
-                    path, value, f"{path} in body should be less than or equal to {bound}"
+                    path, value, f"{in_body(path)} should be less than or equal to {bound}"
                 )
             )
     if "multipleOf" in schema and value % schema["multipleOf"]:
         found.append(
             errors.invalid(
-                path, value, f"{path} in body should be a multiple of {schema['multipleOf']}"
+                path, value, f"{in_body(path)} should be a multiple of {schema['multipleOf']}"
             )
         )
     return found
@@ -165,7 +179,7 @@ def _format_errors(path: str, value: str, schema: JsonDict) -> list[FieldError]:
     check = _FORMATS.get(name) if isinstance(name, str) else None
     if check is None or check(value):
         return []
-    detail = f"{path} in body must be of type {name}: {errors.go_quote(value)}"
+    detail = f"{in_body(path)} must be of type {name}: {errors.go_quote(value)}"
     return [errors.type_invalid(path, value, detail)]
 
 
@@ -176,12 +190,12 @@ def _string_errors(path: str, value: str, schema: JsonDict) -> list[FieldError]:
     if "minLength" in schema and len(value) < schema["minLength"]:
         found.append(
             errors.invalid(
-                path, value, f"{path} in body should be at least {schema['minLength']} chars long"
+                path, value, f"{in_body(path)} should be at least {schema['minLength']} chars long"
             )
         )
     if "pattern" in schema and not re.search(schema["pattern"], value):
         found.append(
-            errors.invalid(path, value, f"{path} in body should match '{schema['pattern']}'")
+            errors.invalid(path, value, f"{in_body(path)} should match '{schema['pattern']}'")
         )
     return found
 
@@ -193,7 +207,7 @@ def _array_errors(path: str, value: list[Any], schema: JsonDict) -> list[FieldEr
     if "minItems" in schema and len(value) < schema["minItems"]:
         found.append(
             errors.invalid(
-                path, len(value), f"{path} in body should have at least {schema['minItems']} items"
+                path, len(value), f"{in_body(path)} should have at least {schema['minItems']} items"
             )
         )
     list_type = schema.get("x-kubernetes-list-type")
@@ -220,13 +234,15 @@ def _array_errors(path: str, value: list[Any], schema: JsonDict) -> list[FieldEr
     return found
 
 
-def validate(value: Any, schema: JsonDict, path: str, old: Any = _MISSING) -> list[FieldError]:
-    """Value validations and CEL rules of a (pruned, defaulted) value."""
+def validate(value: Any, schema: JsonDict, path: str) -> list[FieldError]:
+    """Value validations of a (pruned, defaulted) value: kube-openapi's part, no CEL."""
     if not _type_ok(value, schema):
         actual = cel.type_name(value)
         return [
             errors.type_invalid(
-                path, actual, f'{path} in body must be of type {schema.get("type")}: "{actual}"'
+                path,
+                actual,
+                f'{in_body(path)} must be of type {schema.get("type")}: "{actual}"',
             )
         ]
     found: list[FieldError] = []
@@ -248,11 +264,10 @@ def validate(value: Any, schema: JsonDict, path: str, old: Any = _MISSING) -> li
                 found.append(errors.required(_join(path, name)))
         props = schema.get("properties") or {}
         additional = schema.get("additionalProperties")
-        old_map = old if isinstance(old, dict) else {}
         for key, child in value.items():
             child_schema = props.get(key) or (additional if isinstance(additional, dict) else None)
             if child_schema is not None and not (path == "" and key == "metadata"):
-                found += validate(child, child_schema, _join(path, key), old_map.get(key, _MISSING))
+                found += validate(child, child_schema, _join(path, key))
         if "maxProperties" in schema and len(value) > schema["maxProperties"]:
             found.append(errors.too_many(path, len(value), schema["maxProperties"]))
     for keyword in ("allOf", "anyOf", "oneOf"):
@@ -265,28 +280,109 @@ def validate(value: Any, schema: JsonDict, path: str, old: Any = _MISSING) -> li
         ]
         if (keyword == "allOf" and not all(matched)) or (keyword == "anyOf" and not any(matched)):
             found.append(
-                errors.invalid(path, cel.type_name(value), f"{path} in body must match {keyword}")
+                errors.invalid(path, cel.type_name(value), f"{in_body(path)} must match {keyword}")
             )
         if keyword == "oneOf" and sum(matched) != 1:
             found.append(
                 errors.invalid(
                     path,
                     cel.type_name(value),
-                    f"{path} in body must validate one and only one schema (oneOf)",
+                    f"{in_body(path)} must validate one and only one schema (oneOf)",
                 )
             )
-    rules = schema.get("x-kubernetes-validations") or []
-    if rules and not found:
-        found += cel.check_rules(
-            rules, path, value, None if old is _MISSING else old, old is not _MISSING
-        )
     return found
 
 
+def has_rules(schema: Any) -> bool:
+    """Whether a schema holds any CEL rule (``hasXValidations``): without one the real
+    server builds no CEL validator, so nothing is ever said about rules not checked."""
+    if not isinstance(schema, dict):
+        return False
+    if schema.get("x-kubernetes-validations"):
+        return True
+    children = [*(schema.get("properties") or {}).values(), *(schema.get("allOf") or [])]
+    children += [schema.get("items"), schema.get("additionalProperties")]
+    return any(has_rules(child) for child in children)
+
+
+def rule_errors(value: Any, schema: JsonDict, path: str, old: Any = _MISSING) -> list[FieldError]:
+    """The CEL rules of a schema and everything under it, node first, as the CEL
+    validator walks a value; ``old`` is the stored value at the same place, if any
+    (items of a list are correlated only in a map-type list, by their keys)."""
+    if value is None:  # rules validate non-null values only
+        return []
+    found: list[FieldError] = []
+    rules = schema.get("x-kubernetes-validations") or []
+    if rules:
+        has_old = old is not _MISSING and old is not None
+        found += cel.check_rules(rules, path, value, old if has_old else None, has_old)
+    for sub in schema.get("allOf") or []:
+        if isinstance(sub, dict):
+            found += rule_errors(value, sub, path, old)
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        olds = _correlated_items(value, old, schema)
+        for index, item in enumerate(value):
+            found += rule_errors(item, schema["items"], f"{path}[{index}]", olds[index])
+    elif isinstance(value, dict):
+        props: JsonDict = schema.get("properties") or {}
+        additional = schema.get("additionalProperties")
+        old_map = old if isinstance(old, dict) else {}
+        for key, child in value.items():
+            child_schema = props.get(key) or (additional if isinstance(additional, dict) else None)
+            if child_schema is not None and not (path == "" and key == "metadata"):
+                child_old = old_map.get(key, _MISSING)
+                found += rule_errors(child, child_schema, _join(path, key), child_old)
+    return found
+
+
+def _correlated_items(value: list[Any], old: Any, schema: JsonDict) -> list[Any]:
+    """Each item's old self: the old item with the same keys in a map-type list, else none."""
+    keys = schema.get("x-kubernetes-list-map-keys") or []
+    if schema.get("x-kubernetes-list-type") != "map" or not keys or not isinstance(old, list):
+        return [_MISSING] * len(value)
+
+    def ident(item: Any) -> Any:
+        return [item.get(k) for k in keys] if isinstance(item, dict) else _MISSING
+
+    by_key = [(ident(item), item) for item in old]
+    return [next((o for k, o in by_key if k == ident(item)), _MISSING) for item in value]
+
+
+# ``hasBlockingErr``: after one of these, evaluating a rule could fail for the error's
+# reason rather than the rule's, so the real server evaluates none.
+_BLOCKING = frozenset(
+    {
+        "FieldValueNotSupported",
+        "FieldValueRequired",
+        "FieldValueTooLong",
+        "FieldValueTooMany",
+        "FieldValueTypeInvalid",
+    }
+)
+RULES_NOT_CHECKED = FieldError(
+    "<nil>",
+    "Invalid value",
+    "FieldValueInvalid",
+    "some validation rules were not checked because the object was invalid; "
+    "correct the existing errors to complete validation",
+    "null",
+    True,
+)
+"""The cause the real server gives instead of the rules' verdicts: ``field.Invalid(nil,
+nil, ...)``, whose path prints as ``<nil>`` and whose value as ``"null"``."""
+
+
 def admit(
-    obj: JsonDict, schema: JsonDict | None, old: JsonDict | None
+    obj: JsonDict,
+    schema: JsonDict | None,
+    old: JsonDict | None,
+    earlier: list[FieldError] | None = None,
 ) -> tuple[JsonDict, Admission]:
-    """Prune, default and validate a custom resource; returns the admitted copy."""
+    """Prune, default and validate a custom resource; returns the admitted copy.
+
+    ``earlier`` are the errors already found in the same request (ObjectMeta's): they
+    count as much as the schema's in deciding whether the CEL rules run.
+    """
     result = Admission()
     admitted = json_copy(obj)
     if not schema:
@@ -300,48 +396,11 @@ def admit(
         "metadata": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
     }
     prune_and_default(admitted, root, "", result)
-    result.errors = validate(admitted, root, "", _MISSING if old is None else old)
+    result.errors = validate(admitted, root, "")
+    if has_rules(schema):
+        so_far = [*(earlier or []), *result.errors]
+        if any(e.cause_reason in _BLOCKING for e in so_far):
+            result.errors.append(RULES_NOT_CHECKED)
+        else:
+            result.errors += rule_errors(admitted, root, "", _MISSING if old is None else old)
     return admitted, result
-
-
-def crd_errors(crd: JsonDict) -> list[FieldError]:
-    """Reject CRDs whose CEL rules do not compile, as the real server does."""
-    found: list[FieldError] = []
-    for index, version in enumerate(crd.get("spec", {}).get("versions", [])):
-        schema = (version.get("schema") or {}).get("openAPIV3Schema") or {}
-        base = "spec.validation.openAPIV3Schema"
-        found += _walk_rules(schema, base, index)
-    names = crd.get("spec", {}).get("names", {})
-    group = crd.get("spec", {}).get("group", "")
-    expected = f"{names.get('plural', '')}.{group}"
-    name = crd.get("metadata", {}).get("name", "")
-    if name != expected:
-        found.append(
-            errors.invalid("metadata.name", name, 'must be spec.names.plural+"."+spec.group')
-        )
-    return found
-
-
-_ROOT = "spec.validation.openAPIV3Schema"
-
-
-def _walk_rules(schema: JsonDict, path: str, index: int) -> list[FieldError]:
-    found: list[FieldError] = []
-    for n, rule in enumerate(schema.get("x-kubernetes-validations") or []):
-        problem = cel.compile_error(rule.get("rule", ""))
-        if problem:
-            found.append(
-                errors.invalid(
-                    f"spec.versions[{index}].schema.openAPIV3Schema{path[len(_ROOT) :]}"
-                    f".x-kubernetes-validations[{n}].rule",
-                    rule.get("rule", ""),
-                    f"compilation failed: {problem}",
-                )
-            )
-    for key, child in (schema.get("properties") or {}).items():
-        found += _walk_rules(child, f"{path}.properties[{key}]", index)
-    if isinstance(schema.get("items"), dict):
-        found += _walk_rules(schema["items"], f"{path}.items", index)
-    if isinstance(schema.get("additionalProperties"), dict):
-        found += _walk_rules(schema["additionalProperties"], f"{path}.additionalProperties", index)
-    return found

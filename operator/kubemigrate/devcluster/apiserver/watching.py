@@ -2,8 +2,10 @@
 
 - no resourceVersion, or "0": synthetic ADDED events for the current objects, then changes;
 - resourceVersion=N: only changes after N (410 Expired as an ERROR event when N has left
-  the history window, so reflectors relist, worded as the watch cache words it:
-  ``too old resource version: N (oldest - 1)``);
+  the resource's watch cache window, so reflectors relist, worded as the watch cache
+  words it: ``too old resource version: N (oldest - 1)``, see :mod:`.watchcache`);
+- ``allowWatchBookmarks=true``: a BOOKMARK with the current resourceVersion every
+  minute and about 2 s before the timeout;
 - ``sendInitialEvents`` (needs ``resourceVersionMatch=NotOlderThan``, else 422, see
   :mod:`.listoptions`): if true, the initial ADDED events and, with
   ``allowWatchBookmarks=true``, a BOOKMARK annotated ``k8s.io/initial-events-end:
@@ -123,9 +125,9 @@ class WatchRequest:
         latest = self.rv in ("", "0")
         synthetic = self.initial if self.initial is not None else latest
         since = store.revision if synthetic or latest else _parse_rv(self.rv)
-        oldest = store.oldest_revision()
-        if not synthetic and since < oldest - 1:
-            gone = errors.gone(f"too old resource version: {since} ({oldest - 1})")
+        floor = None if synthetic else store.watch_cache.too_old(storage, since)
+        if floor is not None:
+            gone = errors.gone(f"too old resource version: {since} ({floor})")
             yield _line("ERROR", gone.status())
             return
         backlog, queue = store.subscribe(storage, since)
@@ -146,14 +148,20 @@ class WatchRequest:
             loop = asyncio.get_running_loop()
             event: Event | None
             deadline = loop.time() + self.timeout
+            cache = store.watch_cache
+            bookmark = cache.next_bookmark(loop.time(), deadline) if self.bookmarks else None
             while True:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
+                now = loop.time()
+                if now >= deadline:
                     return
+                until = deadline if bookmark is None else min(deadline, bookmark)
                 try:
-                    event = await asyncio.wait_for(queue.get(), timeout=remaining)
+                    event = await asyncio.wait_for(queue.get(), timeout=max(until - now, 0))
                 except TimeoutError:
-                    return
+                    if bookmark is not None and loop.time() >= bookmark:
+                        yield self._bookmark(store.revision, initial_end=False)
+                        bookmark = cache.next_bookmark(loop.time(), deadline)
+                    continue
                 if event is None:
                     return
                 line = self._translate(event)

@@ -556,8 +556,10 @@ class PodWorker:
         pid_file.unlink(missing_ok=True)
         (self.dir / "exits" / container["name"]).write_text(f"{code} {exited_ns}\n")
         termination = self.dir / "termination" / container["name"]
+        # the kubelet's tail.ReadAtMost: the last 4096 bytes (a message is cut at its
+        # start, so what a container wrote last, its verdict, survives)
         message = (
-            termination.read_bytes()[:MAX_MESSAGE].decode(errors="replace")
+            termination.read_bytes()[-MAX_MESSAGE:].decode(errors="replace")
             if termination.exists()
             else ""
         )
