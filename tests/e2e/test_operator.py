@@ -7,8 +7,10 @@ Everything here is what a team would do and see: apply YAML, wait, read
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ import yaml
 from kubemigrate.controller import jobs
 from kubemigrate.devcluster.cluster import LocalCluster, repo_file, wait_for
 from tests.e2e.conftest import Namespace
+from tests.e2e.stopping import StoppingProxy, server_of
 
 SHOP = repo_file("examples", "shop")
 SHOP_FILES = [
@@ -490,6 +493,49 @@ def test_operator_killed_while_a_job_runs_adopts_it_after_restart(
     assert len(jobs_of(namespace, "slow")) == 1
     assert tracked(database_url) == ["0000_slow.sql"]
     assert body["status"]["applied"] == 1
+
+
+def test_an_operator_stopped_between_its_launch_writes_leaves_a_run_the_next_one_finishes(
+    cluster: LocalCluster, shop: Namespace, database_url: str, tmp_path: Path
+) -> None:
+    """The operator is killed right after the API server applied its first write for a
+    new run (before it hears back): the operator started next runs the run with that
+    one Job. It wrote Running first, and one stopped there left a run Running without a
+    Job, which the next one failed as JobLost although the Job had never existed."""
+    ns = shop.name
+    launch_writes = {
+        ("POST", f"/apis/batch/v1/namespaces/{ns}/jobs"),
+        ("PATCH", f"/apis/kubemigrate.io/v1alpha1/namespaces/{ns}/migrationruns/cut/status"),
+    }
+    cluster.parts["operator"].kill()
+    try:
+        with StoppingProxy(
+            server_of(cluster.kubeconfig),
+            stops_after=lambda method, path: (method, path) in launch_writes,
+            stop=lambda: os.killpg(cluster.parts["operator"].pid, signal.SIGKILL),
+        ) as proxy:
+            cluster.start_operator(
+                kubeconfig=proxy.kubeconfig(cluster.kubeconfig, tmp_path / "kubeconfig")
+            )
+            shop.apply(run_yaml("cut"))
+            wait_for(proxy.stopped.is_set, timeout=60, what="the operator's first launch write")
+            wait_for(
+                lambda: not cluster.parts["operator"].alive(), timeout=10, what="it to be gone"
+            )
+    finally:
+        cluster.parts["operator"].kill()  # the proxied one, had the test failed before
+        cluster.start_operator()
+    body = shop.wait_phase("cut", "Succeeded")
+    assert len(jobs_of(shop, "cut")) == 1  # adopted, never created twice
+    assert body["status"]["applied"] == len(SHOP_FILES)
+    assert tracked(database_url) == SHOP_FILES
+    with psycopg.connect(database_url) as conn:
+        counts = conn.execute(
+            "SELECT migration_name, count(*) FROM __migration_history WHERE action = 'applied' "
+            "GROUP BY migration_name"
+        ).fetchall()
+    assert dict(counts) == dict.fromkeys(SHOP_FILES, 1)  # the action ran once
+    assert "JobLost" not in {e["reason"] for e in shop.events("cut")}
 
 
 def test_metrics_count_runs_by_result(cluster: LocalCluster, shop: Namespace) -> None:

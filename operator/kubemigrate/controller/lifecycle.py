@@ -3,12 +3,16 @@
 The kopf handlers (handlers.py) only route events here. Every transition goes
 through ``_transition``: one status patch (phase, conditions, timestamps) and one
 Event, so what ``kubectl get``, ``kubectl wait`` and ``kubectl describe`` show
-always agrees. Status is written before the Job is created, so a Job that
-finishes at once can never be overtaken by a stale "Running".
+always agrees.
 
-A Running run's Job is created once. When it is gone (deleted by a person, or
-collected before its result was read) the run fails as ``JobLost`` instead of
-getting a second Job: running the action again could apply or undo another batch.
+A run's Job is created before its status says Running, so a Running run always had
+its Job: an operator that stops in between leaves a Job that its successor adopts by
+its deterministic name. Once Running, the Job is never created again. When it is gone
+(deleted by a person, or collected before its result was read) the run fails as
+``JobLost`` instead of getting a second Job: running the action again could apply or
+undo another batch. A result recorded needs the status to name its Job, and the
+status is written only from the phase it was read in, so a Job that finishes before
+"Running" is written is reported right after it, never overtaken by it.
 """
 
 from __future__ import annotations
@@ -48,7 +52,8 @@ from kubemigrate.settings import OperatorSettings
 _CONFLICT_RETRIES = 5
 _JOB_CREATION_GRACE_S = 30.0
 """How long after turning Running a run without a Job may still be getting it from
-another operator process (a replica that is handing over), so the resync waits."""
+another operator process: a replica of a version that wrote Running before creating
+the Job (during a rolling upgrade), so the resync waits."""
 _READ_ONLY_ACTIONS = frozenset({Action.STATUS, Action.VERIFY, Action.PLAN})
 _RESULT_GRACE_S = 10.0
 """How long a finished Job's report waits for the end of a pod the Job counts and this
@@ -138,15 +143,17 @@ def job_lost_message(
     Only that result could say what the Job did, so the message sends the reader to
     the database's own record instead of guessing; a Job that only reads changed
     nothing, and its run can simply be created again. Found missing by an operator
-    that started again (``resumed``), the Job may also never have been created: an
-    operator stopped between writing Running and creating it. Creating it now could
-    run a second time what a deleted Job did, so that is said, not done.
+    that started again (``resumed``), the Job was deleted while no operator watched;
+    or, in a status an older operator wrote (one that said Running before creating the
+    Job), it may never have been created. Creating it now could run a second time what
+    a deleted Job did, so that is said, not done.
     """
     gone = (
         f"Job {job_name} finished ({finished}) but was deleted before its result was read"
         if finished
         else f"Job {job_name} was not found when the operator started again: it was deleted "
-        "while no operator watched, or the operator stopped before creating it"
+        "while no operator watched (or, if an operator version older than this one started "
+        "the run, that operator stopped before creating it)"
         if resumed
         else f"Job {job_name} was deleted before it reported a result"
     )
@@ -181,8 +188,10 @@ class Lifecycle:
         self.metrics = metrics
         self._lookups = ThreadPoolExecutor(max_workers=16, thread_name_prefix="lookup")
         self._flight = threading.Lock()
-        # uids whose Job this process is creating: a retried create may still make it
+        # uids whose launch (the Job's create, then the status naming it) is under way here
         self._launching: set[str] = set()
+        # uid: its Job, finished before its launch had written the status naming it
+        self._held: dict[str, Mapping[str, Any]] = {}
         # uid -> when this process began waiting for its Job (time.monotonic())
         # uid: (when this process began waiting, when the run started: its age counts from)
         self._waiting: dict[str, tuple[float, float]] = {}
@@ -436,11 +445,7 @@ class Lifecycle:
             return
         if phase in (Phase.SUCCEEDED, Phase.FAILED, Phase.AWAITING_CONFIRMATION):
             return
-        if (
-            phase == Phase.RUNNING
-            and status.get("jobName")
-            and not self._is_launching(str(_meta(run).get("uid")))
-        ):
+        if phase == Phase.RUNNING and status.get("jobName"):
             self._resume(run, str(status["jobName"]))
             return
         action = _action(run)
@@ -575,21 +580,58 @@ class Lifecycle:
             action = (run.get("spec") or {}).get("action", "migrate")
             message = f"Job {name} runs {action} ({environment})"
             reason = Reason.JOB_CREATED
-        # Marked before the run says Running, cleared only once its Job exists: whoever
-        # finds the run Running without a Job and without this mark knows it is gone.
-        # A create that fails leaves the mark, so kopf's retry may still create it.
+        # The Job first, then the status naming it. An operator that stops in between
+        # leaves a Job and no Running: its successor launches the run again and adopts
+        # the Job by its name. Written the other way round, it left a run Running without
+        # a Job, which no successor can tell from one whose Job was deleted while no
+        # operator watched (JobLost, as running the action again could undo a second
+        # batch). One crash is left that no order can tell apart: a Job created, then
+        # deleted (by a person, or its ttlSecondsAfterFinished) before a successor starts;
+        # that successor creates it again, and as every Job of the run passes its uid as
+        # --run-id, the engine takes the second for another attempt of the same run: it
+        # reports what the first did, and never undoes more batches than the run asked
+        # for. Marked while launching: the Job's events that come before its run's status
+        # names it are held for the launch to report (``_hold``).
         with self._flight:
             self._launching.add(uid)
-        if _status(run).get("jobName") != name or _status(run).get("phase") != Phase.RUNNING:
-            updated = self._transition(
-                run, Phase.RUNNING, reason, message, jobName=name, environment=str(environment)
+        updated: Mapping[str, Any] | None = None
+        try:
+            made = self._create(run, job)
+            if made is None:
+                return  # refused: the run has failed, saying why
+            found, created = made
+            updated = run
+            if _status(run).get("jobName") != name or _status(run).get("phase") != Phase.RUNNING:
+                updated = self._transition(
+                    run, Phase.RUNNING, reason, message, jobName=name, environment=str(environment)
+                )
+            if updated is not None:
+                self._start_waiting(uid)
+        finally:
+            with self._flight:
+                self._launching.discard(uid)
+                held = self._held.pop(uid, None)
+        if updated is None:
+            return  # another writer moved the run on (a replica launching it too): theirs
+        if mode == "run":
+            self.metrics.run_started(
+                str(meta["namespace"]), self._database(run), metric_action(run)
             )
-            if updated is None:
-                with self._flight:
-                    self._launching.discard(uid)
-                return  # another handler moved the run on: it owns what happens next
-            run = updated
+        self._log(run, name).info("job created" if created else "job adopted", mode=mode)
+        # it may have finished already: before the status named it, or (adopted) while no
+        # operator watched
+        finished = held if held is not None else (None if created else found)
+        if finished is not None:
+            self.job_changed(finished)
+
+    def _create(
+        self, run: Mapping[str, Any], job: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], bool] | None:
+        """Create the run's Job (and its inline ConfigMap), or adopt its own from an earlier
+        attempt: (the Job, whether created). None when the run failed instead: the API
+        server refused one, or one found under its name is not the run's."""
         configmap = jobs.build_inline_configmap(run)
+        what = f"Job {job['metadata']['name']}"
         try:
             if configmap is not None:
                 what = f"ConfigMap {configmap['metadata']['name']} (spec.source.inline's files)"
@@ -597,38 +639,25 @@ class Lifecycle:
                 problem = None if made else jobs.adoption_problem(found, configmap)
                 if problem is not None:  # its SQL is not the run's: no Job may mount it
                     self._refuse_adoption(run, what, problem)
-                    return
-            what = f"Job {name}"
+                    return None
+                what = f"Job {job['metadata']['name']}"
             found, created = self.kube.create_job(job)
             problem = None if created else jobs.adoption_problem(found, job)
             if problem is not None:
                 self._refuse_adoption(run, what, problem)
-                return
+                return None
         except Exception as exc:
             if not translation.refused_as_is(exc):
                 raise  # conflicts, throttling, a server error: kopf retries
             # spec.job's resources passed the CRD but not the Job's validation (a limit
-            # below its request), RBAC forbids it, inline SQL past a ConfigMap's 1 MiB:
-            # without this the run said Running, JobCreated, for a Job that never was
-            with self._flight:
-                self._launching.discard(uid)
-            action = _action(run)
+            # below its request), RBAC forbids it, inline SQL past a ConfigMap's 1 MiB
             message = translation.refusal_message(exc, what)
-            self._fail_without_result(run, Reason.JOB_REJECTED, message, action)
-            return
-        with self._flight:
-            self._launching.discard(uid)
-        if created and mode == "run":
-            self.metrics.run_started(
-                str(meta["namespace"]), self._database(run), metric_action(run)
-            )
-        self._start_waiting(uid)
-        self._log(run, name).info("job created" if created else "job adopted", mode=mode)
+            self._fail_without_result(run, Reason.JOB_REJECTED, message, _action(run))
+            return None
+        return found, created
 
     def _refuse_adoption(self, run: Mapping[str, Any], what: str, problem: str) -> None:
         """Found under this run's name, not this run's: fail the run, touch nothing."""
-        with self._flight:
-            self._launching.discard(str(_meta(run).get("uid")))
         message = adoption_refused_message(what, problem)
         self._fail_without_result(run, Reason.ADOPTION_REFUSED, message, _action(run))
 
@@ -723,8 +752,6 @@ class Lifecycle:
         if status.get("phase") != Phase.RUNNING or not status.get("jobName"):
             return
         job_name = str(status["jobName"])
-        # Asked before the Job is read: a launch that ends in between has made its Job.
-        launching = self._is_launching(str(_meta(run).get("uid")))
         job = self.kube.get_job(str(_meta(run)["namespace"]), job_name)
         if job is not None and self._refused_as_not_owned(run, job):
             return
@@ -732,7 +759,7 @@ class Lifecycle:
             self.job_changed(job, look_for_stuck_pods=True)
             return
         since = _seconds_between(running_since(status), now())
-        if launching or (since is not None and since < _JOB_CREATION_GRACE_S):
+        if since is not None and since < _JOB_CREATION_GRACE_S:
             return
         self._job_gone(run, job_name)
 
@@ -827,16 +854,21 @@ class Lifecycle:
         )
         if not state.finished and not stuck:
             return  # nothing to report yet: most Job events are of this kind
-        _, run = self._run_of(job)
+        # asked before the run is read: a launch that ends in between has written its status
+        launching = state.finished and self._is_launching(str((_owner(job) or {}).get("uid")))
+        owner, run = self._run_of(job)
         if run is None:
             if state.finished:
                 self._forget_job(str(meta.get("uid")))
             return
         status = _status(run)
-        if (
-            status.get("jobName") != meta.get("name")
-            or Phase(status.get("phase", "Pending")).terminal
-        ):
+        terminal = Phase(status.get("phase", "Pending")).terminal
+        if launching and not terminal and status.get("jobName") != meta.get("name"):
+            # finished before its launch here wrote the status naming it
+            if not self._hold(str(owner), job):
+                self.job_changed(job, waiting=waiting)  # it has written it since
+            return
+        if status.get("jobName") != meta.get("name") or terminal:
             if state.finished:
                 self._forget_job(str(meta.get("uid")))
             return
@@ -849,6 +881,16 @@ class Lifecycle:
             return
         self._record(run, job, state, pods, action)
         self._forget_job(str(meta.get("uid")))  # not on an error: the retry reads them
+
+    def _hold(self, uid: str, job: Mapping[str, Any]) -> bool:
+        """Keep ``job`` for the launch of run ``uid`` under way in this process to report,
+        once the status naming it is written (True); False when that launch has ended
+        meanwhile, and the run names its Job now."""
+        with self._flight:
+            if uid not in self._launching:
+                return False
+            self._held[uid] = job
+            return True
 
     def _record(
         self,
