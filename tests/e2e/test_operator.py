@@ -243,8 +243,13 @@ def test_a_production_rollback_confirmed_after_another_deploy_fails_and_says_wha
     shop.kubectl(
         "patch", "mr", "undo", "--type", "merge", "-p", '{"spec":{"confirm":"rollback-batch-1"}}'
     )
-    status = shop.wait_phase("undo", "Failed")["status"]
-    assert status["error"]["reason"] == "ConfirmationRequired"
+    body = shop.wait_phase("undo", "Failed")
+    status = body["status"]
+    # a phrase was given, for the batch before: it does not match, as a wrong one patched in
+    # while the run waits does not (the engine calls both ConfirmationRequired)
+    assert condition(body, "Failed")["reason"] == status["error"]["reason"]
+    assert status["error"]["reason"] == "ConfirmationMismatch"
+    assert "'rollback-batch-1' does not match this rollback" in status["error"]["message"]
     assert "create a new rollback MigrationRun" in status["error"]["hint"]
     assert "confirmationPhrase" not in status  # a phrase patched in now would do nothing
     assert "plannedMigrations" not in status

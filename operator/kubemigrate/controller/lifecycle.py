@@ -905,7 +905,8 @@ class Lifecycle:
         job_status = job.get("status") or {}
         outcome, raw = results.outcome_from_pods(pods)
         if outcome is not None:
-            outcome = jobs.in_run_terms(outcome, run.get("spec") or {})
+            spec = run.get("spec") or {}
+            outcome = translation.in_run_reasons(jobs.in_run_terms(outcome, spec), spec)
             if state.reason == "DeadlineExceeded":
                 outcome = results.stopped_at_deadline(outcome, job)
         if outcome is None:

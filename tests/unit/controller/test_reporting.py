@@ -410,6 +410,49 @@ def test_a_rollback_an_earlier_attempt_did_whole_is_reported_and_counted() -> No
     assert seen.sample("kubemigrate_rollbacks_total") == 3
 
 
+def _refused_rollback(confirm: str | None) -> Outcome:
+    """The engine's refusal of a production rollback, phrase given (a stale one) or not."""
+    wrong = f"The confirmation {confirm!r} does not match this rollback (rollback-batch-2): "
+    return Outcome(
+        action="rollback",
+        ok=False,
+        exitCode=5,
+        counts=Counts(total=5, applied=5),
+        confirmation="rollback-batch-2",
+        error={
+            "reason": "ConfirmationRequired",
+            "message": (wrong if confirm else "Rolling back in production needs confirmation. ")
+            + f"It would undo: {NAMES[4]}.",
+            "hint": "re-run with --confirm rollback-batch-2",
+        },
+    )
+
+
+def _refused_as(confirm: str | None) -> Seen:
+    spec = {"environment": "production"} | ({"confirm": confirm} if confirm else {})
+    seen = _finish(
+        _run("rollback", **spec),
+        _refused_rollback(confirm),
+        failed=("PodFailurePolicy", "exit code 5"),
+    )
+    reason = seen.status["error"]["reason"]
+    assert seen.condition("Failed")["reason"] == reason
+    assert [(e.type, e.reason) for e in seen.kube.events] == [("Warning", reason)]
+    assert "create a new rollback MigrationRun" in seen.status["error"]["hint"]
+    assert seen.status["confirmationPhrase"] is None  # the run has ended: no phrase to patch
+    # refused, not failed: the failure-rate alert is not for a phrase to fix
+    assert seen.sample("kubemigrate_migration_runs_total", action="rollback", result="refused")
+    assert not seen.sample("kubemigrate_migration_runs_total", action="rollback", result="failed")
+    return seen
+
+
+def test_a_refused_production_rollback_says_whether_its_phrase_was_wrong_or_missing() -> None:
+    """A phrase given for an older batch was refused as ConfirmationRequired, while a run
+    that waits calls a phrase that does not match ConfirmationMismatch."""
+    assert _refused_as("rollback-batch-1").status["error"]["reason"] == "ConfirmationMismatch"
+    assert _refused_as(None).status["error"]["reason"] == "ConfirmationRequired"
+
+
 # -- status: drift and warnings ----------------------------------------------------------
 
 EDITED = "0001_add_products.sql: edited: its checksum differs from the one recorded at apply"
