@@ -20,6 +20,7 @@ import yaml
 
 from kubemigrate.controller import jobs
 from kubemigrate.devcluster.cluster import LocalCluster, repo_file, wait_for
+from kubemigrate.engine.postgres import LOCK_CLASS, TRACKING_TABLE
 from tests.e2e.conftest import Namespace
 from tests.e2e.stopping import StoppingProxy, server_of
 
@@ -379,6 +380,7 @@ def test_an_unreachable_database_is_retried_then_fails_as_unreachable(namespace:
     assert body["status"]["error"]["reason"] == "DatabaseUnreachable"
     pods = namespace.items("pods", f"job-name={body['status']['jobName']}")
     assert len(pods) == 2  # retried once (exit 75 counts against backoffLimit), then failed
+    assert condition(body, "Failed")["message"].startswith("after 2 attempts: ")
     assert password not in json.dumps(body)
 
 
@@ -879,6 +881,57 @@ def test_a_run_past_its_deadline_reports_what_committed_before_it_was_stopped(
     table = namespace.kubectl("get", "mr", "late").stdout.split("\n")[1].split()
     assert table[:6] == ["late", "migrate", "false", "Failed", "1", "1"]  # DRY-RUN: false
     assert tracked(database_url) == ["0000_base.sql"]  # 0001_slow rolled back
+
+
+def _migrate_connected(url: str) -> bool:
+    """Whether a `kubemigrate migrate` process is connected to the database (its pod
+    started: it has read the database URL from the Secret)."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name LIKE 'kubemigrate migrate%'"
+        ).fetchone()
+    return bool(row and row[0])
+
+
+def test_a_run_whose_last_attempt_never_started_reports_its_deadline_and_attempts(
+    namespace: Namespace, database_url: str
+) -> None:
+    """The first pod waits for the migration lock another session holds, meets its
+    LockTimeout and is retried; the Secret was deleted meanwhile, so the next pod never
+    starts and the Job passes its deadline. The run said LockTimeout, the first pod's
+    error, as if the lock had stopped it."""
+    namespace.secret("db", database_url)
+    source = inline(("0000_a", "CREATE TABLE a (id int);", "DROP TABLE a;"))
+    with psycopg.connect(database_url, autocommit=True) as holder:
+        holder.execute(
+            "SELECT pg_advisory_lock(%s, hashtext(current_database() || '.' || current_schema() "
+            "|| %s))",
+            (LOCK_CLASS, f".{TRACKING_TABLE}"),
+        )
+        namespace.apply(
+            run_yaml(
+                "stuck",
+                source=source,
+                timeouts={"lockWaitSeconds": 10},
+                job={"backoffLimit": 3, "activeDeadlineSeconds": 30},
+            )
+        )
+        wait_for(
+            lambda: _migrate_connected(database_url), timeout=30, what="the first pod to connect"
+        )
+        namespace.kubectl("delete", "secret", "db")  # the next pod cannot start
+        body = namespace.wait_phase("stuck", "Failed", timeout=90)
+    failed = condition(body, "Failed")
+    assert failed["reason"] == body["status"]["error"]["reason"] == "DeadlineExceeded"
+    message = failed["message"]
+    assert message.startswith("after 2 attempts: ")
+    assert (
+        "its last attempt's pod never started (CreateContainerConfigError: "
+        'secret "db" not found), so it did not touch the database' in message
+    )
+    assert "; the attempt before it ended with LockTimeout: " in message
+    assert tracked(database_url) == []
 
 
 def test_a_drizzle_kit_1_folder_made_flat_runs_from_a_config_map(

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -42,7 +43,9 @@ from kubemigrate.domain.status import (
     Reason,
     conditions,
     event_type,
+    failure_message,
     from_outcome,
+    said_once,
     summary,
 )
 from kubemigrate.observability.logging import get_logger
@@ -900,34 +903,19 @@ class Lifecycle:
         pods: Sequence[Mapping[str, Any]],
         action: str,
     ) -> None:
-        """The finished Job's result, from the newest of ``pods``, as the run's status."""
+        """The finished Job's result, from its last attempt (the last of ``pods``), as the
+        run's status."""
         meta = job.get("metadata") or {}
         job_status = job.get("status") or {}
-        outcome, raw = results.outcome_from_pods(pods)
+        spec = run.get("spec") or {}
+        attempts = results.read_attempts(job, pods)
+        outcome = attempts.outcome
         if outcome is not None:
-            spec = run.get("spec") or {}
             outcome = translation.in_run_reasons(jobs.in_run_terms(outcome, spec), spec)
             if state.reason == "DeadlineExceeded":
                 outcome = results.stopped_at_deadline(outcome, job)
-        if outcome is None:
-            problem = (
-                results.waiting_problem(pods)
-                or raw
-                or state.message
-                or "the Job failed without a result"
-            )
-            reason = (
-                translation.job_reason(state.reason) if not state.succeeded else Reason.JOB_FAILED
-            )
-            message = f"{state.reason or 'Failed'}: {problem}"
-            if state.reason == "DeadlineExceeded" and results.never_started(pods):
-                message += "; its pod never started, so the database was not touched"
-            elif not read_only(run, str(meta["name"])):
-                message += (
-                    "; it left no result, so what it changed is unknown: the migrations before "
-                    "the one it stopped in may have committed (a status run shows the counts)"
-                )
-            outcome = results.failed_outcome(action, reason, message)
+        else:
+            outcome = self._without_result(run, job, state, attempts, action)
         mode = (meta.get("labels") or {}).get(jobs.LABEL_MODE, "run")
         # a failed Job has no completionTime: it ended when it was marked Failed, not when
         # this process read it (after a restart, the outage went into the histogram)
@@ -941,8 +929,11 @@ class Lifecycle:
         if mode == "plan" and outcome.ok:
             self._planned(run, outcome)
             return
+        succeeded = outcome.ok and state.succeeded
+        if not succeeded:
+            outcome = results.after_attempts(outcome, attempts.count)
         fields = from_outcome(outcome)
-        if outcome.ok and state.succeeded:
+        if succeeded:
             applied = self._transition(
                 run,
                 Phase.SUCCEEDED,
@@ -958,6 +949,60 @@ class Lifecycle:
             )
         if applied is not None:  # counted once, by whoever recorded the result
             self._finished(run, outcome, duration)
+
+    def _without_result(
+        self,
+        run: Mapping[str, Any],
+        job: Mapping[str, Any],
+        state: results.JobState,
+        attempts: results.Attempts,
+        action: str,
+    ) -> Outcome:
+        """The outcome of a finished Job whose last attempt left no result: the Job's
+        condition says why it ended, and what the database saw is said as far as the pods
+        tell. A last attempt that never started, after others, changed nothing: the run
+        did what the attempt before it reported, whose migrations and counts stay."""
+        spec = run.get("spec") or {}
+        reason = translation.job_reason(state.reason) if not state.succeeded else Reason.JOB_FAILED
+        ended = state.reason or "Failed"
+        changes = not read_only(run, str((job.get("metadata") or {}).get("name")))
+        before = attempts.before
+        if before is not None:
+            before = translation.in_run_reasons(jobs.in_run_terms(before, spec), spec)
+        earlier = (
+            f"; the attempt before it ended with {before.error.get('reason')}: "
+            f"{failure_message(before)}"
+            if before is not None and before.error
+            else ""
+        )
+        unknown = (
+            "left no result, so what it changed is unknown: the migrations before the one it "
+            "stopped in may have committed (a status run shows the counts)"
+        )
+        if attempts.started or attempts.count < 2:
+            problem = (
+                attempts.problem
+                or attempts.raw
+                or state.message
+                or "the Job failed without a result"
+            )
+            message = f"{ended}: {problem}"
+            if not attempts.started:
+                message += "; its pod never started, so the database was not touched"
+            elif changes:
+                message += f"; it {unknown}"
+            return results.failed_outcome(action, reason, message + earlier)
+        said = state.message or "the Job failed"
+        message = f"{ended}: {said}; its last attempt's pod never started"
+        if attempts.problem:
+            message += f" ({attempts.problem})"
+        message += ", so it did not touch the database"
+        if before is None:
+            if changes:
+                message += f"; the attempt before it {unknown}"
+            return results.failed_outcome(action, reason, message)
+        error = {"reason": reason, "message": said_once(reason, message + earlier)}
+        return replace(before, ok=False, exitCode=1, error=error)
 
     def _report_stuck(self, run: Mapping[str, Any], job: Mapping[str, Any]) -> None:
         """A pod that cannot start (a missing Secret key, an image that cannot be pulled).
