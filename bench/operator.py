@@ -361,8 +361,8 @@ class RunFigures:
     total: float  # ADDED -> terminal, as the watch saw them
     job: float  # the Job's life: its ADDED -> its Complete/Failed condition
     process: float  # the container process's own life
-    to_running: float  # ADDED -> Running (operator reacted, status written)
-    to_job: float  # Running -> the Job's ADDED event (the operator creates it)
+    to_job: float  # ADDED -> the Job's ADDED event (operator reacted, created the Job)
+    to_running: float  # the Job's ADDED -> Running (the operator's status patch)
     to_pod: float  # Job ADDED -> its Pod's ADDED (the Job controller)
     pod_to_container: float  # Pod ADDED -> container process started (the kubelet)
     after_container: float  # container ended -> Job finished seen (kubelet, Job controller)
@@ -435,9 +435,10 @@ def report(
         row("apply-to-Succeeded", [f.total for f in figures]),
         row("the Job's own run time (created → Complete)", [f.job for f in figures]),
         row("**operator overhead** (difference)", overheads),
-        row("↳ run ADDED → Running (operator reacts, status patch)",
+        row("↳ run ADDED → Job created (operator reacts, creates the Job)",
+            [f.to_job for f in figures]),
+        row("↳ Job created → Running (operator's status patch)",
             [f.to_running for f in figures]),
-        row("↳ Running → Job created (operator)", [f.to_job for f in figures]),
         row("↳ Job Complete → run Succeeded (operator reads the result, status patch)",
             [f.after_job for f in figures]),
         row("inside the Job's run time: Job created → Pod created (Job controller stand-in)",
@@ -611,16 +612,16 @@ def collect(
                 f"terminated times ({times.coarse_seconds:.0f} s)"
             )
         assert seen.added is not None
-        running = seen.phases.get("Running", seen.added)
         succeeded = seen.phases["Succeeded"]
         pod_meta = job_pods[0]["metadata"]
         job_seen = job_watch.runs[(key[0], status["jobName"])]
         job_added = job_seen.added
+        assert job_added is not None
+        running = seen.phases.get("Running", job_added)  # the Job first, then Running
         job_done = min(job_seen.conditions.get(c, float("inf")) for c in ("Complete", "Failed"))
         if job_done == float("inf"):
             raise BenchError(f"{key}: the watch never saw Job {status['jobName']} finish")
         pod_added = pod_watch.runs[(pod_meta["namespace"], pod_meta["name"])].added
-        assert job_added is not None
         assert pod_added is not None
         figures.append(
             RunFigures(
@@ -629,8 +630,8 @@ def collect(
                 total=succeeded - seen.added,
                 job=job_done - job_added,
                 process=times.seconds,
-                to_running=running - seen.added,
-                to_job=job_added - running,
+                to_job=job_added - seen.added,
+                to_running=running - job_added,
                 to_pod=pod_added - job_added,
                 pod_to_container=times.start - pod_added,
                 after_container=job_done - times.end,
@@ -679,8 +680,8 @@ def bench(args: argparse.Namespace, cluster: LocalCluster) -> Trial:
         for f in sorted(figures, key=lambda f: -f.overhead):
             print(
                 f"{f.key[0]}/{f.key[1]}: total {f.total:.3f} job {f.job:.3f} "
-                f"overhead {f.overhead:.3f} (running {f.to_running:.3f}, "
-                f"job {f.to_job:.3f}, after {f.after_job:.3f}); process {f.process:.3f} "
+                f"overhead {f.overhead:.3f} (job {f.to_job:.3f}, "
+                f"running {f.to_running:.3f}, after {f.after_job:.3f}); process {f.process:.3f} "
                 f"end-to-end {f.end_to_end:.3f}"
             )
     return report(

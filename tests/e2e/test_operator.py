@@ -7,8 +7,10 @@ Everything here is what a team would do and see: apply YAML, wait, read
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,9 @@ import yaml
 
 from kubemigrate.controller import jobs
 from kubemigrate.devcluster.cluster import LocalCluster, repo_file, wait_for
+from kubemigrate.engine.postgres import LOCK_CLASS, TRACKING_TABLE
 from tests.e2e.conftest import Namespace
+from tests.e2e.stopping import StoppingProxy, server_of
 
 SHOP = repo_file("examples", "shop")
 SHOP_FILES = [
@@ -240,8 +244,13 @@ def test_a_production_rollback_confirmed_after_another_deploy_fails_and_says_wha
     shop.kubectl(
         "patch", "mr", "undo", "--type", "merge", "-p", '{"spec":{"confirm":"rollback-batch-1"}}'
     )
-    status = shop.wait_phase("undo", "Failed")["status"]
-    assert status["error"]["reason"] == "ConfirmationRequired"
+    body = shop.wait_phase("undo", "Failed")
+    status = body["status"]
+    # a phrase was given, for the batch before: it does not match, as a wrong one patched in
+    # while the run waits does not (the engine calls both ConfirmationRequired)
+    assert condition(body, "Failed")["reason"] == status["error"]["reason"]
+    assert status["error"]["reason"] == "ConfirmationMismatch"
+    assert "'rollback-batch-1' does not match this rollback" in status["error"]["message"]
     assert "create a new rollback MigrationRun" in status["error"]["hint"]
     assert "confirmationPhrase" not in status  # a phrase patched in now would do nothing
     assert "plannedMigrations" not in status
@@ -371,6 +380,7 @@ def test_an_unreachable_database_is_retried_then_fails_as_unreachable(namespace:
     assert body["status"]["error"]["reason"] == "DatabaseUnreachable"
     pods = namespace.items("pods", f"job-name={body['status']['jobName']}")
     assert len(pods) == 2  # retried once (exit 75 counts against backoffLimit), then failed
+    assert condition(body, "Failed")["message"].startswith("after 2 attempts: ")
     assert password not in json.dumps(body)
 
 
@@ -490,6 +500,49 @@ def test_operator_killed_while_a_job_runs_adopts_it_after_restart(
     assert len(jobs_of(namespace, "slow")) == 1
     assert tracked(database_url) == ["0000_slow.sql"]
     assert body["status"]["applied"] == 1
+
+
+def test_an_operator_stopped_between_its_launch_writes_leaves_a_run_the_next_one_finishes(
+    cluster: LocalCluster, shop: Namespace, database_url: str, tmp_path: Path
+) -> None:
+    """The operator is killed right after the API server applied its first write for a
+    new run (before it hears back): the operator started next runs the run with that
+    one Job. It wrote Running first, and one stopped there left a run Running without a
+    Job, which the next one failed as JobLost although the Job had never existed."""
+    ns = shop.name
+    launch_writes = {
+        ("POST", f"/apis/batch/v1/namespaces/{ns}/jobs"),
+        ("PATCH", f"/apis/kubemigrate.io/v1alpha1/namespaces/{ns}/migrationruns/cut/status"),
+    }
+    cluster.parts["operator"].kill()
+    try:
+        with StoppingProxy(
+            server_of(cluster.kubeconfig),
+            stops_after=lambda method, path: (method, path) in launch_writes,
+            stop=lambda: os.killpg(cluster.parts["operator"].pid, signal.SIGKILL),
+        ) as proxy:
+            cluster.start_operator(
+                kubeconfig=proxy.kubeconfig(cluster.kubeconfig, tmp_path / "kubeconfig")
+            )
+            shop.apply(run_yaml("cut"))
+            wait_for(proxy.stopped.is_set, timeout=60, what="the operator's first launch write")
+            wait_for(
+                lambda: not cluster.parts["operator"].alive(), timeout=10, what="it to be gone"
+            )
+    finally:
+        cluster.parts["operator"].kill()  # the proxied one, had the test failed before
+        cluster.start_operator()
+    body = shop.wait_phase("cut", "Succeeded")
+    assert len(jobs_of(shop, "cut")) == 1  # adopted, never created twice
+    assert body["status"]["applied"] == len(SHOP_FILES)
+    assert tracked(database_url) == SHOP_FILES
+    with psycopg.connect(database_url) as conn:
+        counts = conn.execute(
+            "SELECT migration_name, count(*) FROM __migration_history WHERE action = 'applied' "
+            "GROUP BY migration_name"
+        ).fetchall()
+    assert dict(counts) == dict.fromkeys(SHOP_FILES, 1)  # the action ran once
+    assert "JobLost" not in {e["reason"] for e in shop.events("cut")}
 
 
 def test_metrics_count_runs_by_result(cluster: LocalCluster, shop: Namespace) -> None:
@@ -828,6 +881,57 @@ def test_a_run_past_its_deadline_reports_what_committed_before_it_was_stopped(
     table = namespace.kubectl("get", "mr", "late").stdout.split("\n")[1].split()
     assert table[:6] == ["late", "migrate", "false", "Failed", "1", "1"]  # DRY-RUN: false
     assert tracked(database_url) == ["0000_base.sql"]  # 0001_slow rolled back
+
+
+def _migrate_connected(url: str) -> bool:
+    """Whether a `kubemigrate migrate` process is connected to the database (its pod
+    started: it has read the database URL from the Secret)."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name LIKE 'kubemigrate migrate%'"
+        ).fetchone()
+    return bool(row and row[0])
+
+
+def test_a_run_whose_last_attempt_never_started_reports_its_deadline_and_attempts(
+    namespace: Namespace, database_url: str
+) -> None:
+    """The first pod waits for the migration lock another session holds, meets its
+    LockTimeout and is retried; the Secret was deleted meanwhile, so the next pod never
+    starts and the Job passes its deadline. The run said LockTimeout, the first pod's
+    error, as if the lock had stopped it."""
+    namespace.secret("db", database_url)
+    source = inline(("0000_a", "CREATE TABLE a (id int);", "DROP TABLE a;"))
+    with psycopg.connect(database_url, autocommit=True) as holder:
+        holder.execute(
+            "SELECT pg_advisory_lock(%s, hashtext(current_database() || '.' || current_schema() "
+            "|| %s))",
+            (LOCK_CLASS, f".{TRACKING_TABLE}"),
+        )
+        namespace.apply(
+            run_yaml(
+                "stuck",
+                source=source,
+                timeouts={"lockWaitSeconds": 10},
+                job={"backoffLimit": 3, "activeDeadlineSeconds": 30},
+            )
+        )
+        wait_for(
+            lambda: _migrate_connected(database_url), timeout=30, what="the first pod to connect"
+        )
+        namespace.kubectl("delete", "secret", "db")  # the next pod cannot start
+        body = namespace.wait_phase("stuck", "Failed", timeout=90)
+    failed = condition(body, "Failed")
+    assert failed["reason"] == body["status"]["error"]["reason"] == "DeadlineExceeded"
+    message = failed["message"]
+    assert message.startswith("after 2 attempts: ")
+    assert (
+        "its last attempt's pod never started (CreateContainerConfigError: "
+        'secret "db" not found), so it did not touch the database' in message
+    )
+    assert "; the attempt before it ended with LockTimeout: " in message
+    assert tracked(database_url) == []
 
 
 def test_a_drizzle_kit_1_folder_made_flat_runs_from_a_config_map(

@@ -3,12 +3,16 @@
 The kopf handlers (handlers.py) only route events here. Every transition goes
 through ``_transition``: one status patch (phase, conditions, timestamps) and one
 Event, so what ``kubectl get``, ``kubectl wait`` and ``kubectl describe`` show
-always agrees. Status is written before the Job is created, so a Job that
-finishes at once can never be overtaken by a stale "Running".
+always agrees.
 
-A Running run's Job is created once. When it is gone (deleted by a person, or
-collected before its result was read) the run fails as ``JobLost`` instead of
-getting a second Job: running the action again could apply or undo another batch.
+A run's Job is created before its status says Running, so a Running run always had
+its Job: an operator that stops in between leaves a Job that its successor adopts by
+its deterministic name. Once Running, the Job is never created again. When it is gone
+(deleted by a person, or collected before its result was read) the run fails as
+``JobLost`` instead of getting a second Job: running the action again could apply or
+undo another batch. A result recorded needs the status to name its Job, and the
+status is written only from the phase it was read in, so a Job that finishes before
+"Running" is written is reported right after it, never overtaken by it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -38,7 +43,9 @@ from kubemigrate.domain.status import (
     Reason,
     conditions,
     event_type,
+    failure_message,
     from_outcome,
+    said_once,
     summary,
 )
 from kubemigrate.observability.logging import get_logger
@@ -55,7 +62,8 @@ from kubemigrate.settings import OperatorSettings
 _CONFLICT_RETRIES = 5
 _JOB_CREATION_GRACE_S = 30.0
 """How long after turning Running a run without a Job may still be getting it from
-another operator process (a replica that is handing over), so the resync waits."""
+another operator process: a replica of a version that wrote Running before creating
+the Job (during a rolling upgrade), so the resync waits."""
 _READ_ONLY_ACTIONS = frozenset({Action.STATUS, Action.VERIFY, Action.PLAN})
 _RESULT_GRACE_S = 10.0
 """How long a finished Job's report waits for the end of a pod the Job counts and this
@@ -145,15 +153,17 @@ def job_lost_message(
     Only that result could say what the Job did, so the message sends the reader to
     the database's own record instead of guessing; a Job that only reads changed
     nothing, and its run can simply be created again. Found missing by an operator
-    that started again (``resumed``), the Job may also never have been created: an
-    operator stopped between writing Running and creating it. Creating it now could
-    run a second time what a deleted Job did, so that is said, not done.
+    that started again (``resumed``), the Job was deleted while no operator watched;
+    or, in a status an older operator wrote (one that said Running before creating the
+    Job), it may never have been created. Creating it now could run a second time what
+    a deleted Job did, so that is said, not done.
     """
     gone = (
         f"Job {job_name} finished ({finished}) but was deleted before its result was read"
         if finished
         else f"Job {job_name} was not found when the operator started again: it was deleted "
-        "while no operator watched, or the operator stopped before creating it"
+        "while no operator watched (or, if an operator version older than this one started "
+        "the run, that operator stopped before creating it)"
         if resumed
         else f"Job {job_name} was deleted before it reported a result"
     )
@@ -188,8 +198,10 @@ class Lifecycle:
         self.metrics = metrics
         self._lookups = ThreadPoolExecutor(max_workers=16, thread_name_prefix="lookup")
         self._flight = threading.Lock()
-        # uids whose Job this process is creating: a retried create may still make it
+        # uids whose launch (the Job's create, then the status naming it) is under way here
         self._launching: set[str] = set()
+        # uid: its Job, finished before its launch had written the status naming it
+        self._held: dict[str, Mapping[str, Any]] = {}
         # uid -> when this process began waiting for its Job (time.monotonic())
         # uid: (when this process began waiting, when the run started: its age counts from)
         self._waiting: dict[str, tuple[float, float]] = {}
@@ -449,11 +461,7 @@ class Lifecycle:
             return
         if phase in (Phase.SUCCEEDED, Phase.FAILED, Phase.AWAITING_CONFIRMATION):
             return
-        if (
-            phase == Phase.RUNNING
-            and status.get("jobName")
-            and not self._is_launching(str(_meta(run).get("uid")))
-        ):
+        if phase == Phase.RUNNING and status.get("jobName"):
             self._resume(run, str(status["jobName"]))
             return
         action = _action(run)
@@ -588,21 +596,58 @@ class Lifecycle:
             action = (run.get("spec") or {}).get("action", "migrate")
             message = f"Job {name} runs {action} ({environment})"
             reason = Reason.JOB_CREATED
-        # Marked before the run says Running, cleared only once its Job exists: whoever
-        # finds the run Running without a Job and without this mark knows it is gone.
-        # A create that fails leaves the mark, so kopf's retry may still create it.
+        # The Job first, then the status naming it. An operator that stops in between
+        # leaves a Job and no Running: its successor launches the run again and adopts
+        # the Job by its name. Written the other way round, it left a run Running without
+        # a Job, which no successor can tell from one whose Job was deleted while no
+        # operator watched (JobLost, as running the action again could undo a second
+        # batch). One crash is left that no order can tell apart: a Job created, then
+        # deleted (by a person, or its ttlSecondsAfterFinished) before a successor starts;
+        # that successor creates it again, and as every Job of the run passes its uid as
+        # --run-id, the engine takes the second for another attempt of the same run: it
+        # reports what the first did, and never undoes more batches than the run asked
+        # for. Marked while launching: the Job's events that come before its run's status
+        # names it are held for the launch to report (``_hold``).
         with self._flight:
             self._launching.add(uid)
-        if _status(run).get("jobName") != name or _status(run).get("phase") != Phase.RUNNING:
-            updated = self._transition(
-                run, Phase.RUNNING, reason, message, jobName=name, environment=str(environment)
+        updated: Mapping[str, Any] | None = None
+        try:
+            made = self._create(run, job)
+            if made is None:
+                return  # refused: the run has failed, saying why
+            found, created = made
+            updated = run
+            if _status(run).get("jobName") != name or _status(run).get("phase") != Phase.RUNNING:
+                updated = self._transition(
+                    run, Phase.RUNNING, reason, message, jobName=name, environment=str(environment)
+                )
+            if updated is not None:
+                self._start_waiting(uid)
+        finally:
+            with self._flight:
+                self._launching.discard(uid)
+                held = self._held.pop(uid, None)
+        if updated is None:
+            return  # another writer moved the run on (a replica launching it too): theirs
+        if mode == "run":
+            self.metrics.run_started(
+                str(meta["namespace"]), self._database(run), metric_action(run)
             )
-            if updated is None:
-                with self._flight:
-                    self._launching.discard(uid)
-                return  # another handler moved the run on: it owns what happens next
-            run = updated
+        self._log(run, name).info("job created" if created else "job adopted", mode=mode)
+        # it may have finished already: before the status named it, or (adopted) while no
+        # operator watched
+        finished = held if held is not None else (None if created else found)
+        if finished is not None:
+            self.job_changed(finished)
+
+    def _create(
+        self, run: Mapping[str, Any], job: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], bool] | None:
+        """Create the run's Job (and its inline ConfigMap), or adopt its own from an earlier
+        attempt: (the Job, whether created). None when the run failed instead: the API
+        server refused one, or one found under its name is not the run's."""
         configmap = jobs.build_inline_configmap(run)
+        what = f"Job {job['metadata']['name']}"
         try:
             if configmap is not None:
                 what = f"ConfigMap {configmap['metadata']['name']} (spec.source.inline's files)"
@@ -610,38 +655,25 @@ class Lifecycle:
                 problem = None if made else jobs.adoption_problem(found, configmap)
                 if problem is not None:  # its SQL is not the run's: no Job may mount it
                     self._refuse_adoption(run, what, problem)
-                    return
-            what = f"Job {name}"
+                    return None
+                what = f"Job {job['metadata']['name']}"
             found, created = self.kube.create_job(job)
             problem = None if created else jobs.adoption_problem(found, job)
             if problem is not None:
                 self._refuse_adoption(run, what, problem)
-                return
+                return None
         except Exception as exc:
             if not translation.refused_as_is(exc):
                 raise  # conflicts, throttling, a server error: kopf retries
             # spec.job's resources passed the CRD but not the Job's validation (a limit
-            # below its request), RBAC forbids it, inline SQL past a ConfigMap's 1 MiB:
-            # without this the run said Running, JobCreated, for a Job that never was
-            with self._flight:
-                self._launching.discard(uid)
-            action = _action(run)
+            # below its request), RBAC forbids it, inline SQL past a ConfigMap's 1 MiB
             message = translation.refusal_message(exc, what)
-            self._fail_without_result(run, Reason.JOB_REJECTED, message, action)
-            return
-        with self._flight:
-            self._launching.discard(uid)
-        if created and mode == "run":
-            self.metrics.run_started(
-                str(meta["namespace"]), self._database(run), metric_action(run)
-            )
-        self._start_waiting(uid)
-        self._log(run, name).info("job created" if created else "job adopted", mode=mode)
+            self._fail_without_result(run, Reason.JOB_REJECTED, message, _action(run))
+            return None
+        return found, created
 
     def _refuse_adoption(self, run: Mapping[str, Any], what: str, problem: str) -> None:
         """Found under this run's name, not this run's: fail the run, touch nothing."""
-        with self._flight:
-            self._launching.discard(str(_meta(run).get("uid")))
         message = adoption_refused_message(what, problem)
         self._fail_without_result(run, Reason.ADOPTION_REFUSED, message, _action(run))
 
@@ -736,8 +768,6 @@ class Lifecycle:
         if status.get("phase") != Phase.RUNNING or not status.get("jobName"):
             return
         job_name = str(status["jobName"])
-        # Asked before the Job is read: a launch that ends in between has made its Job.
-        launching = self._is_launching(str(_meta(run).get("uid")))
         job = self.kube.get_job(str(_meta(run)["namespace"]), job_name)
         if job is not None and self._refused_as_not_owned(run, job):
             return
@@ -745,7 +775,7 @@ class Lifecycle:
             self.job_changed(job, look_for_stuck_pods=True)
             return
         since = _seconds_between(running_since(status), now())
-        if launching or (since is not None and since < _JOB_CREATION_GRACE_S):
+        if since is not None and since < _JOB_CREATION_GRACE_S:
             return
         self._job_gone(run, job_name)
 
@@ -840,16 +870,21 @@ class Lifecycle:
         )
         if not state.finished and not stuck:
             return  # nothing to report yet: most Job events are of this kind
-        _, run = self._run_of(job)
+        # asked before the run is read: a launch that ends in between has written its status
+        launching = state.finished and self._is_launching(str((_owner(job) or {}).get("uid")))
+        owner, run = self._run_of(job)
         if run is None:
             if state.finished:
                 self._forget_job(str(meta.get("uid")))
             return
         status = _status(run)
-        if (
-            status.get("jobName") != meta.get("name")
-            or Phase(status.get("phase", "Pending")).terminal
-        ):
+        terminal = Phase(status.get("phase", "Pending")).terminal
+        if launching and not terminal and status.get("jobName") != meta.get("name"):
+            # finished before its launch here wrote the status naming it
+            if not self._hold(str(owner), job):
+                self.job_changed(job, waiting=waiting)  # it has written it since
+            return
+        if status.get("jobName") != meta.get("name") or terminal:
             if state.finished:
                 self._forget_job(str(meta.get("uid")))
             return
@@ -863,6 +898,16 @@ class Lifecycle:
         self._record(run, job, state, pods, action)
         self._forget_job(str(meta.get("uid")))  # not on an error: the retry reads them
 
+    def _hold(self, uid: str, job: Mapping[str, Any]) -> bool:
+        """Keep ``job`` for the launch of run ``uid`` under way in this process to report,
+        once the status naming it is written (True); False when that launch has ended
+        meanwhile, and the run names its Job now."""
+        with self._flight:
+            if uid not in self._launching:
+                return False
+            self._held[uid] = job
+            return True
+
     def _record(
         self,
         run: Mapping[str, Any],
@@ -871,33 +916,19 @@ class Lifecycle:
         pods: Sequence[Mapping[str, Any]],
         action: str,
     ) -> None:
-        """The finished Job's result, from the newest of ``pods``, as the run's status."""
+        """The finished Job's result, from its last attempt (the last of ``pods``), as the
+        run's status."""
         meta = job.get("metadata") or {}
         job_status = job.get("status") or {}
-        outcome, raw = results.outcome_from_pods(pods)
+        spec = run.get("spec") or {}
+        attempts = results.read_attempts(job, pods)
+        outcome = attempts.outcome
         if outcome is not None:
-            outcome = jobs.in_run_terms(outcome, run.get("spec") or {})
+            outcome = translation.in_run_reasons(jobs.in_run_terms(outcome, spec), spec)
             if state.reason == "DeadlineExceeded":
                 outcome = results.stopped_at_deadline(outcome, job)
-        if outcome is None:
-            problem = (
-                results.waiting_problem(pods)
-                or raw
-                or state.message
-                or "the Job failed without a result"
-            )
-            reason = (
-                translation.job_reason(state.reason) if not state.succeeded else Reason.JOB_FAILED
-            )
-            message = f"{state.reason or 'Failed'}: {problem}"
-            if state.reason == "DeadlineExceeded" and results.never_started(pods):
-                message += "; its pod never started, so the database was not touched"
-            elif not read_only(run, str(meta["name"])):
-                message += (
-                    "; it left no result, so what it changed is unknown: the migrations before "
-                    "the one it stopped in may have committed (a status run shows the counts)"
-                )
-            outcome = results.failed_outcome(action, reason, message)
+        else:
+            outcome = self._without_result(run, job, state, attempts, action)
         mode = (meta.get("labels") or {}).get(jobs.LABEL_MODE, "run")
         # a failed Job has no completionTime: it ended when it was marked Failed, not when
         # this process read it (after a restart, the outage went into the histogram)
@@ -911,8 +942,11 @@ class Lifecycle:
         if mode == "plan" and outcome.ok:
             self._planned(run, outcome)
             return
+        succeeded = outcome.ok and state.succeeded
+        if not succeeded:
+            outcome = results.after_attempts(outcome, attempts.count)
         fields = from_outcome(outcome)
-        if outcome.ok and state.succeeded:
+        if succeeded:
             applied = self._transition(
                 run,
                 Phase.SUCCEEDED,
@@ -928,6 +962,60 @@ class Lifecycle:
             )
         if applied is not None:  # counted once, by whoever recorded the result
             self._finished(run, outcome, duration)
+
+    def _without_result(
+        self,
+        run: Mapping[str, Any],
+        job: Mapping[str, Any],
+        state: results.JobState,
+        attempts: results.Attempts,
+        action: str,
+    ) -> Outcome:
+        """The outcome of a finished Job whose last attempt left no result: the Job's
+        condition says why it ended, and what the database saw is said as far as the pods
+        tell. A last attempt that never started, after others, changed nothing: the run
+        did what the attempt before it reported, whose migrations and counts stay."""
+        spec = run.get("spec") or {}
+        reason = translation.job_reason(state.reason) if not state.succeeded else Reason.JOB_FAILED
+        ended = state.reason or "Failed"
+        changes = not read_only(run, str((job.get("metadata") or {}).get("name")))
+        before = attempts.before
+        if before is not None:
+            before = translation.in_run_reasons(jobs.in_run_terms(before, spec), spec)
+        earlier = (
+            f"; the attempt before it ended with {before.error.get('reason')}: "
+            f"{failure_message(before)}"
+            if before is not None and before.error
+            else ""
+        )
+        unknown = (
+            "left no result, so what it changed is unknown: the migrations before the one it "
+            "stopped in may have committed (a status run shows the counts)"
+        )
+        if attempts.started or attempts.count < 2:
+            problem = (
+                attempts.problem
+                or attempts.raw
+                or state.message
+                or "the Job failed without a result"
+            )
+            message = f"{ended}: {problem}"
+            if not attempts.started:
+                message += "; its pod never started, so the database was not touched"
+            elif changes:
+                message += f"; it {unknown}"
+            return results.failed_outcome(action, reason, message + earlier)
+        said = state.message or "the Job failed"
+        message = f"{ended}: {said}; its last attempt's pod never started"
+        if attempts.problem:
+            message += f" ({attempts.problem})"
+        message += ", so it did not touch the database"
+        if before is None:
+            if changes:
+                message += f"; the attempt before it {unknown}"
+            return results.failed_outcome(action, reason, message)
+        error = {"reason": reason, "message": said_once(reason, message + earlier)}
+        return replace(before, ok=False, exitCode=1, error=error)
 
     def _report_stuck(self, run: Mapping[str, Any], job: Mapping[str, Any]) -> None:
         """A pod that cannot start (a missing Secret key, an image that cannot be pulled).

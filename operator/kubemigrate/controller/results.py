@@ -3,9 +3,10 @@
 The engine writes its JSON Outcome to ``/dev/termination-log``; Kubernetes copies
 it into the pod's ``state.terminated.message``. A pod the Job's deadline deleted is
 gone by the time the Job is Failed: its last state is what the watch kept
-(``terminations``), read beside the listed pods. When the pod died before writing
-it (OOM, image pull, a pod gone while no operator watched), the Job's own condition
-explains the failure.
+(``terminations``), read beside the listed pods. Each pod is one attempt of the run,
+and only the last attempt's result is the run's (``read_attempts``). When that pod
+died before writing it (OOM, image pull, a pod gone while no operator watched) or
+never started, the Job's own condition explains the failure.
 """
 
 from __future__ import annotations
@@ -157,19 +158,25 @@ def waiting_problem(pods: Sequence[Mapping[str, Any]]) -> str | None:
     return None
 
 
-def never_started(pods: Sequence[Mapping[str, Any]]) -> bool:
-    """Pods there are, and none of them ever started its migration container: the
-    engine never ran, so the database was not touched. No pods at all proves nothing
-    (a Job past its deadline has its pods deleted), nor does an init container's run
-    (it only copies the migrations in)."""
-    if not pods:
-        return False
-    for pod in pods:
-        for status in (pod.get("status") or {}).get("containerStatuses") or ():
-            state, last = status.get("state") or {}, status.get("lastState") or {}
-            if "running" in state or "terminated" in state or "terminated" in last:
-                return False
-    return True
+def started(pod: Mapping[str, Any]) -> bool:
+    """Whether ``pod``'s migration container ever started (False: the engine never ran
+    in it, so it did not touch the database). An init container's run proves nothing
+    (it only copies the migrations in). A container never created (a missing Secret,
+    an image that cannot be pulled) ends with its pod waiting, or, as the kubelet
+    writes a terminated pod's containers it has no state of, as ContainerStatusUnknown
+    with neither a start time nor a container id."""
+    for status in (pod.get("status") or {}).get("containerStatuses") or ():
+        state, last = status.get("state") or {}, status.get("lastState") or {}
+        if "running" in state or "terminated" in last:
+            return True
+        terminated = state.get("terminated")
+        if terminated and not (
+            terminated.get("reason") == "ContainerStatusUnknown"
+            and not terminated.get("startedAt")
+            and not (terminated.get("containerID") or status.get("containerID"))
+        ):
+            return True
+    return False
 
 
 def no_pod_problem(namespace: str, job_name: str) -> str:
@@ -213,32 +220,90 @@ def _read(terminated: Mapping[str, Any]) -> tuple[Outcome | None, str | None]:
         return None, message[-1024:]
 
 
-def outcome_from_pods(pods: Sequence[Mapping[str, Any]]) -> tuple[Outcome | None, str | None]:
-    """The newest pod's Outcome, or (None, the raw message/log tail) when it has none.
+@dataclass(frozen=True)
+class Attempts:
+    """What a finished Job's pods say of the run's attempts, a pod each.
 
-    A Job that retried its pod has several; the last one's result reports what the
-    earlier attempts of the run did too. ``finishedAt`` has whole seconds, so a retry
-    that ends in the second the pod before it ended is told apart otherwise: a Job
-    completes with its one successful pod, and a later attempt lists every migration
-    an earlier one did (a retried run read from its first pod's failure was reported
-    Failed although its Job had completed).
+    With a podFailurePolicy, the Job creates a pod only once the one before it has
+    failed, so its pods in the order they were created are the run's attempts. The
+    last one's result is the run's: it reports what the earlier ones committed too
+    (they ran under the same run id). When it left none, the Job's condition says why
+    the run ended; the attempt before it is kept (``before``) for what it said.
     """
-    finished = []
-    for pod in pods:
-        terminated = _terminated(pod)
-        if terminated is not None:
-            read = _read(terminated)
-            newest = (
-                str(terminated.get("finishedAt") or ""),
-                terminated.get("exitCode") == 0,
-                str(terminated.get("startedAt") or ""),
-                str((pod.get("metadata") or {}).get("creationTimestamp") or ""),
-                read[0].migration_count if read[0] is not None else -1,
-            )
-            finished.append((newest, read))
-    if not finished:
-        return None, None
-    return max(finished, key=lambda item: item[0])[1]
+
+    count: int
+    """How many attempts the Job made: the pods seen, or the pods it counts, if more."""
+    outcome: Outcome | None = None
+    """The last attempt's result."""
+    raw: str | None = None
+    """The last attempt's termination message, or its exit code, when it is no result."""
+    started: bool = True
+    """Whether the last attempt's migration container ever started (no pod left to
+    tell: True, as it may have)."""
+    problem: str | None = None
+    """Why the last attempt's pod could not start, as the kubelet or scheduler said."""
+    before: Outcome | None = None
+    """The result of the attempt before the last, when the last left none."""
+
+
+def _attempt_order(pod: Mapping[str, Any]) -> tuple[str, str, bool, str, int]:
+    """Sorts a Job's pods oldest attempt first. Timestamps have whole seconds, so a
+    retry that began in the second its predecessor did is told apart otherwise: a pod
+    with no end of its own (never started; gone with the Job) ended last; a Job
+    completes with its one successful pod; and a later attempt lists every migration
+    an earlier one did (a retried run read from its first pod's failure was reported
+    Failed although its Job had completed)."""
+    terminated = _terminated(pod) or {}
+    read = _read(terminated)[0] if terminated else None
+    return (
+        str((pod.get("metadata") or {}).get("creationTimestamp") or ""),
+        str(terminated.get("finishedAt") or "~"),  # "~" sorts after any timestamp
+        terminated.get("exitCode") == 0,
+        str(terminated.get("startedAt") or ""),
+        read.migration_count if read is not None else -1,
+    )
+
+
+def read_attempts(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> Attempts:
+    """The run's result from the last of ``pods`` (the Job's own), and how many there were.
+
+    The last attempt is the last pod, whether or not it left a result: a Job that
+    retried after a lock timeout and then passed its deadline while its next pod
+    could not start (its Secret deleted) ended for the deadline, and was reported
+    with the lock timeout of the pod before, the newest one that had a result.
+    """
+    status = job.get("status") or {}
+    counted = int(status.get("succeeded") or 0) + int(status.get("failed") or 0)
+    count = max(len(pods), counted)
+    if not pods:
+        return Attempts(count)
+    ordered = sorted(pods, key=_attempt_order)
+    last = ordered[-1]
+    terminated = _terminated(last)
+    raw = None
+    if terminated is not None and started(last):
+        outcome, raw = _read(terminated)
+        if outcome is not None:
+            return Attempts(count, outcome=outcome)
+    earlier = _terminated(ordered[-2]) if len(ordered) > 1 else None
+    return Attempts(
+        count,
+        raw=raw,
+        started=started(last),
+        problem=waiting_problem([last]),
+        before=_read(earlier)[0] if earlier is not None else None,
+    )
+
+
+def after_attempts(outcome: Outcome, count: int) -> Outcome:
+    """A failed run's result saying how many attempts its Job made, when it made more
+    than one: three lock timeouts read as one otherwise."""
+    if outcome.ok or count < 2:
+        return outcome
+    error = outcome.error or {}
+    message = said_once(str(error.get("reason") or ""), str(error.get("message") or ""))
+    said = f"after {count} attempts: {message}" if message else f"after {count} attempts"
+    return replace(outcome, error={**error, "message": said})
 
 
 def failed_outcome(action: str, reason: str, message: str) -> Outcome:

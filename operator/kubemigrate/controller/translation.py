@@ -2,7 +2,8 @@
 
 Kubernetes API failures split by whether a retry helps (kopf's TemporaryError
 with a delay, or PermanentError); engine results carry their own stable
-reasons, which pass through to the run's conditions unchanged.
+reasons, which pass through to the run's conditions unchanged, but for one the
+operator names more exactly (``in_run_reasons``).
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import kopf
 
-from kubemigrate.domain.errors import KubemigrateError
+from kubemigrate.domain.errors import ConfirmationRequired, KubemigrateError
 from kubemigrate.domain.outcome import Outcome
 from kubemigrate.domain.status import Reason
 
@@ -30,6 +33,21 @@ def failure_reason(outcome: Outcome) -> str:
     """The condition reason for a failed run: the engine's, else the Job's."""
     error = outcome.error or {}
     return str(error.get("reason") or Reason.JOB_FAILED)
+
+
+def in_run_reasons(outcome: Outcome, spec: Mapping[str, Any]) -> Outcome:
+    """A Job's result with the reasons a run's condition, status and Event show.
+
+    The engine refuses a production rollback as ``ConfirmationRequired`` whether no
+    phrase came or one that does not match (a stale one, naming a batch another
+    deploy has since followed). A run whose ``spec.confirm`` gave one says
+    ``ConfirmationMismatch``, as it does while it waits and a wrong phrase is patched
+    in; ``ConfirmationRequired`` stays for a run that gave none.
+    """
+    error = outcome.error or {}
+    if error.get("reason") != ConfirmationRequired.reason or spec.get("confirm") is None:
+        return outcome
+    return replace(outcome, error={**error, "reason": str(Reason.CONFIRMATION_MISMATCH)})
 
 
 def job_reason(reason: str | None) -> str:

@@ -240,9 +240,10 @@ class LocalCluster:
         )
         wait_for(lambda: self._log_has("kubelet", "READY"), timeout=30, what="the kubelet stand-in")
 
-    def start_operator(self, **settings: str) -> Part:
+    def start_operator(self, *, kubeconfig: Path | None = None, **settings: str) -> Part:
         """The operator, building Jobs that run plain ``kubemigrate``; ``settings`` (by
-        field name) win over ``operator_settings``.
+        field name) win over ``operator_settings``; ``kubeconfig`` (the cluster's when
+        None) may reach the API server another way (a test's proxy).
 
         The kubelet stand-in resolves a container's command on its own PATH (our
         venv's bin first). An absolute host path would not do: the Job mounts an
@@ -251,6 +252,7 @@ class LocalCluster:
         if not self.metrics_port:
             self.metrics_port, self.health_port = postgres.free_port(), postgres.free_port()
         env = self.env(
+            KUBECONFIG=str(kubeconfig or self.kubeconfig),
             KUBEMIGRATE_METRICS_PORT=str(self.metrics_port),
             KUBEMIGRATE_HEALTH_PORT=str(self.health_port),
             **{

@@ -141,7 +141,10 @@ def from_outcome(outcome: Outcome) -> dict[str, Any]:
         }
     if outcome.ok and outcome.confirmation:
         status["confirmationPhrase"] = outcome.confirmation
-    elif (outcome.error or {}).get("reason") == "ConfirmationRequired":
+    elif (outcome.error or {}).get("reason") in (
+        Reason.CONFIRMATION_REQUIRED,
+        Reason.CONFIRMATION_MISMATCH,
+    ):
         # The run has ended: a phrase patched into it now would change nothing, so the
         # plan it waited on goes, and the way forward is a new run (the CLI's hint says
         # "re-run with --confirm", which a MigrationRun cannot do).

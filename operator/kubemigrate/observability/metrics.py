@@ -75,7 +75,7 @@ from prometheus_client import (
 from kubemigrate.domain.errors import ConfirmationRequired, ExitCode, NotAdopted, SafetyRefusal
 from kubemigrate.domain.migrations import Action, Direction
 from kubemigrate.domain.outcome import Outcome
-from kubemigrate.domain.status import Phase
+from kubemigrate.domain.status import Phase, Reason
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -122,7 +122,10 @@ is measured, not interpolated across a wide bucket."""
 _SHUTDOWN_POLL_SECONDS: Final = 0.1
 """How often the serving loop checks for ``stop()``: the wait ``stop()`` may block for."""
 
-_REFUSAL_REASONS: Final = frozenset({SafetyRefusal.reason, ConfirmationRequired.reason})
+_REFUSAL_REASONS: Final = frozenset(
+    # the operator's name for a run's phrase that does not match (a stale one)
+    {SafetyRefusal.reason, ConfirmationRequired.reason, Reason.CONFIRMATION_MISMATCH}
+)
 
 GAUGE_BLIND_ACTIONS: Final = frozenset({Action.PLAN, Action.VERIFY})
 """MigrationRun actions whose findings never move the pending and drift gauges (see the

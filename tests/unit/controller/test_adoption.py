@@ -63,8 +63,9 @@ def _built_job(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def _refused(kube: Cluster) -> str:
-    """The run failed as AdoptionRefused (after saying Running); its message."""
-    assert [p["phase"] for p in kube.patches] == ["Running", "Failed"]
+    """The run failed as AdoptionRefused (never saying Running: no Job of its own was
+    made); its message."""
+    assert [p["phase"] for p in kube.patches] == ["Failed"]
     failed = kube.patches[-1]
     condition = next(c for c in failed["conditions"] if c["type"] == "Failed")
     assert condition["reason"] == failed["error"]["reason"] == "AdoptionRefused"

@@ -201,10 +201,12 @@ def test_a_resumed_run_whose_job_is_gone_fails_instead_of_running_again() -> Non
     lifecycle.start(copy.deepcopy(kube.run))
     assert kube.created == []
     message = _failed(kube)["error"]["message"]
-    # or it never was: an operator stopped between writing Running and creating it
-    assert "deleted while no operator watched, or the operator stopped before creating it" in (
-        message
+    assert (
+        f"Job {RUN_JOB} was not found when the operator started again: it was deleted while "
+        "no operator watched" in message
     )
+    # or never created, by an operator that wrote Running first (this one creates first)
+    assert "if an operator version older than this one started the run, that operator" in message
     assert "effect on the database is unknown" in message
 
 
@@ -230,12 +232,96 @@ def test_a_resumed_run_is_as_old_as_its_start_says() -> None:
     assert 40 * 60 <= age < 41 * 60
 
 
+class Crash(BaseException):
+    """The operator's process ending where it stands: no handler, retry or clean-up runs."""
+
+
+class Stopping(Cluster):
+    """Cluster whose operator process stops right after the API server applied its first
+    write for the run (a status patch or the Job's create), before it hears back."""
+
+    def __init__(self, run: dict[str, Any]) -> None:
+        super().__init__(run)
+        self.stopped = False
+
+    def _stop(self) -> None:
+        if not self.stopped:
+            self.stopped = True
+            raise Crash
+
+    def patch_run_status(
+        self,
+        namespace: str,
+        name: str,
+        status: dict[str, Any],
+        *,
+        resource_version: str | None = None,
+    ) -> dict[str, Any]:
+        updated = super().patch_run_status(
+            namespace, name, status, resource_version=resource_version
+        )
+        self._stop()
+        return updated
+
+    def create_job(self, job: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        found, created = super().create_job(job)
+        self._stop()
+        return found, created
+
+
+def test_an_operator_stopped_while_launching_leaves_its_successor_the_run_s_one_job() -> None:
+    """An operator that stops between its two writes leaves the Job, not yet Running: the
+    one that starts next adopts it and runs the run. Running was written first, and an
+    operator stopped before the create left a run its successor failed as JobLost
+    ("deleted while no operator watched") for a Job that never existed."""
+    kube = Stopping(_pending())
+    first, _ = _lifecycle(kube)
+    with pytest.raises(Crash):
+        first.start(copy.deepcopy(kube.run))
+    assert (kube.created, kube.patches) == ([RUN_JOB], [])  # what the crash left
+    successor, metrics = _lifecycle(kube)  # a new process: nothing of the first in memory
+    successor.start(copy.deepcopy(kube.run))  # kopf resumes the run
+    assert kube.created == [RUN_JOB]  # adopted, not created again
+    assert (kube.run["status"]["phase"], kube.run["status"]["jobName"]) == ("Running", RUN_JOB)
+    assert kube.events == ["JobCreated"]
+    successor.job_changed(_job(finished=True))
+    assert kube.run["status"]["phase"] == "Succeeded"
+    assert _count(metrics, "succeeded") == 1.0
+    assert kube.created == [RUN_JOB]
+
+
+class Quick(Cluster):
+    """Cluster whose Job finishes, and its event is handled, before its create returns."""
+
+    def __init__(self, run: dict[str, Any]) -> None:
+        super().__init__(run)
+        self.lifecycle: Lifecycle | None = None
+
+    def create_job(self, job: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        found, created = super().create_job(job)
+        assert self.lifecycle is not None
+        self.lifecycle.job_changed(_job(finished=True))  # the watch, in another thread
+        return found, created
+
+
+def test_a_job_that_finishes_before_its_run_says_running_is_reported_after_it() -> None:
+    """Its event came before the status named the Job: reported once Running is written,
+    and the run is no longer in flight (it was counted in flight for ever)."""
+    kube = Quick(_pending())
+    lifecycle, metrics = _lifecycle(kube)
+    kube.lifecycle = lifecycle
+    lifecycle.start(copy.deepcopy(kube.run))
+    assert [p["phase"] for p in kube.patches] == ["Running", "Succeeded"]
+    assert _count(metrics, "succeeded") == 1.0
+    assert _in_flight(metrics) == 0.0
+
+
 def test_a_create_retried_by_kopf_in_the_same_process_still_creates_the_job() -> None:
     kube = Cluster(_pending(), failing_creates=1)
     lifecycle, _ = _lifecycle(kube)
-    with pytest.raises(ApiException):  # kopf retries the handler, with the run now Running
+    with pytest.raises(ApiException):  # kopf retries the handler
         lifecycle.start(copy.deepcopy(kube.run))
-    assert kube.run["status"]["phase"] == "Running"
+    assert kube.patches == []  # not Running: it has no Job
     lifecycle.start(copy.deepcopy(kube.run))
     assert kube.created == [RUN_JOB]
     assert [p["phase"] for p in kube.patches] == ["Running"]
@@ -260,13 +346,15 @@ def test_the_resync_gives_a_run_that_just_turned_running_time_to_get_its_job() -
     assert kube.patches == []
 
 
-def test_the_resync_leaves_a_run_whose_job_this_process_is_still_creating() -> None:
+def test_the_resync_leaves_a_run_whose_job_could_not_be_created_yet() -> None:
+    """It is not Running (kopf retries its create), so it cannot look lost."""
     kube = Cluster(_pending(), failing_creates=1)
     lifecycle, _ = _lifecycle(kube)
     with pytest.raises(ApiException):
         lifecycle.start(copy.deepcopy(kube.run))
     Resync(lifecycle, cast(Kube, kube), ["ns"]).once()
-    assert [p["phase"] for p in kube.patches] == ["Running"]
+    assert kube.patches == []
+    assert kube.events == []
 
 
 # -- the in-flight gauge -------------------------------------------------------

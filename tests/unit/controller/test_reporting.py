@@ -410,6 +410,49 @@ def test_a_rollback_an_earlier_attempt_did_whole_is_reported_and_counted() -> No
     assert seen.sample("kubemigrate_rollbacks_total") == 3
 
 
+def _refused_rollback(confirm: str | None) -> Outcome:
+    """The engine's refusal of a production rollback, phrase given (a stale one) or not."""
+    wrong = f"The confirmation {confirm!r} does not match this rollback (rollback-batch-2): "
+    return Outcome(
+        action="rollback",
+        ok=False,
+        exitCode=5,
+        counts=Counts(total=5, applied=5),
+        confirmation="rollback-batch-2",
+        error={
+            "reason": "ConfirmationRequired",
+            "message": (wrong if confirm else "Rolling back in production needs confirmation. ")
+            + f"It would undo: {NAMES[4]}.",
+            "hint": "re-run with --confirm rollback-batch-2",
+        },
+    )
+
+
+def _refused_as(confirm: str | None) -> Seen:
+    spec = {"environment": "production"} | ({"confirm": confirm} if confirm else {})
+    seen = _finish(
+        _run("rollback", **spec),
+        _refused_rollback(confirm),
+        failed=("PodFailurePolicy", "exit code 5"),
+    )
+    reason = seen.status["error"]["reason"]
+    assert seen.condition("Failed")["reason"] == reason
+    assert [(e.type, e.reason) for e in seen.kube.events] == [("Warning", reason)]
+    assert "create a new rollback MigrationRun" in seen.status["error"]["hint"]
+    assert seen.status["confirmationPhrase"] is None  # the run has ended: no phrase to patch
+    # refused, not failed: the failure-rate alert is not for a phrase to fix
+    assert seen.sample("kubemigrate_migration_runs_total", action="rollback", result="refused")
+    assert not seen.sample("kubemigrate_migration_runs_total", action="rollback", result="failed")
+    return seen
+
+
+def test_a_refused_production_rollback_says_whether_its_phrase_was_wrong_or_missing() -> None:
+    """A phrase given for an older batch was refused as ConfirmationRequired, while a run
+    that waits calls a phrase that does not match ConfirmationMismatch."""
+    assert _refused_as("rollback-batch-1").status["error"]["reason"] == "ConfirmationMismatch"
+    assert _refused_as(None).status["error"]["reason"] == "ConfirmationRequired"
+
+
 # -- status: drift and warnings ----------------------------------------------------------
 
 EDITED = "0001_add_products.sql: edited: its checksum differs from the one recorded at apply"
@@ -681,3 +724,97 @@ def test_a_pod_deleted_at_the_deadline_before_it_started_touched_nothing() -> No
     lifecycle.job_changed(_deadline_job())
     failed = Seen(kube, metrics).condition("Failed")
     assert failed["message"].endswith("its pod never started, so the database was not touched")
+
+
+# -- a Job that retried its pod, then failed ---------------------------------------------
+
+LOCK_MESSAGE = "Another migration run holds the lock: pid 42; waited 3 s."
+LOCKED = Outcome(
+    action="migrate",
+    ok=False,
+    exitCode=75,
+    migrations=_results(NAMES[:1], "up"),
+    counts=Counts(total=2, applied=1, pending=1),
+    error={
+        "reason": "LockTimeout",
+        "message": LOCK_MESSAGE,
+        "hint": "let it finish and retry, or raise --lock-wait",
+    },
+)
+NEVER_STARTED = {  # the last pod's migration container, as each node leaves it
+    "waiting": {
+        "waiting": {"reason": "CreateContainerConfigError", "message": 'secret "db" not found'}
+    },
+    # the real kubelet's, for a container it never created once the pod is terminated
+    "kubelet-ended": {
+        "terminated": {
+            "exitCode": 137,
+            "reason": "ContainerStatusUnknown",
+            "message": "The container could not be located when the pod was terminated",
+        }
+    },
+}
+
+
+def _attempt(outcome: Outcome, created: str, finished: str) -> dict[str, Any]:
+    pod = _pod(outcome, finished)
+    pod["metadata"] = owned_by_job() | {"creationTimestamp": created}
+    pod["status"]["phase"] = "Failed"
+    return pod
+
+
+def _retried_job(failed: tuple[str, str], attempts: int) -> dict[str, Any]:
+    job = _job(failed=failed, completed="2026-01-01T00:00:15Z")
+    job["spec"] = {"activeDeadlineSeconds": 15, "backoffLimit": 6}
+    job["status"]["failed"] = attempts
+    return job
+
+
+@pytest.mark.parametrize("node", list(NEVER_STARTED))
+def test_a_job_past_its_deadline_after_a_retry_reports_the_deadline_not_the_retried_error(
+    node: str,
+) -> None:
+    """A lock timeout, then the Secret deleted: the next pod never started and the Job
+    passed its deadline. The run reported the first pod's LockTimeout, the newest
+    result there was, as if the lock had stopped it."""
+    never = _attempt(LOCKED, "2026-01-01T00:00:05Z", "")
+    never["status"]["containerStatuses"][0]["state"] = NEVER_STARTED[node]
+    pods = [never, _attempt(LOCKED, "2026-01-01T00:00:00Z", "2026-01-01T00:00:04Z")]
+    kube = FakeKube(_run("migrate"), pods)
+    metrics = Metrics(registry=CollectorRegistry())
+    Lifecycle(cast(Kube, kube), load_settings(), metrics).job_changed(_retried_job(DEADLINE, 2))
+    seen = Seen(kube, metrics)
+
+    failed = seen.condition("Failed")
+    assert failed["reason"] == seen.status["error"]["reason"] == "DeadlineExceeded"
+    cause = ' (CreateContainerConfigError: secret "db" not found)' if node == "waiting" else ""
+    assert (
+        failed["message"]
+        == seen.status["error"]["message"]
+        == (
+            f"after 2 attempts: {DEADLINE[1]}; its last attempt's pod never started{cause}, so it "
+            "did not touch the database; the attempt before it ended with LockTimeout: "
+            f"{LOCK_MESSAGE}"
+        )
+    )
+    # what the run did is what that attempt said: the last one changed nothing
+    assert [m["name"] for m in seen.status["migrations"]] == NAMES[:1]
+    assert (seen.status["applied"], seen.status["pending"]) == (1, 1)
+    assert seen.sample("kubemigrate_migration_runs_total", action="migrate", result="failed")
+
+
+def test_a_run_that_failed_after_several_attempts_says_how_many() -> None:
+    pods = [
+        _attempt(LOCKED, f"2026-01-01T00:00:0{start}Z", f"2026-01-01T00:00:0{start + 2}Z")
+        for start in (0, 3, 6)
+    ]
+    kube = FakeKube(_run("migrate"), pods)
+    metrics = Metrics(registry=CollectorRegistry())
+    backoff = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
+    Lifecycle(cast(Kube, kube), load_settings(), metrics).job_changed(_retried_job(backoff, 3))
+    seen = Seen(kube, metrics)
+
+    failed = seen.condition("Failed")
+    assert failed["reason"] == "LockTimeout"
+    assert failed["message"] == f"after 3 attempts: {LOCK_MESSAGE}"
+    assert seen.status["error"]["message"] == failed["message"]

@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from kubemigrate.controller.results import (
+    Attempts,
+    after_attempts,
     ended,
-    never_started,
-    outcome_from_pods,
+    read_attempts,
+    started,
     stopped_at_deadline,
     unseen_ends,
     with_kept,
@@ -22,18 +24,29 @@ def pod(*container_states: dict[str, Any]) -> dict[str, Any]:
     return {"status": {"containerStatuses": [{"state": s} for s in container_states]}}
 
 
+NEVER_CREATED = {  # what the kubelet writes of a container it never created, its pod ended
+    "terminated": {
+        "exitCode": 137,
+        "reason": "ContainerStatusUnknown",
+        "message": "The container could not be located when the pod was terminated",
+    }
+}
+
+
 def test_a_pod_that_only_waited_never_touched_the_database() -> None:
     """A Job past its deadline while its pod waited (no node, a missing Secret key)
     said "what it changed is unknown"; its pods show nothing ever ran."""
-    assert never_started([pod({"waiting": {"reason": "CreateContainerConfigError"}})])
-    assert never_started([{"status": {"phase": "Pending"}}])
+    assert not started(pod({"waiting": {"reason": "CreateContainerConfigError"}}))
+    assert not started({"status": {"phase": "Pending"}})
+    assert not started(pod(NEVER_CREATED))
 
 
 def test_a_pod_that_ran_or_no_pod_at_all_proves_nothing() -> None:
-    assert not never_started([pod({"running": {}})])
-    assert not never_started([pod({"terminated": {"exitCode": 1}})])
-    assert not never_started([pod({"waiting": {}}), pod({"terminated": {"exitCode": 143}})])
-    assert not never_started([])  # deleted at the deadline: it may have run
+    assert started(pod({"running": {}}))
+    assert started(pod({"terminated": {"exitCode": 1}}))
+    lost = {"state": NEVER_CREATED, "containerID": "containerd://c1"}  # it ran, then was lost
+    assert started({"status": {"containerStatuses": [lost]}})
+    assert read_attempts({}, []).started  # deleted at the deadline: it may have run
 
 
 def finished(outcome: Outcome, exit_code: int, at: str, started: str) -> dict[str, Any]:
@@ -74,14 +87,14 @@ def test_a_retried_pod_that_ended_in_the_same_second_is_still_the_newest(order: 
         finished(FIRST, 75, "2026-01-01T00:00:05Z", "2026-01-01T00:00:04Z"),
         finished(LAST, 0, "2026-01-01T00:00:05Z", "2026-01-01T00:00:05Z"),
     ][::order]
-    assert outcome_from_pods(pods) == (LAST, None)
+    assert read_attempts({}, pods) == Attempts(2, outcome=LAST)
     # both failed, started in the same second too: the one that reports more of the run
     failed = Outcome(action="migrate", ok=False, exitCode=75, migrations=LAST.migrations)
     pods = [
         finished(FIRST, 75, "2026-01-01T00:00:05Z", "2026-01-01T00:00:05Z"),
         finished(failed, 75, "2026-01-01T00:00:05Z", "2026-01-01T00:00:05Z"),
     ][::order]
-    assert outcome_from_pods(pods) == (failed, None)
+    assert read_attempts({}, pods).outcome == failed
 
 
 def test_the_pod_that_ended_last_is_read() -> None:
@@ -89,7 +102,50 @@ def test_the_pod_that_ended_last_is_read() -> None:
         finished(LAST, 75, "2026-01-01T00:00:09Z", "2026-01-01T00:00:08Z"),
         finished(FIRST, 75, "2026-01-01T00:00:05Z", "2026-01-01T00:00:04Z"),
     ]
-    assert outcome_from_pods(pods)[0] == LAST
+    assert read_attempts({}, pods).outcome == LAST
+
+
+def waited(created: str, *state: dict[str, Any]) -> dict[str, Any]:
+    """A retried pod that never started, its Job past its deadline."""
+    statuses = [{"name": "migrate", "state": s} for s in state]
+    return {
+        "metadata": {"creationTimestamp": created},
+        "status": {"phase": "Failed", "containerStatuses": statuses},
+    }
+
+
+SECRET_GONE = {
+    "waiting": {"reason": "CreateContainerConfigError", "message": 'secret "db" not found'}
+}
+
+
+@pytest.mark.parametrize("state", [SECRET_GONE, NEVER_CREATED], ids=["waiting", "kubelet-ended"])
+def test_the_last_attempt_is_the_run_s_even_when_it_left_no_result(state: dict[str, Any]) -> None:
+    """A lock timeout, then a pod that never started until the deadline: the run ended
+    for the deadline, and was reported with the lock timeout, the newest result."""
+    pods = [
+        waited("2026-01-01T00:00:05Z", state),
+        finished(FIRST, 75, "2026-01-01T00:00:04Z", "2026-01-01T00:00:01Z"),
+    ]
+    read = read_attempts({"status": {"failed": 2}}, pods)
+    assert (read.outcome, read.started, read.before, read.count) == (None, False, FIRST, 2)
+    if state is SECRET_GONE:
+        assert read.problem == 'CreateContainerConfigError: secret "db" not found'
+
+
+def test_a_job_counts_the_attempts_whose_pods_are_gone() -> None:
+    pods = [finished(FIRST, 75, "2026-01-01T00:00:04Z", "2026-01-01T00:00:01Z")]
+    assert read_attempts({"status": {"failed": 3}}, pods).count == 3
+
+
+def test_a_failure_after_several_attempts_says_how_many() -> None:
+    said = after_attempts(FIRST, 3)
+    assert said.error == {
+        "reason": "LockTimeout",
+        "message": "after 3 attempts: " + ("0001_b.sql: lock timeout"),
+    }
+    assert after_attempts(FIRST, 1) is FIRST
+    assert after_attempts(LAST, 3) is LAST  # a success is not a failure
 
 
 # -- a Job past its deadline: its pod is gone, the watch kept it ----------------------
