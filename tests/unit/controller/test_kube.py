@@ -19,7 +19,7 @@ ANSWERS = {"shop-db": 200, "gone": 404, "hidden": 403}
 class _Api(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         code = ANSWERS[self.path.rsplit("/", 1)[-1]]
-        body = {"kind": "PartialObjectMetadata", "metadata": {"name": "shop-db"}}
+        body: dict[str, object] = {"kind": "PartialObjectMetadata", "metadata": {"name": "shop-db"}}
         if code != 200:
             body = {"kind": "Status", "status": "Failure", "code": code}
         data = json.dumps(body).encode()
