@@ -335,25 +335,52 @@ def test_values_are_documented_line_by_line() -> None:
         previous = stripped
 
 
-def test_peering_installs_kopf_s_crds_and_the_peering_object(chart: Chart) -> None:
-    """Without them, peering.enabled=true left replicas with nothing to peer through:
-    the install said to create them by hand."""
+def test_peering_objects_are_the_release_s_and_kopf_s_crds_come_from_crds_dir(
+    chart: Chart,
+) -> None:
+    """kopf's CRDs and the peering objects were templates of one release, and Helm maps
+    every object's kind before it creates any: `helm install --set peering.enabled=true`
+    failed on "no matches for kind ClusterKopfPeering ... ensure CRDs are installed
+    first". Helm creates crds/ before it maps the templates (only where absent)."""
+    peering_crds = {
+        crd["metadata"]["name"]: crd
+        for crd in (yaml.safe_load(f["data"]) for f in chart.crds)
+        if crd["spec"]["group"] == "kopf.dev"
+    }
+    assert set(peering_crds) == {"clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"}
     objects = render(chart, peering={"enabled": True}, replicaCount=2)
-    crds = {o["metadata"]["name"] for o in objects if o["kind"] == "CustomResourceDefinition"}
-    assert {"clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"} <= crds
-    assert only(objects, "ClusterKopfPeering")["metadata"]["name"] == "kubemigrate"
+    assert not any(
+        o["kind"] == "CustomResourceDefinition" and "kopf" in o["metadata"]["name"] for o in objects
+    )
+    (peering,) = [o for o in objects if o["kind"].endswith("KopfPeering")]
     scoped = render(
         chart,
-        peering={"enabled": True, "installCRDs": False},
+        peering={"enabled": True, "installCRDs": False},  # accepted, no longer read
         operator={"watchNamespaces": ["shop", "billing"]},
     )
-    assert sorted(o["metadata"]["namespace"] for o in scoped if o["kind"] == "KopfPeering") == [
-        "billing",
-        "shop",
-    ]
-    assert not any(o["kind"] == "ClusterKopfPeering" for o in scoped)
-    assert not any(o["metadata"]["name"].endswith(".kopf.dev") for o in scoped)
+    namespaced = [o for o in scoped if o["kind"].endswith("KopfPeering")]
+    assert sorted(o["metadata"]["namespace"] for o in namespaced) == ["billing", "shop"]
+    for obj in [peering, *namespaced]:
+        crd = peering_crds[f"{obj['kind'].lower()}s.kopf.dev"]  # a CRD serves each kind
+        assert crd["spec"]["names"]["kind"] == obj["kind"]
+        assert obj["apiVersion"] == "kopf.dev/" + crd["spec"]["versions"][0]["name"]
+        assert (crd["spec"]["scope"] == "Namespaced") == ("namespace" in obj["metadata"])
+    assert peering["kind"] == "ClusterKopfPeering"
+    assert peering["metadata"]["name"] == "kubemigrate"
     assert not any(o["kind"].endswith("KopfPeering") for o in render(chart))
+
+
+def test_an_upgrade_to_peering_without_kopf_s_crds_names_the_fix(chart: Chart) -> None:
+    """`helm upgrade` never reads crds/: a release installed without them (an older
+    chart, --skip-crds) must be told where they are, not only "no matches for kind"."""
+    with pytest.raises(helm_python.HelmError, match="kubectl apply -f helm/kubemigrate/crds/"):
+        chart.render(
+            values={"peering": {"enabled": True}},
+            name="km",
+            namespace=NAMESPACE,
+            is_upgrade=True,
+        )
+    chart.render(values={}, name="km", namespace=NAMESPACE, is_upgrade=True)
 
 
 # -- what a MigrationRun may ask of its Job -------------------------------------------
