@@ -335,3 +335,43 @@ def test_an_older_chart_s_values_are_not_refused_by_the_schema(chart: Chart, mis
         error = str(failed)
     assert "schema" not in error
     assert not error or "--reset-then-reuse-values" in error, error
+
+
+# -- as a dependency of an umbrella chart ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def umbrella(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A parent chart that lists this one with the usual `condition: kubemigrate.enabled`."""
+    parent = tmp_path_factory.mktemp("umbrella") / "platform"
+    shutil.copytree(CHART, parent / "charts" / "kubemigrate")
+    version = yaml.safe_load((CHART / "Chart.yaml").read_text())["version"]
+    dependency = {"name": "kubemigrate", "version": version, "condition": "kubemigrate.enabled"}
+    chart_yaml = {"apiVersion": "v2", "name": "platform", "version": "1.0.0"}
+    (parent / "Chart.yaml").write_text(yaml.safe_dump({**chart_yaml, "dependencies": [dependency]}))
+    return parent
+
+
+@pytest.mark.parametrize(("enabled", "deployments"), [(True, 1), (False, 0)])
+def test_the_chart_is_a_dependency_an_umbrella_can_turn_on_and_off(
+    umbrella: Path, enabled: bool, deployments: int
+) -> None:
+    """The schema allowed only `global` beside the chart's own keys: the parent's
+    `kubemigrate.enabled: true` failed with "additional properties 'enabled' not allowed"."""
+    with Chart.load(umbrella) as parent:
+        rendered = parent.render(
+            values={"kubemigrate": {"enabled": enabled}}, name="platform", namespace="ops"
+        )
+    kinds = [
+        d["kind"]
+        for name, text in rendered.items()
+        if name.endswith(".yaml")
+        for d in yaml.safe_load_all(text)
+        if d
+    ]
+    assert kinds.count("Deployment") == deployments
+
+
+def test_enabled_is_a_boolean(chart: Chart) -> None:
+    with pytest.raises(helm_python.HelmError, match="/enabled"):
+        render(chart, {"enabled": "yes"})
