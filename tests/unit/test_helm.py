@@ -383,6 +383,32 @@ def test_an_upgrade_to_peering_without_kopf_s_crds_names_the_fix(chart: Chart) -
     chart.render(values={}, name="km", namespace=NAMESPACE, is_upgrade=True)
 
 
+def notes(chart: Chart, **values: Any) -> str:
+    rendered = chart.render(values=values, name="km", namespace=NAMESPACE)
+    return rendered["kubemigrate/templates/NOTES.txt"]
+
+
+@pytest.mark.parametrize("values", [{}, {"fullnameOverride": "f" * 63}])
+def test_notes_give_the_metrics_service_s_real_address(chart: Chart, values: Obj) -> None:
+    """NOTES printed `<fullname>-metrics`, which is not the Service's name when the
+    full name is cut to fit the suffix (a long fullnameOverride)."""
+    service = only(render(chart, **values), "Service")
+    (line,) = [line for line in notes(chart, **values).splitlines() if "Metrics" in line]
+    url = f"http://{service['metadata']['name']}.{NAMESPACE}.svc:8080/metrics"
+    assert line == f"Metrics: {url}"
+
+
+def test_notes_give_no_metrics_address_without_the_service(chart: Chart) -> None:
+    text = notes(chart, metrics={"service": {"enabled": False}})
+    assert ".svc" not in text
+    assert "no Service (metrics.service.enabled=false)" in text
+
+
+def test_notes_say_peering_install_crds_is_no_longer_read(chart: Chart) -> None:
+    assert "installCRDs" not in notes(chart)
+    assert "--skip-crds" in notes(chart, peering={"installCRDs": False})
+
+
 # -- what a MigrationRun may ask of its Job -------------------------------------------
 
 
