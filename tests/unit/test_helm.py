@@ -191,6 +191,25 @@ def test_secret_access_can_be_turned_off(chart: Chart) -> None:
     assert rules_for(render(chart, rbac={"secretsGet": False}), "", "secrets") == set()
 
 
+def test_an_unnamed_existing_service_account_is_refused(chart: Chart) -> None:
+    """serviceAccount.create=false alone bound the ClusterRoles to the namespace's
+    `default` ServiceAccount: every pod running as default could read Secrets and create
+    Jobs in every namespace."""
+    with pytest.raises(helm_python.HelmError, match=r"needs serviceAccount\.name") as failed:
+        render(chart, serviceAccount={"create": False})
+    assert "serviceAccount.create=true" in str(failed.value)
+    objects = render(chart, serviceAccount={"create": False, "name": "migrator"})
+    assert "ServiceAccount" not in kinds(objects)
+    pod = only(objects, "Deployment")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "migrator"
+    bindings = [o for o in objects if o["kind"] in {"RoleBinding", "ClusterRoleBinding"}]
+    assert bindings
+    assert all(
+        b["subjects"] == [{"kind": "ServiceAccount", "name": "migrator", "namespace": NAMESPACE}]
+        for b in bindings
+    )
+
+
 def test_watch_namespaces_bind_runs_rbac_per_namespace(chart: Chart) -> None:
     objects = render(chart, operator={"watchNamespaces": ["shop", "billing"]})
     container = only(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]

@@ -56,11 +56,16 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: kubemigrate
 {{- end }}
 
+{{/* The operator's ServiceAccount, which its RBAC is bound to. With create=false it must
+be named: the pod would otherwise run as the namespace's "default" ServiceAccount, and
+the bindings would hand what the operator may do to every pod running as it. */}}
 {{- define "kubemigrate.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "kubemigrate.fullname" .) .Values.serviceAccount.name }}
+{{- else if .Values.serviceAccount.name }}
+{{- .Values.serviceAccount.name }}
 {{- else }}
-{{- default "default" .Values.serviceAccount.name }}
+{{- fail (printf "serviceAccount.create=false needs serviceAccount.name, the existing ServiceAccount of namespace %s the operator runs as: without it the operator would run as the namespace's \"default\" ServiceAccount, and the chart's RBAC (creating Jobs, reading Secrets, in every watched namespace) would be bound to every pod running as default; set serviceAccount.name (to \"default\" only if that is meant), or serviceAccount.create=true" .Release.Namespace) }}
 {{- end }}
 {{- end }}
 
