@@ -210,6 +210,36 @@ def test_an_unnamed_existing_service_account_is_refused(chart: Chart) -> None:
     )
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key repeated in one mapping, as `kubectl apply` and
+    the API server do (PyYAML and Helm keep the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        repeated = {key for key in keys if keys.count(key) > 1}
+        assert not repeated, f"{node.start_mark}: {sorted(repeated)} repeated"
+        return super().construct_mapping(node, deep=deep)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},
+        {"probes": {"liveness": {"periodSeconds": 30, "terminationGracePeriodSeconds": 5}}},
+        {"probes": {"readiness": {"successThreshold": 2}}},
+        {"podLabels": {"team": "db"}, "podAnnotations": {"a": "b"}},
+        {"peering": {"enabled": True}, "operator": {"watchNamespaces": ["shop", "billing"]}},
+    ],
+)
+def test_no_rendered_object_repeats_a_key(chart: Chart, values: Obj) -> None:
+    """probes.liveness.httpGet and a podLabels key of the selector rendered a key twice;
+    the schema now refuses both (test_helm_schema.py)."""
+    manifests = chart.render(values=values, name="km", namespace=NAMESPACE)
+    for name, text in manifests.items():
+        if name.endswith(".yaml"):
+            list(yaml.load_all(text, Loader=_UniqueKeyLoader))
+
+
 def test_watch_namespaces_bind_runs_rbac_per_namespace(chart: Chart) -> None:
     objects = render(chart, operator={"watchNamespaces": ["shop", "billing"]})
     container = only(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
@@ -468,6 +498,19 @@ def test_job_resources_reach_the_operator(chart: Chart, monkeypatch: pytest.Monk
         "requests": {"cpu": "50m", "memory": "64Mi", "ephemeral-storage": "64Mi"},
         "limits": {"memory": "1Gi"},
     }
+
+
+def test_job_resources_take_yaml_numbers(chart: Chart, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cpu: 0.5` in a values file, which Kubernetes reads as a quantity, was refused by
+    the schema; the operator takes it as the string "0.5", whole numbers as numbers."""
+    values = helm_python.values_from_yaml(
+        "operator:\n  jobResources:\n    requests: {cpu: 0.5, memory: 134217728}\n"
+        "    limits: {cpu: 1.5}\n"
+    )
+    resources = _operator_settings(render(chart, **values), monkeypatch).job_resources
+    assert resources.requests["cpu"] == "0.5"
+    assert resources.requests["memory"] == 134217728
+    assert resources.limits["cpu"] == "1.5"
 
 
 def test_the_admin_s_limits_reach_the_operator(

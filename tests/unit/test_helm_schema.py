@@ -117,6 +117,30 @@ def test_what_the_operator_refuses_fails_the_install(chart: Chart, values: Obj, 
     assert words in str(failed.value)
 
 
+@pytest.mark.parametrize(
+    ("values", "words"),
+    [
+        # the chart's httpGet on /healthz is the handler: a second was a duplicate key
+        ({"probes": {"liveness": {"httpGet": {"path": "/", "port": 80}}}}, "/probes/liveness"),
+        ({"probes": {"readiness": {"exec": {"command": ["true"]}}}}, "/probes/readiness"),
+        ({"probes": {"liveness": {"successThreshold": 2}}}, "/probes/liveness/successThreshold"),
+        # the Deployment's selector labels: a second was a duplicate key
+        (
+            {"podLabels": {"app.kubernetes.io/instance": "x"}},
+            "podLabels.app.kubernetes.io/instance: the chart sets this label",
+        ),
+    ],
+)
+def test_what_would_render_a_key_twice_fails_the_install(
+    chart: Chart, values: Obj, words: str
+) -> None:
+    """The chart's own probe handler and selector labels: the value rendered beside
+    them, a key twice in one mapping (kept or refused, depending on who reads it)."""
+    with pytest.raises(helm_python.HelmError) as failed:
+        render(chart, values)
+    assert words in str(failed.value)
+
+
 # -- the schema and kubemigrate.settings cannot drift apart ---------------------------
 
 
@@ -242,6 +266,13 @@ CORPUS: list[Obj] = [
             {"limits": {"memory": "lots"}},
             {"requests": {"cpu": "5."}},
             {"limit": {"memory": "1Gi"}},
+            # YAML numbers, which Kubernetes takes as quantities
+            {"requests": {"cpu": 0.5}},
+            {"requests": {"cpu": 0.5}, "limits": {"cpu": 1.5}},
+            {"requests": {"cpu": 0.5}, "limits": {"cpu": 0.25}},
+            {"requests": {"cpu": -0.5}},
+            {"limits": {"cpu": 0.0}},
+            {"requests": {"memory": 1.5e8}},
         )
     ),
     *({"metrics": {"port": p}} for p in (0, 1, 65535, 65536, 8081)),
@@ -287,6 +318,9 @@ STRICTER: list[Obj] = [
     # a misspelt key: ignored by the templates, so its value never reached the operator
     {"operator": {"allowedSourceImage": ["*"]}},
     {"operator": {"jobResource": {"limits": {"memory": "1Gi"}}}},
+    # the same namespace twice: the operator reads it once, but the release holds each
+    # per-namespace object (RoleBinding, KopfPeering) twice; a copy-paste slip, named
+    {"operator": {"watchNamespaces": ["shop", "billing", "shop"]}},
 ]
 
 

@@ -91,3 +91,21 @@ its limit; values.schema.json has made sure it is one. */}}
 {{- mulf (float64 $number) (float64 (printf "1%s" $suffix)) }}
 {{- end }}
 {{- end }}
+
+{{/* operator.jobResources as the JSON the operator reads. A YAML number that is no whole
+number (cpu: 0.5), which Kubernetes takes as a quantity, goes as a string ("0.5"): the
+operator's quantities are strings or integers. Call with .Values.operator.jobResources. */}}
+{{- define "kubemigrate.jobResources" -}}
+{{- $resources := dict }}
+{{- range $part, $amounts := . }}
+{{- $converted := dict }}
+{{- range $name, $amount := $amounts }}
+{{- if and (kindIs "float64" $amount) (ne $amount (floor $amount)) }}
+{{- $amount = toString $amount }}
+{{- end }}
+{{- $_ := set $converted $name $amount }}
+{{- end }}
+{{- $_ := set $resources $part $converted }}
+{{- end }}
+{{- toJson $resources }}
+{{- end }}
