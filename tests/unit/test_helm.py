@@ -267,6 +267,55 @@ def test_peering_switches_to_rolling_updates_and_grants_kopf_peerings(chart: Cha
     assert rules_for(scoped, "kopf.dev", "clusterkopfpeerings") == set()
 
 
+def test_replicas_get_a_disruption_budget_and_spread_across_nodes(chart: Chart) -> None:
+    """With two replicas a node drain could evict both at once, and both could share
+    the node whose loss then took the operator down."""
+    single = render(chart)
+    assert "PodDisruptionBudget" not in kinds(single)  # would block every drain
+    assert "affinity" not in only(single, "Deployment")["spec"]["template"]["spec"]
+    objects = render(chart, peering={"enabled": True}, replicaCount=2)
+    template = only(objects, "Deployment")["spec"]["template"]
+    budget = only(objects, "PodDisruptionBudget")["spec"]
+    assert budget["minAvailable"] == 1
+    assert budget["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+    assert budget["selector"]["matchLabels"].items() <= template["metadata"]["labels"].items()
+    (preferred,) = template["spec"]["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ]
+    term = preferred["podAffinityTerm"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert term["labelSelector"]["matchLabels"].items() <= template["metadata"]["labels"].items()
+
+
+def test_spreading_and_the_budget_can_be_chosen(chart: Chart) -> None:
+    replicas: Obj = {"peering": {"enabled": True}, "replicaCount": 3}
+
+    def affinity(**values: Any) -> Obj:
+        objects = render(chart, **replicas, **values)
+        spec: Obj = only(objects, "Deployment")["spec"]["template"]["spec"]
+        found: Obj = spec.get("affinity", {})
+        return found
+
+    hard = affinity(podAntiAffinity="hard")["podAntiAffinity"]
+    assert list(hard) == ["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert affinity(podAntiAffinity="none") == {}
+    nodes: Obj = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {}}}
+    assert set(affinity(affinity=nodes)) == {"nodeAffinity", "podAntiAffinity"}
+    own: Obj = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}}
+    assert affinity(affinity=own) == own  # the user's own wins
+    budget = only(
+        render(chart, **replicas, podDisruptionBudget={"minAvailable": "50%"}),
+        "PodDisruptionBudget",
+    )
+    assert budget["spec"]["minAvailable"] == "50%"
+    off = render(chart, **replicas, podDisruptionBudget={"enabled": False})
+    assert "PodDisruptionBudget" not in kinds(off)
+    with pytest.raises(
+        helm_python.HelmError, match=r"minAvailable \(3\) is not below replicaCount"
+    ):
+        render(chart, **replicas, podDisruptionBudget={"minAvailable": 3})
+
+
 def test_replicas_without_peering_are_refused(chart: Chart) -> None:
     with pytest.raises(helm_python.HelmError, match="peering"):
         render(chart, replicaCount=2)

@@ -356,6 +356,7 @@ def test_the_chart_refuses_what_the_operator_refuses(
         {"operator": dict.fromkeys(("allowNodeSelector", "allowTolerations"))},
         {"operator": {"jobMaxBackoffLimit": None, "jobMaxActiveDeadlineSeconds": None}},
         {"operator": {"allowedSourceImages": None, "allowedServiceAccounts": None}},
+        {"podAntiAffinity": None, "podDisruptionBudget": None},
     ],
 )
 def test_an_older_chart_s_values_are_not_refused_by_the_schema(chart: Chart, missing: Obj) -> None:
