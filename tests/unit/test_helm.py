@@ -191,6 +191,55 @@ def test_secret_access_can_be_turned_off(chart: Chart) -> None:
     assert rules_for(render(chart, rbac={"secretsGet": False}), "", "secrets") == set()
 
 
+def test_an_unnamed_existing_service_account_is_refused(chart: Chart) -> None:
+    """serviceAccount.create=false alone bound the ClusterRoles to the namespace's
+    `default` ServiceAccount: every pod running as default could read Secrets and create
+    Jobs in every namespace."""
+    with pytest.raises(helm_python.HelmError, match=r"needs serviceAccount\.name") as failed:
+        render(chart, serviceAccount={"create": False})
+    assert "serviceAccount.create=true" in str(failed.value)
+    objects = render(chart, serviceAccount={"create": False, "name": "migrator"})
+    assert "ServiceAccount" not in kinds(objects)
+    pod = only(objects, "Deployment")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "migrator"
+    bindings = [o for o in objects if o["kind"] in {"RoleBinding", "ClusterRoleBinding"}]
+    assert bindings
+    assert all(
+        b["subjects"] == [{"kind": "ServiceAccount", "name": "migrator", "namespace": NAMESPACE}]
+        for b in bindings
+    )
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key repeated in one mapping, as `kubectl apply` and
+    the API server do (PyYAML and Helm keep the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        repeated = {key for key in keys if keys.count(key) > 1}
+        assert not repeated, f"{node.start_mark}: {sorted(repeated)} repeated"
+        return super().construct_mapping(node, deep=deep)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},
+        {"probes": {"liveness": {"periodSeconds": 30, "terminationGracePeriodSeconds": 5}}},
+        {"probes": {"readiness": {"successThreshold": 2}}},
+        {"podLabels": {"team": "db"}, "podAnnotations": {"a": "b"}},
+        {"peering": {"enabled": True}, "operator": {"watchNamespaces": ["shop", "billing"]}},
+    ],
+)
+def test_no_rendered_object_repeats_a_key(chart: Chart, values: Obj) -> None:
+    """probes.liveness.httpGet and a podLabels key of the selector rendered a key twice;
+    the schema now refuses both (test_helm_schema.py)."""
+    manifests = chart.render(values=values, name="km", namespace=NAMESPACE)
+    for name, text in manifests.items():
+        if name.endswith(".yaml"):
+            list(yaml.load_all(text, Loader=_UniqueKeyLoader))
+
+
 def test_watch_namespaces_bind_runs_rbac_per_namespace(chart: Chart) -> None:
     objects = render(chart, operator={"watchNamespaces": ["shop", "billing"]})
     container = only(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
@@ -216,6 +265,55 @@ def test_peering_switches_to_rolling_updates_and_grants_kopf_peerings(chart: Cha
     scoped = render(chart, peering={"enabled": True}, operator={"watchNamespaces": ["shop"]})
     assert rules_for(scoped, "kopf.dev", "kopfpeerings") >= {"get", "list", "patch"}
     assert rules_for(scoped, "kopf.dev", "clusterkopfpeerings") == set()
+
+
+def test_replicas_get_a_disruption_budget_and_spread_across_nodes(chart: Chart) -> None:
+    """With two replicas a node drain could evict both at once, and both could share
+    the node whose loss then took the operator down."""
+    single = render(chart)
+    assert "PodDisruptionBudget" not in kinds(single)  # would block every drain
+    assert "affinity" not in only(single, "Deployment")["spec"]["template"]["spec"]
+    objects = render(chart, peering={"enabled": True}, replicaCount=2)
+    template = only(objects, "Deployment")["spec"]["template"]
+    budget = only(objects, "PodDisruptionBudget")["spec"]
+    assert budget["minAvailable"] == 1
+    assert budget["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+    assert budget["selector"]["matchLabels"].items() <= template["metadata"]["labels"].items()
+    (preferred,) = template["spec"]["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ]
+    term = preferred["podAffinityTerm"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert term["labelSelector"]["matchLabels"].items() <= template["metadata"]["labels"].items()
+
+
+def test_spreading_and_the_budget_can_be_chosen(chart: Chart) -> None:
+    replicas: Obj = {"peering": {"enabled": True}, "replicaCount": 3}
+
+    def affinity(**values: Any) -> Obj:
+        objects = render(chart, **replicas, **values)
+        spec: Obj = only(objects, "Deployment")["spec"]["template"]["spec"]
+        found: Obj = spec.get("affinity", {})
+        return found
+
+    hard = affinity(podAntiAffinity="hard")["podAntiAffinity"]
+    assert list(hard) == ["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert affinity(podAntiAffinity="none") == {}
+    nodes: Obj = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {}}}
+    assert set(affinity(affinity=nodes)) == {"nodeAffinity", "podAntiAffinity"}
+    own: Obj = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}}
+    assert affinity(affinity=own) == own  # the user's own wins
+    budget = only(
+        render(chart, **replicas, podDisruptionBudget={"minAvailable": "50%"}),
+        "PodDisruptionBudget",
+    )
+    assert budget["spec"]["minAvailable"] == "50%"
+    off = render(chart, **replicas, podDisruptionBudget={"enabled": False})
+    assert "PodDisruptionBudget" not in kinds(off)
+    with pytest.raises(
+        helm_python.HelmError, match=r"minAvailable \(3\) is not below replicaCount"
+    ):
+        render(chart, **replicas, podDisruptionBudget={"minAvailable": 3})
 
 
 def test_replicas_without_peering_are_refused(chart: Chart) -> None:
@@ -335,25 +433,78 @@ def test_values_are_documented_line_by_line() -> None:
         previous = stripped
 
 
-def test_peering_installs_kopf_s_crds_and_the_peering_object(chart: Chart) -> None:
-    """Without them, peering.enabled=true left replicas with nothing to peer through:
-    the install said to create them by hand."""
+def test_peering_objects_are_the_release_s_and_kopf_s_crds_come_from_crds_dir(
+    chart: Chart,
+) -> None:
+    """kopf's CRDs and the peering objects were templates of one release, and Helm maps
+    every object's kind before it creates any: `helm install --set peering.enabled=true`
+    failed on "no matches for kind ClusterKopfPeering ... ensure CRDs are installed
+    first". Helm creates crds/ before it maps the templates (only where absent)."""
+    peering_crds = {
+        crd["metadata"]["name"]: crd
+        for crd in (yaml.safe_load(f["data"]) for f in chart.crds)
+        if crd["spec"]["group"] == "kopf.dev"
+    }
+    assert set(peering_crds) == {"clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"}
     objects = render(chart, peering={"enabled": True}, replicaCount=2)
-    crds = {o["metadata"]["name"] for o in objects if o["kind"] == "CustomResourceDefinition"}
-    assert {"clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"} <= crds
-    assert only(objects, "ClusterKopfPeering")["metadata"]["name"] == "kubemigrate"
+    assert not any(
+        o["kind"] == "CustomResourceDefinition" and "kopf" in o["metadata"]["name"] for o in objects
+    )
+    (peering,) = [o for o in objects if o["kind"].endswith("KopfPeering")]
     scoped = render(
         chart,
-        peering={"enabled": True, "installCRDs": False},
+        peering={"enabled": True, "installCRDs": False},  # accepted, no longer read
         operator={"watchNamespaces": ["shop", "billing"]},
     )
-    assert sorted(o["metadata"]["namespace"] for o in scoped if o["kind"] == "KopfPeering") == [
-        "billing",
-        "shop",
-    ]
-    assert not any(o["kind"] == "ClusterKopfPeering" for o in scoped)
-    assert not any(o["metadata"]["name"].endswith(".kopf.dev") for o in scoped)
+    namespaced = [o for o in scoped if o["kind"].endswith("KopfPeering")]
+    assert sorted(o["metadata"]["namespace"] for o in namespaced) == ["billing", "shop"]
+    for obj in [peering, *namespaced]:
+        crd = peering_crds[f"{obj['kind'].lower()}s.kopf.dev"]  # a CRD serves each kind
+        assert crd["spec"]["names"]["kind"] == obj["kind"]
+        assert obj["apiVersion"] == "kopf.dev/" + crd["spec"]["versions"][0]["name"]
+        assert (crd["spec"]["scope"] == "Namespaced") == ("namespace" in obj["metadata"])
+    assert peering["kind"] == "ClusterKopfPeering"
+    assert peering["metadata"]["name"] == "kubemigrate"
     assert not any(o["kind"].endswith("KopfPeering") for o in render(chart))
+
+
+def test_an_upgrade_to_peering_without_kopf_s_crds_names_the_fix(chart: Chart) -> None:
+    """`helm upgrade` never reads crds/: a release installed without them (an older
+    chart, --skip-crds) must be told where they are, not only "no matches for kind"."""
+    with pytest.raises(helm_python.HelmError, match="kubectl apply -f helm/kubemigrate/crds/"):
+        chart.render(
+            values={"peering": {"enabled": True}},
+            name="km",
+            namespace=NAMESPACE,
+            is_upgrade=True,
+        )
+    chart.render(values={}, name="km", namespace=NAMESPACE, is_upgrade=True)
+
+
+def notes(chart: Chart, **values: Any) -> str:
+    rendered = chart.render(values=values, name="km", namespace=NAMESPACE)
+    return rendered["kubemigrate/templates/NOTES.txt"]
+
+
+@pytest.mark.parametrize("values", [{}, {"fullnameOverride": "f" * 63}])
+def test_notes_give_the_metrics_service_s_real_address(chart: Chart, values: Obj) -> None:
+    """NOTES printed `<fullname>-metrics`, which is not the Service's name when the
+    full name is cut to fit the suffix (a long fullnameOverride)."""
+    service = only(render(chart, **values), "Service")
+    (line,) = [line for line in notes(chart, **values).splitlines() if "Metrics" in line]
+    url = f"http://{service['metadata']['name']}.{NAMESPACE}.svc:8080/metrics"
+    assert line == f"Metrics: {url}"
+
+
+def test_notes_give_no_metrics_address_without_the_service(chart: Chart) -> None:
+    text = notes(chart, metrics={"service": {"enabled": False}})
+    assert ".svc" not in text
+    assert "no Service (metrics.service.enabled=false)" in text
+
+
+def test_notes_say_peering_install_crds_is_no_longer_read(chart: Chart) -> None:
+    assert "installCRDs" not in notes(chart)
+    assert "--skip-crds" in notes(chart, peering={"installCRDs": False})
 
 
 # -- what a MigrationRun may ask of its Job -------------------------------------------
@@ -396,6 +547,19 @@ def test_job_resources_reach_the_operator(chart: Chart, monkeypatch: pytest.Monk
         "requests": {"cpu": "50m", "memory": "64Mi", "ephemeral-storage": "64Mi"},
         "limits": {"memory": "1Gi"},
     }
+
+
+def test_job_resources_take_yaml_numbers(chart: Chart, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cpu: 0.5` in a values file, which Kubernetes reads as a quantity, was refused by
+    the schema; the operator takes it as the string "0.5", whole numbers as numbers."""
+    values = helm_python.values_from_yaml(
+        "operator:\n  jobResources:\n    requests: {cpu: 0.5, memory: 134217728}\n"
+        "    limits: {cpu: 1.5}\n"
+    )
+    resources = _operator_settings(render(chart, **values), monkeypatch).job_resources
+    assert resources.requests["cpu"] == "0.5"
+    assert resources.requests["memory"] == 134217728
+    assert resources.limits["cpu"] == "1.5"
 
 
 def test_the_admin_s_limits_reach_the_operator(

@@ -117,6 +117,30 @@ def test_what_the_operator_refuses_fails_the_install(chart: Chart, values: Obj, 
     assert words in str(failed.value)
 
 
+@pytest.mark.parametrize(
+    ("values", "words"),
+    [
+        # the chart's httpGet on /healthz is the handler: a second was a duplicate key
+        ({"probes": {"liveness": {"httpGet": {"path": "/", "port": 80}}}}, "/probes/liveness"),
+        ({"probes": {"readiness": {"exec": {"command": ["true"]}}}}, "/probes/readiness"),
+        ({"probes": {"liveness": {"successThreshold": 2}}}, "/probes/liveness/successThreshold"),
+        # the Deployment's selector labels: a second was a duplicate key
+        (
+            {"podLabels": {"app.kubernetes.io/instance": "x"}},
+            "podLabels.app.kubernetes.io/instance: the chart sets this label",
+        ),
+    ],
+)
+def test_what_would_render_a_key_twice_fails_the_install(
+    chart: Chart, values: Obj, words: str
+) -> None:
+    """The chart's own probe handler and selector labels: the value rendered beside
+    them, a key twice in one mapping (kept or refused, depending on who reads it)."""
+    with pytest.raises(helm_python.HelmError) as failed:
+        render(chart, values)
+    assert words in str(failed.value)
+
+
 # -- the schema and kubemigrate.settings cannot drift apart ---------------------------
 
 
@@ -242,6 +266,13 @@ CORPUS: list[Obj] = [
             {"limits": {"memory": "lots"}},
             {"requests": {"cpu": "5."}},
             {"limit": {"memory": "1Gi"}},
+            # YAML numbers, which Kubernetes takes as quantities
+            {"requests": {"cpu": 0.5}},
+            {"requests": {"cpu": 0.5}, "limits": {"cpu": 1.5}},
+            {"requests": {"cpu": 0.5}, "limits": {"cpu": 0.25}},
+            {"requests": {"cpu": -0.5}},
+            {"limits": {"cpu": 0.0}},
+            {"requests": {"memory": 1.5e8}},
         )
     ),
     *({"metrics": {"port": p}} for p in (0, 1, 65535, 65536, 8081)),
@@ -287,6 +318,9 @@ STRICTER: list[Obj] = [
     # a misspelt key: ignored by the templates, so its value never reached the operator
     {"operator": {"allowedSourceImage": ["*"]}},
     {"operator": {"jobResource": {"limits": {"memory": "1Gi"}}}},
+    # the same namespace twice: the operator reads it once, but the release holds each
+    # per-namespace object (RoleBinding, KopfPeering) twice; a copy-paste slip, named
+    {"operator": {"watchNamespaces": ["shop", "billing", "shop"]}},
 ]
 
 
@@ -322,6 +356,7 @@ def test_the_chart_refuses_what_the_operator_refuses(
         {"operator": dict.fromkeys(("allowNodeSelector", "allowTolerations"))},
         {"operator": {"jobMaxBackoffLimit": None, "jobMaxActiveDeadlineSeconds": None}},
         {"operator": {"allowedSourceImages": None, "allowedServiceAccounts": None}},
+        {"podAntiAffinity": None, "podDisruptionBudget": None},
     ],
 )
 def test_an_older_chart_s_values_are_not_refused_by_the_schema(chart: Chart, missing: Obj) -> None:
@@ -335,3 +370,43 @@ def test_an_older_chart_s_values_are_not_refused_by_the_schema(chart: Chart, mis
         error = str(failed)
     assert "schema" not in error
     assert not error or "--reset-then-reuse-values" in error, error
+
+
+# -- as a dependency of an umbrella chart ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def umbrella(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A parent chart that lists this one with the usual `condition: kubemigrate.enabled`."""
+    parent = tmp_path_factory.mktemp("umbrella") / "platform"
+    shutil.copytree(CHART, parent / "charts" / "kubemigrate")
+    version = yaml.safe_load((CHART / "Chart.yaml").read_text())["version"]
+    dependency = {"name": "kubemigrate", "version": version, "condition": "kubemigrate.enabled"}
+    chart_yaml = {"apiVersion": "v2", "name": "platform", "version": "1.0.0"}
+    (parent / "Chart.yaml").write_text(yaml.safe_dump({**chart_yaml, "dependencies": [dependency]}))
+    return parent
+
+
+@pytest.mark.parametrize(("enabled", "deployments"), [(True, 1), (False, 0)])
+def test_the_chart_is_a_dependency_an_umbrella_can_turn_on_and_off(
+    umbrella: Path, enabled: bool, deployments: int
+) -> None:
+    """The schema allowed only `global` beside the chart's own keys: the parent's
+    `kubemigrate.enabled: true` failed with "additional properties 'enabled' not allowed"."""
+    with Chart.load(umbrella) as parent:
+        rendered = parent.render(
+            values={"kubemigrate": {"enabled": enabled}}, name="platform", namespace="ops"
+        )
+    kinds = [
+        d["kind"]
+        for name, text in rendered.items()
+        if name.endswith(".yaml")
+        for d in yaml.safe_load_all(text)
+        if d
+    ]
+    assert kinds.count("Deployment") == deployments
+
+
+def test_enabled_is_a_boolean(chart: Chart) -> None:
+    with pytest.raises(helm_python.HelmError, match="/enabled"):
+        render(chart, {"enabled": "yes"})

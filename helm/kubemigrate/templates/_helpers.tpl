@@ -56,11 +56,16 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: kubemigrate
 {{- end }}
 
+{{/* The operator's ServiceAccount, which its RBAC is bound to. With create=false it must
+be named: the pod would otherwise run as the namespace's "default" ServiceAccount, and
+the bindings would hand what the operator may do to every pod running as it. */}}
 {{- define "kubemigrate.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "kubemigrate.fullname" .) .Values.serviceAccount.name }}
+{{- else if .Values.serviceAccount.name }}
+{{- .Values.serviceAccount.name }}
 {{- else }}
-{{- default "default" .Values.serviceAccount.name }}
+{{- fail (printf "serviceAccount.create=false needs serviceAccount.name, the existing ServiceAccount of namespace %s the operator runs as: without it the operator would run as the namespace's \"default\" ServiceAccount, and the chart's RBAC (creating Jobs, reading Secrets, in every watched namespace) would be bound to every pod running as default; set serviceAccount.name (to \"default\" only if that is meant), or serviceAccount.create=true" .Release.Namespace) }}
 {{- end }}
 {{- end }}
 
@@ -85,4 +90,22 @@ its limit; values.schema.json has made sure it is one. */}}
 {{- else }}
 {{- mulf (float64 $number) (float64 (printf "1%s" $suffix)) }}
 {{- end }}
+{{- end }}
+
+{{/* operator.jobResources as the JSON the operator reads. A YAML number that is no whole
+number (cpu: 0.5), which Kubernetes takes as a quantity, goes as a string ("0.5"): the
+operator's quantities are strings or integers. Call with .Values.operator.jobResources. */}}
+{{- define "kubemigrate.jobResources" -}}
+{{- $resources := dict }}
+{{- range $part, $amounts := . }}
+{{- $converted := dict }}
+{{- range $name, $amount := $amounts }}
+{{- if and (kindIs "float64" $amount) (ne $amount (floor $amount)) }}
+{{- $amount = toString $amount }}
+{{- end }}
+{{- $_ := set $converted $name $amount }}
+{{- end }}
+{{- $_ := set $resources $part $converted }}
+{{- end }}
+{{- toJson $resources }}
 {{- end }}
