@@ -241,7 +241,10 @@ def test_a_retried_rollback_s_phrase_never_confirms_a_batch_it_did_not_name(
         "An earlier attempt of this run (the same run id) undid batch 3 already."
         in (error["message"])
     )
-    assert "Nothing more was rolled back. It would undo: 0002_c.sql; 0002_c.sql line 1" in error["message"]
+    assert (
+        "Nothing more was rolled back. It would undo: 0002_c.sql; 0002_c.sql line 1"
+        in error["message"]
+    )
     # the refused attempt still reports what the run did
     assert listed(retry) == [("0002_c.sql", True)]
     assert (tracking(database_url), len(history(database_url))) == before
