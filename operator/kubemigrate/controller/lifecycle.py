@@ -145,6 +145,12 @@ def metric_action(run: Mapping[str, Any]) -> str:
     return str(Action.PLAN) if dry_run and action in DRY_RUN_ACTIONS else action
 
 
+def _in_run_terms(outcome: Outcome, spec: Mapping[str, Any]) -> Outcome:
+    """A Job's result as its run says it: spec fields for the CLI's flags, and the
+    reasons the run's condition names (``translation.in_run_reasons``)."""
+    return translation.in_run_reasons(jobs.in_run_terms(outcome, spec), spec)
+
+
 def job_lost_message(
     job_name: str, *, read_only: bool, finished: str | None = None, resumed: bool = False
 ) -> str:
@@ -924,7 +930,7 @@ class Lifecycle:
         attempts = results.read_attempts(job, pods)
         outcome = attempts.outcome
         if outcome is not None:
-            outcome = translation.in_run_reasons(jobs.in_run_terms(outcome, spec), spec)
+            outcome = _in_run_terms(outcome, spec)
             if state.reason == "DeadlineExceeded":
                 outcome = results.stopped_at_deadline(outcome, job)
         else:
@@ -981,7 +987,7 @@ class Lifecycle:
         changes = not read_only(run, str((job.get("metadata") or {}).get("name")))
         before = attempts.before
         if before is not None:
-            before = translation.in_run_reasons(jobs.in_run_terms(before, spec), spec)
+            before = _in_run_terms(before, spec)
         earlier = (
             f"; the attempt before it ended with {before.error.get('reason')}: "
             f"{failure_message(before)}"

@@ -17,7 +17,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -149,12 +149,20 @@ CLIENT_CHECK_MS = 1000
 # options, PgBouncer refuses them.
 _KEEPALIVES = {"idle": 30, "interval": 10, "count": 3}
 CLIENT_KEEPALIVES = {f"keepalives_{name}": str(value) for name, value in _KEEPALIVES.items()}
-SERVER_KEEPALIVES = (
-    "SELECT pg_catalog.set_config(k.name, k.value, false) FROM (VALUES "
-    + ", ".join(f"('tcp_keepalives_{name}', '{value}')" for name, value in _KEEPALIVES.items())
-    + ") AS k (name, value) "
-    "JOIN pg_catalog.pg_settings s USING (name) WHERE s.source = 'default'"
-).encode()
+SERVER_KEEPALIVES = {f"tcp_keepalives_{name}": str(value) for name, value in _KEEPALIVES.items()}
+
+
+def _where_default(settings: Mapping[str, str]) -> bytes:
+    """One statement setting each of ``settings`` for the session, but where someone chose
+    its value (the URL's options or PGOPTIONS, the role's, the database's,
+    postgresql.conf's): only a setting still at the server's default is ours to set."""
+    values = ", ".join(f"('{name}', '{value}')" for name, value in settings.items())
+    return (
+        "SELECT pg_catalog.set_config(k.name, k.value, false) "
+        f"FROM (VALUES {values}) AS k (name, value) "
+        "JOIN pg_catalog.pg_settings s USING (name) WHERE s.source = 'default'"
+    ).encode()
+
 
 # Advisory lock keys: a constant class ("km") and the tracking table's hash, so two
 # schemas (or two databases' tracking tables) never block each other.
@@ -470,6 +478,8 @@ class PostgresStore:
         self._secrets = secret_values(self._url)
         self._application_name = application_name[:63]
         self._watching: tuple[bytes, ...] = ()  # the settings _watch_client made
+        # settings of ours where the server's default stands (see default_lock_timeout)
+        self._at_default: dict[str, str] = dict(SERVER_KEEPALIVES)
         self._lock_timeout_ms = lock_timeout_ms
         self._statement_timeout_s = statement_timeout_s
         self._connect_timeout_s = connect_timeout_s
@@ -777,14 +787,16 @@ class PostgresStore:
 
     # -- the advisory lock ---------------------------------------------------
 
+    def _key_hash(self) -> str:
+        """The lock key as SQL: the tracking table's qualified name, hashed."""
+        if self._names is None:  # the schema pinned: the lock is per tracking table
+            self._resolve()
+        name = sql.Literal(f"{self._schema}.{TRACKING_TABLE}").as_string(self.conn)
+        return f"hashtext(current_database() || '.' || {name})"
+
     def _key(self) -> int:
         if self._lock_key is None:
-            if self._names is None:  # the schema pinned: the lock is per tracking table
-                self._resolve()
-            row = self.conn.execute(
-                "SELECT hashtext(current_database() || '.' || %s || %s)",
-                (self._schema, "." + TRACKING_TABLE),
-            ).fetchone()
+            row = self.conn.execute(f"SELECT {self._key_hash()}").fetchone()
             assert row is not None
             self._lock_key = int(row[0])
         return self._lock_key
@@ -797,16 +809,15 @@ class PostgresStore:
         return self._locked
 
     def lock_holder(self) -> str | None:
-        row = self.conn.execute(f"SELECT {_holder_sql(str(self._key() & 0xFFFFFFFF))}").fetchone()
+        row = self.conn.execute(f"SELECT {_holder_sql(self._key_sql())}").fetchone()
         return str(row[0]) if row and row[0] is not None else None
 
     def _key_sql(self) -> str:
-        """``_key()`` as an SQL expression, for a query that asks for it anyway (objid's
-        unsigned 32 bits, as ``lock_holder`` gives them)."""
+        """``_key()`` as pg_locks' objid holds it (its unsigned 32 bits), an SQL expression
+        for a query that asks for it anyway when the key is not known yet."""
         if self._lock_key is not None:
             return str(self._lock_key & 0xFFFFFFFF)
-        name = sql.Literal(f"{self._schema}.{TRACKING_TABLE}").as_string(self.conn)
-        return f"hashtext(current_database() || '.' || {name})::bigint & 4294967295"
+        return f"{self._key_hash()}::bigint & 4294967295"
 
     def acquire_lock(
         self, wait_seconds: float, on_wait: Callable[[str | None], None] | None = None
@@ -840,7 +851,8 @@ class PostgresStore:
 
     def _watch_client(self) -> None:
         """Have the server stop our statement if this process dies (PostgreSQL >= 14),
-        and end our session if the network between us does (``SERVER_KEEPALIVES``).
+        and end our session if the network between us does (``SERVER_KEEPALIVES``);
+        and the settings of ours that stand where nobody chose others (``_where_default``).
 
         Statements go out in pipelines, ahead of their results: without this, a run
         killed (SIGKILL, an OOM kill, a Job's deadline) during a long statement would
@@ -850,7 +862,7 @@ class PostgresStore:
         the URL's ``options`` sets is left alone.
         """
         given = self._url + os.environ.get("PGOPTIONS", "")
-        watching = [SERVER_KEEPALIVES]
+        watching = [_where_default(self._at_default)]
         if self.server_version_num >= 140000 and "client_connection_check_interval" not in given:
             watching.append(f"SET client_connection_check_interval = {CLIENT_CHECK_MS}".encode())
         self._watching = tuple(watching)
@@ -862,16 +874,11 @@ class PostgresStore:
         ``lock_timeout`` (not the run's --lock-timeout, the URL's options or PGOPTIONS,
         the role's, the database's or postgresql.conf's). A migration waiting for a lock
         queues every later query on that table behind it: an ALTER TABLE behind a long
-        report stopped the application until the report ended. Re-applied after each
-        migration's RESET ALL, as the keepalives are."""
-        if self._lock_timeout_ms is not None:
-            return
-        statement = (
-            f"SELECT pg_catalog.set_config('lock_timeout', '{int(ms)}', false) "
-            "FROM pg_catalog.pg_settings WHERE name = 'lock_timeout' AND source = 'default'"
-        ).encode()
-        self._watching = (*self._watching, statement)
-        self.conn.execute(statement)
+        report stopped the application until the report ended. Set with the keepalives
+        once the lock is held (asked for before), and again after each migration's
+        RESET ALL."""
+        if self._lock_timeout_ms is None:
+            self._at_default["lock_timeout"] = str(int(ms))
 
     def session_resets(self, statements: Sequence[str]) -> tuple[bytes, ...]:
         """What puts the session back as it connected after a migration that may have

@@ -364,11 +364,7 @@ class Runner:
             if plan.steps:
                 names = [step.name for step in plan.steps]
                 self._refuse_unadopted(names, options.drizzle_table, applied=bool(state.applied))
-            if options.environment is Environment.PRODUCTION and plan.steps:
-                plan = dataclasses.replace(
-                    plan, warnings=(*plan.warnings, *destroys_data(plan.steps))
-                )
-            return plan
+            return self._destroyed_said(plan, options)
         if action is Action.BASELINE:
             return self._plan_baseline(state, options)
         if action in (Action.ROLLBACK, Action.RESET):
@@ -388,13 +384,16 @@ class Runner:
                 return plan
             found = self.store.baselined([(s.name, s.batch) for s in plan.steps])
             baselined = tuple(s.name for s in plan.steps if s.name in found)
-            plan = dataclasses.replace(plan, baselined=baselined)
-            if options.environment is Environment.PRODUCTION and plan.steps:
-                # a down's DROP COLUMN loses the rows written since as surely as an up's
-                destroyed = destroys_data(plan.steps)
-                plan = dataclasses.replace(plan, warnings=(*plan.warnings, *destroyed))
-            return plan
+            return self._destroyed_said(dataclasses.replace(plan, baselined=baselined), options)
         raise UsageError(f"{action} has no plan")
+
+    @staticmethod
+    def _destroyed_said(plan: Plan, options: RunOptions) -> Plan:
+        """A production plan with what it destroys said first (``destroys_data``): an up's
+        DROP COLUMN, or a down's, which loses the values written since as surely."""
+        if options.environment is not Environment.PRODUCTION or not plan.steps:
+            return plan
+        return dataclasses.replace(plan, warnings=(*plan.warnings, *destroys_data(plan.steps)))
 
     def _plan_baseline(self, state: StoreState, options: RunOptions) -> Plan:
         """What to record without running: up to ``--target``, or what the previous
@@ -803,6 +802,8 @@ class Runner:
         self._running = False
         self._earlier = []
         self._unconfirmed = False
+        if (lock_timeout_ms := options.environment.lock_timeout_ms) is not None:
+            store.default_lock_timeout(lock_timeout_ms)  # set with the lock (_watch_client)
         try:
             store.acquire_lock(options.lock_wait_s, self.observer.lock_wait)
         except KubemigrateError as error:  # the counts still say where the database is
@@ -817,8 +818,6 @@ class Runner:
             stopped.partial = self._partial(action, None, ())
             raise stopped from None
         try:
-            if (lock_timeout_ms := options.environment.lock_timeout_ms) is not None:
-                store.default_lock_timeout(lock_timeout_ms)
             state = self.state()  # read as a status reads it: no tables yet is a state too
             self._earlier = self._done_before(action, options)
             plan: Plan | None = None

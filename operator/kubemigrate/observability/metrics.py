@@ -148,12 +148,7 @@ def result_of(outcome: Outcome) -> str:
     """
     if outcome.ok:
         return RESULT_SUCCEEDED
-    reason = (outcome.error or {}).get("reason")
-    if reason == NotAdopted.reason:  # refused, but only a person's baseline ends it
-        return RESULT_FAILED
-    if reason in _REFUSAL_REASONS or outcome.exitCode == ExitCode.REFUSED:
-        return RESULT_REFUSED
-    return RESULT_FAILED
+    return _failure_result((outcome.error or {}).get("reason"), outcome.exitCode)
 
 
 def result_of_status(status: Mapping[str, Any]) -> str | None:
@@ -164,8 +159,16 @@ def result_of_status(status: Mapping[str, Any]) -> str | None:
         return RESULT_SUCCEEDED
     if phase != Phase.FAILED:
         return None
-    reason = (status.get("error") or {}).get("reason")
-    return RESULT_REFUSED if reason in _REFUSAL_REASONS else RESULT_FAILED
+    return _failure_result((status.get("error") or {}).get("reason"))
+
+
+def _failure_result(reason: object, exit_code: int | None = None) -> str:
+    """``refused`` or ``failed``, for a run that did not succeed (see ``result_of``)."""
+    if reason == NotAdopted.reason:  # refused, but only a person's baseline ends it
+        return RESULT_FAILED
+    if reason in _REFUSAL_REASONS or exit_code == ExitCode.REFUSED:
+        return RESULT_REFUSED
+    return RESULT_FAILED
 
 
 def _check_label(name: str, value: str) -> None:
