@@ -514,17 +514,20 @@ def test_missing_command_on_host_is_a_start_error(
 
 
 def test_active_deadline_kills_the_process(
-    api: Http, kubelet: KubeletProcess, namespace: str
+    api: Http, kubelet: KubeletProcess, namespace: str, tmp_path: Path
 ) -> None:
+    # The process leaves its pid behind, so the test does not have to catch its Pod
+    # Running inside the deadline (a busy machine can take longer than that to look).
+    pid_file = tmp_path / "pid"
     body = job_body(
         "slow",
-        ["sh", "-c", "sleep 30"],
-        activeDeadlineSeconds=1,
+        ["sh", "-c", f"echo $$$$ > {pid_file}; exec sleep 30"],  # $$ is a kubelet's escape of $
+        activeDeadlineSeconds=2,
         backoffLimit=3,
         podReplacementPolicy="Failed",
     )
     create(api, namespace, "jobs", body)
-    pod = wait_for(lambda: running_pod(api, namespace, "slow"), "the pod to run")
+    pid = wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), "the process")
 
     done = wait_finished(api, namespace, "slow")
 
@@ -537,7 +540,7 @@ def test_active_deadline_kills_the_process(
     assert status.get("active", 0) == 0
     assert status["terminating"] == 0
     assert status["failed"] == 1
-    assert not process_alive(pod)
+    assert not pid_alive(int(pid))
     # The controller deleted the Job's active Pod; its kubelet removes it once stopped,
     # which may come after the Job's Failed condition (as on a real cluster).
     wait_for(lambda: not pods_of(api, namespace, "slow"), "the pod to be removed")
@@ -550,7 +553,11 @@ def running_pod(api: Http, namespace: str, job: str) -> dict[str, Any] | None:
 
 def process_alive(pod: dict[str, Any]) -> bool:
     container_id = pod["status"]["containerStatuses"][0].get("containerID", "")
-    pid = int(container_id.rsplit("/", 1)[-1])
+    return pid_alive(int(container_id.rsplit("/", 1)[-1]))
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, waiting for its parent to reap it, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

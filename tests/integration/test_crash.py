@@ -288,7 +288,7 @@ def test_a_second_signal_does_not_cut_the_first_one_s_cancel_short(
     migrations runs: the second landed in the middle of the first one's cancel, which
     never reached the server; the migrations sent ahead went on committing after the
     process had left, and the report named fewer than the database had."""
-    step = "SELECT pg_sleep(0.05);"
+    step = "SELECT pg_sleep(0.2);"  # 40 of them outlast a busy machine's look and signals
     drizzle = write_drizzle(
         tmp_path / "d",
         numbered(
