@@ -154,6 +154,14 @@ class OperatorSettings(BaseSettings):
     health_port: int = Field(default=8081, ge=1, le=65535)
     """Port serving kopf's liveness endpoint at ``/healthz``."""
 
+    listen_address: Literal["0.0.0.0", "::"] = "0.0.0.0"  # noqa: S104 - reached on its pod IP
+    """The address ``/metrics`` and ``/healthz`` listen on: ``0.0.0.0`` (every IPv4
+    address) where pods' first IP is IPv4, ``::`` where it is IPv6 (an IPv6-only
+    cluster, or a dual-stack one listing IPv6 first): the kubelet probes, and
+    Prometheus scrapes, that address, and a pod listening on the other family
+    never answers. Nothing else: a pod's own IP is not known before it starts, and
+    a loopback address would fail every probe."""
+
     standalone: bool = True
     """Run without kopf peering. Correct only with exactly one replica: with more,
     set this to false so the replicas elect one active handler through the peering
@@ -313,6 +321,11 @@ class OperatorSettings(BaseSettings):
         if len(value) > 63 or not _DNS_LABEL.match(value):
             raise ValueError(f"{value!r} is not a valid object name")
         return value
+
+    @property
+    def listen_host(self) -> str:
+        """``listen_address`` as a URL writes it (an IPv6 one in brackets)."""
+        return f"[{self.listen_address}]" if ":" in self.listen_address else self.listen_address
 
     @model_validator(mode="after")
     def _check_ports(self) -> OperatorSettings:

@@ -527,7 +527,7 @@ def test_active_deadline_kills_the_process(
         podReplacementPolicy="Failed",
     )
     create(api, namespace, "jobs", body)
-    pid = wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), "the process")
+    pid = wait_for(lambda: pid_file.read_text().strip() if pid_file.exists() else None, "its pid")
 
     done = wait_finished(api, namespace, "slow")
 

@@ -545,6 +545,28 @@ def test_an_operator_stopped_between_its_launch_writes_leaves_a_run_the_next_one
     assert "JobLost" not in {e["reason"] for e in shop.events("cut")}
 
 
+def test_an_operator_listening_on_ipv6_answers_probes_and_scrapes_there(
+    cluster: LocalCluster, shop: Namespace
+) -> None:
+    """listenAddress "::", for an IPv6-only cluster: the kubelet probes and Prometheus
+    scrapes a pod's IPv6 address, where an operator bound to 0.0.0.0 never answered
+    (its pods restarted forever). start_operator waits for /healthz at [::1]."""
+    cluster.parts["operator"].kill()
+    try:
+        cluster.start_operator(listen_address="::")
+        shop.apply(run_yaml("six"))
+        shop.wait_phase("six", "Succeeded")
+        database = f'database="{shop.name}/db"'
+        scraped = cluster.metrics()  # from [::1]
+        assert any(
+            ln.startswith("kubemigrate_migration_runs_total") and database in ln
+            for ln in scraped.splitlines()
+        )
+    finally:
+        cluster.parts["operator"].kill()
+        cluster.start_operator()
+
+
 def test_metrics_count_runs_by_result(cluster: LocalCluster, shop: Namespace) -> None:
     shop.apply(run_yaml("counted"))
     shop.wait_phase("counted", "Succeeded")

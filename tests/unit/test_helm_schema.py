@@ -205,6 +205,7 @@ def test_the_patterns_are_the_settings_own() -> None:
 
 CORPUS: list[Obj] = [
     {},
+    *({"listenAddress": a} for a in ("::", "0.0.0.0", "127.0.0.1", "[::]", "localhost")),  # noqa: S104
     *({"operator": {"jobBackoffLimit": n}} for n in (-1, 0, 10, 11)),
     *({"operator": {"jobBackoffLimit": 0, "jobMaxBackoffLimit": n}} for n in (-1, 0, 10, 11, 30)),
     {"operator": {"jobBackoffLimit": 5, "jobMaxBackoffLimit": 2}},

@@ -10,6 +10,8 @@ from pydantic import ValidationError
 
 from kubemigrate.settings import OperatorSettings, load_settings
 
+ANY_IPV4 = "0.0.0.0"  # noqa: S104 - the setting's value under test, nothing binds here
+
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,6 +37,7 @@ def test_defaults() -> None:
     assert settings.default_environment == "development"
     assert settings.metrics_port == 8080
     assert settings.health_port == 8081
+    assert settings.listen_address == ANY_IPV4
     assert settings.standalone is True
     assert settings.job_backoff_limit == 3
     assert settings.job_active_deadline_seconds == 3600
@@ -229,3 +232,24 @@ def test_job_resources_that_no_job_could_have_stop_the_operator(
     monkeypatch.setenv("KUBEMIGRATE_JOB_RESOURCES", raw)
     with pytest.raises(ValidationError, match=re.escape(words)):
         load_settings()
+
+
+@pytest.mark.parametrize(("address", "host"), [(ANY_IPV4, ANY_IPV4), ("::", "[::]")])
+def test_the_listen_address_is_either_family_s_any_address(
+    monkeypatch: pytest.MonkeyPatch, address: str, host: str
+) -> None:
+    monkeypatch.setenv("KUBEMIGRATE_LISTEN_ADDRESS", address)
+    assert load_settings().listen_host == host
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "[::]", "localhost", "::1"])
+def test_a_listen_address_the_probes_could_not_reach_is_refused(
+    monkeypatch: pytest.MonkeyPatch, address: str
+) -> None:
+    """A loopback address or a host name would leave the probes and scrapes unanswered:
+    the pod would restart forever instead of saying why."""
+    monkeypatch.setenv("KUBEMIGRATE_LISTEN_ADDRESS", address)
+    with pytest.raises(ValidationError) as refused:
+        load_settings()
+    assert "listen_address" in str(refused.value)
+    assert "'0.0.0.0' or '::'" in str(refused.value)

@@ -72,7 +72,7 @@ def run_operator(*, log_format: str | None = None) -> None:
     configure_logging(log_format or "json", level=level)
     route_stdlib(level)
     metrics = Metrics()
-    server = metrics.serve(settings.metrics_port)
+    server = metrics.serve(settings.metrics_port, settings.listen_address)
     from kubemigrate.controller import handlers  # noqa: F401 - registers the handlers
 
     try:
@@ -82,7 +82,7 @@ def run_operator(*, log_format: str | None = None) -> None:
             peering_name=None if settings.standalone else settings.peering_name,
             namespaces=settings.namespaces,
             clusterwide=not settings.namespaces,
-            liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz",
+            liveness_endpoint=f"http://{settings.listen_host}:{settings.health_port}/healthz",
             memo=kopf.Memo(settings=settings, metrics=metrics, api=api),
         )
     finally:

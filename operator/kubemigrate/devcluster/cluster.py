@@ -125,6 +125,7 @@ class LocalCluster:
     postgres_base: str = ""
     metrics_port: int = 0
     health_port: int = 0
+    loopback: str = "127.0.0.1"
     pg: postgres.PostgresServer | None = None
     operator_settings: dict[str, str] = field(default_factory=dict)
     """``KUBEMIGRATE_*`` settings (by field name) of every operator this cluster starts."""
@@ -251,20 +252,20 @@ class LocalCluster:
         """
         if not self.metrics_port:
             self.metrics_port, self.health_port = postgres.free_port(), postgres.free_port()
+        chosen = {**self.operator_settings, **settings}
+        # the loopback of the family it listens on (kopf's health server takes one)
+        self.loopback = "[::1]" if ":" in chosen.get("listen_address", "") else "127.0.0.1"
         env = self.env(
             KUBECONFIG=str(kubeconfig or self.kubeconfig),
             KUBEMIGRATE_METRICS_PORT=str(self.metrics_port),
             KUBEMIGRATE_HEALTH_PORT=str(self.health_port),
-            **{
-                f"KUBEMIGRATE_{k.upper()}": v
-                for k, v in {**self.operator_settings, **settings}.items()
-            },
+            **{f"KUBEMIGRATE_{k.upper()}": v for k, v in chosen.items()},
         )
         part = self._spawn("operator", [str(bin_dir() / "kubemigrate"), "operator"], env=env)
         wait_for(
             lambda: (
                 self._log_has("operator", "")
-                and _http_ok(f"http://127.0.0.1:{self.health_port}/healthz")
+                and _http_ok(f"http://{self.loopback}:{self.health_port}/healthz")
             ),
             timeout=60,
             what="the operator's health endpoint",
@@ -291,7 +292,7 @@ class LocalCluster:
 
     def metrics(self) -> str:
         with urllib.request.urlopen(
-            f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5
+            f"http://{self.loopback}:{self.metrics_port}/metrics", timeout=5
         ) as r:
             return str(r.read().decode())
 
@@ -304,6 +305,7 @@ class LocalCluster:
             "postgres_base": self.postgres_base,
             "metrics_port": self.metrics_port,
             "health_port": self.health_port,
+            "loopback": self.loopback,
         }
         path = self.workdir / STATE_FILE
         path.write_text(json.dumps(data, indent=2))
@@ -318,6 +320,7 @@ class LocalCluster:
         cluster.postgres_base = data["postgres_base"]
         cluster.metrics_port = data["metrics_port"]
         cluster.health_port = data["health_port"]
+        cluster.loopback = data.get("loopback", cluster.loopback)
         return cluster
 
     def stop(self, *, remove: bool = True) -> None:
