@@ -61,11 +61,19 @@ def env(container: Obj) -> dict[str, str]:
     return {e["name"]: e["value"] for e in container["env"] if "value" in e}
 
 
+AGGREGATE = "rbac.authorization.k8s.io/aggregate-to-"
+
+
+def aggregated(role: Obj) -> bool:
+    """Whether ``role`` is added to Kubernetes' user-facing roles (people's, not ours)."""
+    return any(k.startswith(AGGREGATE) for k in role["metadata"].get("labels", {}))
+
+
 def rules_for(objects: list[Obj], group: str, resource: str) -> set[str]:
-    """Every verb any Role/ClusterRole grants on group/resource."""
+    """Every verb any Role/ClusterRole of the operator's grants on group/resource."""
     verbs: set[str] = set()
     for obj in objects:
-        if obj["kind"] in {"Role", "ClusterRole"}:
+        if obj["kind"] in {"Role", "ClusterRole"} and not aggregated(obj):
             for rule in obj["rules"]:
                 if group in rule["apiGroups"] and resource in rule["resources"]:
                     verbs |= set(rule["verbs"])
@@ -169,6 +177,48 @@ def test_rbac_grants_what_the_operator_needs(chart: Chart) -> None:
     assert rules_for(objects, "coordination.k8s.io", "leases") == set()
     runs_binding = only(objects, "ClusterRoleBinding", "km-kubemigrate-runs")
     assert runs_binding["subjects"][0]["namespace"] == NAMESPACE
+
+
+def test_people_with_view_read_runs_and_with_edit_or_admin_create_them(chart: Chart) -> None:
+    """A namespace's editors could not create a MigrationRun, nor its viewers list one,
+    until a cluster admin wrote roles by hand: the chart adds runs to Kubernetes' own
+    view, edit and admin roles (edit and admin create pods already: README, Security).
+    The status stays the operator's."""
+    roles = [o for o in render(chart) if o["kind"] == "ClusterRole" and aggregated(o)]
+    granted: dict[str, set[str]] = {}
+    for role in roles:
+        labels = role["metadata"]["labels"]
+        for level in ("view", "edit", "admin"):
+            if labels.get(AGGREGATE + level) == "true":
+                for rule in role["rules"]:
+                    assert rule["apiGroups"] == ["kubemigrate.io"], rule
+                    for resource in rule["resources"]:
+                        key = f"{level} {resource}"
+                        granted[key] = granted.get(key, set()) | set(rule["verbs"])
+    read = {"get", "list", "watch"}
+    write = {"create", "update", "patch", "delete", "deletecollection"}
+    assert granted == {
+        "view migrationruns": read,
+        "view migrationruns/status": read,
+        **{f"{level} migrationruns": read | write for level in ("edit", "admin")},
+        **{f"{level} migrationruns/status": read for level in ("edit", "admin")},
+    }
+    assert not any(
+        o["kind"].endswith("Binding")
+        and o["roleRef"]["name"] in {r["metadata"]["name"] for r in roles}
+        for o in render(chart)
+    )
+
+
+def test_the_user_facing_roles_can_be_left_out(chart: Chart) -> None:
+    objects = render(chart, rbac={"aggregateToDefaultRoles": False})
+    assert not [o for o in objects if o["kind"] == "ClusterRole" and aggregated(o)]
+    assert rules_for(objects, "kubemigrate.io", "migrationruns") == {
+        "get",
+        "list",
+        "watch",
+        "patch",
+    }
 
 
 @pytest.mark.parametrize(
@@ -675,8 +725,8 @@ def test_every_object_name_stays_valid(chart: Chart, release: str, values: Obj) 
             assert len(value) <= 63, value
             assert _LABEL_VALUE.fullmatch(value), value
     rbac = {o["metadata"]["name"] for o in objects if o["kind"] == "ClusterRole"}
-    assert len(rbac) == 2  # -runs and -cluster kept apart however long the name
-    assert {name.rsplit("-", 1)[1] for name in rbac} == {"runs", "cluster"}
+    assert len(rbac) == 4  # -runs, -cluster, -view and -edit kept apart however long the name
+    assert {name.rsplit("-", 1)[1] for name in rbac} == {"runs", "cluster", "view", "edit"}
 
 
 def test_a_name_no_service_can_have_is_named_with_its_fix(chart: Chart) -> None:

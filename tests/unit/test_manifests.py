@@ -131,6 +131,32 @@ def test_secrets_are_get_only() -> None:
                 assert rule["verbs"] == ["get"]
 
 
+def _user_roles(objects: list[Obj]) -> dict[str, tuple[dict[str, str], list[Obj]]]:
+    """The ClusterRoles added to view/edit/admin, by name suffix: labels and rules."""
+    return {
+        o["metadata"]["name"].rsplit("-", 1)[1]: (
+            {k: v for k, v in o["metadata"]["labels"].items() if "aggregate-to-" in k},
+            o["rules"],
+        )
+        for o in objects
+        if o and o["kind"] == "ClusterRole" and "aggregate-to-" in str(o["metadata"])
+    }
+
+
+def test_the_user_facing_roles_are_the_chart_s() -> None:
+    """The plain manifests add MigrationRuns to view, edit and admin as the chart does."""
+    from helm_python.chart import Chart
+
+    with Chart.load(ROOT / "helm" / "kubemigrate") as chart:
+        rendered = chart.render(values={}, name="kubemigrate", namespace="kubemigrate-system")
+    charted = [
+        o for n, text in rendered.items() if n.endswith(".yaml") for o in yaml.safe_load_all(text)
+    ]
+    ours = _user_roles(load_all(BASE / "rbac.yaml"))
+    assert set(ours) == {"view", "edit"}
+    assert ours == _user_roles(charted)
+
+
 def test_sample_runs_are_valid_specs() -> None:
     spec = pytest.importorskip("kubemigrate.controller.spec")
     runs = [o for o in samples() if o["kind"] == "MigrationRun"]
