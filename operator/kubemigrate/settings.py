@@ -187,6 +187,14 @@ class OperatorSettings(BaseSettings):
     one; ``none`` (the default) keeps it, with its pod's logs, until the MigrationRun is
     deleted, which garbage-collects it."""
 
+    job_run_as_user: int | None = Field(default=65532, ge=1, le=2147483647)
+    """The uid, gid and fsGroup of a Job's pod: 65532, the image's own non-root user.
+    ``none`` leaves them to the platform, for one that assigns its own, as OpenShift's
+    restricted-v2 SCC does (it refuses a pod asking for a uid outside the namespace's
+    range). The pod still says runAsNonRoot, so an image source whose user is root
+    fails to start rather than run as root; its files must be readable by the
+    assigned user."""
+
     # -- what a MigrationRun may ask of its Job ------------------------------------
     #
     # The Job controller, not the run's author, creates the Job's Pod: the author's

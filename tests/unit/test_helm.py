@@ -210,6 +210,19 @@ def test_people_with_view_read_runs_and_with_edit_or_admin_create_them(chart: Ch
     )
 
 
+def test_the_job_s_user_can_be_left_to_the_platform(chart: Chart) -> None:
+    """operator.jobRunAsUser=null for OpenShift: the operator builds Jobs asking for no
+    uid (its own pod's are podSecurityContext's, already values)."""
+
+    def job_user(**values: Any) -> str:
+        container = only(render(chart, **values), "Deployment")["spec"]["template"]["spec"]
+        return env(container["containers"][0])["KUBEMIGRATE_JOB_RUN_AS_USER"]
+
+    assert job_user() == "65532"
+    assert job_user(operator={"jobRunAsUser": None}) == "none"
+    assert job_user(operator={"jobRunAsUser": 1000680000}) == "1000680000"
+
+
 def test_the_user_facing_roles_can_be_left_out(chart: Chart) -> None:
     objects = render(chart, rbac={"aggregateToDefaultRoles": False})
     assert not [o for o in objects if o["kind"] == "ClusterRole" and aggregated(o)]

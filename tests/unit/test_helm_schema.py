@@ -207,6 +207,7 @@ CORPUS: list[Obj] = [
     {},
     *({"listenAddress": a} for a in ("::", "0.0.0.0", "127.0.0.1", "[::]", "localhost")),  # noqa: S104
     *({"operator": {"jobBackoffLimit": n}} for n in (-1, 0, 10, 11)),
+    *({"operator": {"jobRunAsUser": n}} for n in (-1, 0, 1, 65532, None, 2**31)),
     *({"operator": {"jobBackoffLimit": 0, "jobMaxBackoffLimit": n}} for n in (-1, 0, 10, 11, 30)),
     {"operator": {"jobBackoffLimit": 5, "jobMaxBackoffLimit": 2}},
     *({"operator": {"jobActiveDeadlineSeconds": n}} for n in (0, 1, None)),

@@ -45,8 +45,6 @@ RESULT_FILE = "/dev/termination-log"
 """The engine writes its JSON result here; Kubernetes puts it in the pod's status."""
 DATABASE_URL_ENV = "DATABASE_URL"
 SOURCE_DIR_ENV = "KUBEMIGRATE_SOURCE_DIR"
-RUN_AS = 65532
-"""The non-root uid/gid of distroless images' ``nonroot`` user."""
 
 CONTAINER_NAME = "migrate"
 INIT_CONTAINER_NAME = "fetch-migrations"
@@ -430,12 +428,16 @@ def drizzle_journal(tags: list[str]) -> str:
     return json.dumps(journal, indent=2) + "\n"
 
 
-def security_context() -> dict[str, Any]:
+def _run_as(uid: int | None, *keys: str) -> dict[str, int]:
+    """``keys`` set to ``uid``; none where the platform assigns the user (OpenShift)."""
+    return {} if uid is None else dict.fromkeys(keys, uid)
+
+
+def security_context(run_as: int | None) -> dict[str, Any]:
     """The "restricted" Pod Security Standard, for every container."""
     return {
         "runAsNonRoot": True,
-        "runAsUser": RUN_AS,
-        "runAsGroup": RUN_AS,
+        **_run_as(run_as, "runAsUser", "runAsGroup"),
         "allowPrivilegeEscalation": False,
         "readOnlyRootFilesystem": True,
         "capabilities": {"drop": ["ALL"]},
@@ -471,7 +473,7 @@ def _pod_spec(
             {"name": "KUBEMIGRATE_RUN_NAMESPACE", "value": run.namespace},
         ],
         "resources": _copy(resources),
-        "securityContext": security_context(),
+        "securityContext": security_context(settings.job_run_as_user),
         "terminationMessagePath": RESULT_FILE,
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": [
@@ -485,16 +487,16 @@ def _pod_spec(
         "enableServiceLinks": False,
         "securityContext": {
             "runAsNonRoot": True,
-            "runAsUser": RUN_AS,
-            "runAsGroup": RUN_AS,
-            "fsGroup": RUN_AS,
+            **_run_as(settings.job_run_as_user, "runAsUser", "runAsGroup", "fsGroup"),
             "seccompProfile": {"type": "RuntimeDefault"},
         },
     }
     image = spec.source.image
     if image is not None:
         pod["initContainers"] = [
-            _copy_container(image.reference, image.path, image.pull_policy, resources)
+            _copy_container(
+                image.reference, image.path, image.pull_policy, resources, settings.job_run_as_user
+            )
         ]
     pod["containers"] = [container]
     # what the pod may write to the node's disk: its emptyDirs hold no more than the
@@ -507,7 +509,11 @@ def _pod_spec(
 
 
 def _copy_container(
-    reference: str, path: str, pull_policy: str | None, resources: Mapping[str, Any]
+    reference: str,
+    path: str,
+    pull_policy: str | None,
+    resources: Mapping[str, Any],
+    run_as: int | None,
 ) -> dict[str, Any]:
     """The init container copying an image's migrations into the shared emptyDir.
 
@@ -523,7 +529,7 @@ def _copy_container(
         "command": ["sh", "-c", f'cp -RL "${SOURCE_DIR_ENV}"/. {MIGRATIONS_DIR}/'],
         "env": [{"name": SOURCE_DIR_ENV, "value": path}],
         "resources": _copy(resources),
-        "securityContext": security_context(),
+        "securityContext": security_context(run_as),
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": [{"name": "migrations", "mountPath": MIGRATIONS_DIR}],
     }

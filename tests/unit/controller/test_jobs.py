@@ -388,6 +388,34 @@ def test_restricted_pod_security_everywhere(
     assert {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}} in pod["volumes"]
 
 
+@pytest.mark.parametrize("source", [{"configMap": {"name": "m"}}, {"image": {"reference": "r/x"}}])
+def test_a_platform_that_assigns_users_gets_a_pod_asking_for_none(
+    settings: OperatorSettings, source: dict[str, Any]
+) -> None:
+    """job_run_as_user=none, for OpenShift's restricted-v2 SCC, which refuses a pod
+    asking for uid 65532 (outside the namespace's range): no uid, gid or fsGroup
+    anywhere, and still runAsNonRoot, so a root image fails to start."""
+    assigned = settings.model_copy(update={"job_run_as_user": None})
+    pod = build_job(make_run(source=source), assigned, environment="development")["spec"][
+        "template"
+    ]["spec"]
+    contexts = [pod["securityContext"]] + [
+        c["securityContext"] for c in pod.get("initContainers", []) + pod["containers"]
+    ]
+    assert len(contexts) == (3 if "image" in source else 2)
+    for sc in contexts:
+        assert sc["runAsNonRoot"] is True
+        assert not {"runAsUser", "runAsGroup", "fsGroup"} & set(sc), sc
+    chosen = settings.model_copy(update={"job_run_as_user": 1000680000})
+    pod = build_job(make_run(source=source), chosen, environment="development")["spec"]["template"][
+        "spec"
+    ]
+    assert pod["securityContext"]["fsGroup"] == 1000680000
+    for container in pod.get("initContainers", []) + pod["containers"]:
+        sc = container["securityContext"]
+        assert (sc["runAsUser"], sc["runAsGroup"]) == (1000680000, 1000680000)
+
+
 def test_image_source_path_never_reaches_the_shell_text(settings: OperatorSettings) -> None:
     hostile = '/m"; rm -rf / #$(id)'
     run = make_run(source={"image": {"reference": "reg/x:1", "path": hostile}})
