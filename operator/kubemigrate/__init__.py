@@ -343,19 +343,18 @@ def lint_migrations(
     fmt: str = "drizzle",
     lock_timeout_ms: int | None = None,
     statement_timeout_s: float | None = None,
+    environment: str | None = None,
 ) -> Linted:
     """squawk's findings for the migrations ``names`` (file names or versions; every one
     by default), as ``kubemigrate lint`` gives them; reads no database. The timeouts
-    are those the migrations will run with (squawk's rules asking for them are met)."""
+    are those the migrations will run with (squawk's rules asking for them are met;
+    staging's and production's lock timeout by default)."""
     from kubemigrate.engine import linting
 
     if isinstance(names, str):  # one name, not its characters
         names = (names,)
     with _told_in_api_terms():
-        return linting.lint_folder(
-            Path(directory),
-            fmt,
-            names,
-            lock_timeout=lock_timeout_ms is not None,
-            statement_timeout=statement_timeout_s is not None,
+        timeouts = linting.timeouts_set(
+            _environment(environment), lock_timeout_ms, statement_timeout_s
         )
+        return linting.lint_folder(Path(directory), fmt, names, **timeouts)

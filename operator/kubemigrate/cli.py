@@ -800,22 +800,23 @@ def lint(
             "--statement-timeout", min=0, help="The statement_timeout (s) migrate will run with."
         ),
     ] = None,
+    env: Env = None,
     as_json: Json = False,
 ) -> None:
     """Check migrations against squawk's rules for safe PostgreSQL changes; exit 1 on a finding."""
     from kubemigrate.engine import linting
 
-    ctx = Context(database_url, directory, fmt, None, as_json, None)
+    ctx = Context(database_url, directory, fmt, env, as_json, None)
     if pending and names:
         _fail(
             ctx,
             "lint",
             UsageError("Name migrations or pass --pending, not both.", hint="drop one of them"),
         )
-    timeouts = {
-        "lock_timeout": lock_timeout is not None,
-        "statement_timeout": statement_timeout is not None,
-    }
+    try:
+        timeouts = linting.timeouts_set(ctx.environment, lock_timeout, statement_timeout)
+    except KubemigrateError as refused:
+        _fail(ctx, "lint", refused)
     if pending:
 
         def body(runner: Any) -> Reply:

@@ -94,6 +94,28 @@ def test_timeout_rules_are_met_by_the_options_the_run_will_have(tmp_path: Path) 
     assert findings(directory, *TIMEOUTS) == []
 
 
+def test_staging_and_production_count_their_default_lock_timeout(tmp_path: Path) -> None:
+    """migrate in staging and production waits at most 3 s for a lock where nobody set a
+    lock_timeout: lint there asked for one all the same. And a timeout of 0, none at
+    all, met the rule."""
+    directory = folder(tmp_path, "CREATE TABLE t (id bigint);", "ALTER TABLE t ADD COLUMN a text;")
+
+    def rules(*args: str) -> set[str]:
+        return {rule for _, rule, _ in findings(directory, *args)}
+
+    statement = ("--statement-timeout", "60")
+    assert "require-lock-timeout" in rules(*statement)  # development: no default
+    assert "require-lock-timeout" not in rules(*statement, "--env", "staging")
+    assert "require-lock-timeout" not in rules(*statement, "--env", "production")
+    assert "require-lock-timeout" in rules(*statement, "--env", "production", "--lock-timeout", "0")
+    assert "require-statement-timeout" in rules(
+        "--lock-timeout", "5000", "--statement-timeout", "0"
+    )
+    done = lint(directory, "--env", "prod-eu")
+    assert done.returncode == 2, done.stdout
+    assert "Unknown environment 'prod-eu' (--env)" in done.stderr
+
+
 def test_a_file_kubemigrate_would_refuse_is_reported_as_its_refusal(tmp_path: Path) -> None:
     directory = folder(tmp_path, "CREATE TABLE t (id bigint);\nBEGIN;\nCOMMIT;")
     done = lint(directory, *TIMEOUTS)

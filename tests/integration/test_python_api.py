@@ -196,6 +196,10 @@ def test_lint_reads_the_folder_alone(tmp_path: Path) -> None:
     assert [(f.migration, f.rule, f.line) for f in found.findings] == [
         ("0001_a.sql", "adding-required-field", 1)
     ]
+    in_production = kubemigrate.lint_migrations(
+        directory, statement_timeout_s=60, environment="production"
+    )
+    assert found.findings == in_production.findings  # its default lock timeout counts
     with pytest.raises(KubemigrateError) as refused:
         kubemigrate.lint_migrations(directory, ["0007"])
     assert refused.value.exit_code == 2

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from kubemigrate.domain import versions
 from kubemigrate.domain.errors import KubemigrateError, UsageError
-from kubemigrate.domain.migrations import Direction, Migration, Step
+from kubemigrate.domain.migrations import Direction, Environment, Migration, Step
 from kubemigrate.engine.preparing import BREAKPOINT, prepare
 
 #: Rules about settings kubemigrate makes itself when told to (--lock-timeout,
@@ -40,6 +40,21 @@ TIMEOUT_RULES = {
     ),
 }
 RULES_URL = "https://squawkhq.com/docs/rules"
+
+
+def timeouts_set(
+    environment: Environment, lock_timeout_ms: int | None, statement_timeout_s: float | None
+) -> dict[str, bool]:
+    """Which timeouts a run with these options sets (``lint``'s keyword arguments): a
+    value above 0, or for the lock timeout none given in staging or production, whose
+    default of 3 s (``Environment.lock_timeout_ms``) applies. 0 is no timeout at all,
+    and counted as one, --lock-timeout 0 silenced the finding it brings back."""
+    return {
+        "lock_timeout": bool(
+            lock_timeout_ms if lock_timeout_ms is not None else environment.lock_timeout_ms
+        ),
+        "statement_timeout": bool(statement_timeout_s),
+    }
 
 
 @dataclass(frozen=True)
