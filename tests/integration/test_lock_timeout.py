@@ -19,11 +19,16 @@ from psycopg import sql
 from kubemigrate.domain.migrations import DEFAULT_LOCK_TIMEOUT_MS
 from tests.conftest import run_cli
 from tests.integration.helpers import (
+    BREAKPOINT,
     applied_names,
+    backends,
     connect,
+    index_state,
     numbered,
     output,
+    popen_cli,
     query,
+    wait_for,
     write_drizzle,
 )
 
@@ -101,3 +106,95 @@ def test_a_production_migration_behind_a_long_transaction_gives_up(
     assert "canceling statement due to lock timeout" in error["message"]
     assert "the application's queries on that table wait behind it" in error["hint"]
     assert applied_names(database_url) == ["0000_orders.sql"]
+
+
+def waiting_past_the_default(url: str) -> bool:
+    """A kubemigrate session has waited for a lock a second longer than the default."""
+    return bool(
+        backends(
+            url,
+            "application_name LIKE 'kubemigrate%%' AND wait_event_type = 'Lock' "
+            "AND clock_timestamp() - query_start > %s * interval '1 ms'",
+            (DEFAULT_LOCK_TIMEOUT_MS + 1000,),
+        )
+    )
+
+
+def test_a_production_index_built_concurrently_waits_out_a_long_transaction(
+    tmp_path: Path, database_url: str
+) -> None:
+    """CREATE INDEX CONCURRENTLY waits for every older snapshot in the database, what
+    ever table it reads, and blocks none of the application's queries meanwhile: the
+    default lock timeout stopped the build behind a report on another table, its index
+    left INVALID and the database dirty, for a person to drop and repair. The default
+    is back for the file's next statement."""
+    folder = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            (
+                "tables",
+                "CREATE TABLE orders (id int);" + BREAKPOINT + "CREATE TABLE other (id int);",
+                None,
+            ),
+            (
+                "idx",
+                "-- kubemigrate:no-transaction\n"
+                "CREATE INDEX CONCURRENTLY orders_id ON orders (id);"
+                + BREAKPOINT
+                + "CREATE TABLE seen AS SELECT current_setting('lock_timeout') AS lock_timeout;",
+                None,
+            ),
+        ),
+    )
+    first = run_cli("migrate", "--dir", str(folder), "--target", "0000", database_url=database_url)
+    assert first.returncode == 0, output(first)
+    with psycopg.connect(database_url) as report:  # a transaction, until committed
+        report.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        report.execute("SELECT count(*) FROM other")  # its snapshot lives until the commit
+        run = popen_cli(
+            "migrate", "--dir", str(folder), "--env", "production", database_url=database_url
+        )
+        try:
+            wait_for(
+                lambda: run.poll() is not None or waiting_past_the_default(database_url),
+                what="the build to wait past the default lock timeout, or the run to end",
+            )
+            assert run.poll() is None, run.communicate()
+        finally:
+            report.commit()
+            _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 0, stderr
+    assert applied_names(database_url) == ["0000_tables.sql", "0001_idx.sql"]
+    assert index_state(database_url, "orders_id") is True
+    assert query(database_url, "SELECT lock_timeout FROM seen") == [(DEFAULT,)]
+
+
+@pytest.mark.parametrize("chosen", [("--lock-timeout", "300"), ()])
+def test_a_lock_timeout_chosen_for_a_concurrent_build_stands(
+    tmp_path: Path, database_url: str, chosen: tuple[str, ...]
+) -> None:
+    """The run's --lock-timeout, or the file's own SET (as squawk's require-lock-timeout
+    asks): whoever chose one for the build gets it."""
+    own = "" if chosen else "SET lock_timeout = '300ms';" + BREAKPOINT
+    folder = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            (
+                "tables",
+                "CREATE TABLE orders (id int);" + BREAKPOINT + "CREATE TABLE other (id int);",
+                None,
+            ),
+            ("idx", own + "CREATE INDEX CONCURRENTLY orders_id ON orders (id);", None),
+        ),
+    )
+    first = run_cli("migrate", "--dir", str(folder), "--target", "0000", database_url=database_url)
+    assert first.returncode == 0, output(first)
+    with psycopg.connect(database_url) as report:
+        report.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        report.execute("SELECT count(*) FROM other")
+        result = run_cli(
+            "migrate", "--dir", str(folder), "--env", "production", "--json", *chosen,
+            database_url=database_url,
+        )  # fmt: skip
+    assert result.returncode == 1, output(result)
+    assert json.loads(result.stdout)["error"]["sqlState"] == "55P03"

@@ -158,7 +158,7 @@ def _where_default(settings: Mapping[str, str]) -> bytes:
     postgresql.conf's): only a setting still at the server's default is ours to set."""
     values = ", ".join(f"('{name}', '{value}')" for name, value in settings.items())
     return (
-        "SELECT pg_catalog.set_config(k.name, k.value, false) "
+        "SELECT k.name, pg_catalog.set_config(k.name, k.value, false) "
         f"FROM (VALUES {values}) AS k (name, value) "
         "JOIN pg_catalog.pg_settings s USING (name) WHERE s.source = 'default'"
     ).encode()
@@ -480,6 +480,7 @@ class PostgresStore:
         self._watching: tuple[bytes, ...] = ()  # the settings _watch_client made
         # settings of ours where the server's default stands (see default_lock_timeout)
         self._at_default: dict[str, str] = dict(SERVER_KEEPALIVES)
+        self._ours: dict[str, str] = {}  # those of them set: nobody had chosen a value
         self._lock_timeout_ms = lock_timeout_ms
         self._statement_timeout_s = statement_timeout_s
         self._connect_timeout_s = connect_timeout_s
@@ -866,7 +867,9 @@ class PostgresStore:
         if self.server_version_num >= 140000 and "client_connection_check_interval" not in given:
             watching.append(f"SET client_connection_check_interval = {CLIENT_CHECK_MS}".encode())
         self._watching = tuple(watching)
-        for statement in self._watching:
+        ours = self.conn.execute(self._watching[0]).fetchall()
+        self._ours = {name: self._at_default[name] for name, _ in ours}
+        for statement in self._watching[1:]:
             self.conn.execute(statement)
 
     def default_lock_timeout(self, ms: int) -> None:
@@ -879,6 +882,28 @@ class PostgresStore:
         RESET ALL."""
         if self._lock_timeout_ms is None:
             self._at_default["lock_timeout"] = str(int(ms))
+
+    @contextmanager
+    def lock_timeout_lifted(self) -> Iterator[None]:
+        """No lock timeout meanwhile, where the one in force is ours (``default_lock_timeout``).
+
+        For a statement building, rebuilding or dropping an index CONCURRENTLY: it waits
+        for every transaction in the database with an older snapshot, whatever table
+        that transaction uses, and the lock timeout counts those waits. A report running
+        for more than 3 s stopped the build halfway, its index left INVALID and the
+        database dirty, for a person to drop it and repair. The wait blocks none of the
+        application's reads and writes, which is what the default timeout is for. A
+        timeout someone chose (--lock-timeout, the URL's, the role's ...) stands."""
+        ours = self._ours.get("lock_timeout")
+        if ours is None:
+            yield
+            return
+        self.conn.execute(b"SET lock_timeout = 0")
+        try:
+            yield
+        finally:
+            with suppress(psycopg.Error):  # a session gone has no setting to put back
+                self.conn.execute(f"SET lock_timeout = {int(ours)}".encode())
 
     def session_resets(self, statements: Sequence[str]) -> tuple[bytes, ...]:
         """What puts the session back as it connected after a migration that may have

@@ -39,6 +39,9 @@ class PreparedStep:
     """(1-based statement number, what it builds) of its CONCURRENTLY index builds,
     whose indexes are checked once the file has run (``AnalysedSql.index_builds``):
     known from the analysis ``prepare`` does anyway, so other files pay nothing."""
+    without_default_lock_timeout: frozenset[int] = frozenset()
+    """The numbers of its statements that build, rebuild or drop an index CONCURRENTLY,
+    run without kubemigrate's default lock timeout (``AnalysedSql``'s)."""
 
 
 # Words that may start a statement PostgreSQL refuses in a transaction block, or one
@@ -334,4 +337,5 @@ def prepare(step: Step, server_version_num: int) -> PreparedStep:
         transactional=not analysed.needs_no_transaction,
         unwrapped=tuple((s.text, s.offset) for s in wrapper),
         index_builds=analysed.index_builds,
+        without_default_lock_timeout=analysed.without_default_lock_timeout,
     )

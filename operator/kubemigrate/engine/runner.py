@@ -1237,11 +1237,19 @@ class Runner:
         error.details.setdefault("completed", [r.name for r in results])
 
     def _run_statements_marking_progress(self, item: PreparedStep) -> None:
-        """Outside a transaction, one statement at a time, the dirty mark naming each."""
+        """Outside a transaction, one statement at a time, the dirty mark naming each; an
+        index built or dropped CONCURRENTLY without the default lock timeout
+        (``lock_timeout_lifted``), unless the file sets one of its own."""
+        lifted = item.without_default_lock_timeout
         for number, (text, offset) in enumerate(item.statements, start=1):
             self.store.mark_dirty(item.step.name, number, len(item.statements), None)
             try:
-                self.store.execute(text)
+                with (
+                    self.store.lock_timeout_lifted()
+                    if number in lifted
+                    else contextlib.nullcontext()
+                ):
+                    self.store.execute(text)
             except psycopg.Error as exc:
                 raise self.store.statement_error(
                     exc, step=item.step, statement_index=number, offset=offset

@@ -394,3 +394,30 @@ def test_a_directive_inside_a_non_ascii_dollar_quote_is_not_one() -> None:
         "-- kubemigrate:no-transaction\n$ñ$::text $é$;"
     )
     assert not parse_file(sql).no_transaction_directive
+
+
+@pytest.mark.parametrize(
+    ("sql", "numbers"),
+    [
+        ("CREATE INDEX CONCURRENTLY i ON t (a);\nDROP INDEX CONCURRENTLY j;", {1, 2}),
+        ("REINDEX INDEX CONCURRENTLY i;\nVACUUM t;\nDROP INDEX k;", {1}),
+        ("CREATE INDEX i ON t (a);\nALTER TABLE t ADD COLUMN b int;", set()),
+        # the file chooses its own: whoever chose a lock timeout for the build gets it
+        ("SET lock_timeout = '1s';\nCREATE INDEX CONCURRENTLY i ON t (a);", set()),
+        ("RESET ALL;\nCREATE INDEX CONCURRENTLY i ON t (a);", set()),
+        ("CREATE INDEX CONCURRENTLY i ON t (a);\nDISCARD ALL;", set()),
+        ("SELECT set_config( 'lock_timeout', '1s', false);\nDROP INDEX CONCURRENTLY i;", set()),
+        # reading it, or setting another, is no choice of one
+        (
+            "SET statement_timeout = 0;\nCREATE INDEX CONCURRENTLY i ON t (a);\n"
+            "CREATE TABLE seen AS SELECT current_setting('lock_timeout');",
+            {2},
+        ),
+    ],
+)
+def test_concurrent_index_statements_run_without_the_default_lock_timeout(
+    sql: str, numbers: set[int]
+) -> None:
+    """They wait for every older snapshot without blocking the application's queries,
+    and a timeout there leaves an INVALID index: the engine lifts its own default."""
+    assert analyse(sql).without_default_lock_timeout == numbers

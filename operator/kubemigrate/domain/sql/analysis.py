@@ -111,6 +111,13 @@ class Statement:
     session: bool = False
     #: The indexes it builds CONCURRENTLY (CREATE INDEX, REINDEX), or None.
     index_build: IndexBuild | None = None
+    #: An index built, rebuilt or dropped CONCURRENTLY: it waits for other transactions
+    #: (every older snapshot in the database) without blocking the application's reads
+    #: and writes, so a lock timeout there protects nobody and leaves it half done.
+    concurrent_index: bool = False
+    #: It may set the session's lock_timeout: SET or RESET it (SET LOCAL included),
+    #: RESET ALL, DISCARD ALL, ``set_config('lock_timeout', ...)``.
+    sets_lock_timeout: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,15 @@ class AnalysedSql:
     @property
     def destructive(self) -> tuple[Statement, ...]:
         return tuple(s for s in self.statements if s.destructive)
+
+    @property
+    def without_default_lock_timeout(self) -> frozenset[int]:
+        """The 1-based numbers of the statements that are ``concurrent_index``, to run
+        without the lock timeout kubemigrate sets by default: none when the file may
+        set one itself (whoever chose a lock timeout for the build gets it)."""
+        if any(s.sets_lock_timeout for s in self.statements):
+            return frozenset()
+        return frozenset(n for n, s in enumerate(self.statements, start=1) if s.concurrent_index)
 
     @property
     def index_builds(self) -> tuple[tuple[int, IndexBuild], ...]:
@@ -244,8 +260,24 @@ def _statement(p: ParsedStatement, version: int, created: set[tuple[str, ...]]) 
         transactional=_transactional(p.node, version),
         destructive=destructive,
         session=isinstance(p.node, ast.VariableSetStmt) and not p.node.is_local,
-        index_build=_index_build(p.node),
+        index_build=(build := _index_build(p.node)),
+        # DROP ... CONCURRENTLY is DROP INDEX's alone
+        concurrent_index=build is not None
+        or (isinstance(p.node, ast.DropStmt) and bool(p.node.concurrent)),
+        sets_lock_timeout=_sets_lock_timeout(p.node, p.text),
     )
+
+
+_SET_CONFIG_LOCK_TIMEOUT = re.compile(r"set_config\s*\(\s*'lock_timeout'", re.IGNORECASE)
+
+
+def _sets_lock_timeout(node: ast.Node, text: str) -> bool:
+    """See ``Statement.sets_lock_timeout``."""
+    if isinstance(node, ast.VariableSetStmt):
+        return node.kind == enums.VariableSetKind.VAR_RESET_ALL or node.name == "lock_timeout"
+    if isinstance(node, ast.DiscardStmt):
+        return node.target == enums.DiscardMode.DISCARD_ALL
+    return bool(_SET_CONFIG_LOCK_TIMEOUT.search(text))
 
 
 def _index_build(node: ast.Node) -> IndexBuild | None:
