@@ -20,6 +20,7 @@ from tests.integration.helpers import (
     applied_names,
     connect,
     history,
+    history_actions,
     index_state,
     numbered,
     output,
@@ -399,8 +400,8 @@ def test_a_failed_concurrent_index_build_names_the_invalid_index_it_left(
     tmp_path: Path, database_url: str
 ) -> None:
     """CREATE UNIQUE INDEX CONCURRENTLY over duplicate keys fails and leaves its index
-    INVALID; the hint said only "check, then repair", and the next migrate then failed
-    on the index (42P07)."""
+    INVALID, after a statement of the file that stays done: the hint said only "check,
+    then repair", and the next migrate then failed on the index (42P07)."""
     drizzle = write_drizzle(
         tmp_path / "d",
         numbered(
@@ -412,6 +413,7 @@ def test_a_failed_concurrent_index_build_names_the_invalid_index_it_left(
             (
                 "uniq",
                 "-- kubemigrate:no-transaction\n"
+                "CREATE TABLE IF NOT EXISTS notes (id int);\n"
                 "CREATE UNIQUE INDEX CONCURRENTLY items_sku_uq ON items (sku);",
                 None,
             ),
@@ -431,6 +433,50 @@ def test_a_failed_concurrent_index_build_names_the_invalid_index_it_left(
     done = migrate(drizzle, database_url)
     assert done.returncode == 0, output(done)
     assert index_state(database_url, "items_sku_uq") is True
+
+
+@pytest.mark.parametrize("before", ["", "SET lock_timeout = '5s';\n"])
+def test_a_failed_concurrent_index_build_that_was_the_file_s_first_change_leaves_nothing(
+    tmp_path: Path, database_url: str, before: str
+) -> None:
+    """The build was all the migration changed: its INVALID index is dropped, nothing of
+    the migration remains and nothing is marked dirty, as a failure in a transaction
+    leaves it. Before, a person dropped the index and repaired the mark before the
+    file, its data fixed, could run again. (A session SET before it changes nothing.)"""
+    drizzle = write_drizzle(
+        tmp_path / "d",
+        numbered(
+            (
+                "items",
+                "CREATE TABLE items (sku text);\nINSERT INTO items VALUES ('a'), ('a');",
+                None,
+            ),
+            (
+                "uniq",
+                before + "CREATE UNIQUE INDEX CONCURRENTLY items_sku_uq ON items (sku);",
+                None,
+            ),
+        ),
+    )
+    failed = migrate(drizzle, database_url, "--json")
+    assert failed.returncode == 1, output(failed)
+    told = json.loads(failed.stdout)
+    assert not told.get("dirty")
+    assert told["error"]["sqlState"] == "23505"
+    assert (
+        "(SQLSTATE 23505); the INVALID index items_sku_uq it left was dropped: nothing of the "
+        "migration remains." in told["error"]["message"]
+    )
+    assert told["error"]["hint"].startswith("remove the duplicate keys")
+    assert index_state(database_url, "items_sku_uq") is None
+    assert ("failed", "0001_uniq.sql") in history_actions(database_url)
+
+    with connect(database_url) as conn:  # the data fixed, the file runs again as it is
+        conn.execute("DELETE FROM items WHERE ctid = (SELECT max(ctid) FROM items)")
+    done = migrate(drizzle, database_url)
+    assert done.returncode == 0, output(done)
+    assert index_state(database_url, "items_sku_uq") is True
+    assert applied_names(database_url) == ["0000_items.sql", "0001_uniq.sql"]
 
 
 def test_a_concurrent_index_build_that_left_nothing_is_not_called_invalid(

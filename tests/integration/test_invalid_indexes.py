@@ -174,17 +174,19 @@ def test_repair_leaves_the_mark_while_the_failed_build_s_index_is_invalid(
     dirty, the index INVALID), IF NOT EXISTS is added as lint advises, then repair.
     Repair cleared the mark without a word and the next migrate recorded the index as
     built; it refuses now, naming the index and its DROP, unless forced."""
+    # the build after another change of the file, which stays: the index stays too
+    first = "CREATE INDEX CONCURRENTLY IF NOT EXISTS items_id ON items (id);\n"
     drizzle = write_drizzle(
         tmp_path / "d",
         numbered(
             ("items", ITEMS, None),
-            ("uniq", "CREATE UNIQUE INDEX CONCURRENTLY items_sku_uq ON items (sku);", None),
+            ("uniq", first + "CREATE UNIQUE INDEX CONCURRENTLY items_sku_uq ON items (sku);", None),
         ),
     )
     assert migrate(drizzle, database_url).returncode == 1
     assert index_state(database_url, "items_sku_uq") is False
     (drizzle / "0001_uniq.sql").write_text(
-        "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS items_sku_uq ON items (sku);"
+        first + "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS items_sku_uq ON items (sku);"
     )
 
     refused = run_cli("repair", "--dir", str(drizzle), "--json", database_url=database_url)
@@ -233,6 +235,8 @@ def test_repair_of_a_rollback_reads_the_down_that_left_the_index_invalid(
             (
                 "drop_unique",
                 "DROP INDEX CONCURRENTLY items_sku_uq;",
+                # the build after another change of the down, which stays: the index too
+                "DROP INDEX CONCURRENTLY IF EXISTS items_old;\n"
                 "CREATE UNIQUE INDEX CONCURRENTLY items_sku_uq ON items (sku);",
             ),
         ),

@@ -174,7 +174,9 @@ def test_a_lock_timeout_chosen_for_a_concurrent_build_stands(
     tmp_path: Path, database_url: str, chosen: tuple[str, ...]
 ) -> None:
     """The run's --lock-timeout, or the file's own SET (as squawk's require-lock-timeout
-    asks): whoever chose one for the build gets it."""
+    asks): whoever chose one for the build gets it. The build stopped, its INVALID index
+    is dropped (nothing else of the file ran), so the run is one to retry (75), and
+    the retry, once the report is over, builds it."""
     own = "" if chosen else "SET lock_timeout = '300ms';" + BREAKPOINT
     folder = write_drizzle(
         tmp_path / "d",
@@ -196,5 +198,14 @@ def test_a_lock_timeout_chosen_for_a_concurrent_build_stands(
             "migrate", "--dir", str(folder), "--env", "production", "--json", *chosen,
             database_url=database_url,
         )  # fmt: skip
-    assert result.returncode == 1, output(result)
-    assert json.loads(result.stdout)["error"]["sqlState"] == "55P03"
+    assert result.returncode == 75, output(result)
+    told = json.loads(result.stdout)
+    assert told["error"]["sqlState"] == "55P03"
+    assert not told.get("dirty")
+    assert "retry once they have ended" in told["error"]["hint"]
+    assert index_state(database_url, "orders_id") is None
+    retried = run_cli(
+        "migrate", "--dir", str(folder), "--env", "production", *chosen, database_url=database_url
+    )
+    assert retried.returncode == 0, output(retried)
+    assert index_state(database_url, "orders_id") is True

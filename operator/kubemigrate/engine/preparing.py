@@ -39,6 +39,9 @@ class PreparedStep:
     """(1-based statement number, what it builds) of its CONCURRENTLY index builds,
     whose indexes are checked once the file has run (``AnalysedSql.index_builds``):
     known from the analysis ``prepare`` does anyway, so other files pay nothing."""
+    first_change: int = 1
+    """The number of its first statement that is no session SET or RESET: one failing
+    there left nothing of the migration behind but what it left itself."""
     without_default_lock_timeout: frozenset[int] = frozenset()
     """The numbers of its statements that build, rebuild or drop an index CONCURRENTLY,
     run without kubemigrate's default lock timeout (``AnalysedSql``'s)."""
@@ -337,5 +340,8 @@ def prepare(step: Step, server_version_num: int) -> PreparedStep:
         transactional=not analysed.needs_no_transaction,
         unwrapped=tuple((s.text, s.offset) for s in wrapper),
         index_builds=analysed.index_builds,
+        first_change=next(
+            (n for n, s in enumerate(analysed.statements, start=1) if not s.session), 1
+        ),
         without_default_lock_timeout=analysed.without_default_lock_timeout,
     )

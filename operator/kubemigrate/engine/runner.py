@@ -1255,6 +1255,56 @@ class Runner:
                     exc, step=item.step, statement_index=number, offset=offset
                 ) from None
 
+    def _undo_failed_build(self, item: PreparedStep, number: int, error: KubemigrateError) -> bool:
+        """A CREATE INDEX CONCURRENTLY that failed as the file's first change (duplicate
+        keys, a deadlock, a lock timeout someone chose) left only its INVALID index:
+        dropped, nothing of the migration remains, and the failure is the statement's
+        alone, as in a transaction, with no dirty mark for a person to clear. Before,
+        the run left the index and the mark, and a person dropped one and repaired the
+        other before the file could run again. Not when the index was there before
+        (42P07), nor when the build named none; a DROP that fails keeps both, as they
+        were. (A signal is no statement error: it stops the run without waiting.)"""
+        statement = item.statements[number - 1][0] if 0 < number <= len(item.statements) else ""
+        concurrent, name = concurrent_index(statement)
+        if (
+            not concurrent
+            or name is None
+            or number != item.first_change
+            or error.details.get("sqlState") in (None, "42P07")
+        ):
+            return False
+        step = item.step
+        try:
+            left = self.store.invalid_indexes(name)
+            if len(left) != 1:
+                return False
+            self.store.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {left[0]}")
+            self.store.reset_session([text for text, _ in item.statements])
+            self.store.begin()
+            self.store.clear_dirty(step.name)
+            self.store.commit()
+        except psycopg.Error:
+            self.store.rollback_quietly()
+            return False
+        said = error.message.replace("; its transaction was rolled back.", "").rstrip(".")
+        error.message = (
+            f"{said}; the INVALID index {left[0]} it left was dropped: nothing of the "
+            "migration remains."
+        )
+        state = error.details.get("sqlState")
+        if state == "23505":
+            error.hint = (
+                "remove the duplicate keys (the detail names one), or build the index "
+                "without UNIQUE, then run migrate again"
+            )
+        elif state == "55P03":
+            error.hint = (
+                "a CONCURRENTLY build waits for every older transaction in the database, "
+                "without holding up the application's queries: retry once they have ended, "
+                "or give the build no lock timeout (--lock-timeout, or the file's SET)"
+            )
+        return True
+
     def _left_invalid(self, statement: str) -> list[str]:
         """The INVALID indexes a failed ``statement`` may have left: the one it names, or
         any when it names none; none when it is no CREATE INDEX CONCURRENTLY (or the
@@ -1329,6 +1379,8 @@ class Runner:
                 self._run_statements_marking_progress(item)
         except KubemigrateError as error:
             number = int(error.details.get("statement", 0))
+            if self._undo_failed_build(item, number, error):
+                raise
             # outside a transaction nothing was rolled back, whatever the error's words
             message = error.message.replace("; its transaction was rolled back.", ".")
             with contextlib.suppress(psycopg.Error):  # a lost connection keeps the first mark
