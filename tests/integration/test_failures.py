@@ -396,6 +396,10 @@ def test_a_run_time_error_says_what_psql_would_say_under_it(
         assert applied_names(database_url) == []
 
 
+DUPLICATE_SKUS = "CREATE TABLE items (sku text);\nINSERT INTO items VALUES ('a'), ('a');"
+"""A table over whose duplicate keys a unique index build fails, leaving it INVALID."""
+
+
 def test_a_failed_concurrent_index_build_names_the_invalid_index_it_left(
     tmp_path: Path, database_url: str
 ) -> None:
@@ -405,11 +409,7 @@ def test_a_failed_concurrent_index_build_names_the_invalid_index_it_left(
     drizzle = write_drizzle(
         tmp_path / "d",
         numbered(
-            (
-                "items",
-                "CREATE TABLE items (sku text);\nINSERT INTO items VALUES ('a'), ('a');",
-                None,
-            ),
+            ("items", DUPLICATE_SKUS, None),
             (
                 "uniq",
                 "-- kubemigrate:no-transaction\n"
@@ -446,11 +446,7 @@ def test_a_failed_concurrent_index_build_that_was_the_file_s_first_change_leaves
     drizzle = write_drizzle(
         tmp_path / "d",
         numbered(
-            (
-                "items",
-                "CREATE TABLE items (sku text);\nINSERT INTO items VALUES ('a'), ('a');",
-                None,
-            ),
+            ("items", DUPLICATE_SKUS, None),
             (
                 "uniq",
                 before + "CREATE UNIQUE INDEX CONCURRENTLY items_sku_uq ON items (sku);",

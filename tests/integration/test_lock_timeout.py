@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -120,14 +121,12 @@ def waiting_past_the_default(url: str) -> bool:
     )
 
 
-def test_a_production_index_built_concurrently_waits_out_a_long_transaction(
-    tmp_path: Path, database_url: str
-) -> None:
-    """CREATE INDEX CONCURRENTLY waits for every older snapshot in the database, what
-    ever table it reads, and blocks none of the application's queries meanwhile: the
-    default lock timeout stopped the build behind a report on another table, its index
-    left INVALID and the database dirty, for a person to drop and repair. The default
-    is back for the file's next statement."""
+def index_behind_a_report(
+    tmp_path: Path, url: str, index_file: str
+) -> tuple[Path, psycopg.Connection[Any]]:
+    """Tables ``orders`` and ``other`` applied, then the migration ``index_file`` pending;
+    and a report's transaction (REPEATABLE READ, on ``other``), whose snapshot a build
+    on ``orders`` waits for until it is committed (returned, open)."""
     folder = write_drizzle(
         tmp_path / "d",
         numbered(
@@ -136,21 +135,34 @@ def test_a_production_index_built_concurrently_waits_out_a_long_transaction(
                 "CREATE TABLE orders (id int);" + BREAKPOINT + "CREATE TABLE other (id int);",
                 None,
             ),
-            (
-                "idx",
-                "-- kubemigrate:no-transaction\n"
-                "CREATE INDEX CONCURRENTLY orders_id ON orders (id);"
-                + BREAKPOINT
-                + "CREATE TABLE seen AS SELECT current_setting('lock_timeout') AS lock_timeout;",
-                None,
-            ),
+            ("idx", index_file, None),
         ),
     )
-    first = run_cli("migrate", "--dir", str(folder), "--target", "0000", database_url=database_url)
+    first = run_cli("migrate", "--dir", str(folder), "--target", "0000", database_url=url)
     assert first.returncode == 0, output(first)
-    with psycopg.connect(database_url) as report:  # a transaction, until committed
-        report.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        report.execute("SELECT count(*) FROM other")  # its snapshot lives until the commit
+    report = psycopg.connect(url)  # a transaction, until committed
+    report.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    report.execute("SELECT count(*) FROM other")  # its snapshot lives until the commit
+    return folder, report
+
+
+def test_a_production_index_built_concurrently_waits_out_a_long_transaction(
+    tmp_path: Path, database_url: str
+) -> None:
+    """CREATE INDEX CONCURRENTLY waits for every older snapshot in the database,
+    whatever table it reads, and blocks none of the application's queries meanwhile: the
+    default lock timeout stopped the build behind a report on another table, its index
+    left INVALID and the database dirty, for a person to drop and repair. The default
+    is back for the file's next statement."""
+    folder, report = index_behind_a_report(
+        tmp_path,
+        database_url,
+        "-- kubemigrate:no-transaction\n"
+        "CREATE INDEX CONCURRENTLY orders_id ON orders (id);"
+        + BREAKPOINT
+        + "CREATE TABLE seen AS SELECT current_setting('lock_timeout') AS lock_timeout;",
+    )
+    with report:
         run = popen_cli(
             "migrate", "--dir", str(folder), "--env", "production", database_url=database_url
         )
@@ -178,22 +190,10 @@ def test_a_lock_timeout_chosen_for_a_concurrent_build_stands(
     is dropped (nothing else of the file ran), so the run is one to retry (75), and
     the retry, once the report is over, builds it."""
     own = "" if chosen else "SET lock_timeout = '300ms';" + BREAKPOINT
-    folder = write_drizzle(
-        tmp_path / "d",
-        numbered(
-            (
-                "tables",
-                "CREATE TABLE orders (id int);" + BREAKPOINT + "CREATE TABLE other (id int);",
-                None,
-            ),
-            ("idx", own + "CREATE INDEX CONCURRENTLY orders_id ON orders (id);", None),
-        ),
+    folder, report = index_behind_a_report(
+        tmp_path, database_url, own + "CREATE INDEX CONCURRENTLY orders_id ON orders (id);"
     )
-    first = run_cli("migrate", "--dir", str(folder), "--target", "0000", database_url=database_url)
-    assert first.returncode == 0, output(first)
-    with psycopg.connect(database_url) as report:
-        report.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        report.execute("SELECT count(*) FROM other")
+    with report:
         result = run_cli(
             "migrate", "--dir", str(folder), "--env", "production", "--json", *chosen,
             database_url=database_url,
