@@ -47,8 +47,8 @@ def timeouts_set(
 ) -> dict[str, bool]:
     """Which timeouts a run with these options sets (``lint``'s keyword arguments): a
     value above 0, or for the lock timeout none given in staging or production, whose
-    default of 3 s (``Environment.lock_timeout_ms``) applies. 0 is no timeout at all,
-    and counted as one, --lock-timeout 0 silenced the finding it brings back."""
+    default of 3 s (``Environment.lock_timeout_ms``) applies. 0 is no timeout at all:
+    counted as one, --lock-timeout 0 silenced the very finding it should bring back."""
     return {
         "lock_timeout": bool(
             lock_timeout_ms if lock_timeout_ms is not None else environment.lock_timeout_ms
