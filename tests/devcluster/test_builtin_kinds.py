@@ -222,3 +222,75 @@ def test_pod_log_without_a_node_is_empty(api: Http, namespace: str) -> None:
     wrong = api.get(f"/api/v1/namespaces/{namespace}/pods/p/log", query={"container": "x"})
     assert wrong.status == 400
     assert wrong.body["message"] == "container x is not valid for pod p"
+
+
+def budget(name: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": name},
+        "spec": {"selector": {"matchLabels": {"app": name}}, **spec},
+    }
+
+
+def budgets(namespace: str) -> str:
+    return f"/apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets"
+
+
+def test_a_disruption_budget_starts_with_the_zero_status(api: Http, namespace: str) -> None:
+    """What the chart installs for two replicas: stored, generation 1, and the status
+    fields without omitempty at 0 until a disruption controller counts pods (none
+    runs here, so no voluntary eviction is ever allowed). A status sent is dropped."""
+    body = budget("km", minAvailable=1)
+    body["status"] = {"disruptionsAllowed": 5}
+    reply = api.post(budgets(namespace), body)
+
+    assert reply.status == 201, reply.body
+    assert reply.body["metadata"]["generation"] == 1
+    assert reply.body["status"] == {
+        "disruptionsAllowed": 0,
+        "currentHealthy": 0,
+        "desiredHealthy": 0,
+        "expectedPods": 0,
+    }
+
+
+def test_a_disruption_budget_is_validated_as_the_real_server_does(
+    api: Http, namespace: str
+) -> None:
+    """``ValidatePodDisruptionBudgetSpec``'s rules and words (pkg/apis/policy)."""
+    cases = {
+        "both": (
+            {"minAvailable": 1, "maxUnavailable": "50%"},
+            "spec",
+            "minAvailable and maxUnavailable cannot be both set",
+        ),
+        "negative": (
+            {"minAvailable": -1},
+            "spec.minAvailable",
+            "must be greater than or equal to 0",
+        ),
+        "over": (
+            {"maxUnavailable": "150%"},
+            "spec.maxUnavailable",
+            "must not be greater than 100%",
+        ),
+        "words": (
+            {"maxUnavailable": "half"},
+            "spec.maxUnavailable",
+            "a valid percent string must be a numeric string followed by an ending '%'",
+        ),
+        "policy": (
+            {"unhealthyPodEvictionPolicy": "Never"},
+            "spec.unhealthyPodEvictionPolicy",
+            'Unsupported value: "Never": supported values: "AlwaysAllow", "IfHealthyBudget"',
+        ),
+    }
+    for name, (spec, field, words) in cases.items():
+        reply = api.post(budgets(namespace), budget(name, **spec))
+        assert reply.status == 422, (name, reply.body)
+        (cause,) = reply.body["details"]["causes"]
+        assert cause["field"] == field, (name, cause)
+        assert words in cause["message"], (name, cause)
+    fine = api.post(budgets(namespace), budget("fine", maxUnavailable="100%"))
+    assert fine.status == 201, fine.body

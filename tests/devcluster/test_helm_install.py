@@ -28,13 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "kubemigrate"
 NAMESPACE = "kubemigrate-system"
 RELEASE = "km"
-# The emulator serves no policy/v1 yet: the PodDisruptionBudget two replicas get is
-# left out here (tests/unit/test_helm.py renders it).
-PEERING = {
-    "peering": {"enabled": True},
-    "replicaCount": 2,
-    "podDisruptionBudget": {"enabled": False},
-}
+PEERING = {"peering": {"enabled": True}, "replicaCount": 2}
 KOPF_CRDS = {"clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"}
 
 
@@ -96,6 +90,22 @@ def test_peering_installs_with_one_helm_install(cluster: ApiServerProcess) -> No
     assert peering["metadata"]["annotations"]["meta.helm.sh/release-name"] == RELEASE
     deployment = get(cluster, "deployment", "-n", NAMESPACE, "km-kubemigrate")
     assert deployment["spec"]["replicas"] == 2
+    # a node drain evicts one replica at a time: the budget is installed with the rest
+    budget = get(cluster, "pdb", "-n", NAMESPACE, "km-kubemigrate")
+    assert budget["spec"]["minAvailable"] == 1
+    assert budget["spec"]["selector"] == deployment["spec"]["selector"]
+    listed = kubectl(cluster, "get", "pdb", "-n", NAMESPACE).splitlines()
+    assert listed[0].split() == [
+        "NAME",
+        "MIN",
+        "AVAILABLE",
+        "MAX",
+        "UNAVAILABLE",
+        "ALLOWED",
+        "DISRUPTIONS",
+        "AGE",
+    ]
+    assert listed[1].split()[:4] == ["km-kubemigrate", "1", "N/A", "0"]
     # uninstall deletes the release's peering object and keeps the CRDs other kopf
     # operators may peer through (history kept: the emulator cannot yet take the
     # protobuf DeleteOptions with which Helm purges it)

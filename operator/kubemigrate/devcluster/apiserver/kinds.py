@@ -7,6 +7,10 @@ targetPort is the port, single-stack IPv4) and a cluster IP from the service CID
 allocated one, as the real registry does); a Deployment gets the apps/v1 defaults
 and ``status: {}``, and its selector must match its template and never change; no
 controller runs Deployments here, so they get neither ReplicaSets, Pods nor status.
+A PodDisruptionBudget is validated as ``ValidatePodDisruptionBudgetSpec`` does and
+starts with the zero status a new one has (no disruption controller runs here, so
+it keeps it: no voluntary eviction is ever allowed, as before the controller's
+first pass on a real cluster).
 RBAC objects are checked for a roleRef (never changed) and rules with verbs, and
 stored: nothing enforces them.
 """
@@ -14,6 +18,7 @@ stored: nothing enforces them.
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
 from typing import Any
 
@@ -28,7 +33,8 @@ DEPLOYMENTS = ("apps", "deployments")
 RBAC = "rbac.authorization.k8s.io"
 BINDINGS = {(RBAC, "rolebindings"), (RBAC, "clusterrolebindings")}
 ROLES = {(RBAC, "roles"), (RBAC, "clusterroles")}
-KEYS = {SERVICES, DEPLOYMENTS} | BINDINGS | ROLES
+DISRUPTION_BUDGETS = ("policy", "poddisruptionbudgets")
+KEYS = {SERVICES, DEPLOYMENTS, DISRUPTION_BUDGETS} | BINDINGS | ROLES
 
 SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
 SERVICE_TYPES = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]
@@ -256,6 +262,57 @@ def _deployment_update_errors(old: JsonDict, new: JsonDict) -> list[FieldError]:
     return []
 
 
+# --- PodDisruptionBudget -----------------------------------------------------------------
+
+# PodDisruptionBudgetStatus's fields without omitempty: a new budget shows them as 0.
+_BUDGET_STATUS = {
+    "disruptionsAllowed": 0,
+    "currentHealthy": 0,
+    "desiredHealthy": 0,
+    "expectedPods": 0,
+}
+_EVICTION_POLICIES = ["AlwaysAllow", "IfHealthyBudget"]
+_PERCENT = re.compile(r"^[0-9]+%$")
+
+
+def _int_or_percent_errors(value: Any, path: str) -> list[FieldError]:
+    """``ValidatePositiveIntOrPercent`` and ``IsNotMoreThan100Percent`` (apps validation)."""
+    if isinstance(value, str):
+        if not _PERCENT.match(value):
+            return [
+                errors.invalid(
+                    path,
+                    value,
+                    "a valid percent string must be a numeric string followed by an ending "
+                    "'%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')",
+                )
+            ]
+        if int(value[:-1]) > 100:
+            return [errors.invalid(path, value, "must not be greater than 100%")]
+        return []
+    if isinstance(value, int) and value < 0:
+        return [errors.invalid(path, value, "must be greater than or equal to 0")]
+    return []
+
+
+def _budget_errors(obj: JsonDict) -> list[FieldError]:
+    spec = _dict(obj.get("spec"))
+    found: list[FieldError] = []
+    if spec.get("minAvailable") is not None and spec.get("maxUnavailable") is not None:
+        found.append(
+            errors.invalid("spec", spec, "minAvailable and maxUnavailable cannot be both set")
+        )
+    for name in ("minAvailable", "maxUnavailable"):
+        if spec.get(name) is not None:
+            found += _int_or_percent_errors(spec[name], f"spec.{name}")
+    policy = spec.get("unhealthyPodEvictionPolicy")
+    if policy is not None and policy not in _EVICTION_POLICIES:
+        found.append(
+            errors.not_supported("spec.unhealthyPodEvictionPolicy", policy, _EVICTION_POLICIES)
+        )
+    return found
+
+
 # --- RBAC --------------------------------------------------------------------------------
 
 SUBJECT_KINDS = ["Group", "ServiceAccount", "User"]
@@ -347,6 +404,8 @@ def default(key: tuple[str, str], obj: JsonDict, *, created: bool) -> None:
         _default_deployment(obj)
         if created:
             obj["status"] = {}
+    elif key == DISRUPTION_BUDGETS and created:
+        obj["status"] = dict(_BUDGET_STATUS)
     elif key in BINDINGS:
         _default_binding(obj)
 
@@ -356,6 +415,8 @@ def create_errors(key: tuple[str, str], obj: JsonDict) -> list[FieldError]:
         return _service_errors(obj)
     if key == DEPLOYMENTS:
         return _deployment_errors(obj)
+    if key == DISRUPTION_BUDGETS:
+        return _budget_errors(obj)
     if key in BINDINGS:
         return _binding_errors(key[1], obj)
     if key in ROLES:
@@ -368,6 +429,8 @@ def update_errors(key: tuple[str, str], old: JsonDict, new: JsonDict) -> list[Fi
         return _service_errors(new) + _service_update_errors(old, new)
     if key == DEPLOYMENTS:
         return _deployment_errors(new) + _deployment_update_errors(old, new)
+    if key == DISRUPTION_BUDGETS:
+        return _budget_errors(new)
     if key in BINDINGS:
         found = _binding_errors(key[1], new)
         if old.get("roleRef") != new.get("roleRef"):

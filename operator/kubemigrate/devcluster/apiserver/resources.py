@@ -3,7 +3,9 @@
 The built-ins are what kubemigrate, kopf and the project's install paths (the Helm
 chart, ``manifests/``) write: core v1 (Namespace, ConfigMap, Secret, ServiceAccount,
 Service, Event, Pod), apps/v1 Deployment (stored and defaulted, but no controller
-runs it: it never gets Pods or status), batch/v1 Job, coordination Lease, the four
+runs it: it never gets Pods or status), batch/v1 Job, policy/v1 PodDisruptionBudget
+(validated and stored; no disruption controller fills its status), coordination
+Lease, the four
 rbac.authorization.k8s.io/v1 kinds (stored, not enforced) and CRDs.
 
 One :class:`ResourceType` per group/version/plural carries what discovery, storage,
@@ -122,6 +124,15 @@ BUILTINS: tuple[ResourceType, ...] = (
     ),
     _builtin("events.k8s.io", "v1", "events", "Event", short=("ev",)),
     _builtin("batch", "v1", "jobs", "Job", status=True, generation=True, categories=("all",)),
+    _builtin(
+        "policy",
+        "v1",
+        "poddisruptionbudgets",
+        "PodDisruptionBudget",
+        short=("pdb",),
+        status=True,
+        generation=True,
+    ),
     _builtin("coordination.k8s.io", "v1", "leases", "Lease"),
     _builtin(
         "rbac.authorization.k8s.io",

@@ -344,6 +344,11 @@ def _deployment_ready(obj: JsonDict) -> str:
     return f"{status.get('readyReplicas', 0)}/{(obj.get('spec') or {}).get('replicas', 0)}"
 
 
+def _int_or_na(value: Any) -> str:
+    """An IntOrString as ``IntOrString.String()`` prints it; N/A when unset."""
+    return "N/A" if value is None else str(value)
+
+
 def _role_ref(obj: JsonDict) -> str:
     ref = obj.get("roleRef") or {}
     return f"{ref.get('kind', '')}/{ref.get('name', '')}"
@@ -402,6 +407,28 @@ _BUILTIN_COLUMNS: dict[tuple[str, str], list[Column]] = {
             "",
             1,
         ),
+    ],
+    ("policy", "poddisruptionbudgets"): [
+        _NAME,
+        _col(
+            "Min Available",
+            "string",
+            lambda o: _int_or_na((o.get("spec") or {}).get("minAvailable")),
+            "The minimum number of pods that must be available.",
+        ),
+        _col(
+            "Max Unavailable",
+            "string",
+            lambda o: _int_or_na((o.get("spec") or {}).get("maxUnavailable")),
+            "The maximum number of pods that may be unavailable.",
+        ),
+        _col(
+            "Allowed Disruptions",
+            "integer",
+            lambda o: (o.get("status") or {}).get("disruptionsAllowed", 0),
+            "Calculated number of pods that may be disrupted at this time.",
+        ),
+        _AGE,
     ],
     ("apps", "deployments"): [
         _NAME,
