@@ -259,7 +259,7 @@ def test_a_disruption_budget_is_validated_as_the_real_server_does(
     api: Http, namespace: str
 ) -> None:
     """``ValidatePodDisruptionBudgetSpec``'s rules and words (pkg/apis/policy)."""
-    cases = {
+    cases: dict[str, tuple[dict[str, Any], str, str]] = {
         "both": (
             {"minAvailable": 1, "maxUnavailable": "50%"},
             "spec",
