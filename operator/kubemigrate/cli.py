@@ -813,10 +813,10 @@ def lint(
             "lint",
             UsageError("Name migrations or pass --pending, not both.", hint="drop one of them"),
         )
-    try:
-        timeouts = linting.timeouts_set(ctx.environment, lock_timeout, statement_timeout)
-    except KubemigrateError as refused:
-        _fail(ctx, "lint", refused)
+
+    def timeouts() -> dict[str, bool]:
+        return linting.timeouts_set(ctx.environment, lock_timeout, statement_timeout)
+
     if pending:
 
         def body(runner: Any) -> Reply:
@@ -824,13 +824,13 @@ def lint(
 
             waiting = planning.pending(runner.source.migrations, runner.state().applied)
             version = runner.store.server_version_num
-            return _lint_reply(linting.lint(waiting, server_version_num=version, **timeouts))
+            return _lint_reply(linting.lint(waiting, server_version_num=version, **timeouts()))
 
         _engine(ctx, "lint", body, observe=False, allow_empty=True)
     _offline(
         ctx,
         "lint",
-        lambda: _lint_reply(linting.lint_folder(directory, fmt, names or (), **timeouts)),
+        lambda: _lint_reply(linting.lint_folder(directory, fmt, names or (), **timeouts())),
     )
 
 

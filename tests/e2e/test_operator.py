@@ -58,6 +58,16 @@ def inline(*migrations: tuple[str, str, str]) -> dict[str, Any]:
     }
 
 
+def times_applied(url: str) -> dict[str, int]:
+    """How many times the history says each migration was applied."""
+    with psycopg.connect(url) as conn:
+        counts = conn.execute(
+            "SELECT migration_name, count(*) FROM __migration_history WHERE action = 'applied' "
+            "GROUP BY migration_name"
+        ).fetchall()
+    return dict(counts)
+
+
 def tracked(url: str) -> list[str]:
     """The tracking table's names in order; none when kubemigrate never wrote it."""
     with psycopg.connect(url) as conn:
@@ -473,12 +483,7 @@ def test_two_runs_against_one_database_apply_each_migration_once(
     applied = [m["name"] for m in left["status"]["migrations"] + right["status"]["migrations"]]
     assert sorted(applied) == SHOP_FILES  # each applied by exactly one of the two
     assert tracked(database_url) == SHOP_FILES
-    with psycopg.connect(database_url) as conn:
-        counts = conn.execute(
-            "SELECT migration_name, count(*) FROM __migration_history WHERE action = 'applied' "
-            "GROUP BY migration_name"
-        ).fetchall()
-    assert dict(counts) == dict.fromkeys(SHOP_FILES, 1)
+    assert times_applied(database_url) == dict.fromkeys(SHOP_FILES, 1)
 
 
 def test_operator_killed_while_a_job_runs_adopts_it_after_restart(
@@ -536,12 +541,7 @@ def test_an_operator_stopped_between_its_launch_writes_leaves_a_run_the_next_one
     assert len(jobs_of(shop, "cut")) == 1  # adopted, never created twice
     assert body["status"]["applied"] == len(SHOP_FILES)
     assert tracked(database_url) == SHOP_FILES
-    with psycopg.connect(database_url) as conn:
-        counts = conn.execute(
-            "SELECT migration_name, count(*) FROM __migration_history WHERE action = 'applied' "
-            "GROUP BY migration_name"
-        ).fetchall()
-    assert dict(counts) == dict.fromkeys(SHOP_FILES, 1)  # the action ran once
+    assert times_applied(database_url) == dict.fromkeys(SHOP_FILES, 1)  # the action ran once
     assert "JobLost" not in {e["reason"] for e in shop.events("cut")}
 
 

@@ -1255,7 +1255,14 @@ class Runner:
                     exc, step=item.step, statement_index=number, offset=offset
                 ) from None
 
-    def _undo_failed_build(self, item: PreparedStep, number: int, error: KubemigrateError) -> bool:
+    def _undo_failed_build(
+        self,
+        item: PreparedStep,
+        number: int,
+        statement: str,
+        left: Sequence[str],
+        error: KubemigrateError,
+    ) -> bool:
         """A CREATE INDEX CONCURRENTLY that failed as the file's first change (duplicate
         keys, a deadlock, a lock timeout someone chose) left only its INVALID index:
         dropped, nothing of the migration remains, and the failure is the statement's
@@ -1263,21 +1270,18 @@ class Runner:
         the run left the index and the mark, and a person dropped one and repaired the
         other before the file could run again. Not when the index was there before
         (42P07), nor when the build named none; a DROP that fails keeps both, as they
-        were. (A signal is no statement error: it stops the run without waiting.)"""
-        statement = item.statements[number - 1][0] if 0 < number <= len(item.statements) else ""
-        concurrent, name = concurrent_index(statement)
+        were. (A signal is no statement error: it stops the run without waiting.)
+        ``statement`` is the failing one (number ``number``), ``left`` the INVALID
+        indexes it names (``_left_invalid``)."""
         if (
-            not concurrent
-            or name is None
+            concurrent_index(statement)[1] is None  # no CREATE INDEX CONCURRENTLY, or unnamed
+            or len(left) != 1
             or number != item.first_change
             or error.details.get("sqlState") in (None, "42P07")
         ):
             return False
         step = item.step
         try:
-            left = self.store.invalid_indexes(name)
-            if len(left) != 1:
-                return False
             self.store.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {left[0]}")
             self.store.reset_session([text for text, _ in item.statements])
             self.store.begin()
@@ -1379,7 +1383,10 @@ class Runner:
                 self._run_statements_marking_progress(item)
         except KubemigrateError as error:
             number = int(error.details.get("statement", 0))
-            if self._undo_failed_build(item, number, error):
+            failing = texts[number - 1] if 0 < number <= len(texts) else ""
+            # asked before the session's settings are reset: names resolve as the file's did
+            left = self._left_invalid(failing)
+            if self._undo_failed_build(item, number, failing, left, error):
                 raise
             # outside a transaction nothing was rolled back, whatever the error's words
             message = error.message.replace("; its transaction was rolled back.", ".")
@@ -1390,9 +1397,7 @@ class Runner:
                 "the migration ran outside a transaction, so statements before the failing one "
                 "stay applied and the database is now marked dirty; check them, then run "
                 "`kubemigrate repair`"
-            ) + invalid_index_note(
-                self._left_invalid(texts[number - 1] if 0 < number <= len(texts) else "")
-            )
+            ) + invalid_index_note(left)
             # for the result's `dirty` (the drift gauge and its alert): the reason says only
             # that a migration failed, and the runs after it are refused
             error.details["dirty"] = True
